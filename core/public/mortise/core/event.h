@@ -1,0 +1,67 @@
+// Events the lock emits, in the Matter vocabulary: LockOperation,
+// LockOperationError, LockUserChange, DoorStateChange and DoorLockAlarm, each
+// with its source, user and credential and a timestamp.
+#pragma once
+
+#include <cstdint>
+
+#include "mortise/core/types.h"
+
+namespace mortise::core {
+
+enum class EventKind : uint8_t {
+  kLockOperation = 0,
+  kLockOperationError = 1,
+  kLockUserChange = 2,
+  kDoorStateChange = 3,
+  kDoorLockAlarm = 4,
+};
+
+// Mortise detail for manual operations and errors, carried in LockEvent::detail.
+enum class EventDetail : uint8_t {
+  kNone = 0,
+  kInsideThumbTurn = 1,
+  kInsideHandle = 2,
+  kMechanicalKey = 3,      // the key cylinder override was used
+  kOutsideButton = 4,      // one-touch locking
+  kUnexplainedMotion = 5,  // the bolt moved with no motor and no manual input seen
+  kLockedOut = 6,          // refused: wrong-code lockout in force
+  kModeRestricted = 7,     // refused: the operating mode forbids this source
+  kScheduleRestricted = 8, // refused: outside the user's schedules
+  kTimeUnknown = 9,        // refused: a time-limited right and the lock's time is unknown
+  kMotorJammed = 10,       // the motor failed to reach its end position
+  kCredentialPartial = 11, // a dual/tri credential rule still waits for more credentials
+  kPinRequired = 12,       // remote operation without the PIN the lock requires
+  kUserExpired = 13,
+  kPrivacyButton = 14,
+  kEmergencyPower = 15,
+  kLockReserve = 16,       // refused: battery below the locking threshold (unlock still allowed)
+  kUnlockReserve = 17,     // refused: battery below the last unlock reserve
+};
+
+struct LockEvent {
+  EventKind kind = EventKind::kLockOperation;
+  // Wall-clock UTC seconds, or 0 while the lock's time is unknown.
+  int64_t utc_seconds = 0;
+  // Milliseconds since this boot; orders events when the time is unknown.
+  uint64_t monotonic_ms = 0;
+
+  OperationSource source = OperationSource::kUnspecified;
+  LockOperationType operation = LockOperationType::kLock;  // LockOperation(Error)
+  OperationError error = OperationError::kUnspecified;     // LockOperationError
+  AlarmCode alarm = AlarmCode::kLockJammed;                 // DoorLockAlarm
+  DoorState door_state = DoorState::kDoorClosed;            // DoorStateChange
+  // LockUserChange.
+  LockDataType data_type = LockDataType::kUnspecified;
+  DataOperationType data_operation = DataOperationType::kAdd;
+  uint16_t data_index = 0;
+
+  uint16_t user_index = 0;  // 0: no user
+  bool has_credential = false;
+  CredentialRef credential;
+  EventDetail detail = EventDetail::kNone;
+};
+
+const char* EventKindName(EventKind k);
+
+}  // namespace mortise::core
