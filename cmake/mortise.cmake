@@ -2,7 +2,7 @@
 
 # The project's own code builds warning-free.
 function(mortise_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Werror -Wshadow -Wnon-virtual-dtor)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Werror -Wshadow)
 endfunction()
 
 # Portable modules run on a microcontroller: no exceptions, no RTTI, no heap,

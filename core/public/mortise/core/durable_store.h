@@ -25,13 +25,16 @@ inline constexpr size_t kMaxRecordSize = 256;
 
 class RecordVisitor {
  public:
-  virtual ~RecordVisitor() = default;
   virtual void Visit(uint32_t key, std::span<const uint8_t> value) = 0;
+
+ protected:
+  // Not deleted through the facade: no virtual destructor, so the
+  // portable core needs no operator delete.
+  ~RecordVisitor() = default;
 };
 
 class DurableStore {
  public:
-  virtual ~DurableStore() = default;
 
   // Copies the record's value into `out` and returns its length.
   // kNotFound: no such record. kResourceExhausted: `out` is too small.
@@ -59,6 +62,11 @@ class DurableStore {
   // never see it again after a power cut ("persist before use").
   virtual Result<uint64_t> ReadCounter(uint16_t id) = 0;
   virtual Result<uint64_t> IncrementCounter(uint16_t id, uint64_t by = 1) = 0;
+
+ protected:
+  // Not deleted through the facade: no virtual destructor, so the
+  // portable core needs no operator delete.
+  ~DurableStore() = default;
 };
 
 // Counter ids used by the core (0-15 reserved for it).

@@ -1,0 +1,269 @@
+// The lock engine: one object that owns the lock's state and decides, for
+// every input, whether the bolt may move.
+//
+// Threading model: single-threaded and run-to-completion. The integrator
+// calls Service() from its main loop (every 10-50 ms, and whenever an input
+// interrupt fires); Service() samples the sensors, drains the input facades,
+// and advances every timer. Management and remote calls are plain methods
+// that return at once; motion they start completes in later Service() calls
+// and is reported through the event sink.
+//
+// The engine never blocks, never allocates and never calls the OS. Its RAM
+// is sizeof(DoorLock) (see docs/core.md for each configuration).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "mortise/core/actuator.h"
+#include "mortise/core/attributes.h"
+#include "mortise/core/card_reader.h"
+#include "mortise/core/clock.h"
+#include "mortise/core/durable_store.h"
+#include "mortise/core/event_sink.h"
+#include "mortise/core/fingerprint_sensor.h"
+#include "mortise/core/indicator.h"
+#include "mortise/core/keypad.h"
+#include "mortise/core/manual_inputs.h"
+#include "mortise/core/random.h"
+#include "mortise/core/schedule.h"
+#include "mortise/core/sensors.h"
+#include "mortise/core/user_db.h"
+
+namespace mortise::core {
+
+// Everything outside the core, provided by the integrator.
+struct Hardware {
+  Clock& clock;
+  Random& random;
+  DurableStore& store;
+  Actuator& actuator;
+  Sensors& sensors;
+  ManualInputs& manual;
+  Keypad& keypad;
+  CardReader& cards;
+  FingerprintSensor& biometrics;
+  Indicator& indicator;
+  EventSink& events;
+};
+
+// Mechanical timings of the lock model; fixed per product, not user settings.
+struct MechanicsConfig {
+  uint32_t motor_travel_timeout_ms = 3000;  // no end position by then: retry
+  uint8_t motor_retries = 2;                // retries before declaring a jam
+  uint32_t unlatch_hold_ms = 1500;          // how long the latch is held open
+  uint32_t manual_attribution_ms = 3000;    // a manual input explains bolt motion this long
+  uint32_t multi_credential_window_ms = 15000;  // dual/tri credentials must arrive within this
+};
+
+// A remote operation (Matter Lock/Unlock/UnlockWithTimeout/UnboltDoor), after
+// the protocol layer has authenticated the requester.
+struct RemoteOperation {
+  OperationSource source = OperationSource::kRemote;  // kRemote or kProprietaryRemote
+  // The user the authenticated key maps to (0: none). Recorded in events.
+  uint16_t user_index = 0;
+  // PINCode field; required when RequirePINforRemoteOperation is set.
+  std::optional<std::span<const uint8_t>> pin;
+};
+
+struct OperationResult {
+  DlStatus status = DlStatus::kSuccess;  // kSuccess: accepted (motion may still be under way)
+  OperationError error = OperationError::kUnspecified;
+  EventDetail detail = EventDetail::kNone;
+  bool ok() const { return status == DlStatus::kSuccess; }
+};
+
+class DoorLock {
+ public:
+  DoorLock(const Hardware& hw, const MechanicsConfig& mechanics = MechanicsConfig());
+
+  // Loads settings, users and lockout state from the store (creating the
+  // lock's secret on first start), samples the sensors and emits the
+  // LockRadioPowerCycled alarm that marks a (re)start in the log.
+  // Errors: the store's, when it cannot be read.
+  Status Start();
+
+  // See the threading model above.
+  void Service();
+
+  // Milliseconds until the next timer needs Service(), for low-power sleep;
+  // UINT32_MAX when nothing is pending.
+  uint32_t MillisUntilNextDeadline() const;
+
+  // --- Time -------------------------------------------------------------------
+  // Sets the lock's UTC time. The caller has checked the requester's right
+  // to set time. Moving backwards needs `allow_backwards` (an owner's signed
+  // command). kFailedPrecondition: backwards without it. kInvalidArgument:
+  // before 2020-01-01 or after 2105.
+  Status SetUtcTime(int64_t utc_s, bool allow_backwards);
+  std::optional<int64_t> utc_now() const;
+  std::optional<LocalTime> local_now() const;
+
+  // --- Matter management commands (see user_db.h) -----------------------------
+  UserDatabase& users() { return db_; }
+  const UserDatabase& users() const { return db_; }
+
+  // --- Remote operations --------------------------------------------------------
+  OperationResult LockDoor(const RemoteOperation& op);
+  OperationResult UnlockDoor(const RemoteOperation& op);  // unlatches too if UnlatchOnUnlock
+  OperationResult UnlockWithTimeout(const RemoteOperation& op, uint16_t timeout_s);
+  OperationResult UnboltDoor(const RemoteOperation& op);  // withdraws the bolt, never the latch
+
+  // A failed authentication on the short-range link or a forged remote
+  // command: counts towards WrongCodeEntryLimit like a wrong PIN.
+  void ReportAuthenticationFailure(OperationSource source);
+
+  // --- Local credentials (what Service() calls for the input facades) ---------
+  // Exposed so that the benchmark and tests can drive one decision directly.
+  OperationResult PresentCredential(OperationSource source, CredentialType type, std::span<const uint8_t> data);
+
+  // --- Attributes ------------------------------------------------------------------
+  Result<int64_t> ReadAttribute(AttributeId id) const;
+  // kInvalidArgument: out of range or not writable (the Matter
+  // CONSTRAINT_ERROR / UNSUPPORTED_WRITE). kUnavailable: could not persist.
+  Status WriteAttribute(AttributeId id, int64_t value);
+  const Settings& settings() const { return settings_; }
+
+  // Wipes users, credentials, schedules and settings (a physical input:
+  // the factory-reset button, or the integrator's equivalent).
+  Status FactoryReset();
+
+  // --- State -----------------------------------------------------------------------
+  BoltState bolt_state() const { return bolt_; }
+  LockState lock_state() const { return ToLockState(bolt_); }
+  DoorState door_state() const { return door_state_; }
+  OperatingMode effective_mode() const;
+  bool locked_out() const;
+  uint32_t lockout_remaining_s() const;
+  uint8_t battery_percent() const { return power_.battery_percent; }
+  bool emergency_power() const { return power_.emergency_power; }
+  uint16_t battery_mv() const { return power_.battery_mv; }
+  uint32_t dropped_records() const { return db_.dropped_records(); }
+
+ private:
+  // Stamps events with the time and forwards them to the integrator's sink.
+  class Stamper : public EventSink {
+   public:
+    explicit Stamper(DoorLock& lock) : lock_(lock) {}
+    void Emit(const LockEvent& e) override;
+
+   private:
+    DoorLock& lock_;
+  };
+
+  enum class MotionTarget : uint8_t { kNone, kLock, kUnlock, kUnlatch, kReleaseLatch };
+
+  struct Requester {
+    OperationSource source = OperationSource::kUnspecified;
+    uint16_t user_index = 0;
+    bool has_credential = false;
+    CredentialRef credential;
+    EventDetail detail = EventDetail::kNone;
+  };
+
+  struct Motion {
+    MotionTarget target = MotionTarget::kNone;
+    uint64_t deadline_ms = 0;
+    uint8_t attempts = 0;
+    Requester who;
+  };
+
+  struct PendingCredentials {  // dual/tri credential rule
+    uint16_t user_index = 0;
+    uint8_t count = 0;
+    CredentialRef seen[3];
+    uint64_t deadline_ms = 0;
+  };
+
+  uint64_t now_ms() { return now_ms_ = hw_.clock.MonotonicMs(); }
+
+  // Inputs.
+  void HandleManual(ManualInput input);
+  void HandleSensors(const SensorSnapshot& s);
+  void HandleBolt(BoltPosition p);
+  void HandleDoor(DoorContact c);
+  void HandlePower(const PowerReading& p);
+  void HandleTimers();
+
+  // Decisions.
+  OperationResult Remote(const RemoteOperation& op, MotionTarget target, std::optional<uint16_t> relock_s);
+  OperationResult Grant(MotionTarget target, const Requester& who);
+  // Applies the user's status, type, schedule and mode rules to an
+  // identified credential. Returns nullopt to proceed (after persisting any
+  // one-use / expiry change), or the denial, already evented.
+  std::optional<OperationResult> AuthorizeUser(Requester& who, LockOperationType op, bool local);
+  OperationResult Deny(LockOperationType op, const Requester& who, OperationError error, EventDetail detail);
+  bool RecordAttempt();   // persist-before-use; false: could not persist (fail closed)
+  void RecordFailure(OperationSource source);
+  void RecordSuccess();
+  void StartLockout();
+  Status PersistLockout();
+
+  // Motion.
+  OperationResult BeginMotion(MotionTarget target, const Requester& who);
+  void DriveFor(MotionTarget target);
+  void FinishMotion(BoltState reached);
+  void MotorTimeout();
+  void ArmRelock(std::optional<uint16_t> seconds);
+
+  // Events.
+  void EmitOperation(LockOperationType op, const Requester& who);
+  void EmitError(LockOperationType op, const Requester& who, OperationError error, EventDetail detail);
+  void EmitAlarm(AlarmCode code);
+  void EmitDoor(DoorState s);
+
+  Status PersistSettings();
+  Status LoadSettings();
+  Status PersistTime();
+
+  Hardware hw_;
+  MechanicsConfig mech_;
+  Stamper stamper_;
+  UserDatabase db_;
+  Settings settings_;
+
+  uint64_t now_ms_ = 0;
+  // Time: UTC known once set; kept as an anchor against the monotonic clock.
+  bool time_known_ = false;
+  int64_t utc_anchor_s_ = 0;
+  uint64_t mono_anchor_ms_ = 0;
+
+  BoltState bolt_ = BoltState::kNotFullyLocked;
+  BoltPosition last_bolt_ = BoltPosition::kUnknown;
+  Motion motion_;
+  uint64_t latch_release_ms_ = 0;  // 0: not holding the latch
+  uint64_t relock_at_ms_ = 0;      // 0: no relock armed
+  bool relock_pending_ = false;    // armed but waiting for the door to close
+  uint16_t relock_override_s_ = 0; // UnlockWithTimeout's timeout for the next relock (0: AutoRelockTime)
+  uint32_t relock_seconds_ = 0;    // the relock delay armed for the current unlock
+  Requester latch_who_;            // who unlatched, for the Unlock event when the latch is released
+
+  DoorContact door_contact_ = DoorContact::kNotFitted;
+  DoorState door_state_ = DoorState::kDoorClosed;
+  uint64_t door_opened_ms_ = 0;
+  bool ajar_reported_ = false;
+  bool tamper_ = false;
+
+  PowerReading power_;
+  bool low_reported_ = false;
+  bool critical_reported_ = false;
+
+  // Manual attribution of bolt motion.
+  EventDetail last_manual_ = EventDetail::kNone;
+  uint64_t last_manual_ms_ = 0;
+
+  // Wrong-code lockout. Failures since the last reset are the attempts
+  // counter minus the mark; both survive power loss.
+  uint64_t attempts_ = 0;
+  uint64_t attempts_mark_ = 0;
+  int64_t time_floor_s_ = 0;  // the latest time ever set; earlier needs allow_backwards
+  uint8_t lockout_level_ = 0;
+  bool lockout_active_ = false;
+  uint64_t lockout_until_ms_ = 0;
+
+  PendingCredentials pending_;
+  uint64_t next_expiry_sweep_ms_ = 0;
+};
+
+}  // namespace mortise::core

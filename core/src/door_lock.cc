@@ -1,0 +1,991 @@
+#include "mortise/core/door_lock.h"
+
+#include <cstring>
+
+#include "codec.h"
+#include "mortise/crypto/secret.h"
+
+namespace mortise::core {
+namespace {
+
+using internal::Reader;
+using internal::Writer;
+
+constexpr uint8_t kRecordVersion = 1;
+constexpr int64_t kMinValidUtc = 1577836800;  // 2020-01-01
+constexpr int64_t kMaxValidUtc = 4294967295;  // schedules hold uint32 seconds
+constexpr uint64_t kExpirySweepMs = 60'000;
+
+LockOperationType OpFor(bool lock, bool unlatch) {
+  return lock ? LockOperationType::kLock : (unlatch ? LockOperationType::kUnlatch : LockOperationType::kUnlock);
+}
+
+}  // namespace
+
+void DoorLock::Stamper::Emit(const LockEvent& e) {
+  LockEvent stamped = e;
+  stamped.monotonic_ms = lock_.now_ms_;
+  auto utc = lock_.utc_now();
+  stamped.utc_seconds = utc ? *utc : 0;
+  lock_.hw_.events.Emit(stamped);
+}
+
+DoorLock::DoorLock(const Hardware& hw, const MechanicsConfig& mechanics)
+    : hw_(hw), mech_(mechanics), stamper_(*this), db_(hw.store, stamper_) {}
+
+// --- Start-up and persistence -----------------------------------------------------
+
+Status DoorLock::LoadSettings() {
+  uint8_t buf[64];
+  auto got = hw_.store.Read(MakeRecordKey(kRecordSettings, 0), buf);
+  if (!got.ok()) return got.status().code() == StatusCode::kNotFound ? Status::Ok() : got.status();
+  Reader r(std::span<const uint8_t>(buf, *got));
+  Settings s;
+  if (r.U8() != kRecordVersion) return StatusCode::kDataLoss;
+  s.auto_relock_time_s = r.U32();
+  s.operating_mode = static_cast<OperatingMode>(r.U8());
+  s.enable_local_programming = r.U8() != 0;
+  s.enable_one_touch_locking = r.U8() != 0;
+  s.enable_privacy_mode_button = r.U8() != 0;
+  s.wrong_code_entry_limit = r.U8();
+  s.user_code_temporary_disable_time_s = r.U8();
+  s.require_pin_for_remote_operation = r.U8() != 0;
+  s.expiring_user_timeout_min = r.U16();
+  s.max_lockout_time_s = r.U32();
+  s.door_ajar_time_s = r.U16();
+  s.unlatch_on_unlock = r.U8() != 0;
+  s.battery_low_percent = r.U8();
+  s.battery_critical_percent = r.U8();
+  s.unlock_reserve_percent = r.U8();
+  s.utc_offset_s = static_cast<int32_t>(r.U32());
+  if (!r.done() || static_cast<uint8_t>(s.operating_mode) >= kOperatingModeCount || s.wrong_code_entry_limit == 0 ||
+      s.user_code_temporary_disable_time_s == 0) {
+    // Keep the safe defaults rather than a setting we cannot trust.
+    return StatusCode::kDataLoss;
+  }
+  settings_ = s;
+  return Status::Ok();
+}
+
+Status DoorLock::PersistSettings() {
+  uint8_t buf[64];
+  Writer w(buf);
+  const Settings& s = settings_;
+  w.U8(kRecordVersion);
+  w.U32(s.auto_relock_time_s);
+  w.U8(static_cast<uint8_t>(s.operating_mode));
+  w.U8(s.enable_local_programming);
+  w.U8(s.enable_one_touch_locking);
+  w.U8(s.enable_privacy_mode_button);
+  w.U8(s.wrong_code_entry_limit);
+  w.U8(s.user_code_temporary_disable_time_s);
+  w.U8(s.require_pin_for_remote_operation);
+  w.U16(s.expiring_user_timeout_min);
+  w.U32(s.max_lockout_time_s);
+  w.U16(s.door_ajar_time_s);
+  w.U8(s.unlatch_on_unlock);
+  w.U8(s.battery_low_percent);
+  w.U8(s.battery_critical_percent);
+  w.U8(s.unlock_reserve_percent);
+  w.U32(static_cast<uint32_t>(s.utc_offset_s));
+  return hw_.store.Write(MakeRecordKey(kRecordSettings, 0), w.written());
+}
+
+Status DoorLock::PersistLockout() {
+  uint8_t buf[16];
+  Writer w(buf);
+  w.U8(kRecordVersion);
+  w.U64(attempts_mark_);
+  w.U8(lockout_level_);
+  w.U8(lockout_active_ ? 1 : 0);
+  return hw_.store.Write(MakeRecordKey(kRecordLockout, 0), w.written());
+}
+
+Status DoorLock::PersistTime() {
+  uint8_t buf[16];
+  Writer w(buf);
+  w.U8(kRecordVersion);
+  w.U64(static_cast<uint64_t>(time_floor_s_));
+  return hw_.store.Write(MakeRecordKey(kRecordTime, 0), w.written());
+}
+
+Status DoorLock::Start() {
+  now_ms();
+  Status settings = LoadSettings();
+  if (!settings.ok() && settings.code() != StatusCode::kDataLoss) return settings;
+
+  crypto::SecretBytes<32> secret;
+  hw_.random.Fill(secret.span());
+  MORTISE_TRY(db_.Load(secret.span()));
+
+  MORTISE_ASSIGN_OR_RETURN(attempts_, hw_.store.ReadCounter(kCounterWrongCodeAttempts));
+  uint8_t buf[16];
+  auto got = hw_.store.Read(MakeRecordKey(kRecordLockout, 0), buf);
+  if (got.ok()) {
+    Reader r(std::span<const uint8_t>(buf, *got));
+    uint8_t version = r.U8();
+    uint64_t mark = r.U64();
+    uint8_t level = r.U8();
+    bool active = r.U8() != 0;
+    if (version == kRecordVersion && r.done() && mark <= attempts_) {
+      attempts_mark_ = mark;
+      lockout_level_ = level;
+      if (active) {
+        // A lockout interrupted by a power cut restarts in full: pulling the
+        // battery never shortens it.
+        lockout_level_ = level > 0 ? static_cast<uint8_t>(level - 1) : 0;
+        StartLockout();
+      }
+    }
+  } else if (got.status().code() != StatusCode::kNotFound) {
+    return got.status();
+  } else {
+    // No success and no lockout was ever recorded: every attempt counted so
+    // far was a failure.
+    attempts_mark_ = 0;
+  }
+
+  got = hw_.store.Read(MakeRecordKey(kRecordTime, 0), buf);
+  if (got.ok()) {
+    Reader r(std::span<const uint8_t>(buf, *got));
+    if (r.U8() == kRecordVersion) time_floor_s_ = static_cast<int64_t>(r.U64());
+  }
+
+  (void)hw_.store.IncrementCounter(kCounterBootEpoch);
+
+  const SensorSnapshot snap = hw_.sensors.Read();
+  last_bolt_ = snap.bolt;
+  switch (snap.bolt) {
+    case BoltPosition::kExtended: bolt_ = BoltState::kLocked; break;
+    case BoltPosition::kRetracted: bolt_ = BoltState::kUnlocked; break;
+    case BoltPosition::kLatchPulled: bolt_ = BoltState::kUnlatched; break;
+    default: bolt_ = BoltState::kNotFullyLocked; break;
+  }
+  door_contact_ = snap.door;
+  door_state_ = snap.door == DoorContact::kOpen ? DoorState::kDoorOpen : DoorState::kDoorClosed;
+  door_opened_ms_ = now_ms_;
+  tamper_ = snap.escutcheon_removed;
+  EmitAlarm(AlarmCode::kLockRadioPowerCycled);
+  HandlePower(snap.power);
+  next_expiry_sweep_ms_ = now_ms_ + kExpirySweepMs;
+  return Status::Ok();
+}
+
+Status DoorLock::FactoryReset() {
+  crypto::SecretBytes<32> secret;
+  hw_.random.Fill(secret.span());
+  MORTISE_TRY(db_.Wipe(secret.span()));
+  settings_ = Settings();
+  MORTISE_TRY(PersistSettings());
+  pending_ = PendingCredentials();
+  EmitAlarm(AlarmCode::kLockFactoryReset);
+  return Status::Ok();
+}
+
+// --- Time -----------------------------------------------------------------------------
+
+std::optional<int64_t> DoorLock::utc_now() const {
+  if (!time_known_) return std::nullopt;
+  return utc_anchor_s_ + static_cast<int64_t>((now_ms_ - mono_anchor_ms_) / 1000);
+}
+
+std::optional<LocalTime> DoorLock::local_now() const {
+  auto utc = utc_now();
+  if (!utc) return std::nullopt;
+  return ToLocalTime(*utc, settings_.utc_offset_s);
+}
+
+Status DoorLock::SetUtcTime(int64_t utc_s, bool allow_backwards) {
+  now_ms();
+  if (utc_s < kMinValidUtc || utc_s > kMaxValidUtc) return StatusCode::kInvalidArgument;
+  auto current = utc_now();
+  int64_t floor = current ? (*current > time_floor_s_ ? *current : time_floor_s_) : time_floor_s_;
+  if (utc_s < floor && !allow_backwards) return StatusCode::kFailedPrecondition;
+  const int64_t old_floor = time_floor_s_;
+  time_floor_s_ = utc_s;
+  Status s = PersistTime();
+  if (!s.ok()) {
+    time_floor_s_ = old_floor;
+    return s;
+  }
+  time_known_ = true;
+  utc_anchor_s_ = utc_s;
+  mono_anchor_ms_ = now_ms_;
+  return Status::Ok();
+}
+
+// --- Modes, lockout ---------------------------------------------------------------------
+
+OperatingMode DoorLock::effective_mode() const {
+  if (auto holiday = HolidayMode(db_, local_now())) return *holiday;
+  return settings_.operating_mode;
+}
+
+bool DoorLock::locked_out() const { return lockout_active_ && now_ms_ < lockout_until_ms_; }
+
+uint32_t DoorLock::lockout_remaining_s() const {
+  if (!locked_out()) return 0;
+  return static_cast<uint32_t>((lockout_until_ms_ - now_ms_ + 999) / 1000);
+}
+
+bool DoorLock::RecordAttempt() {
+  auto r = hw_.store.IncrementCounter(kCounterWrongCodeAttempts);
+  if (!r.ok()) return false;
+  attempts_ = *r;
+  return true;
+}
+
+void DoorLock::RecordFailure(OperationSource /*source*/) {
+  if (attempts_ - attempts_mark_ >= settings_.wrong_code_entry_limit) StartLockout();
+}
+
+void DoorLock::RecordSuccess() {
+  if (attempts_mark_ == attempts_ && lockout_level_ == 0) return;
+  attempts_mark_ = attempts_;
+  lockout_level_ = 0;
+  // A failed write only means a later reboot may count old failures: safe.
+  PersistLockout().IgnoreError();
+}
+
+void DoorLock::StartLockout() {
+  if (lockout_level_ < 31) ++lockout_level_;
+  uint64_t seconds = static_cast<uint64_t>(settings_.user_code_temporary_disable_time_s) << (lockout_level_ - 1);
+  if (seconds > settings_.max_lockout_time_s) seconds = settings_.max_lockout_time_s;
+  lockout_active_ = true;
+  lockout_until_ms_ = now_ms_ + seconds * 1000;
+  attempts_mark_ = attempts_;
+  PersistLockout().IgnoreError();
+  pending_ = PendingCredentials();
+  EmitAlarm(AlarmCode::kWrongCodeEntryLimit);
+  hw_.indicator.Show(Signal::kLockedOut);
+}
+
+void DoorLock::ReportAuthenticationFailure(OperationSource source) {
+  now_ms();
+  if (locked_out()) return;
+  if (RecordAttempt()) RecordFailure(source);
+}
+
+// --- Decisions ------------------------------------------------------------------------------
+
+OperationResult DoorLock::Deny(LockOperationType op, const Requester& who, OperationError error, EventDetail detail) {
+  EmitError(op, who, error, detail);
+  hw_.indicator.Show(detail == EventDetail::kLockedOut ? Signal::kLockedOut : Signal::kAccessDenied);
+  OperationResult r;
+  r.status = DlStatus::kFailure;
+  r.error = error;
+  r.detail = detail;
+  return r;
+}
+
+std::optional<OperationResult> DoorLock::AuthorizeUser(Requester& who, LockOperationType op, bool local) {
+  const User* u = db_.user(who.user_index);
+  if (u == nullptr) return Deny(op, who, OperationError::kInvalidCredential, EventDetail::kNone);
+  if (u->status == UserStatus::kOccupiedDisabled)
+    return Deny(op, who, OperationError::kDisabledUserDenied, EventDetail::kNone);
+  if (u->type == UserType::kNonAccessUser) {
+    // Recognised, recorded, never opens.
+    EmitOperation(LockOperationType::kNonAccessUserEvent, who);
+    hw_.indicator.Show(Signal::kAccessDenied);
+    OperationResult r;
+    r.status = DlStatus::kFailure;
+    r.error = OperationError::kRestricted;
+    return r;
+  }
+  if (local && u->type == UserType::kRemoteOnlyUser)
+    return Deny(op, who, OperationError::kRestricted, EventDetail::kModeRestricted);
+  if (local && effective_mode() == OperatingMode::kVacation && u->type != UserType::kProgrammingUser)
+    return Deny(op, who, OperationError::kRestricted, EventDetail::kModeRestricted);
+
+  switch (CheckSchedules(*u, local_now())) {
+    case ScheduleVerdict::kAllowed: break;
+    case ScheduleVerdict::kOutsideSchedule:
+      return Deny(op, who, OperationError::kRestricted, EventDetail::kScheduleRestricted);
+    case ScheduleVerdict::kTimeUnknown:
+      return Deny(op, who, OperationError::kRestricted, EventDetail::kTimeUnknown);
+  }
+
+  if (u->type == UserType::kExpiringUser) {
+    auto utc = utc_now();
+    if (!utc) return Deny(op, who, OperationError::kRestricted, EventDetail::kTimeUnknown);
+    if (u->expires_at_utc != 0 && *utc >= static_cast<int64_t>(u->expires_at_utc)) {
+      db_.UpdateUserState(who.user_index, UserStatus::kOccupiedDisabled, u->expires_at_utc, OperationSource::kAuto)
+          .IgnoreError();
+      return Deny(op, who, OperationError::kDisabledUserDenied, EventDetail::kUserExpired);
+    }
+  }
+
+  // Dual / tri credential rule: collect distinct credentials of one user.
+  const uint8_t needed = u->rule == CredentialRule::kTri ? 3 : (u->rule == CredentialRule::kDual ? 2 : 1);
+  if (local && needed > 1) {
+    bool same_user = pending_.user_index == who.user_index && now_ms_ < pending_.deadline_ms;
+    if (!same_user) {
+      pending_ = PendingCredentials();
+      pending_.user_index = who.user_index;
+      pending_.deadline_ms = now_ms_ + mech_.multi_credential_window_ms;
+    }
+    bool seen = false;
+    for (uint8_t i = 0; i < pending_.count; ++i) seen = seen || pending_.seen[i] == who.credential;
+    if (!seen && pending_.count < 3) pending_.seen[pending_.count++] = who.credential;
+    if (pending_.count < needed) {
+      hw_.indicator.Show(Signal::kMoreCredentialsNeeded);
+      OperationResult r;
+      r.detail = EventDetail::kCredentialPartial;
+      return r;
+    }
+    pending_ = PendingCredentials();
+  }
+
+  // One-use and first-use changes are persisted before the door opens, so a
+  // power cut cannot give a disposable user a second entry.
+  if (u->type == UserType::kDisposableUser) {
+    if (!db_.UpdateUserState(who.user_index, UserStatus::kOccupiedDisabled, u->expires_at_utc, who.source).ok())
+      return Deny(op, who, OperationError::kUnspecified, EventDetail::kNone);
+  } else if (u->type == UserType::kExpiringUser && u->expires_at_utc == 0) {
+    const uint32_t expires =
+        static_cast<uint32_t>(*utc_now() + static_cast<int64_t>(settings_.expiring_user_timeout_min) * 60);
+    if (!db_.UpdateUserState(who.user_index, u->status, expires, who.source).ok())
+      return Deny(op, who, OperationError::kUnspecified, EventDetail::kNone);
+  }
+
+  if (u->type == UserType::kForcedUser) {
+    // Duress: open as usual and raise a silent alarm. The indicator shows an
+    // ordinary grant so that whoever forces the user learns nothing.
+    EmitOperation(LockOperationType::kForcedUserEvent, who);
+    EmitAlarm(AlarmCode::kForcedUser);
+  }
+  return std::nullopt;
+}
+
+OperationResult DoorLock::PresentCredential(OperationSource source, CredentialType type,
+                                            std::span<const uint8_t> data) {
+  now_ms();
+  Requester who;
+  who.source = source;
+  const LockOperationType op = OpFor(false, settings_.unlatch_on_unlock);
+  if (locked_out()) return Deny(op, who, OperationError::kRestricted, EventDetail::kLockedOut);
+  if (effective_mode() == OperatingMode::kPrivacy)
+    return Deny(op, who, OperationError::kRestricted, EventDetail::kModeRestricted);
+  // Persist the attempt before looking at the credential: cutting the power
+  // on seeing a refusal must not give a free guess.
+  if (!RecordAttempt()) return Deny(op, who, OperationError::kUnspecified, EventDetail::kNone);
+
+  auto match = db_.Find(type, data);
+  if (!match) {
+    Deny(op, who, OperationError::kInvalidCredential, EventDetail::kNone);
+    RecordFailure(source);
+    OperationResult r;
+    r.status = DlStatus::kFailure;
+    r.error = OperationError::kInvalidCredential;
+    return r;
+  }
+  RecordSuccess();
+  who.user_index = match->user_index;
+  who.has_credential = true;
+  who.credential = match->credential;
+  if (auto denied = AuthorizeUser(who, op, /*local=*/true)) return *denied;
+  return Grant(settings_.unlatch_on_unlock ? MotionTarget::kUnlatch : MotionTarget::kUnlock, who);
+}
+
+OperationResult DoorLock::Grant(MotionTarget target, const Requester& who) {
+  hw_.indicator.Show(Signal::kAccessGranted);
+  return BeginMotion(target, who);
+}
+
+OperationResult DoorLock::Remote(const RemoteOperation& op, MotionTarget target, std::optional<uint16_t> relock_s) {
+  now_ms();
+  Requester who;
+  who.source = op.source;
+  who.user_index = op.user_index;
+  const LockOperationType lop = OpFor(target == MotionTarget::kLock, target == MotionTarget::kUnlatch);
+  const OperatingMode mode = effective_mode();
+  if (mode == OperatingMode::kPrivacy ||
+      (mode == OperatingMode::kNoRemoteLockUnlock && op.source == OperationSource::kRemote))
+    return Deny(lop, who, OperationError::kUnspecified, EventDetail::kModeRestricted);
+
+  if (op.pin.has_value() || settings_.require_pin_for_remote_operation) {
+    if (locked_out()) return Deny(lop, who, OperationError::kRestricted, EventDetail::kLockedOut);
+    if (!RecordAttempt()) return Deny(lop, who, OperationError::kUnspecified, EventDetail::kNone);
+    if (!op.pin.has_value()) {
+      OperationResult r = Deny(lop, who, OperationError::kInvalidCredential, EventDetail::kPinRequired);
+      RecordFailure(op.source);
+      return r;
+    }
+    auto match = db_.Find(CredentialType::kPin, *op.pin);
+    if (!match) {
+      OperationResult r = Deny(lop, who, OperationError::kInvalidCredential, EventDetail::kNone);
+      RecordFailure(op.source);
+      return r;
+    }
+    RecordSuccess();
+    who.user_index = match->user_index;
+    who.has_credential = true;
+    who.credential = match->credential;
+    if (auto denied = AuthorizeUser(who, lop, /*local=*/false)) return *denied;
+  }
+  relock_override_s_ = relock_s.value_or(0);
+  OperationResult r = BeginMotion(target, who);
+  if (!r.ok()) relock_override_s_ = 0;
+  return r;
+}
+
+OperationResult DoorLock::LockDoor(const RemoteOperation& op) { return Remote(op, MotionTarget::kLock, std::nullopt); }
+
+OperationResult DoorLock::UnlockDoor(const RemoteOperation& op) {
+  return Remote(op, settings_.unlatch_on_unlock ? MotionTarget::kUnlatch : MotionTarget::kUnlock, std::nullopt);
+}
+
+OperationResult DoorLock::UnlockWithTimeout(const RemoteOperation& op, uint16_t timeout_s) {
+  return Remote(op, settings_.unlatch_on_unlock ? MotionTarget::kUnlatch : MotionTarget::kUnlock, timeout_s);
+}
+
+OperationResult DoorLock::UnboltDoor(const RemoteOperation& op) {
+  return Remote(op, MotionTarget::kUnlock, std::nullopt);
+}
+
+// --- Motion --------------------------------------------------------------------------------------
+
+OperationResult DoorLock::BeginMotion(MotionTarget target, const Requester& who) {
+  const bool lock = target == MotionTarget::kLock;
+  const LockOperationType op = OpFor(lock, target == MotionTarget::kUnlatch);
+  if (!power_.emergency_power) {
+    // Locking stops first, at the critical level, so the energy left is kept
+    // for unlocking; unlocking stops only at the last reserve.
+    if (lock && power_.battery_percent <= settings_.battery_critical_percent) {
+      hw_.indicator.Show(Signal::kBatteryCritical);
+      EmitError(op, who, OperationError::kInsufficientBattery, EventDetail::kLockReserve);
+      return OperationResult{DlStatus::kFailure, OperationError::kInsufficientBattery, EventDetail::kLockReserve};
+    }
+    if (!lock && power_.battery_percent <= settings_.unlock_reserve_percent) {
+      hw_.indicator.Show(Signal::kBatteryCritical);
+      EmitError(op, who, OperationError::kInsufficientBattery, EventDetail::kUnlockReserve);
+      return OperationResult{DlStatus::kFailure, OperationError::kInsufficientBattery, EventDetail::kUnlockReserve};
+    }
+  }
+
+  if (motion_.target == MotionTarget::kNone) {
+    // Already where the requester wants the bolt: record who asked, no motion.
+    if ((lock && bolt_ == BoltState::kLocked) ||
+        (target == MotionTarget::kUnlock && (bolt_ == BoltState::kUnlocked || bolt_ == BoltState::kUnlatched))) {
+      EmitOperation(op, who);
+      if (!lock) ArmRelock(std::nullopt);
+      return OperationResult{};
+    }
+    if (target == MotionTarget::kUnlatch && bolt_ == BoltState::kUnlatched) {
+      EmitOperation(op, who);
+      latch_release_ms_ = now_ms_ + mech_.unlatch_hold_ms;
+      return OperationResult{};
+    }
+  }
+
+  relock_at_ms_ = 0;
+  relock_pending_ = false;
+  latch_release_ms_ = 0;
+  motion_ = Motion();
+  motion_.target = target;
+  motion_.who = who;
+  motion_.deadline_ms = now_ms_ + mech_.motor_travel_timeout_ms;
+  bolt_ = lock ? BoltState::kLocking : BoltState::kUnlocking;
+  DriveFor(target);
+  return OperationResult{};
+}
+
+void DoorLock::DriveFor(MotionTarget target) {
+  switch (target) {
+    case MotionTarget::kLock: hw_.actuator.Drive(MotorCommand::kExtend); break;
+    case MotionTarget::kUnlock:
+    case MotionTarget::kReleaseLatch: hw_.actuator.Drive(MotorCommand::kRetract); break;
+    case MotionTarget::kUnlatch: hw_.actuator.Drive(MotorCommand::kPullLatch); break;
+    case MotionTarget::kNone: hw_.actuator.Drive(MotorCommand::kStop); break;
+  }
+}
+
+void DoorLock::FinishMotion(BoltState reached) {
+  const MotionTarget target = motion_.target;
+  const Requester who = motion_.who;
+  motion_ = Motion();
+  hw_.actuator.Drive(MotorCommand::kStop);
+  bolt_ = reached;
+  switch (target) {
+    case MotionTarget::kLock:
+      EmitOperation(LockOperationType::kLock, who);
+      hw_.indicator.Show(Signal::kLocked);
+      relock_override_s_ = 0;
+      break;
+    case MotionTarget::kUnlock:
+    case MotionTarget::kReleaseLatch:
+      EmitOperation(LockOperationType::kUnlock, who);
+      hw_.indicator.Show(Signal::kUnlocked);
+      ArmRelock(std::nullopt);
+      break;
+    case MotionTarget::kUnlatch:
+      EmitOperation(LockOperationType::kUnlatch, who);
+      hw_.indicator.Show(Signal::kUnlocked);
+      latch_who_ = who;
+      latch_release_ms_ = now_ms_ + mech_.unlatch_hold_ms;
+      break;
+    case MotionTarget::kNone: break;
+  }
+  if (target != MotionTarget::kLock && settings_.operating_mode == OperatingMode::kPrivacy &&
+      (who.source == OperationSource::kManual || who.source == OperationSource::kButton)) {
+    // Unlocking from inside ends privacy mode (Matter's rule).
+    settings_.operating_mode = OperatingMode::kNormal;
+    PersistSettings().IgnoreError();
+  }
+}
+
+void DoorLock::MotorTimeout() {
+  if (++motion_.attempts <= mech_.motor_retries) {
+    // Stop, then try the same travel again with a fresh deadline.
+    hw_.actuator.Drive(MotorCommand::kStop);
+    motion_.deadline_ms = now_ms_ + mech_.motor_travel_timeout_ms;
+    DriveFor(motion_.target);
+    return;
+  }
+  const Requester who = motion_.who;
+  const MotionTarget target = motion_.target;
+  motion_ = Motion();
+  hw_.actuator.Drive(MotorCommand::kStop);
+  bolt_ = BoltState::kJammed;
+  EmitError(OpFor(target == MotionTarget::kLock, target == MotionTarget::kUnlatch), who, OperationError::kUnspecified,
+            EventDetail::kMotorJammed);
+  EmitAlarm(AlarmCode::kLockJammed);
+  hw_.indicator.Show(Signal::kJammed);
+}
+
+void DoorLock::ArmRelock(std::optional<uint16_t> seconds) {
+  uint32_t s = seconds ? *seconds : (relock_override_s_ ? relock_override_s_ : settings_.auto_relock_time_s);
+  relock_override_s_ = 0;
+  relock_at_ms_ = 0;
+  relock_pending_ = false;
+  if (s == 0 || effective_mode() == OperatingMode::kPassage) return;
+  relock_seconds_ = s;
+  if (door_contact_ == DoorContact::kOpen) {
+    relock_pending_ = true;
+  } else {
+    relock_at_ms_ = now_ms_ + static_cast<uint64_t>(s) * 1000;
+  }
+}
+
+// --- Service loop ------------------------------------------------------------------------------------
+
+void DoorLock::Service() {
+  now_ms();
+  ManualInput input;
+  while (hw_.manual.Poll(input)) HandleManual(input);
+  HandleSensors(hw_.sensors.Read());
+
+  PinEntry pin;
+  while (hw_.keypad.Poll(pin)) {
+    const uint8_t n = pin.length <= sizeof(pin.digits) ? pin.length : static_cast<uint8_t>(sizeof(pin.digits));
+    PresentCredential(OperationSource::kKeypad, CredentialType::kPin, std::span<const uint8_t>(pin.digits, n));
+    crypto::SecureZero(&pin, sizeof(pin));
+  }
+  CardRead card;
+  while (hw_.cards.Poll(card)) {
+    const uint8_t n = card.length <= sizeof(card.uid) ? card.length : static_cast<uint8_t>(sizeof(card.uid));
+    PresentCredential(OperationSource::kRfid, CredentialType::kRfid, std::span<const uint8_t>(card.uid, n));
+  }
+  BiometricRead bio;
+  while (hw_.biometrics.Poll(bio)) {
+    if (bio.matched) {
+      const uint8_t n = bio.length <= sizeof(bio.template_id) ? bio.length : uint8_t(sizeof(bio.template_id));
+      PresentCredential(OperationSource::kBiometric, bio.type, std::span<const uint8_t>(bio.template_id, n));
+    } else {
+      // An unknown finger is a failed attempt like a wrong PIN.
+      Requester who;
+      who.source = OperationSource::kBiometric;
+      if (locked_out()) {
+        Deny(LockOperationType::kUnlock, who, OperationError::kRestricted, EventDetail::kLockedOut);
+      } else {
+        Deny(LockOperationType::kUnlock, who, OperationError::kInvalidCredential, EventDetail::kNone);
+        if (RecordAttempt()) RecordFailure(OperationSource::kBiometric);
+      }
+    }
+  }
+  HandleTimers();
+}
+
+void DoorLock::HandleManual(ManualInput input) {
+  Requester who;
+  switch (input) {
+    case ManualInput::kInsideThumbTurnLock:
+    case ManualInput::kInsideThumbTurnUnlock:
+    case ManualInput::kInsideHandle:
+    case ManualInput::kMechanicalKeyLock:
+    case ManualInput::kMechanicalKeyUnlock:
+      // A person is moving the bolt by hand: never fight them.
+      if (motion_.target != MotionTarget::kNone) {
+        motion_ = Motion();
+        hw_.actuator.Drive(MotorCommand::kStop);
+        bolt_ = BoltState::kNotFullyLocked;
+      }
+      last_manual_ = input == ManualInput::kInsideHandle ? EventDetail::kInsideHandle
+                     : (input == ManualInput::kMechanicalKeyLock || input == ManualInput::kMechanicalKeyUnlock)
+                         ? EventDetail::kMechanicalKey
+                         : EventDetail::kInsideThumbTurn;
+      last_manual_ms_ = now_ms_;
+      break;
+    case ManualInput::kInsideUnlockButton:
+      // Leaving from inside is never blocked by lockout or mode.
+      who.source = OperationSource::kButton;
+      BeginMotion(settings_.unlatch_on_unlock ? MotionTarget::kUnlatch : MotionTarget::kUnlock, who);
+      break;
+    case ManualInput::kInsideLockButton:
+      who.source = OperationSource::kButton;
+      BeginMotion(MotionTarget::kLock, who);
+      break;
+    case ManualInput::kOutsideLockButton:
+      if (settings_.enable_one_touch_locking) {
+        who.source = OperationSource::kButton;
+        who.detail = EventDetail::kOutsideButton;
+        BeginMotion(MotionTarget::kLock, who);
+      }
+      break;
+    case ManualInput::kPrivacyButton:
+      if (!settings_.enable_privacy_mode_button) break;
+      if (settings_.operating_mode == OperatingMode::kPrivacy) {
+        settings_.operating_mode = OperatingMode::kNormal;
+      } else if (bolt_ == BoltState::kLocked) {
+        settings_.operating_mode = OperatingMode::kPrivacy;
+      } else {
+        break;  // privacy mode is only possible while locked
+      }
+      PersistSettings().IgnoreError();
+      break;
+    case ManualInput::kFactoryResetButton:
+      FactoryReset().IgnoreError();
+      break;
+  }
+}
+
+void DoorLock::HandleSensors(const SensorSnapshot& s) {
+  HandlePower(s.power);
+  if (s.escutcheon_removed && !tamper_) {
+    EmitAlarm(AlarmCode::kFrontEsceutcheonRemoved);
+    hw_.indicator.Show(Signal::kAlarm);
+  }
+  tamper_ = s.escutcheon_removed;
+  // The bolt first: a door that opens as the bolt retracts is not forced.
+  HandleBolt(s.bolt);
+  HandleDoor(s.door);
+}
+
+void DoorLock::HandleBolt(BoltPosition p) {
+  if (motion_.target != MotionTarget::kNone) {
+    const MotionTarget t = motion_.target;
+    if (t == MotionTarget::kLock && p == BoltPosition::kExtended) {
+      FinishMotion(BoltState::kLocked);
+    } else if ((t == MotionTarget::kUnlock || t == MotionTarget::kReleaseLatch) && p == BoltPosition::kRetracted) {
+      FinishMotion(BoltState::kUnlocked);
+    } else if (t == MotionTarget::kUnlatch && p == BoltPosition::kLatchPulled) {
+      FinishMotion(BoltState::kUnlatched);
+    }
+    last_bolt_ = p;
+    return;
+  }
+  if (p == last_bolt_ || p == BoltPosition::kUnknown) return;
+  last_bolt_ = p;
+  Requester who;
+  who.source = OperationSource::kManual;
+  who.detail = (last_manual_ != EventDetail::kNone && now_ms_ - last_manual_ms_ <= mech_.manual_attribution_ms)
+                   ? last_manual_
+                   : EventDetail::kUnexplainedMotion;
+  const BoltState before = bolt_;
+  switch (p) {
+    case BoltPosition::kExtended:
+      bolt_ = BoltState::kLocked;
+      relock_at_ms_ = 0;
+      relock_pending_ = false;
+      EmitOperation(LockOperationType::kLock, who);
+      break;
+    case BoltPosition::kRetracted:
+      bolt_ = BoltState::kUnlocked;
+      if (before == BoltState::kUnlatched) break;  // the latch was let go
+      EmitOperation(LockOperationType::kUnlock, who);
+      if (settings_.operating_mode == OperatingMode::kPrivacy) {
+        settings_.operating_mode = OperatingMode::kNormal;
+        PersistSettings().IgnoreError();
+      }
+      ArmRelock(std::nullopt);
+      break;
+    case BoltPosition::kLatchPulled:
+      bolt_ = BoltState::kUnlatched;
+      EmitOperation(LockOperationType::kUnlatch, who);
+      if (settings_.operating_mode == OperatingMode::kPrivacy) {
+        settings_.operating_mode = OperatingMode::kNormal;
+        PersistSettings().IgnoreError();
+      }
+      break;
+    case BoltPosition::kBetween:
+      bolt_ = BoltState::kNotFullyLocked;
+      break;
+    case BoltPosition::kUnknown: break;
+  }
+  last_manual_ = EventDetail::kNone;
+}
+
+void DoorLock::HandleDoor(DoorContact c) {
+  if (c == door_contact_) return;
+  door_contact_ = c;
+  if (c == DoorContact::kOpen) {
+    door_opened_ms_ = now_ms_;
+    ajar_reported_ = false;
+    if (bolt_ == BoltState::kLocked) {
+      door_state_ = DoorState::kDoorForcedOpen;
+      EmitDoor(door_state_);
+      EmitAlarm(AlarmCode::kDoorForcedOpen);
+      hw_.indicator.Show(Signal::kAlarm);
+    } else {
+      door_state_ = DoorState::kDoorOpen;
+      EmitDoor(door_state_);
+    }
+    if (relock_at_ms_ != 0) {
+      relock_at_ms_ = 0;
+      relock_pending_ = true;
+    }
+  } else {
+    door_state_ = DoorState::kDoorClosed;
+    EmitDoor(door_state_);
+    if (relock_pending_) {
+      relock_pending_ = false;
+      relock_at_ms_ = now_ms_ + static_cast<uint64_t>(relock_seconds_) * 1000;
+    }
+  }
+}
+
+void DoorLock::HandlePower(const PowerReading& p) {
+  const bool was_emergency = power_.emergency_power;
+  power_ = p;
+  if (p.emergency_power && !was_emergency) EmitAlarm(AlarmCode::kEmergencyPowerConnected);
+  if (p.battery_percent <= settings_.battery_low_percent) {
+    if (!low_reported_) {
+      low_reported_ = true;
+      EmitAlarm(AlarmCode::kBatteryLow);
+      hw_.indicator.Show(Signal::kBatteryLow);
+    }
+  } else if (p.battery_percent >= settings_.battery_low_percent + 5) {
+    low_reported_ = false;  // hysteresis: a new battery re-arms the alarm
+  }
+  if (p.battery_percent <= settings_.battery_critical_percent) {
+    if (!critical_reported_) {
+      critical_reported_ = true;
+      EmitAlarm(AlarmCode::kBatteryCritical);
+      hw_.indicator.Show(Signal::kBatteryCritical);
+    }
+  } else if (p.battery_percent >= settings_.battery_critical_percent + 5) {
+    critical_reported_ = false;
+  }
+}
+
+void DoorLock::HandleTimers() {
+  if (motion_.target != MotionTarget::kNone && now_ms_ >= motion_.deadline_ms) MotorTimeout();
+
+  if (latch_release_ms_ != 0 && now_ms_ >= latch_release_ms_ && motion_.target == MotionTarget::kNone) {
+    latch_release_ms_ = 0;
+    motion_ = Motion();
+    motion_.target = MotionTarget::kReleaseLatch;
+    motion_.who = latch_who_;
+    motion_.deadline_ms = now_ms_ + mech_.motor_travel_timeout_ms;
+    DriveFor(MotionTarget::kReleaseLatch);
+  }
+
+  if (relock_at_ms_ != 0 && now_ms_ >= relock_at_ms_) {
+    relock_at_ms_ = 0;
+    if ((bolt_ == BoltState::kUnlocked || bolt_ == BoltState::kUnlatched) && door_contact_ != DoorContact::kOpen &&
+        effective_mode() != OperatingMode::kPassage) {
+      Requester who;
+      who.source = OperationSource::kAuto;
+      BeginMotion(MotionTarget::kLock, who);
+    }
+  }
+
+  if (door_contact_ == DoorContact::kOpen && !ajar_reported_ &&
+      now_ms_ - door_opened_ms_ >= static_cast<uint64_t>(settings_.door_ajar_time_s) * 1000) {
+    ajar_reported_ = true;
+    door_state_ = DoorState::kDoorAjar;
+    EmitDoor(door_state_);
+    EmitAlarm(AlarmCode::kDoorAjar);
+    hw_.indicator.Show(Signal::kAlarm);
+  }
+
+  if (lockout_active_ && now_ms_ >= lockout_until_ms_) {
+    lockout_active_ = false;
+    PersistLockout().IgnoreError();
+  }
+
+  if (pending_.user_index != 0 && now_ms_ >= pending_.deadline_ms) pending_ = PendingCredentials();
+
+  if (now_ms_ >= next_expiry_sweep_ms_) {
+    next_expiry_sweep_ms_ = now_ms_ + kExpirySweepMs;
+    if (auto utc = utc_now()) {
+      for (uint16_t i = 1; i <= config::kMaxUsers; ++i) {
+        const User* u = db_.user(i);
+        if (u != nullptr && u->type == UserType::kExpiringUser && u->status == UserStatus::kOccupiedEnabled &&
+            u->expires_at_utc != 0 && *utc >= static_cast<int64_t>(u->expires_at_utc))
+          db_.UpdateUserState(i, UserStatus::kOccupiedDisabled, u->expires_at_utc, OperationSource::kAuto)
+              .IgnoreError();
+      }
+    }
+  }
+}
+
+uint32_t DoorLock::MillisUntilNextDeadline() const {
+  uint64_t next = UINT64_MAX;
+  auto consider = [&next](bool active, uint64_t at) {
+    if (active && at < next) next = at;
+  };
+  consider(motion_.target != MotionTarget::kNone, motion_.deadline_ms);
+  consider(latch_release_ms_ != 0, latch_release_ms_);
+  consider(relock_at_ms_ != 0, relock_at_ms_);
+  consider(door_contact_ == DoorContact::kOpen && !ajar_reported_,
+           door_opened_ms_ + static_cast<uint64_t>(settings_.door_ajar_time_s) * 1000);
+  consider(lockout_active_, lockout_until_ms_);
+  consider(pending_.user_index != 0, pending_.deadline_ms);
+  consider(true, next_expiry_sweep_ms_);
+  if (next == UINT64_MAX) return UINT32_MAX;
+  if (next <= now_ms_) return 0;
+  uint64_t d = next - now_ms_;
+  return d > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(d);
+}
+
+// --- Events ----------------------------------------------------------------------------------------------
+
+void DoorLock::EmitOperation(LockOperationType op, const Requester& who) {
+  LockEvent e;
+  e.kind = EventKind::kLockOperation;
+  e.operation = op;
+  e.source = who.source;
+  e.user_index = who.user_index;
+  e.has_credential = who.has_credential;
+  e.credential = who.credential;
+  e.detail = who.detail;
+  stamper_.Emit(e);
+}
+
+void DoorLock::EmitError(LockOperationType op, const Requester& who, OperationError error, EventDetail detail) {
+  LockEvent e;
+  e.kind = EventKind::kLockOperationError;
+  e.operation = op;
+  e.error = error;
+  e.source = who.source;
+  e.user_index = who.user_index;
+  e.has_credential = who.has_credential;
+  e.credential = who.credential;
+  e.detail = detail;
+  stamper_.Emit(e);
+}
+
+void DoorLock::EmitAlarm(AlarmCode code) {
+  LockEvent e;
+  e.kind = EventKind::kDoorLockAlarm;
+  e.alarm = code;
+  stamper_.Emit(e);
+}
+
+void DoorLock::EmitDoor(DoorState s) {
+  LockEvent e;
+  e.kind = EventKind::kDoorStateChange;
+  e.door_state = s;
+  stamper_.Emit(e);
+}
+
+// --- Attributes -----------------------------------------------------------------------------------------------
+
+Result<int64_t> DoorLock::ReadAttribute(AttributeId id) const {
+  const Settings& s = settings_;
+  switch (id) {
+    case AttributeId::kLockState: return static_cast<int64_t>(lock_state());
+    case AttributeId::kLockType: return int64_t{0};  // DeadBolt
+    case AttributeId::kActuatorEnabled: return int64_t{1};
+    case AttributeId::kDoorState: return static_cast<int64_t>(door_state_);
+    case AttributeId::kNumberOfTotalUsersSupported: return int64_t{config::kMaxUsers};
+    case AttributeId::kNumberOfPINUsersSupported: return int64_t{config::kMaxPinCredentials};
+    case AttributeId::kNumberOfRFIDUsersSupported: return int64_t{config::kMaxRfidCredentials};
+    case AttributeId::kNumberOfWeekDaySchedulesSupportedPerUser: return int64_t{config::kWeekDaySchedulesPerUser};
+    case AttributeId::kNumberOfYearDaySchedulesSupportedPerUser: return int64_t{config::kYearDaySchedulesPerUser};
+    case AttributeId::kNumberOfHolidaySchedulesSupported: return int64_t{config::kHolidaySchedules};
+    case AttributeId::kMaxPINCodeLength: return int64_t{config::kMaxPinLength};
+    case AttributeId::kMinPINCodeLength: return int64_t{config::kMinPinLength};
+    case AttributeId::kMaxRFIDCodeLength: return int64_t{config::kMaxRfidLength};
+    case AttributeId::kMinRFIDCodeLength: return int64_t{config::kMinRfidLength};
+    case AttributeId::kCredentialRulesSupport: return int64_t{0x07};
+    case AttributeId::kNumberOfCredentialsSupportedPerUser: return int64_t{config::kMaxCredentialsPerUser};
+    case AttributeId::kAutoRelockTime: return int64_t{s.auto_relock_time_s};
+    case AttributeId::kOperatingMode: return static_cast<int64_t>(s.operating_mode);
+    case AttributeId::kSupportedOperatingModes: return int64_t{kSupportedOperatingModesBitmap};
+    case AttributeId::kEnableLocalProgramming: return int64_t{s.enable_local_programming};
+    case AttributeId::kEnableOneTouchLocking: return int64_t{s.enable_one_touch_locking};
+    case AttributeId::kEnablePrivacyModeButton: return int64_t{s.enable_privacy_mode_button};
+    case AttributeId::kWrongCodeEntryLimit: return int64_t{s.wrong_code_entry_limit};
+    case AttributeId::kUserCodeTemporaryDisableTime: return int64_t{s.user_code_temporary_disable_time_s};
+    case AttributeId::kRequirePINforRemoteOperation: return int64_t{s.require_pin_for_remote_operation};
+    case AttributeId::kExpiringUserTimeout: return int64_t{s.expiring_user_timeout_min};
+    case AttributeId::kMaxLockoutTime: return int64_t{s.max_lockout_time_s};
+    case AttributeId::kDoorAjarTime: return int64_t{s.door_ajar_time_s};
+    case AttributeId::kUnlatchOnUnlock: return int64_t{s.unlatch_on_unlock};
+    case AttributeId::kBatteryLowThreshold: return int64_t{s.battery_low_percent};
+    case AttributeId::kBatteryCriticalThreshold: return int64_t{s.battery_critical_percent};
+    case AttributeId::kUnlockReserveThreshold: return int64_t{s.unlock_reserve_percent};
+    case AttributeId::kUtcOffset: return int64_t{s.utc_offset_s};
+    case AttributeId::kBatteryPercent: return int64_t{power_.battery_percent};
+    case AttributeId::kEmergencyPower: return int64_t{power_.emergency_power};
+    case AttributeId::kBoltState: return static_cast<int64_t>(bolt_);
+    case AttributeId::kLockoutRemaining: return int64_t{lockout_remaining_s()};
+  }
+  return StatusCode::kNotFound;
+}
+
+Status DoorLock::WriteAttribute(AttributeId id, int64_t value) {
+  now_ms();
+  const AttributeInfo* info = FindAttribute(id);
+  if (info == nullptr) return StatusCode::kNotFound;
+  if (!info->writable || value < info->min || value > info->max) return StatusCode::kInvalidArgument;
+  Settings s = settings_;
+  switch (id) {
+    case AttributeId::kAutoRelockTime: s.auto_relock_time_s = static_cast<uint32_t>(value); break;
+    case AttributeId::kOperatingMode: {
+      auto mode = static_cast<OperatingMode>(value);
+      // Privacy is only possible while locked (Matter's rule).
+      if (mode == OperatingMode::kPrivacy && bolt_ != BoltState::kLocked) return StatusCode::kFailedPrecondition;
+      s.operating_mode = mode;
+      break;
+    }
+    case AttributeId::kEnableLocalProgramming: s.enable_local_programming = value != 0; break;
+    case AttributeId::kEnableOneTouchLocking: s.enable_one_touch_locking = value != 0; break;
+    case AttributeId::kEnablePrivacyModeButton: s.enable_privacy_mode_button = value != 0; break;
+    case AttributeId::kWrongCodeEntryLimit: s.wrong_code_entry_limit = static_cast<uint8_t>(value); break;
+    case AttributeId::kUserCodeTemporaryDisableTime:
+      s.user_code_temporary_disable_time_s = static_cast<uint8_t>(value);
+      break;
+    case AttributeId::kRequirePINforRemoteOperation: s.require_pin_for_remote_operation = value != 0; break;
+    case AttributeId::kExpiringUserTimeout: s.expiring_user_timeout_min = static_cast<uint16_t>(value); break;
+    case AttributeId::kMaxLockoutTime: s.max_lockout_time_s = static_cast<uint32_t>(value); break;
+    case AttributeId::kDoorAjarTime: s.door_ajar_time_s = static_cast<uint16_t>(value); break;
+    case AttributeId::kUnlatchOnUnlock: s.unlatch_on_unlock = value != 0; break;
+    case AttributeId::kBatteryLowThreshold: s.battery_low_percent = static_cast<uint8_t>(value); break;
+    case AttributeId::kBatteryCriticalThreshold: s.battery_critical_percent = static_cast<uint8_t>(value); break;
+    case AttributeId::kUnlockReserveThreshold: s.unlock_reserve_percent = static_cast<uint8_t>(value); break;
+    case AttributeId::kUtcOffset: s.utc_offset_s = static_cast<int32_t>(value); break;
+    default: return StatusCode::kInvalidArgument;
+  }
+  // The thresholds must stay ordered: unlock reserve < critical <= low.
+  if (!(s.unlock_reserve_percent < s.battery_critical_percent && s.battery_critical_percent <= s.battery_low_percent))
+    return StatusCode::kInvalidArgument;
+  const Settings old = settings_;
+  settings_ = s;
+  if (!PersistSettings().ok()) {
+    settings_ = old;
+    return StatusCode::kUnavailable;
+  }
+  if (id == AttributeId::kOperatingMode && s.operating_mode == OperatingMode::kPassage &&
+      (bolt_ == BoltState::kLocked || bolt_ == BoltState::kNotFullyLocked)) {
+    // Passage: the door is held open to anyone.
+    Requester who;
+    who.source = OperationSource::kRemote;
+    BeginMotion(MotionTarget::kUnlock, who);
+  }
+  return Status::Ok();
+}
+
+}  // namespace mortise::core
