@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "codec.h"
+#include "mortise/crypto/hash.h"
 #include "mortise/crypto/secret.h"
 
 namespace mortise::core {
@@ -12,7 +13,7 @@ using internal::Reader;
 using internal::Writer;
 
 constexpr uint8_t kRecordVersion = 1;
-constexpr uint8_t kDigestLabel[] = {'m', 'o', 'r', 't', 'i', 's', 'e', '-', 'c', 'r', 'e', 'd', '1'};
+constexpr char kDigestKeyLabel[] = "mortise-cred-digest-v1";
 
 // Slot ids: 0 is the programming PIN, then each type's indices in turn.
 constexpr uint16_t kPinBase = 1;
@@ -182,11 +183,17 @@ bool UserDatabase::DataLengthValid(CredentialType type, size_t n) {
 // --- Digest index -------------------------------------------------------------
 
 void UserDatabase::Digest(CredentialType type, std::span<const uint8_t> data, uint8_t out[kCredentialDigestSize]) const {
+  static_assert(kCredentialDigestSize == crypto::kCmacSize);
   const uint8_t type_byte = static_cast<uint8_t>(type);
-  crypto::Digest mac;
-  hasher_.Mac(kDigestLabel, std::span(&type_byte, 1), data, mac);
-  std::memcpy(out, mac.data(), kCredentialDigestSize);
-  crypto::SecureZero(mac.data(), mac.size());
+  digester_.Mac(std::span(&type_byte, 1), data, std::span<uint8_t, crypto::kCmacSize>(out, kCredentialDigestSize));
+}
+
+void UserDatabase::InstallSecret(std::span<const uint8_t, 32> secret) {
+  crypto::HmacSha256 kdf(secret);
+  crypto::Digest key;
+  kdf.Mac(std::span(reinterpret_cast<const uint8_t*>(kDigestKeyLabel), sizeof(kDigestKeyLabel) - 1), key);
+  digester_.SetKey(std::span<const uint8_t, 16>(key.data(), 16));
+  crypto::SecureZero(key.data(), key.size());
 }
 
 static uint16_t HomeBucket(const uint8_t* digest, uint16_t size) {
@@ -281,7 +288,7 @@ Status UserDatabase::Load(std::span<const uint8_t, 32> new_secret_if_absent) {
   uint8_t secret[40];
   auto got = store_.Read(MakeRecordKey(kRecordSecret, 0), secret);
   if (got.ok() && *got == 33 && secret[0] == kRecordVersion) {
-    hasher_.SetKey(std::span(secret + 1, 32));
+    InstallSecret(std::span<const uint8_t, 32>(secret + 1, 32));
   } else if (!got.ok() && got.status().code() != StatusCode::kNotFound) {
     crypto::SecureZero(secret, sizeof(secret));
     return got.status();
@@ -370,7 +377,7 @@ Status UserDatabase::Wipe(std::span<const uint8_t, 32> new_secret) {
   Status s = store_.Write(MakeRecordKey(kRecordSecret, 0), rec);
   crypto::SecureZero(rec, sizeof(rec));
   MORTISE_TRY(s);
-  hasher_.SetKey(new_secret);
+  InstallSecret(new_secret);
   for (auto& u : users_) u = User();
   for (auto& sl : slots_) sl = Slot();
   for (auto& h : holidays_) h = HolidaySchedule();

@@ -24,10 +24,8 @@ Sha256::Sha256() {
   (void)mbedtls_sha256_starts_ret(Ctx(ctx_), 0);
 }
 
-Sha256::~Sha256() {
-  mbedtls_sha256_free(Ctx(ctx_));
-  SecureZero(ctx_, sizeof(ctx_));
-}
+// mbedtls_sha256_free zeroes the whole context itself.
+Sha256::~Sha256() { mbedtls_sha256_free(Ctx(ctx_)); }
 
 Sha256::Sha256(const Sha256& other) {
   mbedtls_sha256_init(Ctx(ctx_));

@@ -1,11 +1,15 @@
 #include "mortise/crypto/secret.h"
 
+#include <cstring>
+
 namespace mortise::crypto {
 
 void SecureZero(void* data, size_t size) {
-  // A volatile pointer forces each store to happen.
-  volatile uint8_t* p = static_cast<volatile uint8_t*>(data);
-  while (size-- > 0) *p++ = 0;
+  if (size == 0) return;
+  std::memset(data, 0, size);
+  // The barrier tells the compiler the zeroed memory is read afterwards, so
+  // the store cannot be removed as dead (GCC and Clang).
+  __asm__ __volatile__("" : : "r"(data) : "memory");
 }
 
 bool ConstantTimeEqual(std::span<const uint8_t> a, std::span<const uint8_t> b) {

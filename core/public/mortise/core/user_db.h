@@ -7,8 +7,10 @@
 // command that fails to persist changes nothing.
 //
 // Credential data is never kept in clear: each credential is stored as a
-// 128-bit keyed digest HMAC-SHA256(lock secret, label || type || data),
-// truncated. Lookups go through an open-addressed index on that digest, so
+// 128-bit keyed digest AES-CMAC(K, type || data), where K is derived from
+// the lock's own secret (HMAC-SHA256(secret, "mortise-cred-digest-v1")).
+// CMAC costs one AES call for a PIN, where HMAC-SHA256 would cost two
+// SHA-256 compressions; most lock MCUs also have AES in hardware. Lookups go through an open-addressed index on that digest, so
 // the work done for a wrong PIN depends only on a pseudo-random value and
 // says nothing about how close the guess was to any stored PIN.
 //
@@ -31,7 +33,7 @@
 #include "mortise/core/durable_store.h"
 #include "mortise/core/event_sink.h"
 #include "mortise/core/types.h"
-#include "mortise/crypto/hash.h"
+#include "mortise/crypto/cmac.h"
 #include "mortise/status.h"
 
 namespace mortise::core {
@@ -173,6 +175,9 @@ class UserDatabase {
   // Erases every user, credential and schedule and installs a new secret.
   Status Wipe(std::span<const uint8_t, 32> new_secret);
 
+  // Derives the credential digest key from the lock secret.
+  void InstallSecret(std::span<const uint8_t, 32> secret);
+
   uint32_t dropped_records() const { return dropped_records_; }
 
   // --- Matter management commands -----------------------------------------
@@ -264,7 +269,7 @@ class UserDatabase {
 
   DurableStore& store_;
   EventSink& events_;
-  crypto::HmacSha256 hasher_;
+  crypto::AesCmac digester_;
   uint32_t dropped_records_ = 0;
 
   User users_[config::kMaxUsers];
