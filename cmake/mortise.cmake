@@ -20,7 +20,13 @@ function(mortise_test name)
   mortise_warnings(${name})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
   set(labels unit ${T_LABELS})
-  gtest_discover_tests(${name} PROPERTIES LABELS "${labels}" DISCOVERY_TIMEOUT 60)
+  # gtest_discover_tests flattens a list given in PROPERTIES, so only the first
+  # label would arrive; label the tests from an include file that runs after
+  # discovery's own.
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_LIST ${name}_TESTS)
+  set(label_file ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake)
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/test_labels.cmake.in ${label_file} @ONLY)
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${label_file})
 endfunction()
 
 # A libFuzzer target. In the fuzz preset (MORTISE_FUZZ) this builds the fuzzer

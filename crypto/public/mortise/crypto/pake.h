@@ -11,11 +11,11 @@
 // Roles. The client (prover: the owner's phone or CLI) knows the setup code
 // read from the label; the server (verifier: the lock) holds the verifier
 // {w0, L = w1*G} computed at manufacture. Messages (fixed sizes, no framing):
-//   1. client -> server  shareP            65 bytes  (ClientStart)
-//   2. server -> client  shareV || confirmV 97 bytes (ServerRespond)
-//   3. client -> server  confirmP          32 bytes  (ClientFinish)
-//   the server checks confirmP (ServerConfirm); both then hold a 32-byte
-//   shared secret that neither side releases before confirmation.
+//   1. client -> server  shareP              65 bytes  PakeClient::Start
+//   2. server -> client  shareV || confirmV  97 bytes  PakeServer::Respond
+//   3. client -> server  confirmP            32 bytes  PakeClient::Finish
+//   the server checks confirmP (PakeServer::Confirm); both then hold a
+//   32-byte shared secret that neither side releases before confirmation.
 // The `context` string is hashed into the transcript: put the protocol name
 // and version there ("mortise-claim v1"), so a downgrade breaks the MACs.
 //
