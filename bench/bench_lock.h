@@ -12,13 +12,13 @@
 
 namespace mortise::bench {
 
-class CountingSink : public core::EventSink {
+class CountingSink final : public core::EventSink {
  public:
   void Emit(const core::LockEvent&) override { ++count; }
   uint64_t count = 0;
 };
 
-class NullIndicator : public core::Indicator {
+class NullIndicator final : public core::Indicator {
  public:
   void Show(core::Signal) override {}
 };
@@ -36,7 +36,7 @@ class BenchLock {
   sim::SimClock clock_;
   sim::SimRandom random_{7};
   sim::MemoryStore store_;
-  sim::SimMechanics mechanics_{clock_};
+  sim::SimMechanics mechanics_;
   sim::SimManualInputs manual_;
   sim::SimKeypad keypad_;
   sim::SimCardReader cards_;

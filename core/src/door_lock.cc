@@ -35,13 +35,43 @@ DoorLock::DoorLock(const Hardware& hw, const MechanicsConfig& mechanics)
 
 // --- Start-up and persistence -----------------------------------------------------
 
+// A setting is valid when it is inside its attribute's range and the
+// orderings hold (unlock reserve < critical <= low; the lockout cap at least
+// the base disable time). Stored settings are held to the same rules.
+static bool ValidSettings(const Settings& s) {
+  auto in_range = [](AttributeId id, int64_t v) {
+    const AttributeInfo* a = FindAttribute(id);
+    return a != nullptr && v >= a->min && v <= a->max;
+  };
+  return in_range(AttributeId::kAutoRelockTime, s.auto_relock_time_s) &&
+         static_cast<uint8_t>(s.operating_mode) < kOperatingModeCount &&
+         in_range(AttributeId::kWrongCodeEntryLimit, s.wrong_code_entry_limit) &&
+         in_range(AttributeId::kUserCodeTemporaryDisableTime, s.user_code_temporary_disable_time_s) &&
+         in_range(AttributeId::kExpiringUserTimeout, s.expiring_user_timeout_min) &&
+         in_range(AttributeId::kMaxLockoutTime, s.max_lockout_time_s) &&
+         in_range(AttributeId::kDoorAjarTime, s.door_ajar_time_s) &&
+         in_range(AttributeId::kBatteryLowThreshold, s.battery_low_percent) &&
+         in_range(AttributeId::kBatteryCriticalThreshold, s.battery_critical_percent) &&
+         in_range(AttributeId::kUnlockReserveThreshold, s.unlock_reserve_percent) &&
+         in_range(AttributeId::kUtcOffset, s.utc_offset_s) &&
+         s.unlock_reserve_percent < s.battery_critical_percent &&
+         s.battery_critical_percent <= s.battery_low_percent &&
+         s.max_lockout_time_s >= s.user_code_temporary_disable_time_s;
+}
+
 Status DoorLock::LoadSettings() {
-  uint8_t buf[64];
+  uint8_t buf[kMaxRecordSize];
   auto got = hw_.store.Read(MakeRecordKey(kRecordSettings, 0), buf);
-  if (!got.ok()) return got.status().code() == StatusCode::kNotFound ? Status::Ok() : got.status();
+  if (!got.ok()) {
+    const StatusCode c = got.status().code();
+    if (c == StatusCode::kNotFound) return Status::Ok();
+    if (c != StatusCode::kResourceExhausted && c != StatusCode::kDataLoss) return got.status();
+    ++dropped_records_;
+    return Status::Ok();  // keep the safe defaults
+  }
   Reader r(std::span<const uint8_t>(buf, *got));
   Settings s;
-  if (r.U8() != kRecordVersion) return StatusCode::kDataLoss;
+  const uint8_t version = r.U8();
   s.auto_relock_time_s = r.U32();
   s.operating_mode = static_cast<OperatingMode>(r.U8());
   s.enable_local_programming = r.U8() != 0;
@@ -58,19 +88,18 @@ Status DoorLock::LoadSettings() {
   s.battery_critical_percent = r.U8();
   s.unlock_reserve_percent = r.U8();
   s.utc_offset_s = static_cast<int32_t>(r.U32());
-  if (!r.done() || static_cast<uint8_t>(s.operating_mode) >= kOperatingModeCount || s.wrong_code_entry_limit == 0 ||
-      s.user_code_temporary_disable_time_s == 0) {
+  if (version != kRecordVersion || !r.done() || !ValidSettings(s)) {
     // Keep the safe defaults rather than a setting we cannot trust.
-    return StatusCode::kDataLoss;
+    ++dropped_records_;
+    return Status::Ok();
   }
   settings_ = s;
   return Status::Ok();
 }
 
-Status DoorLock::PersistSettings() {
+Status DoorLock::PersistSettings(const Settings& s) {
   uint8_t buf[64];
   Writer w(buf);
-  const Settings& s = settings_;
   w.U8(kRecordVersion);
   w.U32(s.auto_relock_time_s);
   w.U8(static_cast<uint8_t>(s.operating_mode));
@@ -89,6 +118,14 @@ Status DoorLock::PersistSettings() {
   w.U8(s.unlock_reserve_percent);
   w.U32(static_cast<uint32_t>(s.utc_offset_s));
   return hw_.store.Write(MakeRecordKey(kRecordSettings, 0), w.written());
+}
+
+Status DoorLock::SetConfiguredMode(OperatingMode mode) {
+  Settings s = settings_;
+  s.operating_mode = mode;
+  MORTISE_TRY(PersistSettings(s));
+  settings_ = s;
+  return Status::Ok();
 }
 
 Status DoorLock::PersistLockout() {
@@ -119,30 +156,39 @@ Status DoorLock::Start() {
   MORTISE_TRY(db_.Load(secret.span()));
 
   MORTISE_ASSIGN_OR_RETURN(attempts_, hw_.store.ReadCounter(kCounterWrongCodeAttempts));
-  uint8_t buf[16];
+  uint8_t buf[kMaxRecordSize];
+  // No record: no success and no lockout was ever recorded, so every attempt
+  // counted so far was a failure. A corrupt record is treated the same way.
+  attempts_mark_ = 0;
+  bool was_active = false;
   auto got = hw_.store.Read(MakeRecordKey(kRecordLockout, 0), buf);
   if (got.ok()) {
     Reader r(std::span<const uint8_t>(buf, *got));
-    uint8_t version = r.U8();
-    uint64_t mark = r.U64();
-    uint8_t level = r.U8();
-    bool active = r.U8() != 0;
-    if (version == kRecordVersion && r.done() && mark <= attempts_) {
+    const uint8_t version = r.U8();
+    const uint64_t mark = r.U64();
+    const uint8_t level = r.U8();
+    const bool active = r.U8() != 0;
+    if (version == kRecordVersion && r.done() && mark <= attempts_ && level <= 31) {
       attempts_mark_ = mark;
       lockout_level_ = level;
-      if (active) {
-        // A lockout interrupted by a power cut restarts in full: pulling the
-        // battery never shortens it.
-        lockout_level_ = level > 0 ? static_cast<uint8_t>(level - 1) : 0;
-        StartLockout();
-      }
+      was_active = active;
+    } else {
+      ++dropped_records_;
     }
+  } else if (got.status().code() == StatusCode::kResourceExhausted || got.status().code() == StatusCode::kDataLoss) {
+    ++dropped_records_;
   } else if (got.status().code() != StatusCode::kNotFound) {
     return got.status();
+  }
+  if (was_active) {
+    // A lockout interrupted by a power cut restarts in full: pulling the
+    // battery never shortens it.
+    lockout_level_ = lockout_level_ > 0 ? static_cast<uint8_t>(lockout_level_ - 1) : 0;
+    StartLockout();
   } else {
-    // No success and no lockout was ever recorded: every attempt counted so
-    // far was a failure.
-    attempts_mark_ = 0;
+    // Attempts are counted before they are examined, so failures whose
+    // lockout never reached the store (power cut) still lock out now.
+    CheckFailureLimit();
   }
 
   got = hw_.store.Read(MakeRecordKey(kRecordTime, 0), buf);
@@ -168,6 +214,7 @@ Status DoorLock::Start() {
   EmitAlarm(AlarmCode::kLockRadioPowerCycled);
   HandlePower(snap.power);
   next_expiry_sweep_ms_ = now_ms_ + kExpirySweepMs;
+  last_mode_ = effective_mode();
   return Status::Ok();
 }
 
@@ -175,8 +222,9 @@ Status DoorLock::FactoryReset() {
   crypto::SecretBytes<32> secret;
   hw_.random.Fill(secret.span());
   MORTISE_TRY(db_.Wipe(secret.span()));
-  settings_ = Settings();
-  MORTISE_TRY(PersistSettings());
+  const Settings fresh;
+  MORTISE_TRY(PersistSettings(fresh));
+  settings_ = fresh;
   pending_ = PendingCredentials();
   EmitAlarm(AlarmCode::kLockFactoryReset);
   return Status::Ok();
@@ -217,8 +265,27 @@ Status DoorLock::SetUtcTime(int64_t utc_s, bool allow_backwards) {
 // --- Modes, lockout ---------------------------------------------------------------------
 
 OperatingMode DoorLock::effective_mode() const {
+  // The occupant's privacy and an administrator's no-remote setting are never
+  // relaxed by a holiday schedule; otherwise an active holiday imposes its mode.
+  const OperatingMode configured = settings_.operating_mode;
+  if (configured == OperatingMode::kPrivacy || configured == OperatingMode::kNoRemoteLockUnlock) return configured;
   if (auto holiday = HolidayMode(db_, local_now())) return *holiday;
-  return settings_.operating_mode;
+  return configured;
+}
+
+void DoorLock::ApplyModeChange(OperationSource source) {
+  const OperatingMode mode = effective_mode();
+  if (mode == last_mode_) return;
+  const OperatingMode old = last_mode_;
+  last_mode_ = mode;
+  Requester who;
+  who.source = source;
+  if (mode == OperatingMode::kPassage &&
+      (bolt_ == BoltState::kLocked || bolt_ == BoltState::kNotFullyLocked || bolt_ == BoltState::kLocking)) {
+    BeginMotion(MotionTarget::kUnlock, who);  // passage: the door is held open to anyone
+  } else if (old == OperatingMode::kPassage && (bolt_ == BoltState::kUnlocked || bolt_ == BoltState::kUnlatched)) {
+    ArmRelock(std::nullopt);  // passage over: the normal relock rules apply again
+  }
 }
 
 bool DoorLock::locked_out() const { return lockout_active_ && now_ms_ < lockout_until_ms_; }
@@ -235,7 +302,7 @@ bool DoorLock::RecordAttempt() {
   return true;
 }
 
-void DoorLock::RecordFailure(OperationSource /*source*/) {
+void DoorLock::CheckFailureLimit() {
   if (attempts_ - attempts_mark_ >= settings_.wrong_code_entry_limit) StartLockout();
 }
 
@@ -243,7 +310,7 @@ void DoorLock::RecordSuccess() {
   if (attempts_mark_ == attempts_ && lockout_level_ == 0) return;
   attempts_mark_ = attempts_;
   lockout_level_ = 0;
-  // A failed write only means a later reboot may count old failures: safe.
+  // A failed write only means a later restart may count old failures: safe.
   PersistLockout().IgnoreError();
 }
 
@@ -260,10 +327,10 @@ void DoorLock::StartLockout() {
   hw_.indicator.Show(Signal::kLockedOut);
 }
 
-void DoorLock::ReportAuthenticationFailure(OperationSource source) {
+void DoorLock::ReportAuthenticationFailure(OperationSource /*source*/) {
   now_ms();
   if (locked_out()) return;
-  if (RecordAttempt()) RecordFailure(source);
+  if (RecordAttempt()) CheckFailureLimit();
 }
 
 // --- Decisions ------------------------------------------------------------------------------
@@ -278,7 +345,30 @@ OperationResult DoorLock::Deny(LockOperationType op, const Requester& who, Opera
   return r;
 }
 
-std::optional<OperationResult> DoorLock::AuthorizeUser(Requester& who, LockOperationType op, bool local) {
+std::optional<OperationResult> DoorLock::CheckPower(MotionTarget target, const Requester& who) {
+  if (power_.emergency_power) return std::nullopt;
+  const bool lock = target == MotionTarget::kLock;
+  // Locking stops first, at the critical level, so the energy left is kept
+  // for unlocking; unlocking stops only at the last reserve.
+  const bool refused = lock ? power_.battery_percent <= settings_.battery_critical_percent
+                            : power_.battery_percent <= settings_.unlock_reserve_percent;
+  if (!refused) return std::nullopt;
+  const EventDetail detail = lock ? EventDetail::kLockReserve : EventDetail::kUnlockReserve;
+  hw_.indicator.Show(Signal::kBatteryCritical);
+  EmitError(OpFor(lock, target == MotionTarget::kUnlatch), who, OperationError::kInsufficientBattery, detail);
+  return OperationResult{DlStatus::kFailure, OperationError::kInsufficientBattery, detail};
+}
+
+bool DoorLock::CountsAsFailure(const OperationResult& r) {
+  // A recognised credential that is refused counts like a wrong one, so a
+  // stale or restricted credential cannot be used to reset the counter; a
+  // non-access user and a first credential of a dual/tri rule do not.
+  return r.detail != EventDetail::kCredentialPartial && r.detail != EventDetail::kNonAccessUser &&
+         r.error != OperationError::kInsufficientBattery;
+}
+
+std::optional<OperationResult> DoorLock::AuthorizeUser(Requester& who, MotionTarget target, bool local) {
+  const LockOperationType op = OpFor(target == MotionTarget::kLock, target == MotionTarget::kUnlatch);
   const User* u = db_.user(who.user_index);
   if (u == nullptr) return Deny(op, who, OperationError::kInvalidCredential, EventDetail::kNone);
   if (u->status == UserStatus::kOccupiedDisabled)
@@ -287,10 +377,7 @@ std::optional<OperationResult> DoorLock::AuthorizeUser(Requester& who, LockOpera
     // Recognised, recorded, never opens.
     EmitOperation(LockOperationType::kNonAccessUserEvent, who);
     hw_.indicator.Show(Signal::kAccessDenied);
-    OperationResult r;
-    r.status = DlStatus::kFailure;
-    r.error = OperationError::kRestricted;
-    return r;
+    return OperationResult{DlStatus::kFailure, OperationError::kRestricted, EventDetail::kNonAccessUser};
   }
   if (local && u->type == UserType::kRemoteOnlyUser)
     return Deny(op, who, OperationError::kRestricted, EventDetail::kModeRestricted);
@@ -318,7 +405,7 @@ std::optional<OperationResult> DoorLock::AuthorizeUser(Requester& who, LockOpera
   // Dual / tri credential rule: collect distinct credentials of one user.
   const uint8_t needed = u->rule == CredentialRule::kTri ? 3 : (u->rule == CredentialRule::kDual ? 2 : 1);
   if (local && needed > 1) {
-    bool same_user = pending_.user_index == who.user_index && now_ms_ < pending_.deadline_ms;
+    const bool same_user = pending_.user_index == who.user_index && now_ms_ < pending_.deadline_ms;
     if (!same_user) {
       pending_ = PendingCredentials();
       pending_.user_index = who.user_index;
@@ -329,32 +416,47 @@ std::optional<OperationResult> DoorLock::AuthorizeUser(Requester& who, LockOpera
     if (!seen && pending_.count < 3) pending_.seen[pending_.count++] = who.credential;
     if (pending_.count < needed) {
       hw_.indicator.Show(Signal::kMoreCredentialsNeeded);
-      OperationResult r;
-      r.detail = EventDetail::kCredentialPartial;
-      return r;
+      return OperationResult{DlStatus::kFailure, OperationError::kUnspecified, EventDetail::kCredentialPartial};
     }
     pending_ = PendingCredentials();
   }
 
-  // One-use and first-use changes are persisted before the door opens, so a
-  // power cut cannot give a disposable user a second entry.
-  if (u->type == UserType::kDisposableUser) {
-    if (!db_.UpdateUserState(who.user_index, UserStatus::kOccupiedDisabled, u->expires_at_utc, who.source).ok())
-      return Deny(op, who, OperationError::kUnspecified, EventDetail::kNone);
-  } else if (u->type == UserType::kExpiringUser && u->expires_at_utc == 0) {
-    const uint32_t expires =
-        static_cast<uint32_t>(*utc_now() + static_cast<int64_t>(settings_.expiring_user_timeout_min) * 60);
-    if (!db_.UpdateUserState(who.user_index, u->status, expires, who.source).ok())
-      return Deny(op, who, OperationError::kUnspecified, EventDetail::kNone);
-  }
-
-  if (u->type == UserType::kForcedUser) {
-    // Duress: open as usual and raise a silent alarm. The indicator shows an
-    // ordinary grant so that whoever forces the user learns nothing.
-    EmitOperation(LockOperationType::kForcedUserEvent, who);
-    EmitAlarm(AlarmCode::kForcedUser);
+  if (target != MotionTarget::kLock) {
+    // One-use and first-use changes are persisted before the door opens (a
+    // power cut cannot give a disposable user a second entry), and only once
+    // the door can really open (the battery reserve is checked first).
+    const bool consumes = u->type == UserType::kDisposableUser ||
+                          (u->type == UserType::kExpiringUser && u->expires_at_utc == 0);
+    if (consumes) {
+      if (auto refused = CheckPower(target, who)) return refused;
+      const Status persisted =
+          u->type == UserType::kDisposableUser
+              ? db_.UpdateUserState(who.user_index, UserStatus::kOccupiedDisabled, u->expires_at_utc, who.source)
+              : db_.UpdateUserState(
+                    who.user_index, u->status,
+                    static_cast<uint32_t>(*utc_now() + static_cast<int64_t>(settings_.expiring_user_timeout_min) * 60),
+                    who.source);
+      if (!persisted.ok()) return Deny(op, who, OperationError::kUnspecified, EventDetail::kNone);
+    }
+    if (u->type == UserType::kForcedUser) {
+      // Duress: open as usual and raise a silent alarm. The indicator shows an
+      // ordinary grant so that whoever forces the user learns nothing.
+      EmitOperation(LockOperationType::kForcedUserEvent, who);
+      EmitAlarm(AlarmCode::kForcedUser);
+    }
   }
   return std::nullopt;
+}
+
+OperationResult DoorLock::Decide(Requester& who, MotionTarget target, bool local) {
+  if (auto refused = AuthorizeUser(who, target, local)) {
+    if (CountsAsFailure(*refused)) CheckFailureLimit();
+    return *refused;
+  }
+  if (local) hw_.indicator.Show(Signal::kAccessGranted);
+  OperationResult r = BeginMotion(target, who);
+  if (r.ok()) RecordSuccess();
+  return r;
 }
 
 OperationResult DoorLock::PresentCredential(OperationSource source, CredentialType type,
@@ -362,6 +464,7 @@ OperationResult DoorLock::PresentCredential(OperationSource source, CredentialTy
   now_ms();
   Requester who;
   who.source = source;
+  const MotionTarget target = settings_.unlatch_on_unlock ? MotionTarget::kUnlatch : MotionTarget::kUnlock;
   const LockOperationType op = OpFor(false, settings_.unlatch_on_unlock);
   if (locked_out()) return Deny(op, who, OperationError::kRestricted, EventDetail::kLockedOut);
   if (effective_mode() == OperatingMode::kPrivacy)
@@ -372,24 +475,13 @@ OperationResult DoorLock::PresentCredential(OperationSource source, CredentialTy
 
   auto match = db_.Find(type, data);
   if (!match) {
-    Deny(op, who, OperationError::kInvalidCredential, EventDetail::kNone);
-    RecordFailure(source);
-    OperationResult r;
-    r.status = DlStatus::kFailure;
-    r.error = OperationError::kInvalidCredential;
-    return r;
+    CheckFailureLimit();  // the lockout is stored before the refusal shows
+    return Deny(op, who, OperationError::kInvalidCredential, EventDetail::kNone);
   }
-  RecordSuccess();
   who.user_index = match->user_index;
   who.has_credential = true;
   who.credential = match->credential;
-  if (auto denied = AuthorizeUser(who, op, /*local=*/true)) return *denied;
-  return Grant(settings_.unlatch_on_unlock ? MotionTarget::kUnlatch : MotionTarget::kUnlock, who);
-}
-
-OperationResult DoorLock::Grant(MotionTarget target, const Requester& who) {
-  hw_.indicator.Show(Signal::kAccessGranted);
-  return BeginMotion(target, who);
+  return Decide(who, target, /*local=*/true);
 }
 
 OperationResult DoorLock::Remote(const RemoteOperation& op, MotionTarget target, std::optional<uint16_t> relock_s) {
@@ -403,28 +495,34 @@ OperationResult DoorLock::Remote(const RemoteOperation& op, MotionTarget target,
       (mode == OperatingMode::kNoRemoteLockUnlock && op.source == OperationSource::kRemote))
     return Deny(lop, who, OperationError::kUnspecified, EventDetail::kModeRestricted);
 
-  if (op.pin.has_value() || settings_.require_pin_for_remote_operation) {
-    if (locked_out()) return Deny(lop, who, OperationError::kRestricted, EventDetail::kLockedOut);
-    if (!RecordAttempt()) return Deny(lop, who, OperationError::kUnspecified, EventDetail::kNone);
-    if (!op.pin.has_value()) {
-      OperationResult r = Deny(lop, who, OperationError::kInvalidCredential, EventDetail::kPinRequired);
-      RecordFailure(op.source);
-      return r;
-    }
-    auto match = db_.Find(CredentialType::kPin, *op.pin);
-    if (!match) {
-      OperationResult r = Deny(lop, who, OperationError::kInvalidCredential, EventDetail::kNone);
-      RecordFailure(op.source);
-      return r;
-    }
-    RecordSuccess();
-    who.user_index = match->user_index;
-    who.has_credential = true;
-    who.credential = match->credential;
-    if (auto denied = AuthorizeUser(who, lop, /*local=*/false)) return *denied;
-  }
   relock_override_s_ = relock_s.value_or(0);
-  OperationResult r = BeginMotion(target, who);
+  OperationResult r;
+  if (op.pin.has_value() || settings_.require_pin_for_remote_operation) {
+    if (locked_out()) {
+      r = Deny(lop, who, OperationError::kRestricted, EventDetail::kLockedOut);
+    } else if (!RecordAttempt()) {
+      r = Deny(lop, who, OperationError::kUnspecified, EventDetail::kNone);
+    } else if (!op.pin.has_value()) {
+      CheckFailureLimit();
+      r = Deny(lop, who, OperationError::kInvalidCredential, EventDetail::kPinRequired);
+    } else if (auto match = db_.Find(CredentialType::kPin, *op.pin)) {
+      // The PIN names the user the lock checks and records.
+      who.user_index = match->user_index;
+      who.has_credential = true;
+      who.credential = match->credential;
+      r = Decide(who, target, /*local=*/false);
+    } else {
+      CheckFailureLimit();
+      r = Deny(lop, who, OperationError::kInvalidCredential, EventDetail::kNone);
+    }
+  } else if (op.user_index != 0) {
+    // The authenticated key maps to a user: that user's status, type and
+    // schedules apply as for any credential. Not a guess: nothing is counted.
+    if (auto refused = AuthorizeUser(who, target, /*local=*/false)) r = *refused;
+    else r = BeginMotion(target, who);
+  } else {
+    r = BeginMotion(target, who);
+  }
   if (!r.ok()) relock_override_s_ = 0;
   return r;
 }
@@ -448,20 +546,7 @@ OperationResult DoorLock::UnboltDoor(const RemoteOperation& op) {
 OperationResult DoorLock::BeginMotion(MotionTarget target, const Requester& who) {
   const bool lock = target == MotionTarget::kLock;
   const LockOperationType op = OpFor(lock, target == MotionTarget::kUnlatch);
-  if (!power_.emergency_power) {
-    // Locking stops first, at the critical level, so the energy left is kept
-    // for unlocking; unlocking stops only at the last reserve.
-    if (lock && power_.battery_percent <= settings_.battery_critical_percent) {
-      hw_.indicator.Show(Signal::kBatteryCritical);
-      EmitError(op, who, OperationError::kInsufficientBattery, EventDetail::kLockReserve);
-      return OperationResult{DlStatus::kFailure, OperationError::kInsufficientBattery, EventDetail::kLockReserve};
-    }
-    if (!lock && power_.battery_percent <= settings_.unlock_reserve_percent) {
-      hw_.indicator.Show(Signal::kBatteryCritical);
-      EmitError(op, who, OperationError::kInsufficientBattery, EventDetail::kUnlockReserve);
-      return OperationResult{DlStatus::kFailure, OperationError::kInsufficientBattery, EventDetail::kUnlockReserve};
-    }
-  }
+  if (auto refused = CheckPower(target, who)) return *refused;
 
   if (motion_.target == MotionTarget::kNone) {
     // Already where the requester wants the bolt: record who asked, no motion.
@@ -526,12 +611,16 @@ void DoorLock::FinishMotion(BoltState reached) {
       break;
     case MotionTarget::kNone: break;
   }
-  if (target != MotionTarget::kLock && settings_.operating_mode == OperatingMode::kPrivacy &&
-      (who.source == OperationSource::kManual || who.source == OperationSource::kButton)) {
-    // Unlocking from inside ends privacy mode (Matter's rule).
-    settings_.operating_mode = OperatingMode::kNormal;
-    PersistSettings().IgnoreError();
-  }
+  if (target != MotionTarget::kLock &&
+      (who.source == OperationSource::kManual || who.source == OperationSource::kButton))
+    LeavePrivacyFromInside();
+}
+
+void DoorLock::LeavePrivacyFromInside() {
+  if (settings_.operating_mode != OperatingMode::kPrivacy) return;
+  // Unlocking from inside ends privacy mode (Matter's rule). If the store
+  // refuses, privacy comes back after a restart: the occupant's side is safe.
+  if (!SetConfiguredMode(OperatingMode::kNormal).ok()) settings_.operating_mode = OperatingMode::kNormal;
 }
 
 void DoorLock::MotorTimeout() {
@@ -598,8 +687,9 @@ void DoorLock::Service() {
       if (locked_out()) {
         Deny(LockOperationType::kUnlock, who, OperationError::kRestricted, EventDetail::kLockedOut);
       } else {
+        // Counted (and any lockout stored) before the refusal shows.
+        if (RecordAttempt()) CheckFailureLimit();
         Deny(LockOperationType::kUnlock, who, OperationError::kInvalidCredential, EventDetail::kNone);
-        if (RecordAttempt()) RecordFailure(OperationSource::kBiometric);
       }
     }
   }
@@ -644,14 +734,12 @@ void DoorLock::HandleManual(ManualInput input) {
       break;
     case ManualInput::kPrivacyButton:
       if (!settings_.enable_privacy_mode_button) break;
+      // Persisted before it takes effect; privacy is only possible while locked.
       if (settings_.operating_mode == OperatingMode::kPrivacy) {
-        settings_.operating_mode = OperatingMode::kNormal;
+        SetConfiguredMode(OperatingMode::kNormal).IgnoreError();
       } else if (bolt_ == BoltState::kLocked) {
-        settings_.operating_mode = OperatingMode::kPrivacy;
-      } else {
-        break;  // privacy mode is only possible while locked
+        SetConfiguredMode(OperatingMode::kPrivacy).IgnoreError();
       }
-      PersistSettings().IgnoreError();
       break;
     case ManualInput::kFactoryResetButton:
       FactoryReset().IgnoreError();
@@ -703,19 +791,13 @@ void DoorLock::HandleBolt(BoltPosition p) {
       bolt_ = BoltState::kUnlocked;
       if (before == BoltState::kUnlatched) break;  // the latch was let go
       EmitOperation(LockOperationType::kUnlock, who);
-      if (settings_.operating_mode == OperatingMode::kPrivacy) {
-        settings_.operating_mode = OperatingMode::kNormal;
-        PersistSettings().IgnoreError();
-      }
+      LeavePrivacyFromInside();
       ArmRelock(std::nullopt);
       break;
     case BoltPosition::kLatchPulled:
       bolt_ = BoltState::kUnlatched;
       EmitOperation(LockOperationType::kUnlatch, who);
-      if (settings_.operating_mode == OperatingMode::kPrivacy) {
-        settings_.operating_mode = OperatingMode::kNormal;
-        PersistSettings().IgnoreError();
-      }
+      LeavePrivacyFromInside();
       break;
     case BoltPosition::kBetween:
       bolt_ = BoltState::kNotFullyLocked;
@@ -815,6 +897,21 @@ void DoorLock::HandleTimers() {
   }
 
   if (pending_.user_index != 0 && now_ms_ >= pending_.deadline_ms) pending_ = PendingCredentials();
+
+  ApplyModeChange(OperationSource::kSchedule);
+
+  if (time_known_ && now_ms_ >= next_time_floor_save_ms_) {
+    // The latest time the lock has reached is the floor a later SetUtcTime
+    // may not go below: saved hourly, so a restart cannot rewind the clock
+    // by more than an hour without an owner's command.
+    next_time_floor_save_ms_ = now_ms_ + 3'600'000;
+    const int64_t now = *utc_now();
+    if (now > time_floor_s_) {
+      const int64_t old = time_floor_s_;
+      time_floor_s_ = now;
+      if (!PersistTime().ok()) time_floor_s_ = old;
+    }
+  }
 
   if (now_ms_ >= next_expiry_sweep_ms_) {
     next_expiry_sweep_ms_ = now_ms_ + kExpirySweepMs;
@@ -969,22 +1066,11 @@ Status DoorLock::WriteAttribute(AttributeId id, int64_t value) {
     case AttributeId::kUtcOffset: s.utc_offset_s = static_cast<int32_t>(value); break;
     default: return StatusCode::kInvalidArgument;
   }
-  // The thresholds must stay ordered: unlock reserve < critical <= low.
-  if (!(s.unlock_reserve_percent < s.battery_critical_percent && s.battery_critical_percent <= s.battery_low_percent))
-    return StatusCode::kInvalidArgument;
-  const Settings old = settings_;
+  // Ranges and orderings (thresholds, lockout cap) hold for the whole set.
+  if (!ValidSettings(s)) return StatusCode::kInvalidArgument;
+  if (!PersistSettings(s).ok()) return StatusCode::kUnavailable;
   settings_ = s;
-  if (!PersistSettings().ok()) {
-    settings_ = old;
-    return StatusCode::kUnavailable;
-  }
-  if (id == AttributeId::kOperatingMode && s.operating_mode == OperatingMode::kPassage &&
-      (bolt_ == BoltState::kLocked || bolt_ == BoltState::kNotFullyLocked)) {
-    // Passage: the door is held open to anyone.
-    Requester who;
-    who.source = OperationSource::kRemote;
-    BeginMotion(MotionTarget::kUnlock, who);
-  }
+  ApplyModeChange(OperationSource::kRemote);
   return Status::Ok();
 }
 

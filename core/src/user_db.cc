@@ -285,19 +285,32 @@ Status UserDatabase::WriteHoliday(uint8_t index, const HolidaySchedule& h) {
 }
 
 Status UserDatabase::Load(std::span<const uint8_t, 32> new_secret_if_absent) {
-  uint8_t secret[40];
+  uint8_t secret[kMaxRecordSize];
   auto got = store_.Read(MakeRecordKey(kRecordSecret, 0), secret);
-  if (got.ok() && *got == 33 && secret[0] == kRecordVersion) {
-    InstallSecret(std::span<const uint8_t, 32>(secret + 1, 32));
-  } else if (!got.ok() && got.status().code() != StatusCode::kNotFound) {
+  const StatusCode code = got.ok() ? StatusCode::kOk : got.status().code();
+  if (code == StatusCode::kNotFound) {
+    // First start: install the new secret on an empty database.
     crypto::SecureZero(secret, sizeof(secret));
+    return Wipe(new_secret_if_absent);
+  }
+  if (code != StatusCode::kOk && code != StatusCode::kResourceExhausted && code != StatusCode::kDataLoss)
     return got.status();
+  if (code == StatusCode::kOk && *got == 33 && secret[0] == kRecordVersion) {
+    InstallSecret(std::span<const uint8_t, 32>(secret + 1, 32));
   } else {
-    // First start (or an unreadable secret, which makes every stored digest
-    // useless): install the new secret and drop the old credentials.
-    MORTISE_TRY(Wipe(new_secret_if_absent));
-    crypto::SecureZero(secret, sizeof(secret));
-    return Status::Ok();
+    // A corrupt secret makes every stored digest unverifiable. Keep the
+    // users and schedules, drop only their credentials (counted), and start
+    // a new secret: an administrator re-enrols credentials, nobody is wiped.
+    ++dropped_records_;
+    for (uint16_t id = 0; id < config::kTotalCredentialSlots; ++id)
+      MORTISE_TRY(store_.Erase(MakeRecordKey(kRecordCredential, id)));
+    uint8_t rec[33];
+    rec[0] = kRecordVersion;
+    std::memcpy(rec + 1, new_secret_if_absent.data(), 32);
+    Status w = store_.Write(MakeRecordKey(kRecordSecret, 0), rec);
+    crypto::SecureZero(rec, sizeof(rec));
+    MORTISE_TRY(w);
+    InstallSecret(new_secret_if_absent);
   }
   crypto::SecureZero(secret, sizeof(secret));
 
@@ -330,8 +343,10 @@ Status UserDatabase::Load(std::span<const uint8_t, 32> new_secret_if_absent) {
         s.creator = r.U8();
         s.last_modifier = r.U8();
         r.Bytes(s.digest, kCredentialDigestSize);
+        // Slot 0 is the programming PIN; only a programming user holds it.
         if (version != kRecordVersion || !r.done() || id >= config::kTotalCredentialSlots ||
-            self->user(s.user) == nullptr) {
+            self->user(s.user) == nullptr ||
+            (id == 0 && self->users_[s.user - 1].type != UserType::kProgrammingUser)) {
           ++self->dropped_records_;
           return;
         }
@@ -479,6 +494,14 @@ DlStatus UserDatabase::SetUser(const SetUserRequest& req, const Actor& actor) {
     if (!u.occupied()) return DlStatus::kInvalidField;
     // Only the creator may rename or re-identify a user (Matter's fabric rule).
     if (u.creator != actor.id && (req.user_name || req.user_unique_id)) return DlStatus::kInvalidField;
+    // The programming PIN's holder stays a programming user.
+    if (req.user_type && *req.user_type != UserType::kProgrammingUser && slots_[0].user == req.user_index)
+      return DlStatus::kInvalidField;
+    // Re-enabling a user or changing its type starts any expiry afresh, so an
+    // administrator can renew an expired guest.
+    if ((req.user_status == UserStatus::kOccupiedEnabled && u.status == UserStatus::kOccupiedDisabled) ||
+        (req.user_type && *req.user_type != u.type))
+      u.expires_at_utc = 0;
     if (req.user_status) u.status = *req.user_status;
     if (req.user_type) u.type = *req.user_type;
     if (req.credential_rule) u.rule = *req.credential_rule;
@@ -726,102 +749,90 @@ DlStatus UserDatabase::ClearCredential(std::optional<CredentialRef> credential, 
 
 // --- Schedules ----------------------------------------------------------------------
 
-DlStatus UserDatabase::SetWeekDaySchedule(uint8_t index, uint16_t user_index, const WeekDaySchedule& s,
-                                          const Actor& actor) {
-  if (index < 1 || index > config::kWeekDaySchedulesPerUser || !ValidUserIndex(user_index))
-    return DlStatus::kInvalidField;
+// Week-day and year-day schedules follow the same rules and differ only in
+// the array they live in, their validation and their LockDataType.
+template <typename S, size_t N>
+DlStatus UserDatabase::SetSchedule(S (User::*slots)[N], LockDataType type, uint8_t index, uint16_t user_index,
+                                   const S& s, bool valid, const Actor& actor) {
+  if (index < 1 || index > N || !ValidUserIndex(user_index)) return DlStatus::kInvalidField;
   if (user(user_index) == nullptr) return DlStatus::kFailure;
-  if (!ValidWeekDay(s)) return DlStatus::kInvalidField;
+  if (!valid) return DlStatus::kInvalidField;
   User u = users_[user_index - 1];
-  u.week_day[index - 1] = s;
+  (u.*slots)[index - 1] = s;
   if (u.type == UserType::kUnrestrictedUser) u.type = UserType::kScheduleRestrictedUser;
   u.last_modifier = actor.id;
   if (!WriteUser(user_index, u).ok()) return DlStatus::kFailure;
   users_[user_index - 1] = u;
-  EmitUserChange(LockDataType::kWeekDaySchedule, DataOperationType::kAdd, user_index, index, actor.source);
+  EmitUserChange(type, DataOperationType::kAdd, user_index, index, actor.source);
   return DlStatus::kSuccess;
+}
+
+template <typename S, size_t N>
+DlStatus UserDatabase::GetSchedule(S (User::*slots)[N], uint8_t index, uint16_t user_index, S* out) const {
+  if (index < 1 || index > N || !ValidUserIndex(user_index)) return DlStatus::kInvalidField;
+  if (user(user_index) == nullptr || !(users_[user_index - 1].*slots)[index - 1].used()) return DlStatus::kNotFound;
+  *out = (users_[user_index - 1].*slots)[index - 1];
+  return DlStatus::kSuccess;
+}
+
+template <typename S, size_t N>
+DlStatus UserDatabase::ClearSchedule(S (User::*slots)[N], LockDataType type, uint8_t index, uint16_t user_index,
+                                     const Actor& actor) {
+  if (!ValidUserIndex(user_index) || ((index < 1 || index > N) && index != kClearAllIndex8))
+    return DlStatus::kInvalidField;
+  if (user(user_index) == nullptr) return DlStatus::kFailure;
+  User u = users_[user_index - 1];
+  for (uint8_t i = 1; i <= N; ++i)
+    if (index == kClearAllIndex8 || index == i) (u.*slots)[i - 1] = S();
+  u.last_modifier = actor.id;
+  if (!WriteUser(user_index, u).ok()) return DlStatus::kFailure;
+  users_[user_index - 1] = u;
+  EmitUserChange(type, DataOperationType::kClear, user_index, index, actor.source);
+  return DlStatus::kSuccess;
+}
+
+DlStatus UserDatabase::SetWeekDaySchedule(uint8_t index, uint16_t user_index, const WeekDaySchedule& s,
+                                          const Actor& actor) {
+  return SetSchedule(&User::week_day, LockDataType::kWeekDaySchedule, index, user_index, s, ValidWeekDay(s), actor);
 }
 
 GetWeekDayScheduleResponse UserDatabase::GetWeekDaySchedule(uint8_t index, uint16_t user_index) const {
   GetWeekDayScheduleResponse r;
   r.week_day_index = index;
   r.user_index = user_index;
-  if (index < 1 || index > config::kWeekDaySchedulesPerUser || !ValidUserIndex(user_index)) {
-    r.status = DlStatus::kInvalidField;
-  } else if (user(user_index) == nullptr || !users_[user_index - 1].week_day[index - 1].used()) {
-    r.status = DlStatus::kNotFound;
-  } else {
-    r.schedule = users_[user_index - 1].week_day[index - 1];
-  }
+  r.status = GetSchedule(&User::week_day, index, user_index, &r.schedule);
   return r;
 }
 
 DlStatus UserDatabase::ClearWeekDaySchedule(uint8_t index, uint16_t user_index, const Actor& actor) {
-  if (!ValidUserIndex(user_index) ||
-      ((index < 1 || index > config::kWeekDaySchedulesPerUser) && index != kClearAllIndex8))
-    return DlStatus::kInvalidField;
-  if (user(user_index) == nullptr) return DlStatus::kFailure;
-  User u = users_[user_index - 1];
-  for (uint8_t i = 1; i <= config::kWeekDaySchedulesPerUser; ++i)
-    if (index == kClearAllIndex8 || index == i) u.week_day[i - 1] = WeekDaySchedule();
-  u.last_modifier = actor.id;
-  if (!WriteUser(user_index, u).ok()) return DlStatus::kFailure;
-  users_[user_index - 1] = u;
-  EmitUserChange(LockDataType::kWeekDaySchedule, DataOperationType::kClear, user_index, index, actor.source);
-  return DlStatus::kSuccess;
+  return ClearSchedule(&User::week_day, LockDataType::kWeekDaySchedule, index, user_index, actor);
 }
 
 DlStatus UserDatabase::SetYearDaySchedule(uint8_t index, uint16_t user_index, const YearDaySchedule& s,
                                           const Actor& actor) {
-  if (index < 1 || index > config::kYearDaySchedulesPerUser || !ValidUserIndex(user_index))
-    return DlStatus::kInvalidField;
-  if (user(user_index) == nullptr) return DlStatus::kFailure;
-  if (!ValidYearDay(s)) return DlStatus::kInvalidField;
-  User u = users_[user_index - 1];
-  u.year_day[index - 1] = s;
-  if (u.type == UserType::kUnrestrictedUser) u.type = UserType::kScheduleRestrictedUser;
-  u.last_modifier = actor.id;
-  if (!WriteUser(user_index, u).ok()) return DlStatus::kFailure;
-  users_[user_index - 1] = u;
-  EmitUserChange(LockDataType::kYearDaySchedule, DataOperationType::kAdd, user_index, index, actor.source);
-  return DlStatus::kSuccess;
+  return SetSchedule(&User::year_day, LockDataType::kYearDaySchedule, index, user_index, s, ValidYearDay(s), actor);
 }
 
 GetYearDayScheduleResponse UserDatabase::GetYearDaySchedule(uint8_t index, uint16_t user_index) const {
   GetYearDayScheduleResponse r;
   r.year_day_index = index;
   r.user_index = user_index;
-  if (index < 1 || index > config::kYearDaySchedulesPerUser || !ValidUserIndex(user_index)) {
-    r.status = DlStatus::kInvalidField;
-  } else if (user(user_index) == nullptr || !users_[user_index - 1].year_day[index - 1].used()) {
-    r.status = DlStatus::kNotFound;
-  } else {
-    r.schedule = users_[user_index - 1].year_day[index - 1];
-  }
+  r.status = GetSchedule(&User::year_day, index, user_index, &r.schedule);
   return r;
 }
 
 DlStatus UserDatabase::ClearYearDaySchedule(uint8_t index, uint16_t user_index, const Actor& actor) {
-  if (!ValidUserIndex(user_index) ||
-      ((index < 1 || index > config::kYearDaySchedulesPerUser) && index != kClearAllIndex8))
-    return DlStatus::kInvalidField;
-  if (user(user_index) == nullptr) return DlStatus::kFailure;
-  User u = users_[user_index - 1];
-  for (uint8_t i = 1; i <= config::kYearDaySchedulesPerUser; ++i)
-    if (index == kClearAllIndex8 || index == i) u.year_day[i - 1] = YearDaySchedule();
-  u.last_modifier = actor.id;
-  if (!WriteUser(user_index, u).ok()) return DlStatus::kFailure;
-  users_[user_index - 1] = u;
-  EmitUserChange(LockDataType::kYearDaySchedule, DataOperationType::kClear, user_index, index, actor.source);
-  return DlStatus::kSuccess;
+  return ClearSchedule(&User::year_day, LockDataType::kYearDaySchedule, index, user_index, actor);
 }
 
-DlStatus UserDatabase::SetHolidaySchedule(uint8_t index, const HolidaySchedule& s) {
+DlStatus UserDatabase::SetHolidaySchedule(uint8_t index, const HolidaySchedule& s, const Actor& actor) {
   if (index < 1 || index > config::kHolidaySchedules) return DlStatus::kInvalidField;
   if (s.local_end <= s.local_start || static_cast<uint8_t>(s.mode) >= kOperatingModeCount)
     return DlStatus::kInvalidField;
   if (!WriteHoliday(index, s).ok()) return DlStatus::kFailure;
   holidays_[index - 1] = s;
+  // Holidays change the lock's mode, so their changes are logged too.
+  EmitUserChange(LockDataType::kHolidaySchedule, DataOperationType::kAdd, 0, index, actor.source);
   return DlStatus::kSuccess;
 }
 
@@ -838,13 +849,14 @@ GetHolidayScheduleResponse UserDatabase::GetHolidaySchedule(uint8_t index) const
   return r;
 }
 
-DlStatus UserDatabase::ClearHolidaySchedule(uint8_t index) {
+DlStatus UserDatabase::ClearHolidaySchedule(uint8_t index, const Actor& actor) {
   if ((index < 1 || index > config::kHolidaySchedules) && index != kClearAllIndex8) return DlStatus::kInvalidField;
   for (uint8_t i = 1; i <= config::kHolidaySchedules; ++i) {
     if (index != kClearAllIndex8 && index != i) continue;
     if (!WriteHoliday(i, HolidaySchedule()).ok()) return DlStatus::kFailure;
     holidays_[i - 1] = HolidaySchedule();
   }
+  EmitUserChange(LockDataType::kHolidaySchedule, DataOperationType::kClear, 0, index, actor.source);
   return DlStatus::kSuccess;
 }
 

@@ -334,7 +334,7 @@ TEST_F(AccessTest, PassageModeHoldsTheDoorOpenAndDisablesAutoRelock) {
 TEST_F(AccessTest, HolidayScheduleImposesItsMode) {
   AddPinUser("191919");
   const int64_t local = *lock().utc_now();
-  ASSERT_EQ(db().SetHolidaySchedule(1, HolidaySchedule{uint32_t(local - 60), uint32_t(local + 3600), OperatingMode::kVacation}),
+  ASSERT_EQ(db().SetHolidaySchedule(1, HolidaySchedule{uint32_t(local - 60), uint32_t(local + 3600), OperatingMode::kVacation}, Actor{}),
             DlStatus::kSuccess);
   EXPECT_EQ(lock().effective_mode(), OperatingMode::kVacation);
   Type("191919");

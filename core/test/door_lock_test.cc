@@ -6,7 +6,7 @@ namespace {
 
 using Door = DoorContact;
 
-RemoteOperation Phone(uint16_t user = 1) {
+RemoteOperation Phone(uint16_t user = 0) {
   RemoteOperation op;
   op.source = OperationSource::kProprietaryRemote;
   op.user_index = user;
@@ -24,8 +24,9 @@ TEST_F(DoorLockTest, StartMarksTheRestartWithPowerCycledAlarm) {
 }
 
 TEST_F(DoorLockTest, RemoteUnlockReportsOnlyWhenTheBoltArrives) {
+  const uint16_t user = AddPinUser("314159");
   EnsureLocked();
-  auto r = lock().UnlockDoor(Phone(3));
+  auto r = lock().UnlockDoor(Phone(user));
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(lock().bolt_state(), BoltState::kUnlocking);
   EXPECT_EQ(sim_.mechanics().command(), MotorCommand::kRetract);
@@ -37,7 +38,7 @@ TEST_F(DoorLockTest, RemoteUnlockReportsOnlyWhenTheBoltArrives) {
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->operation, LockOperationType::kUnlock);
   EXPECT_EQ(e->source, OperationSource::kProprietaryRemote);
-  EXPECT_EQ(e->user_index, 3);
+  EXPECT_EQ(e->user_index, user);
   // Stamped with the lock's time (set at 08:00 a few simulated seconds ago).
   EXPECT_GE(e->utc_seconds, kTuesdayMidnight + 8 * kHour);
   EXPECT_LE(e->utc_seconds, kTuesdayMidnight + 8 * kHour + 5);

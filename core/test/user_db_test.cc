@@ -293,14 +293,14 @@ TEST_F(UserDbTest, YearDayAndHolidayScheduleRules) {
   EXPECT_EQ(db().ClearYearDaySchedule(1, 1, Actor{}), DlStatus::kSuccess);
   EXPECT_EQ(db().GetYearDaySchedule(1, 1).status, DlStatus::kNotFound);
 
-  EXPECT_EQ(db().SetHolidaySchedule(0, HolidaySchedule{1000, 2000, OperatingMode::kVacation}), DlStatus::kInvalidField);
-  EXPECT_EQ(db().SetHolidaySchedule(1, HolidaySchedule{2000, 1000, OperatingMode::kVacation}), DlStatus::kInvalidField);
-  EXPECT_EQ(db().SetHolidaySchedule(1, HolidaySchedule{1000, 2000, static_cast<OperatingMode>(5)}),
+  EXPECT_EQ(db().SetHolidaySchedule(0, HolidaySchedule{1000, 2000, OperatingMode::kVacation}, Actor{}), DlStatus::kInvalidField);
+  EXPECT_EQ(db().SetHolidaySchedule(1, HolidaySchedule{2000, 1000, OperatingMode::kVacation}, Actor{}), DlStatus::kInvalidField);
+  EXPECT_EQ(db().SetHolidaySchedule(1, HolidaySchedule{1000, 2000, static_cast<OperatingMode>(5)}, Actor{}),
             DlStatus::kInvalidField);
-  EXPECT_EQ(db().SetHolidaySchedule(1, HolidaySchedule{1000, 2000, OperatingMode::kVacation}), DlStatus::kSuccess);
+  EXPECT_EQ(db().SetHolidaySchedule(1, HolidaySchedule{1000, 2000, OperatingMode::kVacation}, Actor{}), DlStatus::kSuccess);
   EXPECT_EQ(db().GetHolidaySchedule(1).schedule.mode, OperatingMode::kVacation);
   EXPECT_EQ(db().GetHolidaySchedule(2).status, DlStatus::kNotFound);
-  EXPECT_EQ(db().ClearHolidaySchedule(kClearAllIndex8), DlStatus::kSuccess);
+  EXPECT_EQ(db().ClearHolidaySchedule(kClearAllIndex8, Actor{}), DlStatus::kSuccess);
   EXPECT_EQ(db().GetHolidaySchedule(1).status, DlStatus::kNotFound);
 }
 
@@ -343,7 +343,7 @@ TEST_F(UserDbTest, ChangesSurviveARestartOnTheSameStore) {
   auto r = SetCred({CredentialType::kPin, 1}, "484848", std::nullopt);
   ASSERT_EQ(db().SetWeekDaySchedule(1, *r.user_index, WeekDaySchedule{kTuesday, 6, 0, 20, 0}, Actor{}),
             DlStatus::kSuccess);
-  ASSERT_EQ(db().SetHolidaySchedule(2, HolidaySchedule{1000, 2000, OperatingMode::kPrivacy}), DlStatus::kSuccess);
+  ASSERT_EQ(db().SetHolidaySchedule(2, HolidaySchedule{1000, 2000, OperatingMode::kPrivacy}, Actor{}), DlStatus::kSuccess);
   ASSERT_TRUE(lock().WriteAttribute(AttributeId::kAutoRelockTime, 42).ok());
 
   sim::SimLock rebooted(&sim_.store(), /*seed=*/5);

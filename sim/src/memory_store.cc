@@ -44,7 +44,7 @@ Status MemoryStore::Begin() {
 
 Status MemoryStore::Write(uint32_t key, std::span<const uint8_t> value) {
   if (value.size() > core::kMaxRecordSize) return StatusCode::kInvalidArgument;
-  if (fail_writes_) return StatusCode::kUnavailable;
+  if (fail_writes_ || fail_records_) return StatusCode::kUnavailable;
   ++writes_;
   std::vector<uint8_t> v(value.begin(), value.end());
   if (in_txn_) txn_[key] = std::move(v); else records_[key] = std::move(v);
@@ -52,14 +52,14 @@ Status MemoryStore::Write(uint32_t key, std::span<const uint8_t> value) {
 }
 
 Status MemoryStore::Erase(uint32_t key) {
-  if (fail_writes_) return StatusCode::kUnavailable;
+  if (fail_writes_ || fail_records_) return StatusCode::kUnavailable;
   if (in_txn_) txn_[key] = std::nullopt; else records_.erase(key);
   return Status::Ok();
 }
 
 Status MemoryStore::Commit() {
   if (!in_txn_) return StatusCode::kFailedPrecondition;
-  if (fail_writes_) return StatusCode::kUnavailable;
+  if (fail_writes_ || fail_records_) return StatusCode::kUnavailable;
   for (auto& [k, v] : txn_) {
     if (v) records_[k] = std::move(*v); else records_.erase(k);
   }

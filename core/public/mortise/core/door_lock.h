@@ -139,7 +139,8 @@ class DoorLock {
   uint8_t battery_percent() const { return power_.battery_percent; }
   bool emergency_power() const { return power_.emergency_power; }
   uint16_t battery_mv() const { return power_.battery_mv; }
-  uint32_t dropped_records() const { return db_.dropped_records(); }
+  // Stored records found corrupt at start and replaced by safe defaults.
+  uint32_t dropped_records() const { return db_.dropped_records() + dropped_records_; }
 
  private:
   // Stamps events with the time and forwards them to the integrator's sink.
@@ -188,14 +189,24 @@ class DoorLock {
 
   // Decisions.
   OperationResult Remote(const RemoteOperation& op, MotionTarget target, std::optional<uint16_t> relock_s);
-  OperationResult Grant(MotionTarget target, const Requester& who);
   // Applies the user's status, type, schedule and mode rules to an
   // identified credential. Returns nullopt to proceed (after persisting any
-  // one-use / expiry change), or the denial, already evented.
-  std::optional<OperationResult> AuthorizeUser(Requester& who, LockOperationType op, bool local);
+  // one-use / expiry change), or the refusal, already evented.
+  std::optional<OperationResult> AuthorizeUser(Requester& who, MotionTarget target, bool local);
+  // AuthorizeUser, then motion; counts a refusal as a failure and resets the
+  // failure count only when the bolt is really set in motion.
+  OperationResult Decide(Requester& who, MotionTarget target, bool local);
+  static bool CountsAsFailure(const OperationResult& r);
+  // The battery refusal for a motion, evented, or nullopt when power allows it.
+  std::optional<OperationResult> CheckPower(MotionTarget target, const Requester& who);
+  // Acts on a change of the effective mode (attribute write or a holiday
+  // starting or ending): entering passage opens, leaving it re-arms relock.
+  void ApplyModeChange(OperationSource source);
+  void LeavePrivacyFromInside();
+  Status SetConfiguredMode(OperatingMode mode);
   OperationResult Deny(LockOperationType op, const Requester& who, OperationError error, EventDetail detail);
   bool RecordAttempt();   // persist-before-use; false: could not persist (fail closed)
-  void RecordFailure(OperationSource source);
+  void CheckFailureLimit();
   void RecordSuccess();
   void StartLockout();
   Status PersistLockout();
@@ -213,7 +224,7 @@ class DoorLock {
   void EmitAlarm(AlarmCode code);
   void EmitDoor(DoorState s);
 
-  Status PersistSettings();
+  Status PersistSettings(const Settings& s);
   Status LoadSettings();
   Status PersistTime();
 
@@ -264,6 +275,9 @@ class DoorLock {
 
   PendingCredentials pending_;
   uint64_t next_expiry_sweep_ms_ = 0;
+  uint64_t next_time_floor_save_ms_ = 0;
+  OperatingMode last_mode_ = OperatingMode::kNormal;
+  uint32_t dropped_records_ = 0;  // settings and lockout records found corrupt
 };
 
 }  // namespace mortise::core

@@ -37,6 +37,7 @@ enum class EventDetail : uint8_t {
   kEmergencyPower = 15,
   kLockReserve = 16,       // refused: battery below the locking threshold (unlock still allowed)
   kUnlockReserve = 17,     // refused: battery below the last unlock reserve
+  kNonAccessUser = 18,     // a non-access user's credential: recorded, never opens
 };
 
 struct LockEvent {

@@ -166,10 +166,12 @@ class UserDatabase {
   // caller's sink. Neither reference may be null; both must outlive this.
   UserDatabase(DurableStore& store, EventSink& events);
 
-  // Loads the lock secret (creating it from `random_bytes` on first start)
+  // Loads the lock secret (installing `new_secret_if_absent` on first start)
   // and every user, credential and schedule from the store. Records that
-  // fail validation are dropped and counted in dropped_records().
-  // kDataLoss: the store failed to read. Other errors from the store.
+  // fail validation are dropped and counted in dropped_records(); a corrupt
+  // secret drops the credentials only (they can no longer be verified) and
+  // installs `new_secret_if_absent`. Errors: the store's, when it fails to
+  // read or write.
   Status Load(std::span<const uint8_t, 32> new_secret_if_absent);
 
   // Erases every user, credential and schedule and installs a new secret.
@@ -199,9 +201,9 @@ class UserDatabase {
   GetYearDayScheduleResponse GetYearDaySchedule(uint8_t index, uint16_t user_index) const;
   DlStatus ClearYearDaySchedule(uint8_t index, uint16_t user_index, const Actor& actor);
 
-  DlStatus SetHolidaySchedule(uint8_t index, const HolidaySchedule& s);
+  DlStatus SetHolidaySchedule(uint8_t index, const HolidaySchedule& s, const Actor& actor);
   GetHolidayScheduleResponse GetHolidaySchedule(uint8_t index) const;
-  DlStatus ClearHolidaySchedule(uint8_t index);  // 0xFE: all
+  DlStatus ClearHolidaySchedule(uint8_t index, const Actor& actor);  // 0xFE: all
 
   // --- Used by the access decision -----------------------------------------
 
@@ -231,11 +233,14 @@ class UserDatabase {
     uint8_t digest[kCredentialDigestSize] = {};
   };
 
-  static constexpr uint16_t kIndexSize = [] {
+  static constexpr uint32_t kIndexSize = [] {
     uint32_t n = 1;
-    while (n < config::kTotalCredentialSlots + config::kTotalCredentialSlots / 4) n <<= 1;
-    return static_cast<uint16_t>(n);
+    while (n < uint32_t(config::kTotalCredentialSlots) + config::kTotalCredentialSlots / 4) n <<= 1;
+    return n;
   }();
+  // Bucket arithmetic is 16-bit: the index may hold at most 32,768 buckets,
+  // so a configuration may have at most 26,214 credential slots.
+  static_assert(kIndexSize >= 2 && kIndexSize <= 32768, "too many credential slots for the digest index");
   static constexpr uint16_t kEmpty = 0xFFFF;
 
   static uint16_t SlotId(CredentialRef c);
@@ -263,6 +268,15 @@ class UserDatabase {
   Status ClearUserRecords(uint16_t user_index);
   DlStatus ClearOneCredential(CredentialRef c, const Actor& actor, bool emit_event);
   DlStatus ClearCredentialType(CredentialType type, const Actor& actor);
+
+  template <typename S, size_t N>
+  DlStatus SetSchedule(S (User::*slots)[N], LockDataType type, uint8_t index, uint16_t user_index, const S& s,
+                       bool valid, const Actor& actor);
+  template <typename S, size_t N>
+  DlStatus GetSchedule(S (User::*slots)[N], uint8_t index, uint16_t user_index, S* out) const;
+  template <typename S, size_t N>
+  DlStatus ClearSchedule(S (User::*slots)[N], LockDataType type, uint8_t index, uint16_t user_index,
+                         const Actor& actor);
 
   void EmitUserChange(LockDataType type, DataOperationType op, uint16_t user_index, uint16_t data_index,
                       OperationSource source);

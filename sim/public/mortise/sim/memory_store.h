@@ -12,7 +12,7 @@
 
 namespace mortise::sim {
 
-class MemoryStore : public core::DurableStore {
+class MemoryStore final : public core::DurableStore {
  public:
   Result<size_t> Read(uint32_t key, std::span<uint8_t> out) override;
   Status ForEach(uint32_t first, uint32_t last, core::RecordVisitor& visitor) override;
@@ -26,6 +26,9 @@ class MemoryStore : public core::DurableStore {
 
   // Every write, erase, commit and increment fails with kUnavailable while set.
   void set_fail_writes(bool fail) { fail_writes_ = fail; }
+  // Record writes, erases and commits fail while counters still work: the
+  // state a power cut leaves between a counter increment and a record write.
+  void set_fail_record_writes(bool fail) { fail_records_ = fail; }
   size_t record_count() const { return records_.size(); }
   uint64_t write_count() const { return writes_; }
 
@@ -36,6 +39,7 @@ class MemoryStore : public core::DurableStore {
   bool in_txn_ = false;
   std::map<uint32_t, Value> txn_;
   bool fail_writes_ = false;
+  bool fail_records_ = false;
   uint64_t writes_ = 0;
 };
 

@@ -22,7 +22,7 @@
 
 namespace mortise::sim {
 
-class SimClock : public core::Clock {
+class SimClock final : public core::Clock {
  public:
   uint64_t MonotonicMs() override { return now_ms_; }
   void Advance(uint64_t ms) { now_ms_ += ms; }
@@ -33,7 +33,7 @@ class SimClock : public core::Clock {
 };
 
 // xoshiro-style deterministic generator; not for production secrets.
-class SimRandom : public core::Random {
+class SimRandom final : public core::Random {
  public:
   explicit SimRandom(uint64_t seed = 1) : state_(seed ? seed : 1) {}
   void Fill(std::span<uint8_t> out) override;
@@ -50,9 +50,9 @@ struct BoltGeometry {
   int extended = 300;
 };
 
-class SimMechanics : public core::Actuator, public core::Sensors {
+class SimMechanics final : public core::Actuator, public core::Sensors {
  public:
-  explicit SimMechanics(SimClock& clock) : clock_(clock) {}
+  SimMechanics() = default;
 
   // core::Actuator
   void Drive(core::MotorCommand command) override;
@@ -82,7 +82,6 @@ class SimMechanics : public core::Actuator, public core::Sensors {
  private:
   int TargetFor(core::MotorCommand c) const;
 
-  SimClock& clock_;
   BoltGeometry geo_;
   core::MotorCommand command_ = core::MotorCommand::kStop;
   int position_ = 300;  // starts locked
@@ -117,7 +116,7 @@ class SimQueue {
   std::deque<T> q_;
 };
 
-class SimKeypad : public core::Keypad {
+class SimKeypad final : public core::Keypad {
  public:
   bool Poll(core::PinEntry& out) override { return q_.Pop(out); }
   void Type(const std::string& digits);
@@ -126,7 +125,7 @@ class SimKeypad : public core::Keypad {
   SimQueue<core::PinEntry> q_;
 };
 
-class SimCardReader : public core::CardReader {
+class SimCardReader final : public core::CardReader {
  public:
   bool Poll(core::CardRead& out) override { return q_.Pop(out); }
   void Tap(const std::vector<uint8_t>& uid);
@@ -135,7 +134,7 @@ class SimCardReader : public core::CardReader {
   SimQueue<core::CardRead> q_;
 };
 
-class SimFingerprint : public core::FingerprintSensor {
+class SimFingerprint final : public core::FingerprintSensor {
  public:
   bool Poll(core::BiometricRead& out) override { return q_.Pop(out); }
   void Match(const std::vector<uint8_t>& template_id, core::CredentialType type = core::CredentialType::kFingerprint);
@@ -145,7 +144,7 @@ class SimFingerprint : public core::FingerprintSensor {
   SimQueue<core::BiometricRead> q_;
 };
 
-class SimManualInputs : public core::ManualInputs {
+class SimManualInputs final : public core::ManualInputs {
  public:
   bool Poll(core::ManualInput& out) override { return q_.Pop(out); }
   void Push(core::ManualInput in) { q_.Push(in); }
@@ -154,13 +153,13 @@ class SimManualInputs : public core::ManualInputs {
   SimQueue<core::ManualInput> q_;
 };
 
-class RecordingIndicator : public core::Indicator {
+class RecordingIndicator final : public core::Indicator {
  public:
   void Show(core::Signal s) override { signals.push_back(s); }
   std::vector<core::Signal> signals;
 };
 
-class RecordingEventSink : public core::EventSink {
+class RecordingEventSink final : public core::EventSink {
  public:
   void Emit(const core::LockEvent& e) override { events.push_back(e); }
   std::vector<core::LockEvent> events;

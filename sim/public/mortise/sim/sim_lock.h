@@ -46,7 +46,7 @@ class SimLock {
   SimRandom random_;
   std::unique_ptr<MemoryStore> own_store_;
   core::DurableStore* store_;
-  SimMechanics mechanics_{clock_};
+  SimMechanics mechanics_;
   SimKeypad keypad_;
   SimCardReader cards_;
   SimFingerprint biometrics_;

@@ -1,0 +1,270 @@
+// Regression tests for the review of the core: each names the hole it closes.
+#include "test_util.h"
+
+namespace mortise::core::testing {
+namespace {
+
+class Hardening : public LockTest {
+ protected:
+  void SetUp() override {
+    LockTest::SetUp();
+    EnsureLocked();
+  }
+  sim::MemoryStore& store() { return *dynamic_cast<sim::MemoryStore*>(&sim_.store()); }
+  void Disable(uint16_t u) {
+    SetUserRequest r;
+    r.operation = DataOperationType::kModify;
+    r.user_index = u;
+    r.user_status = UserStatus::kOccupiedDisabled;
+    ASSERT_EQ(db().SetUser(r, Actor{}), DlStatus::kSuccess);
+  }
+  void Relock() {
+    sim_.Run(3000);
+    if (!Locked()) EnsureLocked();
+  }
+};
+
+TEST_F(Hardening, A15_RefusedKnownCredentialsDoNotResetTheFailureCount) {
+  const uint16_t stale = AddPinUser("515151");
+  Disable(stale);
+  // Four wrong guesses, then a known but refused PIN: the count keeps going.
+  for (int i = 0; i < 4; ++i) Type("000000", 100);
+  Type("515151", 100);
+  EXPECT_TRUE(lock().locked_out());
+}
+
+TEST_F(Hardening, A15_OutOfScheduleCredentialIsAFailureToo) {
+  const uint16_t u = AddPinUser("525252", UserType::kWeekDayScheduleUser);
+  ASSERT_EQ(db().SetWeekDaySchedule(1, u, WeekDaySchedule{kSunday, 1, 0, 2, 0}, Actor{}), DlStatus::kSuccess);
+  for (int i = 0; i < 4; ++i) Type("000000", 100);
+  Type("525252", 100);
+  EXPECT_TRUE(lock().locked_out());
+}
+
+TEST_F(Hardening, A15_OnlyAGrantResetsTheCount) {
+  AddPinUser("535353");
+  for (int i = 0; i < 4; ++i) Type("000000", 100);
+  Type("535353");
+  EXPECT_TRUE(Open());
+  for (int i = 0; i < 4; ++i) Type("000000", 100);
+  EXPECT_FALSE(lock().locked_out());
+}
+
+TEST_F(Hardening, A15_PowerCutBeforeTheLockoutIsStoredStillLocksOutAfterRestart) {
+  AddPinUser("545454");
+  for (int i = 0; i < 4; ++i) Type("000000", 100);
+  // The fifth attempt is counted, but the lockout record never reaches the
+  // store (the power goes between the two writes).
+  store().set_fail_record_writes(true);
+  Type("000000", 100);
+  store().set_fail_record_writes(false);
+  sim::SimLock rebooted(&sim_.store(), 21);
+  ASSERT_TRUE(rebooted.Start().ok());
+  EXPECT_TRUE(rebooted.lock().locked_out());
+  rebooted.keypad().Type("545454");
+  rebooted.Run(1500);
+  EXPECT_EQ(rebooted.lock().bolt_state(), BoltState::kLocked);
+}
+
+TEST_F(Hardening, A15_UnknownFingerIsCountedBeforeItIsRefused) {
+  for (int i = 0; i < 5; ++i) {
+    sim_.biometrics().NoMatch();
+    sim_.Run(100);
+  }
+  EXPECT_TRUE(lock().locked_out());
+  // The lockout alarm precedes the last refusal in the log.
+  auto alarm = std::find_if(events().begin(), events().end(), [](const LockEvent& e) {
+    return e.kind == EventKind::kDoorLockAlarm && e.alarm == AlarmCode::kWrongCodeEntryLimit;
+  });
+  ASSERT_NE(alarm, events().end());
+  EXPECT_EQ((alarm + 1)->kind, EventKind::kLockOperationError);
+}
+
+TEST_F(Hardening, RemoteCommandForADisabledUserIsRefused) {
+  const uint16_t u = AddPinUser("555555");
+  Disable(u);
+  RemoteOperation op;
+  op.source = OperationSource::kRemote;
+  op.user_index = u;
+  auto r = lock().UnlockDoor(op);
+  EXPECT_EQ(r.error, OperationError::kDisabledUserDenied);
+  sim_.Run(1500);
+  EXPECT_TRUE(Locked());
+}
+
+TEST_F(Hardening, DisposableUserIsNotUsedUpByLockingOrABatteryRefusal) {
+  const uint16_t u = AddPinUser("565656", UserType::kDisposableUser);
+  std::vector<uint8_t> pin = Bytes("565656");
+  RemoteOperation op;
+  op.source = OperationSource::kRemote;
+  op.pin = std::span<const uint8_t>(pin);
+  EXPECT_TRUE(lock().LockDoor(op).ok());
+  EXPECT_EQ(db().GetUser(u).user.status, UserStatus::kOccupiedEnabled);
+  sim_.mechanics().set_battery_percent(2);
+  sim_.Run(100);
+  Type("565656");
+  EXPECT_TRUE(Locked());
+  EXPECT_EQ(db().GetUser(u).user.status, UserStatus::kOccupiedEnabled);
+  sim_.mechanics().set_battery_percent(80);
+  sim_.Run(100);
+  Type("565656");
+  EXPECT_TRUE(Open());
+  EXPECT_EQ(db().GetUser(u).user.status, UserStatus::kOccupiedDisabled);
+}
+
+TEST_F(Hardening, ReEnablingAnExpiredUserRenewsIt) {
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kExpiringUserTimeout, 1).ok());
+  const uint16_t u = AddPinUser("575757", UserType::kExpiringUser);
+  Type("575757");
+  Relock();
+  sim_.Run(120 * 1000, 1000);
+  EXPECT_EQ(db().GetUser(u).user.status, UserStatus::kOccupiedDisabled);
+  SetUserRequest r;
+  r.operation = DataOperationType::kModify;
+  r.user_index = u;
+  r.user_status = UserStatus::kOccupiedEnabled;
+  ASSERT_EQ(db().SetUser(r, Actor{}), DlStatus::kSuccess);
+  Type("575757");
+  EXPECT_TRUE(Open());
+}
+
+TEST_F(Hardening, APartialDualCredentialIsNotReportedAsSuccess) {
+  const uint16_t u = AddPinUser("585858");
+  ASSERT_EQ(AddCredential(u, CredentialType::kRfid, 1, {8, 8, 8, 8}), DlStatus::kSuccess);
+  SetUserRequest r;
+  r.operation = DataOperationType::kModify;
+  r.user_index = u;
+  r.credential_rule = CredentialRule::kDual;
+  ASSERT_EQ(db().SetUser(r, Actor{}), DlStatus::kSuccess);
+  auto pin = Bytes("585858");
+  auto result = lock().PresentCredential(OperationSource::kKeypad, CredentialType::kPin, pin);
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(result.detail, EventDetail::kCredentialPartial);
+}
+
+TEST_F(Hardening, LockoutCapBelowTheBaseTimeIsRefused) {
+  EXPECT_EQ(lock().WriteAttribute(AttributeId::kMaxLockoutTime, 1).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kMaxLockoutTime, 60).ok());
+  EXPECT_EQ(lock().WriteAttribute(AttributeId::kUserCodeTemporaryDisableTime, 61).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(Hardening, UntrustworthyStoredSettingsFallBackToSafeDefaults) {
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kAutoRelockTime, 77).ok());
+  // Corrupt the stored settings: a zero lockout cap.
+  uint8_t buf[kMaxRecordSize];
+  auto n = sim_.store().Read(MakeRecordKey(kRecordSettings, 0), buf);
+  ASSERT_TRUE(n.ok());
+  // Layout (docs/storage of the core record): version, relock u32, 7 single
+  // bytes, expiring u16, then max_lockout_time_s u32 at offset 14.
+  buf[14] = buf[15] = buf[16] = buf[17] = 0;
+  ASSERT_TRUE(sim_.store().Write(MakeRecordKey(kRecordSettings, 0), std::span<const uint8_t>(buf, *n)).ok());
+  sim::SimLock rebooted(&sim_.store(), 22);
+  ASSERT_TRUE(rebooted.Start().ok());
+  EXPECT_EQ(rebooted.lock().dropped_records(), 1u);
+  EXPECT_EQ(*rebooted.lock().ReadAttribute(AttributeId::kMaxLockoutTime), Settings().max_lockout_time_s);
+  EXPECT_EQ(*rebooted.lock().ReadAttribute(AttributeId::kAutoRelockTime), 0);
+}
+
+TEST_F(Hardening, OversizedOrCorruptRecordsDoNotStopTheLock) {
+  AddPinUser("595959");
+  std::vector<uint8_t> big(200, 0xAB);
+  ASSERT_TRUE(sim_.store().Write(MakeRecordKey(kRecordLockout, 0), big).ok());
+  sim::SimLock rebooted(&sim_.store(), 23);
+  ASSERT_TRUE(rebooted.Start().ok());
+  EXPECT_GE(rebooted.lock().dropped_records(), 1u);
+}
+
+TEST_F(Hardening, ACorruptSecretDropsCredentialsButKeepsUsers) {
+  const uint16_t u = AddPinUser("606060");
+  uint8_t bad[3] = {9, 9, 9};
+  ASSERT_TRUE(sim_.store().Write(MakeRecordKey(kRecordSecret, 0), bad).ok());
+  sim::SimLock rebooted(&sim_.store(), 24);
+  ASSERT_TRUE(rebooted.Start().ok());
+  EXPECT_TRUE(rebooted.lock().users().GetUser(u).occupied);
+  EXPECT_FALSE(rebooted.lock().users().GetCredentialStatus({CredentialType::kPin, 1}).credential_exists);
+  EXPECT_GE(rebooted.lock().dropped_records(), 1u);
+}
+
+TEST_F(Hardening, LeavingPassageRearmsAutoRelock) {
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kAutoRelockTime, 5).ok());
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kOperatingMode, int64_t(OperatingMode::kPassage)).ok());
+  sim_.Run(20000);
+  EXPECT_TRUE(Open());
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kOperatingMode, int64_t(OperatingMode::kNormal)).ok());
+  sim_.Run(7000);
+  EXPECT_TRUE(Locked());
+}
+
+TEST_F(Hardening, APassageHolidayOpensAndItsEndRelocks) {
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kAutoRelockTime, 5).ok());
+  const int64_t now = *lock().utc_now();
+  ASSERT_EQ(db().SetHolidaySchedule(1, HolidaySchedule{uint32_t(now + 10), uint32_t(now + 70), OperatingMode::kPassage},
+                                    Actor{}),
+            DlStatus::kSuccess);
+  sim_.Run(12000);
+  EXPECT_TRUE(Open());
+  EXPECT_EQ(Last(EventKind::kLockOperation)->source, OperationSource::kSchedule);
+  sim_.Run(50000);
+  EXPECT_TRUE(Open());
+  sim_.Run(15000);
+  EXPECT_TRUE(Locked());
+}
+
+TEST_F(Hardening, AHolidayNeverRelaxesPrivacy) {
+  AddPinUser("616161");
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kOperatingMode, int64_t(OperatingMode::kPrivacy)).ok());
+  const int64_t now = *lock().utc_now();
+  ASSERT_EQ(db().SetHolidaySchedule(1, HolidaySchedule{uint32_t(now - 10), uint32_t(now + 3600), OperatingMode::kNormal},
+                                    Actor{}),
+            DlStatus::kSuccess);
+  EXPECT_EQ(lock().effective_mode(), OperatingMode::kPrivacy);
+  Type("616161");
+  EXPECT_TRUE(Locked());
+}
+
+TEST_F(Hardening, A04_TheTimeFloorAdvancesWithTheClock) {
+  const int64_t set = *lock().utc_now();
+  sim_.Run(2 * 3600 * 1000, 1000);
+  sim::SimLock rebooted(&sim_.store(), 25);
+  ASSERT_TRUE(rebooted.Start().ok());
+  EXPECT_EQ(rebooted.lock().SetUtcTime(set + 10, false).code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(rebooted.lock().SetUtcTime(set + 2 * 3600, false).ok());
+}
+
+TEST_F(Hardening, TheProgrammingPinHolderStaysAProgrammingUser) {
+  SetUserRequest u;
+  u.user_index = 1;
+  u.user_type = UserType::kProgrammingUser;
+  ASSERT_EQ(db().SetUser(u, Actor{}), DlStatus::kSuccess);
+  ASSERT_EQ(AddCredential(1, CredentialType::kProgrammingPIN, 0, Bytes("909090")), DlStatus::kSuccess);
+  SetUserRequest m;
+  m.operation = DataOperationType::kModify;
+  m.user_index = 1;
+  m.user_type = UserType::kUnrestrictedUser;
+  EXPECT_EQ(db().SetUser(m, Actor{}), DlStatus::kInvalidField);
+}
+
+TEST_F(Hardening, HolidayChangesAreLogged) {
+  ASSERT_EQ(db().SetHolidaySchedule(3, HolidaySchedule{1000, 2000, OperatingMode::kVacation}, Actor{}),
+            DlStatus::kSuccess);
+  EXPECT_EQ(Last(EventKind::kLockUserChange)->data_type, LockDataType::kHolidaySchedule);
+  EXPECT_EQ(Last(EventKind::kLockUserChange)->data_index, 3);
+  ASSERT_EQ(db().ClearHolidaySchedule(3, Actor{}), DlStatus::kSuccess);
+  EXPECT_EQ(Last(EventKind::kLockUserChange)->data_operation, DataOperationType::kClear);
+}
+
+TEST_F(Hardening, WeekDaySchedulesFollowTheUtcOffset) {
+  // 08:00 UTC on Tuesday is 03:00 at UTC-5: outside 07:00-19:00 locally.
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kUtcOffset, -5 * 3600).ok());
+  const uint16_t u = AddPinUser("626262", UserType::kWeekDayScheduleUser);
+  ASSERT_EQ(db().SetWeekDaySchedule(1, u, WeekDaySchedule{kTuesday, 7, 0, 19, 0}, Actor{}), DlStatus::kSuccess);
+  Type("626262");
+  EXPECT_TRUE(Locked());
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kUtcOffset, 2 * 3600).ok());  // 10:00 locally
+  sim_.Run(30000);  // let any lockout from the refusal lapse
+  Type("626262");
+  EXPECT_TRUE(Open());
+}
+
+}  // namespace
+}  // namespace mortise::core::testing
