@@ -1,0 +1,56 @@
+// The Door Lock cluster as JSON lines: any Matter command or attribute, by
+// its Matter name, answered as JSON with the cluster's status. This is the
+// management surface that mortise-lockd's sockets and the CLI's `dl` verb
+// carry; authorisation (which role may call what) is the protocol layer's,
+// decided before a line reaches this adapter.
+//
+// One request line, one response line:
+//   {"invoke": "SetUser", "args": {"operationType": "Add", "userIndex": 3, "userName": "ann"}}
+//   {"read": "AutoRelockTime"}
+//   {"write": "AutoRelockTime", "value": 30}
+// Responses carry "ok" (the line was understood and executed) and, for
+// commands, the cluster's "status" ("Success", "Occupied", ...):
+//   {"ok": true, "status": "Success"}
+//   {"ok": false, "error": "SetUser: field 'userIndex' must be an integer from 0 to 65535"}
+// A line that is not understood changes nothing.
+//
+// Field names are the Matter specification's, in the camelCase chip-tool
+// uses; enum fields take the Matter name ("OccupiedEnabled") or its number.
+// Credential data is a string (its bytes, e.g. PIN digits) or {"hex": "..."}.
+// Linux-side (uses exceptions internally, never lets one escape).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mortise/core/door_lock.h"
+
+namespace mortise::dljson {
+
+class DoorLockJson {
+ public:
+  // `actor` is recorded as the source and creator of every change;
+  // `user_index` is the user the requester's key maps to (0: none).
+  DoorLockJson(core::DoorLock& lock, core::Actor actor, uint16_t user_index = 0);
+
+  std::string HandleLine(std::string_view line);
+
+  nlohmann::json Invoke(std::string_view command, const nlohmann::json& args);
+  nlohmann::json Read(std::string_view attribute);
+  nlohmann::json Write(std::string_view attribute, const nlohmann::json& value);
+
+  static const std::vector<std::string>& CommandNames();
+
+ private:
+  core::DoorLock& lock_;
+  core::Actor actor_;
+  uint16_t user_index_;
+};
+
+// An event as JSON, with Matter names for its enums.
+nlohmann::json EventToJson(const core::LockEvent& event);
+
+}  // namespace mortise::dljson

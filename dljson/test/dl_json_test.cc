@@ -1,0 +1,129 @@
+#include "mortise/dljson/dl_json.h"
+
+#include <gtest/gtest.h>
+
+#include "mortise/sim/sim_lock.h"
+
+namespace mortise::dljson {
+namespace {
+
+using json = nlohmann::json;
+
+class DlJsonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(sim_.Start().ok());
+    ASSERT_TRUE(sim_.lock().SetUtcTime(core::DaysFromCivil(2026, 11, 24) * 86400 + 8 * 3600, false).ok());
+  }
+  json Line(const std::string& line) { return json::parse(adapter_.HandleLine(line)); }
+
+  sim::SimLock sim_;
+  DoorLockJson adapter_{sim_.lock(), core::Actor{core::OperationSource::kProprietaryRemote, 1}};
+};
+
+TEST_F(DlJsonTest, SetUserAndGetUserUseMatterNames) {
+  auto r = Line(R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":3,"userName":"ann","userType":"WeekDayScheduleUser"}})");
+  EXPECT_EQ(r["ok"], true);
+  EXPECT_EQ(r["status"], "Success");
+  auto g = Line(R"({"invoke":"GetUser","args":{"userIndex":3}})");
+  EXPECT_EQ(g["userName"], "ann");
+  EXPECT_EQ(g["userStatus"], "OccupiedEnabled");
+  EXPECT_EQ(g["userType"], "WeekDayScheduleUser");
+  EXPECT_EQ(g["credentialRule"], "Single");
+  EXPECT_TRUE(g["userUniqueID"].is_null());
+  EXPECT_EQ(g["creatorFabricIndex"], 1);
+  auto empty = Line(R"({"invoke":"GetUser","args":{"userIndex":4}})");
+  EXPECT_TRUE(empty["userStatus"].is_null());
+  EXPECT_TRUE(empty["nextUserIndex"].is_null());
+  // Enum numbers work as well as names; the cluster's status comes back.
+  EXPECT_EQ(Line(R"({"invoke":"SetUser","args":{"operationType":0,"userIndex":3}})")["status"], "Occupied");
+}
+
+TEST_F(DlJsonTest, SetCredentialCreatesAUserAndThePinOpens) {
+  auto r = Line(R"({"invoke":"SetCredential","args":{"operationType":"Add","credential":{"credentialType":"PIN","credentialIndex":1},"credentialData":"482916","userIndex":null}})");
+  EXPECT_EQ(r["status"], "Success");
+  EXPECT_EQ(r["userIndex"], 1);
+  EXPECT_EQ(r["nextCredentialIndex"], 2);
+  auto s = Line(R"({"invoke":"GetCredentialStatus","args":{"credential":{"credentialType":"PIN","credentialIndex":1}}})");
+  EXPECT_EQ(s["credentialExists"], true);
+  EXPECT_EQ(s["userIndex"], 1);
+  auto card = Line(R"({"invoke":"SetCredential","args":{"operationType":"Add","credential":{"credentialType":"RFID","credentialIndex":1},"credentialData":{"hex":"DEADBEEF"},"userIndex":1}})");
+  EXPECT_EQ(card["status"], "Success");
+  sim_.keypad().Type("482916");
+  sim_.Run(1500);
+  EXPECT_EQ(sim_.lock().bolt_state(), core::BoltState::kUnlocked);
+}
+
+TEST_F(DlJsonTest, SchedulesRoundTrip) {
+  Line(R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1}})");
+  EXPECT_EQ(Line(R"({"invoke":"SetWeekDaySchedule","args":{"weekDayIndex":1,"userIndex":1,"daysMask":62,"startHour":7,"startMinute":0,"endHour":19,"endMinute":0}})")["status"], "Success");
+  auto g = Line(R"({"invoke":"GetWeekDaySchedule","args":{"weekDayIndex":1,"userIndex":1}})");
+  EXPECT_EQ(g["daysMask"], 62);
+  EXPECT_EQ(g["endHour"], 19);
+  EXPECT_EQ(Line(R"({"invoke":"GetWeekDaySchedule","args":{"weekDayIndex":2,"userIndex":1}})")["status"], "NotFound");
+  EXPECT_EQ(Line(R"({"invoke":"SetYearDaySchedule","args":{"yearDayIndex":1,"userIndex":1,"localStartTime":10,"localEndTime":5}})")["status"], "InvalidField");
+  EXPECT_EQ(Line(R"({"invoke":"SetHolidaySchedule","args":{"holidayIndex":1,"localStartTime":10,"localEndTime":50,"operatingMode":"Vacation"}})")["status"], "Success");
+  EXPECT_EQ(Line(R"({"invoke":"GetHolidaySchedule","args":{"holidayIndex":1}})")["operatingMode"], "Vacation");
+}
+
+TEST_F(DlJsonTest, RemoteOperationsReportTheirOutcome) {
+  EXPECT_EQ(Line(R"({"invoke":"UnlockDoor"})")["status"], "Success");
+  sim_.Run(1500);
+  EXPECT_EQ(sim_.lock().bolt_state(), core::BoltState::kUnlocked);
+  EXPECT_EQ(Line(R"({"write":"RequirePINforRemoteOperation","value":true})")["ok"], true);
+  auto r = Line(R"({"invoke":"LockDoor","args":{}})");
+  EXPECT_EQ(r["status"], "Failure");
+  EXPECT_EQ(r["error"], "InvalidCredential");
+  EXPECT_EQ(r["detail"], "PinRequired");
+}
+
+TEST_F(DlJsonTest, AttributesByMatterName) {
+  EXPECT_EQ(Line(R"({"read":"WrongCodeEntryLimit"})")["value"], 5);
+  EXPECT_EQ(Line(R"({"write":"WrongCodeEntryLimit","value":3})")["ok"], true);
+  EXPECT_EQ(Line(R"({"read":"WrongCodeEntryLimit"})")["value"], 3);
+  EXPECT_EQ(Line(R"({"write":"OperatingMode","value":"Vacation"})")["ok"], true);
+  EXPECT_EQ(sim_.lock().settings().operating_mode, core::OperatingMode::kVacation);
+}
+
+TEST_F(DlJsonTest, BadInputGetsAClearErrorAndChangesNothing) {
+  struct Case { const char* line; const char* error_part; };
+  const Case cases[] = {
+      {"not json", "malformed JSON"},
+      {"[1,2,3]", "a request is a JSON object"},
+      {R"({"invoke":"SetUsr","args":{}})", "unknown command 'SetUsr'"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add"}})", "field 'userIndex' is required"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":70000}})", "from 0 to 65535"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1,"usrName":"x"}})", "unknown field 'usrName'"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1,"userType":"Boss"}})", "must be a UserType"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1,"userName":"far too long a name"}})", "at most 10 bytes"},
+      {R"({"invoke":"SetCredential","args":{"operationType":"Add","credential":{"credentialType":"PIN","credentialIndex":1},"credentialData":{"hex":"zz"}}})", "not a hex digit"},
+      {R"({"invoke":"SetCredential","args":{"operationType":"Add","credentialData":"1234"}})", "'credential' is required"},
+      {R"({"read":"NoSuchAttribute"})", "unknown attribute"},
+      {R"({"write":"LockState","value":1})", "read-only"},
+      {R"({"write":"WrongCodeEntryLimit","value":0})", "must be from 1 to 255"},
+      {R"({"write":"AutoRelockTime","value":"soon"})", "takes an integer"},
+      {R"({"invoke":"GetUser","args":{"userIndex":1},"extra":1})", "unknown request field 'extra'"},
+  };
+  for (const auto& c : cases) {
+    auto r = Line(c.line);
+    EXPECT_EQ(r["ok"], false) << c.line;
+    EXPECT_NE(r["error"].get<std::string>().find(c.error_part), std::string::npos) << r.dump();
+  }
+  EXPECT_FALSE(sim_.lock().users().GetUser(1).occupied);
+  EXPECT_EQ(*sim_.lock().ReadAttribute(core::AttributeId::kWrongCodeEntryLimit), 5);
+}
+
+TEST_F(DlJsonTest, EventsBecomeJsonWithMatterNames) {
+  Line(R"({"invoke":"UnlockDoor"})");
+  sim_.Run(1500);
+  const auto& ev = sim_.events().events;
+  ASSERT_FALSE(ev.empty());
+  json j = EventToJson(ev.back());
+  EXPECT_EQ(j["event"], "LockOperation");
+  EXPECT_EQ(j["lockOperationType"], "Unlock");
+  EXPECT_EQ(j["operationSource"], "ProprietaryRemote");
+  EXPECT_TRUE(j["utc"].get<int64_t>() > 0);
+}
+
+}  // namespace
+}  // namespace mortise::dljson
