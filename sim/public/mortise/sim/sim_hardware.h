@@ -161,8 +161,16 @@ class RecordingIndicator final : public core::Indicator {
 
 class RecordingEventSink final : public core::EventSink {
  public:
-  void Emit(const core::LockEvent& e) override { events.push_back(e); }
+  void Emit(const core::LockEvent& e) override {
+    events.push_back(e);
+    if (forward_ != nullptr) forward_->Emit(e);
+  }
+  // Also hands every event to `sink` (the audit log, in integration tests).
+  void set_forward(core::EventSink* sink) { forward_ = sink; }
   std::vector<core::LockEvent> events;
+
+ private:
+  core::EventSink* forward_ = nullptr;
 };
 
 }  // namespace mortise::sim
