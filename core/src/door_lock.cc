@@ -197,6 +197,8 @@ Status DoorLock::Start() {
     if (r.U8() == kRecordVersion) time_floor_s_ = static_cast<int64_t>(r.U64());
   }
 
+  MORTISE_TRY(LoadOfflinePins());
+
   (void)hw_.store.IncrementCounter(kCounterBootEpoch);
 
   const SensorSnapshot snap = hw_.sensors.Read();
@@ -222,6 +224,14 @@ Status DoorLock::FactoryReset() {
   crypto::SecretBytes<32> secret;
   hw_.random.Fill(secret.span());
   MORTISE_TRY(db_.Wipe(secret.span()));
+  MORTISE_TRY(hw_.store.Erase(MakeRecordKey(kRecordOfflineSecret, 0)));
+  MORTISE_TRY(hw_.store.Erase(MakeRecordKey(kRecordOfflineErase, 0)));
+  for (size_t i = 0; i < kOfflineTableSize; ++i) {
+    MORTISE_TRY(hw_.store.Erase(MakeRecordKey(kRecordOfflineEntry, static_cast<uint16_t>(i))));
+    offline_table_[i] = OfflineEntry();
+  }
+  offline_enabled_ = false;
+  offline_erased_through_ = 0;
   const Settings fresh;
   MORTISE_TRY(PersistSettings(fresh));
   settings_ = fresh;
@@ -473,6 +483,10 @@ OperationResult DoorLock::PresentCredential(OperationSource source, CredentialTy
   // on seeing a refusal must not give a free guess.
   if (!RecordAttempt()) return Deny(op, who, OperationError::kUnspecified, EventDetail::kNone);
 
+  if (type == CredentialType::kPin && offline_enabled_ &&
+      (data.size() == kShortOfflineCodeDigits || data.size() == kLongOfflineCodeDigits))
+    return OfflineDecision(who, data);
+
   auto match = db_.Find(type, data);
   if (!match) {
     CheckFailureLimit();  // the lockout is stored before the refusal shows
@@ -482,6 +496,159 @@ OperationResult DoorLock::PresentCredential(OperationSource source, CredentialTy
   who.has_credential = true;
   who.credential = match->credential;
   return Decide(who, target, /*local=*/true);
+}
+
+// --- Offline PIN codes ----------------------------------------------------------------------
+
+Status DoorLock::LoadOfflinePins() {
+  uint8_t buf[kMaxRecordSize];
+  offline_enabled_ = false;
+  auto got = hw_.store.Read(MakeRecordKey(kRecordOfflineSecret, 0), buf);
+  if (got.ok() && *got == 33 && buf[0] == kRecordVersion) {
+    offline_.SetSecret(std::span<const uint8_t, 32>(buf + 1, 32));
+    offline_enabled_ = true;
+  } else if (got.ok()) {
+    ++dropped_records_;
+  } else if (got.status().code() != StatusCode::kNotFound && got.status().code() != StatusCode::kResourceExhausted &&
+             got.status().code() != StatusCode::kDataLoss) {
+    return got.status();
+  }
+  crypto::SecureZero(buf, sizeof(buf));
+  got = hw_.store.Read(MakeRecordKey(kRecordOfflineErase, 0), buf);
+  if (got.ok()) {
+    Reader r(std::span<const uint8_t>(buf, *got));
+    const uint8_t version = r.U8();
+    const uint32_t h = r.U32();
+    if (version == kRecordVersion && r.done()) offline_erased_through_ = h;
+    else ++dropped_records_;
+  }
+  for (size_t i = 0; i < kOfflineTableSize; ++i) {
+    offline_table_[i] = OfflineEntry();
+    got = hw_.store.Read(MakeRecordKey(kRecordOfflineEntry, static_cast<uint16_t>(i)), buf);
+    if (!got.ok()) continue;
+    Reader r(std::span<const uint8_t>(buf, *got));
+    OfflineEntry e;
+    const uint8_t version = r.U8();
+    e.kind = static_cast<OfflineCodeKind>(r.U8());
+    r.Bytes(e.digest.data(), e.digest.size());
+    e.from = r.U32();
+    e.until = r.U32();
+    e.daily_start = r.U8();
+    e.daily_end = r.U8();
+    const bool valid_kind = e.kind == OfflineCodeKind::kOneTime || e.kind == OfflineCodeKind::kWindow ||
+                            e.kind == OfflineCodeKind::kRecurring;
+    if (version == kRecordVersion && r.done() && valid_kind && e.until > e.from) offline_table_[i] = e;
+    else ++dropped_records_;
+  }
+  return Status::Ok();
+}
+
+Status DoorLock::PersistOfflineEntry(size_t slot, const OfflineEntry& e) {
+  const uint32_t key = MakeRecordKey(kRecordOfflineEntry, static_cast<uint16_t>(slot));
+  if (!e.used()) return hw_.store.Erase(key);
+  uint8_t buf[32];
+  Writer w(buf);
+  w.U8(kRecordVersion);
+  w.U8(static_cast<uint8_t>(e.kind));
+  w.Bytes(e.digest.data(), e.digest.size());
+  w.U32(e.from);
+  w.U32(e.until);
+  w.U8(e.daily_start);
+  w.U8(e.daily_end);
+  return hw_.store.Write(key, w.written());
+}
+
+Status DoorLock::SetOfflinePinSecret(std::span<const uint8_t, 32> secret) {
+  uint8_t rec[33];
+  rec[0] = kRecordVersion;
+  std::memcpy(rec + 1, secret.data(), 32);
+  Status s = hw_.store.Begin();
+  if (s.ok()) s = hw_.store.Write(MakeRecordKey(kRecordOfflineSecret, 0), rec);
+  if (s.ok()) s = hw_.store.Erase(MakeRecordKey(kRecordOfflineErase, 0));
+  for (size_t i = 0; s.ok() && i < kOfflineTableSize; ++i)
+    s = hw_.store.Erase(MakeRecordKey(kRecordOfflineEntry, static_cast<uint16_t>(i)));
+  if (s.ok()) s = hw_.store.Commit();
+  crypto::SecureZero(rec, sizeof(rec));
+  if (!s.ok()) {
+    hw_.store.Rollback();
+    return s;
+  }
+  offline_.SetSecret(secret);
+  offline_enabled_ = true;
+  offline_erased_through_ = 0;
+  for (auto& e : offline_table_) e = OfflineEntry();
+  return Status::Ok();
+}
+
+OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_t> digits) {
+  who.detail = EventDetail::kOfflinePin;
+  const MotionTarget target = settings_.unlatch_on_unlock ? MotionTarget::kUnlatch : MotionTarget::kUnlock;
+  const LockOperationType op = OpFor(false, settings_.unlatch_on_unlock);
+  auto utc = utc_now();
+  if (!utc) {
+    // Every offline code is time-limited: fail closed without a clock.
+    CheckFailureLimit();
+    return Deny(op, who, OperationError::kRestricted, EventDetail::kTimeUnknown);
+  }
+  const OfflinePinCodec::Verdict v =
+      offline_.Check(digits, *utc, settings_.utc_offset_s, offline_table_, offline_erased_through_);
+  switch (v.outcome) {
+    case OfflinePinCodec::Outcome::kInvalid:
+      CheckFailureLimit();
+      return Deny(op, who, OperationError::kInvalidCredential, EventDetail::kOfflinePin);
+    case OfflinePinCodec::Outcome::kAlreadyUsed:
+      CheckFailureLimit();
+      return Deny(op, who, OperationError::kDisabledUserDenied, EventDetail::kOfflinePin);
+    case OfflinePinCodec::Outcome::kNotNow:
+      CheckFailureLimit();
+      return Deny(op, who, OperationError::kRestricted, EventDetail::kScheduleRestricted);
+    case OfflinePinCodec::Outcome::kTableFull:
+      return Deny(op, who, OperationError::kRestricted, EventDetail::kOfflinePin);
+    case OfflinePinCodec::Outcome::kErase: {
+      // Persist the mark before forgetting the activations it voids.
+      uint8_t buf[8];
+      Writer w(buf);
+      w.U8(kRecordVersion);
+      w.U32(v.erase_through_hour);
+      if (!hw_.store.Write(MakeRecordKey(kRecordOfflineErase, 0), w.written()).ok())
+        return Deny(op, who, OperationError::kUnspecified, EventDetail::kOfflinePin);
+      offline_erased_through_ = v.erase_through_hour;
+      for (size_t i = 0; i < kOfflineTableSize; ++i) {
+        OfflineEntry& e = offline_table_[i];
+        const uint64_t start_hour = e.kind == OfflineCodeKind::kRecurring ? uint64_t(e.from) * 24 : e.from;
+        if (e.used() && start_hour <= v.erase_through_hour && PersistOfflineEntry(i, OfflineEntry()).ok())
+          e = OfflineEntry();
+      }
+      RecordSuccess();
+      LockEvent ev;
+      ev.kind = EventKind::kLockUserChange;
+      ev.data_type = LockDataType::kPin;
+      ev.data_operation = DataOperationType::kClear;
+      ev.data_index = kClearAllIndex16;
+      ev.source = who.source;
+      ev.detail = EventDetail::kOfflinePin;
+      stamper_.Emit(ev);
+      hw_.indicator.Show(Signal::kAccessGranted);
+      return OperationResult{};
+    }
+    case OfflinePinCodec::Outcome::kGrant: break;
+  }
+  if (effective_mode() == OperatingMode::kVacation) {
+    CheckFailureLimit();
+    return Deny(op, who, OperationError::kRestricted, EventDetail::kModeRestricted);
+  }
+  if (v.store) {
+    // A one-time code is spent, and a window activated, before the door
+    // opens — and only when the battery lets it open.
+    if (auto refused = CheckPower(target, who)) return *refused;
+    if (!PersistOfflineEntry(static_cast<size_t>(v.slot), v.entry).ok())
+      return Deny(op, who, OperationError::kUnspecified, EventDetail::kOfflinePin);
+    offline_table_[v.slot] = v.entry;
+  }
+  hw_.indicator.Show(Signal::kAccessGranted);
+  OperationResult r = BeginMotion(target, who);
+  if (r.ok()) RecordSuccess();
+  return r;
 }
 
 OperationResult DoorLock::Remote(const RemoteOperation& op, MotionTarget target, std::optional<uint16_t> relock_s) {

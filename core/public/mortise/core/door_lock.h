@@ -26,6 +26,7 @@
 #include "mortise/core/indicator.h"
 #include "mortise/core/keypad.h"
 #include "mortise/core/manual_inputs.h"
+#include "mortise/core/offline_pin.h"
 #include "mortise/core/random.h"
 #include "mortise/core/schedule.h"
 #include "mortise/core/sensors.h"
@@ -125,6 +126,12 @@ class DoorLock {
   Status WriteAttribute(AttributeId id, int64_t value);
   const Settings& settings() const { return settings_; }
 
+  // Installs the secret shared with the owner's device for offline PIN codes
+  // (agreed at claiming) and forgets every code used or activated under the
+  // previous one. Errors: the store's.
+  Status SetOfflinePinSecret(std::span<const uint8_t, 32> secret);
+  bool offline_pins_enabled() const { return offline_enabled_; }
+
   // Wipes users, credentials, schedules and settings (a physical input:
   // the factory-reset button, or the integrator's equivalent).
   Status FactoryReset();
@@ -196,6 +203,10 @@ class DoorLock {
   // AuthorizeUser, then motion; counts a refusal as a failure and resets the
   // failure count only when the bolt is really set in motion.
   OperationResult Decide(Requester& who, MotionTarget target, bool local);
+  // A 13- or 16-digit keypad entry, once counted as an attempt.
+  OperationResult OfflineDecision(Requester& who, std::span<const uint8_t> digits);
+  Status LoadOfflinePins();
+  Status PersistOfflineEntry(size_t slot, const OfflineEntry& e);
   static bool CountsAsFailure(const OperationResult& r);
   // The battery refusal for a motion, evented, or nullopt when power allows it.
   std::optional<OperationResult> CheckPower(MotionTarget target, const Requester& who);
@@ -274,6 +285,13 @@ class DoorLock {
   uint64_t lockout_until_ms_ = 0;
 
   PendingCredentials pending_;
+
+  // Offline PIN codes: the codec keyed with the shared secret, the table of
+  // used / activated codes and the erase-all mark, all persisted.
+  OfflinePinCodec offline_;
+  bool offline_enabled_ = false;
+  OfflineEntry offline_table_[kOfflineTableSize];
+  uint32_t offline_erased_through_ = 0;
   uint64_t next_expiry_sweep_ms_ = 0;
   uint64_t next_time_floor_save_ms_ = 0;
   OperatingMode last_mode_ = OperatingMode::kNormal;

@@ -38,6 +38,7 @@ enum class EventDetail : uint8_t {
   kLockReserve = 16,       // refused: battery below the locking threshold (unlock still allowed)
   kUnlockReserve = 17,     // refused: battery below the last unlock reserve
   kNonAccessUser = 18,     // a non-access user's credential: recorded, never opens
+  kOfflinePin = 19,        // an offline PIN code (offline_pin.h)
 };
 
 struct LockEvent {

@@ -298,6 +298,9 @@ enum CoreRecordKind : uint16_t {
   kRecordSecret = 0x0002,
   kRecordLockout = 0x0003,
   kRecordTime = 0x0004,
+  kRecordOfflineSecret = 0x0005,
+  kRecordOfflineEntry = 0x0006,  // index: table slot
+  kRecordOfflineErase = 0x0007,
   kRecordUser = 0x0010,
   kRecordCredential = 0x0011,  // index: credential slot id
   kRecordHoliday = 0x0012,

@@ -1,0 +1,266 @@
+// Offline PIN codes: issuing and verifying each kind, their time rules, the
+// lock's memory of used codes, erase-all, and the guessing bound.
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "test_util.h"
+
+namespace mortise::core::testing {
+namespace {
+
+std::array<uint8_t, 32> Secret(uint8_t fill) {
+  std::array<uint8_t, 32> s;
+  s.fill(fill);
+  return s;
+}
+
+const int64_t kT0 = DaysFromCivil(2026, 11, 24) * 86400 + 10 * 3600;  // Tuesday 10:00 UTC
+const uint32_t kH0 = static_cast<uint32_t>(kT0 / 3600);
+
+class OfflineCodec : public ::testing::Test {
+ protected:
+  OfflineCodec() : codec_(Secret(7)) {}
+  OfflinePinCodec::Verdict Check(const std::string& code, int64_t utc, int32_t offset = 0) {
+    auto v = codec_.Check(Bytes(code), utc, offset, table_, erased_);
+    if (v.outcome == OfflinePinCodec::Outcome::kGrant && v.store) table_[v.slot] = v.entry;
+    if (v.outcome == OfflinePinCodec::Outcome::kErase) {
+      erased_ = v.erase_through_hour;
+      for (auto& e : table_) e = OfflineEntry();
+    }
+    return v;
+  }
+  std::string OneTime(uint32_t h, uint8_t seq) {
+    char out[13];
+    EXPECT_TRUE(codec_.OneTime(h, seq, out).ok());
+    return std::string(out, 13);
+  }
+  std::string Window(uint32_t h, uint32_t hours) {
+    char out[16];
+    EXPECT_TRUE(codec_.Window(h, hours, out).ok());
+    return std::string(out, 16);
+  }
+  std::string Recurring(uint32_t day, uint8_t s, uint8_t e, uint8_t weeks) {
+    char out[16];
+    EXPECT_TRUE(codec_.Recurring(day, s, e, weeks, out).ok());
+    return std::string(out, 16);
+  }
+  std::string Erase(uint32_t h) {
+    char out[13];
+    EXPECT_TRUE(codec_.EraseAll(h, out).ok());
+    return std::string(out, 13);
+  }
+
+  OfflinePinCodec codec_;
+  std::array<OfflineEntry, kOfflineTableSize> table_{};
+  uint32_t erased_ = 0;
+};
+
+using Outcome = OfflinePinCodec::Outcome;
+
+TEST_F(OfflineCodec, OneTimeCodeOpensOnceWithinItsSixHours) {
+  const std::string code = OneTime(kH0, 0);
+  EXPECT_EQ(code.size(), 13u);
+  EXPECT_EQ(Check(code, kT0 - 1).outcome, Outcome::kInvalid);   // before its start hour
+  EXPECT_EQ(Check(code, kT0 + 5 * 3600).outcome, Outcome::kGrant);
+  EXPECT_EQ(Check(code, kT0 + 5 * 3600 + 60).outcome, Outcome::kAlreadyUsed);
+  const std::string late = OneTime(kH0, 1);
+  EXPECT_EQ(Check(late, kT0 + 6 * 3600).outcome, Outcome::kInvalid);  // six hours have passed
+  // Four distinct codes per start hour.
+  std::set<std::string> codes;
+  for (uint8_t s = 0; s < kOneTimeCodesPerHour; ++s) codes.insert(OneTime(kH0, s));
+  EXPECT_EQ(codes.size(), 4u);
+  char out[13];
+  EXPECT_EQ(codec_.OneTime(kH0, 4, out).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(OfflineCodec, WindowCodeActivatesWithinADayAndLastsItsHours) {
+  const std::string week = Window(kH0, 7 * 24);
+  EXPECT_EQ(Check(week, kT0 - 3600).outcome, Outcome::kInvalid);  // not yet: it reads as a wrong code
+  EXPECT_EQ(Check(week, kT0 + 2 * 3600).outcome, Outcome::kGrant);
+  // Activated: it keeps working after its first day, until its end.
+  EXPECT_EQ(Check(week, kT0 + 6 * 24 * 3600).outcome, Outcome::kGrant);
+  EXPECT_EQ(Check(week, kT0 + 7 * 24 * 3600).outcome, Outcome::kNotNow);
+  // Never used in its first day: too late to activate.
+  const std::string unused = Window(kH0, 100);
+  EXPECT_EQ(Check(unused, kT0 + 25 * 3600).outcome, Outcome::kNotNow);
+  // Hourly granularity up to a year.
+  const std::string year = Window(kH0 + 3, kMaxWindowHours);
+  EXPECT_EQ(Check(year, kT0 + 3 * 3600).outcome, Outcome::kGrant);
+  EXPECT_EQ(Check(year, kT0 + (3 + 8759) * 3600LL).outcome, Outcome::kGrant);
+  EXPECT_EQ(Check(year, kT0 + (3 + 8760) * 3600LL).outcome, Outcome::kNotNow);
+  char out[16];
+  EXPECT_EQ(codec_.Window(kH0, kMaxWindowHours + 1, out).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(codec_.Window(kH0, 0, out).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(OfflineCodec, RecurringCodeOpensDailyBetweenItsHoursInLocalTime) {
+  const uint32_t day = static_cast<uint32_t>((kT0 + 3600) / 86400);  // local day at UTC+1
+  const std::string cleaner = Recurring(day, 9, 12, 2);
+  const int64_t day_start_utc = int64_t(day) * 86400 - 3600;  // local midnight at UTC+1
+  EXPECT_EQ(Check(cleaner, day_start_utc + 8 * 3600, 3600).outcome, Outcome::kNotNow);
+  EXPECT_EQ(Check(cleaner, day_start_utc + 9 * 3600, 3600).outcome, Outcome::kGrant);
+  EXPECT_EQ(Check(cleaner, day_start_utc + 12 * 3600, 3600).outcome, Outcome::kNotNow);
+  EXPECT_EQ(Check(cleaner, day_start_utc + 13 * 86400 + 10 * 3600, 3600).outcome, Outcome::kGrant);
+  EXPECT_EQ(Check(cleaner, day_start_utc + 14 * 86400 + 10 * 3600, 3600).outcome, Outcome::kNotNow);
+  char out[16];
+  EXPECT_EQ(codec_.Recurring(day, 12, 9, 1, out).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(codec_.Recurring(day, 9, 12, 54, out).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(OfflineCodec, EraseAllVoidsEarlierCodesOnceAndOnlyOnce) {
+  const std::string week = Window(kH0, 7 * 24);
+  ASSERT_EQ(Check(week, kT0 + 60).outcome, Outcome::kGrant);
+  const std::string one = OneTime(kH0, 2);
+  const std::string erase = Erase(kH0 + 1);
+  EXPECT_EQ(Check(erase, kT0 + 3600 + 60).outcome, Outcome::kErase);
+  EXPECT_EQ(Check(week, kT0 + 2 * 3600).outcome, Outcome::kInvalid);  // erased: a wrong code now
+  EXPECT_EQ(Check(one, kT0 + 2 * 3600).outcome, Outcome::kInvalid);
+  EXPECT_EQ(Check(erase, kT0 + 3 * 3600).outcome, Outcome::kInvalid);  // a replayed erase does nothing
+  // A code that starts after the erase works.
+  EXPECT_EQ(Check(OneTime(kH0 + 2, 0), kT0 + 2 * 3600 + 60).outcome, Outcome::kGrant);
+}
+
+TEST_F(OfflineCodec, CodesOfAnotherLockAreWrongCodes) {
+  OfflinePinCodec other(Secret(8));
+  char out[16];
+  ASSERT_TRUE(other.Window(kH0, 48, out).ok());
+  EXPECT_EQ(Check(std::string(out, 16), kT0 + 60).outcome, Outcome::kInvalid);
+  char one[13];
+  ASSERT_TRUE(other.OneTime(kH0, 0, one).ok());
+  EXPECT_EQ(Check(std::string(one, 13), kT0 + 60).outcome, Outcome::kInvalid);
+}
+
+TEST_F(OfflineCodec, MalformedEntriesAreWrongCodes) {
+  EXPECT_EQ(Check("12345678901a3", kT0).outcome, Outcome::kInvalid);
+  EXPECT_EQ(Check("12345678901234", kT0).outcome, Outcome::kInvalid);  // 14 digits
+  EXPECT_EQ(Check("9999999999999999", kT0).outcome, Outcome::kInvalid);  // beyond the MAC space
+  EXPECT_EQ(Check("", kT0).outcome, Outcome::kInvalid);
+}
+
+TEST_F(OfflineCodec, RandomGuessesAreRefused) {
+  std::mt19937_64 rng(99);
+  int granted = 0;
+  for (int i = 0; i < 100000; ++i) {
+    const bool long_code = i % 2;
+    const uint64_t space = long_code ? 10'000'000'000'000'000ull : 10'000'000'000'000ull;
+    std::string s = std::to_string(rng() % space);
+    s.insert(0, (long_code ? 16 : 13) - s.size(), '0');
+    granted += Check(s, kT0).outcome == Outcome::kGrant;
+  }
+  EXPECT_EQ(granted, 0);
+}
+
+// Guesses an attacker gets in a year against the default lockout policy:
+// WrongCodeEntryLimit guesses, then a lockout that doubles from
+// UserCodeTemporaryDisableTime up to MaxLockoutTime, forever (a guesser never
+// succeeds, so nothing resets the back-off).
+double GuessesPerYear(const Settings& s) {
+  const double year = 365.25 * 86400;
+  double t = 0, guesses = 0, lockout = s.user_code_temporary_disable_time_s;
+  while (t < year) {
+    guesses += s.wrong_code_entry_limit;
+    t += std::min<double>(lockout, s.max_lockout_time_s);
+    lockout *= 2;
+  }
+  return guesses;
+}
+
+TEST(OfflinePinBound, GuessingUnderTheDefaultLockoutIsBelowOneInAMillionPerYear) {
+  const double g = GuessesPerYear(Settings());
+  // Per guess, the best an attacker can do: a 16-digit code whose parameters
+  // decode to something valid now still needs its 32.15-bit MAC; a 13-digit
+  // one-time code is checked against 6 start hours with a 40.2-bit MAC.
+  const double p16 = 1.0 / 4768371582.0;
+  const double p13 = 6.0 / 1250000000000.0;
+  const double per_year = g * std::max(p16, p13);
+  std::printf("guesses/year %.0f, p16 %.3g, p13 %.3g, P(open in a year) %.3g\n", g, p16, p13, per_year);
+  EXPECT_LT(per_year, 1e-6);
+}
+
+// --- On the lock ---------------------------------------------------------------------
+
+class OfflineOnLock : public LockTest {
+ protected:
+  void SetUp() override {
+    LockTest::SetUp();
+    ASSERT_TRUE(lock().SetOfflinePinSecret(Secret(3)).ok());
+    codec_.SetSecret(Secret(3));
+    EnsureLocked();
+  }
+  uint32_t NowHour() { return static_cast<uint32_t>(*lock().utc_now() / 3600); }
+  OfflinePinCodec codec_;
+};
+
+TEST_F(OfflineOnLock, AOneTimeCodeOpensOnceEvenAcrossARestart) {
+  char code[13];
+  ASSERT_TRUE(codec_.OneTime(NowHour(), 0, code).ok());
+  const std::string s(code, 13);
+  Type(s);
+  EXPECT_TRUE(Open());
+  EXPECT_EQ(Last(EventKind::kLockOperation)->detail, EventDetail::kOfflinePin);
+  EnsureLocked();
+  Type(s);
+  EXPECT_TRUE(Locked());
+  sim::SimLock rebooted(&sim_.store(), 40);
+  ASSERT_TRUE(rebooted.Start().ok());
+  ASSERT_TRUE(rebooted.lock().SetUtcTime(*lock().utc_now() + 60, false).ok());
+  rebooted.keypad().Type(s);
+  rebooted.Run(1500);
+  EXPECT_EQ(rebooted.lock().bolt_state(), BoltState::kLocked);
+}
+
+TEST_F(OfflineOnLock, A15_WrongOfflineCodesCountTowardsTheLockout) {
+  for (int i = 0; i < 5; ++i) Type("1234567890123456", 100);
+  EXPECT_TRUE(lock().locked_out());
+}
+
+TEST_F(OfflineOnLock, CodesFailClosedWhileTheTimeIsUnknown) {
+  char code[16];
+  ASSERT_TRUE(codec_.Window(NowHour(), 48, code).ok());
+  sim::SimLock rebooted(&sim_.store(), 41);
+  ASSERT_TRUE(rebooted.Start().ok());
+  rebooted.keypad().Type(std::string(code, 16));
+  rebooted.Run(1500);
+  EXPECT_EQ(rebooted.lock().bolt_state(), BoltState::kLocked);
+}
+
+TEST_F(OfflineOnLock, AnActivatedWindowSurvivesARestart) {
+  char code[16];
+  ASSERT_TRUE(codec_.Window(NowHour(), 72, code).ok());
+  const std::string s(code, 16);
+  Type(s);
+  EXPECT_TRUE(Open());
+  const int64_t later = *lock().utc_now() + 30 * 3600;  // past the activation day
+  sim::SimLock rebooted(&sim_.store(), 42);
+  ASSERT_TRUE(rebooted.Start().ok());
+  ASSERT_TRUE(rebooted.lock().SetUtcTime(later, false).ok());
+  rebooted.keypad().Type(s);
+  rebooted.Run(1500);
+  EXPECT_EQ(rebooted.lock().bolt_state(), BoltState::kUnlocked);
+}
+
+TEST_F(OfflineOnLock, EraseAllIsLoggedAndOpensNothing) {
+  char code[13];
+  ASSERT_TRUE(codec_.EraseAll(NowHour(), code).ok());
+  Type(std::string(code, 13));
+  EXPECT_TRUE(Locked());
+  auto* e = Last(EventKind::kLockUserChange);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->data_operation, DataOperationType::kClear);
+  EXPECT_EQ(e->detail, EventDetail::kOfflinePin);
+}
+
+TEST_F(OfflineOnLock, WithoutASecretLongEntriesAreOrdinaryWrongCodes) {
+  sim::SimLock fresh;
+  ASSERT_TRUE(fresh.Start().ok());
+  ASSERT_TRUE(fresh.lock().SetUtcTime(*lock().utc_now(), false).ok());
+  char code[13];
+  ASSERT_TRUE(codec_.OneTime(NowHour(), 0, code).ok());
+  fresh.keypad().Type(std::string(code, 13));
+  fresh.Run(1500);
+  EXPECT_EQ(fresh.lock().bolt_state(), BoltState::kLocked);
+}
+
+}  // namespace
+}  // namespace mortise::core::testing
