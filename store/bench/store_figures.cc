@@ -1,0 +1,141 @@
+// Prints the storage figures quoted in docs/storage-format.md ("Figures"):
+// log capacity, wear over a simulated 10 years, RAM. Deterministic.
+//   build-store/store/store_figures
+// The mount-cost figure comes from store_mount_cost under callgrind (see the doc).
+#include <cstdio>
+#include <vector>
+
+#include "mortise/store/audit_log.h"
+#include "mortise/store/fake_flash.h"
+#include "mortise/store/record_store.h"
+
+using namespace mortise;
+using namespace mortise::store;
+
+namespace {
+
+constexpr uint8_t kKey[32] = {42};
+
+core::LockEvent Typical(uint32_t i) {
+  core::LockEvent e;
+  e.kind = core::EventKind::kLockOperation;
+  e.utc_seconds = 1767225600 + i * 4320;
+  e.monotonic_ms = 86400000ull * 30 + i * 997;
+  e.source = core::OperationSource::kKeypad;
+  e.operation = (i % 2) ? core::LockOperationType::kUnlock : core::LockOperationType::kLock;
+  e.user_index = static_cast<uint16_t>(1 + i % 1000);
+  e.has_credential = true;
+  e.credential = core::CredentialRef{core::CredentialType::kPin, static_cast<uint16_t>(1 + i % 2000)};
+  return e;
+}
+
+struct Device {
+  // The lock's reference layout: 64 x 4 KiB record store, 16 x 4 KiB log.
+  static constexpr uint32_t kStoreBlocks = 64, kLogBlocks = 16;
+  Device()
+      : memory((kStoreBlocks + kLogBlocks) * 4096),
+        counts(kStoreBlocks + kLogBlocks),
+        flash(memory, counts),
+        store_part(flash, 0, kStoreBlocks),
+        log_part(flash, kStoreBlocks, kLogBlocks),
+        auth(kKey),
+        store(store_part),
+        log(log_part, store.store, auth) {}
+  std::vector<uint8_t> memory;
+  std::vector<uint32_t> counts;
+  FakeFlash flash;
+  FlashPartition store_part, log_part;
+  HmacLogAuthenticator auth;
+  StaticRecordStore<> store;
+  AuditLog log;
+};
+
+struct Counter : LogRecordVisitor {
+  void Visit(const LogRecord&) override { ++n; }
+  uint64_t n = 0;
+};
+
+void Fill(RecordStore& s) {
+  std::vector<uint8_t> user(40, 1), cred(48, 2), sched(16, 3);
+  for (uint16_t i = 0; i < 1000; ++i) s.Write(core::MakeRecordKey(0x10, i), user).IgnoreError();
+  for (uint16_t i = 0; i < 2000; ++i) s.Write(core::MakeRecordKey(0x11, i), cred).IgnoreError();
+  for (uint16_t i = 0; i < 500; ++i) s.Write(core::MakeRecordKey(0x12, i), sched).IgnoreError();
+  for (uint16_t i = 0; i < 100; ++i) s.Write(core::MakeRecordKey(0x01, i), sched).IgnoreError();
+}
+
+}  // namespace
+
+int main() {
+  // Capacity: keep appending acknowledged typical events; the fewest the
+  // 64 KiB log ever holds is its guaranteed capacity.
+  {
+    Device d;
+    if (!d.store.store.Mount().ok() || !d.log.Mount().ok()) return 1;
+    uint64_t min_held = ~0ull, max_held = 0;
+    for (uint32_t i = 0; i < 20000; ++i) {
+      Result<uint64_t> seq = d.log.Append(Typical(i));
+      if (!seq.ok()) return 2;
+      d.log.Acknowledge(*seq).IgnoreError();
+      if (i > 6000) {
+        const uint64_t held = d.log.next_seq() - d.log.oldest_seq();
+        if (held < min_held) min_held = held;
+        if (held > max_held) max_held = held;
+      }
+    }
+    Counter c;
+    d.log.ReadFrom(0, c).IgnoreError();
+    std::printf("log capacity (64 KiB, typical events): at least %llu events, up to %llu; %.1f bytes of flash per event "
+                "(record 20 B)\n",
+                static_cast<unsigned long long>(min_held), static_cast<unsigned long long>(max_held),
+                65536.0 / static_cast<double>(min_held));
+  }
+  // Wear: a full lock (1000 users, 2000 credentials, 500 schedules, 100
+  // config records), then 10 years of 20 events a day (each a credential
+  // attempt: one durable counter increment and one log record) and 10
+  // configuration changes a week (user + credential transaction), a boot a
+  // week, an upload acknowledgement a day.
+  {
+    Device d;
+    if (!d.store.store.Mount().ok() || !d.log.Mount().ok()) return 1;
+    Fill(d.store.store);
+    uint32_t base_store[Device::kStoreBlocks], base_log[Device::kLogBlocks];
+    for (uint32_t b = 0; b < Device::kStoreBlocks; ++b) base_store[b] = d.store_part.EraseCount(b);
+    for (uint32_t b = 0; b < Device::kLogBlocks; ++b) base_log[b] = d.log_part.EraseCount(b);
+    std::vector<uint8_t> user(40, 5), cred(48, 6);
+    uint32_t event = 0;
+    for (int day = 0; day < 3650; ++day) {
+      for (int k = 0; k < 20; ++k) {
+        if (!d.store.store.IncrementCounter(core::kCounterWrongCodeAttempts).ok()) return 3;
+        if (!d.log.Append(Typical(event++)).ok()) return 4;
+      }
+      const int changes = (day % 7 < 3) ? 2 : 1;  // 10 a week
+      for (int c = 0; c < changes; ++c) {
+        const uint16_t u = static_cast<uint16_t>((day * 3 + c) % 1000);
+        d.store.store.Begin().IgnoreError();
+        d.store.store.Write(core::MakeRecordKey(0x10, u), user).IgnoreError();
+        d.store.store.Write(core::MakeRecordKey(0x11, u), cred).IgnoreError();
+        if (!d.store.store.Commit().ok()) return 5;
+      }
+      if (day % 7 == 0) d.store.store.IncrementCounter(core::kCounterBootEpoch).IgnoreError();
+      d.log.Acknowledge(d.log.next_seq() - 1).IgnoreError();
+    }
+    uint32_t store_max = 0, log_max = 0, store_min = ~0u;
+    for (uint32_t b = 0; b < Device::kStoreBlocks; ++b) {
+      const uint32_t n = d.store_part.EraseCount(b) - base_store[b];
+      store_max = n > store_max ? n : store_max;
+      store_min = n < store_min ? n : store_min;
+    }
+    for (uint32_t b = 0; b < Device::kLogBlocks; ++b) {
+      const uint32_t n = d.log_part.EraseCount(b) - base_log[b];
+      log_max = n > log_max ? n : log_max;
+    }
+    const uint32_t busiest = store_max > log_max ? store_max : log_max;
+    std::printf("wear over 10 years: busiest store block %u erases (least %u), busiest log block %u erases; "
+                "busiest block uses %.2f%% of 10,000 cycles\n",
+                store_max, store_min, log_max, 100.0 * busiest / 10000.0);
+  }
+  std::printf("RAM: RecordStore %zu B + index %zu B (%zu records x %zu B) ; AuditLog %zu B\n", sizeof(RecordStore),
+              RecordStore::kDefaultCapacity * sizeof(RecordIndexEntry), RecordStore::kDefaultCapacity,
+              sizeof(RecordIndexEntry), sizeof(AuditLog));
+  return 0;
+}

@@ -1,0 +1,270 @@
+// The lock's audit log: an append-only ring of 4 KiB segments in its own
+// flash partition, numbered, hash-chained and authenticated with a lock-held
+// key, with an acknowledged upload cursor and explicit loss records.
+// Implements core::EventSink. Format: docs/storage-format.md.
+//
+// Why a reader detects tampering (A02):
+//  - every record has a 64-bit sequence number, never reused: it continues
+//    across segments, wrap-around and reboots, and a durable high-water mark
+//    in the record store keeps it ahead even if the whole log is erased;
+//  - chain: h(s) = first 16 bytes of SHA-256("MLc1" | h(s-1) | LE64(s) |
+//    record bytes). Changing, dropping, inserting or reordering any record
+//    changes every later h;
+//  - tag(n) = HMAC-SHA256(key, "MLa1" | LE64(n) | h(n)) truncated to 16 bytes
+//    authenticates the whole history up to n. The lock stores one per
+//    segment (the seal: one MAC per ~200 records), and at export computes
+//    one over the start point and one over the open tail, bound to the
+//    reader's challenge so an old export cannot be replayed as current.
+//  - losses are records too: an overwrite of unacknowledged records, a failed
+//    write or a lost log writes a loss record, authenticated like any other.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "mortise/core/durable_store.h"
+#include "mortise/core/event_sink.h"
+#include "mortise/crypto/hash.h"
+#include "mortise/store/flash.h"
+
+namespace mortise::store {
+
+inline constexpr size_t kLogTagSize = 16;
+inline constexpr size_t kLogChainSize = 16;
+inline constexpr size_t kLogChallengeSize = 16;
+inline constexpr size_t kMaxLogRecordSize = 40;
+using LogTag = std::array<uint8_t, kLogTagSize>;
+using LogChain = std::array<uint8_t, kLogChainSize>;
+using LogChallenge = std::array<uint8_t, kLogChallengeSize>;
+
+// Facade: the key that authenticates the log. The protocol module provides
+// the lock's real key; tests use HmacLogAuthenticator with a test key.
+class LogAuthenticator {
+ public:
+  virtual ~LogAuthenticator() = default;
+  // A 16-byte tag over label | message.
+  virtual void Tag(std::span<const uint8_t> label, std::span<const uint8_t> message,
+                   std::span<uint8_t, kLogTagSize> out) const = 0;
+};
+
+class HmacLogAuthenticator final : public LogAuthenticator {
+ public:
+  MORTISE_STORE_NOT_ON_HEAP
+  explicit HmacLogAuthenticator(std::span<const uint8_t> key) : hmac_(key) {}
+  void Tag(std::span<const uint8_t> label, std::span<const uint8_t> message,
+           std::span<uint8_t, kLogTagSize> out) const override;
+
+ private:
+  crypto::HmacSha256 hmac_;
+};
+
+enum class LogRecordType : uint8_t { kEvent = 0, kLoss = 1 };
+enum class LossReason : uint8_t {
+  kOverflow = 1,      // unacknowledged records overwritten by the ring
+  kWriteFailure = 2,  // events the flash refused (they never got a sequence number)
+  kLogLost = 3,       // the log's flash was found erased or unreadable
+};
+
+// A decoded record.
+struct LogRecord {
+  uint64_t seq = 0;
+  LogRecordType type = LogRecordType::kEvent;
+  core::LockEvent event;              // kEvent
+  LossReason reason = LossReason::kOverflow;  // kLoss
+  uint64_t first_lost = 0;            // kLoss: first lost sequence number (0: none had one)
+  uint32_t lost_count = 0;            // kLoss
+};
+
+// Encodes an event as stored (20 bytes when every field fits the short form,
+// else 40), with `seq`'s low byte and the record CRC. Returns the size.
+size_t EncodeLogEvent(const core::LockEvent& event, uint64_t seq, std::span<uint8_t, kMaxLogRecordSize> out);
+size_t EncodeLogLoss(LossReason reason, uint64_t first_lost, uint32_t count, uint64_t seq,
+                     std::span<uint8_t, kMaxLogRecordSize> out);
+// Decodes stored record bytes. kDataLoss: bad CRC, unknown type, wrong size,
+// field out of range, or a low byte that does not match `seq`.
+Result<LogRecord> DecodeLogRecord(uint64_t seq, std::span<const uint8_t> bytes);
+
+// An exported item: what the lock sends and a reader verifies.
+enum class LogItemType : uint8_t {
+  kAnchor = 1,      // seq = n, chain = h(n), tag = tag(n): where verification starts
+  kRecord = 2,      // seq, bytes
+  kVoid = 3,        // seq: the lock holds this record but cannot read it (flash damage)
+  kCheckpoint = 4,  // seq = n, tag = tag(n) (a segment seal)
+  kHead = 5,        // seq = n, tag over the challenge and h(n): the end of the log now
+};
+struct LogItem {
+  LogItemType type = LogItemType::kRecord;
+  uint64_t seq = 0;
+  uint8_t length = 0;
+  std::array<uint8_t, kMaxLogRecordSize> bytes{};
+  LogChain chain{};
+  LogTag tag{};
+};
+// Wire form: type(1) seq(LE64) then record: length(1) bytes; anchor: chain
+// tag; checkpoint and head: tag; void: nothing. Encode returns the size
+// (kResourceExhausted: `out` too small); Decode returns the bytes consumed
+// (kDataLoss: truncated or malformed).
+Result<size_t> EncodeLogItem(const LogItem& item, std::span<uint8_t> out);
+Result<size_t> DecodeLogItem(std::span<const uint8_t> in, LogItem& item);
+
+class LogItemSink {
+ public:
+  virtual ~LogItemSink() = default;
+  virtual void Put(const LogItem& item) = 0;
+};
+
+// What a reader concluded. ok(): nothing was dropped, edited, reordered or
+// injected between the lock and the reader, and the stream reaches the
+// lock's current head. Losses the lock itself declared (loss records, voids)
+// are reported apart: they are authenticated facts, not tampering.
+struct LogFindings {
+  uint64_t records = 0;            // records covered by a verified tag
+  uint64_t unverified = 0;         // records after the last verified tag
+  uint64_t unexplained_gaps = 0;   // sequence numbers missing with no loss record
+  uint64_t explained_gaps = 0;     // missing and covered by a loss record
+  uint64_t voids = 0;              // records the lock declared unreadable
+  uint64_t order_errors = 0;       // a sequence number repeated or went back
+  uint64_t bad_tags = 0;           // anchor, checkpoint or head tag wrong
+  uint64_t malformed = 0;          // record bytes that do not decode
+  uint64_t lost_by_lock = 0;       // events counted by loss records
+  bool head_verified = false;
+  bool ok() const {
+    return unverified == 0 && unexplained_gaps == 0 && order_errors == 0 && bad_tags == 0 && malformed == 0 &&
+           head_verified;
+  }
+};
+
+// Verifies an export outside the lock (CLI, server) as well as in tests.
+// `expected_first` is the first sequence number the reader has not seen yet
+// (its last acknowledgement + 1); records before it may be absent.
+class LogVerifier {
+ public:
+  LogVerifier(const LogAuthenticator& auth, const LogChallenge& challenge, uint64_t expected_first);
+  void Feed(const LogItem& item);
+  const LogFindings& Finish();
+  const LogFindings& findings() const { return findings_; }
+
+ private:
+  struct Range {
+    uint64_t first;
+    uint64_t last;
+  };
+  static constexpr size_t kMaxRanges = 64;
+  void AddGap(uint64_t first, uint64_t last);
+  void Verified() {
+    findings_.records += unverified_;
+    unverified_ = 0;
+  }
+
+  const LogAuthenticator& auth_;
+  LogChallenge challenge_;
+  uint64_t expected_first_;
+  LogFindings findings_;
+  bool anchored_ = false;
+  bool chain_valid_ = false;
+  bool ended_ = false;
+  LogChain chain_{};
+  uint64_t next_ = 0;  // next expected sequence number
+  uint64_t unverified_ = 0;
+  Range gaps_[kMaxRanges] = {};
+  size_t gap_count_ = 0;
+  Range losses_[kMaxRanges] = {};
+  size_t loss_count_ = 0;
+};
+
+struct LogMountReport {
+  uint32_t segments = 0;
+  uint32_t blocks_dropped = 0;  // invalid headers: torn header writes, torn erases, damage
+  uint32_t voids = 0;           // unreadable records in the head segment
+  uint32_t bytes_skipped = 0;   // bytes in the head segment that did not parse
+  bool roll_completed = false;  // a power cut had interrupted a segment roll
+};
+
+class LogRecordVisitor {
+ public:
+  virtual ~LogRecordVisitor() = default;
+  virtual void Visit(const LogRecord& record) = 0;
+};
+
+class AuditLog final : public core::EventSink {
+ public:
+  MORTISE_STORE_NOT_ON_HEAP
+  // Counters this log keeps in the record store (outside the core's 0-15).
+  static constexpr uint16_t kCounterHighWater = 0xFF00;
+  static constexpr uint16_t kCounterAcknowledged = 0xFF01;
+  static constexpr size_t kMinBlocks = 3;
+  static constexpr size_t kMaxBlocks = 64;
+
+  // `flash` is the log's own partition; `store` keeps its counters; `auth`
+  // holds the lock's log key. All must outlive the log.
+  AuditLog(Flash& flash, core::DurableStore& store, const LogAuthenticator& auth);
+
+  // Reads the segment headers and the head segment, and finishes a segment
+  // roll a power cut interrupted. Mount the record store first (the log's
+  // counters live there). kInvalidArgument: unusable geometry. Errors from
+  // Flash and from the store's counters.
+  Status Mount();
+  const LogMountReport& mount_report() const { return report_; }
+
+  // core::EventSink: appends; a failure is counted and written as a loss
+  // record by the next successful append.
+  void Emit(const core::LockEvent& event) override;
+  // Appends and returns the event's sequence number once it is on flash.
+  // kFailedPrecondition: not mounted, or a write failed since the last mount.
+  // Errors from Flash and the store.
+  Result<uint64_t> Append(const core::LockEvent& event);
+
+  // Records up to `seq` reached the reader; they may now be overwritten.
+  // kOutOfRange: `seq` was never issued. Store errors.
+  Status Acknowledge(uint64_t seq);
+  uint64_t acknowledged() const { return acknowledged_; }
+  uint64_t next_seq() const { return next_seq_; }
+  uint64_t oldest_seq() const;  // oldest record still on flash (next_seq() if none)
+
+  // Decoded records with seq >= `from`, oldest first (unreadable ones skipped).
+  Status ReadFrom(uint64_t from, LogRecordVisitor& visitor);
+  // The verifiable export from max(from, oldest_seq()): an anchor, records,
+  // voids and checkpoints, then a head tag over `challenge`.
+  Status Export(uint64_t from, const LogChallenge& challenge, LogItemSink& sink);
+
+ private:
+  struct Segment {
+    uint32_t block;
+    uint32_t number;
+    uint64_t first_seq;
+    LogChain chain_in;
+  };
+  Status CheckUsable() const;
+  Status LoadHead();
+  Status Roll();
+  Status OpenFirstSegment();
+  Status WriteRecord(std::span<const uint8_t> bytes);
+  Result<uint64_t> RaiseCounter(uint16_t id, uint64_t value);
+  void SortSegments();
+
+  Flash& flash_;
+  core::DurableStore& store_;
+  const LogAuthenticator& auth_;
+  size_t block_size_ = 0;
+  size_t block_count_ = 0;
+  Segment segments_[kMaxBlocks] = {};  // oldest first
+  size_t segment_count_ = 0;
+  bool dirty_[kMaxBlocks] = {};  // invalid header: erase before use
+  uint64_t next_seq_ = 1;
+  uint64_t acknowledged_ = 0;
+  uint64_t high_water_ = 0;
+  LogChain head_chain_{};
+  uint32_t head_offset_ = 0;
+  bool head_sealed_ = false;
+  uint64_t last_loss_first_ = 0;   // the head's last record, if a loss record
+  uint64_t last_loss_count_ = 0;
+  bool last_is_loss_ = false;
+  uint32_t failed_events_ = 0;
+  bool mounted_ = false;
+  bool broken_ = false;
+  LogMountReport report_;
+};
+
+}  // namespace mortise::store

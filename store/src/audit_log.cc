@@ -1,0 +1,899 @@
+#include "mortise/store/audit_log.h"
+
+#include <cstring>
+
+#include "crc.h"
+#include "mortise/crypto/secret.h"
+
+namespace mortise::store {
+namespace {
+
+using internal::AlignUp;
+using internal::Crc16;
+using internal::Crc32;
+using internal::GetLe16;
+using internal::GetLe32;
+using internal::GetLe64;
+using internal::PutLe16;
+using internal::PutLe32;
+using internal::PutLe64;
+
+constexpr uint32_t kSegmentMagic = 0x31474C4D;  // "MLG1"
+constexpr size_t kSegmentHeaderSize = 36;
+constexpr size_t kShortSize = 20;
+constexpr size_t kLongSize = 40;
+constexpr size_t kLossSize = 20;
+constexpr size_t kSealSize = 20;
+// Room kept at the end of every segment for the overflow loss record and the
+// seal, so a roll never needs space it does not have.
+constexpr size_t kSegmentReserve = kLossSize + kSealSize;
+
+enum : uint8_t { kShortEvent = 0xA1, kLongEvent = 0xA2, kLossRecord = 0xA3, kSeal = 0xA4 };
+
+constexpr uint8_t kChainLabel[4] = {'M', 'L', 'c', '1'};
+constexpr uint8_t kVoidLabel[4] = {'M', 'L', 'v', '1'};
+constexpr uint8_t kAnchorLabel[4] = {'M', 'L', 'a', '1'};
+constexpr uint8_t kHeadLabel[4] = {'M', 'L', 'h', '1'};
+
+size_t RecordSizeOf(uint8_t type) {
+  switch (type) {
+    case kShortEvent: return kShortSize;
+    case kLongEvent: return kLongSize;
+    case kLossRecord: return kLossSize;
+    case kSeal: return kSealSize;
+    default: return 0;
+  }
+}
+
+void SealCrc(uint8_t* record, size_t size) { PutLe16(record + size - 2, Crc16(std::span<const uint8_t>(record, size - 2))); }
+bool CrcOk(const uint8_t* record, size_t size) {
+  return GetLe16(record + size - 2) == Crc16(std::span<const uint8_t>(record, size - 2));
+}
+
+LogChain ChainNext(const LogChain& prev, uint64_t seq, std::span<const uint8_t> record) {
+  crypto::Sha256 sha;
+  uint8_t s[8];
+  PutLe64(s, seq);
+  sha.Update(kChainLabel);
+  sha.Update(prev);
+  sha.Update(s);
+  sha.Update(record);
+  uint8_t digest[crypto::kSha256Size];
+  sha.Final(digest);
+  LogChain out;
+  std::memcpy(out.data(), digest, out.size());
+  return out;
+}
+
+LogChain ChainVoid(const LogChain& prev, uint64_t seq) {
+  crypto::Sha256 sha;
+  uint8_t s[8];
+  PutLe64(s, seq);
+  sha.Update(kVoidLabel);
+  sha.Update(prev);
+  sha.Update(s);
+  uint8_t digest[crypto::kSha256Size];
+  sha.Final(digest);
+  LogChain out;
+  std::memcpy(out.data(), digest, out.size());
+  return out;
+}
+
+LogTag AnchorTag(const LogAuthenticator& auth, uint64_t n, const LogChain& chain) {
+  uint8_t m[8 + kLogChainSize];
+  PutLe64(m, n);
+  std::memcpy(m + 8, chain.data(), chain.size());
+  LogTag tag;
+  auth.Tag(kAnchorLabel, m, tag);
+  return tag;
+}
+
+LogTag HeadTag(const LogAuthenticator& auth, const LogChallenge& challenge, uint64_t n, const LogChain& chain) {
+  uint8_t m[kLogChallengeSize + 8 + kLogChainSize];
+  std::memcpy(m, challenge.data(), challenge.size());
+  PutLe64(m + kLogChallengeSize, n);
+  std::memcpy(m + kLogChallengeSize + 8, chain.data(), chain.size());
+  LogTag tag;
+  auth.Tag(kHeadLabel, m, tag);
+  return tag;
+}
+
+bool TagEqual(const LogTag& a, const LogTag& b) { return crypto::ConstantTimeEqual(a, b); }
+
+// Little-endian bit packer for the short event form.
+struct Bits {
+  uint8_t* p;
+  size_t at = 0;
+  void Put(uint64_t v, int n) {
+    for (int i = 0; i < n; ++i, ++at) {
+      if ((v >> i) & 1) p[at / 8] |= static_cast<uint8_t>(1u << (at % 8));
+    }
+  }
+};
+struct BitsIn {
+  const uint8_t* p;
+  size_t at = 0;
+  uint64_t Get(int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; ++i, ++at) v |= static_cast<uint64_t>((p[at / 8] >> (at % 8)) & 1) << i;
+    return v;
+  }
+};
+
+bool FitsShort(const core::LockEvent& e) {
+  return static_cast<uint8_t>(e.kind) < 8 && static_cast<uint8_t>(e.source) < 16 &&
+         static_cast<uint8_t>(e.operation) < 8 && static_cast<uint8_t>(e.error) < 8 &&
+         static_cast<uint8_t>(e.door_state) < 8 && static_cast<uint8_t>(e.detail) < 32 &&
+         static_cast<uint8_t>(e.credential.type) < 8 && static_cast<uint8_t>(e.alarm) == 0 &&
+         static_cast<uint8_t>(e.data_type) == 0 && static_cast<uint8_t>(e.data_operation) == 0 &&
+         e.data_index == 0 && e.utc_seconds >= 0 && e.utc_seconds <= 0xFFFFFFFFll &&
+         e.monotonic_ms < (1ull << 39);
+}
+
+}  // namespace
+
+void HmacLogAuthenticator::Tag(std::span<const uint8_t> label, std::span<const uint8_t> message,
+                               std::span<uint8_t, kLogTagSize> out) const {
+  uint8_t full[crypto::kSha256Size];
+  hmac_.Mac(label, message, {}, full);
+  std::memcpy(out.data(), full, kLogTagSize);
+  crypto::SecureZero(full, sizeof(full));
+}
+
+size_t EncodeLogEvent(const core::LockEvent& e, uint64_t seq, std::span<uint8_t, kMaxLogRecordSize> out) {
+  for (auto& b : out) b = 0;
+  out[1] = static_cast<uint8_t>(seq);
+  if (FitsShort(e)) {
+    out[0] = kShortEvent;
+    Bits bits{out.data() + 2};
+    bits.Put(static_cast<uint8_t>(e.kind), 3);
+    bits.Put(static_cast<uint8_t>(e.source), 4);
+    bits.Put(static_cast<uint8_t>(e.operation), 3);
+    bits.Put(static_cast<uint8_t>(e.error), 3);
+    bits.Put(static_cast<uint8_t>(e.door_state), 3);
+    bits.Put(static_cast<uint8_t>(e.detail), 5);
+    bits.Put(e.has_credential ? 1 : 0, 1);
+    bits.Put(static_cast<uint8_t>(e.credential.type), 3);
+    bits.Put(e.user_index, 16);
+    bits.Put(e.credential.index, 16);
+    bits.Put(static_cast<uint64_t>(e.utc_seconds), 32);
+    bits.Put(e.monotonic_ms, 39);
+    SealCrc(out.data(), kShortSize);
+    return kShortSize;
+  }
+  out[0] = kLongEvent;
+  uint8_t* p = out.data();
+  p[2] = static_cast<uint8_t>(e.kind);
+  p[3] = static_cast<uint8_t>(e.source);
+  p[4] = static_cast<uint8_t>(e.operation);
+  p[5] = static_cast<uint8_t>(e.error);
+  p[6] = static_cast<uint8_t>(e.alarm);
+  p[7] = static_cast<uint8_t>(e.door_state);
+  p[8] = static_cast<uint8_t>(e.data_type);
+  p[9] = static_cast<uint8_t>(e.data_operation);
+  PutLe16(p + 10, e.data_index);
+  PutLe16(p + 12, e.user_index);
+  p[14] = e.has_credential ? 1 : 0;
+  p[15] = static_cast<uint8_t>(e.credential.type);
+  PutLe16(p + 16, e.credential.index);
+  p[18] = static_cast<uint8_t>(e.detail);
+  PutLe64(p + 20, static_cast<uint64_t>(e.utc_seconds));
+  PutLe64(p + 28, e.monotonic_ms);
+  SealCrc(p, kLongSize);
+  return kLongSize;
+}
+
+size_t EncodeLogLoss(LossReason reason, uint64_t first_lost, uint32_t count, uint64_t seq,
+                     std::span<uint8_t, kMaxLogRecordSize> out) {
+  for (auto& b : out) b = 0;
+  out[0] = kLossRecord;
+  out[1] = static_cast<uint8_t>(seq);
+  out[2] = static_cast<uint8_t>(reason);
+  PutLe64(out.data() + 4, first_lost);
+  PutLe32(out.data() + 12, count);
+  SealCrc(out.data(), kLossSize);
+  return kLossSize;
+}
+
+Result<LogRecord> DecodeLogRecord(uint64_t seq, std::span<const uint8_t> b) {
+  if (b.size() < 2) return StatusCode::kDataLoss;
+  const size_t size = RecordSizeOf(b[0]);
+  if (size == 0 || b[0] == kSeal || b.size() != size || !CrcOk(b.data(), size) ||
+      b[1] != static_cast<uint8_t>(seq)) {
+    return StatusCode::kDataLoss;
+  }
+  LogRecord r;
+  r.seq = seq;
+  core::LockEvent& e = r.event;
+  if (b[0] == kLossRecord) {
+    r.type = LogRecordType::kLoss;
+    if (b[2] < 1 || b[2] > 3) return StatusCode::kDataLoss;
+    r.reason = static_cast<LossReason>(b[2]);
+    r.first_lost = GetLe64(b.data() + 4);
+    r.lost_count = GetLe32(b.data() + 12);
+    return r;
+  }
+  if (b[0] == kShortEvent) {
+    BitsIn bits{b.data() + 2};
+    e.kind = static_cast<core::EventKind>(bits.Get(3));
+    e.source = static_cast<core::OperationSource>(bits.Get(4));
+    e.operation = static_cast<core::LockOperationType>(bits.Get(3));
+    e.error = static_cast<core::OperationError>(bits.Get(3));
+    e.door_state = static_cast<core::DoorState>(bits.Get(3));
+    e.detail = static_cast<core::EventDetail>(bits.Get(5));
+    e.has_credential = bits.Get(1) != 0;
+    e.credential.type = static_cast<core::CredentialType>(bits.Get(3));
+    e.user_index = static_cast<uint16_t>(bits.Get(16));
+    e.credential.index = static_cast<uint16_t>(bits.Get(16));
+    e.utc_seconds = static_cast<int64_t>(bits.Get(32));
+    e.monotonic_ms = bits.Get(39);
+    e.alarm = static_cast<core::AlarmCode>(0);
+    e.data_type = static_cast<core::LockDataType>(0);
+    e.data_operation = static_cast<core::DataOperationType>(0);
+    e.data_index = 0;
+  } else {
+    const uint8_t* p = b.data();
+    e.kind = static_cast<core::EventKind>(p[2]);
+    e.source = static_cast<core::OperationSource>(p[3]);
+    e.operation = static_cast<core::LockOperationType>(p[4]);
+    e.error = static_cast<core::OperationError>(p[5]);
+    e.alarm = static_cast<core::AlarmCode>(p[6]);
+    e.door_state = static_cast<core::DoorState>(p[7]);
+    e.data_type = static_cast<core::LockDataType>(p[8]);
+    e.data_operation = static_cast<core::DataOperationType>(p[9]);
+    e.data_index = GetLe16(p + 10);
+    e.user_index = GetLe16(p + 12);
+    if (p[14] > 1) return StatusCode::kDataLoss;
+    e.has_credential = p[14] == 1;
+    e.credential.type = static_cast<core::CredentialType>(p[15]);
+    e.credential.index = GetLe16(p + 16);
+    e.detail = static_cast<core::EventDetail>(p[18]);
+    e.utc_seconds = static_cast<int64_t>(GetLe64(p + 20));
+    e.monotonic_ms = GetLe64(p + 28);
+  }
+  if (static_cast<uint8_t>(e.kind) > 4) return StatusCode::kDataLoss;
+  r.type = LogRecordType::kEvent;
+  return r;
+}
+
+Result<size_t> EncodeLogItem(const LogItem& item, std::span<uint8_t> out) {
+  size_t size = 9;
+  switch (item.type) {
+    case LogItemType::kRecord: size += 1 + item.length; break;
+    case LogItemType::kAnchor: size += kLogChainSize + kLogTagSize; break;
+    case LogItemType::kCheckpoint:
+    case LogItemType::kHead: size += kLogTagSize; break;
+    case LogItemType::kVoid: break;
+    default: return StatusCode::kInvalidArgument;
+  }
+  if (item.length > kMaxLogRecordSize) return StatusCode::kInvalidArgument;
+  if (out.size() < size) return StatusCode::kResourceExhausted;
+  out[0] = static_cast<uint8_t>(item.type);
+  PutLe64(out.data() + 1, item.seq);
+  uint8_t* p = out.data() + 9;
+  switch (item.type) {
+    case LogItemType::kRecord:
+      *p++ = item.length;
+      std::memcpy(p, item.bytes.data(), item.length);
+      break;
+    case LogItemType::kAnchor:
+      std::memcpy(p, item.chain.data(), kLogChainSize);
+      std::memcpy(p + kLogChainSize, item.tag.data(), kLogTagSize);
+      break;
+    case LogItemType::kCheckpoint:
+    case LogItemType::kHead: std::memcpy(p, item.tag.data(), kLogTagSize); break;
+    default: break;
+  }
+  return size;
+}
+
+Result<size_t> DecodeLogItem(std::span<const uint8_t> in, LogItem& item) {
+  if (in.size() < 9) return StatusCode::kDataLoss;
+  item = LogItem{};
+  item.type = static_cast<LogItemType>(in[0]);
+  item.seq = GetLe64(in.data() + 1);
+  const uint8_t* p = in.data() + 9;
+  const size_t rest = in.size() - 9;
+  switch (item.type) {
+    case LogItemType::kRecord:
+      if (rest < 1 || p[0] > kMaxLogRecordSize || rest < 1u + p[0]) return StatusCode::kDataLoss;
+      item.length = p[0];
+      std::memcpy(item.bytes.data(), p + 1, item.length);
+      return size_t{10} + item.length;
+    case LogItemType::kAnchor:
+      if (rest < kLogChainSize + kLogTagSize) return StatusCode::kDataLoss;
+      std::memcpy(item.chain.data(), p, kLogChainSize);
+      std::memcpy(item.tag.data(), p + kLogChainSize, kLogTagSize);
+      return 9 + kLogChainSize + kLogTagSize;
+    case LogItemType::kCheckpoint:
+    case LogItemType::kHead:
+      if (rest < kLogTagSize) return StatusCode::kDataLoss;
+      std::memcpy(item.tag.data(), p, kLogTagSize);
+      return 9 + kLogTagSize;
+    case LogItemType::kVoid: return size_t{9};
+  }
+  return StatusCode::kDataLoss;
+}
+
+// ---------------------------------------------------------------- verifier
+
+LogVerifier::LogVerifier(const LogAuthenticator& auth, const LogChallenge& challenge, uint64_t expected_first)
+    : auth_(auth), challenge_(challenge), expected_first_(expected_first) {}
+
+void LogVerifier::AddGap(uint64_t first, uint64_t last) {
+  if (first > last) return;
+  if (gap_count_ < kMaxRanges) {
+    gaps_[gap_count_++] = Range{first, last};
+  } else {
+    findings_.unexplained_gaps += last - first + 1;  // too many to explain: count them all as tampering
+  }
+}
+
+void LogVerifier::Feed(const LogItem& item) {
+  if (ended_) {
+    ++findings_.order_errors;  // nothing may follow the head
+    return;
+  }
+  switch (item.type) {
+    case LogItemType::kAnchor: {
+      if (!TagEqual(AnchorTag(auth_, item.seq, item.chain), item.tag) || item.seq == ~0ull) {
+        ++findings_.bad_tags;
+        return;
+      }
+      if (!anchored_) {
+        if (item.seq + 1 > expected_first_) AddGap(expected_first_, item.seq);
+      } else if (item.seq + 1 < next_) {
+        ++findings_.order_errors;
+      } else if (item.seq + 1 == next_) {
+        if (chain_valid_ && chain_ == item.chain) {
+          Verified();
+        } else {
+          ++findings_.bad_tags;  // what we received does not hash to what the lock holds
+        }
+      } else {
+        AddGap(next_, item.seq);
+      }
+      // Records received before this point that no tag covered stay unverified.
+      findings_.unverified += unverified_;
+      unverified_ = 0;
+      anchored_ = true;
+      chain_valid_ = true;
+      chain_ = item.chain;
+      next_ = item.seq + 1;
+      return;
+    }
+    case LogItemType::kRecord:
+    case LogItemType::kVoid: {
+      if (!anchored_) {
+        ++findings_.unverified;
+        return;
+      }
+      if (item.seq < next_) {
+        ++findings_.order_errors;
+        return;
+      }
+      if (item.seq > next_) {
+        AddGap(next_, item.seq - 1);
+        chain_valid_ = false;  // cannot hash across a hole: nothing verifies until a new anchor
+      }
+      if (item.type == LogItemType::kVoid) {
+        ++findings_.voids;
+        chain_ = ChainVoid(chain_, item.seq);
+      } else {
+        const std::span<const uint8_t> bytes(item.bytes.data(), item.length);
+        Result<LogRecord> r = DecodeLogRecord(item.seq, bytes);
+        if (!r.ok()) {
+          ++findings_.malformed;
+        } else if (r->type == LogRecordType::kLoss) {
+          findings_.lost_by_lock += r->lost_count;
+          if (r->first_lost != 0 && r->lost_count != 0 && loss_count_ < kMaxRanges) {
+            losses_[loss_count_++] = Range{r->first_lost, r->first_lost + r->lost_count - 1};
+          }
+        }
+        chain_ = ChainNext(chain_, item.seq, bytes);
+      }
+      next_ = item.seq + 1;
+      ++unverified_;
+      return;
+    }
+    case LogItemType::kCheckpoint:
+    case LogItemType::kHead: {
+      const bool head = item.type == LogItemType::kHead;
+      const bool in_place = anchored_ && chain_valid_ && item.seq + 1 == next_;
+      const LogTag expected = head ? HeadTag(auth_, challenge_, item.seq, chain_) : AnchorTag(auth_, item.seq, chain_);
+      if (!in_place || !TagEqual(expected, item.tag)) {
+        ++findings_.bad_tags;
+        return;
+      }
+      Verified();
+      if (head) {
+        findings_.head_verified = true;
+        ended_ = true;
+      }
+      return;
+    }
+  }
+  ++findings_.malformed;
+}
+
+const LogFindings& LogVerifier::Finish() {
+  findings_.unverified += unverified_;
+  unverified_ = 0;
+  for (size_t g = 0; g < gap_count_; ++g) {
+    // Covered when the union of the lock's loss records spans the whole gap.
+    uint64_t at = gaps_[g].first;
+    bool progress = true;
+    while (at <= gaps_[g].last && progress) {
+      progress = false;
+      for (size_t l = 0; l < loss_count_; ++l) {
+        if (losses_[l].first <= at && at <= losses_[l].last) {
+          at = losses_[l].last + 1;
+          progress = true;
+          if (at == 0) at = ~0ull;  // wrapped: covered to the end
+        }
+      }
+    }
+    if (at > gaps_[g].last) {
+      findings_.explained_gaps += gaps_[g].last - gaps_[g].first + 1;
+    } else {
+      findings_.explained_gaps += at - gaps_[g].first;
+      findings_.unexplained_gaps += gaps_[g].last - at + 1;
+    }
+  }
+  gap_count_ = 0;
+  return findings_;
+}
+
+// --------------------------------------------------------------- audit log
+
+namespace {
+
+// Result of walking one segment.
+struct SegmentWalk {
+  LogChain chain{};
+  uint64_t next_seq = 0;
+  uint32_t end = 0;  // first byte after the last programmed unit
+  bool sealed = false;
+  bool last_is_loss = false;
+  uint64_t loss_first = 0;
+  uint64_t loss_count = 0;
+  uint32_t voids = 0;
+  uint32_t skipped = 0;
+};
+
+enum class WalkItem { kRecord, kVoid, kSeal };
+
+// Walks a segment's records in order, resynchronising after damage by the
+// sequence number's low byte, and calls on(kind, seq, bytes, size, chain
+// before the item).
+template <typename F>
+Status WalkSegment(Flash& flash, uint32_t block, size_t block_size, uint64_t first_seq, const LogChain& chain_in,
+                   SegmentWalk& w, F&& on) {
+  const uint32_t base = block * static_cast<uint32_t>(block_size);
+  uint32_t end = static_cast<uint32_t>(block_size);
+  {
+    uint8_t chunk[64];
+    bool found = false;
+    while (end > kSegmentHeaderSize && !found) {
+      const uint32_t from = end >= kSegmentHeaderSize + sizeof(chunk) ? end - sizeof(chunk) : kSegmentHeaderSize;
+      const std::span<uint8_t> c(chunk, end - from);
+      MORTISE_TRY(flash.Read(base + from, c));
+      for (size_t i = c.size(); i >= kProgramUnit; i -= kProgramUnit) {
+        bool erased = true;
+        for (size_t k = i - kProgramUnit; k < i; ++k) erased &= c[k] == 0xFF;
+        if (!erased) {
+          end = from + static_cast<uint32_t>(i);
+          found = true;
+          break;
+        }
+      }
+      if (!found) end = from;
+    }
+  }
+  w = SegmentWalk{};
+  w.chain = chain_in;
+  w.next_seq = first_seq;
+  w.end = end;
+  uint32_t offset = kSegmentHeaderSize;
+  uint32_t run = 0;  // bytes skipped since the last good record
+  uint8_t b[kMaxLogRecordSize];
+  while (offset + kShortSize <= end) {
+    const size_t avail = block_size - offset < kMaxLogRecordSize ? block_size - offset : kMaxLogRecordSize;
+    MORTISE_TRY(flash.Read(base + offset, std::span<uint8_t>(b, avail)));
+    const size_t size = RecordSizeOf(b[0]);
+    bool good = size != 0 && size <= avail && offset + size <= end && CrcOk(b, size);
+    uint64_t voids = 0;
+    if (good && b[0] != kSeal) {
+      voids = static_cast<uint8_t>(b[1] - static_cast<uint8_t>(w.next_seq));
+      // More missing records than the damaged bytes could have held: this
+      // "record" is itself noise that happened to pass the CRC.
+      if (voids * kShortSize > run) good = false;
+    }
+    if (!good) {
+      offset += kProgramUnit;
+      run += kProgramUnit;
+      w.skipped += kProgramUnit;
+      continue;
+    }
+    run = 0;
+    if (b[0] == kSeal) {
+      w.sealed = true;
+      on(WalkItem::kSeal, w.next_seq, b, size, w.chain);
+      offset += static_cast<uint32_t>(size);
+      break;  // nothing follows a seal
+    }
+    for (uint64_t v = 0; v < voids; ++v) {
+      on(WalkItem::kVoid, w.next_seq, b, 0, w.chain);
+      w.chain = ChainVoid(w.chain, w.next_seq++);
+      ++w.voids;
+    }
+    on(WalkItem::kRecord, w.next_seq, b, size, w.chain);
+    w.chain = ChainNext(w.chain, w.next_seq, std::span<const uint8_t>(b, size));
+    w.last_is_loss = b[0] == kLossRecord;
+    if (w.last_is_loss) {
+      w.loss_first = GetLe64(b + 4);
+      w.loss_count = GetLe32(b + 12);
+    }
+    ++w.next_seq;
+    offset += static_cast<uint32_t>(size);
+  }
+  if (end > offset && !w.sealed) w.skipped += end - offset;
+  return Status::Ok();
+}
+
+}  // namespace
+
+AuditLog::AuditLog(Flash& flash, core::DurableStore& store, const LogAuthenticator& auth)
+    : flash_(flash), store_(store), auth_(auth) {}
+
+Status AuditLog::CheckUsable() const {
+  if (!mounted_ || broken_) return StatusCode::kFailedPrecondition;
+  return Status::Ok();
+}
+
+uint64_t AuditLog::oldest_seq() const { return segment_count_ ? segments_[0].first_seq : next_seq_; }
+
+Result<uint64_t> AuditLog::RaiseCounter(uint16_t id, uint64_t value) {
+  MORTISE_ASSIGN_OR_RETURN(const uint64_t current, store_.ReadCounter(id));
+  if (value <= current) return current;
+  return store_.IncrementCounter(id, value - current);
+}
+
+void AuditLog::SortSegments() {
+  for (size_t i = 1; i < segment_count_; ++i) {
+    const Segment s = segments_[i];
+    size_t j = i;
+    while (j > 0 && segments_[j - 1].number > s.number) {
+      segments_[j] = segments_[j - 1];
+      --j;
+    }
+    segments_[j] = s;
+  }
+}
+
+Status AuditLog::Mount() {
+  mounted_ = false;
+  broken_ = false;
+  report_ = LogMountReport{};
+  segment_count_ = 0;
+  block_size_ = flash_.block_size();
+  block_count_ = flash_.block_count();
+  if (block_count_ < kMinBlocks || block_count_ > kMaxBlocks || block_size_ < 512 ||
+      block_size_ % kProgramUnit != 0 || block_size_ * block_count_ > 0x7FFFFFFF) {
+    return StatusCode::kInvalidArgument;
+  }
+  for (uint32_t b = 0; b < block_count_; ++b) {
+    uint8_t h[kSegmentHeaderSize];
+    MORTISE_TRY(flash_.Read(b * static_cast<uint32_t>(block_size_), h));
+    bool erased = true;
+    for (uint8_t x : h) erased &= x == 0xFF;
+    dirty_[b] = false;
+    if (erased) continue;
+    if (GetLe32(h) == kSegmentMagic && GetLe32(h + 32) == Crc32(std::span<const uint8_t>(h, 32))) {
+      Segment& s = segments_[segment_count_++];
+      s.block = b;
+      s.number = GetLe32(h + 4);
+      s.first_seq = GetLe64(h + 8);
+      std::memcpy(s.chain_in.data(), h + 16, kLogChainSize);
+    } else {
+      dirty_[b] = true;
+      ++report_.blocks_dropped;
+    }
+  }
+  SortSegments();
+  report_.segments = static_cast<uint32_t>(segment_count_);
+  MORTISE_ASSIGN_OR_RETURN(acknowledged_, store_.ReadCounter(kCounterAcknowledged));
+  MORTISE_ASSIGN_OR_RETURN(high_water_, store_.ReadCounter(kCounterHighWater));
+  if (segment_count_ == 0) {
+    next_seq_ = high_water_ > 1 ? high_water_ : 1;
+    head_offset_ = 0;
+    mounted_ = true;
+    if (next_seq_ > acknowledged_ + 1) {
+      // A log existed and is gone: declare it now, not at the next event.
+      const Status s = OpenFirstSegment();
+      if (!s.ok()) mounted_ = false;
+      return s;
+    }
+    return Status::Ok();
+  }
+  MORTISE_TRY(LoadHead());
+  mounted_ = true;
+  if (head_sealed_) {
+    // A power cut fell between sealing the head and opening the next segment.
+    report_.roll_completed = true;
+    const Status s = Roll();
+    if (!s.ok()) {
+      mounted_ = false;
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
+Status AuditLog::LoadHead() {
+  const Segment& head = segments_[segment_count_ - 1];
+  SegmentWalk w;
+  MORTISE_TRY(WalkSegment(flash_, head.block, block_size_, head.first_seq, head.chain_in, w,
+                          [](WalkItem, uint64_t, const uint8_t*, size_t, const LogChain&) {}));
+  head_chain_ = w.chain;
+  next_seq_ = w.next_seq;
+  head_offset_ = static_cast<uint32_t>(AlignUp(w.end, kProgramUnit));
+  head_sealed_ = w.sealed;
+  last_is_loss_ = w.last_is_loss;
+  last_loss_first_ = w.loss_first;
+  last_loss_count_ = w.loss_count;
+  report_.voids = w.voids;
+  report_.bytes_skipped = w.skipped;
+  return Status::Ok();
+}
+
+Status AuditLog::WriteRecord(std::span<const uint8_t> bytes) {
+  // The durable high-water mark stays above every sequence number on flash,
+  // so even a log erased whole never hands out a number twice. Raised a
+  // segment's worth at a time: one counter write per ~200 records.
+  if (bytes[0] != kSeal && next_seq_ >= high_water_) {
+    MORTISE_ASSIGN_OR_RETURN(high_water_, RaiseCounter(kCounterHighWater, next_seq_ + block_size_ / kShortSize + 1));
+  }
+  const Segment& head = segments_[segment_count_ - 1];
+  const uint32_t address = head.block * static_cast<uint32_t>(block_size_) + head_offset_;
+  if (Status s = flash_.Program(address, bytes); !s.ok()) {
+    broken_ = true;
+    return s;
+  }
+  head_offset_ += static_cast<uint32_t>(bytes.size());
+  return Status::Ok();
+}
+
+Status AuditLog::OpenFirstSegment() {
+  // No segment on flash: a new lock, or a log that was erased or destroyed.
+  // The high-water mark keeps sequence numbers ahead of anything ever issued.
+  MORTISE_ASSIGN_OR_RETURN(const uint64_t high_water, store_.ReadCounter(kCounterHighWater));
+  const uint64_t first = high_water > next_seq_ ? high_water : next_seq_;
+  high_water_ = high_water;
+  uint32_t block = 0;
+  if (Status s = flash_.Erase(block); !s.ok()) {
+    broken_ = true;
+    return s;
+  }
+  dirty_[block] = false;
+  uint8_t h[kSegmentHeaderSize];
+  PutLe32(h, kSegmentMagic);
+  PutLe32(h + 4, 1);
+  PutLe64(h + 8, first);
+  std::memset(h + 16, 0, kLogChainSize);
+  PutLe32(h + 32, Crc32(std::span<const uint8_t>(h, 32)));
+  if (Status s = flash_.Program(block * static_cast<uint32_t>(block_size_), h); !s.ok()) {
+    broken_ = true;
+    return s;
+  }
+  Segment& seg = segments_[0];
+  seg = Segment{block, 1, first, LogChain{}};
+  segment_count_ = 1;
+  head_chain_ = LogChain{};
+  next_seq_ = first;
+  head_offset_ = kSegmentHeaderSize;
+  head_sealed_ = false;
+  last_is_loss_ = false;
+  if (first > acknowledged_ + 1 && first > 1) {
+    // Records the reader never acknowledged were on a log that is gone.
+    uint8_t buf[kMaxLogRecordSize];
+    const uint64_t lost_first = acknowledged_ + 1;
+    const size_t size = EncodeLogLoss(LossReason::kLogLost, lost_first,
+                                      static_cast<uint32_t>(first - lost_first), next_seq_, buf);
+    MORTISE_TRY(WriteRecord(std::span<const uint8_t>(buf, size)));
+    head_chain_ = ChainNext(head_chain_, next_seq_, std::span<const uint8_t>(buf, size));
+    ++next_seq_;
+  }
+  return Status::Ok();
+}
+
+Status AuditLog::Roll() {
+  Segment& head = segments_[segment_count_ - 1];
+  // Victim: a block holding no segment if there is one, else the oldest
+  // segment (never the head: there are at least three blocks).
+  int victim = -1;
+  for (uint32_t b = 0; b < block_count_ && victim < 0; ++b) {
+    bool used = false;
+    for (size_t i = 0; i < segment_count_; ++i) used |= segments_[i].block == b;
+    if (!used) victim = static_cast<int>(b);
+  }
+  const bool victim_is_segment = victim < 0;
+  if (victim_is_segment) {
+    if (segment_count_ < 2) return StatusCode::kInternal;
+    victim = static_cast<int>(segments_[0].block);
+  }
+  if (!head_sealed_) {
+    if (victim_is_segment) {
+      // Cumulative: everything unacknowledged up to the victim's end, so the
+      // newest loss record alone explains the whole hole even after older
+      // loss records have themselves been overwritten.
+      const uint64_t lost_first = acknowledged_ + 1;
+      const uint64_t lost_last = segments_[1].first_seq - 1;
+      if (lost_first <= lost_last && lost_last < next_seq_) {
+        const uint64_t count = lost_last - lost_first + 1;
+        if (!(last_is_loss_ && last_loss_first_ == lost_first && last_loss_count_ == count)) {
+          // Written before the erase, so the loss is on flash before it happens.
+          uint8_t buf[kMaxLogRecordSize];
+          const size_t size = EncodeLogLoss(LossReason::kOverflow, lost_first, static_cast<uint32_t>(count), next_seq_, buf);
+          MORTISE_TRY(WriteRecord(std::span<const uint8_t>(buf, size)));
+          head_chain_ = ChainNext(head_chain_, next_seq_, std::span<const uint8_t>(buf, size));
+          ++next_seq_;
+          last_is_loss_ = true;
+          last_loss_first_ = lost_first;
+          last_loss_count_ = count;
+        }
+      }
+    }
+    uint8_t seal[kSealSize] = {};
+    seal[0] = kSeal;
+    seal[1] = static_cast<uint8_t>(next_seq_ - 1);
+    const LogTag tag = AnchorTag(auth_, next_seq_ - 1, head_chain_);
+    std::memcpy(seal + 2, tag.data(), kLogTagSize);
+    SealCrc(seal, kSealSize);
+    MORTISE_TRY(WriteRecord(seal));
+    head_sealed_ = true;
+  }
+  if (Status s = flash_.Erase(static_cast<uint32_t>(victim)); !s.ok()) {
+    broken_ = true;
+    return s;
+  }
+  dirty_[victim] = false;
+  const uint32_t number = head.number + 1;
+  if (victim_is_segment) {
+    for (size_t i = 1; i < segment_count_; ++i) segments_[i - 1] = segments_[i];
+    --segment_count_;
+  }
+  uint8_t h[kSegmentHeaderSize];
+  PutLe32(h, kSegmentMagic);
+  PutLe32(h + 4, number);
+  PutLe64(h + 8, next_seq_);
+  std::memcpy(h + 16, head_chain_.data(), kLogChainSize);
+  PutLe32(h + 32, Crc32(std::span<const uint8_t>(h, 32)));
+  if (Status s = flash_.Program(static_cast<uint32_t>(victim) * static_cast<uint32_t>(block_size_), h); !s.ok()) {
+    broken_ = true;
+    return s;
+  }
+  segments_[segment_count_++] = Segment{static_cast<uint32_t>(victim), number, next_seq_, head_chain_};
+  head_offset_ = kSegmentHeaderSize;
+  head_sealed_ = false;
+  last_is_loss_ = false;
+  return Status::Ok();
+}
+
+Result<uint64_t> AuditLog::Append(const core::LockEvent& event) {
+  MORTISE_TRY(CheckUsable());
+  uint8_t buf[kMaxLogRecordSize];
+  // Events the flash refused earlier are declared before the next one.
+  for (int pass = 0; pass < 2; ++pass) {
+    const bool loss = pass == 0;
+    if (loss && failed_events_ == 0) continue;
+    const size_t size = loss ? kLossSize : EncodeLogEvent(event, 0, buf);
+    if (segment_count_ == 0) MORTISE_TRY(OpenFirstSegment());
+    if (head_sealed_ || head_offset_ + size + kSegmentReserve > block_size_) MORTISE_TRY(Roll());
+    const uint64_t seq = next_seq_;
+    if (loss) {
+      EncodeLogLoss(LossReason::kWriteFailure, 0, failed_events_, seq, buf);
+    } else {
+      EncodeLogEvent(event, seq, buf);
+    }
+    MORTISE_TRY(WriteRecord(std::span<const uint8_t>(buf, size)));
+    head_chain_ = ChainNext(head_chain_, seq, std::span<const uint8_t>(buf, size));
+    ++next_seq_;
+    last_is_loss_ = loss;
+    if (loss) {
+      last_loss_first_ = 0;
+      last_loss_count_ = failed_events_;
+      failed_events_ = 0;
+    } else {
+      return seq;
+    }
+  }
+  return StatusCode::kInternal;
+}
+
+void AuditLog::Emit(const core::LockEvent& event) {
+  if (!Append(event).ok()) ++failed_events_;
+}
+
+Status AuditLog::Acknowledge(uint64_t seq) {
+  MORTISE_TRY(CheckUsable());
+  if (seq >= next_seq_) return StatusCode::kOutOfRange;
+  if (seq <= acknowledged_) return Status::Ok();
+  MORTISE_TRY(RaiseCounter(kCounterAcknowledged, seq).status());
+  acknowledged_ = seq;
+  return Status::Ok();
+}
+
+Status AuditLog::ReadFrom(uint64_t from, LogRecordVisitor& visitor) {
+  MORTISE_TRY(CheckUsable());
+  for (size_t i = 0; i < segment_count_; ++i) {
+    const Segment& s = segments_[i];
+    if (i + 1 < segment_count_ && segments_[i + 1].first_seq <= from) continue;
+    SegmentWalk w;
+    MORTISE_TRY(WalkSegment(flash_, s.block, block_size_, s.first_seq, s.chain_in, w,
+                            [&](WalkItem kind, uint64_t seq, const uint8_t* b, size_t size, const LogChain&) {
+                              if (kind != WalkItem::kRecord || seq < from) return;
+                              Result<LogRecord> r = DecodeLogRecord(seq, std::span<const uint8_t>(b, size));
+                              if (r.ok()) visitor.Visit(*r);
+                            }));
+  }
+  return Status::Ok();
+}
+
+Status AuditLog::Export(uint64_t from, const LogChallenge& challenge, LogItemSink& sink) {
+  MORTISE_TRY(CheckUsable());
+  if (from < oldest_seq()) from = oldest_seq();
+  if (from > next_seq_) from = next_seq_;
+  bool anchored = false;
+  LogChain chain{};
+  uint64_t next = 0;
+  auto anchor = [&](uint64_t n, const LogChain& h) {
+    LogItem a;
+    a.type = LogItemType::kAnchor;
+    a.seq = n;
+    a.chain = h;
+    a.tag = AnchorTag(auth_, n, h);
+    sink.Put(a);
+    anchored = true;
+  };
+  for (size_t i = 0; i < segment_count_; ++i) {
+    const Segment& s = segments_[i];
+    if (i + 1 < segment_count_ && segments_[i + 1].first_seq <= from) continue;
+    if (anchored && (s.first_seq != next || s.chain_in != chain)) {
+      // The lock's own log has a hole here (a damaged segment header): say
+      // where it resumes; the reader sees the gap.
+      anchor(s.first_seq - 1, s.chain_in);
+    }
+    SegmentWalk w;
+    MORTISE_TRY(WalkSegment(flash_, s.block, block_size_, s.first_seq, s.chain_in, w,
+                            [&](WalkItem kind, uint64_t seq, const uint8_t* b, size_t size, const LogChain& before) {
+                              if (seq < from) return;
+                              if (!anchored) anchor(seq - 1, before);
+                              LogItem item;
+                              item.seq = seq;
+                              if (kind == WalkItem::kSeal) {
+                                item.type = LogItemType::kCheckpoint;
+                                item.seq = seq - 1;
+                                std::memcpy(item.tag.data(), b + 2, kLogTagSize);
+                              } else if (kind == WalkItem::kVoid) {
+                                item.type = LogItemType::kVoid;
+                              } else {
+                                item.type = LogItemType::kRecord;
+                                item.length = static_cast<uint8_t>(size);
+                                std::memcpy(item.bytes.data(), b, size);
+                              }
+                              sink.Put(item);
+                            }));
+    chain = w.chain;
+    next = w.next_seq;
+  }
+  if (!anchored) anchor(next_seq_ - 1, head_chain_);
+  LogItem head;
+  head.type = LogItemType::kHead;
+  head.seq = next_seq_ - 1;
+  head.tag = HeadTag(auth_, challenge, next_seq_ - 1, head_chain_);
+  sink.Put(head);
+  return Status::Ok();
+}
+
+}  // namespace mortise::store

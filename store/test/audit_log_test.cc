@@ -1,0 +1,292 @@
+#include "mortise/store/audit_log.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "test_rig.h"
+
+namespace mortise::store {
+namespace {
+
+using testing::CollectItems;
+using testing::Rig;
+using testing::SameEvent;
+using testing::TypicalEvent;
+using testing::VerifyItems;
+
+constexpr LogChallenge kChallenge = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+struct CollectRecords : LogRecordVisitor {
+  void Visit(const LogRecord& r) override { records.push_back(r); }
+  std::vector<LogRecord> records;
+};
+
+std::vector<LogRecord> ReadAll(AuditLog& log, uint64_t from = 0) {
+  CollectRecords c;
+  EXPECT_TRUE(log.ReadFrom(from, c).ok());
+  return c.records;
+}
+
+std::vector<LogItem> ExportAll(AuditLog& log, uint64_t from = 0, const LogChallenge& ch = kChallenge) {
+  CollectItems c;
+  EXPECT_TRUE(log.Export(from, ch, c).ok());
+  return c.items;
+}
+
+TEST(LogRecordCodec, TypicalEventIsTwentyBytesAndRoundTrips) {
+  const core::LockEvent e = TypicalEvent(42);
+  uint8_t buf[kMaxLogRecordSize];
+  EXPECT_EQ(EncodeLogEvent(e, 300, buf), 20u);
+  Result<LogRecord> r = DecodeLogRecord(300, std::span<const uint8_t>(buf, 20));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(SameEvent(r->event, e));
+  EXPECT_FALSE(DecodeLogRecord(301, std::span<const uint8_t>(buf, 20)).ok());  // wrong sequence number
+}
+
+TEST(LogRecordCodec, EveryFieldRoundTripsInTheLongForm) {
+  core::LockEvent e;
+  e.kind = core::EventKind::kLockUserChange;
+  e.utc_seconds = -5;  // not representable in the short form
+  e.monotonic_ms = ~0ull;
+  e.source = core::OperationSource::kRemote;
+  e.operation = core::LockOperationType::kUnlatch;
+  e.error = core::OperationError::kInsufficientBattery;
+  e.alarm = core::AlarmCode::kEmergencyPowerConnected;
+  e.door_state = core::DoorState::kDoorAjar;
+  e.data_type = core::LockDataType::kFace;
+  e.data_operation = core::DataOperationType::kModify;
+  e.data_index = 0xBEEF;
+  e.user_index = 999;
+  e.has_credential = true;
+  e.credential = core::CredentialRef{core::CredentialType::kFace, 0xFFFE};
+  e.detail = core::EventDetail::kUnlockReserve;
+  uint8_t buf[kMaxLogRecordSize];
+  ASSERT_EQ(EncodeLogEvent(e, 7, buf), 40u);
+  Result<LogRecord> r = DecodeLogRecord(7, std::span<const uint8_t>(buf, 40));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(SameEvent(r->event, e));
+}
+
+TEST(LogRecordCodec, CorruptBytesDoNotDecode) {
+  uint8_t buf[kMaxLogRecordSize];
+  EncodeLogEvent(TypicalEvent(1), 1, buf);
+  for (size_t byte = 0; byte < 20; ++byte) {
+    for (int bit = 0; bit < 8; ++bit) {
+      buf[byte] ^= static_cast<uint8_t>(1 << bit);
+      EXPECT_FALSE(DecodeLogRecord(1, std::span<const uint8_t>(buf, 20)).ok()) << byte << ":" << bit;
+      buf[byte] ^= static_cast<uint8_t>(1 << bit);
+    }
+  }
+}
+
+TEST(AuditLog, AppendsAreNumberedFromOneAndSurviveReboot) {
+  Rig rig(4, 4);
+  ASSERT_TRUE(rig.MountAll().ok());
+  for (uint32_t i = 0; i < 10; ++i) {
+    Result<uint64_t> seq = rig.log->Append(TypicalEvent(i));
+    ASSERT_TRUE(seq.ok());
+    EXPECT_EQ(*seq, i + 1);
+  }
+  ASSERT_TRUE(rig.Reboot().ok());
+  EXPECT_EQ(rig.log->next_seq(), 11u);
+  const auto records = ReadAll(*rig.log);
+  ASSERT_EQ(records.size(), 10u);
+  for (uint32_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(records[i].seq, i + 1);
+    EXPECT_TRUE(SameEvent(records[i].event, TypicalEvent(i)));
+  }
+  EXPECT_TRUE(ReadAll(*rig.log, 8).size() == 3);
+}
+
+TEST(AuditLog, EmitGoesToTheLog) {
+  Rig rig(4, 4);
+  ASSERT_TRUE(rig.MountAll().ok());
+  core::EventSink& sink = *rig.log;
+  sink.Emit(TypicalEvent(1));
+  EXPECT_EQ(ReadAll(*rig.log).size(), 1u);
+}
+
+TEST(AuditLog, SequenceNumbersContinueAcrossWrapAroundAndReboots) {
+  Rig rig(4, 4);
+  ASSERT_TRUE(rig.MountAll().ok());
+  uint64_t last = 0;
+  for (uint32_t i = 0; i < 2000; ++i) {
+    Result<uint64_t> seq = rig.log->Append(TypicalEvent(i));
+    ASSERT_TRUE(seq.ok());
+    ASSERT_GT(*seq, last);
+    last = *seq;
+    ASSERT_TRUE(rig.log->Acknowledge(*seq).ok());
+    if (i % 300 == 0) {
+      ASSERT_TRUE(rig.Reboot().ok());
+    }
+  }
+  ASSERT_TRUE(rig.Reboot().ok());
+  EXPECT_EQ(rig.log->next_seq(), last + 1);
+  EXPECT_GT(rig.log->oldest_seq(), 1000u);  // the ring did wrap
+  const auto items = ExportAll(*rig.log);
+  EXPECT_TRUE(VerifyItems(rig.auth, items, kChallenge, rig.log->acknowledged() + 1).ok());
+}
+
+TEST(AuditLog, OverwritingUnacknowledgedRecordsWritesALossRecord) {
+  Rig rig(4, 3);
+  ASSERT_TRUE(rig.MountAll().ok());
+  ASSERT_TRUE(rig.log->Append(TypicalEvent(0)).ok());
+  ASSERT_TRUE(rig.log->Acknowledge(1).ok());
+  for (uint32_t i = 1; i < 700; ++i) ASSERT_TRUE(rig.log->Append(TypicalEvent(i)).ok());
+  uint64_t lost = 0, first_lost = 0;
+  for (const auto& r : ReadAll(*rig.log)) {
+    if (r.type == LogRecordType::kLoss) {
+      EXPECT_EQ(r.reason, LossReason::kOverflow);
+      first_lost = r.first_lost;  // loss records are cumulative: the newest says it all
+      lost = r.lost_count;
+    }
+  }
+  EXPECT_EQ(first_lost, 2u);  // the first unacknowledged record
+  EXPECT_GE(first_lost + lost, rig.log->oldest_seq());
+  // A reader that last saw record 1 finds the gap explained, not hidden.
+  const LogFindings f = VerifyItems(rig.auth, ExportAll(*rig.log), kChallenge, 2);
+  EXPECT_TRUE(f.ok());
+  EXPECT_EQ(f.explained_gaps, rig.log->oldest_seq() - 2);
+}
+
+TEST(AuditLog, AcknowledgedRecordsAreOverwrittenSilently) {
+  Rig rig(4, 3);
+  ASSERT_TRUE(rig.MountAll().ok());
+  for (uint32_t i = 0; i < 700; ++i) {
+    Result<uint64_t> seq = rig.log->Append(TypicalEvent(i));
+    ASSERT_TRUE(seq.ok());
+    ASSERT_TRUE(rig.log->Acknowledge(*seq).ok());
+  }
+  for (const auto& r : ReadAll(*rig.log)) EXPECT_EQ(r.type, LogRecordType::kEvent);
+}
+
+TEST(AuditLog, AcknowledgementPersistsAndRefusesTheFuture) {
+  Rig rig(4, 3);
+  ASSERT_TRUE(rig.MountAll().ok());
+  for (uint32_t i = 0; i < 5; ++i) ASSERT_TRUE(rig.log->Append(TypicalEvent(i)).ok());
+  EXPECT_EQ(rig.log->Acknowledge(6).code(), StatusCode::kOutOfRange);
+  ASSERT_TRUE(rig.log->Acknowledge(3).ok());
+  ASSERT_TRUE(rig.log->Acknowledge(2).ok());  // never goes back
+  ASSERT_TRUE(rig.Reboot().ok());
+  EXPECT_EQ(rig.log->acknowledged(), 3u);
+}
+
+TEST(AuditLog, ErasedLogNeverReusesSequenceNumbersAndSaysWhatWasLost) {
+  Rig rig(4, 3);
+  ASSERT_TRUE(rig.MountAll().ok());
+  for (uint32_t i = 0; i < 50; ++i) ASSERT_TRUE(rig.log->Append(TypicalEvent(i)).ok());
+  ASSERT_TRUE(rig.log->Acknowledge(10).ok());
+  for (uint32_t b = 0; b < 3; ++b) ASSERT_TRUE(rig.log_part.Erase(b).ok());
+  ASSERT_TRUE(rig.Reboot().ok());
+  Result<uint64_t> seq = rig.log->Append(TypicalEvent(99));
+  ASSERT_TRUE(seq.ok());
+  EXPECT_GT(*seq, 50u);
+  const auto records = ReadAll(*rig.log);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].type, LogRecordType::kLoss);
+  EXPECT_EQ(records[0].reason, LossReason::kLogLost);
+  EXPECT_EQ(records[0].first_lost, 11u);
+  const LogFindings f = VerifyItems(rig.auth, ExportAll(*rig.log), kChallenge, 11);
+  EXPECT_TRUE(f.ok());
+}
+
+TEST(AuditLog, FailedWritesAreDeclaredByTheNextAppend) {
+  Rig rig(4, 3);
+  ASSERT_TRUE(rig.MountAll().ok());
+  ASSERT_TRUE(rig.log->Append(TypicalEvent(0)).ok());
+  rig.flash.CutPowerAt(rig.flash.operation_count());
+  rig.log->Emit(TypicalEvent(1));
+  rig.log->Emit(TypicalEvent(2));
+  rig.flash.Reboot();
+  ASSERT_TRUE(rig.log->Mount().ok());  // same RAM: the log remembers the count
+  ASSERT_TRUE(rig.log->Append(TypicalEvent(3)).ok());
+  const auto records = ReadAll(*rig.log);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[1].type, LogRecordType::kLoss);
+  EXPECT_EQ(records[1].reason, LossReason::kWriteFailure);
+  EXPECT_EQ(records[1].lost_count, 2u);
+}
+
+TEST(AuditLog, BitFlipInASealedSegmentIsDetected) {
+  Rig rig(4, 4);
+  ASSERT_TRUE(rig.MountAll().ok());
+  for (uint32_t i = 0; i < 400; ++i) ASSERT_TRUE(rig.log->Append(TypicalEvent(i)).ok());
+  // Segment 1 (sealed) lives in the log's first block: flip a bit in record 10.
+  const size_t at = 4 * 4096 + 36 + 9 * 20 + 7;
+  rig.memory[at] ^= 0x04;
+  ASSERT_TRUE(rig.Reboot().ok());
+  const LogFindings f = VerifyItems(rig.auth, ExportAll(*rig.log), kChallenge, 1);
+  EXPECT_FALSE(f.ok() && f.voids == 0);
+  EXPECT_EQ(f.voids, 1u);     // the lock says which record it cannot read
+  EXPECT_GE(f.bad_tags, 1u);  // and the segment's seal no longer matches
+}
+
+TEST(AuditLog, RandomBitFlipsAreNeverSilentlyAccepted) {
+  // A flip anywhere in the log's flash never yields an altered record: the
+  // record is dropped and the loss shows (void, gap or bad tag), or nothing
+  // readable changed.
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    Rig rig(4, 3, seed);
+    ASSERT_TRUE(rig.MountAll().ok());
+    std::vector<core::LockEvent> events;
+    for (uint32_t i = 0; i < 300; ++i) {
+      events.push_back(TypicalEvent(i + static_cast<uint32_t>(seed)));
+      if (i % 9 == 0) events.back().alarm = core::AlarmCode::kDoorAjar;  // some long records
+      ASSERT_TRUE(rig.log->Append(events.back()).ok());
+    }
+    const uint32_t at = static_cast<uint32_t>(4 * 4096 + rig.flash.prng().Below(3 * 4096));
+    rig.flash.FlipBit(at, static_cast<uint8_t>(rig.flash.prng().Below(8)));
+    ASSERT_TRUE(rig.Reboot().ok()) << seed;
+    size_t missing = 0;
+    for (const auto& r : ReadAll(*rig.log)) {
+      ASSERT_EQ(r.type, LogRecordType::kEvent) << seed;
+      ASSERT_GE(r.seq, 1u);
+      ASSERT_LE(r.seq, events.size());
+      EXPECT_TRUE(SameEvent(r.event, events[r.seq - 1])) << "seed " << seed << " seq " << r.seq;
+    }
+    missing = events.size() - ReadAll(*rig.log, rig.log->oldest_seq()).size() - (rig.log->oldest_seq() - 1);
+    const LogFindings f = VerifyItems(rig.auth, ExportAll(*rig.log), kChallenge, rig.log->oldest_seq());
+    if (missing > 0) {
+      EXPECT_TRUE(!f.ok() || f.voids > 0) << "seed " << seed << " lost " << missing << " silently";
+    }
+  }
+}
+
+TEST(AuditLog, ExportFromTheMiddleVerifies) {
+  Rig rig(4, 4);
+  ASSERT_TRUE(rig.MountAll().ok());
+  for (uint32_t i = 0; i < 450; ++i) ASSERT_TRUE(rig.log->Append(TypicalEvent(i)).ok());
+  for (uint64_t from : {1ull, 2ull, 150ull, 201ull, 202ull, 449ull, 450ull, 451ull}) {
+    const auto items = ExportAll(*rig.log, from);
+    const LogFindings f = VerifyItems(rig.auth, items, kChallenge, from);
+    EXPECT_TRUE(f.ok()) << from;
+    EXPECT_EQ(f.records, 451 - from) << from;
+  }
+}
+
+TEST(AuditLog, ExportItemsSurviveTheirWireForm) {
+  Rig rig(4, 4);
+  ASSERT_TRUE(rig.MountAll().ok());
+  for (uint32_t i = 0; i < 250; ++i) ASSERT_TRUE(rig.log->Append(TypicalEvent(i)).ok());
+  std::vector<uint8_t> wire;
+  for (const auto& item : ExportAll(*rig.log)) {
+    uint8_t buf[128];
+    Result<size_t> n = EncodeLogItem(item, buf);
+    ASSERT_TRUE(n.ok());
+    wire.insert(wire.end(), buf, buf + *n);
+  }
+  LogVerifier v(rig.auth, kChallenge, 1);
+  size_t at = 0;
+  while (at < wire.size()) {
+    LogItem item;
+    Result<size_t> n = DecodeLogItem(std::span<const uint8_t>(wire).subspan(at), item);
+    ASSERT_TRUE(n.ok());
+    v.Feed(item);
+    at += *n;
+  }
+  EXPECT_TRUE(v.Finish().ok());
+}
+
+}  // namespace
+}  // namespace mortise::store
