@@ -69,7 +69,10 @@ class DurableStore {
   ~DurableStore() = default;
 };
 
-// Counter ids used by the core (0-15 reserved for it).
+// Counter ids: 0-15 the core's, 16-63 the protocol module's, 0xFF00-0xFFFF
+// the storage module's (the audit log's high-water mark 0xFF00 and its
+// acknowledgement 0xFF01). The store keeps counters under record kind 0xFFFF,
+// which Write and Erase refuse and ForEach hides.
 enum CoreCounter : uint16_t {
   kCounterWrongCodeAttempts = 0,  // every credential attempt, counted before it is checked
   kCounterBootEpoch = 1,          // incremented at each start
