@@ -1,0 +1,106 @@
+// Fuzzes the session decoders on both sides. The first byte picks the
+// target: 0 the lock (claimed, no session), 1 the lock after a real guest
+// hello, 2 the lock with an established guest session, 3 the client
+// awaiting SessionAccept, 4 the client awaiting a response. The rest is the
+// datagram. State is rebuilt for every input from a provisioned store.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "mortise/crypto/deterministic_entropy.h"
+#include "mortise/crypto/drbg.h"
+#include "mortise/protocol/session.h"
+#include "mortise/sim/memory_store.h"
+#include "mortise/sim/sim_lock.h"
+
+using namespace mortise;
+
+namespace {
+
+struct Provisioned {
+  Provisioned() : entropy(21), drbg(entropy) {
+    ok = drbg.Seed().ok();
+    Result<crypto::P256KeyPair> o = crypto::P256KeyPair::Generate(drbg);
+    Result<crypto::P256KeyPair> g = crypto::P256KeyPair::Generate(drbg);
+    if (!ok || !o.ok() || !g.ok()) return;
+    owner.emplace(*o);
+    guest.emplace(*g);
+    protocol::LockAuthority authority(store, drbg);
+    uint8_t pin[protocol::kOfflinePinSecretSize] = {};
+    ok = authority.Start().ok() && authority.InstallOwner(owner->public_key(), pin).ok();
+    if (!ok) return;
+    lock_id = authority.identity().lock_id();
+    protocol::CertificateFields f;
+    f.lock_id = lock_id;
+    f.holder_key = guest->public_key().Compressed();
+    f.role = protocol::Role::kGuest;
+    f.permissions = protocol::kPermUnlock;
+    f.serial = 5;
+    uint8_t cert[protocol::kMaxCertificateSize];
+    Result<size_t> n = protocol::IssueCertificate(f, *owner, drbg, cert);
+    ok = n.ok();
+    if (!ok) return;
+    chain.resize(protocol::kMaxChainSize);
+    Result<size_t> c = protocol::EncodeChain(std::span<const uint8_t>(cert, *n), {}, chain);
+    ok = c.ok();
+    if (ok) chain.resize(*c);
+  }
+  crypto::DeterministicEntropy entropy;
+  crypto::Drbg drbg;
+  sim::MemoryStore store;
+  std::optional<crypto::P256KeyPair> owner, guest;
+  protocol::LockId lock_id{};
+  std::vector<uint8_t> chain;
+  bool ok = false;
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static Provisioned p;
+  if (size == 0 || !p.ok) return 0;
+  sim::MemoryStore store = p.store;
+  sim::SimLock sim(&store);
+  if (!sim.Start().ok()) return 0;
+  crypto::DeterministicEntropy entropy(22);
+  crypto::Drbg drbg(entropy);
+  if (!drbg.Seed().ok()) return 0;
+  protocol::LockAuthority authority(store, drbg);
+  if (!authority.Start().ok()) return 0;
+  protocol::SessionServer server(authority, sim.lock(), store);
+  if (!server.Start().ok()) return 0;
+  protocol::SessionClient client(*p.guest, p.chain, p.lock_id, drbg);
+
+  const uint8_t mode = data[0] % 5;
+  const std::span<const uint8_t> in(data + 1, size - 1);
+  uint8_t a[protocol::kMaxSessionMessageSize], b[protocol::kMaxSessionMessageSize];
+  protocol::CommandRequest unlock;
+  unlock.command = protocol::Command::kUnlock;
+  if (mode == 0) {
+    server.Handle(in, 1, a).IgnoreError();
+    return 0;
+  }
+  Result<size_t> m1 = client.Hello(a);
+  if (!m1.ok()) return 0;
+  if (mode == 3) {
+    client.Finish(in, unlock, b).IgnoreError();
+    return 0;
+  }
+  Result<size_t> m2 = server.Handle(std::span<const uint8_t>(a, *m1), 1, b);
+  if (!m2.ok()) return 0;
+  if (mode == 1) {
+    server.Handle(in, 2, a).IgnoreError();
+    return 0;
+  }
+  Result<size_t> m3 = client.Finish(std::span<const uint8_t>(b, *m2), unlock, a);
+  if (!m3.ok()) return 0;
+  if (mode == 4) {
+    client.Receive(in).IgnoreError();
+    return 0;
+  }
+  Result<size_t> m4 = server.Handle(std::span<const uint8_t>(a, *m3), 2, b);
+  if (!m4.ok()) return 0;
+  server.Handle(in, 3, a).IgnoreError();
+  return 0;
+}

@@ -1,0 +1,159 @@
+// Key certificates: the owner's (or a delegated admin's) signed statement
+// that a holder key may do certain things at this lock, within limits.
+// Issued offline on the owner's device, carried by the holder, verified by
+// the lock offline against the owner's public key installed at claiming.
+//
+// Wire form (proto/mortise.proto): KeyCertificate { tbs, signature }, the
+// signature an ECDSA P-256 r||s over SHA-256("mortise-cert-v1\0" || tbs).
+// A chain (KeyChain) holds one or two certificates, root-most first:
+//   [holder]          issued by the owner
+//   [admin, holder]   the admin's certificate issued by the owner and
+//                     carrying kPermDelegate; the holder's issued by the admin
+// Decoding is strict (canonical encodings only, every size checked).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "mortise/crypto/drbg.h"
+#include "mortise/crypto/p256.h"
+#include "mortise/protocol/access_list.h"
+#include "mortise/protocol/identity.h"
+#include "mortise/protocol/permissions.h"
+#include "mortise/status.h"
+
+namespace mortise::protocol {
+
+inline constexpr uint32_t kCertificateVersion = 1;
+// Bounds of the encodings (checked against the schema in the source).
+inline constexpr size_t kMaxCertificateSize = 232;
+inline constexpr size_t kMaxChainSize = 472;
+// "MK1." + base64url of a chain, no padding.
+inline constexpr std::string_view kKeyTextPrefix = "MK1.";
+inline constexpr size_t kMaxChainTextSize = 4 + (kMaxChainSize * 4 + 2) / 3;
+
+// Local time of day [start_minute, end_minute) on the days of days_mask
+// (bit 0 Sunday ... bit 6 Saturday). Requires 1 <= days_mask <= 0x7F and
+// start_minute < end_minute <= 1440.
+struct WeeklyWindow {
+  uint8_t days_mask = 0;
+  uint16_t start_minute = 0;
+  uint16_t end_minute = 0;
+};
+
+// The signed fields of a certificate.
+struct CertificateFields {
+  LockId lock_id{};
+  CompressedKey holder_key{};
+  Role role = Role::kUnspecified;
+  uint32_t permissions = 0;
+  uint64_t not_before = 0;  // UTC seconds, 0: no lower bound
+  uint64_t not_after = 0;   // UTC seconds, 0: no upper bound
+  std::optional<WeeklyWindow> schedule;
+  uint32_t max_uses = 0;    // 0: unlimited
+  bool remote_only = false; // only through end-to-end remote commands
+  uint64_t serial = 0;      // random per key; names it in access lists
+  KeyId issuer_key_id{};    // set by IssueCertificate from the issuer's key
+  uint32_t issuer_epoch = 0;
+  uint32_t revalidation_max_age = 0;  // seconds, 0: no revalidation needed
+
+  // A time-limited key needs a known lock time to be used at all.
+  bool time_limited() const { return not_before != 0 || not_after != 0 || schedule.has_value(); }
+};
+
+// Owner / admin side: encodes `fields` (issuer_key_id is taken from
+// `issuer`), signs it, and writes the KeyCertificate to `out`.
+// Returns the encoded length.
+// kInvalidArgument: fields that could never verify (role unspecified,
+// unknown permission bits, permissions beyond the role, an empty or inverted
+// window or schedule, serial 0). kResourceExhausted: `out` too small.
+// Signing errors: as P256KeyPair::Sign.
+Result<size_t> IssueCertificate(const CertificateFields& fields, const crypto::P256KeyPair& issuer,
+                                crypto::Drbg& drbg, std::span<uint8_t> out);
+
+// Parses one KeyCertificate without checking its signature.
+// kInvalidArgument: malformed or non-canonical encoding, a wrong size, or
+// field values outside their ranges.
+Result<CertificateFields> DecodeCertificate(std::span<const uint8_t> certificate);
+
+// Builds a KeyChain from one or two encoded certificates (`second` empty for
+// a chain of one). Returns the encoded length.
+// kInvalidArgument: a certificate that does not parse.
+// kResourceExhausted: `out` too small.
+Result<size_t> EncodeChain(std::span<const uint8_t> first, std::span<const uint8_t> second, std::span<uint8_t> out);
+
+// The text form for sharing (message, e-mail, QR): kKeyTextPrefix followed
+// by base64url without padding. Returns the text length.
+// kResourceExhausted: `out` too small. kInvalidArgument: chain too long.
+Result<size_t> ChainToText(std::span<const uint8_t> chain, std::span<char> out);
+// Strict inverse: exact prefix, only the base64url alphabet, no padding, no
+// whitespace, canonical trailing bits. Returns the chain length.
+// kInvalidArgument: anything else. kResourceExhausted: `out` too small.
+Result<size_t> ChainFromText(std::string_view text, std::span<uint8_t> out);
+
+// What the lock knows when it verifies a key.
+struct VerifyContext {
+  LockId lock_id{};
+  const crypto::P256PublicKey* owner = nullptr;  // nullptr: the lock is not claimed
+  std::optional<int64_t> utc_now;                // nullopt: the lock's time is unknown
+  int32_t utc_offset_s = 0;                      // local time = UTC + offset (schedules)
+  const AccessListState* access_list = nullptr;  // nullptr: nothing revoked
+};
+
+// The limits of one certificate that can change their verdict after it was
+// verified: the access list may gain its serial or raise its issuer's
+// epoch, and time moves.
+struct KeyLimits {
+  uint64_t serial = 0;
+  KeyId issuer{};
+  uint32_t epoch = 0;
+  uint64_t not_before = 0;
+  uint64_t not_after = 0;
+  std::optional<WeeklyWindow> schedule;
+};
+
+// A key the lock has verified.
+struct VerifiedKey {
+  Grant grant;                // role and effective permissions
+  CompressedKey holder_key{};
+  uint64_t serial = 0;        // the holder certificate's serial
+  uint32_t max_uses = 0;      // 0: unlimited; counted by LockAuthority::ConsumeUse
+  bool remote_only = false;   // either certificate of the chain
+  uint8_t depth = 0;          // 0 (the owner's own key), 1 or 2 certificates
+  KeyLimits limits[2];        // of each certificate, root-most first
+};
+
+// The owner's own key, which needs no certificate.
+VerifiedKey OwnerKey(const crypto::P256PublicKey& owner);
+
+// Verifies a KeyChain at the lock, offline. Checks, in order: encoding;
+// that the lock is claimed; each signature up to the owner's key; the
+// delegation rules (an admin with kPermDelegate, no more than it holds, a
+// window inside its own, no further delegation); lock id; role x permission
+// consistency; the access list (revoked, disabled, below the issuer's
+// minimum epoch); revalidation; time window and schedule of every
+// certificate.
+// kInvalidArgument: malformed chain or certificate.
+// kFailedPrecondition: the lock has no owner yet; or a time-limited
+//   certificate while the lock's time is unknown (fail closed).
+// kUnauthenticated: a signature does not verify, or an issuer is not the
+//   owner (or, for a holder, the admin before it).
+// kPermissionDenied: another lock's certificate; permissions beyond the
+//   role; bad delegation; revoked, disabled or below the minimum epoch.
+// kOutOfRange: before not_before, after not_after, or outside the schedule.
+// kUnimplemented: the key demands revalidation tokens, which this lock
+//   cannot check yet (fails closed).
+Result<VerifiedKey> VerifyChain(std::span<const uint8_t> chain, const VerifyContext& context);
+
+// Applies the access list and the time to a key verified earlier, with no
+// asymmetric operation: sessions call it before every command, so a
+// revocation or an expiry takes effect inside an open or resumed session.
+// kPermissionDenied / kFailedPrecondition / kOutOfRange as VerifyChain.
+// The owner's own key (depth 0) always passes.
+Status RecheckKey(const VerifiedKey& key, const VerifyContext& context);
+
+}  // namespace mortise::protocol

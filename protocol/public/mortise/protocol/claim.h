@@ -1,0 +1,194 @@
+// Claiming: how an owner takes possession of a new (or factory-reset) lock.
+//
+// Out of band, the lock's label (or QR code) carries its lock id, an 8-byte
+// hash of its public key and a 9-digit setup code. In band, over datagrams
+// (BLE GATT later, a socket or a test harness now):
+//
+//   owner                                   lock
+//   M1 ClaimHello {version}            ->
+//                                      <-   M2 ClaimParams {version, lock id, salt, iterations}
+//   M3 ClaimShare {shareP}             ->                         (SPAKE2+ on the setup code)
+//                                      <-   M4 ClaimPakeResponse {shareV || confirmV}
+//   M5 ClaimFinish {confirmP, seal_c2l(owner public key)}  ->
+//        the lock checks confirmP, installs the owner key (durably), makes the
+//        offline-PIN secret, signs the transcript with its identity key
+//                                      <-   M6 ClaimResult {seal_l2c(lock key, signature,
+//                                                             offline-PIN secret, access-list floor)}
+//   the owner checks the lock key against the label's hash (pinning) and
+//   the signature over the transcript.
+//
+// Why this shape: SPAKE2+ means a recorded claim does not let anyone test
+// setup codes offline (pake.h), and an active attacker tests one code per
+// run (the lock allows kMaxClaimAttempts runs per window). The PAKE context
+// binds the protocol version and M1-M2, so a downgrade or an edited lock id
+// breaks the PAKE. The label's key hash pins the lock's identity: a device
+// that knows the setup code but not the lock's private key is refused by the
+// owner (attack A16). Keys for the two sealed messages come from HKDF of the
+// PAKE secret with the transcript as salt; each key seals exactly one
+// message, so their fixed nonces never repeat under a key.
+//
+// The window opens only when the integrator calls OpenWindow (factory reset
+// or the claim button, both physical) and closes after kClaimWindowMs, after
+// kMaxClaimAttempts PAKE runs, or when the lock is claimed.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "mortise/core/door_lock.h"
+#include "mortise/core/durable_store.h"
+#include "mortise/crypto/drbg.h"
+#include "mortise/crypto/hash.h"
+#include "mortise/crypto/p256.h"
+#include "mortise/crypto/pake.h"
+#include "mortise/crypto/secret.h"
+#include "mortise/protocol/identity.h"
+#include "mortise/protocol/lock_authority.h"
+#include "mortise/status.h"
+
+namespace mortise::protocol {
+
+inline constexpr uint32_t kClaimVersion = 1;
+inline constexpr uint64_t kClaimWindowMs = 10 * 60 * 1000;
+inline constexpr uint8_t kMaxClaimAttempts = 20;
+inline constexpr size_t kMaxClaimMessageSize = 200;
+inline constexpr uint32_t kSetupCodeModulus = 1000000000;  // 9 decimal digits: 29.9 bits
+inline constexpr size_t kSetupCodeDigits = 9;
+inline constexpr uint32_t kDefaultClaimIterations = 10000;
+// "MC1." + base64url(version 1 || lock id 16 || key hash 8 || setup code 4, big-endian).
+inline constexpr std::string_view kLabelPrefix = "MC1.";
+inline constexpr size_t kLabelBinarySize = 1 + kLockIdSize + kKeyIdSize + 4;
+inline constexpr size_t kLabelTextSize = 4 + (kLabelBinarySize * 4 + 2) / 3;
+
+// True for codes people guess first: one digit repeated, runs up or down
+// (with wrap-around, e.g. 123456789, 890123456, 987654321) and any pattern
+// repeating with a period of 2, 3 or 4 digits (121212121, 123123123).
+// Also true for values of 10^9 and above.
+bool IsTrivialSetupCode(uint32_t code);
+
+// A uniformly random non-trivial 9-digit code from the DRBG.
+// kFailedPrecondition / kUnavailable: DRBG not seeded / failed.
+Result<uint32_t> GenerateSetupCode(crypto::Drbg& drbg);
+
+// The 9 ASCII digits of a code (the PAKE password), with leading zeros.
+std::array<char, kSetupCodeDigits> SetupCodeDigits(uint32_t code);
+
+struct ClaimLabel {
+  LockId lock_id{};
+  KeyId key_hash{};  // SHA-256(uncompressed lock key)[0..8]
+  uint32_t setup_code = 0;
+};
+
+// Returns the text length (kLabelTextSize). kResourceExhausted: `out` too
+// small. kInvalidArgument: a trivial or out-of-range code.
+Result<size_t> EncodeLabel(const ClaimLabel& label, std::span<char> out);
+// Strict: exact prefix, length, alphabet, version, non-trivial code.
+// kInvalidArgument otherwise.
+Result<ClaimLabel> ParseLabel(std::string_view text);
+
+// Manufacturing: draws a setup code and a salt, stores the SPAKE2+ verifier
+// (never the code) and returns the label to print. Run once per lock; a
+// factory reset keeps it, since the label stays on the lock.
+// kInvalidArgument: iterations outside the PAKE's bounds. DRBG and store
+// errors as usual.
+Result<ClaimLabel> ProvisionSetupCode(const LockIdentity& identity, core::DurableStore& store, crypto::Drbg& drbg,
+                                      uint32_t iterations = kDefaultClaimIterations);
+
+// The lock's side.
+class ClaimServer {
+ public:
+  // `lock`, when given, receives the offline-PIN secret at a successful
+  // claim (DoorLock::SetOfflinePinSecret, docs/offline-pins.md) before the
+  // owner is installed, so a claimed lock always checks offline PINs with the
+  // secret its owner holds.
+  ClaimServer(LockAuthority& authority, core::DurableStore& store, core::DoorLock* lock = nullptr)
+      : authority_(authority), store_(store), lock_(lock) {}
+
+  // Opens the claim window for kClaimWindowMs from `now_ms` (monotonic) and
+  // resets the attempt count. Call it on a factory reset or a press of the
+  // claim button. kAlreadyExists: the lock is claimed.
+  // kFailedPrecondition: the authority is not started or no setup code was
+  // provisioned.
+  Status OpenWindow(uint64_t now_ms);
+  bool window_open(uint64_t now_ms) const;
+
+  // Handles one datagram and writes the reply (a ClaimMessage; on failure a
+  // ClaimError carrying the status code) into `reply`. Returns the reply's
+  // length, or kResourceExhausted if `reply` is shorter than
+  // kMaxClaimMessageSize. The status of the step is in last_status().
+  // Failure codes sent to the client: kFailedPrecondition (window closed,
+  // message out of order, already claimed), kInvalidArgument (malformed or
+  // wrong version), kUnauthenticated (PAKE confirmation failed),
+  // kResourceExhausted (attempts used up: the window closes).
+  Result<size_t> Handle(std::span<const uint8_t> message, uint64_t now_ms, std::span<uint8_t> reply);
+  Status last_status() const { return last_status_; }
+  uint8_t attempts() const { return attempts_; }
+
+ private:
+  enum class State : uint8_t { kClosed, kOpen, kAwaitShare, kAwaitFinish };
+  Status Step(std::span<const uint8_t> message, uint64_t now_ms, std::span<uint8_t> reply, size_t& reply_len);
+  void Abandon();
+
+  LockAuthority& authority_;
+  core::DurableStore& store_;
+  core::DoorLock* lock_;
+  State state_ = State::kClosed;
+  uint64_t deadline_ms_ = 0;
+  uint8_t attempts_ = 0;
+  Status last_status_;
+  crypto::Sha256 transcript_;
+  crypto::Digest context_hash_{};
+  std::optional<crypto::PakeServer> pake_;
+};
+
+// The owner's side. Drives one claim from a label.
+class ClaimClient {
+ public:
+  // `owner` is the key that becomes the lock's root of authority; `drbg`
+  // must outlive the client.
+  ClaimClient(const ClaimLabel& label, const crypto::P256KeyPair& owner, crypto::Drbg& drbg)
+      : label_(label), owner_(owner), drbg_(drbg) {}
+
+  // Writes M1. kResourceExhausted: `out` too small; kFailedPrecondition:
+  // already started.
+  Result<size_t> Start(std::span<uint8_t> out);
+
+  // Consumes the lock's reply and writes the next message into `out`;
+  // returns 0 when the claim is complete (done()).
+  // kUnauthenticated: the lock's id, key or proof does not match the label
+  //   (a spoofed lock), or the PAKE failed (wrong setup code or a tampered
+  //   message). kInvalidArgument: a malformed reply. kFailedPrecondition:
+  //   out of order or after a failure. A ClaimError from the lock is
+  //   returned as its code. Any failure ends this client.
+  Result<size_t> Handle(std::span<const uint8_t> reply, std::span<uint8_t> out);
+
+  bool done() const { return state_ == State::kDone; }
+  // Valid once done(): the pinned lock key, its offline-PIN secret and the
+  // lowest access-list version it still refuses.
+  const std::optional<crypto::P256PublicKey>& lock_key() const { return lock_key_; }
+  const crypto::SecretBytes<kOfflinePinSecretSize>& offline_pin_secret() const { return pin_secret_; }
+  uint64_t access_list_floor() const { return floor_; }
+
+ private:
+  enum class State : uint8_t { kInit, kAwaitParams, kAwaitPake, kAwaitResult, kDone, kFailed };
+  Status Step(std::span<const uint8_t> reply, std::span<uint8_t> out, size_t& out_len);
+
+  ClaimLabel label_;
+  crypto::P256KeyPair owner_;
+  crypto::Drbg& drbg_;
+  State state_ = State::kInit;
+  crypto::Sha256 transcript_;
+  crypto::Digest context_hash_{};
+  std::optional<crypto::PakeClient> pake_;
+  crypto::Digest transcript_hash_{};  // through M5: what the lock signs
+  crypto::SecretBytes<16> key_l2c_;
+  std::optional<crypto::P256PublicKey> lock_key_;
+  crypto::SecretBytes<kOfflinePinSecretSize> pin_secret_;
+  uint64_t floor_ = 0;
+};
+
+}  // namespace mortise::protocol

@@ -1,0 +1,132 @@
+// The lock side of the protocol's authority: the lock's identity, the
+// owner's key installed at claiming, the accepted access list, and the rules
+// every command passes before it reaches the core (DoorLock).
+//
+// The principle: the lock is the authority. Nothing here trusts a relay; a
+// key is what a certificate chain up to the owner's key says it is, checked
+// against the lock's own time and access list.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "mortise/core/door_lock.h"
+#include "mortise/core/durable_store.h"
+#include "mortise/crypto/drbg.h"
+#include "mortise/crypto/p256.h"
+#include "mortise/crypto/secret.h"
+#include "mortise/protocol/access_list.h"
+#include "mortise/protocol/certificate.h"
+#include "mortise/protocol/identity.h"
+#include "mortise/protocol/permissions.h"
+#include "mortise/status.h"
+
+namespace mortise::protocol {
+
+inline constexpr size_t kOfflinePinSecretSize = 32;
+// Keys with a max_uses limit whose uses the lock tracks at once. An entry is
+// dropped only when its key can never be used again (past its not_after);
+// until then a full table refuses new use-limited keys (fail closed).
+inline constexpr size_t kMaxUseCountedKeys = 12;
+
+class LockAuthority {
+ public:
+  // `store` and `drbg` must outlive the object; the DRBG must be seeded
+  // from the lock's own entropy source before Start().
+  LockAuthority(core::DurableStore& store, crypto::Drbg& drbg) : store_(store), drbg_(drbg), access_list_(store) {}
+
+  // Loads (or, at first start, creates) the identity, then the owner and the
+  // access list. Errors: LockIdentity::LoadOrCreate's; kDataLoss for a
+  // malformed owner record; AccessListStore::Load's (on kDataLoss from the
+  // access list the lock still starts, with the floor it could read, and
+  // the status is returned so the integrator can raise an alarm).
+  Status Start();
+
+  bool started() const { return identity_.has_value(); }
+  // Precondition: started().
+  const LockIdentity& identity() const { return *identity_; }
+  bool claimed() const { return owner_.has_value(); }
+  const crypto::P256PublicKey* owner() const { return owner_ ? &*owner_ : nullptr; }
+  const AccessListState& access_list() const { return access_list_.state(); }
+  uint64_t access_list_floor() const { return access_list_.floor(); }
+
+  // Claiming (claim.h) installs the root of authority and the offline-PIN
+  // secret in one transaction, before anything is reported to the owner.
+  // kFailedPrecondition: not started. kAlreadyExists: already claimed (a
+  // second claim needs a factory reset). Store errors: nothing changed.
+  Status InstallOwner(const crypto::P256PublicKey& owner, std::span<const uint8_t, kOfflinePinSecretSize> pin_secret);
+
+  // Factory reset of the protocol state: forgets the owner, the offline-PIN
+  // secret and the access list. The identity stays (it is the lock's, not
+  // the owner's), and so do the use counts (ConsumeUse) and the access-list
+  // version floor: forgetting either would revive spent or revoked keys. Store errors: returned; RAM forgets the owner only after
+  // the store did.
+  Status Wipe();
+
+  // Verifies a key chain against the owner, the access list and the lock's
+  // time (`lock.utc_now()`, nullopt while unknown) and UTC offset. Statuses
+  // of VerifyChain; kFailedPrecondition also when not started.
+  Result<VerifiedKey> VerifyKey(std::span<const uint8_t> chain, const core::DoorLock& lock) const;
+  // The same with an explicit time (tests, and callers without a DoorLock).
+  Result<VerifiedKey> VerifyKey(std::span<const uint8_t> chain, std::optional<int64_t> utc_now,
+                                int32_t utc_offset_s) const;
+
+  // Applies the current access list, time and owner to a key verified
+  // earlier (RecheckKey), with no asymmetric operation. Sessions call it
+  // before every command. kPermissionDenied also when the key is the owner's
+  // and the lock has since been wiped or re-claimed; kFailedPrecondition
+  // when not claimed. Otherwise RecheckKey's statuses.
+  Status Recheck(const VerifiedKey& key, const core::DoorLock& lock) const;
+
+  // The owner's own key (a session authenticated with it needs no
+  // certificate). kFailedPrecondition: not claimed. kUnauthenticated: not
+  // the owner's key.
+  Result<VerifiedKey> VerifyOwner(const crypto::P256PublicKey& key) const;
+
+  // Role x command, plus the key's remote-only flag: a remote-only key is
+  // refused on any source but kRemote (an end-to-end signed command).
+  // Statuses of Authorize (permissions.h); kPermissionDenied for the
+  // remote-only rule.
+  Status Authorize(const VerifiedKey& key, Command command, core::OperationSource source) const;
+
+  // Stores and applies a signed access-list update (carried by any device).
+  // kFailedPrecondition: not claimed. Otherwise AccessListStore::Apply's.
+  Status ApplyAccessList(std::span<const uint8_t> update);
+
+  // Sets the lock's clock for a verified key. Forward moves need
+  // kPermSetTime; `allow_backwards` additionally needs the owner
+  // (kSetTimeBackwards). kPermissionDenied: the key lacks the right.
+  // Otherwise DoorLock::SetUtcTime's statuses (kFailedPrecondition: earlier
+  // than the stored floor without allow_backwards; kInvalidArgument: out of
+  // the plausible range).
+  Status SetTime(const VerifiedKey& key, core::OperationSource source, int64_t utc_s, bool allow_backwards,
+                 core::DoorLock& lock) const;
+
+  // Counts one use of a key with a max_uses limit, durably, before the
+  // caller acts (a power cut after counting loses a use, never gives one).
+  // OK at once for keys without a limit. kResourceExhausted: the key's uses
+  // are spent, or kMaxUseCountedKeys other live use-limited keys are
+  // tracked. kDataLoss: the record is malformed. Store errors: nothing
+  // counted, and the caller must not act.
+  Status ConsumeUse(const VerifiedKey& key, std::optional<int64_t> utc_now);
+  // Uses counted so far for a serial (0 when untracked).
+  Result<uint32_t> UsesOf(uint64_t serial) const;
+
+  // The offline-PIN secret agreed at claiming (for the offline-PIN issue).
+  // kFailedPrecondition: not claimed.
+  Status OfflinePinSecret(crypto::SecretBytes<kOfflinePinSecretSize>& out) const;
+
+  crypto::Drbg& drbg() { return drbg_; }
+
+ private:
+  core::DurableStore& store_;
+  crypto::Drbg& drbg_;
+  std::optional<LockIdentity> identity_;
+  std::optional<crypto::P256PublicKey> owner_;
+  AccessListStore access_list_;
+};
+
+}  // namespace mortise::protocol

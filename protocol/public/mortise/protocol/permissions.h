@@ -1,0 +1,114 @@
+// Roles, permissions and the command table: which permission each command
+// the lock accepts over the protocol needs. The lock enforces this for every
+// command after the requester's key has been verified (certificate.h); a
+// command missing from the table cannot be expressed, so nothing is allowed
+// by omission.
+#pragma once
+
+#include <cstdint>
+
+#include "mortise/status.h"
+
+namespace mortise::protocol {
+
+// Values match the schema's Role enum (proto/mortise.proto).
+enum class Role : uint8_t {
+  kUnspecified = 0,  // never valid
+  kOwner = 1,
+  kAdmin = 2,
+  kMember = 3,
+  kGuest = 4,
+  kInstaller = 5,
+};
+inline constexpr uint8_t kRoleCount = 6;
+const char* RoleName(Role role);
+
+// Permission bits of KeyCertificateTbs.permissions.
+enum Permission : uint32_t {
+  kPermNone = 0,
+  kPermLock = 1u << 0,
+  kPermUnlock = 1u << 1,
+  kPermUnlatch = 1u << 2,
+  kPermManageUsers = 1u << 3,  // users, credentials, schedules (Matter management commands)
+  kPermReadLog = 1u << 4,
+  kPermSetTime = 1u << 5,
+  kPermChangeSettings = 1u << 6,
+  kPermUpdateFirmware = 1u << 7,
+  kPermPassageMode = 1u << 8,
+  kPermDelegate = 1u << 9,  // may issue certificates for this lock (admins only)
+};
+inline constexpr uint32_t kAllPermissions = (1u << 10) - 1;
+
+// The most a role may ever hold. A certificate whose permissions exceed its
+// role's mask is refused as inconsistent, so a mislabelled "guest" can
+// never carry management rights, whatever an issuer's tool wrote.
+//   owner      everything
+//   admin      everything but firmware updates
+//   member     lock, unlock, unlatch, read log, passage mode
+//   guest      lock, unlock, unlatch
+//   installer  lock, unlock, set time, change settings, update firmware, read log
+uint32_t RoleAllowedPermissions(Role role);
+
+// Every command the protocol carries to the lock.
+enum class Command : uint8_t {
+  // Operations (DoorLock::LockDoor etc.).
+  kLock,
+  kUnlock,
+  kUnlatch,
+  kUnbolt,
+  kUnlockWithTimeout,
+  // Matter management commands (UserDatabase).
+  kSetUser,
+  kGetUser,
+  kClearUser,
+  kSetCredential,
+  kGetCredentialStatus,
+  kClearCredential,
+  kSetWeekDaySchedule,
+  kGetWeekDaySchedule,
+  kClearWeekDaySchedule,
+  kSetYearDaySchedule,
+  kGetYearDaySchedule,
+  kClearYearDaySchedule,
+  kSetHolidaySchedule,
+  kGetHolidaySchedule,
+  kClearHolidaySchedule,
+  // Time, settings, log, firmware.
+  kSetTime,
+  kSetTimeBackwards,
+  kReadAttribute,
+  kWriteAttribute,     // any writable attribute except the operating mode Passage
+  kSetPassageMode,     // WriteAttribute(OperatingMode, Passage)
+  kReadLog,
+  kUpdateFirmware,
+  // Keys and access lists.
+  kShareKey,           // register a key this holder issued (delegation)
+  kRevokeKey,
+  kApplyAccessList,    // self-authenticating: the update carries the owner's signature
+  kFactoryReset,       // physical input only: refused for every key
+};
+inline constexpr uint8_t kCommandCount = static_cast<uint8_t>(Command::kFactoryReset) + 1;
+const char* CommandName(Command command);
+
+struct CommandRule {
+  uint32_t permission;  // bits that must all be held; kPermNone: any verified key
+  bool owner_only;      // additionally needs the owner's own key or an owner certificate
+  bool never;           // no key may run it over the protocol
+};
+
+// The table entry for a command.
+CommandRule RuleFor(Command command);
+
+// What a verified key brings to a command.
+struct Grant {
+  Role role = Role::kUnspecified;
+  uint32_t permissions = 0;  // effective: already intersected along the chain
+};
+
+// Decides whether `grant` may run `command`.
+// OK: allowed. kPermissionDenied: a permission is missing, the command is
+// owner-only and the key is not the owner's, or the command is never allowed
+// over the protocol. kInvalidArgument: a command value outside the table.
+Status Authorize(const Grant& grant, Command command);
+
+}  // namespace mortise::protocol

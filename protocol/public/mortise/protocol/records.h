@@ -1,0 +1,27 @@
+// Where the protocol keeps its state in the lock's DurableStore. The core
+// reserves record kinds below 0x0100 and counters 0-15; the protocol owns
+// record kinds 0x0100-0x01FF and counters 16-63 (durable_store.h).
+// Formats of each record are in docs/protocol.md, "Stored state".
+#pragma once
+
+#include <cstdint>
+
+namespace mortise::protocol {
+
+enum RecordKind : uint16_t {
+  kRecordIdentity = 0x0100,      // the lock's P-256 private scalar
+  kRecordOwner = 0x0101,         // the owner's public key (root of authority)
+  kRecordOfflinePin = 0x0102,    // the 32-byte offline-PIN secret agreed at claiming
+  kRecordPakeVerifier = 0x0103,  // SPAKE2+ verifier, salt and iterations of the setup code
+  kRecordAccessList = 0x0110,    // index 0: header, epochs, disabled; index 1: revoked serials
+  kRecordUseCounts = 0x0120,     // uses of keys with a max_uses limit
+};
+
+enum ProtocolCounter : uint16_t {
+  // The highest access-list version the lock has accepted. Raised only
+  // after the list is stored, and checked with the stored list's own version,
+  // so neither a power cut nor a replay brings an older list back.
+  kCounterAccessListVersion = 16,
+};
+
+}  // namespace mortise::protocol

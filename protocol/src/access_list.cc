@@ -1,0 +1,244 @@
+#include "mortise/protocol/access_list.h"
+
+#include <cstring>
+
+#include "codec.h"
+#include "le.h"
+#include "mortise.pb.h"
+#include "mortise/protocol/records.h"
+
+namespace mortise::protocol {
+namespace {
+
+using internal::GetU32;
+using internal::GetU64;
+using internal::PutU32;
+using internal::PutU64;
+
+constexpr uint8_t kDomain[] = "mortise-acl-v1";  // the terminating zero is part of the prefix
+constexpr uint32_t kFormat = 1;
+static_assert(mortise_AccessListUpdate_size <= kMaxAccessListUpdateSize);
+static_assert(sizeof(mortise_AccessListTbs{}.revoked_serials) / sizeof(uint64_t) == kMaxRevokedSerials);
+static_assert(sizeof(mortise_AccessListTbs{}.min_epochs) / sizeof(mortise_IssuerEpoch) == kMaxIssuerEpochs);
+static_assert(sizeof(mortise_AccessListTbs{}.disabled_serials) / sizeof(uint64_t) == kMaxDisabledSerials);
+
+// Stored records (docs/protocol.md, "Stored state").
+constexpr uint8_t kRecordFormat = 1;
+constexpr uint32_t kHeaderKey = core::MakeRecordKey(kRecordAccessList, 0);
+constexpr uint32_t kRevokedKey = core::MakeRecordKey(kRecordAccessList, 1);
+constexpr size_t kHeaderSize = 1 + 8 + 1 + kMaxIssuerEpochs * 12 + 1 + kMaxDisabledSerials * 8;
+constexpr size_t kRevokedSize = 1 + 1 + kMaxRevokedSerials * 8;
+static_assert(kHeaderSize <= core::kMaxRecordSize && kRevokedSize <= core::kMaxRecordSize);
+
+Status Sign(std::span<const uint8_t> tbs, const crypto::P256KeyPair& key, crypto::Drbg& drbg,
+            crypto::P256Signature& sig) {
+  // Domain separation: a certificate's signature can never pass as an
+  // access list's, nor the reverse, even over identical bytes.
+  crypto::Sha256 h;
+  h.Update(std::span<const uint8_t>(kDomain, sizeof(kDomain)));
+  h.Update(tbs);
+  crypto::Digest d{};
+  h.Final(d);
+  return key.SignDigest(d, sig, drbg);
+}
+
+Status CheckSignature(std::span<const uint8_t> tbs, std::span<const uint8_t> sig, const crypto::P256PublicKey& key) {
+  crypto::Sha256 h;
+  h.Update(std::span<const uint8_t>(kDomain, sizeof(kDomain)));
+  h.Update(tbs);
+  crypto::Digest d{};
+  h.Final(d);
+  const Status s = key.VerifyDigest(d, sig);
+  return s.ok() ? s : Status(StatusCode::kUnauthenticated);
+}
+
+}  // namespace
+
+bool AccessListState::IsRevoked(uint64_t serial) const {
+  for (uint8_t i = 0; i < revoked_count && i < kMaxRevokedSerials; ++i) {
+    if (revoked[i] == serial) return true;
+  }
+  return false;
+}
+
+bool AccessListState::IsDisabled(uint64_t serial) const {
+  for (uint8_t i = 0; i < disabled_count && i < kMaxDisabledSerials; ++i) {
+    if (disabled[i] == serial) return true;
+  }
+  return false;
+}
+
+uint32_t AccessListState::MinEpochFor(const KeyId& issuer) const {
+  for (uint8_t i = 0; i < epoch_count && i < kMaxIssuerEpochs; ++i) {
+    if (epochs[i].issuer == issuer) return epochs[i].min_epoch;
+  }
+  return 0;
+}
+
+Result<size_t> SignAccessList(const AccessListState& state, const LockId& lock_id, const crypto::P256KeyPair& owner,
+                              crypto::Drbg& drbg, std::span<uint8_t> out) {
+  if (state.version == 0 || state.revoked_count > kMaxRevokedSerials || state.epoch_count > kMaxIssuerEpochs ||
+      state.disabled_count > kMaxDisabledSerials) {
+    return StatusCode::kInvalidArgument;
+  }
+  mortise_AccessListTbs tbs = mortise_AccessListTbs_init_zero;
+  tbs.format = kFormat;
+  internal::SetBytes(tbs.lock_id, lock_id);
+  tbs.version = state.version;
+  tbs.revoked_serials_count = state.revoked_count;
+  for (uint8_t i = 0; i < state.revoked_count; ++i) tbs.revoked_serials[i] = state.revoked[i];
+  tbs.min_epochs_count = state.epoch_count;
+  for (uint8_t i = 0; i < state.epoch_count; ++i) {
+    internal::SetBytes(tbs.min_epochs[i].issuer_key_id, state.epochs[i].issuer);
+    tbs.min_epochs[i].min_epoch = state.epochs[i].min_epoch;
+  }
+  tbs.disabled_serials_count = state.disabled_count;
+  for (uint8_t i = 0; i < state.disabled_count; ++i) tbs.disabled_serials[i] = state.disabled[i];
+
+  mortise_AccessListUpdate update = mortise_AccessListUpdate_init_zero;
+  Result<size_t> n = internal::Encode(mortise_AccessListTbs_fields, &tbs,
+                                      std::span<uint8_t>(update.tbs.bytes, sizeof(update.tbs.bytes)));
+  if (!n.ok()) return n.status();
+  update.tbs.size = static_cast<pb_size_t>(*n);
+  crypto::P256Signature sig{};
+  MORTISE_TRY(Sign(std::span<const uint8_t>(update.tbs.bytes, update.tbs.size), owner, drbg, sig));
+  internal::SetBytes(update.signature, sig);
+  return internal::Encode(mortise_AccessListUpdate_fields, &update, out);
+}
+
+Result<AccessListState> VerifyAccessList(std::span<const uint8_t> bytes, const LockId& lock_id,
+                                         const crypto::P256PublicKey& owner) {
+  uint8_t scratch[kMaxAccessListUpdateSize];
+  mortise_AccessListUpdate update = mortise_AccessListUpdate_init_zero;
+  MORTISE_TRY(internal::DecodeStrict(bytes, mortise_AccessListUpdate_fields, &update, scratch));
+  if (update.signature.size != crypto::kP256SignatureSize) return StatusCode::kInvalidArgument;
+  const std::span<const uint8_t> tbs_bytes(update.tbs.bytes, update.tbs.size);
+  mortise_AccessListTbs tbs = mortise_AccessListTbs_init_zero;
+  MORTISE_TRY(internal::DecodeStrict(tbs_bytes, mortise_AccessListTbs_fields, &tbs, scratch));
+  if (tbs.format != kFormat || tbs.lock_id.size != kLockIdSize || tbs.version == 0) {
+    return StatusCode::kInvalidArgument;
+  }
+  for (pb_size_t i = 0; i < tbs.min_epochs_count; ++i) {
+    if (tbs.min_epochs[i].issuer_key_id.size != kKeyIdSize) return StatusCode::kInvalidArgument;
+  }
+  // Authenticate before acting on any field's meaning.
+  MORTISE_TRY(CheckSignature(tbs_bytes, std::span<const uint8_t>(update.signature.bytes, update.signature.size), owner));
+  if (std::memcmp(tbs.lock_id.bytes, lock_id.data(), kLockIdSize) != 0) return StatusCode::kPermissionDenied;
+
+  AccessListState state;
+  state.version = tbs.version;
+  state.revoked_count = static_cast<uint8_t>(tbs.revoked_serials_count);
+  for (pb_size_t i = 0; i < tbs.revoked_serials_count; ++i) state.revoked[i] = tbs.revoked_serials[i];
+  state.epoch_count = static_cast<uint8_t>(tbs.min_epochs_count);
+  for (pb_size_t i = 0; i < tbs.min_epochs_count; ++i) {
+    std::memcpy(state.epochs[i].issuer.data(), tbs.min_epochs[i].issuer_key_id.bytes, kKeyIdSize);
+    state.epochs[i].min_epoch = tbs.min_epochs[i].min_epoch;
+  }
+  state.disabled_count = static_cast<uint8_t>(tbs.disabled_serials_count);
+  for (pb_size_t i = 0; i < tbs.disabled_serials_count; ++i) state.disabled[i] = tbs.disabled_serials[i];
+  return state;
+}
+
+Status AccessListStore::Load() {
+  state_ = AccessListState();
+  uint8_t header[kHeaderSize + 1];
+  uint8_t revoked[kRevokedSize + 1];
+  Result<size_t> h = store_.Read(kHeaderKey, header);
+  if (h.ok()) {
+    Result<size_t> r = store_.Read(kRevokedKey, revoked);
+    if (!r.ok() || *h != kHeaderSize || *r != kRevokedSize || header[0] != kRecordFormat ||
+        revoked[0] != kRecordFormat) {
+      return StatusCode::kDataLoss;
+    }
+    const uint8_t* p = header + 1;
+    state_.version = GetU64(p);
+    p += 8;
+    state_.epoch_count = *p++;
+    for (size_t i = 0; i < kMaxIssuerEpochs; ++i, p += 12) {
+      std::memcpy(state_.epochs[i].issuer.data(), p, kKeyIdSize);
+      state_.epochs[i].min_epoch = GetU32(p + 8);
+    }
+    state_.disabled_count = *p++;
+    for (size_t i = 0; i < kMaxDisabledSerials; ++i, p += 8) state_.disabled[i] = GetU64(p);
+    state_.revoked_count = revoked[1];
+    for (size_t i = 0; i < kMaxRevokedSerials; ++i) state_.revoked[i] = GetU64(revoked + 2 + 8 * i);
+    if (state_.epoch_count > kMaxIssuerEpochs || state_.disabled_count > kMaxDisabledSerials ||
+        state_.revoked_count > kMaxRevokedSerials) {
+      state_ = AccessListState();
+      return StatusCode::kDataLoss;
+    }
+  } else if (h.status().code() != StatusCode::kNotFound) {
+    return h.status();
+  }
+  MORTISE_ASSIGN_OR_RETURN(const uint64_t counter, store_.ReadCounter(kCounterAccessListVersion));
+  if (counter < state_.version) {
+    // A power cut fell between storing the list and raising the counter.
+    MORTISE_ASSIGN_OR_RETURN(const uint64_t raised,
+                             store_.IncrementCounter(kCounterAccessListVersion, state_.version - counter));
+    (void)raised;
+    floor_ = state_.version;
+    return Status::Ok();
+  }
+  floor_ = counter;
+  if (counter > state_.version && state_.version != 0) return StatusCode::kDataLoss;
+  return Status::Ok();
+}
+
+Status AccessListStore::Persist(const AccessListState& state) {
+  uint8_t header[kHeaderSize] = {};
+  uint8_t revoked[kRevokedSize] = {};
+  header[0] = kRecordFormat;
+  uint8_t* p = header + 1;
+  PutU64(p, state.version);
+  p += 8;
+  *p++ = state.epoch_count;
+  for (size_t i = 0; i < kMaxIssuerEpochs; ++i, p += 12) {
+    std::memcpy(p, state.epochs[i].issuer.data(), kKeyIdSize);
+    PutU32(p + 8, state.epochs[i].min_epoch);
+  }
+  *p++ = state.disabled_count;
+  for (size_t i = 0; i < kMaxDisabledSerials; ++i, p += 8) PutU64(p, state.disabled[i]);
+  revoked[0] = kRecordFormat;
+  revoked[1] = state.revoked_count;
+  for (size_t i = 0; i < kMaxRevokedSerials; ++i) PutU64(revoked + 2 + 8 * i, state.revoked[i]);
+
+  MORTISE_TRY(store_.Begin());
+  Status s = store_.Write(kHeaderKey, header);
+  if (s.ok()) s = store_.Write(kRevokedKey, revoked);
+  if (s.ok()) s = store_.Commit();
+  if (!s.ok()) store_.Rollback();
+  return s;
+}
+
+Status AccessListStore::Apply(std::span<const uint8_t> update, const LockId& lock_id,
+                              const crypto::P256PublicKey& owner) {
+  MORTISE_ASSIGN_OR_RETURN(const AccessListState next, VerifyAccessList(update, lock_id, owner));
+  // Read the durable counter again rather than trusting RAM alone.
+  MORTISE_ASSIGN_OR_RETURN(const uint64_t counter, store_.ReadCounter(kCounterAccessListVersion));
+  if (next.version <= state_.version || next.version <= counter || next.version <= floor_) {
+    return StatusCode::kAlreadyExists;
+  }
+  // Persist before use: the list, then the counter, then RAM.
+  MORTISE_TRY(Persist(next));
+  MORTISE_ASSIGN_OR_RETURN(const uint64_t raised,
+                           store_.IncrementCounter(kCounterAccessListVersion, next.version - counter));
+  (void)raised;
+  state_ = next;
+  floor_ = next.version;
+  return Status::Ok();
+}
+
+Status AccessListStore::Wipe() {
+  MORTISE_TRY(store_.Begin());
+  Status s = store_.Erase(kHeaderKey);
+  if (s.ok()) s = store_.Erase(kRevokedKey);
+  if (s.ok()) s = store_.Commit();
+  if (!s.ok()) {
+    store_.Rollback();
+    return s;
+  }
+  state_ = AccessListState();
+  return Status::Ok();
+}
+
+}  // namespace mortise::protocol

@@ -1,0 +1,275 @@
+// Claiming (attack A16: enrolment spoofing) and the setup code.
+#include "mortise/protocol/claim.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "mortise/protocol/records.h"
+#include "mortise/sim/memory_store.h"
+#include "mortise/sim/sim_lock.h"
+#include "test_util.h"
+
+namespace mortise::protocol {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+// A lock with its store, identity, provisioned setup code and claim server.
+struct TestLock {
+  explicit TestLock(uint64_t seed) : rng(seed), authority(store, rng.drbg), server(authority, store) {
+    EXPECT_TRUE(authority.Start().ok());
+    Result<ClaimLabel> l = ProvisionSetupCode(authority.identity(), store, rng.drbg, crypto::kPakeMinIterations);
+    EXPECT_TRUE(l.ok());
+    if (l.ok()) label = *l;
+  }
+  testing::SeededDrbg rng;
+  sim::MemoryStore store;
+  LockAuthority authority;
+  ClaimServer server;
+  ClaimLabel label;
+};
+
+// Carries datagrams between a client and a server; `tamper` may edit each
+// datagram (index 0 = M1) in transit. Returns the client's final status.
+template <typename Tamper>
+Status RunClaim(ClaimClient& client, ClaimServer& server, uint64_t now_ms, Tamper tamper) {
+  uint8_t a[kMaxClaimMessageSize], b[kMaxClaimMessageSize];
+  Result<size_t> n = client.Start(a);
+  if (!n.ok()) return n.status();
+  Bytes to_lock(a, a + *n);
+  for (int i = 0; i < 8; ++i) {
+    tamper(2 * i, to_lock);
+    Result<size_t> r = server.Handle(to_lock, now_ms, b);
+    if (!r.ok()) return r.status();
+    Bytes to_owner(b, b + *r);
+    tamper(2 * i + 1, to_owner);
+    Result<size_t> next = client.Handle(to_owner, a);
+    if (!next.ok()) return next.status();
+    if (*next == 0) return client.done() ? Status::Ok() : Status(StatusCode::kInternal);
+    to_lock.assign(a, a + *next);
+  }
+  return StatusCode::kInternal;
+}
+
+Status RunClaim(ClaimClient& client, ClaimServer& server, uint64_t now_ms = 1000) {
+  return RunClaim(client, server, now_ms, [](int, Bytes&) {});
+}
+
+class ClaimTest : public ::testing::Test {
+ protected:
+  ClaimTest() : lock_(21), owner_rng_(22), owner_(testing::NewKey(owner_rng_.drbg)) {
+    EXPECT_TRUE(lock_.server.OpenWindow(0).ok());
+  }
+  TestLock lock_;
+  testing::SeededDrbg owner_rng_;
+  crypto::P256KeyPair owner_;
+};
+
+TEST_F(ClaimTest, ClaimInstallsTheOwnerAndPinsTheLock) {
+  ClaimClient client(lock_.label, owner_, owner_rng_.drbg);
+  ASSERT_TRUE(RunClaim(client, lock_.server).ok());
+  ASSERT_TRUE(client.lock_key().has_value());
+  EXPECT_TRUE(*client.lock_key() == lock_.authority.identity().public_key());
+  ASSERT_TRUE(lock_.authority.claimed());
+  EXPECT_TRUE(*lock_.authority.owner() == owner_.public_key());
+  crypto::SecretBytes<kOfflinePinSecretSize> pin;
+  ASSERT_TRUE(lock_.authority.OfflinePinSecret(pin).ok());
+  EXPECT_TRUE(crypto::ConstantTimeEqual(pin.span(), client.offline_pin_secret().span()));
+  EXPECT_FALSE(std::all_of(pin.data(), pin.data() + pin.size(), [](uint8_t b) { return b == 0; }));
+  // Durable: a restarted lock still has its owner.
+  LockAuthority rebooted(lock_.store, lock_.rng.drbg);
+  ASSERT_TRUE(rebooted.Start().ok());
+  ASSERT_TRUE(rebooted.claimed());
+  EXPECT_TRUE(*rebooted.owner() == owner_.public_key());
+}
+
+TEST_F(ClaimTest, A16_SecondClaimFails) {
+  ClaimClient first(lock_.label, owner_, owner_rng_.drbg);
+  ASSERT_TRUE(RunClaim(first, lock_.server).ok());
+  EXPECT_EQ(lock_.server.OpenWindow(2000).code(), StatusCode::kAlreadyExists);
+  testing::SeededDrbg thief_rng(23);
+  ClaimClient second(lock_.label, testing::NewKey(thief_rng.drbg), thief_rng.drbg);
+  EXPECT_EQ(RunClaim(second, lock_.server, 3000).code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(*lock_.authority.owner() == owner_.public_key());
+}
+
+TEST_F(ClaimTest, A16_WrongSetupCodeFailsAndClaimsNothing) {
+  ClaimLabel wrong = lock_.label;
+  wrong.setup_code = wrong.setup_code == 314159265 ? 271828182 : 314159265;
+  ClaimClient client(wrong, owner_, owner_rng_.drbg);
+  EXPECT_EQ(RunClaim(client, lock_.server).code(), StatusCode::kUnauthenticated);
+  EXPECT_FALSE(lock_.authority.claimed());
+  // The right code still works afterwards (within the attempt budget).
+  ClaimClient right(lock_.label, owner_, owner_rng_.drbg);
+  EXPECT_TRUE(RunClaim(right, lock_.server).ok());
+}
+
+TEST_F(ClaimTest, A16_SpoofedLockWithTheWrongKeyForTheLabelIsRefused) {
+  // The owner holds a label whose key hash does not match the device that
+  // answers: the PAKE succeeds (the device knows the code), the pin fails.
+  ClaimLabel label = lock_.label;
+  label.key_hash[0] ^= 1;
+  ClaimClient client(label, owner_, owner_rng_.drbg);
+  EXPECT_EQ(RunClaim(client, lock_.server).code(), StatusCode::kUnauthenticated);
+  EXPECT_FALSE(client.done());
+  EXPECT_FALSE(client.lock_key().has_value());
+}
+
+TEST_F(ClaimTest, A16_FakeDeviceThatKnowsTheSetupCodeIsRefused) {
+  // An attacker's device with its own identity and the genuine lock's
+  // verifier (it read the label): it cannot present the genuine lock's id.
+  TestLock fake(31);
+  uint8_t record[256];
+  const uint32_t key = core::MakeRecordKey(kRecordPakeVerifier, 0);
+  Result<size_t> n = lock_.store.Read(key, record);
+  ASSERT_TRUE(n.ok());
+  ASSERT_TRUE(fake.store.Write(key, std::span<const uint8_t>(record, *n)).ok());
+  ASSERT_TRUE(fake.server.OpenWindow(0).ok());
+  ClaimClient client(lock_.label, owner_, owner_rng_.drbg);
+  EXPECT_EQ(RunClaim(client, fake.server).code(), StatusCode::kUnauthenticated);
+
+  // The same device, with a relay that rewrites its lock id into the
+  // genuine one: the edit breaks the PAKE transcript.
+  const LockId fake_id = fake.authority.identity().lock_id();
+  const LockId real_id = lock_.label.lock_id;
+  ClaimClient relayed(lock_.label, owner_, owner_rng_.drbg);
+  const Status s = RunClaim(relayed, fake.server, 1000, [&](int index, Bytes& m) {
+    if (index != 1) return;
+    auto it = std::search(m.begin(), m.end(), fake_id.begin(), fake_id.end());
+    if (it != m.end()) std::copy(real_id.begin(), real_id.end(), it);
+  });
+  EXPECT_EQ(s.code(), StatusCode::kUnauthenticated);
+  EXPECT_FALSE(relayed.done());
+}
+
+TEST_F(ClaimTest, A16_TamperedOwnerKeyInTransitIsRefused) {
+  ClaimClient client(lock_.label, owner_, owner_rng_.drbg);
+  const Status s = RunClaim(client, lock_.server, 1000, [](int index, Bytes& m) {
+    if (index == 4) m[m.size() - 20] ^= 1;  // inside the sealed owner key of M5
+  });
+  EXPECT_EQ(s.code(), StatusCode::kUnauthenticated);
+  EXPECT_FALSE(lock_.authority.claimed());
+}
+
+TEST_F(ClaimTest, A16_WindowClosesAfterTenMinutes) {
+  ClaimClient client(lock_.label, owner_, owner_rng_.drbg);
+  EXPECT_EQ(RunClaim(client, lock_.server, kClaimWindowMs).code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(lock_.authority.claimed());
+}
+
+TEST(ClaimWindowTest, A16_WindowIsClosedUntilAPhysicalActionOpensIt) {
+  TestLock lock(41);
+  testing::SeededDrbg rng(42);
+  ClaimClient client(lock.label, testing::NewKey(rng.drbg), rng.drbg);
+  EXPECT_EQ(RunClaim(client, lock.server).code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(lock.server.OpenWindow(5000).ok());
+  ClaimClient again(lock.label, testing::NewKey(rng.drbg), rng.drbg);
+  EXPECT_TRUE(RunClaim(again, lock.server, 6000).ok());
+}
+
+TEST_F(ClaimTest, A16_PakeRunsPerWindowAreLimited) {
+  ClaimLabel wrong = lock_.label;
+  wrong.setup_code = wrong.setup_code == 314159265 ? 271828182 : 314159265;
+  for (int i = 0; i < kMaxClaimAttempts; ++i) {
+    ClaimClient guess(wrong, owner_, owner_rng_.drbg);
+    EXPECT_EQ(RunClaim(guess, lock_.server).code(), StatusCode::kUnauthenticated);
+  }
+  ClaimClient right(lock_.label, owner_, owner_rng_.drbg);
+  EXPECT_EQ(RunClaim(right, lock_.server).code(), StatusCode::kResourceExhausted);
+  EXPECT_FALSE(lock_.server.window_open(1000));
+  // A new press of the button opens a new window.
+  ASSERT_TRUE(lock_.server.OpenWindow(2000).ok());
+  ClaimClient later(lock_.label, owner_, owner_rng_.drbg);
+  EXPECT_TRUE(RunClaim(later, lock_.server, 3000).ok());
+}
+
+TEST_F(ClaimTest, OutOfOrderAndMalformedDatagramsAreRefused) {
+  uint8_t reply[kMaxClaimMessageSize];
+  const uint8_t garbage[] = {0xFF, 0x01, 0x02};
+  ASSERT_TRUE(lock_.server.Handle(garbage, 10, reply).ok());
+  EXPECT_EQ(lock_.server.last_status().code(), StatusCode::kInvalidArgument);
+  // A ClaimFinish with no exchange before it.
+  ClaimClient client(lock_.label, owner_, owner_rng_.drbg);
+  Bytes finish;
+  RunClaim(client, lock_.server, 10, [&](int index, Bytes& m) {
+    if (index == 4) finish = m;
+  }).IgnoreError();
+  TestLock other(51);
+  ASSERT_TRUE(other.server.OpenWindow(0).ok());
+  ASSERT_TRUE(other.server.Handle(finish, 10, reply).ok());
+  EXPECT_EQ(other.server.last_status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(other.authority.claimed());
+}
+
+TEST(SetupCodeTest, A16_TrivialCodesAreRefused) {
+  for (uint32_t c : {0u, 111111111u, 999999999u, 123456789u, 987654321u, 12345678u, 890123456u, 876543210u,
+                     121212121u, 123123123u, 123412341u, 101010101u, 1000000000u, 4294967295u}) {
+    EXPECT_TRUE(IsTrivialSetupCode(c)) << c;
+  }
+  for (uint32_t c : {314159265u, 271828182u, 100000007u, 20482611u}) EXPECT_FALSE(IsTrivialSetupCode(c)) << c;
+}
+
+TEST(SetupCodeTest, A16_GeneratedCodesAreNonTrivialAndSpread) {
+  testing::SeededDrbg rng(61);
+  std::set<uint32_t> seen;
+  uint32_t high_digit_counts[10] = {};
+  for (int i = 0; i < 2000; ++i) {
+    Result<uint32_t> c = GenerateSetupCode(rng.drbg);
+    ASSERT_TRUE(c.ok());
+    EXPECT_LT(*c, kSetupCodeModulus);
+    EXPECT_FALSE(IsTrivialSetupCode(*c));
+    seen.insert(*c);
+    ++high_digit_counts[*c / 100000000];
+  }
+  EXPECT_EQ(seen.size(), 2000u);
+  for (uint32_t n : high_digit_counts) EXPECT_GT(n, 120u);  // about 200 each if uniform
+}
+
+TEST(SetupCodeTest, LabelRoundTripsAndParsingIsStrict) {
+  ClaimLabel label;
+  label.lock_id.fill(0xA5);
+  label.key_hash.fill(0x3C);
+  label.setup_code = 20482611;
+  char text[kLabelTextSize];
+  Result<size_t> n = EncodeLabel(label, text);
+  ASSERT_TRUE(n.ok());
+  ASSERT_EQ(*n, kLabelTextSize);
+  const std::string s(text, *n);
+  std::printf("label: %s (%zu chars); setup code %.9s\n", s.c_str(), s.size(), SetupCodeDigits(label.setup_code).data());
+  Result<ClaimLabel> back = ParseLabel(s);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->lock_id, label.lock_id);
+  EXPECT_EQ(back->key_hash, label.key_hash);
+  EXPECT_EQ(back->setup_code, label.setup_code);
+  EXPECT_EQ(std::string(SetupCodeDigits(20482611).data(), 9), "020482611");
+  for (const std::string& bad : {s.substr(0, s.size() - 1), s + "A", "MC2." + s.substr(4), s.substr(0, 10) + "=" + s.substr(11)}) {
+    EXPECT_FALSE(ParseLabel(bad).ok()) << bad;
+  }
+  label.setup_code = 123456789;
+  EXPECT_EQ(EncodeLabel(label, text).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ClaimCoreTest, ClaimInstallsTheOfflinePinSecretInTheCore) {
+  sim::MemoryStore store;
+  sim::SimLock sim(&store);
+  ASSERT_TRUE(sim.Start().ok());
+  EXPECT_FALSE(sim.lock().offline_pins_enabled());
+  testing::SeededDrbg rng(71);
+  LockAuthority authority(store, rng.drbg);
+  ASSERT_TRUE(authority.Start().ok());
+  Result<ClaimLabel> label = ProvisionSetupCode(authority.identity(), store, rng.drbg, crypto::kPakeMinIterations);
+  ASSERT_TRUE(label.ok());
+  ClaimServer server(authority, store, &sim.lock());
+  ASSERT_TRUE(server.OpenWindow(0).ok());
+  testing::SeededDrbg owner_rng(72);
+  ClaimClient client(*label, testing::NewKey(owner_rng.drbg), owner_rng.drbg);
+  ASSERT_TRUE(RunClaim(client, server).ok());
+  EXPECT_TRUE(sim.lock().offline_pins_enabled());
+}
+
+}  // namespace
+}  // namespace mortise::protocol

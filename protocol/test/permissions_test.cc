@@ -1,0 +1,103 @@
+// The role x command matrix (attack A12: privilege escalation on the local
+// link). Each role is given the most its role allows; the expected rights
+// are spelled out here, independently of the table in permissions.cc.
+#include "mortise/protocol/permissions.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace mortise::protocol {
+namespace {
+
+using C = Command;
+
+std::set<Command> Expected(Role role) {
+  const std::set<Command> open = {C::kLock, C::kUnlock, C::kUnlatch, C::kUnbolt, C::kUnlockWithTimeout,
+                                  C::kReadAttribute, C::kApplyAccessList};
+  std::set<Command> all;
+  for (uint8_t i = 0; i < kCommandCount; ++i) all.insert(static_cast<Command>(i));
+  switch (role) {
+    case Role::kOwner: {
+      all.erase(C::kFactoryReset);
+      return all;
+    }
+    case Role::kAdmin: {
+      for (C c : {C::kFactoryReset, C::kUpdateFirmware, C::kSetTimeBackwards, C::kRevokeKey}) all.erase(c);
+      return all;
+    }
+    case Role::kMember: {
+      std::set<Command> s = open;
+      s.insert({C::kReadLog, C::kSetPassageMode});
+      return s;
+    }
+    case Role::kGuest:
+      return open;
+    case Role::kInstaller: {
+      std::set<Command> s = {C::kLock, C::kUnlock, C::kUnbolt, C::kUnlockWithTimeout, C::kReadAttribute,
+                             C::kApplyAccessList, C::kSetTime, C::kWriteAttribute, C::kSetHolidaySchedule,
+                             C::kGetHolidaySchedule, C::kClearHolidaySchedule, C::kReadLog, C::kUpdateFirmware};
+      return s;
+    }
+    case Role::kUnspecified:
+      return {};
+  }
+  return {};
+}
+
+TEST(PermissionsTest, A12_FullRoleByCommandMatrix) {
+  for (uint8_t r = 0; r < kRoleCount; ++r) {
+    const Role role = static_cast<Role>(r);
+    const Grant grant{role, RoleAllowedPermissions(role)};
+    const std::set<Command> expected = Expected(role);
+    for (uint8_t c = 0; c < kCommandCount; ++c) {
+      const Command command = static_cast<Command>(c);
+      const Status s = Authorize(grant, command);
+      EXPECT_EQ(s.ok(), expected.count(command) == 1) << RoleName(role) << " x " << CommandName(command);
+      if (!s.ok()) {
+        EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
+      }
+    }
+  }
+}
+
+TEST(PermissionsTest, A12_GuestCannotAddKeysSetTimeChangeSettingsOrStartUpdate) {
+  const Grant guest{Role::kGuest, RoleAllowedPermissions(Role::kGuest)};
+  for (C c : {C::kShareKey, C::kSetUser, C::kSetCredential, C::kSetTime, C::kSetTimeBackwards, C::kWriteAttribute,
+              C::kSetPassageMode, C::kSetHolidaySchedule, C::kUpdateFirmware, C::kRevokeKey, C::kReadLog}) {
+    EXPECT_EQ(Authorize(guest, c).code(), StatusCode::kPermissionDenied) << CommandName(c);
+  }
+  EXPECT_TRUE(Authorize(guest, C::kUnlock).ok());
+}
+
+TEST(PermissionsTest, A12_GrantBeyondItsRoleGetsOnlyTheRole) {
+  // A grant built with every bit still gets only what a guest may have.
+  const Grant inflated{Role::kGuest, kAllPermissions};
+  EXPECT_EQ(Authorize(inflated, C::kSetUser).code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(Authorize(inflated, C::kUpdateFirmware).code(), StatusCode::kPermissionDenied);
+  const Grant admin{Role::kAdmin, kAllPermissions};
+  EXPECT_EQ(Authorize(admin, C::kUpdateFirmware).code(), StatusCode::kPermissionDenied);
+}
+
+TEST(PermissionsTest, A12_MissingPermissionDeniesEvenForOwnerRole) {
+  const Grant owner_without_time{Role::kOwner, kAllPermissions & ~kPermSetTime};
+  EXPECT_EQ(Authorize(owner_without_time, C::kSetTime).code(), StatusCode::kPermissionDenied);
+}
+
+TEST(PermissionsTest, FactoryResetIsNeverAllowedOverTheProtocol) {
+  EXPECT_EQ(Authorize(Grant{Role::kOwner, kAllPermissions}, C::kFactoryReset).code(), StatusCode::kPermissionDenied);
+}
+
+TEST(PermissionsTest, UnknownCommandIsInvalid) {
+  EXPECT_EQ(Authorize(Grant{Role::kOwner, kAllPermissions}, static_cast<Command>(200)).code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(PermissionsTest, EveryCommandHasAName) {
+  for (uint8_t c = 0; c < kCommandCount; ++c) {
+    EXPECT_STRNE(CommandName(static_cast<Command>(c)), "unknown");
+  }
+}
+
+}  // namespace
+}  // namespace mortise::protocol

@@ -1,0 +1,158 @@
+// Writes the fuzzers' seed corpora when MORTISE_PROTOCOL_CORPUS_OUT names a
+// directory (run once by hand; the seeds are checked in under
+// protocol/fuzz/corpus/). Without it the test only checks that each seed
+// can be generated.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "mortise/protocol/access_list.h"
+#include "mortise/protocol/claim.h"
+#include "mortise/protocol/session.h"
+#include "mortise/sim/sim_lock.h"
+#include "mortise/sim/memory_store.h"
+#include "test_util.h"
+
+namespace mortise::protocol {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+void Write(const std::string& corpus, const std::string& name, const Bytes& bytes) {
+  ASSERT_FALSE(bytes.empty());
+  const char* out = std::getenv("MORTISE_PROTOCOL_CORPUS_OUT");
+  if (out == nullptr) return;
+  const std::filesystem::path dir = std::filesystem::path(out) / corpus;
+  std::filesystem::create_directories(dir);
+  std::ofstream f(dir / name, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+TEST(SeedCorpusTest, GenerateSeeds) {
+  testing::SeededDrbg rng(7);  // the fuzzers' owner comes from the same seed
+  const crypto::P256KeyPair owner = testing::NewKey(rng.drbg);
+  const crypto::P256KeyPair admin = testing::NewKey(rng.drbg);
+  const crypto::P256KeyPair guest = testing::NewKey(rng.drbg);
+  LockId lock{};
+  CertificateFields g = testing::Fields(lock, guest, Role::kGuest, kPermUnlock | kPermLock, 11);
+  g.not_before = 1'749'000'000;
+  g.not_after = 1'760'000'000;
+  g.schedule = WeeklyWindow{0x7F, 0, 1440};
+  const Bytes guest_cert = testing::Issue(g, owner, rng.drbg);
+  const Bytes admin_cert =
+      testing::Issue(testing::Fields(lock, admin, Role::kAdmin, RoleAllowedPermissions(Role::kAdmin), 12), owner, rng.drbg);
+  const Bytes delegated_cert = testing::Issue(g, admin, rng.drbg);
+  Write("certificate", "guest_chain", testing::Chain(guest_cert));
+  Write("certificate", "delegated_chain", testing::Chain(admin_cert, delegated_cert));
+  Write("certificate", "single_certificate", guest_cert);
+  char text[kMaxChainTextSize];
+  const Bytes chain = testing::Chain(guest_cert);
+  Result<size_t> n = ChainToText(chain, text);
+  ASSERT_TRUE(n.ok());
+  Write("certificate", "text", Bytes(text, text + *n));
+
+  AccessListState s;
+  s.version = 3;
+  s.revoked[s.revoked_count++] = 11;
+  s.epochs[s.epoch_count].issuer = KeyIdOf(owner.public_key());
+  s.epochs[s.epoch_count++].min_epoch = 2;
+  s.disabled[s.disabled_count++] = 12;
+  Bytes update(kMaxAccessListUpdateSize);
+  Result<size_t> m = SignAccessList(s, lock, owner, rng.drbg, update);
+  ASSERT_TRUE(m.ok());
+  update.resize(*m);
+  Write("access_list", "update", update);
+
+  // Claim: one real exchange, each datagram prefixed with the fuzzer's mode
+  // byte (0: lock, window open; 1: lock after hello; 2: owner awaiting
+  // params; 3: label text).
+  sim::MemoryStore store;
+  testing::SeededDrbg lock_rng(11);
+  LockAuthority authority(store, lock_rng.drbg);
+  ASSERT_TRUE(authority.Start().ok());
+  Result<ClaimLabel> label = ProvisionSetupCode(authority.identity(), store, lock_rng.drbg, crypto::kPakeMinIterations);
+  ASSERT_TRUE(label.ok());
+  ClaimServer server(authority, store);
+  ASSERT_TRUE(server.OpenWindow(0).ok());
+  ClaimClient client(*label, owner, rng.drbg);
+  uint8_t a[kMaxClaimMessageSize], b[kMaxClaimMessageSize];
+  Result<size_t> m1 = client.Start(a);
+  ASSERT_TRUE(m1.ok());
+  Bytes hello = {0};
+  hello.insert(hello.end(), a, a + *m1);
+  Write("claim", "hello", hello);
+  Result<size_t> m2 = server.Handle(std::span<const uint8_t>(a, *m1), 1, b);
+  ASSERT_TRUE(m2.ok());
+  Bytes params = {2};
+  params.insert(params.end(), b, b + *m2);
+  Write("claim", "params", params);
+  Result<size_t> m3 = client.Handle(std::span<const uint8_t>(b, *m2), a);
+  ASSERT_TRUE(m3.ok());
+  Bytes share = {1};
+  share.insert(share.end(), a, a + *m3);
+  Write("claim", "share", share);
+  char label_text[kLabelTextSize];
+  Result<size_t> lt = EncodeLabel(*label, label_text);
+  ASSERT_TRUE(lt.ok());
+  Bytes label_seed = {3};
+  label_seed.insert(label_seed.end(), label_text, label_text + *lt);
+  Write("claim", "label", label_seed);
+}
+
+TEST(SeedCorpusTest, GenerateSessionSeeds) {
+  // One real exchange; each datagram prefixed with the session fuzzer's mode
+  // byte (0 lock, 1 lock after hello, 2 lock in a session, 3 client awaiting
+  // accept, 4 client awaiting a response).
+  testing::SeededDrbg rng(21);
+  const crypto::P256KeyPair owner = testing::NewKey(rng.drbg);
+  const crypto::P256KeyPair guest = testing::NewKey(rng.drbg);
+  sim::MemoryStore store;
+  sim::SimLock sim(&store);
+  ASSERT_TRUE(sim.Start().ok());
+  LockAuthority authority(store, rng.drbg);
+  ASSERT_TRUE(authority.Start().ok());
+  uint8_t pin[kOfflinePinSecretSize] = {};
+  ASSERT_TRUE(authority.InstallOwner(owner.public_key(), pin).ok());
+  const Bytes chain = testing::Chain(testing::Issue(
+      testing::Fields(authority.identity().lock_id(), guest, Role::kGuest, kPermUnlock, 5), owner, rng.drbg));
+  SessionServer server(authority, sim.lock(), store);
+  ASSERT_TRUE(server.Start().ok());
+  SessionClient client(guest, chain, authority.identity().lock_id(), rng.drbg);
+  uint8_t a[kMaxSessionMessageSize], b[kMaxSessionMessageSize];
+  auto seed = [](uint8_t mode, const uint8_t* p, size_t n) {
+    Bytes out = {mode};
+    out.insert(out.end(), p, p + n);
+    return out;
+  };
+  CommandRequest unlock;
+  unlock.command = Command::kUnlock;
+  Result<size_t> m1 = client.Hello(a);
+  ASSERT_TRUE(m1.ok());
+  Write("session", "hello", seed(0, a, *m1));
+  Result<size_t> m2 = server.Handle(std::span<const uint8_t>(a, *m1), 1, b);
+  ASSERT_TRUE(m2.ok());
+  Write("session", "accept", seed(3, b, *m2));
+  Result<size_t> m3 = client.Finish(std::span<const uint8_t>(b, *m2), unlock, a);
+  ASSERT_TRUE(m3.ok());
+  Write("session", "finish", seed(1, a, *m3));
+  Result<size_t> m4 = server.Handle(std::span<const uint8_t>(a, *m3), 2, b);
+  ASSERT_TRUE(m4.ok());
+  Write("session", "response", seed(4, b, *m4));
+  ASSERT_TRUE(client.Receive(std::span<const uint8_t>(b, *m4)).ok());
+  Result<size_t> req = client.Send(unlock, a);
+  ASSERT_TRUE(req.ok());
+  Write("session", "request", seed(2, a, *req));
+  Result<size_t> m5 = server.Handle(std::span<const uint8_t>(a, *req), 3, b);
+  ASSERT_TRUE(m5.ok());
+  ASSERT_TRUE(client.Receive(std::span<const uint8_t>(b, *m5)).ok());
+  Result<size_t> resume = client.Resume(unlock, a);
+  ASSERT_TRUE(resume.ok());
+  Write("session", "resume", seed(2, a, *resume));
+}
+
+}  // namespace
+}  // namespace mortise::protocol

@@ -1,0 +1,59 @@
+// Shared fixtures for the protocol tests: seeded DRBGs, keys, certificates.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "mortise/crypto/deterministic_entropy.h"
+#include "mortise/crypto/drbg.h"
+#include "mortise/crypto/p256.h"
+#include "mortise/protocol/certificate.h"
+
+namespace mortise::protocol::testing {
+
+// A DRBG seeded from a deterministic source: reproducible tests.
+struct SeededDrbg {
+  explicit SeededDrbg(uint64_t seed) : entropy(seed), drbg(entropy) { EXPECT_TRUE(drbg.Seed().ok()); }
+  crypto::DeterministicEntropy entropy;
+  crypto::Drbg drbg;
+};
+
+inline crypto::P256KeyPair NewKey(crypto::Drbg& drbg) {
+  Result<crypto::P256KeyPair> k = crypto::P256KeyPair::Generate(drbg);
+  EXPECT_TRUE(k.ok());
+  return *k;
+}
+
+inline CertificateFields Fields(const LockId& lock, const crypto::P256KeyPair& holder, Role role, uint32_t permissions,
+                                uint64_t serial) {
+  CertificateFields f;
+  f.lock_id = lock;
+  f.holder_key = holder.public_key().Compressed();
+  f.role = role;
+  f.permissions = permissions;
+  f.serial = serial;
+  return f;
+}
+
+inline std::vector<uint8_t> Issue(const CertificateFields& f, const crypto::P256KeyPair& issuer, crypto::Drbg& drbg) {
+  std::vector<uint8_t> out(kMaxCertificateSize);
+  Result<size_t> n = IssueCertificate(f, issuer, drbg, out);
+  EXPECT_TRUE(n.ok()) << n.status().name();
+  out.resize(n.ok() ? *n : 0);
+  return out;
+}
+
+inline std::vector<uint8_t> Chain(const std::vector<uint8_t>& first, const std::vector<uint8_t>& second = {}) {
+  std::vector<uint8_t> out(kMaxChainSize);
+  Result<size_t> n = EncodeChain(first, second, out);
+  EXPECT_TRUE(n.ok()) << n.status().name();
+  out.resize(n.ok() ? *n : 0);
+  return out;
+}
+
+// 2025-06-15 12:00:00 UTC, a Sunday.
+inline constexpr int64_t kNoon = 1749988800;
+
+}  // namespace mortise::protocol::testing
