@@ -221,17 +221,25 @@ Status DoorLock::Start() {
 }
 
 Status DoorLock::FactoryReset() {
-  crypto::SecretBytes<32> secret;
-  hw_.random.Fill(secret.span());
-  MORTISE_TRY(db_.Wipe(secret.span()));
-  MORTISE_TRY(hw_.store.Erase(MakeRecordKey(kRecordOfflineSecret, 0)));
-  MORTISE_TRY(hw_.store.Erase(MakeRecordKey(kRecordOfflineErase, 0)));
-  for (size_t i = 0; i < kOfflineTableSize; ++i) {
-    MORTISE_TRY(hw_.store.Erase(MakeRecordKey(kRecordOfflineEntry, static_cast<uint16_t>(i))));
-    offline_table_[i] = OfflineEntry();
+  // The offline-PIN secret goes first, in one transaction: a power cut during
+  // the reset must never leave the previous owner able to mint codes for a
+  // lock that lost its users. The failure budget is kept (it is not a right).
+  Status s = hw_.store.Begin();
+  if (s.ok()) s = hw_.store.Erase(MakeRecordKey(kRecordOfflineSecret, 0));
+  if (s.ok()) s = hw_.store.Erase(MakeRecordKey(kRecordOfflineErase, 0));
+  for (size_t i = 0; s.ok() && i < kOfflineTableSize; ++i)
+    s = hw_.store.Erase(MakeRecordKey(kRecordOfflineEntry, static_cast<uint16_t>(i)));
+  if (s.ok()) s = hw_.store.Commit();
+  if (!s.ok()) {
+    hw_.store.Rollback();
+    return s;
   }
   offline_enabled_ = false;
   offline_erased_through_ = 0;
+  for (auto& e : offline_table_) e = OfflineEntry();
+  crypto::SecretBytes<32> secret;
+  hw_.random.Fill(secret.span());
+  MORTISE_TRY(db_.Wipe(secret.span()));
   const Settings fresh;
   MORTISE_TRY(PersistSettings(fresh));
   settings_ = fresh;
@@ -540,6 +548,69 @@ Status DoorLock::LoadOfflinePins() {
     if (version == kRecordVersion && r.done() && valid_kind && e.until > e.from) offline_table_[i] = e;
     else ++dropped_records_;
   }
+  got = hw_.store.Read(MakeRecordKey(kRecordOfflineBudget, 0), buf);
+  if (got.ok()) {
+    Reader r(std::span<const uint8_t>(buf, *got));
+    const uint8_t version = r.U8();
+    const uint8_t failures = r.U8();
+    const uint8_t level = r.U8();
+    const uint32_t until = r.U32();
+    const uint32_t last = r.U32();
+    if (version == kRecordVersion && r.done() && level <= 31) {
+      offline_failures_ = failures;
+      offline_level_ = level;
+      offline_blocked_until_ = until;
+      offline_last_failure_ = last;
+    } else {
+      // Unreadable budget: assume the worst (a full back-off is restarted
+      // at the first offline entry, once the time is known).
+      ++dropped_records_;
+      offline_failures_ = kOfflineFailureLimit;
+      offline_level_ = 31;
+    }
+  }
+  return Status::Ok();
+}
+
+Status DoorLock::PersistOfflineBudget() {
+  uint8_t buf[16];
+  Writer w(buf);
+  w.U8(kRecordVersion);
+  w.U8(offline_failures_);
+  w.U8(offline_level_);
+  w.U32(offline_blocked_until_);
+  w.U32(offline_last_failure_);
+  return hw_.store.Write(MakeRecordKey(kRecordOfflineBudget, 0), w.written());
+}
+
+uint32_t DoorLock::offline_blocked_s() const {
+  auto utc = utc_now();
+  if (!utc || *utc >= int64_t(offline_blocked_until_)) return 0;
+  return static_cast<uint32_t>(offline_blocked_until_ - *utc);
+}
+
+Status DoorLock::EraseOfflineCodes(uint32_t through_hour) {
+  // The mark and every entry it voids change together, or not at all.
+  uint8_t buf[8];
+  Writer w(buf);
+  w.U8(kRecordVersion);
+  w.U32(through_hour);
+  Status s = hw_.store.Begin();
+  if (s.ok()) s = hw_.store.Write(MakeRecordKey(kRecordOfflineErase, 0), w.written());
+  for (size_t i = 0; s.ok() && i < kOfflineTableSize; ++i) {
+    const OfflineEntry& e = offline_table_[i];
+    if (e.used() && OfflinePinCodec::StartHourUtc(e, settings_.utc_offset_s) <= int64_t(through_hour))
+      s = hw_.store.Erase(MakeRecordKey(kRecordOfflineEntry, static_cast<uint16_t>(i)));
+  }
+  if (s.ok()) s = hw_.store.Commit();
+  if (!s.ok()) {
+    hw_.store.Rollback();
+    return s;
+  }
+  offline_erased_through_ = through_hour;
+  for (auto& e : offline_table_)
+    if (e.used() && OfflinePinCodec::StartHourUtc(e, settings_.utc_offset_s) <= int64_t(through_hour))
+      e = OfflineEntry();
   return Status::Ok();
 }
 
@@ -559,6 +630,14 @@ Status DoorLock::PersistOfflineEntry(size_t slot, const OfflineEntry& e) {
 }
 
 Status DoorLock::SetOfflinePinSecret(std::span<const uint8_t, 32> secret) {
+  uint8_t current[kMaxRecordSize];
+  auto got = hw_.store.Read(MakeRecordKey(kRecordOfflineSecret, 0), current);
+  const bool same = got.ok() && *got == 33 && current[0] == kRecordVersion &&
+                    crypto::ConstantTimeEqual(std::span<const uint8_t>(current + 1, 32), secret);
+  crypto::SecureZero(current, sizeof(current));
+  // Installing the same secret again (a retried claim step) must not forget
+  // which codes were used or erased.
+  if (same) return Status::Ok();
   uint8_t rec[33];
   rec[0] = kRecordVersion;
   std::memcpy(rec + 1, secret.data(), 32);
@@ -590,35 +669,53 @@ OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_
     CheckFailureLimit();
     return Deny(op, who, OperationError::kRestricted, EventDetail::kTimeUnknown);
   }
+  const uint32_t now = static_cast<uint32_t>(*utc);
+  if (now < offline_blocked_until_) {
+    CheckFailureLimit();  // the attempt was counted: it still feeds the wrong-code lockout
+    return Deny(op, who, OperationError::kRestricted, EventDetail::kLockedOut);
+  }
+  if (offline_level_ > 0 && offline_last_failure_ != 0 && now - offline_last_failure_ >= kOfflineLevelDecayS)
+    offline_level_ = 0;  // a week without a failed code: the back-off starts afresh
+  // The budget is charged before the code is examined (persist before use)
+  // and refunded only if the code turns out valid.
+  ++offline_failures_;
+  const uint32_t last_failure = offline_last_failure_;
+  offline_last_failure_ = now;
+  if (!PersistOfflineBudget().ok()) return Deny(op, who, OperationError::kUnspecified, EventDetail::kOfflinePin);
+
   const OfflinePinCodec::Verdict v =
       offline_.Check(digits, *utc, settings_.utc_offset_s, offline_table_, offline_erased_through_);
+  auto refuse = [&](OperationError error, EventDetail detail) {
+    if (offline_failures_ >= kOfflineFailureLimit) {
+      if (offline_level_ < 31) ++offline_level_;
+      uint64_t block = uint64_t{kOfflineLockoutBaseS} << (offline_level_ - 1);
+      if (block > kOfflineLockoutCapS) block = kOfflineLockoutCapS;
+      offline_blocked_until_ = now + static_cast<uint32_t>(block);
+      offline_failures_ = 0;
+      PersistOfflineBudget().IgnoreError();
+    }
+    CheckFailureLimit();
+    return Deny(op, who, error, detail);
+  };
+  auto refund = [&]() {
+    --offline_failures_;
+    offline_last_failure_ = last_failure;
+    PersistOfflineBudget().IgnoreError();
+  };
   switch (v.outcome) {
     case OfflinePinCodec::Outcome::kInvalid:
-      CheckFailureLimit();
-      return Deny(op, who, OperationError::kInvalidCredential, EventDetail::kOfflinePin);
+      return refuse(OperationError::kInvalidCredential, EventDetail::kOfflinePin);
     case OfflinePinCodec::Outcome::kAlreadyUsed:
-      CheckFailureLimit();
-      return Deny(op, who, OperationError::kDisabledUserDenied, EventDetail::kOfflinePin);
+      return refuse(OperationError::kDisabledUserDenied, EventDetail::kOfflinePin);
     case OfflinePinCodec::Outcome::kNotNow:
-      CheckFailureLimit();
-      return Deny(op, who, OperationError::kRestricted, EventDetail::kScheduleRestricted);
+      return refuse(OperationError::kRestricted, EventDetail::kScheduleRestricted);
     case OfflinePinCodec::Outcome::kTableFull:
+      refund();
       return Deny(op, who, OperationError::kRestricted, EventDetail::kOfflinePin);
     case OfflinePinCodec::Outcome::kErase: {
-      // Persist the mark before forgetting the activations it voids.
-      uint8_t buf[8];
-      Writer w(buf);
-      w.U8(kRecordVersion);
-      w.U32(v.erase_through_hour);
-      if (!hw_.store.Write(MakeRecordKey(kRecordOfflineErase, 0), w.written()).ok())
+      refund();
+      if (!EraseOfflineCodes(v.erase_through_hour).ok())
         return Deny(op, who, OperationError::kUnspecified, EventDetail::kOfflinePin);
-      offline_erased_through_ = v.erase_through_hour;
-      for (size_t i = 0; i < kOfflineTableSize; ++i) {
-        OfflineEntry& e = offline_table_[i];
-        const uint64_t start_hour = e.kind == OfflineCodeKind::kRecurring ? uint64_t(e.from) * 24 : e.from;
-        if (e.used() && start_hour <= v.erase_through_hour && PersistOfflineEntry(i, OfflineEntry()).ok())
-          e = OfflineEntry();
-      }
       RecordSuccess();
       LockEvent ev;
       ev.kind = EventKind::kLockUserChange;
@@ -633,18 +730,32 @@ OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_
     }
     case OfflinePinCodec::Outcome::kGrant: break;
   }
+  refund();
   if (effective_mode() == OperatingMode::kVacation) {
     CheckFailureLimit();
     return Deny(op, who, OperationError::kRestricted, EventDetail::kModeRestricted);
   }
+  // The log names the code by its table slot (credential index 1-16).
+  for (size_t i = 0; i < kOfflineTableSize; ++i)
+    if (offline_table_[i].used() && offline_table_[i].digest == v.entry.digest) who.credential.index = uint16_t(i + 1);
   if (v.store) {
     // A one-time code is spent, and a window activated, before the door
-    // opens — and only when the battery lets it open.
+    // opens — and only when the battery lets it open. The time floor is
+    // raised to now in the same breath, so winding the clock back cannot
+    // make a spent one-time code valid again.
     if (auto refused = CheckPower(target, who)) return *refused;
     if (!PersistOfflineEntry(static_cast<size_t>(v.slot), v.entry).ok())
       return Deny(op, who, OperationError::kUnspecified, EventDetail::kOfflinePin);
     offline_table_[v.slot] = v.entry;
+    who.credential.index = static_cast<uint16_t>(v.slot + 1);
+    if (*utc > time_floor_s_) {
+      const int64_t old = time_floor_s_;
+      time_floor_s_ = *utc;
+      if (!PersistTime().ok()) time_floor_s_ = old;
+    }
   }
+  who.has_credential = true;
+  who.credential.type = CredentialType::kPin;
   hw_.indicator.Show(Signal::kAccessGranted);
   OperationResult r = BeginMotion(target, who);
   if (r.ok()) RecordSuccess();

@@ -111,6 +111,11 @@ Status OfflinePinCodec::Recurring(uint32_t first_local_day, uint8_t daily_start_
   return Status::Ok();
 }
 
+int64_t OfflinePinCodec::StartHourUtc(const OfflineEntry& e, int32_t utc_offset_s) {
+  if (e.kind == OfflineCodeKind::kRecurring) return int64_t(e.from) * 24 - utc_offset_s / 3600;
+  return e.from;
+}
+
 // --- Verifying -------------------------------------------------------------------
 
 OfflinePinCodec::Verdict OfflinePinCodec::Check(std::span<const uint8_t> digits, int64_t utc_s, int32_t utc_offset_s,
@@ -160,7 +165,7 @@ OfflinePinCodec::Verdict OfflinePinCodec::Check(std::span<const uint8_t> digits,
             return v;
           }
         // Remembered until the code could no longer be valid anyway.
-        grant_new(OfflineCodeKind::kOneTime, digest, hs, hs + kOneTimeValidityHours, 0, 0);
+        grant_new(OfflineCodeKind::kOneTime, digest, hs, hs + kOneTimeMemoryHours, 0, 0);
         return v;
       }
       return v;
@@ -183,6 +188,9 @@ OfflinePinCodec::Verdict OfflinePinCodec::Check(std::span<const uint8_t> digits,
   const auto digest = CodeDigest(digits);
   for (const auto& e : table) {
     if (!e.used() || e.digest != digest) continue;
+    // An erase-all voids activated codes too, even if a power cut kept their
+    // entry on flash.
+    if (StartHourUtc(e, utc_offset_s) <= int64_t(erased_through_hour)) return v;
     // An activated code: its stored parameters decide.
     const bool in_window = e.kind == OfflineCodeKind::kRecurring
                                ? (today >= e.from && today < e.until && local_hour >= e.daily_start &&
@@ -213,7 +221,7 @@ OfflinePinCodec::Verdict OfflinePinCodec::Check(std::span<const uint8_t> digits,
   if (ds > 23 || de > 24 || de <= ds || weeks > kMaxRecurringWeeks) return v;
   const uint32_t d0 = LatestWithResidue(today, residue, kRecurringActivationDays);
   if (Mac(kLabelRecurring, d0, ds, de, weeks, 0) % kLongMacSpace != mac) return v;
-  if (uint64_t(d0) * 24 <= erased_through_hour) return v;
+  if (int64_t(d0) * 24 - utc_offset_s / 3600 <= int64_t(erased_through_hour)) return v;
   if (today >= d0 + 7u * weeks || local_hour < ds || local_hour >= de) {
     v.outcome = Outcome::kNotNow;
     return v;

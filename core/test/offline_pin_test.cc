@@ -26,7 +26,8 @@ class OfflineCodec : public ::testing::Test {
     if (v.outcome == OfflinePinCodec::Outcome::kGrant && v.store) table_[v.slot] = v.entry;
     if (v.outcome == OfflinePinCodec::Outcome::kErase) {
       erased_ = v.erase_through_hour;
-      for (auto& e : table_) e = OfflineEntry();
+      for (auto& e : table_)
+        if (OfflinePinCodec::StartHourUtc(e, offset) <= int64_t(erased_)) e = OfflineEntry();
     }
     return v;
   }
@@ -166,16 +167,34 @@ double GuessesPerYear(const Settings& s) {
   return guesses;
 }
 
-TEST(OfflinePinBound, GuessingUnderTheDefaultLockoutIsBelowOneInAMillionPerYear) {
-  const double g = GuessesPerYear(Settings());
-  // Per guess, the best an attacker can do: a 16-digit code whose parameters
-  // decode to something valid now still needs its 32.15-bit MAC; a 13-digit
-  // one-time code is checked against 6 start hours with a 40.2-bit MAC.
-  const double p16 = 1.0 / 4768371582.0;
+// Offline guesses a year against the offline budget, which holds whatever
+// the settings and whatever valid codes the attacker also has (the doubling
+// only decays after a week without failures, which a guesser never gives it).
+double OfflineGuessesPerYear() {
+  const double year = 365.25 * 86400;
+  double t = 0, guesses = 0, block = kOfflineLockoutBaseS;
+  while (t < year) {
+    guesses += kOfflineFailureLimit;
+    t += std::min<double>(block, kOfflineLockoutCapS);
+    block *= 2;
+  }
+  return guesses;
+}
+
+TEST(OfflinePinBound, GuessingIsBelowOneInAMillionPerYearWhateverTheSettings) {
+  const double g = OfflineGuessesPerYear();
+  // Per guess, the best an attacker can do: a 16-digit entry decodes to one
+  // parameter set and must carry the right 32.15-bit MAC -- or equal one of
+  // the up to 16 activated codes that share those parameters, each its own
+  // 32.15-bit value; a 13-digit one-time entry is checked against 6 start
+  // hours with a 40.2-bit MAC.
+  const double p16 = (1.0 + kOfflineTableSize) / 4768371582.0;
   const double p13 = 6.0 / 1250000000000.0;
   const double per_year = g * std::max(p16, p13);
-  std::printf("guesses/year %.0f, p16 %.3g, p13 %.3g, P(open in a year) %.3g\n", g, p16, p13, per_year);
+  std::printf("offline guesses/year %.0f, p16 %.3g, p13 %.3g, P(open in a year) %.3g\n", g, p16, p13, per_year);
   EXPECT_LT(per_year, 1e-6);
+  // The wrong-code lockout alone, with its defaults, would allow more guesses.
+  EXPECT_GT(GuessesPerYear(Settings()), g);
 }
 
 // --- On the lock ---------------------------------------------------------------------
@@ -211,8 +230,120 @@ TEST_F(OfflineOnLock, AOneTimeCodeOpensOnceEvenAcrossARestart) {
 }
 
 TEST_F(OfflineOnLock, A15_WrongOfflineCodesCountTowardsTheLockout) {
-  for (int i = 0; i < 5; ++i) Type("1234567890123456", 100);
-  EXPECT_TRUE(lock().locked_out());
+  for (int i = 0; i < 3; ++i) Type("1234567890123456", 100);
+  EXPECT_EQ(lock().offline_blocked_s(), kOfflineLockoutBaseS);  // the offline budget closes first
+  EXPECT_FALSE(lock().locked_out());
+  for (int i = 0; i < 2; ++i) Type("1234567890123456", 100);
+  EXPECT_TRUE(lock().locked_out());  // and every attempt still feeds the wrong-code lockout
+}
+
+TEST_F(OfflineOnLock, A15_AValidCodeNeverRefundsFailedGuesses) {
+  // A guest holding a real code interleaves it with guesses at forging
+  // another: the offline budget is not reset by the successes.
+  char code[16];
+  ASSERT_TRUE(codec_.Window(NowHour(), 72, code).ok());
+  const std::string mine(code, 16);
+  for (int round = 0; round < 3; ++round) {
+    Type("1234567890123456", 100);
+    Type(mine);
+    EnsureLocked();
+  }
+  EXPECT_GT(lock().offline_blocked_s(), 0u);
+  EXPECT_LE(lock().offline_blocked_s(), kOfflineLockoutBaseS);
+  Type(mine);
+  EXPECT_TRUE(Locked());  // offline entry closed for everyone for a minute
+  sim_.Run(61000);
+  Type(mine);
+  EXPECT_TRUE(Open());
+}
+
+TEST_F(OfflineOnLock, TheOfflineBackOffDoublesAndSurvivesRestarts) {
+  AddPinUser("135792");
+  for (int i = 0; i < 3; ++i) Type("1234567890123456", 100);
+  sim_.Run(61000);
+  Type("135792");  // a valid PIN resets the wrong-code counter, not the offline budget
+  EnsureLocked();
+  for (int i = 0; i < 3; ++i) Type("1234567890123456", 100);
+  EXPECT_EQ(lock().offline_blocked_s(), 2 * kOfflineLockoutBaseS);
+  sim::SimLock rebooted(&sim_.store(), 43);
+  ASSERT_TRUE(rebooted.Start().ok());
+  ASSERT_TRUE(rebooted.lock().SetUtcTime(*lock().utc_now(), false).ok());
+  EXPECT_GE(rebooted.lock().offline_blocked_s(), 2 * kOfflineLockoutBaseS - 2);
+}
+
+TEST_F(OfflineOnLock, EraseAllIsAtomicWithItsVoidedActivations) {
+  char week[16];
+  ASSERT_TRUE(codec_.Window(NowHour(), 7 * 24, week).ok());
+  Type(std::string(week, 16));
+  ASSERT_TRUE(Open());
+  EnsureLocked();
+  char erase[13];
+  ASSERT_TRUE(codec_.EraseAll(NowHour(), erase).ok());
+  // The store refuses the erase (a power cut): nothing changes, the code works.
+  auto& store = *dynamic_cast<sim::MemoryStore*>(&sim_.store());
+  store.set_fail_record_writes(true);
+  Type(std::string(erase, 13));
+  store.set_fail_record_writes(false);
+  Type(std::string(week, 16));
+  EXPECT_TRUE(Open());
+  EnsureLocked();
+  // Retried: accepted, and the week code is dead, also after a restart.
+  Type(std::string(erase, 13));
+  Type(std::string(week, 16));
+  EXPECT_TRUE(Locked());
+  sim::SimLock rebooted(&sim_.store(), 44);
+  ASSERT_TRUE(rebooted.Start().ok());
+  ASSERT_TRUE(rebooted.lock().SetUtcTime(*lock().utc_now(), false).ok());
+  rebooted.keypad().Type(std::string(week, 16));
+  rebooted.Run(1500);
+  EXPECT_EQ(rebooted.lock().bolt_state(), BoltState::kLocked);
+}
+
+TEST_F(OfflineOnLock, EraseAllVoidsRecurringCodesInTheLocalZone) {
+  // At UTC+10 a recurring code for today started at local midnight, 14:00 UTC
+  // yesterday: an erase issued now must void it.
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kUtcOffset, 10 * 3600).ok());
+  const int64_t utc = *lock().utc_now();
+  const uint32_t today = static_cast<uint32_t>((utc + 10 * 3600) / 86400);
+  char rec[16];
+  ASSERT_TRUE(codec_.Recurring(today, 0, 24, 1, rec).ok());
+  char erase[13];
+  ASSERT_TRUE(codec_.EraseAll(NowHour(), erase).ok());
+  Type(std::string(erase, 13));
+  Type(std::string(rec, 16));
+  EXPECT_TRUE(Locked());
+}
+
+TEST_F(OfflineOnLock, FactoryResetStopsTheOldOwnersCodes) {
+  char code[13];
+  ASSERT_TRUE(codec_.OneTime(NowHour(), 1, code).ok());
+  sim_.manual().Push(ManualInput::kFactoryResetButton);
+  sim_.Run(50);
+  EXPECT_FALSE(lock().offline_pins_enabled());
+  Type(std::string(code, 13));
+  EXPECT_TRUE(Locked());
+}
+
+TEST_F(OfflineOnLock, ReinstallingTheSameSecretKeepsUsedCodesUsed) {
+  char code[13];
+  ASSERT_TRUE(codec_.OneTime(NowHour(), 2, code).ok());
+  Type(std::string(code, 13));
+  ASSERT_TRUE(Open());
+  EnsureLocked();
+  ASSERT_TRUE(lock().SetOfflinePinSecret(Secret(3)).ok());
+  Type(std::string(code, 13));
+  EXPECT_TRUE(Locked());
+}
+
+TEST_F(OfflineOnLock, AnOpeningNamesTheCodesTableSlot) {
+  char code[16];
+  ASSERT_TRUE(codec_.Window(NowHour(), 10, code).ok());
+  Type(std::string(code, 16));
+  ASSERT_TRUE(Open());
+  auto* e = Last(EventKind::kLockOperation);
+  ASSERT_TRUE(e->has_credential);
+  EXPECT_GE(e->credential.index, 1);
+  EXPECT_LE(e->credential.index, kOfflineTableSize);
 }
 
 TEST_F(OfflineOnLock, CodesFailClosedWhileTheTimeIsUnknown) {

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <optional>
@@ -123,7 +124,7 @@ const EnumNames<EventDetail> kDetail{
      {EventDetail::kPinRequired, "PinRequired"}, {EventDetail::kUserExpired, "UserExpired"},
      {EventDetail::kPrivacyButton, "PrivacyButton"}, {EventDetail::kEmergencyPower, "EmergencyPower"},
      {EventDetail::kLockReserve, "LockReserve"}, {EventDetail::kUnlockReserve, "UnlockReserve"},
-     {EventDetail::kNonAccessUser, "NonAccessUser"}}};
+     {EventDetail::kNonAccessUser, "NonAccessUser"}, {EventDetail::kOfflinePin, "OfflinePin"}}};
 
 // Reads a command's arguments; every accessor refuses with a message that
 // names the command, the field and what is expected. Unknown fields are
@@ -139,6 +140,11 @@ class Args {
   bool Has(const char* name) {
     known_.insert(name);
     return j_.contains(name) && !j_.at(name).is_null();
+  }
+  // Present, possibly as an explicit null.
+  bool Present(const char* name) {
+    known_.insert(name);
+    return j_.contains(name);
   }
 
   int64_t Int(const char* name, int64_t min, int64_t max) {
@@ -187,7 +193,9 @@ class Args {
           if (c >= '0' && c <= '9') return c - '0';
           if (c >= 'a' && c <= 'f') return c - 'a' + 10;
           if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-          Fail(std::string("field '") + name + "': '" + c + "' is not a hex digit");
+          char shown[8];
+          std::snprintf(shown, sizeof(shown), "\\x%02X", static_cast<unsigned char>(c));
+          Fail(std::string("field '") + name + "': byte " + shown + " is not a hex digit");
         };
         out.push_back(static_cast<uint8_t>(nib(h[i]) << 4 | nib(h[i + 1])));
       }
@@ -219,7 +227,9 @@ class Args {
  private:
   int64_t IntValue(const char* name, int64_t min, int64_t max) {
     const json& v = j_.at(name);
-    if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > max)
+    // An unsigned value above INT64_MAX would wrap negative through get<int64_t>.
+    const bool huge = v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX);
+    if (!v.is_number_integer() || huge || v.get<int64_t>() < min || v.get<int64_t>() > max)
       Fail(std::string("field '") + name + "' must be an integer from " + std::to_string(min) + " to " +
            std::to_string(max));
     return v.get<int64_t>();
@@ -367,7 +377,10 @@ json DoorLockJson::Invoke(std::string_view command, const json& args_json) {
       out["lastModifiedFabricIndex"] = resp.last_modifier ? json(*resp.last_modifier) : json(nullptr);
       out["nextCredentialIndex"] = Opt(resp.next_credential_index);
     } else if (command == "ClearCredential") {
-      auto cred = a.OptCredential("credential");  // null: every credential
+      // Clearing everything needs an explicit "credential": null; a missing
+      // field is a mistake, not the most destructive request there is.
+      if (!a.Present("credential")) a.Fail("field 'credential' is required (null clears every credential)");
+      auto cred = a.OptCredential("credential");
       a.Done();
       out = StatusJson(db.ClearCredential(cred, actor_));
     } else if (command == "SetWeekDaySchedule" || command == "GetWeekDaySchedule" ||
@@ -458,6 +471,8 @@ json DoorLockJson::Invoke(std::string_view command, const json& args_json) {
     return json{{"ok", false}, {"error", r.what()}};
   } catch (const json::exception& e) {
     return json{{"ok", false}, {"error", std::string(command) + ": " + e.what()}};
+  } catch (const std::exception& e) {
+    return json{{"ok", false}, {"error", std::string(command) + ": internal error: " + e.what()}};
   }
 }
 
@@ -474,14 +489,16 @@ json DoorLockJson::Write(std::string_view attribute, const json& value) {
   if (info == nullptr) return json{{"ok", false}, {"error", "unknown attribute '" + std::string(attribute) + "'"}};
   if (!info->writable) return json{{"ok", false}, {"error", std::string(info->name) + " is read-only"}};
   int64_t v;
-  if (value.is_boolean()) {
+  if (value.is_boolean() && info->min == 0 && info->max == 1) {
     v = value.get<bool>() ? 1 : 0;
-  } else if (value.is_number_integer()) {
+  } else if (value.is_number_integer() &&
+             !(value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(INT64_MAX))) {
     v = value.get<int64_t>();
   } else if (info->id == AttributeId::kOperatingMode && kOperatingMode.Parse(value)) {
     v = static_cast<int64_t>(*kOperatingMode.Parse(value));
   } else {
-    return json{{"ok", false}, {"error", std::string(info->name) + " takes an integer or a boolean"}};
+    return json{{"ok", false},
+                {"error", std::string(info->name) + (info->max == 1 ? " takes true, false, 0 or 1" : " takes an integer")}};
   }
   if (v < info->min || v > info->max)
     return json{{"ok", false},
@@ -498,6 +515,16 @@ json DoorLockJson::Write(std::string_view attribute, const json& value) {
 }
 
 std::string DoorLockJson::HandleLine(std::string_view line) {
+  try {
+    return HandleLineImpl(line);
+  } catch (const std::exception& e) {
+    // Nothing escapes the module edge; nothing was changed past validation.
+    return json{{"ok", false}, {"error", std::string("internal error: ") + e.what()}}.dump(
+        -1, ' ', false, json::error_handler_t::replace);
+  }
+}
+
+std::string DoorLockJson::HandleLineImpl(std::string_view line) {
   json req = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
   json resp;
   if (req.is_discarded()) {
@@ -528,9 +555,13 @@ json EventToJson(const LockEvent& e) {
       out["lockOperationType"] = kLockOperation.Name(e.operation);
       out["operationSource"] = kSource.Name(e.source);
       out["userIndex"] = e.user_index == 0 ? json(nullptr) : json(e.user_index);
-      out["credential"] = e.has_credential ? json{{"credentialType", kCredentialType.Name(e.credential.type)},
-                                                  {"credentialIndex", e.credential.index}}
-                                           : json(nullptr);
+      // Matter: Credentials, a nullable list of CredentialStruct; FabricIndex
+      // and SourceNode belong to a Matter bridge and are null here.
+      out["credentials"] = e.has_credential ? json::array({json{{"credentialType", kCredentialType.Name(e.credential.type)},
+                                                                {"credentialIndex", e.credential.index}}})
+                                            : json(nullptr);
+      out["fabricIndex"] = nullptr;
+      out["sourceNode"] = nullptr;
       if (e.kind == EventKind::kLockOperationError) out["operationError"] = kOperationError.Name(e.error);
       break;
     case EventKind::kLockUserChange:
@@ -541,7 +572,11 @@ json EventToJson(const LockEvent& e) {
       out["dataIndex"] = e.data_index == 0 ? json(nullptr) : json(e.data_index);
       break;
     case EventKind::kDoorStateChange: out["doorState"] = kDoorState.Name(e.door_state); break;
-    case EventKind::kDoorLockAlarm: out["alarmCode"] = kAlarm.Name(e.alarm); break;
+    case EventKind::kDoorLockAlarm:
+      out["alarmCode"] = kAlarm.Name(e.alarm);
+      // Codes 0x80 and up are Mortise's power alarms, not Matter AlarmCodeEnum values.
+      if (static_cast<uint8_t>(e.alarm) >= 0x80) out["mortiseExtension"] = true;
+      break;
   }
   if (e.detail != EventDetail::kNone) out["detail"] = kDetail.Name(e.detail);
   return out;

@@ -103,6 +103,15 @@ TEST_F(DlJsonTest, BadInputGetsAClearErrorAndChangesNothing) {
       {R"({"write":"WrongCodeEntryLimit","value":0})", "must be from 1 to 255"},
       {R"({"write":"AutoRelockTime","value":"soon"})", "takes an integer"},
       {R"({"invoke":"GetUser","args":{"userIndex":1},"extra":1})", "unknown request field 'extra'"},
+      {R"({"invoke":"ClearCredential"})", "field 'credential' is required"},
+      {R"({"invoke":"ClearUser","args":{}})", "field 'userIndex' is required"},
+      {R"({"write":"UtcOffset","value":18446744073709547616})", "takes an integer"},
+      {R"({"write":"AutoRelockTime","value":true})", "takes an integer"},
+      {R"({"write":"AutoRelockTime","value":1.5})", "takes an integer"},
+      {R"({"write":"AutoRelockTime","value":-1})", "must be from 0"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":18446744073709551615}})", "from 0 to 65535"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1.0}})", "from 0 to 65535"},
+      {"{\"invoke\":\"SetCredential\",\"args\":{\"operationType\":\"Add\",\"credential\":{\"credentialType\":\"RFID\",\"credentialIndex\":1},\"credentialData\":{\"hex\":\"\xc3\xa9\"}}}", "is not a hex digit"},
   };
   for (const auto& c : cases) {
     auto r = Line(c.line);
@@ -110,7 +119,44 @@ TEST_F(DlJsonTest, BadInputGetsAClearErrorAndChangesNothing) {
     EXPECT_NE(r["error"].get<std::string>().find(c.error_part), std::string::npos) << r.dump();
   }
   EXPECT_FALSE(sim_.lock().users().GetUser(1).occupied);
-  EXPECT_EQ(*sim_.lock().ReadAttribute(core::AttributeId::kWrongCodeEntryLimit), 5);
+  // Nothing changed anywhere: every writable setting is still its default.
+  const core::Settings defaults;
+  const core::Settings& now = sim_.lock().settings();
+  EXPECT_EQ(now.auto_relock_time_s, defaults.auto_relock_time_s);
+  EXPECT_EQ(now.utc_offset_s, defaults.utc_offset_s);
+  EXPECT_EQ(now.wrong_code_entry_limit, defaults.wrong_code_entry_limit);
+  EXPECT_EQ(sim_.lock().users().GetCredentialStatus({core::CredentialType::kRfid, 1}).credential_exists, false);
+}
+
+TEST_F(DlJsonTest, ClearingEveryCredentialNeedsAnExplicitNull) {
+  Line(R"({"invoke":"SetCredential","args":{"operationType":"Add","credential":{"credentialType":"PIN","credentialIndex":1},"credentialData":"135790","userIndex":null}})");
+  EXPECT_EQ(Line(R"({"invoke":"ClearCredential","args":{}})")["ok"], false);
+  EXPECT_TRUE(sim_.lock().users().GetCredentialStatus({core::CredentialType::kPin, 1}).credential_exists);
+  EXPECT_EQ(Line(R"({"invoke":"ClearCredential","args":{"credential":null}})")["status"], "Success");
+  EXPECT_FALSE(sim_.lock().users().GetCredentialStatus({core::CredentialType::kPin, 1}).credential_exists);
+}
+
+TEST_F(DlJsonTest, EveryEnumValueHasAName) {
+  for (int d = 0; d <= int(core::EventDetail::kOfflinePin); ++d) {
+    core::LockEvent e;
+    e.kind = core::EventKind::kLockOperationError;
+    e.detail = static_cast<core::EventDetail>(d);
+    json j = EventToJson(e);
+    if (d != 0) {
+      EXPECT_NE(j["detail"], "Unknown") << d;
+    }
+  }
+  for (uint8_t a : {0, 1, 3, 4, 5, 6, 7, 8, 0x80, 0x81, 0x82}) {
+    core::LockEvent e;
+    e.kind = core::EventKind::kDoorLockAlarm;
+    e.alarm = static_cast<core::AlarmCode>(a);
+    EXPECT_NE(EventToJson(e)["alarmCode"], "Unknown") << int(a);
+  }
+  for (int s = 0; s <= 9; ++s) {
+    core::LockEvent e;
+    e.source = static_cast<core::OperationSource>(s);
+    EXPECT_NE(EventToJson(e)["operationSource"], "Unknown") << s;
+  }
 }
 
 TEST_F(DlJsonTest, EventsBecomeJsonWithMatterNames) {
@@ -122,6 +168,8 @@ TEST_F(DlJsonTest, EventsBecomeJsonWithMatterNames) {
   EXPECT_EQ(j["event"], "LockOperation");
   EXPECT_EQ(j["lockOperationType"], "Unlock");
   EXPECT_EQ(j["operationSource"], "ProprietaryRemote");
+  EXPECT_TRUE(j["credentials"].is_null());
+  EXPECT_TRUE(j.contains("fabricIndex"));
   EXPECT_TRUE(j["utc"].get<int64_t>() > 0);
 }
 

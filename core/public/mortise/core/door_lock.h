@@ -131,6 +131,8 @@ class DoorLock {
   // previous one. Errors: the store's.
   Status SetOfflinePinSecret(std::span<const uint8_t, 32> secret);
   bool offline_pins_enabled() const { return offline_enabled_; }
+  // Seconds until offline codes are accepted again (their own budget).
+  uint32_t offline_blocked_s() const;
 
   // Wipes users, credentials, schedules and settings (a physical input:
   // the factory-reset button, or the integrator's equivalent).
@@ -207,6 +209,8 @@ class DoorLock {
   OperationResult OfflineDecision(Requester& who, std::span<const uint8_t> digits);
   Status LoadOfflinePins();
   Status PersistOfflineEntry(size_t slot, const OfflineEntry& e);
+  Status PersistOfflineBudget();
+  Status EraseOfflineCodes(uint32_t through_hour);
   static bool CountsAsFailure(const OperationResult& r);
   // The battery refusal for a motion, evented, or nullopt when power allows it.
   std::optional<OperationResult> CheckPower(MotionTarget target, const Requester& who);
@@ -292,6 +296,12 @@ class DoorLock {
   bool offline_enabled_ = false;
   OfflineEntry offline_table_[kOfflineTableSize];
   uint32_t offline_erased_through_ = 0;
+  // The offline-code failure budget (offline_pin.h): failures since the last
+  // offline lockout, the back-off level, and times in UTC seconds.
+  uint8_t offline_failures_ = 0;
+  uint8_t offline_level_ = 0;
+  uint32_t offline_blocked_until_ = 0;
+  uint32_t offline_last_failure_ = 0;
   uint64_t next_expiry_sweep_ms_ = 0;
   uint64_t next_time_floor_save_ms_ = 0;
   OperatingMode last_mode_ = OperatingMode::kNormal;

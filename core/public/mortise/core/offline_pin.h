@@ -11,7 +11,8 @@
 //             kind 0 one-time: valid for first use in [start, start + 6 h);
 //                    up to 4 a start hour (seq 0-3); never valid twice.
 //             kind 1 erase-all: issued at hour h, accepted in [h, h + 24 h):
-//                    every code starting at or before h stops working.
+//                    every code starting at or before h (UTC) stops working,
+//                    activated or not; codes starting later are untouched.
 //             The lock tries every start hour that could be meant (6 for
 //             one-time, 24 for erase): the code carries no time.
 //  16 digits  value = x + 2^21 * mac
@@ -50,6 +51,20 @@ inline constexpr uint32_t kMaxWindowHours = 8760;
 inline constexpr uint32_t kRecurringActivationDays = 16;
 inline constexpr uint8_t kMaxRecurringWeeks = 53;
 inline constexpr size_t kOfflineTableSize = 16;
+// A used one-time code is remembered this long past its validity, beyond the
+// time floor's save interval, so winding the clock back cannot revive it.
+inline constexpr uint32_t kOneTimeMemoryHours = kOneTimeValidityHours + 2;
+
+// The offline-code failure budget: separate from the wrong-code lockout,
+// fixed (no setting weakens it), and never reset by a successful entry, so a
+// guest who holds one valid code gains no guesses at forging another. After
+// kOfflineFailureLimit failed 13/16-digit entries, offline entry is closed
+// for kOfflineLockoutBaseS doubling to kOfflineLockoutCapS; the doubling
+// decays after kOfflineLevelDecayS without a failure (docs/offline-pins.md).
+inline constexpr uint8_t kOfflineFailureLimit = 3;
+inline constexpr uint32_t kOfflineLockoutBaseS = 60;
+inline constexpr uint32_t kOfflineLockoutCapS = 7 * 86400;
+inline constexpr uint32_t kOfflineLevelDecayS = 7 * 86400;
 
 enum class OfflineCodeKind : uint8_t {
   kNone = 0,
@@ -104,15 +119,23 @@ class OfflinePinCodec {
     uint32_t erase_through_hour = 0;
   };
   // `digits` as typed; `table` the lock's entries; codes starting at or
-  // before `erased_through_hour` are refused (0: nothing erased).
-  // Work: at most 30 CMACs for a 13-digit code, 1 (+1 for the digest) for a
-  // 16-digit one, plus a scan of the table.
+  // before `erased_through_hour` (UTC) are refused, activated or not (0:
+  // nothing erased).
+  // Work: at most 24 CMACs for a 13-digit code (6 + 1 for a one-time one), 2
+  // for a 16-digit one, plus a scan of the table.
   Verdict Check(std::span<const uint8_t> digits, int64_t utc_s, int32_t utc_offset_s,
                 std::span<const OfflineEntry, kOfflineTableSize> table, uint32_t erased_through_hour) const;
 
  private:
   uint64_t Mac(uint8_t label, uint32_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t e) const;
   std::array<uint8_t, 8> CodeDigest(std::span<const uint8_t> digits) const;
+
+ public:
+  // The UTC hour an entry's validity starts at (a recurring code's first
+  // local day converted with the lock's offset), for erase-all.
+  static int64_t StartHourUtc(const OfflineEntry& e, int32_t utc_offset_s);
+
+ private:
 
   crypto::AesCmac cmac_;
   bool keyed_ = false;

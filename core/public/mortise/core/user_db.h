@@ -301,6 +301,7 @@ enum CoreRecordKind : uint16_t {
   kRecordOfflineSecret = 0x0005,
   kRecordOfflineEntry = 0x0006,  // index: table slot
   kRecordOfflineErase = 0x0007,
+  kRecordOfflineBudget = 0x0008,
   kRecordUser = 0x0010,
   kRecordCredential = 0x0011,  // index: credential slot id
   kRecordHoliday = 0x0012,

@@ -45,6 +45,7 @@ class DoorLockJson {
   static const std::vector<std::string>& CommandNames();
 
  private:
+  std::string HandleLineImpl(std::string_view line);
   core::DoorLock& lock_;
   core::Actor actor_;
   uint16_t user_index_;
