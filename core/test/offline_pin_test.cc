@@ -335,6 +335,45 @@ TEST_F(OfflineOnLock, ReinstallingTheSameSecretKeepsUsedCodesUsed) {
   EXPECT_TRUE(Locked());
 }
 
+TEST_F(OfflineOnLock, ARefusedOpeningDoesNotSpendAOneTimeCode) {
+  char code[13];
+  ASSERT_TRUE(codec_.OneTime(NowHour(), 3, code).ok());
+  const std::string s(code, 13);
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kOperatingMode, int64_t(OperatingMode::kVacation)).ok());
+  Type(s);
+  EXPECT_TRUE(Locked());
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kOperatingMode, int64_t(OperatingMode::kNormal)).ok());
+  sim_.mechanics().set_battery_percent(2);
+  sim_.Run(100);
+  Type(s);
+  EXPECT_TRUE(Locked());
+  sim_.mechanics().set_battery_percent(90);
+  sim_.Run(100);
+  Type(s);
+  EXPECT_TRUE(Open());  // still unspent
+}
+
+TEST_F(OfflineOnLock, AFullTableRefusesNewCodesButNeverForgetsALiveOne) {
+  // 16 one-time codes spent this hour fill the table (4 a start hour, over 4
+  // start hours); a 17th code is refused rather than evicting a spent one.
+  uint32_t h = NowHour();
+  int opened = 0;
+  for (uint32_t back = 0; back < 4; ++back)
+    for (uint8_t seq = 0; seq < kOneTimeCodesPerHour; ++seq) {
+      char code[13];
+      ASSERT_TRUE(codec_.OneTime(h - back, seq, code).ok());
+      Type(std::string(code, 13));
+      opened += Open();
+      EnsureLocked();
+    }
+  EXPECT_EQ(opened, 16);
+  char extra[13];
+  ASSERT_TRUE(codec_.OneTime(h - 4, 0, extra).ok());
+  Type(std::string(extra, 13));
+  EXPECT_TRUE(Locked());
+  EXPECT_EQ(Last(EventKind::kLockOperationError)->error, OperationError::kRestricted);
+}
+
 TEST_F(OfflineOnLock, AnOpeningNamesTheCodesTableSlot) {
   char code[16];
   ASSERT_TRUE(codec_.Window(NowHour(), 10, code).ok());
