@@ -15,6 +15,9 @@ using namespace mortise::store;
 namespace {
 
 constexpr uint8_t kKey[32] = {42};
+// The core's record kinds (core/user_db.h, CoreRecordKind).
+constexpr uint16_t kRecordLockout = 0x0003;
+constexpr uint16_t kRecordTime = 0x0004;
 
 core::LockEvent Typical(uint32_t i) {
   core::LockEvent e;
@@ -90,10 +93,12 @@ int main() {
                 65536.0 / static_cast<double>(min_held));
   }
   // Wear: a full lock (1000 users, 2000 credentials, 500 schedules, 100
-  // config records), then 10 years of 20 events a day (each a credential
-  // attempt: one durable counter increment and one log record) and 10
-  // configuration changes a week (user + credential transaction), a boot a
-  // week, an upload acknowledgement a day.
+  // config records), then 10 years of 20 events a day and what the core
+  // really writes for each: a credential attempt is one durable counter
+  // increment, the lockout record (11 B) rewritten because the attempt
+  // succeeded, and one log record; plus the time-floor record (9 B) every
+  // hour, 10 configuration changes a week (user + credential transaction), a
+  // boot a week, an upload acknowledgement a day.
   {
     Device d;
     if (!d.store.store.Mount().ok() || !d.log.Mount().ok()) return 1;
@@ -101,12 +106,18 @@ int main() {
     uint32_t base_store[Device::kStoreBlocks], base_log[Device::kLogBlocks];
     for (uint32_t b = 0; b < Device::kStoreBlocks; ++b) base_store[b] = d.store_part.EraseCount(b);
     for (uint32_t b = 0; b < Device::kLogBlocks; ++b) base_log[b] = d.log_part.EraseCount(b);
-    std::vector<uint8_t> user(40, 5), cred(48, 6);
+    std::vector<uint8_t> user(40, 5), cred(48, 6), lockout(11, 7), time_floor(9, 8);
     uint32_t event = 0;
     for (int day = 0; day < 3650; ++day) {
       for (int k = 0; k < 20; ++k) {
         if (!d.store.store.IncrementCounter(core::kCounterWrongCodeAttempts).ok()) return 3;
+        lockout[1] = static_cast<uint8_t>(event);
+        if (!d.store.store.Write(core::MakeRecordKey(kRecordLockout, 0), lockout).ok()) return 6;
         if (!d.log.Append(Typical(event++)).ok()) return 4;
+      }
+      for (int h = 0; h < 24; ++h) {
+        time_floor[1] = static_cast<uint8_t>(h);
+        if (!d.store.store.Write(core::MakeRecordKey(kRecordTime, 0), time_floor).ok()) return 7;
       }
       const int changes = (day % 7 < 3) ? 2 : 1;  // 10 a week
       for (int c = 0; c < changes; ++c) {

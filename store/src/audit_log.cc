@@ -24,9 +24,10 @@ constexpr size_t kShortSize = 20;
 constexpr size_t kLongSize = 40;
 constexpr size_t kLossSize = 20;
 constexpr size_t kSealSize = 20;
-// Room kept at the end of every segment for the overflow loss record and the
-// seal, so a roll never needs space it does not have.
-constexpr size_t kSegmentReserve = kLossSize + kSealSize;
+// Room kept before the seal slot (the last kSealSize bytes of every segment)
+// for the overflow loss record and one retry of it after a torn write, so a
+// roll never needs space it does not have.
+constexpr size_t kLossReserve = 2 * kLossSize;
 
 enum : uint8_t { kShortEvent = 0xA1, kLongEvent = 0xA2, kLossRecord = 0xA3, kSeal = 0xA4 };
 
@@ -452,16 +453,22 @@ namespace {
 struct SegmentWalk {
   LogChain chain{};
   uint64_t next_seq = 0;
-  uint32_t end = 0;  // first byte after the last programmed unit
-  bool sealed = false;
+  uint32_t end = 0;  // first byte after the last programmed unit of the record area
+  bool sealed = false;       // a valid seal in the seal slot
+  bool seal_slot_used = false;  // the seal slot is not erased (valid or torn seal)
   bool last_is_loss = false;
   uint64_t loss_first = 0;
   uint64_t loss_count = 0;
   uint32_t voids = 0;
   uint32_t skipped = 0;
+  uint32_t trailing = 0;  // unparsed bytes after the last good record (torn or damaged)
 };
 
 enum class WalkItem { kRecord, kVoid, kSeal };
+
+// The seal's fixed slot: the last 20 bytes of the block. Records live in
+// [kSegmentHeaderSize, SealSlot(block_size)).
+constexpr uint32_t SealSlot(size_t block_size) { return static_cast<uint32_t>(block_size - kSealSize); }
 
 // Walks a segment's records in order, resynchronising after damage by the
 // sequence number's low byte, and calls on(kind, seq, bytes, size, chain
@@ -470,12 +477,14 @@ template <typename F>
 Status WalkSegment(Flash& flash, uint32_t block, size_t block_size, uint64_t first_seq, const LogChain& chain_in,
                    SegmentWalk& w, F&& on) {
   const uint32_t base = block * static_cast<uint32_t>(block_size);
-  uint32_t end = static_cast<uint32_t>(block_size);
+  const uint32_t seal_slot = SealSlot(block_size);
+  uint32_t end = seal_slot;
   {
     uint8_t chunk[64];
     bool found = false;
     while (end > kSegmentHeaderSize && !found) {
-      const uint32_t from = end >= kSegmentHeaderSize + sizeof(chunk) ? end - sizeof(chunk) : kSegmentHeaderSize;
+      const uint32_t from = end >= kSegmentHeaderSize + sizeof(chunk) ? end - static_cast<uint32_t>(sizeof(chunk))
+                                                                      : static_cast<uint32_t>(kSegmentHeaderSize);
       const std::span<uint8_t> c(chunk, end - from);
       MORTISE_TRY(flash.Read(base + from, c));
       for (size_t i = c.size(); i >= kProgramUnit; i -= kProgramUnit) {
@@ -498,12 +507,13 @@ Status WalkSegment(Flash& flash, uint32_t block, size_t block_size, uint64_t fir
   uint32_t run = 0;  // bytes skipped since the last good record
   uint8_t b[kMaxLogRecordSize];
   while (offset + kShortSize <= end) {
-    const size_t avail = block_size - offset < kMaxLogRecordSize ? block_size - offset : kMaxLogRecordSize;
+    const size_t avail = end - offset < kMaxLogRecordSize ? end - offset : kMaxLogRecordSize;
     MORTISE_TRY(flash.Read(base + offset, std::span<uint8_t>(b, avail)));
     const size_t size = RecordSizeOf(b[0]);
-    bool good = size != 0 && size <= avail && offset + size <= end && CrcOk(b, size);
+    // A seal is only valid in its slot; in the record area it is noise.
+    bool good = size != 0 && b[0] != kSeal && size <= avail && CrcOk(b, size);
     uint64_t voids = 0;
-    if (good && b[0] != kSeal) {
+    if (good) {
       voids = static_cast<uint8_t>(b[1] - static_cast<uint8_t>(w.next_seq));
       // More missing records than the damaged bytes could have held: this
       // "record" is itself noise that happened to pass the CRC.
@@ -516,12 +526,6 @@ Status WalkSegment(Flash& flash, uint32_t block, size_t block_size, uint64_t fir
       continue;
     }
     run = 0;
-    if (b[0] == kSeal) {
-      w.sealed = true;
-      on(WalkItem::kSeal, w.next_seq, b, size, w.chain);
-      offset += static_cast<uint32_t>(size);
-      break;  // nothing follows a seal
-    }
     for (uint64_t v = 0; v < voids; ++v) {
       on(WalkItem::kVoid, w.next_seq, b, 0, w.chain);
       w.chain = ChainVoid(w.chain, w.next_seq++);
@@ -537,7 +541,19 @@ Status WalkSegment(Flash& flash, uint32_t block, size_t block_size, uint64_t fir
     ++w.next_seq;
     offset += static_cast<uint32_t>(size);
   }
-  if (end > offset && !w.sealed) w.skipped += end - offset;
+  if (end > offset) {
+    w.skipped += end - offset;
+    run += end - offset;
+  }
+  w.trailing = run;
+  uint8_t seal[kSealSize];
+  MORTISE_TRY(flash.Read(base + seal_slot, seal));
+  for (uint8_t x : seal) w.seal_slot_used |= x != 0xFF;
+  if (w.seal_slot_used && seal[0] == kSeal && CrcOk(seal, kSealSize) &&
+      seal[1] == static_cast<uint8_t>(w.next_seq - 1)) {
+    w.sealed = true;
+    on(WalkItem::kSeal, w.next_seq, seal, kSealSize, w.chain);
+  }
   return Status::Ok();
 }
 
@@ -604,6 +620,14 @@ Status AuditLog::Mount() {
   report_.segments = static_cast<uint32_t>(segment_count_);
   MORTISE_ASSIGN_OR_RETURN(acknowledged_, store_.ReadCounter(kCounterAcknowledged));
   MORTISE_ASSIGN_OR_RETURN(high_water_, store_.ReadCounter(kCounterHighWater));
+  {
+    // Events that failed before a reboot and were never declared.
+    MORTISE_ASSIGN_OR_RETURN(const uint64_t failed, store_.ReadCounter(kCounterFailedEvents));
+    MORTISE_ASSIGN_OR_RETURN(const uint64_t declared, store_.ReadCounter(kCounterFailedDeclared));
+    if (failed > declared && failed - declared > failed_events_) {
+      failed_events_ = static_cast<uint32_t>(failed - declared > 0xFFFFFFFFu ? 0xFFFFFFFFu : failed - declared);
+    }
+  }
   if (segment_count_ == 0) {
     next_seq_ = high_water_ > 1 ? high_water_ : 1;
     head_offset_ = 0;
@@ -618,13 +642,85 @@ Status AuditLog::Mount() {
   }
   MORTISE_TRY(LoadHead());
   mounted_ = true;
-  if (head_sealed_) {
-    // A power cut fell between sealing the head and opening the next segment.
-    report_.roll_completed = true;
-    const Status s = Roll();
+  // Sequence numbers the walk cannot vouch for. A dropped segment header
+  // (maybe the newest segment's), a sealed head (the newest segment may be
+  // the one lost) or unreadable bytes after the head's last good record
+  // (torn or damaged records whose numbers may have been handed out) all
+  // mean the walk's next number may already have been issued. Numbering
+  // then restarts at the durable high-water mark, which is above every
+  // number ever issued, in a new segment, and a loss record declares the
+  // skipped range, so nothing is reused and nothing is silent.
+  const bool suspect = report_.blocks_dropped > 0 || head_sealed_ || head_trailing_ > 0;
+  const bool jump = suspect && high_water_ > next_seq_;
+  // Holes between surviving segments (a dropped header in the middle, or
+  // before the oldest): declared too, with ranges that cover them.
+  struct Hole {
+    uint64_t first;
+    uint64_t count;
+  };
+  Hole holes[4] = {};
+  size_t hole_count = 0;
+  if (report_.blocks_dropped > 0) {
+    if (segments_[0].first_seq > acknowledged_ + 1) {
+      holes[hole_count++] = Hole{acknowledged_ + 1, segments_[0].first_seq - acknowledged_ - 1};
+    }
+    for (size_t i = 0; i + 1 < segment_count_ && hole_count < 4; ++i) {
+      if (segments_[i + 1].number != segments_[i].number + 1) {
+        holes[hole_count++] = Hole{segments_[i].first_seq, segments_[i + 1].first_seq - segments_[i].first_seq};
+      }
+    }
+  }
+  // A head with no readable record may be a segment whose numbering jumped
+  // and whose loss record never reached flash (power cut): compare with
+  // where the previous segment ended and declare the difference.
+  uint64_t undeclared_from = 0;  // 0: none
+  {
+    const Segment& head = segments_[segment_count_ - 1];
+    if (next_seq_ == head.first_seq) {
+      uint64_t before = acknowledged_ + 1;
+      if (segment_count_ >= 2) {
+        const Segment& prev = segments_[segment_count_ - 2];
+        SegmentWalk pw;
+        MORTISE_TRY(WalkSegment(flash_, prev.block, block_size_, prev.first_seq, prev.chain_in, pw,
+                                [](WalkItem, uint64_t, const uint8_t*, size_t, const LogChain&) {}));
+        before = pw.next_seq;
+      }
+      if (before < head.first_seq) undeclared_from = before;
+    }
+  }
+  if (head_sealed_ || jump) {
+    // A power cut fell between sealing the head and opening the next
+    // segment, or numbering must jump: open a new segment.
+    report_.roll_completed = head_sealed_;
+    Status s = Roll(jump ? high_water_ : 0);
+    if (s.ok() && (jump || undeclared_from != 0)) {
+      uint64_t from = roll_from_;
+      if (undeclared_from != 0 && undeclared_from < from) from = undeclared_from;
+      report_.sequence_jump = next_seq_ - from;
+      s = AppendLoss(LossReason::kLogLost, from, next_seq_ - from);
+    }
+    for (size_t i = 0; i < hole_count && s.ok(); ++i) {
+      s = AppendLoss(LossReason::kLogLost, holes[i].first, holes[i].count);
+    }
     if (!s.ok()) {
       mounted_ = false;
       return s;
+    }
+  } else if (hole_count > 0 || undeclared_from != 0) {
+    if (undeclared_from != 0) {
+      report_.sequence_jump = next_seq_ - undeclared_from;
+      const Status s = AppendLoss(LossReason::kLogLost, undeclared_from, next_seq_ - undeclared_from);
+      if (!s.ok()) {
+        mounted_ = false;
+        return s;
+      }
+    }
+    for (size_t i = 0; i < hole_count; ++i) {
+      const Status s = AppendLoss(LossReason::kLogLost, holes[i].first, holes[i].count);
+      if (!s.ok()) {
+        mounted_ = false;
+        return s;
+      }
     }
   }
   return Status::Ok();
@@ -638,7 +734,8 @@ Status AuditLog::LoadHead() {
   head_chain_ = w.chain;
   next_seq_ = w.next_seq;
   head_offset_ = static_cast<uint32_t>(AlignUp(w.end, kProgramUnit));
-  head_sealed_ = w.sealed;
+  head_sealed_ = w.seal_slot_used;
+  head_trailing_ = w.trailing;
   last_is_loss_ = w.last_is_loss;
   last_loss_first_ = w.loss_first;
   last_loss_count_ = w.loss_count;
@@ -648,19 +745,40 @@ Status AuditLog::LoadHead() {
 }
 
 Status AuditLog::WriteRecord(std::span<const uint8_t> bytes) {
+  const bool seal = bytes[0] == kSeal;
+  const uint32_t seal_slot = SealSlot(block_size_);
+  // No write ever passes the record area (records) or lands anywhere but
+  // the fixed slot (seal): refuse rather than spill into the next block.
+  if (segment_count_ == 0 || (seal ? bytes.size() != kSealSize : head_offset_ + bytes.size() > seal_slot)) {
+    return StatusCode::kResourceExhausted;
+  }
   // The durable high-water mark stays above every sequence number on flash,
   // so even a log erased whole never hands out a number twice. Raised a
   // segment's worth at a time: one counter write per ~200 records.
-  if (bytes[0] != kSeal && next_seq_ >= high_water_) {
+  if (!seal && next_seq_ >= high_water_) {
     MORTISE_ASSIGN_OR_RETURN(high_water_, RaiseCounter(kCounterHighWater, next_seq_ + block_size_ / kShortSize + 1));
   }
   const Segment& head = segments_[segment_count_ - 1];
-  const uint32_t address = head.block * static_cast<uint32_t>(block_size_) + head_offset_;
+  const uint32_t address = head.block * static_cast<uint32_t>(block_size_) + (seal ? seal_slot : head_offset_);
   if (Status s = flash_.Program(address, bytes); !s.ok()) {
     broken_ = true;
     return s;
   }
-  head_offset_ += static_cast<uint32_t>(bytes.size());
+  if (!seal) head_offset_ += static_cast<uint32_t>(bytes.size());
+  return Status::Ok();
+}
+
+Status AuditLog::AppendLoss(LossReason reason, uint64_t first, uint64_t count) {
+  if (count > 0xFFFFFFFFull) count = 0xFFFFFFFFull;
+  if (head_sealed_ || head_offset_ + kLossSize + kLossReserve > SealSlot(block_size_)) MORTISE_TRY(Roll());
+  uint8_t buf[kMaxLogRecordSize];
+  const size_t size = EncodeLogLoss(reason, first, static_cast<uint32_t>(count), next_seq_, buf);
+  MORTISE_TRY(WriteRecord(std::span<const uint8_t>(buf, size)));
+  head_chain_ = ChainNext(head_chain_, next_seq_, std::span<const uint8_t>(buf, size));
+  ++next_seq_;
+  last_is_loss_ = true;
+  last_loss_first_ = first;
+  last_loss_count_ = count;
   return Status::Ok();
 }
 
@@ -696,19 +814,13 @@ Status AuditLog::OpenFirstSegment() {
   last_is_loss_ = false;
   if (first > acknowledged_ + 1 && first > 1) {
     // Records the reader never acknowledged were on a log that is gone.
-    uint8_t buf[kMaxLogRecordSize];
     const uint64_t lost_first = acknowledged_ + 1;
-    const size_t size = EncodeLogLoss(LossReason::kLogLost, lost_first,
-                                      static_cast<uint32_t>(first - lost_first), next_seq_, buf);
-    MORTISE_TRY(WriteRecord(std::span<const uint8_t>(buf, size)));
-    head_chain_ = ChainNext(head_chain_, next_seq_, std::span<const uint8_t>(buf, size));
-    ++next_seq_;
+    MORTISE_TRY(AppendLoss(LossReason::kLogLost, lost_first, first - lost_first));
   }
   return Status::Ok();
 }
 
-Status AuditLog::Roll() {
-  Segment& head = segments_[segment_count_ - 1];
+Status AuditLog::Roll(uint64_t jump_to) {
   // Victim: a block holding no segment if there is one, else the oldest
   // segment (never the head: there are at least three blocks).
   int victim = -1;
@@ -722,6 +834,9 @@ Status AuditLog::Roll() {
     if (segment_count_ < 2) return StatusCode::kInternal;
     victim = static_cast<int>(segments_[0].block);
   }
+  bool loss_in_new = false;  // no room left for the loss record in the head
+  uint64_t loss_first = 0;
+  uint64_t loss_count = 0;
   if (!head_sealed_) {
     if (victim_is_segment) {
       // Cumulative: everything unacknowledged up to the victim's end, so the
@@ -732,15 +847,24 @@ Status AuditLog::Roll() {
       if (lost_first <= lost_last && lost_last < next_seq_) {
         const uint64_t count = lost_last - lost_first + 1;
         if (!(last_is_loss_ && last_loss_first_ == lost_first && last_loss_count_ == count)) {
-          // Written before the erase, so the loss is on flash before it happens.
-          uint8_t buf[kMaxLogRecordSize];
-          const size_t size = EncodeLogLoss(LossReason::kOverflow, lost_first, static_cast<uint32_t>(count), next_seq_, buf);
-          MORTISE_TRY(WriteRecord(std::span<const uint8_t>(buf, size)));
-          head_chain_ = ChainNext(head_chain_, next_seq_, std::span<const uint8_t>(buf, size));
-          ++next_seq_;
-          last_is_loss_ = true;
-          last_loss_first_ = lost_first;
-          last_loss_count_ = count;
+          if (head_offset_ + kLossSize <= SealSlot(block_size_)) {
+            // Written before the erase, so the loss is on flash before it happens.
+            uint8_t buf[kMaxLogRecordSize];
+            const size_t size =
+                EncodeLogLoss(LossReason::kOverflow, lost_first, static_cast<uint32_t>(count), next_seq_, buf);
+            MORTISE_TRY(WriteRecord(std::span<const uint8_t>(buf, size)));
+            head_chain_ = ChainNext(head_chain_, next_seq_, std::span<const uint8_t>(buf, size));
+            ++next_seq_;
+            last_is_loss_ = true;
+            last_loss_first_ = lost_first;
+            last_loss_count_ = count;
+          } else {
+            // Torn loss records used up the reserve (two power cuts inside
+            // this very roll): the loss record opens the new segment.
+            loss_in_new = true;
+            loss_first = lost_first;
+            loss_count = count;
+          }
         }
       }
     }
@@ -758,11 +882,13 @@ Status AuditLog::Roll() {
     return s;
   }
   dirty_[victim] = false;
-  const uint32_t number = head.number + 1;
+  const uint32_t number = segments_[segment_count_ - 1].number + 1;
   if (victim_is_segment) {
     for (size_t i = 1; i < segment_count_; ++i) segments_[i - 1] = segments_[i];
     --segment_count_;
   }
+  roll_from_ = next_seq_;
+  if (jump_to > next_seq_) next_seq_ = jump_to;
   uint8_t h[kSegmentHeaderSize];
   PutLe32(h, kSegmentMagic);
   PutLe32(h + 4, number);
@@ -777,42 +903,40 @@ Status AuditLog::Roll() {
   head_offset_ = kSegmentHeaderSize;
   head_sealed_ = false;
   last_is_loss_ = false;
+  if (loss_in_new) MORTISE_TRY(AppendLoss(LossReason::kOverflow, loss_first, loss_count));
   return Status::Ok();
 }
 
 Result<uint64_t> AuditLog::Append(const core::LockEvent& event) {
   MORTISE_TRY(CheckUsable());
-  uint8_t buf[kMaxLogRecordSize];
+  if (segment_count_ == 0) MORTISE_TRY(OpenFirstSegment());
   // Events the flash refused earlier are declared before the next one.
-  for (int pass = 0; pass < 2; ++pass) {
-    const bool loss = pass == 0;
-    if (loss && failed_events_ == 0) continue;
-    const size_t size = loss ? kLossSize : EncodeLogEvent(event, 0, buf);
-    if (segment_count_ == 0) MORTISE_TRY(OpenFirstSegment());
-    if (head_sealed_ || head_offset_ + size + kSegmentReserve > block_size_) MORTISE_TRY(Roll());
-    const uint64_t seq = next_seq_;
-    if (loss) {
-      EncodeLogLoss(LossReason::kWriteFailure, 0, failed_events_, seq, buf);
-    } else {
-      EncodeLogEvent(event, seq, buf);
-    }
-    MORTISE_TRY(WriteRecord(std::span<const uint8_t>(buf, size)));
-    head_chain_ = ChainNext(head_chain_, seq, std::span<const uint8_t>(buf, size));
-    ++next_seq_;
-    last_is_loss_ = loss;
-    if (loss) {
-      last_loss_first_ = 0;
-      last_loss_count_ = failed_events_;
-      failed_events_ = 0;
-    } else {
-      return seq;
-    }
+  if (failed_events_ != 0) {
+    MORTISE_TRY(AppendLoss(LossReason::kWriteFailure, 0, failed_events_));
+    failed_events_ = 0;
+    // Declared: a reboot must not declare them again. (A cut before this
+    // counter write declares them twice: over-declared, never silent.)
+    Result<uint64_t> failed = store_.ReadCounter(kCounterFailedEvents);
+    if (failed.ok()) MORTISE_TRY(RaiseCounter(kCounterFailedDeclared, *failed).status());
   }
-  return StatusCode::kInternal;
+  uint8_t buf[kMaxLogRecordSize];
+  const size_t size = EncodeLogEvent(event, 0, buf);
+  if (head_sealed_ || head_offset_ + size + kLossReserve > SealSlot(block_size_)) MORTISE_TRY(Roll());
+  const uint64_t seq = next_seq_;
+  EncodeLogEvent(event, seq, buf);
+  MORTISE_TRY(WriteRecord(std::span<const uint8_t>(buf, size)));
+  head_chain_ = ChainNext(head_chain_, seq, std::span<const uint8_t>(buf, size));
+  ++next_seq_;
+  last_is_loss_ = false;
+  return seq;
 }
 
 void AuditLog::Emit(const core::LockEvent& event) {
-  if (!Append(event).ok()) ++failed_events_;
+  if (Append(event).ok()) return;
+  ++failed_events_;
+  // Persisted when the store still takes counter writes (its byte reserve is
+  // kept for them), so a reboot does not forget the loss.
+  store_.IncrementCounter(kCounterFailedEvents).IgnoreError();
 }
 
 Status AuditLog::Acknowledge(uint64_t seq) {
@@ -847,6 +971,7 @@ Status AuditLog::Export(uint64_t from, const LogChallenge& challenge, LogItemSin
   bool anchored = false;
   LogChain chain{};
   uint64_t next = 0;
+  bool prev_sealed = false;
   auto anchor = [&](uint64_t n, const LogChain& h) {
     LogItem a;
     a.type = LogItemType::kAnchor;
@@ -860,8 +985,16 @@ Status AuditLog::Export(uint64_t from, const LogChallenge& challenge, LogItemSin
     const Segment& s = segments_[i];
     if (i + 1 < segment_count_ && segments_[i + 1].first_seq <= from) continue;
     if (anchored && (s.first_seq != next || s.chain_in != chain)) {
-      // The lock's own log has a hole here (a damaged segment header): say
-      // where it resumes; the reader sees the gap.
+      // The lock's own log has a hole here (a damaged segment header, or
+      // numbering that jumped at mount): vouch for what precedes it if no
+      // seal did, then say where it resumes; the reader sees the gap.
+      if (!prev_sealed) {
+        LogItem c;
+        c.type = LogItemType::kCheckpoint;
+        c.seq = next - 1;
+        c.tag = AnchorTag(auth_, next - 1, chain);
+        sink.Put(c);
+      }
       anchor(s.first_seq - 1, s.chain_in);
     }
     SegmentWalk w;
@@ -886,6 +1019,7 @@ Status AuditLog::Export(uint64_t from, const LogChallenge& challenge, LogItemSin
                             }));
     chain = w.chain;
     next = w.next_seq;
+    prev_sealed = w.sealed;
   }
   if (!anchored) anchor(next_seq_ - 1, head_chain_);
   LogItem head;

@@ -32,6 +32,10 @@ enum RecordType : uint8_t {
   // already committed and anything newer is written after it.
   kCopy = 0xD5,
   kCopyTombstone = 0xE6,
+  // Written at mount after a transaction without a commit record (key: its
+  // transaction number): "discarded here, by a power cut". A discarded
+  // transaction no marker follows is damage, not a power cut.
+  kAbortMarker = 0xA7,
 };
 
 // Blocks a user write must leave free: one for compaction to copy into, one
@@ -87,6 +91,12 @@ Status RecordStore::Mount() {
   report_ = MountReport{};
   pending_active_ = false;
   pending_count_ = 0;
+  seen_count_ = 0;
+  index_overflow_ = false;
+  read_only_ = false;
+  unresolved_count_ = 0;
+  unresolved_overflow_ = false;
+  tail_pending_ = false;
   block_size_ = flash_.block_size();
   block_count_ = flash_.block_count();
   if (block_count_ < kMinBlocks || block_count_ > kMaxBlocks || block_size_ % kProgramUnit != 0 ||
@@ -96,6 +106,26 @@ Status RecordStore::Mount() {
   const Status status = MountImpl();
   if (!status.ok() && status.code() != StatusCode::kResourceExhausted) return status;
   mounted_ = true;
+  // The index could not hold every live record: writing (or compacting)
+  // would lose the records left out, so the store is read-only until it is
+  // mounted with a larger index.
+  read_only_ = !status.ok();
+  if (status.ok()) {
+    // Best effort: a counter left corrupt is recovered again by the read
+    // that finds it.
+    const bool damage = unresolved_count_ > 0 || unresolved_overflow_;
+    report_.damaged_transactions = static_cast<uint32_t>(unresolved_count_ + (unresolved_overflow_ ? 1 : 0));
+    // After damage: counters first, markers after, so a cut between them
+    // recovers again rather than not at all. After a power cut alone: the
+    // marker first, so the discarded transaction is never followed by
+    // another write without its marker (which would read as damage).
+    if (damage) {
+      if (RecoverCounters(true).ok()) WriteAbortMarkers().IgnoreError();
+    } else if (WriteAbortMarkers().ok()) {
+      RecoverCounters(false).IgnoreError();
+    }
+    if (broken_) return StatusCode::kUnavailable;
+  }
   return status;
 }
 
@@ -152,18 +182,14 @@ Status RecordStore::MountImpl() {
     }
     order[i] = static_cast<uint16_t>(b);
   }
-  Status overall = Status::Ok();
-  for (size_t i = 0; i < n; ++i) {
-    const Status s = ScanBlock(order[i], true, &low_water);
-    if (s.code() == StatusCode::kResourceExhausted) {
-      overall = s;
-    } else if (!s.ok()) {
-      return s;
-    }
+  for (size_t i = 0; i < n; ++i) MORTISE_TRY(ScanBlock(order[i], true, &low_water));
+  if (pending_active_) {
+    ++report_.transactions_discarded;
+    tail_pending_ = true;  // the newest: a power cut's, or a damaged last commit (indistinguishable)
+    tail_txn_ = pending_txn_;
   }
-  if (pending_active_) ++report_.transactions_discarded;
   pending_active_ = false;
-  return overall;
+  return index_overflow_ ? Status(StatusCode::kResourceExhausted) : Status::Ok();
 }
 
 // Parses one block. With `apply`, feeds records into the transaction replay
@@ -199,7 +225,7 @@ Status RecordStore::ScanBlock(uint32_t block, bool apply, uint32_t* low_water) {
     const uint8_t type = h[0];
     const uint16_t length = GetLe16(h + 2);
     const bool known = type == kData || type == kTombstone || type == kCommitRecord || type == kLowWater ||
-                       type == kCopy || type == kCopyTombstone;
+                       type == kCopy || type == kCopyTombstone || type == kAbortMarker;
     const size_t size = known ? RecordSize(type, length) : 0;
     if (!known || (HasValue(type) && length > core::kMaxRecordSize) || offset + size > block_size_ ||
         GetLe32(h + 12) != HeaderCrc(seq_[block], offset, h)) {
@@ -220,6 +246,15 @@ Status RecordStore::ScanBlock(uint32_t block, bool apply, uint32_t* low_water) {
       continue;
     }
     if (txn >= next_txn_) next_txn_ = txn + 1;
+    if (type == kAbortMarker) {
+      Resolve(key);
+      if (pending_active_ && pending_txn_ == key) {
+        pending_active_ = false;  // declared at an earlier mount
+        pending_count_ = 0;
+      }
+      offset += static_cast<uint32_t>(size);
+      continue;
+    }
     if (type == kCopy || type == kCopyTombstone) {
       bool value_ok = true;
       if (type == kCopy) {
@@ -228,9 +263,14 @@ Status RecordStore::ScanBlock(uint32_t block, bool apply, uint32_t* low_water) {
         value_ok = GetLe32(buf + kRecordHeaderSize + AlignUp(length, kProgramUnit)) ==
                    Crc32(std::span<const uint8_t>(buf + kRecordHeaderSize, length));
       }
+      if (value_ok && type == kCopy && length == 8) NoteCounter(key, buf + kRecordHeaderSize);
       if (value_ok) {
         const Status s = ApplyRecord(key, type == kCopy ? kData : kTombstone, location, true);
-        if (!s.ok()) return s;
+        if (s.code() == StatusCode::kResourceExhausted) {
+          index_overflow_ = true;  // keep scanning: the head must still be found
+        } else if (!s.ok()) {
+          return s;
+        }
       } else {
         // A torn copy (its original is still live) or a damaged one.
         report_.bytes_skipped += static_cast<uint32_t>(size);
@@ -243,8 +283,12 @@ Status RecordStore::ScanBlock(uint32_t block, bool apply, uint32_t* low_water) {
         value_ok = GetLe32(buf + kRecordHeaderSize + AlignUp(length, kProgramUnit)) ==
                    Crc32(std::span<const uint8_t>(buf + kRecordHeaderSize, length));
       }
+      if (type == kData && value_ok && length == 8) NoteCounter(key, buf + kRecordHeaderSize);
       if (!pending_active_ || pending_txn_ != txn) {
-        if (pending_active_) ++report_.transactions_discarded;
+        if (pending_active_) {
+          ++report_.transactions_discarded;
+          NoteUnresolved(pending_txn_);
+        }
         pending_active_ = true;
         pending_txn_ = txn;
         pending_count_ = 0;
@@ -266,7 +310,11 @@ Status RecordStore::ScanBlock(uint32_t block, bool apply, uint32_t* low_water) {
           const Pending& p = pending_[i];
           if (!p.value_ok) ++report_.corrupt_values;
           const Status s = ApplyRecord(p.key, p.type, p.location, p.value_ok);
-          if (!s.ok()) overall = s;
+          if (s.code() == StatusCode::kResourceExhausted) {
+            index_overflow_ = true;  // keep scanning: the head must still be found
+          } else if (!s.ok()) {
+            overall = s;
+          }
         }
         pending_active_ = false;
         pending_count_ = 0;
@@ -275,7 +323,10 @@ Status RecordStore::ScanBlock(uint32_t block, bool apply, uint32_t* low_water) {
       // Records missing from a committed transaction were damaged, unless
       // they were the head of a transaction that started in a block since
       // compacted (its live records were copied before that erase).
-      if (found < expected && !starts_at_block) report_.records_dropped += expected - found;
+      if (found < expected && !starts_at_block) {
+        report_.records_dropped += expected - found;
+        NoteUnresolved(txn);
+      }
     }
     offset += static_cast<uint32_t>(size);
   }
@@ -350,7 +401,7 @@ size_t RecordStore::FreeBytes() const {
   return spare + (head_offset_ < block_size_ ? block_size_ - head_offset_ : 0);
 }
 
-bool RecordStore::Fits(const uint16_t* sizes, size_t n, size_t reserve_blocks) const {
+bool RecordStore::Fits(const uint16_t* sizes, size_t n, size_t reserve_blocks, size_t reserve_bytes) const {
   size_t offset = head_offset_;
   size_t blocks = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -360,17 +411,29 @@ bool RecordStore::Fits(const uint16_t* sizes, size_t n, size_t reserve_blocks) c
     }
     offset += sizes[i];
   }
-  return blocks + reserve_blocks <= FreeBlockCount();
+  if (blocks + reserve_blocks > FreeBlockCount()) return false;
+  if (reserve_bytes == 0) return true;
+  // Bytes left after the write, outside the reserved blocks.
+  const size_t spare_blocks = FreeBlockCount() - blocks - reserve_blocks;
+  const size_t left = (offset < block_size_ ? block_size_ - offset : 0) + spare_blocks * (block_size_ - kBlockHeaderSize);
+  return left >= reserve_bytes;
 }
 
 Status RecordStore::EnsureSpace(const Op* ops, size_t op_count) {
   uint16_t sizes[kMaxTransactionRecords + 1];
   for (size_t i = 0; i < op_count; ++i) sizes[i] = static_cast<uint16_t>(RecordSize(ops[i].type, ops[i].length));
   sizes[op_count] = kRecordHeaderSize;
+  // Counter writes and erasures may use the byte reserve; new data may not.
+  size_t reserve_bytes = 0;
+  for (size_t i = 0; i < op_count; ++i) {
+    if (ops[i].type == kData && core::RecordKind(ops[i].key) != kCounterKind) {
+      reserve_bytes = block_size_ / 8 < kCounterReserveBytes ? block_size_ / 8 : kCounterReserveBytes;
+    }
+  }
   // One whole block stays free for compaction, so a full store can always
   // make room by copying its oldest block's live records.
   for (size_t attempt = 0; attempt <= block_count_; ++attempt) {
-    if (Fits(sizes, op_count + 1, kReserveBlocks)) return Status::Ok();
+    if (Fits(sizes, op_count + 1, kReserveBlocks, reserve_bytes)) return Status::Ok();
     bool progressed = false;
     MORTISE_TRY(CompactOldest(&progressed));
     if (!progressed) break;
@@ -426,6 +489,16 @@ Status RecordStore::CompactOldest(bool* progressed) {
     size_t length = 0;
     const Status s = ReadValue(index_[i].location, value, &length);
     uint32_t location = 0;
+    if (s.code() == StatusCode::kDataLoss && core::RecordKind(key) == kCounterKind) {
+      // A counter is never erased (it would read 0): recovered upward.
+      uint8_t v[8];
+      PutLe64(v, RecoveredCounterValue(key, index_[i].location));
+      MORTISE_TRY(AppendRecord(kCopy, key, v, 0, 0, &location));
+      ++report_.counters_recovered;
+      index_[i].location = location;
+      ++i;
+      continue;
+    }
     if (s.code() == StatusCode::kDataLoss) {
       // The value is gone; a tombstone makes that final instead of letting
       // an older version reappear.
@@ -679,6 +752,7 @@ void RecordStore::Rollback() {
 }
 
 Status RecordStore::CommitOps(const Op* ops, size_t op_count, const uint8_t* data) {
+  if (read_only_) return StatusCode::kResourceExhausted;
   // Refuse before writing anything if the index could not take the result.
   size_t new_keys = 0;
   for (size_t i = 0; i < op_count; ++i) new_keys += ops[i].type == kData && Find(ops[i].key) < 0;
@@ -704,9 +778,146 @@ Result<uint64_t> RecordStore::ReadCounter(uint16_t id) {
   if (at < 0) return uint64_t{0};
   uint8_t v[8];
   size_t length = 0;
-  MORTISE_TRY(ReadValue(index_[at].location, v, &length));
-  if (length != 8) return StatusCode::kDataLoss;
-  return GetLe64(v);
+  const Status s = ReadValue(index_[at].location, v, &length);
+  if (s.ok() && length == 8) return GetLe64(v);
+  if (!s.ok() && s.code() != StatusCode::kDataLoss && s.code() != StatusCode::kResourceExhausted) return s;
+  // Damaged since mount: recover upward now rather than fail forever.
+  const uint64_t value = RecoveredCounterValue(CounterKey(id), index_[at].location);
+  PutLe64(v, value);
+  const Op op{CounterKey(id), 8, kData, 0};
+  MORTISE_TRY(CommitOps(&op, 1, v));
+  NoteCounter(CounterKey(id), v);
+  ++report_.counters_recovered;
+  return value;
+}
+
+void RecordStore::NoteCounter(uint32_t key, const uint8_t* value) {
+  if (core::RecordKind(key) != kCounterKind) return;
+  const uint64_t v = GetLe64(value);
+  for (size_t i = 0; i < seen_count_; ++i) {
+    if (seen_[i].key == key) {
+      if (v > seen_[i].max) seen_[i].max = v;
+      return;
+    }
+  }
+  if (seen_count_ < kMaxSeenCounters) seen_[seen_count_++] = SeenCounter{key, v};
+}
+
+uint64_t RecordStore::CounterSeen(uint32_t key) const {
+  for (size_t i = 0; i < seen_count_; ++i)
+    if (seen_[i].key == key) return seen_[i].max;
+  return 0;
+}
+
+// The newest readable value (seen at mount) or the damaged value's own bytes
+// when plausible, whichever is higher, plus the margin.
+uint64_t RecordStore::RecoveredCounterValue(uint32_t key, uint32_t location) {
+  uint64_t base = CounterSeen(key);
+  uint8_t h[kRecordHeaderSize + 8];
+  if (flash_.Read(location & ~kCorruptFlag, h).ok() && GetLe16(h + 2) == 8) {
+    const uint64_t raw = GetLe64(h + kRecordHeaderSize);
+    // A flip that set a high bit would make it absurd: not taken.
+    if (raw > base && raw < (uint64_t{1} << 48)) base = raw;
+  }
+  return base + kCounterRecoveryMargin;
+}
+
+void RecordStore::NoteUnresolved(uint32_t txn) {
+  for (size_t i = 0; i < unresolved_count_; ++i)
+    if (unresolved_[i] == txn) return;
+  if (unresolved_count_ < kMaxUnresolved) {
+    unresolved_[unresolved_count_++] = txn;
+  } else {
+    unresolved_overflow_ = true;
+  }
+}
+
+void RecordStore::Resolve(uint32_t txn) {
+  for (size_t i = 0; i < unresolved_count_; ++i) {
+    if (unresolved_[i] == txn) {
+      unresolved_[i] = unresolved_[--unresolved_count_];
+      return;
+    }
+  }
+}
+
+Status RecordStore::WriteAbortMarkers() {
+  uint32_t txns[kMaxUnresolved + 1];
+  size_t n = 0;
+  for (size_t i = 0; i < unresolved_count_; ++i) txns[n++] = unresolved_[i];
+  if (tail_pending_) txns[n++] = tail_txn_;
+  for (size_t i = 0; i < n; ++i) {
+    MORTISE_TRY(EnsureSpace(nullptr, 0));
+    uint32_t unused;
+    MORTISE_TRY(AppendRecord(kAbortMarker, txns[i], {}, 0, 0, &unused));
+  }
+  unresolved_count_ = 0;
+  tail_pending_ = false;
+  return Status::Ok();
+}
+
+Status RecordStore::RecoverCounters(bool damage) {
+  // Counters to write, collected first: writing changes the index.
+  uint32_t keys[kMaxSeenCounters];
+  uint64_t values[kMaxSeenCounters];
+  bool recovered[kMaxSeenCounters];
+  size_t n = 0;
+  const int first = [&] {
+    size_t lo = 0, hi = count_;
+    while (lo < hi) {
+      const size_t mid = (lo + hi) / 2;
+      if (index_[mid].key < CounterKey(0)) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return static_cast<int>(lo);
+  }();
+  for (size_t i = static_cast<size_t>(first); i < count_ && n < kMaxSeenCounters; ++i) {
+    const uint32_t key = index_[i].key;
+    uint8_t v[8];
+    size_t length = 0;
+    const Status s = ReadValue(index_[i].location, v, &length);
+    if (!s.ok() || length != 8) {
+      keys[n] = key;
+      values[n] = RecoveredCounterValue(key, index_[i].location);
+      recovered[n++] = true;
+    } else if (damage) {
+      // A committed value of this counter may be among the damaged records.
+      const uint64_t base = CounterSeen(key) > GetLe64(v) ? CounterSeen(key) : GetLe64(v);
+      keys[n] = key;
+      values[n] = base + kCounterRecoveryMargin;
+      recovered[n++] = true;
+    } else if (CounterSeen(key) > GetLe64(v)) {
+      // A newer value reached flash but its commit did not (or was damaged):
+      // never read less than what flash shows.
+      keys[n] = key;
+      values[n] = CounterSeen(key);
+      recovered[n++] = false;
+    }
+  }
+  // Counters with readable values on flash but none committed.
+  for (size_t j = 0; j < seen_count_ && n < kMaxSeenCounters; ++j) {
+    if (Find(seen_[j].key) < 0 && (seen_[j].max > 0 || damage)) {
+      keys[n] = seen_[j].key;
+      values[n] = seen_[j].max + (damage ? kCounterRecoveryMargin : 0);
+      recovered[n++] = damage;
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t v[8];
+    PutLe64(v, values[i]);
+    const Op op{keys[i], 8, kData, 0};
+    MORTISE_TRY(CommitOps(&op, 1, v));
+    NoteCounter(keys[i], v);
+    if (recovered[i]) {
+      ++report_.counters_recovered;
+    } else {
+      ++report_.counters_raised;
+    }
+  }
+  return Status::Ok();
 }
 
 Result<uint64_t> RecordStore::RaiseCounter(uint16_t id, uint64_t value) {
@@ -717,6 +928,7 @@ Result<uint64_t> RecordStore::RaiseCounter(uint16_t id, uint64_t value) {
   // Committed on its own even inside a transaction: persist before use.
   const Op op{CounterKey(id), 8, kData, 0};
   MORTISE_TRY(CommitOps(&op, 1, v));
+  NoteCounter(CounterKey(id), v);  // the newest known-good value, for recovery
   return value;
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -456,6 +458,171 @@ TEST(RecordStore, MountOfGarbageIsOkAndReportsDroppedBlocks) {
   EXPECT_TRUE(rig.store->Write(1, Bytes("fresh")).ok());
   ASSERT_TRUE(rig.Reboot().ok());
   EXPECT_EQ(ReadString(*rig.store, 1), "fresh");
+}
+
+// Review 3, finding 5: a corrupt counter must stay readable and never go
+// back, neither at mount nor after compaction (which used to tombstone it).
+TEST(RecordStore, CorruptCounterRecoversUpwardAndSurvivesCompaction) {
+  Rig rig(4, 3, 1, 1024);
+  ASSERT_TRUE(rig.store->Mount().ok());
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(rig.store->IncrementCounter(5).ok());
+  uint8_t needle[8] = {50, 0, 0, 0, 0, 0, 0, 0};
+  auto it = std::search(rig.memory.begin(), rig.memory.end(), needle, needle + 8);
+  ASSERT_NE(it, rig.memory.end());
+  *(it + 1) ^= 0x01;
+  ASSERT_TRUE(rig.Reboot().ok());
+  EXPECT_EQ(rig.store->mount_report().counters_recovered, 1u);
+  auto c = rig.store->ReadCounter(5);
+  ASSERT_TRUE(c.ok());
+  EXPECT_GE(*c, 50u);
+  EXPECT_GE(*c, 49u + RecordStore::kCounterRecoveryMargin);  // newest readable (49) + margin
+  std::vector<uint8_t> v(100, 0xAB);
+  for (int i = 0; i < 400; ++i) {
+    v[0] = static_cast<uint8_t>(i);
+    ASSERT_TRUE(rig.store->Write(core::MakeRecordKey(1, static_cast<uint16_t>(i % 3)), v).ok());
+  }
+  auto after = rig.store->ReadCounter(5);
+  ASSERT_TRUE(after.ok());
+  EXPECT_GE(*after, *c);
+  ASSERT_TRUE(rig.Reboot().ok());
+  after = rig.store->ReadCounter(5);
+  ASSERT_TRUE(after.ok());
+  EXPECT_GE(*after, *c);
+  auto inc = rig.store->IncrementCounter(5);
+  ASSERT_TRUE(inc.ok());
+  EXPECT_GT(*inc, *c);
+}
+
+// Review 3, finding 5: a counter damaged after mount (read-time CRC failure)
+// and a damaged only-copy left by compaction both recover upward.
+TEST(RecordStore, CounterDamagedAfterMountRecoversAtTheRead) {
+  Rig rig(4, 3, 1, 1024);
+  ASSERT_TRUE(rig.store->Mount().ok());
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE(rig.store->IncrementCounter(2).ok());
+  uint8_t needle[8] = {7, 0, 0, 0, 0, 0, 0, 0};
+  auto it = std::search(rig.memory.begin(), rig.memory.end(), needle, needle + 8);
+  ASSERT_NE(it, rig.memory.end());
+  *(it + 7) ^= 0x80;  // the value's last CRC-covered byte: now reads as a huge value
+  auto c = rig.store->ReadCounter(2);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(*c, 7u + RecordStore::kCounterRecoveryMargin);  // last value written + margin
+  EXPECT_GT(rig.store->mount_report().counters_recovered, 0u);
+  ASSERT_TRUE(rig.Reboot().ok());
+  auto again = rig.store->ReadCounter(2);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *c);
+}
+
+// Review 3, finding 8: a mount whose index is too small scans everything,
+// is read-only, and so cannot lose the records it left out.
+TEST(RecordStore, IndexTooSmallMountsReadOnlyAndLosesNothing) {
+  Rig rig(4, 3, 1, 1024);
+  ASSERT_TRUE(rig.store->Mount().ok());
+  std::vector<uint8_t> v(40, 0x33);
+  for (int k = 0; k < 20; ++k) ASSERT_TRUE(rig.store->Write(core::MakeRecordKey(3, static_cast<uint16_t>(k)), v).ok());
+  {
+    RecordIndexEntry small[10];
+    RecordStore s(rig.store_part, small);
+    EXPECT_EQ(s.Mount().code(), StatusCode::kResourceExhausted);
+    EXPECT_TRUE(s.read_only());
+    uint8_t out[64];
+    EXPECT_TRUE(s.Read(small[0].key, out).ok());
+    for (int i = 0; i < 200; ++i) {
+      v[0] = static_cast<uint8_t>(i);
+      EXPECT_EQ(s.Write(small[i % 10].key, v).code(), StatusCode::kResourceExhausted);
+    }
+    EXPECT_EQ(s.Erase(small[0].key).code(), StatusCode::kResourceExhausted);
+    EXPECT_EQ(s.IncrementCounter(1).status().code(), StatusCode::kResourceExhausted);
+  }
+  rig.Remake();
+  ASSERT_TRUE(rig.store->Mount().ok());
+  EXPECT_FALSE(rig.store->read_only());
+  EXPECT_EQ(rig.store->record_count(), 20u);
+}
+
+// Review 3, finding 7: a store full of records can still count and delete.
+TEST(RecordStore, FullStoreCanStillEraseAndCount) {
+  Rig rig(8, 3, 1, 1024);
+  ASSERT_TRUE(rig.store->Mount().ok());
+  std::vector<uint8_t> v(200, 0x5A);
+  int n = 0;
+  for (; n < 1000; ++n) {
+    v[0] = static_cast<uint8_t>(n);
+    if (!rig.store->Write(core::MakeRecordKey(2, static_cast<uint16_t>(n)), v).ok()) break;
+  }
+  ASSERT_LT(n, 1000);
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(rig.store->IncrementCounter(0).ok()) << i;
+  EXPECT_TRUE(rig.store->Erase(core::MakeRecordKey(2, 0)).ok());
+  ASSERT_TRUE(rig.Reboot().ok());
+  auto c = rig.store->ReadCounter(0);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(*c, 500u);
+}
+
+// Review 3, finding 6: a flipped bit in a counter record's header must not
+// silently roll the counter back (it is reported and recovered upward).
+TEST(RecordStore, CounterHeaderFlipDoesNotRollTheCounterBack) {
+  Rig rig(4, 3, 1, 1024);
+  ASSERT_TRUE(rig.store->Mount().ok());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(rig.store->IncrementCounter(5).ok());
+  ASSERT_TRUE(rig.store->Write(9, std::vector<uint8_t>(4, 1)).ok());  // the counter's is not the last commit
+  uint8_t needle[8] = {10, 0, 0, 0, 0, 0, 0, 0};
+  auto it = std::search(rig.memory.begin(), rig.memory.end(), needle, needle + 8);
+  ASSERT_NE(it, rig.memory.end());
+  *(it - 16 + 8) ^= 0x01;  // transaction number in the header
+  ASSERT_TRUE(rig.Reboot().ok());
+  EXPECT_FALSE(rig.store->mount_report().clean());
+  auto c = rig.store->ReadCounter(5);
+  ASSERT_TRUE(c.ok());
+  EXPECT_GE(*c, 10u);
+  // Recovered once: the next mount does not raise it again.
+  ASSERT_TRUE(rig.Reboot().ok());
+  auto again = rig.store->ReadCounter(5);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *c);
+  EXPECT_EQ(rig.store->mount_report().counters_recovered, 0u);
+}
+
+// Review 3, finding 6: a flipped commit record (not the newest) is reported
+// as damage, not taken for a power cut; a real power cut is not damage.
+TEST(RecordStore, CommitFlipIsDamageButAPowerCutIsNot) {
+  Rig rig(4, 3, 1, 1024);
+  ASSERT_TRUE(rig.store->Mount().ok());
+  std::vector<uint8_t> a(8, 0x11), b(8, 0x22);
+  ASSERT_TRUE(rig.store->Write(7, a).ok());
+  ASSERT_TRUE(rig.store->Write(7, b).ok());
+  ASSERT_TRUE(rig.store->Write(8, a).ok());
+  int seen = 0;
+  size_t at = 0;
+  for (size_t i = 16; i < 4096; i += 4) {
+    if (rig.memory[i] == 0xC3 && rig.memory[i + 4] == 0xFF && rig.memory[i + 7] == 0xFF && ++seen == 2) {
+      at = i;
+      break;
+    }
+  }
+  ASSERT_NE(at, 0u);
+  rig.memory[at + 9] ^= 0x01;
+  ASSERT_TRUE(rig.Reboot().ok());
+  EXPECT_EQ(rig.store->mount_report().damaged_transactions, 1u);
+  EXPECT_FALSE(rig.store->mount_report().clean());
+
+  // A power cut in the middle of a transaction: discarded, not damage, also
+  // after more writes and another reboot (the abort marker says so).
+  Rig cut(4, 3, 1, 1024);
+  ASSERT_TRUE(cut.store->Mount().ok());
+  ASSERT_TRUE(cut.store->Write(1, a).ok());
+  ASSERT_TRUE(cut.store->Begin().ok());
+  ASSERT_TRUE(cut.store->Write(2, a).ok());
+  ASSERT_TRUE(cut.store->Write(3, b).ok());
+  cut.flash.CutPowerAt(cut.flash.operation_count() + 1);  // after the first record
+  EXPECT_FALSE(cut.store->Commit().ok());
+  ASSERT_TRUE(cut.Reboot().ok());
+  EXPECT_EQ(cut.store->mount_report().transactions_discarded, 1u);
+  EXPECT_EQ(cut.store->mount_report().damaged_transactions, 0u);
+  ASSERT_TRUE(cut.store->Write(4, b).ok());
+  ASSERT_TRUE(cut.Reboot().ok());
+  EXPECT_EQ(cut.store->mount_report().damaged_transactions, 0u);
+  EXPECT_EQ(cut.store->mount_report().counters_recovered, 0u);
 }
 
 }  // namespace

@@ -180,6 +180,10 @@ struct LogMountReport {
   uint32_t voids = 0;           // unreadable records in the head segment
   uint32_t bytes_skipped = 0;   // bytes in the head segment that did not parse
   bool roll_completed = false;  // a power cut had interrupted a segment roll
+  // Sequence numbers skipped at mount (numbering restarted at the durable
+  // high-water mark after damage or an interrupted roll; declared by a loss
+  // record).
+  uint64_t sequence_jump = 0;
 };
 
 class LogRecordVisitor {
@@ -194,6 +198,10 @@ class AuditLog final : public core::EventSink {
   // Counters this log keeps in the record store (outside the core's 0-15).
   static constexpr uint16_t kCounterHighWater = 0xFF00;
   static constexpr uint16_t kCounterAcknowledged = 0xFF01;
+  // Events Emit could not write, in total, and how many of them a loss record
+  // has declared: the difference survives a reboot and is declared then.
+  static constexpr uint16_t kCounterFailedEvents = 0xFF02;
+  static constexpr uint16_t kCounterFailedDeclared = 0xFF03;
   static constexpr size_t kMinBlocks = 3;
   static constexpr size_t kMaxBlocks = 64;
 
@@ -208,8 +216,9 @@ class AuditLog final : public core::EventSink {
   Status Mount();
   const LogMountReport& mount_report() const { return report_; }
 
-  // core::EventSink: appends; a failure is counted and written as a loss
-  // record by the next successful append.
+  // core::EventSink: appends; a failure is counted (in RAM and, when the
+  // store allows, in counter kCounterFailedEvents) and written as a loss
+  // record by the next successful append, also after a reboot.
   void Emit(const core::LockEvent& event) override;
   // Appends and returns the event's sequence number once it is on flash.
   // kFailedPrecondition: not mounted, or a write failed since the last mount.
@@ -238,7 +247,10 @@ class AuditLog final : public core::EventSink {
   };
   Status CheckUsable() const;
   Status LoadHead();
-  Status Roll();
+  // Seals the head and opens a new segment; numbering continues at
+  // max(next_seq_, jump_to).
+  Status Roll(uint64_t jump_to = 0);
+  Status AppendLoss(LossReason reason, uint64_t first, uint64_t count);
   Status OpenFirstSegment();
   Status WriteRecord(std::span<const uint8_t> bytes);
   Result<uint64_t> RaiseCounter(uint16_t id, uint64_t value);
@@ -257,7 +269,9 @@ class AuditLog final : public core::EventSink {
   uint64_t high_water_ = 0;
   LogChain head_chain_{};
   uint32_t head_offset_ = 0;
-  bool head_sealed_ = false;
+  bool head_sealed_ = false;  // the head's seal slot is programmed (valid or torn)
+  uint32_t head_trailing_ = 0;
+  uint64_t roll_from_ = 0;  // the sequence number the last roll's old head ended at
   uint64_t last_loss_first_ = 0;   // the head's last record, if a loss record
   uint64_t last_loss_count_ = 0;
   bool last_is_loss_ = false;

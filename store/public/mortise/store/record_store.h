@@ -37,7 +37,23 @@ struct MountReport {
   uint32_t blocks_dropped = 0;          // blocks with an invalid header (reused after erase)
   uint32_t transactions_discarded = 0;  // transactions without a commit record (power cut)
   uint32_t obsolete_blocks_erased = 0;  // compaction victims whose erase a power cut interrupted
-  bool clean() const { return records_dropped == 0 && corrupt_values == 0 && bytes_skipped == 0 && blocks_dropped == 0; }
+  // Counters whose newest value was unreadable: raised to the newest readable
+  // value found on flash plus RecordStore::kCounterRecoveryMargin, and
+  // persisted, so a counter always reads and never goes back.
+  uint32_t counters_recovered = 0;
+  // Counters raised to a newer value found on flash whose commit record was
+  // missing (a torn commit, or a damaged one).
+  uint32_t counters_raised = 0;
+  // Transactions found without their commit record that a power cut does not
+  // explain (no abort marker follows them and they are not the newest), and
+  // committed transactions missing records: damage. Every counter is then
+  // recovered upward (counters_recovered), and abort markers are written so
+  // the same damage is not counted twice.
+  uint32_t damaged_transactions = 0;
+  bool clean() const {
+    return records_dropped == 0 && corrupt_values == 0 && bytes_skipped == 0 && blocks_dropped == 0 &&
+           damaged_transactions == 0;
+  }
 };
 
 // One index slot: a key and where its newest committed record starts.
@@ -57,6 +73,13 @@ class RecordStore final : public core::DurableStore {
   static constexpr size_t kMinBlocks = 4;
   // Kind reserved for counters: Write/Erase refuse it, ForEach hides it.
   static constexpr uint16_t kCounterKind = 0xFFFF;
+  // Added to the newest readable value of a counter whose newest value is
+  // unreadable (mount_report().counters_recovered).
+  static constexpr uint64_t kCounterRecoveryMargin = 4096;
+  // Bytes that only counter writes and tombstones (erasures) may use: a store
+  // filled with records still counts, acknowledges and deletes. The reserve
+  // is min(kCounterReserveBytes, block size / 8): 512 B with 4 KiB blocks.
+  static constexpr size_t kCounterReserveBytes = 512;
   // Lock default: ~1000 users, 2000 credentials, schedules and config.
   static constexpr size_t kDefaultCapacity = 4096;
 
@@ -68,8 +91,11 @@ class RecordStore final : public core::DurableStore {
   // Erased flash mounts as an empty store. Returns OK whenever a store could
   // be mounted, however much was dropped (see mount_report()).
   // kInvalidArgument: the flash geometry is unusable. kResourceExhausted: more
-  // live records than the index holds (the rest are not loaded). kUnavailable
-  // or kDataLoss: the flash failed (from Flash).
+  // live records than the index holds: the rest are not loaded, the whole
+  // flash is still scanned, and the store is mounted read-only (reads work;
+  // Write, Erase, Commit and counter increments return kResourceExhausted,
+  // since compaction would drop the records left out) until a Mount with a
+  // larger index. kUnavailable or kDataLoss: the flash failed (from Flash).
   Status Mount();
   // Erases every block: an empty store. Errors from Flash::Erase.
   Status Format();
@@ -89,8 +115,10 @@ class RecordStore final : public core::DurableStore {
   Status Erase(uint32_t key) override;
   Status Commit() override;
   void Rollback() override;
-  // kDataLoss: the counter's newest record is corrupt (it is never guessed
-  // lower). kOutOfRange: the increment would overflow 64 bits.
+  // A counter whose newest record is corrupt is recovered upward (newest
+  // readable value + kCounterRecoveryMargin, persisted) at Mount, at the read
+  // that finds it corrupt, or when compaction meets it: it is never guessed
+  // lower and never erased. kOutOfRange: the increment would overflow 64 bits.
   Result<uint64_t> ReadCounter(uint16_t id) override;
   Result<uint64_t> IncrementCounter(uint16_t id, uint64_t by = 1) override;
 
@@ -99,6 +127,8 @@ class RecordStore final : public core::DurableStore {
   Result<uint64_t> RaiseCounter(uint16_t id, uint64_t value);
 
   size_t record_count() const { return count_; }
+  // True after a Mount that returned kResourceExhausted (index too small).
+  bool read_only() const { return read_only_; }
   size_t capacity() const { return index_.size(); }
   // Bytes that can still be appended before compaction must run.
   size_t FreeBytes() const;
@@ -125,12 +155,19 @@ class RecordStore final : public core::DurableStore {
   Status ApplyRecord(uint32_t key, uint8_t type, uint32_t location, bool value_ok);
   Status CommitOps(const Op* ops, size_t op_count, const uint8_t* data);
   Status EnsureSpace(const Op* ops, size_t op_count);
-  bool Fits(const uint16_t* sizes, size_t n, size_t reserve_blocks) const;
+  bool Fits(const uint16_t* sizes, size_t n, size_t reserve_blocks, size_t reserve_bytes = 0) const;
   Status CompactOldest(bool* progressed);
   Status AppendRecord(uint8_t type, uint32_t key, std::span<const uint8_t> value, uint32_t txn,
                       uint8_t index_in_txn, uint32_t* location);
   Status OpenNewBlock();
   Status ReadValue(uint32_t location, std::span<uint8_t> out, size_t* length);
+  void NoteCounter(uint32_t key, const uint8_t* value);
+  uint64_t CounterSeen(uint32_t key) const;
+  uint64_t RecoveredCounterValue(uint32_t key, uint32_t location);
+  Status RecoverCounters(bool damage);
+  Status WriteAbortMarkers();
+  void NoteUnresolved(uint32_t txn);
+  void Resolve(uint32_t txn);
   int Find(uint32_t key) const;  // index position or -1
   Status IndexPut(uint32_t key, uint32_t location);
   void IndexRemove(uint32_t key);
@@ -151,6 +188,8 @@ class RecordStore final : public core::DurableStore {
   uint32_t next_txn_ = 1;
   bool mounted_ = false;
   bool broken_ = false;
+  bool index_overflow_ = false;  // Mount met more live records than the index holds
+  bool read_only_ = false;       // after such a mount: every write is refused
   bool in_txn_ = false;
   MountReport report_;
 
@@ -163,6 +202,23 @@ class RecordStore final : public core::DurableStore {
   size_t pending_count_ = 0;
   uint32_t pending_txn_ = 0;
   bool pending_active_ = false;
+  // Newest readable value of each counter seen at mount (committed or not).
+  struct SeenCounter {
+    uint32_t key;
+    uint64_t max;
+  };
+  static constexpr size_t kMaxSeenCounters = 32;
+  SeenCounter seen_[kMaxSeenCounters] = {};
+  size_t seen_count_ = 0;
+  // Transactions (numbers) left without a commit, or committed with records
+  // missing, and not yet followed by an abort marker; the newest discarded
+  // one (a power cut's) is kept apart.
+  static constexpr size_t kMaxUnresolved = 16;
+  uint32_t unresolved_[kMaxUnresolved] = {};
+  size_t unresolved_count_ = 0;
+  bool unresolved_overflow_ = false;
+  uint32_t tail_txn_ = 0;
+  bool tail_pending_ = false;
 };
 
 // A store with its index inline: RAM = N * 8 bytes + sizeof(RecordStore).
