@@ -348,7 +348,7 @@ Status RecordStore::ApplyRecord(uint32_t key, uint8_t type, uint32_t location, b
   return IndexPut(key, location | (value_ok ? 0 : kCorruptFlag));
 }
 
-int RecordStore::Find(uint32_t key) const {
+size_t RecordStore::LowerBound(uint32_t key) const {
   size_t lo = 0, hi = count_;
   while (lo < hi) {
     const size_t mid = (lo + hi) / 2;
@@ -358,19 +358,16 @@ int RecordStore::Find(uint32_t key) const {
       hi = mid;
     }
   }
+  return lo;
+}
+
+int RecordStore::Find(uint32_t key) const {
+  const size_t lo = LowerBound(key);
   return (lo < count_ && index_[lo].key == key) ? static_cast<int>(lo) : -1;
 }
 
 Status RecordStore::IndexPut(uint32_t key, uint32_t location) {
-  size_t lo = 0, hi = count_;
-  while (lo < hi) {
-    const size_t mid = (lo + hi) / 2;
-    if (index_[mid].key < key) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
+  const size_t lo = LowerBound(key);
   if (lo < count_ && index_[lo].key == key) {
     index_[lo].location = location;
     return Status::Ok();

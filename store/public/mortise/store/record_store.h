@@ -168,6 +168,7 @@ class RecordStore final : public core::DurableStore {
   Status WriteAbortMarkers();
   void NoteUnresolved(uint32_t txn);
   void Resolve(uint32_t txn);
+  size_t LowerBound(uint32_t key) const;  // first index position with a key >= key
   int Find(uint32_t key) const;  // index position or -1
   Status IndexPut(uint32_t key, uint32_t location);
   void IndexRemove(uint32_t key);
