@@ -217,6 +217,14 @@ Result<ClaimLabel> ProvisionSetupCode(const LockIdentity& identity, core::Durabl
   return label;
 }
 
+Result<bool> SetupCodeProvisioned(core::DurableStore& store) {
+  StoredVerifier v;
+  const Status s = LoadVerifier(store, v);
+  if (s.code() == StatusCode::kNotFound) return false;
+  if (!s.ok()) return s;
+  return true;
+}
+
 // --- Lock side -----------------------------------------------------------------
 
 Status ClaimServer::OpenWindow(uint64_t now_ms) {

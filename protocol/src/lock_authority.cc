@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "le.h"
+#include "mortise/crypto/kdf.h"
 #include "mortise/core/attributes.h"
 #include "mortise/protocol/records.h"
 
@@ -213,6 +214,15 @@ Status LockAuthority::OfflinePinSecret(crypto::SecretBytes<kOfflinePinSecretSize
   if (*n != kPinRecordSize || record.data()[0] != kFormat) return StatusCode::kDataLoss;
   std::memcpy(out.data(), record.data() + 1, kOfflinePinSecretSize);
   return Status::Ok();
+}
+
+Status LockAuthority::LogKey(crypto::SecretBytes<32>& out) const {
+  if (!identity_.has_value()) return StatusCode::kFailedPrecondition;
+  static constexpr uint8_t kInfo[] = {'m', 'o', 'r', 't', 'i', 's', 'e', '-', 'l', 'o',
+                                      'g', '-', 'k', 'e', 'y', '-', 'v', '1'};
+  crypto::SecretBytes<crypto::kP256ScalarSize> scalar;
+  identity_->key().ExportPrivateScalar(scalar);
+  return crypto::HkdfSha256({}, scalar.span(), kInfo, out.span());
 }
 
 }  // namespace mortise::protocol

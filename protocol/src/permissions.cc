@@ -76,6 +76,7 @@ constexpr Entry kTable[] = {
     {Command::kRevokeKey, "RevokeKey", {kPermManageUsers, true, false}},
     {Command::kApplyAccessList, "ApplyAccessList", {kPermNone, false, false}},
     {Command::kFactoryReset, "FactoryReset", {kPermNone, false, true}},
+    {Command::kManagement, "Management", {kPermNone, false, true}},
 };
 static_assert(sizeof(kTable) / sizeof(kTable[0]) == kCommandCount, "one row per command");
 

@@ -407,23 +407,22 @@ Status SessionServer::Serve(const VerifiedKey& key, std::span<const uint8_t> id,
     request.command = static_cast<Command>(req.command);
     request.value = req.value;
     request.attribute = static_cast<uint16_t>(req.attribute);
-    request.access_list = View(req.access_list);
-    // The key is checked again now: a revocation or expiry since the
-    // handshake applies to this command.
-    Status s = authority_.Recheck(key, lock_);
-    if (s.ok()) s = authority_.Authorize(key, request.command, core::OperationSource::kProprietaryRemote);
-    if (s.ok()) {
-      response = Execute(key, request);
-    } else {
-      response.status = s.code();
-    }
+    request.payload = View(req.payload);
+    request.pin = View(req.pin);
+    // Sessions run over a proximity transport (BLE, a local socket): the
+    // source is the proprietary remote, which the no-remote mode allows and
+    // RequirePINforRemoteOperation still covers.
+    response = executor_.Run(key, request, core::OperationSource::kProprietaryRemote);
   }
   crypto::SecureZero(plain, sizeof(plain));
+  crypto::SecureZero(&req, sizeof(req));  // holds the PIN, if any
 
   mortise_Response resp = mortise_Response_init_zero;
   resp.status = static_cast<uint32_t>(response.status);
   resp.dl_status = response.dl_status;
   resp.value = response.value;
+  resp.next = response.next;
+  internal::SetBytes(resp.payload, response.payload_view());
   uint8_t resp_plain[mortise_Response_size];
   MORTISE_ASSIGN_OR_RETURN(const size_t resp_len, internal::Encode(mortise_Response_fields, &resp, resp_plain));
   mortise_SessionMessage out = mortise_SessionMessage_init_zero;
@@ -438,73 +437,6 @@ Status SessionServer::Serve(const VerifiedKey& key, std::span<const uint8_t> id,
                         std::span<uint8_t>(out.body.response.sealed.bytes, out.body.response.sealed.size)));
   MORTISE_ASSIGN_OR_RETURN(len, EncodeSession(out, reply));
   return Status::Ok();
-}
-
-CommandResponse SessionServer::Execute(const VerifiedKey& key, const CommandRequest& request) {
-  CommandResponse r;
-  core::RemoteOperation op;
-  op.source = core::OperationSource::kProprietaryRemote;
-  auto operation = [&](const core::OperationResult& result) {
-    r.dl_status = static_cast<uint8_t>(result.status);
-    r.value = static_cast<int64_t>(result.error);
-    r.status = result.ok() ? StatusCode::kOk : StatusCode::kAborted;
-  };
-  // A use of a use-limited key is counted durably before the door moves.
-  if (request.command == Command::kUnlockWithTimeout && (request.value <= 0 || request.value > 0xFFFF)) {
-    r.status = StatusCode::kInvalidArgument;
-    return r;
-  }
-  if (request.command == Command::kUnlock || request.command == Command::kUnbolt ||
-      request.command == Command::kUnlockWithTimeout) {
-    const Status use = authority_.ConsumeUse(key, lock_.utc_now());
-    if (!use.ok()) {
-      r.status = use.code();
-      return r;
-    }
-  }
-  switch (request.command) {
-    case Command::kLock: operation(lock_.LockDoor(op)); break;
-    case Command::kUnlock: operation(lock_.UnlockDoor(op)); break;
-    case Command::kUnbolt: operation(lock_.UnboltDoor(op)); break;
-    case Command::kUnlockWithTimeout:
-      if (request.value <= 0 || request.value > 0xFFFF) {
-        r.status = StatusCode::kInvalidArgument;
-      } else {
-        operation(lock_.UnlockWithTimeout(op, static_cast<uint16_t>(request.value)));
-      }
-      break;
-    case Command::kSetTime:
-    case Command::kSetTimeBackwards:
-      r.status = authority_.SetTime(key, op.source, request.value, request.command == Command::kSetTimeBackwards, lock_)
-                     .code();
-      break;
-    case Command::kReadAttribute: {
-      Result<int64_t> v = lock_.ReadAttribute(static_cast<core::AttributeId>(request.attribute));
-      r.status = v.status().code();
-      if (v.ok()) r.value = *v;
-      break;
-    }
-    case Command::kWriteAttribute:
-    case Command::kSetPassageMode: {
-      const bool passage = request.attribute == static_cast<uint16_t>(core::AttributeId::kOperatingMode) &&
-                           request.value == static_cast<int64_t>(core::OperatingMode::kPassage);
-      // Passage mode has its own permission: WriteAttribute cannot reach it,
-      // and SetPassageMode can reach nothing else.
-      if (passage != (request.command == Command::kSetPassageMode)) {
-        r.status = StatusCode::kPermissionDenied;
-      } else {
-        r.status = lock_.WriteAttribute(static_cast<core::AttributeId>(request.attribute), request.value).code();
-      }
-      break;
-    }
-    case Command::kApplyAccessList: r.status = authority_.ApplyAccessList(request.access_list).code(); break;
-    default:
-      // Authorized, but not carried by sessions yet (management commands,
-      // log, firmware, key sharing: later issues).
-      r.status = StatusCode::kUnimplemented;
-      break;
-  }
-  return r;
 }
 
 // --- Client side ---------------------------------------------------------------
@@ -606,8 +538,11 @@ Result<size_t> SessionClient::SealRequest(const CommandRequest& request, std::sp
   req.command = static_cast<uint32_t>(request.command);
   req.value = request.value;
   req.attribute = request.attribute;
-  if (request.access_list.size() > sizeof(req.access_list.bytes)) return StatusCode::kInvalidArgument;
-  internal::SetBytes(req.access_list, request.access_list);
+  if (request.payload.size() > sizeof(req.payload.bytes) || request.pin.size() > sizeof(req.pin.bytes)) {
+    return StatusCode::kInvalidArgument;
+  }
+  internal::SetBytes(req.payload, request.payload);
+  internal::SetBytes(req.pin, request.pin);
   uint8_t plain[mortise_Request_size];
   MORTISE_ASSIGN_OR_RETURN(const size_t plain_len, internal::Encode(mortise_Request_fields, &req, plain));
   if (plain_len + crypto::kCcmTagSize > sealed_capacity) return StatusCode::kResourceExhausted;
@@ -698,6 +633,9 @@ Result<CommandResponse> SessionClient::Receive(std::span<const uint8_t> bytes) {
   out.status = static_cast<StatusCode>(resp.status);
   out.dl_status = static_cast<uint8_t>(resp.dl_status);
   out.value = resp.value;
+  out.next = resp.next;
+  out.payload_len = resp.payload.size;
+  if (resp.payload.size > 0) std::memcpy(out.payload.data(), resp.payload.bytes, resp.payload.size);
   return out;
 }
 

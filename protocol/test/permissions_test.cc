@@ -20,10 +20,13 @@ std::set<Command> Expected(Role role) {
   switch (role) {
     case Role::kOwner: {
       all.erase(C::kFactoryReset);
+      all.erase(C::kManagement);
       return all;
     }
     case Role::kAdmin: {
-      for (C c : {C::kFactoryReset, C::kUpdateFirmware, C::kSetTimeBackwards, C::kRevokeKey}) all.erase(c);
+      for (C c : {C::kFactoryReset, C::kManagement, C::kUpdateFirmware, C::kSetTimeBackwards, C::kRevokeKey}) {
+        all.erase(c);
+      }
       return all;
     }
     case Role::kMember: {

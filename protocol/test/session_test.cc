@@ -269,6 +269,44 @@ TEST_F(SessionTest, A12_GuestSessionCannotSetTimeChangeSettingsOrUpdate) {
   EXPECT_FALSE(sim_->lock().utc_now().has_value());
 }
 
+TEST_F(SessionTest, A07_PresenceAloneNeverOpensOnlyAnExplicitCommandDoes) {
+  // A relay that stretches the short-range link (NCC Group 2022) attacks
+  // passive entry: a lock that opens because a phone is near. Mortise has
+  // no passive unlock: every opening is a request the holder's device sent
+  // on the holder's action. A hello, a finished handshake, a resumption and
+  // every command other than the four opening ones leave the bolt thrown.
+  const auto locked = [&] {
+    sim_->Run(5000);
+    return sim_->lock().lock_state() != core::LockState::kUnlocked;
+  };
+  ASSERT_TRUE(locked());
+  SessionClient guest = Guest();
+  uint8_t out[kMaxSessionMessageSize];
+  Result<size_t> hello = guest.Hello(out);
+  ASSERT_TRUE(hello.ok());
+  ToLock(std::span<const uint8_t>(out, *hello));
+  EXPECT_TRUE(locked());
+  SessionClient present = Guest();
+  ASSERT_TRUE(Cold(present, Cmd(Command::kReadAttribute)).ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Again(present, Cmd(Command::kReadAttribute), /*resume=*/true).ok());
+  EXPECT_TRUE(locked());
+  // Every other command, run by the owner, with default arguments.
+  SessionClient owner = Owner();
+  ASSERT_TRUE(Cold(owner, Cmd(Command::kLock)).ok());
+  for (uint8_t c = 0; c < kCommandCount; ++c) {
+    const Command command = static_cast<Command>(c);
+    if (command == Command::kUnlock || command == Command::kUnlatch || command == Command::kUnbolt ||
+        command == Command::kUnlockWithTimeout) {
+      continue;
+    }
+    ASSERT_TRUE(Again(owner, Cmd(command)).ok()) << CommandName(command);
+    EXPECT_TRUE(locked()) << CommandName(command);
+  }
+  // The explicit request opens.
+  ASSERT_EQ(Again(owner, Cmd(Command::kUnlock))->status, StatusCode::kOk);
+  EXPECT_FALSE(locked());
+}
+
 TEST_F(SessionTest, A04_InstallerSetsTimeThroughASession) {
   SessionClient client(installer_, installer_chain_, lock_id_, owner_rng_.drbg);
   Result<CommandResponse> r = Cold(client, Cmd(Command::kSetTime, 1750000000));
@@ -297,7 +335,7 @@ TEST_F(SessionTest, A01_RevocationTakesEffectInsideAnOpenSession) {
   // The guest's own phone could carry it too; here the owner's session does.
   SessionClient owner = Owner();
   CommandRequest apply = Cmd(Command::kApplyAccessList);
-  apply.access_list = update;
+  apply.payload = update;
   Result<CommandResponse> applied = Cold(owner, apply);
   ASSERT_TRUE(applied.ok());
   EXPECT_EQ(applied->status, StatusCode::kOk);

@@ -319,7 +319,10 @@ Result<size_t> DecodeLogItem(std::span<const uint8_t> in, LogItem& item) {
 // ---------------------------------------------------------------- verifier
 
 LogVerifier::LogVerifier(const LogAuthenticator& auth, const LogChallenge& challenge, uint64_t expected_first)
-    : auth_(auth), challenge_(challenge), expected_first_(expected_first) {}
+    : auth_(&auth), challenge_(challenge), expected_first_(expected_first) {}
+
+LogVerifier::LogVerifier(const LogChallenge& challenge, uint64_t expected_first)
+    : auth_(nullptr), challenge_(challenge), expected_first_(expected_first) {}
 
 void LogVerifier::AddGap(uint64_t first, uint64_t last) {
   if (first > last) return;
@@ -337,7 +340,7 @@ void LogVerifier::Feed(const LogItem& item) {
   }
   switch (item.type) {
     case LogItemType::kAnchor: {
-      if (!TagEqual(AnchorTag(auth_, item.seq, item.chain), item.tag) || item.seq == ~0ull) {
+      if ((auth_ != nullptr && !TagEqual(AnchorTag(*auth_, item.seq, item.chain), item.tag)) || item.seq == ~0ull) {
         ++findings_.bad_tags;
         return;
       }
@@ -401,8 +404,13 @@ void LogVerifier::Feed(const LogItem& item) {
     case LogItemType::kHead: {
       const bool head = item.type == LogItemType::kHead;
       const bool in_place = anchored_ && chain_valid_ && item.seq + 1 == next_;
-      const LogTag expected = head ? HeadTag(auth_, challenge_, item.seq, chain_) : AnchorTag(auth_, item.seq, chain_);
-      if (!in_place || !TagEqual(expected, item.tag)) {
+      bool tag_ok = true;
+      if (auth_ != nullptr) {
+        const LogTag expected =
+            head ? HeadTag(*auth_, challenge_, item.seq, chain_) : AnchorTag(*auth_, item.seq, chain_);
+        tag_ok = TagEqual(expected, item.tag);
+      }
+      if (!in_place || !tag_ok) {
         ++findings_.bad_tags;
         return;
       }

@@ -105,6 +105,44 @@ TEST_F(A02LogTampering, A02_EveryEditedByteIsFlagged) {
   }
 }
 
+LogFindings VerifyOverChannel(const std::vector<LogItem>& items, uint64_t expected_first = 1) {
+  LogVerifier v(kChallenge, expected_first);
+  for (const LogItem& item : items) v.Feed(item);
+  return v.Finish();
+}
+
+TEST_F(A02LogTampering, A02_ChannelModeStillFlagsGapsReordersAndAMissingHead) {
+  // Over a session the channel authenticates each page; the reader without
+  // the log key still checks that nothing is missing or out of order.
+  EXPECT_TRUE(VerifyOverChannel(items_).ok());
+  const auto pos = RecordPositions();
+  auto dropped = items_;
+  dropped.erase(dropped.begin() + static_cast<ptrdiff_t>(pos[200]));
+  EXPECT_FALSE(VerifyOverChannel(dropped).ok());
+  auto swapped = items_;
+  std::swap(swapped[pos[5]], swapped[pos[6]]);
+  EXPECT_FALSE(VerifyOverChannel(swapped).ok());
+  auto headless = items_;
+  headless.pop_back();
+  EXPECT_FALSE(VerifyOverChannel(headless).ok());
+  // Pages: exports from later points, each starting with an anchor that
+  // must continue the chain of what came before.
+  std::vector<LogItem> paged;
+  for (const LogItem& item : items_) {
+    if (item.type == LogItemType::kHead) break;
+    paged.push_back(item);
+    if (item.type == LogItemType::kRecord && item.seq == 250) break;
+  }
+  const auto second = ExportAll(*rig_.log, 251);
+  paged.insert(paged.end(), second.begin(), second.end());
+  EXPECT_TRUE(VerifyOverChannel(paged).ok());
+  auto spliced = paged;
+  for (LogItem& item : spliced) {
+    if (item.type == LogItemType::kAnchor && item.seq == 250) item.chain[0] ^= 1;
+  }
+  EXPECT_FALSE(VerifyOverChannel(spliced).ok());
+}
+
 TEST_F(A02LogTampering, A02_EditWithAValidCrcIsFlagged) {
   // The relay re-encodes a record (user 7 becomes user 1) with a correct CRC.
   const auto pos = RecordPositions();

@@ -98,6 +98,10 @@ Result<ClaimLabel> ParseLabel(std::string_view text);
 Result<ClaimLabel> ProvisionSetupCode(const LockIdentity& identity, core::DurableStore& store, crypto::Drbg& drbg,
                                       uint32_t iterations = kDefaultClaimIterations);
 
+// Whether ProvisionSetupCode has run on this store (a factory reset keeps
+// the verifier). kDataLoss: the stored verifier is malformed. Store errors.
+Result<bool> SetupCodeProvisioned(core::DurableStore& store);
+
 // The lock's side.
 class ClaimServer {
  public:

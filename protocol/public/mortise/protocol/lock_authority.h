@@ -119,6 +119,13 @@ class LockAuthority {
   // kFailedPrecondition: not claimed.
   Status OfflinePinSecret(crypto::SecretBytes<kOfflinePinSecretSize>& out) const;
 
+  // The key that authenticates the lock's audit log (store::AuditLog's
+  // HmacLogAuthenticator): HKDF-SHA256 of the identity's private scalar with
+  // info "mortise-log-key-v1". It never leaves the lock: readers verify
+  // logs read over a session through the session's own authentication
+  // (store::LogVerifier's channel mode). kFailedPrecondition: not started.
+  Status LogKey(crypto::SecretBytes<32>& out) const;
+
   crypto::Drbg& drbg() { return drbg_; }
 
  private:

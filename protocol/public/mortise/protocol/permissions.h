@@ -86,8 +86,12 @@ enum class Command : uint8_t {
   kRevokeKey,
   kApplyAccessList,    // self-authenticating: the update carries the owner's signature
   kFactoryReset,       // physical input only: refused for every key
+  // A carrier, not a command: a Door Lock cluster payload the integrator's
+  // ManagementHandler classifies (handlers.h); the lock authorizes the
+  // command it names. Authorize() refuses the carrier itself.
+  kManagement,
 };
-inline constexpr uint8_t kCommandCount = static_cast<uint8_t>(Command::kFactoryReset) + 1;
+inline constexpr uint8_t kCommandCount = static_cast<uint8_t>(Command::kManagement) + 1;
 const char* CommandName(Command command);
 
 struct CommandRule {

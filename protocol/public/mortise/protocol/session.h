@@ -49,6 +49,7 @@
 #include "mortise/crypto/p256.h"
 #include "mortise/crypto/secret.h"
 #include "mortise/protocol/certificate.h"
+#include "mortise/protocol/handlers.h"
 #include "mortise/protocol/lock_authority.h"
 #include "mortise/protocol/permissions.h"
 #include "mortise/status.h"
@@ -68,9 +69,15 @@ inline constexpr size_t kSessionNonceSize = 16;  // challenges: 128 bits
 // A command as the client sends it.
 struct CommandRequest {
   Command command = Command::kReadAttribute;
-  int64_t value = 0;       // SetTime: UTC seconds; UnlockWithTimeout: seconds; WriteAttribute: value
+  // SetTime: UTC seconds; UnlockWithTimeout: seconds; WriteAttribute: value;
+  // ReadLog: the first sequence number wanted.
+  int64_t value = 0;
   uint16_t attribute = 0;  // ReadAttribute / WriteAttribute
-  std::span<const uint8_t> access_list;  // ApplyAccessList
+  // ApplyAccessList: the signed update. kManagement: the cluster payload.
+  // ReadLog: the reader's 16-byte challenge.
+  std::span<const uint8_t> payload;
+  // RequirePINforRemoteOperation: the PIN for Lock/Unlock/Unbolt (4..8 bytes).
+  std::span<const uint8_t> pin;
 };
 
 // The lock's answer.
@@ -78,6 +85,32 @@ struct CommandResponse {
   StatusCode status = StatusCode::kOk;  // the command's outcome at the protocol level
   uint8_t dl_status = 0;                // Matter DlStatus of an operation (0: success)
   int64_t value = 0;                    // ReadAttribute's value
+  uint64_t next = 0;                    // ReadLog: next page's first sequence number (0: head reached)
+  size_t payload_len = 0;               // kManagement's answer, ReadLog's page
+  std::array<uint8_t, kMaxResponsePayload> payload{};
+  std::span<const uint8_t> payload_view() const { return std::span<const uint8_t>(payload.data(), payload_len); }
+};
+
+// Runs an authenticated command: re-checks the key (access list, time),
+// authorizes it for its source (a kManagement payload for the command the
+// handler says it is), counts a use of a use-limited key, then acts. Shared
+// by sessions and remote envelopes so both apply exactly the same rules.
+struct CommandExecutor {
+  LockAuthority& authority;
+  core::DoorLock& lock;
+  ManagementHandler* management = nullptr;
+  LogSource* log = nullptr;
+
+  // Every refusal is in the response's status: kPermissionDenied (role,
+  // permission, remote-only, revoked...), kInvalidArgument (a value out of
+  // range, an unparsable payload), kResourceExhausted (uses spent),
+  // kUnimplemented (no hook for the command), kAborted (the core refused an
+  // operation: see dl_status and value = OperationError), or the status of
+  // the core or authority call.
+  CommandResponse Run(const VerifiedKey& key, const CommandRequest& request, core::OperationSource source);
+
+ private:
+  CommandResponse Act(const VerifiedKey& key, const CommandRequest& request, core::OperationSource source);
 };
 
 class SessionServer {
@@ -108,6 +141,9 @@ class SessionServer {
 
   // Forgets every session and resumption ticket (factory reset, new owner).
   void Reset();
+  // Integrator hooks (handlers.h); null: those commands answer kUnimplemented.
+  void set_management(ManagementHandler* handler) { executor_.management = handler; }
+  void set_log_source(LogSource* source) { executor_.log = source; }
   size_t sessions_in_use(uint64_t now_ms) const;
 
  private:
@@ -144,7 +180,6 @@ class SessionServer {
   Status Serve(const VerifiedKey& key, std::span<const uint8_t> id, uint32_t counter,
                std::span<const uint8_t> sealed, const crypto::SecretBytes<16>& c2l,
                const crypto::SecretBytes<16>& l2c, uint32_t& last_counter, std::span<uint8_t> reply, size_t& len);
-  CommandResponse Execute(const VerifiedKey& key, const CommandRequest& request);
   Slot* AllocateSlot(bool owner, uint64_t now_ms);
   void StoreTicket(const Slot& slot, uint64_t now_ms);
   bool Expired(const Slot& slot, uint64_t now_ms) const;
@@ -152,6 +187,7 @@ class SessionServer {
   LockAuthority& authority_;
   core::DoorLock& lock_;
   core::DurableStore& store_;
+  CommandExecutor executor_{authority_, lock_};
   bool started_ = false;
   uint64_t boot_epoch_ = 0;
   Status last_status_;

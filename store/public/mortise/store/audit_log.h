@@ -142,6 +142,16 @@ struct LogFindings {
 class LogVerifier {
  public:
   LogVerifier(const LogAuthenticator& auth, const LogChallenge& challenge, uint64_t expected_first);
+  // For items that arrived over a channel the lock itself authenticated (a
+  // protocol session: every page sealed under keys only the lock and this
+  // reader hold, bound to this session and to the reader's challenge): the
+  // channel vouches for the bytes, so the tags are not checked (a reader
+  // without the lock's log key cannot). Completeness still is: every
+  // sequence number present or declared lost by a loss record, order, the
+  // hash chain continuing across page anchors, decodable records, and a
+  // stream that reaches the head. docs/storage-format.md, "Reading the log
+  // over a session".
+  LogVerifier(const LogChallenge& challenge, uint64_t expected_first);
   void Feed(const LogItem& item);
   const LogFindings& Finish();
   const LogFindings& findings() const { return findings_; }
@@ -158,7 +168,7 @@ class LogVerifier {
     unverified_ = 0;
   }
 
-  const LogAuthenticator& auth_;
+  const LogAuthenticator* auth_;  // null: tags authenticated by the channel
   LogChallenge challenge_;
   uint64_t expected_first_;
   LogFindings findings_;

@@ -1,0 +1,58 @@
+// Integrator hooks the protocol servers call after a command has been
+// authenticated, re-checked and authorized: the Door Lock cluster's
+// management commands (a Linux lock runs them through dljson; a
+// microcontroller build supplies its own), and the audit log.
+//
+// Why hooks rather than code here: the protocol module is portable and owns
+// only who may do what; what a Matter command means is the core's, and how
+// the log is stored is the store's. The hooks are called with a request that
+// has already passed Authorize() for the command Classify() returned, so
+// they hold no policy of their own.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "mortise/protocol/certificate.h"
+#include "mortise/protocol/permissions.h"
+#include "mortise/status.h"
+
+namespace mortise::protocol {
+
+// Bounds of the payloads inside sealed requests and responses.
+inline constexpr size_t kMaxRequestPayload = 384;
+inline constexpr size_t kMaxResponsePayload = 512;
+inline constexpr size_t kLogChallengeBytes = 16;
+
+class ManagementHandler {
+ public:
+  // The protocol command a payload (e.g. a JSON line {"invoke": "SetUser",
+  // ...}) asks for, so the lock can authorize it before running it.
+  // kInvalidArgument: the payload is not understood (nothing runs).
+  virtual Result<Command> Classify(std::span<const uint8_t> payload) = 0;
+  // Runs an authorized payload for `key` (its user mapping, if any, is the
+  // handler's business) and writes the answer into `out`. Returns its length.
+  // kResourceExhausted: the answer does not fit `out`.
+  virtual Result<size_t> Run(const VerifiedKey& key, std::span<const uint8_t> payload, std::span<uint8_t> out) = 0;
+
+ protected:
+  ~ManagementHandler() = default;
+};
+
+class LogSource {
+ public:
+  // One page of the verifiable audit-log export (store::AuditLog::Export)
+  // starting at sequence number `from`: encoded log items, whole items only,
+  // at most out.size() bytes. The last page (when `next_from` is set to 0)
+  // ends with the head item bound to `challenge`; otherwise `next_from` is
+  // where the following page starts (it begins with an anchor that
+  // continues the chain, so a reader feeds every page to one verifier).
+  virtual Result<size_t> ReadPage(uint64_t from, std::span<const uint8_t, kLogChallengeBytes> challenge,
+                                  std::span<uint8_t> out, uint64_t& next_from) = 0;
+
+ protected:
+  ~LogSource() = default;
+};
+
+}  // namespace mortise::protocol

@@ -1,0 +1,125 @@
+// The lock's protocol endpoint: one object that owns the claim server, the
+// session server and the remote-command server of a lock, and dispatches the
+// frames a transport carries to them. A transport (BLE GATT, a UNIX
+// SOCK_SEQPACKET socket, TCP on loopback with a length prefix) carries whole
+// frames; the first byte says which protocol the rest belongs to:
+//
+//   0x01 claim    a ClaimMessage            (claim.h)
+//   0x02 session  a SessionMessage          (session.h)
+//   0x03 remote   a RemoteCommand envelope  (remote.h)
+//   0x04 info     empty request; the reply is a LockInfo (unauthenticated:
+//                 lock id, key hash, claimed, protocol version, claim window)
+//
+// The reply carries the same type byte. A frame with an unknown type, or
+// empty, is answered with a one-byte frame 0x00 (nothing else is revealed)
+// and changes nothing.
+//
+// Why one endpoint: every transport gets the same rules, and nothing a
+// transport does (framing, retries, several clients) can reach the lock's
+// state except through these three servers, which trust nothing they
+// receive.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "mortise/core/door_lock.h"
+#include "mortise/core/durable_store.h"
+#include "mortise/protocol/claim.h"
+#include "mortise/protocol/lock_authority.h"
+#include "mortise/protocol/remote.h"
+#include "mortise/protocol/session.h"
+#include "mortise/status.h"
+
+namespace mortise::protocol {
+
+enum class FrameType : uint8_t {
+  kInvalid = 0,
+  kClaim = 1,
+  kSession = 2,
+  kRemote = 3,
+  kInfo = 4,
+};
+
+// Frames of claims, sessions and info fit a BLE-sized buffer; remote
+// envelopes and their signed results (relayed by servers, never over BLE)
+// need the larger one. Handle() wants a reply buffer of kMaxRemoteFrameSize
+// to answer every type.
+inline constexpr size_t kMaxFrameSize = 1 + kMaxSessionMessageSize;
+inline constexpr size_t kMaxRemoteFrameSize = 1 + kMaxRemoteMessageSize;
+
+// The unauthenticated info reply, decoded (a client uses it to find which
+// lock answers at an endpoint, before claiming or to pick a key).
+struct LockInfoView {
+  uint32_t version = 0;
+  LockId lock_id{};
+  KeyId key_hash{};
+  bool claimed = false;
+  bool claim_window_open = false;
+};
+// kInvalidArgument: not an info reply frame, or malformed.
+Result<LockInfoView> DecodeLockInfo(std::span<const uint8_t> frame);
+
+class LockNode {
+ public:
+  // All must outlive the node. `authority` must be started (its identity is
+  // needed for the claim label) before Start().
+  LockNode(LockAuthority& authority, core::DoorLock& lock, core::DurableStore& store);
+
+  // Provisions the setup code on first start (ProvisionSetupCode), starts
+  // the session server (after DoorLock::Start), and opens the claim window
+  // when the lock is unclaimed. Errors: the parts'.
+  Status Start(uint64_t now_ms);
+
+  // Handles one frame and writes the reply frame. Returns the reply's
+  // length. kResourceExhausted: `reply` shorter than kMaxFrameSize (a remote
+  // frame with a reply shorter than kMaxRemoteFrameSize is answered 0x00).
+  Result<size_t> Handle(std::span<const uint8_t> frame, uint64_t now_ms, std::span<uint8_t> reply);
+
+  // The claim label (lock id, key hash, setup code) made when Start()
+  // provisioned the setup code (the lock's first start). The lock keeps
+  // only the PAKE verifier, never the code: the integrator prints the label
+  // (the sticker) and keeps it outside the lock's store.
+  // kNotFound: provisioned at an earlier start. kFailedPrecondition: not started.
+  Result<ClaimLabel> ProvisionedLabel() const;
+  bool claimed() const { return authority_.claimed(); }
+
+  // The physical claim button: reopens the claim window of an unclaimed
+  // lock. ClaimServer::OpenWindow's statuses.
+  Status PressClaimButton(uint64_t now_ms);
+
+  // Factory reset (a physical input only; no frame can reach it): forgets
+  // the owner, keys, access list and offline-PIN secret, every session and
+  // resumption ticket, then the core's users, credentials and schedules
+  // (DoorLock::FactoryReset), and opens the claim window. The identity, the
+  // setup code, the access-list version floor and the use counts survive
+  // (see LockAuthority::Wipe). Errors: the store's; on error the lock stays
+  // unclaimed-or-claimed as the store left it and the caller retries.
+  Status FactoryReset(uint64_t now_ms);
+
+  // Integrator hooks (may be null): Door Lock cluster commands carried by
+  // sessions and remote envelopes, and the audit log read over sessions.
+  void set_management(ManagementHandler* handler) {
+    sessions_.set_management(handler);
+    remote_.set_management(handler);
+  }
+  void set_log_source(LogSource* source) { sessions_.set_log_source(source); }
+
+  ClaimServer& claim() { return claim_; }
+  SessionServer& sessions() { return sessions_; }
+  RemoteServer& remote() { return remote_; }
+
+ private:
+  LockAuthority& authority_;
+  core::DoorLock& lock_;
+  core::DurableStore& store_;
+  ClaimServer claim_;
+  SessionServer sessions_;
+  RemoteServer remote_;
+  std::optional<ClaimLabel> label_;
+  bool started_ = false;
+};
+
+}  // namespace mortise::protocol

@@ -1,0 +1,155 @@
+// CommandExecutor: the one place where an authenticated command meets the
+// lock's rules and then the core. Sessions and remote envelopes both end
+// here, so the two paths cannot drift apart.
+#include <cstring>
+
+#include "mortise/protocol/session.h"
+
+namespace mortise::protocol {
+namespace {
+
+bool CountsAUse(Command command) {
+  return command == Command::kUnlock || command == Command::kUnlatch || command == Command::kUnbolt ||
+         command == Command::kUnlockWithTimeout;
+}
+
+}  // namespace
+
+CommandResponse CommandExecutor::Run(const VerifiedKey& key, const CommandRequest& request,
+                                     core::OperationSource source) {
+  CommandResponse r;
+  // The key is checked again now: a revocation, an expiry or a schedule
+  // boundary since the handshake applies to this command.
+  Status s = authority.Recheck(key, lock);
+  Command effective = request.command;
+  if (s.ok() && request.command == Command::kManagement) {
+    if (management == nullptr) {
+      r.status = StatusCode::kUnimplemented;
+      return r;
+    }
+    Result<Command> classified = management->Classify(request.payload);
+    if (!classified.ok()) {
+      r.status = StatusCode::kInvalidArgument;
+      return r;
+    }
+    effective = *classified;
+    // A payload cannot smuggle a carrier, an access list or a time change
+    // past the rules those commands have of their own.
+    if (effective == Command::kManagement || effective == Command::kApplyAccessList ||
+        effective == Command::kSetTime || effective == Command::kSetTimeBackwards || effective == Command::kReadLog) {
+      r.status = StatusCode::kInvalidArgument;
+      return r;
+    }
+  }
+  if (s.ok()) s = authority.Authorize(key, effective, source);
+  if (!s.ok()) {
+    r.status = s.code();
+    return r;
+  }
+  if (request.command == Command::kUnlockWithTimeout && (request.value <= 0 || request.value > 0xFFFF)) {
+    r.status = StatusCode::kInvalidArgument;
+    return r;
+  }
+  if (!request.pin.empty() && (request.pin.size() < 4 || request.pin.size() > 8)) {
+    r.status = StatusCode::kInvalidArgument;
+    return r;
+  }
+  // A use of a use-limited key is counted durably before the door moves:
+  // a power cut after counting loses a use, never gives one.
+  if (CountsAUse(effective)) {
+    const Status use = authority.ConsumeUse(key, lock.utc_now());
+    if (!use.ok()) {
+      r.status = use.code();
+      return r;
+    }
+  }
+  if (request.command == Command::kManagement) {
+    Result<size_t> n = management->Run(key, request.payload, r.payload);
+    if (!n.ok()) {
+      r.status = n.status().code();
+    } else {
+      r.payload_len = *n;
+    }
+    return r;
+  }
+  return Act(key, request, source);
+}
+
+CommandResponse CommandExecutor::Act(const VerifiedKey& key, const CommandRequest& request,
+                                     core::OperationSource source) {
+  CommandResponse r;
+  core::RemoteOperation op;
+  op.source = source;
+  if (!request.pin.empty()) op.pin = request.pin;
+  auto operation = [&](const core::OperationResult& result) {
+    r.dl_status = static_cast<uint8_t>(result.status);
+    r.value = static_cast<int64_t>(result.error);
+    r.status = result.ok() ? StatusCode::kOk : StatusCode::kAborted;
+  };
+  switch (request.command) {
+    case Command::kLock: operation(lock.LockDoor(op)); break;
+    // Unlatch is UnlockDoor: the core pulls the latch when the lock is
+    // configured to (UnlatchOnUnlock); Unbolt never does.
+    case Command::kUnlock:
+    case Command::kUnlatch: operation(lock.UnlockDoor(op)); break;
+    case Command::kUnbolt: operation(lock.UnboltDoor(op)); break;
+    case Command::kUnlockWithTimeout:
+      operation(lock.UnlockWithTimeout(op, static_cast<uint16_t>(request.value)));
+      break;
+    case Command::kSetTime:
+    case Command::kSetTimeBackwards:
+      r.status =
+          authority.SetTime(key, source, request.value, request.command == Command::kSetTimeBackwards, lock).code();
+      break;
+    case Command::kReadAttribute: {
+      Result<int64_t> v = lock.ReadAttribute(static_cast<core::AttributeId>(request.attribute));
+      r.status = v.status().code();
+      if (v.ok()) r.value = *v;
+      break;
+    }
+    case Command::kWriteAttribute:
+    case Command::kSetPassageMode: {
+      const bool passage = request.attribute == static_cast<uint16_t>(core::AttributeId::kOperatingMode) &&
+                           request.value == static_cast<int64_t>(core::OperatingMode::kPassage);
+      // Passage mode has its own permission: WriteAttribute cannot reach it,
+      // and SetPassageMode can reach nothing else.
+      if (passage != (request.command == Command::kSetPassageMode)) {
+        r.status = StatusCode::kPermissionDenied;
+      } else {
+        r.status = lock.WriteAttribute(static_cast<core::AttributeId>(request.attribute), request.value).code();
+      }
+      break;
+    }
+    case Command::kApplyAccessList: r.status = authority.ApplyAccessList(request.payload).code(); break;
+    case Command::kReadLog: {
+      if (log == nullptr) {
+        r.status = StatusCode::kUnimplemented;
+        break;
+      }
+      if (request.payload.size() != kLogChallengeBytes || request.value < 0) {
+        r.status = StatusCode::kInvalidArgument;
+        break;
+      }
+      uint64_t next = 0;
+      Result<size_t> n = log->ReadPage(static_cast<uint64_t>(request.value),
+                                       request.payload.first<kLogChallengeBytes>(), r.payload, next);
+      if (!n.ok()) {
+        r.status = n.status().code();
+      } else {
+        r.payload_len = *n;
+        r.next = next;
+      }
+      break;
+    }
+    default:
+      // Authorized, but carried by other paths: management commands arrive
+      // as kManagement payloads; key sharing needs no lock contact (the
+      // certificate is the key); revocation is an access-list update;
+      // firmware updates come with a later issue.
+      r.status = StatusCode::kUnimplemented;
+      break;
+  }
+  return r;
+}
+
+}  // namespace mortise::protocol
