@@ -767,6 +767,10 @@ OperationResult DoorLock::Remote(const RemoteOperation& op, MotionTarget target,
   Requester who;
   who.source = op.source;
   who.user_index = op.user_index;
+  if (op.key.has_value()) {
+    who.has_credential = true;
+    who.credential = *op.key;
+  }
   const LockOperationType lop = OpFor(target == MotionTarget::kLock, target == MotionTarget::kUnlatch);
   const OperatingMode mode = effective_mode();
   if (mode == OperatingMode::kPrivacy ||

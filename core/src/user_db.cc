@@ -31,6 +31,9 @@ uint16_t TypeBase(CredentialType t) {
     case CredentialType::kFingerprint: return kFingerprintBase;
     case CredentialType::kFingerVein: return kFingerVeinBase;
     case CredentialType::kFace: return kFaceBase;
+    case CredentialType::kAliroCredentialIssuerKey:
+    case CredentialType::kAliroEvictableEndpointKey:
+    case CredentialType::kAliroNonEvictableEndpointKey: break;  // never stored
   }
   return 0;
 }
@@ -43,6 +46,9 @@ LockDataType DataTypeOf(CredentialType t) {
     case CredentialType::kFingerprint: return LockDataType::kFingerprint;
     case CredentialType::kFingerVein: return LockDataType::kFingerVein;
     case CredentialType::kFace: return LockDataType::kFace;
+    case CredentialType::kAliroCredentialIssuerKey:
+    case CredentialType::kAliroEvictableEndpointKey:
+    case CredentialType::kAliroNonEvictableEndpointKey: break;  // never stored
   }
   return LockDataType::kUnspecified;
 }
@@ -148,6 +154,9 @@ uint16_t UserDatabase::MaxIndex(CredentialType type) {
     case CredentialType::kFingerprint: return config::kMaxFingerprintCredentials;
     case CredentialType::kFingerVein: return config::kMaxFingerVeinCredentials;
     case CredentialType::kFace: return config::kMaxFaceCredentials;
+    case CredentialType::kAliroCredentialIssuerKey:
+    case CredentialType::kAliroEvictableEndpointKey:
+    case CredentialType::kAliroNonEvictableEndpointKey: break;  // never stored
   }
   return 0;
 }

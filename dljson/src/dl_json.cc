@@ -68,7 +68,10 @@ const EnumNames<CredentialType> kCredentialType{
     "CredentialType",
     {{CredentialType::kProgrammingPIN, "ProgrammingPIN"}, {CredentialType::kPin, "PIN"},
      {CredentialType::kRfid, "RFID"}, {CredentialType::kFingerprint, "Fingerprint"},
-     {CredentialType::kFingerVein, "FingerVein"}, {CredentialType::kFace, "Face"}}};
+     {CredentialType::kFingerVein, "FingerVein"}, {CredentialType::kFace, "Face"},
+     {CredentialType::kAliroCredentialIssuerKey, "AliroCredentialIssuerKey"},
+     {CredentialType::kAliroEvictableEndpointKey, "AliroEvictableEndpointKey"},
+     {CredentialType::kAliroNonEvictableEndpointKey, "AliroNonEvictableEndpointKey"}}};
 const EnumNames<DataOperationType> kDataOperation{
     "DataOperationType",
     {{DataOperationType::kAdd, "Add"}, {DataOperationType::kClear, "Clear"}, {DataOperationType::kModify, "Modify"}}};

@@ -122,6 +122,17 @@ TEST_F(RemoteTest, SignedEnvelopeUnlocksAndTheAnswerIsSignedByTheLock) {
   EXPECT_EQ(r.response.status, StatusCode::kOk);
   EXPECT_EQ(r.lock_time, Now());
   EXPECT_TRUE(Opened());
+  // The log names the key that asked: the guest certificate's serial.
+  bool found = false;
+  for (const core::LockEvent& e : sim_->events().events) {
+    if (e.kind == core::EventKind::kLockOperation && e.operation == core::LockOperationType::kUnlock) {
+      found = true;
+      EXPECT_EQ(e.source, core::OperationSource::kRemote);
+      EXPECT_TRUE(e.has_credential);
+      EXPECT_EQ(e.credential, (core::CredentialRef{core::CredentialType::kAliroEvictableEndpointKey, 41}));
+    }
+  }
+  EXPECT_TRUE(found);
 }
 
 TEST_F(RemoteTest, A09_RelayCannotReplayAnEnvelope) {

@@ -66,6 +66,10 @@ struct RemoteOperation {
   uint16_t user_index = 0;
   // PINCode field; required when RequirePINforRemoteOperation is set.
   std::optional<std::span<const uint8_t>> pin;
+  // The protocol key that asked, recorded in the operation's events as an
+  // Aliro endpoint-key credential (types.h). A PIN, when given, is recorded
+  // instead: it names the user the lock checked.
+  std::optional<CredentialRef> key;
 };
 
 struct OperationResult {

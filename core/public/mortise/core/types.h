@@ -97,7 +97,15 @@ enum class CredentialType : uint8_t {
   kFingerprint = 3,
   kFingerVein = 4,
   kFace = 5,
+  // Matter's Aliro key types. Mortise records the protocol key that asked
+  // for a remote operation as an endpoint key in events (index: the
+  // certificate's serial, or 0 for the owner's own key); they are never
+  // stored in the user database.
+  kAliroCredentialIssuerKey = 6,
+  kAliroEvictableEndpointKey = 7,
+  kAliroNonEvictableEndpointKey = 8,
 };
+// Types the user database stores (ProgrammingPIN .. Face).
 inline constexpr uint8_t kCredentialTypeCount = 6;
 
 enum class DataOperationType : uint8_t {
