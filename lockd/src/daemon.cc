@@ -1,0 +1,454 @@
+#include "daemon.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "control.h"
+#include "endpoint.h"
+#include "events.h"
+#include "face.h"
+#include "log_key.h"
+#include "log_source.h"
+#include "loop.h"
+#include "management.h"
+#include "mortise/protocol/claim.h"
+#include "mortise/protocol/node.h"
+#include "mortise/sim/sim_hardware.h"
+#include "mortise/store/file_flash.h"
+#include "mortise/store/record_store.h"
+#include "mortise/termqr/termqr.h"
+#include "names.h"
+#include "os_random.h"
+#include "sim_backend.h"
+
+namespace mortise::lockd {
+namespace {
+
+uint64_t MonotonicNowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+std::string HexOf(const uint8_t* d, size_t n) {
+  static const char* k = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; ++i) {
+    s.push_back(k[d[i] >> 4]);
+    s.push_back(k[d[i] & 15]);
+  }
+  return s;
+}
+
+// The claim label is the lock's sticker: the lock keeps only the PAKE
+// verifier, so the daemon keeps the label text beside the flash images
+// (label.txt), written atomically the moment it is made.
+bool WriteFileAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fdatasync(fd) == 0;
+  ok = close(fd) == 0 && ok;
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    unlink(tmp.c_str());
+    return false;
+  }
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return true;
+}
+
+std::optional<std::string> ReadLabelFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) return std::nullopt;
+  return line;
+}
+
+class NodeAdapter final : public NodeControls {
+ public:
+  NodeAdapter(protocol::LockNode& node, const protocol::LockAuthority& authority,
+              std::optional<protocol::ClaimLabel> label)
+      : node_(node), authority_(authority), label_(label) {}
+
+  bool claimed() const override { return node_.claimed(); }
+  bool claim_window_open(uint64_t now_ms) const override { return node_.claim().window_open(now_ms); }
+  std::string lock_id_hex() const override {
+    const auto& id = authority_.identity().lock_id();
+    return HexOf(id.data(), id.size());
+  }
+  std::optional<LabelText> label() const override {
+    if (node_.claimed() || !label_) return std::nullopt;
+    const auto digits = protocol::SetupCodeDigits(label_->setup_code);
+    char text[protocol::kLabelTextSize + 1] = {};
+    auto n = protocol::EncodeLabel(*label_, std::span<char>(text, protocol::kLabelTextSize));
+    if (!n.ok()) return std::nullopt;
+    return LabelText{std::string(digits.data(), digits.size()), std::string(text, *n)};
+  }
+  Status PressClaimButton(uint64_t now_ms) override { return node_.PressClaimButton(now_ms); }
+  Status FactoryReset(uint64_t now_ms) override { return node_.FactoryReset(now_ms); }
+
+ private:
+  protocol::LockNode& node_;
+  const protocol::LockAuthority& authority_;
+  std::optional<protocol::ClaimLabel> label_;
+};
+
+// Everything one run of the daemon owns, destroyed in reverse order.
+struct Parts {
+  int lock_fd = -1;
+  int signal_fd = -1;
+  std::unique_ptr<store::FileFlash> records_flash;
+  std::unique_ptr<store::FileFlash> log_flash;
+  std::unique_ptr<store::StaticRecordStore<store::RecordStore::kDefaultCapacity>> records;
+  OsEntropy entropy;
+  std::unique_ptr<crypto::Drbg> drbg;
+  std::optional<protocol::LockAuthority> authority;
+  std::optional<store::HmacLogAuthenticator> log_auth;
+  std::optional<store::AuditLog> audit_log;
+  std::unique_ptr<SimBackend> backend;
+  std::unique_ptr<EventFanout> events;
+  OsRandom os_random;
+  std::unique_ptr<sim::SimRandom> sim_random;
+  std::unique_ptr<core::DoorLock> lock;
+  std::optional<protocol::LockNode> node;
+  std::unique_ptr<JsonManagement> management;
+  std::unique_ptr<AuditLogSource> log_source;
+  std::unique_ptr<NodeAdapter> node_controls;
+  std::unique_ptr<ControlHandler> control;
+  Loop loop;
+  std::unique_ptr<SeqpacketEndpoint> lock_socket;
+  std::unique_ptr<TcpEndpoint> tcp;
+  std::unique_ptr<LineEndpoint> control_socket;
+  std::unique_ptr<Face> face;
+
+  ~Parts() {
+    if (face) face->Stop();
+    if (control_socket) control_socket->Close();
+    if (tcp) tcp->Close();
+    if (lock_socket) lock_socket->Close();
+    if (signal_fd >= 0) close(signal_fd);
+    // Last: the state dir is free for the next daemon only once this one
+    // has let go of everything in it.
+    if (lock_fd >= 0) close(lock_fd);
+  }
+};
+
+// Takes the state dir's lock file. kExitStateBusy with a message when
+// another daemon holds it.
+int LockStateDir(const std::string& dir, Parts& p) {
+  const std::string path = dir + "/lockd.lock";
+  p.lock_fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (p.lock_fd < 0) {
+    spdlog::error("{}: cannot open: {}", path, std::strerror(errno));
+    return kExitFailure;
+  }
+  if (flock(p.lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char pid[32] = {};
+    const ssize_t n = pread(p.lock_fd, pid, sizeof(pid) - 1, 0);
+    std::string holder = n > 0 ? std::string(pid, static_cast<size_t>(n)) : std::string("?");
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    if (err == EWOULDBLOCK) {
+      std::fprintf(stderr, "mortise-lockd: state directory %s is in use by another mortise-lockd (pid %s)\n",
+                   dir.c_str(), holder.c_str());
+      return kExitStateBusy;
+    }
+    spdlog::error("{}: flock: {}", path, std::strerror(err));
+    return kExitFailure;
+  }
+  const std::string pid = std::to_string(getpid()) + "\n";
+  if (ftruncate(p.lock_fd, 0) != 0 || pwrite(p.lock_fd, pid.data(), pid.size(), 0) < 0)
+    spdlog::warn("{}: cannot record the pid", path);
+  return kExitOk;
+}
+
+std::string StatusLine(const core::DoorLock& lock, const protocol::LockNode& node) {
+  std::ostringstream s;
+  s << "bolt " << core::BoltStateName(lock.bolt_state()) << ", " << DoorStateName(lock.door_state()) << ", battery "
+    << static_cast<int>(lock.battery_percent()) << "%, " << OperatingModeName(lock.effective_mode()) << ", "
+    << (node.claimed() ? "claimed" : "unclaimed");
+  return s.str();
+}
+
+}  // namespace
+
+int RunDaemon(const Config& config) {
+  Parts p;
+  const std::string& dir = config.state_dir;
+
+  // --- State dir and its lock ----------------------------------------------
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    spdlog::error("{}: cannot create the state directory: {}", dir, ec.message());
+    return kExitFailure;
+  }
+  if (int rc = LockStateDir(dir, p); rc != kExitOk) return rc;
+
+  // Signals are read from a signalfd in the loop, so SIGTERM lets the
+  // current operation finish.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  p.signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (p.signal_fd < 0) {
+    spdlog::error("signalfd: {}", std::strerror(errno));
+    return kExitFailure;
+  }
+
+  // --- Storage ----------------------------------------------------------------
+  const size_t block = store::kDefaultBlockSize;
+  auto records_flash = store::FileFlash::Open(dir + "/records.img", block, config.store_kib / kBlockKib);
+  auto log_flash = store::FileFlash::Open(dir + "/log.img", block, config.log_kib / kBlockKib);
+  if (!records_flash.ok() || !log_flash.ok()) {
+    const bool geometry = (!records_flash.ok() && records_flash.status().code() == StatusCode::kInvalidArgument) ||
+                          (!log_flash.ok() && log_flash.status().code() == StatusCode::kInvalidArgument);
+    spdlog::error("{}: cannot open the flash images (records.img: {}, log.img: {}){}", dir,
+                  records_flash.ok() ? "ok" : records_flash.status().name(),
+                  log_flash.ok() ? "ok" : log_flash.status().name(),
+                  geometry ? "; an image made with other [storage] sizes is refused: keep the sizes it was made with"
+                           : "");
+    return kExitFailure;
+  }
+  p.records_flash = std::move(records_flash.value());
+  p.log_flash = std::move(log_flash.value());
+  p.records = std::make_unique<store::StaticRecordStore<store::RecordStore::kDefaultCapacity>>(*p.records_flash);
+  store::RecordStore& records = p.records->store;
+  if (Status s = records.Mount(); !s.ok()) {
+    spdlog::error("record store: mount failed: {}", s.name());
+    return kExitFailure;
+  }
+  if (const auto& r = records.mount_report(); !r.clean())
+    spdlog::warn("record store: mounted with damage: {} records dropped, {} corrupt values, {} blocks dropped, "
+                 "{} damaged transactions",
+                 r.records_dropped, r.corrupt_values, r.blocks_dropped, r.damaged_transactions);
+
+  // --- Protocol identity, log ----------------------------------------------------
+  p.drbg = std::make_unique<crypto::Drbg>(p.entropy);
+  static constexpr uint8_t kPersonalization[] = {'m', 'o', 'r', 't', 'i', 's', 'e', '-', 'l', 'o', 'c', 'k', 'd'};
+  if (Status s = p.drbg->Seed(kPersonalization); !s.ok()) {
+    spdlog::error("DRBG: cannot seed from getrandom: {}", s.name());
+    return kExitFailure;
+  }
+  p.authority.emplace(records, *p.drbg);
+  if (Status s = p.authority->Start(); !s.ok()) {
+    if (!p.authority->started()) {
+      spdlog::error("lock authority: cannot start: {}", s.name());
+      return kExitFailure;
+    }
+    spdlog::error("lock authority: started with a damaged access list ({}); revocations may be missing", s.name());
+  }
+  if (Status s = MakeLogAuthenticator(*p.authority, p.log_auth); !s.ok()) {
+    spdlog::error("audit log: no key: {}", s.name());
+    return kExitFailure;
+  }
+  p.audit_log.emplace(*p.log_flash, records, *p.log_auth);
+  if (Status s = p.audit_log->Mount(); !s.ok()) {
+    spdlog::error("audit log: mount failed: {}", s.name());
+    return kExitFailure;
+  }
+  if (const auto& r = p.audit_log->mount_report(); r.blocks_dropped || r.voids || r.sequence_jump)
+    spdlog::warn("audit log: mounted with damage: {} blocks dropped, {} unreadable records, sequence jump {}",
+                 r.blocks_dropped, r.voids, r.sequence_jump);
+
+  // --- Hardware and the core -------------------------------------------------------
+  SimSettings sim;
+  sim.motor_travel_ms = config.motor_travel_ms;
+  sim.battery_percent = config.battery_percent;
+  sim.door_sensor = config.door_sensor;
+  p.backend = std::make_unique<SimBackend>(sim);
+  Backend& hw = *p.backend;
+  p.events = std::make_unique<EventFanout>(&*p.audit_log);
+  core::Random* random = &p.os_random;
+  if (config.seed) {
+    spdlog::warn("[sim] seed = {}: the core's secrets come from a fixed seed (tests only, never a real lock)",
+                 *config.seed);
+    p.sim_random = std::make_unique<sim::SimRandom>(*config.seed);
+    random = p.sim_random.get();
+  }
+  core::Hardware parts{hw.clock(), *random,   records,         hw.actuator(),  hw.sensors(), hw.manual(),
+                       hw.keypad(), hw.cards(), hw.biometrics(), hw.indicator(), *p.events};
+  p.lock = std::make_unique<core::DoorLock>(parts, config.mechanics);
+  core::DoorLock& lock = *p.lock;
+  if (Status s = lock.Start(); !s.ok()) {
+    spdlog::error("lock core: cannot start: {}", s.name());
+    return kExitFailure;
+  }
+  if (lock.dropped_records() != 0)
+    spdlog::warn("lock core: {} stored records were corrupt and replaced by safe defaults", lock.dropped_records());
+
+  // --- Protocol node ------------------------------------------------------------------
+  p.node.emplace(*p.authority, lock, records);
+  protocol::LockNode& node = *p.node;
+  if (Status s = node.Start(hw.now_ms()); !s.ok()) {
+    spdlog::error("protocol: cannot start: {}", s.name());
+    return kExitFailure;
+  }
+  const std::string label_path = dir + "/label.txt";
+  std::optional<protocol::ClaimLabel> label;
+  if (auto provisioned = node.ProvisionedLabel(); provisioned.ok()) {
+    char text[protocol::kLabelTextSize + 1] = {};
+    auto n = protocol::EncodeLabel(*provisioned, std::span<char>(text, protocol::kLabelTextSize));
+    if (!n.ok() || !WriteFileAtomically(label_path, std::string(text, *n) + "\n"))
+      spdlog::error("{}: cannot keep the claim label; the setup code is shown now only", label_path);
+    label = *provisioned;
+  } else if (auto text = ReadLabelFile(label_path)) {
+    auto parsed = protocol::ParseLabel(*text);
+    if (parsed.ok() && parsed->lock_id == p.authority->identity().lock_id()) label = *parsed;
+    else spdlog::error("{}: not this lock's claim label; ignored", label_path);
+  } else if (!node.claimed()) {
+    spdlog::warn("{}: missing: the setup code of this lock is unknown here", label_path);
+  }
+  p.management = std::make_unique<JsonManagement>(lock);
+  p.log_source = std::make_unique<AuditLogSource>(*p.audit_log);
+  node.set_management(p.management.get());
+  node.set_log_source(p.log_source.get());
+  p.node_controls = std::make_unique<NodeAdapter>(node, *p.authority, label);
+  if (SimBackend* s = hw.sim())
+    p.control = std::make_unique<ControlHandler>(*s, lock, *p.events, p.node_controls.get(), config.clock);
+
+  // --- Sockets ----------------------------------------------------------------------
+  const size_t max_frame = std::max(protocol::kMaxFrameSize, protocol::kMaxRemoteFrameSize);
+  auto on_frame = [&node, &hw, &lock, max_frame](std::span<const uint8_t> frame) {
+    std::vector<uint8_t> reply(max_frame);
+    auto n = node.Handle(frame, hw.now_ms(), reply);
+    if (!n.ok()) {
+      spdlog::debug("frame of {} bytes: {}", frame.size(), n.status().name());
+      return std::vector<uint8_t>{0x00};
+    }
+    reply.resize(*n);
+    lock.Service();  // a command may have started motion or changed state
+    return reply;
+  };
+  std::string why;
+  p.lock_socket = SeqpacketEndpoint::Listen(p.loop, config.socket_path, 0660, max_frame, on_frame, why);
+  if (!p.lock_socket) {
+    spdlog::error("lock socket: {}", why);
+    return kExitFailure;
+  }
+  spdlog::info("protocol socket: {} (SOCK_SEQPACKET)", config.socket_path);
+  if (config.tcp) {
+    p.tcp = TcpEndpoint::Listen(p.loop, config.tcp->host, config.tcp->port, max_frame, on_frame, why);
+    if (!p.tcp) {
+      spdlog::error("tcp: {}", why);
+      return kExitFailure;
+    }
+    spdlog::info("protocol tcp: {}:{} (2-byte length + frame)",
+                 config.tcp->host.find(':') != std::string::npos ? "[" + config.tcp->host + "]" : config.tcp->host,
+                 p.tcp->port());
+  }
+  if (p.control) {
+    p.control_socket = LineEndpoint::Listen(
+        p.loop, config.control_socket, 0600, kMaxControlLine,
+        [&](std::string_view line) { return p.control->HandleLine(line); }, why);
+    if (!p.control_socket) {
+      spdlog::error("control socket: {}", why);
+      return kExitFailure;
+    }
+    spdlog::info("control socket: {}", config.control_socket);
+  }
+  bool stop = false;
+  p.loop.Add(p.signal_fd, POLLIN, [&](short) {
+    signalfd_siginfo si;
+    while (read(p.signal_fd, &si, sizeof(si)) == sizeof(si)) {
+      spdlog::info("signal {}: stopping", strsignal(static_cast<int>(si.ssi_signo)));
+      stop = true;
+    }
+  });
+
+  // --- Ready ----------------------------------------------------------------------------
+  std::string status = StatusLine(lock, node);
+  sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
+  spdlog::info("lock {} ready ({}; clock {})", p.node_controls->lock_id_hex(), status,
+               config.clock == ClockMode::kSimulated ? "simulated" : "real");
+  std::fputs("mortise-lockd: ready\n", stderr);
+  std::fflush(stderr);
+
+  bool face_on = false;
+  if (p.control && (config.face == FaceMode::kOn || (config.face == FaceMode::kAuto && isatty(STDOUT_FILENO)))) {
+    if (!isatty(STDOUT_FILENO)) {
+      spdlog::warn("face: stdout is not a terminal; the face is off");
+    } else {
+      std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> ring;
+      if (isatty(STDERR_FILENO)) {
+        // Logs would scribble over the face: they go to a file and the
+        // face's log pane instead.
+        ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4);
+        auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(dir + "/lockd.log");
+        auto logger = std::make_shared<spdlog::logger>("lockd", spdlog::sinks_init_list{file, ring});
+        logger->set_level(spdlog::default_logger()->level());
+        spdlog::set_default_logger(logger);
+      }
+      p.face = std::make_unique<Face>(
+          *p.control, p.node_controls.get(), p.loop, [&] { stop = true; },
+          [ring] { return ring ? ring->last_formatted() : std::vector<std::string>(); });
+      face_on = p.face->Start();
+    }
+  }
+  if (!face_on && !node.claimed()) {
+    if (auto l = p.node_controls->label()) {
+      std::printf("Unclaimed lock %s\nSetup code: %s %s %s\nClaim payload: %s\n",
+                  p.node_controls->lock_id_hex().c_str(), l->setup_code.substr(0, 3).c_str(),
+                  l->setup_code.substr(3, 3).c_str(), l->setup_code.substr(6).c_str(), l->payload.c_str());
+      if (auto qr = termqr::Render(l->payload); qr.ok()) std::fputs(qr->c_str(), stdout);
+      std::fflush(stdout);
+    }
+  }
+
+  // --- Loop -----------------------------------------------------------------------------
+  uint64_t last_tick = MonotonicNowMs();
+  while (!stop) {
+    const int timeout = config.clock == ClockMode::kReal ? static_cast<int>(kTickMs) : 100;
+    if (p.loop.RunOnce(timeout) < 0 && errno != EINTR) {
+      spdlog::error("poll: {}", std::strerror(errno));
+      return kExitFailure;
+    }
+    const uint64_t now = MonotonicNowMs();
+    if (config.clock == ClockMode::kReal && now - last_tick >= kTickMs) {
+      const uint64_t elapsed = (now - last_tick) / kTickMs * kTickMs;
+      ControlHandler::Run(hw, lock, elapsed);
+      last_tick += elapsed;
+    }
+    if (p.face) p.face->Tick(now);
+    if (std::string s = StatusLine(lock, node); s != status) {
+      status = s;
+      sd_notifyf(0, "STATUS=%s", status.c_str());
+    }
+  }
+
+  sd_notify(0, "STOPPING=1");
+  if (p.face) p.face->Stop();
+  p.face.reset();
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+}  // namespace mortise::lockd
