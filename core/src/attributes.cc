@@ -2,6 +2,8 @@
 
 #include "mortise/core/config.h"
 
+#include <cstdint>
+
 namespace mortise::core {
 namespace {
 
@@ -46,6 +48,7 @@ constexpr AttributeInfo kTable[] = {
     {A::kEmergencyPower, "EmergencyPower", false, 0, 1},
     {A::kBoltState, "BoltState", false, 0, 6},
     {A::kLockoutRemaining, "LockoutRemaining", false, 0, kU32},
+    {A::kUtcTime, "UtcTime", false, 0, INT64_MAX},
 };
 
 }  // namespace

@@ -1311,6 +1311,7 @@ Result<int64_t> DoorLock::ReadAttribute(AttributeId id) const {
     case AttributeId::kEmergencyPower: return int64_t{power_.emergency_power};
     case AttributeId::kBoltState: return static_cast<int64_t>(bolt_);
     case AttributeId::kLockoutRemaining: return int64_t{lockout_remaining_s()};
+    case AttributeId::kUtcTime: return utc_now().value_or(0);
   }
   return StatusCode::kNotFound;
 }

@@ -52,6 +52,7 @@ enum class AttributeId : uint16_t {
   kEmergencyPower = 0x4011,          // read-only
   kBoltState = 0x4012,               // read-only, BoltState
   kLockoutRemaining = 0x4013,        // read-only, seconds
+  kUtcTime = 0x4014,                 // read-only, the lock's UTC seconds (0: unknown); set only by SetUtcTime
 };
 
 struct AttributeInfo {
