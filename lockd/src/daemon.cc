@@ -201,12 +201,23 @@ int RunDaemon(const Config& config) {
   const std::string& dir = config.state_dir;
 
   // --- State dir and its lock ----------------------------------------------
+  // The state dir holds the lock's private key (in records.img): it is
+  // made 0700, and a looser existing one is reported.
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    spdlog::error("{}: cannot create the state directory: {}", dir, ec.message());
+  const auto parent = std::filesystem::path(dir).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec || (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)) {
+    spdlog::error("{}: cannot create the state directory: {}", dir, ec ? ec.message() : std::strerror(errno));
     return kExitFailure;
   }
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    spdlog::error("{}: not a directory", dir);
+    return kExitFailure;
+  }
+  if (st.st_mode & 0077)
+    spdlog::warn("{}: readable by group or others (mode {:o}); it holds the lock's private key: chmod 700 it", dir,
+                 st.st_mode & 0777);
   if (int rc = LockStateDir(dir, p); rc != kExitOk) return rc;
 
   // Signals are read from a signalfd in the loop, so SIGTERM lets the
@@ -405,6 +416,7 @@ int RunDaemon(const Config& config) {
         auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(dir + "/lockd.log");
         auto logger = std::make_shared<spdlog::logger>("lockd", spdlog::sinks_init_list{file, ring});
         logger->set_level(spdlog::default_logger()->level());
+        logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
         spdlog::set_default_logger(logger);
       }
       p.face = std::make_unique<Face>(
