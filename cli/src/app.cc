@@ -1,0 +1,419 @@
+#include "app.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <new>
+
+#include "commands.h"
+#include "error.h"
+
+namespace mortise::cli {
+namespace {
+
+using Handler = std::function<int(Context&)>;
+
+// Every command's options, alive for the whole run.
+struct AllOptions {
+  GlobalOptions global;
+  InitOptions init;
+  IdNewOptions id_new;
+  IdShowOptions id_show;
+  LockForgetOptions lock_forget;
+  InfoOptions info;
+  ClaimOptions claim;
+  UnlockOptions unlock;
+  ModeOptions mode;
+  TimeOptions time;
+  UserOptions user;
+  PinOptions pin;
+  CredentialOptions card;
+  CredentialOptions finger;
+  ScheduleOptions schedule;
+  DlOptions dl;
+  KeyShareOptions key_share;
+  KeyAcceptOptions key_accept;
+  KeyRevokeOptions key_revoke;
+  LogOptions log;
+};
+
+class Tree {
+ public:
+  CLI::App* Add(CLI::App* parent, const std::string& name, const std::string& description, Handler handler = nullptr) {
+    CLI::App* sub = parent->add_subcommand(name, description);
+    if (handler) handlers_[sub] = std::move(handler);
+    return sub;
+  }
+  // A group whose subcommands are the actions (e.g. `id new`).
+  CLI::App* Group(CLI::App* parent, const std::string& name, const std::string& description) {
+    CLI::App* sub = parent->add_subcommand(name, description);
+    sub->require_subcommand(1);
+    return sub;
+  }
+  const Handler* Find(CLI::App* app) const {
+    auto it = handlers_.find(app);
+    return it == handlers_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  std::map<CLI::App*, Handler> handlers_;
+};
+
+// The deepest subcommand the user chose.
+CLI::App* Chosen(CLI::App* app) {
+  for (;;) {
+    std::vector<CLI::App*> subs = app->get_subcommands();
+    if (subs.empty()) return app;
+    app = subs.front();
+  }
+}
+
+const char* kFooter =
+    "Exit codes: 0 ok, 1 usage error, 2 bad input, 3 refused by the lock, 4 lock unreachable,\n"
+    "5 keyring problem, 6 verification failure, 7 internal error. See docs/cli.md.";
+
+void AddPinActions(Tree& t, CLI::App* pin, PinOptions& o) {
+  CLI::App* list = t.Add(pin, "list", "List the PIN codes stored in the lock (slots and users, never the codes).",
+                         [&o](Context& c) { o.action = "list"; return CmdPin(c, o); });
+  (void)list;
+  CLI::App* add = t.Add(pin, "add", "Store a PIN code for a user in the lock. The code is asked on the terminal.",
+                        [&o](Context& c) { o.action = "add"; return CmdPin(c, o); });
+  add->add_option("--user", o.user, "User index (1-based) the PIN belongs to")->required();
+  add->add_option("--slot", o.slot, "Credential slot (default: the next free one)");
+  add->add_flag("--stdin", o.pin_from_stdin, "Read the PIN from stdin (one line) instead of the terminal");
+  CLI::App* remove = t.Add(pin, "remove", "Remove a PIN code from the lock.",
+                           [&o](Context& c) { o.action = "remove"; return CmdPin(c, o); });
+  remove->add_option("--slot", o.slot, "Credential slot to clear")->required();
+
+  CLI::App* offline = t.Group(pin, "offline",
+                              "Compute offline PIN codes on this device, with no network: the lock checks them with "
+                              "the secret agreed at claiming (owner only; docs/offline-pins.md).");
+  auto kind = [&o](const char* k) {
+    return [&o, k](Context& c) {
+      o.action = "offline";
+      o.offline_kind = k;
+      return CmdPin(c, o);
+    };
+  };
+  CLI::App* one = t.Add(offline, "one-time", "A code that opens once, within a validity period.", kind("one-time"));
+  one->add_option("--from", o.from, "Start of validity (ISO 8601 local time, or \"now\")")->default_str("now");
+  one->add_option("--hours", o.valid_hours, "Validity in hours from --from")->required();
+  CLI::App* window = t.Add(offline, "window", "A code that opens any number of times between two times.", kind("window"));
+  window->add_option("--from", o.from, "Start (ISO 8601 local time, or \"now\")")->required();
+  window->add_option("--until", o.until, "End (ISO 8601 local time)")->required();
+  CLI::App* recurring =
+      t.Add(offline, "recurring", "A code that opens every day during the same hours, between two dates.", kind("recurring"));
+  recurring->add_option("--hours", o.hours, "Daily hours, HH:MM-HH:MM")->required();
+  recurring->add_option("--from", o.from, "First day (ISO 8601 date, or \"now\")")->default_str("now");
+  recurring->add_option("--until", o.until, "Last day (ISO 8601 date)")->required();
+  t.Add(offline, "erase-all",
+        "A code that, entered at the keypad, voids every offline code issued so far (for a lost code).",
+        kind("erase-all"));
+}
+
+void AddCredentialActions(Tree& t, CLI::App* group, CredentialOptions& o, const char* what, bool card,
+                          int (*cmd)(Context&, const CredentialOptions&)) {
+  auto act = [&o, cmd](const char* a) {
+    return [&o, cmd, a](Context& c) {
+      o.action = a;
+      return cmd(c, o);
+    };
+  };
+  t.Add(group, "list", std::string("List the ") + what + "s stored in the lock.", act("list"));
+  CLI::App* add = t.Add(group, card ? "add" : "enroll",
+                        card ? "Store a card for a user: give its UID, or present it at the lock's reader."
+                             : "Enrol a fingerprint for a user at the lock's sensor.",
+                        act(card ? "add" : "enroll"));
+  add->add_option("--user", o.user, "User index (1-based)")->required();
+  add->add_option("--slot", o.slot, "Credential slot (default: the next free one)");
+  if (card) add->add_option("--uid", o.uid, "Card UID in hex (default: read the next card presented at the lock)");
+  CLI::App* remove = t.Add(group, "remove", std::string("Remove a ") + what + " from the lock.", act("remove"));
+  remove->add_option("--slot", o.slot, "Credential slot to clear")->required();
+}
+
+void AddScheduleActions(Tree& t, CLI::App* schedule, ScheduleOptions& o) {
+  struct Kind {
+    const char* name;
+    const char* description;
+  };
+  const Kind kinds[] = {
+      {"weekday", "Week-day schedules: the days and hours a user may enter."},
+      {"yearday", "Year-day schedules: the dates between which a user may enter."},
+      {"holiday", "Holiday schedules: periods with a different operating mode for everyone."},
+  };
+  for (const Kind& k : kinds) {
+    CLI::App* group = t.Group(schedule, k.name, k.description);
+    const std::string kind = k.name;
+    auto act = [&o, kind](const char* a) {
+      return [&o, kind, a](Context& c) {
+        o.kind = kind;
+        o.action = a;
+        return CmdSchedule(c, o);
+      };
+    };
+    CLI::App* list = t.Add(group, "list", "List these schedules.", act("list"));
+    CLI::App* add = t.Add(group, "add", "Add or replace one.", act("add"));
+    CLI::App* remove = t.Add(group, "remove", "Remove one.", act("remove"));
+    if (kind != "holiday") {
+      list->add_option("--user", o.user, "User index (1-based)")->required();
+      add->add_option("--user", o.user, "User index (1-based)")->required();
+      remove->add_option("--user", o.user, "User index (1-based)")->required();
+    }
+    add->add_option("--slot", o.slot, "Schedule index (default: the next free one)");
+    remove->add_option("--slot", o.slot, "Schedule index")->required();
+    if (kind == "weekday") {
+      add->add_option("--days", o.days, "Days, e.g. mon-fri or sat,sun")->required();
+      add->add_option("--hours", o.hours, "Hours, HH:MM-HH:MM")->required();
+    } else {
+      add->add_option("--from", o.from, "Start (ISO 8601 local time)")->required();
+      add->add_option("--until", o.until, "End (ISO 8601 local time)")->required();
+    }
+    if (kind == "holiday")
+      add->add_option("--mode", o.mode, "Operating mode during the holiday: normal, vacation, privacy, passage, no-remote")
+          ->required();
+  }
+}
+
+void Build(CLI::App& app, Tree& t, AllOptions& a) {
+  app.fallthrough();  // global options may follow the subcommand
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "mortise 0.1.0");
+
+  GlobalOptions& g = a.global;
+  app.add_option("--keyring", g.keyring,
+                 "Keyring file (default: $MORTISE_KEYRING, else $XDG_CONFIG_HOME/mortise/keyring or "
+                 "~/.config/mortise/keyring)");
+  app.add_flag("--json", g.json, "Print one JSON document on stdout instead of text");
+  app.add_option("--passphrase-fd", g.passphrase_fd,
+                 "Read the keyring passphrase from this file descriptor (one line). Else $MORTISE_PASSPHRASE, "
+                 "else a prompt on the terminal")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--timeout", g.timeout_s, "Seconds to wait for the lock (default 5)")->check(CLI::PositiveNumber);
+  app.add_option("--lock", g.lock, "Which lock of the keyring (default: the only one)");
+
+  // --- keyring and identities --------------------------------------------------
+  CLI::App* init = t.Add(&app, "init", "Create the keyring and a first identity (a P-256 key pair).",
+                         [&a](Context& c) { return CmdInit(c, a.init); });
+  init->add_option("--identity", a.init.identity, "Name of the first identity")->default_str("default");
+
+  CLI::App* id = t.Group(&app, "id", "Your identities: the key pairs locks know you by. Private keys never leave the keyring.");
+  CLI::App* id_new = t.Add(id, "new", "Create a new identity.", [&a](Context& c) { return CmdIdNew(c, a.id_new); });
+  id_new->add_option("name", a.id_new.name, "Name (letters, digits, '.', '_', '-')")->required();
+  id_new->add_flag("--default", a.id_new.make_default, "Make it the default identity");
+  t.Add(id, "list", "List your identities and the locks that use each.", [](Context& c) { return CmdIdList(c); });
+  CLI::App* id_show = t.Add(id, "show",
+                            "Print an identity's public key (MKP1...) and its QR code: give it to a lock's owner "
+                            "to receive a key.",
+                            [&a](Context& c) { return CmdIdShow(c, a.id_show); });
+  id_show->add_option("name", a.id_show.name, "Identity (default: the default identity)");
+  id_show->add_flag("--no-qr", a.id_show.no_qr, "Do not draw the QR code");
+  id_show->add_flag("--ascii", a.id_show.ascii_qr, "Draw the QR code in ASCII (for terminals without Unicode)");
+
+  // `mortise lock` locks the door; `mortise lock list|forget` manage the keyring's locks.
+  CLI::App* lock = t.Add(&app, "lock",
+                         "Lock the door (the lock chosen with --lock). `lock list` and `lock forget` manage the "
+                         "locks in your keyring.",
+                         [](Context& c) { return CmdLockDoor(c); });
+  lock->require_subcommand(0, 1);
+  t.Add(lock, "list", "List the locks in your keyring: name, your role, lock id, endpoint, identity.",
+        [](Context& c) { return CmdLockList(c); });
+  CLI::App* forget = t.Add(lock, "forget", "Remove a lock from your keyring (the lock itself is not changed).",
+                           [&a](Context& c) { return CmdLockForget(c, a.lock_forget); });
+  forget->add_option("name", a.lock_forget.name, "Local name of the lock")->required();
+  forget->add_flag("--yes", a.lock_forget.yes,
+                   "Confirm forgetting a lock you own (its offline-PIN secret and issued-key records are lost)");
+
+  // --- talking to a lock ---------------------------------------------------------
+  CLI::App* info = t.Add(&app, "info",
+                         "Ask a lock for its public self-description (lock id, key hash, claimed or not). "
+                         "Unauthenticated; needs no keyring with --endpoint.",
+                         [&a](Context& c) { return CmdInfo(c, a.info); });
+  info->add_option("--endpoint", a.info.endpoint, "unix:/path, a socket path, or tcp:127.0.0.1:PORT");
+
+  CLI::App* claim = t.Add(&app, "claim",
+                          "Become the owner of a new or factory-reset lock, with the MC1... text of its label (or "
+                          "its QR code). The label pins the lock's key: a device that is not that lock is refused.",
+                          [&a](Context& c) { return CmdClaim(c, a.claim); });
+  claim->add_option("label", a.claim.label, "The label's MC1... text")->required();
+  claim->add_option("--endpoint", a.claim.endpoint, "Where the lock listens")->required();
+  claim->add_option("--name", a.claim.name, "Local name for the lock (default: lock)");
+  claim->add_option("--identity", a.claim.identity, "Identity that becomes the owner key (default: the default one)");
+
+  t.Add(&app, "status", "Show the lock's state: bolt, door, mode, battery, time, alarms.",
+        [](Context& c) { return CmdStatus(c); });
+  CLI::App* unlock = t.Add(&app, "unlock", "Unlock the door.", [&a](Context& c) { return CmdUnlock(c, a.unlock); });
+  unlock->add_option("--for", a.unlock.for_seconds, "Relock automatically after this many seconds");
+  unlock->add_flag("--remote", a.unlock.remote,
+                   "Send a signed end-to-end remote command (through a relay) instead of a direct session");
+  t.Add(&app, "unlatch", "Unlock and pull the latch (doors with a motorised latch).",
+        [](Context& c) { return CmdUnlatch(c); });
+  CLI::App* mode = t.Add(&app, "mode", "Show or set the operating mode.", [&a](Context& c) { return CmdMode(c, a.mode); });
+  mode->add_option("mode", a.mode.mode, "normal, vacation, privacy, passage or no-remote (none: show the mode)")
+      ->check(CLI::IsMember({"normal", "vacation", "privacy", "passage", "no-remote"}));
+
+  CLI::App* time = t.Group(&app, "time", "The lock's clock (time-limited keys and schedules need it).");
+  t.Add(time, "show", "Show the lock's time and its difference from this device's.", [&a](Context& c) {
+    a.time.action = "show";
+    return CmdTime(c, a.time);
+  });
+  CLI::App* sync = t.Add(time, "sync", "Set the lock's time from this device's clock.", [&a](Context& c) {
+    a.time.action = "sync";
+    return CmdTime(c, a.time);
+  });
+  sync->add_flag("--backwards", a.time.backwards, "Allow moving the clock backwards (owner only)");
+  CLI::App* set = t.Add(time, "set", "Set the lock's time.", [&a](Context& c) {
+    a.time.action = "set";
+    return CmdTime(c, a.time);
+  });
+  set->add_option("time", a.time.value, "UTC time, ISO 8601 (2025-06-01T12:00:00Z)")->required();
+  set->add_flag("--backwards", a.time.backwards, "Allow moving the clock backwards (owner only)");
+
+  // --- users and credentials -------------------------------------------------------
+  CLI::App* user = t.Group(&app, "user", "The lock's users (Matter Door Lock users).");
+  auto user_act = [&a](const char* action) {
+    return [&a, action](Context& c) {
+      a.user.action = action;
+      return CmdUser(c, a.user);
+    };
+  };
+  t.Add(user, "list", "List the lock's users.", user_act("list"));
+  CLI::App* user_show = t.Add(user, "show", "Show one user and their credentials.", user_act("show"));
+  user_show->add_option("index", a.user.index, "User index (1-based)")->required();
+  CLI::App* user_add = t.Add(user, "add", "Add a user.", user_act("add"));
+  user_add->add_option("name", a.user.name, "User name (at most 10 bytes, as Matter stores it)")->required();
+  user_add->add_option("--index", a.user.index, "User index (default: the next free one)");
+  user_add->add_option("--type", a.user.type,
+                       "unrestricted, year-day, week-day, programming, non-access, forced, disposable, expiring, "
+                       "schedule-restricted, remote-only")
+      ->default_str("unrestricted");
+  user_add->add_option("--credential-rule", a.user.credential_rule, "single, dual or tri")->default_str("single");
+  CLI::App* user_update = t.Add(user, "update", "Change a user's name, type or credential rule.", user_act("update"));
+  user_update->add_option("index", a.user.index, "User index (1-based)")->required();
+  user_update->add_option("--name", a.user.name, "New name");
+  user_update->add_option("--type", a.user.type, "New user type");
+  user_update->add_option("--credential-rule", a.user.credential_rule, "single, dual or tri");
+  for (const char* action : {"remove", "enable", "disable"}) {
+    const std::string desc = std::string(action) == "remove"    ? "Remove a user and all their credentials."
+                             : std::string(action) == "enable" ? "Enable a disabled user."
+                                                               : "Disable a user without removing them.";
+    CLI::App* sub = t.Add(user, action, desc, user_act(action));
+    sub->add_option("index", a.user.index, "User index (1-based)")->required();
+  }
+
+  CLI::App* pin = t.Group(&app, "pin", "Keypad PIN codes stored in the lock, and offline PIN codes.");
+  AddPinActions(t, pin, a.pin);
+  CLI::App* card = t.Group(&app, "card", "RFID/NFC cards.");
+  AddCredentialActions(t, card, a.card, "card", true, &CmdCard);
+  CLI::App* finger = t.Group(&app, "finger", "Fingerprints.");
+  AddCredentialActions(t, finger, a.finger, "fingerprint", false, &CmdFinger);
+  CLI::App* schedule = t.Group(&app, "schedule", "Week-day, year-day and holiday schedules.");
+  AddScheduleActions(t, schedule, a.schedule);
+
+  CLI::App* dl = t.Add(&app, "dl",
+                       "Send one Door Lock cluster command as a JSON line (dljson: every command and attribute by "
+                       "its Matter name) and print the answer.",
+                       [&a](Context& c) { return CmdDl(c, a.dl); });
+  dl->add_option("line", a.dl.line, "A JSON line, e.g. '{\"invoke\":\"GetUser\",\"UserIndex\":1}'; - reads lines from stdin")
+      ->required();
+
+  // --- keys ---------------------------------------------------------------------------
+  CLI::App* key = t.Group(&app, "key", "Keys you share with others, and keys shared with you.");
+  CLI::App* share = t.Add(key, "share",
+                          "Issue a key (a certificate signed by your identity) for someone's public key, and print "
+                          "it as an MKS1... string and QR code. Their private key never leaves their device.",
+                          [&a](Context& c) { return CmdKeyShare(c, a.key_share); });
+  KeyShareOptions& s = a.key_share;
+  share->add_option("--to", s.to, "The holder's public key: the MKP1... string `mortise id show` prints")->required();
+  share->add_option("--name", s.holder_name, "Your name for the holder (shown in `key list`)");
+  share->add_option("--role", s.role, "guest, member, admin or installer")
+      ->check(CLI::IsMember({"guest", "member", "admin", "installer"}))
+      ->default_str("guest");
+  share->add_option("--permission", s.permissions,
+                    "Grant only these (repeatable): lock, unlock, unlatch, manage-users, read-log, set-time, "
+                    "change-settings, update-firmware, passage-mode, delegate");
+  share->add_option("--from", s.from, "Valid from (ISO 8601 local time, or \"now\")");
+  share->add_option("--until", s.until, "Valid until (ISO 8601 local time)");
+  share->add_option("--days", s.days, "Weekly schedule days, e.g. mon-fri");
+  share->add_option("--hours", s.hours, "Weekly schedule hours, HH:MM-HH:MM");
+  share->add_option("--uses", s.uses, "Number of openings allowed (default: unlimited)");
+  share->add_flag("--remote-only", s.remote_only, "Usable only through end-to-end remote commands");
+  share->add_option("--endpoint-hint", s.endpoint_hint, "Endpoint to put in the string (default: the lock's)");
+  share->add_flag("--no-qr", s.no_qr, "Do not draw the QR code");
+
+  CLI::App* accept = t.Add(key, "accept",
+                           "Accept a key shared with you (an MKS1... string): pins the lock's public key and "
+                           "stores the key in your keyring.",
+                           [&a](Context& c) { return CmdKeyAccept(c, a.key_accept); });
+  accept->add_option("string", a.key_accept.text, "The MKS1... string; - reads it from stdin")->required();
+  accept->add_option("--name", a.key_accept.name, "Local name for the lock (default: the string's hint)");
+  accept->add_option("--identity", a.key_accept.identity, "Your identity the key was issued to (default: found by key)");
+  accept->add_option("--endpoint", a.key_accept.endpoint, "Endpoint of the lock (default: the string's hint)");
+
+  CLI::App* revoke = t.Add(key, "revoke",
+                           "Revoke a key you issued: signs a new access list and sends it to the lock; any device "
+                           "that talks to the lock carries it too.",
+                           [&a](Context& c) { return CmdKeyRevoke(c, a.key_revoke); });
+  revoke->add_option("key", a.key_revoke.key, "Serial number or holder name (see `key list`)")->required();
+  revoke->add_flag("--no-push", a.key_revoke.no_push, "Sign the access list but do not send it now");
+  t.Add(key, "list", "List the keys you issued for the lock (and their state) and your own key.",
+        [](Context& c) { return CmdKeyList(c); });
+
+  CLI::App* log = t.Add(&app, "log",
+                        "Read the lock's audit log and verify its signed chain (a gap, an edit or a reordering is "
+                        "reported).",
+                        [&a](Context& c) { return CmdLog(c, a.log); });
+  log->add_flag("--follow,-f", a.log.follow, "Keep reading new entries");
+  log->add_option("--from", a.log.from, "Start at this sequence number (default: after the last one verified)");
+  log->add_option("--limit", a.log.limit, "At most this many entries");
+  log->add_option("--interval", a.log.interval_s, "Seconds between polls with --follow")->check(CLI::PositiveNumber);
+
+  app.footer(kFooter);
+}
+
+}  // namespace
+
+int Run(int argc, char** argv) {
+  AllOptions options;
+  Tree tree;
+  CLI::App app("mortise: the owner's, admin's and guest's tool for Mortise locks.\n"
+               "The lock is the authority: this tool holds your keys and asks; the lock decides.",
+               "mortise");
+  // Only the early --json flag matters for how a parse error is printed.
+  bool json = false;
+  for (int i = 1; i < argc; ++i) json = json || std::string_view(argv[i]) == "--json";
+  Output out(json);
+  try {
+    Build(app, tree, options);
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::Success& e) {
+      return app.exit(e);  // --help, --version
+    } catch (const CLI::ParseError& e) {
+      std::string what = e.what();
+      while (!what.empty() && (what.back() == '.' || what.back() == '\n')) what.pop_back();
+      out.PrintError(Error(ExitCode::kUsage, what, "See `mortise --help` or `mortise <command> --help`."));
+      return ToInt(ExitCode::kUsage);
+    }
+    Context ctx(options.global, out);
+    CLI::App* chosen = Chosen(&app);
+    const Handler* handler = tree.Find(chosen);
+    if (handler == nullptr) throw Error(ExitCode::kUsage, "choose a command", "See `mortise --help`.");
+    const int code = (*handler)(ctx);
+    out.Finish();
+    return code;
+  } catch (const Error& e) {
+    out.PrintError(e);
+    return ToInt(e.code());
+  } catch (const std::bad_alloc&) {
+    out.PrintError(Error(ExitCode::kInternal, "out of memory"));
+    return ToInt(ExitCode::kInternal);
+  } catch (const std::exception& e) {
+    out.PrintError(Error(ExitCode::kInternal, std::string("internal error: ") + e.what(),
+                         "Please report this with the command you ran."));
+    return ToInt(ExitCode::kInternal);
+  }
+}
+
+}  // namespace mortise::cli

@@ -1,0 +1,233 @@
+// The `mortise` commands: one options struct and one function per command.
+// app.cc builds the CLI11 tree, fills the structs and calls the functions;
+// each function returns the exit code or throws Error.
+//
+// Implemented: commands_keyring.cc (init, id, lock list/forget) and
+// commands_info.cc (info). Every other command's function lives in
+// commands_pending.cc, where it reports "not implemented yet" (exit 7);
+// replacing one means moving its definition to a real file.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "keyring.h"
+#include "output.h"
+#include "passphrase.h"
+#include "secret_string.h"
+#include "transport.h"
+
+namespace mortise::cli {
+
+struct GlobalOptions {
+  std::string keyring;     // --keyring; empty: DefaultKeyringPath()
+  bool json = false;       // --json
+  int passphrase_fd = -1;  // --passphrase-fd
+  double timeout_s = 5.0;  // --timeout, seconds
+  std::string lock;        // --lock; empty: the only lock in the keyring
+};
+
+// What every command gets: the global options and the services built on
+// them. Not thread-safe; one per process.
+class Context {
+ public:
+  Context(GlobalOptions options, Output& out) : options_(std::move(options)), out_(out) {}
+
+  const GlobalOptions& options() const { return options_; }
+  Output& out() { return out_; }
+
+  std::filesystem::path KeyringPath() const;
+  std::chrono::milliseconds timeout() const;
+  // UTC seconds from the system clock.
+  int64_t Now() const;
+  crypto::Drbg& drbg();
+
+  // The passphrase, read once per process from the sources of passphrase.h.
+  // `creating`: ask twice on a terminal and refuse an empty one.
+  const SecretString& Passphrase(bool creating = false);
+  // Opens the keyring (with a progress spinner while Argon2id runs).
+  Keyring OpenKeyring(Keyring::Access access);
+  // Creates a new keyring holding `initial`.
+  Keyring CreateKeyring(KeyringContent initial);
+  // The lock chosen by --lock (or the only one).
+  LockEntry& SelectLock(Keyring& keyring);
+  // Connects to `endpoint` within the timeout (spinner while it waits).
+  Transport Connect(const Endpoint& endpoint);
+
+  // Test seam: where the passphrase prompt goes.
+  void set_passphrase_source(PassphraseSource source) { source_override_ = std::move(source); }
+
+ private:
+  GlobalOptions options_;
+  Output& out_;
+  std::optional<SecretString> passphrase_;
+  std::optional<PassphraseSource> source_override_;
+};
+
+// Throws Error(kInternal, "<command> is not implemented yet"): the one
+// stand-in for commands whose protocol side is not wired yet.
+[[noreturn]] void NotImplementedYet(const std::string& command);
+
+// --- keyring and identities (implemented) -----------------------------------
+
+struct InitOptions {
+  std::string identity = "default";
+};
+int CmdInit(Context& ctx, const InitOptions& o);
+
+struct IdNewOptions {
+  std::string name;
+  bool make_default = false;
+};
+int CmdIdNew(Context& ctx, const IdNewOptions& o);
+int CmdIdList(Context& ctx);
+
+struct IdShowOptions {
+  std::string name;  // empty: the default identity
+  bool no_qr = false;
+  bool ascii_qr = false;
+};
+int CmdIdShow(Context& ctx, const IdShowOptions& o);
+
+int CmdLockList(Context& ctx);
+
+struct LockForgetOptions {
+  std::string name;
+  bool yes = false;
+};
+int CmdLockForget(Context& ctx, const LockForgetOptions& o);
+
+// --- talking to a lock -------------------------------------------------------
+
+struct InfoOptions {
+  std::string endpoint;  // empty: the selected lock's endpoint from the keyring
+};
+int CmdInfo(Context& ctx, const InfoOptions& o);  // implemented
+
+struct ClaimOptions {
+  std::string label;     // "MC1." text from the lock's label or QR code
+  std::string endpoint;  // where the unclaimed lock listens
+  std::string name;      // local name for the lock (default "lock", or "lock-N")
+  std::string identity;  // which identity becomes the owner key (default: the default identity)
+};
+int CmdClaim(Context& ctx, const ClaimOptions& o);
+
+int CmdStatus(Context& ctx);
+int CmdLockDoor(Context& ctx);
+
+struct UnlockOptions {
+  uint32_t for_seconds = 0;  // 0: plain unlock; else UnlockWithTimeout
+  bool remote = false;       // through an end-to-end remote envelope rather than a session
+};
+int CmdUnlock(Context& ctx, const UnlockOptions& o);
+int CmdUnlatch(Context& ctx);
+
+struct ModeOptions {
+  std::string mode;  // empty: show; normal|vacation|privacy|passage|no-remote
+};
+int CmdMode(Context& ctx, const ModeOptions& o);
+
+struct TimeOptions {
+  std::string action;  // show | sync | set
+  std::string value;   // set: ISO 8601 UTC time
+  bool backwards = false;
+};
+int CmdTime(Context& ctx, const TimeOptions& o);
+
+// user list|show|add|update|remove|enable|disable
+struct UserOptions {
+  std::string action;
+  uint16_t index = 0;        // the Matter user index (1-based); 0: next free (add)
+  std::string name;
+  std::string type = "unrestricted";  // Matter UserTypeEnum, by its dljson name
+  std::string credential_rule = "single";
+};
+int CmdUser(Context& ctx, const UserOptions& o);
+
+// pin list|add|remove and pin offline one-time|window|recurring|erase-all
+struct PinOptions {
+  std::string action;       // list | add | remove | offline
+  std::string offline_kind; // one-time | window | recurring | erase-all (action "offline")
+  uint16_t user = 0;        // user index the PIN belongs to
+  uint16_t slot = 0;        // credential index; 0: next free
+  bool pin_from_stdin = false;  // read the PIN from stdin instead of a prompt
+  std::string from;         // offline: start (ISO 8601 local time or "now")
+  std::string until;        // offline window: end
+  std::string hours;        // offline recurring: "HH:MM-HH:MM" daily
+  uint32_t valid_hours = 0; // offline one-time: validity in hours from --from
+};
+int CmdPin(Context& ctx, const PinOptions& o);
+
+// card list|add|remove, finger list|enroll|remove
+struct CredentialOptions {
+  std::string action;
+  uint16_t user = 0;
+  uint16_t slot = 0;
+  std::string uid;  // card: the UID in hex (add); else read at the lock
+};
+int CmdCard(Context& ctx, const CredentialOptions& o);
+int CmdFinger(Context& ctx, const CredentialOptions& o);
+
+// schedule weekday|yearday|holiday  list|add|remove
+struct ScheduleOptions {
+  std::string kind;    // weekday | yearday | holiday
+  std::string action;  // list | add | remove
+  uint16_t user = 0;   // weekday, yearday
+  uint8_t slot = 0;    // schedule index
+  std::string days;    // weekday: "mon-fri", "sat,sun"
+  std::string hours;   // weekday: "HH:MM-HH:MM"
+  std::string from;    // yearday, holiday: ISO 8601
+  std::string until;
+  std::string mode;    // holiday: operating mode during it
+};
+int CmdSchedule(Context& ctx, const ScheduleOptions& o);
+
+struct DlOptions {
+  std::string line;  // one Door Lock JSON line (dljson); "-": read lines from stdin
+};
+int CmdDl(Context& ctx, const DlOptions& o);
+
+struct KeyShareOptions {
+  std::string to;        // the holder's "MKP1." public key
+  std::string holder_name;
+  std::string role = "guest";
+  std::vector<std::string> permissions;  // empty: the role's usual set
+  std::string from;      // not_before, ISO 8601 or "now"
+  std::string until;     // not_after
+  std::string days;      // schedule days, "mon-fri"
+  std::string hours;     // schedule hours, "HH:MM-HH:MM"
+  uint32_t uses = 0;     // 0: unlimited
+  bool remote_only = false;
+  std::string endpoint_hint;  // default: the lock's endpoint in the keyring
+  bool no_qr = false;
+};
+int CmdKeyShare(Context& ctx, const KeyShareOptions& o);
+
+struct KeyAcceptOptions {
+  std::string text;      // "MKS1." string; "-": read it from stdin
+  std::string name;      // local lock name (default: the string's hint)
+  std::string identity;  // must be the identity the key was issued to (default: found by key)
+  std::string endpoint;  // overrides the string's endpoint hint
+};
+int CmdKeyAccept(Context& ctx, const KeyAcceptOptions& o);
+
+struct KeyRevokeOptions {
+  std::string key;       // serial (decimal) or holder name
+  bool no_push = false;  // sign the access list but do not send it to the lock now
+};
+int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o);
+int CmdKeyList(Context& ctx);
+
+struct LogOptions {
+  bool follow = false;
+  uint64_t from = 0;     // 0: from the keyring's cursor
+  uint32_t limit = 0;    // 0: everything new
+  double interval_s = 2.0;
+};
+int CmdLog(Context& ctx, const LogOptions& o);
+
+}  // namespace mortise::cli

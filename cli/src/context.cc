@@ -1,0 +1,61 @@
+#include <ctime>
+
+#include "commands.h"
+#include "entropy.h"
+#include "error.h"
+
+namespace mortise::cli {
+
+std::filesystem::path Context::KeyringPath() const {
+  if (!options_.keyring.empty()) return options_.keyring;
+  return DefaultKeyringPath();
+}
+
+std::chrono::milliseconds Context::timeout() const {
+  return std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_s * 1000.0));
+}
+
+int64_t Context::Now() const { return static_cast<int64_t>(std::time(nullptr)); }
+
+crypto::Drbg& Context::drbg() { return SystemDrbg(); }
+
+const SecretString& Context::Passphrase(bool creating) {
+  if (!passphrase_) {
+    PassphraseSource source = source_override_.value_or(PassphraseSource{});
+    source.fd = options_.passphrase_fd;
+    passphrase_.emplace(ReadPassphrase(source, creating ? "New keyring passphrase: " : "Keyring passphrase: ", creating));
+  }
+  return *passphrase_;
+}
+
+Keyring Context::OpenKeyring(Keyring::Access access) {
+  const std::filesystem::path path = KeyringPath();
+  std::error_code ec;
+  // Say "no keyring" before asking for a passphrase that cannot help.
+  if (!std::filesystem::exists(path, ec))
+    throw Error(ExitCode::kKeyring, "no keyring at " + path.string(),
+                "Create one with `mortise init`, or name yours with --keyring or MORTISE_KEYRING.");
+  const SecretString& pass = Passphrase();
+  Progress progress("Unlocking the keyring");
+  return Keyring::Open(path, pass.view(), access);
+}
+
+Keyring Context::CreateKeyring(KeyringContent initial) {
+  const std::filesystem::path path = KeyringPath();
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::symlink_status(path, ec)))
+    throw Error(ExitCode::kKeyring, "a keyring already exists at " + path.string(),
+                "Use it, or choose another path with --keyring.");
+  const SecretString& pass = Passphrase(true);
+  Progress progress("Creating the keyring");
+  return Keyring::Create(path, pass.view(), KdfParams::ForNewKeyring(), std::move(initial));
+}
+
+LockEntry& Context::SelectLock(Keyring& keyring) { return keyring.content().SelectLock(options_.lock); }
+
+Transport Context::Connect(const Endpoint& endpoint) {
+  Progress progress("Connecting to " + endpoint.ToString());
+  return Transport::Connect(endpoint, timeout());
+}
+
+}  // namespace mortise::cli
