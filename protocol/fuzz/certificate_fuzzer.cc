@@ -1,6 +1,9 @@
 // Fuzzes every certificate decoder: the chain verifier (with a fixed owner,
-// so inputs that pass parsing reach the signature and policy checks), the
-// single-certificate decoder and the text form.
+// so inputs that pass parsing reach the signature and policy checks; once
+// more with a fixed revalidation token for the seeds' guest, serial 11, so
+// chains that demand revalidation reach the token checks), the
+// single-certificate decoder and the text form. Keys: DRBG seed 7, owner,
+// admin, guest, as in SeedCorpusTest.GenerateSeeds.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -8,6 +11,7 @@
 #include "mortise/crypto/deterministic_entropy.h"
 #include "mortise/crypto/drbg.h"
 #include "mortise/protocol/certificate.h"
+#include "mortise/protocol/revalidation.h"
 
 using namespace mortise;
 
@@ -16,13 +20,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static crypto::Drbg drbg(entropy);
   static bool seeded = drbg.Seed().ok();
   static Result<crypto::P256KeyPair> owner = crypto::P256KeyPair::Generate(drbg);
-  if (!seeded || !owner.ok()) return 0;
+  static Result<crypto::P256KeyPair> admin = crypto::P256KeyPair::Generate(drbg);
+  static Result<crypto::P256KeyPair> guest = crypto::P256KeyPair::Generate(drbg);
+  if (!seeded || !owner.ok() || !admin.ok() || !guest.ok()) return 0;
+  static uint8_t token[protocol::kMaxRevalidationTokenSize];
+  static const size_t token_len = [] {
+    protocol::RevalidationFields f;  // lock id all zero, as in the seeds
+    f.serial = 11;
+    f.holder_key_id = protocol::KeyIdOf(guest->public_key());
+    f.issued_at = 1'750'000'000 - 60;
+    return protocol::IssueRevalidationToken(f, *owner, {}, drbg, token).value_or(0);
+  }();
   const std::span<const uint8_t> in(data, size);
 
   protocol::VerifyContext ctx;
   ctx.owner = &owner->public_key();
   ctx.utc_now = 1'750'000'000;
   protocol::VerifyChain(in, ctx).IgnoreError();
+  protocol::VerifyChain(in, std::span<const uint8_t>(token, token_len), ctx).IgnoreError();
   protocol::DecodeCertificate(in).IgnoreError();
   uint8_t chain[protocol::kMaxChainSize];
   protocol::ChainFromText(std::string_view(reinterpret_cast<const char*>(data), size), chain).IgnoreError();

@@ -7,6 +7,8 @@
 //   3  a correctly signed owner envelope whose fields come from the input
 //      (command, value, attribute, counter, lifetime, payload), so the
 //      fuzzer reaches the executor and the core behind the signature
+//   4  a correctly signed unlock envelope from a guest whose certificate
+//      (serial 7) demands revalidation, carrying the input as its token
 // State is rebuilt for every input from a provisioned store.
 #include <cstddef>
 #include <cstdint>
@@ -35,13 +37,34 @@ struct Provisioned {
     protocol::LockAuthority authority(store, drbg);
     uint8_t pin[protocol::kOfflinePinSecretSize] = {};
     ok = authority.Start().ok() && authority.InstallOwner(owner->public_key(), pin).ok();
-    if (ok) lock_key.emplace(authority.identity().public_key());
+    if (!ok) return;
+    lock_key.emplace(authority.identity().public_key());
+    Result<crypto::P256KeyPair> g = crypto::P256KeyPair::Generate(drbg);
+    ok = g.ok();
+    if (!ok) return;
+    guest.emplace(*g);
+    protocol::CertificateFields f;
+    f.lock_id = authority.identity().lock_id();
+    f.holder_key = guest->public_key().Compressed();
+    f.role = protocol::Role::kGuest;
+    f.permissions = protocol::kPermUnlock;
+    f.serial = 7;
+    f.revalidation_max_age = 3600;
+    uint8_t cert[protocol::kMaxCertificateSize];
+    Result<size_t> n = protocol::IssueCertificate(f, *owner, drbg, cert);
+    ok = n.ok();
+    if (!ok) return;
+    Result<size_t> c = protocol::EncodeChain(std::span<const uint8_t>(cert, *n), {}, guest_chain);
+    ok = c.ok();
+    if (ok) guest_chain_len = *c;
   }
   crypto::DeterministicEntropy entropy;
   crypto::Drbg drbg;
   sim::MemoryStore store;
-  std::optional<crypto::P256KeyPair> owner;
+  std::optional<crypto::P256KeyPair> owner, guest;
   std::optional<crypto::P256PublicKey> lock_key;
+  uint8_t guest_chain[protocol::kMaxChainSize] = {};
+  size_t guest_chain_len = 0;
   bool ok = false;
 };
 
@@ -50,7 +73,7 @@ struct Provisioned {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Provisioned p;
   if (size == 0 || !p.ok) return 0;
-  const uint8_t mode = data[0] % 4;
+  const uint8_t mode = data[0] % 5;
   const std::span<const uint8_t> in(data + 1, size - 1);
   crypto::DeterministicEntropy entropy(32);
   crypto::Drbg drbg(entropy);
@@ -85,6 +108,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)node.Handle(in, now_ms, out);
     return 0;
   }
+  static uint8_t envelope[protocol::kMaxRemoteFrameSize];
+  envelope[0] = static_cast<uint8_t>(protocol::FrameType::kRemote);
+  if (mode == 4) {
+    protocol::RemoteClient holder(*p.guest, std::span<const uint8_t>(p.guest_chain, p.guest_chain_len), *p.lock_key,
+                                  drbg);
+    if (!holder.set_revalidation(in).ok()) return 0;
+    protocol::CommandRequest unlock;
+    unlock.command = protocol::Command::kUnlock;
+    Result<size_t> n = holder.Build(unlock, 1, *sim.lock().utc_now() + 10,
+                                    std::span<uint8_t>(envelope + 1, sizeof(envelope) - 1));
+    if (!n.ok()) return 0;
+    Result<size_t> r = node.Handle(std::span<const uint8_t>(envelope, 1 + *n), now_ms, out);
+    if (r.ok() && *r > 1) (void)holder.Verify(std::span<const uint8_t>(out + 1, *r - 1));
+    return 0;
+  }
   // mode 3: command(1) value(8) attribute(2) counter(1) lifetime(1) payload...
   if (in.size() < 13) return 0;
   protocol::CommandRequest request;
@@ -96,8 +134,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint32_t counter = in[11];
   const int64_t lifetime = static_cast<int8_t>(in[12]);
   request.payload = in.subspan(13, in.size() - 13 > 512 ? 512 : in.size() - 13);
-  static uint8_t envelope[protocol::kMaxRemoteFrameSize];
-  envelope[0] = static_cast<uint8_t>(protocol::FrameType::kRemote);
   Result<size_t> n = client.Build(request, counter, *sim.lock().utc_now() + lifetime,
                                   std::span<uint8_t>(envelope + 1, sizeof(envelope) - 1));
   if (!n.ok()) return 0;

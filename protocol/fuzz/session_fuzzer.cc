@@ -1,8 +1,12 @@
 // Fuzzes the session decoders on both sides. The first byte picks the
 // target: 0 the lock (claimed, no session), 1 the lock after a real guest
 // hello, 2 the lock with an established guest session, 3 the client
-// awaiting SessionAccept, 4 the client awaiting a response. The rest is the
-// datagram. State is rebuilt for every input from a provisioned store.
+// awaiting SessionAccept, 4 the client awaiting a response, 5 the
+// revalidation token of a real hello from a guest whose certificate
+// (serial 6) demands one, at a lock whose time is known (the rest of the
+// input is the token; the session then runs one command). Otherwise the
+// rest is the datagram. State is rebuilt for every input from a
+// provisioned store.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -17,6 +21,8 @@
 using namespace mortise;
 
 namespace {
+
+constexpr int64_t kNow = 1749988800;  // the lock's time in mode 5
 
 struct Provisioned {
   Provisioned() : entropy(21), drbg(entropy) {
@@ -44,14 +50,24 @@ struct Provisioned {
     chain.resize(protocol::kMaxChainSize);
     Result<size_t> c = protocol::EncodeChain(std::span<const uint8_t>(cert, *n), {}, chain);
     ok = c.ok();
-    if (ok) chain.resize(*c);
+    if (!ok) return;
+    chain.resize(*c);
+    f.serial = 6;
+    f.revalidation_max_age = 3600;
+    n = protocol::IssueCertificate(f, *owner, drbg, cert);
+    ok = n.ok();
+    if (!ok) return;
+    revalidated_chain.resize(protocol::kMaxChainSize);
+    c = protocol::EncodeChain(std::span<const uint8_t>(cert, *n), {}, revalidated_chain);
+    ok = c.ok();
+    if (ok) revalidated_chain.resize(*c);
   }
   crypto::DeterministicEntropy entropy;
   crypto::Drbg drbg;
   sim::MemoryStore store;
   std::optional<crypto::P256KeyPair> owner, guest;
   protocol::LockId lock_id{};
-  std::vector<uint8_t> chain;
+  std::vector<uint8_t> chain, revalidated_chain;
   bool ok = false;
 };
 
@@ -72,11 +88,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!server.Start().ok()) return 0;
   protocol::SessionClient client(*p.guest, p.chain, p.lock_id, drbg);
 
-  const uint8_t mode = data[0] % 5;
+  const uint8_t mode = data[0] % 6;
   const std::span<const uint8_t> in(data + 1, size - 1);
   uint8_t a[protocol::kMaxSessionMessageSize], b[protocol::kMaxSessionMessageSize];
   protocol::CommandRequest unlock;
   unlock.command = protocol::Command::kUnlock;
+  if (mode == 5) {
+    if (!sim.lock().SetUtcTime(kNow, false).ok()) return 0;
+    protocol::SessionClient holder(*p.guest, p.revalidated_chain, p.lock_id, drbg);
+    if (!holder.set_revalidation(in).ok()) return 0;
+    Result<size_t> h1 = holder.Hello(a);
+    if (!h1.ok()) return 0;
+    Result<size_t> h2 = server.Handle(std::span<const uint8_t>(a, *h1), 1, b);
+    if (!h2.ok()) return 0;
+    Result<size_t> h3 = holder.Finish(std::span<const uint8_t>(b, *h2), unlock, a);
+    if (!h3.ok()) return 0;
+    Result<size_t> h4 = server.Handle(std::span<const uint8_t>(a, *h3), 2, b);
+    if (h4.ok()) holder.Receive(std::span<const uint8_t>(b, *h4)).IgnoreError();
+    return 0;
+  }
   if (mode == 0) {
     server.Handle(in, 1, a).IgnoreError();
     return 0;

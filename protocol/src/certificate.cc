@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "base64url.h"
+#include "certificate_internal.h"
 #include "codec.h"
 #include "mortise.pb.h"
 #include "mortise/crypto/hash.h"
@@ -44,12 +45,18 @@ Status CheckFields(const CertificateFields& f) {
   return Status::Ok();
 }
 
-struct Decoded {
-  CertificateFields fields;
-  mortise_KeyCertificate wire;  // holds the exact tbs bytes and signature
-};
+// Day of week of a count of days since 1970-01-01 (a Thursday), 0 = Sunday.
+uint8_t DayOfWeek(int64_t days) {
+  int64_t d = (days + 4) % 7;
+  if (d < 0) d += 7;
+  return static_cast<uint8_t>(d);
+}
 
-Status DecodeWire(const mortise_KeyCertificate& wire, CertificateFields& f) {
+}  // namespace
+
+namespace internal {
+
+Status DecodeCertificateWire(const mortise_KeyCertificate& wire, CertificateFields& f) {
   if (wire.signature.size != crypto::kP256SignatureSize) return StatusCode::kInvalidArgument;
   uint8_t scratch[kMaxCertificateSize];
   mortise_KeyCertificateTbs tbs = mortise_KeyCertificateTbs_init_zero;
@@ -87,17 +94,10 @@ Status DecodeWire(const mortise_KeyCertificate& wire, CertificateFields& f) {
   return Status::Ok();
 }
 
-Status CheckIssuerSignature(const mortise_KeyCertificate& wire, const crypto::P256PublicKey& issuer) {
+Status CheckCertificateSignature(const mortise_KeyCertificate& wire, const crypto::P256PublicKey& issuer) {
   const crypto::Digest d = SignedDigest(std::span<const uint8_t>(wire.tbs.bytes, wire.tbs.size));
   const Status s = issuer.VerifyDigest(d, std::span<const uint8_t>(wire.signature.bytes, wire.signature.size));
   return s.ok() ? s : Status(StatusCode::kUnauthenticated);
-}
-
-// Day of week of a count of days since 1970-01-01 (a Thursday), 0 = Sunday.
-uint8_t DayOfWeek(int64_t days) {
-  int64_t d = (days + 4) % 7;
-  if (d < 0) d += 7;
-  return static_cast<uint8_t>(d);
 }
 
 KeyLimits LimitsOf(const CertificateFields& f) {
@@ -142,7 +142,13 @@ Status CheckAccessList(const KeyLimits& l, const VerifyContext& ctx) {
   return Status::Ok();
 }
 
-}  // namespace
+}  // namespace internal
+
+using internal::CheckAccessList;
+using internal::CheckCertificateSignature;
+using internal::CheckTime;
+using internal::DecodeCertificateWire;
+using internal::LimitsOf;
 
 Result<size_t> IssueCertificate(const CertificateFields& fields, const crypto::P256KeyPair& issuer, crypto::Drbg& drbg,
                                 std::span<uint8_t> out) {
@@ -187,7 +193,7 @@ Result<CertificateFields> DecodeCertificate(std::span<const uint8_t> certificate
   mortise_KeyCertificate wire = mortise_KeyCertificate_init_zero;
   MORTISE_TRY(internal::DecodeStrict(certificate, mortise_KeyCertificate_fields, &wire, scratch));
   CertificateFields f;
-  MORTISE_TRY(DecodeWire(wire, f));
+  MORTISE_TRY(DecodeCertificateWire(wire, f));
   return f;
 }
 
@@ -212,24 +218,29 @@ VerifiedKey OwnerKey(const crypto::P256PublicKey& owner) {
 }
 
 Result<VerifiedKey> VerifyChain(std::span<const uint8_t> bytes, const VerifyContext& ctx) {
+  return VerifyChain(bytes, {}, ctx);
+}
+
+Result<VerifiedKey> VerifyChain(std::span<const uint8_t> bytes, std::span<const uint8_t> revalidation,
+                                const VerifyContext& ctx) {
   uint8_t scratch[kMaxChainSize];
   mortise_KeyChain chain = mortise_KeyChain_init_zero;
   MORTISE_TRY(internal::DecodeStrict(bytes, mortise_KeyChain_fields, &chain, scratch));
   if (chain.certs_count < 1 || chain.certs_count > 2) return StatusCode::kInvalidArgument;
   CertificateFields f[2];
-  for (pb_size_t i = 0; i < chain.certs_count; ++i) MORTISE_TRY(DecodeWire(chain.certs[i], f[i]));
+  for (pb_size_t i = 0; i < chain.certs_count; ++i) MORTISE_TRY(DecodeCertificateWire(chain.certs[i], f[i]));
   if (ctx.owner == nullptr) return StatusCode::kFailedPrecondition;
 
   // Signatures, root first: every later check relies on authentic fields.
   if (f[0].issuer_key_id != KeyIdOf(*ctx.owner)) return StatusCode::kUnauthenticated;
-  MORTISE_TRY(CheckIssuerSignature(chain.certs[0], *ctx.owner));
+  MORTISE_TRY(CheckCertificateSignature(chain.certs[0], *ctx.owner));
   const CertificateFields& leaf = f[chain.certs_count - 1];
   if (chain.certs_count == 2) {
     const CertificateFields& admin = f[0];
     Result<crypto::P256PublicKey> admin_key = crypto::P256PublicKey::Import(admin.holder_key);
     if (!admin_key.ok()) return StatusCode::kInvalidArgument;
     if (leaf.issuer_key_id != KeyIdOf(*admin_key)) return StatusCode::kUnauthenticated;
-    MORTISE_TRY(CheckIssuerSignature(chain.certs[1], *admin_key));
+    MORTISE_TRY(CheckCertificateSignature(chain.certs[1], *admin_key));
     // Delegation: only an admin holding the delegate right; no more than it
     // holds; never another admin or owner (chains stop at two); and no
     // longer than its own window.
@@ -249,11 +260,21 @@ Result<VerifiedKey> VerifyChain(std::span<const uint8_t> bytes, const VerifyCont
     if ((f[i].permissions & ~RoleAllowedPermissions(f[i].role)) != 0) return StatusCode::kPermissionDenied;
     MORTISE_TRY(CheckAccessList(LimitsOf(f[i]), ctx));
   }
+  // Revalidation: the smallest bound of the chain wins.
+  uint32_t max_age = 0;
   for (pb_size_t i = 0; i < chain.certs_count; ++i) {
-    if (f[i].revalidation_max_age != 0) return StatusCode::kUnimplemented;
+    const uint32_t a = f[i].revalidation_max_age;
+    if (a != 0 && (max_age == 0 || a < max_age)) max_age = a;
+  }
+  VerifiedKey key;
+  if (max_age != 0) {
+    if (revalidation.empty()) return StatusCode::kPermissionDenied;
+    const std::span<const CertificateFields> certs(f, chain.certs_count);
+    MORTISE_ASSIGN_OR_RETURN(const uint64_t until,
+                             internal::VerifyRevalidation(revalidation, certs, max_age, ctx, key.revalidated_by));
+    key.revalidated_until = until;
   }
 
-  VerifiedKey key;
   key.grant = Grant{leaf.role, leaf.permissions & RoleAllowedPermissions(leaf.role)};
   key.holder_key = leaf.holder_key;
   key.serial = leaf.serial;
@@ -267,8 +288,18 @@ Result<VerifiedKey> VerifyChain(std::span<const uint8_t> bytes, const VerifyCont
 
 Status RecheckKey(const VerifiedKey& key, const VerifyContext& ctx) {
   if (key.depth > 2) return StatusCode::kInvalidArgument;
+  if (key.depth == 0) return Status::Ok();
   for (uint8_t i = 0; i < key.depth; ++i) MORTISE_TRY(CheckAccessList(key.limits[i], ctx));
+  if (key.revalidated_by) MORTISE_TRY(CheckAccessList(*key.revalidated_by, ctx));
+  if (key.revalidated_until) {
+    // Fail closed: without a clock, a token's age cannot be judged.
+    if (!ctx.utc_now) return StatusCode::kFailedPrecondition;
+    if (*ctx.utc_now < 0 || static_cast<uint64_t>(*ctx.utc_now) > *key.revalidated_until) {
+      return StatusCode::kOutOfRange;
+    }
+  }
   for (uint8_t i = 0; i < key.depth; ++i) MORTISE_TRY(CheckTime(key.limits[i], ctx));
+  if (key.revalidated_by) MORTISE_TRY(CheckTime(*key.revalidated_by, ctx));
   return Status::Ok();
 }
 

@@ -103,12 +103,22 @@ Status LockAuthority::Wipe() {
 }
 
 Result<VerifiedKey> LockAuthority::VerifyKey(std::span<const uint8_t> chain, const core::DoorLock& lock) const {
-  Result<int64_t> offset = lock.ReadAttribute(core::AttributeId::kUtcOffset);
-  return VerifyKey(chain, lock.utc_now(), offset.ok() ? static_cast<int32_t>(*offset) : 0);
+  return VerifyKey(chain, {}, lock);
 }
 
 Result<VerifiedKey> LockAuthority::VerifyKey(std::span<const uint8_t> chain, std::optional<int64_t> utc_now,
                                              int32_t utc_offset_s) const {
+  return VerifyKey(chain, {}, utc_now, utc_offset_s);
+}
+
+Result<VerifiedKey> LockAuthority::VerifyKey(std::span<const uint8_t> chain, std::span<const uint8_t> revalidation,
+                                             const core::DoorLock& lock) const {
+  Result<int64_t> offset = lock.ReadAttribute(core::AttributeId::kUtcOffset);
+  return VerifyKey(chain, revalidation, lock.utc_now(), offset.ok() ? static_cast<int32_t>(*offset) : 0);
+}
+
+Result<VerifiedKey> LockAuthority::VerifyKey(std::span<const uint8_t> chain, std::span<const uint8_t> revalidation,
+                                             std::optional<int64_t> utc_now, int32_t utc_offset_s) const {
   if (!started()) return StatusCode::kFailedPrecondition;
   VerifyContext ctx;
   ctx.lock_id = identity_->lock_id();
@@ -116,7 +126,7 @@ Result<VerifiedKey> LockAuthority::VerifyKey(std::span<const uint8_t> chain, std
   ctx.utc_now = utc_now;
   ctx.utc_offset_s = utc_offset_s;
   ctx.access_list = &access_list_.state();
-  return VerifyChain(chain, ctx);
+  return VerifyChain(chain, revalidation, ctx);
 }
 
 Status LockAuthority::Recheck(const VerifiedKey& key, const core::DoorLock& lock) const {
@@ -126,6 +136,7 @@ Status LockAuthority::Recheck(const VerifiedKey& key, const core::DoorLock& lock
   }
   // The chain's root must still be this lock's owner (not a previous one).
   if (key.limits[0].issuer != KeyIdOf(*owner_)) return StatusCode::kPermissionDenied;
+  if (key.revalidated_by && key.revalidated_by->issuer != KeyIdOf(*owner_)) return StatusCode::kPermissionDenied;
   Result<int64_t> offset = lock.ReadAttribute(core::AttributeId::kUtcOffset);
   VerifyContext ctx;
   ctx.lock_id = identity_->lock_id();

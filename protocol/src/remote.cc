@@ -12,6 +12,7 @@ namespace {
 
 static_assert(mortise_RemoteCommand_size <= kMaxRemoteMessageSize);
 static_assert(mortise_RemoteResult_size <= kMaxRemoteMessageSize);
+static_assert(kMaxRevalidationTokenSize <= sizeof(mortise_RemoteCommandTbs{}.revalidation.bytes));
 
 constexpr uint8_t kCommandDomain[] = "mortise-remote-v1";         // signed with its NUL
 constexpr uint8_t kResultDomain[] = "mortise-remote-result-v1";   // signed with its NUL
@@ -124,8 +125,9 @@ Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms,
   // holder's signature over exactly the bytes received.
   Result<crypto::P256PublicKey> holder = crypto::P256PublicKey::Import(View(tbs.holder_key));
   if (!holder.ok()) return StatusCode::kInvalidArgument;
-  Result<VerifiedKey> key =
-      tbs.chain.size == 0 ? authority_.VerifyOwner(*holder) : authority_.VerifyKey(View(tbs.chain), lock_);
+  Result<VerifiedKey> key = tbs.chain.size == 0
+                                ? authority_.VerifyOwner(*holder)
+                                : authority_.VerifyKey(View(tbs.chain), View(tbs.revalidation), lock_);
   if (!key.ok()) return key.status();
   if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;
   if (!holder->VerifyDigest(DomainDigest(kCommandDomain, View(cmd.tbs)), View(cmd.signature)).ok()) {
@@ -210,6 +212,13 @@ RemoteClient::RemoteClient(const crypto::P256KeyPair& holder, std::span<const ui
   if (!chain.empty() && chain_len_ <= chain_.size()) std::memcpy(chain_.data(), chain.data(), chain.size());
 }
 
+Status RemoteClient::set_revalidation(std::span<const uint8_t> token) {
+  if (token.size() > revalidation_.size()) return StatusCode::kInvalidArgument;
+  if (!token.empty()) std::memcpy(revalidation_.data(), token.data(), token.size());
+  revalidation_len_ = token.size();
+  return Status::Ok();
+}
+
 Result<size_t> RemoteClient::Build(const CommandRequest& request, uint32_t counter, int64_t expires_at,
                                    std::span<uint8_t> out) {
   if (chain_len_ > chain_.size()) return StatusCode::kInvalidArgument;
@@ -222,6 +231,7 @@ Result<size_t> RemoteClient::Build(const CommandRequest& request, uint32_t count
   internal::SetBytes(tbs.lock_id, lock_id_);
   internal::SetBytes(tbs.holder_key, holder_.public_key().Compressed());
   internal::SetBytes(tbs.chain, std::span<const uint8_t>(chain_.data(), chain_len_));
+  internal::SetBytes(tbs.revalidation, std::span<const uint8_t>(revalidation_.data(), revalidation_len_));
   tbs.counter = counter;
   tbs.nonce.size = kRemoteNonceSize;
   MORTISE_TRY(drbg_.Generate(std::span<uint8_t>(tbs.nonce.bytes, kRemoteNonceSize)));

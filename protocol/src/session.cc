@@ -13,6 +13,7 @@ namespace mortise::protocol {
 namespace {
 
 static_assert(mortise_SessionMessage_size <= kMaxSessionMessageSize);
+static_assert(kMaxRevalidationTokenSize <= sizeof(mortise_SessionHello{}.revalidation.bytes));
 static_assert(mortise_Request_size + crypto::kCcmTagSize <= sizeof(mortise_SessionRequest{}.sealed.bytes));
 static_assert(mortise_Response_size + crypto::kCcmTagSize <= sizeof(mortise_SessionResponse{}.sealed.bytes));
 
@@ -262,8 +263,11 @@ Status SessionServer::OnHello(std::span<const uint8_t> datagram, const void* msg
   Result<crypto::P256PublicKey> holder = crypto::P256PublicKey::Import(View(hello.holder_key));
   if (!client_ephemeral.ok() || !holder.ok()) return StatusCode::kInvalidArgument;
 
-  Result<VerifiedKey> key = hello.chain.size == 0 ? authority_.VerifyOwner(*holder)
-                                                  : authority_.VerifyKey(View(hello.chain), lock_);
+  // The owner's own key never needs a token; a chain's token is examined
+  // only when the chain demands one (LockAuthority::VerifyKey).
+  Result<VerifiedKey> key = hello.chain.size == 0
+                                ? authority_.VerifyOwner(*holder)
+                                : authority_.VerifyKey(View(hello.chain), View(hello.revalidation), lock_);
   if (!key.ok()) {
     return key.status().code() == StatusCode::kInvalidArgument ? key.status() : Status(StatusCode::kUnauthenticated);
   }
@@ -448,6 +452,13 @@ SessionClient::SessionClient(const crypto::P256KeyPair& holder, std::span<const 
   if (!chain.empty() && chain_len_ <= chain_.size()) std::memcpy(chain_.data(), chain.data(), chain.size());
 }
 
+Status SessionClient::set_revalidation(std::span<const uint8_t> token) {
+  if (token.size() > revalidation_.size()) return StatusCode::kInvalidArgument;
+  if (!token.empty()) std::memcpy(revalidation_.data(), token.data(), token.size());
+  revalidation_len_ = token.size();
+  return Status::Ok();
+}
+
 Result<size_t> SessionClient::Hello(std::span<uint8_t> out) {
   if (chain_len_ > chain_.size()) return StatusCode::kInvalidArgument;
   Result<crypto::P256KeyPair> e = crypto::P256KeyPair::Generate(drbg_);
@@ -462,6 +473,7 @@ Result<size_t> SessionClient::Hello(std::span<uint8_t> out) {
   MORTISE_TRY(drbg_.Generate(std::span<uint8_t>(h.client_nonce.bytes, kSessionNonceSize)));
   internal::SetBytes(h.holder_key, holder_.public_key().Compressed());
   internal::SetBytes(h.chain, std::span<const uint8_t>(chain_.data(), chain_len_));
+  internal::SetBytes(h.revalidation, std::span<const uint8_t>(revalidation_.data(), revalidation_len_));
   MORTISE_ASSIGN_OR_RETURN(const size_t len, EncodeSession(m, out));
   hello_hash_ = crypto::Sha256();
   hello_hash_.Update(std::span<const uint8_t>(kTranscriptDomain, sizeof(kTranscriptDomain)));

@@ -237,10 +237,13 @@ TEST_F(CertificateTest, RevokingTheAdminRevokesItsGuests) {
   EXPECT_EQ(Verify(chain).status().code(), StatusCode::kPermissionDenied);
 }
 
-TEST_F(CertificateTest, KeysDemandingRevalidationFailClosed) {
+TEST_F(CertificateTest, A01_KeysDemandingRevalidationWithoutATokenAreRefused) {
+  // Tokens themselves: revalidation_test.cc.
   CertificateFields f = GuestFields();
   f.revalidation_max_age = 3600;
-  EXPECT_EQ(Verify(Chain(Issue(f, owner_, rng_.drbg))).status().code(), StatusCode::kUnimplemented);
+  const std::vector<uint8_t> chain = Chain(Issue(f, owner_, rng_.drbg));
+  EXPECT_EQ(Verify(chain).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(VerifyChain(chain, {}, ctx_).status().code(), StatusCode::kPermissionDenied);
 }
 
 TEST_F(CertificateTest, TextFormRoundTripsAndIsStrict) {

@@ -12,6 +12,7 @@
 
 #include "mortise/protocol/access_list.h"
 #include "mortise/protocol/claim.h"
+#include "mortise/protocol/revalidation.h"
 #include "mortise/protocol/session.h"
 #include "mortise/sim/sim_lock.h"
 #include "mortise/sim/memory_store.h"
@@ -152,6 +153,79 @@ TEST(SeedCorpusTest, GenerateSessionSeeds) {
   Result<size_t> resume = client.Resume(unlock, a);
   ASSERT_TRUE(resume.ok());
   Write("session", "resume", seed(2, a, *resume));
+
+  // Mode 5: the token of a hello from the guest's certificate serial 6,
+  // which demands revalidation; the fuzzer's lock time is 1749988800.
+  RevalidationFields rf;
+  rf.lock_id = authority.identity().lock_id();
+  rf.serial = 6;
+  rf.holder_key_id = KeyIdOf(guest.public_key());
+  rf.issued_at = 1749988800 - 60;
+  Bytes token(kMaxRevalidationTokenSize);
+  Result<size_t> t = IssueRevalidationToken(rf, owner, {}, rng.drbg, token);
+  ASSERT_TRUE(t.ok());
+  Write("session", "hello_revalidation_token", seed(5, token.data(), *t));
+}
+
+TEST(SeedCorpusTest, GenerateRevalidationSeeds) {
+  // The revalidation fuzzer's keys: DRBG seed 7, owner, revalidation
+  // service, admin, guest; lock id all zero; the guest's serial 21; the
+  // fuzzer's time 1'750'000'000.
+  testing::SeededDrbg rng(7);
+  const crypto::P256KeyPair owner = testing::NewKey(rng.drbg);
+  const crypto::P256KeyPair service = testing::NewKey(rng.drbg);
+  const crypto::P256KeyPair admin = testing::NewKey(rng.drbg);
+  const crypto::P256KeyPair guest = testing::NewKey(rng.drbg);
+  (void)admin;
+  const LockId lock{};
+  CertificateFields g = testing::Fields(lock, guest, Role::kGuest, kPermUnlock, 21);
+  g.revalidation_max_age = 3600;
+  const Bytes chain = testing::Chain(testing::Issue(g, owner, rng.drbg));
+  Result<RevalidationFields> f = RevalidationFieldsFor(chain, 1'750'000'000 - 60);
+  ASSERT_TRUE(f.ok());
+  Bytes token(kMaxRevalidationTokenSize);
+  Result<size_t> n = IssueRevalidationToken(*f, owner, {}, rng.drbg, token);
+  ASSERT_TRUE(n.ok());
+  Write("revalidation", "owner_token", Bytes(token.begin(), token.begin() + static_cast<std::ptrdiff_t>(*n)));
+  const Bytes service_cert =
+      testing::Issue(testing::Fields(lock, service, Role::kAdmin, kPermRevalidate, 23), owner, rng.drbg);
+  n = IssueRevalidationToken(*f, service, service_cert, rng.drbg, token);
+  ASSERT_TRUE(n.ok());
+  Write("revalidation", "service_token", Bytes(token.begin(), token.begin() + static_cast<std::ptrdiff_t>(*n)));
+  Write("revalidation", "chain", chain);
+
+  // The certificate fuzzer's guest (seed 7: owner, admin, guest; serial 11)
+  // with a chain that demands revalidation, for its fixed token.
+  testing::SeededDrbg cert_rng(7);
+  const crypto::P256KeyPair cert_owner = testing::NewKey(cert_rng.drbg);
+  (void)testing::NewKey(cert_rng.drbg);
+  const crypto::P256KeyPair cert_guest = testing::NewKey(cert_rng.drbg);
+  CertificateFields cg = testing::Fields(lock, cert_guest, Role::kGuest, kPermUnlock, 11);
+  cg.revalidation_max_age = 600;
+  Write("certificate", "revalidation_chain", testing::Chain(testing::Issue(cg, cert_owner, cert_rng.drbg)));
+}
+
+TEST(SeedCorpusTest, GenerateNodeRevalidationSeed) {
+  // The node fuzzer's mode 4: DRBG seed 31, owner, the lock's identity,
+  // then the guest whose certificate (serial 7) demands revalidation; the
+  // fuzzer's lock time is 1749988800 + 31.
+  testing::SeededDrbg rng(31);
+  const crypto::P256KeyPair owner = testing::NewKey(rng.drbg);
+  sim::MemoryStore store;
+  LockAuthority authority(store, rng.drbg);
+  ASSERT_TRUE(authority.Start().ok());
+  const crypto::P256KeyPair guest = testing::NewKey(rng.drbg);
+  RevalidationFields rf;
+  rf.lock_id = authority.identity().lock_id();
+  rf.serial = 7;
+  rf.holder_key_id = KeyIdOf(guest.public_key());
+  rf.issued_at = 1749988800;
+  Bytes token(kMaxRevalidationTokenSize);
+  Result<size_t> t = IssueRevalidationToken(rf, owner, {}, rng.drbg, token);
+  ASSERT_TRUE(t.ok());
+  Bytes seed = {4};
+  seed.insert(seed.end(), token.begin(), token.begin() + static_cast<std::ptrdiff_t>(*t));
+  Write("node", "revalidation_token", seed);
 }
 
 }  // namespace

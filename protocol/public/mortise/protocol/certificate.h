@@ -125,6 +125,17 @@ struct VerifiedKey {
   bool remote_only = false;   // either certificate of the chain
   uint8_t depth = 0;          // 0 (the owner's own key), 1 or 2 certificates
   KeyLimits limits[2];        // of each certificate, root-most first
+  // Keys whose chain demands revalidation: the last UTC second at which the
+  // key may still act, issued_at of its token + the smallest
+  // revalidation_max_age of the chain. nullopt: no bound (no certificate of
+  // the chain demands revalidation, or the owner's own key). RecheckKey
+  // refuses the key after it, so a session cannot outlive its token.
+  std::optional<uint64_t> revalidated_until;
+  // The certificate of the delegated key that signed the token (nullopt:
+  // signed by the owner, or no token). RecheckKey applies the access list
+  // and the time to it too, so revoking a revalidation key ends the
+  // sessions its tokens opened.
+  std::optional<KeyLimits> revalidated_by;
 };
 
 // The owner's own key, which needs no certificate.
@@ -143,16 +154,44 @@ VerifiedKey OwnerKey(const crypto::P256PublicKey& owner);
 // kUnauthenticated: a signature does not verify, or an issuer is not the
 //   owner (or, for a holder, the admin before it).
 // kPermissionDenied: another lock's certificate; permissions beyond the
-//   role; bad delegation; revoked, disabled or below the minimum epoch.
+//   role; bad delegation; revoked, disabled or below the minimum epoch; a
+//   certificate demands revalidation (revalidation_max_age != 0), and this
+//   overload carries no token.
 // kOutOfRange: before not_before, after not_after, or outside the schedule.
-// kUnimplemented: the key demands revalidation tokens, which this lock
-//   cannot check yet (fails closed).
 Result<VerifiedKey> VerifyChain(std::span<const uint8_t> chain, const VerifyContext& context);
+
+// The same with a revalidation token (revalidation.h; may be empty). The
+// token is examined only when some certificate of the chain demands
+// revalidation; otherwise it is ignored and the result is VerifyChain's.
+// When demanded, after the access list and before the time windows, the
+// token must (first failure decides):
+//   parse strictly                                  else kInvalidArgument
+//   name this lock, the holder certificate's serial
+//   and KeyIdOf its holder key                      else kPermissionDenied
+//   be judged on a known lock time                  else kFailedPrecondition
+//   have issued_at <= now + kRevalidationMaxSkewS
+//   and now - issued_at <= the smallest
+//   revalidation_max_age of the chain              else kOutOfRange
+//   be signed by the owner, or by the holder of an
+//   owner-issued certificate carried in the token   else kUnauthenticated
+//   and that certificate: for this lock, consistent
+//   with its role, holding kPermRevalidate, not
+//   itself demanding revalidation, not for a key of
+//   the chain being revalidated (no self-revalidation),
+//   not revoked, disabled or below its epoch         else kPermissionDenied
+//   and within its window and schedule              else kOutOfRange
+// A chain that demands revalidation with an empty token: kPermissionDenied.
+// On success the key's revalidated_until (and revalidated_by) are set.
+Result<VerifiedKey> VerifyChain(std::span<const uint8_t> chain, std::span<const uint8_t> revalidation,
+                                const VerifyContext& context);
 
 // Applies the access list and the time to a key verified earlier, with no
 // asymmetric operation: sessions call it before every command, so a
 // revocation or an expiry takes effect inside an open or resumed session.
-// kPermissionDenied / kFailedPrecondition / kOutOfRange as VerifyChain.
+// kPermissionDenied / kFailedPrecondition / kOutOfRange as VerifyChain;
+// for a revalidated key also kFailedPrecondition while the time is unknown
+// and kOutOfRange once now > revalidated_until (fetch a new token), and the
+// access list and time applied to the certificate that signed its token.
 // The owner's own key (depth 0) always passes.
 Status RecheckKey(const VerifiedKey& key, const VerifyContext& context);
 

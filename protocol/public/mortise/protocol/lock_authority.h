@@ -73,12 +73,27 @@ class LockAuthority {
   // The same with an explicit time (tests, and callers without a DoorLock).
   Result<VerifiedKey> VerifyKey(std::span<const uint8_t> chain, std::optional<int64_t> utc_now,
                                 int32_t utc_offset_s) const;
+  // The same with a revalidation token (revalidation.h), which may be empty:
+  // it is examined only when a certificate of the chain demands
+  // revalidation. Statuses of VerifyChain with a token: in short,
+  // kPermissionDenied when a token is demanded and missing, names another
+  // key or lock, or its signer lacks the right (kPermRevalidate, revoked);
+  // kOutOfRange when it is stale or issued beyond the allowed skew in the
+  // future; kFailedPrecondition while the lock's time is unknown (fail
+  // closed); kUnauthenticated when not signed by the owner or an
+  // owner-certified revalidation key; kInvalidArgument when malformed.
+  Result<VerifiedKey> VerifyKey(std::span<const uint8_t> chain, std::span<const uint8_t> revalidation,
+                                const core::DoorLock& lock) const;
+  Result<VerifiedKey> VerifyKey(std::span<const uint8_t> chain, std::span<const uint8_t> revalidation,
+                                std::optional<int64_t> utc_now, int32_t utc_offset_s) const;
 
   // Applies the current access list, time and owner to a key verified
   // earlier (RecheckKey), with no asymmetric operation. Sessions call it
   // before every command. kPermissionDenied also when the key is the owner's
   // and the lock has since been wiped or re-claimed; kFailedPrecondition
-  // when not claimed. Otherwise RecheckKey's statuses.
+  // when not claimed. Otherwise RecheckKey's statuses, among them
+  // kOutOfRange once a revalidated key's token is older than its bound
+  // (VerifiedKey::revalidated_until): a session cannot outlive its token.
   Status Recheck(const VerifiedKey& key, const core::DoorLock& lock) const;
 
   // The owner's own key (a session authenticated with it needs no

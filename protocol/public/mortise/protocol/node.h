@@ -43,7 +43,9 @@ enum class FrameType : uint8_t {
   kInfo = 4,
 };
 
-// Frames of claims, sessions and info fit a BLE-sized buffer; remote
+// Frames of claims, sessions and info fit a BLE-sized buffer (969 bytes: a
+// session hello with the schema's largest chain and revalidation token;
+// 753 otherwise, replies included); remote
 // envelopes and their signed results (relayed by servers, never over BLE)
 // need the larger one. Handle() wants a reply buffer of kMaxRemoteFrameSize
 // to answer every type.

@@ -36,14 +36,19 @@ enum Permission : uint32_t {
   kPermUpdateFirmware = 1u << 7,
   kPermPassageMode = 1u << 8,
   kPermDelegate = 1u << 9,  // may issue certificates for this lock (admins only)
+  // May sign revalidation tokens (revalidation.h) for keys of this lock
+  // (owner and admin certificates only). Meant for a revalidation service
+  // key (the management server's): give it role admin with this bit alone,
+  // so that even stolen it opens nothing, mints nothing and changes nothing.
+  kPermRevalidate = 1u << 10,
 };
-inline constexpr uint32_t kAllPermissions = (1u << 10) - 1;
+inline constexpr uint32_t kAllPermissions = (1u << 11) - 1;
 
 // The most a role may ever hold. A certificate whose permissions exceed its
 // role's mask is refused as inconsistent, so a mislabelled "guest" can
 // never carry management rights, whatever an issuer's tool wrote.
 //   owner      everything
-//   admin      everything but firmware updates
+//   admin      everything but firmware updates (so revalidate and delegate too)
 //   member     lock, unlock, unlatch, read log, passage mode
 //   guest      lock, unlock, unlatch
 //   installer  lock, unlock, set time, change settings, update firmware, read log

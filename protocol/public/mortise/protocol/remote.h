@@ -5,7 +5,8 @@
 //
 //   holder  RemoteCommand {tbs: RemoteCommandTbs, signature}
 //           tbs = {version, lock id, holder key, chain, counter, nonce (128
-//                  bits), expires_at (lock UTC seconds), request}
+//                  bits), expires_at (lock UTC seconds), request, sealed PIN,
+//                  revalidation token (only for keys that demand one)}
 //           signature = holder key over "mortise-remote-v1\0" || tbs
 //   lock    RemoteResult {tbs: RemoteResultTbs, signature}
 //           tbs = {lock id, SHA-256 of the command's tbs, response, lock time}
@@ -13,7 +14,8 @@
 //
 // What the lock checks, in order (the first failure answers):
 //   lengths and encoding; version; the lock id is this lock's; the chain
-//   (certificates up to the owner, access list, time windows: VerifyKey);
+//   (certificates up to the owner, access list, revalidation token, time
+//   windows: VerifyKey);
 //   the holder signature; the lock knows its time (else kFailedPrecondition:
 //   a remote command cannot be judged fresh without it); now < expires_at
 //   <= now + kMaxRemoteLifetimeS (kOutOfRange: expired or too long
@@ -48,6 +50,7 @@
 #include "mortise/protocol/handlers.h"
 #include "mortise/protocol/identity.h"
 #include "mortise/protocol/lock_authority.h"
+#include "mortise/protocol/revalidation.h"
 #include "mortise/protocol/session.h"
 #include "mortise/status.h"
 
@@ -56,7 +59,9 @@ namespace mortise::protocol {
 inline constexpr uint32_t kRemoteVersion = 1;
 inline constexpr int64_t kMaxRemoteLifetimeS = 30;
 inline constexpr size_t kRemoteNonceSize = 16;
-inline constexpr size_t kMaxRemoteMessageSize = 1400;
+// The largest envelope: the largest chain, request, sealed PIN and
+// revalidation token (1,733 bytes; 1,370 without a token).
+inline constexpr size_t kMaxRemoteMessageSize = 1736;
 // Envelopes remembered for replay detection: at most this many accepted in
 // any kMaxRemoteLifetimeS window; beyond that the lock refuses new ones
 // (kResourceExhausted, fail closed) until the oldest expire.
@@ -87,10 +92,15 @@ class RemoteServer {
   // length. kResourceExhausted: `reply` shorter than kMaxRemoteMessageSize.
   // The envelope's verdict is in last_status():
   //   kInvalidArgument    malformed, wrong version, or lengths
-  //   kPermissionDenied   another lock's envelope, or not allowed remotely
-  //   kUnauthenticated    the chain or the holder signature does not verify
+  //   kPermissionDenied   another lock's envelope; a revoked key; a key
+  //                       demanding revalidation without a token, or with a
+  //                       token for another key or lock or from a signer
+  //                       without the right (VerifyChain with a token)
+  //   kUnauthenticated    the chain, the token or the holder signature does
+  //                       not verify
   //   kFailedPrecondition the lock's time is unknown, or not claimed
-  //   kOutOfRange   expired, made before this boot, or expiry too far
+  //   kOutOfRange   expired, made before this boot, or expiry too far; a
+  //                 certificate outside its window; a stale token
   //   kAlreadyExists      replayed (nonce or counter seen)
   //   kResourceExhausted  the replay cache is full of live envelopes
   // An envelope that passes is answered with the command's response inside.
@@ -130,6 +140,12 @@ class RemoteClient {
   RemoteClient(const crypto::P256KeyPair& holder, std::span<const uint8_t> chain,
                const crypto::P256PublicKey& lock_key, crypto::Drbg& drbg);
 
+  // The revalidation token (revalidation.h) carried, signed, in the next
+  // envelopes, for a key whose chain demands one; empty (the default) sends
+  // none. kInvalidArgument: longer than kMaxRevalidationTokenSize (nothing
+  // changed).
+  Status set_revalidation(std::span<const uint8_t> token);
+
   // Builds an envelope valid until `expires_at` (the holder's estimate of
   // the lock's UTC plus at most kMaxRemoteLifetimeS) with the next counter
   // `counter` (the caller keeps it, strictly increasing per holder key).
@@ -149,6 +165,8 @@ class RemoteClient {
   crypto::P256KeyPair holder_;
   std::array<uint8_t, kMaxChainSize> chain_{};
   size_t chain_len_ = 0;
+  std::array<uint8_t, kMaxRevalidationTokenSize> revalidation_{};
+  size_t revalidation_len_ = 0;
   crypto::P256PublicKey lock_key_;
   LockId lock_id_{};
   crypto::Drbg& drbg_;

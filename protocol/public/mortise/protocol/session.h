@@ -2,8 +2,10 @@
 // over datagrams (BLE GATT later; a socket or a test harness now).
 //
 // Cold session, 2 round trips including the first command:
-//   C->L  SessionHello   {version, client ephemeral, client nonce, holder key, chain}
-//         the lock verifies the chain (1-2 ECDSA verifications), makes an
+//   C->L  SessionHello   {version, client ephemeral, client nonce, holder key, chain,
+//                         revalidation token (only for keys that demand one)}
+//         the lock verifies the chain (1-2 ECDSA verifications, 1-2 more
+//         for a revalidation token: revalidation.h), makes an
 //         ephemeral key, signs the transcript with its identity key
 //   L->C  SessionAccept  {lock key, lock ephemeral, lock nonce, boot epoch, signature}
 //         the client checks that the lock key hashes to the lock id it
@@ -52,6 +54,7 @@
 #include "mortise/protocol/handlers.h"
 #include "mortise/protocol/lock_authority.h"
 #include "mortise/protocol/permissions.h"
+#include "mortise/protocol/revalidation.h"
 #include "mortise/status.h"
 
 namespace mortise::protocol {
@@ -61,7 +64,11 @@ inline constexpr size_t kSessionSlots = 4;
 inline constexpr size_t kResumptionSlots = 8;
 inline constexpr uint64_t kHandshakeTimeoutMs = 5000;
 inline constexpr uint64_t kSessionIdleMs = 60000;
-inline constexpr size_t kMaxSessionMessageSize = 752;
+// The largest datagram either way: a hello with the largest chain (two
+// certificates) and the largest revalidation token (signed by a delegated
+// revalidation key) needs 967 bytes. Without a token every message fits in
+// 752 bytes, as before revalidation tokens; the lock's replies still do.
+inline constexpr size_t kMaxSessionMessageSize = 968;
 inline constexpr size_t kSessionIdSize = 8;
 inline constexpr size_t kResumptionIdSize = 16;
 inline constexpr size_t kSessionNonceSize = 16;  // challenges: 128 bits
@@ -203,6 +210,16 @@ class SessionClient {
   SessionClient(const crypto::P256KeyPair& holder, std::span<const uint8_t> chain, const LockId& lock_id,
                 crypto::Drbg& drbg);
 
+  // The revalidation token (revalidation.h) sent in the next hellos, for a
+  // key whose chain demands one; empty (the default) sends none. The lock
+  // refuses a demanding key without a valid token: its SessionError says
+  // kUnauthenticated, as for every chain the lock refuses. A session opened
+  // with a token ends (each command answers kOutOfRange) once the token is
+  // older than the key's bound: fetch a new token, then set it and start a
+  // cold session. kInvalidArgument: longer than kMaxRevalidationTokenSize
+  // (nothing changed).
+  Status set_revalidation(std::span<const uint8_t> token);
+
   // Message 1. kInvalidArgument: chain longer than kMaxChainSize.
   // kResourceExhausted: `out` too small. DRBG errors.
   Result<size_t> Hello(std::span<uint8_t> out);
@@ -233,6 +250,8 @@ class SessionClient {
   crypto::P256KeyPair holder_;
   std::array<uint8_t, kMaxChainSize> chain_{};
   size_t chain_len_ = 0;
+  std::array<uint8_t, kMaxRevalidationTokenSize> revalidation_{};
+  size_t revalidation_len_ = 0;
   LockId lock_id_{};
   crypto::Drbg& drbg_;
   std::optional<crypto::P256KeyPair> ephemeral_;
