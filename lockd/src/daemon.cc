@@ -336,7 +336,12 @@ int RunDaemon(const Config& config) {
     if (parsed.ok() && parsed->lock_id == p.authority->identity().lock_id()) label = *parsed;
     else spdlog::error("{}: not this lock's claim label; ignored", label_path);
   } else if (!node.claimed()) {
-    spdlog::warn("{}: missing: the setup code of this lock is unknown here", label_path);
+    // The store keeps only the PAKE verifier: without the label nobody can
+    // claim this lock (a kill between provisioning and writing the label,
+    // or a deleted file). Said loudly, since no factory reset recovers it.
+    spdlog::error("{}: missing, and the lock is unclaimed: its setup code exists nowhere else, so it cannot be "
+                  "claimed; restore the file, or start over with an empty state directory",
+                  label_path);
   }
   p.management = std::make_unique<JsonManagement>(lock);
   p.log_source = std::make_unique<AuditLogSource>(*p.audit_log);

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "face.h"
 #include "test_lock.h"
 
 namespace mortise::lockd {
@@ -255,6 +256,27 @@ TEST_F(lockdControl, WithoutANodeClaimCommandsAreRefused) {
   EXPECT_EQ(json::parse(bare.HandleLine(R"({"cmd":"label"})"))["ok"], false);
   EXPECT_EQ(json::parse(bare.HandleLine(R"({"cmd":"claim_button"})"))["ok"], false);
   EXPECT_EQ(json::parse(bare.HandleLine(R"({"cmd":"status"})"))["claimed"], false);
+}
+
+// The face's keys are control requests; each one the handler accepts.
+TEST_F(lockdControl, FaceKeysAreControlRequests) {
+  Loop loop;
+  bool quit = false;
+  Face face(handler, &node, loop, [&] { quit = true; }, nullptr);
+  const json st = Ask(R"({"cmd":"status"})");
+  EXPECT_EQ(json::parse(face.RequestForKey('t', st)), (json{{"cmd", "thumbturn"}, {"lock", false}}));
+  EXPECT_EQ(json::parse(face.RequestForKey('k', st)), (json{{"cmd", "key"}, {"lock", false}}));
+  EXPECT_EQ(json::parse(face.RequestForKey('o', st)), (json{{"cmd", "door"}, {"open", true}}));
+  EXPECT_EQ(json::parse(face.RequestForKey('b', st)), (json{{"cmd", "battery"}, {"present", false}}));
+  EXPECT_EQ(json::parse(face.RequestForKey('e', st)), (json{{"cmd", "emergency_power"}, {"on", true}}));
+  EXPECT_EQ(json::parse(face.RequestForKey('x', st)), (json{{"cmd", "tamper"}, {"removed", true}}));
+  EXPECT_EQ(json::parse(face.RequestForKey('7', st)), (json{{"cmd", "keypad"}, {"keys", "7"}}));
+  EXPECT_EQ(json::parse(face.RequestForKey('c', st))["uid"], "04a1b2c3");
+  EXPECT_EQ(json::parse(face.RequestForKey('c', st))["uid"], "04d5e6f7");
+  EXPECT_EQ(face.RequestForKey('z', st), "");
+  for (char key : std::string("0123456789*#cfkthobexr"))
+    EXPECT_EQ(Ask(face.RequestForKey(key, Ask(R"({"cmd":"status"})")))["ok"], true) << key;
+  EXPECT_FALSE(quit);
 }
 
 }  // namespace
