@@ -33,6 +33,8 @@ struct AllOptions {
   CredentialOptions finger;
   ScheduleOptions schedule;
   DlOptions dl;
+  OperateOptions lock_op;
+  OperateOptions unlatch;
   KeyShareOptions key_share;
   KeyAcceptOptions key_accept;
   KeyRevokeOptions key_revoke;
@@ -99,7 +101,7 @@ void AddPinActions(Tree& t, CLI::App* pin, PinOptions& o) {
   };
   CLI::App* one = t.Add(offline, "one-time", "A code that opens once, within a validity period.", kind("one-time"));
   one->add_option("--from", o.from, "Start of validity (ISO 8601 local time, or \"now\")")->default_str("now");
-  one->add_option("--hours", o.valid_hours, "Validity in hours from --from")->required();
+  (void)o.valid_hours;  // a one-time code is valid for core::kOneTimeValidityHours (6) from its start hour
   CLI::App* window = t.Add(offline, "window", "A code that opens any number of times between two times.", kind("window"));
   window->add_option("--from", o.from, "Start (ISO 8601 local time, or \"now\")")->required();
   window->add_option("--until", o.until, "End (ISO 8601 local time)")->required();
@@ -215,8 +217,10 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   CLI::App* lock = t.Add(&app, "lock",
                          "Lock the door (the lock chosen with --lock). `lock list` and `lock forget` manage the "
                          "locks in your keyring.",
-                         [](Context& c) { return CmdLockDoor(c); });
+                         [&a](Context& c) { return CmdLockDoor(c, a.lock_op); });
   lock->require_subcommand(0, 1);
+  lock->add_flag("--remote", a.lock_op.remote,
+                 "Send a signed end-to-end remote command (through a relay) instead of a direct session");
   t.Add(lock, "list", "List the locks in your keyring: name, your role, lock id, endpoint, identity.",
         [](Context& c) { return CmdLockList(c); });
   CLI::App* forget = t.Add(lock, "forget", "Remove a lock from your keyring (the lock itself is not changed).",
@@ -236,7 +240,9 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
                           "Become the owner of a new or factory-reset lock, with the MC1... text of its label (or "
                           "its QR code). The label pins the lock's key: a device that is not that lock is refused.",
                           [&a](Context& c) { return CmdClaim(c, a.claim); });
-  claim->add_option("label", a.claim.label, "The label's MC1... text")->required();
+  claim->add_option("label", a.claim.label, "The label's MC1... text, or the 9-digit setup code")->required();
+  claim->add_option("--time", a.claim.time,
+                    "Set the lock's clock after claiming: ISO 8601 UTC (2026-11-24T08:00:00Z), now (default) or none");
   claim->add_option("--endpoint", a.claim.endpoint, "Where the lock listens")->required();
   claim->add_option("--name", a.claim.name, "Local name for the lock (default: lock)");
   claim->add_option("--identity", a.claim.identity, "Identity that becomes the owner key (default: the default one)");
@@ -247,8 +253,10 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   unlock->add_option("--for", a.unlock.for_seconds, "Relock automatically after this many seconds");
   unlock->add_flag("--remote", a.unlock.remote,
                    "Send a signed end-to-end remote command (through a relay) instead of a direct session");
-  t.Add(&app, "unlatch", "Unlock and pull the latch (doors with a motorised latch).",
-        [](Context& c) { return CmdUnlatch(c); });
+  CLI::App* unlatch = t.Add(&app, "unlatch", "Unlock and pull the latch (doors with a motorised latch).",
+                            [&a](Context& c) { return CmdUnlatch(c, a.unlatch); });
+  unlatch->add_flag("--remote", a.unlatch.remote,
+                    "Send a signed end-to-end remote command (through a relay) instead of a direct session");
   CLI::App* mode = t.Add(&app, "mode", "Show or set the operating mode.", [&a](Context& c) { return CmdMode(c, a.mode); });
   mode->add_option("mode", a.mode.mode, "normal, vacation, privacy, passage or no-remote (none: show the mode)")
       ->check(CLI::IsMember({"normal", "vacation", "privacy", "passage", "no-remote"}));
@@ -315,7 +323,9 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
                        "Send one Door Lock cluster command as a JSON line (dljson: every command and attribute by "
                        "its Matter name) and print the answer.",
                        [&a](Context& c) { return CmdDl(c, a.dl); });
-  dl->add_option("line", a.dl.line, "A JSON line, e.g. '{\"invoke\":\"GetUser\",\"UserIndex\":1}'; - reads lines from stdin")
+  dl->add_option("words", a.dl.words,
+                 "<Command> [JSON args], e.g. GetUser '{\"userIndex\":1}'; read <Attribute>; write <Attribute> "
+                 "<value>; a whole JSON line; or - to read JSON lines from stdin")
       ->required();
 
   // --- keys ---------------------------------------------------------------------------
@@ -341,6 +351,7 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   share->add_flag("--remote-only", s.remote_only, "Usable only through end-to-end remote commands");
   share->add_option("--endpoint-hint", s.endpoint_hint, "Endpoint to put in the string (default: the lock's)");
   share->add_flag("--no-qr", s.no_qr, "Do not draw the QR code");
+  share->add_option("--out", s.out, "Also write the key string to this file");
 
   CLI::App* accept = t.Add(key, "accept",
                            "Accept a key shared with you (an MKS1... string): pins the lock's public key and "

@@ -2,10 +2,10 @@
 // app.cc builds the CLI11 tree, fills the structs and calls the functions;
 // each function returns the exit code or throws Error.
 //
-// Implemented: commands_keyring.cc (init, id, lock list/forget) and
-// commands_info.cc (info). Every other command's function lives in
-// commands_pending.cc, where it reports "not implemented yet" (exit 7);
-// replacing one means moving its definition to a real file.
+// commands_keyring.cc: init, id, lock list/forget; commands_info.cc: info;
+// commands_lock.cc: claim, status, lock, unlock, unlatch, mode, time;
+// commands_manage.cc: user, pin, card, finger, schedule, dl;
+// commands_keys.cc: key share/accept/revoke/list, log.
 #pragma once
 
 #include <chrono>
@@ -68,10 +68,6 @@ class Context {
   std::optional<PassphraseSource> source_override_;
 };
 
-// Throws Error(kInternal, "<command> is not implemented yet"): the one
-// stand-in for commands whose protocol side is not wired yet.
-[[noreturn]] void NotImplementedYet(const std::string& command);
-
 // --- keyring and identities (implemented) -----------------------------------
 
 struct InitOptions {
@@ -113,18 +109,22 @@ struct ClaimOptions {
   std::string endpoint;  // where the unclaimed lock listens
   std::string name;      // local name for the lock (default "lock", or "lock-N")
   std::string identity;  // which identity becomes the owner key (default: the default identity)
+  std::string time;      // the lock's time to set after claiming: ISO 8601 UTC, "now" (default) or "none"
 };
 int CmdClaim(Context& ctx, const ClaimOptions& o);
 
 int CmdStatus(Context& ctx);
-int CmdLockDoor(Context& ctx);
+struct OperateOptions {
+  bool remote = false;  // through an end-to-end remote envelope rather than a session
+};
+int CmdLockDoor(Context& ctx, const OperateOptions& o);
 
 struct UnlockOptions {
   uint32_t for_seconds = 0;  // 0: plain unlock; else UnlockWithTimeout
   bool remote = false;       // through an end-to-end remote envelope rather than a session
 };
 int CmdUnlock(Context& ctx, const UnlockOptions& o);
-int CmdUnlatch(Context& ctx);
+int CmdUnlatch(Context& ctx, const OperateOptions& o);
 
 struct ModeOptions {
   std::string mode;  // empty: show; normal|vacation|privacy|passage|no-remote
@@ -187,7 +187,9 @@ struct ScheduleOptions {
 int CmdSchedule(Context& ctx, const ScheduleOptions& o);
 
 struct DlOptions {
-  std::string line;  // one Door Lock JSON line (dljson); "-": read lines from stdin
+  // <Command> [JSON args] | read <Attribute> | write <Attribute> <value> |
+  // a whole JSON line | "-" (JSON lines from stdin)
+  std::vector<std::string> words;
 };
 int CmdDl(Context& ctx, const DlOptions& o);
 
@@ -204,6 +206,7 @@ struct KeyShareOptions {
   bool remote_only = false;
   std::string endpoint_hint;  // default: the lock's endpoint in the keyring
   bool no_qr = false;
+  std::string out;       // also write the key string to this file
 };
 int CmdKeyShare(Context& ctx, const KeyShareOptions& o);
 

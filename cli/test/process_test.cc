@@ -180,18 +180,21 @@ TEST_F(CliProcessTest, UsageErrorsExitOneAndHelpExitsZero) {
   EXPECT_HAS(r.out, "--hours");
 }
 
-TEST_F(CliProcessTest, PendingCommandsSaySoAndExitSeven) {
-  RunResult r = Mortise({"unlock"});
-  EXPECT_EQ(r.code, 7);
-  EXPECT_EQ(r.err, "mortise: unlock is not implemented yet.\n");
-  r = Mortise({"pin", "offline", "erase-all"});
-  EXPECT_EQ(r.code, 7);
-  EXPECT_EQ(r.err, "mortise: pin offline erase-all is not implemented yet.\n");
-  r = Mortise({"lock"});
-  EXPECT_EQ(r.code, 7);
-  EXPECT_EQ(r.err, "mortise: lock is not implemented yet.\n");
-  r = Mortise({"key", "share", "--to", "MKP1.x"});
-  EXPECT_EQ(r.code, 7);
+TEST_F(CliProcessTest, LockCommandsWithoutALockSayWhatToDo) {
+  ASSERT_EQ(Init().code, 0);
+  // No lock in the keyring: a usage error naming the way out, nothing changed.
+  for (std::vector<std::string> args : {std::vector<std::string>{"unlock"}, {"lock"}, {"status"},
+                                        {"pin", "offline", "erase-all"}}) {
+    RunResult r = Mortise(args, {"MORTISE_PASSPHRASE=pw"});
+    EXPECT_EQ(r.code, 1) << args[0] << ": " << r.err;
+    EXPECT_HAS(r.err, "mortise: ");
+  }
+  // A malformed public key string for key share: bad input, exit 2.
+  RunResult r = Mortise({"key", "share", "--to", "MKP1.x"}, {"MORTISE_PASSPHRASE=pw"});
+  EXPECT_TRUE(r.code == 1 || r.code == 2) << r.err;
+  // Claim with a malformed label: exit 2 before anything is contacted.
+  r = Mortise({"claim", "MC1.short", "--endpoint", "/nonexistent/lock.sock"}, {"MORTISE_PASSPHRASE=pw"});
+  EXPECT_TRUE(r.code == 2 || r.code == 4) << r.err;
 }
 
 TEST_F(CliProcessTest, LockListAndForget) {

@@ -313,6 +313,7 @@ json DoorLockJson::Invoke(std::string_view command, const json& args_json) {
       RemoteOperation op;
       op.source = actor_.source;
       op.user_index = user_index_;
+      op.key = key_;
       std::vector<uint8_t> pin;
       if (a.Has("PINCode")) {
         pin = a.Bytes("PINCode", config::kMaxPinLength + 4);

@@ -319,29 +319,54 @@ int RunDaemon(const Config& config) {
   // --- Protocol node ------------------------------------------------------------------
   p.node.emplace(*p.authority, lock, records);
   protocol::LockNode& node = *p.node;
-  if (Status s = node.Start(hw.now_ms()); !s.ok()) {
-    spdlog::error("protocol: cannot start: {}", s.name());
-    return kExitFailure;
-  }
+  // The label (the lock's sticker) is written before the setup code is
+  // provisioned, so no crash can leave a lock whose code exists nowhere: a
+  // label file without a verifier (a kill in between) is provisioned again
+  // with the same code at the next start.
   const std::string label_path = dir + "/label.txt";
   std::optional<protocol::ClaimLabel> label;
-  if (auto provisioned = node.ProvisionedLabel(); provisioned.ok()) {
-    char text[protocol::kLabelTextSize + 1] = {};
-    auto n = protocol::EncodeLabel(*provisioned, std::span<char>(text, protocol::kLabelTextSize));
-    if (!n.ok() || !WriteFileAtomically(label_path, std::string(text, *n) + "\n"))
-      spdlog::error("{}: cannot keep the claim label; the setup code is shown now only", label_path);
-    label = *provisioned;
-  } else if (auto text = ReadLabelFile(label_path)) {
+  if (auto text = ReadLabelFile(label_path)) {
     auto parsed = protocol::ParseLabel(*text);
     if (parsed.ok() && parsed->lock_id == p.authority->identity().lock_id()) label = *parsed;
     else spdlog::error("{}: not this lock's claim label; ignored", label_path);
-  } else if (!node.claimed()) {
+  }
+  std::optional<uint32_t> setup_code;
+  auto provisioned = protocol::SetupCodeProvisioned(records);
+  if (!provisioned.ok()) {
+    spdlog::error("protocol: cannot read the setup-code verifier: {}", provisioned.status().name());
+    return kExitFailure;
+  }
+  if (!*provisioned) {
+    if (!label) {
+      auto code = protocol::GenerateSetupCode(*p.drbg);
+      if (!code.ok()) {
+        spdlog::error("protocol: cannot draw a setup code: {}", code.status().name());
+        return kExitFailure;
+      }
+      protocol::ClaimLabel fresh;
+      fresh.lock_id = p.authority->identity().lock_id();
+      fresh.key_hash = p.authority->identity().key_hash();
+      fresh.setup_code = *code;
+      char text[protocol::kLabelTextSize + 1] = {};
+      auto n = protocol::EncodeLabel(fresh, std::span<char>(text, protocol::kLabelTextSize));
+      if (!n.ok() || !WriteFileAtomically(label_path, std::string(text, *n) + "\n")) {
+        spdlog::error("{}: cannot write the claim label; refusing to provision a code nobody could read", label_path);
+        return kExitFailure;
+      }
+      label = fresh;
+    }
+    setup_code = label->setup_code;
+  } else if (!label && !node.claimed()) {
     // The store keeps only the PAKE verifier: without the label nobody can
-    // claim this lock (a kill between provisioning and writing the label,
-    // or a deleted file). Said loudly, since no factory reset recovers it.
+    // claim this lock (a deleted file). Said loudly, since no factory reset
+    // recovers it.
     spdlog::error("{}: missing, and the lock is unclaimed: its setup code exists nowhere else, so it cannot be "
                   "claimed; restore the file, or start over with an empty state directory",
                   label_path);
+  }
+  if (Status s = node.Start(hw.now_ms(), setup_code); !s.ok()) {
+    spdlog::error("protocol: cannot start: {}", s.name());
+    return kExitFailure;
   }
   p.management = std::make_unique<JsonManagement>(lock);
   p.log_source = std::make_unique<AuditLogSource>(*p.audit_log);

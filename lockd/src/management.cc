@@ -89,12 +89,17 @@ Result<Command> JsonManagement::Classify(std::span<const uint8_t> payload) {
   return ClassifyLine(AsText(payload));
 }
 
-Result<size_t> JsonManagement::Run(const protocol::VerifiedKey& key, std::span<const uint8_t> payload,
-                                   std::span<uint8_t> out) {
+Result<size_t> JsonManagement::Run(const protocol::VerifiedKey& key, core::OperationSource source,
+                                   std::span<const uint8_t> payload, std::span<uint8_t> out) {
   if (!Classify(payload).ok()) return StatusCode::kInvalidArgument;
   std::string answer;
   try {
-    dljson::DoorLockJson adapter(lock_, core::Actor{source_, ActorId(key)}, /*user_index=*/0);
+    dljson::DoorLockJson adapter(lock_, core::Actor{source, ActorId(key)}, /*user_index=*/0);
+    // Who asked, as the protocol records its own operations (executor.cc).
+    adapter.set_key(key.depth == 0
+                        ? core::CredentialRef{core::CredentialType::kAliroNonEvictableEndpointKey, 0}
+                        : core::CredentialRef{core::CredentialType::kAliroEvictableEndpointKey,
+                                              static_cast<uint16_t>(key.serial < 0xFFFF ? key.serial : 0xFFFF)});
     answer = adapter.HandleLine(AsText(payload));
   } catch (const std::exception&) {
     return StatusCode::kInternal;

@@ -36,8 +36,15 @@ class JsonManagement final : public protocol::ManagementHandler {
   Result<protocol::Command> Classify(std::span<const uint8_t> payload) override;
   // The answer is dljson's response line. kInvalidArgument: a payload
   // Classify refuses. kResourceExhausted: the answer does not fit `out`.
-  Result<size_t> Run(const protocol::VerifiedKey& key, std::span<const uint8_t> payload,
+  // `source` (kProprietaryRemote over a session, kRemote in an envelope)
+  // is recorded and decides what the NoRemoteLockUnlock mode allows; the
+  // key is recorded in operation events as the protocol records its own.
+  Result<size_t> Run(const protocol::VerifiedKey& key, core::OperationSource source, std::span<const uint8_t> payload,
                      std::span<uint8_t> out) override;
+  // The same with the source given at construction (tests).
+  Result<size_t> Run(const protocol::VerifiedKey& key, std::span<const uint8_t> payload, std::span<uint8_t> out) {
+    return Run(key, source_, payload, out);
+  }
 
   // The creator id recorded for a key's changes (core::Actor::id): its role
   // (1 owner, 2 admin, 3 member, 4 guest, 5 installer) until keys map to

@@ -190,6 +190,14 @@ Result<ClaimLabel> ProvisionSetupCode(const LockIdentity& identity, core::Durabl
     return StatusCode::kInvalidArgument;
   }
   MORTISE_ASSIGN_OR_RETURN(const uint32_t code, GenerateSetupCode(drbg));
+  return ProvisionSetupCode(identity, store, drbg, code, iterations);
+}
+
+Result<ClaimLabel> ProvisionSetupCode(const LockIdentity& identity, core::DurableStore& store, crypto::Drbg& drbg,
+                                      uint32_t code, uint32_t iterations) {
+  if (iterations < crypto::kPakeMinIterations || iterations > crypto::kPakeMaxIterations || IsTrivialSetupCode(code)) {
+    return StatusCode::kInvalidArgument;
+  }
   uint8_t salt[crypto::kPakeMaxSaltSize];
   MORTISE_TRY(drbg.Generate(salt));
   const std::array<char, kSetupCodeDigits> digits = SetupCodeDigits(code);

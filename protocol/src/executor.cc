@@ -64,7 +64,7 @@ CommandResponse CommandExecutor::Run(const VerifiedKey& key, const CommandReques
     }
   }
   if (request.command == Command::kManagement) {
-    Result<size_t> n = management->Run(key, request.payload, r.payload);
+    Result<size_t> n = management->Run(key, source, request.payload, r.payload);
     if (!n.ok()) {
       r.status = n.status().code();
     } else {

@@ -17,11 +17,15 @@ LockNode::LockNode(LockAuthority& authority, core::DoorLock& lock, core::Durable
       sessions_(authority, lock, store),
       remote_(authority, lock) {}
 
-Status LockNode::Start(uint64_t now_ms) {
+Status LockNode::Start(uint64_t now_ms, std::optional<uint32_t> setup_code) {
   if (!authority_.started()) return StatusCode::kFailedPrecondition;
   MORTISE_ASSIGN_OR_RETURN(const bool provisioned, SetupCodeProvisioned(store_));
   if (!provisioned) {
-    MORTISE_ASSIGN_OR_RETURN(ClaimLabel label, ProvisionSetupCode(authority_.identity(), store_, authority_.drbg()));
+    MORTISE_ASSIGN_OR_RETURN(ClaimLabel label,
+                             setup_code.has_value()
+                                 ? ProvisionSetupCode(authority_.identity(), store_, authority_.drbg(), *setup_code,
+                                                      kDefaultClaimIterations)
+                                 : ProvisionSetupCode(authority_.identity(), store_, authority_.drbg()));
     label_ = label;
   }
   MORTISE_TRY(sessions_.Start());

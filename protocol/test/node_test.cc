@@ -34,7 +34,8 @@ class FakeManagement final : public ManagementHandler {
     if (s == "acl") return Command::kApplyAccessList;
     return StatusCode::kInvalidArgument;
   }
-  Result<size_t> Run(const VerifiedKey&, std::span<const uint8_t> payload, std::span<uint8_t> out) override {
+  Result<size_t> Run(const VerifiedKey&, core::OperationSource, std::span<const uint8_t> payload,
+                     std::span<uint8_t> out) override {
     ran.emplace_back(payload.begin(), payload.end());
     const char answer[] = "done";
     std::memcpy(out.data(), answer, 4);
@@ -296,6 +297,22 @@ TEST_F(NodeTest, A16_FactoryResetForgetsOwnerKeysAndUsersAndReopensClaiming) {
   ASSERT_TRUE(Claim(new_owner).ok());
   EXPECT_TRUE(Session(new_owner, {}, read).ok());
   EXPECT_FALSE(Session(guest_, chain, read).ok());
+}
+
+TEST(NodeStartTest, AnIntegratorDrawnCodeIsProvisionedAndClaims) {
+  testing::SeededDrbg lock_rng(31), owner_rng(32);
+  sim::MemoryStore store;
+  sim::SimLock sim(&store);
+  ASSERT_TRUE(sim.Start().ok());
+  LockAuthority authority(store, lock_rng.drbg);
+  ASSERT_TRUE(authority.Start().ok());
+  LockNode node(authority, sim.lock(), store);
+  EXPECT_EQ(node.Start(1000, 123456789u).code(), StatusCode::kInvalidArgument);  // trivial
+  Result<uint32_t> code = GenerateSetupCode(lock_rng.drbg);
+  ASSERT_TRUE(code.ok());
+  ASSERT_TRUE(node.Start(1000, *code).ok());
+  ASSERT_TRUE(node.ProvisionedLabel().ok());
+  EXPECT_EQ(node.ProvisionedLabel()->setup_code, *code);
 }
 
 TEST_F(NodeTest, TheSetupCodeIsMadeOnceAndNeverStoredInClear) {

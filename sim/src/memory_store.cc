@@ -45,6 +45,10 @@ Status MemoryStore::Begin() {
 Status MemoryStore::Write(uint32_t key, std::span<const uint8_t> value) {
   if (value.size() > core::kMaxRecordSize) return StatusCode::kInvalidArgument;
   if (fail_writes_ || fail_records_) return StatusCode::kUnavailable;
+  // The same transaction bound as the flash store (store::RecordStore::
+  // kMaxTransactionRecords), so tests on the simulator catch a transaction
+  // the real store would refuse.
+  if (in_txn_ && txn_.size() >= kMaxTransactionRecords && txn_.count(key) == 0) return StatusCode::kResourceExhausted;
   ++writes_;
   std::vector<uint8_t> v(value.begin(), value.end());
   if (in_txn_) txn_[key] = std::move(v); else records_[key] = std::move(v);
@@ -53,6 +57,7 @@ Status MemoryStore::Write(uint32_t key, std::span<const uint8_t> value) {
 
 Status MemoryStore::Erase(uint32_t key) {
   if (fail_writes_ || fail_records_) return StatusCode::kUnavailable;
+  if (in_txn_ && txn_.size() >= kMaxTransactionRecords && txn_.count(key) == 0) return StatusCode::kResourceExhausted;
   if (in_txn_) txn_[key] = std::nullopt; else records_.erase(key);
   return Status::Ok();
 }

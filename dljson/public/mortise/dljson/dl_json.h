@@ -20,6 +20,7 @@
 // Linux-side (uses exceptions internally, never lets one escape).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,10 @@ class DoorLockJson {
   // `user_index` is the user the requester's key maps to (0: none).
   DoorLockJson(core::DoorLock& lock, core::Actor actor, uint16_t user_index = 0);
 
+  // The protocol key that asked, recorded in the events of Lock/Unlock/
+  // Unbolt/UnlockWithTimeout (core::RemoteOperation::key).
+  void set_key(std::optional<core::CredentialRef> key) { key_ = key; }
+
   std::string HandleLine(std::string_view line);
 
   nlohmann::json Invoke(std::string_view command, const nlohmann::json& args);
@@ -49,6 +54,7 @@ class DoorLockJson {
   core::DoorLock& lock_;
   core::Actor actor_;
   uint16_t user_index_;
+  std::optional<core::CredentialRef> key_;
 };
 
 // An event as JSON, with Matter names for its enums.

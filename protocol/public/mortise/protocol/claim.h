@@ -97,6 +97,12 @@ Result<ClaimLabel> ParseLabel(std::string_view text);
 // errors as usual.
 Result<ClaimLabel> ProvisionSetupCode(const LockIdentity& identity, core::DurableStore& store, crypto::Drbg& drbg,
                                       uint32_t iterations = kDefaultClaimIterations);
+// The same with a code the integrator drew first (GenerateSetupCode) and has
+// already written durably where people will find it (the sticker, a label
+// file): a power cut between provisioning and printing can then never leave
+// a lock whose code nobody knows. kInvalidArgument also for a trivial code.
+Result<ClaimLabel> ProvisionSetupCode(const LockIdentity& identity, core::DurableStore& store, crypto::Drbg& drbg,
+                                      uint32_t code, uint32_t iterations);
 
 // Whether ProvisionSetupCode has run on this store (a factory reset keeps
 // the verifier). kDataLoss: the stored verifier is malformed. Store errors.

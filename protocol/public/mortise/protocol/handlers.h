@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <span>
 
+#include "mortise/core/types.h"
 #include "mortise/protocol/certificate.h"
 #include "mortise/protocol/permissions.h"
 #include "mortise/status.h"
@@ -33,8 +34,12 @@ class ManagementHandler {
   virtual Result<Command> Classify(std::span<const uint8_t> payload) = 0;
   // Runs an authorized payload for `key` (its user mapping, if any, is the
   // handler's business) and writes the answer into `out`. Returns its length.
+  // `source` is where it came from: kProprietaryRemote over a session,
+  // kRemote in an end-to-end envelope (so the NoRemoteLockUnlock mode can
+  // tell them apart, as the core does for the protocol's own operations).
   // kResourceExhausted: the answer does not fit `out`.
-  virtual Result<size_t> Run(const VerifiedKey& key, std::span<const uint8_t> payload, std::span<uint8_t> out) = 0;
+  virtual Result<size_t> Run(const VerifiedKey& key, core::OperationSource source, std::span<const uint8_t> payload,
+                             std::span<uint8_t> out) = 0;
 
  protected:
   ~ManagementHandler() = default;

@@ -72,8 +72,12 @@ class LockNode {
 
   // Provisions the setup code on first start (ProvisionSetupCode), starts
   // the session server (after DoorLock::Start), and opens the claim window
-  // when the lock is unclaimed. Errors: the parts'.
-  Status Start(uint64_t now_ms);
+  // when the lock is unclaimed. `setup_code`, when given, is the code to
+  // provision at the first start: the integrator drew it (GenerateSetupCode)
+  // and stored the label durably before calling, so no crash can lose it;
+  // without it the node draws one and ProvisionedLabel() returns it.
+  // kInvalidArgument: a trivial `setup_code`. Errors: the parts'.
+  Status Start(uint64_t now_ms, std::optional<uint32_t> setup_code = std::nullopt);
 
   // Handles one frame and writes the reply frame. Returns the reply's
   // length. kResourceExhausted: `reply` shorter than kMaxFrameSize (a remote

@@ -14,6 +14,8 @@ namespace mortise::sim {
 
 class MemoryStore final : public core::DurableStore {
  public:
+  // Records per transaction, as store::RecordStore allows.
+  static constexpr size_t kMaxTransactionRecords = 24;
   Result<size_t> Read(uint32_t key, std::span<uint8_t> out) override;
   Status ForEach(uint32_t first, uint32_t last, core::RecordVisitor& visitor) override;
   Status Begin() override;

@@ -67,7 +67,10 @@ class RecordStore final : public core::DurableStore {
   MORTISE_STORE_NOT_ON_HEAP
   // Limits of one transaction (RAM-buffered until Commit): "add user + all
   // their credentials + schedules" fits with room to spare.
-  static constexpr size_t kMaxTransactionRecords = 16;
+  // The core's largest transaction is 18 records (offline-PIN secret, erase
+  // record and 16 code-table entries: DoorLock::SetOfflinePinSecret and
+  // FactoryReset); 24 leaves room. The aux byte on flash holds up to 255.
+  static constexpr size_t kMaxTransactionRecords = 24;
   static constexpr size_t kTransactionBufferBytes = 2048;
   static constexpr size_t kMaxBlocks = 256;
   static constexpr size_t kMinBlocks = 4;

@@ -1,0 +1,326 @@
+// key share|accept|revoke|list and log: certificates, access lists and the
+// audit log, from the holder's side.
+#include <poll.h>
+#include <signal.h>
+
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "commands.h"
+#include "error.h"
+#include "key_string.h"
+#include "lock_session.h"
+#include "mortise/dljson/dl_json.h"
+#include "mortise/protocol/access_list.h"
+#include "mortise/termqr/termqr.h"
+
+namespace mortise::cli {
+namespace {
+
+using nlohmann::json;
+
+uint32_t PermissionBit(const std::string& name) {
+  static const std::pair<const char*, uint32_t> kNames[] = {
+      {"lock", protocol::kPermLock},           {"unlock", protocol::kPermUnlock},
+      {"unlatch", protocol::kPermUnlatch},     {"manage-users", protocol::kPermManageUsers},
+      {"read-log", protocol::kPermReadLog},    {"set-time", protocol::kPermSetTime},
+      {"change-settings", protocol::kPermChangeSettings}, {"update-firmware", protocol::kPermUpdateFirmware},
+      {"passage-mode", protocol::kPermPassageMode}, {"delegate", protocol::kPermDelegate}};
+  for (const auto& [n, bit] : kNames) {
+    if (name == n) return bit;
+  }
+  throw Error(ExitCode::kUsage, "unknown permission '" + name + "'",
+              "Use lock, unlock, unlatch, manage-users, read-log, set-time, change-settings, update-firmware, passage-mode, delegate.");
+}
+
+protocol::Role ParseRole(const std::string& role) {
+  if (role == "admin") return protocol::Role::kAdmin;
+  if (role == "member") return protocol::Role::kMember;
+  if (role == "guest") return protocol::Role::kGuest;
+  if (role == "installer") return protocol::Role::kInstaller;
+  throw Error(ExitCode::kUsage, "'" + role + "' is not a role you can share", "Use admin, member, guest or installer.");
+}
+
+std::string PermissionsText(uint32_t p) {
+  static const char* kNames[] = {"lock", "unlock", "unlatch", "manage-users", "read-log",
+                                 "set-time", "change-settings", "update-firmware", "passage-mode", "delegate"};
+  std::string out;
+  for (int i = 0; i < 10; ++i) {
+    if ((p & (1u << i)) != 0) out += (out.empty() ? "" : ",") + std::string(kNames[i]);
+  }
+  return out.empty() ? "none" : out;
+}
+
+// Signs the next access-list snapshot and sends it through `s` (any device
+// could carry it; the owner's is the one at hand).
+void PushAccessList(LockSession& s, Context& ctx, bool push) {
+  LockEntry& lock = s.lock();
+  const protocol::AccessListState state = lock.access_list.NextSnapshot();
+  std::vector<uint8_t> update(protocol::kMaxAccessListUpdateSize);
+  Result<size_t> n =
+      protocol::SignAccessList(state, lock.lock_id, s.key(), ctx.drbg(), update);
+  if (!n.ok()) throw Error(ExitCode::kInternal, "cannot sign the access list");
+  update.resize(*n);
+  lock.access_list.version = state.version;
+  s.keyring().Save();  // signed: the version is spent even if the lock is not reached
+  if (!push) return;
+  protocol::CommandRequest apply;
+  apply.command = protocol::Command::kApplyAccessList;
+  apply.payload = update;
+  s.Run(apply, "the lock refused the access list");
+}
+
+volatile sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+
+}  // namespace
+
+int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
+  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+  LockEntry& lock = ctx.SelectLock(keyring);
+  if (!lock.is_owner()) {
+    throw Error(ExitCode::kRefused, "only the owner shares keys from this CLI (admins with the delegate right: coming)");
+  }
+  if (o.to.empty()) {
+    throw Error(ExitCode::kUsage, "share with whom? Pass --to MKP1.… (the holder runs: mortise id show)");
+  }
+  const crypto::P256PublicKey holder = ParsePublicKeyString(o.to);
+  protocol::CertificateFields f;
+  f.lock_id = lock.lock_id;
+  f.holder_key = holder.Compressed();
+  f.role = ParseRole(o.role);
+  if (o.permissions.empty()) {
+    f.permissions = protocol::RoleAllowedPermissions(f.role) & ~protocol::kPermDelegate & ~protocol::kPermUpdateFirmware;
+  } else {
+    for (const std::string& p : o.permissions) f.permissions |= PermissionBit(p);
+  }
+  if ((f.permissions & ~protocol::RoleAllowedPermissions(f.role)) != 0) {
+    throw Error(ExitCode::kUsage, "a " + o.role + " cannot hold " +
+                                      PermissionsText(f.permissions & ~protocol::RoleAllowedPermissions(f.role)));
+  }
+  const int64_t now = ctx.Now();
+  if (!o.from.empty()) f.not_before = static_cast<uint64_t>(ParseUtc(o.from, now));
+  if (!o.until.empty()) f.not_after = static_cast<uint64_t>(ParseUtc(o.until, now));
+  if (f.not_after != 0 && f.not_after <= f.not_before) throw Error(ExitCode::kUsage, "--until must be after --from");
+  if (!o.days.empty() || !o.hours.empty()) {
+    const auto [start, end] = ParseHours(o.hours.empty() ? "00:00-24:00" : o.hours);
+    f.schedule = protocol::WeeklyWindow{ParseDays(o.days.empty() ? "daily" : o.days), start, end};
+  }
+  f.max_uses = o.uses;
+  f.remote_only = o.remote_only;
+  f.serial = lock.NewSerial(ctx.drbg());
+  f.issuer_epoch = lock.issuer_epoch;
+  const crypto::P256KeyPair owner = keyring.content().GetIdentity(lock.identity).KeyPair();
+  std::vector<uint8_t> cert(protocol::kMaxCertificateSize);
+  Result<size_t> n = protocol::IssueCertificate(f, owner, ctx.drbg(), cert);
+  if (!n.ok()) throw Error(ExitCode::kUsage, "these key limits cannot be encoded in a certificate");
+  cert.resize(*n);
+  std::vector<uint8_t> chain(protocol::kMaxChainSize);
+  Result<size_t> c = protocol::EncodeChain(cert, {}, chain);
+  if (!c.ok()) throw Error(ExitCode::kInternal, "cannot encode the key chain");
+  chain.resize(*c);
+
+  ShareBundle bundle;
+  bundle.lock_key = lock.lock_key;
+  bundle.chain = chain;
+  bundle.endpoint_hint = o.endpoint_hint.empty() ? lock.endpoint : o.endpoint_hint;
+  bundle.lock_name_hint = lock.name;
+  const std::string text = EncodeShareString(bundle);
+
+  IssuedKey issued;
+  issued.serial = f.serial;
+  issued.holder_name = o.holder_name;
+  issued.holder_key = f.holder_key;
+  issued.role = f.role;
+  issued.permissions = f.permissions;
+  issued.not_before = f.not_before;
+  issued.not_after = f.not_after;
+  issued.schedule = f.schedule;
+  issued.max_uses = f.max_uses;
+  issued.remote_only = f.remote_only;
+  issued.issued_at = now;
+  issued.chain = chain;
+  lock.RecordIssuedKey(issued);
+  keyring.Save();
+
+  if (!o.out.empty()) {
+    std::ofstream file(o.out, std::ios::trunc);
+    file << text << "\n";
+    if (!file) throw Error(ExitCode::kBadInput, "cannot write " + o.out);
+  }
+  std::string human = "Key for " + (o.holder_name.empty() ? std::string("the holder") : o.holder_name) + " (serial " +
+                      std::to_string(f.serial) + ", " + o.role + ": " + PermissionsText(f.permissions) + ")\n" + text + "\n";
+  if (!o.no_qr) {
+    Result<std::string> qr = termqr::Render(text);
+    if (qr.ok()) human += *qr;
+  }
+  human += "The holder runs: mortise key accept <the string above>\n";
+  ctx.out().Text(human);
+  ctx.out().Json({{"key", text}, {"serial", f.serial}, {"role", o.role}, {"permissions", PermissionsText(f.permissions)}});
+  return 0;
+}
+
+int CmdKeyAccept(Context& ctx, const KeyAcceptOptions& o) {
+  std::string text = o.text;
+  if (text == "-") {
+    if (!std::getline(std::cin, text)) throw Error(ExitCode::kBadInput, "no key string on standard input");
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  const ParsedShare share = ParseShareString(text);  // strict; kBadInput / kVerification
+  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+  // The identity the certificate names must be one of ours.
+  const IdentityEntry* mine = nullptr;
+  for (const IdentityEntry& id : keyring.content().identities()) {
+    if (id.PublicKey().Compressed() == share.holder.holder_key && (o.identity.empty() || o.identity == id.name)) {
+      mine = &id;
+    }
+  }
+  if (mine == nullptr) {
+    throw Error(ExitCode::kVerification, "this key was issued to another identity, not to one in your keyring",
+                "Give the owner the MKP1 string from: mortise id show.");
+  }
+  if (keyring.content().FindLockById(share.lock_id) != nullptr) {
+    throw Error(ExitCode::kUsage, "you already have a key for this lock", "Forget it first: mortise lock forget NAME.");
+  }
+  LockEntry entry;
+  entry.name = !o.name.empty() ? o.name : (!share.bundle.lock_name_hint.empty() ? share.bundle.lock_name_hint : "lock");
+  entry.lock_id = share.lock_id;
+  entry.lock_key = share.bundle.lock_key;
+  entry.endpoint = !o.endpoint.empty() ? Endpoint::Parse(o.endpoint).ToString()
+                                       : (share.bundle.endpoint_hint.empty() ? std::string()
+                                                                             : Endpoint::Parse(share.bundle.endpoint_hint).ToString());
+  if (entry.endpoint.empty()) throw Error(ExitCode::kUsage, "the key names no endpoint", "Pass --endpoint.");
+  entry.role = share.holder.role;
+  entry.identity = mine->name;
+  entry.chain = share.bundle.chain;
+  entry.added_at = ctx.Now();
+  LockEntry& added = keyring.content().AddLock(std::move(entry));
+  keyring.Save();
+  const auto& h = share.holder;
+  std::string limits = std::string(RoleText(h.role)) + ": " + PermissionsText(h.permissions);
+  if (h.not_before != 0) limits += ", from " + FormatUtc(static_cast<int64_t>(h.not_before));
+  if (h.not_after != 0) limits += ", until " + FormatUtc(static_cast<int64_t>(h.not_after));
+  if (h.max_uses != 0) limits += ", " + std::to_string(h.max_uses) + " uses";
+  ctx.out().Text("Key accepted for lock '" + added.name + "' (" + limits + ").\n");
+  ctx.out().Json({{"lock", added.name}, {"role", RoleText(h.role)}, {"serial", h.serial}});
+  return 0;
+}
+
+int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o) {
+  LockSession s(ctx, Keyring::Access::kUpdate);
+  LockEntry& lock = s.lock();
+  if (!lock.is_owner()) throw Error(ExitCode::kRefused, "only the owner revokes keys (access lists are owner-signed)");
+  uint64_t serial = 0;
+  for (const IssuedKey& k : lock.issued) {
+    if (!o.key.empty() && (k.holder_name == o.key || std::to_string(k.serial) == o.key)) serial = k.serial;
+  }
+  if (serial == 0) throw Error(ExitCode::kUsage, "no key '" + o.key + "' was issued from this keyring", "See mortise key list.");
+  lock.Revoke(serial);
+  PushAccessList(s, ctx, !o.no_push);
+  ctx.out().Text("key " + std::to_string(serial) + " revoked" +
+                 (o.no_push ? " (signed; any device can carry the access list to the lock)\n" : "; the lock has the new access list\n"));
+  ctx.out().Json({{"revoked", serial}, {"access_list_version", lock.access_list.version}, {"pushed", !o.no_push}});
+  return 0;
+}
+
+int CmdKeyList(Context& ctx) {
+  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kRead);
+  json out = json::array();
+  std::string text;
+  for (const LockEntry& lock : keyring.content().locks()) {
+    text += lock.name + " (" + RoleText(lock.role) + ")\n";
+    for (const IssuedKey& k : lock.issued) {
+      out.push_back({{"lock", lock.name}, {"serial", k.serial}, {"holder", k.holder_name}, {"role", RoleText(k.role)},
+                     {"permissions", PermissionsText(k.permissions)}, {"revoked", k.revoked},
+                     {"not_before", k.not_before}, {"not_after", k.not_after}, {"max_uses", k.max_uses}});
+      text += "  " + std::to_string(k.serial) + "  " + (k.holder_name.empty() ? "-" : k.holder_name) + "  " +
+              RoleText(k.role) + "  " + PermissionsText(k.permissions) + (k.revoked ? "  REVOKED" : "") + "\n";
+    }
+  }
+  ctx.out().Text(text.empty() ? "no locks\n" : text);
+  ctx.out().Json({{"issued", out}});
+  return 0;
+}
+
+int CmdLog(Context& ctx, const LogOptions& o) {
+  LockSession s(ctx, Keyring::Access::kUpdate);
+  if (o.follow) {
+    signal(SIGINT, OnSignal);
+    signal(SIGTERM, OnSignal);
+  }
+  uint64_t from = o.from != 0 ? o.from : s.lock().log_cursor + 1;
+  json events = json::array();
+  bool problems = false;
+  do {
+    const LogRead read = s.client().ReadLog(from);
+    const store::LogFindings& f = read.findings;
+    std::string text;
+    uint32_t shown = 0;
+    for (const store::LogItem& item : read.items) {
+      if (item.type == store::LogItemType::kVoid) {
+        text += "  #" + std::to_string(item.seq) + "  !! the lock cannot read this record (flash damage)\n";
+        continue;
+      }
+      if (item.type != store::LogItemType::kRecord || item.seq < from) continue;
+      if (o.limit != 0 && shown >= o.limit) break;
+      Result<store::LogRecord> r = store::DecodeLogRecord(item.seq, std::span<const uint8_t>(item.bytes.data(), item.length));
+      if (!r.ok()) continue;  // counted by the verifier as malformed
+      ++shown;
+      json e;
+      if (r->type == store::LogRecordType::kLoss) {
+        e = {{"seq", r->seq}, {"loss", {{"reason", static_cast<int>(r->reason)}, {"first", r->first_lost}, {"count", r->lost_count}}}};
+        text += "  #" + std::to_string(r->seq) + "  !! the lock declares " + std::to_string(r->lost_count) +
+                " event(s) lost (" + (r->reason == store::LossReason::kOverflow ? "overwritten before being read" :
+                                      r->reason == store::LossReason::kWriteFailure ? "flash write failed" : "log lost") + ")\n";
+      } else {
+        e = dljson::EventToJson(r->event);
+        e["seq"] = r->seq;
+        const core::LockEvent& ev = r->event;
+        std::string who = ev.user_index != 0 ? "user " + std::to_string(ev.user_index) : "";
+        if (ev.has_credential) {
+          const json c = e.contains("credentials") && e["credentials"].is_array() && !e["credentials"].empty()
+                             ? e["credentials"][0] : json();
+          who += (who.empty() ? "" : " ") + std::string("with ") + c.value("credentialType", std::string("?")) + " #" +
+                 std::to_string(ev.credential.index);
+        }
+        text += "  #" + std::to_string(r->seq) + "  " + FormatUtc(ev.utc_seconds) + "  " + e.value("event", std::string()) +
+                (e.contains("lockOperationType") ? " " + e["lockOperationType"].get<std::string>() : "") +
+                (e.contains("operationSource") ? " by " + e["operationSource"].get<std::string>() : "") +
+                (who.empty() ? "" : " (" + who + ")") +
+                (e.contains("operationError") ? "  refused: " + e["operationError"].get<std::string>() : "") + "\n";
+      }
+      events.push_back(e);
+    }
+    if (!f.ok()) {
+      problems = true;
+      text += "!! LOG VERIFICATION FAILED: " + std::to_string(f.unexplained_gaps) + " missing record(s) with no loss record, " +
+              std::to_string(f.order_errors) + " out of order, " + std::to_string(f.malformed) + " malformed, " +
+              (f.head_verified ? std::string("") : std::string("the log's end was not reached, ")) +
+              "— events may have been hidden.\n";
+    }
+    if (f.explained_gaps != 0 || f.lost_by_lock != 0) {
+      text += "!! the lock itself declared " + std::to_string(f.explained_gaps + f.lost_by_lock) +
+              " event(s) lost (see the records above)\n";
+    }
+    ctx.out().Text(text);
+    if (f.ok() && read.head >= from) {
+      s.lock().AdvanceLogCursor(read.head);
+      s.keyring().Save();
+      from = read.head + 1;
+    }
+    if (o.follow && !g_stop) {
+      for (int i = 0; i < static_cast<int>(o.interval_s * 10) && !g_stop; ++i) poll(nullptr, 0, 100);
+    }
+  } while (o.follow && !g_stop);
+  ctx.out().Json({{"events", events}, {"verified", !problems}});
+  if (problems) {
+    throw Error(ExitCode::kVerification, "the lock's log did not verify",
+                "Events may have been removed between the lock and you; keep this output.");
+  }
+  return 0;
+}
+
+}  // namespace mortise::cli

@@ -1,0 +1,255 @@
+// claim, status, lock, unlock, unlatch, mode, time: the door itself.
+#include <optional>
+#include <string>
+
+#include "commands.h"
+#include "error.h"
+#include "key_string.h"
+#include "lock_session.h"
+#include "mortise/core/attributes.h"
+#include "mortise/core/types.h"
+
+namespace mortise::cli {
+namespace {
+
+const char* LockStateName(int64_t v) {
+  switch (v) {
+    case 0: return "not fully locked";
+    case 1: return "locked";
+    case 2: return "unlocked";
+    case 3: return "unlatched";
+    default: return "unknown";
+  }
+}
+const char* DoorStateName(int64_t v) {
+  switch (v) {
+    case 0: return "open";
+    case 1: return "closed";
+    case 2: return "jammed";
+    case 3: return "forced open";
+    case 4: return "unspecified error";
+    case 5: return "ajar";
+    default: return "unknown";
+  }
+}
+struct ModeName {
+  const char* cli;
+  core::OperatingMode mode;
+};
+constexpr ModeName kModes[] = {{"normal", core::OperatingMode::kNormal},
+                               {"vacation", core::OperatingMode::kVacation},
+                               {"privacy", core::OperatingMode::kPrivacy},
+                               {"no-remote", core::OperatingMode::kNoRemoteLockUnlock},
+                               {"passage", core::OperatingMode::kPassage}};
+const char* ModeText(int64_t v) {
+  for (const ModeName& m : kModes) {
+    if (static_cast<int64_t>(m.mode) == v) return m.cli;
+  }
+  return "unknown";
+}
+
+void SetLockTime(LockSession& s, int64_t utc, bool backwards) {
+  protocol::CommandRequest set;
+  set.command = backwards ? protocol::Command::kSetTimeBackwards : protocol::Command::kSetTime;
+  set.value = utc;
+  s.Run(set, backwards ? "setting the lock's time backwards failed" : "setting the lock's time failed");
+}
+
+// One door operation, through a session or an end-to-end envelope.
+int Operate(Context& ctx, protocol::Command command, int64_t value, bool remote, const char* done) {
+  LockSession s(ctx, remote ? Keyring::Access::kUpdate : Keyring::Access::kRead);
+  protocol::CommandRequest request;
+  request.command = command;
+  request.value = value;
+  if (!remote) {
+    s.Run(request, std::string(done) + " was refused");
+  } else {
+    // The expiry is on the lock's clock: read it first (the answer to a
+    // refused envelope also carries it, signed), then allow 30 s.
+    const int64_t lock_now = s.ReadAttribute(core::AttributeId::kUtcTime);
+    if (lock_now == 0) {
+      throw Error(ExitCode::kRefused, "the lock's time is unknown, so it refuses remote commands",
+                  "Set it first: mortise time set now.");
+    }
+    const uint32_t counter = s.lock().NextRemoteCounter();
+    s.keyring().Save();  // the counter is spent before the envelope leaves
+    const protocol::RemoteOutcome r =
+        s.client().Remote(s.key(), s.lock().chain, s.lock().LockKey(), request, counter,
+                          lock_now + protocol::kMaxRemoteLifetimeS);
+    if (r.envelope != StatusCode::kOk) ThrowRefusal("the lock refused the remote command", r.envelope);
+    if (r.response.status != StatusCode::kOk) ThrowRefusal(std::string(done) + " was refused", r.response.status);
+  }
+  ctx.out().Text(std::string(done) + (remote ? " (end-to-end signed command; the lock's signed answer verified)\n" : "\n"));
+  ctx.out().Json({{"done", done}, {"remote", remote}});
+  return 0;
+}
+
+}  // namespace
+
+int CmdClaim(Context& ctx, const ClaimOptions& o) {
+  if (o.endpoint.empty()) {
+    throw Error(ExitCode::kUsage, "claim needs the lock's endpoint", "Pass --endpoint, e.g. --endpoint /var/lib/mortise/lock.sock.");
+  }
+  // The label is checked before anything else: bad input changes nothing.
+  std::optional<protocol::ClaimLabel> from_label;
+  if (o.label.rfind("MC1.", 0) == 0) {
+    Result<protocol::ClaimLabel> parsed = protocol::ParseLabel(o.label);
+    if (!parsed.ok()) {
+      throw Error(ExitCode::kBadInput, "the claim label is malformed",
+                  "Copy it exactly as the lock prints it (MC1. followed by 40 characters), or give the 9-digit setup code.");
+    }
+    from_label = *parsed;
+  } else if (o.label.size() != protocol::kSetupCodeDigits ||
+             o.label.find_first_not_of("0123456789") != std::string::npos) {
+    throw Error(ExitCode::kBadInput, "'" + o.label + "' is neither a claim label nor a 9-digit setup code",
+                "Use the MC1. text under the lock's QR code, or its 9-digit setup code.");
+  } else if (protocol::IsTrivialSetupCode(static_cast<uint32_t>(std::stoul(o.label)))) {
+    throw Error(ExitCode::kBadInput, "that setup code cannot be a lock's (too simple)");
+  }
+  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+  const IdentityEntry& identity = keyring.content().GetIdentity(o.identity);
+  const Endpoint endpoint = Endpoint::Parse(o.endpoint);
+  Transport transport = ctx.Connect(endpoint);
+  LockClient client(transport, ctx.drbg());
+
+  protocol::ClaimLabel label;
+  if (from_label.has_value()) {
+    label = *from_label;
+  } else {
+    // A bare setup code: the lock id and key hash come from the lock's info
+    // frame. The PAKE still authenticates the lock (only a device holding
+    // this code's verifier completes it), so a stranger answering cannot
+    // pass for the lock.
+    const protocol::LockInfoView info = client.Info();
+    label.lock_id = info.lock_id;
+    label.key_hash = info.key_hash;
+    label.setup_code = static_cast<uint32_t>(std::stoul(o.label));
+  }
+  if (keyring.content().FindLockById(label.lock_id) != nullptr) {
+    throw Error(ExitCode::kUsage, "this lock is already in your keyring", "See mortise lock list.");
+  }
+  ClaimOutcome outcome;
+  {
+    Progress progress("claiming the lock");
+    outcome = client.Claim(label, identity.KeyPair());
+  }
+  LockEntry entry;
+  entry.name = o.name.empty() ? "lock" : o.name;
+  for (int i = 2; o.name.empty() && keyring.content().FindLock(entry.name) != nullptr; ++i) {
+    entry.name = "lock-" + std::to_string(i);
+  }
+  entry.lock_id = label.lock_id;
+  entry.lock_key = outcome.lock_key;
+  entry.endpoint = endpoint.ToString();
+  entry.role = protocol::Role::kOwner;
+  entry.identity = identity.name;
+  entry.offline_pin_secret.emplace(outcome.offline_pin_secret);
+  entry.access_list.floor = outcome.access_list_floor;
+  entry.added_at = ctx.Now();
+  LockEntry& added = keyring.content().AddLock(std::move(entry));
+  keyring.Save();  // the lock is ours: never lose that, whatever follows
+
+  // A new owner's lock does not know the time; set it as a phone app would.
+  int64_t set_to = 0;
+  if (o.time != "none") {
+    set_to = ParseUtc(o.time.empty() ? "now" : o.time, ctx.Now());
+    LockClient session(transport, ctx.drbg());
+    session.UseKey(identity.KeyPair(), {}, added.lock_id);
+    protocol::CommandRequest set;
+    set.command = protocol::Command::kSetTime;
+    set.value = set_to;
+    const protocol::CommandResponse r = session.Call(set);
+    if (r.status != StatusCode::kOk) ThrowRefusal("claimed, but setting the lock's time failed", r.status);
+  }
+  ctx.out().Text("Claimed: you own lock '" + added.name + "' (" + ToHex(added.lock_id) + ").\n" +
+                 (set_to != 0 ? "Its time is set to " + FormatUtc(set_to) + ".\n" : "") +
+                 "Next: mortise unlock, mortise user add, mortise key share.\n");
+  ctx.out().Json({{"lock", added.name}, {"lock_id", ToHex(added.lock_id)}, {"role", "owner"},
+                  {"time", set_to != 0 ? nlohmann::json(FormatUtc(set_to)) : nlohmann::json(nullptr)}});
+  return 0;
+}
+
+int CmdStatus(Context& ctx) {
+  LockSession s(ctx, Keyring::Access::kRead);
+  using A = core::AttributeId;
+  const int64_t lock_state = s.ReadAttribute(A::kLockState);
+  const int64_t door = s.ReadAttribute(A::kDoorState);
+  const int64_t mode = s.ReadAttribute(A::kOperatingMode);
+  const int64_t battery = s.ReadAttribute(A::kBatteryPercent);
+  const int64_t utc = s.ReadAttribute(A::kUtcTime);
+  const int64_t lockout = s.ReadAttribute(A::kLockoutRemaining);
+  std::string text = "lock '" + s.lock().name + "' (" + RoleText(s.lock().role) + ")\n";
+  text += "  bolt:     " + std::string(LockStateName(lock_state)) + "\n";
+  text += "  door:     " + std::string(DoorStateName(door)) + "\n";
+  text += "  mode:     " + std::string(ModeText(mode)) + "\n";
+  text += "  battery:  " + std::to_string(battery) + "%\n";
+  text += "  time:     " + FormatUtc(utc) + "\n";
+  if (lockout > 0) text += "  keypad locked out for " + std::to_string(lockout) + " s\n";
+  ctx.out().Text(text);
+  ctx.out().Json({{"lock", s.lock().name},
+                  {"lock_state", LockStateName(lock_state)},
+                  {"door_state", DoorStateName(door)},
+                  {"mode", ModeText(mode)},
+                  {"battery_percent", battery},
+                  {"utc", utc != 0 ? nlohmann::json(FormatUtc(utc)) : nlohmann::json(nullptr)},
+                  {"lockout_remaining_s", lockout}});
+  return 0;
+}
+
+int CmdLockDoor(Context& ctx, const OperateOptions& o) {
+  return Operate(ctx, protocol::Command::kLock, 0, o.remote, "locked");
+}
+
+int CmdUnlock(Context& ctx, const UnlockOptions& o) {
+  if (o.for_seconds > 0xFFFF) throw Error(ExitCode::kUsage, "--for is at most 65535 seconds");
+  return o.for_seconds != 0 ? Operate(ctx, protocol::Command::kUnlockWithTimeout, o.for_seconds, o.remote, "unlocked")
+                            : Operate(ctx, protocol::Command::kUnlock, 0, o.remote, "unlocked");
+}
+
+int CmdUnlatch(Context& ctx, const OperateOptions& o) {
+  return Operate(ctx, protocol::Command::kUnlatch, 0, o.remote, "unlatched");
+}
+
+int CmdMode(Context& ctx, const ModeOptions& o) {
+  LockSession s(ctx, Keyring::Access::kRead);
+  if (o.mode.empty()) {
+    const int64_t mode = s.ReadAttribute(core::AttributeId::kOperatingMode);
+    ctx.out().Text(std::string(ModeText(mode)) + "\n");
+    ctx.out().Json({{"mode", ModeText(mode)}});
+    return 0;
+  }
+  const ModeName* chosen = nullptr;
+  for (const ModeName& m : kModes) {
+    if (o.mode == m.cli) chosen = &m;
+  }
+  if (chosen == nullptr) {
+    throw Error(ExitCode::kUsage, "'" + o.mode + "' is not a mode", "Use normal, vacation, privacy, passage or no-remote.");
+  }
+  protocol::CommandRequest write;
+  write.command = chosen->mode == core::OperatingMode::kPassage ? protocol::Command::kSetPassageMode
+                                                                 : protocol::Command::kWriteAttribute;
+  write.attribute = static_cast<uint16_t>(core::AttributeId::kOperatingMode);
+  write.value = static_cast<int64_t>(chosen->mode);
+  s.Run(write, "changing the mode failed");
+  ctx.out().Text(std::string("mode: ") + chosen->cli + "\n");
+  ctx.out().Json({{"mode", chosen->cli}});
+  return 0;
+}
+
+int CmdTime(Context& ctx, const TimeOptions& o) {
+  LockSession s(ctx, Keyring::Access::kRead);
+  if (o.action == "show" || o.action.empty()) {
+    const int64_t utc = s.ReadAttribute(core::AttributeId::kUtcTime);
+    ctx.out().Text(FormatUtc(utc) + "\n");
+    ctx.out().Json({{"utc", utc != 0 ? nlohmann::json(FormatUtc(utc)) : nlohmann::json(nullptr)},
+                    {"utc_seconds", utc}});
+    return 0;
+  }
+  const int64_t utc = ParseUtc(o.action == "sync" ? "now" : o.value, ctx.Now());
+  SetLockTime(s, utc, o.backwards);
+  ctx.out().Text("the lock's time is now " + FormatUtc(utc) + "\n");
+  ctx.out().Json({{"utc", FormatUtc(utc)}, {"utc_seconds", utc}});
+  return 0;
+}
+
+}  // namespace mortise::cli

@@ -1,0 +1,402 @@
+// user, pin, card, finger, schedule, dl: the Door Lock cluster's management
+// commands, sent as dljson lines inside the session (Command::kManagement);
+// the lock authorizes each as the Matter command it is.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <termios.h>
+
+#include "commands.h"
+#include "error.h"
+#include "key_string.h"
+#include "lock_session.h"
+#include "mortise/core/offline_pin.h"
+
+namespace mortise::cli {
+namespace {
+
+using nlohmann::json;
+
+json Invoke(const char* command, json args) { return json{{"invoke", command}, {"args", std::move(args)}}; }
+
+// The first index in [1, max] whose GetUser / GetCredentialStatus says free.
+uint16_t FreeUser(LockSession& s) {
+  for (uint16_t i = 1; i < 0xFFFE; ++i) {
+    const json r = s.Dl(Invoke("GetUser", {{"userIndex", i}}), false);
+    if (r.value("status", "") != "Success") break;
+    if (r.contains("userStatus") && r["userStatus"].is_null()) return i;
+    if (!r.contains("userStatus")) return i;
+  }
+  throw Error(ExitCode::kRefused, "the lock has no free user slot");
+}
+
+uint16_t FreeCredential(LockSession& s, const char* type) {
+  for (uint16_t i = 1; i < 0xFFFE; ++i) {
+    const json r = s.Dl(Invoke("GetCredentialStatus", {{"credential", {{"credentialType", type}, {"credentialIndex", i}}}}),
+                        false);
+    if (r.value("status", "") != "Success") break;
+    if (!r.value("credentialExists", true)) return i;
+  }
+  throw Error(ExitCode::kRefused, std::string("the lock has no free ") + type + " slot");
+}
+
+// A PIN from stdin (one line) or a silent prompt; digits only.
+std::string ReadPin(bool from_stdin) {
+  std::string pin;
+  if (from_stdin || !isatty(STDIN_FILENO)) {
+    if (!std::getline(std::cin, pin)) throw Error(ExitCode::kBadInput, "no PIN on standard input");
+  } else {
+    std::fprintf(stderr, "PIN (digits, not shown): ");
+    termios old{};
+    tcgetattr(STDIN_FILENO, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    std::getline(std::cin, pin);
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    std::fprintf(stderr, "\n");
+  }
+  if (!pin.empty() && pin.back() == '\r') pin.pop_back();
+  if (pin.size() < 4 || pin.size() > 8 || pin.find_first_not_of("0123456789") != std::string::npos) {
+    throw Error(ExitCode::kBadInput, "a PIN is 4 to 8 digits");
+  }
+  return pin;
+}
+
+void ListCredentials(Context& ctx, LockSession& s, const char* type) {
+  json list = json::array();
+  std::string text;
+  for (uint16_t i = 1; i < 0xFFFE;) {
+    const json r = s.Dl(Invoke("GetCredentialStatus", {{"credential", {{"credentialType", type}, {"credentialIndex", i}}}}),
+                        false);
+    if (r.value("status", "") != "Success") break;
+    if (r.value("credentialExists", false)) {
+      list.push_back({{"index", i}, {"user", r.value("userIndex", json(nullptr))}});
+      text += std::string("  ") + type + " #" + std::to_string(i) + " -> user " +
+              (r["userIndex"].is_null() ? std::string("-") : std::to_string(r["userIndex"].get<int>())) + "\n";
+    }
+    if (!r.contains("nextCredentialIndex") || r["nextCredentialIndex"].is_null()) break;
+    i = r["nextCredentialIndex"].get<uint16_t>();
+  }
+  ctx.out().Text(text.empty() ? std::string("no ") + type + " credentials\n" : text);
+  ctx.out().Json({{"credentials", list}});
+}
+
+int CredentialCommand(Context& ctx, const CredentialOptions& o, const char* type, const std::string& data,
+                      bool hex) {
+  LockSession s(ctx, Keyring::Access::kRead);
+  if (o.action == "list") {
+    ListCredentials(ctx, s, type);
+    return 0;
+  }
+  if (o.action == "remove") {
+    if (o.slot == 0) throw Error(ExitCode::kUsage, "which one? Pass --slot N (see the list)");
+    s.Dl(Invoke("ClearCredential", {{"credential", {{"credentialType", type}, {"credentialIndex", o.slot}}}}));
+    ctx.out().Text(std::string(type) + " #" + std::to_string(o.slot) + " removed\n");
+    ctx.out().Json({{"removed", o.slot}});
+    return 0;
+  }
+  // add / enroll
+  if (o.user == 0) throw Error(ExitCode::kUsage, "whose? Pass --user N (see mortise user list)");
+  const uint16_t slot = o.slot != 0 ? o.slot : FreeCredential(s, type);
+  json args = {{"operationType", "Add"},
+               {"credential", {{"credentialType", type}, {"credentialIndex", slot}}},
+               {"userIndex", o.user}};
+  args["credentialData"] = hex ? json{{"hex", data}} : json(data);
+  const json r = s.Dl(Invoke("SetCredential", args));
+  ctx.out().Text(std::string(type) + " #" + std::to_string(slot) + " added for user " + std::to_string(o.user) + "\n");
+  ctx.out().Json({{"slot", slot}, {"user", o.user}, {"status", r.value("status", "")}});
+  return 0;
+}
+
+}  // namespace
+
+int CmdUser(Context& ctx, const UserOptions& o) {
+  LockSession s(ctx, Keyring::Access::kRead);
+  if (o.action == "list") {
+    json users = json::array();
+    std::string text;
+    for (uint16_t i = 1; i < 0xFFFE;) {
+      const json r = s.Dl(Invoke("GetUser", {{"userIndex", i}}), false);
+      if (r.value("status", "") != "Success") break;
+      if (r.contains("userStatus") && !r["userStatus"].is_null()) {
+        users.push_back(r);
+        text += "  #" + std::to_string(i) + " " + r.value("userName", std::string()) + "  " +
+                r.value("userType", std::string()) + "  " + r.value("userStatus", std::string()) + "\n";
+      }
+      if (!r.contains("nextUserIndex") || r["nextUserIndex"].is_null()) break;
+      i = r["nextUserIndex"].get<uint16_t>();
+    }
+    ctx.out().Text(text.empty() ? "no users\n" : text);
+    ctx.out().Json({{"users", users}});
+    return 0;
+  }
+  if (o.action == "show") {
+    if (o.index == 0) throw Error(ExitCode::kUsage, "which user? Pass --index N");
+    const json r = s.Dl(Invoke("GetUser", {{"userIndex", o.index}}));
+    ctx.out().Text(r.dump(2) + "\n");
+    ctx.out().Json({{"user", r}});
+    return 0;
+  }
+  if (o.action == "remove") {
+    if (o.index == 0) throw Error(ExitCode::kUsage, "which user? Pass --index N");
+    s.Dl(Invoke("ClearUser", {{"userIndex", o.index}}));
+    ctx.out().Text("user #" + std::to_string(o.index) + " removed, with their credentials\n");
+    ctx.out().Json({{"removed", o.index}});
+    return 0;
+  }
+  if (o.action == "enable" || o.action == "disable") {
+    if (o.index == 0) throw Error(ExitCode::kUsage, "which user? Pass --index N");
+    s.Dl(Invoke("SetUser", {{"operationType", "Modify"},
+                            {"userIndex", o.index},
+                            {"userStatus", o.action == "enable" ? "OccupiedEnabled" : "OccupiedDisabled"}}));
+    ctx.out().Text("user #" + std::to_string(o.index) + " " + o.action + "d\n");
+    ctx.out().Json({{"user", o.index}, {"enabled", o.action == "enable"}});
+    return 0;
+  }
+  // add / update
+  const bool add = o.action == "add";
+  const uint16_t index = o.index != 0 ? o.index : (add ? FreeUser(s) : 0);
+  if (index == 0) throw Error(ExitCode::kUsage, "which user? Pass --index N");
+  json args = {{"operationType", add ? "Add" : "Modify"}, {"userIndex", index}};
+  if (!o.name.empty()) args["userName"] = o.name;
+  auto pascal = [](std::string v, const char* suffix) {
+    // "week-day-schedule" / "weekday" -> the dljson names are Matter's; accept both forms.
+    std::string out;
+    bool up = true;
+    for (char c : v) {
+      if (c == '-' || c == '_') {
+        up = true;
+        continue;
+      }
+      out += up ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+      up = false;
+    }
+    if (out.find(suffix) == std::string::npos) out += suffix;
+    return out;
+  };
+  if (add || o.type != "unrestricted") {
+    std::string type = o.type;
+    if (type == "weekday" || type == "week-day") type = "week-day-schedule";
+    if (type == "yearday" || type == "year-day") type = "year-day-schedule";
+    args["userType"] = pascal(type, "User");
+  }
+  if (add || o.credential_rule != "single") args["credentialRule"] = pascal(o.credential_rule, "");
+  if (add) args["userStatus"] = "OccupiedEnabled";
+  s.Dl(Invoke("SetUser", args));
+  ctx.out().Text("user #" + std::to_string(index) + (add ? " added" : " updated") + (o.name.empty() ? "" : " (" + o.name + ")") + "\n");
+  ctx.out().Json({{"user", index}});
+  return 0;
+}
+
+int CmdPin(Context& ctx, const PinOptions& o) {
+  if (o.action == "offline") {
+    Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+    LockEntry& lock = ctx.SelectLock(keyring);
+    if (!lock.is_owner() || !lock.offline_pin_secret.has_value()) {
+      throw Error(ExitCode::kRefused, "only the lock's owner can make offline PINs (the secret was agreed at claiming)");
+    }
+    core::OfflinePinCodec codec(lock.offline_pin_secret->span());
+    const int64_t from = ParseUtc(o.from.empty() ? "now" : o.from, ctx.Now());
+    const uint32_t from_hour = static_cast<uint32_t>(from / 3600);
+    std::string code;
+    std::string meaning;
+    if (o.offline_kind == "one-time") {
+      // Up to four one-time codes per starting hour: the sequence number is
+      // kept per lock in the keyring.
+      uint32_t seq = lock.extra.value("offline_one_time_seq", 0u);
+      lock.extra["offline_one_time_seq"] = seq + 1;
+      std::array<char, core::kShortOfflineCodeDigits> digits{};
+      if (!codec.OneTime(from_hour, static_cast<uint8_t>(seq % core::kOneTimeCodesPerHour), digits).ok()) {
+        throw Error(ExitCode::kUsage, "that start time cannot carry a one-time code");
+      }
+      code.assign(digits.begin(), digits.end());
+      meaning = "opens once, within " + std::to_string(core::kOneTimeValidityHours) + " hours from " +
+                FormatUtc(static_cast<int64_t>(from_hour) * 3600);
+    } else if (o.offline_kind == "window") {
+      const int64_t until = ParseUtc(o.until, ctx.Now());
+      const int64_t hours = (until - static_cast<int64_t>(from_hour) * 3600 + 3599) / 3600;
+      if (hours < 1 || hours > core::kMaxWindowHours) {
+        throw Error(ExitCode::kUsage, "a window is 1 hour to 1 year long", "Check --from and --until.");
+      }
+      std::array<char, core::kLongOfflineCodeDigits> digits{};
+      if (!codec.Window(from_hour, static_cast<uint32_t>(hours), digits).ok()) {
+        throw Error(ExitCode::kUsage, "that window cannot be encoded");
+      }
+      code.assign(digits.begin(), digits.end());
+      meaning = "opens any number of times from " + FormatUtc(static_cast<int64_t>(from_hour) * 3600) + " for " +
+                std::to_string(hours) + " hours (first use within 24 hours of the start)";
+    } else if (o.offline_kind == "recurring") {
+      const auto [start, end] = ParseHours(o.hours);
+      if (start % 60 != 0 || end % 60 != 0) throw Error(ExitCode::kUsage, "recurring codes use whole hours");
+      const int64_t until = o.until.empty() ? from + 7 * 86400 : ParseUtc(o.until, ctx.Now());
+      const int64_t weeks = (until - from + 7 * 86400 - 1) / (7 * 86400);
+      if (weeks < 1 || weeks > core::kMaxRecurringWeeks) throw Error(ExitCode::kUsage, "a recurring code lasts 1 to 53 weeks");
+      std::array<char, core::kLongOfflineCodeDigits> digits{};
+      // Local days: the code's hours are the lock's local time (UtcOffset).
+      if (!codec.Recurring(static_cast<uint32_t>(from / 86400), static_cast<uint8_t>(start / 60),
+                           static_cast<uint8_t>(end / 60), static_cast<uint8_t>(weeks), digits)
+               .ok()) {
+        throw Error(ExitCode::kUsage, "that schedule cannot be encoded");
+      }
+      code.assign(digits.begin(), digits.end());
+      meaning = "opens daily " + o.hours + " (lock's local time) for " + std::to_string(weeks) + " week(s)";
+    } else if (o.offline_kind == "erase-all") {
+      std::array<char, core::kShortOfflineCodeDigits> digits{};
+      if (!codec.EraseAll(from_hour, digits).ok()) throw Error(ExitCode::kUsage, "cannot encode an erase code");
+      code.assign(digits.begin(), digits.end());
+      meaning = "typed at the lock within 24 hours, it cancels every offline code issued so far";
+    } else {
+      throw Error(ExitCode::kUsage, "unknown offline PIN kind '" + o.offline_kind + "'",
+                  "Use one-time, window, recurring or erase-all.");
+    }
+    keyring.Save();
+    ctx.out().Text(code + "\n  " + meaning + "; type it on the keypad followed by #.\n");
+    ctx.out().Json({{"pin", code}, {"kind", o.offline_kind}, {"meaning", meaning}});
+    return 0;
+  }
+  CredentialOptions c;
+  c.action = o.action;
+  c.user = o.user;
+  c.slot = o.slot;
+  const std::string pin = o.action == "add" ? ReadPin(o.pin_from_stdin) : std::string();
+  return CredentialCommand(ctx, c, "PIN", pin, false);
+}
+
+int CmdCard(Context& ctx, const CredentialOptions& o) {
+  if (o.action == "add" && o.uid.empty()) throw Error(ExitCode::kUsage, "which card? Pass --uid HEX");
+  std::vector<uint8_t> bytes;
+  if (!o.uid.empty() && (!FromHex(o.uid, bytes) || bytes.empty())) {
+    throw Error(ExitCode::kBadInput, "--uid must be the card's UID in hex (e.g. 04a1b2c3)");
+  }
+  return CredentialCommand(ctx, o, "RFID", o.uid, true);
+}
+
+int CmdFinger(Context& ctx, const CredentialOptions& o) {
+  if ((o.action == "add" || o.action == "enroll") && o.uid.empty()) {
+    throw Error(ExitCode::kUsage, "which template? Pass --uid HEX (the sensor's template id)");
+  }
+  CredentialOptions c = o;
+  if (c.action == "enroll") c.action = "add";
+  return CredentialCommand(ctx, c, "Fingerprint", o.uid, true);
+}
+
+int CmdSchedule(Context& ctx, const ScheduleOptions& o) {
+  LockSession s(ctx, Keyring::Access::kRead);
+  const uint8_t slot = o.slot != 0 ? o.slot : 1;
+  if (o.kind == "weekday") {
+    if (o.user == 0) throw Error(ExitCode::kUsage, "whose schedule? Pass --user N");
+    if (o.action == "list") {
+      json list = json::array();
+      std::string text;
+      for (uint8_t i = 1; i < 0xFE; ++i) {
+        const json r = s.Dl(Invoke("GetWeekDaySchedule", {{"weekDayIndex", i}, {"userIndex", o.user}}), false);
+        if (r.value("status", "") == "InvalidField") break;
+        if (r.value("status", "") == "Success") {
+          list.push_back(r);
+          text += "  #" + std::to_string(i) + " " + r.dump() + "\n";
+        }
+      }
+      ctx.out().Text(text.empty() ? "no week-day schedules\n" : text);
+      ctx.out().Json({{"schedules", list}});
+      return 0;
+    }
+    if (o.action == "remove") {
+      s.Dl(Invoke("ClearWeekDaySchedule", {{"weekDayIndex", slot}, {"userIndex", o.user}}));
+    } else {
+      const uint8_t days = ParseDays(o.days.empty() ? "daily" : o.days);
+      const auto [start, end] = ParseHours(o.hours.empty() ? "00:00-24:00" : o.hours);
+      const uint16_t last = end == 1440 ? 1439 : end;  // Matter's end is inclusive of the minute
+      s.Dl(Invoke("SetWeekDaySchedule", {{"weekDayIndex", slot},
+                                         {"userIndex", o.user},
+                                         {"daysMask", days},
+                                         {"startHour", start / 60},
+                                         {"startMinute", start % 60},
+                                         {"endHour", last / 60},
+                                         {"endMinute", last % 60}}));
+    }
+  } else if (o.kind == "yearday") {
+    if (o.user == 0) throw Error(ExitCode::kUsage, "whose schedule? Pass --user N");
+    if (o.action == "remove") {
+      s.Dl(Invoke("ClearYearDaySchedule", {{"yearDayIndex", slot}, {"userIndex", o.user}}));
+    } else {
+      s.Dl(Invoke("SetYearDaySchedule", {{"yearDayIndex", slot},
+                                         {"userIndex", o.user},
+                                         {"localStartTime", ParseUtc(o.from, ctx.Now())},
+                                         {"localEndTime", ParseUtc(o.until, ctx.Now())}}));
+    }
+  } else if (o.kind == "holiday") {
+    if (o.action == "remove") {
+      s.Dl(Invoke("ClearHolidaySchedule", {{"holidayIndex", slot}}));
+    } else {
+      std::string mode = o.mode.empty() ? "Vacation" : o.mode;
+      mode[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(mode[0])));
+      s.Dl(Invoke("SetHolidaySchedule", {{"holidayIndex", slot},
+                                         {"localStartTime", ParseUtc(o.from, ctx.Now())},
+                                         {"localEndTime", ParseUtc(o.until, ctx.Now())},
+                                         {"operatingMode", mode}}));
+    }
+  } else {
+    throw Error(ExitCode::kUsage, "unknown schedule kind '" + o.kind + "'", "Use weekday, yearday or holiday.");
+  }
+  ctx.out().Text(o.kind + " schedule #" + std::to_string(slot) + (o.action == "remove" ? " removed\n" : " set\n"));
+  ctx.out().Json({{"kind", o.kind}, {"slot", slot}, {"action", o.action}});
+  return 0;
+}
+
+int CmdDl(Context& ctx, const DlOptions& o) {
+  const std::vector<std::string>& w = o.words;
+  auto parse_value = [](const std::string& text) {
+    // A JSON value (number, true, null, "text", {...}) or, failing that, a bare string.
+    json v = json::parse(text, nullptr, false);
+    return v.is_discarded() ? json(text) : v;
+  };
+  std::vector<std::string> lines;
+  if (w.size() == 1 && w[0] == "-") {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      if (!line.empty()) lines.push_back(line);
+    }
+  } else if (!w.empty() && !w[0].empty() && w[0][0] == '{') {
+    if (w.size() != 1) throw Error(ExitCode::kUsage, "give a whole JSON line as one argument (quote it)");
+    lines.push_back(w[0]);
+  } else if (w.size() == 2 && w[0] == "read") {
+    lines.push_back(json{{"read", w[1]}}.dump());
+  } else if (w.size() == 3 && w[0] == "write") {
+    lines.push_back(json{{"write", w[1]}, {"value", parse_value(w[2])}}.dump());
+  } else if (w.size() == 1 || w.size() == 2) {
+    json args = json::object();
+    if (w.size() == 2) {
+      args = json::parse(w[1], nullptr, false);
+      if (args.is_discarded() || !args.is_object()) {
+        throw Error(ExitCode::kBadInput, "the arguments of " + w[0] + " are not a JSON object",
+                    R"(Write them as '{"userIndex": 1}'.)");
+      }
+    }
+    lines.push_back(json{{"invoke", w[0]}, {"args", args}}.dump());
+  } else {
+    throw Error(ExitCode::kUsage, "dl takes <Command> [JSON args], read <Attribute>, write <Attribute> <value>, a JSON line, or -");
+  }
+  LockSession s(ctx, Keyring::Access::kRead);
+  bool all_ok = true;
+  json answers = json::array();
+  for (const std::string& line : lines) {
+    const json request = json::parse(line, nullptr, false);
+    if (request.is_discarded() || !request.is_object()) {
+      throw Error(ExitCode::kBadInput, "not a JSON object: " + line,
+                  R"(Write e.g. '{"invoke":"GetUser","args":{"userIndex":1}}' or '{"read":"LockState"}'.)");
+    }
+    const std::string answer = s.client().Manage(request.dump());
+    ctx.out().Text(answer + "\n");
+    const json doc = json::parse(answer, nullptr, false);
+    answers.push_back(doc);
+    all_ok = all_ok && doc.is_object() && doc.value("ok", false) &&
+             (!doc.contains("status") || doc["status"] == "Success");
+  }
+  ctx.out().Json({{"answers", answers}});
+  return all_ok ? 0 : ToInt(ExitCode::kRefused);
+}
+
+}  // namespace mortise::cli

@@ -1,0 +1,208 @@
+#include "lock_client.h"
+
+#include <cstring>
+
+#include "error.h"
+#include "mortise/core/types.h"
+
+namespace mortise::cli {
+namespace {
+
+// An error frame (0x00) means the lock could not parse what was sent.
+void CheckFrame(const std::vector<uint8_t>& reply, protocol::FrameType type) {
+  if (reply.empty() || reply[0] == 0) {
+    throw Error(ExitCode::kVerification, "the lock did not understand the request",
+                "Check that the endpoint is a Mortise lock of a compatible version.");
+  }
+  if (reply[0] != static_cast<uint8_t>(type)) {
+    throw Error(ExitCode::kVerification, "the lock answered with an unexpected frame type");
+  }
+}
+
+[[noreturn]] void ThrowHandshake(StatusCode code) {
+  switch (code) {
+    case StatusCode::kUnauthenticated:
+      throw Error(ExitCode::kVerification, "the lock's key does not match the key pinned for it, or an answer was forged",
+                  "Something between you and the lock may be impersonating it; do not trust this endpoint.");
+    case StatusCode::kPermissionDenied:
+      throw Error(ExitCode::kRefused, "the lock refused this key (revoked, disabled, or not for this lock)");
+    case StatusCode::kOutOfRange:
+      throw Error(ExitCode::kRefused, "the key is not valid at the lock's current time (expired, not yet valid, or outside its schedule)");
+    case StatusCode::kFailedPrecondition:
+      throw Error(ExitCode::kRefused, "the lock cannot accept this key now (it is not claimed, or its time is unknown and the key is time-limited)",
+                  "Ask the owner to set the lock's time: mortise time set.");
+    case StatusCode::kResourceExhausted:
+      throw Error(ExitCode::kRefused, "the lock has no free session slot or the key's uses are spent");
+    case StatusCode::kUnavailable:
+      throw Error(ExitCode::kRefused, "the lock is locked out after too many failed attempts", "Wait and try again.");
+    default:
+      throw Error(ExitCode::kRefused, std::string("the lock refused the session: ") + StatusCodeName(code));
+  }
+}
+
+}  // namespace
+
+std::string Explain(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return "done";
+    case StatusCode::kPermissionDenied: return "this key is not allowed to do that";
+    case StatusCode::kResourceExhausted: return "the key's uses are spent, or the lock is full";
+    case StatusCode::kInvalidArgument: return "the lock refused the request as malformed";
+    case StatusCode::kFailedPrecondition: return "the lock is not in a state that allows it";
+    case StatusCode::kOutOfRange: return "a value is out of range (or the key is outside its validity)";
+    case StatusCode::kAborted: return "the lock refused";
+    case StatusCode::kUnavailable: return "the lock is locked out or busy";
+    case StatusCode::kUnimplemented: return "the lock does not support this yet";
+    default: return StatusCodeName(code);
+  }
+}
+
+void ThrowRefusal(const std::string& what, StatusCode code) {
+  const ExitCode exit = code == StatusCode::kInvalidArgument ? ExitCode::kBadInput
+                        : code == StatusCode::kUnimplemented ? ExitCode::kInternal
+                                                             : ExitCode::kRefused;
+  throw Error(exit, what + ": " + Explain(code));
+}
+
+std::vector<uint8_t> LockClient::Exchange(protocol::FrameType type, std::span<const uint8_t> body) {
+  std::vector<uint8_t> frame(1 + body.size());
+  frame[0] = static_cast<uint8_t>(type);
+  if (!body.empty()) std::memcpy(frame.data() + 1, body.data(), body.size());
+  std::vector<uint8_t> reply = transport_.Exchange(frame);
+  CheckFrame(reply, type);
+  reply.erase(reply.begin());
+  return reply;
+}
+
+protocol::LockInfoView LockClient::Info() {
+  std::vector<uint8_t> frame = {static_cast<uint8_t>(protocol::FrameType::kInfo)};
+  const std::vector<uint8_t> reply = transport_.Exchange(frame);
+  Result<protocol::LockInfoView> info = protocol::DecodeLockInfo(reply);
+  if (!info.ok()) {
+    throw Error(ExitCode::kVerification, "the endpoint's answer is not a Mortise lock's",
+                "Check the endpoint path or address.");
+  }
+  return *info;
+}
+
+ClaimOutcome LockClient::Claim(const protocol::ClaimLabel& label, const crypto::P256KeyPair& owner) {
+  protocol::ClaimClient client(label, owner, drbg_);
+  uint8_t out[protocol::kMaxClaimMessageSize];
+  Result<size_t> n = client.Start(out);
+  while (n.ok() && *n > 0) {
+    const std::vector<uint8_t> reply = Exchange(protocol::FrameType::kClaim, std::span<const uint8_t>(out, *n));
+    n = client.Handle(reply, out);
+  }
+  if (!n.ok()) {
+    switch (n.status().code()) {
+      case StatusCode::kUnauthenticated:
+        throw Error(ExitCode::kVerification,
+                    "the claim failed: the setup code is wrong, or the device is not the lock its label names",
+                    "Check the setup code on the lock's label and try again.");
+      case StatusCode::kFailedPrecondition:
+        throw Error(ExitCode::kRefused, "the lock is not open for claiming (already claimed, or its claim window is closed)",
+                    "A claimed lock must be factory reset by its owner; otherwise press the lock's claim button.");
+      case StatusCode::kResourceExhausted:
+        throw Error(ExitCode::kRefused, "too many claim attempts: the lock closed its claim window",
+                    "Press the lock's claim button to open it again.");
+      default:
+        throw Error(ExitCode::kVerification, std::string("the claim failed: ") + StatusCodeName(n.status().code()));
+    }
+  }
+  ClaimOutcome outcome;
+  outcome.lock_key = client.lock_key()->bytes();
+  outcome.offline_pin_secret = client.offline_pin_secret();
+  outcome.access_list_floor = client.access_list_floor();
+  return outcome;
+}
+
+void LockClient::UseKey(const crypto::P256KeyPair& holder, std::span<const uint8_t> chain,
+                        const protocol::LockId& lock_id) {
+  session_.emplace(holder, chain, lock_id, drbg_);
+}
+
+protocol::CommandResponse LockClient::Call(const protocol::CommandRequest& request) {
+  if (!session_.has_value()) throw Error(ExitCode::kInternal, "no key selected for the session");
+  uint8_t out[protocol::kMaxSessionMessageSize];
+  Result<size_t> m = StatusCode::kInternal;
+  if (!session_->established()) {
+    Result<size_t> hello = session_->Hello(out);
+    if (!hello.ok()) throw Error(ExitCode::kInternal, "cannot start a session");
+    const std::vector<uint8_t> accept = Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *hello));
+    m = session_->Finish(accept, request, out);
+  } else {
+    m = session_->Send(request, out);
+  }
+  if (!m.ok()) ThrowHandshake(m.status().code());
+  const std::vector<uint8_t> reply = Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m));
+  Result<protocol::CommandResponse> r = session_->Receive(reply);
+  if (!r.ok()) ThrowHandshake(r.status().code());
+  return *r;
+}
+
+std::string LockClient::Manage(const std::string& line) {
+  protocol::CommandRequest request;
+  request.command = protocol::Command::kManagement;
+  request.payload = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(line.data()), line.size());
+  if (line.size() > protocol::kMaxRequestPayload) {
+    throw Error(ExitCode::kBadInput, "the command is too long for the lock (" + std::to_string(line.size()) +
+                                         " bytes; at most " + std::to_string(protocol::kMaxRequestPayload) + ")");
+  }
+  const protocol::CommandResponse r = Call(request);
+  if (r.status != StatusCode::kOk) ThrowRefusal("the lock refused the command", r.status);
+  return std::string(r.payload.begin(), r.payload.begin() + static_cast<ptrdiff_t>(r.payload_len));
+}
+
+LogRead LockClient::ReadLog(uint64_t from) {
+  store::LogChallenge challenge{};
+  if (!drbg_.Generate(challenge).ok()) throw Error(ExitCode::kInternal, "no randomness for the log challenge");
+  store::LogVerifier verifier(challenge, from == 0 ? 1 : from);
+  LogRead out;
+  protocol::CommandRequest request;
+  request.command = protocol::Command::kReadLog;
+  request.payload = challenge;
+  uint64_t next = from;
+  for (int pages = 0;; ++pages) {
+    if (pages > 100000) throw Error(ExitCode::kVerification, "the lock's log does not end");
+    request.value = static_cast<int64_t>(next);
+    const protocol::CommandResponse r = Call(request);
+    if (r.status != StatusCode::kOk) ThrowRefusal("the lock refused to show its log", r.status);
+    std::span<const uint8_t> page = r.payload_view();
+    while (!page.empty()) {
+      store::LogItem item;
+      Result<size_t> used = store::DecodeLogItem(page, item);
+      if (!used.ok() || *used == 0) {
+        throw Error(ExitCode::kVerification, "the lock sent a malformed log page");
+      }
+      verifier.Feed(item);
+      if (item.type == store::LogItemType::kHead) out.head = item.seq;
+      out.items.push_back(item);
+      page = page.subspan(*used);
+    }
+    if (r.next == 0) break;
+    if (r.next <= next) throw Error(ExitCode::kVerification, "the lock's log pages go backwards");
+    next = r.next;
+  }
+  out.findings = verifier.Finish();
+  return out;
+}
+
+protocol::RemoteOutcome LockClient::Remote(const crypto::P256KeyPair& holder, std::span<const uint8_t> chain,
+                                           const crypto::P256PublicKey& lock_key,
+                                           const protocol::CommandRequest& request, uint32_t counter,
+                                           int64_t expires_at) {
+  protocol::RemoteClient client(holder, chain, lock_key, drbg_);
+  std::vector<uint8_t> envelope(protocol::kMaxRemoteMessageSize);
+  Result<size_t> n = client.Build(request, counter, expires_at, envelope);
+  if (!n.ok()) throw Error(ExitCode::kBadInput, "cannot build the remote command (too long?)");
+  envelope.resize(*n);
+  const std::vector<uint8_t> reply = Exchange(protocol::FrameType::kRemote, envelope);
+  Result<protocol::RemoteOutcome> outcome = client.Verify(reply);
+  if (!outcome.ok()) {
+    throw Error(ExitCode::kVerification, "the answer to the remote command is not signed by the lock or not about it",
+                "A relay may be lying; the command may or may not have run.");
+  }
+  return *outcome;
+}
+
+}  // namespace mortise::cli
