@@ -22,8 +22,11 @@ void CheckFrame(const std::vector<uint8_t>& reply, protocol::FrameType type) {
 [[noreturn]] void ThrowHandshake(StatusCode code) {
   switch (code) {
     case StatusCode::kUnauthenticated:
-      throw Error(ExitCode::kVerification, "the lock's key does not match the key pinned for it, or an answer was forged",
-                  "Something between you and the lock may be impersonating it; do not trust this endpoint.");
+      throw Error(ExitCode::kVerification,
+                  "authentication failed: the lock does not recognise this key (not issued by its owner), or the "
+                  "device answering is not the lock whose key you pinned",
+                  "Check that you use the right lock (mortise lock list); if the lock was factory reset, ask its owner "
+                  "for a new key.");
     case StatusCode::kPermissionDenied:
       throw Error(ExitCode::kRefused, "the lock refused this key (revoked, disabled, or not for this lock)");
     case StatusCode::kOutOfRange:

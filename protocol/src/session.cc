@@ -268,9 +268,11 @@ Status SessionServer::OnHello(std::span<const uint8_t> datagram, const void* msg
   Result<VerifiedKey> key = hello.chain.size == 0
                                 ? authority_.VerifyOwner(*holder)
                                 : authority_.VerifyKey(View(hello.chain), View(hello.revalidation), lock_);
-  if (!key.ok()) {
-    return key.status().code() == StatusCode::kInvalidArgument ? key.status() : Status(StatusCode::kUnauthenticated);
-  }
+  // The verdict goes back as it is (revoked, not yet valid, outside its
+  // schedule, a bad signature): the chain is the holder's own, so the
+  // reason tells them nothing they could not work out, and a person needs
+  // it to act (ask the owner for a new key, wait, set the lock's time).
+  if (!key.ok()) return key.status();
   if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;
 
   Slot* slot = AllocateSlot(key->depth == 0, now_ms);

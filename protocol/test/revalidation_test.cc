@@ -436,13 +436,13 @@ class RevalidationSessionTest : public RevalidationTest {
 
 TEST_F(RevalidationSessionTest, SessionWithATokenOpensAndWithoutOneIsRefused) {
   SessionClient without = Guest({});
-  EXPECT_EQ(Cold(without, Cmd(Command::kUnlock)).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(Cold(without, Cmd(Command::kUnlock)).status().code(), StatusCode::kPermissionDenied);
   SessionClient with = Guest(ServiceToken(Now()));
   Result<CommandResponse> r = Cold(with, Cmd(Command::kUnlock));
   ASSERT_TRUE(r.ok()) << r.status().name();
   EXPECT_EQ(r->status, StatusCode::kOk);
   SessionClient stale = Guest(OwnerToken(Now() - kMaxAge - 1));
-  EXPECT_EQ(Cold(stale, Cmd(Command::kUnlock)).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(Cold(stale, Cmd(Command::kUnlock)).status().code(), StatusCode::kOutOfRange);
   // Oversized tokens are refused by the client, nothing changed.
   SessionClient c(guest_, guest_chain_, lock_id_, owner_rng_.drbg);
   EXPECT_EQ(c.set_revalidation(Bytes(kMaxRevalidationTokenSize + 1, 0)).code(), StatusCode::kInvalidArgument);

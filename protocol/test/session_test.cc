@@ -347,7 +347,7 @@ TEST_F(SessionTest, A01_RevocationTakesEffectInsideAnOpenSession) {
   EXPECT_EQ(r->status, StatusCode::kPermissionDenied);
   // And a new session is refused at the hello.
   SessionClient again = Guest();
-  EXPECT_EQ(Cold(again, Cmd(Command::kUnlock)).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(Cold(again, Cmd(Command::kUnlock)).status().code(), StatusCode::kPermissionDenied);
 }
 
 TEST_F(SessionTest, A18_OwnerAlwaysGetsASlot) {

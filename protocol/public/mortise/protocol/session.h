@@ -137,6 +137,11 @@ class SessionServer {
   // last_status()):
   //   kInvalidArgument   malformed, non-canonical, wrong version or lengths
   //   kUnauthenticated   a chain, signature or seal that does not verify
+  //   kPermissionDenied  the chain verifies but the key is revoked, disabled,
+  //                      below its issuer's epoch, for another lock, or
+  //                      lacks a revalidation token it demands
+  //   kOutOfRange        the key is outside its validity window or schedule,
+  //                      or its revalidation token is stale
   //   kNotFound          unknown session or resumption ticket (start cold)
   //   kAlreadyExists     a counter not above the last accepted (replay)
   //   kResourceExhausted no slot could be freed for this key
@@ -213,7 +218,7 @@ class SessionClient {
   // The revalidation token (revalidation.h) sent in the next hellos, for a
   // key whose chain demands one; empty (the default) sends none. The lock
   // refuses a demanding key without a valid token: its SessionError says
-  // kUnauthenticated, as for every chain the lock refuses. A session opened
+  // kPermissionDenied (missing) or kOutOfRange (stale). A session opened
   // with a token ends (each command answers kOutOfRange) once the token is
   // older than the key's bound: fetch a new token, then set it and start a
   // cold session. kInvalidArgument: longer than kMaxRevalidationTokenSize
