@@ -1024,7 +1024,11 @@ void DoorLock::HandleManual(ManualInput input) {
       }
       break;
     case ManualInput::kFactoryResetButton:
-      FactoryReset().IgnoreError();
+      if (reset_hook_ != nullptr) {
+        reset_hook_->OnFactoryResetButton(now_ms());
+      } else {
+        FactoryReset().IgnoreError();
+      }
       break;
   }
 }

@@ -15,7 +15,9 @@ LockNode::LockNode(LockAuthority& authority, core::DoorLock& lock, core::Durable
       store_(store),
       claim_(authority, store, &lock),
       sessions_(authority, lock, store),
-      remote_(authority, lock) {}
+      remote_(authority, lock) {
+  lock_.set_factory_reset_hook(this);
+}
 
 Status LockNode::Start(uint64_t now_ms, std::optional<uint32_t> setup_code) {
   if (!authority_.started()) return StatusCode::kFailedPrecondition;

@@ -315,6 +315,18 @@ TEST(NodeStartTest, AnIntegratorDrawnCodeIsProvisionedAndClaims) {
   EXPECT_EQ(node.ProvisionedLabel()->setup_code, *code);
 }
 
+TEST_F(NodeTest, A16_TheResetButtonWipesTheOwnerToo) {
+  ASSERT_TRUE(Claim(owner_).ok());
+  sim_->manual().Push(core::ManualInput::kFactoryResetButton);
+  sim_->Run(100);
+  EXPECT_FALSE(authority_->claimed());
+  CommandRequest read;
+  read.command = Command::kReadAttribute;
+  EXPECT_FALSE(Session(owner_, {}, read).ok());
+  testing::SeededDrbg new_rng(79);
+  EXPECT_TRUE(Claim(testing::NewKey(new_rng.drbg)).ok());
+}
+
 TEST_F(NodeTest, TheSetupCodeIsMadeOnceAndNeverStoredInClear) {
   Boot();
   EXPECT_EQ(node_->ProvisionedLabel().status().code(), StatusCode::kNotFound);

@@ -142,6 +142,19 @@ class DoorLock {
   // the factory-reset button, or the integrator's equivalent).
   Status FactoryReset();
 
+  // The factory-reset button must wipe more than the core (the protocol's
+  // owner, keys and sessions): when a hook is set, the button calls it and
+  // the hook resets everything, the core included (protocol::LockNode
+  // registers itself). Without a hook the button resets the core alone.
+  class FactoryResetHook {
+   public:
+    virtual void OnFactoryResetButton(uint64_t now_ms) = 0;
+
+   protected:
+    ~FactoryResetHook() = default;
+  };
+  void set_factory_reset_hook(FactoryResetHook* hook) { reset_hook_ = hook; }
+
   // --- State -----------------------------------------------------------------------
   BoltState bolt_state() const { return bolt_; }
   LockState lock_state() const { return ToLockState(bolt_); }
@@ -191,6 +204,7 @@ class DoorLock {
   };
 
   uint64_t now_ms() { return now_ms_ = hw_.clock.MonotonicMs(); }
+  FactoryResetHook* reset_hook_ = nullptr;
 
   // Inputs.
   void HandleManual(ManualInput input);

@@ -64,7 +64,7 @@ struct LockInfoView {
 // kInvalidArgument: not an info reply frame, or malformed.
 Result<LockInfoView> DecodeLockInfo(std::span<const uint8_t> frame);
 
-class LockNode {
+class LockNode final : public core::DoorLock::FactoryResetHook {
  public:
   // All must outlive the node. `authority` must be started (its identity is
   // needed for the claim label) before Start().
@@ -112,6 +112,10 @@ class LockNode {
     remote_.set_management(handler);
   }
   void set_log_source(LogSource* source) { sessions_.set_log_source(source); }
+
+  // The lock's factory-reset button (DoorLock's hook, registered by the
+  // constructor): the whole FactoryReset above.
+  void OnFactoryResetButton(uint64_t now_ms) override { FactoryReset(now_ms).IgnoreError(); }
 
   ClaimServer& claim() { return claim_; }
   SessionServer& sessions() { return sessions_; }
