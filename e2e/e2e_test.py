@@ -51,11 +51,16 @@ class Lock:
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         ready = threading.Event()
 
+        stream = self.proc.stderr
+
         def pump():
-            for line in self.proc.stderr:
-                self.stderr_lines.append(line)
-                if "mortise-lockd: ready" in line:
-                    ready.set()
+            try:
+                for line in stream:
+                    self.stderr_lines.append(line)
+                    if "mortise-lockd: ready" in line:
+                        ready.set()
+            except (ValueError, OSError):
+                pass  # closed by stop()/kill9()
         threading.Thread(target=pump, daemon=True).start()
         if not ready.wait(30):
             self.proc.kill()
@@ -137,7 +142,8 @@ class Person:
         self.env.pop("MORTISE_KEYRING", None)
 
     def run(self, *args, stdin=None, check=None):
-        p = subprocess.run([CLI, "--keyring", self.keyring, "--json"] + list(args), input=stdin,
+        # --wait 0: the simulated clock moves only when the test advances it.
+        p = subprocess.run([CLI, "--keyring", self.keyring, "--json", "--wait", "0"] + list(args), input=stdin,
                            capture_output=True, text=True, env=self.env, timeout=60)
         out = None
         try:
@@ -368,6 +374,41 @@ class Journey(Base):
         again = self.owner.ok("log")
         self.assertTrue(again["verified"])
         self.assertLess(len(again["events"]), len(ev))
+
+
+class Sharing(Base):
+    """What people run into when several devices share a lock."""
+
+    def test_a_guest_is_not_shut_out_by_the_owners_recent_commands(self):
+        self.claim()
+        guest = self.guest("gia", "--role", "guest")
+        for _ in range(6):  # more commands than the lock has session slots
+            self.owner.ok("status")
+        guest.ok("unlock")  # each CLI command gives its slot back when done
+
+    def test_a_revocation_signed_offline_is_delivered_by_the_next_command(self):
+        self.claim()
+        guest = self.guest("gio", "--role", "guest")
+        self.owner.ok("key", "revoke", "gio", "--no-push")
+        guest.ok("unlock")        # the lock has not heard of it yet
+        self.lock.advance(2000)
+        self.relock()             # any owner command delivers the pending list first
+        rc, _, err = guest.run("unlock")
+        self.assertEqual(rc, 3, err)
+
+    def test_remote_envelope_opens_and_the_no_remote_mode_refuses_it(self):
+        self.claim()
+        self.lock.advance(2000)
+        out = self.owner.ok("unlock", "--remote")
+        self.assertTrue(out["remote"])
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Unlocked")
+        self.relock()
+        self.owner.ok("mode", "no-remote")
+        rc, _, err = self.owner.run("unlock", "--remote")
+        self.assertEqual(rc, 3, err)
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Locked")
 
 
 class Refusals(Base):

@@ -100,11 +100,11 @@ void AddPinActions(Tree& t, CLI::App* pin, PinOptions& o) {
     };
   };
   CLI::App* one = t.Add(offline, "one-time", "A code that opens once, within a validity period.", kind("one-time"));
-  one->add_option("--from", o.from, "Start of validity (ISO 8601 local time, or \"now\")")->default_str("now");
+  one->add_option("--from", o.from, "Start of the 6-hour validity, UTC: 2026-12-31T18:00:00Z, a date (00:00 UTC) or \"now\"")->default_str("now");
   (void)o.valid_hours;  // a one-time code is valid for core::kOneTimeValidityHours (6) from its start hour
   CLI::App* window = t.Add(offline, "window", "A code that opens any number of times between two times.", kind("window"));
-  window->add_option("--from", o.from, "Start (ISO 8601 local time, or \"now\")")->required();
-  window->add_option("--until", o.until, "End (ISO 8601 local time)")->required();
+  window->add_option("--from", o.from, "Start, UTC: 2026-12-31T18:00:00Z, a date (00:00 UTC) or \"now\"")->required();
+  window->add_option("--until", o.until, "End, UTC: 2026-12-31T18:00:00Z or a date (00:00 UTC)")->required();
   CLI::App* recurring =
       t.Add(offline, "recurring", "A code that opens every day during the same hours, between two dates.", kind("recurring"));
   recurring->add_option("--hours", o.hours, "Daily hours, HH:MM-HH:MM")->required();
@@ -125,12 +125,13 @@ void AddCredentialActions(Tree& t, CLI::App* group, CredentialOptions& o, const 
   };
   t.Add(group, "list", std::string("List the ") + what + "s stored in the lock.", act("list"));
   CLI::App* add = t.Add(group, card ? "add" : "enroll",
-                        card ? "Store a card for a user: give its UID, or present it at the lock's reader."
-                             : "Enrol a fingerprint for a user at the lock's sensor.",
+                        card ? "Store a card for a user by its UID."
+                             : "Store a fingerprint for a user by the sensor's template id (the simulated sensor's "
+                               "`finger` control command presents the same id).",
                         act(card ? "add" : "enroll"));
   add->add_option("--user", o.user, "User index (1-based)")->required();
   add->add_option("--slot", o.slot, "Credential slot (default: the next free one)");
-  if (card) add->add_option("--uid", o.uid, "Card UID in hex (default: read the next card presented at the lock)");
+  add->add_option("--uid", o.uid, card ? "Card UID in hex, e.g. 04a1b2c3" : "Template id in hex, e.g. 07")->required();
   CLI::App* remove = t.Add(group, "remove", std::string("Remove a ") + what + " from the lock.", act("remove"));
   remove->add_option("--slot", o.slot, "Credential slot to clear")->required();
 }
@@ -169,8 +170,8 @@ void AddScheduleActions(Tree& t, CLI::App* schedule, ScheduleOptions& o) {
       add->add_option("--days", o.days, "Days, e.g. mon-fri or sat,sun")->required();
       add->add_option("--hours", o.hours, "Hours, HH:MM-HH:MM")->required();
     } else {
-      add->add_option("--from", o.from, "Start (ISO 8601 local time)")->required();
-      add->add_option("--until", o.until, "End (ISO 8601 local time)")->required();
+      add->add_option("--from", o.from, "Start in the lock's local time, written 2026-12-31T18:00:00Z or a date")->required();
+      add->add_option("--until", o.until, "End in the lock's local time, written 2026-12-31T18:00:00Z or a date")->required();
     }
     if (kind == "holiday")
       add->add_option("--mode", o.mode, "Operating mode during the holiday: normal, vacation, privacy, passage, no-remote")
@@ -193,6 +194,10 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
                  "else a prompt on the terminal")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--timeout", g.timeout_s, "Seconds to wait for the lock (default 5)")->check(CLI::PositiveNumber);
+  app.add_option("--wait", g.wait_s,
+                 "lock/unlock/unlatch: seconds to wait for the bolt to finish moving before reporting (default 6; "
+                 "0: report as soon as the lock accepts)")
+      ->check(CLI::Range(0.0, 120.0));
   app.add_option("--lock", g.lock, "Which lock of the keyring (default: the only one)");
 
   // --- keyring and identities --------------------------------------------------
@@ -343,8 +348,8 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   share->add_option("--permission", s.permissions,
                     "Grant only these (repeatable): lock, unlock, unlatch, manage-users, read-log, set-time, "
                     "change-settings, update-firmware, passage-mode, delegate");
-  share->add_option("--from", s.from, "Valid from (ISO 8601 local time, or \"now\")");
-  share->add_option("--until", s.until, "Valid until (ISO 8601 local time)");
+  share->add_option("--from", s.from, "Valid from, UTC: 2026-12-31T18:00:00Z, a date (00:00 UTC) or \"now\"");
+  share->add_option("--until", s.until, "Valid until, UTC: 2026-12-31T18:00:00Z or a date (00:00 UTC)");
   share->add_option("--days", s.days, "Weekly schedule days, e.g. mon-fri");
   share->add_option("--hours", s.hours, "Weekly schedule hours, HH:MM-HH:MM");
   share->add_option("--uses", s.uses, "Number of openings allowed (default: unlimited)");

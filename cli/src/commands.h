@@ -28,6 +28,7 @@ struct GlobalOptions {
   bool json = false;       // --json
   int passphrase_fd = -1;  // --passphrase-fd
   double timeout_s = 5.0;  // --timeout, seconds
+  double wait_s = 6.0;     // --wait: seconds to wait for the bolt after lock/unlock/unlatch
   std::string lock;        // --lock; empty: the only lock in the keyring
 };
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -54,23 +55,23 @@ std::string PermissionsText(uint32_t p) {
   return out.empty() ? "none" : out;
 }
 
-// Signs the next access-list snapshot and sends it through `s` (any device
-// could carry it; the owner's is the one at hand).
-void PushAccessList(LockSession& s, Context& ctx, bool push) {
-  LockEntry& lock = s.lock();
-  const protocol::AccessListState state = lock.access_list.NextSnapshot();
+// Signs the next access-list snapshot with `change` applied (a revocation),
+// keeps it in the keyring as pending, and delivers it through `s` unless
+// told not to (any later command to this lock delivers a pending one; any
+// device could carry it, the owner's is the one at hand).
+void SignAccessList(LockSession& s, Context& ctx, const std::function<void(LockEntry&)>& change, bool push) {
   std::vector<uint8_t> update(protocol::kMaxAccessListUpdateSize);
-  Result<size_t> n =
-      protocol::SignAccessList(state, lock.lock_id, s.key(), ctx.drbg(), update);
-  if (!n.ok()) throw Error(ExitCode::kInternal, "cannot sign the access list");
-  update.resize(*n);
-  lock.access_list.version = state.version;
-  s.keyring().Save();  // signed: the version is spent even if the lock is not reached
-  if (!push) return;
-  protocol::CommandRequest apply;
-  apply.command = protocol::Command::kApplyAccessList;
-  apply.payload = update;
-  s.Run(apply, "the lock refused the access list");
+  s.Update([&](LockEntry& lock) {
+    change(lock);
+    const protocol::AccessListState state = lock.access_list.NextSnapshot();
+    const crypto::P256KeyPair owner = s.key();
+    Result<size_t> n = protocol::SignAccessList(state, lock.lock_id, owner, ctx.drbg(), update);
+    if (!n.ok()) throw Error(ExitCode::kInternal, "cannot sign the access list");
+    update.resize(*n);
+    lock.access_list.version = state.version;
+    lock.extra["pending_access_list"] = ToHex(update);  // signed: saved before anything is sent
+  });
+  if (push) s.DeliverAccessList(update);
 }
 
 volatile sig_atomic_t g_stop = 0;
@@ -210,18 +211,18 @@ int CmdKeyAccept(Context& ctx, const KeyAcceptOptions& o) {
 }
 
 int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o) {
-  LockSession s(ctx, Keyring::Access::kUpdate);
-  LockEntry& lock = s.lock();
+  LockSession s(ctx);
+  const LockEntry& lock = s.lock();
   if (!lock.is_owner()) throw Error(ExitCode::kRefused, "only the owner revokes keys (access lists are owner-signed)");
   uint64_t serial = 0;
   for (const IssuedKey& k : lock.issued) {
     if (!o.key.empty() && (k.holder_name == o.key || std::to_string(k.serial) == o.key)) serial = k.serial;
   }
   if (serial == 0) throw Error(ExitCode::kUsage, "no key '" + o.key + "' was issued from this keyring", "See mortise key list.");
-  lock.Revoke(serial);
-  PushAccessList(s, ctx, !o.no_push);
+  SignAccessList(s, ctx, [serial](LockEntry& l) { l.Revoke(serial); }, !o.no_push);
   ctx.out().Text("key " + std::to_string(serial) + " revoked" +
-                 (o.no_push ? " (signed; any device can carry the access list to the lock)\n" : "; the lock has the new access list\n"));
+                 (o.no_push ? " (signed and kept; the next command you send to this lock delivers it)\n"
+                             : "; the lock has the new access list\n"));
   ctx.out().Json({{"revoked", serial}, {"access_list_version", lock.access_list.version}, {"pushed", !o.no_push}});
   return 0;
 }
@@ -246,7 +247,7 @@ int CmdKeyList(Context& ctx) {
 }
 
 int CmdLog(Context& ctx, const LogOptions& o) {
-  LockSession s(ctx, Keyring::Access::kUpdate);
+  LockSession s(ctx);
   if (o.follow) {
     signal(SIGINT, OnSignal);
     signal(SIGTERM, OnSignal);
@@ -307,9 +308,9 @@ int CmdLog(Context& ctx, const LogOptions& o) {
     }
     ctx.out().Text(text);
     if (f.ok() && read.head >= from) {
-      s.lock().AdvanceLogCursor(read.head);
-      s.keyring().Save();
-      from = read.head + 1;
+      const uint64_t head = read.head;
+      s.Update([head](LockEntry& l) { l.AdvanceLogCursor(head); });
+      from = head + 1;
     }
     if (o.follow && !g_stop) {
       for (int i = 0; i < static_cast<int>(o.interval_s * 10) && !g_stop; ++i) poll(nullptr, 0, 100);

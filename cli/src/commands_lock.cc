@@ -1,5 +1,8 @@
 // claim, status, lock, unlock, unlatch, mode, time: the door itself.
 #include <optional>
+#include <poll.h>
+
+#include <chrono>
 #include <string>
 
 #include "commands.h"
@@ -55,32 +58,62 @@ void SetLockTime(LockSession& s, int64_t utc, bool backwards) {
   s.Run(set, backwards ? "setting the lock's time backwards failed" : "setting the lock's time failed");
 }
 
-// One door operation, through a session or an end-to-end envelope.
-int Operate(Context& ctx, protocol::Command command, int64_t value, bool remote, const char* done) {
-  LockSession s(ctx, remote ? Keyring::Access::kUpdate : Keyring::Access::kRead);
+// One door operation, through a session or an end-to-end envelope. The
+// lock answers when it has accepted the operation; the bolt then moves, so
+// the client watches LockState until the bolt is there (or --wait runs
+// out) before it tells the person "locked" or "unlocked".
+int Operate(Context& ctx, protocol::Command command, int64_t value, bool remote, const char* verb, const char* done) {
+  LockSession s(ctx);
   protocol::CommandRequest request;
   request.command = command;
   request.value = value;
   if (!remote) {
-    s.Run(request, std::string(done) + " was refused");
+    s.Run(request, std::string("the lock refused to ") + verb);
   } else {
-    // The expiry is on the lock's clock: read it first (the answer to a
-    // refused envelope also carries it, signed), then allow 30 s.
+    // The expiry is on the lock's clock: read it first, then allow 30 s.
     const int64_t lock_now = s.ReadAttribute(core::AttributeId::kUtcTime);
     if (lock_now == 0) {
       throw Error(ExitCode::kRefused, "the lock's time is unknown, so it refuses remote commands",
-                  "Set it first: mortise time set now.");
+                  "Set it first: mortise time sync.");
     }
-    const uint32_t counter = s.lock().NextRemoteCounter();
-    s.keyring().Save();  // the counter is spent before the envelope leaves
+    uint32_t counter = 0;
+    s.Update([&](LockEntry& l) { counter = l.NextRemoteCounter(); });  // spent before the envelope leaves
     const protocol::RemoteOutcome r =
         s.client().Remote(s.key(), s.lock().chain, s.lock().LockKey(), request, counter,
                           lock_now + protocol::kMaxRemoteLifetimeS);
     if (r.envelope != StatusCode::kOk) ThrowRefusal("the lock refused the remote command", r.envelope);
-    if (r.response.status != StatusCode::kOk) ThrowRefusal(std::string(done) + " was refused", r.response.status);
+    if (r.response.status != StatusCode::kOk) ThrowRefusal(std::string("the lock refused to ") + verb, r.response.status);
   }
-  ctx.out().Text(std::string(done) + (remote ? " (end-to-end signed command; the lock's signed answer verified)\n" : "\n"));
-  ctx.out().Json({{"done", done}, {"remote", remote}});
+  // LockState: 1 locked, 2 unlocked, 3 unlatched (Matter DlLockState).
+  const bool want_locked = command == protocol::Command::kLock;
+  std::string state = "accepted";
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(ctx.options().wait_s * 1000));
+  if (ctx.options().wait_s > 0) {
+    Progress progress(std::string("waiting for the bolt"));
+    for (;;) {
+      const int64_t lock_state = s.ReadAttribute(core::AttributeId::kLockState);
+      if (want_locked ? lock_state == 1 : (lock_state == 2 || lock_state == 3)) {
+        state = "done";
+        break;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        state = "moving";
+        break;
+      }
+      poll(nullptr, 0, 100);
+    }
+  }
+  const std::string how = remote ? " (end-to-end signed command; the lock's signed answer verified)" : "";
+  if (state == "done") {
+    ctx.out().Text(std::string(done) + how + "\n");
+  } else if (state == "moving") {
+    ctx.out().Text(std::string(verb) + " accepted" + how + ", but the bolt had not finished after " +
+                   std::to_string(static_cast<int>(ctx.options().wait_s)) + " s: check with mortise status\n");
+  } else {
+    ctx.out().Text(std::string(verb) + " accepted" + how + "\n");
+  }
+  ctx.out().Json({{"operation", verb}, {"state", state}, {"remote", remote}});
   return 0;
 }
 
@@ -170,7 +203,7 @@ int CmdClaim(Context& ctx, const ClaimOptions& o) {
 }
 
 int CmdStatus(Context& ctx) {
-  LockSession s(ctx, Keyring::Access::kRead);
+  LockSession s(ctx);
   using A = core::AttributeId;
   const int64_t lock_state = s.ReadAttribute(A::kLockState);
   const int64_t door = s.ReadAttribute(A::kDoorState);
@@ -197,21 +230,22 @@ int CmdStatus(Context& ctx) {
 }
 
 int CmdLockDoor(Context& ctx, const OperateOptions& o) {
-  return Operate(ctx, protocol::Command::kLock, 0, o.remote, "locked");
+  return Operate(ctx, protocol::Command::kLock, 0, o.remote, "lock", "locked");
 }
 
 int CmdUnlock(Context& ctx, const UnlockOptions& o) {
   if (o.for_seconds > 0xFFFF) throw Error(ExitCode::kUsage, "--for is at most 65535 seconds");
-  return o.for_seconds != 0 ? Operate(ctx, protocol::Command::kUnlockWithTimeout, o.for_seconds, o.remote, "unlocked")
-                            : Operate(ctx, protocol::Command::kUnlock, 0, o.remote, "unlocked");
+  return o.for_seconds != 0
+             ? Operate(ctx, protocol::Command::kUnlockWithTimeout, o.for_seconds, o.remote, "unlock", "unlocked")
+             : Operate(ctx, protocol::Command::kUnlock, 0, o.remote, "unlock", "unlocked");
 }
 
 int CmdUnlatch(Context& ctx, const OperateOptions& o) {
-  return Operate(ctx, protocol::Command::kUnlatch, 0, o.remote, "unlatched");
+  return Operate(ctx, protocol::Command::kUnlatch, 0, o.remote, "unlatch", "unlatched");
 }
 
 int CmdMode(Context& ctx, const ModeOptions& o) {
-  LockSession s(ctx, Keyring::Access::kRead);
+  LockSession s(ctx);
   if (o.mode.empty()) {
     const int64_t mode = s.ReadAttribute(core::AttributeId::kOperatingMode);
     ctx.out().Text(std::string(ModeText(mode)) + "\n");
@@ -237,7 +271,7 @@ int CmdMode(Context& ctx, const ModeOptions& o) {
 }
 
 int CmdTime(Context& ctx, const TimeOptions& o) {
-  LockSession s(ctx, Keyring::Access::kRead);
+  LockSession s(ctx);
   if (o.action == "show" || o.action.empty()) {
     const int64_t utc = s.ReadAttribute(core::AttributeId::kUtcTime);
     ctx.out().Text(FormatUtc(utc) + "\n");
@@ -246,6 +280,10 @@ int CmdTime(Context& ctx, const TimeOptions& o) {
     return 0;
   }
   const int64_t utc = ParseUtc(o.action == "sync" ? "now" : o.value, ctx.Now());
+  if (!o.backwards && utc < s.ReadAttribute(core::AttributeId::kUtcTime)) {
+    throw Error(ExitCode::kUsage, "that is earlier than the lock's time (" + FormatUtc(s.ReadAttribute(core::AttributeId::kUtcTime)) + ")",
+                "Moving the clock back needs --backwards (owner only).");
+  }
   SetLockTime(s, utc, o.backwards);
   ctx.out().Text("the lock's time is now " + FormatUtc(utc) + "\n");
   ctx.out().Json({{"utc", FormatUtc(utc)}, {"utc_seconds", utc}});

@@ -86,7 +86,7 @@ void ListCredentials(Context& ctx, LockSession& s, const char* type) {
 
 int CredentialCommand(Context& ctx, const CredentialOptions& o, const char* type, const std::string& data,
                       bool hex) {
-  LockSession s(ctx, Keyring::Access::kRead);
+  LockSession s(ctx);
   if (o.action == "list") {
     ListCredentials(ctx, s, type);
     return 0;
@@ -114,7 +114,7 @@ int CredentialCommand(Context& ctx, const CredentialOptions& o, const char* type
 }  // namespace
 
 int CmdUser(Context& ctx, const UserOptions& o) {
-  LockSession s(ctx, Keyring::Access::kRead);
+  LockSession s(ctx);
   if (o.action == "list") {
     json users = json::array();
     std::string text;
@@ -284,62 +284,95 @@ int CmdFinger(Context& ctx, const CredentialOptions& o) {
 }
 
 int CmdSchedule(Context& ctx, const ScheduleOptions& o) {
-  LockSession s(ctx, Keyring::Access::kRead);
-  const uint8_t slot = o.slot != 0 ? o.slot : 1;
-  if (o.kind == "weekday") {
-    if (o.user == 0) throw Error(ExitCode::kUsage, "whose schedule? Pass --user N");
-    if (o.action == "list") {
-      json list = json::array();
-      std::string text;
-      for (uint8_t i = 1; i < 0xFE; ++i) {
-        const json r = s.Dl(Invoke("GetWeekDaySchedule", {{"weekDayIndex", i}, {"userIndex", o.user}}), false);
-        if (r.value("status", "") == "InvalidField") break;
-        if (r.value("status", "") == "Success") {
-          list.push_back(r);
-          text += "  #" + std::to_string(i) + " " + r.dump() + "\n";
+  struct Kind {
+    const char* name;
+    const char* get;
+    const char* set;
+    const char* clear;
+    const char* index;
+    bool per_user;
+  };
+  static const Kind kKinds[] = {
+      {"weekday", "GetWeekDaySchedule", "SetWeekDaySchedule", "ClearWeekDaySchedule", "weekDayIndex", true},
+      {"yearday", "GetYearDaySchedule", "SetYearDaySchedule", "ClearYearDaySchedule", "yearDayIndex", true},
+      {"holiday", "GetHolidaySchedule", "SetHolidaySchedule", "ClearHolidaySchedule", "holidayIndex", false}};
+  const Kind* kind = nullptr;
+  for (const Kind& k : kKinds) {
+    if (o.kind == k.name) kind = &k;
+  }
+  if (kind == nullptr) {
+    throw Error(ExitCode::kUsage, "unknown schedule kind '" + o.kind + "'", "Use weekday, yearday or holiday.");
+  }
+  if (kind->per_user && o.user == 0) throw Error(ExitCode::kUsage, "whose schedule? Pass --user N");
+  LockSession s(ctx);
+  auto key = [&](uint8_t index) {
+    json args = {{kind->index, index}};
+    if (kind->per_user) args["userIndex"] = o.user;
+    return args;
+  };
+  // Slots answer Success when set, NotFound when free, InvalidField past the last.
+  if (o.action == "list") {
+    json list = json::array();
+    std::string text;
+    for (uint16_t i = 1; i < 0xFE; ++i) {
+      const json r = s.Dl(Invoke(kind->get, key(static_cast<uint8_t>(i))), false);
+      const std::string status = r.value("status", "");
+      if (status != "Success" && status != "NotFound") break;
+      if (status == "Success") {
+        json entry = r;
+        entry.erase("ok");
+        list.push_back(entry);
+        if (kind == &kKinds[0]) {
+          char line[96];
+          std::snprintf(line, sizeof(line), "  #%u days 0x%02x %02d:%02d-%02d:%02d\n", i, r.value("daysMask", 0),
+                        r.value("startHour", 0), r.value("startMinute", 0), r.value("endHour", 0), r.value("endMinute", 0));
+          text += line;
+        } else {
+          text += "  #" + std::to_string(i) + " " + FormatUtc(r.value("localStartTime", int64_t{0})) + " .. " +
+                  FormatUtc(r.value("localEndTime", int64_t{0})) +
+                  (r.contains("operatingMode") ? " " + r["operatingMode"].get<std::string>() : std::string()) + "\n";
         }
       }
-      ctx.out().Text(text.empty() ? "no week-day schedules\n" : text);
-      ctx.out().Json({{"schedules", list}});
-      return 0;
     }
-    if (o.action == "remove") {
-      s.Dl(Invoke("ClearWeekDaySchedule", {{"weekDayIndex", slot}, {"userIndex", o.user}}));
-    } else {
+    ctx.out().Text(text.empty() ? "no " + o.kind + " schedules\n" : text);
+    ctx.out().Json({{"schedules", list}});
+    return 0;
+  }
+  uint8_t slot = o.slot;
+  if (o.action == "remove") {
+    if (slot == 0) throw Error(ExitCode::kUsage, "which one? Pass --slot N (see the list)");
+    s.Dl(Invoke(kind->clear, key(slot)));
+  } else {
+    if (slot == 0) {
+      for (uint16_t i = 1; i < 0xFE && slot == 0; ++i) {
+        const json r = s.Dl(Invoke(kind->get, key(static_cast<uint8_t>(i))), false);
+        const std::string status = r.value("status", "");
+        if (status == "NotFound") slot = static_cast<uint8_t>(i);
+        if (status != "Success" && status != "NotFound") break;
+      }
+      if (slot == 0) throw Error(ExitCode::kRefused, "every " + o.kind + " schedule slot is in use", "Remove one first.");
+    }
+    json args = key(slot);
+    if (kind == &kKinds[0]) {
       const uint8_t days = ParseDays(o.days.empty() ? "daily" : o.days);
       const auto [start, end] = ParseHours(o.hours.empty() ? "00:00-24:00" : o.hours);
-      const uint16_t last = end == 1440 ? 1439 : end;  // Matter's end is inclusive of the minute
-      s.Dl(Invoke("SetWeekDaySchedule", {{"weekDayIndex", slot},
-                                         {"userIndex", o.user},
-                                         {"daysMask", days},
-                                         {"startHour", start / 60},
-                                         {"startMinute", start % 60},
-                                         {"endHour", last / 60},
-                                         {"endMinute", last % 60}}));
-    }
-  } else if (o.kind == "yearday") {
-    if (o.user == 0) throw Error(ExitCode::kUsage, "whose schedule? Pass --user N");
-    if (o.action == "remove") {
-      s.Dl(Invoke("ClearYearDaySchedule", {{"yearDayIndex", slot}, {"userIndex", o.user}}));
+      const uint16_t last = end == 1440 ? 1439 : end;  // Matter's end minute is inclusive
+      args.update({{"daysMask", days},
+                   {"startHour", start / 60},
+                   {"startMinute", start % 60},
+                   {"endHour", last / 60},
+                   {"endMinute", last % 60}});
     } else {
-      s.Dl(Invoke("SetYearDaySchedule", {{"yearDayIndex", slot},
-                                         {"userIndex", o.user},
-                                         {"localStartTime", ParseUtc(o.from, ctx.Now())},
-                                         {"localEndTime", ParseUtc(o.until, ctx.Now())}}));
+      args["localStartTime"] = ParseUtc(o.from, ctx.Now());
+      args["localEndTime"] = ParseUtc(o.until, ctx.Now());
+      if (kind == &kKinds[2]) {
+        std::string mode = o.mode.empty() ? "Vacation" : o.mode;
+        mode[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(mode[0])));
+        if (mode == "No-remote") mode = "NoRemoteLockUnlock";
+        args["operatingMode"] = mode;
+      }
     }
-  } else if (o.kind == "holiday") {
-    if (o.action == "remove") {
-      s.Dl(Invoke("ClearHolidaySchedule", {{"holidayIndex", slot}}));
-    } else {
-      std::string mode = o.mode.empty() ? "Vacation" : o.mode;
-      mode[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(mode[0])));
-      s.Dl(Invoke("SetHolidaySchedule", {{"holidayIndex", slot},
-                                         {"localStartTime", ParseUtc(o.from, ctx.Now())},
-                                         {"localEndTime", ParseUtc(o.until, ctx.Now())},
-                                         {"operatingMode", mode}}));
-    }
-  } else {
-    throw Error(ExitCode::kUsage, "unknown schedule kind '" + o.kind + "'", "Use weekday, yearday or holiday.");
+    s.Dl(Invoke(kind->set, args));
   }
   ctx.out().Text(o.kind + " schedule #" + std::to_string(slot) + (o.action == "remove" ? " removed\n" : " set\n"));
   ctx.out().Json({{"kind", o.kind}, {"slot", slot}, {"action", o.action}});
@@ -379,7 +412,7 @@ int CmdDl(Context& ctx, const DlOptions& o) {
   } else {
     throw Error(ExitCode::kUsage, "dl takes <Command> [JSON args], read <Attribute>, write <Attribute> <value>, a JSON line, or -");
   }
-  LockSession s(ctx, Keyring::Access::kRead);
+  LockSession s(ctx);
   bool all_ok = true;
   json answers = json::array();
   for (const std::string& line : lines) {

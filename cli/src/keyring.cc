@@ -484,8 +484,10 @@ uint64_t LockEntry::NewSerial(crypto::Drbg& drbg) const {
   for (;;) {
     uint8_t b[8];
     if (!drbg.Generate(b).ok()) throw Error(ExitCode::kInternal, "the random generator failed");
-    const uint64_t serial = GetLe(b, 8);
-    if (serial == 0) continue;
+    // 1..65534: serials are unique per issuer (checked below), and the lock
+    // records the key that asked in a 16-bit credential index, so a serial
+    // in this range names the key exactly in the log.
+    const uint64_t serial = GetLe(b, 8) % 0xFFFE + 1;
     bool used = false;
     for (const auto& k : issued) used = used || k.serial == serial;
     if (!used) return serial;

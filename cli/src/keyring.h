@@ -156,8 +156,9 @@ struct LockEntry {
   bool is_owner() const { return role == protocol::Role::kOwner; }
   crypto::P256PublicKey LockKey() const;  // throws Error(kKeyring) if damaged
 
-  // A random serial (never 0) that no issued key of this lock uses
-  // (protocol.md 4.1: serials are drawn at random by the issuer).
+  // A random serial in 1..65534 that no issued key of this lock uses
+  // (protocol.md 4.1: serials are drawn at random by the issuer; the lock's
+  // log names a key by a 16-bit index, so serials stay in that range).
   uint64_t NewSerial(crypto::Drbg& drbg) const;
   // Records a certificate handed out. Throws Error(kUsage) on a serial
   // already recorded.

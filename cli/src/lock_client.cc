@@ -143,6 +143,13 @@ protocol::CommandResponse LockClient::Call(const protocol::CommandRequest& reque
   return *r;
 }
 
+void LockClient::Close() {
+  if (!session_.has_value() || !session_->established()) return;
+  protocol::CommandRequest end;
+  end.command = protocol::Command::kEndSession;
+  Call(end);
+}
+
 std::string LockClient::Manage(const std::string& line) {
   protocol::CommandRequest request;
   request.command = protocol::Command::kManagement;

@@ -65,6 +65,9 @@ class LockClient {
   // schedule, another lock's key), Error(kUnreachable) from the transport.
   protocol::CommandResponse Call(const protocol::CommandRequest& request);
 
+  // Ends the session at the lock, freeing its slot (a no-op without one).
+  void Close();
+
   // A Door Lock cluster command as a JSON line; returns the lock's JSON
   // answer. Throws as Call, and Error(kRefused) when the command is refused.
   std::string Manage(const std::string& line);

@@ -4,15 +4,56 @@
 #include <sstream>
 
 #include "error.h"
+#include "key_string.h"
 #include "mortise/core/attributes.h"
 
 namespace mortise::cli {
 
-LockSession::LockSession(Context& ctx, Keyring::Access access)
-    : keyring_(ctx.OpenKeyring(access)), lock_(&ctx.SelectLock(keyring_)) {
-  transport_.emplace(ctx.Connect(Endpoint::Parse(lock_->endpoint)));
+LockSession::LockSession(Context& ctx) : ctx_(ctx) {
+  {
+    Keyring keyring = ctx.OpenKeyring(Keyring::Access::kRead);
+    lock_ = ctx.SelectLock(keyring);
+    key_.emplace(keyring.content().GetIdentity(lock_.identity).KeyPair());
+  }  // the keyring's lock is released here
+  transport_.emplace(ctx.Connect(Endpoint::Parse(lock_.endpoint)));
   client_ = std::make_unique<LockClient>(*transport_, ctx.drbg());
-  client_->UseKey(key(), lock_->chain, lock_->lock_id);
+  client_->UseKey(*key_, lock_.chain, lock_.lock_id);
+  const std::string pending = lock_.extra.value("pending_access_list", std::string());
+  std::vector<uint8_t> update;
+  if (!pending.empty() && FromHex(pending, update)) DeliverAccessList(update);
+}
+
+LockSession::~LockSession() {
+  try {
+    client_->Close();
+  } catch (...) {
+    // The lock frees an idle slot by itself; nothing to report.
+  }
+}
+
+void LockSession::Update(const std::function<void(LockEntry&)>& change) {
+  Keyring keyring = ctx_.OpenKeyring(Keyring::Access::kUpdate);
+  LockEntry* entry = keyring.content().FindLockById(lock_.lock_id);
+  if (entry == nullptr) {
+    throw Error(ExitCode::kKeyring, "the lock '" + lock_.name + "' was removed from the keyring meanwhile");
+  }
+  change(*entry);
+  keyring.Save();
+  lock_ = *entry;
+}
+
+void LockSession::DeliverAccessList(const std::vector<uint8_t>& update) {
+  protocol::CommandRequest apply;
+  apply.command = protocol::Command::kApplyAccessList;
+  apply.payload = update;
+  const protocol::CommandResponse r = client_->Call(apply);
+  // kAlreadyExists: the lock already holds this version or a newer one.
+  if (r.status != StatusCode::kOk && r.status != StatusCode::kAlreadyExists) {
+    ThrowRefusal("the lock refused the signed access list", r.status);
+  }
+  if (lock_.extra.contains("pending_access_list")) {
+    Update([](LockEntry& l) { l.extra.erase("pending_access_list"); });
+  }
 }
 
 protocol::CommandResponse LockSession::Run(const protocol::CommandRequest& request, const std::string& what) {

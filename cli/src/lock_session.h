@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,14 +17,25 @@ namespace mortise::cli {
 
 class LockSession {
  public:
-  // Opens the keyring, selects the lock (--lock), connects to its endpoint
-  // and prepares the session with the lock's identity and chain.
-  LockSession(Context& ctx, Keyring::Access access);
+  // Opens the keyring just long enough to copy the selected lock (--lock)
+  // and its key, connects to the lock's endpoint and prepares the session.
+  // The keyring is not held while talking to the lock, so a long-running
+  // command (log --follow) never blocks another. If an access-list update
+  // signed earlier is still waiting to be delivered (key revoke --no-push,
+  // or a lock that was unreachable), it is delivered first.
+  LockSession(Context& ctx);
+  // Ends the session at the lock (its slot is free at once for the next
+  // client); errors there are ignored.
+  ~LockSession();
 
-  Keyring& keyring() { return keyring_; }
-  LockEntry& lock() { return *lock_; }
+  // A copy of the lock's keyring entry as it was read (or last updated).
+  const LockEntry& lock() const { return lock_; }
   LockClient& client() { return *client_; }
-  crypto::P256KeyPair key() const { return keyring_.content().GetIdentity(lock_->identity).KeyPair(); }
+  const crypto::P256KeyPair& key() const { return *key_; }
+
+  // Re-opens the keyring for update, applies `change` to this lock's entry
+  // and saves it atomically (Keyring::Save), then refreshes lock().
+  void Update(const std::function<void(LockEntry&)>& change);
 
   // Runs one command; a refusal throws Error(kRefused) saying `what` failed.
   protocol::CommandResponse Run(const protocol::CommandRequest& request, const std::string& what);
@@ -31,10 +44,14 @@ class LockSession {
   // "invoke"/"read"/"write") and returns the answer; throws Error(kRefused)
   // unless the answer says ok and, for commands, status Success.
   nlohmann::json Dl(const nlohmann::json& request, bool require_success = true);
+  // Delivers a signed access-list update and forgets it once the lock has
+  // it (or a newer one). Throws as Run.
+  void DeliverAccessList(const std::vector<uint8_t>& update);
 
  private:
-  Keyring keyring_;
-  LockEntry* lock_;
+  Context& ctx_;
+  LockEntry lock_;
+  std::optional<crypto::P256KeyPair> key_;
   std::optional<Transport> transport_;
   std::unique_ptr<LockClient> client_;
 };

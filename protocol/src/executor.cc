@@ -125,6 +125,7 @@ CommandResponse CommandExecutor::Act(const VerifiedKey& key, const CommandReques
       break;
     }
     case Command::kApplyAccessList: r.status = authority.ApplyAccessList(request.payload).code(); break;
+    case Command::kEndSession: break;  // the session server frees the slot after answering
     case Command::kReadLog: {
       if (log == nullptr) {
         r.status = StatusCode::kUnimplemented;

@@ -77,6 +77,7 @@ constexpr Entry kTable[] = {
     {Command::kApplyAccessList, "ApplyAccessList", {kPermNone, false, false}},
     {Command::kFactoryReset, "FactoryReset", {kPermNone, false, true}},
     {Command::kManagement, "Management", {kPermNone, false, true}},
+    {Command::kEndSession, "EndSession", {kPermNone, false, false}},
 };
 static_assert(sizeof(kTable) / sizeof(kTable[0]) == kCommandCount, "one row per command");
 

@@ -360,9 +360,13 @@ Status SessionServer::OnRequest(const void* msg, uint64_t now_ms, std::span<uint
     }
   }
   if (slot == nullptr || Expired(*slot, now_ms)) return StatusCode::kNotFound;
+  end_requested_ = false;
   MORTISE_TRY(Serve(slot->key, slot->id, r.counter, View(r.sealed), slot->c2l, slot->l2c, slot->last_counter, reply,
                     len));
   slot->last_used_ms = now_ms;
+  // Answered; the slot goes back now (the ticket, made at the handshake,
+  // stays for a later 1-round-trip resumption).
+  if (end_requested_) *slot = Slot();
   return Status::Ok();
 }
 
@@ -415,6 +419,7 @@ Status SessionServer::Serve(const VerifiedKey& key, std::span<const uint8_t> id,
     request.attribute = static_cast<uint16_t>(req.attribute);
     request.payload = View(req.payload);
     request.pin = View(req.pin);
+    end_requested_ = request.command == Command::kEndSession;
     // Sessions run over a proximity transport (BLE, a local socket): the
     // source is the proprietary remote, which the no-remote mode allows and
     // RequirePINforRemoteOperation still covers.
@@ -565,6 +570,7 @@ Result<size_t> SessionClient::SealRequest(const CommandRequest& request, std::sp
                   .Seal(Nonce(kRequestDirection, counter), aad.span(), std::span<const uint8_t>(plain, plain_len),
                         std::span<uint8_t>(sealed, plain_len + crypto::kCcmTagSize)));
   pending_ = true;
+  pending_end_ = request.command == Command::kEndSession && id.size() == kSessionIdSize;
   pending_counter_ = counter;
   std::memcpy(pending_id_.data(), id.data(), id.size());
   pending_id_len_ = id.size();
@@ -648,6 +654,7 @@ Result<CommandResponse> SessionClient::Receive(std::span<const uint8_t> bytes) {
   out.dl_status = static_cast<uint8_t>(resp.dl_status);
   out.value = resp.value;
   out.next = resp.next;
+  if (pending_end_ && out.status == StatusCode::kOk) established_ = false;  // the lock freed the slot
   out.payload_len = resp.payload.size;
   if (resp.payload.size > 0) std::memcpy(out.payload.data(), resp.payload.bytes, resp.payload.size);
   return out;

@@ -14,7 +14,7 @@ using C = Command;
 
 std::set<Command> Expected(Role role) {
   const std::set<Command> open = {C::kLock, C::kUnlock, C::kUnlatch, C::kUnbolt, C::kUnlockWithTimeout,
-                                  C::kReadAttribute, C::kApplyAccessList};
+                                  C::kReadAttribute, C::kApplyAccessList, C::kEndSession};
   std::set<Command> all;
   for (uint8_t i = 0; i < kCommandCount; ++i) all.insert(static_cast<Command>(i));
   switch (role) {
@@ -39,7 +39,8 @@ std::set<Command> Expected(Role role) {
     case Role::kInstaller: {
       std::set<Command> s = {C::kLock, C::kUnlock, C::kUnbolt, C::kUnlockWithTimeout, C::kReadAttribute,
                              C::kApplyAccessList, C::kSetTime, C::kWriteAttribute, C::kSetHolidaySchedule,
-                             C::kGetHolidaySchedule, C::kClearHolidaySchedule, C::kReadLog, C::kUpdateFirmware};
+                             C::kGetHolidaySchedule, C::kClearHolidaySchedule, C::kReadLog, C::kUpdateFirmware,
+                             C::kEndSession};
       return s;
     }
     case Role::kUnspecified:

@@ -302,8 +302,9 @@ TEST_F(SessionTest, A07_PresenceAloneNeverOpensOnlyAnExplicitCommandDoes) {
     ASSERT_TRUE(Again(owner, Cmd(command)).ok()) << CommandName(command);
     EXPECT_TRUE(locked()) << CommandName(command);
   }
-  // The explicit request opens.
-  ASSERT_EQ(Again(owner, Cmd(Command::kUnlock))->status, StatusCode::kOk);
+  // The explicit request opens (a new session: the loop ended with EndSession).
+  SessionClient owner2 = Owner();
+  ASSERT_EQ(Cold(owner2, Cmd(Command::kUnlock))->status, StatusCode::kOk);
   EXPECT_FALSE(locked());
 }
 
@@ -371,6 +372,29 @@ TEST_F(SessionTest, A18_OwnerAlwaysGetsASlot) {
   Result<CommandResponse> r = Cold(owner2, Cmd(Command::kLock));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, StatusCode::kOk);
+}
+
+TEST_F(SessionTest, EndingASessionFreesItsSlotAndKeepsTheTicket) {
+  // Four owner sessions fill the slots; a guest cannot evict them...
+  std::vector<SessionClient> owners;
+  for (size_t i = 0; i < kSessionSlots; ++i) {
+    owners.push_back(Owner());
+    ASSERT_TRUE(Cold(owners.back(), Cmd(Command::kReadAttribute)).ok());
+  }
+  SessionClient guest = Guest();
+  EXPECT_EQ(Cold(guest, Cmd(Command::kUnlock)).status().code(), StatusCode::kResourceExhausted);
+  // ...until one owner client says it is done.
+  ASSERT_EQ(Again(owners[0], Cmd(Command::kEndSession))->status, StatusCode::kOk);
+  EXPECT_FALSE(owners[0].established());
+  EXPECT_EQ(server_->sessions_in_use(now_ms_), kSessionSlots - 1);
+  SessionClient guest2 = Guest();
+  Result<CommandResponse> r = Cold(guest2, Cmd(Command::kUnlock));
+  ASSERT_TRUE(r.ok()) << r.status().name();
+  EXPECT_EQ(r->status, StatusCode::kOk);
+  // The ended session cannot be used again, but its ticket resumes.
+  uint8_t out[kMaxSessionMessageSize];
+  EXPECT_EQ(owners[0].Send(Cmd(Command::kLock), out).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Again(owners[0], Cmd(Command::kLock), /*resume=*/true)->status, StatusCode::kOk);
 }
 
 TEST_F(SessionTest, A18_OwnerSessionsAreNotEvictedByOtherKeys) {

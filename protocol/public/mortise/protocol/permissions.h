@@ -95,8 +95,12 @@ enum class Command : uint8_t {
   // ManagementHandler classifies (handlers.h); the lock authorizes the
   // command it names. Authorize() refuses the carrier itself.
   kManagement,
+  // Ends the session and frees its slot at once (the resumption ticket
+  // stays): a client done with the lock gives the slot back instead of
+  // holding it until it idles out. Any verified key.
+  kEndSession,
 };
-inline constexpr uint8_t kCommandCount = static_cast<uint8_t>(Command::kManagement) + 1;
+inline constexpr uint8_t kCommandCount = static_cast<uint8_t>(Command::kEndSession) + 1;
 const char* CommandName(Command command);
 
 struct CommandRule {

@@ -201,6 +201,7 @@ class SessionServer {
   core::DurableStore& store_;
   CommandExecutor executor_{authority_, lock_};
   bool started_ = false;
+  bool end_requested_ = false;  // the request being served is kEndSession
   uint64_t boot_epoch_ = 0;
   Status last_status_;
   Slot slots_[kSessionSlots];
@@ -273,6 +274,7 @@ class SessionClient {
   uint64_t boot_epoch_ = 0;
   // The request awaiting its response.
   bool pending_ = false;
+  bool pending_end_ = false;  // the pending request is kEndSession on the session
   uint32_t pending_counter_ = 0;
   std::array<uint8_t, kResumptionIdSize> pending_id_{};
   size_t pending_id_len_ = 0;
