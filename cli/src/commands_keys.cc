@@ -287,11 +287,25 @@ int CmdLog(Context& ctx, const LogOptions& o) {
           who += (who.empty() ? "" : " ") + std::string("with ") + c.value("credentialType", std::string("?")) + " #" +
                  std::to_string(ev.credential.index);
         }
-        text += "  #" + std::to_string(r->seq) + "  " + FormatUtc(ev.utc_seconds) + "  " + e.value("event", std::string()) +
-                (e.contains("lockOperationType") ? " " + e["lockOperationType"].get<std::string>() : "") +
+        auto field = [&](const char* name) {
+          return e.contains(name) && e[name].is_string() ? " " + e[name].get<std::string>() : std::string();
+        };
+        std::string what = e.value("event", std::string());
+        if (ev.kind == core::EventKind::kLockUserChange) {
+          what += field("dataOperationType") + field("lockDataType");
+        } else if (ev.kind == core::EventKind::kDoorLockAlarm) {
+          what += field("alarmCode");
+        } else if (ev.kind == core::EventKind::kDoorStateChange) {
+          what += field("doorState");
+        } else {
+          what += field("lockOperationType");
+        }
+        const std::string detail = field("detail");
+        text += "  #" + std::to_string(r->seq) + "  " + FormatUtc(ev.utc_seconds) + "  " + what +
                 (e.contains("operationSource") ? " by " + e["operationSource"].get<std::string>() : "") +
                 (who.empty() ? "" : " (" + who + ")") +
-                (e.contains("operationError") ? "  refused: " + e["operationError"].get<std::string>() : "") + "\n";
+                (e.contains("operationError") ? "  refused: " + e["operationError"].get<std::string>() : "") +
+                (detail.empty() ? "" : "  [" + detail.substr(1) + "]") + "\n";
       }
       events.push_back(e);
     }
