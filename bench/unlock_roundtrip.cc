@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   chain.resize(*chn);
   protocol::SessionServer server(authority, sim.lock(), store);
   if (!server.Start().ok()) return 1;
-  protocol::RemoteServer remote(authority, sim.lock());
+  protocol::RemoteServer remote(authority, sim.lock(), store);
   remote.Start(sim.clock().now_ms());
   sim.Run(31000);
 

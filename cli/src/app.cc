@@ -347,7 +347,7 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
       ->default_str("guest");
   share->add_option("--permission", s.permissions,
                     "Grant only these (repeatable): lock, unlock, unlatch, manage-users, read-log, set-time, "
-                    "change-settings, update-firmware, passage-mode, delegate");
+                    "change-settings, update-firmware, passage-mode, delegate, revalidate");
   share->add_option("--from", s.from, "Valid from, UTC: 2026-12-31T18:00:00Z, a date (00:00 UTC) or \"now\"");
   share->add_option("--until", s.until, "Valid until, UTC: 2026-12-31T18:00:00Z or a date (00:00 UTC)");
   share->add_option("--days", s.days, "Weekly schedule days, e.g. mon-fri");

@@ -29,7 +29,8 @@ uint32_t PermissionBit(const std::string& name) {
       {"unlatch", protocol::kPermUnlatch},     {"manage-users", protocol::kPermManageUsers},
       {"read-log", protocol::kPermReadLog},    {"set-time", protocol::kPermSetTime},
       {"change-settings", protocol::kPermChangeSettings}, {"update-firmware", protocol::kPermUpdateFirmware},
-      {"passage-mode", protocol::kPermPassageMode}, {"delegate", protocol::kPermDelegate}};
+      {"passage-mode", protocol::kPermPassageMode}, {"delegate", protocol::kPermDelegate},
+      {"revalidate", protocol::kPermRevalidate}};
   for (const auto& [n, bit] : kNames) {
     if (name == n) return bit;
   }
@@ -47,31 +48,13 @@ protocol::Role ParseRole(const std::string& role) {
 
 std::string PermissionsText(uint32_t p) {
   static const char* kNames[] = {"lock", "unlock", "unlatch", "manage-users", "read-log",
-                                 "set-time", "change-settings", "update-firmware", "passage-mode", "delegate"};
+                                 "set-time", "change-settings", "update-firmware", "passage-mode", "delegate",
+                                 "revalidate"};
   std::string out;
-  for (int i = 0; i < 10; ++i) {
+  for (int i = 0; i < 11; ++i) {
     if ((p & (1u << i)) != 0) out += (out.empty() ? "" : ",") + std::string(kNames[i]);
   }
   return out.empty() ? "none" : out;
-}
-
-// Signs the next access-list snapshot with `change` applied (a revocation),
-// keeps it in the keyring as pending, and delivers it through `s` unless
-// told not to (any later command to this lock delivers a pending one; any
-// device could carry it, the owner's is the one at hand).
-void SignAccessList(LockSession& s, Context& ctx, const std::function<void(LockEntry&)>& change, bool push) {
-  std::vector<uint8_t> update(protocol::kMaxAccessListUpdateSize);
-  s.Update([&](LockEntry& lock) {
-    change(lock);
-    const protocol::AccessListState state = lock.access_list.NextSnapshot();
-    const crypto::P256KeyPair owner = s.key();
-    Result<size_t> n = protocol::SignAccessList(state, lock.lock_id, owner, ctx.drbg(), update);
-    if (!n.ok()) throw Error(ExitCode::kInternal, "cannot sign the access list");
-    update.resize(*n);
-    lock.access_list.version = state.version;
-    lock.extra["pending_access_list"] = ToHex(update);  // signed: saved before anything is sent
-  });
-  if (push) s.DeliverAccessList(update);
 }
 
 volatile sig_atomic_t g_stop = 0;
@@ -94,7 +77,8 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
   f.holder_key = holder.Compressed();
   f.role = ParseRole(o.role);
   if (o.permissions.empty()) {
-    f.permissions = protocol::RoleAllowedPermissions(f.role) & ~protocol::kPermDelegate & ~protocol::kPermUpdateFirmware;
+    f.permissions = protocol::RoleAllowedPermissions(f.role) & ~protocol::kPermDelegate &
+                    ~protocol::kPermUpdateFirmware & ~protocol::kPermRevalidate;
   } else {
     for (const std::string& p : o.permissions) f.permissions |= PermissionBit(p);
   }
@@ -211,19 +195,40 @@ int CmdKeyAccept(Context& ctx, const KeyAcceptOptions& o) {
 }
 
 int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o) {
-  LockSession s(ctx);
-  const LockEntry& lock = s.lock();
-  if (!lock.is_owner()) throw Error(ExitCode::kRefused, "only the owner revokes keys (access lists are owner-signed)");
+  // Sign first, with the keyring held only for that; the lock need not be
+  // reachable (--no-push): the update stays pending in the keyring and the
+  // next command to this lock delivers it.
   uint64_t serial = 0;
-  for (const IssuedKey& k : lock.issued) {
-    if (!o.key.empty() && (k.holder_name == o.key || std::to_string(k.serial) == o.key)) serial = k.serial;
+  uint64_t version = 0;
+  std::vector<uint8_t> update(protocol::kMaxAccessListUpdateSize);
+  {
+    Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+    LockEntry& lock = ctx.SelectLock(keyring);
+    if (!lock.is_owner()) throw Error(ExitCode::kRefused, "only the owner revokes keys (access lists are owner-signed)");
+    for (const IssuedKey& k : lock.issued) {
+      if (!o.key.empty() && (k.holder_name == o.key || std::to_string(k.serial) == o.key)) serial = k.serial;
+    }
+    if (serial == 0) {
+      throw Error(ExitCode::kUsage, "no key '" + o.key + "' was issued from this keyring", "See mortise key list.");
+    }
+    lock.Revoke(serial);
+    const protocol::AccessListState state = lock.access_list.NextSnapshot();
+    const crypto::P256KeyPair owner = keyring.content().GetIdentity(lock.identity).KeyPair();
+    Result<size_t> n = protocol::SignAccessList(state, lock.lock_id, owner, ctx.drbg(), update);
+    if (!n.ok()) throw Error(ExitCode::kInternal, "cannot sign the access list");
+    update.resize(*n);
+    lock.access_list.version = state.version;
+    version = state.version;
+    lock.extra["pending_access_list"] = ToHex(update);  // signed: kept before anything is sent
+    keyring.Save();
   }
-  if (serial == 0) throw Error(ExitCode::kUsage, "no key '" + o.key + "' was issued from this keyring", "See mortise key list.");
-  SignAccessList(s, ctx, [serial](LockEntry& l) { l.Revoke(serial); }, !o.no_push);
+  if (!o.no_push) {
+    LockSession s(ctx);  // delivers the pending update first
+  }
   ctx.out().Text("key " + std::to_string(serial) + " revoked" +
                  (o.no_push ? " (signed and kept; the next command you send to this lock delivers it)\n"
-                             : "; the lock has the new access list\n"));
-  ctx.out().Json({{"revoked", serial}, {"access_list_version", lock.access_list.version}, {"pushed", !o.no_push}});
+                            : "; the lock has the new access list\n"));
+  ctx.out().Json({{"revoked", serial}, {"access_list_version", version}, {"pushed", !o.no_push}});
   return 0;
 }
 
@@ -260,13 +265,17 @@ int CmdLog(Context& ctx, const LogOptions& o) {
     const store::LogFindings& f = read.findings;
     std::string text;
     uint32_t shown = 0;
+    uint64_t limited_at = 0;
     for (const store::LogItem& item : read.items) {
       if (item.type == store::LogItemType::kVoid) {
         text += "  #" + std::to_string(item.seq) + "  !! the lock cannot read this record (flash damage)\n";
         continue;
       }
       if (item.type != store::LogItemType::kRecord || item.seq < from) continue;
-      if (o.limit != 0 && shown >= o.limit) break;
+      if (o.limit != 0 && shown >= o.limit) {
+        limited_at = item.seq;  // the cursor stops before what was not shown
+        break;
+      }
       Result<store::LogRecord> r = store::DecodeLogRecord(item.seq, std::span<const uint8_t>(item.bytes.data(), item.length));
       if (!r.ok()) continue;  // counted by the verifier as malformed
       ++shown;
@@ -322,7 +331,7 @@ int CmdLog(Context& ctx, const LogOptions& o) {
     }
     ctx.out().Text(text);
     if (f.ok() && read.head >= from) {
-      const uint64_t head = read.head;
+      const uint64_t head = limited_at != 0 ? limited_at - 1 : read.head;
       s.Update([head](LockEntry& l) { l.AdvanceLogCursor(head); });
       from = head + 1;
     }

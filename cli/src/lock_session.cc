@@ -51,8 +51,14 @@ void LockSession::DeliverAccessList(const std::vector<uint8_t>& update) {
   if (r.status != StatusCode::kOk && r.status != StatusCode::kAlreadyExists) {
     ThrowRefusal("the lock refused the signed access list", r.status);
   }
+  // Forget it only if it is still the one delivered: another process may
+  // have signed a newer one meanwhile (the keyring is not held while
+  // talking to the lock).
+  const std::string delivered = ToHex(update);
   if (lock_.extra.contains("pending_access_list")) {
-    Update([](LockEntry& l) { l.extra.erase("pending_access_list"); });
+    Update([&delivered](LockEntry& l) {
+      if (l.extra.value("pending_access_list", std::string()) == delivered) l.extra.erase("pending_access_list");
+    });
   }
 }
 

@@ -55,6 +55,12 @@ Result<Command> ClassifyImpl(std::string_view line) {
     for (const auto& [k, v] : req.items())
       if (k != "invoke" && k != "args") return StatusCode::kInvalidArgument;
     const std::string name = req.at("invoke").get<std::string>();
+    // A holiday in Passage holds the door open for everyone: it needs the
+    // passage-mode right too (A12), whatever form the mode is written in.
+    if (name == "SetHolidaySchedule" && req.contains("args") && req.at("args").is_object() &&
+        req.at("args").contains("operatingMode") && IsPassage(req.at("args").at("operatingMode"))) {
+      return Command::kSetHolidayPassage;
+    }
     for (const auto& [n, c] : kInvokeCommands)
       if (name == n) return c;
     return StatusCode::kInvalidArgument;

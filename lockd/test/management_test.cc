@@ -128,6 +128,31 @@ TEST(lockdManagement, RolesAreAuthorizedForWhatThePayloadDoes) {
   EXPECT_TRUE(allowed(Role::kOwner, R"({"invoke": "SetHolidaySchedule", "args": {}})"));
 }
 
+// A12: a holiday in Passage holds the door open for everyone, so it needs
+// the passage-mode right besides change-settings: an installer (settings,
+// no passage) can set a Vacation holiday but not a Passage one.
+TEST(lockdManagement, A12_PassageHolidayNeedsThePassageRight) {
+  auto allowed = [](Role role, const std::string& line) {
+    auto c = ClassifyLine(line);
+    return c.ok() && protocol::Authorize(KeyOf(role).grant, *c).ok();
+  };
+  const std::string passage = R"({"invoke": "SetHolidaySchedule", "args": {"holidayIndex": 1, "localStartTime": 1,
+      "localEndTime": 2, "operatingMode": "Passage"}})";
+  const std::string passage4 = R"({"invoke": "SetHolidaySchedule", "args": {"holidayIndex": 1, "localStartTime": 1,
+      "localEndTime": 2, "operatingMode": 4}})";
+  const std::string vacation = R"({"invoke": "SetHolidaySchedule", "args": {"holidayIndex": 1, "localStartTime": 1,
+      "localEndTime": 2, "operatingMode": "Vacation"}})";
+  EXPECT_EQ(C(passage), Command::kSetHolidayPassage);
+  EXPECT_EQ(C(passage4), Command::kSetHolidayPassage);
+  EXPECT_EQ(C(vacation), Command::kSetHolidaySchedule);
+  EXPECT_TRUE(allowed(Role::kInstaller, vacation));
+  EXPECT_FALSE(allowed(Role::kInstaller, passage));
+  EXPECT_FALSE(allowed(Role::kInstaller, passage4));
+  EXPECT_FALSE(allowed(Role::kMember, passage));  // passage right, but no settings right
+  EXPECT_TRUE(allowed(Role::kAdmin, passage));
+  EXPECT_TRUE(allowed(Role::kOwner, passage));
+}
+
 TEST(lockdManagement, RunExecutesThroughDoorLockJsonWithTheKeysRole) {
   testing::TestLock t;
   JsonManagement m(*t.lock);

@@ -15,7 +15,7 @@ LockNode::LockNode(LockAuthority& authority, core::DoorLock& lock, core::Durable
       store_(store),
       claim_(authority, store, &lock),
       sessions_(authority, lock, store),
-      remote_(authority, lock) {
+      remote_(authority, lock, store) {
   lock_.set_factory_reset_hook(this);
 }
 
@@ -50,8 +50,11 @@ Status LockNode::FactoryReset(uint64_t now_ms) {
   // owner can act while the stores are being wiped.
   sessions_.Reset();
   remote_.Reset(now_ms);
-  MORTISE_TRY(authority_.Wipe());
+  // Users and credentials first: should the store fail in between, the
+  // owner still owns a lock with nothing that opens it, rather than an
+  // unclaimed lock whose old PINs and cards still work.
   MORTISE_TRY(lock_.FactoryReset());
+  MORTISE_TRY(authority_.Wipe());
   return claim_.OpenWindow(now_ms);
 }
 

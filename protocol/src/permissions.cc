@@ -78,6 +78,7 @@ constexpr Entry kTable[] = {
     {Command::kFactoryReset, "FactoryReset", {kPermNone, false, true}},
     {Command::kManagement, "Management", {kPermNone, false, true}},
     {Command::kEndSession, "EndSession", {kPermNone, false, false}},
+    {Command::kSetHolidayPassage, "SetHolidayPassage", {kPermChangeSettings | kPermPassageMode, false, false}},
 };
 static_assert(sizeof(kTable) / sizeof(kTable[0]) == kCommandCount, "one row per command");
 

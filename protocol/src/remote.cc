@@ -6,6 +6,7 @@
 #include "mortise.pb.h"
 #include "mortise/crypto/aead.h"
 #include "mortise/crypto/kdf.h"
+#include "mortise/protocol/records.h"
 
 namespace mortise::protocol {
 namespace {
@@ -16,6 +17,7 @@ static_assert(kMaxRevalidationTokenSize <= sizeof(mortise_RemoteCommandTbs{}.rev
 
 constexpr uint8_t kCommandDomain[] = "mortise-remote-v1";         // signed with its NUL
 constexpr uint8_t kResultDomain[] = "mortise-remote-result-v1";   // signed with its NUL
+constexpr uint8_t kUnverifiedDomain[] = "mortise-remote-unverified-v1";
 constexpr uint8_t kPinInfo[] = {'m', 'o', 'r', 't', 'i', 's', 'e', '-', 'r', 'e', 'm', 'o', 't', 'e',
                                 '-', 'p', 'i', 'n', '-', 'v', '1'};
 constexpr size_t kMinPin = 4;
@@ -52,21 +54,30 @@ struct PinAad {
 
 }  // namespace
 
-void RemoteServer::Start(uint64_t now_ms) { boot_ms_ = now_ms; }
+void RemoteServer::Start(uint64_t now_ms) {
+  boot_ms_ = now_ms;
+  floor_.reset();
+}
 
 void RemoteServer::Reset(uint64_t now_ms) {
   for (Seen& s : seen_) s = Seen{};
   // Envelopes made before the reset stay refused.
   boot_ms_ = now_ms;
+  floor_.reset();
 }
 
 Result<size_t> RemoteServer::Handle(std::span<const uint8_t> envelope, uint64_t now_ms, std::span<uint8_t> reply) {
   if (reply.size() < kMaxRemoteMessageSize) return StatusCode::kResourceExhausted;
-  crypto::Digest command_hash = crypto::Sha256::Hash(envelope);
+  // Until the holder's signature has verified, the answer is bound to a
+  // domain-separated hash of the bytes received, which never equals the
+  // hash a holder waits for: a relay cannot turn a mangled copy of a real
+  // envelope into a signed refusal of it.
+  crypto::Digest command_hash = DomainDigest(kUnverifiedDomain, envelope);
   CommandResponse response;
   last_status_ = Process(envelope, now_ms, command_hash, response);
 
-  // Refusals are signed too: a relay can neither fake a success nor a refusal.
+  // Refusals are signed too (bound to the holder's command only once its
+  // signature verified): a relay can fake neither a success nor a refusal.
   mortise_RemoteResultTbs tbs = mortise_RemoteResultTbs_init_zero;
   internal::SetBytes(tbs.lock_id, authority_.identity().lock_id());
   internal::SetBytes(tbs.command_hash, command_hash);
@@ -101,7 +112,6 @@ Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms,
   mortise_RemoteCommand cmd = mortise_RemoteCommand_init_zero;
   MORTISE_TRY(internal::DecodeStrict(envelope, mortise_RemoteCommand_fields, &cmd, scratch));
   if (cmd.signature.size != crypto::kP256SignatureSize) return StatusCode::kInvalidArgument;
-  command_hash = crypto::Sha256::Hash(View(cmd.tbs));
   mortise_RemoteCommandTbs tbs = mortise_RemoteCommandTbs_init_zero;
   MORTISE_TRY(internal::DecodeStrict(View(cmd.tbs), mortise_RemoteCommandTbs_fields, &tbs, scratch));
   if (tbs.version != kRemoteVersion) return StatusCode::kInvalidArgument;
@@ -119,31 +129,42 @@ Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms,
   if (std::memcmp(tbs.lock_id.bytes, authority_.identity().lock_id().data(), kLockIdSize) != 0) {
     return StatusCode::kPermissionDenied;  // another lock's envelope: never acted on here
   }
-  if (!authority_.claimed()) return StatusCode::kFailedPrecondition;
-
-  // Who: the chain up to the owner (or the owner's own key), then the
-  // holder's signature over exactly the bytes received.
+  // Who: first the holder's signature over exactly the bytes received (one
+  // verification, whoever sends garbage); from then on every verdict is
+  // about exactly what the holder signed and is bound to it. Then the chain
+  // up to the owner (or the owner's own key).
   Result<crypto::P256PublicKey> holder = crypto::P256PublicKey::Import(View(tbs.holder_key));
   if (!holder.ok()) return StatusCode::kInvalidArgument;
+  if (!holder->VerifyDigest(DomainDigest(kCommandDomain, View(cmd.tbs)), View(cmd.signature)).ok()) {
+    return StatusCode::kUnauthenticated;
+  }
+  command_hash = crypto::Sha256::Hash(View(cmd.tbs));
+  if (!authority_.claimed()) return StatusCode::kFailedPrecondition;
   Result<VerifiedKey> key = tbs.chain.size == 0
                                 ? authority_.VerifyOwner(*holder)
                                 : authority_.VerifyKey(View(tbs.chain), View(tbs.revalidation), lock_);
   if (!key.ok()) return key.status();
   if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;
-  if (!holder->VerifyDigest(DomainDigest(kCommandDomain, View(cmd.tbs)), View(cmd.signature)).ok()) {
-    return StatusCode::kUnauthenticated;
-  }
 
-  // When: fresh on the lock's own clock, made after this boot began.
+  // When: fresh on the lock's own clock, made after this boot began, and
+  // after everything accepted before a restart or a backward clock change.
   const std::optional<int64_t> now = lock_.utc_now();
   if (!now.has_value()) return StatusCode::kFailedPrecondition;
-  // The boot's start in UTC, rounded up: seconds since boot on the
-  // monotonic clock, whatever the time was when the lock started.
-  const int64_t since_boot_s = static_cast<int64_t>((now_ms >= boot_ms_ ? now_ms - boot_ms_ : 0) / 1000);
-  const int64_t boot_utc = *now - since_boot_s;
+  if (!floor_.has_value()) {
+    // The boot's start in UTC: seconds since boot on the monotonic clock,
+    // whatever the time was when the lock started.
+    const int64_t since_boot_s = static_cast<int64_t>((now_ms >= boot_ms_ ? now_ms - boot_ms_ : 0) / 1000);
+    MORTISE_ASSIGN_OR_RETURN(const uint64_t high_water, store_.ReadCounter(kCounterRemoteExpiryHighWater));
+    accepted_max_ = static_cast<int64_t>(high_water > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : high_water);
+    const int64_t boot_floor = *now - since_boot_s + kMaxRemoteLifetimeS;
+    floor_ = boot_floor > accepted_max_ ? boot_floor : accepted_max_;
+    last_now_ = *now;
+  }
+  if (*now < last_now_ && accepted_max_ > *floor_) floor_ = accepted_max_;  // the clock went back
+  last_now_ = *now;
   const int64_t expires = static_cast<int64_t>(tbs.expires_at);
   if (tbs.expires_at > static_cast<uint64_t>(INT64_MAX) || expires <= *now ||
-      expires > *now + kMaxRemoteLifetimeS || expires <= boot_utc + kMaxRemoteLifetimeS) {
+      expires > *now + kMaxRemoteLifetimeS || expires <= *floor_) {
     return StatusCode::kOutOfRange;
   }
 
@@ -183,7 +204,15 @@ Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms,
     }
   }
 
-  // Accepted once: recorded before the command runs.
+  // Accepted once: recorded before the command runs, durably for the
+  // high-water (a store failure refuses the envelope: fail closed).
+  if (expires > accepted_max_) {
+    MORTISE_ASSIGN_OR_RETURN(const uint64_t stored, store_.ReadCounter(kCounterRemoteExpiryHighWater));
+    if (static_cast<uint64_t>(expires) > stored) {
+      MORTISE_TRY(store_.IncrementCounter(kCounterRemoteExpiryHighWater, static_cast<uint64_t>(expires) - stored).status());
+    }
+    accepted_max_ = expires;
+  }
   free_slot->used = true;
   free_slot->holder = holder_id;
   std::memcpy(free_slot->nonce.data(), tbs.nonce.bytes, kRemoteNonceSize);

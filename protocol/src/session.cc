@@ -347,7 +347,11 @@ Status SessionServer::OnFinish(const void* msg, uint64_t now_ms, std::span<uint8
   slot->state = SlotState::kEstablished;
   slot->last_used_ms = now_ms;
   StoreTicket(*slot, now_ms);
-  return Serve(slot->key, slot->id, f.counter, View(f.sealed), slot->c2l, slot->l2c, slot->last_counter, reply, len);
+  end_requested_ = false;
+  MORTISE_TRY(Serve(slot->key, slot->id, f.counter, View(f.sealed), slot->c2l, slot->l2c, slot->last_counter, reply,
+                    len));
+  if (end_requested_) *slot = Slot();  // a one-command session (its ticket stays)
+  return Status::Ok();
 }
 
 Status SessionServer::OnRequest(const void* msg, uint64_t now_ms, std::span<uint8_t> reply, size_t& len) {

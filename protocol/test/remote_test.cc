@@ -66,7 +66,7 @@ class RemoteTest : public ::testing::Test {
     EXPECT_TRUE(sim_->Start().ok());
     authority_ = std::make_unique<LockAuthority>(store_, lock_rng_.drbg);
     EXPECT_TRUE(authority_->Start().ok());
-    server_ = std::make_unique<RemoteServer>(*authority_, sim_->lock());
+    server_ = std::make_unique<RemoteServer>(*authority_, sim_->lock(), store_);
     server_->Start(sim_->clock().now_ms());
   }
 
@@ -164,6 +164,52 @@ TEST_F(RemoteTest, A09_RelayCannotReplayAfterExpiryOrAcrossAReboot) {
   ToLock(before);
   EXPECT_EQ(server_->last_status().code(), StatusCode::kOutOfRange);
   EXPECT_FALSE(Opened());
+}
+
+TEST_F(RemoteTest, A03_ReplayAfterTheClockIsSetBackIsRefused) {
+  RemoteClient owner = Owner();
+  const int64_t t = Now();
+  const Bytes kept = Build(owner, Cmd(Command::kUnlock), 1, t + 30);
+  ASSERT_TRUE(owner.Verify(ToLock(kept)).ok());
+  ASSERT_TRUE(server_->last_status().ok());
+  sim_->Run(5000);
+  ASSERT_EQ(Send(owner, Cmd(Command::kLock), 2, Now() + 30).envelope, StatusCode::kOk);
+  sim_->Run(40000);  // the unlock has expired and left the replay cache
+  ASSERT_EQ(Send(owner, Cmd(Command::kLock), 3, Now() + 20).envelope, StatusCode::kOk);
+  sim_->Run(5000);
+  // The owner corrects the clock back; the kept envelope is "fresh" again
+  // on the lock's clock, but expires before what the lock already accepted.
+  ASSERT_TRUE(sim_->lock().SetUtcTime(t + 5, /*allow_backwards=*/true).ok());
+  ToLock(kept);
+  EXPECT_EQ(server_->last_status().code(), StatusCode::kOutOfRange);
+  EXPECT_FALSE(Opened());
+  // The same across a restart with the time set lower than before it.
+  Boot();
+  ASSERT_TRUE(sim_->lock().SetUtcTime(t + 5, true).ok());
+  sim_->Run(31000);
+  ToLock(kept);
+  EXPECT_EQ(server_->last_status().code(), StatusCode::kOutOfRange);
+  EXPECT_FALSE(Opened());
+  // Fresh envelopes work again once the clock passes what was accepted.
+  sim_->Run(60000);
+  EXPECT_EQ(Send(owner, Cmd(Command::kUnlock), 4, Now() + 30).envelope, StatusCode::kOk);
+}
+
+TEST_F(RemoteTest, A09_RelayCannotGetASignedRefusalOfAGenuineCommand) {
+  RemoteClient owner = Owner();
+  const Bytes env = Build(owner, Cmd(Command::kUnlock), 1, Now() + 20);
+  // The relay mangles the signature (or strips the outer message) to get a
+  // lock-signed refusal, then delivers the real envelope.
+  Bytes mangled = env;
+  mangled[mangled.size() - 1] ^= 1;
+  const Bytes refusal = ToLock(mangled);
+  EXPECT_EQ(server_->last_status().code(), StatusCode::kUnauthenticated);
+  // The refusal is not about the holder's command.
+  EXPECT_EQ(owner.Verify(refusal).status().code(), StatusCode::kUnauthenticated);
+  Result<RemoteOutcome> real = owner.Verify(ToLock(env));
+  ASSERT_TRUE(real.ok());
+  EXPECT_EQ(real->envelope, StatusCode::kOk);
+  EXPECT_TRUE(Opened());
 }
 
 TEST_F(RemoteTest, A09_RelayCannotExtendChangeOrRetargetAnEnvelope) {

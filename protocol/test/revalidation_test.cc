@@ -532,7 +532,7 @@ TEST_F(RevalidationSessionTest, EncodedSizesOfTokensAndHellos) {
 
 class RevalidationRemoteTest : public RevalidationTest {
  protected:
-  RevalidationRemoteTest() : server_(*authority_, sim_->lock()) {
+  RevalidationRemoteTest() : server_(*authority_, sim_->lock(), store_) {
     server_.Start(sim_->clock().now_ms());
     sim_->Run(31000);  // envelopes must be made after the boot began
   }

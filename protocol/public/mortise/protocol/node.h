@@ -96,10 +96,11 @@ class LockNode final : public core::DoorLock::FactoryResetHook {
   // lock. ClaimServer::OpenWindow's statuses.
   Status PressClaimButton(uint64_t now_ms);
 
-  // Factory reset (a physical input only; no frame can reach it): forgets
-  // the owner, keys, access list and offline-PIN secret, every session and
-  // resumption ticket, then the core's users, credentials and schedules
-  // (DoorLock::FactoryReset), and opens the claim window. The identity, the
+  // Factory reset (a physical input only; no frame can reach it): drops
+  // every session and resumption ticket, wipes the core's users,
+  // credentials, schedules and offline-PIN secret (DoorLock::FactoryReset),
+  // then the owner, keys and access list (LockAuthority::Wipe), and opens
+  // the claim window. The identity, the
   // setup code, the access-list version floor and the use counts survive
   // (see LockAuthority::Wipe). Errors: the store's; on error the lock stays
   // unclaimed-or-claimed as the store left it and the caller retries.

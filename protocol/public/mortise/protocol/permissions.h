@@ -99,8 +99,12 @@ enum class Command : uint8_t {
   // stays): a client done with the lock gives the slot back instead of
   // holding it until it idles out. Any verified key.
   kEndSession,
+  // SetHolidaySchedule whose operating mode is Passage: a holiday in
+  // Passage holds the door open for everyone, so it needs passage-mode as
+  // well as change-settings.
+  kSetHolidayPassage,
 };
-inline constexpr uint8_t kCommandCount = static_cast<uint8_t>(Command::kEndSession) + 1;
+inline constexpr uint8_t kCommandCount = static_cast<uint8_t>(Command::kSetHolidayPassage) + 1;
 const char* CommandName(Command command);
 
 struct CommandRule {

@@ -22,6 +22,11 @@ enum ProtocolCounter : uint16_t {
   // after the list is stored, and checked with the stored list's own version,
   // so neither a power cut nor a replay brings an older list back.
   kCounterAccessListVersion = 16,
+  // The latest expiry (lock UTC seconds) of any remote envelope the lock has
+  // accepted, raised before the command runs: after the clock is set back
+  // or a restart, no envelope expiring at or before it is accepted again,
+  // whatever the RAM replay cache forgot (remote.h).
+  kCounterRemoteExpiryHighWater = 17,
 };
 
 }  // namespace mortise::protocol

@@ -21,7 +21,11 @@
 //   <= now + kMaxRemoteLifetimeS (kOutOfRange: expired or too long
 //   lived, so a relay cannot keep a command in its pocket); the command was
 //   made after this boot's start (an envelope that might have been accepted
-//   before a reboot is refused, since the replay cache lives in RAM); the
+//   before a reboot is refused, since the replay cache lives in RAM), and
+//   expiring after every envelope accepted before a restart or before the
+//   clock was set back (a durable high-water of accepted expiries,
+//   kCounterRemoteExpiryHighWater: the cache forgets expired envelopes, so
+//   a clock that moves back would otherwise make them fresh again); the
 //   (holder, nonce) pair and the holder's counter are new (kAlreadyExists:
 //   replay); then the command is re-checked, authorized for the source
 //   kRemote (so the no-remote operating mode, RequirePINforRemoteOperation
@@ -76,7 +80,8 @@ struct RemoteOutcome {
 
 class RemoteServer {
  public:
-  RemoteServer(LockAuthority& authority, core::DoorLock& lock) : authority_(authority), lock_(lock) {}
+  RemoteServer(LockAuthority& authority, core::DoorLock& lock, core::DurableStore& store)
+      : authority_(authority), lock_(lock), store_(store) {}
   RemoteServer(const RemoteServer&) = delete;
   RemoteServer& operator=(const RemoteServer&) = delete;
 
@@ -126,8 +131,16 @@ class RemoteServer {
 
   LockAuthority& authority_;
   core::DoorLock& lock_;
+  core::DurableStore& store_;
   CommandExecutor executor_{authority_, lock_};
   uint64_t boot_ms_ = 0;  // monotonic time of Start (or of the last Reset)
+  // Envelopes expiring at or before `floor_` are refused: set once the time
+  // is known (boot + 30 s, and never below the durable high-water of
+  // accepted expiries), raised to every accepted expiry when the clock is
+  // seen going back.
+  std::optional<int64_t> floor_;
+  int64_t accepted_max_ = 0;   // latest accepted expiry (RAM mirror of the counter)
+  int64_t last_now_ = 0;       // the lock's time at the previous envelope
   Seen seen_[kRemoteReplaySlots];
   Status last_status_;
 };
