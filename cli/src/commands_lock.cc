@@ -81,6 +81,15 @@ int Operate(Context& ctx, protocol::Command command, int64_t value, bool remote,
     const protocol::RemoteOutcome r =
         s.client().Remote(s.key(), s.lock().chain, s.lock().LockKey(), request, counter,
                           lock_now + protocol::kMaxRemoteLifetimeS);
+    if (r.envelope == StatusCode::kAlreadyExists || r.envelope == StatusCode::kResourceExhausted) {
+      // Signed, but not final: the envelope was seen before (an earlier
+      // delivery may have run), or the lock could not take it now (it may
+      // still be delivered until it expires).
+      throw Error(ExitCode::kUnreachable,
+                  std::string("the outcome of the remote ") + verb + " is unknown (the lock says: " +
+                      (r.envelope == StatusCode::kAlreadyExists ? "already seen" : "too many commands in flight") + ")",
+                  "Check with mortise status once the command's 30 s have passed.");
+    }
     if (r.envelope != StatusCode::kOk) ThrowRefusal("the lock refused the remote command", r.envelope);
     if (r.response.status != StatusCode::kOk) ThrowRefusal(std::string("the lock refused to ") + verb, r.response.status);
   }
