@@ -396,6 +396,22 @@ class Sharing(Base):
         rc, _, err = guest.run("unlock")
         self.assertEqual(rc, 3, err)
 
+    def test_a_key_that_demands_revalidation_needs_a_fresh_token(self):
+        self.claim()  # the lock's time: Tuesday 07:59 UTC
+        guest = self.guest("gra", "--role", "guest", "--revalidate-every", "3600")
+        rc, _, err = guest.run("unlock")
+        self.assertEqual(rc, 3, err)  # no token yet
+        token = self.owner.ok("key", "revalidate", "gra", "--at", TUESDAY_0759, "--no-qr")["token"]
+        rc, _, err = guest.run("key", "token", "MKR1.garbage")
+        self.assertEqual(rc, 2, err)
+        guest.ok("key", "token", token)
+        guest.ok("unlock")
+        self.lock.advance(2000)
+        self.relock()
+        self.set_time("2026-11-24T09:30:00Z")  # the token is now older than an hour
+        rc, _, err = guest.run("unlock")
+        self.assertEqual(rc, 3, err)
+
     def test_remote_envelope_opens_and_the_no_remote_mode_refuses_it(self):
         self.claim()
         self.lock.advance(2000)

@@ -34,6 +34,8 @@ struct AllOptions {
   ScheduleOptions schedule;
   DlOptions dl;
   OperateOptions lock_op;
+  KeyRevalidateOptions key_revalidate;
+  KeyTokenOptions key_token;
   OperateOptions unlatch;
   KeyShareOptions key_share;
   KeyAcceptOptions key_accept;
@@ -357,6 +359,10 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   share->add_option("--endpoint-hint", s.endpoint_hint, "Endpoint to put in the string (default: the lock's)");
   share->add_flag("--no-qr", s.no_qr, "Do not draw the QR code");
   share->add_option("--out", s.out, "Also write the key string to this file");
+  share->add_option("--revalidate-every", s.revalidate_every,
+                    "Seconds: the key works only with a revalidation token younger than this, which you issue "
+                    "with `key revalidate` (so a revocation takes effect within this time even if no device "
+                    "carries it to the lock; 0: never)");
 
   CLI::App* accept = t.Add(key, "accept",
                            "Accept a key shared with you (an MKS1... string): pins the lock's public key and "
@@ -375,6 +381,16 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   revoke->add_flag("--no-push", a.key_revoke.no_push, "Sign the access list but do not send it now");
   t.Add(key, "list", "List the keys you issued for the lock (and their state) and your own key.",
         [](Context& c) { return CmdKeyList(c); });
+  CLI::App* reval = t.Add(key, "revalidate",
+                          "Issue a revalidation token (MKR1...) for a key you shared with --revalidate-every: the "
+                          "holder's key works until the token is that old.",
+                          [&a](Context& c) { return CmdKeyRevalidate(c, a.key_revalidate); });
+  reval->add_option("key", a.key_revalidate.key, "Serial number or holder name (see `key list`)")->required();
+  reval->add_option("--at", a.key_revalidate.at, "Issued-at time, UTC (default: now)");
+  reval->add_flag("--no-qr", a.key_revalidate.no_qr, "Do not draw the QR code");
+  CLI::App* token = t.Add(key, "token", "Store a revalidation token (MKR1...) the owner sent you for your key.",
+                          [&a](Context& c) { return CmdKeyToken(c, a.key_token); });
+  token->add_option("string", a.key_token.text, "The MKR1... string; - reads it from stdin")->required();
 
   CLI::App* log = t.Add(&app, "log",
                         "Read the lock's audit log and verify its signed chain (a gap, an edit or a reordering is "

@@ -208,8 +208,22 @@ struct KeyShareOptions {
   std::string endpoint_hint;  // default: the lock's endpoint in the keyring
   bool no_qr = false;
   std::string out;       // also write the key string to this file
+  uint32_t revalidate_every = 0;  // seconds: the key needs a revalidation token younger than this (0: never)
 };
 int CmdKeyShare(Context& ctx, const KeyShareOptions& o);
+
+// key revalidate: the owner issues a revalidation token (MKR1...) for a key
+// that demands freshness; key token: the holder stores one.
+struct KeyRevalidateOptions {
+  std::string key;       // serial or holder name
+  std::string at;        // issued-at time (UTC ISO 8601 or "now"); default now
+  bool no_qr = false;
+};
+int CmdKeyRevalidate(Context& ctx, const KeyRevalidateOptions& o);
+struct KeyTokenOptions {
+  std::string text;      // "MKR1." string; "-": read it from stdin
+};
+int CmdKeyToken(Context& ctx, const KeyTokenOptions& o);
 
 struct KeyAcceptOptions {
   std::string text;      // "MKS1." string; "-": read it from stdin

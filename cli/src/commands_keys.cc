@@ -12,10 +12,12 @@
 
 #include "commands.h"
 #include "error.h"
+#include "base64url.h"
 #include "key_string.h"
 #include "lock_session.h"
 #include "mortise/dljson/dl_json.h"
 #include "mortise/protocol/access_list.h"
+#include "mortise/protocol/revalidation.h"
 #include "mortise/termqr/termqr.h"
 
 namespace mortise::cli {
@@ -96,6 +98,7 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
   }
   f.max_uses = o.uses;
   f.remote_only = o.remote_only;
+  f.revalidation_max_age = o.revalidate_every;
   f.serial = lock.NewSerial(ctx.drbg());
   f.issuer_epoch = lock.issuer_epoch;
   const crypto::P256KeyPair owner = keyring.content().GetIdentity(lock.identity).KeyPair();
@@ -229,6 +232,70 @@ int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o) {
                  (o.no_push ? " (signed and kept; the next command you send to this lock delivers it)\n"
                             : "; the lock has the new access list\n"));
   ctx.out().Json({{"revoked", serial}, {"access_list_version", version}, {"pushed", !o.no_push}});
+  return 0;
+}
+
+int CmdKeyRevalidate(Context& ctx, const KeyRevalidateOptions& o) {
+  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kRead);
+  const LockEntry& lock = ctx.SelectLock(keyring);
+  if (!lock.is_owner()) throw Error(ExitCode::kRefused, "only the owner issues revalidation tokens from this CLI");
+  const IssuedKey* key = nullptr;
+  for (const IssuedKey& k : lock.issued) {
+    if (k.holder_name == o.key || std::to_string(k.serial) == o.key) key = &k;
+  }
+  if (key == nullptr) throw Error(ExitCode::kUsage, "no key '" + o.key + "' was issued from this keyring", "See mortise key list.");
+  if (key->revoked) throw Error(ExitCode::kRefused, "that key is revoked; a token would not bring it back");
+  const int64_t at = ParseUtc(o.at.empty() ? "now" : o.at, ctx.Now());
+  Result<protocol::RevalidationFields> fields = protocol::RevalidationFieldsFor(key->chain, static_cast<uint64_t>(at));
+  Result<uint32_t> max_age = protocol::ChainRevalidationMaxAge(key->chain);
+  if (!fields.ok() || !max_age.ok()) throw Error(ExitCode::kKeyring, "the stored key chain does not parse");
+  if (*max_age == 0) {
+    throw Error(ExitCode::kUsage, "that key does not demand revalidation",
+                "Only keys shared with --revalidate-every need tokens.");
+  }
+  std::vector<uint8_t> token(protocol::kMaxRevalidationTokenSize);
+  const crypto::P256KeyPair owner = keyring.content().GetIdentity(lock.identity).KeyPair();
+  Result<size_t> n = protocol::IssueRevalidationToken(*fields, owner, {}, ctx.drbg(), token);
+  if (!n.ok()) throw Error(ExitCode::kInternal, "cannot sign the revalidation token");
+  token.resize(*n);
+  const std::string text = "MKR1." + Base64UrlEncode(token);
+  std::string human = "Revalidation token for key " + std::to_string(key->serial) + ", valid until " +
+                      FormatUtc(at + *max_age) + ":\n" + text + "\n";
+  if (!o.no_qr) {
+    Result<std::string> qr = termqr::Render(text);
+    if (qr.ok()) human += *qr;
+  }
+  human += "The holder runs: mortise key token <the string above>\n";
+  ctx.out().Text(human);
+  ctx.out().Json({{"token", text}, {"serial", key->serial}, {"valid_until", FormatUtc(at + *max_age)}});
+  return 0;
+}
+
+int CmdKeyToken(Context& ctx, const KeyTokenOptions& o) {
+  std::string text = o.text;
+  if (text == "-" && !std::getline(std::cin, text)) throw Error(ExitCode::kBadInput, "no token on standard input");
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  if (text.rfind("MKR1.", 0) != 0) {
+    throw Error(ExitCode::kBadInput, "not a revalidation token (it starts with MKR1.)");
+  }
+  const std::optional<std::vector<uint8_t>> token = Base64UrlDecode(std::string_view(text).substr(5));
+  if (!token.has_value() || token->empty() || token->size() > protocol::kMaxRevalidationTokenSize) {
+    throw Error(ExitCode::kBadInput, "the revalidation token is malformed", "Copy it exactly as the owner sent it.");
+  }
+  Result<protocol::RevalidationTokenInfo> info = protocol::DecodeRevalidationToken(*token);
+  if (!info.ok()) throw Error(ExitCode::kBadInput, "the revalidation token is malformed");
+  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+  LockEntry* lock = keyring.content().FindLockById(info->fields.lock_id);
+  if (lock == nullptr) throw Error(ExitCode::kUsage, "the token is for a lock that is not in your keyring");
+  Result<protocol::RevalidationFields> mine = protocol::RevalidationFieldsFor(lock->chain, info->fields.issued_at);
+  if (!mine.ok() || mine->serial != info->fields.serial || mine->holder_key_id != info->fields.holder_key_id) {
+    throw Error(ExitCode::kVerification, "the token is for another key, not yours");
+  }
+  lock->extra["revalidation_token"] = ToHex(*token);
+  keyring.Save();
+  ctx.out().Text("token stored for lock '" + lock->name + "' (issued " + FormatUtc(static_cast<int64_t>(info->fields.issued_at)) +
+                 ")\n");
+  ctx.out().Json({{"lock", lock->name}, {"issued_at", FormatUtc(static_cast<int64_t>(info->fields.issued_at))}});
   return 0;
 }
 

@@ -80,7 +80,7 @@ int Operate(Context& ctx, protocol::Command command, int64_t value, bool remote,
     s.Update([&](LockEntry& l) { counter = l.NextRemoteCounter(); });  // spent before the envelope leaves
     const protocol::RemoteOutcome r =
         s.client().Remote(s.key(), s.lock().chain, s.lock().LockKey(), request, counter,
-                          lock_now + protocol::kMaxRemoteLifetimeS);
+                          lock_now + protocol::kMaxRemoteLifetimeS, s.revalidation());
     if (r.envelope == StatusCode::kAlreadyExists || r.envelope == StatusCode::kResourceExhausted) {
       // Signed, but not final: the envelope was seen before (an earlier
       // delivery may have run), or the lock could not take it now (it may

@@ -120,8 +120,12 @@ ClaimOutcome LockClient::Claim(const protocol::ClaimLabel& label, const crypto::
 }
 
 void LockClient::UseKey(const crypto::P256KeyPair& holder, std::span<const uint8_t> chain,
-                        const protocol::LockId& lock_id) {
+                        const protocol::LockId& lock_id, std::span<const uint8_t> revalidation) {
   session_.emplace(holder, chain, lock_id, drbg_);
+  if (!revalidation.empty() && !session_->set_revalidation(revalidation).ok()) {
+    throw Error(ExitCode::kKeyring, "the revalidation token stored for this lock is malformed",
+                "Ask the owner for a new one: mortise key revalidate.");
+  }
 }
 
 protocol::CommandResponse LockClient::Call(const protocol::CommandRequest& request) {
@@ -200,8 +204,11 @@ LogRead LockClient::ReadLog(uint64_t from) {
 protocol::RemoteOutcome LockClient::Remote(const crypto::P256KeyPair& holder, std::span<const uint8_t> chain,
                                            const crypto::P256PublicKey& lock_key,
                                            const protocol::CommandRequest& request, uint32_t counter,
-                                           int64_t expires_at) {
+                                           int64_t expires_at, std::span<const uint8_t> revalidation) {
   protocol::RemoteClient client(holder, chain, lock_key, drbg_);
+  if (!revalidation.empty() && !client.set_revalidation(revalidation).ok()) {
+    throw Error(ExitCode::kKeyring, "the revalidation token stored for this lock is malformed");
+  }
   std::vector<uint8_t> envelope(protocol::kMaxRemoteMessageSize);
   Result<size_t> n = client.Build(request, counter, expires_at, envelope);
   if (!n.ok()) throw Error(ExitCode::kBadInput, "cannot build the remote command (too long?)");

@@ -54,7 +54,9 @@ class LockClient {
 
   // Sets the key this client speaks as; the session opens on the first
   // Call (2 round trips), later calls use it (1 round trip each).
-  void UseKey(const crypto::P256KeyPair& holder, std::span<const uint8_t> chain, const protocol::LockId& lock_id);
+  // `revalidation`: the key's revalidation token, if it demands one.
+  void UseKey(const crypto::P256KeyPair& holder, std::span<const uint8_t> chain, const protocol::LockId& lock_id,
+              std::span<const uint8_t> revalidation = {});
 
   // Runs one command in the session. Returns the lock's answer; a refusal
   // of the command itself (permission, schedule, the core saying no) is in
@@ -81,7 +83,7 @@ class LockClient {
   // lock's or not bound to this envelope.
   protocol::RemoteOutcome Remote(const crypto::P256KeyPair& holder, std::span<const uint8_t> chain,
                                  const crypto::P256PublicKey& lock_key, const protocol::CommandRequest& request,
-                                 uint32_t counter, int64_t expires_at);
+                                 uint32_t counter, int64_t expires_at, std::span<const uint8_t> revalidation = {});
 
  private:
   std::vector<uint8_t> Exchange(protocol::FrameType type, std::span<const uint8_t> body);

@@ -17,7 +17,9 @@ LockSession::LockSession(Context& ctx) : ctx_(ctx) {
   }  // the keyring's lock is released here
   transport_.emplace(ctx.Connect(Endpoint::Parse(lock_.endpoint)));
   client_ = std::make_unique<LockClient>(*transport_, ctx.drbg());
-  client_->UseKey(*key_, lock_.chain, lock_.lock_id);
+  const std::string token = lock_.extra.value("revalidation_token", std::string());
+  if (!token.empty() && !FromHex(token, revalidation_)) revalidation_.clear();
+  client_->UseKey(*key_, lock_.chain, lock_.lock_id, revalidation_);
   const std::string pending = lock_.extra.value("pending_access_list", std::string());
   std::vector<uint8_t> update;
   if (!pending.empty() && FromHex(pending, update)) DeliverAccessList(update);

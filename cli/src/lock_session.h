@@ -32,6 +32,8 @@ class LockSession {
   const LockEntry& lock() const { return lock_; }
   LockClient& client() { return *client_; }
   const crypto::P256KeyPair& key() const { return *key_; }
+  // The revalidation token stored for this lock (empty: none).
+  const std::vector<uint8_t>& revalidation() const { return revalidation_; }
 
   // Re-opens the keyring for update, applies `change` to this lock's entry
   // and saves it atomically (Keyring::Save), then refreshes lock().
@@ -52,6 +54,7 @@ class LockSession {
   Context& ctx_;
   LockEntry lock_;
   std::optional<crypto::P256KeyPair> key_;
+  std::vector<uint8_t> revalidation_;
   std::optional<Transport> transport_;
   std::unique_ptr<LockClient> client_;
 };
