@@ -283,9 +283,19 @@ int CmdTime(Context& ctx, const TimeOptions& o) {
   LockSession s(ctx);
   if (o.action == "show" || o.action.empty()) {
     const int64_t utc = s.ReadAttribute(core::AttributeId::kUtcTime);
-    ctx.out().Text(FormatUtc(utc) + "\n");
+    const int64_t mine = ctx.Now();
+    std::string text = FormatUtc(utc);
+    if (utc != 0) {
+      const int64_t d = utc - mine;
+      text += " (this device: " + FormatUtc(mine) + "; the lock is " +
+              (d == 0 ? std::string("in step") : std::to_string(d > 0 ? d : -d) + " s " + (d > 0 ? "ahead" : "behind")) + ")";
+    } else {
+      text += " (set it: mortise time sync)";
+    }
+    ctx.out().Text(text + "\n");
     ctx.out().Json({{"utc", utc != 0 ? nlohmann::json(FormatUtc(utc)) : nlohmann::json(nullptr)},
-                    {"utc_seconds", utc}});
+                    {"utc_seconds", utc},
+                    {"difference_s", utc != 0 ? nlohmann::json(utc - mine) : nlohmann::json(nullptr)}});
     return 0;
   }
   const int64_t utc = ParseUtc(o.action == "sync" ? "now" : o.value, ctx.Now());
