@@ -63,6 +63,26 @@ int AcceptOne(int listen_fd) {
   return accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
+// Sends what is left of a stream client's reply. A full socket leaves the
+// rest for POLLOUT; reading resumes (POLLIN) only once all of it is out.
+// False: the client is gone.
+template <typename StreamClient>
+bool FlushOut(Loop& loop, int fd, StreamClient& c) {
+  while (c.out_sent < c.out.size()) {
+    const ssize_t n = send(fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      loop.SetEvents(fd, POLLOUT);
+      return true;
+    }
+    if (n < 0) return false;
+    c.out_sent += static_cast<size_t>(n);
+  }
+  c.out.clear();
+  c.out_sent = 0;
+  loop.SetEvents(fd, POLLIN);
+  return true;
+}
+
 }  // namespace
 
 std::string ClaimSocketPath(const std::string& path, int type) {
@@ -88,6 +108,53 @@ std::string ClaimSocketPath(const std::string& path, int type) {
   return {};
 }
 
+// --- Listening socket --------------------------------------------------------
+
+template <typename ClientT>
+ListeningEndpoint<ClientT>::ListeningEndpoint(Loop& loop, int fd, std::string unlink_path)
+    : loop_(loop), fd_(fd), unlink_path_(std::move(unlink_path)) {
+  loop_.Add(fd_, POLLIN, [this](short) { Accept(); });
+}
+
+template <typename ClientT>
+void ListeningEndpoint<ClientT>::Close() {
+  while (!clients_.empty()) Drop(clients_.begin()->first);
+  if (fd_ >= 0) {
+    loop_.Remove(fd_);
+    close(fd_);
+    fd_ = -1;
+    if (!unlink_path_.empty()) unlink(unlink_path_.c_str());
+  }
+}
+
+template <typename ClientT>
+void ListeningEndpoint<ClientT>::Accept() {
+  for (;;) {
+    const int c = AcceptOne(fd_);
+    if (c < 0) return;
+    if (clients_.size() >= kMaxClientsPerEndpoint) {
+      close(c);
+      continue;
+    }
+    OnAccepted(c);
+    clients_[c] = Client{};
+    loop_.Add(c, POLLIN, [this, c](short revents) { OnClient(c, revents); });
+  }
+}
+
+template <typename ClientT>
+void ListeningEndpoint<ClientT>::Drop(int fd) {
+  loop_.Remove(fd);
+  clients_.erase(fd);
+  close(fd);
+}
+
+// The member definitions live here, not in the header, so each transport's
+// instantiation is made once, here.
+template class ListeningEndpoint<endpoint_detail::SeqpacketClient>;
+template class ListeningEndpoint<endpoint_detail::TcpClient>;
+template class ListeningEndpoint<endpoint_detail::LineClient>;
+
 // --- SOCK_SEQPACKET ---------------------------------------------------------
 
 std::unique_ptr<SeqpacketEndpoint> SeqpacketEndpoint::Listen(Loop& loop, const std::string& path, mode_t mode,
@@ -99,38 +166,7 @@ std::unique_ptr<SeqpacketEndpoint> SeqpacketEndpoint::Listen(Loop& loop, const s
 }
 
 SeqpacketEndpoint::SeqpacketEndpoint(Loop& loop, int fd, std::string path, size_t max_frame, FrameHandler handler)
-    : loop_(loop), fd_(fd), path_(std::move(path)), max_frame_(max_frame), handler_(std::move(handler)) {
-  loop_.Add(fd_, POLLIN, [this](short) { Accept(); });
-}
-
-void SeqpacketEndpoint::Close() {
-  while (!clients_.empty()) Drop(clients_.begin()->first);
-  if (fd_ >= 0) {
-    loop_.Remove(fd_);
-    close(fd_);
-    fd_ = -1;
-    unlink(path_.c_str());
-  }
-}
-
-void SeqpacketEndpoint::Accept() {
-  for (;;) {
-    const int c = AcceptOne(fd_);
-    if (c < 0) return;
-    if (clients_.size() >= kMaxClientsPerEndpoint) {
-      close(c);
-      continue;
-    }
-    clients_[c] = Client{};
-    loop_.Add(c, POLLIN, [this, c](short revents) { OnClient(c, revents); });
-  }
-}
-
-void SeqpacketEndpoint::Drop(int fd) {
-  loop_.Remove(fd);
-  clients_.erase(fd);
-  close(fd);
-}
+    : ListeningEndpoint(loop, fd, std::move(path)), max_frame_(max_frame), handler_(std::move(handler)) {}
 
 void SeqpacketEndpoint::OnClient(int fd, short revents) {
   auto it = clients_.find(fd);
@@ -214,54 +250,11 @@ std::unique_ptr<TcpEndpoint> TcpEndpoint::Listen(Loop& loop, const std::string& 
 }
 
 TcpEndpoint::TcpEndpoint(Loop& loop, int fd, uint16_t port, size_t max_frame, FrameHandler handler)
-    : loop_(loop), fd_(fd), port_(port), max_frame_(max_frame), handler_(std::move(handler)) {
-  loop_.Add(fd_, POLLIN, [this](short) { Accept(); });
-}
+    : ListeningEndpoint(loop, fd, std::string()), port_(port), max_frame_(max_frame), handler_(std::move(handler)) {}
 
-void TcpEndpoint::Close() {
-  while (!clients_.empty()) Drop(clients_.begin()->first);
-  if (fd_ >= 0) {
-    loop_.Remove(fd_);
-    close(fd_);
-    fd_ = -1;
-  }
-}
-
-void TcpEndpoint::Accept() {
-  for (;;) {
-    const int c = AcceptOne(fd_);
-    if (c < 0) return;
-    if (clients_.size() >= kMaxClientsPerEndpoint) {
-      close(c);
-      continue;
-    }
-    const int one = 1;
-    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    clients_[c] = Client{};
-    loop_.Add(c, POLLIN, [this, c](short revents) { OnClient(c, revents); });
-  }
-}
-
-void TcpEndpoint::Drop(int fd) {
-  loop_.Remove(fd);
-  clients_.erase(fd);
-  close(fd);
-}
-
-bool TcpEndpoint::Flush(int fd, Client& c) {
-  while (c.out_sent < c.out.size()) {
-    const ssize_t n = send(fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      loop_.SetEvents(fd, POLLOUT);
-      return true;
-    }
-    if (n < 0) return false;
-    c.out_sent += static_cast<size_t>(n);
-  }
-  c.out.clear();
-  c.out_sent = 0;
-  loop_.SetEvents(fd, POLLIN);
-  return true;
+void TcpEndpoint::OnAccepted(int fd) {
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 bool TcpEndpoint::Process(int fd, Client& c) {
@@ -275,7 +268,7 @@ bool TcpEndpoint::Process(int fd, Client& c) {
     c.out.push_back(static_cast<uint8_t>(reply.size() >> 8));
     c.out.push_back(static_cast<uint8_t>(reply.size()));
     c.out.insert(c.out.end(), reply.begin(), reply.end());
-    if (!Flush(fd, c)) return false;
+    if (!FlushOut(loop_, fd, c)) return false;
   }
   return true;
 }
@@ -286,7 +279,7 @@ void TcpEndpoint::OnClient(int fd, short revents) {
   Client& c = it->second;
   if (!c.out.empty()) {
     if (revents & (POLLERR | POLLHUP | POLLNVAL)) return Drop(fd);
-    if (!Flush(fd, c) || !Process(fd, c)) return Drop(fd);
+    if (!FlushOut(loop_, fd, c) || !Process(fd, c)) return Drop(fd);
     return;
   }
   uint8_t buf[4096];
@@ -309,54 +302,7 @@ std::unique_ptr<LineEndpoint> LineEndpoint::Listen(Loop& loop, const std::string
 }
 
 LineEndpoint::LineEndpoint(Loop& loop, int fd, std::string path, size_t max_line, LineHandler handler)
-    : loop_(loop), fd_(fd), path_(std::move(path)), max_line_(max_line), handler_(std::move(handler)) {
-  loop_.Add(fd_, POLLIN, [this](short) { Accept(); });
-}
-
-void LineEndpoint::Close() {
-  while (!clients_.empty()) Drop(clients_.begin()->first);
-  if (fd_ >= 0) {
-    loop_.Remove(fd_);
-    close(fd_);
-    fd_ = -1;
-    unlink(path_.c_str());
-  }
-}
-
-void LineEndpoint::Accept() {
-  for (;;) {
-    const int c = AcceptOne(fd_);
-    if (c < 0) return;
-    if (clients_.size() >= kMaxClientsPerEndpoint) {
-      close(c);
-      continue;
-    }
-    clients_[c] = Client{};
-    loop_.Add(c, POLLIN, [this, c](short revents) { OnClient(c, revents); });
-  }
-}
-
-void LineEndpoint::Drop(int fd) {
-  loop_.Remove(fd);
-  clients_.erase(fd);
-  close(fd);
-}
-
-bool LineEndpoint::Flush(int fd, Client& c) {
-  while (c.out_sent < c.out.size()) {
-    const ssize_t n = send(fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      loop_.SetEvents(fd, POLLOUT);
-      return true;
-    }
-    if (n < 0) return false;
-    c.out_sent += static_cast<size_t>(n);
-  }
-  c.out.clear();
-  c.out_sent = 0;
-  loop_.SetEvents(fd, POLLIN);
-  return true;
-}
+    : ListeningEndpoint(loop, fd, std::move(path)), max_line_(max_line), handler_(std::move(handler)) {}
 
 bool LineEndpoint::Process(int fd, Client& c) {
   while (c.out.empty()) {
@@ -365,7 +311,7 @@ bool LineEndpoint::Process(int fd, Client& c) {
       if (c.in.size() > max_line_) {
         // Answer once, then hang up: the rest of the line is not read.
         c.out = R"({"ok":false,"error":"request line too long"})" "\n";
-        Flush(fd, c);
+        FlushOut(loop_, fd, c);
         return false;
       }
       break;
@@ -377,7 +323,7 @@ bool LineEndpoint::Process(int fd, Client& c) {
     c.in.erase(0, nl + 1);
     c.out = std::move(reply);
     c.out.push_back('\n');
-    if (!Flush(fd, c)) return false;
+    if (!FlushOut(loop_, fd, c)) return false;
   }
   return true;
 }
@@ -388,7 +334,7 @@ void LineEndpoint::OnClient(int fd, short revents) {
   Client& c = it->second;
   if (!c.out.empty()) {
     if (revents & (POLLERR | POLLHUP | POLLNVAL)) return Drop(fd);
-    if (!Flush(fd, c) || !Process(fd, c)) return Drop(fd);
+    if (!FlushOut(loop_, fd, c) || !Process(fd, c)) return Drop(fd);
     return;
   }
   char buf[4096];

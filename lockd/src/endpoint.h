@@ -45,92 +45,103 @@ class Endpoint {
   virtual size_t clients() const = 0;
 };
 
-class SeqpacketEndpoint final : public Endpoint {
+// Per-connection state of each transport. At namespace scope, not nested,
+// because the base below is instantiated with them before the endpoint
+// classes are complete.
+namespace endpoint_detail {
+struct SeqpacketClient {
+  std::vector<uint8_t> pending;  // a reply the socket could not take yet
+};
+struct TcpClient {
+  std::vector<uint8_t> in;
+  std::vector<uint8_t> out;
+  size_t out_sent = 0;
+};
+struct LineClient {
+  std::string in;
+  std::string out;
+  size_t out_sent = 0;
+};
+}  // namespace endpoint_detail
+
+// The listening socket and its clients, common to every transport: accepts
+// up to kMaxClientsPerEndpoint at once and tears everything down in Close.
+// Each transport supplies its Client state and OnClient.
+template <typename ClientT>
+class ListeningEndpoint : public Endpoint {
+ public:
+  // Close touches only what this base owns, so running it here, after the
+  // transport's own members are gone, is safe.
+  ~ListeningEndpoint() override { Close(); }
+  void Close() final;
+  size_t clients() const final { return clients_.size(); }
+
+ protected:
+  using Client = ClientT;
+  // Takes over the listening `fd`; `unlink_path` is the UNIX socket file to
+  // remove on Close (empty for TCP, which has none).
+  ListeningEndpoint(Loop& loop, int fd, std::string unlink_path);
+  virtual void OnClient(int fd, short revents) = 0;
+  // A just-accepted client, before it is served (socket options).
+  virtual void OnAccepted(int /*fd*/) {}
+  void Drop(int fd);
+
+  Loop& loop_;
+  std::map<int, Client> clients_;
+
+ private:
+  void Accept();
+
+  int fd_;
+  std::string unlink_path_;
+};
+
+class SeqpacketEndpoint final : public ListeningEndpoint<endpoint_detail::SeqpacketClient> {
  public:
   // Binds and listens at `path` with `mode` (0660). Returns nullptr and sets
   // `why` on failure.
   static std::unique_ptr<SeqpacketEndpoint> Listen(Loop& loop, const std::string& path, mode_t mode,
                                                    size_t max_frame, FrameHandler handler, std::string& why);
-  ~SeqpacketEndpoint() override { Close(); }
-  void Close() override;
-  size_t clients() const override { return clients_.size(); }
 
  private:
-  struct Client {
-    std::vector<uint8_t> pending;  // a reply the socket could not take yet
-  };
   SeqpacketEndpoint(Loop& loop, int fd, std::string path, size_t max_frame, FrameHandler handler);
-  void Accept();
-  void OnClient(int fd, short revents);
-  void Drop(int fd);
+  void OnClient(int fd, short revents) override;
 
-  Loop& loop_;
-  int fd_;
-  std::string path_;
   size_t max_frame_;
   FrameHandler handler_;
-  std::map<int, Client> clients_;
 };
 
-class TcpEndpoint final : public Endpoint {
+class TcpEndpoint final : public ListeningEndpoint<endpoint_detail::TcpClient> {
  public:
   // Binds `host:port` (a numeric loopback address; port 0 picks one).
   static std::unique_ptr<TcpEndpoint> Listen(Loop& loop, const std::string& host, uint16_t port, size_t max_frame,
                                              FrameHandler handler, std::string& why);
-  ~TcpEndpoint() override { Close(); }
-  void Close() override;
-  size_t clients() const override { return clients_.size(); }
   uint16_t port() const { return port_; }
 
  private:
-  struct Client {
-    std::vector<uint8_t> in;
-    std::vector<uint8_t> out;
-    size_t out_sent = 0;
-  };
   TcpEndpoint(Loop& loop, int fd, uint16_t port, size_t max_frame, FrameHandler handler);
-  void Accept();
-  void OnClient(int fd, short revents);
+  void OnAccepted(int fd) override;
+  void OnClient(int fd, short revents) override;
   // Handles complete frames while no reply is pending. False: drop the client.
   bool Process(int fd, Client& c);
-  bool Flush(int fd, Client& c);
-  void Drop(int fd);
 
-  Loop& loop_;
-  int fd_;
   uint16_t port_;
   size_t max_frame_;
   FrameHandler handler_;
-  std::map<int, Client> clients_;
 };
 
-class LineEndpoint final : public Endpoint {
+class LineEndpoint final : public ListeningEndpoint<endpoint_detail::LineClient> {
  public:
   static std::unique_ptr<LineEndpoint> Listen(Loop& loop, const std::string& path, mode_t mode, size_t max_line,
                                               LineHandler handler, std::string& why);
-  ~LineEndpoint() override { Close(); }
-  void Close() override;
-  size_t clients() const override { return clients_.size(); }
 
  private:
-  struct Client {
-    std::string in;
-    std::string out;
-    size_t out_sent = 0;
-  };
   LineEndpoint(Loop& loop, int fd, std::string path, size_t max_line, LineHandler handler);
-  void Accept();
-  void OnClient(int fd, short revents);
+  void OnClient(int fd, short revents) override;
   bool Process(int fd, Client& c);
-  bool Flush(int fd, Client& c);
-  void Drop(int fd);
 
-  Loop& loop_;
-  int fd_;
-  std::string path_;
   size_t max_line_;
   LineHandler handler_;
-  std::map<int, Client> clients_;
 };
 
 }  // namespace mortise::lockd
