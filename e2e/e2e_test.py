@@ -412,6 +412,30 @@ class Sharing(Base):
         rc, _, err = guest.run("unlock")
         self.assertEqual(rc, 3, err)
 
+    def test_an_admin_shares_a_key_and_revoking_the_admin_revokes_it(self):
+        self.claim()
+        admin = self.guest("ada", "--role", "admin", "--permission", "lock", "--permission", "unlock",
+                           "--permission", "delegate", "--permission", "read-log")
+        mkp = Person(self.tmp, "gue")
+        mkp.ok("init")
+        key = admin.ok("key", "share", "--to", mkp.ok("id", "show", "--no-qr")["identity"]["public_key"],
+                       "--role", "guest", "--name", "gue", "--no-qr")["key"]
+        mkp.ok("key", "accept", key)
+        mkp.ok("unlock")                        # a two-certificate chain: owner -> admin -> guest
+        self.lock.advance(2000)
+        self.relock()
+        # An admin cannot grant what it does not hold, nor make an admin.
+        rc, _, err = admin.run("key", "share", "--to", mkp.ok("id", "show", "--no-qr")["identity"]["public_key"],
+                               "--role", "member", "--permission", "passage-mode", "--no-qr")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("does not hold", err)
+        rc, _, err = admin.run("key", "share", "--to", mkp.ok("id", "show", "--no-qr")["identity"]["public_key"],
+                               "--role", "admin", "--no-qr")
+        self.assertEqual(rc, 1, err)
+        self.owner.ok("key", "revoke", "ada")   # revoking the admin revokes what it issued
+        rc, _, err = mkp.run("unlock")
+        self.assertEqual(rc, 3, err)
+
     def test_remote_envelope_opens_and_the_no_remote_mode_refuses_it(self):
         self.claim()
         self.lock.advance(2000)

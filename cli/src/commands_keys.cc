@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <optional>
 #include <functional>
 #include <fstream>
 #include <iostream>
@@ -67,8 +68,20 @@ void OnSignal(int) { g_stop = 1; }
 int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
   Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
   LockEntry& lock = ctx.SelectLock(keyring);
+  // The owner signs with the root key; an admin whose certificate carries
+  // the delegate right signs the second certificate of a two-deep chain
+  // (docs/protocol.md 4.3), within its own limits, which the lock checks.
+  std::optional<protocol::CertificateFields> admin;
+  std::vector<uint8_t> admin_cert;
   if (!lock.is_owner()) {
-    throw Error(ExitCode::kRefused, "only the owner shares keys from this CLI (admins with the delegate right: coming)");
+    const std::vector<std::vector<uint8_t>> mine = SplitChain(lock.chain);
+    Result<protocol::CertificateFields> fields =
+        mine.size() == 1 ? protocol::DecodeCertificate(mine[0]) : Result<protocol::CertificateFields>(StatusCode::kInvalidArgument);
+    if (lock.role != protocol::Role::kAdmin || !fields.ok() || (fields->permissions & protocol::kPermDelegate) == 0) {
+      throw Error(ExitCode::kRefused, "only the owner, or an admin whose key carries the delegate right, can share keys");
+    }
+    admin = *fields;
+    admin_cert = mine[0];
   }
   if (o.to.empty()) {
     throw Error(ExitCode::kUsage, "share with whom? Pass --to MKP1.… (the holder runs: mortise id show)");
@@ -91,6 +104,28 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
   const int64_t now = ctx.Now();
   if (!o.from.empty()) f.not_before = static_cast<uint64_t>(ParseUtc(o.from, now));
   if (!o.until.empty()) f.not_after = static_cast<uint64_t>(ParseUtc(o.until, now));
+  if (admin.has_value()) {
+    if (f.role == protocol::Role::kAdmin) {
+      throw Error(ExitCode::kUsage, "an admin cannot make another admin (chains stop at two certificates)",
+                  "Share as member, guest or installer.");
+    }
+    if (o.permissions.empty()) f.permissions &= admin->permissions;
+    f.permissions &= ~protocol::kPermDelegate;
+    if ((f.permissions & ~admin->permissions) != 0) {
+      throw Error(ExitCode::kUsage, "your key does not hold " + PermissionsText(f.permissions & ~admin->permissions) +
+                                        ", so it cannot grant it");
+    }
+    // Inside the admin's own window (defaults inherit it).
+    if (admin->not_before != 0 && f.not_before < admin->not_before) {
+      if (!o.from.empty()) throw Error(ExitCode::kUsage, "--from is before your own key becomes valid");
+      f.not_before = admin->not_before;
+    }
+    if (admin->not_after != 0 && (f.not_after == 0 || f.not_after > admin->not_after)) {
+      if (!o.until.empty()) throw Error(ExitCode::kUsage, "--until is after your own key expires");
+      f.not_after = admin->not_after;
+    }
+    if (admin->remote_only) f.remote_only = true;
+  }
   if (f.not_after != 0 && f.not_after <= f.not_before) throw Error(ExitCode::kUsage, "--until must be after --from");
   if (!o.days.empty() || !o.hours.empty()) {
     const auto [start, end] = ParseHours(o.hours.empty() ? "00:00-24:00" : o.hours);
@@ -101,13 +136,14 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
   f.revalidation_max_age = o.revalidate_every;
   f.serial = lock.NewSerial(ctx.drbg());
   f.issuer_epoch = lock.issuer_epoch;
-  const crypto::P256KeyPair owner = keyring.content().GetIdentity(lock.identity).KeyPair();
+  const crypto::P256KeyPair issuer = keyring.content().GetIdentity(lock.identity).KeyPair();
   std::vector<uint8_t> cert(protocol::kMaxCertificateSize);
-  Result<size_t> n = protocol::IssueCertificate(f, owner, ctx.drbg(), cert);
+  Result<size_t> n = protocol::IssueCertificate(f, issuer, ctx.drbg(), cert);
   if (!n.ok()) throw Error(ExitCode::kUsage, "these key limits cannot be encoded in a certificate");
   cert.resize(*n);
   std::vector<uint8_t> chain(protocol::kMaxChainSize);
-  Result<size_t> c = protocol::EncodeChain(cert, {}, chain);
+  Result<size_t> c = admin.has_value() ? protocol::EncodeChain(admin_cert, cert, chain)
+                                       : protocol::EncodeChain(cert, {}, chain);
   if (!c.ok()) throw Error(ExitCode::kInternal, "cannot encode the key chain");
   chain.resize(*c);
 
