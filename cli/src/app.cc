@@ -254,7 +254,7 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   claim->add_option("--name", a.claim.name, "Local name for the lock (default: lock)");
   claim->add_option("--identity", a.claim.identity, "Identity that becomes the owner key (default: the default one)");
 
-  t.Add(&app, "status", "Show the lock's state: bolt, door, mode, battery, time, alarms.",
+  t.Add(&app, "status", "Show the lock's state: bolt, door, mode, battery, time, keypad lockout.",
         [](Context& c) { return CmdStatus(c); });
   CLI::App* unlock = t.Add(&app, "unlock", "Unlock the door.", [&a](Context& c) { return CmdUnlock(c, a.unlock); });
   unlock->add_option("--for", a.unlock.for_seconds, "Relock automatically after this many seconds");
