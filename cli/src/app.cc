@@ -393,8 +393,9 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   token->add_option("string", a.key_token.text, "The MKR1... string; - reads it from stdin")->required();
 
   CLI::App* log = t.Add(&app, "log",
-                        "Read the lock's audit log and verify its signed chain (a gap, an edit or a reordering is "
-                        "reported).",
+                        "Read the lock's audit log over the secure session and verify it is complete: every "
+                        "record present or declared lost by the lock, in order, up to its current end (a gap is "
+                        "reported loudly).",
                         [&a](Context& c) { return CmdLog(c, a.log); });
   log->add_flag("--follow,-f", a.log.follow, "Keep reading new entries");
   log->add_option("--from", a.log.from, "Start at this sequence number (default: after the last one verified)");
