@@ -8,6 +8,7 @@
 #include <functional>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <thread>
 
@@ -26,19 +27,20 @@ namespace {
 
 using nlohmann::json;
 
+// Permission names as the CLI writes them, in bit order (permissions.h).
+constexpr const char* kPermissionNames[] = {"lock",     "unlock",          "unlatch",         "manage-users",
+                                            "read-log", "set-time",        "change-settings", "update-firmware",
+                                            "passage-mode", "delegate",    "revalidate"};
+static_assert(std::size(kPermissionNames) == 11 && (protocol::kAllPermissions >> 11) == 0,
+              "one name per permission bit");
+
 uint32_t PermissionBit(const std::string& name) {
-  static const std::pair<const char*, uint32_t> kNames[] = {
-      {"lock", protocol::kPermLock},           {"unlock", protocol::kPermUnlock},
-      {"unlatch", protocol::kPermUnlatch},     {"manage-users", protocol::kPermManageUsers},
-      {"read-log", protocol::kPermReadLog},    {"set-time", protocol::kPermSetTime},
-      {"change-settings", protocol::kPermChangeSettings}, {"update-firmware", protocol::kPermUpdateFirmware},
-      {"passage-mode", protocol::kPermPassageMode}, {"delegate", protocol::kPermDelegate},
-      {"revalidate", protocol::kPermRevalidate}};
-  for (const auto& [n, bit] : kNames) {
-    if (name == n) return bit;
+  for (size_t i = 0; i < std::size(kPermissionNames); ++i) {
+    if (name == kPermissionNames[i]) return 1u << i;
   }
-  throw Error(ExitCode::kUsage, "unknown permission '" + name + "'",
-              "Use lock, unlock, unlatch, manage-users, read-log, set-time, change-settings, update-firmware, passage-mode, delegate.");
+  std::string all;
+  for (const char* n : kPermissionNames) all += (all.empty() ? "" : ", ") + std::string(n);
+  throw Error(ExitCode::kUsage, "unknown permission '" + name + "'", "Use " + all + ".");
 }
 
 protocol::Role ParseRole(const std::string& role) {
@@ -50,12 +52,9 @@ protocol::Role ParseRole(const std::string& role) {
 }
 
 std::string PermissionsText(uint32_t p) {
-  static const char* kNames[] = {"lock", "unlock", "unlatch", "manage-users", "read-log",
-                                 "set-time", "change-settings", "update-firmware", "passage-mode", "delegate",
-                                 "revalidate"};
   std::string out;
-  for (int i = 0; i < 11; ++i) {
-    if ((p & (1u << i)) != 0) out += (out.empty() ? "" : ",") + std::string(kNames[i]);
+  for (size_t i = 0; i < std::size(kPermissionNames); ++i) {
+    if ((p & (1u << i)) != 0) out += (out.empty() ? "" : ",") + std::string(kPermissionNames[i]);
   }
   return out.empty() ? "none" : out;
 }

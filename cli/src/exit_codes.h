@@ -13,7 +13,7 @@ enum class ExitCode : int {
   kUnreachable = 4,   // the lock is unreachable or did not answer in time
   kKeyring = 5,       // wrong passphrase, missing or damaged keyring, keyring locked
   kVerification = 6,  // lock key mismatch, log chain broken, forged or unexpected answer
-  kInternal = 7,      // a bug, or a command that is not implemented yet
+  kInternal = 7,      // a bug, or a lock that does not support the request (kUnimplemented)
 };
 
 inline constexpr int ToInt(ExitCode code) { return static_cast<int>(code); }

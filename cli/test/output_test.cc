@@ -21,8 +21,8 @@ std::string Contents(std::FILE* f) {
 TEST(CliErrorTest, LineSaysWhatWentWrongAndWhatToDo) {
   EXPECT_EQ(Error(ExitCode::kKeyring, "wrong passphrase or damaged keyring", "Try again.").Line(),
             "mortise: wrong passphrase or damaged keyring. Try again.");
-  EXPECT_EQ(Error(ExitCode::kInternal, "unlock is not implemented yet").Line(),
-            "mortise: unlock is not implemented yet.");
+  EXPECT_EQ(Error(ExitCode::kInternal, "the lock does not support this").Line(),
+            "mortise: the lock does not support this.");
 }
 
 TEST(CliOutputTest, HumanModePrintsTextAndErrorsOnStderr) {

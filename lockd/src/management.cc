@@ -102,10 +102,7 @@ Result<size_t> JsonManagement::Run(const protocol::VerifiedKey& key, core::Opera
   try {
     dljson::DoorLockJson adapter(lock_, core::Actor{source, ActorId(key)}, /*user_index=*/0);
     // Who asked, as the protocol records its own operations (executor.cc).
-    adapter.set_key(key.depth == 0
-                        ? core::CredentialRef{core::CredentialType::kAliroNonEvictableEndpointKey, 0}
-                        : core::CredentialRef{core::CredentialType::kAliroEvictableEndpointKey,
-                                              static_cast<uint16_t>(key.serial < 0xFFFF ? key.serial : 0xFFFF)});
+    adapter.set_key(protocol::KeyCredential(key));
     answer = adapter.HandleLine(AsText(payload));
   } catch (const std::exception&) {
     return StatusCode::kInternal;

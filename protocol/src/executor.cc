@@ -82,9 +82,7 @@ CommandResponse CommandExecutor::Act(const VerifiedKey& key, const CommandReques
   op.source = source;
   if (!request.pin.empty()) op.pin = request.pin;
   // Who asked, for the log: the owner's own key, or the certificate's serial.
-  op.key = key.depth == 0 ? core::CredentialRef{core::CredentialType::kAliroNonEvictableEndpointKey, 0}
-                          : core::CredentialRef{core::CredentialType::kAliroEvictableEndpointKey,
-                                                static_cast<uint16_t>(key.serial < 0xFFFF ? key.serial : 0xFFFF)};
+  op.key = KeyCredential(key);
   auto operation = [&](const core::OperationResult& result) {
     r.dl_status = static_cast<uint8_t>(result.status);
     r.value = static_cast<int64_t>(result.error);

@@ -26,6 +26,17 @@ inline constexpr size_t kMaxRequestPayload = 384;
 inline constexpr size_t kMaxResponsePayload = 512;
 inline constexpr size_t kLogChallengeBytes = 16;
 
+// How the lock records the key that asked for an operation in its events
+// (core::RemoteOperation::key): the owner's own key as Aliro
+// non-evictable endpoint key #0, a certificate as Aliro evictable endpoint
+// key #serial (serials above 0xFFFE all read 0xFFFF; the CLI draws them in
+// 1..0xFFFE). Handlers that run operations record keys the same way.
+inline core::CredentialRef KeyCredential(const VerifiedKey& key) {
+  if (key.depth == 0) return core::CredentialRef{core::CredentialType::kAliroNonEvictableEndpointKey, 0};
+  return core::CredentialRef{core::CredentialType::kAliroEvictableEndpointKey,
+                             static_cast<uint16_t>(key.serial < 0xFFFF ? key.serial : 0xFFFF)};
+}
+
 class ManagementHandler {
  public:
   // The protocol command a payload (e.g. a JSON line {"invoke": "SetUser",
