@@ -842,11 +842,13 @@ Result<size_t> SessionClient::Resume(const CommandRequest& request, std::span<ui
 
 Result<CommandResponse> SessionClient::Receive(std::span<const uint8_t> bytes) {
   if (!pending_) return StatusCode::kFailedPrecondition;
+  last_error_authenticated_ = false;
+  last_reply_was_error_ = false;
   mortise_SessionMessage in;
   MORTISE_TRY(DecodeSession(bytes, in));
-  last_error_authenticated_ = false;
   if (in.which_body == mortise_SessionMessage_error_tag) {
     pending_ = false;
+    last_reply_was_error_ = true;
     const Status s = ErrorStatus(in.body.error.code);
     if (pending_finish_) {
       // Message 3 was refused (or someone says so): no session, no ticket.

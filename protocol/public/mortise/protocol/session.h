@@ -310,6 +310,9 @@ class SessionClient {
   // path could have written after forwarding the request: the request's
   // outcome is unknown.
   bool last_error_authenticated() const { return last_error_authenticated_; }
+  // After Receive failed: true when the reply was a SessionError (either
+  // kind), false when it was a response that did not verify or parse.
+  bool last_reply_was_error() const { return last_reply_was_error_; }
 
   // Tests and fuzzers only: the next Finish seals `identity` (an encoded
   // SessionIdentity, or any bytes up to its largest size) instead of this
@@ -351,6 +354,7 @@ class SessionClient {
   bool pending_finish_ = false;
   bool pending_resume_ = false;
   bool last_error_authenticated_ = false;
+  bool last_reply_was_error_ = false;
   // The request awaiting its response.
   bool pending_ = false;
   bool pending_end_ = false;  // the pending request is kEndSession on the session
