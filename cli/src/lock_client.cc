@@ -143,7 +143,18 @@ protocol::CommandResponse LockClient::Call(const protocol::CommandRequest& reque
   if (!m.ok()) ThrowHandshake(m.status().code());
   const std::vector<uint8_t> reply = Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m));
   Result<protocol::CommandResponse> r = session_->Receive(reply);
-  if (!r.ok()) ThrowHandshake(r.status().code());
+  if (!r.ok()) {
+    // The request has left, sealed. Only the lock's authenticated verdict
+    // on message 3 proves it did not run; a plaintext error could come from
+    // anyone on the path who forwarded the request (finding 8 of issue 10).
+    if (!session_->last_error_authenticated() && session_->last_reply_was_error()) {
+      throw Error(ExitCode::kUnreachable,
+                  std::string("the outcome is unknown: an unauthenticated error (") +
+                      StatusCodeName(r.status().code()) + ") came back after the request was sent",
+                  "The lock may have run the command; check with mortise status before trying again.");
+    }
+    ThrowHandshake(r.status().code());
+  }
   return *r;
 }
 

@@ -19,9 +19,15 @@
 #include <thread>
 #include <vector>
 
+#include <atomic>
+
 #include <nlohmann/json.hpp>
 
+#include "mortise/crypto/deterministic_entropy.h"
+#include "mortise/crypto/drbg.h"
+#include "mortise/protocol/claim.h"
 #include "mortise/protocol/node.h"
+#include "mortise/protocol/session.h"
 
 namespace mortise::lockd {
 namespace {
@@ -300,6 +306,156 @@ TEST_F(lockdProcess, SurvivesKillNineAndRestartsCleanly) {
     EXPECT_EQ(c.Ask({{"cmd", "status"}})["ok"], true);
     EXPECT_EQ(p.Signal(SIGTERM), 0);
   }
+}
+
+// One protocol connection: a frame out, its reply back (empty on failure).
+class FrameLink {
+ public:
+  explicit FrameLink(const std::string& path) : fd_(ConnectUnix(path, SOCK_SEQPACKET)) {}
+  ~FrameLink() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool connected() const { return fd_ >= 0; }
+  std::vector<uint8_t> Exchange(protocol::FrameType type, std::span<const uint8_t> body) {
+    std::vector<uint8_t> frame(1 + body.size());
+    frame[0] = static_cast<uint8_t>(type);
+    std::memcpy(frame.data() + 1, body.data(), body.size());
+    if (send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) return {};
+    std::vector<uint8_t> reply(protocol::kMaxRemoteFrameSize);
+    const ssize_t n = recv(fd_, reply.data(), reply.size(), 0);
+    if (n < 1 || reply[0] != frame[0]) return {};
+    return std::vector<uint8_t>(reply.begin() + 1, reply.begin() + n);
+  }
+
+ private:
+  int fd_;
+};
+
+struct SeededDrbg {
+  explicit SeededDrbg(uint64_t seed) : entropy(seed), drbg(entropy) { EXPECT_TRUE(drbg.Seed().ok()); }
+  crypto::DeterministicEntropy entropy;
+  crypto::Drbg drbg;
+};
+
+// One cold session running `command`, then EndSession (as the CLI does).
+// Returns the command's status, or the handshake's failure.
+StatusCode RunCold(FrameLink& link, protocol::SessionClient& client, protocol::Command command) {
+  uint8_t out[protocol::kMaxSessionMessageSize];
+  Result<size_t> m1 = client.Hello(out);
+  if (!m1.ok()) return m1.status().code();
+  const std::vector<uint8_t> m2 = link.Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m1));
+  protocol::CommandRequest request;
+  request.command = command;
+  Result<size_t> m3 = client.Finish(m2, request, out);
+  if (!m3.ok()) return m3.status().code();
+  Result<protocol::CommandResponse> r =
+      client.Receive(link.Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m3)));
+  if (!r.ok()) return r.status().code();
+  protocol::CommandRequest end;
+  end.command = protocol::Command::kEndSession;
+  Result<size_t> m4 = client.Send(end, out);
+  if (m4.ok()) client.Receive(link.Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m4))).IgnoreError();
+  return r->status;
+}
+
+// Issue 11's attack, for real through the daemon's socket: two connections
+// flood it with 2,000 hellos (each one costs the lock an ephemeral key, an
+// ECDH and a signature) and third messages that present the owner's public
+// key with a forged signature, while the owner unlocks and locks again and
+// again through a third connection. Before (protocol version 1) 20 of 20
+// owner unlocks failed with NOT_FOUND; now every one opens.
+TEST_F(lockdProcess, A18_ForgedHelloFloodDoesNotLockOutTheOwner) {
+  Process p(dir_, Args(), "flood");
+  ASSERT_TRUE(p.WaitReady()) << p.stderr_text();
+  ControlClient control(control_path());
+  ASSERT_TRUE(control.connected());
+  Result<protocol::ClaimLabel> label = protocol::ParseLabel(control.Ask({{"cmd", "label"}})["payload"].get<std::string>());
+  ASSERT_TRUE(label.ok());
+  SeededDrbg owner_rng(71);
+  const crypto::P256KeyPair owner = *crypto::P256KeyPair::Generate(owner_rng.drbg);
+  FrameLink owner_link(lock_path());
+  ASSERT_TRUE(owner_link.connected());
+  {
+    protocol::ClaimClient claim(*label, owner, owner_rng.drbg);
+    uint8_t out[protocol::kMaxClaimMessageSize];
+    Result<size_t> n = claim.Start(out);
+    while (n.ok() && *n > 0) {
+      n = claim.Handle(owner_link.Exchange(protocol::FrameType::kClaim, std::span<const uint8_t>(out, *n)), out);
+    }
+    ASSERT_TRUE(n.ok() && claim.done()) << n.status().name();
+  }
+  const protocol::LockId lock_id = label->lock_id;
+
+  // The owner's key as anyone sees it, with a signature nobody made, as an
+  // encoded SessionIdentity: holder_key (field 1, 33 bytes), signature
+  // (field 4, 64 bytes).
+  std::vector<uint8_t> forged = {0x0A, 33};
+  const auto owner_key = owner.public_key().Compressed();
+  forged.insert(forged.end(), owner_key.begin(), owner_key.end());
+  forged.push_back(0x22);
+  forged.push_back(64);
+  forged.insert(forged.end(), 64, 0x42);
+
+  constexpr int kHellosPerConnection = 1000;
+  std::atomic<int> answered{0}, refused_forgeries{0}, flooders_done{0};
+  auto flood = [&](uint64_t seed) {
+    SeededDrbg rng(seed);
+    const crypto::P256KeyPair stranger = *crypto::P256KeyPair::Generate(rng.drbg);
+    FrameLink link(lock_path());
+    ASSERT_TRUE(link.connected());
+    uint8_t out[protocol::kMaxSessionMessageSize];
+    for (int i = 0; i < kHellosPerConnection; ++i) {
+      protocol::SessionClient forger(stranger, {}, lock_id, rng.drbg);
+      forger.set_identity_for_testing(forged);
+      Result<size_t> m1 = forger.Hello(out);
+      ASSERT_TRUE(m1.ok());
+      const std::vector<uint8_t> m2 = link.Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m1));
+      ASSERT_FALSE(m2.empty()) << i;
+      ++answered;
+      if (i % 10 != 0) continue;
+      protocol::CommandRequest unlock;
+      unlock.command = protocol::Command::kUnlock;
+      Result<size_t> m3 = forger.Finish(m2, unlock, out);
+      ASSERT_TRUE(m3.ok());
+      Result<protocol::CommandResponse> r =
+          forger.Receive(link.Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m3)));
+      // The lock's own (authenticated) refusal: a bad signature, or, should
+      // the owner's clock advances have aged the cookie, an old cookie.
+      ASSERT_FALSE(r.ok());
+      if (forger.last_error_authenticated()) ++refused_forgeries;
+    }
+    ++flooders_done;
+  };
+  std::thread a(flood, 72), b(flood, 73);
+
+  // 20 owner unlocks spread over the flood: the k-th once the lock has
+  // answered k * 100 of its hellos.
+  constexpr int kOwnerAttempts = 20;
+  int attempts = 0, opened = 0, during_flood = 0;
+  while (attempts < kOwnerAttempts) {
+    while (answered.load() < attempts * (2 * kHellosPerConnection / kOwnerAttempts) && flooders_done.load() < 2) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    during_flood += flooders_done.load() < 2 ? 1 : 0;
+    protocol::SessionClient unlocker(owner, {}, lock_id, owner_rng.drbg);
+    ++attempts;
+    if (RunCold(owner_link, unlocker, protocol::Command::kUnlock) == StatusCode::kOk) ++opened;
+    control.Ask({{"cmd", "advance"}, {"ms", 2000}});
+    protocol::SessionClient locker(owner, {}, lock_id, owner_rng.drbg);
+    EXPECT_EQ(RunCold(owner_link, locker, protocol::Command::kLock), StatusCode::kOk);
+    control.Ask({{"cmd", "advance"}, {"ms", 2000}});
+  }
+  a.join();
+  b.join();
+  EXPECT_EQ(answered.load(), 2 * kHellosPerConnection);
+  EXPECT_EQ(refused_forgeries.load(), 2 * kHellosPerConnection / 10);
+  EXPECT_EQ(opened, kOwnerAttempts) << "owner unlocks that failed during the flood";
+  EXPECT_GE(during_flood, kOwnerAttempts / 2);
+  std::printf("flood: %d hellos and %d forged third messages answered; owner opened %d of %d times (%d during the flood)\n",
+              answered.load(), refused_forgeries.load(), opened, attempts, during_flood);
+  // The flood cost the keypad nothing either (A15).
+  EXPECT_EQ(control.Ask({{"cmd", "status"}})["lockedOut"], false);
+  EXPECT_EQ(p.Signal(SIGTERM), 0) << p.stderr_text();
 }
 
 }  // namespace

@@ -1,12 +1,15 @@
 // Fuzzes the session decoders on both sides. The first byte picks the
 // target: 0 the lock (claimed, no session), 1 the lock after a real guest
-// hello, 2 the lock with an established guest session, 3 the client
-// awaiting SessionAccept, 4 the client awaiting a response, 5 the
-// revalidation token of a real hello from a guest whose certificate
-// (serial 6) demands one, at a lock whose time is known (the rest of the
-// input is the token; the session then runs one command). Otherwise the
-// rest is the datagram. State is rebuilt for every input from a
-// provisioned store.
+// hello (the input is a third message: the cookie must open first), 2 the
+// lock with an established guest session, 3 the client awaiting
+// SessionAccept, 4 the client awaiting a response (to a real third message),
+// 5 the revalidation token sealed in a real third message from a guest
+// whose certificate (serial 6) demands one, at a lock whose time is known
+// (the rest of the input is the token; the session then runs one command),
+// 6 the identity sealed in a real third message (the rest of the input is
+// the SessionIdentity plaintext: the lock decodes it, checks the signature
+// and the chain). Otherwise the rest is the datagram. State is rebuilt for
+// every input from a provisioned store.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -88,7 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!server.Start().ok()) return 0;
   protocol::SessionClient client(*p.guest, p.chain, p.lock_id, drbg);
 
-  const uint8_t mode = data[0] % 6;
+  const uint8_t mode = data[0] % 7;
   const std::span<const uint8_t> in(data + 1, size - 1);
   uint8_t a[protocol::kMaxSessionMessageSize], b[protocol::kMaxSessionMessageSize];
   protocol::CommandRequest unlock;
@@ -97,6 +100,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!sim.lock().SetUtcTime(kNow, false).ok()) return 0;
     protocol::SessionClient holder(*p.guest, p.revalidated_chain, p.lock_id, drbg);
     if (!holder.set_revalidation(in).ok()) return 0;
+    Result<size_t> h1 = holder.Hello(a);
+    if (!h1.ok()) return 0;
+    Result<size_t> h2 = server.Handle(std::span<const uint8_t>(a, *h1), 1, b);
+    if (!h2.ok()) return 0;
+    Result<size_t> h3 = holder.Finish(std::span<const uint8_t>(b, *h2), unlock, a);
+    if (!h3.ok()) return 0;
+    Result<size_t> h4 = server.Handle(std::span<const uint8_t>(a, *h3), 2, b);
+    if (h4.ok()) holder.Receive(std::span<const uint8_t>(b, *h4)).IgnoreError();
+    return 0;
+  }
+  if (mode == 6) {
+    protocol::SessionClient holder(*p.guest, p.chain, p.lock_id, drbg);
+    holder.set_identity_for_testing(in);
     Result<size_t> h1 = holder.Hello(a);
     if (!h1.ok()) return 0;
     Result<size_t> h2 = server.Handle(std::span<const uint8_t>(a, *h1), 1, b);

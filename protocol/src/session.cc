@@ -12,18 +12,41 @@
 namespace mortise::protocol {
 namespace {
 
-static_assert(mortise_SessionMessage_size <= kMaxSessionMessageSize);
-static_assert(kMaxRevalidationTokenSize <= sizeof(mortise_SessionHello{}.revalidation.bytes));
+static_assert(mortise_SessionMessage_size == kMaxSessionMessageSize);
+static_assert(kMaxRevalidationTokenSize <= sizeof(mortise_SessionIdentity{}.revalidation.bytes));
+static_assert(kMaxChainSize <= sizeof(mortise_SessionIdentity{}.chain.bytes));
 static_assert(mortise_Request_size + crypto::kCcmTagSize <= sizeof(mortise_SessionRequest{}.sealed.bytes));
 static_assert(mortise_Response_size + crypto::kCcmTagSize <= sizeof(mortise_SessionResponse{}.sealed.bytes));
 
-constexpr uint8_t kTranscriptDomain[] = "mortise-session-v1";
-constexpr uint8_t kLockSignDomain[] = "mortise-session-lock-v1";
-constexpr uint8_t kHolderSignDomain[] = "mortise-session-holder-v1";
-constexpr uint8_t kKeyInfo[] = {'s', 'e', 's', 's', 'i', 'o', 'n', ' ', 'k', 'e', 'y', 's'};
-constexpr uint8_t kResumeInfo[] = {'r', 'e', 's', 'u', 'm', 'e', ' ', 'k', 'e', 'y', 's'};
+static_assert(mortise_SessionIdentity_size + crypto::kCcmTagSize <= sizeof(mortise_SessionFinish{}.sealed_identity.bytes));
+static_assert(kCookieSize == sizeof(mortise_SessionAccept{}.cookie.bytes));
+
+constexpr uint8_t kTranscriptDomain[] = "mortise-session-v2";
+constexpr uint8_t kLockSignDomain[] = "mortise-session-lock-v2";
+constexpr uint8_t kHolderSignDomain[] = "mortise-session-holder-v2";
+// HKDF info strings (no terminating zero).
+template <size_t N>
+constexpr std::span<const uint8_t> Info(const char (&s)[N]) {
+  return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s), N - 1);
+}
+constexpr const char kHandshakeInfoText[] = "handshake secret";
+constexpr const char kIdentityInfoText[] = "identity keys";
+constexpr const char kKeyInfoText[] = "session keys";
+constexpr const char kResumeInfoText[] = "resume keys";
+constexpr const char kNextTicketInfoText[] = "next ticket";
+const std::span<const uint8_t> kHandshakeInfo = Info(kHandshakeInfoText);
+const std::span<const uint8_t> kKeyInfo = Info(kKeyInfoText);
+const std::span<const uint8_t> kResumeInfo = Info(kResumeInfoText);
+// CCM nonces' first byte: requests, responses, the sealed identity, the
+// lock's verdict on message 3, cookies. Each key is used with one of them.
 constexpr uint8_t kRequestDirection = 0x01;
 constexpr uint8_t kResponseDirection = 0x02;
+constexpr uint8_t kIdentityNonce = 0x03;
+constexpr uint8_t kVerdictNonce = 0x04;
+constexpr uint8_t kCookieNonce = 0x05;
+// Cookie plaintext: issued (8 LE) || TH2 (32) || handshake secret (32).
+constexpr size_t kCookiePlainSize = 8 + 32 + 32;
+static_assert(kCookieSize == 8 + kCookiePlainSize + crypto::kCcmTagSize);
 
 // Session key material: c2l 16 || l2c 16 || resumption secret 32 ||
 // resumption id 16 || session id 8.
@@ -76,6 +99,61 @@ struct Aad {
   std::span<const uint8_t> span() const { return std::span<const uint8_t>(bytes, size); }
 };
 
+// K_id (seals message 3's identity) || K_verdict (authenticates the lock's
+// refusal of message 3) = HKDF(salt = TH2, ikm = handshake secret).
+Status DeriveIdentityKeys(const crypto::SecretBytes<32>& secret, const crypto::Digest& th2,
+                          crypto::SecretBytes<16>& id_key, crypto::SecretBytes<16>& verdict_key) {
+  crypto::SecretBytes<32> keys;
+  MORTISE_TRY(crypto::HkdfSha256(th2, secret.span(), Info(kIdentityInfoText), keys.span()));
+  std::memcpy(id_key.data(), keys.data(), 16);
+  std::memcpy(verdict_key.data(), keys.data() + 16, 16);
+  return Status::Ok();
+}
+
+// The ticket after a resumption: secret' || id' = HKDF(ikm = secret, info = "next ticket").
+template <typename IdT>
+Status NextTicket(crypto::SecretBytes<32>& secret, IdT& id) {
+  crypto::SecretBytes<32 + kResumptionIdSize> next;
+  MORTISE_TRY(crypto::HkdfSha256({}, secret.span(), Info(kNextTicketInfoText), next.span()));
+  std::memcpy(secret.data(), next.data(), 32);
+  std::memcpy(id.data(), next.data() + 32, kResumptionIdSize);
+  return Status::Ok();
+}
+
+std::array<uint8_t, crypto::kCcmNonceSize> CookieNonce(uint64_t id) {
+  std::array<uint8_t, crypto::kCcmNonceSize> n{};
+  n[0] = kCookieNonce;
+  internal::PutU64(n.data() + 1, id);
+  return n;
+}
+
+std::array<uint8_t, crypto::kCcmNonceSize> IdentityNonce() {
+  std::array<uint8_t, crypto::kCcmNonceSize> n{};
+  n[0] = kIdentityNonce;
+  return n;
+}
+
+// The lock's verdict on message 3: the CCM tag of nothing, with the code as
+// associated data and in the nonce (each code its own nonce under K_verdict).
+Status VerdictTag(const crypto::SecretBytes<16>& key, uint8_t code, std::span<uint8_t, crypto::kCcmTagSize> tag) {
+  std::array<uint8_t, crypto::kCcmNonceSize> n{};
+  n[0] = kVerdictNonce;
+  n[1] = code;
+  const uint8_t aad[1] = {code};
+  return crypto::AesCcm128(key.span()).Encrypt(n, aad, {}, {}, tag);
+}
+
+// TH2 = SHA-256(TH || the lock's signature): message 2 without its cookie,
+// whose other fields are already in TH.
+crypto::Digest AcceptTranscript(const crypto::Digest& th, std::span<const uint8_t> lock_signature) {
+  crypto::Sha256 h;
+  h.Update(th);
+  h.Update(lock_signature);
+  crypto::Digest d{};
+  h.Final(d);
+  return d;
+}
+
 crypto::Digest Snapshot(const crypto::Sha256& h) {
   crypto::Sha256 copy(h);
   crypto::Digest d{};
@@ -108,11 +186,6 @@ struct Signed {
   }
 };
 
-Status DeriveSession(const crypto::SecretBytes<crypto::kP256SharedSecretSize>& shared, const crypto::Digest& th2,
-                     Okm& okm) {
-  return crypto::HkdfSha256(th2, shared.span(), kKeyInfo, okm.bytes.span());
-}
-
 Status DeriveResume(std::span<const uint8_t> secret, std::span<const uint8_t> client_nonce, uint32_t counter,
                     uint64_t boot_epoch, crypto::SecretBytes<16>& c2l, crypto::SecretBytes<16>& l2c) {
   uint8_t salt[kSessionNonceSize + 4 + 8];
@@ -136,10 +209,16 @@ Result<size_t> EncodeSession(const mortise_SessionMessage& m, std::span<uint8_t>
   return internal::Encode(mortise_SessionMessage_fields, &m, out);
 }
 
-Result<size_t> EncodeError(Status status, std::span<uint8_t> out) {
+// `verdict_key`: set when the error answers a message 3 whose cookie opened.
+Result<size_t> EncodeError(Status status, const crypto::SecretBytes<16>* verdict_key, std::span<uint8_t> out) {
   mortise_SessionMessage m = mortise_SessionMessage_init_zero;
   m.which_body = mortise_SessionMessage_error_tag;
   m.body.error.code = static_cast<uint32_t>(status.code());
+  if (verdict_key != nullptr) {
+    m.body.error.tag.size = crypto::kCcmTagSize;
+    MORTISE_TRY(VerdictTag(*verdict_key, static_cast<uint8_t>(status.code()),
+                           std::span<uint8_t, crypto::kCcmTagSize>(m.body.error.tag.bytes, crypto::kCcmTagSize)));
+  }
   return EncodeSession(m, out);
 }
 
@@ -167,29 +246,27 @@ Status SessionServer::Start() {
 void SessionServer::Reset() {
   for (Slot& s : slots_) s = Slot();
   for (Ticket& t : tickets_) t = Ticket();
+  // Cookies issued before: their key is gone, so they no longer open. Ids
+  // keep counting, so none is ever issued twice in a boot.
+  for (CookieKey& k : cookie_keys_) k = CookieKey();
+  for (UsedCookie& u : used_cookies_) u = UsedCookie();
 }
 
 bool SessionServer::Expired(const Slot& s, uint64_t now_ms) const {
-  if (s.state == SlotState::kPending) return now_ms - s.created_ms >= kHandshakeTimeoutMs;
-  if (s.state == SlotState::kEstablished) return now_ms - s.last_used_ms >= kSessionIdleMs;
-  return true;
+  return !s.used || now_ms - s.last_used_ms >= kSessionIdleMs;
 }
 
 size_t SessionServer::sessions_in_use(uint64_t now_ms) const {
   size_t n = 0;
-  for (const Slot& s : slots_) n += (s.state != SlotState::kFree && !Expired(s, now_ms)) ? 1 : 0;
+  for (const Slot& s : slots_) n += Expired(s, now_ms) ? 0 : 1;
   return n;
 }
 
 SessionServer::Slot* SessionServer::AllocateSlot(bool owner, uint64_t now_ms) {
   for (Slot& s : slots_) {
-    if (s.state == SlotState::kFree || Expired(s, now_ms)) return &s;
+    if (Expired(s, now_ms)) return &s;
   }
   Slot* victim = nullptr;
-  for (Slot& s : slots_) {
-    if (s.state == SlotState::kPending && (victim == nullptr || s.created_ms < victim->created_ms)) victim = &s;
-  }
-  if (victim != nullptr) return victim;
   for (Slot& s : slots_) {
     if (s.key.depth != 0 && (victim == nullptr || s.last_used_ms < victim->last_used_ms)) victim = &s;
   }
@@ -201,10 +278,11 @@ SessionServer::Slot* SessionServer::AllocateSlot(bool owner, uint64_t now_ms) {
   return victim;
 }
 
-void SessionServer::StoreTicket(const Slot& slot, uint64_t now_ms) {
+void SessionServer::StoreTicket(const VerifiedKey& key, std::span<const uint8_t, kResumptionIdSize> id,
+                                std::span<const uint8_t, 32> secret, uint64_t now_ms) {
   Ticket* t = nullptr;
   for (Ticket& c : tickets_) {
-    if (!c.used) {
+    if (!c.used || now_ms - c.created_ms >= kTicketLifetimeMs) {
       t = &c;
       break;
     }
@@ -217,20 +295,70 @@ void SessionServer::StoreTicket(const Slot& slot, uint64_t now_ms) {
     }
   }
   t->used = true;
-  t->id = slot.resumption_id;
-  t->secret = slot.resumption_secret;
-  t->key = slot.key;
+  std::memcpy(t->id.data(), id.data(), kResumptionIdSize);
+  Copy(secret, t->secret);
+  t->key = key;
   t->last_counter = 0;
+  t->created_ms = now_ms;
   t->last_used_ms = now_ms;
+}
+
+Status SessionServer::RotateCookieKey(uint64_t now_ms) {
+  if (cookie_keys_[0].valid && now_ms - cookie_keys_[0].created_ms < kHandshakeTimeoutMs) return Status::Ok();
+  CookieKey fresh;
+  MORTISE_TRY(authority_.drbg().Generate(fresh.key.span()));
+  fresh.valid = true;
+  fresh.first_id = next_cookie_id_;
+  fresh.created_ms = now_ms;
+  cookie_keys_[1] = cookie_keys_[0];
+  cookie_keys_[0] = fresh;
+  return Status::Ok();
+}
+
+const SessionServer::CookieKey* SessionServer::CookieKeyFor(uint64_t cookie_id) const {
+  if (cookie_id == 0 || cookie_id >= next_cookie_id_) return nullptr;
+  for (const CookieKey& k : cookie_keys_) {
+    if (k.valid && cookie_id >= k.first_id) return &k;
+  }
+  return nullptr;
+}
+
+Status SessionServer::UseCookie(uint64_t cookie_id, uint64_t issued_ms, uint64_t now_ms) {
+  if (cookie_id <= cookie_floor_) return StatusCode::kNotFound;
+  for (const UsedCookie& u : used_cookies_) {
+    if (u.id == cookie_id) return StatusCode::kAlreadyExists;
+  }
+  UsedCookie* slot = nullptr;
+  UsedCookie* lowest = nullptr;
+  for (UsedCookie& u : used_cookies_) {
+    // An expired cookie can be forgotten: its age refuses it anyway.
+    if (u.id == 0 || now_ms - u.issued_ms >= kHandshakeTimeoutMs) {
+      slot = &u;
+      break;
+    }
+    if (lowest == nullptr || u.id < lowest->id) lowest = &u;
+  }
+  if (slot == nullptr) {
+    // Every entry is a live cookie: forget the oldest and refuse every id
+    // up to it, so that no cookie can be used twice.
+    cookie_floor_ = lowest->id;
+    slot = lowest;
+  }
+  slot->id = cookie_id;
+  slot->issued_ms = issued_ms;
+  return Status::Ok();
 }
 
 Result<size_t> SessionServer::Handle(std::span<const uint8_t> datagram, uint64_t now_ms, std::span<uint8_t> reply) {
   if (!started_) return StatusCode::kFailedPrecondition;
   if (reply.size() < kMaxSessionMessageSize) return StatusCode::kResourceExhausted;
   size_t len = 0;
+  verdict_ready_ = false;
   last_status_ = Step(datagram, now_ms, reply, len);
+  const bool sealed_verdict = verdict_ready_;
+  verdict_ready_ = false;
   if (last_status_.ok()) return len;
-  return EncodeError(last_status_, reply);
+  return EncodeError(last_status_, sealed_verdict ? &verdict_key_ : nullptr, reply);
 }
 
 Status SessionServer::Step(std::span<const uint8_t> datagram, uint64_t now_ms, std::span<uint8_t> reply,
@@ -249,35 +377,21 @@ Status SessionServer::Step(std::span<const uint8_t> datagram, uint64_t now_ms, s
   }
 }
 
+// Stateless: everything the third message needs comes back in the cookie.
+// A hello costs the lock one key generation, one ECDH and one signature
+// (3 P-256 operations) and nothing else; it cannot evict anyone.
 Status SessionServer::OnHello(std::span<const uint8_t> datagram, const void* msg, uint64_t now_ms,
                               std::span<uint8_t> reply, size_t& len) {
   const auto& hello = *static_cast<const mortise_SessionHello*>(msg);
   // One version only: an older or newer one is refused, never negotiated
   // down (the version is also in the signed transcript).
   if (hello.version != kSessionVersion) return StatusCode::kInvalidArgument;
-  if (hello.client_ephemeral.size != crypto::kP256PublicKeySize || hello.client_nonce.size != kSessionNonceSize ||
-      hello.holder_key.size != crypto::kP256CompressedKeySize) {
+  if (hello.client_ephemeral.size != crypto::kP256PublicKeySize || hello.client_nonce.size != kSessionNonceSize) {
     return StatusCode::kInvalidArgument;
   }
   Result<crypto::P256PublicKey> client_ephemeral = crypto::P256PublicKey::Import(View(hello.client_ephemeral));
-  Result<crypto::P256PublicKey> holder = crypto::P256PublicKey::Import(View(hello.holder_key));
-  if (!client_ephemeral.ok() || !holder.ok()) return StatusCode::kInvalidArgument;
-
-  // The owner's own key never needs a token; a chain's token is examined
-  // only when the chain demands one (LockAuthority::VerifyKey).
-  Result<VerifiedKey> key = hello.chain.size == 0
-                                ? authority_.VerifyOwner(*holder)
-                                : authority_.VerifyKey(View(hello.chain), View(hello.revalidation), lock_);
-  // The verdict goes back as it is (revoked, not yet valid, outside its
-  // schedule, a bad signature): the chain is the holder's own, so the
-  // reason tells them nothing they could not work out, and a person needs
-  // it to act (ask the owner for a new key, wait, set the lock's time).
-  if (!key.ok()) return key.status();
-  if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;
-
-  Slot* slot = AllocateSlot(key->depth == 0, now_ms);
-  if (slot == nullptr) return StatusCode::kResourceExhausted;
-  *slot = Slot();
+  if (!client_ephemeral.ok()) return StatusCode::kInvalidArgument;
+  MORTISE_TRY(RotateCookieKey(now_ms));
 
   crypto::Drbg& drbg = authority_.drbg();
   Result<crypto::P256KeyPair> ephemeral = crypto::P256KeyPair::Generate(drbg);
@@ -300,53 +414,123 @@ Status SessionServer::OnHello(std::span<const uint8_t> datagram, const void* msg
   crypto::P256Signature sig{};
   MORTISE_TRY(authority_.identity().key().Sign(to_sign.bytes, sig, drbg));
   internal::SetBytes(a.signature, sig);
-  MORTISE_ASSIGN_OR_RETURN(len, EncodeSession(out, reply));
 
-  crypto::Sha256 h2;
-  h2.Update(th);
-  h2.Update(reply.first(len));
-  const crypto::Digest th2 = Snapshot(h2);
+  const crypto::Digest th2 = AcceptTranscript(th, sig);
   crypto::SecretBytes<crypto::kP256SharedSecretSize> shared;
   MORTISE_TRY(ephemeral->Ecdh(*client_ephemeral, shared, drbg));
-  Okm okm;
-  MORTISE_TRY(DeriveSession(shared, th2, okm));
+  crypto::SecretBytes<32> secret;
+  MORTISE_TRY(crypto::HkdfSha256(th2, shared.span(), kHandshakeInfo, secret.span()));
 
-  slot->state = SlotState::kPending;
-  std::memcpy(slot->id.data(), okm.session_id().data(), kSessionIdSize);
-  slot->key = *key;
-  slot->th2 = th2;
-  Copy(okm.c2l(), slot->c2l);
-  Copy(okm.l2c(), slot->l2c);
-  std::memcpy(slot->resumption_id.data(), okm.resumption_id().data(), kResumptionIdSize);
-  Copy(okm.resumption_secret(), slot->resumption_secret);
-  slot->created_ms = now_ms;
-  slot->last_used_ms = now_ms;
+  // The cookie: id (8 LE) || AES-CCM(issued (8 LE) || TH2 || secret) || tag.
+  const uint64_t id = next_cookie_id_++;
+  a.cookie.size = kCookieSize;
+  internal::PutU64(a.cookie.bytes, id);
+  crypto::SecretBytes<kCookiePlainSize> plain;
+  internal::PutU64(plain.data(), now_ms);
+  std::memcpy(plain.data() + 8, th2.data(), th2.size());
+  std::memcpy(plain.data() + 8 + 32, secret.data(), 32);
+  MORTISE_TRY(crypto::AesCcm128(cookie_keys_[0].key.span())
+                  .Seal(CookieNonce(id), std::span<const uint8_t>(a.cookie.bytes, 8), plain.span(),
+                        std::span<uint8_t>(a.cookie.bytes + 8, kCookieSize - 8)));
+  MORTISE_ASSIGN_OR_RETURN(len, EncodeSession(out, reply));
   return Status::Ok();
 }
 
 Status SessionServer::OnFinish(const void* msg, uint64_t now_ms, std::span<uint8_t> reply, size_t& len) {
   const auto& f = *static_cast<const mortise_SessionFinish*>(msg);
-  if (f.session_id.size != kSessionIdSize || f.signature.size != crypto::kP256SignatureSize) {
+  if (f.cookie.size != kCookieSize || f.sealed_identity.size < crypto::kCcmTagSize) {
     return StatusCode::kInvalidArgument;
   }
-  Slot* slot = nullptr;
-  for (Slot& s : slots_) {
-    if (s.state == SlotState::kPending && std::memcmp(s.id.data(), f.session_id.bytes, kSessionIdSize) == 0) slot = &s;
+  // The cookie first: AES only. One that does not open (forged, from an
+  // earlier key or boot) is simply unknown.
+  const uint64_t id = internal::GetU64(f.cookie.bytes);
+  const CookieKey* key = CookieKeyFor(id);
+  if (key == nullptr) return StatusCode::kNotFound;
+  crypto::SecretBytes<kCookiePlainSize> plain;
+  if (!crypto::AesCcm128(key->key.span())
+           .Open(CookieNonce(id), std::span<const uint8_t>(f.cookie.bytes, 8),
+                 std::span<const uint8_t>(f.cookie.bytes + 8, kCookieSize - 8), plain.span())
+           .ok()) {
+    return StatusCode::kNotFound;
   }
-  if (slot == nullptr || Expired(*slot, now_ms)) return StatusCode::kNotFound;
-  Result<crypto::P256PublicKey> holder = crypto::P256PublicKey::Import(slot->key.holder_key);
-  if (!holder.ok()) return StatusCode::kInternal;
-  const Signed<sizeof(kHolderSignDomain)> signed_th2(kHolderSignDomain, slot->th2);
-  if (!holder->Verify(signed_th2.bytes, View(f.signature)).ok()) {
-    // A failed proof of possession counts towards the lock's one failure
-    // counter (A15), like a wrong PIN.
-    lock_.ReportAuthenticationFailure(core::OperationSource::kProprietaryRemote);
-    *slot = Slot();
-    return StatusCode::kUnauthenticated;
+  const uint64_t issued_ms = internal::GetU64(plain.data());
+  crypto::Digest th2{};
+  std::memcpy(th2.data(), plain.data() + 8, th2.size());
+  crypto::SecretBytes<32> secret;
+  std::memcpy(secret.data(), plain.data() + 8 + 32, 32);
+  // From here on the lock's refusals are authenticated for the client.
+  crypto::SecretBytes<16> id_key;
+  MORTISE_TRY(DeriveIdentityKeys(secret, th2, id_key, verdict_key_));
+  verdict_ready_ = true;
+  return FinishWithCookie(msg, id, issued_ms, th2, secret, id_key, now_ms, reply, len);
+}
+
+Status SessionServer::FinishWithCookie(const void* msg, uint64_t cookie_id, uint64_t issued_ms,
+                                       const crypto::Digest& th2, const crypto::SecretBytes<32>& secret,
+                                       const crypto::SecretBytes<16>& id_key, uint64_t now_ms,
+                                       std::span<uint8_t> reply, size_t& len) {
+  const auto& f = *static_cast<const mortise_SessionFinish*>(msg);
+  if (issued_ms > now_ms || now_ms - issued_ms >= kHandshakeTimeoutMs) return StatusCode::kNotFound;
+  if (cookie_id <= cookie_floor_) return StatusCode::kNotFound;
+  for (const UsedCookie& u : used_cookies_) {
+    if (u.id == cookie_id) return StatusCode::kAlreadyExists;
   }
-  slot->state = SlotState::kEstablished;
+  uint8_t identity_plain[mortise_SessionIdentity_size];
+  const size_t identity_len = f.sealed_identity.size - crypto::kCcmTagSize;
+  if (identity_len > sizeof(identity_plain)) return StatusCode::kInvalidArgument;
+  const std::span<const uint8_t> cookie(f.cookie.bytes, kCookieSize);
+  MORTISE_TRY(crypto::AesCcm128(id_key.span())
+                  .Open(IdentityNonce(), cookie, View(f.sealed_identity),
+                        std::span<uint8_t>(identity_plain, identity_len)));
+  const std::span<const uint8_t> identity_bytes(identity_plain, identity_len);
+  uint8_t scratch[mortise_SessionIdentity_size];
+  mortise_SessionIdentity identity = mortise_SessionIdentity_init_zero;
+  MORTISE_TRY(internal::DecodeStrict(identity_bytes, mortise_SessionIdentity_fields, &identity, scratch));
+  if (identity.holder_key.size != crypto::kP256CompressedKeySize ||
+      identity.signature.size != crypto::kP256SignatureSize) {
+    return StatusCode::kInvalidArgument;
+  }
+  Result<crypto::P256PublicKey> holder = crypto::P256PublicKey::Import(View(identity.holder_key));
+  if (!holder.ok()) return StatusCode::kInvalidArgument;
+  // One signature verification per cookie, whatever its outcome: a cookie
+  // costs a hello (3 P-256 operations for the lock), so forged third
+  // messages cannot make the lock work more than hellos already can.
+  MORTISE_TRY(UseCookie(cookie_id, issued_ms, now_ms));
+  // The holder's signature before the chain: a forged one costs the lock
+  // one verification, and (A15) it is NOT a wrong code: a signature cannot
+  // be guessed, so it never reaches the core's shared failure counter,
+  // whose lock-out would shut out keypad, card and offline-PIN users.
+  const Signed<sizeof(kHolderSignDomain)> signed_th2(kHolderSignDomain, th2);
+  if (!holder->Verify(signed_th2.bytes, View(identity.signature)).ok()) return StatusCode::kUnauthenticated;
+
+  // The owner's own key never needs a token; a chain's token is examined
+  // only when the chain demands one (LockAuthority::VerifyKey). The verdict
+  // goes back as it is (revoked, not yet valid, outside its schedule):
+  // sealed for the holder, who needs it to act.
+  Result<VerifiedKey> key = identity.chain.size == 0
+                                ? authority_.VerifyOwner(*holder)
+                                : authority_.VerifyKey(View(identity.chain), View(identity.revalidation), lock_);
+  if (!key.ok()) return key.status();
+  if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;
+
+  crypto::Sha256 h3;
+  h3.Update(th2);
+  h3.Update(identity_bytes);
+  const crypto::Digest th3 = Snapshot(h3);
+  crypto::SecureZero(identity_plain, sizeof(identity_plain));
+  Okm okm;
+  MORTISE_TRY(crypto::HkdfSha256(th3, secret.span(), kKeyInfo, okm.bytes.span()));
+
+  Slot* slot = AllocateSlot(key->depth == 0, now_ms);
+  if (slot == nullptr) return StatusCode::kResourceExhausted;
+  *slot = Slot();
+  slot->used = true;
+  std::memcpy(slot->id.data(), okm.session_id().data(), kSessionIdSize);
+  slot->key = *key;
+  Copy(okm.c2l(), slot->c2l);
+  Copy(okm.l2c(), slot->l2c);
   slot->last_used_ms = now_ms;
-  StoreTicket(*slot, now_ms);
+  StoreTicket(*key, okm.resumption_id(), okm.resumption_secret(), now_ms);
   end_requested_ = false;
   MORTISE_TRY(Serve(slot->key, slot->id, f.counter, View(f.sealed), slot->c2l, slot->l2c, slot->last_counter, reply,
                     len));
@@ -359,9 +543,7 @@ Status SessionServer::OnRequest(const void* msg, uint64_t now_ms, std::span<uint
   if (r.session_id.size != kSessionIdSize) return StatusCode::kInvalidArgument;
   Slot* slot = nullptr;
   for (Slot& s : slots_) {
-    if (s.state == SlotState::kEstablished && std::memcmp(s.id.data(), r.session_id.bytes, kSessionIdSize) == 0) {
-      slot = &s;
-    }
+    if (s.used && std::memcmp(s.id.data(), r.session_id.bytes, kSessionIdSize) == 0) slot = &s;
   }
   if (slot == nullptr || Expired(*slot, now_ms)) return StatusCode::kNotFound;
   end_requested_ = false;
@@ -384,13 +566,22 @@ Status SessionServer::OnResume(const void* msg, uint64_t now_ms, std::span<uint8
     if (t.used && std::memcmp(t.id.data(), r.resumption_id.bytes, kResumptionIdSize) == 0) ticket = &t;
   }
   if (ticket == nullptr) return StatusCode::kNotFound;
+  // A ticket is a day old at most (resuming does not extend it): then the
+  // client must prove its key again with a full handshake.
+  if (now_ms - ticket->created_ms >= kTicketLifetimeMs) {
+    *ticket = Ticket();
+    return StatusCode::kNotFound;
+  }
   // Check the counter before deriving anything: a replay costs one compare.
   if (r.counter <= ticket->last_counter) return StatusCode::kAlreadyExists;
   crypto::SecretBytes<16> c2l, l2c;
   MORTISE_TRY(DeriveResume(ticket->secret.span(), View(r.client_nonce), r.counter, boot_epoch_, c2l, l2c));
   MORTISE_TRY(Serve(ticket->key, ticket->id, r.counter, View(r.sealed), c2l, l2c, ticket->last_counter, reply, len));
   ticket->last_used_ms = now_ms;
-  return Status::Ok();
+  // Answered: the ticket moves to its next id and secret, so a listener
+  // cannot link this visit to the next one, and a later read of the lock's
+  // RAM cannot open this resumption's traffic.
+  return NextTicket(ticket->secret, ticket->id);
 }
 
 Status SessionServer::Serve(const VerifiedKey& key, std::span<const uint8_t> id, uint32_t counter,
@@ -428,6 +619,7 @@ Status SessionServer::Serve(const VerifiedKey& key, std::span<const uint8_t> id,
     // source is the proprietary remote, which the no-remote mode allows and
     // RequirePINforRemoteOperation still covers.
     response = executor_.Run(key, request, core::OperationSource::kProprietaryRemote);
+    verdict_ready_ = false;  // it ran: no refusal may claim otherwise
   }
   crypto::SecureZero(plain, sizeof(plain));
   crypto::SecureZero(&req, sizeof(req));  // holds the PIN, if any
@@ -482,9 +674,6 @@ Result<size_t> SessionClient::Hello(std::span<uint8_t> out) {
   internal::SetBytes(h.client_ephemeral, ephemeral_->public_key().bytes());
   h.client_nonce.size = kSessionNonceSize;
   MORTISE_TRY(drbg_.Generate(std::span<uint8_t>(h.client_nonce.bytes, kSessionNonceSize)));
-  internal::SetBytes(h.holder_key, holder_.public_key().Compressed());
-  internal::SetBytes(h.chain, std::span<const uint8_t>(chain_.data(), chain_len_));
-  internal::SetBytes(h.revalidation, std::span<const uint8_t>(revalidation_.data(), revalidation_len_));
   MORTISE_ASSIGN_OR_RETURN(const size_t len, EncodeSession(m, out));
   hello_hash_ = crypto::Sha256();
   hello_hash_.Update(std::span<const uint8_t>(kTranscriptDomain, sizeof(kTranscriptDomain)));
@@ -504,7 +693,8 @@ Result<size_t> SessionClient::Finish(std::span<const uint8_t> accept, const Comm
   if (in.which_body != mortise_SessionMessage_accept_tag) return StatusCode::kFailedPrecondition;
   const mortise_SessionAccept& a = in.body.accept;
   if (a.lock_key.size != crypto::kP256PublicKeySize || a.lock_ephemeral.size != crypto::kP256PublicKeySize ||
-      a.lock_nonce.size != kSessionNonceSize || a.signature.size != crypto::kP256SignatureSize) {
+      a.lock_nonce.size != kSessionNonceSize || a.signature.size != crypto::kP256SignatureSize ||
+      a.cookie.size != kCookieSize) {
     return StatusCode::kInvalidArgument;
   }
   Result<crypto::P256PublicKey> lock_key = crypto::P256PublicKey::Import(View(a.lock_key));
@@ -518,15 +708,41 @@ Result<size_t> SessionClient::Finish(std::span<const uint8_t> accept, const Comm
   const Signed<sizeof(kLockSignDomain)> lock_signed(kLockSignDomain, th);
   if (!lock_key->Verify(lock_signed.bytes, View(a.signature)).ok()) return StatusCode::kUnauthenticated;
 
-  crypto::Sha256 h2;
-  h2.Update(th);
-  h2.Update(accept);
-  const crypto::Digest th2 = Snapshot(h2);
+  const crypto::Digest th2 = AcceptTranscript(th, View(a.signature));
   crypto::SecretBytes<crypto::kP256SharedSecretSize> shared;
   MORTISE_TRY(ephemeral_->Ecdh(*lock_ephemeral, shared, drbg_));
   ephemeral_.reset();
+  crypto::SecretBytes<32> secret;
+  MORTISE_TRY(crypto::HkdfSha256(th2, shared.span(), kHandshakeInfo, secret.span()));
+  crypto::SecretBytes<16> id_key;
+  MORTISE_TRY(DeriveIdentityKeys(secret, th2, id_key, verdict_key_));
+
+  // The identity, under K_id: only the two ends of the ECDH read it.
+  mortise_SessionIdentity identity = mortise_SessionIdentity_init_zero;
+  internal::SetBytes(identity.holder_key, holder_.public_key().Compressed());
+  internal::SetBytes(identity.chain, std::span<const uint8_t>(chain_.data(), chain_len_));
+  internal::SetBytes(identity.revalidation, std::span<const uint8_t>(revalidation_.data(), revalidation_len_));
+  const Signed<sizeof(kHolderSignDomain)> holder_signed(kHolderSignDomain, th2);
+  crypto::P256Signature sig{};
+  MORTISE_TRY(holder_.Sign(holder_signed.bytes, sig, drbg_));
+  internal::SetBytes(identity.signature, sig);
+  uint8_t identity_plain[mortise_SessionIdentity_size];
+  size_t identity_len = 0;
+  if (identity_override_.empty()) {
+    MORTISE_ASSIGN_OR_RETURN(identity_len, internal::Encode(mortise_SessionIdentity_fields, &identity, identity_plain));
+  } else {
+    if (identity_override_.size() > sizeof(identity_plain)) return StatusCode::kInvalidArgument;
+    identity_len = identity_override_.size();
+    std::memcpy(identity_plain, identity_override_.data(), identity_len);
+  }
+  const std::span<const uint8_t> identity_bytes(identity_plain, identity_len);
+
+  crypto::Sha256 h3;
+  h3.Update(th2);
+  h3.Update(identity_bytes);
+  const crypto::Digest th3 = Snapshot(h3);
   Okm okm;
-  MORTISE_TRY(DeriveSession(shared, th2, okm));
+  MORTISE_TRY(crypto::HkdfSha256(th3, secret.span(), kKeyInfo, okm.bytes.span()));
   std::memcpy(session_id_.data(), okm.session_id().data(), kSessionIdSize);
   Copy(okm.c2l(), c2l_);
   Copy(okm.l2c(), l2c_);
@@ -539,17 +755,20 @@ Result<size_t> SessionClient::Finish(std::span<const uint8_t> accept, const Comm
   mortise_SessionMessage m = mortise_SessionMessage_init_zero;
   m.which_body = mortise_SessionMessage_finish_tag;
   mortise_SessionFinish& f = m.body.finish;
-  internal::SetBytes(f.session_id, session_id_);
-  const Signed<sizeof(kHolderSignDomain)> holder_signed(kHolderSignDomain, th2);
-  crypto::P256Signature sig{};
-  MORTISE_TRY(holder_.Sign(holder_signed.bytes, sig, drbg_));
-  internal::SetBytes(f.signature, sig);
+  internal::SetBytes(f.cookie, View(a.cookie));
+  f.sealed_identity.size = static_cast<pb_size_t>(identity_len + crypto::kCcmTagSize);
+  const Status sealed_identity = crypto::AesCcm128(id_key.span())
+                                     .Seal(IdentityNonce(), View(a.cookie), identity_bytes,
+                                           std::span<uint8_t>(f.sealed_identity.bytes, f.sealed_identity.size));
+  crypto::SecureZero(identity_plain, sizeof(identity_plain));
+  MORTISE_TRY(sealed_identity);
   f.counter = counter_;
   MORTISE_ASSIGN_OR_RETURN(const size_t sealed_len,
                            SealRequest(first, session_id_, counter_, c2l_, f.sealed.bytes, sizeof(f.sealed.bytes)));
   f.sealed.size = static_cast<pb_size_t>(sealed_len);
   established_ = true;
   has_ticket_ = true;
+  pending_finish_ = true;
   pending_l2c_ = l2c_;
   return EncodeSession(m, out);
 }
@@ -574,6 +793,8 @@ Result<size_t> SessionClient::SealRequest(const CommandRequest& request, std::sp
                   .Seal(Nonce(kRequestDirection, counter), aad.span(), std::span<const uint8_t>(plain, plain_len),
                         std::span<uint8_t>(sealed, plain_len + crypto::kCcmTagSize)));
   pending_ = true;
+  pending_finish_ = false;  // Finish sets it again after this call
+  pending_resume_ = id.size() == kResumptionIdSize;
   pending_end_ = request.command == Command::kEndSession && id.size() == kSessionIdSize;
   pending_counter_ = counter;
   std::memcpy(pending_id_.data(), id.data(), id.size());
@@ -621,14 +842,27 @@ Result<size_t> SessionClient::Resume(const CommandRequest& request, std::span<ui
 
 Result<CommandResponse> SessionClient::Receive(std::span<const uint8_t> bytes) {
   if (!pending_) return StatusCode::kFailedPrecondition;
+  last_error_authenticated_ = false;
+  last_reply_was_error_ = false;
   mortise_SessionMessage in;
   MORTISE_TRY(DecodeSession(bytes, in));
   if (in.which_body == mortise_SessionMessage_error_tag) {
     pending_ = false;
+    last_reply_was_error_ = true;
     const Status s = ErrorStatus(in.body.error.code);
-    if (s.code() == StatusCode::kNotFound) {
-      // The lock no longer knows this session or ticket (a reboot): the
-      // next contact must be a cold handshake.
+    if (pending_finish_) {
+      // Message 3 was refused (or someone says so): no session, no ticket.
+      pending_finish_ = false;
+      established_ = false;
+      has_ticket_ = false;
+      std::array<uint8_t, crypto::kCcmTagSize> expected{};
+      last_error_authenticated_ =
+          in.body.error.tag.size == crypto::kCcmTagSize && in.body.error.code == static_cast<uint32_t>(s.code()) &&
+          VerdictTag(verdict_key_, static_cast<uint8_t>(in.body.error.code), expected).ok() &&
+          crypto::ConstantTimeEqual(expected, View(in.body.error.tag));
+    } else if (s.code() == StatusCode::kNotFound) {
+      // The lock no longer knows this session or ticket (a reboot, an
+      // expired or rotated ticket): the next contact must be cold.
       established_ = false;
       has_ticket_ = false;
     }
@@ -646,6 +880,12 @@ Result<CommandResponse> SessionClient::Receive(std::span<const uint8_t> bytes) {
                   .Open(Nonce(kResponseDirection, r.counter), aad.span(), View(r.sealed),
                         std::span<uint8_t>(plain, plain_len)));
   pending_ = false;
+  pending_finish_ = false;
+  if (pending_resume_) {
+    // The lock answered, so it moved the ticket: follow it.
+    pending_resume_ = false;
+    MORTISE_TRY(NextTicket(resumption_secret_, resumption_id_));
+  }
   uint8_t scratch[mortise_Response_size];
   mortise_Response resp = mortise_Response_init_zero;
   MORTISE_TRY(internal::DecodeStrict(std::span<const uint8_t>(plain, plain_len), mortise_Response_fields, &resp,

@@ -5,11 +5,15 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include <pb_encode.h>
+
+#include "mortise.pb.h"
 #include "mortise/protocol/access_list.h"
 #include "mortise/protocol/claim.h"
 #include "mortise/protocol/revalidation.h"
@@ -107,7 +111,7 @@ TEST(SeedCorpusTest, GenerateSeeds) {
 TEST(SeedCorpusTest, GenerateSessionSeeds) {
   // One real exchange; each datagram prefixed with the session fuzzer's mode
   // byte (0 lock, 1 lock after hello, 2 lock in a session, 3 client awaiting
-  // accept, 4 client awaiting a response).
+  // accept, 4 client awaiting a response, 6 a sealed identity's plaintext).
   testing::SeededDrbg rng(21);
   const crypto::P256KeyPair owner = testing::NewKey(rng.drbg);
   const crypto::P256KeyPair guest = testing::NewKey(rng.drbg);
@@ -154,7 +158,24 @@ TEST(SeedCorpusTest, GenerateSessionSeeds) {
   ASSERT_TRUE(resume.ok());
   Write("session", "resume", seed(2, a, *resume));
 
-  // Mode 5: the token of a hello from the guest's certificate serial 6,
+  // Mode 6: the identity sealed in message 3 (the guest's key and chain,
+  // with a signature that cannot verify at the fuzzer's lock).
+  {
+    mortise_SessionIdentity id = mortise_SessionIdentity_init_zero;
+    const auto key = guest.public_key().Compressed();
+    id.holder_key.size = static_cast<pb_size_t>(key.size());
+    std::memcpy(id.holder_key.bytes, key.data(), key.size());
+    id.chain.size = static_cast<pb_size_t>(chain.size());
+    std::memcpy(id.chain.bytes, chain.data(), chain.size());
+    id.signature.size = 64;
+    std::memset(id.signature.bytes, 0x42, 64);
+    uint8_t encoded[mortise_SessionIdentity_size];
+    pb_ostream_t os = pb_ostream_from_buffer(encoded, sizeof(encoded));
+    ASSERT_TRUE(pb_encode(&os, mortise_SessionIdentity_fields, &id));
+    Write("session", "identity", seed(6, encoded, os.bytes_written));
+  }
+
+  // Mode 5: the token sealed in message 3 from the guest's certificate serial 6,
   // which demands revalidation; the fuzzer's lock time is 1749988800.
   RevalidationFields rf;
   rf.lock_id = authority.identity().lock_id();

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include <pb_decode.h>
 #include <pb_encode.h>
 
 #include "mortise.pb.h"
@@ -87,6 +88,39 @@ class SessionTest : public ::testing::Test {
 
   SessionClient Guest() { return SessionClient(guest_, guest_chain_, lock_id_, owner_rng_.drbg); }
   SessionClient Owner() { return SessionClient(owner_, {}, lock_id_, owner_rng_.drbg); }
+  // A device with a key of its own that the lock does not know.
+  SessionClient Stranger() { return SessionClient(stranger_, {}, lock_id_, stranger_rng_.drbg); }
+
+  // An identity for message 3 presenting `holder_key` and `chain` (seen on
+  // the air or, for the owner, public) with a signature nobody made.
+  static Bytes ForgedIdentity(std::span<const uint8_t> holder_key, std::span<const uint8_t> chain) {
+    mortise_SessionIdentity id = mortise_SessionIdentity_init_zero;
+    id.holder_key.size = static_cast<pb_size_t>(holder_key.size());
+    std::copy(holder_key.begin(), holder_key.end(), id.holder_key.bytes);
+    id.chain.size = static_cast<pb_size_t>(chain.size());
+    std::copy(chain.begin(), chain.end(), id.chain.bytes);
+    id.signature.size = 64;
+    std::fill(id.signature.bytes, id.signature.bytes + 64, 0x42);
+    Bytes out(mortise_SessionIdentity_size);
+    pb_ostream_t s = pb_ostream_from_buffer(out.data(), out.size());
+    EXPECT_TRUE(pb_encode(&s, mortise_SessionIdentity_fields, &id));
+    out.resize(s.bytes_written);
+    return out;
+  }
+  // A stranger's full handshake whose message 3 carries `identity`; returns
+  // the lock's verdict on it.
+  StatusCode ForgedFinish(const Bytes& identity) {
+    SessionClient forger = Stranger();
+    forger.set_identity_for_testing(identity);
+    uint8_t out[kMaxSessionMessageSize];
+    Result<size_t> m1 = forger.Hello(out);
+    EXPECT_TRUE(m1.ok());
+    const Bytes m2 = ToLock(Bytes(out, out + *m1));
+    Result<size_t> m3 = forger.Finish(m2, Cmd(Command::kUnlock), out);
+    EXPECT_TRUE(m3.ok());
+    last_refusal_ = ToLock(Bytes(out, out + *m3));
+    return server_->last_status().code();
+  }
 
   static CommandRequest Cmd(Command c, int64_t value = 0, uint16_t attribute = 0) {
     CommandRequest r;
@@ -96,8 +130,8 @@ class SessionTest : public ::testing::Test {
     return r;
   }
 
-  testing::SeededDrbg lock_rng_, owner_rng_;
-  crypto::P256KeyPair owner_, guest_, installer_;
+  testing::SeededDrbg lock_rng_, owner_rng_, stranger_rng_{92};
+  crypto::P256KeyPair owner_, guest_, installer_, stranger_{testing::NewKey(stranger_rng_.drbg)};
   sim::MemoryStore store_;
   std::unique_ptr<sim::SimLock> sim_;
   std::unique_ptr<LockAuthority> authority_;
@@ -105,6 +139,7 @@ class SessionTest : public ::testing::Test {
   LockId lock_id_{};
   Bytes guest_chain_, installer_chain_;
   std::vector<Bytes> sent_;
+  Bytes last_refusal_;  // the lock's answer to the last ForgedFinish
   uint64_t now_ms_ = 1000;
   int round_trips_ = 0;
 };
@@ -147,22 +182,83 @@ TEST_F(SessionTest, A03_ReplayedRequestsAreRefused) {
   ASSERT_TRUE(Again(client, Cmd(Command::kUnlock), true).ok());
   const std::vector<Bytes> recorded = sent_;
   // Whole replays of every recorded datagram: hello gets a fresh handshake
-  // (nothing executes), the rest are refused.
+  // (nothing executes), the rest are refused: the third message's cookie is
+  // spent, the request's counter is not above the last, and the ticket has
+  // moved to a new id since it was used.
+  const StatusCode expected[] = {StatusCode::kOk, StatusCode::kAlreadyExists, StatusCode::kAlreadyExists,
+                                 StatusCode::kNotFound};
+  ASSERT_EQ(recorded.size(), 4u);
   for (size_t i = 1; i < recorded.size(); ++i) {
     const Bytes reply = ToLock(recorded[i]);
-    EXPECT_FALSE(server_->last_status().ok()) << i;
+    EXPECT_EQ(server_->last_status().code(), expected[i]) << i;
   }
-  EXPECT_EQ(server_->last_status().code(), StatusCode::kAlreadyExists);
 }
 
-TEST_F(SessionTest, A03_RecordedColdSessionReplayedIntoANewHandshakeFails) {
-  SessionClient client = Guest();
-  ASSERT_TRUE(Cold(client, Cmd(Command::kUnlock)).ok());
+TEST_F(SessionTest, A03_ReplayedThirdMessageNeverOpensASecondSession) {
+  // The lock keeps nothing between the hello and the third message, so the
+  // cookie alone must stop a replay: after the session ended, after a new
+  // hello, and once the cookie is old.
+  SessionClient client = Owner();
+  ASSERT_EQ(Cold(client, Cmd(Command::kUnlock))->status, StatusCode::kOk);
   const Bytes m1 = sent_[0], m3 = sent_[1];
-  ToLock(m1);  // the lock answers with a new ephemeral and a new session id
+  ASSERT_EQ(Again(client, Cmd(Command::kLock))->status, StatusCode::kOk);
+  ASSERT_EQ(Again(client, Cmd(Command::kEndSession))->status, StatusCode::kOk);
+  sim_->Run(2000);
+  ASSERT_EQ(sim_->lock().lock_state(), core::LockState::kLocked);
+  ASSERT_EQ(server_->sessions_in_use(now_ms_), 0u);
+  ToLock(m3);
+  EXPECT_EQ(server_->last_status().code(), StatusCode::kAlreadyExists);
+  ToLock(m1);  // the lock answers with a new ephemeral and a new cookie
   ASSERT_TRUE(server_->last_status().ok());
   ToLock(m3);
+  EXPECT_EQ(server_->last_status().code(), StatusCode::kAlreadyExists);
+  now_ms_ += kHandshakeTimeoutMs;
+  ToLock(m3);
   EXPECT_EQ(server_->last_status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(server_->sessions_in_use(now_ms_), 0u);
+  sim_->Run(2000);
+  EXPECT_EQ(sim_->lock().lock_state(), core::LockState::kLocked);
+}
+
+TEST_F(SessionTest, A03_ACookieIsRefusedOnceOldOrSealedUnderARetiredKey) {
+  SessionClient client = Guest();
+  uint8_t out[kMaxSessionMessageSize];
+  // Old: the third message comes 5 s after the lock answered.
+  Result<size_t> m1 = client.Hello(out);
+  ASSERT_TRUE(m1.ok());
+  Bytes m2 = ToLock(Bytes(out, out + *m1));
+  now_ms_ += kHandshakeTimeoutMs;
+  Result<size_t> m3 = client.Finish(m2, Cmd(Command::kUnlock), out);
+  ASSERT_TRUE(m3.ok());
+  EXPECT_EQ(client.Receive(ToLock(Bytes(out, out + *m3))).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(client.last_error_authenticated());  // the cookie opened: the lock's own verdict
+  // A cookie whose key was retired (two rotations later) no longer opens.
+  m1 = client.Hello(out);
+  ASSERT_TRUE(m1.ok());
+  m2 = ToLock(Bytes(out, out + *m1));
+  m3 = client.Finish(m2, Cmd(Command::kUnlock), out);
+  ASSERT_TRUE(m3.ok());
+  const Bytes held(out, out + *m3);
+  for (int i = 0; i < 2; ++i) {
+    now_ms_ += kHandshakeTimeoutMs;
+    SessionClient other = Guest();
+    Result<size_t> h = other.Hello(out);
+    ASSERT_TRUE(h.ok());
+    ToLock(Bytes(out, out + *h));
+  }
+  ToLock(held);
+  EXPECT_EQ(server_->last_status().code(), StatusCode::kNotFound);
+  // A forged cookie is unknown, and nothing authenticates that answer.
+  m1 = client.Hello(out);
+  m2 = ToLock(Bytes(out, out + *m1));
+  m3 = client.Finish(m2, Cmd(Command::kUnlock), out);
+  ASSERT_TRUE(m3.ok());
+  Bytes forged(out, out + *m3);
+  forged[20] ^= 0x01;  // inside the cookie's sealed part
+  EXPECT_EQ(client.Receive(ToLock(forged)).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(client.last_error_authenticated());
+  sim_->Run(2000);
+  EXPECT_EQ(sim_->lock().lock_state(), core::LockState::kLocked);
 }
 
 TEST_F(SessionTest, A03_TruncatedRequestsAreRefused) {
@@ -215,12 +311,12 @@ TEST_F(SessionTest, A06_OtherProtocolVersionsAreRefused) {
   Result<size_t> m1 = client.Hello(out);
   ASSERT_TRUE(m1.ok());
   Bytes hello(out, out + *m1);
-  // SessionMessage.hello (field 1, 2-byte length), then version: 08 01.
-  ASSERT_EQ(hello[3], 0x08);
-  ASSERT_EQ(hello[4], 0x01);
-  for (uint8_t v : {0x00, 0x02, 0x7F}) {
+  // SessionMessage.hello (field 1, 1-byte length), then version: 08 02.
+  ASSERT_EQ(hello[2], 0x08);
+  ASSERT_EQ(hello[3], 0x02);
+  for (uint8_t v : {0x00, 0x01, 0x03, 0x7F}) {
     Bytes other = hello;
-    other[4] = v;
+    other[3] = v;
     ToLock(other);
     EXPECT_EQ(server_->last_status().code(), StatusCode::kInvalidArgument) << int(v);
   }
@@ -353,20 +449,20 @@ TEST_F(SessionTest, A01_RevocationTakesEffectInsideAnOpenSession) {
   EXPECT_EQ(Cold(again, Cmd(Command::kUnlock)).status().code(), StatusCode::kPermissionDenied);
 }
 
-TEST_F(SessionTest, A18_OwnerAlwaysGetsASlot) {
-  // Every slot held by pending handshakes.
-  std::vector<SessionClient> holders;
-  for (size_t i = 0; i < kSessionSlots; ++i) holders.push_back(Guest());
+TEST_F(SessionTest, A18_HellosHoldNothingAndTheOwnerAlwaysGetsASlot) {
+  // A thousand hellos: answered, and not one slot or byte of state taken.
+  SessionClient stranger = Stranger();
   uint8_t out[kMaxSessionMessageSize];
-  for (SessionClient& c : holders) {
-    Result<size_t> m = c.Hello(out);
+  for (int i = 0; i < 1000; ++i) {
+    Result<size_t> m = stranger.Hello(out);
     ASSERT_TRUE(m.ok());
     ToLock(Bytes(out, out + *m));
+    ASSERT_TRUE(server_->last_status().ok());
   }
-  EXPECT_EQ(server_->sessions_in_use(now_ms_), kSessionSlots);
+  EXPECT_EQ(server_->sessions_in_use(now_ms_), 0u);
   SessionClient owner = Owner();
-  ASSERT_TRUE(Cold(owner, Cmd(Command::kUnlock)).ok());
-  // Every slot held by established guest sessions.
+  ASSERT_EQ(Cold(owner, Cmd(Command::kUnlock))->status, StatusCode::kOk);
+  // Every slot held by established guest sessions: the owner evicts one.
   std::vector<SessionClient> guests;
   for (size_t i = 0; i < kSessionSlots; ++i) guests.push_back(Guest());
   for (SessionClient& c : guests) ASSERT_TRUE(Cold(c, Cmd(Command::kReadAttribute)).ok());
@@ -374,6 +470,131 @@ TEST_F(SessionTest, A18_OwnerAlwaysGetsASlot) {
   Result<CommandResponse> r = Cold(owner2, Cmd(Command::kLock));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, StatusCode::kOk);
+}
+
+// The flood of issue 11 (2,000 hellos naming the owner's key made 20 of 20
+// owner unlocks fail), and worse: while every slot is held by valid but
+// hostile holders who keep re-handshaking, strangers send hellos and third
+// messages that claim the owner's key with a bad signature between the
+// owner's hello and the owner's third message. Every owner unlock opens at
+// its first attempt, in 2 round trips.
+TEST_F(SessionTest, A18_ForgedHelloFloodDoesNotLockOutTheOwner) {
+  std::vector<SessionClient> hostile;
+  for (size_t i = 0; i < kSessionSlots; ++i) hostile.push_back(Guest());
+  for (SessionClient& c : hostile) ASSERT_TRUE(Cold(c, Cmd(Command::kReadAttribute)).ok());
+  SessionClient stranger = Stranger();
+  const Bytes forged_owner = ForgedIdentity(owner_.public_key().Compressed(), {});
+  uint8_t out[kMaxSessionMessageSize];
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    sim_->Run(6000);
+    if (sim_->lock().lock_state() != core::LockState::kLocked) {
+      SessionClient relock = Owner();
+      ASSERT_EQ(Cold(relock, Cmd(Command::kLock))->status, StatusCode::kOk);
+      ASSERT_EQ(Again(relock, Cmd(Command::kEndSession))->status, StatusCode::kOk);
+      sim_->Run(2000);
+    }
+    SessionClient owner = Owner();
+    Result<size_t> m1 = owner.Hello(out);
+    ASSERT_TRUE(m1.ok());
+    const Bytes m2 = ToLock(Bytes(out, out + *m1));
+    // The flood: 100 hellos, then forged third messages for the owner's key
+    // (each on a fresh cookie, as many as fit below the used-cookie set's
+    // size), and every hostile holder handshakes again.
+    for (int i = 0; i < 100; ++i) {
+      Result<size_t> h = stranger.Hello(out);
+      ASSERT_TRUE(h.ok());
+      ToLock(Bytes(out, out + *h));
+      now_ms_ += 1;
+    }
+    for (size_t i = 0; i + kSessionSlots + 1 < kUsedCookieSlots; ++i) {
+      EXPECT_EQ(ForgedFinish(forged_owner), StatusCode::kUnauthenticated);
+    }
+    for (SessionClient& c : hostile) ASSERT_TRUE(Cold(c, Cmd(Command::kReadAttribute)).ok());
+    Result<size_t> m3 = owner.Finish(m2, Cmd(Command::kUnlock), out);
+    ASSERT_TRUE(m3.ok());
+    Result<CommandResponse> r = owner.Receive(ToLock(Bytes(out, out + *m3)));
+    ASSERT_TRUE(r.ok()) << attempt << " " << r.status().name();
+    EXPECT_EQ(r->status, StatusCode::kOk);
+    sim_->Run(1000);
+    EXPECT_EQ(sim_->lock().lock_state(), core::LockState::kUnlocked) << attempt;
+    // The owner's session is not evicted by the hostile holders.
+    for (SessionClient& c : hostile) ASSERT_TRUE(Cold(c, Cmd(Command::kReadAttribute)).ok());
+    EXPECT_EQ(Again(owner, Cmd(Command::kReadAttribute))->status, StatusCode::kOk);
+    ASSERT_EQ(Again(owner, Cmd(Command::kEndSession))->status, StatusCode::kOk);  // as the CLI does
+  }
+  EXPECT_FALSE(sim_->lock().locked_out());
+}
+
+// The bound when a flood is faster than the owner: a third message fails
+// only if more than kUsedCookieSlots (32) other third messages, on cookies issued after
+// the owner's, reached the lock between the owner's hello and the owner's
+// third message. The lock then says so, authenticated, and nothing ran; the
+// next attempt opens unless the flood repeats that feat within that
+// attempt's round trip.
+TEST_F(SessionTest, A18_AThirdMessageFloodCostsTheOwnerOneRetryAndRunsNothing) {
+  SessionClient owner = Owner();
+  const Bytes forged_owner = ForgedIdentity(owner_.public_key().Compressed(), {});
+  uint8_t out[kMaxSessionMessageSize];
+  Result<size_t> m1 = owner.Hello(out);
+  ASSERT_TRUE(m1.ok());
+  const Bytes m2 = ToLock(Bytes(out, out + *m1));
+  for (size_t i = 0; i < kUsedCookieSlots + 1; ++i) ForgedFinish(forged_owner);
+  Result<size_t> m3 = owner.Finish(m2, Cmd(Command::kUnlock), out);
+  ASSERT_TRUE(m3.ok());
+  Result<CommandResponse> r = owner.Receive(ToLock(Bytes(out, out + *m3)));
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(owner.last_error_authenticated());
+  sim_->Run(2000);
+  EXPECT_EQ(sim_->lock().lock_state(), core::LockState::kLocked);
+  r = Cold(owner, Cmd(Command::kUnlock));
+  ASSERT_TRUE(r.ok()) << r.status().name();
+  EXPECT_EQ(r->status, StatusCode::kOk);
+}
+
+// Finding 3 of issue 10: with a chain seen once (here the guest's), a stranger
+// sends third messages that present it with signatures that are not the
+// guest's. Before: each counted as a wrong code, and a handful locked the
+// keypad out. Now none is a wrong code; a correct PIN still opens.
+TEST_F(SessionTest, A15_BadHolderSignaturesWithASniffedChainDoNotLockOutTheKeypad) {
+  core::SetCredentialRequest pin;
+  pin.credential = {core::CredentialType::kPin, 1};
+  const std::string code = "135790";
+  const Bytes code_bytes(code.begin(), code.end());
+  pin.credential_data = code_bytes;
+  pin.user_type = core::UserType::kUnrestrictedUser;
+  ASSERT_EQ(sim_->lock().users().SetCredential(pin, core::Actor{}).status, core::DlStatus::kSuccess);
+  const Bytes forged_guest = ForgedIdentity(guest_.public_key().Compressed(), guest_chain_);
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_EQ(ForgedFinish(forged_guest), StatusCode::kUnauthenticated) << i;
+  }
+  EXPECT_FALSE(sim_->lock().locked_out());
+  sim_->keypad().Type(code);
+  sim_->Run(1500);
+  EXPECT_EQ(sim_->lock().lock_state(), core::LockState::kUnlocked);
+  // The guest's own key still works.
+  SessionClient guest = Guest();
+  EXPECT_EQ(Cold(guest, Cmd(Command::kLock))->status, StatusCode::kOk);
+}
+
+// ...and the work they cost is bounded: a cookie buys one signature check,
+// whatever its outcome, so each forged third message needs a fresh hello.
+TEST_F(SessionTest, A15_ACookieBuysOneSignatureCheck) {
+  SessionClient forger = Stranger();
+  const Bytes forged_guest = ForgedIdentity(guest_.public_key().Compressed(), guest_chain_);
+  forger.set_identity_for_testing(forged_guest);
+  uint8_t out[kMaxSessionMessageSize];
+  Result<size_t> m1 = forger.Hello(out);
+  ASSERT_TRUE(m1.ok());
+  const Bytes m2 = ToLock(Bytes(out, out + *m1));
+  Result<size_t> m3 = forger.Finish(m2, Cmd(Command::kUnlock), out);
+  ASSERT_TRUE(m3.ok());
+  const Bytes finish(out, out + *m3);
+  ToLock(finish);
+  EXPECT_EQ(server_->last_status().code(), StatusCode::kUnauthenticated);
+  for (int i = 0; i < 10; ++i) {
+    ToLock(finish);
+    EXPECT_EQ(server_->last_status().code(), StatusCode::kAlreadyExists);
+  }
 }
 
 TEST_F(SessionTest, EndingASessionFreesItsSlotAndKeepsTheTicket) {
@@ -425,20 +646,143 @@ TEST_F(SessionTest, StrangerKeysAndForeignChainsAreRefused) {
   EXPECT_EQ(Cold(borrowed, Cmd(Command::kUnlock)).status().code(), StatusCode::kUnauthenticated);
 }
 
-TEST_F(SessionTest, TamperedFinishIsRefusedAndCounted) {
+TEST_F(SessionTest, TamperedFinishIsRefusedAndNotCountedAsAWrongCode) {
   SessionClient client = Guest();
+  uint8_t out[kMaxSessionMessageSize];
+  for (size_t from_end : {size_t{200}, size_t{5}}) {  // inside the sealed identity; inside the sealed request
+    Result<size_t> m1 = client.Hello(out);
+    ASSERT_TRUE(m1.ok());
+    const Bytes m2 = ToLock(Bytes(out, out + *m1));
+    Result<size_t> m3 = client.Finish(m2, Cmd(Command::kUnlock), out);
+    ASSERT_TRUE(m3.ok());
+    const size_t at = *m3 - from_end;
+    Bytes bad(out, out + *m3);
+    bad[at] ^= 1;
+    ToLock(bad);
+    EXPECT_FALSE(server_->last_status().ok()) << at;
+  }
+  sim_->Run(5000);
+  EXPECT_EQ(sim_->lock().lock_state(), core::LockState::kLocked);
+  EXPECT_FALSE(sim_->lock().locked_out());
+}
+
+// Finding 9 of issue 10: who comes, with which rights, must not be readable
+// on the air. Neither the holder's key (either form), nor any 8 bytes of its
+// chain or token, nor its key id appears in any datagram either way.
+TEST_F(SessionTest, HolderKeyChainAndTokenNeverTravelInClear) {
+  SessionClient client = Guest();
+  const Bytes token(96, 0x5A);  // ignored by the lock (the chain demands none), still sealed
+  ASSERT_TRUE(client.set_revalidation(token).ok());
+  std::vector<Bytes> replies;
   uint8_t out[kMaxSessionMessageSize];
   Result<size_t> m1 = client.Hello(out);
   ASSERT_TRUE(m1.ok());
-  const Bytes m2 = ToLock(Bytes(out, out + *m1));
-  Result<size_t> m3 = client.Finish(m2, Cmd(Command::kUnlock), out);
+  sent_.assign(1, Bytes(out, out + *m1));
+  replies.push_back(ToLock(sent_.back()));
+  Result<size_t> m3 = client.Finish(replies.back(), Cmd(Command::kUnlock), out);
   ASSERT_TRUE(m3.ok());
-  Bytes bad(out, out + *m3);
-  bad[20] ^= 1;  // inside the holder's signature
-  ToLock(bad);
-  EXPECT_FALSE(server_->last_status().ok());
-  sim_->Run(5000);
+  sent_.emplace_back(out, out + *m3);
+  replies.push_back(ToLock(sent_.back()));
+  ASSERT_TRUE(client.Receive(replies.back()).ok());
+  ASSERT_TRUE(Again(client, Cmd(Command::kLock)).ok());
+  ASSERT_TRUE(Again(client, Cmd(Command::kUnlock), true).ok());
+  const auto compressed = guest_.public_key().Compressed();
+  const auto uncompressed = guest_.public_key().bytes();
+  const KeyId key_id = KeyIdOf(guest_.public_key());
+  std::vector<Bytes> secrets = {Bytes(compressed.begin() + 1, compressed.end()),
+                                Bytes(uncompressed.begin() + 1, uncompressed.end()),
+                                Bytes(key_id.begin(), key_id.end())};
+  for (const Bytes* whole : std::initializer_list<const Bytes*>{&guest_chain_, &token}) {
+    for (size_t i = 0; i + 8 <= whole->size(); i += 8) secrets.emplace_back(whole->begin() + i, whole->begin() + i + 8);
+  }
+  std::vector<Bytes> all = sent_;
+  all.insert(all.end(), replies.begin(), replies.end());
+  for (const Bytes& datagram : all) {
+    for (const Bytes& secret : secrets) {
+      EXPECT_EQ(std::search(datagram.begin(), datagram.end(), secret.begin(), secret.end()), datagram.end());
+    }
+  }
+}
+
+TEST_F(SessionTest, ResumptionIdsChangeAtEveryResumption) {
+  SessionClient client = Guest();
+  ASSERT_TRUE(Cold(client, Cmd(Command::kReadAttribute)).ok());
+  std::vector<Bytes> ids;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(Again(client, Cmd(Command::kReadAttribute), /*resume=*/true)->status, StatusCode::kOk);
+    mortise_SessionMessage m = mortise_SessionMessage_init_zero;
+    pb_istream_t in = pb_istream_from_buffer(sent_.back().data(), sent_.back().size());
+    ASSERT_TRUE(pb_decode(&in, mortise_SessionMessage_fields, &m));
+    ASSERT_EQ(m.which_body, mortise_SessionMessage_resume_tag);
+    ids.emplace_back(m.body.resume.resumption_id.bytes, m.body.resume.resumption_id.bytes + kResumptionIdSize);
+  }
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(std::unique(ids.begin(), ids.end()), ids.end());
+}
+
+// Finding 5 of issue 10: a ticket lives a day from its cold handshake, used
+// or not; then the client must prove its key again.
+TEST_F(SessionTest, A03_TicketsExpireAfterADayAndTheClientFallsBackToAFullHandshake) {
+  SessionClient client = Guest();
+  ASSERT_TRUE(Cold(client, Cmd(Command::kReadAttribute)).ok());
+  const uint64_t start = now_ms_;
+  now_ms_ = start + kTicketLifetimeMs - 1;
+  ASSERT_EQ(Again(client, Cmd(Command::kReadAttribute), /*resume=*/true)->status, StatusCode::kOk);
+  now_ms_ = start + kTicketLifetimeMs;
+  EXPECT_EQ(Again(client, Cmd(Command::kUnlock), /*resume=*/true).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(client.can_resume());
+  sim_->Run(2000);
   EXPECT_EQ(sim_->lock().lock_state(), core::LockState::kLocked);
+  Result<CommandResponse> r = Cold(client, Cmd(Command::kUnlock));
+  ASSERT_TRUE(r.ok()) << r.status().name();
+  EXPECT_EQ(r->status, StatusCode::kOk);
+  EXPECT_TRUE(client.can_resume());
+}
+
+// Finding 8 of issue 10: after message 3, a plaintext SessionError could come
+// from anyone on the path who forwarded the request; only the lock's
+// authenticated verdict says the request did not run.
+TEST_F(SessionTest, OnlyTheLocksAuthenticatedVerdictSaysAThirdMessageWasRefused) {
+  testing::SeededDrbg rng(91);
+  const crypto::P256KeyPair stranger = testing::NewKey(rng.drbg);
+  SessionClient refused(stranger, {}, lock_id_, rng.drbg);
+  EXPECT_EQ(Cold(refused, Cmd(Command::kUnlock)).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_TRUE(refused.last_error_authenticated());
+  // An on-path attacker forwards the owner's unlock and answers with a
+  // plaintext refusal, or with a verdict tag copied from another handshake.
+  // A genuine verdict of another handshake, to copy its tag from.
+  ASSERT_EQ(ForgedFinish(ForgedIdentity(owner_.public_key().Compressed(), {})), StatusCode::kUnauthenticated);
+  mortise_SessionMessage m = mortise_SessionMessage_init_zero;
+  for (bool copy_tag : {false, true}) {
+    SessionClient owner = Owner();
+    uint8_t out[kMaxSessionMessageSize];
+    Result<size_t> m1 = owner.Hello(out);
+    ASSERT_TRUE(m1.ok());
+    const Bytes m2 = ToLock(Bytes(out, out + *m1));
+    Result<size_t> m3 = owner.Finish(m2, Cmd(Command::kUnlock), out);
+    ASSERT_TRUE(m3.ok());
+    const Bytes lock_reply = ToLock(Bytes(out, out + *m3));
+    ASSERT_TRUE(server_->last_status().ok());
+    m = mortise_SessionMessage_init_zero;
+    m.which_body = mortise_SessionMessage_error_tag;
+    m.body.error.code = static_cast<uint32_t>(StatusCode::kUnauthenticated);
+    if (copy_tag) {
+      mortise_SessionMessage genuine = mortise_SessionMessage_init_zero;
+      pb_istream_t s = pb_istream_from_buffer(last_refusal_.data(), last_refusal_.size());
+      ASSERT_TRUE(pb_decode(&s, mortise_SessionMessage_fields, &genuine));
+      m.body.error.tag = genuine.body.error.tag;
+    }
+    uint8_t forged[64];
+    pb_ostream_t o = pb_ostream_from_buffer(forged, sizeof(forged));
+    ASSERT_TRUE(pb_encode(&o, mortise_SessionMessage_fields, &m));
+    EXPECT_EQ(owner.Receive(Bytes(forged, forged + o.bytes_written)).status().code(), StatusCode::kUnauthenticated);
+    EXPECT_FALSE(owner.last_error_authenticated()) << copy_tag;
+    sim_->Run(1000);
+    EXPECT_EQ(sim_->lock().lock_state(), core::LockState::kUnlocked);  // it ran
+    SessionClient relock = Owner();
+    ASSERT_EQ(Cold(relock, Cmd(Command::kLock))->status, StatusCode::kOk);
+    sim_->Run(2000);
+  }
 }
 
 TEST_F(SessionTest, A01_UseLimitedKeyStopsAfterItsUsesAlsoAcrossRestart) {

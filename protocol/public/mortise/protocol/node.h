@@ -43,12 +43,12 @@ enum class FrameType : uint8_t {
   kInfo = 4,
 };
 
-// Frames of claims, sessions and info fit a BLE-sized buffer (969 bytes: a
-// session hello with the schema's largest chain and revalidation token;
-// 753 otherwise, replies included); remote
-// envelopes and their signed results (relayed by servers, never over BLE)
-// need the larger one. Handle() wants a reply buffer of kMaxRemoteFrameSize
-// to answer every type.
+// Session frames are at most 1 + kMaxSessionMessageSize bytes (a third
+// message with the schema's largest identity and request; realistic ones
+// stay under 1,024 and every reply of the lock under 753); remote envelopes
+// and their signed results (relayed by servers, never over BLE) need the
+// larger kMaxRemoteFrameSize. Handle() wants a reply buffer of
+// kMaxRemoteFrameSize to answer every type.
 inline constexpr size_t kMaxFrameSize = 1 + kMaxSessionMessageSize;
 inline constexpr size_t kMaxRemoteFrameSize = 1 + kMaxRemoteMessageSize;
 

@@ -1,41 +1,50 @@
 // Secure sessions between a key holder's device (phone, CLI) and the lock,
 // over datagrams (BLE GATT later; a socket or a test harness now).
 //
-// Cold session, 2 round trips including the first command:
-//   C->L  SessionHello   {version, client ephemeral, client nonce, holder key, chain,
-//                         revalidation token (only for keys that demand one)}
-//         the lock verifies the chain (1-2 ECDSA verifications, 1-2 more
-//         for a revalidation token: revalidation.h), makes an
-//         ephemeral key, signs the transcript with its identity key
-//   L->C  SessionAccept  {lock key, lock ephemeral, lock nonce, boot epoch, signature}
+// Cold session (protocol version 2), 2 round trips including the first command:
+//   C->L  SessionHello   {version, client ephemeral, client nonce}  (anonymous)
+//         the lock makes an ephemeral key, signs the transcript with its
+//         identity key, derives the handshake secret from the ECDH and
+//         seals it, with the transcript hash and the time, into a cookie
+//         under a key of its own. It keeps NOTHING for the hello.
+//   L->C  SessionAccept  {lock key, lock ephemeral, lock nonce, boot epoch, signature, cookie}
 //         the client checks that the lock key hashes to the lock id it
 //         expects and that the signature verifies
-//   C->L  SessionFinish  {session id, holder signature over the transcript, counter, sealed request}
+//   C->L  SessionFinish  {cookie, sealed identity {holder key, chain,
+//                         revalidation token, holder signature}, counter, sealed request}
+//         the lock opens the cookie (AES only), checks its age and that it
+//         was never used, opens the identity, verifies the holder's
+//         signature, then the chain; only then does it take a session slot
 //   L->C  SessionResponse{counter, sealed response bound to the request}
 // Later commands in the session: SessionRequest / SessionResponse, 1 round
 // trip each. Resumed session for a key the lock has seen since its last
-// boot: ResumeRequest / SessionResponse, 1 round trip, AES and HMAC only.
+// boot, within a day: ResumeRequest / SessionResponse, 1 round trip, AES
+// and HMAC only; every resumption moves the ticket to a new id and secret.
 //
 // Why: every key is authenticated by its certificate chain up to the owner
 // and by a signature over a transcript that includes both ephemerals, both
 // 128-bit nonces, the protocol version and the lock's boot epoch, so
 // nothing recorded can be replayed into another session, boot or version.
-// Every request carries a counter that must exceed the last one accepted
-// (per session or per resumption ticket), and its response is sealed with
-// the request's counter and authentication tag in the associated data, so a
-// response cannot be moved to another request. Resumption tickets live in
-// RAM only: a reboot invalidates them all (and raises the boot epoch), so
-// no recorded resumption can be replayed across a restart. Lengths are
-// checked before anything is decrypted. Every command is re-checked against
-// the current access list and time (RecheckKey) and authorized by the role
-// x command table before it reaches the DoorLock.
+// The holder's key, chain and token travel encrypted under a key only the
+// two ends of the ECDH know (a passive listener learns neither who comes
+// nor their rights); resumption ids change at every use, so visits cannot
+// be linked. The first round trip is stateless (attack A18): a flood of
+// hellos costs the lock work, never a slot, and cannot evict anyone.
+// A failed holder signature is not a wrong code (A15): it never reaches
+// the core's failure counter; each cookie buys at most one signature
+// verification. Every request carries a counter that must exceed the last
+// one accepted (per session or per resumption ticket), and its response is
+// sealed with the request's counter and authentication tag in the
+// associated data. Tickets live in RAM only: a reboot invalidates them all
+// (and raises the boot epoch). Lengths are checked before anything is
+// decrypted. Every command is re-checked against the current access list
+// and time (RecheckKey) and authorized by the role x command table.
 //
-// Slots: kSessionSlots sessions (pending or established). When all are
-// taken, a new hello evicts, in order: an expired slot, the oldest pending
-// handshake, the least recently used established session of a non-owner
-// key, and, for the owner's key only, any least recently used session. So
-// the owner always gets a slot (attack A18; see docs/protocol.md for the
-// residual risk of a flood of hellos).
+// Slots: kSessionSlots established sessions, taken only by a holder whose
+// signature verified. When all are taken, a verified holder evicts, in
+// order: an idle slot, the least recently used session of a non-owner key,
+// and, for the owner's key only, any least recently used session. So the
+// owner always gets a slot and owner sessions are never evicted by others.
 #pragma once
 
 #include <array>
@@ -59,16 +68,28 @@
 
 namespace mortise::protocol {
 
-inline constexpr uint32_t kSessionVersion = 1;
+inline constexpr uint32_t kSessionVersion = 2;
 inline constexpr size_t kSessionSlots = 4;
 inline constexpr size_t kResumptionSlots = 8;
+// A cookie is accepted for this long after the lock issued it (the lock's
+// monotonic clock); the key that seals cookies rotates at the same period
+// and the previous one is kept, so a cookie's secrets are unreadable, even
+// to someone who later reads the lock's RAM, after at most twice this.
 inline constexpr uint64_t kHandshakeTimeoutMs = 5000;
 inline constexpr uint64_t kSessionIdleMs = 60000;
-// The largest datagram either way: a hello with the largest chain (two
-// certificates) and the largest revalidation token (signed by a delegated
-// revalidation key) needs 967 bytes. Without a token every message fits in
-// 752 bytes, as before revalidation tokens; the lock's replies still do.
-inline constexpr size_t kMaxSessionMessageSize = 968;
+// A resumption ticket lives this long from the cold handshake that made it
+// (the lock's monotonic clock; resuming does not extend it): 24 h.
+inline constexpr uint64_t kTicketLifetimeMs = 24ull * 3600 * 1000;
+// Cookies whose third message reached the holder's signature check are
+// remembered until they expire, so a replayed third message cannot open a
+// second session. When all are taken by live cookies, the lowest id is
+// dropped and every cookie id up to it is refused from then on.
+inline constexpr size_t kUsedCookieSlots = 32;
+inline constexpr size_t kCookieSize = 96;  // id 8 || sealed(issued 8 || TH2 32 || secret 32) || tag 16
+// The largest datagram either way: a third message with the largest
+// identity (two certificates and a token from a delegated revalidation key,
+// sealed) and the largest first request (docs/protocol.md, section 10).
+inline constexpr size_t kMaxSessionMessageSize = 1724;
 inline constexpr size_t kSessionIdSize = 8;
 inline constexpr size_t kResumptionIdSize = 16;
 inline constexpr size_t kSessionNonceSize = 16;  // challenges: 128 bits
@@ -142,11 +163,17 @@ class SessionServer {
   //                      lacks a revalidation token it demands
   //   kOutOfRange        the key is outside its validity window or schedule,
   //                      or its revalidation token is stale
-  //   kNotFound          unknown session or resumption ticket (start cold)
-  //   kAlreadyExists     a counter not above the last accepted (replay)
+  //   kNotFound          unknown session, resumption ticket (expired, rotated,
+  //                      lost at a restart), or a cookie too old, from an
+  //                      earlier key, or below the used-cookie floor (start cold)
+  //   kAlreadyExists     a counter not above the last accepted, or a cookie
+  //                      already used (replay)
   //   kResourceExhausted no slot could be freed for this key
   //   kFailedPrecondition out of order, or the lock is not claimed
-  // A command that was authenticated but refused (permission, time, core
+  // A refusal of a third message whose cookie opened is authenticated for
+  // the client (SessionError.tag under the handshake's verdict key): the
+  // client can then tell the lock's verdict from an on-path forgery. A
+  // command that was authenticated but refused (permission, time, core
   // refusal) is answered inside the sealed response instead.
   Result<size_t> Handle(std::span<const uint8_t> datagram, uint64_t now_ms, std::span<uint8_t> reply);
   Status last_status() const { return last_status_; }
@@ -159,17 +186,12 @@ class SessionServer {
   size_t sessions_in_use(uint64_t now_ms) const;
 
  private:
-  enum class SlotState : uint8_t { kFree, kPending, kEstablished };
   struct Slot {
-    SlotState state = SlotState::kFree;
+    bool used = false;
     std::array<uint8_t, kSessionIdSize> id{};
     VerifiedKey key;
-    crypto::Digest th2{};
     crypto::SecretBytes<16> c2l, l2c;
-    std::array<uint8_t, kResumptionIdSize> resumption_id{};
-    crypto::SecretBytes<32> resumption_secret;
     uint32_t last_counter = 0;
-    uint64_t created_ms = 0;
     uint64_t last_used_ms = 0;
   };
   struct Ticket {
@@ -178,13 +200,30 @@ class SessionServer {
     crypto::SecretBytes<32> secret;
     VerifiedKey key;
     uint32_t last_counter = 0;
+    uint64_t created_ms = 0;  // the cold handshake's time: the ticket's age
     uint64_t last_used_ms = 0;
+  };
+  // The key that seals cookies; cookie ids count up for the whole boot, and
+  // a cookie belongs to the newest key whose first id is not above its own.
+  struct CookieKey {
+    bool valid = false;
+    uint64_t first_id = 0;
+    uint64_t created_ms = 0;
+    crypto::SecretBytes<16> key;
+  };
+  struct UsedCookie {
+    uint64_t id = 0;  // 0: free (ids start at 1)
+    uint64_t issued_ms = 0;
   };
 
   Status Step(std::span<const uint8_t> datagram, uint64_t now_ms, std::span<uint8_t> reply, size_t& len);
   Status OnHello(std::span<const uint8_t> datagram, const void* hello, uint64_t now_ms, std::span<uint8_t> reply,
                  size_t& len);
   Status OnFinish(const void* finish, uint64_t now_ms, std::span<uint8_t> reply, size_t& len);
+  // OnFinish once the cookie opened (its refusals carry a verdict tag).
+  Status FinishWithCookie(const void* finish, uint64_t cookie_id, uint64_t issued_ms, const crypto::Digest& th2,
+                          const crypto::SecretBytes<32>& secret, const crypto::SecretBytes<16>& id_key,
+                          uint64_t now_ms, std::span<uint8_t> reply, size_t& len);
   Status OnRequest(const void* request, uint64_t now_ms, std::span<uint8_t> reply, size_t& len);
   Status OnResume(const void* resume, uint64_t now_ms, std::span<uint8_t> reply, size_t& len);
   // Decrypts, re-checks, authorizes and runs one sealed request, then seals
@@ -193,8 +232,14 @@ class SessionServer {
                std::span<const uint8_t> sealed, const crypto::SecretBytes<16>& c2l,
                const crypto::SecretBytes<16>& l2c, uint32_t& last_counter, std::span<uint8_t> reply, size_t& len);
   Slot* AllocateSlot(bool owner, uint64_t now_ms);
-  void StoreTicket(const Slot& slot, uint64_t now_ms);
+  void StoreTicket(const VerifiedKey& key, std::span<const uint8_t, kResumptionIdSize> id,
+                   std::span<const uint8_t, 32> secret, uint64_t now_ms);
   bool Expired(const Slot& slot, uint64_t now_ms) const;
+  Status RotateCookieKey(uint64_t now_ms);
+  const CookieKey* CookieKeyFor(uint64_t cookie_id) const;
+  // Marks a cookie used. kAlreadyExists: used before; kNotFound: below the
+  // floor (dropped from a full set).
+  Status UseCookie(uint64_t cookie_id, uint64_t issued_ms, uint64_t now_ms);
 
   LockAuthority& authority_;
   core::DoorLock& lock_;
@@ -206,6 +251,13 @@ class SessionServer {
   Status last_status_;
   Slot slots_[kSessionSlots];
   Ticket tickets_[kResumptionSlots];
+  CookieKey cookie_keys_[2];  // [0] current, [1] previous
+  uint64_t next_cookie_id_ = 1;
+  UsedCookie used_cookies_[kUsedCookieSlots];
+  uint64_t cookie_floor_ = 0;  // every id up to this one is refused
+  // The verdict key of the third message being handled (its cookie opened).
+  crypto::SecretBytes<16> verdict_key_;
+  bool verdict_ready_ = false;
 };
 
 class SessionClient {
@@ -226,24 +278,48 @@ class SessionClient {
   // (nothing changed).
   Status set_revalidation(std::span<const uint8_t> token);
 
-  // Message 1. kInvalidArgument: chain longer than kMaxChainSize.
-  // kResourceExhausted: `out` too small. DRBG errors.
+  // Message 1 (anonymous: no key, chain or token). kInvalidArgument: chain
+  // longer than kMaxChainSize. kResourceExhausted: `out` too small. DRBG errors.
   Result<size_t> Hello(std::span<uint8_t> out);
-  // Consumes message 2 and writes message 3 with the first request.
-  // kUnauthenticated: the lock key does not hash to the expected lock id or
-  // its signature fails. kInvalidArgument: malformed. kFailedPrecondition:
-  // no hello sent. A SessionError from the lock is returned as its code.
+  // Consumes message 2 and writes message 3: the cookie, this holder's key,
+  // chain, token and signature sealed under the handshake key, and the first
+  // request. kUnauthenticated: the lock key does not hash to the expected
+  // lock id or its signature fails. kInvalidArgument: malformed.
+  // kFailedPrecondition: no hello sent. A SessionError from the lock is
+  // returned as its code. The lock's verdict on the key (revoked, outside
+  // its schedule, a bad signature...) comes back from Receive.
   Result<size_t> Finish(std::span<const uint8_t> accept, const CommandRequest& first, std::span<uint8_t> out);
   // A further request in the established session.
   // kFailedPrecondition: no established session.
   Result<size_t> Send(const CommandRequest& request, std::span<uint8_t> out);
   // A request on the resumption ticket of an earlier session (1 round trip,
-  // no asymmetric operation). kFailedPrecondition: no ticket.
+  // no asymmetric operation). Each answered resumption moves the ticket to
+  // a new id and secret. kFailedPrecondition: no ticket.
   Result<size_t> Resume(const CommandRequest& request, std::span<uint8_t> out);
   // Opens the response to the last request. kUnauthenticated: not bound to
   // that request or tampered. A SessionError is returned as its code
-  // (kNotFound after a resume means: the lock rebooted; start cold).
+  // (kNotFound after a resume means: the ticket expired or the lock
+  // rebooted; start cold); last_error_authenticated() then says whether
+  // the lock provably sent it.
   Result<CommandResponse> Receive(std::span<const uint8_t> response);
+
+  // After Receive returned a SessionError: true only when it is the lock's
+  // authenticated verdict on message 3 (its tag verified under the
+  // handshake's verdict key), so the first request did not run. Any other
+  // error after a sealed request was sent is plaintext that anyone on the
+  // path could have written after forwarding the request: the request's
+  // outcome is unknown.
+  bool last_error_authenticated() const { return last_error_authenticated_; }
+  // After Receive failed: true when the reply was a SessionError (either
+  // kind), false when it was a response that did not verify or parse.
+  bool last_reply_was_error() const { return last_reply_was_error_; }
+
+  // Tests and fuzzers only: the next Finish seals `identity` (an encoded
+  // SessionIdentity, or any bytes up to its largest size) instead of this
+  // holder's own, e.g. someone else's key and chain with a signature that is
+  // not theirs. Empty (the default): the holder's own. Not copied: the
+  // bytes must outlive the next Finish.
+  void set_identity_for_testing(std::span<const uint8_t> identity) { identity_override_ = identity; }
 
   bool established() const { return established_; }
   bool can_resume() const { return has_ticket_; }
@@ -260,6 +336,7 @@ class SessionClient {
   size_t revalidation_len_ = 0;
   LockId lock_id_{};
   crypto::Drbg& drbg_;
+  std::span<const uint8_t> identity_override_;
   std::optional<crypto::P256KeyPair> ephemeral_;
   crypto::Sha256 hello_hash_;  // domain || message 1
   bool hello_sent_ = false;
@@ -272,6 +349,12 @@ class SessionClient {
   crypto::SecretBytes<32> resumption_secret_;
   uint32_t resume_counter_ = 0;
   uint64_t boot_epoch_ = 0;
+  // Message 3's verdict key, while its response is awaited.
+  crypto::SecretBytes<16> verdict_key_;
+  bool pending_finish_ = false;
+  bool pending_resume_ = false;
+  bool last_error_authenticated_ = false;
+  bool last_reply_was_error_ = false;
   // The request awaiting its response.
   bool pending_ = false;
   bool pending_end_ = false;  // the pending request is kEndSession on the session
