@@ -1,0 +1,134 @@
+#include "config.h"
+
+#include <set>
+
+#include <toml++/toml.h>
+
+namespace mortise::server {
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(const toml::table& root) : root_(root) {}
+
+  template <typename T>
+  void Get(const char* section, const char* key, T& out, int64_t lo = 0, int64_t hi = 0) {
+    known_.insert(std::string(section) + "." + key);
+    const auto* node = root_.at_path(std::string(section) + "." + key).node();
+    if (!node) return;
+    const std::string name = std::string(section) + "." + key;
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (!node->is_string()) throw ConfigError(name + " must be a string");
+      out = node->as_string()->get();
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (!node->is_boolean()) throw ConfigError(name + " must be true or false");
+      out = node->as_boolean()->get();
+    } else {
+      if (!node->is_integer()) throw ConfigError(name + " must be an integer");
+      const int64_t v = node->as_integer()->get();
+      if (v < lo || v > hi) {
+        throw ConfigError(name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+      }
+      out = static_cast<T>(v);
+    }
+  }
+
+  void Ms(const char* section, const char* key, std::chrono::milliseconds& out, int64_t lo, int64_t hi) {
+    int64_t v = out.count();
+    Get(section, key, v, lo, hi);
+    out = std::chrono::milliseconds(v);
+  }
+
+  void RejectUnknown() const {
+    for (const auto& [section, node] : root_) {
+      const auto* t = node.as_table();
+      if (!t) throw ConfigError("unknown setting " + std::string(section.str()) + " (settings live in sections)");
+      for (const auto& [key, v] : *t) {
+        const std::string name = std::string(section.str()) + "." + std::string(key.str());
+        if (!known_.count(name)) throw ConfigError("unknown setting " + name + " (see docs/server.md)");
+      }
+    }
+  }
+
+ private:
+  const toml::table& root_;
+  std::set<std::string> known_;
+};
+
+bool IsLoopback(const std::string& host) {
+  return host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace
+
+Config LoadConfigFile(const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(path + ": " + std::string(e.description()) + " at line " +
+                      std::to_string(e.source().begin.line));
+  }
+  Config c;
+  Reader r(root);
+  r.Get("http", "listen", c.listen);
+  r.Get("http", "header_limit_bytes", c.http.header_limit_bytes, 1024, 1 << 20);
+  r.Get("http", "body_limit_bytes", c.http.body_limit_bytes, 1024, 64 << 20);
+  r.Ms("http", "header_timeout_ms", c.http.header_timeout, 100, 3600000);
+  r.Ms("http", "body_timeout_ms", c.http.body_timeout, 100, 3600000);
+  r.Ms("http", "write_timeout_ms", c.http.write_timeout, 100, 3600000);
+  r.Ms("http", "shutdown_grace_ms", c.http.shutdown_grace, 0, 3600000);
+  r.Get("http", "threads", c.http.threads, 1, 64);
+  r.Get("http", "cookie_secure", c.api.cookie_secure);
+  r.Get("db", "url", c.db);
+  r.Get("db", "busy_timeout_ms", c.db_busy_timeout_ms, 0, 600000);
+  std::string profile(PasswordProfileName(c.api.auth.password_profile));
+  r.Get("auth", "password_profile", profile);
+  const auto p = ParsePasswordProfile(profile);
+  if (!p) throw ConfigError("auth.password_profile must be \"interactive\", \"moderate\" or \"test-fast\"");
+  c.api.auth.password_profile = *p;
+  r.Get("auth", "open_signup", c.api.auth.open_signup);
+  r.Get("auth", "session_lifetime_s", c.api.auth.session_lifetime_s, 60, 366LL * 24 * 3600);
+  r.Get("auth", "session_idle_s", c.api.auth.session_idle_s, 60, 366LL * 24 * 3600);
+  r.Get("auth", "account_lockout_failures", c.api.auth.throttle.account_failures, 1, 1000);
+  r.Get("auth", "account_lockout_s", c.api.auth.throttle.account_lockout_s, 1, 7LL * 24 * 3600);
+  r.Get("auth", "address_failures", c.api.auth.throttle.address_failures, 1, 100000);
+  r.Get("auth", "address_window_s", c.api.auth.throttle.address_window_s, 1, 7LL * 24 * 3600);
+  r.Get("auth", "totp_issuer", c.api.auth.totp_issuer);
+  r.RejectUnknown();
+  return c;
+}
+
+void FinishConfig(Config& c) {
+  const std::string& l = c.listen;
+  const size_t colon = l.rfind(':');
+  if (colon == std::string::npos || colon + 1 == l.size()) {
+    throw ConfigError("listen address \"" + l + "\" must be HOST:PORT, such as 127.0.0.1:8080 or [::1]:8080");
+  }
+  std::string host = l.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  for (char ch : l.substr(colon + 1)) {
+    if (ch < '0' || ch > '9' || port > 65535) throw ConfigError("listen port in \"" + l + "\" must be 0..65535");
+    port = port * 10 + (ch - '0');
+  }
+  if (port > 65535) throw ConfigError("listen port in \"" + l + "\" must be 0..65535");
+  c.http.host = host;
+  c.http.port = static_cast<uint16_t>(port);
+  if (c.api.auth.password_profile == PasswordProfile::kTestFast && !IsLoopback(host)) {
+    throw ConfigError(
+        "auth.password_profile \"test-fast\" stores passwords with a trivially cheap hash; it is refused unless the "
+        "server listens on loopback only");
+  }
+  SqlitePath(c.db);
+}
+
+std::string SqlitePath(const std::string& db_url) {
+  if (db_url.rfind("sqlite:", 0) == 0 && db_url.size() > 7) return db_url.substr(7);
+  if (db_url.rfind("postgresql:", 0) == 0 || db_url.rfind("postgres:", 0) == 0) {
+    throw ConfigError("the PostgreSQL backend is not built yet; use --db sqlite:PATH (docs/server.md)");
+  }
+  throw ConfigError("database \"" + db_url + "\" must be sqlite:PATH");
+}
+
+}  // namespace mortise::server

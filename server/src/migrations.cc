@@ -1,0 +1,17 @@
+#include "migrations.h"
+
+namespace mortise::server {
+namespace embedded {
+extern const std::string_view kMigration0001;
+extern const std::string_view kMigration0002;
+}  // namespace embedded
+
+std::span<const Migration> Migrations() {
+  static const Migration kAll[] = {
+      {1, "accounts_sessions", embedded::kMigration0001},
+      {2, "second_factor_api_keys", embedded::kMigration0002},
+  };
+  return kAll;
+}
+
+}  // namespace mortise::server

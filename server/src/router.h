@@ -1,0 +1,102 @@
+// Routing and the filters every request passes before its handler: the
+// access rule of each route (public, signed-in account with an API-key
+// scope, or a browser session only), CSRF for cookie-authenticated writes,
+// and the JSON content type. Handlers hold no policy: by the time one runs,
+// Context::principal is set exactly when its rule demands it.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "auth_service.h"
+#include "message.h"
+#include "metrics.h"
+
+namespace mortise::server {
+
+enum class Access {
+  kPublic,       // anyone
+  kAccount,      // a session, or an API key holding `scope`
+  kSessionOnly,  // a browser session (API keys cannot manage credentials)
+};
+
+struct RouteSpec {
+  std::string method;   // "GET", "POST", "DELETE", ...
+  std::string pattern;  // "/api/v1/me/api-keys/{key_id}": {name} matches one segment
+  Access access = Access::kPublic;
+  std::string scope;    // kAccount: the scope an API key needs
+};
+
+struct Context {
+  const Request& request;
+  std::unordered_map<std::string, std::string> params;  // from {name} segments
+  std::optional<Principal> principal;
+
+  // The body as a JSON object; 400 invalid_json otherwise.
+  nlohmann::json Json() const;
+};
+
+using RouteHandler = std::function<Response(Context&)>;
+
+class Filter {
+ public:
+  virtual ~Filter() = default;
+  // Throws ApiError to refuse.
+  virtual void Before(Context& ctx, const RouteSpec& route) = 0;
+};
+
+// Sets the principal from `Authorization: Bearer mtk_...` or the session
+// cookie and enforces the route's Access and scope; requires X-CSRF-Token for
+// cookie-authenticated methods other than GET/HEAD.
+class AuthFilter final : public Filter {
+ public:
+  explicit AuthFilter(AuthService& auth) : auth_(auth) {}
+  void Before(Context& ctx, const RouteSpec& route) override;
+
+ private:
+  AuthService& auth_;
+};
+
+// A request with a body must say Content-Type: application/json (415).
+class JsonBodyFilter final : public Filter {
+ public:
+  void Before(Context& ctx, const RouteSpec& route) override;
+};
+
+inline constexpr std::string_view kSessionCookie = "mortise_session";
+inline constexpr std::string_view kCsrfHeader = "x-csrf-token";
+
+class Router {
+ public:
+  explicit Router(Metrics& metrics) : metrics_(metrics) {}
+  void Add(RouteSpec spec, RouteHandler handler);
+  void AddFilter(std::unique_ptr<Filter> filter) { filters_.push_back(std::move(filter)); }
+
+  // Never throws: ApiError becomes its JSON error, StorageError 503
+  // storage_unavailable, anything else 500 internal. Unknown path: 404
+  // not_found; known path, other method: 405 method_not_allowed (Allow).
+  Response Handle(const Request& request);
+
+  std::vector<RouteSpec> Routes() const;
+
+ private:
+  struct Entry {
+    RouteSpec spec;
+    std::vector<std::string> segments;
+    RouteHandler handler;
+  };
+  Response Dispatch(const Request& request, std::string& route_name);
+
+  Metrics& metrics_;
+  std::vector<Entry> routes_;
+  std::vector<std::unique_ptr<Filter>> filters_;
+};
+
+}  // namespace mortise::server

@@ -1,0 +1,34 @@
+// Deterministic time and randomness for the server's tests.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "clock_random.h"
+
+namespace mortise::server::testing {
+
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(int64_t start_ms = 1'700'000'000'000) : now_ms_(start_ms) {}
+  int64_t NowMs() const override { return now_ms_.load(); }
+  void Advance(int64_t ms) { now_ms_ += ms; }
+  void Set(int64_t ms) { now_ms_ = ms; }
+
+ private:
+  std::atomic<int64_t> now_ms_;  // read by server threads in API tests
+};
+
+// A ChaCha20 stream from a fixed seed (libsodium's
+// randombytes_buf_deterministic), one fresh seed per call.
+class SeededRandom final : public Random {
+ public:
+  explicit SeededRandom(uint64_t seed = 1) : seed_(seed) {}
+  void Fill(std::span<uint8_t> out) override;
+
+ private:
+  uint64_t seed_;
+  uint64_t calls_ = 0;
+};
+
+}  // namespace mortise::server::testing
