@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -39,6 +38,7 @@
 #include "names.h"
 #include "os_random.h"
 #include "sim_backend.h"
+#include "state_dir.h"
 
 namespace mortise::lockd {
 namespace {
@@ -61,31 +61,15 @@ std::string HexOf(const uint8_t* d, size_t n) {
 
 // The claim label is the lock's sticker: the lock keeps only the PAKE
 // verifier, so the daemon keeps the label text beside the flash images
-// (label.txt), written atomically the moment it is made.
-bool WriteFileAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fdatasync(fd) == 0;
-  ok = close(fd) == 0 && ok;
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    unlink(tmp.c_str());
-    return false;
-  }
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
-  return true;
-}
-
-std::optional<std::string> ReadLabelFile(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) return std::nullopt;
-  return line;
+// (label.txt, 0600: it holds the setup code), written atomically the moment
+// it is made.
+std::optional<std::string> ReadLabelFile(const StateDir& dir, std::string& why) {
+  auto text = dir.ReadFile("label.txt", StateDir::Secret::kYes, why);
+  if (!text) return std::nullopt;
+  const size_t nl = text->find('\n');
+  if (nl != std::string::npos) text->resize(nl);
+  if (text->empty()) return std::nullopt;
+  return text;
 }
 
 class NodeAdapter final : public NodeControls {
@@ -119,6 +103,7 @@ class NodeAdapter final : public NodeControls {
 
 // Everything one run of the daemon owns, destroyed in reverse order.
 struct Parts {
+  std::unique_ptr<StateDir> state;
   int lock_fd = -1;
   int signal_fd = -1;
   std::unique_ptr<store::FileFlash> records_flash;
@@ -161,9 +146,10 @@ struct Parts {
 // another daemon holds it.
 int LockStateDir(const std::string& dir, Parts& p) {
   const std::string path = dir + "/lockd.lock";
-  p.lock_fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  std::string why;
+  p.lock_fd = p.state->OpenFile("lockd.lock", StateDir::Secret::kNo, why);
   if (p.lock_fd < 0) {
-    spdlog::error("{}: cannot open: {}", path, std::strerror(errno));
+    spdlog::error("{}", why);
     return kExitFailure;
   }
   if (flock(p.lock_fd, LOCK_EX | LOCK_NB) != 0) {
@@ -201,21 +187,27 @@ int RunDaemon(const Config& config) {
   const std::string& dir = config.state_dir;
 
   // --- State dir and its lock ----------------------------------------------
-  // The state dir holds the lock's private key (in records.img): it is
-  // made 0700, and a looser existing one is reported.
-  std::error_code ec;
-  const auto parent = std::filesystem::path(dir).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  if (ec || (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)) {
-    spdlog::error("{}: cannot create the state directory: {}", dir, ec ? ec.message() : std::strerror(errno));
+  // The state dir holds the lock's private key (in records.img) and the
+  // setup code (label.txt): a directory another user owns or can write, or
+  // a socket directory like that, is refused before anything is written
+  // (state_dir.h). A missing one is made 0700; a readable one is reported.
+  std::string why;
+  p.state = StateDir::Open(dir, why);
+  if (!p.state) {
+    spdlog::error("{}", why);
     return kExitFailure;
+  }
+  for (const std::string* socket : {&config.socket_path, &config.control_socket}) {
+    if (socket->empty()) continue;
+    const auto parent = std::filesystem::path(*socket).parent_path();
+    std::string real;
+    if (std::string r = CheckWritableDir(parent.empty() ? "." : parent.string(), geteuid(), real); !r.empty()) {
+      spdlog::error("socket {}: {}", *socket, r);
+      return kExitFailure;
+    }
   }
   struct stat st;
-  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    spdlog::error("{}: not a directory", dir);
-    return kExitFailure;
-  }
-  if (st.st_mode & 0077)
+  if (fstat(p.state->fd(), &st) == 0 && (st.st_mode & 0077))
     spdlog::warn("{}: readable by group or others (mode {:o}); it holds the lock's private key: chmod 700 it", dir,
                  st.st_mode & 0777);
   if (int rc = LockStateDir(dir, p); rc != kExitOk) return rc;
@@ -237,8 +229,20 @@ int RunDaemon(const Config& config) {
 
   // --- Storage ----------------------------------------------------------------
   const size_t block = store::kDefaultBlockSize;
-  auto records_flash = store::FileFlash::Open(dir + "/records.img", block, config.store_kib / kBlockKib);
-  auto log_flash = store::FileFlash::Open(dir + "/log.img", block, config.log_kib / kBlockKib);
+  // Opened here, through the checked directory and never through a link;
+  // the store only gets the descriptors.
+  const int records_fd = p.state->OpenFile("records.img", StateDir::Secret::kYes, why);
+  if (records_fd < 0) {
+    spdlog::error("{}", why);
+    return kExitFailure;
+  }
+  auto records_flash = store::FileFlash::Adopt(records_fd, block, config.store_kib / kBlockKib);
+  const int log_fd = p.state->OpenFile("log.img", StateDir::Secret::kYes, why);
+  if (log_fd < 0) {
+    spdlog::error("{}", why);
+    return kExitFailure;
+  }
+  auto log_flash = store::FileFlash::Adopt(log_fd, block, config.log_kib / kBlockKib);
   if (!records_flash.ok() || !log_flash.ok()) {
     const bool geometry = (!records_flash.ok() && records_flash.status().code() == StatusCode::kInvalidArgument) ||
                           (!log_flash.ok() && log_flash.status().code() == StatusCode::kInvalidArgument);
@@ -323,12 +327,15 @@ int RunDaemon(const Config& config) {
   // provisioned, so no crash can leave a lock whose code exists nowhere: a
   // label file without a verifier (a kill in between) is provisioned again
   // with the same code at the next start.
-  const std::string label_path = dir + "/label.txt";
+  const std::string label_path = p.state->path() + "/label.txt";
   std::optional<protocol::ClaimLabel> label;
-  if (auto text = ReadLabelFile(label_path)) {
+  if (auto text = ReadLabelFile(*p.state, why)) {
     auto parsed = protocol::ParseLabel(*text);
     if (parsed.ok() && parsed->lock_id == p.authority->identity().lock_id()) label = *parsed;
     else spdlog::error("{}: not this lock's claim label; ignored", label_path);
+  } else if (!why.empty()) {
+    spdlog::error("{}", why);
+    return kExitFailure;
   }
   std::optional<uint32_t> setup_code;
   auto provisioned = protocol::SetupCodeProvisioned(records);
@@ -349,8 +356,9 @@ int RunDaemon(const Config& config) {
       fresh.setup_code = *code;
       char text[protocol::kLabelTextSize + 1] = {};
       auto n = protocol::EncodeLabel(fresh, std::span<char>(text, protocol::kLabelTextSize));
-      if (!n.ok() || !WriteFileAtomically(label_path, std::string(text, *n) + "\n")) {
-        spdlog::error("{}: cannot write the claim label; refusing to provision a code nobody could read", label_path);
+      if (!n.ok() || !p.state->WriteAtomically("label.txt", std::string(text, *n) + "\n", why)) {
+        spdlog::error("{}: cannot write the claim label ({}); refusing to provision a code nobody could read",
+                      label_path, n.ok() ? why : std::string("cannot encode it"));
         return kExitFailure;
       }
       label = fresh;
@@ -389,7 +397,6 @@ int RunDaemon(const Config& config) {
     lock.Service();  // a command may have started motion or changed state
     return reply;
   };
-  std::string why;
   p.lock_socket = SeqpacketEndpoint::Listen(p.loop, config.socket_path, 0660, max_frame, on_frame, why);
   if (!p.lock_socket) {
     spdlog::error("lock socket: {}", why);
@@ -425,14 +432,6 @@ int RunDaemon(const Config& config) {
     }
   });
 
-  // --- Ready ----------------------------------------------------------------------------
-  std::string status = StatusLine(lock, node);
-  sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
-  spdlog::info("lock {} ready ({}; clock {})", p.node_controls->lock_id_hex(), status,
-               config.clock == ClockMode::kSimulated ? "simulated" : "real");
-  std::fputs("mortise-lockd: ready\n", stderr);
-  std::fflush(stderr);
-
   bool face_on = false;
   if (p.control && (config.face == FaceMode::kOn || (config.face == FaceMode::kAuto && isatty(STDOUT_FILENO)))) {
     if (!isatty(STDOUT_FILENO)) {
@@ -443,8 +442,13 @@ int RunDaemon(const Config& config) {
         // Logs would scribble over the face: they go to a file and the
         // face's log pane instead.
         ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4);
-        auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(dir + "/lockd.log");
-        auto logger = std::make_shared<spdlog::logger>("lockd", spdlog::sinks_init_list{file, ring});
+        std::vector<spdlog::sink_ptr> sinks{ring};
+        // spdlog opens by name: the name is checked first (no link, ours).
+        if (std::string r = p.state->CheckExisting("lockd.log", StateDir::Secret::kNo); r.empty())
+          sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(p.state->path() + "/lockd.log"));
+        else
+          spdlog::error("{}; logs go to the face only", r);
+        auto logger = std::make_shared<spdlog::logger>("lockd", sinks.begin(), sinks.end());
         logger->set_level(spdlog::default_logger()->level());
         logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
         spdlog::set_default_logger(logger);
@@ -462,8 +466,22 @@ int RunDaemon(const Config& config) {
                   l->setup_code.substr(3, 3).c_str(), l->setup_code.substr(6).c_str(), l->payload.c_str());
       if (auto qr = termqr::Render(l->payload); qr.ok()) std::fputs(qr->c_str(), stdout);
       std::fflush(stdout);
+      // A file keeps it across a crash too (a pipe or a terminal cannot be
+      // synced: EINVAL, nothing to do).
+      fsync(STDOUT_FILENO);
     }
   }
+
+  // --- Ready ----------------------------------------------------------------------------
+  // Only now: whoever waits for "ready" (a test, a script, systemd) finds
+  // the label already complete on stdout, whatever stdout is.
+  std::string status = StatusLine(lock, node);
+  sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
+  spdlog::info("lock {} ready ({}; clock {})", p.node_controls->lock_id_hex(), status,
+               config.clock == ClockMode::kSimulated ? "simulated" : "real");
+  std::fputs("mortise-lockd: ready\n", stderr);
+  std::fflush(stderr);
+
 
   // --- Loop -----------------------------------------------------------------------------
   uint64_t last_tick = MonotonicNowMs();
