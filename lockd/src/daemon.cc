@@ -402,6 +402,10 @@ int RunDaemon(const Config& config) {
     spdlog::error("lock socket: {}", why);
     return kExitFailure;
   }
+  // Idle and slow clients are dropped on the lock's clock, and no peer holds
+  // every slot (A18; endpoint.h, ConnectionLimits).
+  const NowFn lock_now = [&hw] { return hw.now_ms(); };
+  p.lock_socket->set_limits(ConnectionLimits{}, lock_now);
   spdlog::info("protocol socket: {} (SOCK_SEQPACKET)", config.socket_path);
   if (config.tcp) {
     p.tcp = TcpEndpoint::Listen(p.loop, config.tcp->host, config.tcp->port, max_frame, on_frame, why);
@@ -409,6 +413,7 @@ int RunDaemon(const Config& config) {
       spdlog::error("tcp: {}", why);
       return kExitFailure;
     }
+    p.tcp->set_limits(ConnectionLimits{}, lock_now);
     spdlog::info("protocol tcp: {}:{} (2-byte length + frame)",
                  config.tcp->host.find(':') != std::string::npos ? "[" + config.tcp->host + "]" : config.tcp->host,
                  p.tcp->port());
@@ -421,6 +426,7 @@ int RunDaemon(const Config& config) {
       spdlog::error("control socket: {}", why);
       return kExitFailure;
     }
+    p.control_socket->set_limits(ConnectionLimits{}, lock_now);
     spdlog::info("control socket: {}", config.control_socket);
   }
   bool stop = false;
@@ -497,6 +503,9 @@ int RunDaemon(const Config& config) {
       ControlHandler::Run(hw, lock, elapsed);
       last_tick += elapsed;
     }
+    for (Endpoint* e : {static_cast<Endpoint*>(p.lock_socket.get()), static_cast<Endpoint*>(p.tcp.get()),
+                        static_cast<Endpoint*>(p.control_socket.get())})
+      if (e) e->Sweep();
     if (p.face) p.face->Tick(now);
     if (std::string s = StatusLine(lock, node); s != status) {
       status = s;
