@@ -531,6 +531,66 @@ class Refusals(Base):
         self.assertEqual(self.bolt(), "Locked")
 
 
+class Flooding(Base):
+    """A18 at the transport: the real daemon's sockets flooded (issue 11)."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="mortise-e2e-")
+        self.lock = Lock(os.path.join(self.tmp, "lock"), extra=["--tcp", "127.0.0.1:0"])
+        self.lock.start()
+        self.owner = Person(self.tmp, "owner")
+        self.owner.ok("init")
+
+    def tcp_port(self):
+        for line in self.lock.stderr_lines:
+            if "protocol tcp: 127.0.0.1:" in line:
+                return int(line.rsplit(":", 1)[1].split()[0])
+        raise AssertionError("no tcp port in the log")
+
+    def test_A18_idle_and_slow_clients_do_not_shut_the_owner_out_or_block_the_inside(self):
+        self.claim()
+        # More idle clients than the protocol socket has slots (32), and on
+        # TCP idle ones and slow ones sending a frame a byte at a time.
+        flood = []
+        for _ in range(40):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.connect(self.lock.endpoint)
+            flood.append(s)
+        port = self.tcp_port()
+        slow = []
+        for i in range(36):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.connect(("127.0.0.1", port))
+            if i % 4 == 0:
+                s.sendall(b"\x00")  # the first byte of a length; the rest never comes
+            slow.append(s)
+        # The owner opens at once: a new client displaces the least recently
+        # active one of the peer holding the most slots.
+        self.owner.ok("unlock")
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Unlocked")
+        self.relock()
+        # Leaving from inside is a physical input, never a socket slot.
+        r = self.lock.control({"cmd": "thumbturn", "lock": False})
+        self.assertTrue(r["ok"], r)
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Unlocked")
+        self.relock()
+        # Past the idle time (10 s on the lock's clock) every flooding client
+        # has been closed by the lock: a read sees the end of the stream.
+        self.lock.advance(10000)
+        for s in flood + slow:
+            s.settimeout(30)
+            try:
+                self.assertEqual(s.recv(16), b"")
+            except ConnectionResetError:
+                pass
+            s.close()
+        self.owner.ok("unlock")
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Unlocked")
+
+
 def main():
     global LOCKD, CLI
     ap = argparse.ArgumentParser()
