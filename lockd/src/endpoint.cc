@@ -158,8 +158,9 @@ void ListeningEndpoint<ClientT>::Accept() {
     if (c < 0) return;
     std::string peer = PeerOf(c);
     // A full endpoint never refuses: it makes room, so whoever connects
-    // gets in at once. A peer at its share gives up its own least recently
-    // active client; otherwise the peer holding the most slots does.
+    // gets in at once. A peer at its share gives up one of its own clients;
+    // otherwise the peer holding the most slots does. Either way an idle or
+    // slow client goes before one that is talking (EvictionCandidate).
     size_t mine = 0;
     std::map<std::string, size_t> held;
     for (const auto& [fd, m] : meta_) {
@@ -168,29 +169,32 @@ void ListeningEndpoint<ClientT>::Accept() {
     }
     int victim = -1;
     if (mine >= limits_.per_peer) {
-      victim = LeastRecent(peer);
+      victim = EvictionCandidate(peer);
     } else if (clients_.size() >= kMaxClientsPerEndpoint) {
       std::string biggest;
       size_t most = 0;
       for (const auto& [p, n] : held)
         if (n > most) most = n, biggest = p;
-      victim = LeastRecent(biggest);
+      victim = EvictionCandidate(biggest);
     }
     if (victim >= 0) Drop(victim);
     OnAccepted(c);
     clients_[c] = Client{};
-    meta_[c] = Meta{std::move(peer), now_(), 0, false};
+    meta_[c] = Meta{std::move(peer), now_(), ++activity_, false, false, 0};
     loop_.Add(c, POLLIN, [this, c](short revents) { OnClient(c, revents); });
   }
 }
 
 template <typename ClientT>
-int ListeningEndpoint<ClientT>::LeastRecent(const std::string& peer) const {
+int ListeningEndpoint<ClientT>::EvictionCandidate(const std::string& peer) const {
   int best = -1;
-  uint64_t oldest = UINT64_MAX;
+  const Meta* chosen = nullptr;
   for (const auto& [fd, m] : meta_) {
-    if (!peer.empty() && m.peer != peer) continue;
-    if (m.last_ms < oldest) oldest = m.last_ms, best = fd;
+    if (m.peer != peer) continue;
+    if (!chosen || (m.framed != chosen->framed ? !m.framed : m.activity < chosen->activity)) {
+      chosen = &m;
+      best = fd;
+    }
   }
   return best;
 }
@@ -211,6 +215,8 @@ void ListeningEndpoint<ClientT>::FrameDone(int fd) {
   auto it = meta_.find(fd);
   if (it == meta_.end()) return;
   it->second.last_ms = now_();
+  it->second.activity = ++activity_;
+  it->second.framed = true;
   it->second.partial = false;
 }
 

@@ -44,8 +44,9 @@ struct ConnectionLimits {
   uint64_t partial_ms = 5'000;
   // One peer (UNIX: a uid, from SO_PEERCRED; TCP: an address, which on
   // loopback every local user shares) holds at most this many of the
-  // kMaxClientsPerEndpoint slots; its next connection evicts its own
-  // least recently active one.
+  // kMaxClientsPerEndpoint slots; its next connection evicts one of its
+  // own (EvictionCandidate). A full endpoint admits a new client by
+  // evicting one of the peer holding the most slots.
   size_t per_peer = 24;
 };
 // The lock's clock in milliseconds.
@@ -124,20 +125,25 @@ class ListeningEndpoint : public Endpoint {
 
  private:
   struct Meta {
-    std::string peer;           // "uid N" or an address
-    uint64_t last_ms = 0;       // connect or last frame answered
-    uint64_t partial_since = 0; // first byte of an incomplete frame; 0: none
-    bool partial = false;
+    std::string peer;            // "uid N" or an address
+    uint64_t last_ms = 0;        // connect or last frame answered (lock clock)
+    uint64_t activity = 0;       // order of the same events (a clock may stand still)
+    bool framed = false;         // a frame answered since connect
+    bool partial = false;        // part of a frame is waiting
+    uint64_t partial_since = 0;  // when its first byte came
   };
   void Accept();
-  // The least recently active client of `peer` (or of any peer when empty).
-  int LeastRecent(const std::string& peer) const;
+  // The client of `peer` to let go first: one that has never completed a
+  // frame (idle or slow since it connected) before any that has, and among
+  // those the least recently active. -1 if `peer` holds none.
+  int EvictionCandidate(const std::string& peer) const;
 
   int fd_;
   std::string unlink_path_;
   ConnectionLimits limits_;
   NowFn now_ = [] { return uint64_t{0}; };
   std::map<int, Meta> meta_;
+  uint64_t activity_ = 0;
 };
 
 class SeqpacketEndpoint final : public ListeningEndpoint<endpoint_detail::SeqpacketClient> {

@@ -256,7 +256,7 @@ TEST_F(lockdEndpointLimits, A18_AFrameSentAByteAtATimeIsDroppedAfterThePartialTi
   close(quick);
 }
 
-TEST_F(lockdEndpointLimits, A18_AFullEndpointLetsTheNextClientInByDroppingTheLeastRecentlyActive) {
+TEST_F(lockdEndpointLimits, A18_AFullEndpointLetsTheNextClientInAndKeepsTheOnesTalking) {
   std::string why;
   const std::string path = (dir_ / "lock.sock").string();
   auto ep = SeqpacketEndpoint::Listen(loop_, path, 0660, 16, Echo, why);
@@ -267,17 +267,26 @@ TEST_F(lockdEndpointLimits, A18_AFullEndpointLetsTheNextClientInByDroppingTheLea
   for (size_t i = 0; i < kMaxClientsPerEndpoint; ++i) {
     flood.push_back(ConnectUnix(path, SOCK_SEQPACKET));
     Pump([&] { return ep->clients() == i + 1; });
-    now_ += 1;
   }
   EXPECT_EQ(ep->clients(), kMaxClientsPerEndpoint);
-  // The first one talks, so the second is now the least recently active.
+  // The first one talks; the second is the oldest that never did.
   EXPECT_EQ(Exchange(flood[0], "\x04", SOCK_SEQPACKET), "\xEE\x04");
   const int owner = ConnectUnix(path, SOCK_SEQPACKET);
   EXPECT_EQ(Exchange(owner, "\x04", SOCK_SEQPACKET), "\xEE\x04") << "served at once, no wait";
   EXPECT_EQ(ep->clients(), kMaxClientsPerEndpoint);
   EXPECT_TRUE(ClosedByServer(flood[1]));
+  // Twice as many idle connections again (the clock standing still): each
+  // displaces an idle one, never a client that has been answered.
+  std::vector<int> more;
+  for (size_t i = 0; i < 2 * kMaxClientsPerEndpoint; ++i) {
+    more.push_back(ConnectUnix(path, SOCK_SEQPACKET));
+    loop_.RunOnce(2000);  // returns once it has accepted
+  }
+  EXPECT_EQ(ep->clients(), kMaxClientsPerEndpoint);
+  EXPECT_EQ(Exchange(owner, "\x04", SOCK_SEQPACKET), "\xEE\x04");
   EXPECT_EQ(Exchange(flood[0], "\x04", SOCK_SEQPACKET), "\xEE\x04");
   for (int fd : flood) close(fd);
+  for (int fd : more) close(fd);
   close(owner);
 }
 
