@@ -385,7 +385,7 @@ int RunDaemon(const Config& config) {
     p.control = std::make_unique<ControlHandler>(*s, lock, *p.events, p.node_controls.get(), config.clock);
 
   // --- Sockets ----------------------------------------------------------------------
-  const size_t max_frame = std::max(protocol::kMaxFrameSize, protocol::kMaxRemoteFrameSize);
+  const size_t max_frame = protocol::kMaxTransportFrameSize;
   auto on_frame = [&node, &hw, &lock, max_frame](std::span<const uint8_t> frame) {
     std::vector<uint8_t> reply(max_frame);
     auto n = node.Handle(frame, hw.now_ms(), reply);
