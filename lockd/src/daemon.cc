@@ -397,7 +397,9 @@ int RunDaemon(const Config& config) {
     lock.Service();  // a command may have started motion or changed state
     return reply;
   };
-  p.lock_socket = SeqpacketEndpoint::Listen(p.loop, config.socket_path, 0660, max_frame, on_frame, why);
+  // Owner-only unless the operator lets the daemon's group in (A19).
+  const mode_t socket_mode = config.socket_group_access ? 0660 : 0600;
+  p.lock_socket = SeqpacketEndpoint::Listen(p.loop, config.socket_path, socket_mode, max_frame, on_frame, why);
   if (!p.lock_socket) {
     spdlog::error("lock socket: {}", why);
     return kExitFailure;
@@ -406,7 +408,7 @@ int RunDaemon(const Config& config) {
   // every slot (A18; endpoint.h, ConnectionLimits).
   const NowFn lock_now = [&hw] { return hw.now_ms(); };
   p.lock_socket->set_limits(ConnectionLimits{}, lock_now);
-  spdlog::info("protocol socket: {} (SOCK_SEQPACKET)", config.socket_path);
+  spdlog::info("protocol socket: {} (SOCK_SEQPACKET, mode {:o})", config.socket_path, socket_mode);
   if (config.tcp) {
     p.tcp = TcpEndpoint::Listen(p.loop, config.tcp->host, config.tcp->port, max_frame, on_frame, why);
     if (!p.tcp) {

@@ -187,5 +187,28 @@ TEST_F(lockdFiles, A19_RefusesASocketDirectoryAnotherUserCanWrite) {
       << p.stderr_text();
 }
 
+TEST_F(lockdFiles, A19_SocketsAreTheDaemonUsersAloneUnlessItsGroupIsLetIn) {
+  {
+    Process p(dir_, DirArgs(), "owner-only");
+    ASSERT_TRUE(p.WaitReady()) << p.stderr_text();
+    struct stat st;
+    ASSERT_EQ(stat((state_ / "lock.sock").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    ASSERT_EQ(stat((state_ / "sim.sock").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    EXPECT_EQ(p.Signal(SIGTERM), 0);
+  }
+  std::vector<std::string> args = DirArgs();
+  args.push_back("--socket-group-access");
+  Process p(dir_, args, "group");
+  ASSERT_TRUE(p.WaitReady()) << p.stderr_text();
+  struct stat st;
+  ASSERT_EQ(stat((state_ / "lock.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  ASSERT_EQ(stat((state_ / "sim.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "physical inputs stay the daemon user's alone";
+  EXPECT_EQ(p.Signal(SIGTERM), 0);
+}
+
 }  // namespace
 }  // namespace mortise::lockd

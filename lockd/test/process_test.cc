@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -66,6 +67,14 @@ TEST_F(lockdProcess, ServesSocketsStopsOnSigtermAndKeepsItsStateAcrossARestart) 
     ASSERT_EQ(label["ok"], true) << label.dump();
     payload = label["payload"];
     EXPECT_NE(p.stdout_text().find(payload), std::string::npos);
+
+    // Both sockets are the daemon user's alone (A19): the protocol socket
+    // opens to its group only with [socket] group_access.
+    struct stat sst;
+    ASSERT_EQ(stat(lock_path().c_str(), &sst), 0);
+    EXPECT_EQ(sst.st_mode & 0777, 0600u);
+    ASSERT_EQ(stat(control_path().c_str(), &sst), 0);
+    EXPECT_EQ(sst.st_mode & 0777, 0600u);
 
     // The protocol socket answers an info frame with this lock's id.
     const int fd = ConnectUnix(lock_path(), SOCK_SEQPACKET);
