@@ -31,15 +31,16 @@ TUESDAY_0759 = "2026-11-24T07:59:00Z"
 class Lock:
     """One mortise-lockd process on a state directory, simulated clock."""
 
-    def __init__(self, state_dir, extra=()):
+    def __init__(self, state_dir, extra=(), socket_path=None):
         self.dir = state_dir
-        self.extra = list(extra)
+        self.socket_path = socket_path
+        self.extra = list(extra) + (["--socket", socket_path] if socket_path else [])
         self.proc = None
         self.stderr_lines = []
 
     @property
     def endpoint(self):
-        return os.path.join(self.dir, "lock.sock")
+        return self.socket_path or os.path.join(self.dir, "lock.sock")
 
     def label(self):
         with open(os.path.join(self.dir, "label.txt")) as f:
@@ -529,6 +530,148 @@ class Refusals(Base):
         self.assertEqual(rc, 5, err)
         self.assertEqual(before, self.owner.keyring_bytes())
         self.assertEqual(self.bolt(), "Locked")
+
+
+class Flooding(Base):
+    """A18 at the transport: the real daemon's sockets flooded (issue 11)."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="mortise-e2e-")
+        self.lock = Lock(os.path.join(self.tmp, "lock"), extra=["--tcp", "127.0.0.1:0"])
+        self.lock.start()
+        self.owner = Person(self.tmp, "owner")
+        self.owner.ok("init")
+
+    def tcp_port(self):
+        for line in self.lock.stderr_lines:
+            if "protocol tcp: 127.0.0.1:" in line:
+                return int(line.rsplit(":", 1)[1].split()[0])
+        raise AssertionError("no tcp port in the log")
+
+    def test_A18_idle_and_slow_clients_do_not_shut_the_owner_out_or_block_the_inside(self):
+        self.claim()
+        # More idle clients than the protocol socket has slots (32), and on
+        # TCP idle ones and slow ones sending a frame a byte at a time.
+        flood = []
+        for _ in range(40):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.connect(self.lock.endpoint)
+            flood.append(s)
+        port = self.tcp_port()
+        slow = []
+        for i in range(36):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.connect(("127.0.0.1", port))
+            if i % 4 == 0:
+                s.sendall(b"\x00")  # the first byte of a length; the rest never comes
+            slow.append(s)
+        # The owner opens at once: a new client displaces the least recently
+        # active one of the peer holding the most slots.
+        self.owner.ok("unlock")
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Unlocked")
+        self.relock()
+        # Leaving from inside is a physical input, never a socket slot.
+        r = self.lock.control({"cmd": "thumbturn", "lock": False})
+        self.assertTrue(r["ok"], r)
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Unlocked")
+        self.relock()
+        # Past the idle time (10 s on the lock's clock) every flooding client
+        # has been closed by the lock: a read sees the end of the stream.
+        self.lock.advance(10000)
+        for s in flood + slow:
+            s.settimeout(30)
+            try:
+                self.assertEqual(s.recv(16), b"")
+            except ConnectionResetError:
+                pass
+            s.close()
+        self.owner.ok("unlock")
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Unlocked")
+
+
+class FloodingByAnotherUser(Base):
+    """A18 with the flood from another uid: SO_PEERCRED keeps it to its share."""
+
+    OTHER_UID = 65534
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to connect as another uid (CI runs as root)")
+        self.tmp = tempfile.mkdtemp(prefix="mortise-e2e-")
+        # The operator lets another local user reach the protocol socket
+        # (a group, here simply mode 0666): every frame is authenticated, so
+        # a connection grants nothing but a slot.
+        self.sockets = tempfile.mkdtemp(prefix="mortise-e2e-sock-")
+        os.chmod(self.sockets, 0o755)
+        self.lock = Lock(os.path.join(self.tmp, "lock"), socket_path=os.path.join(self.sockets, "lock.sock"))
+        self.lock.start()
+        os.chmod(self.lock.endpoint, 0o666)
+        self.owner = Person(self.tmp, "owner")
+        self.owner.ok("init")
+
+    def tearDown(self):
+        super().tearDown()
+        shutil.rmtree(self.sockets, ignore_errors=True)
+
+    def info(self, s):
+        s.settimeout(30)
+        s.send(b"\x04")
+        return s.recv(2048)
+
+    def flood_as_other_user(self, count, go, done):
+        """A child process, uid 65534, holding `count` idle connections per
+        byte read from `go`, reporting each batch on `done`."""
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgid(self.OTHER_UID)
+                os.setuid(self.OTHER_UID)
+                held = []
+                while os.read(go, 1) == b"+":
+                    for _ in range(count):
+                        c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                        c.connect(self.lock.endpoint)
+                        held.append(c)
+                    os.write(done, b"+")
+            finally:
+                os._exit(0)
+        return pid
+
+    def test_A18_another_user_holds_at_most_its_share_and_never_displaces_the_owners_clients(self):
+        self.claim()
+        go_r, go_w = os.pipe()
+        done_r, done_w = os.pipe()
+        pid = self.flood_as_other_user(40, go_r, done_w)
+        try:
+            os.write(go_w, b"+")
+            self.assertEqual(os.read(done_r, 1), b"+")
+            # The owner's uid opens the remaining 8 slots (24 + 8 = 32),
+            # idle but one, which talks.
+            mine = []
+            for _ in range(8):
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                c.connect(self.lock.endpoint)
+                mine.append(c)
+            self.assertEqual(self.info(mine[0])[:1], b"\x04")
+            # 40 more from the other uid: each displaces one of its own.
+            os.write(go_w, b"+")
+            self.assertEqual(os.read(done_r, 1), b"+")
+            for c in mine:
+                self.assertEqual(self.info(c)[:1], b"\x04", "a connection of the owner's uid was dropped")
+            # A ninth of the owner's displaces one of the other user's.
+            self.owner.ok("unlock")
+            self.lock.advance(2000)
+            self.assertEqual(self.bolt(), "Unlocked")
+            for c in mine:
+                c.close()
+        finally:
+            os.write(go_w, b"-")
+            os.waitpid(pid, 0)
+            for fd in (go_r, go_w, done_r, done_w):
+                os.close(fd)
 
 
 def main():

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -310,6 +311,33 @@ void DeriveKey(std::string_view passphrase, const KeyringHeader& h, crypto::Secr
     throw Error(ExitCode::kKeyring,
                 "could not derive the keyring key (Argon2id needs " + std::to_string(h.kdf.memlimit >> 20) + " MiB)",
                 "Free some memory and try again.");
+}
+
+// The keyring's directory must be the user's own and writable by nobody
+// else: whoever can write there can swap the keyring for one of theirs (and
+// pin their key as a lock's) or plant a link that a rewrite follows, and
+// whoever owns it can do both. Same rule as mortise-lockd's state dir
+// (docs/cli.md, "Keyring").
+void CheckKeyringDir(const std::filesystem::path& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0)
+    throw Error(ExitCode::kKeyring, "cannot inspect the keyring directory " + dir.string() + " (" + Errno("stat") + ")");
+  const uid_t me = ::geteuid();
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  if (st.st_uid != me)
+    throw Error(ExitCode::kKeyring,
+                "the keyring directory " + dir.string() + " is owned by uid " + std::to_string(st.st_uid) +
+                    " (mode " + mode + "), not by you (uid " + std::to_string(me) +
+                    "); its owner could replace your keyring",
+                "Keep the keyring in a directory of your own: `mkdir -m 700 ~/.config/mortise` and move it there "
+                "(--keyring or MORTISE_KEYRING), or, if the directory is yours, `sudo chown " + std::to_string(me) +
+                    " " + dir.string() + "`.");
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    throw Error(ExitCode::kKeyring,
+                "the keyring directory " + dir.string() + " is writable by group or others (mode " + mode +
+                    "); they could replace your keyring",
+                "Run `chmod go-w " + dir.string() + "` (or `chmod 700 " + dir.string() + "`).");
 }
 
 // An flock on "<keyring>.lock", released when the fd closes.
@@ -745,6 +773,7 @@ Keyring Keyring::Create(const std::filesystem::path& path, std::string_view pass
       throw Error(ExitCode::kKeyring, "cannot create the directory " + dir.string() + " (" + ec.message() + ")");
     ::chmod(dir.c_str(), 0700);
   }
+  CheckKeyringDir(dir);
   Keyring k;
   k.path_ = path;
   k.access_ = Access::kUpdate;
@@ -764,6 +793,8 @@ Keyring Keyring::Open(const std::filesystem::path& path, std::string_view passph
                       std::chrono::milliseconds lock_wait) {
   InitSodium();
   std::error_code ec;
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  if (std::filesystem::exists(dir, ec)) CheckKeyringDir(dir);
   if (!std::filesystem::exists(path, ec))
     throw Error(ExitCode::kKeyring, "no keyring at " + path.string(),
                 "Create one with `mortise init`, or name yours with --keyring or MORTISE_KEYRING.");

@@ -168,6 +168,8 @@ std::optional<ConfigError> ParseConfigText(std::string_view text, const std::str
     return {};
   });
 
+  socket["group_access"] = Bool([&](bool v) { c.socket_group_access = v; });
+
   Table& sim = tables["sim"];
   sim["clock"] = String([&](const std::string& s) -> std::string {
     if (s == "real") c.clock = ClockMode::kReal;

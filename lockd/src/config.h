@@ -31,6 +31,10 @@ struct Config {
   // [socket]
   std::string socket_path;             // default <state_dir>/lock.sock
   std::optional<TcpAddress> tcp;       // default: disabled
+  // The protocol socket's mode: 0600 (the daemon's user alone) unless set,
+  // then 0660 so members of the daemon's group connect (every frame is
+  // authenticated; a connection only holds a slot, ConnectionLimits).
+  bool socket_group_access = false;
   // [sim]
   ClockMode clock = ClockMode::kReal;
   std::optional<uint64_t> seed;        // set: deterministic core randomness (tests only)

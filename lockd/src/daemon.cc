@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -40,6 +39,7 @@
 #include "os_random.h"
 #include "rtc_file.h"
 #include "sim_backend.h"
+#include "state_dir.h"
 
 namespace mortise::lockd {
 namespace {
@@ -62,31 +62,15 @@ std::string HexOf(const uint8_t* d, size_t n) {
 
 // The claim label is the lock's sticker: the lock keeps only the PAKE
 // verifier, so the daemon keeps the label text beside the flash images
-// (label.txt), written atomically the moment it is made.
-bool WriteFileAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fdatasync(fd) == 0;
-  ok = close(fd) == 0 && ok;
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    unlink(tmp.c_str());
-    return false;
-  }
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
-  return true;
-}
-
-std::optional<std::string> ReadLabelFile(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) return std::nullopt;
-  return line;
+// (label.txt, 0600: it holds the setup code), written atomically the moment
+// it is made.
+std::optional<std::string> ReadLabelFile(const StateDir& dir, std::string& why) {
+  auto text = dir.ReadFile("label.txt", StateDir::Secret::kYes, why);
+  if (!text) return std::nullopt;
+  const size_t nl = text->find('\n');
+  if (nl != std::string::npos) text->resize(nl);
+  if (text->empty()) return std::nullopt;
+  return text;
 }
 
 class NodeAdapter final : public NodeControls {
@@ -120,6 +104,7 @@ class NodeAdapter final : public NodeControls {
 
 // Everything one run of the daemon owns, destroyed in reverse order.
 struct Parts {
+  std::unique_ptr<StateDir> state;
   int lock_fd = -1;
   int signal_fd = -1;
   std::unique_ptr<store::FileFlash> records_flash;
@@ -163,9 +148,10 @@ struct Parts {
 // another daemon holds it.
 int LockStateDir(const std::string& dir, Parts& p) {
   const std::string path = dir + "/lockd.lock";
-  p.lock_fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  std::string why;
+  p.lock_fd = p.state->OpenFile("lockd.lock", StateDir::Secret::kNo, why);
   if (p.lock_fd < 0) {
-    spdlog::error("{}: cannot open: {}", path, std::strerror(errno));
+    spdlog::error("{}", why);
     return kExitFailure;
   }
   if (flock(p.lock_fd, LOCK_EX | LOCK_NB) != 0) {
@@ -203,21 +189,27 @@ int RunDaemon(const Config& config) {
   const std::string& dir = config.state_dir;
 
   // --- State dir and its lock ----------------------------------------------
-  // The state dir holds the lock's private key (in records.img): it is
-  // made 0700, and a looser existing one is reported.
-  std::error_code ec;
-  const auto parent = std::filesystem::path(dir).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  if (ec || (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)) {
-    spdlog::error("{}: cannot create the state directory: {}", dir, ec ? ec.message() : std::strerror(errno));
+  // The state dir holds the lock's private key (in records.img) and the
+  // setup code (label.txt): a directory another user owns or can write, or
+  // a socket directory like that, is refused before anything is written
+  // (state_dir.h). A missing one is made 0700; a readable one is reported.
+  std::string why;
+  p.state = StateDir::Open(dir, why);
+  if (!p.state) {
+    spdlog::error("{}", why);
     return kExitFailure;
+  }
+  for (const std::string* socket : {&config.socket_path, &config.control_socket}) {
+    if (socket->empty()) continue;
+    const auto parent = std::filesystem::path(*socket).parent_path();
+    std::string real;
+    if (std::string r = CheckWritableDir(parent.empty() ? "." : parent.string(), geteuid(), real); !r.empty()) {
+      spdlog::error("socket {}: {}", *socket, r);
+      return kExitFailure;
+    }
   }
   struct stat st;
-  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    spdlog::error("{}: not a directory", dir);
-    return kExitFailure;
-  }
-  if (st.st_mode & 0077)
+  if (fstat(p.state->fd(), &st) == 0 && (st.st_mode & 0077))
     spdlog::warn("{}: readable by group or others (mode {:o}); it holds the lock's private key: chmod 700 it", dir,
                  st.st_mode & 0777);
   if (int rc = LockStateDir(dir, p); rc != kExitOk) return rc;
@@ -239,8 +231,20 @@ int RunDaemon(const Config& config) {
 
   // --- Storage ----------------------------------------------------------------
   const size_t block = store::kDefaultBlockSize;
-  auto records_flash = store::FileFlash::Open(dir + "/records.img", block, config.store_kib / kBlockKib);
-  auto log_flash = store::FileFlash::Open(dir + "/log.img", block, config.log_kib / kBlockKib);
+  // Opened here, through the checked directory and never through a link;
+  // the store only gets the descriptors.
+  const int records_fd = p.state->OpenFile("records.img", StateDir::Secret::kYes, why);
+  if (records_fd < 0) {
+    spdlog::error("{}", why);
+    return kExitFailure;
+  }
+  auto records_flash = store::FileFlash::Adopt(records_fd, block, config.store_kib / kBlockKib);
+  const int log_fd = p.state->OpenFile("log.img", StateDir::Secret::kYes, why);
+  if (log_fd < 0) {
+    spdlog::error("{}", why);
+    return kExitFailure;
+  }
+  auto log_flash = store::FileFlash::Adopt(log_fd, block, config.log_kib / kBlockKib);
   if (!records_flash.ok() || !log_flash.ok()) {
     const bool geometry = (!records_flash.ok() && records_flash.status().code() == StatusCode::kInvalidArgument) ||
                           (!log_flash.ok() && log_flash.status().code() == StatusCode::kInvalidArgument);
@@ -314,14 +318,22 @@ int RunDaemon(const Config& config) {
   // The lock's RTC keeps its time across restarts (rtc_file.h).
   const std::string rtc_path = dir + "/rtc";
   p.rtc_file.emplace(
-      config.clock, [rtc_path](const std::string& text) { return WriteFileAtomically(rtc_path, text); },
+      config.clock,
+      [state = p.state.get()](const std::string& text) {
+        std::string ignored;
+        return state->WriteAtomically("rtc", text, ignored);
+      },
       [] {
         timespec ts{};
         clock_gettime(CLOCK_REALTIME, &ts);
         return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
       });
-  if (std::string why = p.rtc_file->Load(ReadLabelFile(rtc_path), p.backend->rtc()); !why.empty())
-    spdlog::warn("{}: {}; the lock's time is unknown until an owner sets it (mortise time sync)", rtc_path, why);
+  {
+    std::string refused;
+    auto text = p.state->ReadFile("rtc", StateDir::Secret::kNo, refused);
+    if (std::string why = refused.empty() ? p.rtc_file->Load(text, p.backend->rtc()) : refused; !why.empty())
+      spdlog::warn("{}: {}; the lock's time is unknown until an owner sets it (mortise time sync)", rtc_path, why);
+  }
   lock.AttachRealTimeClock(p.backend->rtc());
   if (Status s = lock.Start(); !s.ok()) {
     spdlog::error("lock core: cannot start: {}", s.name());
@@ -337,12 +349,15 @@ int RunDaemon(const Config& config) {
   // provisioned, so no crash can leave a lock whose code exists nowhere: a
   // label file without a verifier (a kill in between) is provisioned again
   // with the same code at the next start.
-  const std::string label_path = dir + "/label.txt";
+  const std::string label_path = p.state->path() + "/label.txt";
   std::optional<protocol::ClaimLabel> label;
-  if (auto text = ReadLabelFile(label_path)) {
+  if (auto text = ReadLabelFile(*p.state, why)) {
     auto parsed = protocol::ParseLabel(*text);
     if (parsed.ok() && parsed->lock_id == p.authority->identity().lock_id()) label = *parsed;
     else spdlog::error("{}: not this lock's claim label; ignored", label_path);
+  } else if (!why.empty()) {
+    spdlog::error("{}", why);
+    return kExitFailure;
   }
   std::optional<uint32_t> setup_code;
   auto provisioned = protocol::SetupCodeProvisioned(records);
@@ -363,8 +378,9 @@ int RunDaemon(const Config& config) {
       fresh.setup_code = *code;
       char text[protocol::kLabelTextSize + 1] = {};
       auto n = protocol::EncodeLabel(fresh, std::span<char>(text, protocol::kLabelTextSize));
-      if (!n.ok() || !WriteFileAtomically(label_path, std::string(text, *n) + "\n")) {
-        spdlog::error("{}: cannot write the claim label; refusing to provision a code nobody could read", label_path);
+      if (!n.ok() || !p.state->WriteAtomically("label.txt", std::string(text, *n) + "\n", why)) {
+        spdlog::error("{}: cannot write the claim label ({}); refusing to provision a code nobody could read",
+                      label_path, n.ok() ? why : std::string("cannot encode it"));
         return kExitFailure;
       }
       label = fresh;
@@ -391,7 +407,7 @@ int RunDaemon(const Config& config) {
     p.control = std::make_unique<ControlHandler>(*s, lock, *p.events, p.node_controls.get(), config.clock);
 
   // --- Sockets ----------------------------------------------------------------------
-  const size_t max_frame = std::max(protocol::kMaxFrameSize, protocol::kMaxRemoteFrameSize);
+  const size_t max_frame = protocol::kMaxTransportFrameSize;
   auto on_frame = [&node, &hw, &lock, max_frame](std::span<const uint8_t> frame) {
     std::vector<uint8_t> reply(max_frame);
     auto n = node.Handle(frame, hw.now_ms(), reply);
@@ -403,19 +419,25 @@ int RunDaemon(const Config& config) {
     lock.Service();  // a command may have started motion or changed state
     return reply;
   };
-  std::string why;
-  p.lock_socket = SeqpacketEndpoint::Listen(p.loop, config.socket_path, 0660, max_frame, on_frame, why);
+  // Owner-only unless the operator lets the daemon's group in (A19).
+  const mode_t socket_mode = config.socket_group_access ? 0660 : 0600;
+  p.lock_socket = SeqpacketEndpoint::Listen(p.loop, config.socket_path, socket_mode, max_frame, on_frame, why);
   if (!p.lock_socket) {
     spdlog::error("lock socket: {}", why);
     return kExitFailure;
   }
-  spdlog::info("protocol socket: {} (SOCK_SEQPACKET)", config.socket_path);
+  // Idle and slow clients are dropped on the lock's clock, and no peer holds
+  // every slot (A18; endpoint.h, ConnectionLimits).
+  const NowFn lock_now = [&hw] { return hw.now_ms(); };
+  p.lock_socket->set_limits(ConnectionLimits{}, lock_now);
+  spdlog::info("protocol socket: {} (SOCK_SEQPACKET, mode {:o})", config.socket_path, socket_mode);
   if (config.tcp) {
     p.tcp = TcpEndpoint::Listen(p.loop, config.tcp->host, config.tcp->port, max_frame, on_frame, why);
     if (!p.tcp) {
       spdlog::error("tcp: {}", why);
       return kExitFailure;
     }
+    p.tcp->set_limits(ConnectionLimits{}, lock_now);
     spdlog::info("protocol tcp: {}:{} (2-byte length + frame)",
                  config.tcp->host.find(':') != std::string::npos ? "[" + config.tcp->host + "]" : config.tcp->host,
                  p.tcp->port());
@@ -428,6 +450,7 @@ int RunDaemon(const Config& config) {
       spdlog::error("control socket: {}", why);
       return kExitFailure;
     }
+    p.control_socket->set_limits(ConnectionLimits{}, lock_now);
     spdlog::info("control socket: {}", config.control_socket);
   }
   bool stop = false;
@@ -439,14 +462,6 @@ int RunDaemon(const Config& config) {
     }
   });
 
-  // --- Ready ----------------------------------------------------------------------------
-  std::string status = StatusLine(lock, node);
-  sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
-  spdlog::info("lock {} ready ({}; clock {})", p.node_controls->lock_id_hex(), status,
-               config.clock == ClockMode::kSimulated ? "simulated" : "real");
-  std::fputs("mortise-lockd: ready\n", stderr);
-  std::fflush(stderr);
-
   bool face_on = false;
   if (p.control && (config.face == FaceMode::kOn || (config.face == FaceMode::kAuto && isatty(STDOUT_FILENO)))) {
     if (!isatty(STDOUT_FILENO)) {
@@ -457,8 +472,13 @@ int RunDaemon(const Config& config) {
         // Logs would scribble over the face: they go to a file and the
         // face's log pane instead.
         ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4);
-        auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(dir + "/lockd.log");
-        auto logger = std::make_shared<spdlog::logger>("lockd", spdlog::sinks_init_list{file, ring});
+        std::vector<spdlog::sink_ptr> sinks{ring};
+        // spdlog opens by name: the name is checked first (no link, ours).
+        if (std::string r = p.state->CheckExisting("lockd.log", StateDir::Secret::kNo); r.empty())
+          sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(p.state->path() + "/lockd.log"));
+        else
+          spdlog::error("{}; logs go to the face only", r);
+        auto logger = std::make_shared<spdlog::logger>("lockd", sinks.begin(), sinks.end());
         logger->set_level(spdlog::default_logger()->level());
         logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
         spdlog::set_default_logger(logger);
@@ -476,8 +496,22 @@ int RunDaemon(const Config& config) {
                   l->setup_code.substr(3, 3).c_str(), l->setup_code.substr(6).c_str(), l->payload.c_str());
       if (auto qr = termqr::Render(l->payload); qr.ok()) std::fputs(qr->c_str(), stdout);
       std::fflush(stdout);
+      // A file keeps it across a crash too (a pipe or a terminal cannot be
+      // synced: EINVAL, nothing to do).
+      fsync(STDOUT_FILENO);
     }
   }
+
+  // --- Ready ----------------------------------------------------------------------------
+  // Only now: whoever waits for "ready" (a test, a script, systemd) finds
+  // the label already complete on stdout, whatever stdout is.
+  std::string status = StatusLine(lock, node);
+  sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
+  spdlog::info("lock {} ready ({}; clock {})", p.node_controls->lock_id_hex(), status,
+               config.clock == ClockMode::kSimulated ? "simulated" : "real");
+  std::fputs("mortise-lockd: ready\n", stderr);
+  std::fflush(stderr);
+
 
   // --- Loop -----------------------------------------------------------------------------
   uint64_t last_tick = MonotonicNowMs();
@@ -498,6 +532,9 @@ int RunDaemon(const Config& config) {
       rtc_saves = saved;
       if (!saved) spdlog::warn("{}: cannot save the RTC; a restart will not know the time", rtc_path);
     }
+    for (Endpoint* e : {static_cast<Endpoint*>(p.lock_socket.get()), static_cast<Endpoint*>(p.tcp.get()),
+                        static_cast<Endpoint*>(p.control_socket.get())})
+      if (e) e->Sweep();
     if (p.face) p.face->Tick(now);
     if (std::string s = StatusLine(lock, node); s != status) {
       status = s;

@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace mortise::lockd {
 namespace {
@@ -61,6 +64,27 @@ int ListenUnix(const std::string& path, int type, mode_t mode, std::string& why)
 
 int AcceptOne(int listen_fd) {
   return accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+// Who is at the other end, as far as the transport knows: a UNIX socket's
+// peer uid (SO_PEERCRED, from the kernel); a TCP peer's address only.
+std::string PeerOf(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 && ss.ss_family == AF_UNIX) {
+    ucred cred{};
+    socklen_t clen = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) return "uid " + std::to_string(cred.uid);
+    return "uid ?";
+  }
+  len = sizeof(ss);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
+  char host[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, host, sizeof(host));
+  else if (ss.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, host, sizeof(host));
+  return host;
 }
 
 // Sends what is left of a stream client's reply. A full socket leaves the
@@ -132,20 +156,83 @@ void ListeningEndpoint<ClientT>::Accept() {
   for (;;) {
     const int c = AcceptOne(fd_);
     if (c < 0) return;
-    if (clients_.size() >= kMaxClientsPerEndpoint) {
-      close(c);
-      continue;
+    std::string peer = PeerOf(c);
+    // A full endpoint never refuses: it makes room, so whoever connects
+    // gets in at once. A peer at its share gives up one of its own clients;
+    // otherwise the peer holding the most slots does. Either way an idle or
+    // slow client goes before one that is talking (EvictionCandidate).
+    size_t mine = 0;
+    std::map<std::string, size_t> held;
+    for (const auto& [fd, m] : meta_) {
+      ++held[m.peer];
+      if (m.peer == peer) ++mine;
     }
+    int victim = -1;
+    if (mine >= limits_.per_peer) {
+      victim = EvictionCandidate(peer);
+    } else if (clients_.size() >= kMaxClientsPerEndpoint) {
+      std::string biggest;
+      size_t most = 0;
+      for (const auto& [p, n] : held)
+        if (n > most) most = n, biggest = p;
+      victim = EvictionCandidate(biggest);
+    }
+    if (victim >= 0) Drop(victim);
     OnAccepted(c);
     clients_[c] = Client{};
+    meta_[c] = Meta{std::move(peer), now_(), ++activity_, false, false, 0};
     loop_.Add(c, POLLIN, [this, c](short revents) { OnClient(c, revents); });
   }
+}
+
+template <typename ClientT>
+int ListeningEndpoint<ClientT>::EvictionCandidate(const std::string& peer) const {
+  int best = -1;
+  const Meta* chosen = nullptr;
+  for (const auto& [fd, m] : meta_) {
+    if (m.peer != peer) continue;
+    if (!chosen || (m.framed != chosen->framed ? !m.framed : m.activity < chosen->activity)) {
+      chosen = &m;
+      best = fd;
+    }
+  }
+  return best;
+}
+
+template <typename ClientT>
+void ListeningEndpoint<ClientT>::Sweep() {
+  const uint64_t now = now_();
+  std::vector<int> expired;
+  for (const auto& [fd, m] : meta_) {
+    if (now - m.last_ms >= limits_.idle_ms || (m.partial && now - m.partial_since >= limits_.partial_ms))
+      expired.push_back(fd);
+  }
+  for (int fd : expired) Drop(fd);
+}
+
+template <typename ClientT>
+void ListeningEndpoint<ClientT>::FrameDone(int fd) {
+  auto it = meta_.find(fd);
+  if (it == meta_.end()) return;
+  it->second.last_ms = now_();
+  it->second.activity = ++activity_;
+  it->second.framed = true;
+  it->second.partial = false;
+}
+
+template <typename ClientT>
+void ListeningEndpoint<ClientT>::FramePartial(int fd) {
+  auto it = meta_.find(fd);
+  if (it == meta_.end() || it->second.partial) return;
+  it->second.partial = true;
+  it->second.partial_since = now_();
 }
 
 template <typename ClientT>
 void ListeningEndpoint<ClientT>::Drop(int fd) {
   loop_.Remove(fd);
   clients_.erase(fd);
+  meta_.erase(fd);
   close(fd);
 }
 
@@ -192,6 +279,7 @@ void SeqpacketEndpoint::OnClient(int fd, short revents) {
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
   if (n <= 0 || (msg.msg_flags & MSG_TRUNC) || static_cast<size_t>(n) > max_frame_) return Drop(fd);
   std::vector<uint8_t> reply = handler_(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
+  FrameDone(fd);
   const ssize_t s = send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   if (s < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
     c.pending = std::move(reply);
@@ -263,6 +351,7 @@ bool TcpEndpoint::Process(int fd, Client& c) {
     if (len > max_frame_) return false;
     if (c.in.size() < 2 + len) break;
     std::vector<uint8_t> reply = handler_(std::span<const uint8_t>(c.in.data() + 2, len));
+    FrameDone(fd);
     c.in.erase(c.in.begin(), c.in.begin() + static_cast<ptrdiff_t>(2 + len));
     if (reply.size() > 0xFFFF) return false;
     c.out.push_back(static_cast<uint8_t>(reply.size() >> 8));
@@ -288,6 +377,8 @@ void TcpEndpoint::OnClient(int fd, short revents) {
   if (n <= 0) return Drop(fd);
   c.in.insert(c.in.end(), buf, buf + n);
   if (!Process(fd, c)) return Drop(fd);
+  // What is left is the start of a frame: it has partial_ms to complete.
+  if (!c.in.empty()) FramePartial(fd);
   // Refuse a client that piles up more than one frame ahead.
   if (c.in.size() > 2 * (max_frame_ + 2)) Drop(fd);
 }
@@ -320,6 +411,7 @@ bool LineEndpoint::Process(int fd, Client& c) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::string reply = line.size() > max_line_ ? std::string(R"({"ok":false,"error":"request line too long"})")
                                                 : handler_(line);
+    FrameDone(fd);
     c.in.erase(0, nl + 1);
     c.out = std::move(reply);
     c.out.push_back('\n');
@@ -342,7 +434,8 @@ void LineEndpoint::OnClient(int fd, short revents) {
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
   if (n <= 0) return Drop(fd);
   c.in.append(buf, static_cast<size_t>(n));
-  if (!Process(fd, c)) Drop(fd);
+  if (!Process(fd, c)) return Drop(fd);
+  if (!c.in.empty()) FramePartial(fd);
 }
 
 }  // namespace mortise::lockd

@@ -32,6 +32,26 @@ using LineHandler = std::function<std::string(std::string_view line)>;
 
 inline constexpr size_t kMaxClientsPerEndpoint = 32;
 
+// Limits that keep one peer from holding the lock's sockets (A18,
+// docs/lockd.md "Connection limits"). Time is the lock's clock (the sim
+// clock: injected, so tests advance it instead of sleeping).
+struct ConnectionLimits {
+  // A client that has not completed a frame this long after connecting or
+  // after its last frame is dropped.
+  uint64_t idle_ms = 10'000;
+  // A frame that started arriving (TCP: its first byte) and is not complete
+  // this long after is dropped with its client.
+  uint64_t partial_ms = 5'000;
+  // One peer (UNIX: a uid, from SO_PEERCRED; TCP: an address, which on
+  // loopback every local user shares) holds at most this many of the
+  // kMaxClientsPerEndpoint slots; its next connection evicts one of its
+  // own (EvictionCandidate). A full endpoint admits a new client by
+  // evicting one of the peer holding the most slots.
+  size_t per_peer = 24;
+};
+// The lock's clock in milliseconds.
+using NowFn = std::function<uint64_t()>;
+
 // Makes `path` free for a new UNIX socket: a stale socket file (nobody
 // answers) is removed; a live one, or a file that is not a socket, is an
 // error. Returns an empty string or why not.
@@ -43,6 +63,9 @@ class Endpoint {
   // Closes the listener and every client, and removes a socket file.
   virtual void Close() = 0;
   virtual size_t clients() const = 0;
+  // Drops the clients past ConnectionLimits' times. The daemon calls it on
+  // every turn of its loop (and so after each "advance" of the sim clock).
+  virtual void Sweep() = 0;
 };
 
 // Per-connection state of each transport. At namespace scope, not nested,
@@ -75,6 +98,13 @@ class ListeningEndpoint : public Endpoint {
   ~ListeningEndpoint() override { Close(); }
   void Close() final;
   size_t clients() const final { return clients_.size(); }
+  void Sweep() final;
+  // Before any client connects (the defaults otherwise: a clock that never
+  // moves, ConnectionLimits{}).
+  void set_limits(const ConnectionLimits& limits, NowFn now) {
+    limits_ = limits;
+    now_ = std::move(now);
+  }
 
  protected:
   using Client = ClientT;
@@ -85,15 +115,35 @@ class ListeningEndpoint : public Endpoint {
   // A just-accepted client, before it is served (socket options).
   virtual void OnAccepted(int /*fd*/) {}
   void Drop(int fd);
+  // A frame of `fd` was answered: its idle time starts again.
+  void FrameDone(int fd);
+  // Part of a frame of `fd` has arrived (a no-op while one already has).
+  void FramePartial(int fd);
 
   Loop& loop_;
   std::map<int, Client> clients_;
 
  private:
+  struct Meta {
+    std::string peer;            // "uid N" or an address
+    uint64_t last_ms = 0;        // connect or last frame answered (lock clock)
+    uint64_t activity = 0;       // order of the same events (a clock may stand still)
+    bool framed = false;         // a frame answered since connect
+    bool partial = false;        // part of a frame is waiting
+    uint64_t partial_since = 0;  // when its first byte came
+  };
   void Accept();
+  // The client of `peer` to let go first: one that has never completed a
+  // frame (idle or slow since it connected) before any that has, and among
+  // those the least recently active. -1 if `peer` holds none.
+  int EvictionCandidate(const std::string& peer) const;
 
   int fd_;
   std::string unlink_path_;
+  ConnectionLimits limits_;
+  NowFn now_ = [] { return uint64_t{0}; };
+  std::map<int, Meta> meta_;
+  uint64_t activity_ = 0;
 };
 
 class SeqpacketEndpoint final : public ListeningEndpoint<endpoint_detail::SeqpacketClient> {

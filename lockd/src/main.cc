@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   CLI::App app{"mortise-lockd: runs one Mortise lock (docs/lockd.md)", "mortise-lockd"};
   std::string config_file, state_dir, backend, clock, socket, tcp, control_socket, log_level;
   int64_t seed = -1;
-  bool face = false, no_face = false, version = false;
+  bool face = false, no_face = false, version = false, group_access = false;
   app.add_option("-c,--config", config_file, "TOML configuration file");
   app.add_option("-s,--state-dir", state_dir, "state directory (overrides state_dir)");
   app.add_option("--backend", backend, "hardware backend (overrides backend; only \"sim\")");
@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "deterministic core randomness, tests only (overrides [sim] seed)");
   app.add_option("--socket", socket, "protocol socket path (overrides [socket] path)");
   app.add_option("--tcp", tcp, "loopback HOST:PORT for framed TCP, \"\" to disable (overrides [socket] tcp)");
+  app.add_flag("--socket-group-access", group_access,
+               "protocol socket mode 0660, for the daemon's group (overrides [socket] group_access)");
   app.add_option("--control-socket", control_socket, "simulation control socket (overrides [sim] control_socket)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off (overrides [log] level)");
   app.add_flag("--face", face, "draw the lock face (overrides [face] enabled)");
@@ -86,6 +88,7 @@ int main(int argc, char** argv) {
       config.tcp = *a;
     }
   }
+  if (group_access) config.socket_group_access = true;
   if (app.count("--control-socket")) {
     if (control_socket.empty()) return Refuse("command line: --control-socket: must not be empty");
     config.control_socket = control_socket;

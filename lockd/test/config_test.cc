@@ -32,6 +32,7 @@ TEST(lockdConfig, DefaultsWithOnlyTheStateDir) {
   EXPECT_EQ(c.socket_path, "/tmp/x/lock.sock");
   EXPECT_EQ(c.control_socket, "/tmp/x/sim.sock");
   EXPECT_FALSE(c.tcp.has_value());
+  EXPECT_FALSE(c.socket_group_access) << "the protocol socket is owner-only by default";
   EXPECT_EQ(c.clock, ClockMode::kReal);
   EXPECT_FALSE(c.seed.has_value());
   EXPECT_EQ(c.motor_travel_ms, 800u);
@@ -50,6 +51,7 @@ backend = "sim"
 [socket]
 path = "/run/lock.sock"
 tcp = "127.0.0.1:7000"
+group_access = true
 [sim]
 clock = "simulated"
 seed = 42
@@ -78,6 +80,7 @@ log_kib = 32
   ASSERT_TRUE(c.tcp.has_value());
   EXPECT_EQ(c.tcp->host, "127.0.0.1");
   EXPECT_EQ(c.tcp->port, 7000);
+  EXPECT_TRUE(c.socket_group_access);
   EXPECT_EQ(c.clock, ClockMode::kSimulated);
   EXPECT_EQ(c.seed, 42u);
   EXPECT_EQ(c.motor_travel_ms, 500u);

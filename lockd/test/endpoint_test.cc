@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 namespace mortise::lockd {
 namespace {
@@ -174,6 +175,141 @@ TEST_F(lockdEndpoints, StaleSocketIsReplacedAndLiveOneOrFileIsNot) {
   EXPECT_FALSE(SeqpacketEndpoint::Listen(loop_, file, 0660, 16, Echo, why));
   EXPECT_NE(why.find("not a socket"), std::string::npos) << why;
   EXPECT_TRUE(std::filesystem::exists(file));
+}
+
+// --- A18 at the transport: idle, slow and crowding clients ----------------
+
+class lockdEndpointLimits : public lockdEndpoints {
+ protected:
+  int ConnectTcp(uint16_t port) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    timeval tv{2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+  }
+  // True when the server closed `fd` (a read sees the end, not a timeout).
+  static bool ClosedByServer(int fd) {
+    char c;
+    return recv(fd, &c, 1, 0) == 0;
+  }
+  uint64_t now_ = 1000;
+  NowFn clock_ = [this] { return now_; };
+  ConnectionLimits limits_{/*idle_ms=*/1000, /*partial_ms=*/500, /*per_peer=*/24};
+};
+
+TEST_F(lockdEndpointLimits, A18_AClientThatCompletesNoFrameIsDroppedAfterTheIdleTime) {
+  std::string why;
+  const std::string path = (dir_ / "lock.sock").string();
+  auto ep = SeqpacketEndpoint::Listen(loop_, path, 0660, 16, Echo, why);
+  ASSERT_TRUE(ep) << why;
+  ep->set_limits(limits_, clock_);
+  const int idle = ConnectUnix(path, SOCK_SEQPACKET);
+  const int busy = ConnectUnix(path, SOCK_SEQPACKET);
+  Pump([&] { return ep->clients() == 2; });
+  now_ += 600;
+  EXPECT_EQ(Exchange(busy, "\x04", SOCK_SEQPACKET), "\xEE\x04");  // its idle time starts again
+  now_ += 399;
+  ep->Sweep();
+  EXPECT_EQ(ep->clients(), 2u) << "999 ms without a frame is not yet idle";
+  now_ += 1;
+  ep->Sweep();
+  EXPECT_EQ(ep->clients(), 1u);
+  EXPECT_TRUE(ClosedByServer(idle));
+  now_ += 600;
+  ep->Sweep();
+  EXPECT_EQ(ep->clients(), 0u);
+  EXPECT_TRUE(ClosedByServer(busy));
+  close(idle);
+  close(busy);
+}
+
+TEST_F(lockdEndpointLimits, A18_AFrameSentAByteAtATimeIsDroppedAfterThePartialTime) {
+  std::string why;
+  auto ep = TcpEndpoint::Listen(loop_, "127.0.0.1", 0, 16, Echo, why);
+  ASSERT_TRUE(ep) << why;
+  ep->set_limits(limits_, clock_);
+  const int slow = ConnectTcp(ep->port());
+  const int quick = ConnectTcp(ep->port());
+  Pump([&] { return ep->clients() == 2; });
+  // A byte every 100 ms of a 5-byte frame: each byte is news, none completes it.
+  const char frame[] = {0x00, 0x03, 'a', 'b'};
+  for (char byte : frame) {
+    ASSERT_EQ(send(slow, &byte, 1, MSG_NOSIGNAL), 1);
+    loop_.RunOnce(2000);  // returns once it has read the byte
+    now_ += 100;
+    ep->Sweep();
+  }
+  EXPECT_EQ(ep->clients(), 2u);
+  now_ += 100;  // 500 ms since its first byte
+  ep->Sweep();
+  EXPECT_EQ(ep->clients(), 1u);
+  EXPECT_TRUE(ClosedByServer(slow));
+  // A frame that arrives whole is answered and the client stays.
+  EXPECT_EQ(Exchange(quick, std::string("\x00\x01z", 3), SOCK_STREAM), std::string("\x00\x02\xEEz", 4));
+  EXPECT_EQ(ep->clients(), 1u);
+  close(slow);
+  close(quick);
+}
+
+TEST_F(lockdEndpointLimits, A18_AFullEndpointLetsTheNextClientInAndKeepsTheOnesTalking) {
+  std::string why;
+  const std::string path = (dir_ / "lock.sock").string();
+  auto ep = SeqpacketEndpoint::Listen(loop_, path, 0660, 16, Echo, why);
+  ASSERT_TRUE(ep) << why;
+  limits_.per_peer = kMaxClientsPerEndpoint;  // this test's clients are all one uid
+  ep->set_limits(limits_, clock_);
+  std::vector<int> flood;
+  for (size_t i = 0; i < kMaxClientsPerEndpoint; ++i) {
+    flood.push_back(ConnectUnix(path, SOCK_SEQPACKET));
+    Pump([&] { return ep->clients() == i + 1; });
+  }
+  EXPECT_EQ(ep->clients(), kMaxClientsPerEndpoint);
+  // The first one talks; the second is the oldest that never did.
+  EXPECT_EQ(Exchange(flood[0], "\x04", SOCK_SEQPACKET), "\xEE\x04");
+  const int owner = ConnectUnix(path, SOCK_SEQPACKET);
+  EXPECT_EQ(Exchange(owner, "\x04", SOCK_SEQPACKET), "\xEE\x04") << "served at once, no wait";
+  EXPECT_EQ(ep->clients(), kMaxClientsPerEndpoint);
+  EXPECT_TRUE(ClosedByServer(flood[1]));
+  // Twice as many idle connections again (the clock standing still): each
+  // displaces an idle one, never a client that has been answered.
+  std::vector<int> more;
+  for (size_t i = 0; i < 2 * kMaxClientsPerEndpoint; ++i) {
+    more.push_back(ConnectUnix(path, SOCK_SEQPACKET));
+    loop_.RunOnce(2000);  // returns once it has accepted
+  }
+  EXPECT_EQ(ep->clients(), kMaxClientsPerEndpoint);
+  EXPECT_EQ(Exchange(owner, "\x04", SOCK_SEQPACKET), "\xEE\x04");
+  EXPECT_EQ(Exchange(flood[0], "\x04", SOCK_SEQPACKET), "\xEE\x04");
+  for (int fd : flood) close(fd);
+  for (int fd : more) close(fd);
+  close(owner);
+}
+
+TEST_F(lockdEndpointLimits, A18_OnePeerHoldsAtMostItsShareOfTheSlots) {
+  std::string why;
+  const std::string path = (dir_ / "lock.sock").string();
+  auto ep = SeqpacketEndpoint::Listen(loop_, path, 0660, 16, Echo, why);
+  ASSERT_TRUE(ep) << why;
+  limits_.per_peer = 3;
+  ep->set_limits(limits_, clock_);
+  std::vector<int> mine;
+  for (int i = 0; i < 5; ++i) {
+    mine.push_back(ConnectUnix(path, SOCK_SEQPACKET));
+    now_ += 1;
+    loop_.RunOnce(2000);  // returns once it has accepted
+  }
+  // This uid (SO_PEERCRED) never holds more than 3: each new connection
+  // past its share replaced its own oldest, so slots stay free for others.
+  EXPECT_EQ(ep->clients(), 3u);
+  EXPECT_TRUE(ClosedByServer(mine[0]));
+  EXPECT_TRUE(ClosedByServer(mine[1]));
+  EXPECT_EQ(Exchange(mine[4], "\x04", SOCK_SEQPACKET), "\xEE\x04");
+  for (int fd : mine) close(fd);
 }
 
 }  // namespace

@@ -53,6 +53,15 @@ Result<std::unique_ptr<FileFlash>> FileFlash::Open(const std::string& path, size
   }
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return StatusCode::kUnavailable;
+  return Adopt(fd, block_size, block_count);
+}
+
+Result<std::unique_ptr<FileFlash>> FileFlash::Adopt(int fd, size_t block_size, size_t block_count) {
+  if (block_size == 0 || block_size % kProgramUnit != 0 || block_count == 0 ||
+      block_size * block_count > 0x7FFFFFFF) {
+    ::close(fd);
+    return StatusCode::kInvalidArgument;
+  }
   std::unique_ptr<FileFlash> flash(new FileFlash(fd, block_size, block_count));
   const size_t image = block_size * block_count;
   const off_t counts_at = static_cast<off_t>(image);

@@ -51,6 +51,12 @@ enum class FrameType : uint8_t {
 // kMaxRemoteFrameSize to answer every type.
 inline constexpr size_t kMaxFrameSize = 1 + kMaxSessionMessageSize;
 inline constexpr size_t kMaxRemoteFrameSize = 1 + kMaxRemoteMessageSize;
+// The largest frame a transport carries, of any type (docs/protocol.md
+// section 12 states it): a transport closes a client that sends a longer
+// one and hands every shorter one to Handle(), which answers a frame too
+// long for its type with 0x00.
+inline constexpr size_t kMaxTransportFrameSize =
+    kMaxFrameSize > kMaxRemoteFrameSize ? kMaxFrameSize : kMaxRemoteFrameSize;
 
 // The unauthenticated info reply, decoded (a client uses it to find which
 // lock answers at an endpoint, before claiming or to pick a key).

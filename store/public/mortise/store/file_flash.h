@@ -26,6 +26,11 @@ class FileFlash final : public Flash {
   // kInvalidArgument: bad geometry, or the file holds another geometry or is
   // not a Mortise image. kUnavailable: the file cannot be opened or created.
   static Result<std::unique_ptr<FileFlash>> Open(const std::string& path, size_t block_size, size_t block_count);
+  // The same on a file the caller opened (read-write), for a caller that
+  // must choose how it is opened (mortise-lockd: openat with O_NOFOLLOW in
+  // a checked directory). Takes ownership of `fd` on every outcome (closed
+  // on failure). An empty file is made an erased image, as Open does.
+  static Result<std::unique_ptr<FileFlash>> Adopt(int fd, size_t block_size, size_t block_count);
   ~FileFlash() override;
   FileFlash(const FileFlash&) = delete;
   FileFlash& operator=(const FileFlash&) = delete;

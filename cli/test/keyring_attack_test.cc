@@ -1,0 +1,96 @@
+// A19 for the owner's tool: a keyring directory another user owns or can
+// write is refused, with the command that fixes it (docs/cli.md,
+// "Keyring"). CI runs as root, where permissions stop nothing: these test
+// the CLI's own check.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "error.h"
+#include "keyring.h"
+#include "test_util.h"
+
+namespace mortise::cli {
+namespace {
+
+const KdfParams kFast = KdfParams::Fast();
+
+template <typename Fn>
+Error CatchError(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no error";
+  return Error(ExitCode::kOk, "none");
+}
+
+class CliKeyringDir : public ::testing::Test {
+ protected:
+  testing::TempDir tmp;
+  std::filesystem::path dir = tmp / "keys";
+  std::filesystem::path path = dir / "keyring";
+};
+
+TEST_F(CliKeyringDir, A19_NewDirectoryIsTheUsersAloneAndAccepted) {
+  { Keyring::Create(path, "pw", kFast); }
+  struct stat st;
+  ASSERT_EQ(stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_EQ(st.st_uid, geteuid());
+  Keyring::Open(path, "pw", Keyring::Access::kRead);
+}
+
+TEST_F(CliKeyringDir, A19_DirectoryOwnedByAnotherUserIsRefused) {
+  { Keyring::Create(path, "pw", kFast); }
+  const testing::Bytes before = testing::ReadFile(path);
+  uid_t owner = 65534;
+  if (geteuid() == 0) {
+    ASSERT_EQ(chown(dir.c_str(), owner, owner), 0);
+  } else {
+    owner = 0;
+    path = "/usr/keyring";  // a directory root owns
+    dir = "/usr";
+  }
+  for (auto access : {Keyring::Access::kRead, Keyring::Access::kUpdate}) {
+    const Error e = CatchError([&] { Keyring::Open(path, "pw", access); });
+    EXPECT_EQ(e.code(), ExitCode::kKeyring);
+    EXPECT_NE(std::string(e.what()).find("the keyring directory " + dir.string() + " is owned by uid " +
+                                         std::to_string(owner)),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(e.hint().find("mkdir -m 700"), std::string::npos) << e.hint();
+    EXPECT_NE(e.hint().find("chown " + std::to_string(geteuid()) + " " + dir.string()), std::string::npos)
+        << e.hint();
+  }
+  const Error e = CatchError([&] { Keyring::Create(dir / "second", "pw", kFast); });
+  EXPECT_EQ(e.code(), ExitCode::kKeyring);
+  EXPECT_FALSE(std::filesystem::exists(dir / "second"));
+  if (geteuid() == 0) {
+    EXPECT_EQ(testing::ReadFile(path), before);
+  }
+}
+
+TEST_F(CliKeyringDir, A19_DirectoryOthersCanWriteIsRefused) {
+  { Keyring::Create(path, "pw", kFast); }
+  for (mode_t mode : {0777, 0770, 0702, 01777}) {
+    chmod(dir.c_str(), mode);
+    const Error e = CatchError([&] { Keyring::Open(path, "pw", Keyring::Access::kUpdate); });
+    EXPECT_EQ(e.code(), ExitCode::kKeyring);
+    EXPECT_NE(std::string(e.what()).find("is writable by group or others"), std::string::npos) << e.what();
+    EXPECT_NE(e.hint().find("chmod go-w " + dir.string()), std::string::npos) << e.hint();
+    const Error c = CatchError([&] { Keyring::Create(dir / "second", "pw", kFast); });
+    EXPECT_EQ(c.code(), ExitCode::kKeyring);
+    EXPECT_FALSE(std::filesystem::exists(dir / "second"));
+  }
+  chmod(dir.c_str(), 0755);  // readable is fine: the file is encrypted and 0600
+  Keyring::Open(path, "pw", Keyring::Access::kRead);
+}
+
+}  // namespace
+}  // namespace mortise::cli
