@@ -56,12 +56,11 @@ TEST(SeedCorpusTest, GenerateSeeds) {
   ASSERT_TRUE(n.ok());
   Write("certificate", "text", Bytes(text, text + *n));
 
-  AccessListState s;
-  s.version = 3;
-  s.revoked[s.revoked_count++] = 11;
+  AccessListState s = testing::ListAt(3);
+  s.revoked[s.revoked_count++] = testing::By(owner, 11);
   s.epochs[s.epoch_count].issuer = KeyIdOf(owner.public_key());
   s.epochs[s.epoch_count++].min_epoch = 2;
-  s.disabled[s.disabled_count++] = 12;
+  s.disabled[s.disabled_count++] = testing::By(owner, 12);
   Bytes update(kMaxAccessListUpdateSize);
   Result<size_t> m = SignAccessList(s, lock, owner, rng.drbg, update);
   ASSERT_TRUE(m.ok());
