@@ -46,7 +46,7 @@ TEST(SeedCorpusTest, GenerateSeeds) {
   const Bytes guest_cert = testing::Issue(g, owner, rng.drbg);
   const Bytes admin_cert =
       testing::Issue(testing::Fields(lock, admin, Role::kAdmin, RoleAllowedPermissions(Role::kAdmin), 12), owner, rng.drbg);
-  const Bytes delegated_cert = testing::Issue(g, admin, rng.drbg);
+  const Bytes delegated_cert = testing::Issue(testing::Under(g, 12), admin, rng.drbg);
   Write("certificate", "guest_chain", testing::Chain(guest_cert));
   Write("certificate", "delegated_chain", testing::Chain(admin_cert, delegated_cert));
   Write("certificate", "single_certificate", guest_cert);
