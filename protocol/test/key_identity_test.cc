@@ -8,7 +8,6 @@
 #include <pb_encode.h>
 
 #include "mortise.pb.h"
-#include "mortise/crypto/hash.h"
 #include "mortise/protocol/handlers.h"
 #include "mortise/protocol/lock_authority.h"
 #include "mortise/protocol/records.h"
@@ -243,14 +242,8 @@ Bytes HandSigned(const CertificateFields& f, const crypto::P256KeyPair& issuer, 
   pb_ostream_t s = pb_ostream_from_buffer(cert.tbs.bytes, sizeof(cert.tbs.bytes));
   EXPECT_TRUE(pb_encode(&s, mortise_KeyCertificateTbs_fields, &tbs));
   cert.tbs.size = static_cast<pb_size_t>(s.bytes_written);
-  static constexpr uint8_t kDomain[] = "mortise-cert-v1";
-  crypto::Sha256 h;
-  h.Update(std::span<const uint8_t>(kDomain, sizeof(kDomain)));
-  h.Update(std::span<const uint8_t>(cert.tbs.bytes, cert.tbs.size));
-  crypto::Digest d{};
-  h.Final(d);
-  crypto::P256Signature sig{};
-  EXPECT_TRUE(issuer.SignDigest(d, sig, drbg).ok());
+  const crypto::P256Signature sig =
+      testing::DomainSign("mortise-cert-v1", std::span<const uint8_t>(cert.tbs.bytes, cert.tbs.size), issuer, drbg);
   cert.signature.size = crypto::kP256SignatureSize;
   std::copy(sig.begin(), sig.end(), cert.signature.bytes);
   Bytes out(kMaxCertificateSize);

@@ -59,14 +59,8 @@ Bytes RawToken(const RevalidationFields& f, const crypto::P256KeyPair& signer, c
   pb_ostream_t s = pb_ostream_from_buffer(token.tbs.bytes, sizeof(token.tbs.bytes));
   EXPECT_TRUE(pb_encode(&s, mortise_RevalidationTokenTbs_fields, &tbs));
   token.tbs.size = static_cast<pb_size_t>(s.bytes_written);
-  crypto::Sha256 h;
-  static constexpr uint8_t kDomain[] = "mortise-revalidation-v1";
-  h.Update(std::span<const uint8_t>(kDomain, sizeof(kDomain)));
-  h.Update(std::span<const uint8_t>(token.tbs.bytes, token.tbs.size));
-  crypto::Digest d{};
-  h.Final(d);
-  crypto::P256Signature sig{};
-  EXPECT_TRUE(signer.SignDigest(d, sig, drbg).ok());
+  const crypto::P256Signature sig = testing::DomainSign(
+      "mortise-revalidation-v1", std::span<const uint8_t>(token.tbs.bytes, token.tbs.size), signer, drbg);
   token.signature.size = crypto::kP256SignatureSize;
   std::memcpy(token.signature.bytes, sig.data(), sig.size());
   Bytes out(kMaxRevalidationTokenSize);

@@ -8,6 +8,7 @@
 
 #include "mortise/crypto/deterministic_entropy.h"
 #include "mortise/crypto/drbg.h"
+#include "mortise/crypto/hash.h"
 #include "mortise/crypto/p256.h"
 #include "mortise/protocol/access_list.h"
 #include "mortise/protocol/certificate.h"
@@ -50,6 +51,22 @@ inline std::vector<uint8_t> Issue(const CertificateFields& f, const crypto::P256
   EXPECT_TRUE(n.ok()) << n.status().name();
   out.resize(n.ok() ? *n : 0);
   return out;
+}
+
+// Signs `tbs` as the protocol does, over SHA-256(domain, its terminating
+// zero included, || tbs): for tests that hand-encode objects the issuing
+// code refuses to make.
+template <size_t N>
+inline crypto::P256Signature DomainSign(const char (&domain)[N], std::span<const uint8_t> tbs,
+                                        const crypto::P256KeyPair& key, crypto::Drbg& drbg) {
+  crypto::Sha256 h;
+  h.Update(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(domain), N));
+  h.Update(tbs);
+  crypto::Digest d{};
+  h.Final(d);
+  crypto::P256Signature sig{};
+  EXPECT_TRUE(key.SignDigest(d, sig, drbg).ok());
+  return sig;
 }
 
 // The identity of the key `issuer` signed with `serial`.
