@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "certificate_internal.h"
 #include "codec.h"
 #include "le.h"
 #include "mortise.pb.h"
@@ -32,6 +33,16 @@ constexpr size_t kKeyRefSize = kKeyIdSize + 8;
 constexpr size_t kHeaderSize = 1 + 8 + 4 + 1 + kMaxIssuerEpochs * 12 + 1 + kMaxDisabledKeys * kKeyRefSize;
 constexpr size_t kRevokedSize = 1 + 1 + kMaxRevokedKeys * kKeyRefSize;
 static_assert(kHeaderSize <= core::kMaxRecordSize && kRevokedSize <= core::kMaxRecordSize);
+// An admin's list: format (1) || signer key id (8) || version (8 LE) ||
+// claim generation (4 LE) || min epoch of the signer (4 LE) || revoked count
+// (1) || 15 x serial (8 LE) || disabled count (1) || 4 x serial (8 LE). Every
+// key it names is the signer's, so only serials are kept.
+constexpr uint8_t kAdminFormat = 1;
+constexpr size_t kAdminRecordSize = 1 + kKeyIdSize + 8 + 4 + 4 + 1 + kMaxRevokedKeys * 8 + 1 + kMaxDisabledKeys * 8;
+static_assert(kAdminRecordSize <= core::kMaxRecordSize);
+constexpr uint32_t AdminKey(size_t slot) {
+  return core::MakeRecordKey(kRecordAdminAccessList, static_cast<uint16_t>(slot));
+}
 
 void PutKeyRef(uint8_t* p, const KeyRef& k) {
   std::memcpy(p, k.issuer.data(), kKeyIdSize);
@@ -101,8 +112,8 @@ uint32_t AccessListState::MinEpochFor(const KeyId& issuer) const {
   return 0;
 }
 
-Result<size_t> SignAccessList(const AccessListState& state, const LockId& lock_id, const crypto::P256KeyPair& owner,
-                              crypto::Drbg& drbg, std::span<uint8_t> out) {
+Result<size_t> SignAccessList(const AccessListState& state, const LockId& lock_id, const crypto::P256KeyPair& signer,
+                              crypto::Drbg& drbg, std::span<uint8_t> out, std::span<const uint8_t> issuer_certificate) {
   if (state.version == 0 || state.revoked_count > kMaxRevokedKeys || state.epoch_count > kMaxIssuerEpochs ||
       state.disabled_count > kMaxDisabledKeys) {
     return StatusCode::kInvalidArgument;
@@ -127,6 +138,8 @@ Result<size_t> SignAccessList(const AccessListState& state, const LockId& lock_i
     if (state.disabled[i].serial == 0) return StatusCode::kInvalidArgument;
     ToWire(state.disabled[i], tbs.disabled[i]);
   }
+  if (issuer_certificate.size() > sizeof(tbs.issuer_certificate.bytes)) return StatusCode::kInvalidArgument;
+  internal::SetBytes(tbs.issuer_certificate, issuer_certificate);
 
   mortise_AccessListUpdate update = mortise_AccessListUpdate_init_zero;
   Result<size_t> n = internal::Encode(mortise_AccessListTbs_fields, &tbs,
@@ -134,7 +147,7 @@ Result<size_t> SignAccessList(const AccessListState& state, const LockId& lock_i
   if (!n.ok()) return n.status();
   update.tbs.size = static_cast<pb_size_t>(*n);
   crypto::P256Signature sig{};
-  MORTISE_TRY(Sign(std::span<const uint8_t>(update.tbs.bytes, update.tbs.size), owner, drbg, sig));
+  MORTISE_TRY(Sign(std::span<const uint8_t>(update.tbs.bytes, update.tbs.size), signer, drbg, sig));
   internal::SetBytes(update.signature, sig);
   return internal::Encode(mortise_AccessListUpdate_fields, &update, out);
 }
@@ -161,8 +174,43 @@ Result<AccessListState> VerifyAccessList(std::span<const uint8_t> bytes, const L
   for (pb_size_t i = 0; i < tbs.disabled_count; ++i) {
     if (!FromWire(tbs.disabled[i], state.disabled[i])) return StatusCode::kInvalidArgument;
   }
-  // Authenticate before acting on any field's meaning.
-  MORTISE_TRY(CheckSignature(tbs_bytes, std::span<const uint8_t>(update.signature.bytes, update.signature.size), owner));
+  const std::span<const uint8_t> signature(update.signature.bytes, update.signature.size);
+  if (tbs.issuer_certificate.size == 0) {
+    // Authenticate before acting on any field's meaning.
+    MORTISE_TRY(CheckSignature(tbs_bytes, signature, owner));
+  } else {
+    // An admin's list: the owner certified the admin's key, which signed.
+    uint8_t cert_scratch[kMaxCertificateSize];
+    mortise_KeyCertificate wire = mortise_KeyCertificate_init_zero;
+    CertificateFields admin;
+    MORTISE_TRY(internal::DecodeStrict(std::span<const uint8_t>(tbs.issuer_certificate.bytes, tbs.issuer_certificate.size),
+                                       mortise_KeyCertificate_fields, &wire, cert_scratch));
+    MORTISE_TRY(internal::DecodeCertificateWire(wire, admin));
+    if (admin.issuer_key_id != KeyIdOf(owner)) return StatusCode::kUnauthenticated;
+    MORTISE_TRY(internal::CheckCertificateSignature(wire, owner));
+    Result<crypto::P256PublicKey> admin_key = crypto::P256PublicKey::Import(admin.holder_key);
+    if (!admin_key.ok()) return StatusCode::kInvalidArgument;
+    MORTISE_TRY(CheckSignature(tbs_bytes, signature, *admin_key));
+    if (admin.lock_id != lock_id || admin.claim_generation != claim_generation || admin.role != Role::kAdmin ||
+        (admin.permissions & kPermDelegate) == 0 || admin.parent_serial != 0) {
+      return StatusCode::kPermissionDenied;
+    }
+    // Only what this admin's key issued, and only its own epoch.
+    state.by_admin = true;
+    state.signer = KeyIdOf(*admin_key);
+    for (pb_size_t i = 0; i < tbs.revoked_count; ++i) {
+      if (state.revoked[i].issuer != state.signer) return StatusCode::kPermissionDenied;
+    }
+    for (pb_size_t i = 0; i < tbs.disabled_count; ++i) {
+      if (state.disabled[i].issuer != state.signer) return StatusCode::kPermissionDenied;
+    }
+    for (pb_size_t i = 0; i < tbs.min_epochs_count; ++i) {
+      if (std::memcmp(tbs.min_epochs[i].issuer_key_id.bytes, state.signer.data(), kKeyIdSize) != 0 ||
+          tbs.min_epochs_count > 1) {
+        return StatusCode::kPermissionDenied;
+      }
+    }
+  }
   if (std::memcmp(tbs.lock_id.bytes, lock_id.data(), kLockIdSize) != 0) return StatusCode::kPermissionDenied;
   // A list of an earlier claim of this lock (the same owner key may have
   // claimed it again after a factory reset) says nothing about this one.
@@ -181,6 +229,7 @@ Result<AccessListState> VerifyAccessList(std::span<const uint8_t> bytes, const L
 }
 
 Status AccessListStore::Load() {
+  MORTISE_TRY(LoadAdminLists());
   state_ = AccessListState();
   uint8_t header[kHeaderSize + 1];
   uint8_t revoked[kRevokedSize + 1];
@@ -235,6 +284,66 @@ Status AccessListStore::Load() {
   return Status::Ok();
 }
 
+Status AccessListStore::LoadAdminLists() {
+  admin_count_ = 0;
+  for (size_t slot = 0; slot < kMaxAdminLists; ++slot) {
+    uint8_t r[kAdminRecordSize + 1];
+    Result<size_t> n = store_.Read(AdminKey(slot), r);
+    if (!n.ok()) {
+      if (n.status().code() == StatusCode::kNotFound) break;  // slots fill in order
+      return n.status();
+    }
+    if (*n != kAdminRecordSize || r[0] != kAdminFormat) return StatusCode::kDataLoss;
+    AccessListState a;
+    a.by_admin = true;
+    const uint8_t* p = r + 1;
+    std::memcpy(a.signer.data(), p, kKeyIdSize);
+    p += kKeyIdSize;
+    a.version = GetU64(p);
+    a.claim_generation = GetU32(p + 8);
+    const uint32_t min_epoch = GetU32(p + 12);
+    p += 16;
+    if (min_epoch != 0) {
+      a.epoch_count = 1;
+      a.epochs[0] = IssuerMinEpoch{a.signer, min_epoch};
+    }
+    a.revoked_count = *p++;
+    for (size_t i = 0; i < kMaxRevokedKeys; ++i, p += 8) a.revoked[i] = KeyRef{a.signer, GetU64(p)};
+    a.disabled_count = *p++;
+    for (size_t i = 0; i < kMaxDisabledKeys; ++i, p += 8) a.disabled[i] = KeyRef{a.signer, GetU64(p)};
+    if (a.revoked_count > kMaxRevokedKeys || a.disabled_count > kMaxDisabledKeys) return StatusCode::kDataLoss;
+    admin_[admin_count_++] = a;
+  }
+  return Status::Ok();
+}
+
+Status AccessListStore::ApplyAdmin(const AccessListState& next) {
+  size_t slot = admin_count_;
+  for (size_t i = 0; i < admin_count_; ++i) {
+    if (admin_[i].signer == next.signer) slot = i;
+  }
+  if (slot < admin_count_ && next.version <= admin_[slot].version) return StatusCode::kAlreadyExists;
+  if (slot == kMaxAdminLists) return StatusCode::kResourceExhausted;
+  uint8_t r[kAdminRecordSize] = {};
+  r[0] = kAdminFormat;
+  uint8_t* p = r + 1;
+  std::memcpy(p, next.signer.data(), kKeyIdSize);
+  p += kKeyIdSize;
+  PutU64(p, next.version);
+  PutU32(p + 8, next.claim_generation);
+  PutU32(p + 12, next.MinEpochFor(next.signer));
+  p += 16;
+  *p++ = next.revoked_count;
+  for (size_t i = 0; i < kMaxRevokedKeys; ++i, p += 8) PutU64(p, next.revoked[i].serial);
+  *p++ = next.disabled_count;
+  for (size_t i = 0; i < kMaxDisabledKeys; ++i, p += 8) PutU64(p, next.disabled[i].serial);
+  // One record write: the version is durable with the list it belongs to.
+  MORTISE_TRY(store_.Write(AdminKey(slot), r));
+  admin_[slot] = next;
+  if (slot == admin_count_) ++admin_count_;
+  return Status::Ok();
+}
+
 Status AccessListStore::Persist(const AccessListState& state) {
   uint8_t header[kHeaderSize] = {};
   uint8_t revoked[kRevokedSize] = {};
@@ -266,6 +375,7 @@ Status AccessListStore::Persist(const AccessListState& state) {
 Status AccessListStore::Apply(std::span<const uint8_t> update, const LockId& lock_id, uint32_t claim_generation,
                               const crypto::P256PublicKey& owner) {
   MORTISE_ASSIGN_OR_RETURN(const AccessListState next, VerifyAccessList(update, lock_id, claim_generation, owner));
+  if (next.by_admin) return ApplyAdmin(next);
   // Read the durable counter again rather than trusting RAM alone.
   MORTISE_ASSIGN_OR_RETURN(const uint64_t counter, store_.ReadCounter(kCounterAccessListVersion));
   if (next.version <= state_.version || next.version <= counter || next.version <= floor_) {
@@ -285,12 +395,14 @@ Status AccessListStore::Wipe() {
   MORTISE_TRY(store_.Begin());
   Status s = store_.Erase(kHeaderKey);
   if (s.ok()) s = store_.Erase(kRevokedKey);
+  for (size_t slot = 0; s.ok() && slot < kMaxAdminLists; ++slot) s = store_.Erase(AdminKey(slot));
   if (s.ok()) s = store_.Commit();
   if (!s.ok()) {
     store_.Rollback();
     return s;
   }
   state_ = AccessListState();
+  admin_count_ = 0;
   return Status::Ok();
 }
 

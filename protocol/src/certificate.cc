@@ -142,6 +142,12 @@ Status CheckAccessList(const KeyLimits& l, const VerifyContext& ctx) {
   // A certificate of an earlier claim of this lock (even by the same owner
   // key, after a factory reset) is over, whatever any list says.
   if (l.claim_generation != ctx.claim_generation) return StatusCode::kPermissionDenied;
+  // An admin's own list speaks for the keys its key issued, and no others.
+  for (const AccessListState& admin : ctx.admin_lists) {
+    if (!admin.by_admin || admin.signer != l.issuer) continue;
+    if (admin.IsRevoked(l.key_ref()) || admin.IsDisabled(l.key_ref())) return StatusCode::kPermissionDenied;
+    if (l.epoch < admin.MinEpochFor(l.issuer)) return StatusCode::kPermissionDenied;
+  }
   if (ctx.access_list == nullptr) return Status::Ok();
   const AccessListState& list = *ctx.access_list;
   if (list.IsRevoked(l.key_ref()) || list.IsDisabled(l.key_ref())) return StatusCode::kPermissionDenied;

@@ -191,6 +191,7 @@ VerifyContext LockAuthority::Context(std::optional<int64_t> utc_now, int32_t utc
   ctx.utc_now = utc_now;
   ctx.utc_offset_s = utc_offset_s;
   ctx.access_list = &access_list_.state();
+  ctx.admin_lists = access_list_.admin_lists();
   ctx.claim_generation = generation_;
   return ctx;
 }

@@ -153,6 +153,77 @@ TEST_F(KeyIdentityTest, KeyTableSurvivesRestartAndResetAndSaysWhenItIsFull) {
   EXPECT_EQ(rebooted.ConsumeUse(*limited, kNoon).code(), StatusCode::kResourceExhausted);
 }
 
+// --- Issue 9 item 4: admins revoke what they issued --------------------------------------
+
+TEST_F(KeyIdentityTest, A01_AdminRevokesTheKeysItIssuedAndNothingElse) {
+  const Bytes admin_cert = Issue(AdminFields(), owner_, owner_rng_.drbg);
+  const Bytes owners = OwnersGuest();
+  const Bytes admins = AdminsGuest();
+  auto admin_list = [&](const AccessListState& list, const crypto::P256KeyPair& signer, const Bytes& cert) {
+    Bytes update(kMaxAccessListUpdateSize);
+    Result<size_t> n = SignAccessList(list, lock_id_, signer, owner_rng_.drbg, update, cert);
+    EXPECT_TRUE(n.ok()) << n.status().name();
+    update.resize(n.ok() ? *n : 0);
+    return update;
+  };
+  AccessListState mine = testing::ListAt(1);
+  mine.revoked[mine.revoked_count++] = By(admin_, kSerial);
+  ASSERT_TRUE(authority_.ApplyAccessList(admin_list(mine, admin_, admin_cert)).ok());
+  EXPECT_EQ(Verify(admins).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_TRUE(Verify(owners).ok());  // the same serial, the owner's key
+  // Nothing else: not the owner's keys, not another issuer's epoch.
+  AccessListState theirs = testing::ListAt(2);
+  theirs.revoked[theirs.revoked_count++] = By(owner_, kSerial);
+  EXPECT_EQ(authority_.ApplyAccessList(admin_list(theirs, admin_, admin_cert)).code(), StatusCode::kPermissionDenied);
+  theirs = testing::ListAt(2);
+  theirs.epochs[theirs.epoch_count++] = IssuerMinEpoch{KeyIdOf(owner_.public_key()), 5};
+  EXPECT_EQ(authority_.ApplyAccessList(admin_list(theirs, admin_, admin_cert)).code(), StatusCode::kPermissionDenied);
+  EXPECT_TRUE(Verify(owners).ok());
+  // Only an admin with the delegate right, certified by the owner, signing
+  // with its own key.
+  const Bytes no_delegate =
+      Issue(Fields(lock_id_, admin_, Role::kAdmin, kPermLock | kPermUnlock, kAdminSerial + 2), owner_, owner_rng_.drbg);
+  EXPECT_EQ(authority_.ApplyAccessList(admin_list(testing::ListAt(3), admin_, no_delegate)).code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(authority_.ApplyAccessList(admin_list(testing::ListAt(3), guest_, admin_cert)).code(),
+            StatusCode::kUnauthenticated);
+  const Bytes self_made = Issue(AdminFields(), guest_, owner_rng_.drbg);
+  EXPECT_EQ(authority_.ApplyAccessList(admin_list(testing::ListAt(3), admin_, self_made)).code(),
+            StatusCode::kUnauthenticated);
+}
+
+TEST_F(KeyIdentityTest, A01_OwnerAndAdminListsKeepTheirOwnVersions) {
+  const Bytes admin_cert = Issue(AdminFields(), owner_, owner_rng_.drbg);
+  const Bytes owners = OwnersGuest();
+  const Bytes admins = AdminsGuest();
+  AccessListState mine = testing::ListAt(1);
+  mine.revoked[mine.revoked_count++] = By(admin_, kSerial);
+  Bytes admin_update(kMaxAccessListUpdateSize);
+  Result<size_t> n = SignAccessList(mine, lock_id_, admin_, owner_rng_.drbg, admin_update, admin_cert);
+  ASSERT_TRUE(n.ok());
+  admin_update.resize(*n);
+  ASSERT_TRUE(authority_.ApplyAccessList(admin_update).ok());
+  // The owner's list at version 1, and later 2, does not overwrite the admin's.
+  AccessListState owner_list = testing::ListAt(1);
+  owner_list.revoked[owner_list.revoked_count++] = By(owner_, kSerial);
+  Apply(owner_list);
+  Apply(testing::ListAt(2));
+  EXPECT_TRUE(Verify(owners).ok());
+  EXPECT_EQ(Verify(admins).status().code(), StatusCode::kPermissionDenied);
+  // Replays of the admin's list are refused; a restart keeps both.
+  EXPECT_EQ(authority_.ApplyAccessList(admin_update).code(), StatusCode::kAlreadyExists);
+  LockAuthority rebooted(store_, lock_rng_.drbg);
+  ASSERT_TRUE(rebooted.Start().ok());
+  EXPECT_EQ(rebooted.access_list().version, 2u);
+  ASSERT_EQ(rebooted.admin_access_lists().size(), 1u);
+  EXPECT_EQ(rebooted.admin_access_lists()[0].version, 1u);
+  EXPECT_EQ(rebooted.VerifyKey(admins, kNoon, 0).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(rebooted.ApplyAccessList(admin_update).code(), StatusCode::kAlreadyExists);
+  // A factory reset forgets it with the claim.
+  ASSERT_TRUE(rebooted.Wipe().ok());
+  EXPECT_TRUE(rebooted.admin_access_lists().empty());
+}
+
 // --- Finding 6: delegation inherits limits and names its parent ----------------------
 
 TEST_F(KeyIdentityTest, A12_AdminCannotIssueMoreUsesThanItHas) {

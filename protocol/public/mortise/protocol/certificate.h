@@ -111,7 +111,8 @@ struct VerifyContext {
   const crypto::P256PublicKey* owner = nullptr;  // nullptr: the lock is not claimed
   std::optional<int64_t> utc_now;                // nullopt: the lock's time is unknown
   int32_t utc_offset_s = 0;                      // local time = UTC + offset (schedules)
-  const AccessListState* access_list = nullptr;  // nullptr: nothing revoked
+  const AccessListState* access_list = nullptr;  // the owner's; nullptr: nothing revoked
+  std::span<const AccessListState> admin_lists;  // each applies to its signer's keys only
   uint32_t claim_generation = 0;                 // every certificate must name it
 };
 

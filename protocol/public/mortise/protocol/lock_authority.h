@@ -62,6 +62,7 @@ class LockAuthority {
   bool claimed() const { return owner_.has_value(); }
   const crypto::P256PublicKey* owner() const { return owner_ ? &*owner_ : nullptr; }
   const AccessListState& access_list() const { return access_list_.state(); }
+  std::span<const AccessListState> admin_access_lists() const { return access_list_.admin_lists(); }
   // The current claim's generation (0: never claimed, or claimed before
   // generations existed). Certificates and access lists must name it.
   uint32_t claim_generation() const { return generation_; }
@@ -123,7 +124,8 @@ class LockAuthority {
   // remote-only rule.
   Status Authorize(const VerifiedKey& key, Command command, core::OperationSource source) const;
 
-  // Stores and applies a signed access-list update (carried by any device).
+  // Stores and applies a signed access-list update (carried by any device):
+  // the owner's, or an admin's own (access_list.h).
   // kFailedPrecondition: not claimed. Otherwise AccessListStore::Apply's.
   Status ApplyAccessList(std::span<const uint8_t> update);
 
