@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   f.role = protocol::Role::kGuest;
   f.permissions = protocol::kPermLock | protocol::kPermUnlock;
   f.serial = 7;
+  f.claim_generation = authority.claim_generation();
   std::vector<uint8_t> cert(protocol::kMaxCertificateSize), chain(protocol::kMaxChainSize);
   auto cn = protocol::IssueCertificate(f, *owner, client_drbg, cert);
   if (!cn.ok()) return 1;

@@ -124,14 +124,22 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
       f.not_after = admin->not_after;
     }
     if (admin->remote_only) f.remote_only = true;
+    // Issued under this certificate, at its claim generation; no more uses
+    // than it has (the lock counts each use against both).
+    f.parent_serial = admin->serial;
+    if (admin->max_uses != 0 && o.uses > admin->max_uses) {
+      throw Error(ExitCode::kUsage, "--uses is more than your own key's " + std::to_string(admin->max_uses));
+    }
   }
+  f.claim_generation = admin.has_value() ? admin->claim_generation : lock.claim_generation;
   if (f.not_after != 0 && f.not_after <= f.not_before) throw Error(ExitCode::kUsage, "--until must be after --from");
   if (!o.days.empty() || !o.hours.empty()) {
     const auto [start, end] = ParseHours(o.hours.empty() ? "00:00-24:00" : o.hours);
     f.schedule = protocol::WeeklyWindow{ParseDays(o.days.empty() ? "daily" : o.days), start, end};
   }
   f.max_uses = o.uses;
-  f.remote_only = o.remote_only;
+  if (admin.has_value() && admin->max_uses != 0 && f.max_uses == 0) f.max_uses = admin->max_uses;
+  f.remote_only = f.remote_only || o.remote_only;
   f.revalidation_max_age = o.revalidate_every;
   f.serial = lock.NewSerial(ctx.drbg());
   f.issuer_epoch = lock.issuer_epoch;
@@ -249,9 +257,9 @@ int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o) {
     if (serial == 0) {
       throw Error(ExitCode::kUsage, "no key '" + o.key + "' was issued from this keyring", "See mortise key list.");
     }
-    lock.Revoke(serial);
-    const protocol::AccessListState state = lock.access_list.NextSnapshot();
     const crypto::P256KeyPair owner = keyring.content().GetIdentity(lock.identity).KeyPair();
+    lock.Revoke(serial, protocol::KeyIdOf(owner.public_key()));
+    const protocol::AccessListState state = lock.access_list.NextSnapshot(lock.claim_generation);
     Result<size_t> n = protocol::SignAccessList(state, lock.lock_id, owner, ctx.drbg(), update);
     if (!n.ok()) throw Error(ExitCode::kInternal, "cannot sign the access list");
     update.resize(*n);

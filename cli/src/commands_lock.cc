@@ -187,21 +187,31 @@ int CmdClaim(Context& ctx, const ClaimOptions& o) {
   entry.identity = identity.name;
   entry.offline_pin_secret.emplace(outcome.offline_pin_secret);
   entry.access_list.floor = outcome.access_list_floor;
+  entry.claim_generation = outcome.claim_generation;
   entry.added_at = ctx.Now();
   LockEntry& added = keyring.content().AddLock(std::move(entry));
   keyring.Save();  // the lock is ours: never lose that, whatever follows
 
-  // A new owner's lock does not know the time; set it as a phone app would.
+  // A new owner's lock may not know the time; set it as a phone app would.
+  // As the owner, with "backwards allowed": a factory reset keeps the
+  // lock's running clock and its floor (the time only moves forward
+  // without the owner), so a re-claimed lock whose clock runs even a second
+  // ahead of this device's would refuse a forward-only set.
   int64_t set_to = 0;
   if (o.time != "none") {
     set_to = ParseUtc(o.time.empty() ? "now" : o.time, ctx.Now());
     LockClient session(transport, ctx.drbg());
     session.UseKey(identity.KeyPair(), {}, added.lock_id);
     protocol::CommandRequest set;
-    set.command = protocol::Command::kSetTime;
+    set.command = protocol::Command::kSetTimeBackwards;
     set.value = set_to;
     const protocol::CommandResponse r = session.Call(set);
-    if (r.status != StatusCode::kOk) ThrowRefusal("claimed, but setting the lock's time failed", r.status);
+    if (r.status != StatusCode::kOk) {
+      throw Error(ExitCode::kRefused,
+                  "claimed (the lock is yours and in your keyring), but setting its time failed: " + Explain(r.status),
+                  "Keys with a validity window or schedule need the time: run mortise time sync --backwards --lock " +
+                      added.name);
+    }
   }
   ctx.out().Text("Claimed: you own lock '" + added.name + "' (" + ToHex(added.lock_id) + ").\n" +
                  (set_to != 0 ? "Its time is set to " + FormatUtc(set_to) + ".\n" : "") +

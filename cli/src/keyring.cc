@@ -203,11 +203,20 @@ AccessListKnowledge ReadAccessList(const json* j, const std::string& where) {
   ObjectReader r(*j, where);
   a.version = r.Unsigned<uint64_t>("version");
   a.floor = r.Unsigned<uint64_t>("floor");
-  auto serials = [&](const char* key, std::vector<uint64_t>& out) {
+  auto serials = [&](const char* key, std::vector<protocol::KeyRef>& out) {
     if (const json* arr = r.Array(key)) {
+      size_t i = 0;
       for (const json& s : *arr) {
-        if (!s.is_number_unsigned() || s.get<uint64_t>() == 0) Damaged(where + "." + key + " holds an invalid serial");
-        out.push_back(s.get<uint64_t>());
+        const std::string at = where + "." + key + "[" + std::to_string(i++) + "]";
+        // A bare serial is from before keys named their issuer: it revoked a
+        // certificate of a format no lock accepts any more, so it is dropped.
+        if (s.is_number_unsigned()) continue;
+        ObjectReader kr(s, at);
+        protocol::KeyRef k;
+        kr.HexInto("issuer_key_id", k.issuer);
+        k.serial = kr.Unsigned<uint64_t>("serial", true);
+        if (k.serial == 0) Damaged(at + ".serial is 0");
+        out.push_back(k);
       }
     }
   };
@@ -231,7 +240,12 @@ AccessListKnowledge ReadAccessList(const json* j, const std::string& where) {
 json AccessListJson(const AccessListKnowledge& a) {
   json epochs = json::array();
   for (const auto& m : a.min_epochs) epochs.push_back({{"issuer_key_id", ToHex(m.issuer)}, {"min_epoch", m.min_epoch}});
-  return json{{"version", a.version}, {"floor", a.floor}, {"revoked", a.revoked}, {"disabled", a.disabled},
+  auto keys = [](const std::vector<protocol::KeyRef>& refs) {
+    json arr = json::array();
+    for (const auto& k : refs) arr.push_back({{"issuer_key_id", ToHex(k.issuer)}, {"serial", k.serial}});
+    return arr;
+  };
+  return json{{"version", a.version}, {"floor", a.floor}, {"revoked", keys(a.revoked)}, {"disabled", keys(a.disabled)},
               {"min_epochs", epochs}};
 }
 
@@ -254,6 +268,7 @@ LockEntry ReadLock(const json& j, size_t index) {
     sodium_memzero(secret.data(), secret.size());
   }
   l.access_list = ReadAccessList(r.Find("access_list"), where + ".access_list");
+  l.claim_generation = r.Unsigned<uint32_t>("claim_generation");
   l.issuer_epoch = r.Unsigned<uint32_t>("issuer_epoch");
   if (const json* arr = r.Array("issued")) {
     size_t i = 0;
@@ -285,6 +300,7 @@ json LockJson(const LockEntry& l) {
     j.erase("offline_pin_secret");
   }
   j["access_list"] = AccessListJson(l.access_list);
+  j["claim_generation"] = l.claim_generation;
   j["issuer_epoch"] = l.issuer_epoch;
   json issued = json::array();
   for (const auto& k : l.issued) issued.push_back(IssuedJson(k));
@@ -489,15 +505,18 @@ crypto::P256PublicKey IdentityEntry::PublicKey() const {
   return *key;
 }
 
-protocol::AccessListState AccessListKnowledge::NextSnapshot() const {
-  if (revoked.size() > protocol::kMaxRevokedSerials || disabled.size() > protocol::kMaxDisabledSerials ||
+protocol::AccessListState AccessListKnowledge::NextSnapshot(uint32_t claim_generation) const {
+  if (revoked.size() > protocol::kMaxRevokedKeys || disabled.size() > protocol::kMaxDisabledKeys ||
       min_epochs.size() > protocol::kMaxIssuerEpochs)
-    throw Error(ExitCode::kUsage, "the access list is full (at most 24 revoked and 8 disabled keys)",
+    throw Error(ExitCode::kUsage,
+                "the access list is full (at most " + std::to_string(protocol::kMaxRevokedKeys) + " revoked and " +
+                    std::to_string(protocol::kMaxDisabledKeys) + " disabled keys)",
                 "Raise the issuer's epoch to revoke all its older keys at once, and re-issue the keys that stay.");
   protocol::AccessListState s;
   s.version = std::max(version, floor) + 1;
-  for (const uint64_t r : revoked) s.revoked[s.revoked_count++] = r;
-  for (const uint64_t d : disabled) s.disabled[s.disabled_count++] = d;
+  s.claim_generation = claim_generation;
+  for (const auto& r : revoked) s.revoked[s.revoked_count++] = r;
+  for (const auto& d : disabled) s.disabled[s.disabled_count++] = d;
   for (const auto& e : min_epochs) s.epochs[s.epoch_count++] = e;
   return s;
 }
@@ -512,11 +531,10 @@ uint64_t LockEntry::NewSerial(crypto::Drbg& drbg) const {
   for (;;) {
     uint8_t b[8];
     if (!drbg.Generate(b).ok()) throw Error(ExitCode::kInternal, "the random generator failed");
-    // 1..65534: serials are unique per issuer (checked below), and the lock
-    // records the key that asked in a 16-bit credential index, so a serial
-    // in this range names the key exactly in the log.
-    const uint64_t serial = GetLe(b, 8) % 0xFFFE + 1;
-    bool used = false;
+    // 64 random bits: with the issuer's key id they name the key; the lock
+    // gives it a small index of its own for the log.
+    const uint64_t serial = GetLe(b, 8);
+    bool used = serial == 0;
     for (const auto& k : issued) used = used || k.serial == serial;
     if (!used) return serial;
   }
@@ -534,14 +552,15 @@ IssuedKey* LockEntry::FindIssued(uint64_t serial) {
   return nullptr;
 }
 
-void LockEntry::Revoke(uint64_t serial) {
+void LockEntry::Revoke(uint64_t serial, const protocol::KeyId& issuer) {
   IssuedKey* key = FindIssued(serial);
   if (key == nullptr)
     throw Error(ExitCode::kUsage, "no key with serial " + std::to_string(serial) + " was issued for lock " + name,
                 "See `mortise key list`.");
   key->revoked = true;
-  if (std::find(access_list.revoked.begin(), access_list.revoked.end(), serial) == access_list.revoked.end())
-    access_list.revoked.push_back(serial);
+  const protocol::KeyRef ref{issuer, serial};
+  if (std::find(access_list.revoked.begin(), access_list.revoked.end(), ref) == access_list.revoked.end())
+    access_list.revoked.push_back(ref);
 }
 
 uint32_t LockEntry::NextRemoteCounter() {

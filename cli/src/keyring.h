@@ -124,14 +124,15 @@ struct IssuedKey {
 struct AccessListKnowledge {
   uint64_t version = 0;  // the highest version signed (or seen) for this lock
   uint64_t floor = 0;    // the lock's floor from claiming: versions must exceed it
-  std::vector<uint64_t> revoked;
-  std::vector<uint64_t> disabled;
+  std::vector<protocol::KeyRef> revoked;   // (issuer key id, serial)
+  std::vector<protocol::KeyRef> disabled;
   std::vector<protocol::IssuerMinEpoch> min_epochs;
 
-  // The next snapshot: version max(version, floor) + 1 and the lists as
-  // they are. Throws Error(kUsage) when a list exceeds the protocol's
-  // capacity (revoke by raising an issuer's epoch instead).
-  protocol::AccessListState NextSnapshot() const;
+  // The next snapshot for claim generation `claim_generation`: version
+  // max(version, floor) + 1 and the lists as they are. Throws
+  // Error(kUsage) when a list exceeds the protocol's capacity (revoke by
+  // raising an issuer's epoch instead).
+  protocol::AccessListState NextSnapshot(uint32_t claim_generation) const;
 };
 
 struct LockEntry {
@@ -145,6 +146,7 @@ struct LockEntry {
   // Owner only.
   std::optional<crypto::SecretBytes<32>> offline_pin_secret;
   AccessListKnowledge access_list;
+  uint32_t claim_generation = 0;  // the lock's, from the claim: certificates and lists name it
   uint32_t issuer_epoch = 0;     // the epoch this device signs certificates at
   std::vector<IssuedKey> issued;
   // Everyone.
@@ -156,19 +158,20 @@ struct LockEntry {
   bool is_owner() const { return role == protocol::Role::kOwner; }
   crypto::P256PublicKey LockKey() const;  // throws Error(kKeyring) if damaged
 
-  // A random serial in 1..65534 that no issued key of this lock uses
-  // (protocol.md 4.1: serials are drawn at random by the issuer; the lock's
-  // log names a key by a 16-bit index, so serials stay in that range).
+  // A random non-zero 64-bit serial that no issued key of this lock uses
+  // (protocol.md 4.1: a key is (issuer key id, serial); the lock's log
+  // names it by an index the lock assigns, so serials need no small range).
   uint64_t NewSerial(crypto::Drbg& drbg) const;
   // Records a certificate handed out. Throws Error(kUsage) on a serial
   // already recorded.
   void RecordIssuedKey(IssuedKey key);
   IssuedKey* FindIssued(uint64_t serial);
-  // Marks the key revoked and adds its serial to the access list (not yet
-  // signed: call access_list.NextSnapshot(), sign, set access_list.version,
-  // and save before handing the update out). Throws Error(kUsage) if no
-  // such serial was issued here.
-  void Revoke(uint64_t serial);
+  // Marks the key revoked and adds (issuer, serial) to the access list (not
+  // yet signed: call access_list.NextSnapshot(), sign, set
+  // access_list.version, and save before handing the update out). `issuer`
+  // is the key id of this device's identity, which issued it. Throws
+  // Error(kUsage) if no such serial was issued here.
+  void Revoke(uint64_t serial, const protocol::KeyId& issuer);
   // The counter for the next remote envelope (strictly increasing; the
   // caller saves the keyring before sending). Throws Error(kInternal) when
   // the 32-bit counter is exhausted.

@@ -116,6 +116,7 @@ ClaimOutcome LockClient::Claim(const protocol::ClaimLabel& label, const crypto::
   outcome.lock_key = client.lock_key()->bytes();
   outcome.offline_pin_secret = client.offline_pin_secret();
   outcome.access_list_floor = client.access_list_floor();
+  outcome.claim_generation = client.claim_generation();
   return outcome;
 }
 

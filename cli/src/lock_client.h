@@ -27,6 +27,7 @@ struct ClaimOutcome {
   std::array<uint8_t, crypto::kP256PublicKeySize> lock_key{};
   crypto::SecretBytes<protocol::kOfflinePinSecretSize> offline_pin_secret;
   uint64_t access_list_floor = 0;
+  uint32_t claim_generation = 0;
 };
 
 // What a log read produced: the items as received and the verifier's

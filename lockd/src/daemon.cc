@@ -331,8 +331,8 @@ int RunDaemon(const Config& config) {
   {
     std::string refused;
     auto text = p.state->ReadFile("rtc", StateDir::Secret::kNo, refused);
-    if (std::string why = refused.empty() ? p.rtc_file->Load(text, p.backend->rtc()) : refused; !why.empty())
-      spdlog::warn("{}: {}; the lock's time is unknown until an owner sets it (mortise time sync)", rtc_path, why);
+    if (std::string bad = refused.empty() ? p.rtc_file->Load(text, p.backend->rtc()) : refused; !bad.empty())
+      spdlog::warn("{}: {}; the lock's time is unknown until an owner sets it (mortise time sync)", rtc_path, bad);
   }
   lock.AttachRealTimeClock(p.backend->rtc());
   if (Status s = lock.Start(); !s.ok()) {

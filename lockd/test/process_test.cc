@@ -330,6 +330,8 @@ TEST_F(lockdProcess, A18_ForgedHelloFloodDoesNotLockOutTheOwner) {
   // The flood cost the keypad nothing either (A15).
   EXPECT_EQ(control.Ask({{"cmd", "status"}})["lockedOut"], false);
   EXPECT_EQ(p.Signal(SIGTERM), 0) << p.stderr_text();
+}
+
 // Ready means the label is out: stdout and stderr share one file here, so
 // the file's order is the order of the writes (issue 12: a test once saw
 // "ready" before "Setup code:").

@@ -15,6 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Result<crypto::P256KeyPair> owner = crypto::P256KeyPair::Generate(drbg);
   if (!seeded || !owner.ok()) return 0;
   protocol::LockId lock_id{};
-  protocol::VerifyAccessList(std::span<const uint8_t>(data, size), lock_id, owner->public_key()).IgnoreError();
+  protocol::VerifyAccessList(std::span<const uint8_t>(data, size), lock_id, /*claim_generation=*/1, owner->public_key())
+      .IgnoreError();
   return 0;
 }

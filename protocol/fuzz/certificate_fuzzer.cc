@@ -36,6 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   protocol::VerifyContext ctx;
   ctx.owner = &owner->public_key();
   ctx.utc_now = 1'750'000'000;
+  ctx.claim_generation = 1;  // as the seeds (protocol/test/test_util.h kGeneration)
   protocol::VerifyChain(in, ctx).IgnoreError();
   protocol::VerifyChain(in, std::span<const uint8_t>(token, token_len), ctx).IgnoreError();
   protocol::DecodeCertificate(in).IgnoreError();

@@ -49,6 +49,7 @@ struct Provisioned {
     f.role = protocol::Role::kGuest;
     f.permissions = protocol::kPermUnlock;
     f.serial = 7;
+    f.claim_generation = authority.claim_generation();
     f.revalidation_max_age = 3600;
     uint8_t cert[protocol::kMaxCertificateSize];
     Result<size_t> n = protocol::IssueCertificate(f, *owner, drbg, cert);

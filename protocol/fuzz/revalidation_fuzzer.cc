@@ -42,16 +42,20 @@ struct Fixture {
     gf.permissions = protocol::kPermUnlock;
     gf.serial = 21;
     gf.revalidation_max_age = 3600;
+    gf.claim_generation = 1;
     protocol::CertificateFields af;
     af.holder_key = admin->public_key().Compressed();
     af.role = protocol::Role::kAdmin;
     af.permissions = protocol::kPermDelegate | protocol::kPermUnlock;
     af.serial = 22;
+    af.claim_generation = 1;
     uint8_t guest_cert[protocol::kMaxCertificateSize], admin_cert[protocol::kMaxCertificateSize],
         delegated_cert[protocol::kMaxCertificateSize];
     Result<size_t> n1 = protocol::IssueCertificate(gf, *owner, drbg, guest_cert);
     Result<size_t> n2 = protocol::IssueCertificate(af, *owner, drbg, admin_cert);
-    Result<size_t> n3 = protocol::IssueCertificate(gf, *admin, drbg, delegated_cert);
+    protocol::CertificateFields df = gf;
+    df.parent_serial = af.serial;  // issued under the admin's certificate
+    Result<size_t> n3 = protocol::IssueCertificate(df, *admin, drbg, delegated_cert);
     if (!n1.ok() || !n2.ok() || !n3.ok()) {
       ok = false;
       return;
@@ -85,6 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   protocol::VerifyContext ctx;  // lock id all zero, as in the seeds
   ctx.owner = &f.owner->public_key();
   ctx.utc_now = kNow;
+  ctx.claim_generation = 1;  // as the seeds
   (void)protocol::VerifyChain(std::span<const uint8_t>(f.direct, f.direct_len), in, ctx);
   (void)protocol::VerifyChain(std::span<const uint8_t>(f.delegated, f.delegated_len), in, ctx);
   ctx.utc_now = std::nullopt;

@@ -46,6 +46,7 @@ struct Provisioned {
     f.role = protocol::Role::kGuest;
     f.permissions = protocol::kPermUnlock;
     f.serial = 5;
+    f.claim_generation = authority.claim_generation();
     uint8_t cert[protocol::kMaxCertificateSize];
     Result<size_t> n = protocol::IssueCertificate(f, *owner, drbg, cert);
     ok = n.ok();

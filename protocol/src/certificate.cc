@@ -87,6 +87,8 @@ Status DecodeCertificateWire(const mortise_KeyCertificate& wire, CertificateFiel
   f.serial = tbs.serial;
   f.issuer_epoch = tbs.issuer_epoch;
   f.revalidation_max_age = tbs.revalidation_max_age;
+  f.claim_generation = tbs.claim_generation;
+  f.parent_serial = tbs.parent_serial;
   MORTISE_TRY(CheckFields(f));
   // The holder key must be a valid point: a certificate for a key nobody
   // can hold is refused here rather than at first use.
@@ -108,6 +110,8 @@ KeyLimits LimitsOf(const CertificateFields& f) {
   l.not_before = f.not_before;
   l.not_after = f.not_after;
   l.schedule = f.schedule;
+  l.claim_generation = f.claim_generation;
+  l.max_uses = f.max_uses;
   return l;
 }
 
@@ -135,9 +139,18 @@ Status CheckTime(const KeyLimits& l, const VerifyContext& ctx) {
 }
 
 Status CheckAccessList(const KeyLimits& l, const VerifyContext& ctx) {
+  // A certificate of an earlier claim of this lock (even by the same owner
+  // key, after a factory reset) is over, whatever any list says.
+  if (l.claim_generation != ctx.claim_generation) return StatusCode::kPermissionDenied;
+  // An admin's own list speaks for the keys its key issued, and no others.
+  for (const AccessListState& admin : ctx.admin_lists) {
+    if (!admin.by_admin || admin.signer != l.issuer) continue;
+    if (admin.IsRevoked(l.key_ref()) || admin.IsDisabled(l.key_ref())) return StatusCode::kPermissionDenied;
+    if (l.epoch < admin.MinEpochFor(l.issuer)) return StatusCode::kPermissionDenied;
+  }
   if (ctx.access_list == nullptr) return Status::Ok();
   const AccessListState& list = *ctx.access_list;
-  if (list.IsRevoked(l.serial) || list.IsDisabled(l.serial)) return StatusCode::kPermissionDenied;
+  if (list.IsRevoked(l.key_ref()) || list.IsDisabled(l.key_ref())) return StatusCode::kPermissionDenied;
   if (l.epoch < list.MinEpochFor(l.issuer)) return StatusCode::kPermissionDenied;
   return Status::Ok();
 }
@@ -176,6 +189,8 @@ Result<size_t> IssueCertificate(const CertificateFields& fields, const crypto::P
   internal::SetBytes(tbs.issuer_key_id, KeyIdOf(issuer.public_key()));
   tbs.issuer_epoch = fields.issuer_epoch;
   tbs.revalidation_max_age = fields.revalidation_max_age;
+  tbs.claim_generation = fields.claim_generation;
+  tbs.parent_serial = fields.parent_serial;
 
   mortise_KeyCertificate cert = mortise_KeyCertificate_init_zero;
   Result<size_t> n = internal::Encode(mortise_KeyCertificateTbs_fields, &tbs,
@@ -234,6 +249,7 @@ Result<VerifiedKey> VerifyChain(std::span<const uint8_t> bytes, std::span<const 
   // Signatures, root first: every later check relies on authentic fields.
   if (f[0].issuer_key_id != KeyIdOf(*ctx.owner)) return StatusCode::kUnauthenticated;
   MORTISE_TRY(CheckCertificateSignature(chain.certs[0], *ctx.owner));
+  if (f[0].parent_serial != 0) return StatusCode::kPermissionDenied;  // the owner issues under no certificate
   const CertificateFields& leaf = f[chain.certs_count - 1];
   if (chain.certs_count == 2) {
     const CertificateFields& admin = f[0];
@@ -254,6 +270,15 @@ Result<VerifiedKey> VerifyChain(std::span<const uint8_t> bytes, std::span<const 
     }
     if (admin.not_before != 0 && leaf.not_before < admin.not_before) return StatusCode::kPermissionDenied;
     if (admin.remote_only && !leaf.remote_only) return StatusCode::kPermissionDenied;
+    // Issued under this very certificate: revoking it (or letting it
+    // lapse) ends the leaf, even if the admin's key holds another one.
+    if (leaf.parent_serial != admin.serial) return StatusCode::kPermissionDenied;
+    // No more uses than the admin has: each use of the leaf is also
+    // counted against the admin's certificate (ConsumeUse), so the admin's
+    // limit bounds everything issued under it.
+    if (admin.max_uses != 0 && (leaf.max_uses == 0 || leaf.max_uses > admin.max_uses)) {
+      return StatusCode::kPermissionDenied;
+    }
   }
   for (pb_size_t i = 0; i < chain.certs_count; ++i) {
     if (f[i].lock_id != ctx.lock_id) return StatusCode::kPermissionDenied;

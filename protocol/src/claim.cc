@@ -26,8 +26,10 @@ constexpr uint8_t kInfoL2C[] = {'c', 'l', 'a', 'i', 'm', ' ', 'l', '2', 'c'};
 constexpr uint8_t kNonce[crypto::kCcmNonceSize] = {};
 
 constexpr size_t kOwnerSealedSize = crypto::kP256PublicKeySize + crypto::kCcmTagSize;
-constexpr size_t kResultPlainSize =
-    crypto::kP256PublicKeySize + crypto::kP256SignatureSize + kOfflinePinSecretSize + 8;
+// Lock key || proof signature || offline-PIN secret || access-list floor (8
+// LE) || claim generation (4 LE).
+constexpr size_t kResultFloorAt = crypto::kP256PublicKeySize + crypto::kP256SignatureSize + kOfflinePinSecretSize;
+constexpr size_t kResultPlainSize = kResultFloorAt + 8 + 4;
 constexpr size_t kResultSealedSize = kResultPlainSize + crypto::kCcmTagSize;
 static_assert(sizeof(mortise_ClaimFinish{}.sealed_owner.bytes) == kOwnerSealedSize);
 static_assert(sizeof(mortise_ClaimResult{}.sealed.bytes) == kResultSealedSize);
@@ -83,10 +85,10 @@ Status DeriveKeys(const crypto::SecretBytes<crypto::kPakeSharedSecretSize>& shar
 }
 
 // What the lock signs: the whole transcript through M5, the owner key it
-// installed and the access-list floor it reports.
+// installed, the access-list floor and the claim generation it reports.
 struct Proof {
-  uint8_t bytes[sizeof(kProofDomain) + crypto::kSha256Size + crypto::kP256PublicKeySize + 8];
-  Proof(const crypto::Digest& th5, const crypto::P256PublicKey& owner, uint64_t floor) {
+  uint8_t bytes[sizeof(kProofDomain) + crypto::kSha256Size + crypto::kP256PublicKeySize + 8 + 4];
+  Proof(const crypto::Digest& th5, const crypto::P256PublicKey& owner, uint64_t floor, uint32_t generation) {
     uint8_t* p = bytes;
     std::memcpy(p, kProofDomain, sizeof(kProofDomain));
     p += sizeof(kProofDomain);
@@ -95,6 +97,7 @@ struct Proof {
     std::memcpy(p, owner.bytes().data(), crypto::kP256PublicKeySize);
     p += crypto::kP256PublicKeySize;
     internal::PutU64(p, floor);
+    internal::PutU32(p + 8, generation);
   }
 };
 
@@ -351,7 +354,8 @@ Status ClaimServer::Step(std::span<const uint8_t> bytes, uint64_t now_ms, std::s
     if (lock_ != nullptr) MORTISE_TRY(lock_->SetOfflinePinSecret(pin.span()));
     MORTISE_TRY(authority_.InstallOwner(*owner, pin.span()));
     const uint64_t floor = authority_.access_list_floor();
-    const Proof proof(th5, *owner, floor);
+    const uint32_t generation = authority_.claim_generation();
+    const Proof proof(th5, *owner, floor, generation);
     crypto::P256Signature sig{};
     MORTISE_TRY(authority_.identity().key().Sign(proof.bytes, sig, authority_.drbg()));
 
@@ -360,7 +364,8 @@ Status ClaimServer::Step(std::span<const uint8_t> bytes, uint64_t now_ms, std::s
     std::memcpy(p, authority_.identity().public_key().bytes().data(), crypto::kP256PublicKeySize);
     std::memcpy(p + crypto::kP256PublicKeySize, sig.data(), sig.size());
     std::memcpy(p + crypto::kP256PublicKeySize + crypto::kP256SignatureSize, pin.data(), kOfflinePinSecretSize);
-    internal::PutU64(p + crypto::kP256PublicKeySize + crypto::kP256SignatureSize + kOfflinePinSecretSize, floor);
+    internal::PutU64(p + kResultFloorAt, floor);
+    internal::PutU32(p + kResultFloorAt + 8, generation);
     out.which_body = mortise_ClaimMessage_result_tag;
     out.body.result.sealed.size = kResultSealedSize;
     MORTISE_TRY(crypto::AesCcm128(l2c.span())
@@ -482,9 +487,9 @@ Status ClaimClient::Step(std::span<const uint8_t> bytes, std::span<uint8_t> out,
   if (KeyIdOf(*lock_key) != label_.key_hash || LockIdOf(*lock_key) != label_.lock_id) {
     return StatusCode::kUnauthenticated;
   }
-  const uint64_t floor =
-      internal::GetU64(p + crypto::kP256PublicKeySize + crypto::kP256SignatureSize + kOfflinePinSecretSize);
-  const Proof proof(transcript_hash_, owner_.public_key(), floor);
+  const uint64_t floor = internal::GetU64(p + kResultFloorAt);
+  const uint32_t generation = internal::GetU32(p + kResultFloorAt + 8);
+  const Proof proof(transcript_hash_, owner_.public_key(), floor, generation);
   if (!lock_key->Verify(proof.bytes, std::span<const uint8_t>(p + crypto::kP256PublicKeySize,
                                                               crypto::kP256SignatureSize))
            .ok()) {
@@ -492,6 +497,7 @@ Status ClaimClient::Step(std::span<const uint8_t> bytes, std::span<uint8_t> out,
   }
   std::memcpy(pin_secret_.data(), p + crypto::kP256PublicKeySize + crypto::kP256SignatureSize, kOfflinePinSecretSize);
   floor_ = floor;
+  generation_ = generation;
   lock_key_.emplace(*lock_key);
   pake_.reset();
   state_ = State::kDone;

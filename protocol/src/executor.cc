@@ -54,17 +54,26 @@ CommandResponse CommandExecutor::Run(const VerifiedKey& key, const CommandReques
     r.status = StatusCode::kInvalidArgument;
     return r;
   }
+  // The log names the key by the index the lock's key table gives it
+  // (assigned at its first use): if that cannot be stored, nothing acts.
+  Result<uint16_t> index = authority.KeyIndexOf(key);
+  if (!index.ok()) {
+    r.status = index.status().code();
+    return r;
+  }
+  VerifiedKey attributed = key;
+  attributed.key_index = *index;
   // A use of a use-limited key is counted durably before the door moves:
   // a power cut after counting loses a use, never gives one.
   if (CountsAUse(effective)) {
-    const Status use = authority.ConsumeUse(key, lock.utc_now());
+    const Status use = authority.ConsumeUse(attributed, lock.utc_now());
     if (!use.ok()) {
       r.status = use.code();
       return r;
     }
   }
   if (request.command == Command::kManagement) {
-    Result<size_t> n = management->Run(key, source, request.payload, r.payload);
+    Result<size_t> n = management->Run(attributed, source, request.payload, r.payload);
     if (!n.ok()) {
       r.status = n.status().code();
     } else {
@@ -72,7 +81,7 @@ CommandResponse CommandExecutor::Run(const VerifiedKey& key, const CommandReques
     }
     return r;
   }
-  return Act(key, request, source);
+  return Act(attributed, request, source);
 }
 
 CommandResponse CommandExecutor::Act(const VerifiedKey& key, const CommandRequest& request,
@@ -81,7 +90,7 @@ CommandResponse CommandExecutor::Act(const VerifiedKey& key, const CommandReques
   core::RemoteOperation op;
   op.source = source;
   if (!request.pin.empty()) op.pin = request.pin;
-  // Who asked, for the log: the owner's own key, or the certificate's serial.
+  // Who asked, for the log: the owner's own key, or the key's table index.
   op.key = KeyCredential(key);
   auto operation = [&](const core::OperationResult& result) {
     r.dl_status = static_cast<uint8_t>(result.status);

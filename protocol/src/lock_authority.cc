@@ -10,34 +10,80 @@
 namespace mortise::protocol {
 namespace {
 
-// Owner record: format (1) || uncompressed owner key (65).
+// Owner record: format (2) || uncompressed owner key (65) || claim
+// generation (4 LE); format 1 (no generation) reads as generation 0.
 // Offline-PIN record: format (1) || secret (32).
 constexpr uint8_t kFormat = 1;
+constexpr uint8_t kOwnerFormat = 2;
 constexpr uint32_t kOwnerKey = core::MakeRecordKey(kRecordOwner, 0);
 constexpr uint32_t kPinKey = core::MakeRecordKey(kRecordOfflinePin, 0);
-constexpr size_t kOwnerRecordSize = 1 + crypto::kP256PublicKeySize;
+constexpr size_t kOwnerRecordSizeV1 = 1 + crypto::kP256PublicKeySize;
+constexpr size_t kOwnerRecordSize = kOwnerRecordSizeV1 + 4;
 constexpr size_t kPinRecordSize = 1 + kOfflinePinSecretSize;
 
-// Use counts: format (1) || count (1) || kMaxUseCountedKeys x
-// (serial 8 LE || uses 4 LE || not_after 8 LE, 0 = none).
+// Use counts: format (2) || count (1) || kMaxUseCountedKeys x
+// (key index 2 LE || uses 4 LE || not_after 8 LE, 0 = none). Format 1
+// (keyed by serial alone) counted certificates no lock accepts any more and
+// reads as empty.
+constexpr uint8_t kUsesFormat = 2;
 constexpr uint32_t kUsesKey = core::MakeRecordKey(kRecordUseCounts, 0);
-constexpr size_t kUseEntrySize = 20;
+constexpr size_t kUseEntrySize = 14;
 constexpr size_t kUsesRecordSize = 2 + kMaxUseCountedKeys * kUseEntrySize;
 static_assert(kUsesRecordSize <= core::kMaxRecordSize);
 
 struct UseTable {
-  uint8_t bytes[kUsesRecordSize] = {kFormat, 0};
+  uint8_t bytes[kUsesRecordSize] = {kUsesFormat, 0};
   uint8_t count() const { return bytes[1]; }
   uint8_t* entry(size_t i) { return bytes + 2 + i * kUseEntrySize; }
   const uint8_t* entry(size_t i) const { return bytes + 2 + i * kUseEntrySize; }
+  // The entry of a key index, or count() when untracked.
+  size_t Find(uint16_t index) const {
+    for (size_t i = 0; i < count(); ++i) {
+      if (internal::GetU16(entry(i)) == index) return i;
+    }
+    return count();
+  }
 };
 
 Status LoadUses(core::DurableStore& store, UseTable& table) {
-  uint8_t buf[kUsesRecordSize + 1];
+  uint8_t buf[core::kMaxRecordSize + 1];
   Result<size_t> n = store.Read(kUsesKey, buf);
   if (!n.ok()) return n.status().code() == StatusCode::kNotFound ? Status::Ok() : n.status();
-  if (*n != kUsesRecordSize || buf[0] != kFormat || buf[1] > kMaxUseCountedKeys) return StatusCode::kDataLoss;
+  if (*n >= 1 && buf[0] == 1) return Status::Ok();  // format 1: nothing that still verifies
+  if (*n != kUsesRecordSize || buf[0] != kUsesFormat || buf[1] > kMaxUseCountedKeys) return StatusCode::kDataLoss;
   std::memcpy(table.bytes, buf, kUsesRecordSize);
+  return Status::Ok();
+}
+
+// Key table pages: format (1) || count (1) || kKeyIndexPerPage x
+// (issuer key id 8 || serial 8 LE). Pages fill in order; index
+// 1 + page * kKeyIndexPerPage + slot.
+constexpr uint8_t kKeyPageFormat = 1;
+constexpr size_t kKeyEntrySize = kKeyIdSize + 8;
+constexpr size_t kKeyPageSize = 2 + kKeyIndexPerPage * kKeyEntrySize;
+static_assert(kKeyPageSize <= core::kMaxRecordSize);
+static_assert(kMaxKeyIndex < kNoKeyIndex);
+
+struct KeyPage {
+  uint8_t bytes[kKeyPageSize] = {kKeyPageFormat, 0};
+  uint8_t count() const { return bytes[1]; }
+  uint8_t* entry(size_t i) { return bytes + 2 + i * kKeyEntrySize; }
+  KeyRef At(size_t i) const {
+    KeyRef k;
+    const uint8_t* e = bytes + 2 + i * kKeyEntrySize;
+    std::memcpy(k.issuer.data(), e, kKeyIdSize);
+    k.serial = internal::GetU64(e + kKeyIdSize);
+    return k;
+  }
+};
+
+// kNotFound: the page was never written.
+Status LoadKeyPage(core::DurableStore& store, size_t page, KeyPage& out) {
+  uint8_t buf[kKeyPageSize + 1];
+  MORTISE_ASSIGN_OR_RETURN(const size_t n,
+                           store.Read(core::MakeRecordKey(kRecordKeyIndex, static_cast<uint16_t>(page)), buf));
+  if (n != kKeyPageSize || buf[0] != kKeyPageFormat || buf[1] > kKeyIndexPerPage) return StatusCode::kDataLoss;
+  std::memcpy(out.bytes, buf, kKeyPageSize);
   return Status::Ok();
 }
 
@@ -46,6 +92,7 @@ Status LoadUses(core::DurableStore& store, UseTable& table) {
 Status LockAuthority::Start() {
   identity_.reset();
   owner_.reset();
+  generation_ = 0;
   Result<LockIdentity> id = LockIdentity::LoadOrCreate(store_, drbg_);
   if (!id.ok()) return id.status();
   identity_.emplace(*id);
@@ -53,11 +100,18 @@ Status LockAuthority::Start() {
   uint8_t record[kOwnerRecordSize + 1];
   Result<size_t> n = store_.Read(kOwnerKey, record);
   if (n.ok()) {
-    if (*n != kOwnerRecordSize || record[0] != kFormat) return StatusCode::kDataLoss;
+    const bool v1 = *n == kOwnerRecordSizeV1 && record[0] == 1;
+    if (!v1 && (*n != kOwnerRecordSize || record[0] != kOwnerFormat)) return StatusCode::kDataLoss;
     Result<crypto::P256PublicKey> key =
         crypto::P256PublicKey::Import(std::span<const uint8_t>(record + 1, crypto::kP256PublicKeySize));
     if (!key.ok()) return StatusCode::kDataLoss;
+    const uint32_t generation = v1 ? 0 : internal::GetU32(record + kOwnerRecordSizeV1);
+    MORTISE_ASSIGN_OR_RETURN(const uint64_t counter, store_.ReadCounter(kCounterClaimGeneration));
+    // The counter is raised before the owner is stored: below the stored
+    // generation, the store was rolled back under it.
+    if (counter < generation) return StatusCode::kDataLoss;
     owner_.emplace(*key);
+    generation_ = generation;
   } else if (n.status().code() != StatusCode::kNotFound) {
     return n.status();
   }
@@ -68,9 +122,13 @@ Status LockAuthority::InstallOwner(const crypto::P256PublicKey& owner,
                                    std::span<const uint8_t, kOfflinePinSecretSize> pin_secret) {
   if (!started()) return StatusCode::kFailedPrecondition;
   if (claimed()) return StatusCode::kAlreadyExists;
+  // Persist before use: the generation is durable before anything names it.
+  MORTISE_ASSIGN_OR_RETURN(const uint64_t generation, store_.IncrementCounter(kCounterClaimGeneration));
+  if (generation > UINT32_MAX) return StatusCode::kResourceExhausted;
   uint8_t owner_record[kOwnerRecordSize];
-  owner_record[0] = kFormat;
+  owner_record[0] = kOwnerFormat;
   std::memcpy(owner_record + 1, owner.bytes().data(), crypto::kP256PublicKeySize);
+  internal::PutU32(owner_record + kOwnerRecordSizeV1, static_cast<uint32_t>(generation));
   crypto::SecretBytes<kPinRecordSize> pin_record;
   pin_record.data()[0] = kFormat;
   std::memcpy(pin_record.data() + 1, pin_secret.data(), kOfflinePinSecretSize);
@@ -84,6 +142,7 @@ Status LockAuthority::InstallOwner(const crypto::P256PublicKey& owner,
     return s;
   }
   owner_.emplace(owner);
+  generation_ = static_cast<uint32_t>(generation);
   return Status::Ok();
 }
 
@@ -91,14 +150,16 @@ Status LockAuthority::Wipe() {
   MORTISE_TRY(store_.Begin());
   Status s = store_.Erase(kOwnerKey);
   if (s.ok()) s = store_.Erase(kPinKey);
-  // Use counts are kept: they are keyed by random serials, and forgetting
-  // them would give spent keys new uses if the same owner claims again.
+  // Use counts and the key table are kept (the log names keys by index);
+  // the claim generation counter too: every certificate and list of this
+  // claim is over once the lock is claimed again, by anyone.
   if (s.ok()) s = store_.Commit();
   if (!s.ok()) {
     store_.Rollback();
     return s;
   }
   owner_.reset();
+  generation_ = 0;
   return access_list_.Wipe();
 }
 
@@ -120,13 +181,19 @@ Result<VerifiedKey> LockAuthority::VerifyKey(std::span<const uint8_t> chain, std
 Result<VerifiedKey> LockAuthority::VerifyKey(std::span<const uint8_t> chain, std::span<const uint8_t> revalidation,
                                              std::optional<int64_t> utc_now, int32_t utc_offset_s) const {
   if (!started()) return StatusCode::kFailedPrecondition;
+  return VerifyChain(chain, revalidation, Context(utc_now, utc_offset_s));
+}
+
+VerifyContext LockAuthority::Context(std::optional<int64_t> utc_now, int32_t utc_offset_s) const {
   VerifyContext ctx;
   ctx.lock_id = identity_->lock_id();
   ctx.owner = owner();
   ctx.utc_now = utc_now;
   ctx.utc_offset_s = utc_offset_s;
   ctx.access_list = &access_list_.state();
-  return VerifyChain(chain, revalidation, ctx);
+  ctx.admin_lists = access_list_.admin_lists();
+  ctx.claim_generation = generation_;
+  return ctx;
 }
 
 Status LockAuthority::Recheck(const VerifiedKey& key, const core::DoorLock& lock) const {
@@ -138,13 +205,7 @@ Status LockAuthority::Recheck(const VerifiedKey& key, const core::DoorLock& lock
   if (key.limits[0].issuer != KeyIdOf(*owner_)) return StatusCode::kPermissionDenied;
   if (key.revalidated_by && key.revalidated_by->issuer != KeyIdOf(*owner_)) return StatusCode::kPermissionDenied;
   Result<int64_t> offset = lock.ReadAttribute(core::AttributeId::kUtcOffset);
-  VerifyContext ctx;
-  ctx.lock_id = identity_->lock_id();
-  ctx.owner = owner();
-  ctx.utc_now = lock.utc_now();
-  ctx.utc_offset_s = offset.ok() ? static_cast<int32_t>(*offset) : 0;
-  ctx.access_list = &access_list_.state();
-  return RecheckKey(key, ctx);
+  return RecheckKey(key, Context(lock.utc_now(), offset.ok() ? static_cast<int32_t>(*offset) : 0));
 }
 
 Result<VerifiedKey> LockAuthority::VerifyOwner(const crypto::P256PublicKey& key) const {
@@ -160,7 +221,7 @@ Status LockAuthority::Authorize(const VerifiedKey& key, Command command, core::O
 
 Status LockAuthority::ApplyAccessList(std::span<const uint8_t> update) {
   if (!claimed()) return StatusCode::kFailedPrecondition;
-  return access_list_.Apply(update, identity_->lock_id(), *owner_);
+  return access_list_.Apply(update, identity_->lock_id(), generation_, *owner_);
 }
 
 Status LockAuthority::SetTime(const VerifiedKey& key, core::OperationSource source, int64_t utc_s,
@@ -170,51 +231,113 @@ Status LockAuthority::SetTime(const VerifiedKey& key, core::OperationSource sour
 }
 
 Status LockAuthority::ConsumeUse(const VerifiedKey& key, std::optional<int64_t> utc_now) {
-  if (key.max_uses == 0) return Status::Ok();
+  // Every use-limited certificate of the chain is counted: a leaf's use is
+  // also a use of the admin certificate it was issued under, so an admin
+  // with 5 uses cannot open more than 5 times through keys it issues.
+  size_t limited[2];
+  size_t n_limited = 0;
+  for (uint8_t i = 0; i < key.depth && i < 2; ++i) {
+    if (key.limits[i].max_uses != 0) limited[n_limited++] = i;
+  }
+  if (n_limited == 0) return Status::Ok();
   UseTable table;
   MORTISE_TRY(LoadUses(store_, table));
-  // The key's last moment: the earliest not_after along its chain.
+  // The chain's last moment: the earliest not_after along it.
   uint64_t not_after = 0;
   for (uint8_t i = 0; i < key.depth && i < 2; ++i) {
     const uint64_t na = key.limits[i].not_after;
     if (na != 0 && (not_after == 0 || na < not_after)) not_after = na;
   }
-  size_t found = kMaxUseCountedKeys;
-  for (size_t i = 0; i < table.count(); ++i) {
-    if (internal::GetU64(table.entry(i)) == key.serial) found = i;
-  }
-  if (found == kMaxUseCountedKeys) {
-    // Drop entries of keys that can never be used again, to make room.
-    uint8_t kept = 0;
-    for (size_t i = 0; i < table.count(); ++i) {
-      const uint64_t na = internal::GetU64(table.entry(i) + 12);
-      const bool dead = utc_now && na != 0 && static_cast<uint64_t>(*utc_now) >= na;
-      if (!dead) {
-        if (kept != i) std::memmove(table.entry(kept), table.entry(i), kUseEntrySize);
-        ++kept;
+  size_t entries[2];
+  for (size_t k = 0; k < n_limited; ++k) {
+    const KeyLimits& l = key.limits[limited[k]];
+    MORTISE_ASSIGN_OR_RETURN(const uint16_t index, FindKeyIndex(l.key_ref(), /*assign=*/true));
+    // A key the table has no room for cannot be counted: fail closed.
+    if (index == kNoKeyIndex) return StatusCode::kResourceExhausted;
+    size_t found = table.Find(index);
+    if (found == table.count()) {
+      // Drop entries of certificates that can never be used again.
+      uint8_t kept = 0;
+      for (size_t i = 0; i < table.count(); ++i) {
+        const uint64_t na = internal::GetU64(table.entry(i) + 6);
+        const bool dead = utc_now && na != 0 && static_cast<uint64_t>(*utc_now) >= na;
+        const bool ours = k == 1 && i == entries[0];
+        if (!dead || ours) {
+          if (kept != i) std::memmove(table.entry(kept), table.entry(i), kUseEntrySize);
+          if (ours) entries[0] = kept;
+          ++kept;
+        }
       }
+      table.bytes[1] = kept;
+      if (kept >= kMaxUseCountedKeys) return StatusCode::kResourceExhausted;
+      found = kept;
+      table.bytes[1] = static_cast<uint8_t>(kept + 1);
+      internal::PutU16(table.entry(found), index);
+      internal::PutU32(table.entry(found) + 2, 0);
+      internal::PutU64(table.entry(found) + 6, not_after);
     }
-    table.bytes[1] = kept;
-    if (kept >= kMaxUseCountedKeys) return StatusCode::kResourceExhausted;
-    found = kept;
-    table.bytes[1] = static_cast<uint8_t>(kept + 1);
-    internal::PutU64(table.entry(found), key.serial);
-    internal::PutU32(table.entry(found) + 8, 0);
-    internal::PutU64(table.entry(found) + 12, not_after);
+    if (internal::GetU32(table.entry(found) + 2) >= l.max_uses) return StatusCode::kResourceExhausted;
+    entries[k] = found;
   }
-  const uint32_t uses = internal::GetU32(table.entry(found) + 8);
-  if (uses >= key.max_uses) return StatusCode::kResourceExhausted;
-  internal::PutU32(table.entry(found) + 8, uses + 1);
+  for (size_t k = 0; k < n_limited; ++k) {
+    internal::PutU32(table.entry(entries[k]) + 2, internal::GetU32(table.entry(entries[k]) + 2) + 1);
+  }
+  // One record write counts the whole chain's use, or nothing.
   return store_.Write(kUsesKey, table.bytes);
 }
 
-Result<uint32_t> LockAuthority::UsesOf(uint64_t serial) const {
+Result<uint32_t> LockAuthority::UsesOf(const KeyRef& key) const {
+  MORTISE_ASSIGN_OR_RETURN(const uint16_t index, FindKeyIndex(key, false));
+  if (index == kNoKeyIndex) return 0u;
   UseTable table;
   MORTISE_TRY(LoadUses(store_, table));
-  for (size_t i = 0; i < table.count(); ++i) {
-    if (internal::GetU64(table.entry(i)) == serial) return internal::GetU32(table.entry(i) + 8);
+  const size_t i = table.Find(index);
+  return i == table.count() ? 0u : internal::GetU32(table.entry(i) + 2);
+}
+
+Result<uint16_t> LockAuthority::FindKeyIndex(const KeyRef& key, bool assign) const {
+  if (!started()) return StatusCode::kFailedPrecondition;
+  if (key.serial == 0) return StatusCode::kInvalidArgument;
+  for (size_t page = 0; page < kKeyIndexPages; ++page) {
+    KeyPage p;
+    const Status s = LoadKeyPage(store_, page, p);
+    if (s.code() == StatusCode::kNotFound) {
+      p = KeyPage();  // pages fill in order: the first missing one is the next to write
+    } else if (!s.ok()) {
+      return s;
+    }
+    for (size_t i = 0; i < p.count(); ++i) {
+      if (p.At(i) == key) return static_cast<uint16_t>(1 + page * kKeyIndexPerPage + i);
+    }
+    if (p.count() < kKeyIndexPerPage) {
+      if (!assign) return kNoKeyIndex;
+      const size_t slot = p.count();
+      std::memcpy(p.entry(slot), key.issuer.data(), kKeyIdSize);
+      internal::PutU64(p.entry(slot) + kKeyIdSize, key.serial);
+      p.bytes[1] = static_cast<uint8_t>(slot + 1);
+      MORTISE_TRY(store_.Write(core::MakeRecordKey(kRecordKeyIndex, static_cast<uint16_t>(page)), p.bytes));
+      return static_cast<uint16_t>(1 + page * kKeyIndexPerPage + slot);
+    }
   }
-  return 0u;
+  return kNoKeyIndex;
+}
+
+Result<uint16_t> LockAuthority::KeyIndexOf(const KeyRef& key) { return FindKeyIndex(key, true); }
+
+Result<uint16_t> LockAuthority::KeyIndexOf(const VerifiedKey& key) {
+  if (!started()) return StatusCode::kFailedPrecondition;
+  if (key.depth == 0) return uint16_t{0};
+  return FindKeyIndex(key.key_ref(), true);
+}
+
+Result<KeyRef> LockAuthority::KeyAt(uint16_t index) const {
+  if (index == 0 || index > kMaxKeyIndex) return StatusCode::kInvalidArgument;
+  const size_t page = (index - 1) / kKeyIndexPerPage;
+  const size_t slot = (index - 1) % kKeyIndexPerPage;
+  KeyPage p;
+  MORTISE_TRY(LoadKeyPage(store_, page, p));
+  if (slot >= p.count()) return StatusCode::kNotFound;
+  return p.At(slot);
 }
 
 Status LockAuthority::OfflinePinSecret(crypto::SecretBytes<kOfflinePinSecretSize>& out) const {

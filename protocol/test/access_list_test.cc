@@ -38,9 +38,8 @@ class AccessListTest : public ::testing::Test {
     return out;
   }
   std::vector<uint8_t> Revoking(uint64_t version, std::initializer_list<uint64_t> serials) {
-    AccessListState s;
-    s.version = version;
-    for (uint64_t serial : serials) s.revoked[s.revoked_count++] = serial;
+    AccessListState s = testing::ListAt(version);
+    for (uint64_t serial : serials) s.revoked[s.revoked_count++] = testing::By(owner_, serial);
     return SignedList(s, owner_);
   }
   std::vector<uint8_t> GuestKey(uint64_t serial) {
@@ -105,7 +104,12 @@ TEST_F(AccessListTest, A01_WipedListDoesNotLowerTheFloor) {
   uint8_t pin[kOfflinePinSecretSize] = {};
   ASSERT_TRUE(authority_.InstallOwner(owner_.public_key(), pin).ok());
   EXPECT_EQ(authority_.access_list_floor(), 4u);
-  EXPECT_EQ(authority_.ApplyAccessList(v3).code(), StatusCode::kAlreadyExists);
+  // The old list is of the previous claim; the same version signed for this
+  // claim is below the floor.
+  EXPECT_EQ(authority_.ApplyAccessList(v3).code(), StatusCode::kPermissionDenied);
+  AccessListState again = testing::ListAt(3);
+  again.claim_generation = authority_.claim_generation();
+  EXPECT_EQ(authority_.ApplyAccessList(SignedList(again, owner_)).code(), StatusCode::kAlreadyExists);
   LockAuthority rebooted(store_, lock_rng_.drbg);
   ASSERT_TRUE(rebooted.Start().ok());
   EXPECT_EQ(rebooted.access_list_floor(), 4u);
@@ -114,8 +118,7 @@ TEST_F(AccessListTest, A01_WipedListDoesNotLowerTheFloor) {
 TEST_F(AccessListTest, ForgedOrMisdirectedListsAreRefused) {
   testing::SeededDrbg other(77);
   const crypto::P256KeyPair stranger = testing::NewKey(other.drbg);
-  AccessListState s;
-  s.version = 10;
+  AccessListState s = testing::ListAt(10);
   EXPECT_EQ(authority_.ApplyAccessList(SignedList(s, stranger)).code(), StatusCode::kUnauthenticated);
   LockId saved = lock_id_;
   lock_id_[0] ^= 1;
@@ -142,8 +145,7 @@ TEST_F(AccessListTest, RaisingTheEpochRevokesEveryOlderKeyOfThatIssuer) {
   f.issuer_epoch = 1;
   f.serial = 506;
   const std::vector<uint8_t> new_key = Chain(Issue(f, owner_, owner_rng_.drbg));
-  AccessListState s;
-  s.version = 1;
+  AccessListState s = testing::ListAt(1);
   s.epoch_count = 1;
   s.epochs[0] = IssuerMinEpoch{KeyIdOf(owner_.public_key()), 1};
   ASSERT_TRUE(authority_.ApplyAccessList(SignedList(s, owner_)).ok());
@@ -153,14 +155,12 @@ TEST_F(AccessListTest, RaisingTheEpochRevokesEveryOlderKeyOfThatIssuer) {
 
 TEST_F(AccessListTest, DisableThenEnableAUser) {
   const std::vector<uint8_t> key = GuestKey(507);
-  AccessListState s;
-  s.version = 1;
+  AccessListState s = testing::ListAt(1);
   s.disabled_count = 1;
-  s.disabled[0] = 507;
+  s.disabled[0] = testing::By(owner_, 507);
   ASSERT_TRUE(authority_.ApplyAccessList(SignedList(s, owner_)).ok());
   EXPECT_EQ(authority_.VerifyKey(key, kNoon, 0).status().code(), StatusCode::kPermissionDenied);
-  AccessListState enabled;
-  enabled.version = 2;
+  AccessListState enabled = testing::ListAt(2);
   ASSERT_TRUE(authority_.ApplyAccessList(SignedList(enabled, owner_)).ok());
   EXPECT_TRUE(authority_.VerifyKey(key, kNoon, 0).ok());
 }
@@ -175,14 +175,13 @@ TEST_F(AccessListTest, FailedStoreWriteChangesNothing) {
 }
 
 TEST_F(AccessListTest, FullSnapshotRoundTripsThroughTheStore) {
-  AccessListState s;
-  s.version = 77;
-  for (size_t i = 0; i < kMaxRevokedSerials; ++i) s.revoked[s.revoked_count++] = 0xFFFFFFFF00000000ull + i;
+  AccessListState s = testing::ListAt(77);
+  for (size_t i = 0; i < kMaxRevokedKeys; ++i) s.revoked[s.revoked_count++] = testing::By(owner_, 0xFFFFFFFF00000000ull + i);
   for (size_t i = 0; i < kMaxIssuerEpochs; ++i) {
     s.epochs[s.epoch_count].issuer.fill(static_cast<uint8_t>(i + 1));
     s.epochs[s.epoch_count++].min_epoch = 1000 + static_cast<uint32_t>(i);
   }
-  for (size_t i = 0; i < kMaxDisabledSerials; ++i) s.disabled[s.disabled_count++] = 42 + i;
+  for (size_t i = 0; i < kMaxDisabledKeys; ++i) s.disabled[s.disabled_count++] = testing::By(guest_, 42 + i);
   const std::vector<uint8_t> update = SignedList(s, owner_);
   std::printf("full access-list update: %zu B\n", update.size());
   ASSERT_TRUE(authority_.ApplyAccessList(update).ok());
@@ -190,17 +189,18 @@ TEST_F(AccessListTest, FullSnapshotRoundTripsThroughTheStore) {
   ASSERT_TRUE(rebooted.Start().ok());
   const AccessListState& r = rebooted.access_list();
   EXPECT_EQ(r.version, 77u);
-  EXPECT_TRUE(r.IsRevoked(0xFFFFFFFF00000000ull + 23));
-  EXPECT_TRUE(r.IsDisabled(49));
+  EXPECT_TRUE(r.IsRevoked(testing::By(owner_, 0xFFFFFFFF00000000ull + kMaxRevokedKeys - 1)));
+  EXPECT_TRUE(r.IsDisabled(testing::By(guest_, 42 + kMaxDisabledKeys - 1)));
+  EXPECT_FALSE(r.IsDisabled(testing::By(owner_, 42 + kMaxDisabledKeys - 1)));
+  EXPECT_EQ(r.claim_generation, testing::kGeneration);
   KeyId k;
   k.fill(4);
   EXPECT_EQ(r.MinEpochFor(k), 1003u);
 }
 
 TEST_F(AccessListTest, OverCapacityIsRefusedWhenSigning) {
-  AccessListState s;
-  s.version = 1;
-  s.revoked_count = kMaxRevokedSerials + 1;
+  AccessListState s = testing::ListAt(1);
+  s.revoked_count = kMaxRevokedKeys + 1;
   std::vector<uint8_t> out(kMaxAccessListUpdateSize);
   EXPECT_EQ(SignAccessList(s, lock_id_, owner_, owner_rng_.drbg, out).status().code(), StatusCode::kInvalidArgument);
 }

@@ -15,6 +15,7 @@ using testing::Chain;
 using testing::Fields;
 using testing::Issue;
 using testing::kNoon;
+using testing::Under;
 
 class CertificateTest : public ::testing::Test {
  protected:
@@ -28,6 +29,7 @@ class CertificateTest : public ::testing::Test {
     ctx_.lock_id = lock_id_;
     ctx_.owner = &owner_.public_key();
     ctx_.utc_now = kNoon;
+    ctx_.claim_generation = testing::kGeneration;
   }
 
   CertificateFields GuestFields(uint64_t serial = 100) {
@@ -143,7 +145,7 @@ TEST_F(CertificateTest, WeeklyScheduleUsesLocalTime) {
 
 TEST_F(CertificateTest, AdminWithDelegateIssuesGuestKey) {
   const std::vector<uint8_t> admin_cert = Issue(AdminFields(), owner_, rng_.drbg);
-  Result<VerifiedKey> k = Verify(Chain(admin_cert, Issue(GuestFields(), admin_, rng_.drbg)));
+  Result<VerifiedKey> k = Verify(Chain(admin_cert, Issue(Under(GuestFields(), 7), admin_, rng_.drbg)));
   ASSERT_TRUE(k.ok()) << k.status().name();
   EXPECT_EQ(k->depth, 2);
   EXPECT_EQ(k->grant.role, Role::kGuest);
@@ -152,13 +154,13 @@ TEST_F(CertificateTest, AdminWithDelegateIssuesGuestKey) {
 TEST_F(CertificateTest, AdminWithoutDelegateCannotIssue) {
   const std::vector<uint8_t> admin_cert =
       Issue(AdminFields(RoleAllowedPermissions(Role::kAdmin) & ~kPermDelegate), owner_, rng_.drbg);
-  EXPECT_EQ(Verify(Chain(admin_cert, Issue(GuestFields(), admin_, rng_.drbg))).status().code(),
+  EXPECT_EQ(Verify(Chain(admin_cert, Issue(Under(GuestFields(), 7), admin_, rng_.drbg))).status().code(),
             StatusCode::kPermissionDenied);
 }
 
 TEST_F(CertificateTest, AdminCannotGrantMoreThanItHolds) {
   const std::vector<uint8_t> admin_cert = Issue(AdminFields(kPermLock | kPermDelegate), owner_, rng_.drbg);
-  EXPECT_EQ(Verify(Chain(admin_cert, Issue(GuestFields(), admin_, rng_.drbg))).status().code(),
+  EXPECT_EQ(Verify(Chain(admin_cert, Issue(Under(GuestFields(), 7), admin_, rng_.drbg))).status().code(),
             StatusCode::kPermissionDenied);
 }
 
@@ -166,10 +168,10 @@ TEST_F(CertificateTest, AdminCannotGrantLongerThanItsOwnWindow) {
   CertificateFields admin = AdminFields();
   admin.not_after = kNoon + 60;
   const std::vector<uint8_t> admin_cert = Issue(admin, owner_, rng_.drbg);
-  EXPECT_EQ(Verify(Chain(admin_cert, Issue(GuestFields(), admin_, rng_.drbg))).status().code(),
+  EXPECT_EQ(Verify(Chain(admin_cert, Issue(Under(GuestFields(), 7), admin_, rng_.drbg))).status().code(),
             StatusCode::kPermissionDenied);
   CertificateFields unlimited_guest = Fields(lock_id_, guest_, Role::kGuest, kPermUnlock, 104);
-  EXPECT_EQ(Verify(Chain(admin_cert, Issue(unlimited_guest, admin_, rng_.drbg))).status().code(),
+  EXPECT_EQ(Verify(Chain(admin_cert, Issue(Under(unlimited_guest, 7), admin_, rng_.drbg))).status().code(),
             StatusCode::kPermissionDenied);
 }
 
@@ -177,18 +179,18 @@ TEST_F(CertificateTest, ChainsStopAtTwo) {
   const std::vector<uint8_t> admin_cert = Issue(AdminFields(), owner_, rng_.drbg);
   // An admin cannot make another admin.
   CertificateFields sub = Fields(lock_id_, guest_, Role::kAdmin, kPermUnlock | kPermDelegate, 105);
-  EXPECT_EQ(Verify(Chain(admin_cert, Issue(sub, admin_, rng_.drbg))).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(Verify(Chain(admin_cert, Issue(Under(sub, 7), admin_, rng_.drbg))).status().code(), StatusCode::kPermissionDenied);
 }
 
 TEST_F(CertificateTest, MemberCannotDelegate) {
   const std::vector<uint8_t> member_cert =
       Issue(Fields(lock_id_, admin_, Role::kMember, kPermUnlock, 8), owner_, rng_.drbg);
-  EXPECT_EQ(Verify(Chain(member_cert, Issue(GuestFields(), admin_, rng_.drbg))).status().code(),
+  EXPECT_EQ(Verify(Chain(member_cert, Issue(Under(GuestFields(), 7), admin_, rng_.drbg))).status().code(),
             StatusCode::kPermissionDenied);
 }
 
 TEST_F(CertificateTest, AdminIssuedKeyAloneIsUnauthenticated) {
-  EXPECT_EQ(Verify(Chain(Issue(GuestFields(), admin_, rng_.drbg))).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(Verify(Chain(Issue(Under(GuestFields(), 7), admin_, rng_.drbg))).status().code(), StatusCode::kUnauthenticated);
 }
 
 TEST_F(CertificateTest, IssuerRefusesInconsistentRoleAndPermissions) {
@@ -215,11 +217,11 @@ TEST_F(CertificateTest, AccessListRevokesDisablesAndRaisesEpochs) {
   ctx_.access_list = &list;
   EXPECT_TRUE(Verify(chain).ok());
   list.revoked_count = 1;
-  list.revoked[0] = 200;
+  list.revoked[0] = KeyRef{KeyIdOf(owner_.public_key()), 200};
   EXPECT_EQ(Verify(chain).status().code(), StatusCode::kPermissionDenied);
   list = AccessListState();
   list.disabled_count = 1;
-  list.disabled[0] = 200;
+  list.disabled[0] = KeyRef{KeyIdOf(owner_.public_key()), 200};
   EXPECT_EQ(Verify(chain).status().code(), StatusCode::kPermissionDenied);
   list = AccessListState();
   list.epoch_count = 1;
@@ -229,10 +231,10 @@ TEST_F(CertificateTest, AccessListRevokesDisablesAndRaisesEpochs) {
 
 TEST_F(CertificateTest, RevokingTheAdminRevokesItsGuests) {
   const std::vector<uint8_t> chain =
-      Chain(Issue(AdminFields(), owner_, rng_.drbg), Issue(GuestFields(), admin_, rng_.drbg));
+      Chain(Issue(AdminFields(), owner_, rng_.drbg), Issue(Under(GuestFields(), 7), admin_, rng_.drbg));
   AccessListState list;
   list.revoked_count = 1;
-  list.revoked[0] = 7;  // the admin certificate's serial
+  list.revoked[0] = KeyRef{KeyIdOf(owner_.public_key()), 7};  // the admin certificate
   ctx_.access_list = &list;
   EXPECT_EQ(Verify(chain).status().code(), StatusCode::kPermissionDenied);
 }
@@ -286,7 +288,7 @@ TEST_F(CertificateTest, EncodedSizesFitAQrCode) {
   CertificateFields admin = AdminFields();
   admin.serial = 0xFEDCBA0987654321ull;
   admin.not_after = 1767225600 + 365 * 86400;
-  const std::vector<uint8_t> delegated = Chain(Issue(admin, owner_, rng_.drbg), Issue(guest, admin_, rng_.drbg));
+  const std::vector<uint8_t> delegated = Chain(Issue(admin, owner_, rng_.drbg), Issue(Under(guest, admin.serial), admin_, rng_.drbg));
   char text[kMaxChainTextSize];
   const size_t single_text = *ChainToText(single, text);
   const size_t delegated_text = *ChainToText(delegated, text);

@@ -271,5 +271,79 @@ TEST(ClaimCoreTest, ClaimInstallsTheOfflinePinSecretInTheCore) {
   EXPECT_TRUE(sim.lock().offline_pins_enabled());
 }
 
+
+// Finding 1 of the protocol review: a factory reset and a re-claim by the
+// same owner key used to revive every unexpired certificate, revoked ones
+// included (certificates named only the lock id and the issuer's key id,
+// which both survive a reset). Each claim now has its own generation.
+TEST_F(ClaimTest, A01_FactoryResetAndReclaimDoesNotReviveRevokedKeys) {
+  ClaimClient first(lock_.label, owner_, owner_rng_.drbg);
+  ASSERT_TRUE(RunClaim(first, lock_.server).ok());
+  const uint32_t generation = first.claim_generation();
+  EXPECT_EQ(generation, lock_.authority.claim_generation());
+  EXPECT_NE(generation, 0u);
+  const LockId lock_id = lock_.authority.identity().lock_id();
+  auto issue = [&](const crypto::P256KeyPair& holder, Role role, uint64_t serial, uint32_t gen) {
+    CertificateFields f = testing::Fields(lock_id, holder, role, RoleAllowedPermissions(role) & ~kPermDelegate, serial);
+    f.claim_generation = gen;
+    return testing::Chain(testing::Issue(f, owner_, owner_rng_.drbg));
+  };
+  const crypto::P256KeyPair guest = testing::NewKey(owner_rng_.drbg);
+  const crypto::P256KeyPair admin = testing::NewKey(owner_rng_.drbg);
+  const Bytes revoked_guest = issue(guest, Role::kGuest, 0x1111, generation);
+  const Bytes older_guest = issue(guest, Role::kGuest, 0x2222, generation);  // never revoked, never re-issued
+  const Bytes revoked_admin = issue(admin, Role::kAdmin, 0x3333, generation);
+  AccessListState list = testing::ListAt(1);
+  list.claim_generation = generation;
+  list.revoked[list.revoked_count++] = testing::By(owner_, 0x1111);
+  list.revoked[list.revoked_count++] = testing::By(owner_, 0x3333);
+  Bytes update(kMaxAccessListUpdateSize);
+  Result<size_t> n = SignAccessList(list, lock_id, owner_, owner_rng_.drbg, update);
+  ASSERT_TRUE(n.ok());
+  update.resize(*n);
+  ASSERT_TRUE(lock_.authority.ApplyAccessList(update).ok());
+  EXPECT_EQ(lock_.authority.VerifyKey(revoked_guest, std::nullopt, 0).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_TRUE(lock_.authority.VerifyKey(older_guest, std::nullopt, 0).ok());
+
+  // Factory reset (the list goes with it), then the same owner claims again.
+  ASSERT_TRUE(lock_.authority.Wipe().ok());
+  ASSERT_TRUE(lock_.server.OpenWindow(5000).ok());
+  ClaimClient again(lock_.label, owner_, owner_rng_.drbg);
+  ASSERT_TRUE(RunClaim(again, lock_.server, 6000).ok());
+  EXPECT_GT(again.claim_generation(), generation);
+  // A new offline-PIN secret: codes of the first claim are over too.
+  EXPECT_FALSE(crypto::ConstantTimeEqual(again.offline_pin_secret().span(), first.offline_pin_secret().span()));
+  for (const Bytes* chain : {&revoked_guest, &older_guest, &revoked_admin}) {
+    EXPECT_EQ(lock_.authority.VerifyKey(*chain, std::nullopt, 0).status().code(), StatusCode::kPermissionDenied);
+  }
+  // The old list cannot come back either (nor a copy re-signed at its version).
+  EXPECT_EQ(lock_.authority.ApplyAccessList(update).code(), StatusCode::kPermissionDenied);
+  // A restart keeps the generation; keys issued for it work.
+  LockAuthority rebooted(lock_.store, lock_.rng.drbg);
+  ASSERT_TRUE(rebooted.Start().ok());
+  EXPECT_EQ(rebooted.claim_generation(), again.claim_generation());
+  EXPECT_EQ(rebooted.VerifyKey(older_guest, std::nullopt, 0).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_TRUE(rebooted.VerifyKey(issue(guest, Role::kGuest, 0x4444, again.claim_generation()), std::nullopt, 0).ok());
+}
+
+TEST_F(ClaimTest, A01_ClaimGenerationNeverRepeatsAcrossPowerCutsAndResets) {
+  // The counter is raised before the owner is stored: a failed store write
+  // skips a generation, never reuses one.
+  lock_.store.set_fail_record_writes(true);  // counters still work, records fail
+  ClaimClient failed(lock_.label, owner_, owner_rng_.drbg);
+  EXPECT_FALSE(RunClaim(failed, lock_.server).ok());
+  lock_.store.set_fail_record_writes(false);
+  EXPECT_EQ(*lock_.store.ReadCounter(kCounterClaimGeneration), 1u);
+  EXPECT_FALSE(lock_.authority.claimed());
+  ASSERT_TRUE(lock_.server.OpenWindow(2000).ok());
+  ClaimClient ok(lock_.label, owner_, owner_rng_.drbg);
+  ASSERT_TRUE(RunClaim(ok, lock_.server, 3000).ok());
+  const uint64_t counter = *lock_.store.ReadCounter(kCounterClaimGeneration);
+  EXPECT_EQ(counter, 2u);  // generation 1 was skipped, not reused
+  EXPECT_EQ(ok.claim_generation(), counter);
+  ASSERT_TRUE(lock_.authority.Wipe().ok());
+  EXPECT_EQ(*lock_.store.ReadCounter(kCounterClaimGeneration), counter);  // a reset never lowers it
+}
+
 }  // namespace
 }  // namespace mortise::protocol

@@ -122,14 +122,19 @@ TEST_F(RemoteTest, SignedEnvelopeUnlocksAndTheAnswerIsSignedByTheLock) {
   EXPECT_EQ(r.response.status, StatusCode::kOk);
   EXPECT_EQ(r.lock_time, Now());
   EXPECT_TRUE(Opened());
-  // The log names the key that asked: the guest certificate's serial.
+  // The log names the key that asked: the index the lock's key table gave
+  // (owner key id, the guest certificate's serial).
+  Result<uint16_t> index = authority_->KeyIndexOf(testing::By(owner_, 41));
+  ASSERT_TRUE(index.ok());
+  EXPECT_EQ(*index, 1);
+  EXPECT_EQ(*authority_->KeyAt(*index), testing::By(owner_, 41));
   bool found = false;
   for (const core::LockEvent& e : sim_->events().events) {
     if (e.kind == core::EventKind::kLockOperation && e.operation == core::LockOperationType::kUnlock) {
       found = true;
       EXPECT_EQ(e.source, core::OperationSource::kRemote);
       EXPECT_TRUE(e.has_credential);
-      EXPECT_EQ(e.credential, (core::CredentialRef{core::CredentialType::kAliroEvictableEndpointKey, 41}));
+      EXPECT_EQ(e.credential, (core::CredentialRef{core::CredentialType::kAliroEvictableEndpointKey, *index}));
     }
   }
   EXPECT_TRUE(found);
@@ -246,8 +251,7 @@ TEST_F(RemoteTest, A09_HostileRelayWithEveryServerSecretCannotProduceAnAcceptedC
   ASSERT_EQ(Send(guest, Cmd(Command::kLock), 1, Now() + 30).envelope, StatusCode::kOk);
   sim_->Run(5000);
   Bytes update(kMaxAccessListUpdateSize);
-  AccessListState state;
-  state.version = 1;
+  AccessListState state = testing::ListAt(1);
   Result<size_t> un = SignAccessList(state, lock_id_, owner_, owner_rng_.drbg, update);
   ASSERT_TRUE(un.ok());
   update.resize(*un);
@@ -401,10 +405,9 @@ TEST_F(RemoteTest, A12_GuestEnvelopeCannotManageOrSetTime) {
 }
 
 TEST_F(RemoteTest, A01_RevokedGuestEnvelopeIsRefused) {
-  AccessListState state;
-  state.version = 1;
+  AccessListState state = testing::ListAt(1);
   state.revoked_count = 1;
-  state.revoked[0] = 41;
+  state.revoked[0] = testing::By(owner_, 41);
   Bytes update(kMaxAccessListUpdateSize);
   Result<size_t> n = SignAccessList(state, lock_id_, owner_, owner_rng_.drbg, update);
   ASSERT_TRUE(n.ok());

@@ -59,14 +59,8 @@ Bytes RawToken(const RevalidationFields& f, const crypto::P256KeyPair& signer, c
   pb_ostream_t s = pb_ostream_from_buffer(token.tbs.bytes, sizeof(token.tbs.bytes));
   EXPECT_TRUE(pb_encode(&s, mortise_RevalidationTokenTbs_fields, &tbs));
   token.tbs.size = static_cast<pb_size_t>(s.bytes_written);
-  crypto::Sha256 h;
-  static constexpr uint8_t kDomain[] = "mortise-revalidation-v1";
-  h.Update(std::span<const uint8_t>(kDomain, sizeof(kDomain)));
-  h.Update(std::span<const uint8_t>(token.tbs.bytes, token.tbs.size));
-  crypto::Digest d{};
-  h.Final(d);
-  crypto::P256Signature sig{};
-  EXPECT_TRUE(signer.SignDigest(d, sig, drbg).ok());
+  const crypto::P256Signature sig = testing::DomainSign(
+      "mortise-revalidation-v1", std::span<const uint8_t>(token.tbs.bytes, token.tbs.size), signer, drbg);
   token.signature.size = crypto::kP256SignatureSize;
   std::memcpy(token.signature.bytes, sig.data(), sig.size());
   Bytes out(kMaxRevalidationTokenSize);
@@ -124,9 +118,8 @@ class RevalidationTest : public ::testing::Test {
   }
 
   void Revoke(std::initializer_list<uint64_t> serials) {
-    AccessListState list;
-    list.version = ++acl_version_;
-    for (uint64_t s : serials) list.revoked[list.revoked_count++] = s;
+    AccessListState list = testing::ListAt(++acl_version_);
+    for (uint64_t s : serials) list.revoked[list.revoked_count++] = testing::By(owner_, s);
     Bytes update(kMaxAccessListUpdateSize);
     Result<size_t> n = SignAccessList(list, lock_id_, owner_, owner_rng_.drbg, update);
     ASSERT_TRUE(n.ok());
@@ -252,6 +245,7 @@ TEST_F(RevalidationTest, A04_UnknownLockTimeFailsClosed) {
   Result<VerifiedKey> k = authority_->VerifyKey(guest_chain_, token, kNoon, 0);
   ASSERT_TRUE(k.ok());
   VerifyContext ctx;
+  ctx.claim_generation = testing::kGeneration;
   ctx.lock_id = lock_id_;
   ctx.owner = &owner_.public_key();
   ctx.utc_now = std::nullopt;
@@ -312,14 +306,14 @@ TEST_F(RevalidationTest, SmallestBoundOfTheChainWins) {
   CertificateFields admin = Fields(lock_id_, admin_, Role::kAdmin, kPermDelegate | kPermLock | kPermUnlock, 94);
   admin.revalidation_max_age = 600;
   CertificateFields guest = GuestFields(3600);
-  const Bytes chain = Chain(Issue(admin, owner_, owner_rng_.drbg), Issue(guest, admin_, owner_rng_.drbg));
+  const Bytes chain = Chain(Issue(admin, owner_, owner_rng_.drbg), Issue(testing::Under(guest, admin.serial), admin_, owner_rng_.drbg));
   EXPECT_EQ(ChainRevalidationMaxAge(chain).value_or(0), 600u);
   EXPECT_EQ(Verify(chain, Token(For(chain, Now() - 601), owner_)).status().code(), StatusCode::kOutOfRange);
   Result<VerifiedKey> k = Verify(chain, Token(For(chain, Now() - 500), owner_));
   ASSERT_TRUE(k.ok()) << k.status().name();
   EXPECT_EQ(*k->revalidated_until, static_cast<uint64_t>(Now() - 500 + 600));
   // Only the admin demands: its guest is still bound by it.
-  const Bytes chain2 = Chain(Issue(admin, owner_, owner_rng_.drbg), Issue(GuestFields(0), admin_, owner_rng_.drbg));
+  const Bytes chain2 = Chain(Issue(admin, owner_, owner_rng_.drbg), Issue(testing::Under(GuestFields(0), admin.serial), admin_, owner_rng_.drbg));
   EXPECT_EQ(Verify(chain2, {}).status().code(), StatusCode::kPermissionDenied);
   EXPECT_TRUE(Verify(chain2, Token(For(chain2, Now()), owner_)).ok());
 }
@@ -331,7 +325,7 @@ TEST_F(RevalidationTest, A01_KeysCannotRevalidateThemselves) {
   CertificateFields admin =
       Fields(lock_id_, admin_, Role::kAdmin, kPermRevalidate | kPermDelegate | kPermLock | kPermUnlock, 95);
   const Bytes admin_cert = Issue(admin, owner_, owner_rng_.drbg);
-  const Bytes chain = Chain(admin_cert, Issue(GuestFields(), admin_, owner_rng_.drbg));
+  const Bytes chain = Chain(admin_cert, Issue(testing::Under(GuestFields(), 95), admin_, owner_rng_.drbg));
   EXPECT_EQ(Verify(chain, Token(For(chain, Now()), admin_, admin_cert)).status().code(),
             StatusCode::kPermissionDenied);
   // The service may, and a revalidation key whose own certificate demands
@@ -506,7 +500,7 @@ TEST_F(RevalidationSessionTest, EncodedSizesOfTokensAndThirdMessages) {
   g.not_after = static_cast<uint64_t>(kNoon + 86400);
   g.schedule = WeeklyWindow{0x7F, 0, 1440};
   g.max_uses = 10;
-  const Bytes chain = Chain(Issue(admin, owner_, owner_rng_.drbg), Issue(g, admin_, owner_rng_.drbg));
+  const Bytes chain = Chain(Issue(admin, owner_, owner_rng_.drbg), Issue(testing::Under(g, admin.serial), admin_, owner_rng_.drbg));
   const Bytes service_cert =
       Issue(Fields(lock_id_, service_, Role::kAdmin, kPermRevalidate, 0xD123456789ABCDEFull), owner_, owner_rng_.drbg);
   const Bytes owner_token = Token(For(chain, Now()), owner_);

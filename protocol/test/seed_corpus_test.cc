@@ -50,7 +50,7 @@ TEST(SeedCorpusTest, GenerateSeeds) {
   const Bytes guest_cert = testing::Issue(g, owner, rng.drbg);
   const Bytes admin_cert =
       testing::Issue(testing::Fields(lock, admin, Role::kAdmin, RoleAllowedPermissions(Role::kAdmin), 12), owner, rng.drbg);
-  const Bytes delegated_cert = testing::Issue(g, admin, rng.drbg);
+  const Bytes delegated_cert = testing::Issue(testing::Under(g, 12), admin, rng.drbg);
   Write("certificate", "guest_chain", testing::Chain(guest_cert));
   Write("certificate", "delegated_chain", testing::Chain(admin_cert, delegated_cert));
   Write("certificate", "single_certificate", guest_cert);
@@ -60,12 +60,11 @@ TEST(SeedCorpusTest, GenerateSeeds) {
   ASSERT_TRUE(n.ok());
   Write("certificate", "text", Bytes(text, text + *n));
 
-  AccessListState s;
-  s.version = 3;
-  s.revoked[s.revoked_count++] = 11;
+  AccessListState s = testing::ListAt(3);
+  s.revoked[s.revoked_count++] = testing::By(owner, 11);
   s.epochs[s.epoch_count].issuer = KeyIdOf(owner.public_key());
   s.epochs[s.epoch_count++].min_epoch = 2;
-  s.disabled[s.disabled_count++] = 12;
+  s.disabled[s.disabled_count++] = testing::By(owner, 12);
   Bytes update(kMaxAccessListUpdateSize);
   Result<size_t> m = SignAccessList(s, lock, owner, rng.drbg, update);
   ASSERT_TRUE(m.ok());

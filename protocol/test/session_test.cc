@@ -424,9 +424,8 @@ TEST_F(SessionTest, A04_InstallerSetsTimeThroughASession) {
 TEST_F(SessionTest, A01_RevocationTakesEffectInsideAnOpenSession) {
   SessionClient guest = Guest();
   ASSERT_TRUE(Cold(guest, Cmd(Command::kReadAttribute)).ok());
-  AccessListState list;
-  list.version = 1;
-  list.revoked[list.revoked_count++] = 31;
+  AccessListState list = testing::ListAt(1);
+  list.revoked[list.revoked_count++] = testing::By(owner_, 31);
   Bytes update(kMaxAccessListUpdateSize);
   Result<size_t> n = SignAccessList(list, lock_id_, owner_, owner_rng_.drbg, update);
   ASSERT_TRUE(n.ok());
@@ -802,7 +801,7 @@ TEST_F(SessionTest, A01_UseLimitedKeyStopsAfterItsUsesAlsoAcrossRestart) {
   r = Again(client, Cmd(Command::kUnlock));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, StatusCode::kResourceExhausted);
-  EXPECT_EQ(*authority_->UsesOf(33), 2u);
+  EXPECT_EQ(*authority_->UsesOf(testing::By(owner_, 33)), 2u);
   Boot();
   SessionClient after(guest_, chain, lock_id_, owner_rng_.drbg);
   r = Cold(after, Cmd(Command::kUnlock));

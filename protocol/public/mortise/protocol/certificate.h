@@ -9,6 +9,9 @@
 //   [holder]          issued by the owner
 //   [admin, holder]   the admin's certificate issued by the owner and
 //                     carrying kPermDelegate; the holder's issued by the admin
+//                     under that very certificate (parent_serial)
+// Every certificate names the lock's claim generation: a factory reset and
+// a new claim, even by the same owner key, ends every earlier certificate.
 // Decoding is strict (canonical encodings only, every size checked).
 #pragma once
 
@@ -28,7 +31,10 @@
 
 namespace mortise::protocol {
 
-inline constexpr uint32_t kCertificateVersion = 1;
+inline constexpr uint32_t kCertificateVersion = 2;
+// The key index of a certificate key the lock's key table has no room for
+// (LockAuthority::KeyIndexOf); also "not assigned yet".
+inline constexpr uint16_t kNoKeyIndex = 0xFFFF;
 // Bounds of the encodings (checked against the schema in the source).
 inline constexpr size_t kMaxCertificateSize = 232;
 inline constexpr size_t kMaxChainSize = 472;
@@ -56,10 +62,14 @@ struct CertificateFields {
   std::optional<WeeklyWindow> schedule;
   uint32_t max_uses = 0;    // 0: unlimited
   bool remote_only = false; // only through end-to-end remote commands
-  uint64_t serial = 0;      // random per key; names it in access lists
+  uint64_t serial = 0;      // 64 random bits; with the issuer's key id it names the key
   KeyId issuer_key_id{};    // set by IssueCertificate from the issuer's key
   uint32_t issuer_epoch = 0;
   uint32_t revalidation_max_age = 0;  // seconds, 0: no revalidation needed
+  uint32_t claim_generation = 0;      // the lock's, reported at claiming
+  uint64_t parent_serial = 0;         // 0: owner-signed; else the issuing admin certificate's serial
+
+  KeyRef key_ref() const { return KeyRef{issuer_key_id, serial}; }
 
   // A time-limited key needs a known lock time to be used at all.
   bool time_limited() const { return not_before != 0 || not_after != 0 || schedule.has_value(); }
@@ -101,12 +111,14 @@ struct VerifyContext {
   const crypto::P256PublicKey* owner = nullptr;  // nullptr: the lock is not claimed
   std::optional<int64_t> utc_now;                // nullopt: the lock's time is unknown
   int32_t utc_offset_s = 0;                      // local time = UTC + offset (schedules)
-  const AccessListState* access_list = nullptr;  // nullptr: nothing revoked
+  const AccessListState* access_list = nullptr;  // the owner's; nullptr: nothing revoked
+  std::span<const AccessListState> admin_lists;  // each applies to its signer's keys only
+  uint32_t claim_generation = 0;                 // every certificate must name it
 };
 
 // The limits of one certificate that can change their verdict after it was
-// verified: the access list may gain its serial or raise its issuer's
-// epoch, and time moves.
+// verified: the access list may gain its key or raise its issuer's epoch,
+// the lock may be claimed anew, time moves, and uses are spent.
 struct KeyLimits {
   uint64_t serial = 0;
   KeyId issuer{};
@@ -114,6 +126,10 @@ struct KeyLimits {
   uint64_t not_before = 0;
   uint64_t not_after = 0;
   std::optional<WeeklyWindow> schedule;
+  uint32_t claim_generation = 0;
+  uint32_t max_uses = 0;  // 0: unlimited
+
+  KeyRef key_ref() const { return KeyRef{issuer, serial}; }
 };
 
 // A key the lock has verified.
@@ -121,7 +137,9 @@ struct VerifiedKey {
   Grant grant;                // role and effective permissions
   CompressedKey holder_key{};
   uint64_t serial = 0;        // the holder certificate's serial
-  uint32_t max_uses = 0;      // 0: unlimited; counted by LockAuthority::ConsumeUse
+  uint32_t max_uses = 0;      // the holder certificate's, 0: unlimited; every
+                              // use-limited certificate of the chain is counted
+                              // by LockAuthority::ConsumeUse
   bool remote_only = false;   // either certificate of the chain
   uint8_t depth = 0;          // 0 (the owner's own key), 1 or 2 certificates
   KeyLimits limits[2];        // of each certificate, root-most first
@@ -136,6 +154,13 @@ struct VerifiedKey {
   // and the time to it too, so revoking a revalidation key ends the
   // sessions its tokens opened.
   std::optional<KeyLimits> revalidated_by;
+  // The index the lock's key table gave this key (LockAuthority::KeyIndexOf),
+  // set by the command executor before the key acts, so handlers record the
+  // same index (KeyCredential). kNoKeyIndex until then.
+  uint16_t key_index = kNoKeyIndex;
+
+  // The holder certificate's identity (depth >= 1).
+  KeyRef key_ref() const { return depth == 0 ? KeyRef{} : limits[depth - 1].key_ref(); }
 };
 
 // The owner's own key, which needs no certificate.
@@ -144,17 +169,20 @@ VerifiedKey OwnerKey(const crypto::P256PublicKey& owner);
 // Verifies a KeyChain at the lock, offline. Checks, in order: encoding;
 // that the lock is claimed; each signature up to the owner's key; the
 // delegation rules (an admin with kPermDelegate, no more than it holds, a
-// window inside its own, no further delegation); lock id; role x permission
-// consistency; the access list (revoked, disabled, below the issuer's
-// minimum epoch); revalidation; time window and schedule of every
-// certificate.
+// window inside its own, a use limit no larger than its own, issued under
+// that certificate (parent_serial), no further delegation); lock id and
+// claim generation; role x permission consistency; the access list
+// (revoked, disabled, below the issuer's minimum epoch); revalidation; time
+// window and schedule of every certificate.
 // kInvalidArgument: malformed chain or certificate.
 // kFailedPrecondition: the lock has no owner yet; or a time-limited
 //   certificate while the lock's time is unknown (fail closed).
 // kUnauthenticated: a signature does not verify, or an issuer is not the
 //   owner (or, for a holder, the admin before it).
-// kPermissionDenied: another lock's certificate; permissions beyond the
-//   role; bad delegation; revoked, disabled or below the minimum epoch; a
+// kPermissionDenied: another lock's certificate, or one of another claim
+//   generation; permissions beyond the role; bad delegation (including a
+//   leaf not issued under the admin certificate it comes with, or with more
+//   uses than it); revoked, disabled or below the minimum epoch; a
 //   certificate demands revalidation (revalidation_max_age != 0), and this
 //   overload carries no token.
 // kOutOfRange: before not_before, after not_after, or outside the schedule.

@@ -13,7 +13,8 @@
 //        the lock checks confirmP, installs the owner key (durably), makes the
 //        offline-PIN secret, signs the transcript with its identity key
 //                                      <-   M6 ClaimResult {seal_l2c(lock key, signature,
-//                                                             offline-PIN secret, access-list floor)}
+//                                                             offline-PIN secret, access-list floor,
+//                                                             claim generation)}
 //   the owner checks the lock key against the label's hash (pinning) and
 //   the signature over the transcript.
 //
@@ -182,6 +183,9 @@ class ClaimClient {
   const std::optional<crypto::P256PublicKey>& lock_key() const { return lock_key_; }
   const crypto::SecretBytes<kOfflinePinSecretSize>& offline_pin_secret() const { return pin_secret_; }
   uint64_t access_list_floor() const { return floor_; }
+  // The claim generation the owner's certificates and access lists must
+  // name (signed by the lock in its proof).
+  uint32_t claim_generation() const { return generation_; }
 
  private:
   enum class State : uint8_t { kInit, kAwaitParams, kAwaitPake, kAwaitResult, kDone, kFailed };
@@ -199,6 +203,7 @@ class ClaimClient {
   std::optional<crypto::P256PublicKey> lock_key_;
   crypto::SecretBytes<kOfflinePinSecretSize> pin_secret_;
   uint64_t floor_ = 0;
+  uint32_t generation_ = 0;
 };
 
 }  // namespace mortise::protocol

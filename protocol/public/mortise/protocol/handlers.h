@@ -27,14 +27,15 @@ inline constexpr size_t kMaxResponsePayload = 512;
 inline constexpr size_t kLogChallengeBytes = 16;
 
 // How the lock records the key that asked for an operation in its events
-// (core::RemoteOperation::key): the owner's own key as Aliro
-// non-evictable endpoint key #0, a certificate as Aliro evictable endpoint
-// key #serial (serials above 0xFFFE all read 0xFFFF; the CLI draws them in
-// 1..0xFFFE). Handlers that run operations record keys the same way.
+// (core::RemoteOperation::key): the owner's own key as Aliro non-evictable
+// endpoint key #0, a certificate key as Aliro evictable endpoint key #index,
+// the index its key table gave the key (LockAuthority::KeyIndexOf, which
+// names (issuer key id, serial) exactly; kNoKeyIndex when the table is
+// full). The command executor sets key.key_index before the key acts, so
+// handlers that run operations record keys the same way.
 inline core::CredentialRef KeyCredential(const VerifiedKey& key) {
   if (key.depth == 0) return core::CredentialRef{core::CredentialType::kAliroNonEvictableEndpointKey, 0};
-  return core::CredentialRef{core::CredentialType::kAliroEvictableEndpointKey,
-                             static_cast<uint16_t>(key.serial < 0xFFFF ? key.serial : 0xFFFF)};
+  return core::CredentialRef{core::CredentialType::kAliroEvictableEndpointKey, key.key_index};
 }
 
 class ManagementHandler {

@@ -27,10 +27,21 @@
 namespace mortise::protocol {
 
 inline constexpr size_t kOfflinePinSecretSize = 32;
-// Keys with a max_uses limit whose uses the lock tracks at once. An entry is
-// dropped only when its key can never be used again (past its not_after);
-// until then a full table refuses new use-limited keys (fail closed).
+// Certificates with a max_uses limit whose uses the lock tracks at once
+// (keyed by key index). An entry is dropped only when its certificate can
+// never be used again (past its not_after); until then a full table refuses
+// new use-limited keys (fail closed).
 inline constexpr size_t kMaxUseCountedKeys = 12;
+// The key table: the lock gives every certificate key that acts a 16-bit
+// index, 1..kMaxKeyIndex, in order of first use, so its 20-byte log records
+// can name (issuer key id, serial) exactly. Entries are never reused or
+// forgotten (not even by a factory reset: the log keeps naming them). When
+// the table is full, later keys act with index kNoKeyIndex (the log then
+// says "a certificate key", not which), and a new use-limited key cannot be
+// counted and is refused.
+inline constexpr size_t kKeyIndexPerPage = 15;
+inline constexpr size_t kKeyIndexPages = 16;
+inline constexpr uint16_t kMaxKeyIndex = kKeyIndexPerPage * kKeyIndexPages;
 
 class LockAuthority {
  public:
@@ -51,10 +62,16 @@ class LockAuthority {
   bool claimed() const { return owner_.has_value(); }
   const crypto::P256PublicKey* owner() const { return owner_ ? &*owner_ : nullptr; }
   const AccessListState& access_list() const { return access_list_.state(); }
+  std::span<const AccessListState> admin_access_lists() const { return access_list_.admin_lists(); }
+  // The current claim's generation (0: never claimed, or claimed before
+  // generations existed). Certificates and access lists must name it.
+  uint32_t claim_generation() const { return generation_; }
   uint64_t access_list_floor() const { return access_list_.floor(); }
 
   // Claiming (claim.h) installs the root of authority and the offline-PIN
-  // secret in one transaction, before anything is reported to the owner.
+  // secret in one transaction, before anything is reported to the owner,
+  // under a new claim generation (the durable counter is raised first, so a
+  // power cut can skip a generation but never repeat one).
   // kFailedPrecondition: not started. kAlreadyExists: already claimed (a
   // second claim needs a factory reset). Store errors: nothing changed.
   Status InstallOwner(const crypto::P256PublicKey& owner, std::span<const uint8_t, kOfflinePinSecretSize> pin_secret);
@@ -107,7 +124,8 @@ class LockAuthority {
   // remote-only rule.
   Status Authorize(const VerifiedKey& key, Command command, core::OperationSource source) const;
 
-  // Stores and applies a signed access-list update (carried by any device).
+  // Stores and applies a signed access-list update (carried by any device):
+  // the owner's, or an admin's own (access_list.h).
   // kFailedPrecondition: not claimed. Otherwise AccessListStore::Apply's.
   Status ApplyAccessList(std::span<const uint8_t> update);
 
@@ -127,8 +145,18 @@ class LockAuthority {
   // tracked. kDataLoss: the record is malformed. Store errors: nothing
   // counted, and the caller must not act.
   Status ConsumeUse(const VerifiedKey& key, std::optional<int64_t> utc_now);
-  // Uses counted so far for a serial (0 when untracked).
-  Result<uint32_t> UsesOf(uint64_t serial) const;
+  // Uses counted so far for a key (0 when untracked).
+  Result<uint32_t> UsesOf(const KeyRef& key) const;
+
+  // The key table. KeyIndexOf returns the key's index, assigning the next
+  // free one (one store write) at its first use; 0 for the owner's own key;
+  // kNoKeyIndex when the table is full. kFailedPrecondition: not started.
+  // kDataLoss: a malformed page. Store errors: nothing assigned.
+  Result<uint16_t> KeyIndexOf(const KeyRef& key);
+  Result<uint16_t> KeyIndexOf(const VerifiedKey& key);
+  // The key an index names (readers of the log). kNotFound: not assigned.
+  // kInvalidArgument: 0 or above kMaxKeyIndex. kDataLoss, store errors.
+  Result<KeyRef> KeyAt(uint16_t index) const;
 
   // The offline-PIN secret agreed at claiming (for the offline-PIN issue).
   // kFailedPrecondition: not claimed.
@@ -147,7 +175,13 @@ class LockAuthority {
   core::DurableStore& store_;
   crypto::Drbg& drbg_;
   std::optional<LockIdentity> identity_;
+  // Looks `key` up in the key table; with `assign`, gives it the next free
+  // index (a store write through the store_ reference).
+  Result<uint16_t> FindKeyIndex(const KeyRef& key, bool assign) const;
+  VerifyContext Context(std::optional<int64_t> utc_now, int32_t utc_offset_s) const;
+
   std::optional<crypto::P256PublicKey> owner_;
+  uint32_t generation_ = 0;
   AccessListStore access_list_;
 };
 

@@ -13,8 +13,10 @@ enum RecordKind : uint16_t {
   kRecordOwner = 0x0101,         // the owner's public key (root of authority)
   kRecordOfflinePin = 0x0102,    // the 32-byte offline-PIN secret agreed at claiming
   kRecordPakeVerifier = 0x0103,  // SPAKE2+ verifier, salt and iterations of the setup code
+  kRecordAdminAccessList = 0x0104,  // index = slot (< kMaxAdminLists): an admin's own access list
   kRecordAccessList = 0x0110,    // index 0: header, epochs, disabled; index 1: revoked serials
-  kRecordUseCounts = 0x0120,     // uses of keys with a max_uses limit
+  kRecordUseCounts = 0x0120,     // uses of keys with a max_uses limit, by key index
+  kRecordKeyIndex = 0x0121,      // the key table: index -> (issuer key id, serial), kKeyIndexPages pages
 };
 
 enum ProtocolCounter : uint16_t {
@@ -27,6 +29,11 @@ enum ProtocolCounter : uint16_t {
   // or a restart, no envelope expiring at or before it is accepted again,
   // whatever the RAM replay cache forgot (remote.h).
   kCounterRemoteExpiryHighWater = 17,
+  // The claim generation: raised (persisted) at every claim before the
+  // owner is stored with its value, never lowered, kept by factory resets,
+  // so no two claims of a lock share a generation (certificates and access
+  // lists name it).
+  kCounterClaimGeneration = 18,
 };
 
 }  // namespace mortise::protocol
