@@ -15,13 +15,7 @@
 namespace mortise::lockd {
 namespace {
 
-using nlohmann::json;
-using test::ConnectUnix;
-using test::ControlClient;
-using test::lockdProcess;
-using test::Process;
-using test::ReadFile;
-namespace fs = std::filesystem;
+using namespace test;  // process_util.h: Process, the fixture, clients, json, fs
 
 // --- A19: the daemon turned against its host --------------------------------
 // CI runs as root, where permissions stop nothing: these prove the daemon's
