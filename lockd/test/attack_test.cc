@@ -89,6 +89,29 @@ TEST_F(lockdFiles, A19_RefusesAParentOthersCanWriteUnlessSticky) {
   EXPECT_EQ(q.Signal(SIGTERM), 0);
 }
 
+TEST_F(lockdFiles, A19_NeverCreatesThroughAnotherUsersLinkOnThePath) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give a link to another uid (CI runs as root)";
+  // /tmp/x -> a directory of root's, planted by another user: the daemon
+  // must not make its state dir in there.
+  const fs::path target = dir_ / "roots";
+  fs::create_directories(target);
+  const fs::path link = dir_ / "planted";
+  fs::create_directory_symlink(target, link);
+  ASSERT_EQ(lchown(link.c_str(), kOtherUid, kOtherUid), 0);
+  state_ = link / "new" / "state";
+  Process p(dir_, DirArgs(), "link-on-path");
+  EXPECT_EQ(p.Wait(), 1);
+  EXPECT_NE(p.stderr_text().find(link.string() + ": a symbolic link owned by uid 65534"), std::string::npos)
+      << p.stderr_text();
+  EXPECT_FALSE(fs::exists(target / "new")) << "nothing is created through the link";
+  // The same link owned by root (as systemd's StateDirectory link) is followed.
+  ASSERT_EQ(lchown(link.c_str(), 0, 0), 0);
+  Process q(dir_, DirArgs(), "root-link");
+  ASSERT_TRUE(q.WaitReady()) << q.stderr_text();
+  EXPECT_TRUE(fs::exists(target / "new" / "state" / "label.txt"));
+  EXPECT_EQ(q.Signal(SIGTERM), 0);
+}
+
 TEST_F(lockdFiles, A19_NeverFollowsALinkPlantedAsTheLabelOrItsTemporary) {
   const fs::path victim = Victim();
   fs::create_directories(state_);
