@@ -37,6 +37,7 @@
 #include "mortise/termqr/termqr.h"
 #include "names.h"
 #include "os_random.h"
+#include "rtc_file.h"
 #include "sim_backend.h"
 #include "state_dir.h"
 
@@ -115,6 +116,7 @@ struct Parts {
   std::optional<store::HmacLogAuthenticator> log_auth;
   std::optional<store::AuditLog> audit_log;
   std::unique_ptr<SimBackend> backend;
+  std::optional<RtcFile> rtc_file;
   std::unique_ptr<EventFanout> events;
   OsRandom os_random;
   std::unique_ptr<sim::SimRandom> sim_random;
@@ -313,6 +315,26 @@ int RunDaemon(const Config& config) {
                        hw.keypad(), hw.cards(), hw.biometrics(), hw.indicator(), *p.events};
   p.lock = std::make_unique<core::DoorLock>(parts, config.mechanics);
   core::DoorLock& lock = *p.lock;
+  // The lock's RTC keeps its time across restarts (rtc_file.h).
+  const std::string rtc_path = dir + "/rtc";
+  p.rtc_file.emplace(
+      config.clock,
+      [state = p.state.get()](const std::string& text) {
+        std::string ignored;
+        return state->WriteAtomically("rtc", text, ignored);
+      },
+      [] {
+        timespec ts{};
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+      });
+  {
+    std::string refused;
+    auto text = p.state->ReadFile("rtc", StateDir::Secret::kNo, refused);
+    if (std::string problem = refused.empty() ? p.rtc_file->Load(text, p.backend->rtc()) : refused; !problem.empty())
+      spdlog::warn("{}: {}; the lock's time is unknown until an owner sets it (mortise time sync)", rtc_path, problem);
+  }
+  lock.AttachRealTimeClock(p.backend->rtc());
   if (Status s = lock.Start(); !s.ok()) {
     spdlog::error("lock core: cannot start: {}", s.name());
     return kExitFailure;
@@ -493,6 +515,7 @@ int RunDaemon(const Config& config) {
 
   // --- Loop -----------------------------------------------------------------------------
   uint64_t last_tick = MonotonicNowMs();
+  bool rtc_saves = true;
   while (!stop) {
     const int timeout = config.clock == ClockMode::kReal ? static_cast<int>(kTickMs) : 100;
     if (p.loop.RunOnce(timeout) < 0 && errno != EINTR) {
@@ -504,6 +527,10 @@ int RunDaemon(const Config& config) {
       const uint64_t elapsed = (now - last_tick) / kTickMs * kTickMs;
       ControlHandler::Run(hw, lock, elapsed);
       last_tick += elapsed;
+    }
+    if (const bool saved = p.rtc_file->SaveIfChanged(p.backend->rtc()); saved != rtc_saves) {
+      rtc_saves = saved;
+      if (!saved) spdlog::warn("{}: cannot save the RTC; a restart will not know the time", rtc_path);
     }
     for (Endpoint* e : {static_cast<Endpoint*>(p.lock_socket.get()), static_cast<Endpoint*>(p.tcp.get()),
                         static_cast<Endpoint*>(p.control_socket.get())})
