@@ -129,6 +129,20 @@ TEST_F(lockdFiles, A19_NeverFollowsALinkPlantedAsTheLabelOrItsTemporary) {
     EXPECT_EQ(ReadFile(victim), "precious\n") << name << " was followed";
     EXPECT_TRUE(fs::is_symlink(state_ / name)) << "the planted link is reported, not removed";
   }
+  // The RTC file is not essential: a link there is reported, not read, and
+  // the lock starts with its time unknown.
+  fs::remove_all(state_);
+  fs::create_directories(state_);
+  chmod(state_.c_str(), 0700);
+  fs::create_symlink(victim, state_ / "rtc");
+  {
+    Process p(dir_, DirArgs(), "link-rtc");
+    ASSERT_TRUE(p.WaitReady()) << p.stderr_text();
+    EXPECT_NE(p.stderr_text().find(state_.string() + "/rtc: is a symbolic link"), std::string::npos)
+        << p.stderr_text();
+    EXPECT_EQ(p.Signal(SIGTERM), 0);
+    EXPECT_EQ(ReadFile(victim), "precious\n");
+  }
   // A dangling link (the file it names does not exist yet) is not created
   // through either.
   fs::remove_all(state_);
