@@ -17,18 +17,9 @@
 namespace mortise::cli {
 namespace {
 
-const KdfParams kFast = KdfParams::Fast();
+using testing::CatchError;
 
-template <typename Fn>
-Error CatchError(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no error";
-  return Error(ExitCode::kOk, "none");
-}
+const KdfParams kFast = KdfParams::Fast();
 
 class CliKeyringDir : public ::testing::Test {
  protected:

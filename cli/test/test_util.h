@@ -12,12 +12,28 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "error.h"
 #include "mortise/crypto/deterministic_entropy.h"
 #include "mortise/crypto/drbg.h"
 #include "mortise/crypto/p256.h"
 #include "mortise/protocol/certificate.h"
 
 namespace mortise::cli::testing {
+
+// Runs `fn`, which must throw Error, and returns the error (a test failure
+// when it throws nothing).
+template <typename Fn>
+Error CatchError(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no error";
+  return Error(ExitCode::kOk, "none");
+}
 
 using Bytes = std::vector<uint8_t>;
 

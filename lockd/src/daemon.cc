@@ -331,8 +331,8 @@ int RunDaemon(const Config& config) {
   {
     std::string refused;
     auto text = p.state->ReadFile("rtc", StateDir::Secret::kNo, refused);
-    if (std::string bad = refused.empty() ? p.rtc_file->Load(text, p.backend->rtc()) : refused; !bad.empty())
-      spdlog::warn("{}: {}; the lock's time is unknown until an owner sets it (mortise time sync)", rtc_path, bad);
+    if (std::string problem = refused.empty() ? p.rtc_file->Load(text, p.backend->rtc()) : refused; !problem.empty())
+      spdlog::warn("{}: {}; the lock's time is unknown until an owner sets it (mortise time sync)", rtc_path, problem);
   }
   lock.AttachRealTimeClock(p.backend->rtc());
   if (Status s = lock.Start(); !s.ok()) {

@@ -45,6 +45,30 @@ std::string UnsafeAncestorReason(const std::string& path, const struct stat& st,
   return {};
 }
 
+// Goes down `path` a component at a time. A symlink on the way names the
+// directory for whoever owns the link: only root's or the daemon's own are
+// accepted. With `create`, a missing component is made 0700 (only after
+// everything above it passed, so nothing is created through a stranger's
+// link).
+std::string WalkPath(const std::string& path, uid_t euid, bool create) {
+  size_t at = 0;
+  while (at < path.size()) {
+    const size_t slash = path.find('/', at + 1);
+    at = slash == std::string::npos ? path.size() : slash;
+    const std::string prefix = path.substr(0, at);
+    if (prefix.empty() || prefix == "/" || prefix.back() == '/') continue;
+    struct stat st;
+    if (lstat(prefix.c_str(), &st) != 0) {
+      if (errno == ENOENT && create && mkdir(prefix.c_str(), 0700) == 0) continue;
+      return Errno(prefix, create ? "cannot create the directory" : "stat");
+    }
+    if (S_ISLNK(st.st_mode) && st.st_uid != 0 && st.st_uid != euid)
+      return prefix + ": a symbolic link owned by " + Uid(st.st_uid) +
+             "; mortise-lockd follows only links of root or " + Uid(euid) + ": give it the real path";
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string UnsafeDirReason(const std::string& path, const struct stat& st, uid_t euid) {
@@ -64,21 +88,7 @@ std::string UnsafeDirReason(const std::string& path, const struct stat& st, uid_
 }
 
 std::string CheckWritableDir(const std::string& path, uid_t euid, std::string& real) {
-  // A symlink on the way names the directory for whoever owns the link:
-  // only root's or the daemon's own are followed.
-  std::string prefix;
-  size_t at = 0;
-  while (at < path.size()) {
-    const size_t slash = path.find('/', at + 1);
-    prefix = path.substr(0, slash == std::string::npos ? path.size() : slash);
-    at = slash == std::string::npos ? path.size() : slash;
-    if (prefix.empty() || prefix == "/") continue;
-    struct stat st;
-    if (lstat(prefix.c_str(), &st) != 0) return Errno(prefix, "stat");
-    if (S_ISLNK(st.st_mode) && st.st_uid != 0 && st.st_uid != euid)
-      return prefix + ": a symbolic link owned by " + Uid(st.st_uid) +
-             "; mortise-lockd follows only links of root or " + Uid(euid) + ": give it the real path";
-  }
+  if (std::string r = WalkPath(path, euid, /*create=*/false); !r.empty()) return r;
   char resolved[PATH_MAX];
   if (realpath(path.c_str(), resolved) == nullptr) return Errno(path, "realpath");
   real = resolved;
@@ -101,19 +111,10 @@ std::unique_ptr<StateDir> StateDir::Open(const std::string& path, std::string& w
     why = "the state directory is not set";
     return nullptr;
   }
-  // Missing parents are made 0700, one by one (never through a link of
-  // someone else's: CheckWritableDir judges the result).
-  for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
-    const std::string parent = path.substr(0, slash);
-    if (mkdir(parent.c_str(), 0700) != 0 && errno != EEXIST) {
-      why = Errno(parent, "cannot create the directory");
-      return nullptr;
-    }
-  }
-  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    why = Errno(path, "cannot create the state directory");
-    return nullptr;
-  }
+  // Missing components are made 0700, each only after the ones above it
+  // passed the link rule.
+  why = WalkPath(path, geteuid(), /*create=*/true);
+  if (!why.empty()) return nullptr;
   std::string real;
   why = CheckWritableDir(path, geteuid(), real);
   if (!why.empty()) return nullptr;

@@ -15,13 +15,7 @@
 namespace mortise::lockd {
 namespace {
 
-using nlohmann::json;
-using test::ConnectUnix;
-using test::ControlClient;
-using test::lockdProcess;
-using test::Process;
-using test::ReadFile;
-namespace fs = std::filesystem;
+using namespace test;  // process_util.h: Process, the fixture, clients, json, fs
 
 // --- A19: the daemon turned against its host --------------------------------
 // CI runs as root, where permissions stop nothing: these prove the daemon's
@@ -95,6 +89,29 @@ TEST_F(lockdFiles, A19_RefusesAParentOthersCanWriteUnlessSticky) {
   EXPECT_EQ(q.Signal(SIGTERM), 0);
 }
 
+TEST_F(lockdFiles, A19_NeverCreatesThroughAnotherUsersLinkOnThePath) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give a link to another uid (CI runs as root)";
+  // /tmp/x -> a directory of root's, planted by another user: the daemon
+  // must not make its state dir in there.
+  const fs::path target = dir_ / "roots";
+  fs::create_directories(target);
+  const fs::path link = dir_ / "planted";
+  fs::create_directory_symlink(target, link);
+  ASSERT_EQ(lchown(link.c_str(), kOtherUid, kOtherUid), 0);
+  state_ = link / "new" / "state";
+  Process p(dir_, DirArgs(), "link-on-path");
+  EXPECT_EQ(p.Wait(), 1);
+  EXPECT_NE(p.stderr_text().find(link.string() + ": a symbolic link owned by uid 65534"), std::string::npos)
+      << p.stderr_text();
+  EXPECT_FALSE(fs::exists(target / "new")) << "nothing is created through the link";
+  // The same link owned by root (as systemd's StateDirectory link) is followed.
+  ASSERT_EQ(lchown(link.c_str(), 0, 0), 0);
+  Process q(dir_, DirArgs(), "root-link");
+  ASSERT_TRUE(q.WaitReady()) << q.stderr_text();
+  EXPECT_TRUE(fs::exists(target / "new" / "state" / "label.txt"));
+  EXPECT_EQ(q.Signal(SIGTERM), 0);
+}
+
 TEST_F(lockdFiles, A19_NeverFollowsALinkPlantedAsTheLabelOrItsTemporary) {
   const fs::path victim = Victim();
   fs::create_directories(state_);
@@ -111,6 +128,20 @@ TEST_F(lockdFiles, A19_NeverFollowsALinkPlantedAsTheLabelOrItsTemporary) {
     EXPECT_NE(err.find("symbolic link"), std::string::npos) << err;
     EXPECT_EQ(ReadFile(victim), "precious\n") << name << " was followed";
     EXPECT_TRUE(fs::is_symlink(state_ / name)) << "the planted link is reported, not removed";
+  }
+  // The RTC file is not essential: a link there is reported, not read, and
+  // the lock starts with its time unknown.
+  fs::remove_all(state_);
+  fs::create_directories(state_);
+  chmod(state_.c_str(), 0700);
+  fs::create_symlink(victim, state_ / "rtc");
+  {
+    Process p(dir_, DirArgs(), "link-rtc");
+    ASSERT_TRUE(p.WaitReady()) << p.stderr_text();
+    EXPECT_NE(p.stderr_text().find(state_.string() + "/rtc: is a symbolic link"), std::string::npos)
+        << p.stderr_text();
+    EXPECT_EQ(p.Signal(SIGTERM), 0);
+    EXPECT_EQ(ReadFile(victim), "precious\n");
   }
   // A dangling link (the file it names does not exist yet) is not created
   // through either.

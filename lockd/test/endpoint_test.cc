@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "socket_util.h"
+
 namespace mortise::lockd {
 namespace {
 
@@ -137,14 +139,8 @@ TEST_F(lockdEndpoints, TcpFramesWithALengthPrefix) {
   auto ep = TcpEndpoint::Listen(loop_, "127.0.0.1", 0, 16, Echo, why);
   ASSERT_TRUE(ep) << why;
   ASSERT_NE(ep->port(), 0);
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(ep->port());
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  timeval tv{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  const int fd = test::ConnectTcp(ep->port());
+  ASSERT_GE(fd, 0);
   EXPECT_EQ(Exchange(fd, std::string("\x00\x03" "abc", 5), SOCK_STREAM), std::string("\x00\x04\xEE" "abc", 6));
   // A declared length over the limit closes the client.
   EXPECT_EQ(Exchange(fd, std::string("\x00\x11", 2), SOCK_STREAM), "");
@@ -182,15 +178,17 @@ TEST_F(lockdEndpoints, StaleSocketIsReplacedAndLiveOneOrFileIsNot) {
 class lockdEndpointLimits : public lockdEndpoints {
  protected:
   int ConnectTcp(uint16_t port) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    timeval tv{2, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    const int fd = test::ConnectTcp(port);
+    EXPECT_GE(fd, 0);
     return fd;
+  }
+  // A SOCK_SEQPACKET endpoint (16-byte frames, Echo) under limits_ and clock_.
+  std::unique_ptr<SeqpacketEndpoint> ListenLimited(const std::string& path) {
+    std::string why;
+    auto ep = SeqpacketEndpoint::Listen(loop_, path, 0660, 16, Echo, why);
+    EXPECT_TRUE(ep) << why;
+    if (ep) ep->set_limits(limits_, clock_);
+    return ep;
   }
   // True when the server closed `fd` (a read sees the end, not a timeout).
   static bool ClosedByServer(int fd) {
@@ -203,11 +201,9 @@ class lockdEndpointLimits : public lockdEndpoints {
 };
 
 TEST_F(lockdEndpointLimits, A18_AClientThatCompletesNoFrameIsDroppedAfterTheIdleTime) {
-  std::string why;
   const std::string path = (dir_ / "lock.sock").string();
-  auto ep = SeqpacketEndpoint::Listen(loop_, path, 0660, 16, Echo, why);
-  ASSERT_TRUE(ep) << why;
-  ep->set_limits(limits_, clock_);
+  auto ep = ListenLimited(path);
+  ASSERT_TRUE(ep);
   const int idle = ConnectUnix(path, SOCK_SEQPACKET);
   const int busy = ConnectUnix(path, SOCK_SEQPACKET);
   Pump([&] { return ep->clients() == 2; });
@@ -257,12 +253,10 @@ TEST_F(lockdEndpointLimits, A18_AFrameSentAByteAtATimeIsDroppedAfterThePartialTi
 }
 
 TEST_F(lockdEndpointLimits, A18_AFullEndpointLetsTheNextClientInAndKeepsTheOnesTalking) {
-  std::string why;
-  const std::string path = (dir_ / "lock.sock").string();
-  auto ep = SeqpacketEndpoint::Listen(loop_, path, 0660, 16, Echo, why);
-  ASSERT_TRUE(ep) << why;
   limits_.per_peer = kMaxClientsPerEndpoint;  // this test's clients are all one uid
-  ep->set_limits(limits_, clock_);
+  const std::string path = (dir_ / "lock.sock").string();
+  auto ep = ListenLimited(path);
+  ASSERT_TRUE(ep);
   std::vector<int> flood;
   for (size_t i = 0; i < kMaxClientsPerEndpoint; ++i) {
     flood.push_back(ConnectUnix(path, SOCK_SEQPACKET));
@@ -291,12 +285,10 @@ TEST_F(lockdEndpointLimits, A18_AFullEndpointLetsTheNextClientInAndKeepsTheOnesT
 }
 
 TEST_F(lockdEndpointLimits, A18_OnePeerHoldsAtMostItsShareOfTheSlots) {
-  std::string why;
-  const std::string path = (dir_ / "lock.sock").string();
-  auto ep = SeqpacketEndpoint::Listen(loop_, path, 0660, 16, Echo, why);
-  ASSERT_TRUE(ep) << why;
   limits_.per_peer = 3;
-  ep->set_limits(limits_, clock_);
+  const std::string path = (dir_ / "lock.sock").string();
+  auto ep = ListenLimited(path);
+  ASSERT_TRUE(ep);
   std::vector<int> mine;
   for (int i = 0; i < 5; ++i) {
     mine.push_back(ConnectUnix(path, SOCK_SEQPACKET));

@@ -2,8 +2,6 @@
 // the control and protocol sockets, SIGTERM, kill -9, restarts on the same
 // state dir, and a second daemon refused.
 #include <signal.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,13 +28,7 @@
 namespace mortise::lockd {
 namespace {
 
-using nlohmann::json;
-using test::ConnectUnix;
-using test::ControlClient;
-using test::lockdProcess;
-using test::Process;
-using test::ReadFile;
-namespace fs = std::filesystem;
+using namespace test;  // process_util.h: Process, the fixture, clients, json, fs
 
 TEST_F(lockdProcess, BadConfigurationExitsTwoAndCreatesNothing) {
   std::ofstream(config_) << "state_dir = \"" << state_.string() << "\"\n[socket]\ntcp = \"0.0.0.0:7000\"\n";
@@ -385,17 +377,6 @@ TEST_F(lockdProcess, FramesUpToTheTransportLimitAreAnsweredAndLongerOnesCloseThe
   const size_t at = err.find("protocol tcp: 127.0.0.1:");
   ASSERT_NE(at, std::string::npos) << err;
   const uint16_t port = static_cast<uint16_t>(std::stoi(err.substr(at + 24)));
-  auto connect_tcp = [port] {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    timeval tv{5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    return fd;
-  };
   auto send_framed = [](int fd, const std::vector<uint8_t>& f) {
     std::vector<uint8_t> wire{static_cast<uint8_t>(f.size() >> 8), static_cast<uint8_t>(f.size())};
     wire.insert(wire.end(), f.begin(), f.end());
@@ -411,7 +392,8 @@ TEST_F(lockdProcess, FramesUpToTheTransportLimitAreAnsweredAndLongerOnesCloseThe
     return static_cast<ssize_t>(got - 2);
   };
   {
-    const int fd = connect_tcp();
+    const int fd = ConnectTcp(port);
+    ASSERT_GE(fd, 0);
     ASSERT_TRUE(send_framed(fd, frame(max)));
     EXPECT_GT(recv_framed(fd), 0) << "answered (the protocol refuses it)";
     ASSERT_TRUE(send_framed(fd, {info[0]}));
@@ -425,7 +407,7 @@ TEST_F(lockdProcess, FramesUpToTheTransportLimitAreAnsweredAndLongerOnesCloseThe
 
 // docs/protocol.md states the limit once, as the constant's value.
 TEST(lockdDocs, TheDocumentedFrameLimitIsTheConstant) {
-  const std::string doc = test::ReadFile(std::string(MORTISE_SOURCE_DIR) + "/docs/protocol.md");
+  const std::string doc = ReadFile(std::string(MORTISE_SOURCE_DIR) + "/docs/protocol.md");
   const std::string key = "`kMaxTransportFrameSize` = ";
   const size_t at = doc.find(key);
   ASSERT_NE(at, std::string::npos) << "docs/protocol.md section 12 states the transport frame limit";
@@ -435,7 +417,7 @@ TEST(lockdDocs, TheDocumentedFrameLimitIsTheConstant) {
     if (doc[i] != ',') digits += doc[i];
   EXPECT_EQ(digits, std::to_string(protocol::kMaxTransportFrameSize));
   EXPECT_EQ(doc.find(key, at + 1), std::string::npos) << "stated once";
-  const std::string lockd = test::ReadFile(std::string(MORTISE_SOURCE_DIR) + "/docs/lockd.md");
+  const std::string lockd = ReadFile(std::string(MORTISE_SOURCE_DIR) + "/docs/lockd.md");
   EXPECT_NE(lockd.find("kMaxTransportFrameSize"), std::string::npos);
 }
 

@@ -2,7 +2,9 @@
 // start it on a temp state dir, wait for "ready", talk to its sockets.
 #pragma once
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -21,6 +23,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "socket_util.h"
 
 namespace mortise::lockd::test {
 
@@ -108,20 +112,6 @@ class Process {
   int status_ = 0;
   fs::path err_, out_;
 };
-
-inline int ConnectUnix(const std::string& path, int type) {
-  const int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::strncpy(a.sun_path, path.c_str(), sizeof(a.sun_path) - 1);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    close(fd);
-    return -1;
-  }
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  return fd;
-}
 
 class ControlClient {
  public:
