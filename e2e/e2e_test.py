@@ -438,6 +438,31 @@ class Sharing(Base):
         rc, _, err = mkp.run("unlock")
         self.assertEqual(rc, 3, err)
 
+    def test_an_admin_revokes_the_keys_it_issued_and_the_owners_list_stays_apart(self):
+        self.claim()
+        admin = self.guest("adi", "--role", "admin", "--permission", "lock", "--permission", "unlock",
+                           "--permission", "delegate")
+        gue = Person(self.tmp, "gue")
+        gue.ok("init")
+        key = admin.ok("key", "share", "--to", gue.ok("id", "show", "--no-qr")["identity"]["public_key"],
+                       "--role", "guest", "--name", "gue", "--no-qr")["key"]
+        gue.ok("key", "accept", key)
+        own = self.guest("own", "--role", "guest")
+        other = self.guest("oth", "--role", "guest")
+        out = admin.ok("key", "revoke", "gue")  # an admin-signed list, pushed by the admin's session
+        self.assertEqual(out["access_list_version"], 1)
+        rc, _, err = gue.run("unlock")
+        self.assertEqual(rc, 3, err)
+        own.ok("unlock")                         # the owner's keys are not the admin's to revoke
+        self.lock.advance(2000)
+        self.relock()
+        self.owner.ok("key", "revoke", "oth")    # the owner's own list, version 1 too: no overwrite
+        rc, _, err = other.run("unlock")
+        self.assertEqual(rc, 3, err)
+        rc, _, err = gue.run("unlock")
+        self.assertEqual(rc, 3, err)
+        own.ok("unlock")
+
     def test_a01_factory_reset_and_reclaim_by_the_same_owner_revives_no_key(self):
         # Protocol review finding 1: revoke, factory reset, forget, claim
         # again with the same identity; neither the revoked guest nor an

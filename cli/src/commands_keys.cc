@@ -59,6 +59,23 @@ std::string PermissionsText(uint32_t p) {
   return out.empty() ? "none" : out;
 }
 
+// This device's own certificate at `lock` when it is an admin holding the
+// delegate right (it signs keys and access lists of its own); `what` says
+// what was asked, for the refusal.
+struct AdminCertificate {
+  protocol::CertificateFields fields;
+  std::vector<uint8_t> cert;
+};
+AdminCertificate RequireDelegatingAdmin(const LockEntry& lock, const std::string& what) {
+  const std::vector<std::vector<uint8_t>> mine = SplitChain(lock.chain);
+  Result<protocol::CertificateFields> fields =
+      mine.size() == 1 ? protocol::DecodeCertificate(mine[0]) : Result<protocol::CertificateFields>(StatusCode::kInvalidArgument);
+  if (lock.role != protocol::Role::kAdmin || !fields.ok() || (fields->permissions & protocol::kPermDelegate) == 0) {
+    throw Error(ExitCode::kRefused, "only the owner, or an admin whose key carries the delegate right, can " + what);
+  }
+  return AdminCertificate{*fields, mine[0]};
+}
+
 volatile sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 
@@ -73,14 +90,9 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
   std::optional<protocol::CertificateFields> admin;
   std::vector<uint8_t> admin_cert;
   if (!lock.is_owner()) {
-    const std::vector<std::vector<uint8_t>> mine = SplitChain(lock.chain);
-    Result<protocol::CertificateFields> fields =
-        mine.size() == 1 ? protocol::DecodeCertificate(mine[0]) : Result<protocol::CertificateFields>(StatusCode::kInvalidArgument);
-    if (lock.role != protocol::Role::kAdmin || !fields.ok() || (fields->permissions & protocol::kPermDelegate) == 0) {
-      throw Error(ExitCode::kRefused, "only the owner, or an admin whose key carries the delegate right, can share keys");
-    }
-    admin = *fields;
-    admin_cert = mine[0];
+    AdminCertificate mine = RequireDelegatingAdmin(lock, "share keys");
+    admin = mine.fields;
+    admin_cert = std::move(mine.cert);
   }
   if (o.to.empty()) {
     throw Error(ExitCode::kUsage, "share with whom? Pass --to MKP1.… (the holder runs: mortise id show)");
@@ -250,17 +262,25 @@ int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o) {
   {
     Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
     LockEntry& lock = ctx.SelectLock(keyring);
-    if (!lock.is_owner()) throw Error(ExitCode::kRefused, "only the owner revokes keys (access lists are owner-signed)");
+    // The owner's list may name any key; an admin signs a list of its own
+    // that names only the keys it issued (the lock checks both).
+    std::optional<AdminCertificate> admin;
+    if (!lock.is_owner()) admin = RequireDelegatingAdmin(lock, "revoke keys");
     for (const IssuedKey& k : lock.issued) {
       if (!o.key.empty() && (k.holder_name == o.key || std::to_string(k.serial) == o.key)) serial = k.serial;
     }
     if (serial == 0) {
       throw Error(ExitCode::kUsage, "no key '" + o.key + "' was issued from this keyring", "See mortise key list.");
     }
-    const crypto::P256KeyPair owner = keyring.content().GetIdentity(lock.identity).KeyPair();
-    lock.Revoke(serial, protocol::KeyIdOf(owner.public_key()));
-    const protocol::AccessListState state = lock.access_list.NextSnapshot(lock.claim_generation);
-    Result<size_t> n = protocol::SignAccessList(state, lock.lock_id, owner, ctx.drbg(), update);
+    const crypto::P256KeyPair signer = keyring.content().GetIdentity(lock.identity).KeyPair();
+    lock.Revoke(serial, protocol::KeyIdOf(signer.public_key()));
+    const protocol::AccessListState state =
+        lock.access_list.NextSnapshot(admin ? admin->fields.claim_generation : lock.claim_generation);
+    Result<size_t> n = protocol::SignAccessList(state, lock.lock_id, signer, ctx.drbg(), update,
+                                                admin ? std::span<const uint8_t>(admin->cert) : std::span<const uint8_t>());
+    if (n.status().code() == StatusCode::kResourceExhausted) {
+      throw Error(ExitCode::kUsage, "your access list is full", "Ask the owner to revoke your certificate and re-issue the keys that stay.");
+    }
     if (!n.ok()) throw Error(ExitCode::kInternal, "cannot sign the access list");
     update.resize(*n);
     lock.access_list.version = state.version;

@@ -70,6 +70,15 @@ TEST(SeedCorpusTest, GenerateSeeds) {
   ASSERT_TRUE(m.ok());
   update.resize(*m);
   Write("access_list", "update", update);
+  // An admin's own list: carries its owner-issued certificate, names its keys.
+  AccessListState own = testing::ListAt(1);
+  own.revoked[own.revoked_count++] = testing::By(admin, 13);
+  Bytes admin_update(kMaxAccessListUpdateSize);
+  Result<size_t> am = SignAccessList(own, lock, admin, rng.drbg, admin_update, admin_cert);
+  ASSERT_TRUE(am.ok());
+  admin_update.resize(*am);
+  ASSERT_TRUE(VerifyAccessList(admin_update, lock, testing::kGeneration, owner.public_key()).ok());
+  Write("access_list", "admin_update", admin_update);
 
   // Claim: one real exchange, each datagram prefixed with the fuzzer's mode
   // byte (0: lock, window open; 1: lock after hello; 2: owner awaiting
