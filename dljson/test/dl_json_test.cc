@@ -100,7 +100,7 @@ TEST_F(DlJsonTest, BadInputGetsAClearErrorAndChangesNothing) {
       {R"({"invoke":"SetCredential","args":{"operationType":"Add","credentialData":"1234"}})", "'credential' is required"},
       {R"({"read":"NoSuchAttribute"})", "unknown attribute"},
       {R"({"write":"LockState","value":1})", "read-only"},
-      {R"({"write":"WrongCodeEntryLimit","value":0})", "must be from 1 to 255"},
+      {R"({"write":"WrongCodeEntryLimit","value":0})", "must be from 1 to 10"},
       {R"({"write":"AutoRelockTime","value":"soon"})", "takes an integer"},
       {R"({"invoke":"GetUser","args":{"userIndex":1},"extra":1})", "unknown request field 'extra'"},
       {R"({"invoke":"ClearCredential"})", "field 'credential' is required"},
