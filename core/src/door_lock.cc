@@ -1352,7 +1352,7 @@ Result<int64_t> DoorLock::ReadAttribute(AttributeId id) const {
   return StatusCode::kNotFound;
 }
 
-Status DoorLock::WriteAttribute(AttributeId id, int64_t value) {
+Status DoorLock::WriteAttribute(AttributeId id, int64_t value, OperationSource source) {
   now_ms();
   const AttributeInfo* info = FindAttribute(id);
   if (info == nullptr) return StatusCode::kNotFound;
@@ -1389,7 +1389,17 @@ Status DoorLock::WriteAttribute(AttributeId id, int64_t value) {
   // Ranges and orderings (thresholds, lockout cap) hold for the whole set.
   if (!ValidSettings(s)) return StatusCode::kInvalidArgument;
   if (!PersistSettings(s).ok()) return StatusCode::kUnavailable;
+  const bool zone_moved = s.utc_offset_s != settings_.utc_offset_s;
   settings_ = s;
+  if (zone_moved) {
+    LockEvent ev;
+    ev.kind = EventKind::kLockUserChange;
+    ev.data_type = LockDataType::kUnspecified;
+    ev.data_operation = DataOperationType::kModify;
+    ev.source = source;
+    ev.detail = EventDetail::kUtcOffsetChanged;
+    stamper_.Emit(ev);
+  }
   ApplyModeChange(OperationSource::kRemote);
   return Status::Ok();
 }

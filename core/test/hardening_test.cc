@@ -289,6 +289,19 @@ TEST_F(Hardening, A04_TheTimeFloorAdvancesWithTheClock) {
   EXPECT_TRUE(rebooted.lock().SetUtcTime(set + 2 * 3600, false).ok());
 }
 
+TEST_F(Hardening, A04_AUtcOffsetChangeIsLogged) {
+  // The time zone moves every local-time right, as a clock change would.
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kUtcOffset, 3600, OperationSource::kProprietaryRemote).ok());
+  const LockEvent* e = Last(EventKind::kLockUserChange);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->detail, EventDetail::kUtcOffsetChanged);
+  EXPECT_EQ(e->data_operation, DataOperationType::kModify);
+  EXPECT_EQ(e->source, OperationSource::kProprietaryRemote);
+  events().clear();
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kUtcOffset, 3600).ok());  // no change, nothing logged
+  EXPECT_EQ(Last(EventKind::kLockUserChange), nullptr);
+}
+
 TEST_F(Hardening, TheProgrammingPinHolderStaysAProgrammingUser) {
   SetUserRequest u;
   u.user_index = 1;

@@ -127,7 +127,8 @@ const EnumNames<EventDetail> kDetail{
      {EventDetail::kPinRequired, "PinRequired"}, {EventDetail::kUserExpired, "UserExpired"},
      {EventDetail::kPrivacyButton, "PrivacyButton"}, {EventDetail::kEmergencyPower, "EmergencyPower"},
      {EventDetail::kLockReserve, "LockReserve"}, {EventDetail::kUnlockReserve, "UnlockReserve"},
-     {EventDetail::kNonAccessUser, "NonAccessUser"}, {EventDetail::kOfflinePin, "OfflinePin"}}};
+     {EventDetail::kNonAccessUser, "NonAccessUser"}, {EventDetail::kOfflinePin, "OfflinePin"},
+     {EventDetail::kUtcOffsetChanged, "UtcOffsetChanged"}}};
 
 // Reads a command's arguments; every accessor refuses with a message that
 // names the command, the field and what is expected. Unknown fields are
@@ -508,7 +509,7 @@ json DoorLockJson::Write(std::string_view attribute, const json& value) {
     return json{{"ok", false},
                 {"error", std::string(info->name) + " must be from " + std::to_string(info->min) + " to " +
                               std::to_string(info->max)}};
-  Status s = lock_.WriteAttribute(info->id, v);
+  Status s = lock_.WriteAttribute(info->id, v, actor_.source);
   if (!s.ok()) {
     std::string why = s.code() == StatusCode::kFailedPrecondition ? "not possible in the lock's present state"
                       : s.code() == StatusCode::kInvalidArgument  ? "inconsistent with the other settings"

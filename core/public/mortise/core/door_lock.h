@@ -128,7 +128,9 @@ class DoorLock {
   Result<int64_t> ReadAttribute(AttributeId id) const;
   // kInvalidArgument: out of range or not writable (the Matter
   // CONSTRAINT_ERROR / UNSUPPORTED_WRITE). kUnavailable: could not persist.
-  Status WriteAttribute(AttributeId id, int64_t value);
+  // A change of UtcOffset is logged (LockUserChange, detail
+  // kUtcOffsetChanged, with `source`): it moves every local-time right.
+  Status WriteAttribute(AttributeId id, int64_t value, OperationSource source = OperationSource::kUnspecified);
   const Settings& settings() const { return settings_; }
 
   // Installs the secret shared with the owner's device for offline PIN codes
