@@ -29,8 +29,8 @@ BenchLock::BenchLock() {
 }
 
 const std::string& BenchLock::PinFor(uint64_t i) const {
-  // 1 in 4 invalid, 1 in 4 out of schedule, 2 in 4 valid. Valid codes reset
-  // the wrong-code counter, so the mix never reaches a lockout.
+  // 1 in 4 invalid, 1 in 4 out of schedule, 2 in 4 valid. The failures
+  // count towards the lockout: callers let a week pass every 4 decisions.
   switch (i % 4) {
     case 0: return invalid_[(i / 4) % 64];
     case 1: return pins_[((i * 37) % (kUsers / 2)) * 2 + 1];  // odd: out of schedule

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   auto& lock = bench.lock();
   unsigned long long granted = 0, refused = 0, wrong = 0;
   for (unsigned long long i = 0; i < n; ++i) {
+    if (i % 4 == 0) bench.PassAWeek();
     const std::string& pin = bench.PinFor(i);
     auto r = lock.PresentCredential(mortise::core::OperationSource::kKeypad, mortise::core::CredentialType::kPin,
                                     std::span(reinterpret_cast<const uint8_t*>(pin.data()), pin.size()));

@@ -33,11 +33,13 @@ constexpr AttributeInfo kTable[] = {
     {A::kEnableLocalProgramming, "EnableLocalProgramming", true, 0, 1},
     {A::kEnableOneTouchLocking, "EnableOneTouchLocking", true, 0, 1},
     {A::kEnablePrivacyModeButton, "EnablePrivacyModeButton", true, 0, 1},
-    {A::kWrongCodeEntryLimit, "WrongCodeEntryLimit", true, 1, kU8},
+    // At most 10 failures a step and a cap of at least a day: the keypad's
+    // guessing bound (docs/core.md) holds for every value an owner may choose.
+    {A::kWrongCodeEntryLimit, "WrongCodeEntryLimit", true, 1, 10},
     {A::kUserCodeTemporaryDisableTime, "UserCodeTemporaryDisableTime", true, 1, kU8},
     {A::kRequirePINforRemoteOperation, "RequirePINforRemoteOperation", true, 0, 1},
     {A::kExpiringUserTimeout, "ExpiringUserTimeout", true, 1, 2880},
-    {A::kMaxLockoutTime, "MaxLockoutTime", true, 1, 7 * 86400},
+    {A::kMaxLockoutTime, "MaxLockoutTime", true, 86400, 7 * 86400},
     {A::kDoorAjarTime, "DoorAjarTime", true, 1, kU16},
     {A::kUnlatchOnUnlock, "UnlatchOnUnlock", true, 0, 1},
     {A::kBatteryLowThreshold, "BatteryLowThreshold", true, 1, 100},

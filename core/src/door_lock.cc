@@ -12,6 +12,7 @@ using internal::Reader;
 using internal::Writer;
 
 constexpr uint8_t kRecordVersion = 1;
+constexpr uint8_t kOfflineBudgetVersion = 2;  // the leaky score (backoff.h)
 constexpr int64_t kMinValidUtc = 1577836800;  // 2020-01-01
 constexpr int64_t kMaxValidUtc = 4294967295;  // schedules hold uint32 seconds
 constexpr uint64_t kExpirySweepMs = 60'000;
@@ -180,11 +181,13 @@ Status DoorLock::Start() {
   } else if (got.status().code() != StatusCode::kNotFound) {
     return got.status();
   }
-  if (was_active) {
+  const uint8_t stored_level = lockout_level_;
+  leak_anchor_ms_ = now_ms_;  // time spent off forgives nothing
+  LeakFailures();
+  if (was_active && stored_level > 0) {
     // A lockout interrupted by a power cut restarts in full: pulling the
     // battery never shortens it.
-    lockout_level_ = lockout_level_ > 0 ? static_cast<uint8_t>(lockout_level_ - 1) : 0;
-    StartLockout();
+    StartLockout(stored_level);
   } else {
     // Attempts are counted before they are examined, so failures whose
     // lockout never reached the store (power cut) still lock out now.
@@ -329,7 +332,28 @@ uint32_t DoorLock::lockout_remaining_s() const {
   return static_cast<uint32_t>((lockout_until_ms_ - now_ms_ + 999) / 1000);
 }
 
+BackoffPolicy DoorLock::KeypadPolicy() const {
+  return BackoffPolicy{settings_.wrong_code_entry_limit, settings_.user_code_temporary_disable_time_s,
+                       settings_.max_lockout_time_s};
+}
+
+void DoorLock::LeakFailures() {
+  const BackoffPolicy policy = KeypadPolicy();
+  BackoffState st{attempts_ - attempts_mark_, lockout_level_, leak_anchor_ms_};
+  // A score above the highest a guesser can reach (a corrupt record, a
+  // setting lowered) is cut to it: one full-cap lockout, not years of them.
+  if (st.score > policy.MaxScore()) st.score = policy.MaxScore();
+  const uint64_t before = attempts_mark_;
+  Leak(policy, st, now_ms_);
+  attempts_mark_ = attempts_ - st.score;
+  lockout_level_ = static_cast<uint8_t>(st.level);
+  leak_anchor_ms_ = st.anchor_ms;
+  // A failed write only means a later restart may count leaked failures: safe.
+  if (attempts_mark_ != before) PersistLockout().IgnoreError();
+}
+
 bool DoorLock::RecordAttempt() {
+  LeakFailures();  // first, so that time with a score of 0 banks nothing
   auto r = hw_.store.IncrementCounter(kCounterWrongCodeAttempts);
   if (!r.ok()) return false;
   attempts_ = *r;
@@ -337,24 +361,25 @@ bool DoorLock::RecordAttempt() {
 }
 
 void DoorLock::CheckFailureLimit() {
-  if (attempts_ - attempts_mark_ >= settings_.wrong_code_entry_limit) StartLockout();
+  const BackoffPolicy policy = KeypadPolicy();
+  BackoffState st{attempts_ - attempts_mark_, lockout_level_, leak_anchor_ms_};
+  if (const uint32_t step = StepAfterFailure(policy, st)) StartLockout(step);
 }
 
-void DoorLock::RecordSuccess() {
-  if (attempts_mark_ == attempts_ && lockout_level_ == 0) return;
-  attempts_mark_ = attempts_;
-  lockout_level_ = 0;
-  // A failed write only means a later restart may count old failures: safe.
+void DoorLock::RefundAttempt() {
+  // Only the attempt that proved valid: the failures before it stay, so a
+  // person with a code of their own cannot use it to wipe their guesses.
+  if (attempts_mark_ >= attempts_) return;
+  ++attempts_mark_;
   PersistLockout().IgnoreError();
 }
 
-void DoorLock::StartLockout() {
-  if (lockout_level_ < 31) ++lockout_level_;
-  uint64_t seconds = static_cast<uint64_t>(settings_.user_code_temporary_disable_time_s) << (lockout_level_ - 1);
-  if (seconds > settings_.max_lockout_time_s) seconds = settings_.max_lockout_time_s;
+void DoorLock::StartLockout(uint32_t level) {
+  const BackoffPolicy policy = KeypadPolicy();
+  if (level > policy.CapLevel()) level = policy.CapLevel();
+  lockout_level_ = static_cast<uint8_t>(level);
   lockout_active_ = true;
-  lockout_until_ms_ = now_ms_ + seconds * 1000;
-  attempts_mark_ = attempts_;
+  lockout_until_ms_ = now_ms_ + policy.LockoutSeconds(level) * 1000;
   PersistLockout().IgnoreError();
   pending_ = PendingCredentials();
   EmitAlarm(AlarmCode::kWrongCodeEntryLimit);
@@ -485,12 +510,14 @@ std::optional<OperationResult> DoorLock::AuthorizeUser(Requester& who, MotionTar
 OperationResult DoorLock::Decide(Requester& who, MotionTarget target, bool local) {
   if (auto refused = AuthorizeUser(who, target, local)) {
     if (CountsAsFailure(*refused)) CheckFailureLimit();
+    else RefundAttempt();
     return *refused;
   }
   if (local) hw_.indicator.Show(Signal::kAccessGranted);
-  OperationResult r = BeginMotion(target, who);
-  if (r.ok()) RecordSuccess();
-  return r;
+  // A valid credential: its own attempt is refunded (whether the battery
+  // lets the door open or not), never the failures before it.
+  RefundAttempt();
+  return BeginMotion(target, who);
 }
 
 OperationResult DoorLock::PresentCredential(OperationSource source, CredentialType type,
@@ -568,21 +595,23 @@ Status DoorLock::LoadOfflinePins() {
   if (got.ok()) {
     Reader r(std::span<const uint8_t>(buf, *got));
     const uint8_t version = r.U8();
-    const uint8_t failures = r.U8();
+    // Version 1 kept the failures since the last closing (u8); version 2
+    // keeps the leaky score (u16).
+    const uint16_t score = version == kOfflineBudgetVersion ? r.U16() : r.U8();
     const uint8_t level = r.U8();
     const uint32_t until = r.U32();
-    const uint32_t last = r.U32();
-    if (version == kRecordVersion && r.done() && level <= 31) {
-      offline_failures_ = failures;
+    const uint32_t anchor = r.U32();
+    if ((version == kOfflineBudgetVersion || version == kRecordVersion) && r.done() && level <= 31) {
+      offline_score_ = version == kOfflineBudgetVersion ? score : static_cast<uint16_t>(level * kOfflineFailureLimit + score);
       offline_level_ = level;
       offline_blocked_until_ = until;
-      offline_last_failure_ = last;
+      offline_leak_anchor_ = anchor;
     } else {
-      // Unreadable budget: assume the worst (a full back-off is restarted
-      // at the first offline entry, once the time is known).
+      // Unreadable budget: assume the worst (the highest score a guesser can
+      // reach; a full back-off at the first offline entry).
       ++dropped_records_;
-      offline_failures_ = kOfflineFailureLimit;
-      offline_level_ = 31;
+      offline_score_ = static_cast<uint16_t>(kOfflineBackoff.MaxScore());
+      offline_level_ = 0;
     }
   }
   return Status::Ok();
@@ -591,12 +620,21 @@ Status DoorLock::LoadOfflinePins() {
 Status DoorLock::PersistOfflineBudget() {
   uint8_t buf[16];
   Writer w(buf);
-  w.U8(kRecordVersion);
-  w.U8(offline_failures_);
+  w.U8(kOfflineBudgetVersion);
+  w.U16(offline_score_);
   w.U8(offline_level_);
   w.U32(offline_blocked_until_);
-  w.U32(offline_last_failure_);
+  w.U32(offline_leak_anchor_);
   return hw_.store.Write(MakeRecordKey(kRecordOfflineBudget, 0), w.written());
+}
+
+void DoorLock::LeakOfflineFailures(uint32_t now_utc) {
+  BackoffState st{offline_score_, offline_level_, uint64_t{offline_leak_anchor_} * 1000};
+  if (st.score > kOfflineBackoff.MaxScore()) st.score = kOfflineBackoff.MaxScore();
+  Leak(kOfflineBackoff, st, uint64_t{now_utc} * 1000);
+  offline_score_ = static_cast<uint16_t>(st.score);
+  offline_level_ = static_cast<uint8_t>(st.level);
+  offline_leak_anchor_ = static_cast<uint32_t>(st.anchor_ms / 1000);
 }
 
 uint32_t DoorLock::offline_blocked_s() const {
@@ -690,32 +728,26 @@ OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_
     CheckFailureLimit();  // the attempt was counted: it still feeds the wrong-code lockout
     return Deny(op, who, OperationError::kRestricted, EventDetail::kLockedOut);
   }
-  if (offline_level_ > 0 && offline_last_failure_ != 0 && now - offline_last_failure_ >= kOfflineLevelDecayS)
-    offline_level_ = 0;  // a week without a failed code: the back-off starts afresh
+  LeakOfflineFailures(now);
   // The budget is charged before the code is examined (persist before use)
   // and refunded only if the code turns out valid.
-  ++offline_failures_;
-  const uint32_t last_failure = offline_last_failure_;
-  offline_last_failure_ = now;
+  if (offline_score_ < 0xFFFF) ++offline_score_;
   if (!PersistOfflineBudget().ok()) return Deny(op, who, OperationError::kUnspecified, EventDetail::kOfflinePin);
 
   const OfflinePinCodec::Verdict v =
       offline_.Check(digits, *utc, settings_.utc_offset_s, offline_table_, offline_erased_through_);
   auto refuse = [&](OperationError error, EventDetail detail) {
-    if (offline_failures_ >= kOfflineFailureLimit) {
-      if (offline_level_ < 31) ++offline_level_;
-      uint64_t block = uint64_t{kOfflineLockoutBaseS} << (offline_level_ - 1);
-      if (block > kOfflineLockoutCapS) block = kOfflineLockoutCapS;
-      offline_blocked_until_ = now + static_cast<uint32_t>(block);
-      offline_failures_ = 0;
+    BackoffState st{offline_score_, offline_level_, uint64_t{offline_leak_anchor_} * 1000};
+    if (const uint32_t step = StepAfterFailure(kOfflineBackoff, st)) {
+      offline_level_ = static_cast<uint8_t>(step);
+      offline_blocked_until_ = now + static_cast<uint32_t>(kOfflineBackoff.LockoutSeconds(step));
       PersistOfflineBudget().IgnoreError();
     }
     CheckFailureLimit();
     return Deny(op, who, error, detail);
   };
   auto refund = [&]() {
-    --offline_failures_;
-    offline_last_failure_ = last_failure;
+    if (offline_score_ > 0) --offline_score_;
     PersistOfflineBudget().IgnoreError();
   };
   switch (v.outcome) {
@@ -727,12 +759,13 @@ OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_
       return refuse(OperationError::kRestricted, EventDetail::kScheduleRestricted);
     case OfflinePinCodec::Outcome::kTableFull:
       refund();
+      RefundAttempt();
       return Deny(op, who, OperationError::kRestricted, EventDetail::kOfflinePin);
     case OfflinePinCodec::Outcome::kErase: {
       refund();
       if (!EraseOfflineCodes(v.erase_through_hour).ok())
         return Deny(op, who, OperationError::kUnspecified, EventDetail::kOfflinePin);
-      RecordSuccess();
+      RefundAttempt();
       LockEvent ev;
       ev.kind = EventKind::kLockUserChange;
       ev.data_type = LockDataType::kPin;
@@ -751,6 +784,7 @@ OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_
     CheckFailureLimit();
     return Deny(op, who, OperationError::kRestricted, EventDetail::kModeRestricted);
   }
+  RefundAttempt();  // a valid code: its own attempt only
   // The log names the code by its table slot (credential index 1-16).
   for (size_t i = 0; i < kOfflineTableSize; ++i)
     if (offline_table_[i].used() && offline_table_[i].digest == v.entry.digest) who.credential.index = uint16_t(i + 1);
@@ -773,9 +807,7 @@ OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_
   who.has_credential = true;
   who.credential.type = CredentialType::kPin;
   hw_.indicator.Show(Signal::kAccessGranted);
-  OperationResult r = BeginMotion(target, who);
-  if (r.ok()) RecordSuccess();
-  return r;
+  return BeginMotion(target, who);
 }
 
 OperationResult DoorLock::Remote(const RemoteOperation& op, MotionTarget target, std::optional<uint16_t> relock_s) {
@@ -1336,11 +1368,12 @@ Result<int64_t> DoorLock::ReadAttribute(AttributeId id) const {
   return StatusCode::kNotFound;
 }
 
-Status DoorLock::WriteAttribute(AttributeId id, int64_t value) {
+Status DoorLock::WriteAttribute(AttributeId id, int64_t value, OperationSource source) {
   now_ms();
   const AttributeInfo* info = FindAttribute(id);
   if (info == nullptr) return StatusCode::kNotFound;
   if (!info->writable || value < info->min || value > info->max) return StatusCode::kInvalidArgument;
+  LeakFailures();  // failures already forgiven under the old lockout settings stay forgiven
   Settings s = settings_;
   switch (id) {
     case AttributeId::kAutoRelockTime: s.auto_relock_time_s = static_cast<uint32_t>(value); break;
@@ -1372,7 +1405,17 @@ Status DoorLock::WriteAttribute(AttributeId id, int64_t value) {
   // Ranges and orderings (thresholds, lockout cap) hold for the whole set.
   if (!ValidSettings(s)) return StatusCode::kInvalidArgument;
   if (!PersistSettings(s).ok()) return StatusCode::kUnavailable;
+  const bool zone_moved = s.utc_offset_s != settings_.utc_offset_s;
   settings_ = s;
+  if (zone_moved) {
+    LockEvent ev;
+    ev.kind = EventKind::kLockUserChange;
+    ev.data_type = LockDataType::kUnspecified;
+    ev.data_operation = DataOperationType::kModify;
+    ev.source = source;
+    ev.detail = EventDetail::kUtcOffsetChanged;
+    stamper_.Emit(ev);
+  }
   ApplyModeChange(OperationSource::kRemote);
   return Status::Ok();
 }

@@ -41,15 +41,6 @@ TEST_F(Hardening, A15_OutOfScheduleCredentialIsAFailureToo) {
   EXPECT_TRUE(lock().locked_out());
 }
 
-TEST_F(Hardening, A15_OnlyAGrantResetsTheCount) {
-  AddPinUser("535353");
-  for (int i = 0; i < 4; ++i) Type("000000", 100);
-  Type("535353");
-  EXPECT_TRUE(Open());
-  for (int i = 0; i < 4; ++i) Type("000000", 100);
-  EXPECT_FALSE(lock().locked_out());
-}
-
 TEST_F(Hardening, A15_PowerCutBeforeTheLockoutIsStoredStillLocksOutAfterRestart) {
   AddPinUser("545454");
   for (int i = 0; i < 4; ++i) Type("000000", 100);
@@ -78,6 +69,51 @@ TEST_F(Hardening, A15_UnknownFingerIsCountedBeforeItIsRefused) {
   });
   ASSERT_NE(alarm, events().end());
   EXPECT_EQ((alarm + 1)->kind, EventKind::kLockOperationError);
+}
+
+// What the store holds at the instant each refusal is shown: a power cut
+// then must find the attempt counted and any lockout it started stored.
+class StoreAtRefusal final : public EventSink {
+ public:
+  explicit StoreAtRefusal(DurableStore& store) : store_(store) {}
+  void Emit(const LockEvent& e) override {
+    if (e.kind != EventKind::kLockOperationError || e.error != OperationError::kInvalidCredential) return;
+    counted.push_back(*store_.ReadCounter(kCounterWrongCodeAttempts));
+    uint8_t rec[kMaxRecordSize];
+    auto n = store_.Read(MakeRecordKey(kRecordLockout, 0), rec);
+    lockout_stored.push_back(n.ok() && *n == 11 && rec[10] == 1);  // version, mark, step, in force
+  }
+  std::vector<uint64_t> counted;
+  std::vector<bool> lockout_stored;
+
+ private:
+  DurableStore& store_;
+};
+
+TEST_F(Hardening, A15_AWrongKeypadPinIsCountedBeforeItIsRefused) {
+  StoreAtRefusal at(sim_.store());
+  sim_.events().set_forward(&at);
+  const uint64_t before = *sim_.store().ReadCounter(kCounterWrongCodeAttempts);
+  for (int i = 0; i < 5; ++i) Type("000000", 100);
+  sim_.events().set_forward(nullptr);
+  ASSERT_EQ(at.counted.size(), 5u);
+  for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(at.counted[i], before + i + 1);
+  EXPECT_FALSE(at.lockout_stored[3]);
+  EXPECT_TRUE(at.lockout_stored[4]);  // the fifth starts the lockout before it is refused
+}
+
+TEST_F(Hardening, A15_AnUnknownCardIsCountedBeforeItIsRefused) {
+  StoreAtRefusal at(sim_.store());
+  sim_.events().set_forward(&at);
+  const uint64_t before = *sim_.store().ReadCounter(kCounterWrongCodeAttempts);
+  for (uint8_t i = 0; i < 5; ++i) {
+    sim_.cards().Tap({i, 1, 2, 3});
+    sim_.Run(100);
+  }
+  sim_.events().set_forward(nullptr);
+  ASSERT_EQ(at.counted.size(), 5u);
+  for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(at.counted[i], before + i + 1);
+  EXPECT_TRUE(at.lockout_stored[4]);
 }
 
 TEST_F(Hardening, RemoteCommandForADisabledUserIsRefused) {
@@ -142,10 +178,12 @@ TEST_F(Hardening, APartialDualCredentialIsNotReportedAsSuccess) {
   EXPECT_EQ(result.detail, EventDetail::kCredentialPartial);
 }
 
-TEST_F(Hardening, LockoutCapBelowTheBaseTimeIsRefused) {
-  EXPECT_EQ(lock().WriteAttribute(AttributeId::kMaxLockoutTime, 1).code(), StatusCode::kInvalidArgument);
-  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kMaxLockoutTime, 60).ok());
-  EXPECT_EQ(lock().WriteAttribute(AttributeId::kUserCodeTemporaryDisableTime, 61).code(), StatusCode::kInvalidArgument);
+TEST_F(Hardening, A20_LockoutSettingsOutsideTheBoundedRangeAreRefused) {
+  // Beyond these the keypad's published guessing bound would not hold.
+  EXPECT_EQ(lock().WriteAttribute(AttributeId::kMaxLockoutTime, 86'399).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(lock().WriteAttribute(AttributeId::kWrongCodeEntryLimit, 11).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(lock().WriteAttribute(AttributeId::kMaxLockoutTime, 86'400).ok());
+  EXPECT_TRUE(lock().WriteAttribute(AttributeId::kWrongCodeEntryLimit, 10).ok());
 }
 
 TEST_F(Hardening, UntrustworthyStoredSettingsFallBackToSafeDefaults) {
@@ -172,6 +210,26 @@ TEST_F(Hardening, OversizedOrCorruptRecordsDoNotStopTheLock) {
   sim::SimLock rebooted(&sim_.store(), 23);
   ASSERT_TRUE(rebooted.Start().ok());
   EXPECT_GE(rebooted.lock().dropped_records(), 1u);
+}
+
+TEST_F(Hardening, A15_ACorruptLockoutRecordLocksOutOnceAtTheCapNotForYears) {
+  // A long-used lock: 100 valid attempts counted, each refunded.
+  AddPinUser("565656");
+  for (int i = 0; i < 100; ++i) lock().PresentCredential(OperationSource::kKeypad, CredentialType::kPin, Bytes("565656"));
+  ASSERT_FALSE(lock().locked_out());
+  std::vector<uint8_t> junk(3, 0xAB);
+  ASSERT_TRUE(sim_.store().Write(MakeRecordKey(kRecordLockout, 0), junk).ok());
+  sim::SimLock rebooted(&sim_.store(), 24);
+  ASSERT_TRUE(rebooted.Start().ok());
+  EXPECT_EQ(rebooted.lock().lockout_remaining_s(), 86'400u);  // every attempt counted, cut to one cap
+  rebooted.Run(86'400'000ull + 1000, 60'000);
+  // The failures leak as for any guesser: a day and a leak period later the
+  // next failure starts a shorter lockout.
+  rebooted.Run(BackoffPolicy().LeakPeriodMs(), 60'000);
+  rebooted.keypad().Type("1111");
+  rebooted.Run(100);
+  EXPECT_TRUE(rebooted.lock().locked_out());
+  EXPECT_LT(rebooted.lock().lockout_remaining_s(), 86'400u);
 }
 
 TEST_F(Hardening, ACorruptSecretDropsCredentialsButKeepsUsers) {
@@ -229,6 +287,19 @@ TEST_F(Hardening, A04_TheTimeFloorAdvancesWithTheClock) {
   ASSERT_TRUE(rebooted.Start().ok());
   EXPECT_EQ(rebooted.lock().SetUtcTime(set + 10, false).code(), StatusCode::kFailedPrecondition);
   EXPECT_TRUE(rebooted.lock().SetUtcTime(set + 2 * 3600, false).ok());
+}
+
+TEST_F(Hardening, A04_AUtcOffsetChangeIsLogged) {
+  // The time zone moves every local-time right, as a clock change would.
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kUtcOffset, 3600, OperationSource::kProprietaryRemote).ok());
+  const LockEvent* e = Last(EventKind::kLockUserChange);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->detail, EventDetail::kUtcOffsetChanged);
+  EXPECT_EQ(e->data_operation, DataOperationType::kModify);
+  EXPECT_EQ(e->source, OperationSource::kProprietaryRemote);
+  events().clear();
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kUtcOffset, 3600).ok());  // no change, nothing logged
+  EXPECT_EQ(Last(EventKind::kLockUserChange), nullptr);
 }
 
 TEST_F(Hardening, TheProgrammingPinHolderStaysAProgrammingUser) {

@@ -152,37 +152,10 @@ TEST_F(OfflineCodec, RandomGuessesAreRefused) {
   EXPECT_EQ(granted, 0);
 }
 
-// Guesses an attacker gets in a year against the default lockout policy:
-// WrongCodeEntryLimit guesses, then a lockout that doubles from
-// UserCodeTemporaryDisableTime up to MaxLockoutTime, forever (a guesser never
-// succeeds, so nothing resets the back-off).
-double GuessesPerYear(const Settings& s) {
-  const double year = 365.25 * 86400;
-  double t = 0, guesses = 0, lockout = s.user_code_temporary_disable_time_s;
-  while (t < year) {
-    guesses += s.wrong_code_entry_limit;
-    t += std::min<double>(lockout, s.max_lockout_time_s);
-    lockout *= 2;
-  }
-  return guesses;
-}
-
-// Offline guesses a year against the offline budget, which holds whatever
-// the settings and whatever valid codes the attacker also has (the doubling
-// only decays after a week without failures, which a guesser never gives it).
-double OfflineGuessesPerYear() {
-  const double year = 365.25 * 86400;
-  double t = 0, guesses = 0, block = kOfflineLockoutBaseS;
-  while (t < year) {
-    guesses += kOfflineFailureLimit;
-    t += std::min<double>(block, kOfflineLockoutCapS);
-    block *= 2;
-  }
-  return guesses;
-}
-
 TEST(OfflinePinBound, GuessingIsBelowOneInAMillionPerYearWhateverTheSettings) {
-  const double g = OfflineGuessesPerYear();
+  // The most offline guesses any strategy gets in a year (backoff.h; the
+  // worst case over strategies is searched in guessing_test.cc).
+  const double g = double(kOfflineBackoff.GuessBound(31'557'600));
   // Per guess, the best an attacker can do: a 16-digit entry decodes to one
   // parameter set and must carry the right 32.15-bit MAC -- or equal one of
   // the up to 16 activated codes that share those parameters, each its own
@@ -194,7 +167,7 @@ TEST(OfflinePinBound, GuessingIsBelowOneInAMillionPerYearWhateverTheSettings) {
   std::printf("offline guesses/year %.0f, p16 %.3g, p13 %.3g, P(open in a year) %.3g\n", g, p16, p13, per_year);
   EXPECT_LT(per_year, 1e-6);
   // The wrong-code lockout alone, with its defaults, would allow more guesses.
-  EXPECT_GT(GuessesPerYear(Settings()), g);
+  EXPECT_GT(double(BackoffPolicy().GuessBound(31'557'600)), g);
 }
 
 // --- On the lock ---------------------------------------------------------------------
@@ -259,9 +232,11 @@ TEST_F(OfflineOnLock, A15_AValidCodeNeverRefundsFailedGuesses) {
 
 TEST_F(OfflineOnLock, TheOfflineBackOffDoublesAndSurvivesRestarts) {
   AddPinUser("135792");
+  // Room in the wrong-code lockout for six failures: this test watches the offline budget.
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kWrongCodeEntryLimit, 10).ok());
   for (int i = 0; i < 3; ++i) Type("1234567890123456", 100);
   sim_.Run(61000);
-  Type("135792");  // a valid PIN resets the wrong-code counter, not the offline budget
+  Type("135792");  // a valid PIN refunds nothing of either budget
   EnsureLocked();
   for (int i = 0; i < 3; ++i) Type("1234567890123456", 100);
   EXPECT_EQ(lock().offline_blocked_s(), 2 * kOfflineLockoutBaseS);

@@ -147,7 +147,8 @@ const EnumNames<EventDetail> kDetail{
      {EventDetail::kPinRequired, "PinRequired"}, {EventDetail::kUserExpired, "UserExpired"},
      {EventDetail::kPrivacyButton, "PrivacyButton"}, {EventDetail::kEmergencyPower, "EmergencyPower"},
      {EventDetail::kLockReserve, "LockReserve"}, {EventDetail::kUnlockReserve, "UnlockReserve"},
-     {EventDetail::kNonAccessUser, "NonAccessUser"}, {EventDetail::kOfflinePin, "OfflinePin"}}};
+     {EventDetail::kNonAccessUser, "NonAccessUser"}, {EventDetail::kOfflinePin, "OfflinePin"},
+     {EventDetail::kUtcOffsetChanged, "UtcOffsetChanged"}}};
 
 // Reads a command's arguments; every accessor refuses with a message that
 // names the command, the field and what is expected. Unknown fields are
@@ -545,7 +546,7 @@ json DoorLockJson::Write(std::string_view attribute, const json& value) {
   if (v < info->min || v > info->max)
     return Refused(kConstraintError, std::string(info->name) + " must be from " + std::to_string(info->min) + " to " +
                                          std::to_string(info->max));
-  Status s = lock_.WriteAttribute(info->id, v);
+  Status s = lock_.WriteAttribute(info->id, v, actor_.source);
   if (!s.ok()) {
     const bool state = s.code() == StatusCode::kFailedPrecondition;
     const bool range = s.code() == StatusCode::kInvalidArgument;

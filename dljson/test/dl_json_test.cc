@@ -100,7 +100,7 @@ TEST_F(DlJsonTest, BadInputGetsAClearErrorAndChangesNothing) {
       {R"({"invoke":"SetCredential","args":{"operationType":"Add","credentialData":"1234"}})", "'credential' is required", "InvalidCommand"},
       {R"({"read":"NoSuchAttribute"})", "unknown attribute", "UnsupportedAttribute"},
       {R"({"write":"LockState","value":1})", "read-only", "UnsupportedWrite"},
-      {R"({"write":"WrongCodeEntryLimit","value":0})", "must be from 1 to 255", "ConstraintError"},
+      {R"({"write":"WrongCodeEntryLimit","value":0})", "must be from 1 to 10", "ConstraintError"},
       {R"({"write":"AutoRelockTime","value":"soon"})", "takes an integer", "InvalidCommand"},
       {R"({"invoke":"GetUser","args":{"userIndex":1},"extra":1})", "unknown request field 'extra'", "InvalidAction"},
       {R"({"invoke":"ClearCredential"})", "field 'credential' is required", "InvalidCommand"},

@@ -69,6 +69,8 @@ Result<Command> ClassifyImpl(std::string_view line) {
   if (req.contains("write") && req.at("write").is_string() && req.contains("value") && req.size() == 2) {
     if (req.at("write").get<std::string>() == "OperatingMode" && IsPassage(req.at("value")))
       return Command::kSetPassageMode;
+    // The time zone shifts every local-time right: the owner's command.
+    if (req.at("write").get<std::string>() == "UtcOffset") return Command::kSetUtcOffset;
     return Command::kWriteAttribute;
   }
   return StatusCode::kInvalidArgument;

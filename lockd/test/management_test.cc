@@ -153,6 +153,21 @@ TEST(lockdManagement, A12_PassageHolidayNeedsThePassageRight) {
   EXPECT_TRUE(allowed(Role::kOwner, passage));
 }
 
+// A04: the time zone moves every local-time right, as a clock set back
+// would: only the owner, whatever the other rights a key holds.
+TEST(lockdManagement, A04_OnlyTheOwnerMovesTheTimeZone) {
+  auto allowed = [](Role role, const std::string& line) {
+    auto c = ClassifyLine(line);
+    return c.ok() && protocol::Authorize(KeyOf(role).grant, *c).ok();
+  };
+  const std::string zone = R"({"write": "UtcOffset", "value": 50400})";
+  EXPECT_EQ(C(zone), Command::kSetUtcOffset);
+  EXPECT_FALSE(allowed(Role::kInstaller, zone));
+  EXPECT_FALSE(allowed(Role::kAdmin, zone));
+  EXPECT_TRUE(allowed(Role::kAdmin, R"({"write": "AutoRelockTime", "value": 5})"));
+  EXPECT_TRUE(allowed(Role::kOwner, zone));
+}
+
 TEST(lockdManagement, RunExecutesThroughDoorLockJsonWithTheKeysRole) {
   testing::TestLock t;
   JsonManagement m(*t.lock);

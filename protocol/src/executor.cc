@@ -119,15 +119,19 @@ CommandResponse CommandExecutor::Act(const VerifiedKey& key, const CommandReques
       break;
     }
     case Command::kWriteAttribute:
-    case Command::kSetPassageMode: {
+    case Command::kSetPassageMode:
+    case Command::kSetUtcOffset: {
       const bool passage = request.attribute == static_cast<uint16_t>(core::AttributeId::kOperatingMode) &&
                            request.value == static_cast<int64_t>(core::OperatingMode::kPassage);
-      // Passage mode has its own permission: WriteAttribute cannot reach it,
-      // and SetPassageMode can reach nothing else.
-      if (passage != (request.command == Command::kSetPassageMode)) {
+      const bool offset = request.attribute == static_cast<uint16_t>(core::AttributeId::kUtcOffset);
+      // Passage mode and the time zone have their own rules: WriteAttribute
+      // cannot reach them, and their commands can reach nothing else.
+      if (passage != (request.command == Command::kSetPassageMode) ||
+          offset != (request.command == Command::kSetUtcOffset)) {
         r.status = StatusCode::kPermissionDenied;
       } else {
-        r.status = lock.WriteAttribute(static_cast<core::AttributeId>(request.attribute), request.value).code();
+        r.status =
+            lock.WriteAttribute(static_cast<core::AttributeId>(request.attribute), request.value, source).code();
       }
       break;
     }

@@ -79,6 +79,8 @@ constexpr Entry kTable[] = {
     {Command::kManagement, "Management", {kPermNone, false, true}},
     {Command::kEndSession, "EndSession", {kPermNone, false, false}},
     {Command::kSetHolidayPassage, "SetHolidayPassage", {kPermChangeSettings | kPermPassageMode, false, false}},
+    // Moving the time zone shifts every local-time right like moving the clock: only the owner.
+    {Command::kSetUtcOffset, "SetUtcOffset", {kPermSetTime | kPermChangeSettings, true, false}},
 };
 static_assert(sizeof(kTable) / sizeof(kTable[0]) == kCommandCount, "one row per command");
 

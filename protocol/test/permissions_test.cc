@@ -24,7 +24,8 @@ std::set<Command> Expected(Role role) {
       return all;
     }
     case Role::kAdmin: {
-      for (C c : {C::kFactoryReset, C::kManagement, C::kUpdateFirmware, C::kSetTimeBackwards, C::kRevokeKey}) {
+      for (C c : {C::kFactoryReset, C::kManagement, C::kUpdateFirmware, C::kSetTimeBackwards, C::kRevokeKey,
+                  C::kSetUtcOffset}) {
         all.erase(c);
       }
       return all;

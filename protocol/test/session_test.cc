@@ -421,6 +421,37 @@ TEST_F(SessionTest, A04_InstallerSetsTimeThroughASession) {
   EXPECT_EQ(r->status, StatusCode::kPermissionDenied);
 }
 
+TEST_F(SessionTest, A04_OnlyTheOwnerMovesTheTimeZone) {
+  // UtcOffset shifts every schedule and recurring offline code by up to
+  // 14 hours: the installer's set-time and change-settings rights do not
+  // reach it, WriteAttribute cannot carry it, and the owner's change is logged.
+  constexpr uint16_t kUtcOffset = static_cast<uint16_t>(core::AttributeId::kUtcOffset);
+  SessionClient installer(installer_, installer_chain_, lock_id_, owner_rng_.drbg);
+  Result<CommandResponse> r = Cold(installer, Cmd(Command::kWriteAttribute, 14 * 3600, kUtcOffset));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, StatusCode::kPermissionDenied);
+  r = Again(installer, Cmd(Command::kSetUtcOffset, 14 * 3600, kUtcOffset));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, StatusCode::kPermissionDenied);
+  EXPECT_EQ(sim_->lock().settings().utc_offset_s, 0);
+  SessionClient owner = Owner();
+  r = Cold(owner, Cmd(Command::kWriteAttribute, 3600, kUtcOffset));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, StatusCode::kPermissionDenied);
+  r = Again(owner, Cmd(Command::kSetUtcOffset, 30, 0x0023));  // SetUtcOffset reaches nothing else
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, StatusCode::kPermissionDenied);
+  sim_->events().events.clear();
+  r = Again(owner, Cmd(Command::kSetUtcOffset, 3600, kUtcOffset));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, StatusCode::kOk);
+  EXPECT_EQ(sim_->lock().settings().utc_offset_s, 3600);
+  bool logged = false;
+  for (const core::LockEvent& e : sim_->events().events)
+    logged = logged || (e.kind == core::EventKind::kLockUserChange && e.detail == core::EventDetail::kUtcOffsetChanged);
+  EXPECT_TRUE(logged);
+}
+
 TEST_F(SessionTest, A01_RevocationTakesEffectInsideAnOpenSession) {
   SessionClient guest = Guest();
   ASSERT_TRUE(Cold(guest, Cmd(Command::kReadAttribute)).ok());

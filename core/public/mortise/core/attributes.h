@@ -76,11 +76,11 @@ struct Settings {
   bool enable_local_programming = true;
   bool enable_one_touch_locking = true;
   bool enable_privacy_mode_button = true;
-  uint8_t wrong_code_entry_limit = 5;               // 1..255
+  uint8_t wrong_code_entry_limit = 5;               // 1..10 (backoff.h: the guessing bound)
   uint8_t user_code_temporary_disable_time_s = 30;  // 1..255
   bool require_pin_for_remote_operation = false;
   uint16_t expiring_user_timeout_min = 60;  // 1..2880
-  uint32_t max_lockout_time_s = 86400;      // >= user_code_temporary_disable_time_s
+  uint32_t max_lockout_time_s = 86400;      // 1 day..7 days
   uint16_t door_ajar_time_s = 60;
   bool unlatch_on_unlock = false;
   uint8_t battery_low_percent = 20;

@@ -18,6 +18,7 @@
 
 #include "mortise/core/actuator.h"
 #include "mortise/core/attributes.h"
+#include "mortise/core/backoff.h"
 #include "mortise/core/card_reader.h"
 #include "mortise/core/clock.h"
 #include "mortise/core/durable_store.h"
@@ -134,7 +135,9 @@ class DoorLock {
   Result<int64_t> ReadAttribute(AttributeId id) const;
   // kInvalidArgument: out of range or not writable (the Matter
   // CONSTRAINT_ERROR / UNSUPPORTED_WRITE). kUnavailable: could not persist.
-  Status WriteAttribute(AttributeId id, int64_t value);
+  // A change of UtcOffset is logged (LockUserChange, detail
+  // kUtcOffsetChanged, with `source`): it moves every local-time right.
+  Status WriteAttribute(AttributeId id, int64_t value, OperationSource source = OperationSource::kUnspecified);
   const Settings& settings() const { return settings_; }
 
   // Installs the secret shared with the owner's device for offline PIN codes
@@ -245,11 +248,17 @@ class DoorLock {
   void LeavePrivacyFromInside();
   Status SetConfiguredMode(OperatingMode mode);
   OperationResult Deny(LockOperationType op, const Requester& who, OperationError error, EventDetail detail);
+  // The wrong-code lockout (backoff.h): the failure score is the attempts
+  // counter minus the mark.
+  BackoffPolicy KeypadPolicy() const;
+  void LeakFailures();    // forgives the failures whose leak periods have passed
   bool RecordAttempt();   // persist-before-use; false: could not persist (fail closed)
   void CheckFailureLimit();
-  void RecordSuccess();
-  void StartLockout();
+  void RefundAttempt();   // the attempt just counted proved valid: it alone is refunded
+  void StartLockout(uint32_t level);
   Status PersistLockout();
+  // The offline-code budget's leak, on the lock's UTC time.
+  void LeakOfflineFailures(uint32_t now_utc);
 
   // Motion.
   OperationResult BeginMotion(MotionTarget target, const Requester& who);
@@ -306,12 +315,15 @@ class DoorLock {
   EventDetail last_manual_ = EventDetail::kNone;
   uint64_t last_manual_ms_ = 0;
 
-  // Wrong-code lockout. Failures since the last reset are the attempts
-  // counter minus the mark; both survive power loss.
+  // Wrong-code lockout. The failure score is the attempts counter minus the
+  // mark (refunded valid attempts and leaked failures); both survive power
+  // loss. The leak runs on the monotonic clock from the start: time the
+  // lock spent off forgives nothing.
   uint64_t attempts_ = 0;
   uint64_t attempts_mark_ = 0;
+  uint64_t leak_anchor_ms_ = 0;
   int64_t time_floor_s_ = 0;  // the latest time ever set; earlier needs allow_backwards
-  uint8_t lockout_level_ = 0;
+  uint8_t lockout_level_ = 0;  // the step of the last lockout (backoff.h)
   bool lockout_active_ = false;
   uint64_t lockout_until_ms_ = 0;
 
@@ -323,12 +335,12 @@ class DoorLock {
   bool offline_enabled_ = false;
   OfflineEntry offline_table_[kOfflineTableSize];
   uint32_t offline_erased_through_ = 0;
-  // The offline-code failure budget (offline_pin.h): failures since the last
-  // offline lockout, the back-off level, and times in UTC seconds.
-  uint8_t offline_failures_ = 0;
+  // The offline-code failure budget (offline_pin.h, backoff.h): the score,
+  // the step of the last closing, and times in UTC seconds.
+  uint16_t offline_score_ = 0;
   uint8_t offline_level_ = 0;
   uint32_t offline_blocked_until_ = 0;
-  uint32_t offline_last_failure_ = 0;
+  uint32_t offline_leak_anchor_ = 0;
   uint64_t next_expiry_sweep_ms_ = 0;
   uint64_t next_time_floor_save_ms_ = 0;
   OperatingMode last_mode_ = OperatingMode::kNormal;

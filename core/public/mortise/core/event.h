@@ -39,6 +39,7 @@ enum class EventDetail : uint8_t {
   kUnlockReserve = 17,     // refused: battery below the last unlock reserve
   kNonAccessUser = 18,     // a non-access user's credential: recorded, never opens
   kOfflinePin = 19,        // an offline PIN code (offline_pin.h)
+  kUtcOffsetChanged = 20,  // LockUserChange: the time zone (UtcOffset) moved; every local-time right moved with it
 };
 
 struct LockEvent {

@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <span>
 
+#include "mortise/core/backoff.h"
 #include "mortise/crypto/cmac.h"
 #include "mortise/status.h"
 
@@ -56,15 +57,16 @@ inline constexpr size_t kOfflineTableSize = 16;
 inline constexpr uint32_t kOneTimeMemoryHours = kOneTimeValidityHours + 2;
 
 // The offline-code failure budget: separate from the wrong-code lockout,
-// fixed (no setting weakens it), and never reset by a successful entry, so a
-// guest who holds one valid code gains no guesses at forging another. After
-// kOfflineFailureLimit failed 13/16-digit entries, offline entry is closed
-// for kOfflineLockoutBaseS doubling to kOfflineLockoutCapS; the doubling
-// decays after kOfflineLevelDecayS without a failure (docs/offline-pins.md).
+// fixed (no setting weakens it), and never refunded by a successful entry,
+// so a guest who holds one valid code gains no guesses at forging another.
+// The same leaky back-off as the lockout (backoff.h): each
+// kOfflineFailureLimit failed 13/16-digit entries close offline entry for
+// kOfflineLockoutBaseS doubling to kOfflineLockoutCapS, and one failure
+// leaks away per cap / limit (2 days 8 hours) (docs/offline-pins.md).
 inline constexpr uint8_t kOfflineFailureLimit = 3;
 inline constexpr uint32_t kOfflineLockoutBaseS = 60;
 inline constexpr uint32_t kOfflineLockoutCapS = 7 * 86400;
-inline constexpr uint32_t kOfflineLevelDecayS = 7 * 86400;
+inline constexpr BackoffPolicy kOfflineBackoff{kOfflineFailureLimit, kOfflineLockoutBaseS, kOfflineLockoutCapS};
 
 enum class OfflineCodeKind : uint8_t {
   kNone = 0,

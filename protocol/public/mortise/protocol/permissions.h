@@ -82,7 +82,7 @@ enum class Command : uint8_t {
   kSetTime,
   kSetTimeBackwards,
   kReadAttribute,
-  kWriteAttribute,     // any writable attribute except the operating mode Passage
+  kWriteAttribute,     // any writable attribute except the operating mode Passage and UtcOffset
   kSetPassageMode,     // WriteAttribute(OperatingMode, Passage)
   kReadLog,
   kUpdateFirmware,
@@ -103,8 +103,12 @@ enum class Command : uint8_t {
   // Passage holds the door open for everyone, so it needs passage-mode as
   // well as change-settings.
   kSetHolidayPassage,
+  // WriteAttribute(UtcOffset): the time zone moves every week-day schedule,
+  // certificate schedule and recurring offline code by up to 14 hours, as a
+  // clock set back would: the owner only. WriteAttribute cannot reach it.
+  kSetUtcOffset,
 };
-inline constexpr uint8_t kCommandCount = static_cast<uint8_t>(Command::kSetHolidayPassage) + 1;
+inline constexpr uint8_t kCommandCount = static_cast<uint8_t>(Command::kSetUtcOffset) + 1;
 const char* CommandName(Command command);
 
 struct CommandRule {
