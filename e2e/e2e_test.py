@@ -531,6 +531,48 @@ class Refusals(Base):
         self.assertEqual(self.bolt(), "Locked")
 
 
+class OwnerCli(Base):
+    """Issue 12: what a new owner reads. Every refusal says why and what to do."""
+
+    def refused(self, person, *args, rc=3):
+        code, out, err = person.run(*args)
+        self.assertEqual(code, rc, (args, err))
+        self.assertTrue(err.startswith("mortise: "), err)
+        if out is not None:
+            self.assertEqual(out["error"]["code"], rc, out)
+            self.assertTrue(out["error"]["hint"], (args, out))  # always says what to do
+        return err
+
+    def test_refusals_say_why_in_words_and_what_to_do(self):
+        self.claim()
+        self.owner.ok("mode", "privacy")
+        err = self.refused(self.owner, "unlock")
+        self.assertIn("privacy mode", err)
+        self.assertIn("mortise mode normal", err)
+        self.assertNotIn("OperationError", err)
+        self.owner.ok("mode", "normal")
+        self.owner.ok("unlock")
+        self.lock.advance(2000)
+        self.lock.control({"cmd": "battery", "percent": 5})
+        err = self.refused(self.owner, "lock")
+        self.assertIn("battery is too low to lock", err)
+        self.assertIn("Replace the batteries", err)
+        self.lock.control({"cmd": "battery", "percent": 80})
+        self.relock()
+        guest = self.guest("gus", "--uses", "1")
+        guest.ok("unlock")
+        self.lock.advance(2000)
+        self.relock()
+        err = self.refused(guest, "unlock")
+        self.assertIn("uses are spent", err)
+        self.owner.ok("key", "revoke", "gus")
+        err = self.refused(guest, "unlock")
+        self.assertIn("revoked", err)
+        self.assertIn("Ask the lock's owner", err)
+        self.owner.ok("mode", "no-remote")
+        err = self.refused(self.owner, "unlock", "--remote")
+        self.assertIn("no-remote mode", err)
+
 def main():
     global LOCKD, CLI
     ap = argparse.ArgumentParser()

@@ -91,6 +91,7 @@ int Operate(Context& ctx, protocol::Command command, int64_t value, bool remote,
                   "Check with mortise status once the command's 30 s have passed.");
     }
     if (r.envelope != StatusCode::kOk) ThrowRefusal("the lock refused the remote command", r.envelope);
+    if (r.response.status == StatusCode::kAborted) s.ThrowOperationRefused(std::string("the lock refused to ") + verb, r.response);
     if (r.response.status != StatusCode::kOk) ThrowRefusal(std::string("the lock refused to ") + verb, r.response.status);
   }
   // LockState: 1 locked, 2 unlocked, 3 unlatched (Matter DlLockState).

@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "key_string.h"
+#include "refusal.h"
 #include "mortise/core/attributes.h"
 
 namespace mortise::cli {
@@ -66,15 +67,34 @@ void LockSession::DeliverAccessList(const std::vector<uint8_t>& update) {
 
 protocol::CommandResponse LockSession::Run(const protocol::CommandRequest& request, const std::string& what) {
   protocol::CommandResponse r = client_->Call(request);
-  if (r.status != StatusCode::kOk) {
-    std::string detail;
-    if (r.status == StatusCode::kAborted) {
-      // The core refused an operation: its DlStatus and OperationError.
-      detail = " (DlStatus " + std::to_string(r.dl_status) + ", OperationError " + std::to_string(r.value) + ")";
-    }
-    ThrowRefusal(what + detail, r.status);
-  }
+  if (r.status == StatusCode::kAborted) ThrowOperationRefused(what, r);
+  if (r.status != StatusCode::kOk) ThrowRefusal(what, r.status);
   return r;
+}
+
+void LockSession::ThrowOperationRefused(const std::string& what, const protocol::CommandResponse& r) {
+  // The core's reason is the payload's first byte (docs/protocol.md,
+  // "Commands carried"); the mode and the lockout's remaining time complete
+  // it. Those reads are best effort: the refusal is reported either way.
+  std::optional<core::EventDetail> detail;
+  if (r.payload_len >= 1) detail = static_cast<core::EventDetail>(r.payload[0]);
+  RefusalContext context;
+  auto read = [this](core::AttributeId id) -> std::optional<int64_t> {
+    try {
+      protocol::CommandRequest q;
+      q.command = protocol::Command::kReadAttribute;
+      q.attribute = static_cast<uint16_t>(id);
+      const protocol::CommandResponse a = client_->Call(q);
+      if (a.status == StatusCode::kOk) return a.value;
+    } catch (const Error&) {
+    }
+    return std::nullopt;
+  };
+  if (detail == core::EventDetail::kModeRestricted) {
+    if (const auto mode = read(core::AttributeId::kOperatingMode)) context.mode = static_cast<core::OperatingMode>(*mode);
+  }
+  if (detail == core::EventDetail::kLockedOut) context.lockout_remaining_s = read(core::AttributeId::kLockoutRemaining);
+  throw RefusalError(what, ExplainOperation(r.dl_status, r.value, detail, context));
 }
 
 int64_t LockSession::ReadAttribute(core::AttributeId id) {

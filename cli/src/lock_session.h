@@ -41,6 +41,10 @@ class LockSession {
 
   // Runs one command; a refusal throws Error(kRefused) saying `what` failed.
   protocol::CommandResponse Run(const protocol::CommandRequest& request, const std::string& what);
+  // Throws the Error for an operation the core refused (`r.status` is
+  // kAborted): the reason in words (refusal.h), completed with the lock's
+  // mode or lockout time when that is the reason.
+  [[noreturn]] void ThrowOperationRefused(const std::string& what, const protocol::CommandResponse& r);
   int64_t ReadAttribute(core::AttributeId id);
   // A Door Lock cluster command: sends `request` (a JSON object with
   // "invoke"/"read"/"write") and returns the answer; throws Error(kRefused)
