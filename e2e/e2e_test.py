@@ -573,6 +573,75 @@ class OwnerCli(Base):
         err = self.refused(self.owner, "unlock", "--remote")
         self.assertIn("no-remote mode", err)
 
+    def test_missing_users_and_empty_slots_are_named_and_never_removed(self):
+        self.claim()
+        self.owner.ok("user", "add", "ann")
+        for args in [("user", "remove", "3"), ("user", "show", "3"), ("user", "enable", "3"),
+                     ("user", "update", "3", "--name", "bo"), ("pin", "remove", "--slot", "3"),
+                     ("card", "remove", "--slot", "2"), ("schedule", "weekday", "remove", "--user", "1", "--slot", "1"),
+                     ("schedule", "weekday", "list", "--user", "2")]:
+            err = self.refused(self.owner, *args, rc=2)
+            self.assertNotIn("InvalidField", err)
+            self.assertNotIn("removed", err)
+            self.assertTrue("no user #" in err or "empty" in err or "not set" in err, err)
+        code, _, err = self.owner.run("pin", "add", "--user", "4", "--stdin", stdin="246810\n")
+        self.assertEqual(code, 2, err)
+        self.assertIn("there is no user #4", err)
+        self.assertEqual([u["userName"] for u in self.owner.ok("user", "list")["users"]], ["ann"])
+        # Text output speaks words, not raw JSON or Matter names.
+        p = subprocess.run([CLI, "--keyring", self.owner.keyring, "user", "show", "1"], capture_output=True,
+                           text=True, env=self.owner.env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("user #1 ann  unrestricted  enabled", p.stdout)
+        self.assertNotIn("{", p.stdout)
+
+    def test_exit_codes_follow_the_documented_table(self):
+        self.claim()
+        self.owner.ok("user", "add", "ann")
+        # 1: the command line's shape.
+        self.refused(self.owner, "user", "frobnicate", rc=1)
+        self.refused(self.owner, "pin", "add", rc=1)                       # --user missing
+        # 2: a malformed value, or a user or slot that does not exist.
+        self.refused(self.owner, "schedule", "weekday", "add", "--user", "1", "--days", "mon", "--hours", "7-19", rc=2)
+        self.refused(self.owner, "schedule", "weekday", "add", "--user", "1", "--days", "mon", "--hours", "19:00-19:00", rc=2)
+        self.refused(self.owner, "pin", "add", "--user", "1", "--stdin", rc=2)   # no PIN
+        self.refused(self.owner, "pin", "add", "--user", "x", rc=2)
+        self.refused(self.owner, "time", "set", "yesterday", rc=2)
+        self.refused(self.owner, "user", "remove", "9", rc=2)
+        # 3: refused by the lock (or by the CLI for a lock rule it knows).
+        self.refused(self.owner, "time", "set", "2026-01-01T00:00:00Z", rc=3)
+        guest = self.guest("gus")
+        self.refused(guest, "user", "add", "mallory", rc=3)
+
+    def test_a_mistyped_command_is_named_with_the_nearest_one(self):
+        for args, word, nearest in [(("staus",), "staus", "mortise status"), (("user", "ad", "x"), "ad", "mortise user add"),
+                                    (("schedule", "weekdy", "list"), "weekdy", "mortise schedule weekday"),
+                                    (("lock", "lsit"), "lsit", "mortise lock list")]:
+            err = self.refused(self.owner, *args, rc=1)
+            self.assertIn("'%s' is not a command" % word, err)
+            self.assertIn("Did you mean `%s`" % nearest, err)
+            self.assertNotIn("subcommand is required", err)
+        err = self.refused(self.owner, "xyzzy", rc=1)
+        self.assertIn("The commands are: init, id, lock", err)
+
+    def test_an_overnight_weekday_window_is_split_across_midnight(self):
+        self.claim("2026-11-23T18:00:00Z")  # Monday 18:00
+        self.owner.ok("user", "add", "nia")
+        self.owner.ok("pin", "add", "--user", "1", "--stdin", stdin="135790\n")
+        out = self.owner.ok("schedule", "weekday", "add", "--user", "1", "--days", "mon", "--hours", "19:00-07:00")
+        self.assertEqual(len(out["slots"]), 2)
+        listed = self.owner.ok("schedule", "weekday", "list", "--user", "1")["schedules"]
+        self.assertEqual(sorted((s["daysMask"], s["startHour"], s["endHour"]) for s in listed),
+                         [(2, 19, 23), (4, 0, 7)])   # Monday evening, Tuesday morning
+        self.assertEqual(self.lock.keypad("135790#")["lockState"], "Locked")     # Monday 18:00
+        self.set_time("2026-11-24T06:30:00Z")                                    # Tuesday 06:30
+        self.assertEqual(self.lock.keypad("135790#")["lockState"], "Unlocked")
+        g = Person(self.tmp, "g")
+        g.ok("init")
+        mkp = g.ok("id", "show", "--no-qr")["identity"]["public_key"]
+        err = self.refused(self.owner, "key", "share", "--to", mkp, "--hours", "19:00-07:00", rc=2)
+        self.assertIn("cannot cross midnight", err)
+
 def main():
     global LOCKD, CLI
     ap = argparse.ArgumentParser()

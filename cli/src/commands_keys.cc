@@ -40,7 +40,7 @@ uint32_t PermissionBit(const std::string& name) {
   }
   std::string all;
   for (const char* n : kPermissionNames) all += (all.empty() ? "" : ", ") + std::string(n);
-  throw Error(ExitCode::kUsage, "unknown permission '" + name + "'", "Use " + all + ".");
+  throw Error(ExitCode::kBadInput, "unknown permission '" + name + "'", "Use " + all + ".");
 }
 
 protocol::Role ParseRole(const std::string& role) {
@@ -48,7 +48,7 @@ protocol::Role ParseRole(const std::string& role) {
   if (role == "member") return protocol::Role::kMember;
   if (role == "guest") return protocol::Role::kGuest;
   if (role == "installer") return protocol::Role::kInstaller;
-  throw Error(ExitCode::kUsage, "'" + role + "' is not a role you can share", "Use admin, member, guest or installer.");
+  throw Error(ExitCode::kBadInput, "'" + role + "' is not a role you can share", "Use admin, member, guest or installer.");
 }
 
 std::string PermissionsText(uint32_t p) {

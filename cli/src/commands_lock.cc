@@ -244,7 +244,7 @@ int CmdLockDoor(Context& ctx, const OperateOptions& o) {
 }
 
 int CmdUnlock(Context& ctx, const UnlockOptions& o) {
-  if (o.for_seconds > 0xFFFF) throw Error(ExitCode::kUsage, "--for is at most 65535 seconds");
+  if (o.for_seconds > 0xFFFF) throw Error(ExitCode::kBadInput, "--for is at most 65535 seconds");
   return o.for_seconds != 0
              ? Operate(ctx, protocol::Command::kUnlockWithTimeout, o.for_seconds, o.remote, "unlock", "unlocked")
              : Operate(ctx, protocol::Command::kUnlock, 0, o.remote, "unlock", "unlocked");
@@ -267,7 +267,7 @@ int CmdMode(Context& ctx, const ModeOptions& o) {
     if (o.mode == m.cli) chosen = &m;
   }
   if (chosen == nullptr) {
-    throw Error(ExitCode::kUsage, "'" + o.mode + "' is not a mode", "Use normal, vacation, privacy, passage or no-remote.");
+    throw Error(ExitCode::kBadInput, "'" + o.mode + "' is not a mode", "Use normal, vacation, privacy, passage or no-remote.");
   }
   protocol::CommandRequest write;
   write.command = chosen->mode == core::OperatingMode::kPassage ? protocol::Command::kSetPassageMode
@@ -300,8 +300,11 @@ int CmdTime(Context& ctx, const TimeOptions& o) {
     return 0;
   }
   const int64_t utc = ParseUtc(o.action == "sync" ? "now" : o.value, ctx.Now());
-  if (!o.backwards && utc < s.ReadAttribute(core::AttributeId::kUtcTime)) {
-    throw Error(ExitCode::kUsage, "that is earlier than the lock's time (" + FormatUtc(s.ReadAttribute(core::AttributeId::kUtcTime)) + ")",
+  // The lock refuses a backwards move without SetTimeBackwards; saying so
+  // before asking gives the reason and the way (exit 3, as the lock's own
+  // refusal would).
+  if (const int64_t lock_now = s.ReadAttribute(core::AttributeId::kUtcTime); !o.backwards && utc < lock_now) {
+    throw Error(ExitCode::kRefused, "that is earlier than the lock's time (" + FormatUtc(lock_now) + ")",
                 "Moving the clock back needs --backwards (owner only).");
   }
   SetLockTime(s, utc, o.backwards);

@@ -158,6 +158,30 @@ Refusal ExplainOperation(uint8_t dl_status, int64_t operation_error, std::option
           "See mortise status and the lock's log (mortise log)."};
 }
 
+Refusal ExplainDlStatus(const std::string& status) {
+  struct Row {
+    const char* status;
+    ExitCode code;
+    const char* why;
+    const char* hint;
+  };
+  static constexpr Row kRows[] = {
+      {"InvalidField", ExitCode::kBadInput,
+       "a value is outside what the lock accepts (an index past its last slot, a name too long, a value out of range)",
+       "Check the indexes and values (the list commands show what exists)."},
+      {"NotFound", ExitCode::kBadInput, "there is no such entry at the lock", "List what exists first (the list command)."},
+      {"Occupied", ExitCode::kRefused, "that slot is already in use", "Pick a free slot, or leave --slot out to use the next free one."},
+      {"Duplicate", ExitCode::kRefused, "the lock already stores that credential (for this or another user)",
+       "Use another code or card; see mortise pin list / card list."},
+      {"ResourceExhausted", ExitCode::kRefused, "the lock is full", "Remove an entry first."},
+      {"Failure", ExitCode::kRefused, "the lock could not do it", "See mortise status and the lock's log (mortise log)."},
+  };
+  for (const Row& row : kRows) {
+    if (status == row.status) return {row.code, row.why, row.hint};
+  }
+  return {ExitCode::kRefused, "the lock answered " + status, "See mortise status and the lock's log (mortise log)."};
+}
+
 Error RefusalError(const std::string& what, const Refusal& r) { return Error(r.code, what + ": " + r.why, r.hint); }
 
 }  // namespace mortise::cli

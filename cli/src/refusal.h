@@ -49,6 +49,10 @@ Refusal ExplainStatus(StatusCode code, RefusalStage stage);
 Refusal ExplainOperation(uint8_t dl_status, int64_t operation_error, std::optional<core::EventDetail> detail,
                          const RefusalContext& context);
 
+// A Door Lock cluster command's status other than Success (its Matter
+// name as dljson writes it: "InvalidField", "Occupied", ...).
+Refusal ExplainDlStatus(const std::string& status);
+
 // The Error for `what` (e.g. "the lock refused to unlock") refused for `r`:
 // "what: why", with r's hint and exit code.
 Error RefusalError(const std::string& what, const Refusal& r);

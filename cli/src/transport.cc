@@ -65,7 +65,7 @@ std::string ConnectErrorText(int err) {
 Endpoint Endpoint::Parse(std::string_view text) {
   Endpoint e;
   auto bad = [&text](const std::string& why) -> Endpoint {
-    throw Error(ExitCode::kUsage, "invalid endpoint \"" + std::string(text) + "\": " + why,
+    throw Error(ExitCode::kBadInput, "invalid endpoint \"" + std::string(text) + "\": " + why,
                 "Use unix:/path/to/socket, a path, or tcp:127.0.0.1:PORT.");
   };
   if (text.starts_with("tcp:")) {
