@@ -138,7 +138,10 @@ class Person:
 
     def __init__(self, home, name):
         self.keyring = os.path.join(home, name + ".keyring")
-        self.env = dict(os.environ, MORTISE_PASSPHRASE="pass-" + name, MORTISE_KEYRING_KDF="fast")
+        # MORTISE_NOW: this device's clock agrees with the simulated lock's
+        # start (the tests set the lock's time explicitly).
+        self.env = dict(os.environ, MORTISE_PASSPHRASE="pass-" + name, MORTISE_KEYRING_KDF="fast",
+                        MORTISE_NOW=TUESDAY_0759)
         self.env.pop("MORTISE_KEYRING", None)
 
     def run(self, *args, stdin=None, check=None):
@@ -641,6 +644,24 @@ class OwnerCli(Base):
         mkp = g.ok("id", "show", "--no-qr")["identity"]["public_key"]
         err = self.refused(self.owner, "key", "share", "--to", mkp, "--hours", "19:00-07:00", rc=2)
         self.assertIn("cannot cross midnight", err)
+
+    def test_offline_one_time_codes_never_repeat_and_never_start_dead(self):
+        self.claim("2026-11-24T08:00:00Z")
+        codes = [self.owner.ok("pin", "offline", "one-time", "--from", "2026-11-24T08:00:00Z")["pin"] for _ in range(4)]
+        self.assertEqual(len(set(codes)), 4, codes)
+        err = self.refused(self.owner, "pin", "offline", "one-time", "--from", "2026-11-24T08:00:00Z")
+        self.assertIn("already issued", err)
+        self.assertIn("--from 2026-11-24T09:00:00Z", err)
+        fifth = self.owner.ok("pin", "offline", "one-time", "--from", "2026-11-24T09:00:00Z")["pin"]
+        self.assertNotIn(fifth, codes)
+        # A code whose six hours are over (this device's clock: 07:59) cannot open.
+        err = self.refused(self.owner, "pin", "offline", "one-time", "--from", "2026-11-23T20:00:00Z", rc=2)
+        self.assertIn("already have expired", err)
+        # After an erase-all code, codes it voids are not handed out.
+        self.owner.ok("pin", "offline", "erase-all")            # issued at 07:00 (now)
+        err = self.refused(self.owner, "pin", "offline", "one-time", rc=2)
+        self.assertIn("voids", err)
+        self.assertIn("2026-11-24T08:00:00Z or later", err)
 
 def main():
     global LOCKD, CLI

@@ -3,7 +3,9 @@
 // the lock authorizes each as the Matter command it is.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -279,13 +281,46 @@ int CmdPin(Context& ctx, const PinOptions& o) {
     std::string code;
     std::string meaning;
     if (o.offline_kind == "one-time") {
-      // Up to four one-time codes per starting hour: the sequence number is
-      // kept per lock in the keyring.
-      uint32_t seq = lock.extra.value("offline_one_time_seq", 0u);
-      lock.extra["offline_one_time_seq"] = seq + 1;
+      // A start hour carries kOneTimeCodesPerHour different codes (seq
+      // 0..3); the same seq gives the same code, so a fifth would repeat one
+      // already handed out (and maybe used). The keyring records, per start
+      // hour, how many were issued; a code that could never open (its hours
+      // are over, or an erase-all code issued since voids it) is refused.
+      const int64_t now_hour = ctx.Now() / 3600;
+      if (static_cast<int64_t>(from_hour) + core::kOneTimeValidityHours <= now_hour) {
+        throw Error(ExitCode::kBadInput,
+                    "a one-time code starting at " + FormatUtc(static_cast<int64_t>(from_hour) * 3600) +
+                        " would already have expired (it is valid for " + std::to_string(core::kOneTimeValidityHours) +
+                        " hours)",
+                    "Leave --from out (now), or give a later start.");
+      }
+      const int64_t erased_at = lock.extra.value("offline_erase_hour", int64_t{-1});
+      if (static_cast<int64_t>(from_hour) <= erased_at) {
+        throw Error(ExitCode::kBadInput,
+                    "the erase-all code issued for " + FormatUtc(erased_at * 3600) +
+                        " voids codes that start then or earlier",
+                    "Start it at " + FormatUtc((erased_at + 1) * 3600) + " or later (--from).");
+      }
+      nlohmann::json issued = lock.extra.value("offline_one_time_issued", nlohmann::json::object());
+      // Forget hours whose codes have all expired: the record stays small.
+      for (auto it = issued.begin(); it != issued.end();) {
+        const int64_t hour = std::strtoll(it.key().c_str(), nullptr, 10);
+        it = hour + core::kOneTimeValidityHours <= now_hour ? issued.erase(it) : std::next(it);
+      }
+      const std::string hour_key = std::to_string(from_hour);
+      const uint32_t seq = issued.value(hour_key, 0u);
+      if (seq >= core::kOneTimeCodesPerHour) {
+        throw Error(ExitCode::kRefused,
+                    "all " + std::to_string(core::kOneTimeCodesPerHour) + " one-time codes starting at " +
+                        FormatUtc(static_cast<int64_t>(from_hour) * 3600) + " were already issued (a fifth would repeat one)",
+                    "Start the next at the following hour: --from " + FormatUtc((static_cast<int64_t>(from_hour) + 1) * 3600) +
+                        "; or give a window code: mortise pin offline window.");
+      }
+      issued[hour_key] = seq + 1;
+      lock.extra["offline_one_time_issued"] = issued;
       std::array<char, core::kShortOfflineCodeDigits> digits{};
-      if (!codec.OneTime(from_hour, static_cast<uint8_t>(seq % core::kOneTimeCodesPerHour), digits).ok()) {
-        throw Error(ExitCode::kUsage, "that start time cannot carry a one-time code");
+      if (!codec.OneTime(from_hour, static_cast<uint8_t>(seq), digits).ok()) {
+        throw Error(ExitCode::kBadInput, "that start time cannot carry a one-time code", "Give another --from.");
       }
       code.assign(digits.begin(), digits.end());
       meaning = "opens once, within " + std::to_string(core::kOneTimeValidityHours) + " hours from " +
@@ -320,7 +355,12 @@ int CmdPin(Context& ctx, const PinOptions& o) {
       meaning = "opens daily " + o.hours + " (lock's local time) for " + std::to_string(weeks) + " week(s)";
     } else if (o.offline_kind == "erase-all") {
       std::array<char, core::kShortOfflineCodeDigits> digits{};
-      if (!codec.EraseAll(from_hour, digits).ok()) throw Error(ExitCode::kUsage, "cannot encode an erase code");
+      if (!codec.EraseAll(from_hour, digits).ok()) {
+        throw Error(ExitCode::kBadInput, "cannot encode an erase code", "Give another --from.");
+      }
+      // Codes starting at or before this hour are void once it is typed:
+      // never hand one out again.
+      lock.extra["offline_erase_hour"] = std::max<int64_t>(lock.extra.value("offline_erase_hour", int64_t{-1}), from_hour);
       code.assign(digits.begin(), digits.end());
       meaning = "typed at the lock within 24 hours, it cancels every offline code issued so far";
     } else {
