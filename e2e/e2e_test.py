@@ -663,6 +663,26 @@ class OwnerCli(Base):
         self.assertIn("voids", err)
         self.assertIn("2026-11-24T08:00:00Z or later", err)
 
+    def test_a_key_that_could_never_open_is_refused_at_share_and_at_accept(self):
+        self.claim()
+        g = Person(self.tmp, "g")
+        g.ok("init")
+        mkp = g.ok("id", "show", "--no-qr")["identity"]["public_key"]
+        for until in ["2026-11-23", "2026-11-24T07:00:00Z"]:   # now is 2026-11-24T07:59Z
+            err = self.refused(self.owner, "key", "share", "--to", mkp, "--until", until, "--no-qr", rc=2)
+            self.assertIn("already past", err)
+        self.assertEqual(self.owner.ok("key", "list")["issued"], [])
+        # A date means the end of that day (the lock's local time; UTC here).
+        out = self.owner.ok("key", "share", "--to", mkp, "--name", "g", "--until", "2026-11-24", "--no-qr")
+        self.assertEqual(out["not_after"], "2026-11-25T00:00:00Z")
+        # The holder's device, a day later, does not store it as if it opened.
+        g.env["MORTISE_NOW"] = "2026-11-25T09:00:00Z"
+        err = self.refused(g, "key", "accept", out["key"], rc=2)
+        self.assertIn("expired at 2026-11-25T00:00:00Z", err)
+        g.env["MORTISE_NOW"] = TUESDAY_0759
+        g.ok("key", "accept", "  " + out["key"] + " \n")   # pasted with spaces: trimmed
+        g.ok("unlock")
+
 def main():
     global LOCKD, CLI
     ap = argparse.ArgumentParser()

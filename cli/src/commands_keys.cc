@@ -101,8 +101,23 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
                                       PermissionsText(f.permissions & ~protocol::RoleAllowedPermissions(f.role)));
   }
   const int64_t now = ctx.Now();
-  if (!o.from.empty()) f.not_before = static_cast<uint64_t>(ParseUtc(o.from, now));
-  if (!o.until.empty()) f.not_after = static_cast<uint64_t>(ParseUtc(o.until, now));
+  // A bare date is a whole day in the lock's local time (UTC plus the
+  // UtcOffset last read from the lock, kept in the keyring; 0 until then):
+  // --from DATE starts at its 00:00, --until DATE ends at its 24:00.
+  const int64_t offset = lock.extra.value("utc_offset_s", int64_t{0});
+  auto is_date = [](const std::string& t) { return t.size() == 10; };
+  if (!o.from.empty()) {
+    f.not_before = static_cast<uint64_t>(ParseUtc(o.from, now) - (is_date(o.from) ? offset : 0));
+  }
+  if (!o.until.empty()) {
+    f.not_after = static_cast<uint64_t>(ParseUtc(o.until, now) + (is_date(o.until) ? 86400 - offset : 0));
+    if (static_cast<int64_t>(f.not_after) <= now) {
+      throw Error(ExitCode::kBadInput,
+                  "--until " + o.until + " is " + FormatUtc(static_cast<int64_t>(f.not_after)) +
+                      ", already past: the key would never open",
+                  "Give a later --until (a date means the end of that day, the lock's local time).");
+    }
+  }
   if (admin.has_value()) {
     if (f.role == protocol::Role::kAdmin) {
       throw Error(ExitCode::kUsage, "an admin cannot make another admin (chains stop at two certificates)",
@@ -175,14 +190,19 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
     if (!file) throw Error(ExitCode::kBadInput, "cannot write " + o.out);
   }
   std::string human = "Key for " + (o.holder_name.empty() ? std::string("the holder") : o.holder_name) + " (serial " +
-                      std::to_string(f.serial) + ", " + o.role + ": " + PermissionsText(f.permissions) + ")\n" + text + "\n";
+                      std::to_string(f.serial) + ", " + o.role + ": " + PermissionsText(f.permissions) + ")\n" +
+                      "Valid " + (f.not_before != 0 ? "from " + FormatUtc(static_cast<int64_t>(f.not_before)) : std::string("from now")) +
+                      (f.not_after != 0 ? " until " + FormatUtc(static_cast<int64_t>(f.not_after)) : std::string(", no end")) +
+                      " (UTC)\n" + text + "\n";
   if (!o.no_qr) {
     Result<std::string> qr = termqr::Render(text);
     if (qr.ok()) human += *qr;
   }
   human += "The holder runs: mortise key accept <the string above>\n";
   ctx.out().Text(human);
-  ctx.out().Json({{"key", text}, {"serial", f.serial}, {"role", o.role}, {"permissions", PermissionsText(f.permissions)}});
+  ctx.out().Json({{"key", text}, {"serial", f.serial}, {"role", o.role}, {"permissions", PermissionsText(f.permissions)},
+                  {"not_before", f.not_before != 0 ? nlohmann::json(FormatUtc(static_cast<int64_t>(f.not_before))) : nlohmann::json(nullptr)},
+                  {"not_after", f.not_after != 0 ? nlohmann::json(FormatUtc(static_cast<int64_t>(f.not_after))) : nlohmann::json(nullptr)}});
   return 0;
 }
 
@@ -191,8 +211,18 @@ int CmdKeyAccept(Context& ctx, const KeyAcceptOptions& o) {
   if (text == "-") {
     if (!std::getline(std::cin, text)) throw Error(ExitCode::kBadInput, "no key string on standard input");
   }
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  // What people paste comes with spaces and line ends around it (docs/cli.md 5).
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  text = first == std::string::npos ? std::string() : text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
   const ParsedShare share = ParseShareString(text);  // strict; kBadInput / kVerification
+  // A key that can no longer open (by this device's clock) is not stored
+  // as if it could: say so, with its exact validity.
+  if (share.holder.not_after != 0 && static_cast<int64_t>(share.holder.not_after) <= ctx.Now()) {
+    throw Error(ExitCode::kBadInput,
+                "this key expired at " + FormatUtc(static_cast<int64_t>(share.holder.not_after)) +
+                    (share.holder.not_before != 0 ? " (it was valid from " + FormatUtc(static_cast<int64_t>(share.holder.not_before)) + ")" : ""),
+                "Ask the owner for a new key.");
+  }
   Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
   // The identity the certificate names must be one of ours.
   const IdentityEntry* mine = nullptr;

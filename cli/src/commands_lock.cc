@@ -221,6 +221,11 @@ int CmdStatus(Context& ctx) {
   const int64_t battery = s.ReadAttribute(A::kBatteryPercent);
   const int64_t utc = s.ReadAttribute(A::kUtcTime);
   const int64_t lockout = s.ReadAttribute(A::kLockoutRemaining);
+  const int64_t offset = s.ReadAttribute(A::kUtcOffset);
+  // Kept so that offline work (key share --until DATE) uses the lock's day.
+  if (s.lock().extra.value("utc_offset_s", int64_t{0}) != offset) {
+    s.Update([offset](LockEntry& l) { l.extra["utc_offset_s"] = offset; });
+  }
   std::string text = "lock '" + s.lock().name + "' (" + RoleText(s.lock().role) + ")\n";
   text += "  bolt:     " + std::string(LockStateName(lock_state)) + "\n";
   text += "  door:     " + std::string(DoorStateName(door)) + "\n";
