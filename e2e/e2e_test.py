@@ -683,6 +683,23 @@ class OwnerCli(Base):
         g.ok("key", "accept", "  " + out["key"] + " \n")   # pasted with spaces: trimmed
         g.ok("unlock")
 
+    def test_endpoints_are_stored_absolute_and_can_be_changed(self):
+        p = subprocess.run([CLI, "--keyring", self.owner.keyring, "--json", "claim", self.lock.label(), "--endpoint",
+                            os.path.relpath(self.lock.endpoint, self.tmp), "--time", TUESDAY_0759],
+                           cwd=self.tmp, capture_output=True, text=True, env=self.owner.env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        [lock] = self.owner.ok("lock", "list")["locks"]
+        self.assertEqual(lock["endpoint"], "unix:" + self.lock.endpoint)
+        self.owner.ok("status")   # from another directory than the claim's
+        # The lock moves: its socket is now reached by another path.
+        moved = os.path.join(self.tmp, "elsewhere")
+        os.symlink(self.lock.dir, moved)
+        self.owner.ok("lock", "endpoint", lock["name"], os.path.join(moved, "lock.sock"))
+        self.assertEqual(self.owner.ok("lock", "list")["locks"][0]["endpoint"], "unix:" + os.path.join(moved, "lock.sock"))
+        self.owner.ok("status")
+        self.refused(self.owner, "lock", "endpoint", "nope", "/x/y.sock", rc=1)
+        self.refused(self.owner, "lock", "endpoint", lock["name"], "tcp:host", rc=2)
+
 def main():
     global LOCKD, CLI
     ap = argparse.ArgumentParser()

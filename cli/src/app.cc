@@ -25,6 +25,7 @@ struct AllOptions {
   IdNewOptions id_new;
   IdShowOptions id_show;
   LockForgetOptions lock_forget;
+  LockEndpointOptions lock_endpoint;
   InfoOptions info;
   ClaimOptions claim;
   UnlockOptions unlock;
@@ -316,6 +317,12 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   CLI::App* forget = t.Add(lock, "forget", "Remove a lock from your keyring (the lock itself is not changed).",
                            [&a](Context& c) { return CmdLockForget(c, a.lock_forget); });
   forget->add_option("name", a.lock_forget.name, "Local name of the lock")->required();
+  CLI::App* endpoint = t.Add(lock, "endpoint",
+                             "Change where a lock of your keyring is reached (its socket moved, or another address); "
+                             "keys, offline-PIN secret and issued-key records stay.",
+                             [&a](Context& c) { return CmdLockEndpoint(c, a.lock_endpoint); });
+  endpoint->add_option("name", a.lock_endpoint.name, "Local name of the lock")->required();
+  endpoint->add_option("endpoint", a.lock_endpoint.endpoint, "unix:/path, a socket path, or tcp:HOST:PORT")->required();
   forget->add_flag("--yes", a.lock_forget.yes,
                    "Confirm forgetting a lock you own (its offline-PIN secret and issued-key records are lost)");
 

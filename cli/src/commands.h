@@ -98,6 +98,12 @@ struct LockForgetOptions {
 };
 int CmdLockForget(Context& ctx, const LockForgetOptions& o);
 
+struct LockEndpointOptions {
+  std::string name;      // the lock's local name
+  std::string endpoint;  // the new endpoint (a relative socket path is made absolute)
+};
+int CmdLockEndpoint(Context& ctx, const LockEndpointOptions& o);
+
 // --- talking to a lock -------------------------------------------------------
 
 struct InfoOptions {

@@ -242,7 +242,7 @@ int CmdKeyAccept(Context& ctx, const KeyAcceptOptions& o) {
   entry.name = !o.name.empty() ? o.name : (!share.bundle.lock_name_hint.empty() ? share.bundle.lock_name_hint : "lock");
   entry.lock_id = share.lock_id;
   entry.lock_key = share.bundle.lock_key;
-  entry.endpoint = !o.endpoint.empty() ? Endpoint::Parse(o.endpoint).ToString()
+  entry.endpoint = !o.endpoint.empty() ? Endpoint::Parse(o.endpoint).Absolute().ToString()
                                        : (share.bundle.endpoint_hint.empty() ? std::string()
                                                                              : Endpoint::Parse(share.bundle.endpoint_hint).ToString());
   if (entry.endpoint.empty()) throw Error(ExitCode::kUsage, "the key names no endpoint", "Pass --endpoint.");

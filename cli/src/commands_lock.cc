@@ -151,7 +151,7 @@ int CmdClaim(Context& ctx, const ClaimOptions& o) {
   }
   Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
   const IdentityEntry& identity = keyring.content().GetIdentity(o.identity);
-  const Endpoint endpoint = Endpoint::Parse(o.endpoint);
+  const Endpoint endpoint = Endpoint::Parse(o.endpoint).Absolute();
   Transport transport = ctx.Connect(endpoint);
   LockClient client(transport, ctx.drbg());
 
