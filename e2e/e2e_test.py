@@ -700,6 +700,21 @@ class OwnerCli(Base):
         self.refused(self.owner, "lock", "endpoint", "nope", "/x/y.sock", rc=1)
         self.refused(self.owner, "lock", "endpoint", lock["name"], "tcp:host", rc=2)
 
+    def test_a_key_string_with_a_changed_character_is_refused_at_accept(self):
+        self.claim()
+        g = Person(self.tmp, "g")
+        g.ok("init")
+        mkp = g.ok("id", "show", "--no-qr")["identity"]["public_key"]
+        key = self.owner.ok("key", "share", "--to", mkp, "--name", "g", "--no-qr")["key"]
+        before = g.keyring_bytes()
+        for at in range(len("MKS1."), len(key), 23):
+            changed = key[:at] + ("B" if key[at] != "B" else "C") + key[at + 1:]
+            err = self.refused(g, "key", "accept", changed, rc=2)
+            self.assertIn("damaged", err)
+        self.assertEqual(before, g.keyring_bytes())
+        g.ok("key", "accept", key)
+        g.ok("unlock")
+
 def main():
     global LOCKD, CLI
     ap = argparse.ArgumentParser()
