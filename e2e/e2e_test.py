@@ -715,6 +715,27 @@ class OwnerCli(Base):
         g.ok("key", "accept", key)
         g.ok("unlock")
 
+    def test_key_list_shows_terms_for_the_owner_and_the_guest_its_own_key(self):
+        self.claim()
+        guest = self.guest("gus", "--from", "2026-11-28T00:00:00Z", "--until", "2026-11-30T00:00:00Z", "--uses", "3",
+                           "--days", "sat,sun", "--hours", "08:00-20:00")
+
+        def text(person):
+            p = subprocess.run([CLI, "--keyring", person.keyring, "key", "list"], capture_output=True, text=True,
+                               env=person.env, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return p.stdout
+        owner = text(self.owner)
+        self.assertIn("keys you issued:", owner)
+        self.assertIn("- gus  serial ", owner)
+        self.assertIn("valid 2026-11-28T00:00:00Z .. 2026-11-30T00:00:00Z, sat,sun 08:00-20:00, 3 uses", owner)
+        mine = text(guest)
+        self.assertIn("your key: serial ", mine)
+        self.assertIn("guest: lock,unlock", mine.replace(", ", ","))
+        self.assertIn("3 uses (counted by the lock)", mine)
+        [k] = guest.ok("key", "list")["mine"]
+        self.assertEqual((k["valid_from"], k["valid_until"], k["max_uses"]), ("2026-11-28T00:00:00Z", "2026-11-30T00:00:00Z", 3))
+
 def main():
     global LOCKD, CLI
     ap = argparse.ArgumentParser()

@@ -364,22 +364,83 @@ int CmdKeyToken(Context& ctx, const KeyTokenOptions& o) {
   return 0;
 }
 
+namespace {
+
+// A key's terms in words: "2026-11-28T00:00:00Z .. 2026-11-30T00:00:00Z, mon-fri 07:00-19:00, 3 uses".
+std::string TermsText(uint64_t not_before, uint64_t not_after, const std::optional<protocol::WeeklyWindow>& schedule,
+                      uint32_t max_uses, bool remote_only) {
+  std::string t = not_before == 0 && not_after == 0
+                      ? std::string("no time limit")
+                      : (not_before != 0 ? FormatUtc(static_cast<int64_t>(not_before)) : std::string("any time")) + " .. " +
+                            (not_after != 0 ? FormatUtc(static_cast<int64_t>(not_after)) : std::string("no end"));
+  if (schedule.has_value()) {
+    char hours[16];
+    std::snprintf(hours, sizeof(hours), "%02u:%02u-%02u:%02u", schedule->start_minute / 60u, schedule->start_minute % 60u,
+                  schedule->end_minute / 60u, schedule->end_minute % 60u);
+    t += ", " + FormatDays(schedule->days_mask) + " " + hours;
+  }
+  t += max_uses != 0 ? ", " + std::to_string(max_uses) + " uses (counted by the lock)" : std::string(", unlimited uses");
+  if (remote_only) t += ", remote only";
+  return t;
+}
+
+json TermsJson(uint64_t not_before, uint64_t not_after, const std::optional<protocol::WeeklyWindow>& schedule,
+               uint32_t max_uses, bool remote_only) {
+  json j = {{"not_before", not_before}, {"not_after", not_after}, {"max_uses", max_uses}, {"remote_only", remote_only},
+            {"valid_from", not_before != 0 ? json(FormatUtc(static_cast<int64_t>(not_before))) : json(nullptr)},
+            {"valid_until", not_after != 0 ? json(FormatUtc(static_cast<int64_t>(not_after))) : json(nullptr)}};
+  if (schedule.has_value()) {
+    j["schedule"] = {{"days", FormatDays(schedule->days_mask)},
+                     {"start_minute", schedule->start_minute},
+                     {"end_minute", schedule->end_minute}};
+  }
+  return j;
+}
+
+}  // namespace
+
 int CmdKeyList(Context& ctx) {
   Keyring keyring = ctx.OpenKeyring(Keyring::Access::kRead);
   json out = json::array();
+  json mine = json::array();
   std::string text;
+  const int64_t now = ctx.Now();
   for (const LockEntry& lock : keyring.content().locks()) {
-    text += lock.name + " (" + RoleText(lock.role) + ")\n";
+    text += "lock '" + lock.name + "' (you: " + RoleText(lock.role) + ")\n";
+    // Your own key's terms, from the last certificate of your chain.
+    if (!lock.is_owner() && !lock.chain.empty()) {
+      Result<protocol::CertificateFields> f = protocol::DecodeCertificate(SplitChain(lock.chain).back());
+      if (f.ok()) {
+        const bool expired = f->not_after != 0 && static_cast<int64_t>(f->not_after) <= now;
+        text += "  your key: serial " + std::to_string(f->serial) + ", " + RoleText(f->role) + ": " +
+                PermissionsText(f->permissions) + "\n    valid " +
+                TermsText(f->not_before, f->not_after, f->schedule, f->max_uses, f->remote_only) +
+                (expired ? "  EXPIRED" : "") + "\n";
+        json k = TermsJson(f->not_before, f->not_after, f->schedule, f->max_uses, f->remote_only);
+        k.update({{"lock", lock.name}, {"serial", f->serial}, {"role", RoleText(f->role)},
+                  {"permissions", PermissionsText(f->permissions)}, {"expired", expired}});
+        mine.push_back(k);
+      }
+    }
+    if (lock.issued.empty()) {
+      if (lock.is_owner()) text += "  no keys issued (share one: mortise key share --to MKP1...)\n";
+      continue;
+    }
+    text += "  keys you issued:\n";
     for (const IssuedKey& k : lock.issued) {
-      out.push_back({{"lock", lock.name}, {"serial", k.serial}, {"holder", k.holder_name}, {"role", RoleText(k.role)},
-                     {"permissions", PermissionsText(k.permissions)}, {"revoked", k.revoked},
-                     {"not_before", k.not_before}, {"not_after", k.not_after}, {"max_uses", k.max_uses}});
-      text += "  " + std::to_string(k.serial) + "  " + (k.holder_name.empty() ? "-" : k.holder_name) + "  " +
-              RoleText(k.role) + "  " + PermissionsText(k.permissions) + (k.revoked ? "  REVOKED" : "") + "\n";
+      json entry = TermsJson(k.not_before, k.not_after, k.schedule, k.max_uses, k.remote_only);
+      const bool expired = k.not_after != 0 && static_cast<int64_t>(k.not_after) <= now;
+      entry.update({{"lock", lock.name}, {"serial", k.serial}, {"holder", k.holder_name}, {"role", RoleText(k.role)},
+                    {"permissions", PermissionsText(k.permissions)}, {"revoked", k.revoked}, {"expired", expired}});
+      out.push_back(entry);
+      text += "  - " + (k.holder_name.empty() ? std::string("(no name)") : k.holder_name) + "  serial " +
+              std::to_string(k.serial) + "  " + RoleText(k.role) + ": " + PermissionsText(k.permissions) +
+              (k.revoked ? "  REVOKED" : expired ? "  EXPIRED" : "") + "\n    valid " +
+              TermsText(k.not_before, k.not_after, k.schedule, k.max_uses, k.remote_only) + "\n";
     }
   }
   ctx.out().Text(text.empty() ? "no locks\n" : text);
-  ctx.out().Json({{"issued", out}});
+  ctx.out().Json({{"issued", out}, {"mine", mine}});
   return 0;
 }
 
