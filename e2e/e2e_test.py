@@ -624,6 +624,9 @@ class OwnerCli(Base):
             self.assertIn("'%s' is not a command" % word, err)
             self.assertIn("Did you mean `%s`" % nearest, err)
             self.assertNotIn("subcommand is required", err)
+        err = self.refused(self.owner, "user", rc=1)
+        self.assertIn("`mortise user` needs a command", err)
+        self.assertIn("Choose one of: list, show, add", err)
         err = self.refused(self.owner, "xyzzy", rc=1)
         self.assertIn("The commands are: init, id, lock", err)
 
@@ -735,6 +738,28 @@ class OwnerCli(Base):
         self.assertIn("3 uses (counted by the lock)", mine)
         [k] = guest.ok("key", "list")["mine"]
         self.assertEqual((k["valid_from"], k["valid_until"], k["max_uses"]), ("2026-11-28T00:00:00Z", "2026-11-30T00:00:00Z", 3))
+
+    def test_settings_a_new_owner_looks_for_and_renaming_a_lock(self):
+        self.claim()
+        self.owner.ok("settings", "set", "auto-relock", "10")
+        self.owner.ok("settings", "set", "wrong-code-limit", "4")
+        self.owner.ok("settings", "set", "utc-offset", "+01:00")
+        shown = self.owner.ok("settings", "show")["settings"]
+        self.assertEqual((shown["auto-relock"], shown["wrong-code-limit"], shown["utc-offset"]), (10, 4, 3600))
+        self.owner.ok("unlock")
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Unlocked")
+        self.lock.advance(12000)                 # relocked by itself after 10 s
+        self.assertEqual(self.bolt(), "Locked")
+        err = self.refused(self.owner, "settings", "set", "wrong-code-limit", "1000", rc=2)
+        self.assertIn("out of the range", err)
+        self.refused(self.owner, "settings", "set", "auto-relok", "5", rc=2)
+        self.refused(self.owner, "settings", "set", "one-touch-locking", "maybe", rc=2)
+        self.assertEqual(self.owner.ok("settings", "show")["settings"]["wrong-code-limit"], 4)
+        self.owner.ok("lock", "rename", "lock", "front-door")
+        self.assertEqual([l["name"] for l in self.owner.ok("lock", "list")["locks"]], ["front-door"])
+        self.owner.ok("--lock", "front-door", "status")
+        self.refused(self.owner, "lock", "rename", "front-door", "bad name", rc=2)
 
 def main():
     global LOCKD, CLI

@@ -26,6 +26,8 @@ struct AllOptions {
   IdShowOptions id_show;
   LockForgetOptions lock_forget;
   LockEndpointOptions lock_endpoint;
+  LockRenameOptions lock_rename;
+  SettingsOptions settings;
   InfoOptions info;
   ClaimOptions claim;
   UnlockOptions unlock;
@@ -154,6 +156,14 @@ std::optional<Error> UnknownCommand(CLI::App& app, int argc, char** argv) {
     return Error(ExitCode::kUsage, "'" + word + "' is not a command of `" + path + "`",
                  nearest.empty() ? "The commands are: " + all + ". See `" + path + " --help`."
                                  : "Did you mean `" + path + " " + nearest + "`? See `" + path + " --help`.");
+  }
+  // A group given without its action (`mortise user`): name the choices.
+  if (current->get_require_subcommand_min() > 0) {
+    std::string all;
+    for (CLI::App* sub : current->get_subcommands([](CLI::App*) { return true; })) {
+      all += (all.empty() ? "" : ", ") + sub->get_name();
+    }
+    return Error(ExitCode::kUsage, "`" + path + "` needs a command", "Choose one of: " + all + ". See `" + path + " --help`.");
   }
   return std::nullopt;
 }
@@ -323,6 +333,10 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
                              [&a](Context& c) { return CmdLockEndpoint(c, a.lock_endpoint); });
   endpoint->add_option("name", a.lock_endpoint.name, "Local name of the lock")->required();
   endpoint->add_option("endpoint", a.lock_endpoint.endpoint, "unix:/path, a socket path, or tcp:HOST:PORT")->required();
+  CLI::App* rename = t.Add(lock, "rename", "Rename a lock in your keyring (the name is yours; the lock is not changed).",
+                           [&a](Context& c) { return CmdLockRename(c, a.lock_rename); });
+  rename->add_option("name", a.lock_rename.name, "Current local name")->required();
+  rename->add_option("new-name", a.lock_rename.new_name, "New local name")->required();
   forget->add_flag("--yes", a.lock_forget.yes,
                    "Confirm forgetting a lock you own (its offline-PIN secret and issued-key records are lost)");
 
@@ -357,6 +371,24 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   CLI::App* mode = t.Add(&app, "mode", "Show or set the operating mode.", [&a](Context& c) { return CmdMode(c, a.mode); });
   mode->add_option("mode", a.mode.mode, "normal, vacation, privacy, passage or no-remote (none: show the mode)")
       ->check(CLI::IsMember({"normal", "vacation", "privacy", "passage", "no-remote"}));
+
+  CLI::App* settings = t.Group(&app, "settings",
+                               "The lock's settings: auto-relock, wrong-code limit and lockout, one-touch locking, "
+                               "privacy button, UTC offset, ...");
+  t.Add(settings, "show", "Show every setting with its value.", [&a](Context& c) {
+    a.settings.action = "show";
+    return CmdSettings(c, a.settings);
+  });
+  CLI::App* settings_set = t.Add(settings, "set", "Change one setting (the lock checks the value).", [&a](Context& c) {
+    a.settings.action = "set";
+    return CmdSettings(c, a.settings);
+  });
+  settings_set->add_option("name", a.settings.name,
+                           "auto-relock, wrong-code-limit, lockout-time, max-lockout-time, one-touch-locking, "
+                           "privacy-button, require-pin-remote, unlatch-on-unlock, door-ajar-time, battery-low, "
+                           "utc-offset")
+      ->required();
+  settings_set->add_option("value", a.settings.value, "seconds or a count; on/off; +HH:MM for utc-offset")->required();
 
   CLI::App* time = t.Group(&app, "time", "The lock's clock (time-limited keys and schedules need it).");
   t.Add(time, "show", "Show the lock's time and its difference from this device's.", [&a](Context& c) {
