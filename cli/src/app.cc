@@ -375,14 +375,15 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   CLI::App* settings = t.Group(&app, "settings",
                                "The lock's settings: auto-relock, wrong-code limit and lockout, one-touch locking, "
                                "privacy button, UTC offset, ...");
-  t.Add(settings, "show", "Show every setting with its value.", [&a](Context& c) {
-    a.settings.action = "show";
-    return CmdSettings(c, a.settings);
-  });
-  CLI::App* settings_set = t.Add(settings, "set", "Change one setting (the lock checks the value).", [&a](Context& c) {
-    a.settings.action = "set";
-    return CmdSettings(c, a.settings);
-  });
+  auto settings_act = [&a](const char* action) {
+    return [&a, action](Context& c) {
+      a.settings.action = action;
+      return CmdSettings(c, a.settings);
+    };
+  };
+  t.Add(settings, "show", "Show every setting with its value.", settings_act("show"));
+  CLI::App* settings_set =
+      t.Add(settings, "set", "Change one setting (the lock checks the value).", settings_act("set"));
   settings_set->add_option("name", a.settings.name,
                            "auto-relock, wrong-code-limit, lockout-time, max-lockout-time, one-touch-locking, "
                            "privacy-button, require-pin-remote, unlatch-on-unlock, door-ajar-time, battery-low, "

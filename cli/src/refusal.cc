@@ -6,15 +6,25 @@ namespace {
 using core::EventDetail;
 using core::OperationError;
 
-struct DetailRow {
-  EventDetail detail;
+// One row of a reason table: the lock's code, and what the CLI says.
+template <typename Code>
+struct Row {
+  Code code;
   const char* why;
   const char* hint;
 };
 
+template <typename Code, size_t N>
+std::optional<Refusal> Lookup(const Row<Code> (&rows)[N], Code code) {
+  for (const Row<Code>& row : rows) {
+    if (row.code == code) return Refusal{ExitCode::kRefused, row.why, row.hint};
+  }
+  return std::nullopt;
+}
+
 // The core's reasons (core/event.h EventDetail). kModeRestricted and
 // kLockedOut are completed from the context (which mode, how long).
-constexpr DetailRow kDetails[] = {
+constexpr Row<EventDetail> kDetails[] = {
     {EventDetail::kScheduleRestricted, "it is outside this user's or key's schedule",
      "Try again within the schedule (the owner sees it with `mortise schedule weekday list --user N` or `mortise key "
      "list`)."},
@@ -38,14 +48,8 @@ constexpr DetailRow kDetails[] = {
      "Check that nothing blocks the bolt (door closed and aligned), then try again."},
 };
 
-struct ErrorRow {
-  OperationError error;
-  const char* why;
-  const char* hint;
-};
-
 // Matter's OperationErrorEnum, when the lock gave no detail.
-constexpr ErrorRow kErrors[] = {
+constexpr Row<OperationError> kErrors[] = {
     {OperationError::kInvalidCredential, "the lock did not accept the credential",
      "Check the credential, or ask the owner for a new one."},
     {OperationError::kDisabledUserDenied, "this user is disabled", "The owner can enable it: mortise user enable N."},
@@ -145,12 +149,10 @@ Refusal ExplainOperation(uint8_t dl_status, int64_t operation_error, std::option
       }
       return {ExitCode::kRefused, why, hint};
     }
-    for (const DetailRow& row : kDetails) {
-      if (row.detail == *detail) return {ExitCode::kRefused, row.why, row.hint};
-    }
+    if (std::optional<Refusal> r = Lookup(kDetails, *detail)) return *r;
   }
-  for (const ErrorRow& row : kErrors) {
-    if (static_cast<int64_t>(row.error) == operation_error) return {ExitCode::kRefused, row.why, row.hint};
+  if (operation_error >= 0 && operation_error <= 0xFF) {
+    if (std::optional<Refusal> r = Lookup(kErrors, static_cast<OperationError>(operation_error))) return *r;
   }
   return {ExitCode::kRefused,
           std::string("the lock refused the operation (") + core::DlStatusName(static_cast<core::DlStatus>(dl_status)) +
