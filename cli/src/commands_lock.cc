@@ -233,6 +233,15 @@ int CmdStatus(Context& ctx) {
   text += "  battery:  " + std::to_string(battery) + "%\n";
   text += "  time:     " + FormatUtc(utc) + "\n";
   if (lockout > 0) text += "  keypad locked out for " + std::to_string(lockout) + " s\n";
+  // What a new owner must not miss, in words (issue 12, item 16).
+  nlohmann::json warnings = nlohmann::json::array();
+  if (battery <= s.ReadAttribute(A::kBatteryLowThreshold)) {
+    warnings.push_back("the battery is low (" + std::to_string(battery) + "%): replace the batteries soon");
+  }
+  if (lock_state == 1 && (door == 0 || door == 5)) {
+    warnings.push_back("locked with the door open: the bolt is out but the door is not shut");
+  }
+  for (const auto& w : warnings) text += "  warning: " + w.get<std::string>() + "\n";
   ctx.out().Text(text);
   ctx.out().Json({{"lock", s.lock().name},
                   {"lock_state", LockStateName(lock_state)},
@@ -240,7 +249,8 @@ int CmdStatus(Context& ctx) {
                   {"mode", ModeText(mode)},
                   {"battery_percent", battery},
                   {"utc", utc != 0 ? nlohmann::json(FormatUtc(utc)) : nlohmann::json(nullptr)},
-                  {"lockout_remaining_s", lockout}});
+                  {"lockout_remaining_s", lockout},
+                  {"warnings", warnings}});
   return 0;
 }
 
