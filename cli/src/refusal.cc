@@ -103,8 +103,13 @@ Refusal ExplainStatus(StatusCode code, RefusalStage stage) {
                                  "weekly schedule, or its revalidation token is too old",
                                  "See the key's terms with mortise key list; the owner can check the lock's clock with "
                                  "mortise time show."}
-                       : Refusal{ExitCode::kBadInput, "a value is out of the range the lock accepts",
-                                 "Check the command's values (see mortise <command> --help)."};
+                       // The key is re-checked at every command (it may have expired or left its
+                       // schedule since the handshake), and values are range-checked too.
+                       : Refusal{ExitCode::kRefused,
+                                 "the key is outside its validity or weekly schedule now, or a value is out of the "
+                                 "range the lock accepts",
+                                 "See your key's terms with mortise key list, and the command's values with mortise "
+                                 "<command> --help."};
     case StatusCode::kFailedPrecondition:
       return Refusal{ExitCode::kRefused,
                      "the lock cannot accept this now: its time is unknown and the key is time-limited, or it is not "
