@@ -139,7 +139,10 @@ class Person:
 
     def __init__(self, home, name):
         self.keyring = os.path.join(home, name + ".keyring")
-        self.env = dict(os.environ, MORTISE_PASSPHRASE="pass-" + name, MORTISE_KEYRING_KDF="fast")
+        # MORTISE_NOW: this device's clock agrees with the simulated lock's
+        # start (the tests set the lock's time explicitly).
+        self.env = dict(os.environ, MORTISE_PASSPHRASE="pass-" + name, MORTISE_KEYRING_KDF="fast",
+                        MORTISE_NOW=TUESDAY_0759)
         self.env.pop("MORTISE_KEYRING", None)
 
     def run(self, *args, stdin=None, check=None):
@@ -728,6 +731,243 @@ class FloodingByAnotherUser(Base):
             for fd in (go_r, go_w, done_r, done_w):
                 os.close(fd)
 
+
+class OwnerCli(Base):
+    """Issue 12: what a new owner reads. Every refusal says why and what to do."""
+
+    def refused(self, person, *args, rc=3):
+        code, out, err = person.run(*args)
+        self.assertEqual(code, rc, (args, err))
+        self.assertTrue(err.startswith("mortise: "), err)
+        if out is not None:
+            self.assertEqual(out["error"]["code"], rc, out)
+            self.assertTrue(out["error"]["hint"], (args, out))  # always says what to do
+        return err
+
+    def test_refusals_say_why_in_words_and_what_to_do(self):
+        self.claim()
+        self.owner.ok("mode", "privacy")
+        err = self.refused(self.owner, "unlock")
+        self.assertIn("privacy mode", err)
+        self.assertIn("mortise mode normal", err)
+        self.assertNotIn("OperationError", err)
+        self.owner.ok("mode", "normal")
+        self.owner.ok("unlock")
+        self.lock.advance(2000)
+        self.lock.control({"cmd": "battery", "percent": 5})
+        err = self.refused(self.owner, "lock")
+        self.assertIn("battery is too low to lock", err)
+        self.assertIn("Replace the batteries", err)
+        self.lock.control({"cmd": "battery", "percent": 80})
+        self.relock()
+        guest = self.guest("gus", "--uses", "1")
+        guest.ok("unlock")
+        self.lock.advance(2000)
+        self.relock()
+        err = self.refused(guest, "unlock")
+        self.assertIn("uses are spent", err)
+        self.owner.ok("key", "revoke", "gus")
+        err = self.refused(guest, "unlock")
+        self.assertIn("revoked", err)
+        self.assertIn("Ask the lock's owner", err)
+        self.owner.ok("mode", "no-remote")
+        err = self.refused(self.owner, "unlock", "--remote")
+        self.assertIn("no-remote mode", err)
+
+    def test_missing_users_and_empty_slots_are_named_and_never_removed(self):
+        self.claim()
+        self.owner.ok("user", "add", "ann")
+        for args in [("user", "remove", "3"), ("user", "show", "3"), ("user", "enable", "3"),
+                     ("user", "update", "3", "--name", "bo"), ("pin", "remove", "--slot", "3"),
+                     ("card", "remove", "--slot", "2"), ("schedule", "weekday", "remove", "--user", "1", "--slot", "1"),
+                     ("schedule", "weekday", "list", "--user", "2")]:
+            err = self.refused(self.owner, *args, rc=2)
+            self.assertNotIn("InvalidField", err)
+            self.assertNotIn("removed", err)
+            self.assertTrue("no user #" in err or "empty" in err or "not set" in err, err)
+        code, _, err = self.owner.run("pin", "add", "--user", "4", "--stdin", stdin="246810\n")
+        self.assertEqual(code, 2, err)
+        self.assertIn("there is no user #4", err)
+        self.assertEqual([u["userName"] for u in self.owner.ok("user", "list")["users"]], ["ann"])
+        # Text output speaks words, not raw JSON or Matter names.
+        p = subprocess.run([CLI, "--keyring", self.owner.keyring, "user", "show", "1"], capture_output=True,
+                           text=True, env=self.owner.env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("user #1 ann  unrestricted  enabled", p.stdout)
+        self.assertNotIn("{", p.stdout)
+
+    def test_exit_codes_follow_the_documented_table(self):
+        self.claim()
+        self.owner.ok("user", "add", "ann")
+        # 1: the command line's shape.
+        self.refused(self.owner, "user", "frobnicate", rc=1)
+        self.refused(self.owner, "pin", "add", rc=1)                       # --user missing
+        # 2: a malformed value, or a user or slot that does not exist.
+        self.refused(self.owner, "schedule", "weekday", "add", "--user", "1", "--days", "mon", "--hours", "7-19", rc=2)
+        self.refused(self.owner, "schedule", "weekday", "add", "--user", "1", "--days", "mon", "--hours", "19:00-19:00", rc=2)
+        self.refused(self.owner, "pin", "add", "--user", "1", "--stdin", rc=2)   # no PIN
+        self.refused(self.owner, "pin", "add", "--user", "x", rc=2)
+        self.refused(self.owner, "time", "set", "yesterday", rc=2)
+        self.refused(self.owner, "user", "remove", "9", rc=2)
+        # 3: refused by the lock (or by the CLI for a lock rule it knows).
+        self.refused(self.owner, "time", "set", "2026-01-01T00:00:00Z", rc=3)
+        guest = self.guest("gus")
+        self.refused(guest, "user", "add", "mallory", rc=3)
+
+    def test_a_mistyped_command_is_named_with_the_nearest_one(self):
+        for args, word, nearest in [(("staus",), "staus", "mortise status"), (("user", "ad", "x"), "ad", "mortise user add"),
+                                    (("schedule", "weekdy", "list"), "weekdy", "mortise schedule weekday"),
+                                    (("lock", "lsit"), "lsit", "mortise lock list")]:
+            err = self.refused(self.owner, *args, rc=1)
+            self.assertIn("'%s' is not a command" % word, err)
+            self.assertIn("Did you mean `%s`" % nearest, err)
+            self.assertNotIn("subcommand is required", err)
+        err = self.refused(self.owner, "user", rc=1)
+        self.assertIn("`mortise user` needs a command", err)
+        self.assertIn("Choose one of: list, show, add", err)
+        err = self.refused(self.owner, "xyzzy", rc=1)
+        self.assertIn("The commands are: init, id, lock", err)
+
+    def test_an_overnight_weekday_window_is_split_across_midnight(self):
+        self.claim("2026-11-23T18:00:00Z")  # Monday 18:00
+        self.owner.ok("user", "add", "nia")
+        self.owner.ok("pin", "add", "--user", "1", "--stdin", stdin="135790\n")
+        out = self.owner.ok("schedule", "weekday", "add", "--user", "1", "--days", "mon", "--hours", "19:00-07:00")
+        self.assertEqual(len(out["slots"]), 2)
+        listed = self.owner.ok("schedule", "weekday", "list", "--user", "1")["schedules"]
+        self.assertEqual(sorted((s["daysMask"], s["startHour"], s["endHour"]) for s in listed),
+                         [(2, 19, 23), (4, 0, 7)])   # Monday evening, Tuesday morning
+        self.assertEqual(self.lock.keypad("135790#")["lockState"], "Locked")     # Monday 18:00
+        self.set_time("2026-11-24T06:30:00Z")                                    # Tuesday 06:30
+        self.assertEqual(self.lock.keypad("135790#")["lockState"], "Unlocked")
+        g = Person(self.tmp, "g")
+        g.ok("init")
+        mkp = g.ok("id", "show", "--no-qr")["identity"]["public_key"]
+        err = self.refused(self.owner, "key", "share", "--to", mkp, "--hours", "19:00-07:00", rc=2)
+        self.assertIn("cannot cross midnight", err)
+
+    def test_offline_one_time_codes_never_repeat_and_never_start_dead(self):
+        self.claim("2026-11-24T08:00:00Z")
+        codes = [self.owner.ok("pin", "offline", "one-time", "--from", "2026-11-24T08:00:00Z")["pin"] for _ in range(4)]
+        self.assertEqual(len(set(codes)), 4, codes)
+        err = self.refused(self.owner, "pin", "offline", "one-time", "--from", "2026-11-24T08:00:00Z")
+        self.assertIn("already issued", err)
+        self.assertIn("--from 2026-11-24T09:00:00Z", err)
+        fifth = self.owner.ok("pin", "offline", "one-time", "--from", "2026-11-24T09:00:00Z")["pin"]
+        self.assertNotIn(fifth, codes)
+        # A code whose six hours are over (this device's clock: 07:59) cannot open.
+        err = self.refused(self.owner, "pin", "offline", "one-time", "--from", "2026-11-23T20:00:00Z", rc=2)
+        self.assertIn("already have expired", err)
+        # After an erase-all code, codes it voids are not handed out.
+        self.owner.ok("pin", "offline", "erase-all")            # issued at 07:00 (now)
+        err = self.refused(self.owner, "pin", "offline", "one-time", rc=2)
+        self.assertIn("voids", err)
+        self.assertIn("2026-11-24T08:00:00Z or later", err)
+
+    def test_a_key_that_could_never_open_is_refused_at_share_and_at_accept(self):
+        self.claim()
+        g = Person(self.tmp, "g")
+        g.ok("init")
+        mkp = g.ok("id", "show", "--no-qr")["identity"]["public_key"]
+        for until in ["2026-11-23", "2026-11-24T07:00:00Z"]:   # now is 2026-11-24T07:59Z
+            err = self.refused(self.owner, "key", "share", "--to", mkp, "--until", until, "--no-qr", rc=2)
+            self.assertIn("already past", err)
+        self.assertEqual(self.owner.ok("key", "list")["issued"], [])
+        # A date means the end of that day (the lock's local time; UTC here).
+        out = self.owner.ok("key", "share", "--to", mkp, "--name", "g", "--until", "2026-11-24", "--no-qr")
+        self.assertEqual(out["not_after"], "2026-11-25T00:00:00Z")
+        # The holder's device, a day later, does not store it as if it opened.
+        g.env["MORTISE_NOW"] = "2026-11-25T09:00:00Z"
+        err = self.refused(g, "key", "accept", out["key"], rc=2)
+        self.assertIn("expired at 2026-11-25T00:00:00Z", err)
+        g.env["MORTISE_NOW"] = TUESDAY_0759
+        g.ok("key", "accept", "  " + out["key"] + " \n")   # pasted with spaces: trimmed
+        g.ok("unlock")
+
+    def test_endpoints_are_stored_absolute_and_can_be_changed(self):
+        p = subprocess.run([CLI, "--keyring", self.owner.keyring, "--json", "claim", self.lock.label(), "--endpoint",
+                            os.path.relpath(self.lock.endpoint, self.tmp), "--time", TUESDAY_0759],
+                           cwd=self.tmp, capture_output=True, text=True, env=self.owner.env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        [lock] = self.owner.ok("lock", "list")["locks"]
+        self.assertEqual(lock["endpoint"], "unix:" + self.lock.endpoint)
+        self.owner.ok("status")   # from another directory than the claim's
+        # The lock moves: its socket is now reached by another path.
+        moved = os.path.join(self.tmp, "elsewhere")
+        os.symlink(self.lock.dir, moved)
+        self.owner.ok("lock", "endpoint", lock["name"], os.path.join(moved, "lock.sock"))
+        self.assertEqual(self.owner.ok("lock", "list")["locks"][0]["endpoint"], "unix:" + os.path.join(moved, "lock.sock"))
+        self.owner.ok("status")
+        self.refused(self.owner, "lock", "endpoint", "nope", "/x/y.sock", rc=1)
+        self.refused(self.owner, "lock", "endpoint", lock["name"], "tcp:host", rc=2)
+
+    def test_a_key_string_with_a_changed_character_is_refused_at_accept(self):
+        self.claim()
+        g = Person(self.tmp, "g")
+        g.ok("init")
+        mkp = g.ok("id", "show", "--no-qr")["identity"]["public_key"]
+        key = self.owner.ok("key", "share", "--to", mkp, "--name", "g", "--no-qr")["key"]
+        before = g.keyring_bytes()
+        for at in range(len("MKS1."), len(key), 23):
+            changed = key[:at] + ("B" if key[at] != "B" else "C") + key[at + 1:]
+            err = self.refused(g, "key", "accept", changed, rc=2)
+            self.assertIn("damaged", err)
+        self.assertEqual(before, g.keyring_bytes())
+        g.ok("key", "accept", key)
+        g.ok("unlock")
+
+    def test_key_list_shows_terms_for_the_owner_and_the_guest_its_own_key(self):
+        self.claim()
+        guest = self.guest("gus", "--from", "2026-11-28T00:00:00Z", "--until", "2026-11-30T00:00:00Z", "--uses", "3",
+                           "--days", "sat,sun", "--hours", "08:00-20:00")
+
+        def text(person):
+            p = subprocess.run([CLI, "--keyring", person.keyring, "key", "list"], capture_output=True, text=True,
+                               env=person.env, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return p.stdout
+        owner = text(self.owner)
+        self.assertIn("keys you issued:", owner)
+        self.assertIn("- gus  serial ", owner)
+        self.assertIn("valid 2026-11-28T00:00:00Z .. 2026-11-30T00:00:00Z, sat,sun 08:00-20:00, 3 uses", owner)
+        mine = text(guest)
+        self.assertIn("your key: serial ", mine)
+        self.assertIn("guest: lock,unlock", mine.replace(", ", ","))
+        self.assertIn("3 uses (counted by the lock)", mine)
+        [k] = guest.ok("key", "list")["mine"]
+        self.assertEqual((k["valid_from"], k["valid_until"], k["max_uses"]), ("2026-11-28T00:00:00Z", "2026-11-30T00:00:00Z", 3))
+
+    def test_settings_a_new_owner_looks_for_and_renaming_a_lock(self):
+        self.claim()
+        self.owner.ok("settings", "set", "auto-relock", "10")
+        self.owner.ok("settings", "set", "wrong-code-limit", "4")
+        self.owner.ok("settings", "set", "utc-offset", "+01:00")
+        shown = self.owner.ok("settings", "show")["settings"]
+        self.assertEqual((shown["auto-relock"], shown["wrong-code-limit"], shown["utc-offset"]), (10, 4, 3600))
+        self.owner.ok("unlock")
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Unlocked")
+        self.lock.advance(12000)                 # relocked by itself after 10 s
+        self.assertEqual(self.bolt(), "Locked")
+        err = self.refused(self.owner, "settings", "set", "wrong-code-limit", "1000", rc=2)
+        self.assertIn("out of the range", err)
+        self.refused(self.owner, "settings", "set", "auto-relok", "5", rc=2)
+        self.refused(self.owner, "settings", "set", "one-touch-locking", "maybe", rc=2)
+        self.assertEqual(self.owner.ok("settings", "show")["settings"]["wrong-code-limit"], 4)
+        # Warnings a new owner must not miss.
+        self.assertEqual(self.owner.ok("status")["warnings"], [])
+        self.lock.control({"cmd": "battery", "percent": 15})
+        self.owner.ok("unlock")
+        self.lock.advance(2000)
+        self.lock.control({"cmd": "door", "open": True})
+        self.lock.control({"cmd": "thumbturn", "lock": True})
+        warnings = " / ".join(self.owner.ok("status")["warnings"])
+        self.assertIn("battery is low (15%)", warnings)
+        self.assertIn("locked with the door open", warnings)
+        self.owner.ok("lock", "rename", "lock", "front-door")
+        self.assertEqual([l["name"] for l in self.owner.ok("lock", "list")["locks"]], ["front-door"])
+        self.owner.ok("--lock", "front-door", "status")
+        self.refused(self.owner, "lock", "rename", "front-door", "bad name", rc=2)
 
 def main():
     global LOCKD, CLI

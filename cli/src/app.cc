@@ -6,6 +6,9 @@
 #include <functional>
 #include <map>
 #include <new>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include "commands.h"
 #include "error.h"
@@ -22,6 +25,9 @@ struct AllOptions {
   IdNewOptions id_new;
   IdShowOptions id_show;
   LockForgetOptions lock_forget;
+  LockEndpointOptions lock_endpoint;
+  LockRenameOptions lock_rename;
+  SettingsOptions settings;
   InfoOptions info;
   ClaimOptions claim;
   UnlockOptions unlock;
@@ -72,6 +78,94 @@ CLI::App* Chosen(CLI::App* app) {
     if (subs.empty()) return app;
     app = subs.front();
   }
+}
+
+// Edit distance with adjacent transpositions (optimal string alignment):
+// "staus" -> "status" is 1, "ad" -> "add" is 1.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+}  // namespace
+
+std::string NearestWord(std::string_view word, const std::vector<std::string>& choices) {
+  std::string best;
+  size_t best_distance = SIZE_MAX;
+  for (const std::string& c : choices) {
+    // A prefix counts as close ("stat" for "status").
+    const size_t distance = c.starts_with(word) && !word.empty() ? 1 : EditDistance(word, c);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = c;
+    }
+  }
+  // Close enough to be a slip: at most 2 edits, and fewer than half the word.
+  if (best_distance > 2 || best_distance * 2 > std::max(word.size(), best.size())) return {};
+  return best;
+}
+
+namespace {
+
+// After a failed parse: walks the words as CLI11 would and, if one of them
+// is where a command was expected but names none, says which word and the
+// nearest command. nullopt when every word is a known command (the parse
+// failed for another reason: CLI11's message says which).
+std::optional<Error> UnknownCommand(CLI::App& app, int argc, char** argv) {
+  CLI::App* current = &app;
+  std::string path = "mortise";
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word == "--") return std::nullopt;
+    if (word.size() > 1 && word[0] == '-') {
+      if (word.find('=') != std::string::npos) continue;
+      const CLI::Option* option = nullptr;
+      for (CLI::App* a = current; a != nullptr && option == nullptr; a = a->get_parent()) {
+        option = a->get_option_no_throw(word);
+      }
+      if (option != nullptr && option->get_items_expected_max() > 0) ++i;  // its value
+      continue;
+    }
+    std::vector<CLI::App*> subs = current->get_subcommands([](CLI::App*) { return true; });
+    if (subs.empty()) return std::nullopt;
+    CLI::App* next = nullptr;
+    std::vector<std::string> names;
+    for (CLI::App* sub : subs) {
+      if (sub->get_name() == word) next = sub;
+      names.push_back(sub->get_name());
+    }
+    if (next != nullptr) {
+      current = next;
+      path += " " + word;
+      continue;
+    }
+    // A command with arguments of its own takes the word as one.
+    if (!current->get_options([](const CLI::Option* o) { return o->get_positional(); }).empty()) return std::nullopt;
+    const std::string nearest = NearestWord(word, names);
+    std::string all;
+    for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
+    return Error(ExitCode::kUsage, "'" + word + "' is not a command of `" + path + "`",
+                 nearest.empty() ? "The commands are: " + all + ". See `" + path + " --help`."
+                                 : "Did you mean `" + path + " " + nearest + "`? See `" + path + " --help`.");
+  }
+  // A group given without its action (`mortise user`): name the choices.
+  if (current->get_require_subcommand_min() > 0) {
+    std::string all;
+    for (CLI::App* sub : current->get_subcommands([](CLI::App*) { return true; })) {
+      all += (all.empty() ? "" : ", ") + sub->get_name();
+    }
+    return Error(ExitCode::kUsage, "`" + path + "` needs a command", "Choose one of: " + all + ". See `" + path + " --help`.");
+  }
+  return std::nullopt;
 }
 
 const char* kFooter =
@@ -233,6 +327,16 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   CLI::App* forget = t.Add(lock, "forget", "Remove a lock from your keyring (the lock itself is not changed).",
                            [&a](Context& c) { return CmdLockForget(c, a.lock_forget); });
   forget->add_option("name", a.lock_forget.name, "Local name of the lock")->required();
+  CLI::App* endpoint = t.Add(lock, "endpoint",
+                             "Change where a lock of your keyring is reached (its socket moved, or another address); "
+                             "keys, offline-PIN secret and issued-key records stay.",
+                             [&a](Context& c) { return CmdLockEndpoint(c, a.lock_endpoint); });
+  endpoint->add_option("name", a.lock_endpoint.name, "Local name of the lock")->required();
+  endpoint->add_option("endpoint", a.lock_endpoint.endpoint, "unix:/path, a socket path, or tcp:HOST:PORT")->required();
+  CLI::App* rename = t.Add(lock, "rename", "Rename a lock in your keyring (the name is yours; the lock is not changed).",
+                           [&a](Context& c) { return CmdLockRename(c, a.lock_rename); });
+  rename->add_option("name", a.lock_rename.name, "Current local name")->required();
+  rename->add_option("new-name", a.lock_rename.new_name, "New local name")->required();
   forget->add_flag("--yes", a.lock_forget.yes,
                    "Confirm forgetting a lock you own (its offline-PIN secret and issued-key records are lost)");
 
@@ -267,6 +371,25 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   CLI::App* mode = t.Add(&app, "mode", "Show or set the operating mode.", [&a](Context& c) { return CmdMode(c, a.mode); });
   mode->add_option("mode", a.mode.mode, "normal, vacation, privacy, passage or no-remote (none: show the mode)")
       ->check(CLI::IsMember({"normal", "vacation", "privacy", "passage", "no-remote"}));
+
+  CLI::App* settings = t.Group(&app, "settings",
+                               "The lock's settings: auto-relock, wrong-code limit and lockout, one-touch locking, "
+                               "privacy button, UTC offset, ...");
+  auto settings_act = [&a](const char* action) {
+    return [&a, action](Context& c) {
+      a.settings.action = action;
+      return CmdSettings(c, a.settings);
+    };
+  };
+  t.Add(settings, "show", "Show every setting with its value.", settings_act("show"));
+  CLI::App* settings_set =
+      t.Add(settings, "set", "Change one setting (the lock checks the value).", settings_act("set"));
+  settings_set->add_option("name", a.settings.name,
+                           "auto-relock, wrong-code-limit, lockout-time, max-lockout-time, one-touch-locking, "
+                           "privacy-button, require-pin-remote, unlatch-on-unlock, door-ajar-time, battery-low, "
+                           "utc-offset")
+      ->required();
+  settings_set->add_option("value", a.settings.value, "seconds or a count; on/off; +HH:MM for utc-offset")->required();
 
   CLI::App* time = t.Group(&app, "time", "The lock's clock (time-limited keys and schedules need it).");
   t.Add(time, "show", "Show the lock's time and its difference from this device's.", [&a](Context& c) {
@@ -424,10 +547,19 @@ int Run(int argc, char** argv) {
     } catch (const CLI::Success& e) {
       return app.exit(e);  // --help, --version
     } catch (const CLI::ParseError& e) {
+      if (std::optional<Error> unknown = UnknownCommand(app, argc, argv)) {
+        out.PrintError(*unknown);
+        return ToInt(ExitCode::kUsage);
+      }
+      // A value of the wrong form (a number that is not one, a choice not
+      // in the list) is bad input, as the commands' own checks say it.
+      const bool bad_value = dynamic_cast<const CLI::ValidationError*>(&e) != nullptr ||
+                             dynamic_cast<const CLI::ConversionError*>(&e) != nullptr;
+      const ExitCode code = bad_value ? ExitCode::kBadInput : ExitCode::kUsage;
       std::string what = e.what();
       while (!what.empty() && (what.back() == '.' || what.back() == '\n')) what.pop_back();
-      out.PrintError(Error(ExitCode::kUsage, what, "See `mortise --help` or `mortise <command> --help`."));
-      return ToInt(ExitCode::kUsage);
+      out.PrintError(Error(code, what, "See `mortise --help` or `mortise <command> --help`."));
+      return ToInt(code);
     }
     Context ctx(options.global, out);
     CLI::App* chosen = Chosen(&app);

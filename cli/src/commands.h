@@ -5,7 +5,8 @@
 // commands_keyring.cc: init, id, lock list/forget; commands_info.cc: info;
 // commands_lock.cc: claim, status, lock, unlock, unlatch, mode, time;
 // commands_manage.cc: user, pin, card, finger, schedule, dl;
-// commands_keys.cc: key share/accept/revoke/list, log.
+// commands_keys.cc: key share/accept/revoke/list, log;
+// commands_settings.cc: settings, lock rename.
 #pragma once
 
 #include <chrono>
@@ -97,6 +98,28 @@ struct LockForgetOptions {
   bool yes = false;
 };
 int CmdLockForget(Context& ctx, const LockForgetOptions& o);
+
+struct LockEndpointOptions {
+  std::string name;      // the lock's local name
+  std::string endpoint;  // the new endpoint (a relative socket path is made absolute)
+};
+int CmdLockEndpoint(Context& ctx, const LockEndpointOptions& o);
+
+// lock rename: the lock's local name in the keyring (the lock has none of its own).
+struct LockRenameOptions {
+  std::string name;
+  std::string new_name;
+};
+int CmdLockRename(Context& ctx, const LockRenameOptions& o);
+
+// settings show | set NAME VALUE (commands_settings.cc): the lock's Door Lock
+// attributes by name (auto-relock, wrong-code-limit, lockout-time, ...).
+struct SettingsOptions {
+  std::string action;  // show | set
+  std::string name;
+  std::string value;
+};
+int CmdSettings(Context& ctx, const SettingsOptions& o);
 
 // --- talking to a lock -------------------------------------------------------
 

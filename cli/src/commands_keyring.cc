@@ -133,4 +133,21 @@ int CmdLockForget(Context& ctx, const LockForgetOptions& o) {
   return 0;
 }
 
+int CmdLockEndpoint(Context& ctx, const LockEndpointOptions& o) {
+  const Endpoint endpoint = Endpoint::Parse(o.endpoint).Absolute();  // checked before the keyring changes
+  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+  LockEntry* lock = keyring.content().FindLock(o.name);
+  if (lock == nullptr)
+    throw Error(ExitCode::kUsage, "no lock named \"" + o.name + "\" in the keyring", "See `mortise lock list`.");
+  const std::string before = lock->endpoint;
+  lock->endpoint = endpoint.ToString();
+  keyring.Save();
+  // The pinned lock key is unchanged: a device answering at the new address
+  // that is not this lock fails every session (exit 6).
+  ctx.out().Text("lock \"" + o.name + "\" is now reached at " + lock->endpoint +
+                 (before.empty() ? std::string() : " (was " + before + ")") + "\n");
+  ctx.out().Json({{"lock", o.name}, {"endpoint", lock->endpoint}, {"previous", before}});
+  return 0;
+}
+
 }  // namespace mortise::cli

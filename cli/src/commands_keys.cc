@@ -40,7 +40,7 @@ uint32_t PermissionBit(const std::string& name) {
   }
   std::string all;
   for (const char* n : kPermissionNames) all += (all.empty() ? "" : ", ") + std::string(n);
-  throw Error(ExitCode::kUsage, "unknown permission '" + name + "'", "Use " + all + ".");
+  throw Error(ExitCode::kBadInput, "unknown permission '" + name + "'", "Use " + all + ".");
 }
 
 protocol::Role ParseRole(const std::string& role) {
@@ -48,7 +48,7 @@ protocol::Role ParseRole(const std::string& role) {
   if (role == "member") return protocol::Role::kMember;
   if (role == "guest") return protocol::Role::kGuest;
   if (role == "installer") return protocol::Role::kInstaller;
-  throw Error(ExitCode::kUsage, "'" + role + "' is not a role you can share", "Use admin, member, guest or installer.");
+  throw Error(ExitCode::kBadInput, "'" + role + "' is not a role you can share", "Use admin, member, guest or installer.");
 }
 
 std::string PermissionsText(uint32_t p) {
@@ -113,8 +113,23 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
                                       PermissionsText(f.permissions & ~protocol::RoleAllowedPermissions(f.role)));
   }
   const int64_t now = ctx.Now();
-  if (!o.from.empty()) f.not_before = static_cast<uint64_t>(ParseUtc(o.from, now));
-  if (!o.until.empty()) f.not_after = static_cast<uint64_t>(ParseUtc(o.until, now));
+  // A bare date is a whole day in the lock's local time (UTC plus the
+  // UtcOffset last read from the lock, kept in the keyring; 0 until then):
+  // --from DATE starts at its 00:00, --until DATE ends at its 24:00.
+  const int64_t offset = lock.extra.value("utc_offset_s", int64_t{0});
+  auto is_date = [](const std::string& t) { return t.size() == 10; };
+  if (!o.from.empty()) {
+    f.not_before = static_cast<uint64_t>(ParseUtc(o.from, now) - (is_date(o.from) ? offset : 0));
+  }
+  if (!o.until.empty()) {
+    f.not_after = static_cast<uint64_t>(ParseUtc(o.until, now) + (is_date(o.until) ? 86400 - offset : 0));
+    if (static_cast<int64_t>(f.not_after) <= now) {
+      throw Error(ExitCode::kBadInput,
+                  "--until " + o.until + " is " + FormatUtc(static_cast<int64_t>(f.not_after)) +
+                      ", already past: the key would never open",
+                  "Give a later --until (a date means the end of that day, the lock's local time).");
+    }
+  }
   if (admin.has_value()) {
     if (f.role == protocol::Role::kAdmin) {
       throw Error(ExitCode::kUsage, "an admin cannot make another admin (chains stop at two certificates)",
@@ -195,14 +210,19 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
     if (!file) throw Error(ExitCode::kBadInput, "cannot write " + o.out);
   }
   std::string human = "Key for " + (o.holder_name.empty() ? std::string("the holder") : o.holder_name) + " (serial " +
-                      std::to_string(f.serial) + ", " + o.role + ": " + PermissionsText(f.permissions) + ")\n" + text + "\n";
+                      std::to_string(f.serial) + ", " + o.role + ": " + PermissionsText(f.permissions) + ")\n" +
+                      "Valid " + (f.not_before != 0 ? "from " + FormatUtc(static_cast<int64_t>(f.not_before)) : std::string("from now")) +
+                      (f.not_after != 0 ? " until " + FormatUtc(static_cast<int64_t>(f.not_after)) : std::string(", no end")) +
+                      " (UTC)\n" + text + "\n";
   if (!o.no_qr) {
     Result<std::string> qr = termqr::Render(text);
     if (qr.ok()) human += *qr;
   }
   human += "The holder runs: mortise key accept <the string above>\n";
   ctx.out().Text(human);
-  ctx.out().Json({{"key", text}, {"serial", f.serial}, {"role", o.role}, {"permissions", PermissionsText(f.permissions)}});
+  ctx.out().Json({{"key", text}, {"serial", f.serial}, {"role", o.role}, {"permissions", PermissionsText(f.permissions)},
+                  {"not_before", f.not_before != 0 ? nlohmann::json(FormatUtc(static_cast<int64_t>(f.not_before))) : nlohmann::json(nullptr)},
+                  {"not_after", f.not_after != 0 ? nlohmann::json(FormatUtc(static_cast<int64_t>(f.not_after))) : nlohmann::json(nullptr)}});
   return 0;
 }
 
@@ -211,8 +231,18 @@ int CmdKeyAccept(Context& ctx, const KeyAcceptOptions& o) {
   if (text == "-") {
     if (!std::getline(std::cin, text)) throw Error(ExitCode::kBadInput, "no key string on standard input");
   }
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  // What people paste comes with spaces and line ends around it (docs/cli.md 5).
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  text = first == std::string::npos ? std::string() : text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
   const ParsedShare share = ParseShareString(text);  // strict; kBadInput / kVerification
+  // A key that can no longer open (by this device's clock) is not stored
+  // as if it could: say so, with its exact validity.
+  if (share.holder.not_after != 0 && static_cast<int64_t>(share.holder.not_after) <= ctx.Now()) {
+    throw Error(ExitCode::kBadInput,
+                "this key expired at " + FormatUtc(static_cast<int64_t>(share.holder.not_after)) +
+                    (share.holder.not_before != 0 ? " (it was valid from " + FormatUtc(static_cast<int64_t>(share.holder.not_before)) + ")" : ""),
+                "Ask the owner for a new key.");
+  }
   Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
   // The identity the certificate names must be one of ours.
   const IdentityEntry* mine = nullptr;
@@ -232,7 +262,7 @@ int CmdKeyAccept(Context& ctx, const KeyAcceptOptions& o) {
   entry.name = !o.name.empty() ? o.name : (!share.bundle.lock_name_hint.empty() ? share.bundle.lock_name_hint : "lock");
   entry.lock_id = share.lock_id;
   entry.lock_key = share.bundle.lock_key;
-  entry.endpoint = !o.endpoint.empty() ? Endpoint::Parse(o.endpoint).ToString()
+  entry.endpoint = !o.endpoint.empty() ? Endpoint::Parse(o.endpoint).Absolute().ToString()
                                        : (share.bundle.endpoint_hint.empty() ? std::string()
                                                                              : Endpoint::Parse(share.bundle.endpoint_hint).ToString());
   if (entry.endpoint.empty()) throw Error(ExitCode::kUsage, "the key names no endpoint", "Pass --endpoint.");
@@ -362,22 +392,83 @@ int CmdKeyToken(Context& ctx, const KeyTokenOptions& o) {
   return 0;
 }
 
+namespace {
+
+// A key's terms in words: "2026-11-28T00:00:00Z .. 2026-11-30T00:00:00Z, mon-fri 07:00-19:00, 3 uses".
+std::string TermsText(uint64_t not_before, uint64_t not_after, const std::optional<protocol::WeeklyWindow>& schedule,
+                      uint32_t max_uses, bool remote_only) {
+  std::string t = not_before == 0 && not_after == 0
+                      ? std::string("no time limit")
+                      : (not_before != 0 ? FormatUtc(static_cast<int64_t>(not_before)) : std::string("any time")) + " .. " +
+                            (not_after != 0 ? FormatUtc(static_cast<int64_t>(not_after)) : std::string("no end"));
+  if (schedule.has_value()) {
+    char hours[16];
+    std::snprintf(hours, sizeof(hours), "%02u:%02u-%02u:%02u", schedule->start_minute / 60u, schedule->start_minute % 60u,
+                  schedule->end_minute / 60u, schedule->end_minute % 60u);
+    t += ", " + FormatDays(schedule->days_mask) + " " + hours;
+  }
+  t += max_uses != 0 ? ", " + std::to_string(max_uses) + " uses (counted by the lock)" : std::string(", unlimited uses");
+  if (remote_only) t += ", remote only";
+  return t;
+}
+
+json TermsJson(uint64_t not_before, uint64_t not_after, const std::optional<protocol::WeeklyWindow>& schedule,
+               uint32_t max_uses, bool remote_only) {
+  json j = {{"not_before", not_before}, {"not_after", not_after}, {"max_uses", max_uses}, {"remote_only", remote_only},
+            {"valid_from", not_before != 0 ? json(FormatUtc(static_cast<int64_t>(not_before))) : json(nullptr)},
+            {"valid_until", not_after != 0 ? json(FormatUtc(static_cast<int64_t>(not_after))) : json(nullptr)}};
+  if (schedule.has_value()) {
+    j["schedule"] = {{"days", FormatDays(schedule->days_mask)},
+                     {"start_minute", schedule->start_minute},
+                     {"end_minute", schedule->end_minute}};
+  }
+  return j;
+}
+
+}  // namespace
+
 int CmdKeyList(Context& ctx) {
   Keyring keyring = ctx.OpenKeyring(Keyring::Access::kRead);
   json out = json::array();
+  json mine = json::array();
   std::string text;
+  const int64_t now = ctx.Now();
   for (const LockEntry& lock : keyring.content().locks()) {
-    text += lock.name + " (" + RoleText(lock.role) + ")\n";
+    text += "lock '" + lock.name + "' (you: " + RoleText(lock.role) + ")\n";
+    // Your own key's terms, from the last certificate of your chain.
+    if (!lock.is_owner() && !lock.chain.empty()) {
+      Result<protocol::CertificateFields> f = protocol::DecodeCertificate(SplitChain(lock.chain).back());
+      if (f.ok()) {
+        const bool expired = f->not_after != 0 && static_cast<int64_t>(f->not_after) <= now;
+        text += "  your key: serial " + std::to_string(f->serial) + ", " + RoleText(f->role) + ": " +
+                PermissionsText(f->permissions) + "\n    valid " +
+                TermsText(f->not_before, f->not_after, f->schedule, f->max_uses, f->remote_only) +
+                (expired ? "  EXPIRED" : "") + "\n";
+        json k = TermsJson(f->not_before, f->not_after, f->schedule, f->max_uses, f->remote_only);
+        k.update({{"lock", lock.name}, {"serial", f->serial}, {"role", RoleText(f->role)},
+                  {"permissions", PermissionsText(f->permissions)}, {"expired", expired}});
+        mine.push_back(k);
+      }
+    }
+    if (lock.issued.empty()) {
+      if (lock.is_owner()) text += "  no keys issued (share one: mortise key share --to MKP1...)\n";
+      continue;
+    }
+    text += "  keys you issued:\n";
     for (const IssuedKey& k : lock.issued) {
-      out.push_back({{"lock", lock.name}, {"serial", k.serial}, {"holder", k.holder_name}, {"role", RoleText(k.role)},
-                     {"permissions", PermissionsText(k.permissions)}, {"revoked", k.revoked},
-                     {"not_before", k.not_before}, {"not_after", k.not_after}, {"max_uses", k.max_uses}});
-      text += "  " + std::to_string(k.serial) + "  " + (k.holder_name.empty() ? "-" : k.holder_name) + "  " +
-              RoleText(k.role) + "  " + PermissionsText(k.permissions) + (k.revoked ? "  REVOKED" : "") + "\n";
+      json entry = TermsJson(k.not_before, k.not_after, k.schedule, k.max_uses, k.remote_only);
+      const bool expired = k.not_after != 0 && static_cast<int64_t>(k.not_after) <= now;
+      entry.update({{"lock", lock.name}, {"serial", k.serial}, {"holder", k.holder_name}, {"role", RoleText(k.role)},
+                    {"permissions", PermissionsText(k.permissions)}, {"revoked", k.revoked}, {"expired", expired}});
+      out.push_back(entry);
+      text += "  - " + (k.holder_name.empty() ? std::string("(no name)") : k.holder_name) + "  serial " +
+              std::to_string(k.serial) + "  " + RoleText(k.role) + ": " + PermissionsText(k.permissions) +
+              (k.revoked ? "  REVOKED" : expired ? "  EXPIRED" : "") + "\n    valid " +
+              TermsText(k.not_before, k.not_after, k.schedule, k.max_uses, k.remote_only) + "\n";
     }
   }
   ctx.out().Text(text.empty() ? "no locks\n" : text);
-  ctx.out().Json({{"issued", out}});
+  ctx.out().Json({{"issued", out}, {"mine", mine}});
   return 0;
 }
 

@@ -91,6 +91,7 @@ int Operate(Context& ctx, protocol::Command command, int64_t value, bool remote,
                   "Check with mortise status once the command's 30 s have passed.");
     }
     if (r.envelope != StatusCode::kOk) ThrowRefusal("the lock refused the remote command", r.envelope);
+    if (r.response.status == StatusCode::kAborted) s.ThrowOperationRefused(std::string("the lock refused to ") + verb, r.response);
     if (r.response.status != StatusCode::kOk) ThrowRefusal(std::string("the lock refused to ") + verb, r.response.status);
   }
   // LockState: 1 locked, 2 unlocked, 3 unlatched (Matter DlLockState).
@@ -150,7 +151,7 @@ int CmdClaim(Context& ctx, const ClaimOptions& o) {
   }
   Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
   const IdentityEntry& identity = keyring.content().GetIdentity(o.identity);
-  const Endpoint endpoint = Endpoint::Parse(o.endpoint);
+  const Endpoint endpoint = Endpoint::Parse(o.endpoint).Absolute();
   Transport transport = ctx.Connect(endpoint);
   LockClient client(transport, ctx.drbg());
 
@@ -230,6 +231,11 @@ int CmdStatus(Context& ctx) {
   const int64_t battery = s.ReadAttribute(A::kBatteryPercent);
   const int64_t utc = s.ReadAttribute(A::kUtcTime);
   const int64_t lockout = s.ReadAttribute(A::kLockoutRemaining);
+  const int64_t offset = s.ReadAttribute(A::kUtcOffset);
+  // Kept so that offline work (key share --until DATE) uses the lock's day.
+  if (s.lock().extra.value("utc_offset_s", int64_t{0}) != offset) {
+    s.Update([offset](LockEntry& l) { l.extra["utc_offset_s"] = offset; });
+  }
   std::string text = "lock '" + s.lock().name + "' (" + RoleText(s.lock().role) + ")\n";
   text += "  bolt:     " + std::string(LockStateName(lock_state)) + "\n";
   text += "  door:     " + std::string(DoorStateName(door)) + "\n";
@@ -240,6 +246,15 @@ int CmdStatus(Context& ctx) {
     text += "  The lock does not know the time: schedules, time-limited keys and offline PINs are refused\n"
             "  until it is set. Run: mortise time sync\n";
   if (lockout > 0) text += "  keypad locked out for " + std::to_string(lockout) + " s\n";
+  // What a new owner must not miss, in words (issue 12, item 16).
+  nlohmann::json warnings = nlohmann::json::array();
+  if (battery <= s.ReadAttribute(A::kBatteryLowThreshold)) {
+    warnings.push_back("the battery is low (" + std::to_string(battery) + "%): replace the batteries soon");
+  }
+  if (lock_state == 1 && (door == 0 || door == 5)) {
+    warnings.push_back("locked with the door open: the bolt is out but the door is not shut");
+  }
+  for (const auto& w : warnings) text += "  warning: " + w.get<std::string>() + "\n";
   ctx.out().Text(text);
   ctx.out().Json({{"lock", s.lock().name},
                   {"lock_state", LockStateName(lock_state)},
@@ -248,7 +263,8 @@ int CmdStatus(Context& ctx) {
                   {"battery_percent", battery},
                   {"utc", utc != 0 ? nlohmann::json(FormatUtc(utc)) : nlohmann::json(nullptr)},
                   {"time_known", utc != 0},
-                  {"lockout_remaining_s", lockout}});
+                  {"lockout_remaining_s", lockout},
+                  {"warnings", warnings}});
   return 0;
 }
 
@@ -257,7 +273,7 @@ int CmdLockDoor(Context& ctx, const OperateOptions& o) {
 }
 
 int CmdUnlock(Context& ctx, const UnlockOptions& o) {
-  if (o.for_seconds > 0xFFFF) throw Error(ExitCode::kUsage, "--for is at most 65535 seconds");
+  if (o.for_seconds > 0xFFFF) throw Error(ExitCode::kBadInput, "--for is at most 65535 seconds");
   return o.for_seconds != 0
              ? Operate(ctx, protocol::Command::kUnlockWithTimeout, o.for_seconds, o.remote, "unlock", "unlocked")
              : Operate(ctx, protocol::Command::kUnlock, 0, o.remote, "unlock", "unlocked");
@@ -280,7 +296,7 @@ int CmdMode(Context& ctx, const ModeOptions& o) {
     if (o.mode == m.cli) chosen = &m;
   }
   if (chosen == nullptr) {
-    throw Error(ExitCode::kUsage, "'" + o.mode + "' is not a mode", "Use normal, vacation, privacy, passage or no-remote.");
+    throw Error(ExitCode::kBadInput, "'" + o.mode + "' is not a mode", "Use normal, vacation, privacy, passage or no-remote.");
   }
   protocol::CommandRequest write;
   write.command = chosen->mode == core::OperatingMode::kPassage ? protocol::Command::kSetPassageMode
@@ -313,8 +329,11 @@ int CmdTime(Context& ctx, const TimeOptions& o) {
     return 0;
   }
   const int64_t utc = ParseUtc(o.action == "sync" ? "now" : o.value, ctx.Now());
-  if (!o.backwards && utc < s.ReadAttribute(core::AttributeId::kUtcTime)) {
-    throw Error(ExitCode::kUsage, "that is earlier than the lock's time (" + FormatUtc(s.ReadAttribute(core::AttributeId::kUtcTime)) + ")",
+  // The lock refuses a backwards move without SetTimeBackwards; saying so
+  // before asking gives the reason and the way (exit 3, as the lock's own
+  // refusal would).
+  if (const int64_t lock_now = s.ReadAttribute(core::AttributeId::kUtcTime); !o.backwards && utc < lock_now) {
+    throw Error(ExitCode::kRefused, "that is earlier than the lock's time (" + FormatUtc(lock_now) + ")",
                 "Moving the clock back needs --backwards (owner only).");
   }
   SetLockTime(s, utc, o.backwards);

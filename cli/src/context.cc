@@ -1,8 +1,10 @@
+#include <cstdlib>
 #include <ctime>
 
 #include "commands.h"
 #include "entropy.h"
 #include "error.h"
+#include "lock_session.h"
 
 namespace mortise::cli {
 
@@ -15,7 +17,16 @@ std::chrono::milliseconds Context::timeout() const {
   return std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_s * 1000.0));
 }
 
-int64_t Context::Now() const { return static_cast<int64_t>(std::time(nullptr)); }
+int64_t Context::Now() const {
+  // Test-only: MORTISE_NOW pins this device's clock (an ISO UTC time), so an
+  // end-to-end test on a simulated lock clock sees the same "now" on both
+  // sides, whatever day the tests run. Like MORTISE_KEYRING_KDF=fast, never
+  // set it for real use.
+  if (const char* pinned = std::getenv("MORTISE_NOW"); pinned != nullptr && *pinned != '\0') {
+    return ParseUtc(pinned, static_cast<int64_t>(std::time(nullptr)));
+  }
+  return static_cast<int64_t>(std::time(nullptr));
+}
 
 crypto::Drbg& Context::drbg() { return SystemDrbg(); }
 

@@ -5,6 +5,7 @@
 
 #include "base64url.h"
 #include "error.h"
+#include "mortise/crypto/hash.h"
 
 namespace mortise::cli {
 namespace {
@@ -54,6 +55,7 @@ const char* FieldName(uint8_t type) {
     case ShareField::kChain: return "key chain";
     case ShareField::kEndpointHint: return "endpoint hint";
     case ShareField::kLockNameHint: return "lock name hint";
+    case ShareField::kCheck: return "check";
   }
   return "unknown field";
 }
@@ -144,6 +146,13 @@ std::vector<std::vector<uint8_t>> SplitChain(std::span<const uint8_t> chain) {
   return certs;
 }
 
+std::array<uint8_t, kShareCheckSize> ShareCheck(std::span<const uint8_t> before) {
+  const crypto::Digest digest = crypto::Sha256::Hash(before);
+  std::array<uint8_t, kShareCheckSize> out{};
+  std::copy_n(digest.begin(), kShareCheckSize, out.begin());
+  return out;
+}
+
 std::string EncodeShareString(const ShareBundle& bundle) {
   const crypto::P256PublicKey lock_key = ImportLockKey(bundle.lock_key, crypto::kP256PublicKeySize);
   ParsedShare check;
@@ -169,23 +178,42 @@ std::string EncodeShareString(const ShareBundle& bundle) {
   };
   if (!bundle.endpoint_hint.empty()) put(ShareField::kEndpointHint, bytes_of(bundle.endpoint_hint));
   if (!bundle.lock_name_hint.empty()) put(ShareField::kLockNameHint, bytes_of(bundle.lock_name_hint));
+  const auto sum = ShareCheck(bin);
+  put(ShareField::kCheck, sum);
   return std::string(kSharePrefix) + Base64UrlEncode(bin);
 }
 
 ParsedShare ParseShareString(std::string_view text) {
   const std::vector<uint8_t> bin = DecodeBody(text, kSharePrefix, kMaxShareText, "the key string");
   if (bin.empty()) Bad("the key string is empty after its prefix");
-  if (bin[0] != kShareVersion)
-    Bad("the key string has format version " + std::to_string(bin[0]) + "; this mortise reads version 1",
-        "Update mortise, or ask the owner for a version 1 string.");
+  if (bin[0] == 1)
+    Bad("the key string has format version 1, which carries no check against copying mistakes",
+        "Ask the owner to share the key again with this mortise (version 2).");
 
   ParsedShare out;
   std::optional<crypto::P256PublicKey> lock_key;
   bool have_chain = false;
   int last_type = 0;
+  // The check first: a changed or lost character is named as such, not as
+  // whatever field it happened to land in.
+  constexpr size_t kTail = 3 + kShareCheckSize;
+  if (bin.size() < 1 + kTail || bin[bin.size() - kTail] != static_cast<uint8_t>(ShareField::kCheck) ||
+      bin[bin.size() - kTail + 1] != 0 || bin[bin.size() - kTail + 2] != kShareCheckSize) {
+    Bad("the key string is cut short or damaged (it does not end with its check)",
+        "Copy it again exactly as the owner sent it, or scan its QR code.");
+  }
+  const size_t end = bin.size() - kTail;
+  const auto want = ShareCheck(std::span<const uint8_t>(bin.data(), end));
+  if (!std::equal(want.begin(), want.end(), bin.begin() + static_cast<std::ptrdiff_t>(end + 3)))
+    Bad("the key string is damaged: a character was changed or lost in copying (its check does not match)",
+        "Copy it again exactly as the owner sent it, or scan its QR code.");
+  // (After the check: a changed first character is damage, not a version.)
+  if (bin[0] != kShareVersion)
+    Bad("the key string has format version " + std::to_string(bin[0]) + "; this mortise reads version 2",
+        "Update mortise, or ask the owner for a version 2 string.");
   size_t i = 1;
-  while (i < bin.size()) {
-    if (bin.size() - i < 3) Bad("the key string is truncated (in a field header)");
+  while (i < end) {
+    if (end - i < 3) Bad("the key string is truncated (in a field header)");
     const uint8_t type = bin[i];
     const size_t len = (size_t{bin[i + 1]} << 8) | bin[i + 2];
     i += 3;
@@ -193,7 +221,7 @@ ParsedShare ParseShareString(std::string_view text) {
                                         "Update mortise, or ask the owner to share the key again.");
     if (type <= last_type) Bad("the key string's fields are repeated or out of order");
     last_type = type;
-    if (bin.size() - i < len)
+    if (end - i < len)
       Bad(std::string("the key string is truncated (its ") + FieldName(type) + " is cut short)");
     const std::span<const uint8_t> value(bin.data() + i, len);
     i += len;
@@ -221,6 +249,7 @@ ParsedShare ParseShareString(std::string_view text) {
         out.bundle.lock_name_hint = std::move(name);
         break;
       }
+      case ShareField::kCheck: break;  // only at the end, verified above
     }
   }
   if (!lock_key) Bad("the key string has no lock key", "Ask the owner to share the key again.");

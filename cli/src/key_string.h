@@ -13,13 +13,19 @@
 // protocol/certificate.h is what the lock needs; MKS1 adds what the guest's
 // device needs to find and pin the lock.)
 //
-// Share bundle, version 1 (docs/cli.md):
-//   version (1 byte, 0x01), then fields as type (1) | length (2, big-endian)
+// Share bundle, version 2 (docs/cli.md):
+//   version (1 byte, 0x02), then fields as type (1) | length (2, big-endian)
 //   | value, in strictly increasing type order, each at most once:
 //     0x01 lock key       33 bytes, compressed P-256 point     required
 //     0x02 key chain      1..kMaxChainSize bytes (KeyChain)     required
 //     0x03 endpoint hint  1..255 printable ASCII bytes          optional
 //     0x04 lock name hint 1..64 bytes, a valid name (IsValidName) optional
+//     0x05 check          4 bytes: SHA-256 of every byte before this
+//                         field's header, first 4 bytes          required, last
+// The check catches a character changed or lost in copying (a holder cannot
+// verify the owner's signatures: it does not know the owner's key; the lock
+// does), so a damaged string is refused at accept, not at the door.
+// Version 1 (the same without the check) is refused: ask for a new string.
 // The lock id is not repeated: it is SHA-256 of the lock key (identity.h),
 // and every certificate of the chain must name exactly that lock.
 //
@@ -48,12 +54,13 @@ namespace mortise::cli {
 
 inline constexpr std::string_view kPublicKeyPrefix = "MKP1.";
 inline constexpr std::string_view kSharePrefix = "MKS1.";
-inline constexpr uint8_t kShareVersion = 1;
+inline constexpr uint8_t kShareVersion = 2;
+inline constexpr size_t kShareCheckSize = 4;
 inline constexpr size_t kMaxEndpointHint = 255;
 inline constexpr size_t kMaxNameLength = 64;
 // Longest MKS1 text a valid bundle can have (every field at its maximum).
 inline constexpr size_t kMaxShareBinary =
-    1 + (3 + 33) + (3 + protocol::kMaxChainSize) + (3 + kMaxEndpointHint) + (3 + kMaxNameLength);
+    1 + (3 + 33) + (3 + protocol::kMaxChainSize) + (3 + kMaxEndpointHint) + (3 + kMaxNameLength) + (3 + kShareCheckSize);
 inline constexpr size_t kMaxShareText = 5 + (kMaxShareBinary * 4 + 2) / 3;
 
 enum class ShareField : uint8_t {
@@ -61,7 +68,11 @@ enum class ShareField : uint8_t {
   kChain = 0x02,
   kEndpointHint = 0x03,
   kLockNameHint = 0x04,
+  kCheck = 0x05,
 };
+
+// The check field's value for the bundle bytes before it.
+std::array<uint8_t, kShareCheckSize> ShareCheck(std::span<const uint8_t> before);
 
 // Names of identities and locks in the keyring, and the lock name hint:
 // 1..64 characters of [A-Za-z0-9._-], starting with a letter or digit.

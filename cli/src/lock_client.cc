@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "error.h"
+#include "refusal.h"
 #include "mortise/core/types.h"
 
 namespace mortise::cli {
@@ -20,51 +21,14 @@ void CheckFrame(const std::vector<uint8_t>& reply, protocol::FrameType type) {
 }
 
 [[noreturn]] void ThrowHandshake(StatusCode code) {
-  switch (code) {
-    case StatusCode::kUnauthenticated:
-      throw Error(ExitCode::kVerification,
-                  "authentication failed: the lock does not recognise this key (not issued by its owner), or the "
-                  "device answering is not the lock whose key you pinned",
-                  "Check that you use the right lock (mortise lock list); if the lock was factory reset, ask its owner "
-                  "for a new key.");
-    case StatusCode::kPermissionDenied:
-      throw Error(ExitCode::kRefused, "the lock refused this key (revoked, disabled, or not for this lock)");
-    case StatusCode::kOutOfRange:
-      throw Error(ExitCode::kRefused, "the key is not valid at the lock's current time (expired, not yet valid, or outside its schedule)");
-    case StatusCode::kFailedPrecondition:
-      throw Error(ExitCode::kRefused, "the lock cannot accept this key now (it is not claimed, or its time is unknown and the key is time-limited)",
-                  "Ask the owner to set the lock's time: mortise time set.");
-    case StatusCode::kResourceExhausted:
-      throw Error(ExitCode::kRefused, "the lock has no free session slot or the key's uses are spent");
-    case StatusCode::kUnavailable:
-      throw Error(ExitCode::kRefused, "the lock is locked out after too many failed attempts", "Wait and try again.");
-    default:
-      throw Error(ExitCode::kRefused, std::string("the lock refused the session: ") + StatusCodeName(code));
-  }
+  const Refusal r = ExplainStatus(code, RefusalStage::kHandshake);
+  throw Error(r.code, r.why, r.hint);
 }
 
 }  // namespace
 
-std::string Explain(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk: return "done";
-    case StatusCode::kPermissionDenied: return "this key is not allowed to do that";
-    case StatusCode::kResourceExhausted: return "the key's uses are spent, or the lock is full";
-    case StatusCode::kInvalidArgument: return "the lock refused the request as malformed";
-    case StatusCode::kFailedPrecondition: return "the lock is not in a state that allows it";
-    case StatusCode::kOutOfRange: return "a value is out of range (or the key is outside its validity)";
-    case StatusCode::kAborted: return "the lock refused";
-    case StatusCode::kUnavailable: return "the lock is locked out or busy";
-    case StatusCode::kUnimplemented: return "the lock does not support this yet";
-    default: return StatusCodeName(code);
-  }
-}
-
 void ThrowRefusal(const std::string& what, StatusCode code) {
-  const ExitCode exit = code == StatusCode::kInvalidArgument ? ExitCode::kBadInput
-                        : code == StatusCode::kUnimplemented ? ExitCode::kInternal
-                                                             : ExitCode::kRefused;
-  throw Error(exit, what + ": " + Explain(code));
+  throw RefusalError(what, ExplainStatus(code, RefusalStage::kCommand));
 }
 
 std::vector<uint8_t> LockClient::Exchange(protocol::FrameType type, std::span<const uint8_t> body) {

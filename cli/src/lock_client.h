@@ -94,10 +94,9 @@ class LockClient {
   std::optional<protocol::SessionClient> session_;
 };
 
-// A person's words for a protocol status (for messages).
-std::string Explain(StatusCode code);
-// Throws the Error a refused command deserves (exit code kRefused for
-// permission and lock refusals, kBadInput for kInvalidArgument, ...).
+// Throws the Error a refused command deserves, from refusal.h's table
+// (exit code kRefused for permission and lock refusals, kBadInput for
+// kInvalidArgument, ...).
 [[noreturn]] void ThrowRefusal(const std::string& what, StatusCode code);
 
 }  // namespace mortise::cli

@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "key_string.h"
+#include "refusal.h"
 #include "mortise/core/attributes.h"
 
 namespace mortise::cli {
@@ -66,15 +67,34 @@ void LockSession::DeliverAccessList(const std::vector<uint8_t>& update) {
 
 protocol::CommandResponse LockSession::Run(const protocol::CommandRequest& request, const std::string& what) {
   protocol::CommandResponse r = client_->Call(request);
-  if (r.status != StatusCode::kOk) {
-    std::string detail;
-    if (r.status == StatusCode::kAborted) {
-      // The core refused an operation: its DlStatus and OperationError.
-      detail = " (DlStatus " + std::to_string(r.dl_status) + ", OperationError " + std::to_string(r.value) + ")";
-    }
-    ThrowRefusal(what + detail, r.status);
-  }
+  if (r.status == StatusCode::kAborted) ThrowOperationRefused(what, r);
+  if (r.status != StatusCode::kOk) ThrowRefusal(what, r.status);
   return r;
+}
+
+void LockSession::ThrowOperationRefused(const std::string& what, const protocol::CommandResponse& r) {
+  // The core's reason is the payload's first byte (docs/protocol.md,
+  // "Commands carried"); the mode and the lockout's remaining time complete
+  // it. Those reads are best effort: the refusal is reported either way.
+  std::optional<core::EventDetail> detail;
+  if (r.payload_len >= 1) detail = static_cast<core::EventDetail>(r.payload[0]);
+  RefusalContext context;
+  auto read = [this](core::AttributeId id) -> std::optional<int64_t> {
+    try {
+      protocol::CommandRequest q;
+      q.command = protocol::Command::kReadAttribute;
+      q.attribute = static_cast<uint16_t>(id);
+      const protocol::CommandResponse a = client_->Call(q);
+      if (a.status == StatusCode::kOk) return a.value;
+    } catch (const Error&) {
+    }
+    return std::nullopt;
+  };
+  if (detail == core::EventDetail::kModeRestricted) {
+    if (const auto mode = read(core::AttributeId::kOperatingMode)) context.mode = static_cast<core::OperatingMode>(*mode);
+  }
+  if (detail == core::EventDetail::kLockedOut) context.lockout_remaining_s = read(core::AttributeId::kLockoutRemaining);
+  throw RefusalError(what, ExplainOperation(r.dl_status, r.value, detail, context));
 }
 
 int64_t LockSession::ReadAttribute(core::AttributeId id) {
@@ -94,7 +114,9 @@ nlohmann::json LockSession::Dl(const nlohmann::json& request, bool require_succe
     throw Error(ExitCode::kBadInput, "the lock did not accept the command: " + doc.value("error", std::string("?")));
   }
   if (require_success && doc.contains("status") && doc["status"] != "Success") {
-    throw Error(ExitCode::kRefused, "the lock refused: " + doc["status"].get<std::string>());
+    const std::string status = doc["status"].is_string() ? doc["status"].get<std::string>() : doc["status"].dump();
+    throw RefusalError("the lock refused " + request.value("invoke", std::string("the command")),
+                       ExplainDlStatus(status));
   }
   return doc;
 }
@@ -119,7 +141,7 @@ int64_t ParseUtc(std::string_view text, int64_t now) {
     ok = n == 3 && t.size() == 10;
   }
   if (!ok || y < 2000 || y > 2200 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) {
-    throw Error(ExitCode::kUsage, "'" + t + "' is not a UTC time",
+    throw Error(ExitCode::kBadInput, "'" + t + "' is not a UTC time",
                 "Write it as 2026-11-24T08:00:00Z, 2026-11-24T08:00Z, 2026-11-24 or now.");
   }
   tm.tm_year = y - 1900;
@@ -147,7 +169,7 @@ uint8_t ParseDays(std::string_view text) {
     for (int i = 0; i < 7; ++i) {
       if (name == kNames[i]) return i;
     }
-    throw Error(ExitCode::kUsage, "'" + std::string(name) + "' is not a day",
+    throw Error(ExitCode::kBadInput, "'" + std::string(name) + "' is not a day",
                 "Use sun, mon, tue, wed, thu, fri, sat, ranges like mon-fri, lists like sat,sun, or daily.");
   };
   if (text == "daily") return 0x7F;
@@ -173,15 +195,65 @@ uint8_t ParseDays(std::string_view text) {
   return mask;
 }
 
-std::pair<uint16_t, uint16_t> ParseHours(std::string_view text) {
-  int h1 = -1, m1 = -1, h2 = -1, m2 = -1;
-  const std::string t(text);
-  if (std::sscanf(t.c_str(), "%2d:%2d-%2d:%2d", &h1, &m1, &h2, &m2) != 4 || t.size() != 11 || h1 < 0 || h1 > 23 ||
-      m1 < 0 || m1 > 59 || h2 < 0 || h2 > 24 || m2 < 0 || m2 > 59 || (h2 == 24 && m2 != 0) ||
-      h1 * 60 + m1 >= h2 * 60 + m2) {
-    throw Error(ExitCode::kUsage, "'" + t + "' is not an hour range", "Write it as HH:MM-HH:MM, e.g. 07:00-19:00.");
+std::string FormatDays(uint8_t mask) {
+  static const char* kNames[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+  mask &= 0x7F;
+  if (mask == 0x7F) return "daily";
+  if (mask == 0) return "none";
+  // Runs of consecutive days, Monday first (mon-fri, sat-sun reads "sat,sun").
+  static const int kOrder[7] = {1, 2, 3, 4, 5, 6, 0};
+  std::string out;
+  for (int i = 0; i < 7;) {
+    if ((mask & (1u << kOrder[i])) == 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j + 1 < 7 && (mask & (1u << kOrder[j + 1])) != 0) ++j;
+    if (!out.empty()) out += ',';
+    out += kNames[kOrder[i]];
+    if (j - i >= 2) {
+      out += std::string("-") + kNames[kOrder[j]];
+    } else if (j == i + 1) {
+      out += std::string(",") + kNames[kOrder[j]];
+    }
+    i = j + 1;
   }
-  return {static_cast<uint16_t>(h1 * 60 + m1), static_cast<uint16_t>(h2 * 60 + m2)};
+  return out;
+}
+
+HourRange ParseHours(std::string_view text, bool overnight_ok) {
+  const std::string t(text);
+  auto bad = [&t](const std::string& why, const std::string& hint = "Write it as HH:MM-HH:MM, e.g. 07:00-19:00.") {
+    return Error(ExitCode::kBadInput, "'" + t + "' is not an hour range: " + why, hint);
+  };
+  const size_t dash = t.find('-');
+  if (dash == std::string::npos) throw bad("no '-' between the start and the end");
+  // "7:00" or "07:00"; 24:00 only as an end.
+  auto time = [&](const std::string& part, const char* which, bool end) -> uint16_t {
+    int h = -1, m = -1;
+    char tail = 0;
+    if (std::sscanf(part.c_str(), "%2d:%2d%c", &h, &m, &tail) != 2 || part.size() < 4 || part.size() > 5 ||
+        part[part.size() - 3] != ':') {
+      throw bad(std::string("the ") + which + " '" + part + "' is not HH:MM");
+    }
+    if (m < 0 || m > 59) throw bad(std::string("the ") + which + "'s minutes are 00 to 59");
+    if (h < 0 || h > 24 || (h == 24 && (m != 0 || !end))) {
+      throw bad(std::string("the ") + which + "'s hour is 00 to 23" + (end ? " (or 24:00 for the end of the day)" : ""));
+    }
+    return static_cast<uint16_t>(h * 60 + m);
+  };
+  const uint16_t start = time(t.substr(0, dash), "start", false);
+  const uint16_t end = time(t.substr(dash + 1), "end", true);
+  if (start == end || (start == 0 && end == 1440)) {
+    if (start == 0 && end == 1440) return {start, end};
+    throw bad("the start and the end are the same time", "For the whole day write 00:00-24:00.");
+  }
+  if (end < start && !overnight_ok) {
+    throw bad("the end is before the start, and this range cannot cross midnight",
+              "Give two ranges on separate days, e.g. " + t.substr(0, dash) + "-24:00 and 00:00-" + t.substr(dash + 1) + ".");
+  }
+  return {start, end};
 }
 
 }  // namespace mortise::cli

@@ -41,6 +41,10 @@ class LockSession {
 
   // Runs one command; a refusal throws Error(kRefused) saying `what` failed.
   protocol::CommandResponse Run(const protocol::CommandRequest& request, const std::string& what);
+  // Throws the Error for an operation the core refused (`r.status` is
+  // kAborted): the reason in words (refusal.h), completed with the lock's
+  // mode or lockout time when that is the reason.
+  [[noreturn]] void ThrowOperationRefused(const std::string& what, const protocol::CommandResponse& r);
   int64_t ReadAttribute(core::AttributeId id);
   // A Door Lock cluster command: sends `request` (a JSON object with
   // "invoke"/"read"/"write") and returns the answer; throws Error(kRefused)
@@ -60,13 +64,25 @@ class LockSession {
 };
 
 // "2026-11-24T08:00:00Z", "2026-11-24T08:00Z", "2026-11-24" (midnight UTC)
-// or "now" (`now`). Throws Error(kUsage) on anything else.
+// or "now" (`now`). Throws Error(kBadInput) on anything else.
 int64_t ParseUtc(std::string_view text, int64_t now);
 std::string FormatUtc(int64_t utc);
 // "mon-fri", "sat,sun", "daily" → Matter days mask (bit 0 Sunday).
-// Throws Error(kUsage).
+// Throws Error(kBadInput).
 uint8_t ParseDays(std::string_view text);
-// "07:00-19:00" → minutes [start, end). Throws Error(kUsage).
-std::pair<uint16_t, uint16_t> ParseHours(std::string_view text);
+// The inverse, for people: "daily", "mon-fri", "sat,sun", "mon,wed-fri",
+// "none".
+std::string FormatDays(uint8_t mask);
+// "07:00-19:00" → minutes [start, end) (end 1440 for "24:00"). With
+// `overnight_ok`, an end before the start means the next day
+// ("19:00-07:00": start 1140, end 420; HourRange::overnight()). Throws
+// Error(kBadInput) saying what is wrong (not HH:MM, hour or minute out of
+// range, start equals end, crosses midnight where it cannot).
+struct HourRange {
+  uint16_t start = 0;
+  uint16_t end = 0;
+  bool overnight() const { return end < start; }
+};
+HourRange ParseHours(std::string_view text, bool overnight_ok = false);
 
 }  // namespace mortise::cli

@@ -1,5 +1,7 @@
 #include "transport.h"
 
+#include <filesystem>
+
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -62,10 +64,18 @@ std::string ConnectErrorText(int err) {
 
 }  // namespace
 
+Endpoint Endpoint::Absolute() const {
+  if (kind != Kind::kUnix || path.starts_with("/")) return *this;
+  std::error_code ec;
+  const std::filesystem::path full = std::filesystem::absolute(path, ec);
+  if (ec) throw Error(ExitCode::kBadInput, "cannot make the socket path '" + path + "' absolute: " + ec.message());
+  return Parse("unix:" + full.lexically_normal().string());
+}
+
 Endpoint Endpoint::Parse(std::string_view text) {
   Endpoint e;
   auto bad = [&text](const std::string& why) -> Endpoint {
-    throw Error(ExitCode::kUsage, "invalid endpoint \"" + std::string(text) + "\": " + why,
+    throw Error(ExitCode::kBadInput, "invalid endpoint \"" + std::string(text) + "\": " + why,
                 "Use unix:/path/to/socket, a path, or tcp:127.0.0.1:PORT.");
   };
   if (text.starts_with("tcp:")) {

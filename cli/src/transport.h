@@ -38,6 +38,10 @@ struct Endpoint {
   // missing or zero port, a path longer than a socket address holds).
   static Endpoint Parse(std::string_view text);
   std::string ToString() const;  // "unix:/path" or "tcp:host:port"
+  // The same endpoint with a relative socket path made absolute against the
+  // current directory (what the keyring stores, so the lock stays reachable
+  // from any directory). Throws as Parse when the result is too long.
+  Endpoint Absolute() const;
 };
 
 class Transport {

@@ -37,7 +37,16 @@ struct Tlv {
     bin.insert(bin.end(), value.begin(), value.end());
     return *this;
   }
-  std::string Text() const { return std::string(kSharePrefix) + Base64UrlEncode(bin); }
+  // With the check a real string ends with (so each test reaches the
+  // malformation it crafts); Unchecked() without it.
+  std::string Text() const {
+    Bytes out = bin;
+    const auto check = ShareCheck(bin);
+    out.insert(out.end(), {static_cast<uint8_t>(ShareField::kCheck), 0, static_cast<uint8_t>(kShareCheckSize)});
+    out.insert(out.end(), check.begin(), check.end());
+    return std::string(kSharePrefix) + Base64UrlEncode(out);
+  }
+  std::string Unchecked() const { return std::string(kSharePrefix) + Base64UrlEncode(bin); }
 };
 
 Bytes Compressed(const crypto::P256KeyPair& k) {
@@ -116,10 +125,10 @@ TEST_F(CliKeyStringTest, ShareStringRoundTripsWithAndWithoutHints) {
   EXPECT_EQ(p.bundle.endpoint_hint, "tcp:127.0.0.1:7420");
   EXPECT_EQ(p.bundle.lock_name_hint, "front-door");
   EXPECT_EQ(EncodeShareString(p.bundle), hinted);
-  // A guest chain with a window, a schedule and a use limit plus hints
-  // still fits a QR code comfortably (335 characters measured: serials are
-  // fixed64, 8 bytes whatever their value, and the claim generation adds 2).
-  EXPECT_LT(hinted.size(), 340u) << hinted.size();
+  // A guest chain with a window, a schedule and a use limit plus hints and
+  // the check still fits a QR code comfortably (version 14 at level M holds
+  // 362 bytes; serials are fixed64 and the claim generation adds 2).
+  EXPECT_LT(hinted.size(), 350u) << hinted.size();
 }
 
 TEST_F(CliKeyStringTest, DelegatedChainParses) {
@@ -148,14 +157,32 @@ TEST_F(CliKeyStringTest, ShareStringRefusesEveryMalformation) {
 
   ExpectError([&] { ParseShareString(good + "*"); }, ExitCode::kBadInput, "damaged");
   ExpectError([&] { ParseShareString(good + "="); }, ExitCode::kBadInput, "damaged");
-  ExpectError([&] { ParseShareString(good.substr(0, good.size() - 8)); }, ExitCode::kBadInput, "truncated");
+  ExpectError([&] { ParseShareString(good.substr(0, good.size() - 8)); }, ExitCode::kBadInput, "cut short");
+  // One changed character anywhere: the check says so (issue 12 item 10).
+  for (size_t at = kSharePrefix.size(); at < good.size(); at += 7) {
+    std::string changed = good;
+    changed[at] = changed[at] == 'B' ? 'C' : 'B';
+    SCOPED_TRACE(at);
+    ExpectError([&] { ParseShareString(changed); }, ExitCode::kBadInput, "");
+  }
+  {
+    std::string changed = good;
+    changed[good.size() / 2] = changed[good.size() / 2] == 'B' ? 'C' : 'B';
+    ExpectError([&] { ParseShareString(changed); }, ExitCode::kBadInput, "changed or lost in copying");
+  }
+  ExpectError([&] { ParseShareString(Tlv().Field(1, lock).Field(2, chain).Unchecked()); }, ExitCode::kBadInput,
+              "does not end with its check");
+  Tlv v1;
+  v1.bin[0] = 1;
+  ExpectError([&] { ParseShareString(v1.Field(1, lock).Field(2, chain).Text()); }, ExitCode::kBadInput,
+              "version 1");
   ExpectError([&] { ParseShareString(std::string(kSharePrefix)); }, ExitCode::kBadInput, "empty");
   ExpectError([&] { ParseShareString("MKS1." + std::string(kMaxShareText, 'A')); }, ExitCode::kBadInput, "too long");
 
-  Tlv v2;
-  v2.bin[0] = 2;
-  ExpectError([&] { ParseShareString(v2.Field(1, lock).Field(2, chain).Text()); }, ExitCode::kBadInput,
-              "format version 2");
+  Tlv v3;
+  v3.bin[0] = 3;
+  ExpectError([&] { ParseShareString(v3.Field(1, lock).Field(2, chain).Text()); }, ExitCode::kBadInput,
+              "format version 3");
   ExpectError([&] { ParseShareString(Tlv().Field(1, lock).Field(2, chain).Field(9, {1}).Text()); }, ExitCode::kBadInput,
               "unknown field");
   ExpectError([&] { ParseShareString(Tlv().Field(2, chain).Field(1, lock).Text()); }, ExitCode::kBadInput, "out of order");

@@ -315,7 +315,7 @@ TEST_F(CliProcessTest, InfoErrorPaths) {
   EXPECT_EQ(r.code, 4);
   EXPECT_HAS(r.err, "no such socket");
   r = Mortise({"info", "--endpoint", "nonsense"});
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 2);  // a malformed value (docs/cli.md 8)
   EXPECT_HAS(r.err, "invalid endpoint");
   {
     FakeLock lock(dir / "a.sock", {0x00});

@@ -142,10 +142,10 @@ TEST(CliEndpointTest, RefusesMalformedEndpoints) {
                           "tcp:h:8x", "tcp:::1:80", "tcp:[::1]80", "tcp:[::1"}) {
     SCOPED_TRACE(bad);
     const Error e = CatchError([&] { Endpoint::Parse(bad); });
-    EXPECT_EQ(e.code(), ExitCode::kUsage);
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
     EXPECT_TRUE(Contains(e, "invalid endpoint"));
   }
-  EXPECT_EQ(CatchError([] { Endpoint::Parse("/" + std::string(200, 'a')); }).code(), ExitCode::kUsage);
+  EXPECT_EQ(CatchError([] { Endpoint::Parse("/" + std::string(200, 'a')); }).code(), ExitCode::kBadInput);
 }
 
 TEST(CliTransportTest, ExchangesFramesOverSeqpacket) {

@@ -96,6 +96,12 @@ CommandResponse CommandExecutor::Act(const VerifiedKey& key, const CommandReques
     r.dl_status = static_cast<uint8_t>(result.status);
     r.value = static_cast<int64_t>(result.error);
     r.status = result.ok() ? StatusCode::kOk : StatusCode::kAborted;
+    // Why, in the core's words (EventDetail), so the person asking is told
+    // the reason (privacy mode, battery reserve, lockout...), not a code.
+    if (!result.ok()) {
+      r.payload[0] = static_cast<uint8_t>(result.detail);
+      r.payload_len = 1;
+    }
   };
   switch (request.command) {
     case Command::kLock: operation(lock.LockDoor(op)); break;

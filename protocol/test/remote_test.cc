@@ -354,6 +354,9 @@ TEST_F(RemoteTest, NoRemoteModeAndRemoteRulesApplyToEnvelopes) {
   const RemoteOutcome r = Send(owner, Cmd(Command::kUnlock), 1, Now() + 10);
   EXPECT_EQ(r.envelope, StatusCode::kOk);            // the envelope was genuine...
   EXPECT_EQ(r.response.status, StatusCode::kAborted);  // ...and the lock said no
+  // ...and said why, in the signed answer: the mode forbids it.
+  ASSERT_EQ(r.response.payload_len, 1u);
+  EXPECT_EQ(r.response.payload[0], static_cast<uint8_t>(core::EventDetail::kModeRestricted));
   EXPECT_FALSE(Opened());
 }
 
