@@ -22,20 +22,8 @@ using namespace std::chrono_literals;
 
 const KdfParams kFast = KdfParams::Fast();
 
-template <typename Fn>
-Error CatchError(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no error";
-  return Error(ExitCode::kOk, "none");
-}
-
-bool Contains(const Error& e, const std::string& needle) {
-  return std::string(e.what()).find(needle) != std::string::npos;
-}
+using testing::CatchError;
+using testing::Contains;
 
 class CliKeyringTest : public ::testing::Test {
  protected:

@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "error.h"
 #include "mortise/crypto/deterministic_entropy.h"
 #include "mortise/crypto/drbg.h"
 #include "mortise/crypto/p256.h"
@@ -20,6 +23,22 @@
 namespace mortise::cli::testing {
 
 using Bytes = std::vector<uint8_t>;
+
+// Runs `fn` and returns the Error it throws (a test failure if none).
+template <typename Fn>
+Error CatchError(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no error";
+  return Error(ExitCode::kOk, "none");
+}
+
+inline bool Contains(const Error& e, const std::string& needle) {
+  return std::string(e.what()).find(needle) != std::string::npos;
+}
 
 class TempDir {
  public:

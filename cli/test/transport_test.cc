@@ -20,20 +20,8 @@ namespace {
 using namespace std::chrono_literals;
 using testing::Bytes;
 
-template <typename Fn>
-Error CatchError(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no error";
-  return Error(ExitCode::kOk, "none");
-}
-
-bool Contains(const Error& e, const std::string& needle) {
-  return std::string(e.what()).find(needle) != std::string::npos;
-}
+using testing::CatchError;
+using testing::Contains;
 
 // How the test lock answers each frame.
 enum class Behaviour { kEcho, kSilent, kHangUp };

@@ -143,22 +143,21 @@ Status VerdictTag(const crypto::SecretBytes<16>& key, uint8_t code, std::span<ui
   return crypto::AesCcm128(key.span()).Encrypt(n, aad, {}, {}, tag);
 }
 
-// TH2 = SHA-256(TH || the lock's signature): message 2 without its cookie,
-// whose other fields are already in TH.
-crypto::Digest AcceptTranscript(const crypto::Digest& th, std::span<const uint8_t> lock_signature) {
-  crypto::Sha256 h;
-  h.Update(th);
-  h.Update(lock_signature);
-  crypto::Digest d{};
-  h.Final(d);
-  return d;
-}
-
 crypto::Digest Snapshot(const crypto::Sha256& h) {
   crypto::Sha256 copy(h);
   crypto::Digest d{};
   copy.Final(d);
   return d;
+}
+
+// SHA-256(first || second): TH2 = H(TH || the lock's signature), which is
+// message 2 without its cookie (its other fields are in TH already), and
+// TH3 = H(TH2 || the encoded identity).
+crypto::Digest Chained(const crypto::Digest& first, std::span<const uint8_t> second) {
+  crypto::Sha256 h;
+  h.Update(first);
+  h.Update(second);
+  return Snapshot(h);
 }
 
 // TH = SHA-256(domain || M1 || lock key || lock ephemeral || lock nonce || boot epoch).
@@ -415,7 +414,7 @@ Status SessionServer::OnHello(std::span<const uint8_t> datagram, const void* msg
   MORTISE_TRY(authority_.identity().key().Sign(to_sign.bytes, sig, drbg));
   internal::SetBytes(a.signature, sig);
 
-  const crypto::Digest th2 = AcceptTranscript(th, sig);
+  const crypto::Digest th2 = Chained(th, sig);
   crypto::SecretBytes<crypto::kP256SharedSecretSize> shared;
   MORTISE_TRY(ephemeral->Ecdh(*client_ephemeral, shared, drbg));
   crypto::SecretBytes<32> secret;
@@ -513,10 +512,7 @@ Status SessionServer::FinishWithCookie(const void* msg, uint64_t cookie_id, uint
   if (!key.ok()) return key.status();
   if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;
 
-  crypto::Sha256 h3;
-  h3.Update(th2);
-  h3.Update(identity_bytes);
-  const crypto::Digest th3 = Snapshot(h3);
+  const crypto::Digest th3 = Chained(th2, identity_bytes);
   crypto::SecureZero(identity_plain, sizeof(identity_plain));
   Okm okm;
   MORTISE_TRY(crypto::HkdfSha256(th3, secret.span(), kKeyInfo, okm.bytes.span()));
@@ -708,7 +704,7 @@ Result<size_t> SessionClient::Finish(std::span<const uint8_t> accept, const Comm
   const Signed<sizeof(kLockSignDomain)> lock_signed(kLockSignDomain, th);
   if (!lock_key->Verify(lock_signed.bytes, View(a.signature)).ok()) return StatusCode::kUnauthenticated;
 
-  const crypto::Digest th2 = AcceptTranscript(th, View(a.signature));
+  const crypto::Digest th2 = Chained(th, View(a.signature));
   crypto::SecretBytes<crypto::kP256SharedSecretSize> shared;
   MORTISE_TRY(ephemeral_->Ecdh(*lock_ephemeral, shared, drbg_));
   ephemeral_.reset();
@@ -737,10 +733,7 @@ Result<size_t> SessionClient::Finish(std::span<const uint8_t> accept, const Comm
   }
   const std::span<const uint8_t> identity_bytes(identity_plain, identity_len);
 
-  crypto::Sha256 h3;
-  h3.Update(th2);
-  h3.Update(identity_bytes);
-  const crypto::Digest th3 = Snapshot(h3);
+  const crypto::Digest th3 = Chained(th2, identity_bytes);
   Okm okm;
   MORTISE_TRY(crypto::HkdfSha256(th3, secret.span(), kKeyInfo, okm.bytes.span()));
   std::memcpy(session_id_.data(), okm.session_id().data(), kSessionIdSize);
