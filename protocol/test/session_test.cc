@@ -321,6 +321,20 @@ TEST_F(SessionTest, A06_OtherProtocolVersionsAreRefused) {
     ToLock(other);
     EXPECT_EQ(server_->last_status().code(), StatusCode::kInvalidArgument) << int(v);
   }
+  // A version-1 hello also carries the holder's key (field 4): refused by
+  // strict decoding too, so even one that claimed version 2 gets nowhere.
+  const auto key = owner_.public_key().Compressed();
+  for (uint8_t v : {0x01, 0x02}) {
+    Bytes v1 = hello;
+    v1[3] = v;
+    v1.push_back(0x22);
+    v1.push_back(static_cast<uint8_t>(key.size()));
+    v1.insert(v1.end(), key.begin(), key.end());
+    ASSERT_LT(v1.size() - 2, 128u);
+    v1[1] = static_cast<uint8_t>(v1.size() - 2);
+    ToLock(v1);
+    EXPECT_EQ(server_->last_status().code(), StatusCode::kInvalidArgument) << int(v);
+  }
 }
 
 TEST_F(SessionTest, A06_MalformedLengthsAreRefusedBeforeDecryption) {
