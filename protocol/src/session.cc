@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "certificate_internal.h"
 #include "codec.h"
 #include "le.h"
 #include "mortise.pb.h"
@@ -158,6 +159,19 @@ crypto::Digest Chained(const crypto::Digest& first, std::span<const uint8_t> sec
   h.Update(first);
   h.Update(second);
   return Snapshot(h);
+}
+
+// Whether `chain`'s last certificate names `holder` (no signature checked:
+// a cheap filter before any P-256 work). False when it does not decode.
+bool ChainNamesHolder(std::span<const uint8_t> chain_bytes, std::span<const uint8_t> holder) {
+  uint8_t scratch[kMaxChainSize];
+  mortise_KeyChain chain = mortise_KeyChain_init_zero;
+  if (!internal::DecodeStrict(chain_bytes, mortise_KeyChain_fields, &chain, scratch).ok()) return false;
+  if (chain.certs_count < 1 || chain.certs_count > 2) return false;
+  CertificateFields leaf;
+  if (!internal::DecodeCertificateWire(chain.certs[chain.certs_count - 1], leaf).ok()) return false;
+  return holder.size() == leaf.holder_key.size() &&
+         std::memcmp(holder.data(), leaf.holder_key.data(), holder.size()) == 0;
 }
 
 // TH = SHA-256(domain || M1 || lock key || lock ephemeral || lock nonce || boot epoch).
@@ -491,14 +505,15 @@ Status SessionServer::FinishWithCookie(const void* msg, uint64_t cookie_id, uint
   }
   Result<crypto::P256PublicKey> holder = crypto::P256PublicKey::Import(View(identity.holder_key));
   if (!holder.ok()) return StatusCode::kInvalidArgument;
-  // One signature verification per cookie, whatever its outcome: a cookie
-  // costs a hello (3 P-256 operations for the lock), so forged third
-  // messages cannot make the lock work more than hellos already can.
-  MORTISE_TRY(UseCookie(cookie_id, issued_ms, now_ms));
-  // The holder's signature before the chain: a forged one costs the lock
-  // one verification, and (A15) it is NOT a wrong code: a signature cannot
+  // A chain must name the signing key (checked before any P-256 work), and
+  // the holder's signature comes before the chain: a forged third message
+  // costs the lock one verification, less than the hello it needed, and
+  // leaves nothing behind. It is NOT a wrong code (A15): a signature cannot
   // be guessed, so it never reaches the core's shared failure counter,
   // whose lock-out would shut out keypad, card and offline-PIN users.
+  if (identity.chain.size != 0 && !ChainNamesHolder(View(identity.chain), View(identity.holder_key))) {
+    return StatusCode::kUnauthenticated;
+  }
   const Signed<sizeof(kHolderSignDomain)> signed_th2(kHolderSignDomain, th2);
   if (!holder->Verify(signed_th2.bytes, View(identity.signature)).ok()) return StatusCode::kUnauthenticated;
 
@@ -511,6 +526,10 @@ Status SessionServer::FinishWithCookie(const void* msg, uint64_t cookie_id, uint
                                 : authority_.VerifyKey(View(identity.chain), View(identity.revalidation), lock_);
   if (!key.ok()) return key.status();
   if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;
+  // A verified holder: only now is the cookie spent, so that no replay of
+  // this third message opens a second session. Strangers never get here,
+  // so they cannot push the owner's cookie below the floor.
+  MORTISE_TRY(UseCookie(cookie_id, issued_ms, now_ms));
 
   const crypto::Digest th3 = Chained(th2, identity_bytes);
   crypto::SecureZero(identity_plain, sizeof(identity_plain));
