@@ -9,6 +9,7 @@
 #include "error.h"
 #include "key_string.h"
 #include "lock_session.h"
+#include "refusal.h"
 #include "mortise/core/attributes.h"
 #include "mortise/core/types.h"
 
@@ -209,7 +210,8 @@ int CmdClaim(Context& ctx, const ClaimOptions& o) {
     const protocol::CommandResponse r = session.Call(set);
     if (r.status != StatusCode::kOk) {
       throw Error(ExitCode::kRefused,
-                  "claimed (the lock is yours and in your keyring), but setting its time failed: " + Explain(r.status),
+                  "claimed (the lock is yours and in your keyring), but setting its time failed: " +
+                      ExplainStatus(r.status, RefusalStage::kCommand).why,
                   "Keys with a validity window or schedule need the time: run mortise time sync --backwards --lock " +
                       added.name);
     }

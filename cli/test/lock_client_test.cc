@@ -94,16 +94,7 @@ protocol::CommandRequest Unlock() {
   return r;
 }
 
-template <typename Fn>
-Error CatchError(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no error";
-  return Error(ExitCode::kOk, "none");
-}
+using testing::CatchError;
 
 TEST(LockClientTest, APlaintextErrorAfterTheThirdMessageIsAnUnknownOutcome) {
   AttackedLock lock(/*forge_reply_to=*/2);  // the answer to message 3

@@ -37,6 +37,10 @@ Error CatchError(Fn fn) {
 
 using Bytes = std::vector<uint8_t>;
 
+inline bool Contains(const Error& e, const std::string& needle) {
+  return std::string(e.what()).find(needle) != std::string::npos;
+}
+
 class TempDir {
  public:
   TempDir() {

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "certificate_internal.h"
 #include "codec.h"
 #include "le.h"
 #include "mortise.pb.h"
@@ -143,22 +144,34 @@ Status VerdictTag(const crypto::SecretBytes<16>& key, uint8_t code, std::span<ui
   return crypto::AesCcm128(key.span()).Encrypt(n, aad, {}, {}, tag);
 }
 
-// TH2 = SHA-256(TH || the lock's signature): message 2 without its cookie,
-// whose other fields are already in TH.
-crypto::Digest AcceptTranscript(const crypto::Digest& th, std::span<const uint8_t> lock_signature) {
-  crypto::Sha256 h;
-  h.Update(th);
-  h.Update(lock_signature);
-  crypto::Digest d{};
-  h.Final(d);
-  return d;
-}
-
 crypto::Digest Snapshot(const crypto::Sha256& h) {
   crypto::Sha256 copy(h);
   crypto::Digest d{};
   copy.Final(d);
   return d;
+}
+
+// SHA-256(first || second): TH2 = H(TH || the lock's signature), which is
+// message 2 without its cookie (its other fields are in TH already), and
+// TH3 = H(TH2 || the encoded identity).
+crypto::Digest Chained(const crypto::Digest& first, std::span<const uint8_t> second) {
+  crypto::Sha256 h;
+  h.Update(first);
+  h.Update(second);
+  return Snapshot(h);
+}
+
+// Whether `chain`'s last certificate names `holder` (no signature checked:
+// a cheap filter before any P-256 work). False when it does not decode.
+bool ChainNamesHolder(std::span<const uint8_t> chain_bytes, std::span<const uint8_t> holder) {
+  uint8_t scratch[kMaxChainSize];
+  mortise_KeyChain chain = mortise_KeyChain_init_zero;
+  if (!internal::DecodeStrict(chain_bytes, mortise_KeyChain_fields, &chain, scratch).ok()) return false;
+  if (chain.certs_count < 1 || chain.certs_count > 2) return false;
+  CertificateFields leaf;
+  if (!internal::DecodeCertificateWire(chain.certs[chain.certs_count - 1], leaf).ok()) return false;
+  return holder.size() == leaf.holder_key.size() &&
+         std::memcmp(holder.data(), leaf.holder_key.data(), holder.size()) == 0;
 }
 
 // TH = SHA-256(domain || M1 || lock key || lock ephemeral || lock nonce || boot epoch).
@@ -415,7 +428,7 @@ Status SessionServer::OnHello(std::span<const uint8_t> datagram, const void* msg
   MORTISE_TRY(authority_.identity().key().Sign(to_sign.bytes, sig, drbg));
   internal::SetBytes(a.signature, sig);
 
-  const crypto::Digest th2 = AcceptTranscript(th, sig);
+  const crypto::Digest th2 = Chained(th, sig);
   crypto::SecretBytes<crypto::kP256SharedSecretSize> shared;
   MORTISE_TRY(ephemeral->Ecdh(*client_ephemeral, shared, drbg));
   crypto::SecretBytes<32> secret;
@@ -492,14 +505,15 @@ Status SessionServer::FinishWithCookie(const void* msg, uint64_t cookie_id, uint
   }
   Result<crypto::P256PublicKey> holder = crypto::P256PublicKey::Import(View(identity.holder_key));
   if (!holder.ok()) return StatusCode::kInvalidArgument;
-  // One signature verification per cookie, whatever its outcome: a cookie
-  // costs a hello (3 P-256 operations for the lock), so forged third
-  // messages cannot make the lock work more than hellos already can.
-  MORTISE_TRY(UseCookie(cookie_id, issued_ms, now_ms));
-  // The holder's signature before the chain: a forged one costs the lock
-  // one verification, and (A15) it is NOT a wrong code: a signature cannot
+  // A chain must name the signing key (checked before any P-256 work), and
+  // the holder's signature comes before the chain: a forged third message
+  // costs the lock one verification, less than the hello it needed, and
+  // leaves nothing behind. It is NOT a wrong code (A15): a signature cannot
   // be guessed, so it never reaches the core's shared failure counter,
   // whose lock-out would shut out keypad, card and offline-PIN users.
+  if (identity.chain.size != 0 && !ChainNamesHolder(View(identity.chain), View(identity.holder_key))) {
+    return StatusCode::kUnauthenticated;
+  }
   const Signed<sizeof(kHolderSignDomain)> signed_th2(kHolderSignDomain, th2);
   if (!holder->Verify(signed_th2.bytes, View(identity.signature)).ok()) return StatusCode::kUnauthenticated;
 
@@ -512,11 +526,12 @@ Status SessionServer::FinishWithCookie(const void* msg, uint64_t cookie_id, uint
                                 : authority_.VerifyKey(View(identity.chain), View(identity.revalidation), lock_);
   if (!key.ok()) return key.status();
   if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;
+  // A verified holder: only now is the cookie spent, so that no replay of
+  // this third message opens a second session. Strangers never get here,
+  // so they cannot push the owner's cookie below the floor.
+  MORTISE_TRY(UseCookie(cookie_id, issued_ms, now_ms));
 
-  crypto::Sha256 h3;
-  h3.Update(th2);
-  h3.Update(identity_bytes);
-  const crypto::Digest th3 = Snapshot(h3);
+  const crypto::Digest th3 = Chained(th2, identity_bytes);
   crypto::SecureZero(identity_plain, sizeof(identity_plain));
   Okm okm;
   MORTISE_TRY(crypto::HkdfSha256(th3, secret.span(), kKeyInfo, okm.bytes.span()));
@@ -708,7 +723,7 @@ Result<size_t> SessionClient::Finish(std::span<const uint8_t> accept, const Comm
   const Signed<sizeof(kLockSignDomain)> lock_signed(kLockSignDomain, th);
   if (!lock_key->Verify(lock_signed.bytes, View(a.signature)).ok()) return StatusCode::kUnauthenticated;
 
-  const crypto::Digest th2 = AcceptTranscript(th, View(a.signature));
+  const crypto::Digest th2 = Chained(th, View(a.signature));
   crypto::SecretBytes<crypto::kP256SharedSecretSize> shared;
   MORTISE_TRY(ephemeral_->Ecdh(*lock_ephemeral, shared, drbg_));
   ephemeral_.reset();
@@ -737,10 +752,7 @@ Result<size_t> SessionClient::Finish(std::span<const uint8_t> accept, const Comm
   }
   const std::span<const uint8_t> identity_bytes(identity_plain, identity_len);
 
-  crypto::Sha256 h3;
-  h3.Update(th2);
-  h3.Update(identity_bytes);
-  const crypto::Digest th3 = Snapshot(h3);
+  const crypto::Digest th3 = Chained(th2, identity_bytes);
   Okm okm;
   MORTISE_TRY(crypto::HkdfSha256(th3, secret.span(), kKeyInfo, okm.bytes.span()));
   std::memcpy(session_id_.data(), okm.session_id().data(), kSessionIdSize);

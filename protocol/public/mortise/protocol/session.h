@@ -31,8 +31,8 @@
 // be linked. The first round trip is stateless (attack A18): a flood of
 // hellos costs the lock work, never a slot, and cannot evict anyone.
 // A failed holder signature is not a wrong code (A15): it never reaches
-// the core's failure counter; each cookie buys at most one signature
-// verification. Every request carries a counter that must exceed the last
+// the core's failure counter, and costs the lock one verification and no
+// state. Every request carries a counter that must exceed the last
 // one accepted (per session or per resumption ticket), and its response is
 // sealed with the request's counter and authentication tag in the
 // associated data. Tickets live in RAM only: a reboot invalidates them all
@@ -80,7 +80,7 @@ inline constexpr uint64_t kSessionIdleMs = 60000;
 // A resumption ticket lives this long from the cold handshake that made it
 // (the lock's monotonic clock; resuming does not extend it): 24 h.
 inline constexpr uint64_t kTicketLifetimeMs = 24ull * 3600 * 1000;
-// Cookies whose third message reached the holder's signature check are
+// Cookies that opened a session (a verified holder's third message) are
 // remembered until they expire, so a replayed third message cannot open a
 // second session. When all are taken by live cookies, the lowest id is
 // dropped and every cookie id up to it is refused from then on.
