@@ -450,6 +450,23 @@ class Sharing(Base):
         self.lock.advance(2000)
         self.assertEqual(self.bolt(), "Locked")
 
+    def test_A09_an_unsigned_remote_refusal_is_shown_as_unconfirmed(self):
+        # After the clock is set back below an accepted envelope's expiry, the
+        # lock refuses new envelopes before checking their signature, so its
+        # answer is unsigned: the CLI says the outcome is unconfirmed (a relay
+        # could write such an answer), never that the lock refused.
+        self.claim()
+        self.lock.advance(2000)
+        self.owner.ok("unlock", "--remote")
+        self.lock.advance(2000)
+        self.relock()
+        self.owner.ok("time", "set", "2026-11-24T07:00:00Z", "--backwards")
+        rc, _, err = self.owner.run("unlock", "--remote")
+        self.assertEqual(rc, 4, err)
+        self.assertIn("unconfirmed", err)
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Locked")
+
 
 class Refusals(Base):
     """Bad input on every surface: a clear error, a non-zero exit, nothing changed."""

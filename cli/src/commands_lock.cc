@@ -81,6 +81,14 @@ int Operate(Context& ctx, protocol::Command command, int64_t value, bool remote,
     const protocol::RemoteOutcome r =
         s.client().Remote(s.key(), s.lock().chain, s.lock().LockKey(), request, counter,
                           lock_now + protocol::kMaxRemoteLifetimeS, s.revalidation());
+    if (!r.confirmed) {
+      // Unsigned: the lock signs only answers to envelopes whose signature
+      // it has verified, and a relay could have written this one.
+      throw Error(ExitCode::kUnreachable,
+                  std::string("the outcome of the remote ") + verb + " is unconfirmed (an unsigned answer says: " +
+                      Explain(r.envelope) + "; the lock did not sign it, so a relay could have written it)",
+                  "Check with mortise status once the command's 30 s have passed.");
+    }
     if (r.envelope == StatusCode::kAlreadyExists || r.envelope == StatusCode::kResourceExhausted) {
       // Signed, but not final: the envelope was seen before (an earlier
       // delivery may have run), or the lock could not take it now (it may
