@@ -203,6 +203,28 @@ TEST_F(RemoteTest, A03_ReplayAfterTheClockIsSetBackIsRefused) {
   EXPECT_EQ(Send(owner, Cmd(Command::kUnlock), 4, Now() + 30).envelope, StatusCode::kOk);
 }
 
+TEST_F(RemoteTest, A03_ReplayAfterARebootWithTheClockSetBackAndLongUptimeIsRefused) {
+  // Only the durable high-water stops this one: after the reboot the lock
+  // runs longer than an envelope's life before its time is set, so the
+  // boot-start floor lies before the accepted envelope's expiry, and the
+  // time it is given is earlier than the envelope's expiry.
+  RemoteClient owner = Owner();
+  const int64_t t = Now();
+  const Bytes accepted = Build(owner, Cmd(Command::kUnlock), 1, t + 30);
+  ASSERT_TRUE(owner.Verify(ToLock(accepted)).ok());
+  ASSERT_TRUE(server_->last_status().ok());
+  ASSERT_TRUE(Opened());
+  ASSERT_EQ(Send(owner, Cmd(Command::kLock), 2, Now() + 30).envelope, StatusCode::kOk);
+  sim_->Run(5000);
+  Boot();
+  sim_->Run(2 * kMaxRemoteLifetimeS * 1000);  // uptime beyond the envelope's life, time unknown
+  ASSERT_TRUE(sim_->lock().SetUtcTime(t + 5, false).ok());
+  ASSERT_LT(Now(), t + 30);  // the replay is "fresh" on the lock's clock
+  ToLock(accepted);
+  EXPECT_EQ(server_->last_status().code(), StatusCode::kOutOfRange);
+  EXPECT_FALSE(Opened());
+}
+
 TEST_F(RemoteTest, A09_RelayCannotGetASignedRefusalOfAGenuineCommand) {
   RemoteClient owner = Owner();
   const Bytes env = Build(owner, Cmd(Command::kUnlock), 1, Now() + 20);
