@@ -211,7 +211,7 @@ Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms,
   if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;
 
   // The PIN, sealed to this lock's key.
-  uint8_t pin[kMaxPin] = {};
+  crypto::SecretBytes<kMaxPin> pin;  // wiped on every path
   size_t pin_len = 0;
   if (has_pin) {
     Result<crypto::P256PublicKey> eph = crypto::P256PublicKey::Import(View(tbs.pin_ephemeral));
@@ -224,7 +224,7 @@ Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms,
     pin_len = tbs.sealed_pin.size - crypto::kCcmTagSize;
     if (!crypto::AesCcm128(pin_key.span())
              .Open(std::span<const uint8_t>(tbs.nonce.bytes, crypto::kCcmNonceSize), aad.bytes, View(tbs.sealed_pin),
-                   std::span<uint8_t>(pin, pin_len))
+                   std::span<uint8_t>(pin.data(), pin_len))
              .ok()) {
       return StatusCode::kUnauthenticated;
     }
@@ -250,11 +250,10 @@ Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms,
   request.value = tbs.request.value;
   request.attribute = static_cast<uint16_t>(tbs.request.attribute);
   request.payload = View(tbs.request.payload);
-  request.pin = std::span<const uint8_t>(pin, pin_len);
+  request.pin = std::span<const uint8_t>(pin.data(), pin_len);
   // Through a relay: the source is kRemote, so the no-remote operating mode
   // and remote-only keys apply exactly as Matter's remote commands.
   response = executor_.Run(*key, request, core::OperationSource::kRemote);
-  crypto::SecureZero(pin, sizeof(pin));
   return Status::Ok();
 }
 
