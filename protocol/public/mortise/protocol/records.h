@@ -27,6 +27,13 @@ enum ProtocolCounter : uint16_t {
   // or a restart, no envelope expiring at or before it is accepted again,
   // whatever the RAM replay cache forgot (remote.h).
   kCounterRemoteExpiryHighWater = 17,
+  // Claim PAKE runs ever started, counted before the lock answers a run; and
+  // that count when a physical action (claim button, factory reset) last
+  // opened the claim window. Their difference is the runs spent in the
+  // current window, so a restart reopens the window without refilling it
+  // (claim.h).
+  kCounterClaimRuns = 24,
+  kCounterClaimWindowBase = 25,
 };
 
 }  // namespace mortise::protocol
