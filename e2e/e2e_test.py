@@ -471,6 +471,36 @@ class Sharing(Base):
 class Refusals(Base):
     """Bad input on every surface: a clear error, a non-zero exit, nothing changed."""
 
+    def test_A16_a_bare_setup_code_claims_only_the_lock_whose_key_hash_is_on_the_label(self):
+        # A stand-in device answers the info request with its own lock id and
+        # key hash and knows the code the owner types (here: its own). The
+        # owner compares the key hash printed on the real lock's label.
+        standin = Lock(os.path.join(self.tmp, "standin"))
+        standin.start()
+        try:
+            real = self.lock.control({"cmd": "label"})
+            fake = standin.control({"cmd": "label"})
+            self.assertNotEqual(real["keyHash"], fake["keyHash"])
+            before = self.owner.keyring_bytes()
+            rc, _, err = self.owner.run("claim", fake["setupCode"], "--endpoint", standin.endpoint,
+                                        "--key-hash", real["keyHash"], stdin="")
+            self.assertEqual(rc, 6, err)
+            self.assertIn("not the lock on your label", err)
+            # No terminal to compare on and no --key-hash: refused before anything is sent.
+            rc, _, err = self.owner.run("claim", fake["setupCode"], "--endpoint", standin.endpoint, stdin="")
+            self.assertEqual(rc, 1, err)
+            self.assertIn("--key-hash", err)
+            self.assertEqual(before, self.owner.keyring_bytes())
+            self.assertTrue(standin.control({"cmd": "label"})["ok"])  # the stand-in was not claimed either
+        finally:
+            standin.stop()
+        # The real lock, its code typed as printed (with spaces), its key hash confirmed.
+        code = real["setupCode"]
+        out = self.owner.ok("claim", code[0:3] + " " + code[3:6] + " " + code[6:9], "--endpoint", self.lock.endpoint,
+                            "--key-hash", real["keyHash"].upper(), "--time", TUESDAY_0759)
+        self.assertEqual(out["role"], "owner")
+        self.assertEqual(out["lock_id"], real["lockId"])
+
     def test_malformed_key_strings_and_qr_payloads(self):
         self.claim()
         g = Person(self.tmp, "g")
