@@ -11,6 +11,8 @@ on both sockets) and checks a clear error, a non-zero exit and no change.
 import argparse
 import json
 import os
+import pty
+import select
 import shutil
 import signal
 import socket
@@ -157,6 +159,39 @@ class Person:
 
     def ok(self, *args, stdin=None):
         return self.run(*args, stdin=stdin, check=0)[1]
+
+    def run_on_terminal(self, args, answer, prompt):
+        """Runs mortise with stdin and stderr on a pseudo-terminal; types
+        `answer` once `prompt` appears. Returns (exit code, terminal text)."""
+        master, slave = pty.openpty()
+        p = subprocess.Popen([CLI, "--keyring", self.keyring, "--json", "--wait", "0"] + list(args), stdin=slave,
+                             stdout=subprocess.DEVNULL, stderr=slave, env=self.env, start_new_session=True)
+        os.close(slave)
+        seen, typed = b"", False
+        deadline = time.monotonic() + 60
+        try:
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([master], [], [], 0.2)
+                if ready:
+                    try:
+                        chunk = os.read(master, 4096)
+                    except OSError:
+                        chunk = b""  # the child closed the terminal
+                    if not chunk and p.poll() is not None:
+                        break
+                    seen += chunk
+                if not typed and prompt.encode() in seen:
+                    os.write(master, (answer + "\n").encode())
+                    typed = True
+                if p.poll() is not None and not ready:
+                    break
+            p.wait(10)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            os.close(master)
+        return p.returncode, seen.decode(errors="replace")
 
     def keyring_bytes(self):
         with open(self.keyring, "rb") as f:
@@ -500,6 +535,18 @@ class Refusals(Base):
                             "--key-hash", real["keyHash"].upper(), "--time", TUESDAY_0759)
         self.assertEqual(out["role"], "owner")
         self.assertEqual(out["lock_id"], real["lockId"])
+
+    def test_A16_a_bare_setup_code_on_a_terminal_asks_to_compare_the_key_hash(self):
+        sticker = self.lock.control({"cmd": "label"})
+        before = self.owner.keyring_bytes()
+        args = ["claim", sticker["setupCode"], "--endpoint", self.lock.endpoint, "--time", TUESDAY_0759]
+        rc, text = self.owner.run_on_terminal(args, "no", "Type yes")
+        self.assertEqual(rc, 6, text)
+        self.assertIn(sticker["keyHash"], text)  # the device's key hash, shown to compare
+        self.assertEqual(before, self.owner.keyring_bytes())
+        rc, text = self.owner.run_on_terminal(args, "yes", "Type yes")
+        self.assertEqual(rc, 0, text)
+        self.assertEqual(self.owner.ok("lock", "list")["locks"][0]["lock_id"], sticker["lockId"])
 
     def test_malformed_key_strings_and_qr_payloads(self):
         self.claim()
