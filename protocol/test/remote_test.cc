@@ -98,6 +98,35 @@ class RemoteTest : public ::testing::Test {
   RemoteClient Owner() { return RemoteClient(owner_, {}, *lock_key_, owner_rng_.drbg); }
   RemoteClient Guest() { return RemoteClient(guest_, guest_chain_, *lock_key_, owner_rng_.drbg); }
 
+  // An answer as a relay would write it: about `command_hash`, with
+  // `envelope_status` (and a response when `has_response`), signed by
+  // `signer` when given, else unsigned.
+  Bytes RelayAnswer(std::span<const uint8_t> command_hash, StatusCode envelope_status, bool has_response,
+                    const crypto::P256KeyPair* signer = nullptr) {
+    mortise_RemoteResultTbs tbs = mortise_RemoteResultTbs_init_zero;
+    tbs.lock_id.size = kLockIdSize;
+    std::memcpy(tbs.lock_id.bytes, lock_id_.data(), kLockIdSize);
+    tbs.command_hash.size = 32;
+    std::memcpy(tbs.command_hash.bytes, command_hash.data(), 32);
+    tbs.envelope_status = static_cast<uint32_t>(envelope_status);
+    tbs.has_response = has_response;
+    mortise_RemoteResult fake = mortise_RemoteResult_init_zero;
+    pb_ostream_t t = pb_ostream_from_buffer(fake.tbs.bytes, sizeof(fake.tbs.bytes));
+    EXPECT_TRUE(pb_encode(&t, mortise_RemoteResultTbs_fields, &tbs));
+    fake.tbs.size = static_cast<pb_size_t>(t.bytes_written);
+    if (signer != nullptr) {
+      crypto::P256Signature sig{};
+      EXPECT_TRUE(signer->Sign(std::span<const uint8_t>(fake.tbs.bytes, fake.tbs.size), sig, relay_rng_.drbg).ok());
+      fake.signature.size = 64;
+      std::memcpy(fake.signature.bytes, sig.data(), 64);
+    }
+    Bytes out(kMaxRemoteMessageSize);
+    pb_ostream_t o = pb_ostream_from_buffer(out.data(), out.size());
+    EXPECT_TRUE(pb_encode(&o, mortise_RemoteResult_fields, &fake));
+    out.resize(o.bytes_written);
+    return out;
+  }
+
   // Whether the lock signed its answer.
   static bool Signed(const Bytes& reply) {
     mortise_RemoteResult r = mortise_RemoteResult_init_zero;
@@ -302,28 +331,10 @@ TEST_F(RemoteTest, A09_AnUnsignedAnswerIsNeverASuccess) {
   pb_istream_t in = pb_istream_from_buffer(env.data(), env.size());
   ASSERT_TRUE(pb_decode(&in, mortise_RemoteCommand_fields, &cmd));
   const crypto::Digest h = crypto::Sha256::Hash(std::span<const uint8_t>(cmd.tbs.bytes, cmd.tbs.size));
-  auto unsigned_answer = [&](StatusCode envelope_status, bool has_response) {
-    mortise_RemoteResultTbs tbs = mortise_RemoteResultTbs_init_zero;
-    tbs.lock_id.size = kLockIdSize;
-    std::memcpy(tbs.lock_id.bytes, lock_id_.data(), kLockIdSize);
-    tbs.command_hash.size = 32;
-    std::memcpy(tbs.command_hash.bytes, h.data(), 32);
-    tbs.envelope_status = static_cast<uint32_t>(envelope_status);
-    tbs.has_response = has_response;
-    mortise_RemoteResult fake = mortise_RemoteResult_init_zero;
-    pb_ostream_t t = pb_ostream_from_buffer(fake.tbs.bytes, sizeof(fake.tbs.bytes));
-    EXPECT_TRUE(pb_encode(&t, mortise_RemoteResultTbs_fields, &tbs));
-    fake.tbs.size = static_cast<pb_size_t>(t.bytes_written);
-    Bytes out(kMaxRemoteMessageSize);
-    pb_ostream_t o = pb_ostream_from_buffer(out.data(), out.size());
-    EXPECT_TRUE(pb_encode(&o, mortise_RemoteResult_fields, &fake));
-    out.resize(o.bytes_written);
-    return out;
-  };
-  EXPECT_EQ(owner.Verify(unsigned_answer(StatusCode::kOk, true)).status().code(), StatusCode::kUnauthenticated);
-  EXPECT_EQ(owner.Verify(unsigned_answer(StatusCode::kPermissionDenied, true)).status().code(),
+  EXPECT_EQ(owner.Verify(RelayAnswer(h, StatusCode::kOk, true)).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(owner.Verify(RelayAnswer(h, StatusCode::kPermissionDenied, true)).status().code(),
             StatusCode::kUnauthenticated);
-  Result<RemoteOutcome> refusal = owner.Verify(unsigned_answer(StatusCode::kPermissionDenied, false));
+  Result<RemoteOutcome> refusal = owner.Verify(RelayAnswer(h, StatusCode::kPermissionDenied, false));
   ASSERT_TRUE(refusal.ok());
   EXPECT_FALSE(refusal->confirmed);
 }
@@ -428,26 +439,9 @@ TEST_F(RemoteTest, A09_ForgedOrMisboundAnswersAreRefusedByTheHolder) {
   const Bytes env = Build(owner, Cmd(Command::kUnlock), 1, Now() + 10);
   // The relay swallows the envelope and answers "done" itself, signing with
   // its own key: the holder's pinned lock key refuses it.
-  mortise_RemoteResultTbs tbs = mortise_RemoteResultTbs_init_zero;
-  tbs.lock_id.size = kLockIdSize;
-  std::memcpy(tbs.lock_id.bytes, lock_id_.data(), kLockIdSize);
   const crypto::Digest h = crypto::Sha256::Hash(env);  // any binding it can guess
-  tbs.command_hash.size = 32;
-  std::memcpy(tbs.command_hash.bytes, h.data(), 32);
-  tbs.has_response = true;
-  mortise_RemoteResult fake = mortise_RemoteResult_init_zero;
-  pb_ostream_t t = pb_ostream_from_buffer(fake.tbs.bytes, sizeof(fake.tbs.bytes));
-  ASSERT_TRUE(pb_encode(&t, mortise_RemoteResultTbs_fields, &tbs));
-  fake.tbs.size = static_cast<pb_size_t>(t.bytes_written);
-  crypto::P256Signature sig{};
-  ASSERT_TRUE(relay_key_.Sign(std::span<const uint8_t>(fake.tbs.bytes, fake.tbs.size), sig, relay_rng_.drbg).ok());
-  fake.signature.size = 64;
-  std::memcpy(fake.signature.bytes, sig.data(), 64);
-  Bytes out(kMaxRemoteMessageSize);
-  pb_ostream_t o = pb_ostream_from_buffer(out.data(), out.size());
-  ASSERT_TRUE(pb_encode(&o, mortise_RemoteResult_fields, &fake));
-  out.resize(o.bytes_written);
-  EXPECT_EQ(owner.Verify(out).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(owner.Verify(RelayAnswer(h, StatusCode::kOk, true, &relay_key_)).status().code(),
+            StatusCode::kUnauthenticated);
 
   // A genuine lock answer to an earlier command, replayed to the holder.
   RemoteClient owner2 = Owner();
