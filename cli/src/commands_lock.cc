@@ -288,6 +288,9 @@ int CmdStatus(Context& ctx) {
   text += "  mode:     " + std::string(ModeText(mode)) + "\n";
   text += "  battery:  " + std::to_string(battery) + "%\n";
   text += "  time:     " + FormatUtc(utc) + "\n";
+  if (utc == 0)
+    text += "  The lock does not know the time: schedules, time-limited keys and offline PINs are refused\n"
+            "  until it is set. Run: mortise time sync\n";
   if (lockout > 0) text += "  keypad locked out for " + std::to_string(lockout) + " s\n";
   ctx.out().Text(text);
   ctx.out().Json({{"lock", s.lock().name},
@@ -296,6 +299,7 @@ int CmdStatus(Context& ctx) {
                   {"mode", ModeText(mode)},
                   {"battery_percent", battery},
                   {"utc", utc != 0 ? nlohmann::json(FormatUtc(utc)) : nlohmann::json(nullptr)},
+                  {"time_known", utc != 0},
                   {"lockout_remaining_s", lockout}});
   return 0;
 }

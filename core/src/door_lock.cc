@@ -196,6 +196,7 @@ Status DoorLock::Start() {
     Reader r(std::span<const uint8_t>(buf, *got));
     if (r.U8() == kRecordVersion) time_floor_s_ = static_cast<int64_t>(r.U64());
   }
+  TakeTimeFromRtc();
 
   MORTISE_TRY(LoadOfflinePins());
 
@@ -277,7 +278,22 @@ Status DoorLock::SetUtcTime(int64_t utc_s, bool allow_backwards) {
   time_known_ = true;
   utc_anchor_s_ = utc_s;
   mono_anchor_ms_ = now_ms_;
+  // The time in RAM is right whether or not the RTC takes it; an RTC that
+  // failed reads behind the floor at the next start and is not believed.
+  if (rtc_ != nullptr) (void)rtc_->WriteUtc(utc_s);
   return Status::Ok();
+}
+
+void DoorLock::TakeTimeFromRtc() {
+  if (rtc_ == nullptr) return;
+  const std::optional<int64_t> utc = rtc_->ReadUtc();
+  // Behind the floor: the RTC lost power or was moved back. Believing it
+  // would revive expired keys (A04), so the time stays unknown until an
+  // authorised SetUtcTime.
+  if (!utc || *utc < kMinValidUtc || *utc > kMaxValidUtc || *utc < time_floor_s_) return;
+  time_known_ = true;
+  utc_anchor_s_ = *utc;
+  mono_anchor_ms_ = now_ms_;
 }
 
 // --- Modes, lockout ---------------------------------------------------------------------

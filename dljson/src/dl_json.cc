@@ -15,10 +15,30 @@ namespace {
 using json = nlohmann::json;
 using namespace core;
 
-// A request the adapter refuses; its message goes back to the caller.
+// Interaction Model statuses a Matter server answers with when it refuses a
+// request before the cluster sees it (Matter Core specification, "Status
+// Codes"); the cluster's own DlStatus values ("Occupied", "InvalidField", ...)
+// travel in the same "status" field.
+constexpr const char* kInvalidCommand = "InvalidCommand";          // 0x85: malformed, missing or unknown field
+constexpr const char* kConstraintError = "ConstraintError";        // 0x87: a value outside its range or enum
+constexpr const char* kUnsupportedCommand = "UnsupportedCommand";  // 0x81
+constexpr const char* kUnsupportedAttribute = "UnsupportedAttribute";  // 0x86
+constexpr const char* kUnsupportedWrite = "UnsupportedWrite";      // 0x88: read-only attribute
+constexpr const char* kInvalidInState = "InvalidInState";          // 0xCB: not possible in the present state
+constexpr const char* kInvalidAction = "InvalidAction";            // 0x80: not a request at all
+constexpr const char* kFailure = "Failure";                        // 0x01
+
+// A request the adapter refuses: the Interaction Model status and a message
+// that goes back to the caller.
 struct Refusal : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  Refusal(const std::string& what, const char* im_status = kInvalidCommand)
+      : std::runtime_error(what), status(im_status) {}
+  const char* status;
 };
+
+json Refused(const char* status, const std::string& message) {
+  return json{{"ok", false}, {"status", status}, {"error", message}};
+}
 
 template <typename E>
 struct EnumNames {
@@ -138,7 +158,9 @@ class Args {
     if (!j.is_object()) Fail("arguments must be a JSON object");
   }
 
-  [[noreturn]] void Fail(const std::string& what) const { throw Refusal(std::string(command_) + ": " + what); }
+  [[noreturn]] void Fail(const std::string& what, const char* status = kInvalidCommand) const {
+    throw Refusal(std::string(command_) + ": " + what, status);
+  }
 
   bool Has(const char* name) {
     known_.insert(name);
@@ -176,7 +198,7 @@ class Args {
     if (!v.is_string()) Fail(std::string("field '") + name + "' must be a string");
     std::string s = v.get<std::string>();
     if (s.size() > max_len)
-      Fail(std::string("field '") + name + "' must be at most " + std::to_string(max_len) + " bytes");
+      Fail(std::string("field '") + name + "' must be at most " + std::to_string(max_len) + " bytes", kConstraintError);
     return s;
   }
 
@@ -206,7 +228,7 @@ class Args {
       Fail(std::string("field '") + name + "' must be a string or {\"hex\": \"...\"}");
     }
     if (out.size() > max_len)
-      Fail(std::string("field '") + name + "' must be at most " + std::to_string(max_len) + " bytes");
+      Fail(std::string("field '") + name + "' must be at most " + std::to_string(max_len) + " bytes", kConstraintError);
     return out;
   }
 
@@ -234,13 +256,20 @@ class Args {
     const bool huge = v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX);
     if (!v.is_number_integer() || huge || v.get<int64_t>() < min || v.get<int64_t>() > max)
       Fail(std::string("field '") + name + "' must be an integer from " + std::to_string(min) + " to " +
-           std::to_string(max));
+               std::to_string(max),
+           v.is_number_integer() ? kConstraintError : kInvalidCommand);
     return v.get<int64_t>();
   }
   template <typename E>
   E EnumValue(const char* name, const EnumNames<E>& names) {
-    auto e = names.Parse(j_.at(name));
-    if (!e) Fail(std::string("field '") + name + "' must be a " + names.type + ": " + names.Choices());
+    const json& v = j_.at(name);
+    auto e = names.Parse(v);
+    // A value of the enum's kind that names no member is out of range
+    // (CONSTRAINT_ERROR, as a Matter server answers for an unknown enum
+    // value); anything else is not the field at all.
+    if (!e)
+      Fail(std::string("field '") + name + "' must be a " + names.type + ": " + names.Choices(),
+           v.is_string() || v.is_number_integer() ? kConstraintError : kInvalidCommand);
     return *e;
   }
 
@@ -468,30 +497,31 @@ json DoorLockJson::Invoke(std::string_view command, const json& args_json) {
     } else {
       std::string known;
       for (const auto& n : CommandNames()) known += (known.empty() ? "" : ", ") + n;
-      throw Refusal("unknown command '" + std::string(command) + "'; Door Lock commands: " + known);
+      throw Refusal("unknown command '" + std::string(command) + "'; Door Lock commands: " + known,
+                    kUnsupportedCommand);
     }
     return out;
   } catch (const Refusal& r) {
-    return json{{"ok", false}, {"error", r.what()}};
+    return Refused(r.status, r.what());
   } catch (const json::exception& e) {
-    return json{{"ok", false}, {"error", std::string(command) + ": " + e.what()}};
+    return Refused(kInvalidCommand, std::string(command) + ": " + e.what());
   } catch (const std::exception& e) {
-    return json{{"ok", false}, {"error", std::string(command) + ": internal error: " + e.what()}};
+    return Refused(kFailure, std::string(command) + ": internal error: " + e.what());
   }
 }
 
 json DoorLockJson::Read(std::string_view attribute) {
   const AttributeInfo* info = FindAttribute(attribute);
-  if (info == nullptr) return json{{"ok", false}, {"error", "unknown attribute '" + std::string(attribute) + "'"}};
+  if (info == nullptr) return Refused(kUnsupportedAttribute, "unknown attribute '" + std::string(attribute) + "'");
   auto v = lock_.ReadAttribute(info->id);
-  if (!v.ok()) return json{{"ok", false}, {"error", std::string("cannot read ") + info->name}};
+  if (!v.ok()) return Refused(kFailure, std::string("cannot read ") + info->name);
   return json{{"ok", true}, {"attribute", info->name}, {"value", *v}};
 }
 
 json DoorLockJson::Write(std::string_view attribute, const json& value) {
   const AttributeInfo* info = FindAttribute(attribute);
-  if (info == nullptr) return json{{"ok", false}, {"error", "unknown attribute '" + std::string(attribute) + "'"}};
-  if (!info->writable) return json{{"ok", false}, {"error", std::string(info->name) + " is read-only"}};
+  if (info == nullptr) return Refused(kUnsupportedAttribute, "unknown attribute '" + std::string(attribute) + "'");
+  if (!info->writable) return Refused(kUnsupportedWrite, std::string(info->name) + " is read-only");
   int64_t v;
   if (value.is_boolean() && info->min == 0 && info->max == 1) {
     v = value.get<bool>() ? 1 : 0;
@@ -501,19 +531,29 @@ json DoorLockJson::Write(std::string_view attribute, const json& value) {
   } else if (info->id == AttributeId::kOperatingMode && kOperatingMode.Parse(value)) {
     v = static_cast<int64_t>(*kOperatingMode.Parse(value));
   } else {
-    return json{{"ok", false},
-                {"error", std::string(info->name) + (info->max == 1 ? " takes true, false, 0 or 1" : " takes an integer")}};
+    // An integer beyond 64 bits, or an OperatingMode name that is no mode,
+    // is out of range; any other value of the wrong kind is not a value of
+    // this attribute.
+    const bool out_of_range =
+        value.is_number_integer() || (value.is_string() && info->id == AttributeId::kOperatingMode);
+    return Refused(out_of_range ? kConstraintError : kInvalidCommand,
+                   std::string(info->name) + (info->max == 1                                ? " takes true, false, 0 or 1"
+                                              : info->id == AttributeId::kOperatingMode ? " takes an integer or one of " +
+                                                                                              kOperatingMode.Choices()
+                                                                                        : " takes an integer"));
   }
   if (v < info->min || v > info->max)
-    return json{{"ok", false},
-                {"error", std::string(info->name) + " must be from " + std::to_string(info->min) + " to " +
-                              std::to_string(info->max)}};
+    return Refused(kConstraintError, std::string(info->name) + " must be from " + std::to_string(info->min) + " to " +
+                                         std::to_string(info->max));
   Status s = lock_.WriteAttribute(info->id, v);
   if (!s.ok()) {
-    std::string why = s.code() == StatusCode::kFailedPrecondition ? "not possible in the lock's present state"
-                      : s.code() == StatusCode::kInvalidArgument  ? "inconsistent with the other settings"
-                                                                  : "could not be stored";
-    return json{{"ok", false}, {"error", std::string(info->name) + " = " + std::to_string(v) + ": " + why}};
+    const bool state = s.code() == StatusCode::kFailedPrecondition;
+    const bool range = s.code() == StatusCode::kInvalidArgument;
+    std::string why = state ? "not possible in the lock's present state"
+                      : range ? "not a value the lock supports, or inconsistent with the other settings"
+                              : "could not be stored";
+    return Refused(state ? kInvalidInState : range ? kConstraintError : kFailure,
+                   std::string(info->name) + " = " + std::to_string(v) + ": " + why);
   }
   return json{{"ok", true}, {"attribute", info->name}, {"value", v}};
 }
@@ -523,7 +563,7 @@ std::string DoorLockJson::HandleLine(std::string_view line) {
     return HandleLineImpl(line);
   } catch (const std::exception& e) {
     // Nothing escapes the module edge; nothing was changed past validation.
-    return json{{"ok", false}, {"error", std::string("internal error: ") + e.what()}}.dump(
+    return Refused(kFailure, std::string("internal error: ") + e.what()).dump(
         -1, ' ', false, json::error_handler_t::replace);
   }
 }
@@ -532,21 +572,21 @@ std::string DoorLockJson::HandleLineImpl(std::string_view line) {
   json req = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
   json resp;
   if (req.is_discarded()) {
-    resp = json{{"ok", false}, {"error", "malformed JSON: expected one object per line"}};
+    resp = Refused(kInvalidAction, "malformed JSON: expected one object per line");
   } else if (!req.is_object()) {
-    resp = json{{"ok", false}, {"error", "a request is a JSON object with \"invoke\", \"read\" or \"write\""}};
+    resp = Refused(kInvalidAction, "a request is a JSON object with \"invoke\", \"read\" or \"write\"");
   } else if (req.contains("invoke") && req.at("invoke").is_string()) {
     for (const auto& [k, v] : req.items())
-      if (k != "invoke" && k != "args") return json{{"ok", false}, {"error", "unknown request field '" + k + "'"}}.dump();
+      if (k != "invoke" && k != "args") return Refused(kInvalidAction, "unknown request field '" + k + "'").dump();
     resp = Invoke(req.at("invoke").get<std::string>(), req.contains("args") ? req.at("args") : json::object());
   } else if (req.contains("read") && req.at("read").is_string() && req.size() == 1) {
     resp = Read(req.at("read").get<std::string>());
   } else if (req.contains("write") && req.at("write").is_string() && req.contains("value") && req.size() == 2) {
     resp = Write(req.at("write").get<std::string>(), req.at("value"));
   } else {
-    resp = json{{"ok", false},
-                {"error", "a request is {\"invoke\": name, \"args\": {...}}, {\"read\": name} or "
-                          "{\"write\": name, \"value\": v}"}};
+    resp = Refused(kInvalidAction,
+                   "a request is {\"invoke\": name, \"args\": {...}}, {\"read\": name} or "
+                   "{\"write\": name, \"value\": v}");
   }
   return resp.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -86,37 +86,47 @@ TEST_F(DlJsonTest, AttributesByMatterName) {
 }
 
 TEST_F(DlJsonTest, BadInputGetsAClearErrorAndChangesNothing) {
-  struct Case { const char* line; const char* error_part; };
+  struct Case { const char* line; const char* error_part; const char* status; };
   const Case cases[] = {
-      {"not json", "malformed JSON"},
-      {"[1,2,3]", "a request is a JSON object"},
-      {R"({"invoke":"SetUsr","args":{}})", "unknown command 'SetUsr'"},
-      {R"({"invoke":"SetUser","args":{"operationType":"Add"}})", "field 'userIndex' is required"},
-      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":70000}})", "from 0 to 65535"},
-      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1,"usrName":"x"}})", "unknown field 'usrName'"},
-      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1,"userType":"Boss"}})", "must be a UserType"},
-      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1,"userName":"far too long a name"}})", "at most 10 bytes"},
-      {R"({"invoke":"SetCredential","args":{"operationType":"Add","credential":{"credentialType":"PIN","credentialIndex":1},"credentialData":{"hex":"zz"}}})", "not a hex digit"},
-      {R"({"invoke":"SetCredential","args":{"operationType":"Add","credentialData":"1234"}})", "'credential' is required"},
-      {R"({"read":"NoSuchAttribute"})", "unknown attribute"},
-      {R"({"write":"LockState","value":1})", "read-only"},
-      {R"({"write":"WrongCodeEntryLimit","value":0})", "must be from 1 to 255"},
-      {R"({"write":"AutoRelockTime","value":"soon"})", "takes an integer"},
-      {R"({"invoke":"GetUser","args":{"userIndex":1},"extra":1})", "unknown request field 'extra'"},
-      {R"({"invoke":"ClearCredential"})", "field 'credential' is required"},
-      {R"({"invoke":"ClearUser","args":{}})", "field 'userIndex' is required"},
-      {R"({"write":"UtcOffset","value":18446744073709547616})", "takes an integer"},
-      {R"({"write":"AutoRelockTime","value":true})", "takes an integer"},
-      {R"({"write":"AutoRelockTime","value":1.5})", "takes an integer"},
-      {R"({"write":"AutoRelockTime","value":-1})", "must be from 0"},
-      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":18446744073709551615}})", "from 0 to 65535"},
-      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1.0}})", "from 0 to 65535"},
-      {"{\"invoke\":\"SetCredential\",\"args\":{\"operationType\":\"Add\",\"credential\":{\"credentialType\":\"RFID\",\"credentialIndex\":1},\"credentialData\":{\"hex\":\"\xc3\xa9\"}}}", "is not a hex digit"},
+      {"not json", "malformed JSON", "InvalidAction"},
+      {"[1,2,3]", "a request is a JSON object", "InvalidAction"},
+      {R"({"invoke":"SetUsr","args":{}})", "unknown command 'SetUsr'", "UnsupportedCommand"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add"}})", "field 'userIndex' is required", "InvalidCommand"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":70000}})", "from 0 to 65535", "ConstraintError"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1,"usrName":"x"}})", "unknown field 'usrName'", "InvalidCommand"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1,"userType":"Boss"}})", "must be a UserType", "ConstraintError"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1,"userName":"far too long a name"}})", "at most 10 bytes", "ConstraintError"},
+      {R"({"invoke":"SetCredential","args":{"operationType":"Add","credential":{"credentialType":"PIN","credentialIndex":1},"credentialData":{"hex":"zz"}}})", "not a hex digit", "InvalidCommand"},
+      {R"({"invoke":"SetCredential","args":{"operationType":"Add","credentialData":"1234"}})", "'credential' is required", "InvalidCommand"},
+      {R"({"read":"NoSuchAttribute"})", "unknown attribute", "UnsupportedAttribute"},
+      {R"({"write":"LockState","value":1})", "read-only", "UnsupportedWrite"},
+      {R"({"write":"WrongCodeEntryLimit","value":0})", "must be from 1 to 255", "ConstraintError"},
+      {R"({"write":"AutoRelockTime","value":"soon"})", "takes an integer", "InvalidCommand"},
+      {R"({"invoke":"GetUser","args":{"userIndex":1},"extra":1})", "unknown request field 'extra'", "InvalidAction"},
+      {R"({"invoke":"ClearCredential"})", "field 'credential' is required", "InvalidCommand"},
+      {R"({"invoke":"ClearUser","args":{}})", "field 'userIndex' is required", "InvalidCommand"},
+      {R"({"write":"UtcOffset","value":18446744073709547616})", "takes an integer", "ConstraintError"},
+      {R"({"write":"AutoRelockTime","value":true})", "takes an integer", "InvalidCommand"},
+      {R"({"write":"AutoRelockTime","value":1.5})", "takes an integer", "InvalidCommand"},
+      {R"({"write":"AutoRelockTime","value":-1})", "must be from 0", "ConstraintError"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":18446744073709551615}})", "from 0 to 65535", "ConstraintError"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1.0}})", "from 0 to 65535", "InvalidCommand"},
+      {"{\"invoke\":\"SetCredential\",\"args\":{\"operationType\":\"Add\",\"credential\":{\"credentialType\":\"RFID\",\"credentialIndex\":1},\"credentialData\":{\"hex\":\"\xc3\xa9\"}}}", "is not a hex digit", "InvalidCommand"},
+      // Out-of-range enum values in command fields and attribute writes:
+      // CONSTRAINT_ERROR, as a Matter server answers (issue 12).
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1,"userStatus":2}})", "must be a UserStatus", "ConstraintError"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1,"userType":10}})", "must be a UserType", "ConstraintError"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1,"userType":[1]}})", "must be a UserType", "InvalidCommand"},
+      {R"({"invoke":"SetHolidaySchedule","args":{"holidayIndex":1,"localStartTime":1,"localEndTime":2,"operatingMode":5}})", "must be a OperatingMode", "ConstraintError"},
+      {R"({"write":"OperatingMode","value":5})", "must be from 0 to", "ConstraintError"},
+      {R"({"write":"OperatingMode","value":"Party"})", "takes an integer or one of Normal", "ConstraintError"},
+      {R"({"invoke":"SetCredential","args":{"operationType":"Add","credential":{"credentialType":99,"credentialIndex":1},"credentialData":"1234"}})", "must be a CredentialType", "ConstraintError"},
   };
   for (const auto& c : cases) {
     auto r = Line(c.line);
     EXPECT_EQ(r["ok"], false) << c.line;
     EXPECT_NE(r["error"].get<std::string>().find(c.error_part), std::string::npos) << r.dump();
+    EXPECT_EQ(r["status"], c.status) << c.line;
   }
   EXPECT_FALSE(sim_.lock().users().GetUser(1).occupied);
   // Nothing changed anywhere: every writable setting is still its default.

@@ -38,6 +38,7 @@
 #include "mortise/termqr/termqr.h"
 #include "names.h"
 #include "os_random.h"
+#include "rtc_file.h"
 #include "sim_backend.h"
 
 namespace mortise::lockd {
@@ -131,6 +132,7 @@ struct Parts {
   std::optional<store::HmacLogAuthenticator> log_auth;
   std::optional<store::AuditLog> audit_log;
   std::unique_ptr<SimBackend> backend;
+  std::optional<RtcFile> rtc_file;
   std::unique_ptr<EventFanout> events;
   OsRandom os_random;
   std::unique_ptr<sim::SimRandom> sim_random;
@@ -310,6 +312,18 @@ int RunDaemon(const Config& config) {
                        hw.keypad(), hw.cards(), hw.biometrics(), hw.indicator(), *p.events};
   p.lock = std::make_unique<core::DoorLock>(parts, config.mechanics);
   core::DoorLock& lock = *p.lock;
+  // The lock's RTC keeps its time across restarts (rtc_file.h).
+  const std::string rtc_path = dir + "/rtc";
+  p.rtc_file.emplace(
+      config.clock, [rtc_path](const std::string& text) { return WriteFileAtomically(rtc_path, text); },
+      [] {
+        timespec ts{};
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+      });
+  if (std::string why = p.rtc_file->Load(ReadLabelFile(rtc_path), p.backend->rtc()); !why.empty())
+    spdlog::warn("{}: {}; the lock's time is unknown until an owner sets it (mortise time sync)", rtc_path, why);
+  lock.AttachRealTimeClock(p.backend->rtc());
   if (Status s = lock.Start(); !s.ok()) {
     spdlog::error("lock core: cannot start: {}", s.name());
     return kExitFailure;
@@ -468,6 +482,7 @@ int RunDaemon(const Config& config) {
 
   // --- Loop -----------------------------------------------------------------------------
   uint64_t last_tick = MonotonicNowMs();
+  bool rtc_saves = true;
   while (!stop) {
     const int timeout = config.clock == ClockMode::kReal ? static_cast<int>(kTickMs) : 100;
     if (p.loop.RunOnce(timeout) < 0 && errno != EINTR) {
@@ -479,6 +494,10 @@ int RunDaemon(const Config& config) {
       const uint64_t elapsed = (now - last_tick) / kTickMs * kTickMs;
       ControlHandler::Run(hw, lock, elapsed);
       last_tick += elapsed;
+    }
+    if (const bool saved = p.rtc_file->SaveIfChanged(p.backend->rtc()); saved != rtc_saves) {
+      rtc_saves = saved;
+      if (!saved) spdlog::warn("{}: cannot save the RTC; a restart will not know the time", rtc_path);
     }
     if (p.face) p.face->Tick(now);
     if (std::string s = StatusLine(lock, node); s != status) {

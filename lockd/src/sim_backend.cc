@@ -16,6 +16,7 @@ SimBackend::SimBackend(const SimSettings& settings) : indicator_(clock_), door_s
 
 void SimBackend::Step(uint64_t ms) {
   clock_.Advance(ms);
+  rtc_.Advance(ms);
   mechanics_.Step(ms);
 }
 

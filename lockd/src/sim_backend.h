@@ -89,11 +89,14 @@ class SimBackend final : public Backend {
   bool jammed_forever() const { return jam_forever_; }
 
   sim::SimClock& sim_clock() { return clock_; }
+  // The lock's battery-backed RTC; it counts with the simulated clock.
+  sim::SimRtc& rtc() { return rtc_; }
   sim::SimMechanics& mechanics() { return mechanics_; }
   const RingIndicator& ring_indicator() const { return indicator_; }
 
  private:
   sim::SimClock clock_;
+  sim::SimRtc rtc_;
   sim::SimMechanics mechanics_;
   sim::SimKeypad keypad_;
   sim::SimCardReader cards_;

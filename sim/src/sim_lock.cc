@@ -17,6 +17,7 @@ SimLock::SimLock(core::DurableStore* store, uint64_t seed, const core::Mechanics
 void SimLock::Run(uint64_t ms, uint64_t tick_ms) {
   for (uint64_t t = 0; t < ms; t += tick_ms) {
     clock_.Advance(tick_ms);
+    if (rtc_ != nullptr) rtc_->Advance(tick_ms);
     mechanics_.Step(tick_ms);
     lock_->Service();
   }

@@ -28,6 +28,7 @@
 #include "mortise/core/manual_inputs.h"
 #include "mortise/core/offline_pin.h"
 #include "mortise/core/random.h"
+#include "mortise/core/rtc.h"
 #include "mortise/core/schedule.h"
 #include "mortise/core/sensors.h"
 #include "mortise/core/user_db.h"
@@ -83,9 +84,15 @@ class DoorLock {
  public:
   DoorLock(const Hardware& hw, const MechanicsConfig& mechanics = MechanicsConfig());
 
+  // A lock with a battery-backed real-time clock attaches it before Start():
+  // Start() then takes the time from it when it reads at or after the lock's
+  // durable time floor (else the time stays unknown), and SetUtcTime sets it.
+  void AttachRealTimeClock(RealTimeClock& rtc) { rtc_ = &rtc; }
+
   // Loads settings, users and lockout state from the store (creating the
-  // lock's secret on first start), samples the sensors and emits the
-  // LockRadioPowerCycled alarm that marks a (re)start in the log.
+  // lock's secret on first start), takes the time from the RTC if one is
+  // attached, samples the sensors and emits the LockRadioPowerCycled alarm
+  // that marks a (re)start in the log.
   // Errors: the store's, when it cannot be read.
   Status Start();
 
@@ -260,6 +267,7 @@ class DoorLock {
   Status PersistSettings(const Settings& s);
   Status LoadSettings();
   Status PersistTime();
+  void TakeTimeFromRtc();
 
   Hardware hw_;
   MechanicsConfig mech_;
@@ -270,6 +278,7 @@ class DoorLock {
   uint64_t now_ms_ = 0;
   // Time: UTC known once set; kept as an anchor against the monotonic clock.
   bool time_known_ = false;
+  RealTimeClock* rtc_ = nullptr;  // optional; see AttachRealTimeClock
   int64_t utc_anchor_s_ = 0;
   uint64_t mono_anchor_ms_ = 0;
 

@@ -9,10 +9,20 @@
 //   {"read": "AutoRelockTime"}
 //   {"write": "AutoRelockTime", "value": 30}
 // Responses carry "ok" (the line was understood and executed) and, for
-// commands, the cluster's "status" ("Success", "Occupied", ...):
+// commands, the cluster's "status" ("Success", "Occupied", "InvalidField", ...):
 //   {"ok": true, "status": "Success"}
-//   {"ok": false, "error": "SetUser: field 'userIndex' must be an integer from 0 to 65535"}
-// A line that is not understood changes nothing.
+// A line the adapter refuses changes nothing and answers with the status a
+// Matter server gives before the cluster sees the request, in the same
+// field, and a message a person can act on:
+//   {"ok": false, "status": "ConstraintError",
+//    "error": "SetUser: field 'userIndex' must be an integer from 0 to 65535"}
+// InvalidCommand: a field missing, unknown or of the wrong kind;
+// ConstraintError: a value outside its range, or an enum value that names no
+// member (a user status of 2, an operating mode of 5), in command fields and
+// attribute writes alike; UnsupportedCommand / UnsupportedAttribute: no such
+// name; UnsupportedWrite: a read-only attribute; InvalidInState: a write the
+// lock's present state forbids; InvalidAction: not a request at all;
+// Failure: the lock could not store or read it.
 //
 // Field names are the Matter specification's, in the camelCase chip-tool
 // uses; enum fields take the Matter name ("OccupiedEnabled") or its number.

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "mortise/core/keypad.h"
 #include "mortise/core/manual_inputs.h"
 #include "mortise/core/random.h"
+#include "mortise/core/rtc.h"
 #include "mortise/core/sensors.h"
 
 namespace mortise::sim {
@@ -30,6 +32,37 @@ class SimClock final : public core::Clock {
 
  private:
   uint64_t now_ms_ = 1000;
+};
+
+// A battery-backed real-time clock: it counts while it has power, whether the
+// lock runs or not (tests advance it; SimLock::Run advances an attached one).
+class SimRtc final : public core::RealTimeClock {
+ public:
+  std::optional<int64_t> ReadUtc() override {
+    if (!utc_ms_) return std::nullopt;
+    return static_cast<int64_t>(*utc_ms_ / 1000);
+  }
+  Status WriteUtc(int64_t utc_s) override {
+    utc_ms_ = static_cast<uint64_t>(utc_s) * 1000;
+    ++writes_;
+    return Status::Ok();
+  }
+  void Advance(uint64_t ms) {
+    if (utc_ms_) *utc_ms_ += ms;
+  }
+  // The coin cell died: the RTC holds no time until it is set again.
+  void LosePower() { utc_ms_.reset(); }
+  // Its state, for keeping it across simulator restarts: milliseconds of
+  // UTC, or nullopt when it holds no time.
+  std::optional<uint64_t> utc_ms() const { return utc_ms_; }
+  void Restore(std::optional<uint64_t> utc_ms) { utc_ms_ = utc_ms; }
+  // How many times the lock set it (so an owner of the simulator knows when
+  // to persist it).
+  uint64_t writes() const { return writes_; }
+
+ private:
+  std::optional<uint64_t> utc_ms_;
+  uint64_t writes_ = 0;
 };
 
 // xoshiro-style deterministic generator; not for production secrets.

@@ -24,6 +24,13 @@ class SimLock {
   // physics and calling Service() each tick.
   void Run(uint64_t ms, uint64_t tick_ms = 10);
 
+  // Gives the lock a battery-backed RTC (before Start()); Run advances it.
+  // The RTC outlives this SimLock, as the hardware outlives a reboot.
+  void AttachRtc(SimRtc& rtc) {
+    rtc_ = &rtc;
+    lock_->AttachRealTimeClock(rtc);
+  }
+
   core::DoorLock& lock() { return *lock_; }
   SimClock& clock() { return clock_; }
   SimMechanics& mechanics() { return mechanics_; }
@@ -43,6 +50,7 @@ class SimLock {
 
  private:
   SimClock clock_;
+  SimRtc* rtc_ = nullptr;
   SimRandom random_;
   std::unique_ptr<MemoryStore> own_store_;
   core::DurableStore* store_;

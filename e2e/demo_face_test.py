@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""scripts/demo in a terminal: the lock face takes keys (issue 12, defect 1).
+
+  demo_face_test.py --demo scripts/demo --lockd PATH --cli PATH
+
+Runs the interactive demo under a pseudo-terminal, as a person at a terminal
+would: Enter starts the face, 'o' opens the simulated door, and 'q' must stop the
+lock and end the demo. A face that cannot read the terminal (stdin taken from
+/dev/null) ignores both, and the demo never ends: the test then fails when its
+guard expires. Nothing here measures time.
+"""
+import argparse
+import os
+import pty
+import select
+import signal
+import sys
+import tempfile
+import unittest
+
+ARGS = None
+GUARD_SECONDS = int(os.environ.get("MORTISE_TEST_GUARD", "120"))  # only a guard against a hang
+
+
+class DemoFace(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="mortise-demo-test.")
+        env = dict(os.environ, TMPDIR=self.tmp, MORTISE_LOCKD=ARGS.lockd, MORTISE_CLI=ARGS.cli, TERM="xterm")
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.execvpe(ARGS.demo, [ARGS.demo, "--no-build"], env)
+        self.out = b""
+
+    def tearDown(self):
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        os.close(self.fd)
+
+    def read_until(self, marker):
+        signal.alarm(GUARD_SECONDS)
+        try:
+            while marker not in self.out:
+                r, _, _ = select.select([self.fd], [], [])
+                try:
+                    chunk = os.read(self.fd, 4096)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    self.fail("the demo ended before printing %r; output:\n%s" % (marker, self.text()))
+                self.out += chunk
+        finally:
+            signal.alarm(0)
+
+    def wait_exit(self):
+        signal.alarm(GUARD_SECONDS)
+        try:
+            while True:
+                try:
+                    chunk = os.read(self.fd, 4096)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    break
+                self.out += chunk
+            _, status = os.waitpid(self.pid, 0)
+            return status
+        finally:
+            signal.alarm(0)
+
+    def text(self):
+        return self.out.decode("utf-8", "replace")[-3000:]
+
+    def test_the_face_takes_keys_and_q_stops_the_demo(self):
+        self.read_until(b"Press Enter")
+        os.write(self.fd, b"\r")
+        self.read_until(b"Mortise lock (simulated)")
+        os.write(self.fd, b"o")  # open the simulated door
+        self.read_until(b"contact open")
+        os.write(self.fd, b"q")
+        status = self.wait_exit()
+        self.assertTrue(os.WIFEXITED(status), self.text())
+        self.assertEqual(os.WEXITSTATUS(status), 0, self.text())
+        self.assertEqual(os.listdir(self.tmp), [], "the demo must remove its directory when it stops")
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser()
+    p.add_argument("--demo", required=True)
+    p.add_argument("--lockd", required=True)
+    p.add_argument("--cli", required=True)
+    ARGS, rest = p.parse_known_args()
+
+    def on_alarm(*_):
+        raise AssertionError("guard expired: the demo did not react to the keys typed on its face")
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    unittest.main(argv=[sys.argv[0]] + rest)
+
+
+if __name__ == "__main__":
+    main()
