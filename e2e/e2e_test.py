@@ -11,6 +11,8 @@ on both sockets) and checks a clear error, a non-zero exit and no change.
 import argparse
 import json
 import os
+import pty
+import select
 import shutil
 import signal
 import socket
@@ -161,6 +163,39 @@ class Person:
 
     def ok(self, *args, stdin=None):
         return self.run(*args, stdin=stdin, check=0)[1]
+
+    def run_on_terminal(self, args, answer, prompt):
+        """Runs mortise with stdin and stderr on a pseudo-terminal; types
+        `answer` once `prompt` appears. Returns (exit code, terminal text)."""
+        master, slave = pty.openpty()
+        p = subprocess.Popen([CLI, "--keyring", self.keyring, "--json", "--wait", "0"] + list(args), stdin=slave,
+                             stdout=subprocess.DEVNULL, stderr=slave, env=self.env, start_new_session=True)
+        os.close(slave)
+        seen, typed = b"", False
+        deadline = time.monotonic() + 60
+        try:
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([master], [], [], 0.2)
+                if ready:
+                    try:
+                        chunk = os.read(master, 4096)
+                    except OSError:
+                        chunk = b""  # the child closed the terminal
+                    if not chunk and p.poll() is not None:
+                        break
+                    seen += chunk
+                if not typed and prompt.encode() in seen:
+                    os.write(master, (answer + "\n").encode())
+                    typed = True
+                if p.poll() is not None and not ready:
+                    break
+            p.wait(10)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            os.close(master)
+        return p.returncode, seen.decode(errors="replace")
 
     def keyring_bytes(self):
         with open(self.keyring, "rb") as f:
@@ -509,9 +544,68 @@ class Sharing(Base):
         self.lock.advance(2000)
         self.assertEqual(self.bolt(), "Locked")
 
+    def test_A09_an_unsigned_remote_refusal_is_shown_as_unconfirmed(self):
+        # After the clock is set back below an accepted envelope's expiry, the
+        # lock refuses new envelopes before checking their signature, so its
+        # answer is unsigned: the CLI says the outcome is unconfirmed (a relay
+        # could write such an answer), never that the lock refused.
+        self.claim()
+        self.lock.advance(2000)
+        self.owner.ok("unlock", "--remote")
+        self.lock.advance(2000)
+        self.relock()
+        self.owner.ok("time", "set", "2026-11-24T07:00:00Z", "--backwards")
+        rc, _, err = self.owner.run("unlock", "--remote")
+        self.assertEqual(rc, 4, err)
+        self.assertIn("unconfirmed", err)
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Locked")
+
 
 class Refusals(Base):
     """Bad input on every surface: a clear error, a non-zero exit, nothing changed."""
+
+    def test_A16_a_bare_setup_code_claims_only_the_lock_whose_key_hash_is_on_the_label(self):
+        # A stand-in device answers the info request with its own lock id and
+        # key hash and knows the code the owner types (here: its own). The
+        # owner compares the key hash printed on the real lock's label.
+        standin = Lock(os.path.join(self.tmp, "standin"))
+        standin.start()
+        try:
+            real = self.lock.control({"cmd": "label"})
+            fake = standin.control({"cmd": "label"})
+            self.assertNotEqual(real["keyHash"], fake["keyHash"])
+            before = self.owner.keyring_bytes()
+            rc, _, err = self.owner.run("claim", fake["setupCode"], "--endpoint", standin.endpoint,
+                                        "--key-hash", real["keyHash"], stdin="")
+            self.assertEqual(rc, 6, err)
+            self.assertIn("not the lock on your label", err)
+            # No terminal to compare on and no --key-hash: refused before anything is sent.
+            rc, _, err = self.owner.run("claim", fake["setupCode"], "--endpoint", standin.endpoint, stdin="")
+            self.assertEqual(rc, 1, err)
+            self.assertIn("--key-hash", err)
+            self.assertEqual(before, self.owner.keyring_bytes())
+            self.assertTrue(standin.control({"cmd": "label"})["ok"])  # the stand-in was not claimed either
+        finally:
+            standin.stop()
+        # The real lock, its code typed as printed (with spaces), its key hash confirmed.
+        code = real["setupCode"]
+        out = self.owner.ok("claim", code[0:3] + " " + code[3:6] + " " + code[6:9], "--endpoint", self.lock.endpoint,
+                            "--key-hash", real["keyHash"].upper(), "--time", TUESDAY_0759)
+        self.assertEqual(out["role"], "owner")
+        self.assertEqual(out["lock_id"], real["lockId"])
+
+    def test_A16_a_bare_setup_code_on_a_terminal_asks_to_compare_the_key_hash(self):
+        sticker = self.lock.control({"cmd": "label"})
+        before = self.owner.keyring_bytes()
+        args = ["claim", sticker["setupCode"], "--endpoint", self.lock.endpoint, "--time", TUESDAY_0759]
+        rc, text = self.owner.run_on_terminal(args, "no", "Type yes")
+        self.assertEqual(rc, 6, text)
+        self.assertIn(sticker["keyHash"], text)  # the device's key hash, shown to compare
+        self.assertEqual(before, self.owner.keyring_bytes())
+        rc, text = self.owner.run_on_terminal(args, "yes", "Type yes")
+        self.assertEqual(rc, 0, text)
+        self.assertEqual(self.owner.ok("lock", "list")["locks"][0]["lock_id"], sticker["lockId"])
 
     def test_malformed_key_strings_and_qr_payloads(self):
         self.claim()

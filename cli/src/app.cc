@@ -351,7 +351,13 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
                           "Become the owner of a new or factory-reset lock, with the MC1... text of its label (or "
                           "its QR code). The label pins the lock's key: a device that is not that lock is refused.",
                           [&a](Context& c) { return CmdClaim(c, a.claim); });
-  claim->add_option("label", a.claim.label, "The label's MC1... text, or the 9-digit setup code")->required();
+  claim->add_option("label", a.claim.label,
+                    "The label's MC1... text, or the 9-digit setup code (spaces allowed: '079 462 759'); with the "
+                    "bare code you confirm the lock's key hash, as printed on the label")
+      ->required();
+  claim->add_option("--key-hash", a.claim.key_hash,
+                    "With a bare setup code: the key hash printed on the label (16 hex digits), checked against the "
+                    "device before claiming; without it you are asked to compare it on a terminal");
   claim->add_option("--time", a.claim.time,
                     "Set the lock's clock after claiming: ISO 8601 UTC (2026-11-24T08:00:00Z), now (default) or none");
   claim->add_option("--endpoint", a.claim.endpoint, "Where the lock listens")->required();

@@ -134,6 +134,7 @@ struct ClaimOptions {
   std::string name;      // local name for the lock (default "lock", or "lock-N")
   std::string identity;  // which identity becomes the owner key (default: the default identity)
   std::string time;      // the lock's time to set after claiming: ISO 8601 UTC, "now" (default) or "none"
+  std::string key_hash;  // with a bare setup code: the key hash printed on the label (16 hex digits)
 };
 int CmdClaim(Context& ctx, const ClaimOptions& o);
 

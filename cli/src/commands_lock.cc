@@ -1,6 +1,12 @@
 // claim, status, lock, unlock, unlatch, mode, time: the door itself.
 #include <optional>
 #include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <vector>
 
 #include <chrono>
 #include <string>
@@ -82,6 +88,14 @@ int Operate(Context& ctx, protocol::Command command, int64_t value, bool remote,
     const protocol::RemoteOutcome r =
         s.client().Remote(s.key(), s.lock().chain, s.lock().LockKey(), request, counter,
                           lock_now + protocol::kMaxRemoteLifetimeS, s.revalidation());
+    if (!r.confirmed) {
+      // Unsigned: the lock signs only answers to envelopes whose signature
+      // it has verified, and a relay could have written this one.
+      throw Error(ExitCode::kUnreachable,
+                  std::string("the outcome of the remote ") + verb + " is unconfirmed (an unsigned answer says: " +
+                      Explain(r.envelope) + "; the lock did not sign it, so a relay could have written it)",
+                  "Check with mortise status once the command's 30 s have passed.");
+    }
     if (r.envelope == StatusCode::kAlreadyExists || r.envelope == StatusCode::kResourceExhausted) {
       // Signed, but not final: the envelope was seen before (an earlier
       // delivery may have run), or the lock could not take it now (it may
@@ -136,6 +150,8 @@ int CmdClaim(Context& ctx, const ClaimOptions& o) {
   }
   // The label is checked before anything else: bad input changes nothing.
   std::optional<protocol::ClaimLabel> from_label;
+  std::string code = o.label;  // a bare setup code, as typed: '079 462 759' or '079-462-759' too
+  std::erase_if(code, [](char c) { return c == ' ' || c == '-'; });
   if (o.label.rfind("MC1.", 0) == 0) {
     Result<protocol::ClaimLabel> parsed = protocol::ParseLabel(o.label);
     if (!parsed.ok()) {
@@ -143,12 +159,32 @@ int CmdClaim(Context& ctx, const ClaimOptions& o) {
                   "Copy it exactly as the lock prints it (MC1. followed by 40 characters), or give the 9-digit setup code.");
     }
     from_label = *parsed;
-  } else if (o.label.size() != protocol::kSetupCodeDigits ||
-             o.label.find_first_not_of("0123456789") != std::string::npos) {
+  } else if (code.size() != protocol::kSetupCodeDigits || code.find_first_not_of("0123456789") != std::string::npos) {
     throw Error(ExitCode::kBadInput, "'" + o.label + "' is neither a claim label nor a 9-digit setup code",
                 "Use the MC1. text under the lock's QR code, or its 9-digit setup code.");
-  } else if (protocol::IsTrivialSetupCode(static_cast<uint32_t>(std::stoul(o.label)))) {
+  } else if (protocol::IsTrivialSetupCode(static_cast<uint32_t>(std::stoul(code)))) {
     throw Error(ExitCode::kBadInput, "that setup code cannot be a lock's (too simple)");
+  }
+  std::optional<protocol::KeyId> printed_hash;
+  if (!o.key_hash.empty()) {
+    std::string hex = o.key_hash;
+    std::erase_if(hex, [](char c) { return c == ' ' || c == ':'; });
+    std::vector<uint8_t> bytes;
+    if (!FromHex(hex, bytes) || bytes.size() != protocol::kKeyIdSize) {
+      throw Error(ExitCode::kBadInput, "--key-hash takes the 16 hex digits printed on the label");
+    }
+    printed_hash.emplace();
+    std::copy(bytes.begin(), bytes.end(), printed_hash->begin());
+    if (from_label.has_value() && from_label->key_hash != *printed_hash) {
+      throw Error(ExitCode::kBadInput, "--key-hash does not match the key hash inside the label");
+    }
+  }
+  // A bare code needs the key hash confirmed; without a terminal to ask on,
+  // only --key-hash can, and that is known before anything is sent.
+  const bool can_ask = isatty(STDIN_FILENO) == 1 && isatty(STDERR_FILENO) == 1;
+  if (!from_label.has_value() && !printed_hash.has_value() && !can_ask) {
+    throw Error(ExitCode::kUsage, "claiming with the bare setup code needs the key hash printed on the label",
+                "Pass it with --key-hash, or claim with the label's MC1. text (its QR code).");
   }
   Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
   const IdentityEntry& identity = keyring.content().GetIdentity(o.identity);
@@ -161,13 +197,39 @@ int CmdClaim(Context& ctx, const ClaimOptions& o) {
     label = *from_label;
   } else {
     // A bare setup code: the lock id and key hash come from the lock's info
-    // frame. The PAKE still authenticates the lock (only a device holding
-    // this code's verifier completes it), so a stranger answering cannot
-    // pass for the lock.
+    // frame, which nothing authenticates. Whoever knows the code (an
+    // installer, a previous owner, a photo of the sticker) could answer it
+    // from a stand-in device, complete the PAKE, and let the owner "claim"
+    // the stand-in while they claim the real lock. So the key hash the
+    // device reports must be the one printed on the label: given with
+    // --key-hash, or compared by the person. The claim then pins it (M6's
+    // lock key must hash to it).
     const protocol::LockInfoView info = client.Info();
+    if (printed_hash.has_value()) {
+      if (info.key_hash != *printed_hash) {
+        throw Error(ExitCode::kVerification,
+                    "the device at this endpoint is not the lock on your label (its key hash is " +
+                        ToHex(info.key_hash) + ", the label says " + ToHex(*printed_hash) + ")",
+                    "Someone may be standing in for your lock: claim nothing through this path. Use the label's QR "
+                    "code (MC1. text) at the lock.");
+      }
+    } else {
+      std::fprintf(stderr,
+                   "The device answering says:\n  lock id   %s\n  key hash  %s\n"
+                   "Compare the key hash with the one printed on the lock's label.\n"
+                   "Type yes if they are the same: ",
+                   ToHex(info.lock_id).c_str(), ToHex(info.key_hash).c_str());
+      std::string answer;
+      std::getline(std::cin, answer);
+      if (answer != "yes" && answer != "y") {
+        throw Error(ExitCode::kVerification, "claim cancelled: the key hash was not confirmed",
+                    "If it differs from the label, the device answering is not your lock: claim nothing through "
+                    "this path.");
+      }
+    }
     label.lock_id = info.lock_id;
     label.key_hash = info.key_hash;
-    label.setup_code = static_cast<uint32_t>(std::stoul(o.label));
+    label.setup_code = static_cast<uint32_t>(std::stoul(code));
   }
   if (keyring.content().FindLockById(label.lock_id) != nullptr) {
     throw Error(ExitCode::kUsage, "this lock is already in your keyring", "See mortise lock list.");

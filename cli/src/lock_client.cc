@@ -72,6 +72,10 @@ ClaimOutcome LockClient::Claim(const protocol::ClaimLabel& label, const crypto::
       case StatusCode::kResourceExhausted:
         throw Error(ExitCode::kRefused, "too many claim attempts: the lock closed its claim window",
                     "Press the lock's claim button to open it again.");
+      case StatusCode::kUnavailable:
+        throw Error(ExitCode::kUnreachable, "another claim is in progress at the lock",
+                    "Try again in " + std::to_string(protocol::kClaimStepTimeoutMs / 1000) +
+                        " s (a claim that stalls gives way after that).");
       default:
         throw Error(ExitCode::kVerification, std::string("the claim failed: ") + StatusCodeName(n.status().code()));
     }

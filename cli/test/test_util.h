@@ -112,14 +112,18 @@ struct Fixture {
   crypto::P256KeyPair guest = NewKey(rng.drbg);
   protocol::LockId lock_id = protocol::LockIdOf(lock.public_key());
 
+  // Issued once: signatures are hedged (two signings of one certificate
+  // differ), so every call returns the same chain.
   Bytes GuestChain() {
+    if (!guest_chain_.empty()) return guest_chain_;
     protocol::CertificateFields f =
         Fields(lock_id, guest, protocol::Role::kGuest, protocol::kPermLock | protocol::kPermUnlock, 1001);
     f.not_before = 1'750'000'000;
     f.not_after = 1'760'000'000;
     f.schedule = protocol::WeeklyWindow{0x3E, 8 * 60, 18 * 60};
     f.max_uses = 10;
-    return Chain(Issue(f, owner, rng.drbg));
+    guest_chain_ = Chain(Issue(f, owner, rng.drbg));
+    return guest_chain_;
   }
   Bytes DelegatedChain() {
     protocol::CertificateFields a = Fields(lock_id, admin, protocol::Role::kAdmin,
@@ -128,6 +132,9 @@ struct Fixture {
         Fields(lock_id, guest, protocol::Role::kGuest, protocol::kPermUnlock, 2002);
     return Chain(Issue(a, owner, rng.drbg), Issue(g, admin, rng.drbg));
   }
+
+ private:
+  Bytes guest_chain_;
 };
 
 }  // namespace mortise::cli::testing

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <string>
 #include <vector>
 
@@ -90,6 +92,26 @@ TEST(Secret, SecretBytesZeroesOnDestruction) {
   for (size_t i = 0; i < 16; ++i) s->data()[i] = 0xA5;
   s->~SecretBytes<16>();
   for (size_t i = 0; i < 16; ++i) EXPECT_EQ(storage[i], 0) << i;
+}
+
+TEST(Secret, ScopedWipeZeroesTheObjectOnEveryReturnPath) {
+  struct Message {
+    uint32_t command;
+    uint8_t pin[8];
+  };
+  Message m{};
+  auto seal = [&](bool fail_early) {
+    const ScopedWipe wipe(m);
+    m.command = 7;
+    std::memset(m.pin, '4', sizeof(m.pin));
+    if (fail_early) return false;
+    return true;
+  };
+  for (const bool fail_early : {true, false}) {
+    seal(fail_early);
+    EXPECT_EQ(m.command, 0u);
+    for (uint8_t b : m.pin) EXPECT_EQ(b, 0);
+  }
 }
 
 }  // namespace

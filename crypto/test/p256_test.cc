@@ -26,10 +26,69 @@ TEST_F(P256Test, Rfc6979DeterministicSignaturesMatchPublishedVectors) {
   EXPECT_EQ(ToHex(pair->public_key().bytes()), vectors::kEcdsaPublic);
   for (const auto& v : vectors::kEcdsa) {
     P256Signature sig;
-    ASSERT_TRUE(pair->Sign(Bytes(v.message), sig, drbg_).ok());
+    // No additional data: the nonce is plain RFC 6979's.
+    ASSERT_TRUE(pair->SignDigestWithNonceInput(Sha256::Hash(Bytes(v.message)), {}, sig).ok());
     EXPECT_EQ(ToHex(sig), v.signature);
     EXPECT_TRUE(pair->public_key().Verify(Bytes(v.message), FromHex(v.signature)).ok());
   }
+}
+
+TEST_F(P256Test, SigningTheSameMessageTwiceGivesTwoValidSignatures) {
+  // Hedged: the DRBG's bytes enter the nonce, so the same key and message
+  // never sign with the same k twice.
+  auto pair = P256KeyPair::FromPrivateScalar(FromHex(vectors::kEcdsaPrivate));
+  ASSERT_TRUE(pair.ok());
+  P256Signature a, b, rfc;
+  ASSERT_TRUE(pair->Sign(Bytes("sample"), a, drbg_).ok());
+  ASSERT_TRUE(pair->Sign(Bytes("sample"), b, drbg_).ok());
+  ASSERT_TRUE(pair->SignDigestWithNonceInput(Sha256::Hash(Bytes("sample")), {}, rfc).ok());
+  EXPECT_NE(a, b);
+  EXPECT_NE(a, rfc);
+  EXPECT_NE(std::vector<uint8_t>(a.begin(), a.begin() + 32), std::vector<uint8_t>(b.begin(), b.begin() + 32))
+      << "r = (kG).x repeats only when k does";
+  EXPECT_TRUE(pair->public_key().Verify(Bytes("sample"), a).ok());
+  EXPECT_TRUE(pair->public_key().Verify(Bytes("sample"), b).ok());
+}
+
+TEST_F(P256Test, HedgedSignaturesAreReproducibleFromAFixedSeed) {
+  // Known-answer tests stay possible: the same seed, the same signature.
+  auto pair = P256KeyPair::FromPrivateScalar(FromHex(vectors::kEcdsaPrivate));
+  ASSERT_TRUE(pair.ok());
+  DeterministicEntropy e1{7}, e2{7};
+  Drbg d1{e1}, d2{e2};
+  ASSERT_TRUE(d1.Seed().ok());
+  ASSERT_TRUE(d2.Seed().ok());
+  P256Signature a, b;
+  ASSERT_TRUE(pair->Sign(Bytes("sample"), a, d1).ok());
+  ASSERT_TRUE(pair->Sign(Bytes("sample"), b, d2).ok());
+  EXPECT_EQ(a, b);
+  // And the same nonce input gives the same signature; another, another.
+  P256Signature c, d, e;
+  const std::vector<uint8_t> k1(32, 1), k2(32, 2);
+  ASSERT_TRUE(pair->SignDigestWithNonceInput(Sha256::Hash(Bytes("sample")), k1, c).ok());
+  ASSERT_TRUE(pair->SignDigestWithNonceInput(Sha256::Hash(Bytes("sample")), k1, d).ok());
+  ASSERT_TRUE(pair->SignDigestWithNonceInput(Sha256::Hash(Bytes("sample")), k2, e).ok());
+  EXPECT_EQ(c, d);
+  EXPECT_NE(c, e);
+  EXPECT_EQ(pair->SignDigestWithNonceInput(Sha256::Hash(Bytes("sample")), std::vector<uint8_t>(65, 1), c).code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(P256Test, OperationCountsCountEachOperation) {
+  auto pair = P256KeyPair::Generate(drbg_);
+  ASSERT_TRUE(pair.ok());
+  const P256Operations before = P256OperationCount();
+  P256Signature sig;
+  ASSERT_TRUE(pair->Sign(Bytes("m"), sig, drbg_).ok());
+  EXPECT_TRUE(pair->public_key().Verify(Bytes("m"), sig).ok());
+  SecretBytes<kP256SharedSecretSize> shared;
+  ASSERT_TRUE(pair->Ecdh(pair->public_key(), shared, drbg_).ok());
+  ASSERT_TRUE(P256PublicKey::Import(pair->public_key().bytes()).ok());
+  const P256Operations after = P256OperationCount();
+  EXPECT_EQ(after.signatures - before.signatures, 1u);
+  EXPECT_EQ(after.verifications - before.verifications, 1u);
+  EXPECT_EQ(after.key_agreements - before.key_agreements, 1u);
+  EXPECT_EQ(after.generations - before.generations, 0u);
 }
 
 TEST_F(P256Test, PublishedSignatureVerifiesFromImportedKey) {

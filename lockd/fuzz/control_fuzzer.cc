@@ -20,7 +20,7 @@ class FakeNode final : public lockd::NodeControls {
   std::string lock_id_hex() const override { return "00112233445566778899aabbccddeeff"; }
   std::optional<lockd::LabelText> label() const override {
     if (claimed_) return std::nullopt;
-    return lockd::LabelText{"123456780", "MC1.test"};
+    return lockd::LabelText{"123456780", "MC1.test", "0011223344556677"};
   }
   Status PressClaimButton(uint64_t) override { return claimed_ ? StatusCode::kAlreadyExists : StatusCode::kOk; }
   Status FactoryReset(uint64_t) override {

@@ -350,6 +350,7 @@ json ControlHandler::Handle(const json& req) {
       json j = Ok();
       j["setupCode"] = label->setup_code;
       j["payload"] = label->payload;
+      j["keyHash"] = label->key_hash;
       j["lockId"] = node_->lock_id_hex();
       j["claimWindowOpen"] = node_->claim_window_open(now);
       return j;

@@ -30,6 +30,7 @@ namespace mortise::lockd {
 struct LabelText {
   std::string setup_code;  // 9 digits
   std::string payload;     // protocol::EncodeLabel's text (the QR code's content)
+  std::string key_hash;    // 16 hex digits, printed for `mortise claim CODE --key-hash`
 };
 
 // What the control socket needs from the protocol node (protocol::LockNode

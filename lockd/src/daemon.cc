@@ -91,7 +91,8 @@ class NodeAdapter final : public NodeControls {
     char text[protocol::kLabelTextSize + 1] = {};
     auto n = protocol::EncodeLabel(*label_, std::span<char>(text, protocol::kLabelTextSize));
     if (!n.ok()) return std::nullopt;
-    return LabelText{std::string(digits.data(), digits.size()), std::string(text, *n)};
+    return LabelText{std::string(digits.data(), digits.size()), std::string(text, *n),
+                     HexOf(label_->key_hash.data(), label_->key_hash.size())};
   }
   Status PressClaimButton(uint64_t now_ms) override { return node_.PressClaimButton(now_ms); }
   Status FactoryReset(uint64_t now_ms) override { return node_.FactoryReset(now_ms); }

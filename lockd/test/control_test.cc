@@ -21,7 +21,7 @@ class FakeNode final : public NodeControls {
   std::string lock_id_hex() const override { return "00112233445566778899aabbccddeeff"; }
   std::optional<LabelText> label() const override {
     if (is_claimed) return std::nullopt;
-    return LabelText{"314159265", "MC1.payload"};
+    return LabelText{"314159265", "MC1.payload", "0011223344556677"};
   }
   Status PressClaimButton(uint64_t) override {
     if (is_claimed) return StatusCode::kAlreadyExists;
@@ -223,6 +223,7 @@ TEST_F(lockdControl, ClaimButtonLabelAndFactoryReset) {
   EXPECT_EQ(r["ok"], true);
   EXPECT_EQ(r["setupCode"], "314159265");
   EXPECT_EQ(r["payload"], "MC1.payload");
+  EXPECT_EQ(r["keyHash"], "0011223344556677");
   r = Ask(R"({"cmd":"claim_button"})");
   EXPECT_EQ(r["ok"], true);
   EXPECT_EQ(r["claimWindowOpen"], true);

@@ -238,20 +238,39 @@ Result<bool> SetupCodeProvisioned(core::DurableStore& store) {
 
 // --- Lock side -----------------------------------------------------------------
 
-Status ClaimServer::OpenWindow(uint64_t now_ms) {
+Status ClaimServer::OpenWindow(uint64_t now_ms) { return Open(now_ms, /*fresh_budget=*/true); }
+
+Status ClaimServer::ResumeWindow(uint64_t now_ms) { return Open(now_ms, /*fresh_budget=*/false); }
+
+Status ClaimServer::Open(uint64_t now_ms, bool fresh_budget) {
   if (!authority_.started()) return StatusCode::kFailedPrecondition;
   if (authority_.claimed()) return StatusCode::kAlreadyExists;
   StoredVerifier v;
   if (!LoadVerifier(store_, v).ok()) return StatusCode::kFailedPrecondition;
   Abandon();
+  state_ = State::kClosed;
+  // The budget lives in the store: runs spent since the last physical
+  // opening. A fresh budget moves the base up to the runs so far (counters
+  // only grow); a restart keeps the base.
+  MORTISE_ASSIGN_OR_RETURN(const uint64_t runs, store_.ReadCounter(kCounterClaimRuns));
+  MORTISE_ASSIGN_OR_RETURN(uint64_t base, store_.ReadCounter(kCounterClaimWindowBase));
+  if (fresh_budget && runs > base) {
+    MORTISE_ASSIGN_OR_RETURN(base, store_.IncrementCounter(kCounterClaimWindowBase, runs - base));
+  }
+  const uint64_t spent = runs > base ? runs - base : 0;
+  attempts_ = static_cast<uint8_t>(spent < kMaxClaimAttempts ? spent : kMaxClaimAttempts);
+  if (attempts_ >= kMaxClaimAttempts) return Status::Ok();  // spent: closed until a physical action
   state_ = State::kOpen;
   deadline_ms_ = now_ms + kClaimWindowMs;
-  attempts_ = 0;
   return Status::Ok();
 }
 
 bool ClaimServer::window_open(uint64_t now_ms) const {
   return state_ != State::kClosed && now_ms < deadline_ms_ && !authority_.claimed();
+}
+
+bool ClaimServer::ExchangeInProgress(uint64_t now_ms) const {
+  return (state_ == State::kAwaitShare || state_ == State::kAwaitFinish) && now_ms < step_deadline_ms_;
 }
 
 void ClaimServer::Abandon() {
@@ -263,28 +282,46 @@ void ClaimServer::Abandon() {
 Result<size_t> ClaimServer::Handle(std::span<const uint8_t> message, uint64_t now_ms, std::span<uint8_t> reply) {
   if (reply.size() < kMaxClaimMessageSize) return StatusCode::kResourceExhausted;
   size_t len = 0;
-  last_status_ = Step(message, now_ms, reply, len);
+  bool stray = false;
+  last_status_ = Step(message, now_ms, reply, len, stray);
   if (last_status_.ok()) return len;
   if (last_status_.code() == StatusCode::kResourceExhausted) state_ = State::kClosed;
-  Abandon();
+  if (!stray) Abandon();
   mortise_ClaimMessage m = mortise_ClaimMessage_init_zero;
   m.which_body = mortise_ClaimMessage_error_tag;
   m.body.error.code = static_cast<uint32_t>(last_status_.code());
   return EncodeMessage(m, reply);
 }
 
-Status ClaimServer::Step(std::span<const uint8_t> bytes, uint64_t now_ms, std::span<uint8_t> reply, size_t& len) {
+Status ClaimServer::Step(std::span<const uint8_t> bytes, uint64_t now_ms, std::span<uint8_t> reply, size_t& len,
+                         bool& stray) {
   if (!window_open(now_ms)) {
     state_ = State::kClosed;
     return StatusCode::kFailedPrecondition;
   }
+  // Datagrams carry no client identity: while an exchange is in progress,
+  // anything that is not its next step is someone else's and must not end
+  // it.
+  const bool busy = ExchangeInProgress(now_ms);
   mortise_ClaimMessage in;
-  MORTISE_TRY(DecodeMessage(bytes, in));
+  if (Status s = DecodeMessage(bytes, in); !s.ok()) {
+    stray = busy;
+    return s;
+  }
+  const bool next_step = (in.which_body == mortise_ClaimMessage_share_tag && state_ == State::kAwaitShare) ||
+                         (in.which_body == mortise_ClaimMessage_finish_tag && state_ == State::kAwaitFinish);
+  if (busy && !next_step) {
+    stray = true;
+    // Another client's hello waits until this exchange ends or stalls for
+    // kClaimStepTimeoutMs: nobody in reach can abort a claim with a hello,
+    // and a stuck client cannot hold the window longer than that.
+    return in.which_body == mortise_ClaimMessage_hello_tag ? StatusCode::kUnavailable
+                                                           : StatusCode::kFailedPrecondition;
+  }
   mortise_ClaimMessage out = mortise_ClaimMessage_init_zero;
 
   if (in.which_body == mortise_ClaimMessage_hello_tag) {
-    // A new hello restarts the exchange: a stuck or abandoned client never
-    // blocks the window.
+    // A hello (no exchange in progress, or a stalled one) starts afresh.
     Abandon();
     if (in.body.hello.version != kClaimVersion) return StatusCode::kInvalidArgument;
     StoredVerifier v;
@@ -299,6 +336,7 @@ Status ClaimServer::Step(std::span<const uint8_t> bytes, uint64_t now_ms, std::s
     MORTISE_ASSIGN_OR_RETURN(len, EncodeMessage(out, reply));
     transcript_.Update(reply.first(len));
     state_ = State::kAwaitShare;
+    step_deadline_ms_ = now_ms + kClaimStepTimeoutMs;
     return Status::Ok();
   }
 
@@ -307,6 +345,9 @@ Status ClaimServer::Step(std::span<const uint8_t> bytes, uint64_t now_ms, std::s
     // Every PAKE run is one guess of the setup code for an active attacker,
     // whether or not it completes: count runs, not failures.
     if (attempts_ >= kMaxClaimAttempts) return StatusCode::kResourceExhausted;
+    // Counted durably before the lock answers (a store failure refuses the
+    // run: fail closed), so a restart cannot give the run back.
+    MORTISE_TRY(store_.IncrementCounter(kCounterClaimRuns).status());
     ++attempts_;
     StoredVerifier v;
     if (!LoadVerifier(store_, v).ok()) return StatusCode::kFailedPrecondition;
@@ -323,6 +364,7 @@ Status ClaimServer::Step(std::span<const uint8_t> bytes, uint64_t now_ms, std::s
     MORTISE_ASSIGN_OR_RETURN(len, EncodeMessage(out, reply));
     transcript_.Update(reply.first(len));
     state_ = State::kAwaitFinish;
+    step_deadline_ms_ = now_ms + kClaimStepTimeoutMs;
     return Status::Ok();
   }
 

@@ -32,7 +32,9 @@ Status LockNode::Start(uint64_t now_ms, std::optional<uint32_t> setup_code) {
   }
   MORTISE_TRY(sessions_.Start());
   remote_.Start(now_ms);
-  if (!authority_.claimed()) MORTISE_TRY(claim_.OpenWindow(now_ms));
+  // A start is no physical action: the window reopens with what is left of
+  // the PAKE runs the last claim-button press or factory reset gave.
+  if (!authority_.claimed()) MORTISE_TRY(claim_.ResumeWindow(now_ms));
   started_ = true;
   return Status::Ok();
 }

@@ -37,6 +37,15 @@ crypto::Digest DomainDigest(std::span<const uint8_t> domain, std::span<const uin
   return d;
 }
 
+// Names a holder key in the replay cache from its wire encoding alone (no
+// point decompression before the cheap checks): 8 bytes of SHA-256.
+RemoteServer::ReplayId ReplayIdOf(std::span<const uint8_t> compressed_key) {
+  const crypto::Digest d = crypto::Sha256::Hash(compressed_key);
+  RemoteServer::ReplayId id{};
+  std::memcpy(id.data(), d.data(), id.size());
+  return id;
+}
+
 // The PIN key: HKDF(salt = envelope nonce, ECDH(ephemeral, lock key)).
 Status PinKey(const crypto::SecretBytes<crypto::kP256SharedSecretSize>& shared, std::span<const uint8_t> nonce,
               crypto::SecretBytes<16>& key) {
@@ -68,16 +77,14 @@ void RemoteServer::Reset(uint64_t now_ms) {
 
 Result<size_t> RemoteServer::Handle(std::span<const uint8_t> envelope, uint64_t now_ms, std::span<uint8_t> reply) {
   if (reply.size() < kMaxRemoteMessageSize) return StatusCode::kResourceExhausted;
-  // Until the holder's signature has verified, the answer is bound to a
-  // domain-separated hash of the bytes received, which never equals the
-  // hash a holder waits for: a relay cannot turn a mangled copy of a real
-  // envelope into a signed refusal of it.
+  // Bound to the hash of the envelope's signed bytes once they decode, else
+  // to a domain-separated hash of the bytes received (never what a holder
+  // waits for).
   crypto::Digest command_hash = DomainDigest(kUnverifiedDomain, envelope);
+  bool authenticated = false;
   CommandResponse response;
-  last_status_ = Process(envelope, now_ms, command_hash, response);
+  last_status_ = Process(envelope, now_ms, command_hash, authenticated, response);
 
-  // Refusals are signed too (bound to the holder's command only once its
-  // signature verified): a relay can fake neither a success nor a refusal.
   mortise_RemoteResultTbs tbs = mortise_RemoteResultTbs_init_zero;
   internal::SetBytes(tbs.lock_id, authority_.identity().lock_id());
   internal::SetBytes(tbs.command_hash, command_hash);
@@ -96,22 +103,51 @@ Result<size_t> RemoteServer::Handle(std::span<const uint8_t> envelope, uint64_t 
   MORTISE_ASSIGN_OR_RETURN(const size_t tbs_len,
                            internal::Encode(mortise_RemoteResultTbs_fields, &tbs, std::span<uint8_t>(out.tbs.bytes)));
   out.tbs.size = static_cast<pb_size_t>(tbs_len);
-  const crypto::Digest digest = DomainDigest(kResultDomain, View(out.tbs));
-  crypto::P256Signature sig{};
-  MORTISE_TRY(authority_.identity().key().SignDigest(digest, sig, authority_.drbg()));
-  internal::SetBytes(out.signature, sig);
+  // The lock signs only answers to envelopes whose holder signature has
+  // verified: anyone can send bytes, and a signature per frame would let
+  // them drain the battery. Earlier refusals go out unsigned, which every
+  // holder and relay shows as "unconfirmed" (a relay could write one too).
+  if (authenticated) {
+    const crypto::Digest digest = DomainDigest(kResultDomain, View(out.tbs));
+    crypto::P256Signature sig{};
+    MORTISE_TRY(authority_.identity().key().SignDigest(digest, sig, authority_.drbg()));
+    internal::SetBytes(out.signature, sig);
+  }
   return internal::Encode(mortise_RemoteResult_fields, &out, reply);
 }
 
+Status RemoteServer::CheckFresh(int64_t expires_at_s, uint64_t now_ms, int64_t now) {
+  if (!floor_.has_value()) {
+    // The boot's start in UTC: seconds since boot on the monotonic clock,
+    // whatever the time was when the lock started.
+    const int64_t since_boot_s = static_cast<int64_t>((now_ms >= boot_ms_ ? now_ms - boot_ms_ : 0) / 1000);
+    MORTISE_ASSIGN_OR_RETURN(const uint64_t high_water, store_.ReadCounter(kCounterRemoteExpiryHighWater));
+    accepted_max_ = static_cast<int64_t>(high_water > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : high_water);
+    const int64_t boot_floor = now - since_boot_s + kMaxRemoteLifetimeS;
+    floor_ = boot_floor > accepted_max_ ? boot_floor : accepted_max_;
+    last_now_ = now;
+  }
+  if (now < last_now_ && accepted_max_ > *floor_) floor_ = accepted_max_;  // the clock went back
+  last_now_ = now;
+  if (expires_at_s <= now || expires_at_s > now + kMaxRemoteLifetimeS || expires_at_s <= *floor_) {
+    return StatusCode::kOutOfRange;
+  }
+  return Status::Ok();
+}
+
 Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms, crypto::Digest& command_hash,
-                             CommandResponse& response) {
+                             bool& authenticated, CommandResponse& response) {
   if (!authority_.started()) return StatusCode::kFailedPrecondition;
-  // Lengths first: nothing larger than the largest envelope is parsed.
+  // Cheap checks first, before any public-key operation: lengths, encoding,
+  // lock id, freshness, replay. Whoever sends garbage, an expired envelope
+  // or a replay costs the lock hashing and a RAM lookup, never a signature
+  // or a verification (RemoteTest.A09_UnauthenticatedInputCostsNoPublicKeyWork).
   if (envelope.empty() || envelope.size() > mortise_RemoteCommand_size) return StatusCode::kInvalidArgument;
   uint8_t scratch[mortise_RemoteCommand_size];
   mortise_RemoteCommand cmd = mortise_RemoteCommand_init_zero;
   MORTISE_TRY(internal::DecodeStrict(envelope, mortise_RemoteCommand_fields, &cmd, scratch));
   if (cmd.signature.size != crypto::kP256SignatureSize) return StatusCode::kInvalidArgument;
+  command_hash = crypto::Sha256::Hash(View(cmd.tbs));
   mortise_RemoteCommandTbs tbs = mortise_RemoteCommandTbs_init_zero;
   MORTISE_TRY(internal::DecodeStrict(View(cmd.tbs), mortise_RemoteCommandTbs_fields, &tbs, scratch));
   if (tbs.version != kRemoteVersion) return StatusCode::kInvalidArgument;
@@ -129,47 +165,21 @@ Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms,
   if (std::memcmp(tbs.lock_id.bytes, authority_.identity().lock_id().data(), kLockIdSize) != 0) {
     return StatusCode::kPermissionDenied;  // another lock's envelope: never acted on here
   }
-  // Who: first the holder's signature over exactly the bytes received (one
-  // verification, whoever sends garbage); from then on every verdict is
-  // about exactly what the holder signed and is bound to it. Then the chain
-  // up to the owner (or the owner's own key).
-  Result<crypto::P256PublicKey> holder = crypto::P256PublicKey::Import(View(tbs.holder_key));
-  if (!holder.ok()) return StatusCode::kInvalidArgument;
-  if (!holder->VerifyDigest(DomainDigest(kCommandDomain, View(cmd.tbs)), View(cmd.signature)).ok()) {
-    return StatusCode::kUnauthenticated;
-  }
-  command_hash = crypto::Sha256::Hash(View(cmd.tbs));
   if (!authority_.claimed()) return StatusCode::kFailedPrecondition;
-  Result<VerifiedKey> key = tbs.chain.size == 0
-                                ? authority_.VerifyOwner(*holder)
-                                : authority_.VerifyKey(View(tbs.chain), View(tbs.revalidation), lock_);
-  if (!key.ok()) return key.status();
-  if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;
 
   // When: fresh on the lock's own clock, made after this boot began, and
   // after everything accepted before a restart or a backward clock change.
   const std::optional<int64_t> now = lock_.utc_now();
   if (!now.has_value()) return StatusCode::kFailedPrecondition;
-  if (!floor_.has_value()) {
-    // The boot's start in UTC: seconds since boot on the monotonic clock,
-    // whatever the time was when the lock started.
-    const int64_t since_boot_s = static_cast<int64_t>((now_ms >= boot_ms_ ? now_ms - boot_ms_ : 0) / 1000);
-    MORTISE_ASSIGN_OR_RETURN(const uint64_t high_water, store_.ReadCounter(kCounterRemoteExpiryHighWater));
-    accepted_max_ = static_cast<int64_t>(high_water > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : high_water);
-    const int64_t boot_floor = *now - since_boot_s + kMaxRemoteLifetimeS;
-    floor_ = boot_floor > accepted_max_ ? boot_floor : accepted_max_;
-    last_now_ = *now;
-  }
-  if (*now < last_now_ && accepted_max_ > *floor_) floor_ = accepted_max_;  // the clock went back
-  last_now_ = *now;
+  if (tbs.expires_at > static_cast<uint64_t>(INT64_MAX)) return StatusCode::kOutOfRange;
   const int64_t expires = static_cast<int64_t>(tbs.expires_at);
-  if (tbs.expires_at > static_cast<uint64_t>(INT64_MAX) || expires <= *now ||
-      expires > *now + kMaxRemoteLifetimeS || expires <= *floor_) {
-    return StatusCode::kOutOfRange;
-  }
+  MORTISE_TRY(CheckFresh(expires, now_ms, *now));
 
-  // Once: nonce and counter against every live envelope of this holder.
-  const KeyId holder_id = KeyIdOf(*holder);
+  // Once: nonce and counter against every live envelope of this holder key
+  // (named by a hash of its encoding: no point decompression yet). Only an
+  // accepted envelope is recorded, so a forged one can refuse nothing but
+  // itself.
+  const ReplayId holder_id = ReplayIdOf(View(tbs.holder_key));
   Seen* free_slot = nullptr;
   for (Seen& s : seen_) {
     if (s.used && s.expires_at <= *now) s.used = false;  // expired: can never pass again
@@ -184,8 +194,24 @@ Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms,
   }
   if (free_slot == nullptr) return StatusCode::kResourceExhausted;
 
+  // Who: the holder's signature over exactly the bytes received (one
+  // verification); from then on every verdict is about exactly what the
+  // holder signed, is bound to it and signed by the lock. Then the chain up
+  // to the owner (or the owner's own key).
+  Result<crypto::P256PublicKey> holder = crypto::P256PublicKey::Import(View(tbs.holder_key));
+  if (!holder.ok()) return StatusCode::kInvalidArgument;
+  if (!holder->VerifyDigest(DomainDigest(kCommandDomain, View(cmd.tbs)), View(cmd.signature)).ok()) {
+    return StatusCode::kUnauthenticated;
+  }
+  authenticated = true;
+  Result<VerifiedKey> key = tbs.chain.size == 0
+                                ? authority_.VerifyOwner(*holder)
+                                : authority_.VerifyKey(View(tbs.chain), View(tbs.revalidation), lock_);
+  if (!key.ok()) return key.status();
+  if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;
+
   // The PIN, sealed to this lock's key.
-  uint8_t pin[kMaxPin] = {};
+  crypto::SecretBytes<kMaxPin> pin;  // wiped on every path
   size_t pin_len = 0;
   if (has_pin) {
     Result<crypto::P256PublicKey> eph = crypto::P256PublicKey::Import(View(tbs.pin_ephemeral));
@@ -198,7 +224,7 @@ Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms,
     pin_len = tbs.sealed_pin.size - crypto::kCcmTagSize;
     if (!crypto::AesCcm128(pin_key.span())
              .Open(std::span<const uint8_t>(tbs.nonce.bytes, crypto::kCcmNonceSize), aad.bytes, View(tbs.sealed_pin),
-                   std::span<uint8_t>(pin, pin_len))
+                   std::span<uint8_t>(pin.data(), pin_len))
              .ok()) {
       return StatusCode::kUnauthenticated;
     }
@@ -224,11 +250,10 @@ Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms,
   request.value = tbs.request.value;
   request.attribute = static_cast<uint16_t>(tbs.request.attribute);
   request.payload = View(tbs.request.payload);
-  request.pin = std::span<const uint8_t>(pin, pin_len);
+  request.pin = std::span<const uint8_t>(pin.data(), pin_len);
   // Through a relay: the source is kRemote, so the no-remote operating mode
   // and remote-only keys apply exactly as Matter's remote commands.
   response = executor_.Run(*key, request, core::OperationSource::kRemote);
-  crypto::SecureZero(pin, sizeof(pin));
   return Status::Ok();
 }
 
@@ -304,23 +329,33 @@ Result<RemoteOutcome> RemoteClient::Verify(std::span<const uint8_t> result, std:
   uint8_t scratch[mortise_RemoteResult_size];
   mortise_RemoteResult r = mortise_RemoteResult_init_zero;
   MORTISE_TRY(internal::DecodeStrict(result, mortise_RemoteResult_fields, &r, scratch));
-  if (r.signature.size != crypto::kP256SignatureSize) return StatusCode::kInvalidArgument;
-  if (!lock_key_.VerifyDigest(DomainDigest(kResultDomain, View(r.tbs)), View(r.signature)).ok()) {
-    return StatusCode::kUnauthenticated;
+  // Unsigned: the lock refused before the holder's signature verified, or a
+  // relay wrote it. Either way it proves nothing.
+  const bool confirmed = r.signature.size != 0;
+  if (confirmed) {
+    if (r.signature.size != crypto::kP256SignatureSize) return StatusCode::kInvalidArgument;
+    if (!lock_key_.VerifyDigest(DomainDigest(kResultDomain, View(r.tbs)), View(r.signature)).ok()) {
+      return StatusCode::kUnauthenticated;
+    }
   }
   mortise_RemoteResultTbs tbs = mortise_RemoteResultTbs_init_zero;
   MORTISE_TRY(internal::DecodeStrict(View(r.tbs), mortise_RemoteResultTbs_fields, &tbs, scratch));
   if (tbs.lock_id.size != kLockIdSize || std::memcmp(tbs.lock_id.bytes, lock_id_.data(), kLockIdSize) != 0 ||
       tbs.command_hash.size != crypto::kSha256Size ||
       std::memcmp(tbs.command_hash.bytes, pending_->data(), crypto::kSha256Size) != 0) {
-    return StatusCode::kUnauthenticated;  // signed by the lock, but about another command
+    return StatusCode::kUnauthenticated;  // about another command (signed by the lock or not)
   }
   if (tbs.envelope_status > static_cast<uint32_t>(StatusCode::kUnimplemented) ||
       tbs.response.status > static_cast<uint32_t>(StatusCode::kUnimplemented) || tbs.response.dl_status > 0xFF) {
     return StatusCode::kInvalidArgument;
   }
-  pending_.reset();
+  // The lock never leaves a success unsigned: one is a relay's invention.
+  if (!confirmed && (tbs.envelope_status == 0 || tbs.has_response)) return StatusCode::kUnauthenticated;
+  // An unconfirmed refusal settles nothing: the lock's signed answer to the
+  // same envelope may still come.
+  if (confirmed) pending_.reset();
   RemoteOutcome out;
+  out.confirmed = confirmed;
   out.envelope = static_cast<StatusCode>(tbs.envelope_status);
   out.lock_time = tbs.lock_time;
   out.response.status = static_cast<StatusCode>(tbs.response.status);

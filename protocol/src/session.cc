@@ -788,7 +788,9 @@ Result<size_t> SessionClient::Finish(std::span<const uint8_t> accept, const Comm
 Result<size_t> SessionClient::SealRequest(const CommandRequest& request, std::span<const uint8_t> id,
                                           uint32_t counter, const crypto::SecretBytes<16>& c2l, uint8_t* sealed,
                                           size_t sealed_capacity) {
+  // The PIN passes through `req` and `plain`: both are wiped on every path.
   mortise_Request req = mortise_Request_init_zero;
+  const crypto::ScopedWipe wipe_req(req);
   req.command = static_cast<uint32_t>(request.command);
   req.value = request.value;
   req.attribute = request.attribute;
@@ -797,12 +799,12 @@ Result<size_t> SessionClient::SealRequest(const CommandRequest& request, std::sp
   }
   internal::SetBytes(req.payload, request.payload);
   internal::SetBytes(req.pin, request.pin);
-  uint8_t plain[mortise_Request_size];
-  MORTISE_ASSIGN_OR_RETURN(const size_t plain_len, internal::Encode(mortise_Request_fields, &req, plain));
+  crypto::SecretBytes<mortise_Request_size> plain;
+  MORTISE_ASSIGN_OR_RETURN(const size_t plain_len, internal::Encode(mortise_Request_fields, &req, plain.span()));
   if (plain_len + crypto::kCcmTagSize > sealed_capacity) return StatusCode::kResourceExhausted;
   const Aad aad(id, counter);
   MORTISE_TRY(crypto::AesCcm128(c2l.span())
-                  .Seal(Nonce(kRequestDirection, counter), aad.span(), std::span<const uint8_t>(plain, plain_len),
+                  .Seal(Nonce(kRequestDirection, counter), aad.span(), std::span<const uint8_t>(plain.data(), plain_len),
                         std::span<uint8_t>(sealed, plain_len + crypto::kCcmTagSize)));
   pending_ = true;
   pending_finish_ = false;  // Finish sets it again after this call

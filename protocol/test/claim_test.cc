@@ -103,9 +103,10 @@ TEST_F(ClaimTest, A16_WrongSetupCodeFailsAndClaimsNothing) {
   ClaimClient client(wrong, owner_, owner_rng_.drbg);
   EXPECT_EQ(RunClaim(client, lock_.server).code(), StatusCode::kUnauthenticated);
   EXPECT_FALSE(lock_.authority.claimed());
-  // The right code still works afterwards (within the attempt budget).
+  // The right code still works afterwards (within the attempt budget), once
+  // the abandoned exchange has stalled.
   ClaimClient right(lock_.label, owner_, owner_rng_.drbg);
-  EXPECT_TRUE(RunClaim(right, lock_.server).ok());
+  EXPECT_TRUE(RunClaim(right, lock_.server, 1000 + kClaimStepTimeoutMs).ok());
 }
 
 TEST_F(ClaimTest, A16_SpoofedLockWithTheWrongKeyForTheLabelIsRefused) {
@@ -137,7 +138,7 @@ TEST_F(ClaimTest, A16_FakeDeviceThatKnowsTheSetupCodeIsRefused) {
   const LockId fake_id = fake.authority.identity().lock_id();
   const LockId real_id = lock_.label.lock_id;
   ClaimClient relayed(lock_.label, owner_, owner_rng_.drbg);
-  const Status s = RunClaim(relayed, fake.server, 1000, [&](int index, Bytes& m) {
+  const Status s = RunClaim(relayed, fake.server, 1000 + kClaimStepTimeoutMs, [&](int index, Bytes& m) {
     if (index != 1) return;
     auto it = std::search(m.begin(), m.end(), fake_id.begin(), fake_id.end());
     if (it != m.end()) std::copy(real_id.begin(), real_id.end(), it);
@@ -174,17 +175,101 @@ TEST(ClaimWindowTest, A16_WindowIsClosedUntilAPhysicalActionOpensIt) {
 TEST_F(ClaimTest, A16_PakeRunsPerWindowAreLimited) {
   ClaimLabel wrong = lock_.label;
   wrong.setup_code = wrong.setup_code == 314159265 ? 271828182 : 314159265;
-  for (int i = 0; i < kMaxClaimAttempts; ++i) {
+  uint64_t t = 1000;
+  for (int i = 0; i < kMaxClaimAttempts; ++i, t += kClaimStepTimeoutMs) {
     ClaimClient guess(wrong, owner_, owner_rng_.drbg);
-    EXPECT_EQ(RunClaim(guess, lock_.server).code(), StatusCode::kUnauthenticated);
+    EXPECT_EQ(RunClaim(guess, lock_.server, t).code(), StatusCode::kUnauthenticated);
   }
   ClaimClient right(lock_.label, owner_, owner_rng_.drbg);
-  EXPECT_EQ(RunClaim(right, lock_.server).code(), StatusCode::kResourceExhausted);
-  EXPECT_FALSE(lock_.server.window_open(1000));
+  EXPECT_EQ(RunClaim(right, lock_.server, t).code(), StatusCode::kResourceExhausted);
+  EXPECT_FALSE(lock_.server.window_open(t));
   // A new press of the button opens a new window.
-  ASSERT_TRUE(lock_.server.OpenWindow(2000).ok());
+  ASSERT_TRUE(lock_.server.OpenWindow(t + 1000).ok());
   ClaimClient later(lock_.label, owner_, owner_rng_.drbg);
-  EXPECT_TRUE(RunClaim(later, lock_.server, 3000).ok());
+  EXPECT_TRUE(RunClaim(later, lock_.server, t + 2000).ok());
+}
+
+TEST(ClaimWindowTest, A16_RestartingTheLockGivesNoMorePakeRuns) {
+  // The runs are counted durably: a lock restarted (battery pulled) reopens
+  // its window with what is left of the budget, not a new one.
+  TestLock lock(61);
+  testing::SeededDrbg rng(62);
+  const crypto::P256KeyPair owner = testing::NewKey(rng.drbg);
+  ClaimLabel wrong = lock.label;
+  wrong.setup_code = wrong.setup_code == 314159265 ? 271828182 : 314159265;
+  ASSERT_TRUE(lock.server.OpenWindow(0).ok());
+  uint64_t t = 1000;
+  for (int i = 0; i < kMaxClaimAttempts - 2; ++i, t += kClaimStepTimeoutMs) {
+    ClaimClient guess(wrong, owner, rng.drbg);
+    ASSERT_EQ(RunClaim(guess, lock.server, t).code(), StatusCode::kUnauthenticated);
+  }
+  // Restart: a new server over the same store, as LockNode::Start does.
+  ClaimServer rebooted(lock.authority, lock.store);
+  ASSERT_TRUE(rebooted.ResumeWindow(0).ok());
+  EXPECT_EQ(rebooted.attempts(), kMaxClaimAttempts - 2);
+  t = 1000;
+  for (int i = 0; i < 2; ++i, t += kClaimStepTimeoutMs) {
+    ClaimClient guess(wrong, owner, rng.drbg);
+    ASSERT_EQ(RunClaim(guess, rebooted, t).code(), StatusCode::kUnauthenticated);
+  }
+  ClaimClient right(lock.label, owner, rng.drbg);
+  EXPECT_EQ(RunClaim(right, rebooted, t).code(), StatusCode::kResourceExhausted);
+  // Restarted again with the budget spent: the window stays closed.
+  ClaimServer again(lock.authority, lock.store);
+  ASSERT_TRUE(again.ResumeWindow(t).ok());
+  EXPECT_FALSE(again.window_open(t));
+  ClaimClient still(lock.label, owner, rng.drbg);
+  EXPECT_EQ(RunClaim(still, again, t).code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(lock.authority.claimed());
+  // A physical action gives a fresh budget, durably too.
+  ASSERT_TRUE(again.OpenWindow(t).ok());
+  ClaimServer after_press(lock.authority, lock.store);
+  ASSERT_TRUE(after_press.ResumeWindow(t).ok());
+  EXPECT_EQ(after_press.attempts(), 0);
+  ClaimClient owner_claim(lock.label, owner, rng.drbg);
+  EXPECT_TRUE(RunClaim(owner_claim, after_press, t + 1000).ok());
+}
+
+TEST_F(ClaimTest, A16_AStrayHelloCannotAbortAClaimInProgress) {
+  // The owner's exchange is between M4 and M5 when someone in reach sends a
+  // hello (or garbage, or an out-of-order datagram): refused, and the
+  // owner's claim completes.
+  ClaimClient client(lock_.label, owner_, owner_rng_.drbg);
+  testing::SeededDrbg stranger_rng(24);
+  ClaimClient stranger(lock_.label, testing::NewKey(stranger_rng.drbg), stranger_rng.drbg);
+  uint8_t hello[kMaxClaimMessageSize];
+  Result<size_t> hello_len = stranger.Start(hello);
+  ASSERT_TRUE(hello_len.ok());
+  uint8_t reply[kMaxClaimMessageSize];
+  const uint8_t garbage[] = {0xFF, 0x01, 0x02};
+  int strays = 0;
+  const Status s = RunClaim(client, lock_.server, 1000, [&](int index, Bytes&) {
+    if (index != 2 && index != 4) return;  // before M3 and before M5
+    ASSERT_TRUE(lock_.server.Handle(std::span<const uint8_t>(hello, *hello_len), 1000, reply).ok());
+    EXPECT_EQ(lock_.server.last_status().code(), StatusCode::kUnavailable);
+    ASSERT_TRUE(lock_.server.Handle(garbage, 1000, reply).ok());
+    EXPECT_EQ(lock_.server.last_status().code(), StatusCode::kInvalidArgument);
+    ++strays;
+  });
+  EXPECT_EQ(strays, 2);
+  ASSERT_TRUE(s.ok()) << s.name();
+  EXPECT_TRUE(*lock_.authority.owner() == owner_.public_key());
+}
+
+TEST_F(ClaimTest, A18_AStalledClaimHoldsTheWindowOnlyBriefly) {
+  // A client sends a hello and vanishes: others wait at most
+  // kClaimStepTimeoutMs, then a hello takes the window over.
+  testing::SeededDrbg stuck_rng(25);
+  ClaimClient stuck(lock_.label, testing::NewKey(stuck_rng.drbg), stuck_rng.drbg);
+  uint8_t m1[kMaxClaimMessageSize], reply[kMaxClaimMessageSize];
+  Result<size_t> n = stuck.Start(m1);
+  ASSERT_TRUE(n.ok());
+  ASSERT_TRUE(lock_.server.Handle(std::span<const uint8_t>(m1, *n), 1000, reply).ok());
+  ASSERT_TRUE(lock_.server.last_status().ok());
+  ClaimClient early(lock_.label, owner_, owner_rng_.drbg);
+  EXPECT_EQ(RunClaim(early, lock_.server, 1000 + kClaimStepTimeoutMs - 1).code(), StatusCode::kUnavailable);
+  ClaimClient owner(lock_.label, owner_, owner_rng_.drbg);
+  EXPECT_TRUE(RunClaim(owner, lock_.server, 1000 + kClaimStepTimeoutMs).ok());
 }
 
 TEST_F(ClaimTest, OutOfOrderAndMalformedDatagramsAreRefused) {

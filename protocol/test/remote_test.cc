@@ -98,6 +98,43 @@ class RemoteTest : public ::testing::Test {
   RemoteClient Owner() { return RemoteClient(owner_, {}, *lock_key_, owner_rng_.drbg); }
   RemoteClient Guest() { return RemoteClient(guest_, guest_chain_, *lock_key_, owner_rng_.drbg); }
 
+  // An answer as a relay would write it: about `command_hash`, with
+  // `envelope_status` (and a response when `has_response`), signed by
+  // `signer` when given, else unsigned.
+  Bytes RelayAnswer(std::span<const uint8_t> command_hash, StatusCode envelope_status, bool has_response,
+                    const crypto::P256KeyPair* signer = nullptr) {
+    mortise_RemoteResultTbs tbs = mortise_RemoteResultTbs_init_zero;
+    tbs.lock_id.size = kLockIdSize;
+    std::memcpy(tbs.lock_id.bytes, lock_id_.data(), kLockIdSize);
+    tbs.command_hash.size = 32;
+    std::memcpy(tbs.command_hash.bytes, command_hash.data(), 32);
+    tbs.envelope_status = static_cast<uint32_t>(envelope_status);
+    tbs.has_response = has_response;
+    mortise_RemoteResult fake = mortise_RemoteResult_init_zero;
+    pb_ostream_t t = pb_ostream_from_buffer(fake.tbs.bytes, sizeof(fake.tbs.bytes));
+    EXPECT_TRUE(pb_encode(&t, mortise_RemoteResultTbs_fields, &tbs));
+    fake.tbs.size = static_cast<pb_size_t>(t.bytes_written);
+    if (signer != nullptr) {
+      crypto::P256Signature sig{};
+      EXPECT_TRUE(signer->Sign(std::span<const uint8_t>(fake.tbs.bytes, fake.tbs.size), sig, relay_rng_.drbg).ok());
+      fake.signature.size = 64;
+      std::memcpy(fake.signature.bytes, sig.data(), 64);
+    }
+    Bytes out(kMaxRemoteMessageSize);
+    pb_ostream_t o = pb_ostream_from_buffer(out.data(), out.size());
+    EXPECT_TRUE(pb_encode(&o, mortise_RemoteResult_fields, &fake));
+    out.resize(o.bytes_written);
+    return out;
+  }
+
+  // Whether the lock signed its answer.
+  static bool Signed(const Bytes& reply) {
+    mortise_RemoteResult r = mortise_RemoteResult_init_zero;
+    pb_istream_t in = pb_istream_from_buffer(reply.data(), reply.size());
+    EXPECT_TRUE(pb_decode(&in, mortise_RemoteResult_fields, &r));
+    return r.signature.size != 0;
+  }
+
   bool Opened() {
     sim_->Run(5000);
     return sim_->lock().lock_state() == core::LockState::kUnlocked;
@@ -188,10 +225,14 @@ TEST_F(RemoteTest, A03_ReplayAfterTheClockIsSetBackIsRefused) {
   ToLock(kept);
   EXPECT_EQ(server_->last_status().code(), StatusCode::kOutOfRange);
   EXPECT_FALSE(Opened());
-  // The same across a restart with the time set lower than before it.
+  // The same across a restart with the time set lower than before it, the
+  // lock having run longer than an envelope's life before its time was set:
+  // the boot-start floor then lies before the kept envelope's expiry, so
+  // only the durable high-water read at boot refuses it.
   Boot();
+  sim_->Run(2 * kMaxRemoteLifetimeS * 1000);
   ASSERT_TRUE(sim_->lock().SetUtcTime(t + 5, true).ok());
-  sim_->Run(31000);
+  ASSERT_LT(Now(), t + 30);  // "fresh" on the lock's clock
   ToLock(kept);
   EXPECT_EQ(server_->last_status().code(), StatusCode::kOutOfRange);
   EXPECT_FALSE(Opened());
@@ -203,18 +244,104 @@ TEST_F(RemoteTest, A03_ReplayAfterTheClockIsSetBackIsRefused) {
 TEST_F(RemoteTest, A09_RelayCannotGetASignedRefusalOfAGenuineCommand) {
   RemoteClient owner = Owner();
   const Bytes env = Build(owner, Cmd(Command::kUnlock), 1, Now() + 20);
-  // The relay mangles the signature (or strips the outer message) to get a
-  // lock-signed refusal, then delivers the real envelope.
+  // The relay mangles the signature to get a lock-signed refusal, then
+  // delivers the real envelope.
   Bytes mangled = env;
   mangled[mangled.size() - 1] ^= 1;
   const Bytes refusal = ToLock(mangled);
   EXPECT_EQ(server_->last_status().code(), StatusCode::kUnauthenticated);
-  // The refusal is not about the holder's command.
-  EXPECT_EQ(owner.Verify(refusal).status().code(), StatusCode::kUnauthenticated);
+  // The lock signs nothing before the holder's signature verifies: the
+  // holder sees the refusal as unconfirmed, not as the lock's word.
+  EXPECT_FALSE(Signed(refusal));
+  Result<RemoteOutcome> unconfirmed = owner.Verify(refusal);
+  ASSERT_TRUE(unconfirmed.ok());
+  EXPECT_FALSE(unconfirmed->confirmed);
+  EXPECT_EQ(unconfirmed->envelope, StatusCode::kUnauthenticated);
+  // An unconfirmed answer leaves the envelope pending: its signed answer
+  // still verifies.
   Result<RemoteOutcome> real = owner.Verify(ToLock(env));
   ASSERT_TRUE(real.ok());
+  EXPECT_TRUE(real->confirmed);
   EXPECT_EQ(real->envelope, StatusCode::kOk);
   EXPECT_TRUE(Opened());
+}
+
+TEST_F(RemoteTest, A09_UnauthenticatedInputCostsNoPublicKeyWork) {
+  RemoteClient owner = Owner();
+  ASSERT_EQ(Send(owner, Cmd(Command::kLock), 1, Now() + 30).envelope, StatusCode::kOk);
+  const Bytes kept = Build(owner, Cmd(Command::kUnlock), 2, Now() + 5);  // withheld until it expires
+  testing::SeededDrbg other_rng(99);
+  const crypto::P256KeyPair other_lock = testing::NewKey(other_rng.drbg);
+  RemoteClient misdirected(owner_, {}, other_lock.public_key(), owner_rng_.drbg);
+  const Bytes elsewhere = Build(misdirected, Cmd(Command::kUnlock), 3, Now() + 10);
+  Bytes garbage(300, 0xA5);
+  sim_->Run(6000);
+  const Bytes too_long = Build(owner, Cmd(Command::kUnlock), 4, Now() + 31);
+
+  const std::vector<std::pair<std::string, Bytes>> cheap = {
+      {"undecodable", garbage},        {"empty", Bytes{}},
+      {"truncated", Bytes(relayed_[0].begin(), relayed_[0].end() - 10)},
+      {"another lock's", elsewhere},   {"expired", kept},
+      {"lifetime too long", too_long}, {"replayed", relayed_[0]},
+  };
+  for (const auto& [name, bytes] : cheap) {
+    const crypto::P256Operations before = crypto::P256OperationCount();
+    const Bytes reply = ToLock(bytes);
+    const crypto::P256Operations after = crypto::P256OperationCount();
+    EXPECT_FALSE(server_->last_status().ok()) << name;
+    EXPECT_EQ(after.signatures, before.signatures) << name;
+    EXPECT_EQ(after.verifications, before.verifications) << name;
+    EXPECT_EQ(after.key_agreements, before.key_agreements) << name;
+    EXPECT_FALSE(Signed(reply)) << name;
+  }
+  // A bad holder signature costs exactly that one verification, and is
+  // still answered unsigned.
+  Bytes forged = Build(owner, Cmd(Command::kUnlock), 5, Now() + 10);
+  forged[forged.size() - 1] ^= 1;
+  const crypto::P256Operations before = crypto::P256OperationCount();
+  const Bytes reply = ToLock(forged);
+  const crypto::P256Operations after = crypto::P256OperationCount();
+  EXPECT_EQ(server_->last_status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(after.verifications - before.verifications, 1u);
+  EXPECT_EQ(after.signatures, before.signatures);
+  EXPECT_FALSE(Signed(reply));
+  EXPECT_FALSE(Opened());
+}
+
+TEST_F(RemoteTest, A18_AFloodOfForgedEnvelopesMakesTheLockSignNothing) {
+  // Anyone in reach of a relay may send frames as fast as it likes: the
+  // lock's answers cost it no signature until a holder's signature verifies.
+  RemoteClient owner = Owner();
+  const Bytes genuine = Build(owner, Cmd(Command::kUnlock), 1, Now() + 30);
+  const crypto::P256Operations before = crypto::P256OperationCount();
+  for (size_t i = 0; i < 200; ++i) {
+    Bytes forged = genuine;
+    forged[forged.size() - 1 - (i % 64)] ^= static_cast<uint8_t>(1 + i / 64);
+    ToLock(forged);
+    ASSERT_EQ(server_->last_status().code(), StatusCode::kUnauthenticated);
+  }
+  EXPECT_EQ(crypto::P256OperationCount().signatures, before.signatures);
+  // The genuine envelope still goes through (the forgeries recorded nothing).
+  Result<RemoteOutcome> r = owner.Verify(ToLock(genuine));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->confirmed);
+  EXPECT_EQ(r->envelope, StatusCode::kOk);
+}
+
+TEST_F(RemoteTest, A09_AnUnsignedAnswerIsNeverASuccess) {
+  // A relay swallows the envelope and writes an unsigned "done" bound to it.
+  RemoteClient owner = Owner();
+  const Bytes env = Build(owner, Cmd(Command::kUnlock), 1, Now() + 10);
+  mortise_RemoteCommand cmd = mortise_RemoteCommand_init_zero;
+  pb_istream_t in = pb_istream_from_buffer(env.data(), env.size());
+  ASSERT_TRUE(pb_decode(&in, mortise_RemoteCommand_fields, &cmd));
+  const crypto::Digest h = crypto::Sha256::Hash(std::span<const uint8_t>(cmd.tbs.bytes, cmd.tbs.size));
+  EXPECT_EQ(owner.Verify(RelayAnswer(h, StatusCode::kOk, true)).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(owner.Verify(RelayAnswer(h, StatusCode::kPermissionDenied, true)).status().code(),
+            StatusCode::kUnauthenticated);
+  Result<RemoteOutcome> refusal = owner.Verify(RelayAnswer(h, StatusCode::kPermissionDenied, false));
+  ASSERT_TRUE(refusal.ok());
+  EXPECT_FALSE(refusal->confirmed);
 }
 
 TEST_F(RemoteTest, A09_RelayCannotExtendChangeOrRetargetAnEnvelope) {
@@ -302,7 +429,8 @@ TEST_F(RemoteTest, A09_HostileRelayWithEveryServerSecretCannotProduceAnAcceptedC
     Bytes reply = ToLock(bytes);
     EXPECT_FALSE(server_->last_status().ok()) << name;
     // The relay cannot even make the holder believe it worked: the answer
-    // is a signed refusal bound to the bytes sent.
+    // is a refusal bound to the bytes sent (signed when the relay's own key
+    // signed them, unsigned before that).
     RemoteClient check = Guest();
     Build(check, Cmd(Command::kUnlock), 100, Now() + 10);
     EXPECT_EQ(check.Verify(reply).status().code(), StatusCode::kUnauthenticated) << name;
@@ -315,26 +443,9 @@ TEST_F(RemoteTest, A09_ForgedOrMisboundAnswersAreRefusedByTheHolder) {
   const Bytes env = Build(owner, Cmd(Command::kUnlock), 1, Now() + 10);
   // The relay swallows the envelope and answers "done" itself, signing with
   // its own key: the holder's pinned lock key refuses it.
-  mortise_RemoteResultTbs tbs = mortise_RemoteResultTbs_init_zero;
-  tbs.lock_id.size = kLockIdSize;
-  std::memcpy(tbs.lock_id.bytes, lock_id_.data(), kLockIdSize);
   const crypto::Digest h = crypto::Sha256::Hash(env);  // any binding it can guess
-  tbs.command_hash.size = 32;
-  std::memcpy(tbs.command_hash.bytes, h.data(), 32);
-  tbs.has_response = true;
-  mortise_RemoteResult fake = mortise_RemoteResult_init_zero;
-  pb_ostream_t t = pb_ostream_from_buffer(fake.tbs.bytes, sizeof(fake.tbs.bytes));
-  ASSERT_TRUE(pb_encode(&t, mortise_RemoteResultTbs_fields, &tbs));
-  fake.tbs.size = static_cast<pb_size_t>(t.bytes_written);
-  crypto::P256Signature sig{};
-  ASSERT_TRUE(relay_key_.Sign(std::span<const uint8_t>(fake.tbs.bytes, fake.tbs.size), sig, relay_rng_.drbg).ok());
-  fake.signature.size = 64;
-  std::memcpy(fake.signature.bytes, sig.data(), 64);
-  Bytes out(kMaxRemoteMessageSize);
-  pb_ostream_t o = pb_ostream_from_buffer(out.data(), out.size());
-  ASSERT_TRUE(pb_encode(&o, mortise_RemoteResult_fields, &fake));
-  out.resize(o.bytes_written);
-  EXPECT_EQ(owner.Verify(out).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(owner.Verify(RelayAnswer(h, StatusCode::kOk, true, &relay_key_)).status().code(),
+            StatusCode::kUnauthenticated);
 
   // A genuine lock answer to an earlier command, replayed to the holder.
   RemoteClient owner2 = Owner();

@@ -255,6 +255,25 @@ TEST(SeedCorpusTest, GenerateNodeRevalidationSeed) {
   Bytes seed = {4};
   seed.insert(seed.end(), token.begin(), token.begin() + static_cast<std::ptrdiff_t>(*t));
   Write("node", "revalidation_token", seed);
+
+  // Mode 1: an unsigned refusal from this lock (what the lock sends before
+  // a holder's signature verifies), for RemoteClient::Verify's unsigned path.
+  mortise_RemoteResult result = mortise_RemoteResult_init_zero;
+  mortise_RemoteResultTbs tbs = mortise_RemoteResultTbs_init_zero;
+  tbs.lock_id.size = kLockIdSize;
+  std::memcpy(tbs.lock_id.bytes, authority.identity().lock_id().data(), kLockIdSize);
+  tbs.command_hash.size = crypto::kSha256Size;
+  tbs.envelope_status = static_cast<uint32_t>(StatusCode::kOutOfRange);
+  tbs.lock_time = 1749988800 + 31;
+  pb_ostream_t t_out = pb_ostream_from_buffer(result.tbs.bytes, sizeof(result.tbs.bytes));
+  ASSERT_TRUE(pb_encode(&t_out, mortise_RemoteResultTbs_fields, &tbs));
+  result.tbs.size = static_cast<pb_size_t>(t_out.bytes_written);
+  Bytes unsigned_refusal(1 + mortise_RemoteResult_size);
+  unsigned_refusal[0] = 1;
+  pb_ostream_t r_out = pb_ostream_from_buffer(unsigned_refusal.data() + 1, unsigned_refusal.size() - 1);
+  ASSERT_TRUE(pb_encode(&r_out, mortise_RemoteResult_fields, &result));
+  unsigned_refusal.resize(1 + r_out.bytes_written);
+  Write("node", "verify_unsigned_refusal", unsigned_refusal);
 }
 
 }  // namespace

@@ -82,9 +82,15 @@ class P256KeyPair {
   // Copies the private scalar out, for sealed storage only.
   void ExportPrivateScalar(SecretBytes<kP256ScalarSize>& out) const { out = scalar_; }
 
-  // ECDSA over SHA-256(message). The nonce k is deterministic (RFC 6979), so
-  // a weak or failed DRBG cannot leak the key through a repeated k; the DRBG
-  // only blinds the scalar multiplication against side channels.
+  // ECDSA over SHA-256(message), with a hedged nonce: k comes from RFC 6979's
+  // HMAC-DRBG seeded with the key, the digest and 32 fresh bytes from `drbg`
+  // (the additional data k' of RFC 6979 section 3.6, as
+  // draft-irtf-cfrg-det-sigs-with-noise does). So a weak or failed DRBG
+  // cannot leak the key through a repeated k (the derivation stays
+  // deterministic in the key and message), and signing the same message
+  // twice uses two different nonces (a fault injected into one of two
+  // identical signings cannot be compared against the other). A DRBG seeded
+  // with a fixed test seed gives byte-exact signatures.
   // Signatures are not canonicalised: (r, n - s) verifies too, so never use
   // a signature as an identifier.
   // kFailedPrecondition / kUnavailable: DRBG not seeded / failed.
@@ -92,6 +98,14 @@ class P256KeyPair {
   Status Sign(std::span<const uint8_t> message, P256Signature& signature, Drbg& drbg) const;
   Status SignDigest(std::span<const uint8_t, kSha256Size> digest, P256Signature& signature,
                     Drbg& drbg) const;
+
+  // The same with the additional data k' given: empty gives plain RFC 6979
+  // (its published known-answer vectors); at most 64 bytes
+  // (kInvalidArgument beyond). For known-answer tests: production code
+  // signs with SignDigest, which draws k' from the DRBG.
+  Status SignDigestWithNonceInput(std::span<const uint8_t, kSha256Size> digest,
+                                  std::span<const uint8_t> nonce_input,
+                                  P256Signature& signature) const;
 
   // ECDH: the X coordinate of scalar * peer. The peer key is valid by
   // construction. Feed the result to HKDF, never use it as a key directly.
@@ -106,5 +120,17 @@ class P256KeyPair {
   SecretBytes<kP256ScalarSize> scalar_;
   P256PublicKey public_key_;
 };
+
+// Running counts of the P-256 operations done in this program (all keys).
+// Diagnostics, and the proof in tests that unauthenticated input costs no
+// public-key work (count before, act, count after). Relaxed atomics: exact
+// in a single thread, never torn.
+struct P256Operations {
+  uint32_t signatures = 0;     // Sign / SignDigest / SignDigestWithNonceInput
+  uint32_t verifications = 0;  // Verify / VerifyDigest
+  uint32_t key_agreements = 0; // Ecdh
+  uint32_t generations = 0;    // Generate / FromPrivateScalar (one scalar multiplication each)
+};
+P256Operations P256OperationCount();
 
 }  // namespace mortise::crypto

@@ -35,4 +35,20 @@ class SecretBytes {
   std::array<uint8_t, N> bytes_;
 };
 
+// Wipes an object that holds a secret it cannot keep in SecretBytes (a
+// decoded wire message carrying a PIN) when the wiper goes out of scope, on
+// every return path. Declare it right after the object, so the object
+// outlives it.
+template <typename T>
+class ScopedWipe {
+ public:
+  explicit ScopedWipe(T& object) : object_(object) {}
+  ~ScopedWipe() { SecureZero(&object_, sizeof(T)); }
+  ScopedWipe(const ScopedWipe&) = delete;
+  ScopedWipe& operator=(const ScopedWipe&) = delete;
+
+ private:
+  T& object_;
+};
+
 }  // namespace mortise::crypto

@@ -30,7 +30,17 @@
 //
 // The window opens only when the integrator calls OpenWindow (factory reset
 // or the claim button, both physical) and closes after kClaimWindowMs, after
-// kMaxClaimAttempts PAKE runs, or when the lock is claimed.
+// kMaxClaimAttempts PAKE runs, or when the lock is claimed. The runs are
+// counted durably: a restart reopens the window of an unclaimed lock
+// (ResumeWindow) with what is left of the budget the last physical action
+// gave, so pulling the battery buys no guesses.
+//
+// One exchange at a time: while one is in progress and has moved within
+// kClaimStepTimeoutMs, a hello from anyone else is refused (kUnavailable)
+// and stray or out-of-order datagrams are refused without disturbing it, so
+// nobody in reach can abort another client's claim with a hello; an
+// exchange that stalls longer gives way to the next hello, so a stuck
+// client holds the window for at most that long (A18).
 #pragma once
 
 #include <array>
@@ -56,6 +66,12 @@ namespace mortise::protocol {
 inline constexpr uint32_t kClaimVersion = 1;
 inline constexpr uint64_t kClaimWindowMs = 10 * 60 * 1000;
 inline constexpr uint8_t kMaxClaimAttempts = 20;
+// How long an exchange in progress keeps the window to itself after its
+// last step (a hello from another client is refused until then). A client
+// needs well under a second per step (PBKDF2 and two scalar
+// multiplications); a client that gave up (a mistyped code is detected at
+// M4) blocks a retry for at most this long.
+inline constexpr uint64_t kClaimStepTimeoutMs = 10 * 1000;
 inline constexpr size_t kMaxClaimMessageSize = 200;
 inline constexpr uint32_t kSetupCodeModulus = 1000000000;  // 9 decimal digits: 29.9 bits
 inline constexpr size_t kSetupCodeDigits = 9;
@@ -119,12 +135,18 @@ class ClaimServer {
   ClaimServer(LockAuthority& authority, core::DurableStore& store, core::DoorLock* lock = nullptr)
       : authority_(authority), store_(store), lock_(lock) {}
 
-  // Opens the claim window for kClaimWindowMs from `now_ms` (monotonic) and
-  // resets the attempt count. Call it on a factory reset or a press of the
-  // claim button. kAlreadyExists: the lock is claimed.
+  // Opens the claim window for kClaimWindowMs from `now_ms` (monotonic)
+  // with a fresh budget of kMaxClaimAttempts PAKE runs (stored durably
+  // first). Call it on a factory reset or a press of the claim button only:
+  // a physical action. kAlreadyExists: the lock is claimed.
   // kFailedPrecondition: the authority is not started or no setup code was
-  // provisioned.
+  // provisioned. Store errors (the window stays closed).
   Status OpenWindow(uint64_t now_ms);
+  // At a start of an unclaimed lock: opens the window for kClaimWindowMs
+  // with what is left of the budget the last OpenWindow gave (the runs are
+  // counted durably). With nothing left the window stays closed (Ok) until
+  // a physical action opens it. Errors as OpenWindow.
+  Status ResumeWindow(uint64_t now_ms);
   bool window_open(uint64_t now_ms) const;
 
   // Handles one datagram and writes the reply (a ClaimMessage; on failure a
@@ -134,22 +156,32 @@ class ClaimServer {
   // Failure codes sent to the client: kFailedPrecondition (window closed,
   // message out of order, already claimed), kInvalidArgument (malformed or
   // wrong version), kUnauthenticated (PAKE confirmation failed),
-  // kResourceExhausted (attempts used up: the window closes).
+  // kResourceExhausted (attempts used up: the window closes), kUnavailable
+  // (a hello while another exchange is in progress: try again later).
+  // Only a failure of the exchange in progress ends it; a stray datagram
+  // (malformed, out of order, another client's hello) is refused and
+  // changes nothing.
   Result<size_t> Handle(std::span<const uint8_t> message, uint64_t now_ms, std::span<uint8_t> reply);
   Status last_status() const { return last_status_; }
   uint8_t attempts() const { return attempts_; }
 
  private:
   enum class State : uint8_t { kClosed, kOpen, kAwaitShare, kAwaitFinish };
-  Status Step(std::span<const uint8_t> message, uint64_t now_ms, std::span<uint8_t> reply, size_t& reply_len);
+  // `stray` is set when the failure is not the exchange's own (the datagram
+  // is refused and the exchange in progress continues).
+  Status Step(std::span<const uint8_t> message, uint64_t now_ms, std::span<uint8_t> reply, size_t& reply_len,
+              bool& stray);
+  Status Open(uint64_t now_ms, bool fresh_budget);
   void Abandon();
+  bool ExchangeInProgress(uint64_t now_ms) const;
 
   LockAuthority& authority_;
   core::DurableStore& store_;
   core::DoorLock* lock_;
   State state_ = State::kClosed;
   uint64_t deadline_ms_ = 0;
-  uint8_t attempts_ = 0;
+  uint64_t step_deadline_ms_ = 0;  // the exchange in progress keeps the window until then
+  uint8_t attempts_ = 0;           // PAKE runs spent in this window (RAM mirror of the counters)
   Status last_status_;
   crypto::Sha256 transcript_;
   crypto::Digest context_hash_{};

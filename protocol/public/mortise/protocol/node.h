@@ -77,8 +77,9 @@ class LockNode final : public core::DoorLock::FactoryResetHook {
   LockNode(LockAuthority& authority, core::DoorLock& lock, core::DurableStore& store);
 
   // Provisions the setup code on first start (ProvisionSetupCode), starts
-  // the session server (after DoorLock::Start), and opens the claim window
-  // when the lock is unclaimed. `setup_code`, when given, is the code to
+  // the session server (after DoorLock::Start), and reopens the claim
+  // window when the lock is unclaimed, with the PAKE runs left from the last
+  // physical opening (ClaimServer::ResumeWindow: a restart buys no guesses). `setup_code`, when given, is the code to
   // provision at the first start: the integrator drew it (GenerateSetupCode)
   // and stored the label durably before calling, so no crash can lose it;
   // without it the node draws one and ProvisionedLabel() returns it.

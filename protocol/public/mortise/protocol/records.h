@@ -34,6 +34,13 @@ enum ProtocolCounter : uint16_t {
   // so no two claims of a lock share a generation (certificates and access
   // lists name it).
   kCounterClaimGeneration = 18,
+  // Claim PAKE runs ever started, counted before the lock answers a run; and
+  // that count when a physical action (claim button, factory reset) last
+  // opened the claim window. Their difference is the runs spent in the
+  // current window, so a restart reopens the window without refilling it
+  // (claim.h).
+  kCounterClaimRuns = 24,
+  kCounterClaimWindowBase = 25,
 };
 
 }  // namespace mortise::protocol

@@ -12,24 +12,29 @@
 //           tbs = {lock id, SHA-256 of the command's tbs, response, lock time}
 //           signature = lock identity key over "mortise-remote-result-v1\0" || tbs
 //
-// What the lock checks, in order (the first failure answers):
-//   lengths and encoding; version; the lock id is this lock's; the chain
-//   (certificates up to the owner, access list, revalidation token, time
-//   windows: VerifyKey);
-//   the holder signature; the lock knows its time (else kFailedPrecondition:
-//   a remote command cannot be judged fresh without it); now < expires_at
-//   <= now + kMaxRemoteLifetimeS (kOutOfRange: expired or too long
-//   lived, so a relay cannot keep a command in its pocket); the command was
-//   made after this boot's start (an envelope that might have been accepted
-//   before a reboot is refused, since the replay cache lives in RAM), and
-//   expiring after every envelope accepted before a restart or before the
-//   clock was set back (a durable high-water of accepted expiries,
+// What the lock checks, in order (the first failure answers), the cheap
+// checks before any public-key operation:
+//   lengths and encoding; version; the lock id is this lock's; claimed; the
+//   lock knows its time (else kFailedPrecondition: a remote command cannot
+//   be judged fresh without it); now < expires_at <= now +
+//   kMaxRemoteLifetimeS (kOutOfRange: expired or too long lived, so a relay
+//   cannot keep a command in its pocket); the command was made after this
+//   boot's start (an envelope that might have been accepted before a reboot
+//   is refused, since the replay cache lives in RAM), and expiring after
+//   every envelope accepted before a restart or before the clock was set
+//   back (a durable high-water of accepted expiries,
 //   kCounterRemoteExpiryHighWater: the cache forgets expired envelopes, so
 //   a clock that moves back would otherwise make them fresh again); the
 //   (holder, nonce) pair and the holder's counter are new (kAlreadyExists:
-//   replay); then the command is re-checked, authorized for the source
-//   kRemote (so the no-remote operating mode, RequirePINforRemoteOperation
-//   and remote-only keys apply) and run.
+//   replay); a free replay slot (kResourceExhausted);
+//   then the holder signature (one verification); then the chain
+//   (certificates up to the owner, access list, revalidation token, time
+//   windows: VerifyKey); then the command is re-checked, authorized for the
+//   source kRemote (so the no-remote operating mode,
+//   RequirePINforRemoteOperation and remote-only keys apply) and run.
+// The answer is signed only once the holder signature has verified; every
+// earlier refusal is unsigned (RemoteOutcome::confirmed false), so
+// unauthenticated bytes never cost the lock a signature.
 //
 // Why: a relay holds every envelope it ever carried, every certificate and
 // access list, and the lock's public key (attack A09). It can drop or delay
@@ -76,6 +81,11 @@ struct RemoteOutcome {
   StatusCode envelope = StatusCode::kOk;  // the lock's verdict on the envelope itself
   CommandResponse response;               // the command's outcome (when envelope is kOk)
   int64_t lock_time = 0;                  // the lock's UTC seconds when it answered (0: unknown)
+  // false: an unsigned refusal. The lock answers unsigned until the holder's
+  // signature has verified (malformed, another lock's, expired, replayed,
+  // cache full, a bad signature); a relay can write the same bytes, so the
+  // outcome is unknown: show it as "unconfirmed", never as a refusal.
+  bool confirmed = true;
 };
 
 class RemoteServer {
@@ -92,9 +102,12 @@ class RemoteServer {
   void Start(uint64_t now_ms);
   void set_management(ManagementHandler* handler) { executor_.management = handler; }
 
-  // Handles one envelope and writes the signed RemoteResult (always signed,
-  // refusals too, so a relay cannot fake a refusal either). Returns its
-  // length. kResourceExhausted: `reply` shorter than kMaxRemoteMessageSize.
+  // Handles one envelope and writes the RemoteResult. Returns its length.
+  // The result is signed by the lock's identity key once the holder's
+  // signature has verified (so a relay can fake neither a success nor a
+  // refusal of a genuine command); refusals before that are unsigned (no
+  // signature for bytes anyone can send). kResourceExhausted: `reply`
+  // shorter than kMaxRemoteMessageSize.
   // The envelope's verdict is in last_status():
   //   kInvalidArgument    malformed, wrong version, or lengths
   //   kPermissionDenied   another lock's envelope; a revoked key; a key
@@ -116,18 +129,25 @@ class RemoteServer {
   // reset stay refused: the boot-start rule is moved to now.
   void Reset(uint64_t now_ms);
 
+  using ReplayId = std::array<uint8_t, 8>;  // a holder key in the replay cache
+
  private:
   struct Seen {
     bool used = false;
-    KeyId holder{};
+    ReplayId holder{};
     std::array<uint8_t, kRemoteNonceSize> nonce{};
     uint32_t counter = 0;
     int64_t expires_at = 0;
   };
   // Verifies the envelope and records it as seen; fills `response` when it
   // passes. Returns the envelope's verdict.
+  // `authenticated` is set once the holder's signature has verified: only
+  // then is the answer signed.
   Status Process(std::span<const uint8_t> envelope, uint64_t now_ms, crypto::Digest& command_hash,
-                 CommandResponse& response);
+                 bool& authenticated, CommandResponse& response);
+  // The expiry rules (window, boot start, high-water floor). kOutOfRange;
+  // the store's error when the high-water cannot be read.
+  Status CheckFresh(int64_t expires_at_s, uint64_t now_ms, int64_t now);
 
   LockAuthority& authority_;
   core::DoorLock& lock_;
@@ -167,8 +187,11 @@ class RemoteClient {
   Result<size_t> Build(const CommandRequest& request, uint32_t counter, int64_t expires_at, std::span<uint8_t> out);
 
   // Verifies the lock's answer to the last envelope Build produced.
-  // kUnauthenticated: not signed by the pinned lock key, or not bound to
-  // that envelope (a relay's invention or an answer to another command).
+  // kUnauthenticated: signed but not by the pinned lock key, not bound to
+  // that envelope (a relay's invention or an answer to another command), or
+  // an unsigned answer claiming success. An unsigned refusal bound to the
+  // envelope is returned with `confirmed` false (the outcome is unknown)
+  // and leaves the envelope pending, so its signed answer still verifies.
   // kInvalidArgument: malformed. Payload bytes, if any, are copied to
   // `payload_out` (its size is set in `payload_len`).
   Result<RemoteOutcome> Verify(std::span<const uint8_t> result, std::span<uint8_t> payload_out = {},
