@@ -384,9 +384,19 @@ int CmdLog(Context& ctx, const LogOptions& o) {
       json e;
       if (r->type == store::LogRecordType::kLoss) {
         e = {{"seq", r->seq}, {"loss", {{"reason", static_cast<int>(r->reason)}, {"first", r->first_lost}, {"count", r->lost_count}}}};
-        text += "  #" + std::to_string(r->seq) + "  !! the lock declares " + std::to_string(r->lost_count) +
-                " event(s) lost (" + (r->reason == store::LossReason::kOverflow ? "overwritten before being read" :
-                                      r->reason == store::LossReason::kWriteFailure ? "flash write failed" : "log lost") + ")\n";
+        const std::string range = "#" + std::to_string(r->first_lost) + ".." +
+                                  std::to_string(r->first_lost + (r->lost_count == 0 ? 0 : r->lost_count - 1));
+        if (r->reason == store::LossReason::kTampered) {
+          text += "  #" + std::to_string(r->seq) + "  !! TAMPERING: the lock found its stored log altered (" + range +
+                  ": records edited, removed or added while it was off, or flash damage); it cannot vouch for them\n";
+        } else if (r->reason == store::LossReason::kLateSeal) {
+          text += "  #" + std::to_string(r->seq) + "  note: the segment ending at #" + std::to_string(r->first_lost) +
+                  " had lost its seal (a power cut or an erasure); the lock re-verified it\n";
+        } else {
+          text += "  #" + std::to_string(r->seq) + "  !! the lock declares " + std::to_string(r->lost_count) +
+                  " event(s) lost (" + (r->reason == store::LossReason::kOverflow ? "overwritten before being read" :
+                                        r->reason == store::LossReason::kWriteFailure ? "flash write failed" : "log lost") + ")\n";
+        }
       } else {
         e = dljson::EventToJson(r->event);
         e["seq"] = r->seq;
@@ -424,6 +434,7 @@ int CmdLog(Context& ctx, const LogOptions& o) {
       problems = true;
       text += "!! LOG VERIFICATION FAILED: " + std::to_string(f.unexplained_gaps) + " missing record(s) with no loss record, " +
               std::to_string(f.order_errors) + " out of order, " + std::to_string(f.malformed) + " malformed, " +
+              (f.tampered != 0 ? std::to_string(f.tampered) + " declared altered at rest by the lock, " : std::string()) +
               (f.head_verified ? std::string("") : std::string("the log's end was not reached, ")) +
               "— events may have been hidden.\n";
     }
@@ -444,7 +455,7 @@ int CmdLog(Context& ctx, const LogOptions& o) {
   ctx.out().Json({{"events", events}, {"verified", !problems}});
   if (problems) {
     throw Error(ExitCode::kVerification, "the lock's log did not verify",
-                "Events may have been removed between the lock and you; keep this output.");
+                "Events may have been removed or edited, between the lock and you or in the lock's storage; keep this output.");
   }
   return 0;
 }

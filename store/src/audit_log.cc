@@ -18,7 +18,7 @@ using internal::PutLe16;
 using internal::PutLe32;
 using internal::PutLe64;
 
-constexpr uint32_t kSegmentMagic = 0x31474C4D;  // "MLG1"
+constexpr uint32_t kSegmentMagic = 0x32474C4D;  // "MLG2"
 constexpr size_t kSegmentHeaderSize = 36;
 constexpr size_t kShortSize = 20;
 constexpr size_t kLongSize = 40;
@@ -35,6 +35,9 @@ constexpr uint8_t kChainLabel[4] = {'M', 'L', 'c', '1'};
 constexpr uint8_t kVoidLabel[4] = {'M', 'L', 'v', '1'};
 constexpr uint8_t kAnchorLabel[4] = {'M', 'L', 'a', '1'};
 constexpr uint8_t kHeadLabel[4] = {'M', 'L', 'h', '1'};
+constexpr uint8_t kBeforeLabel[4] = {'M', 'L', 'p', '2'};
+constexpr size_t kHeadTagSize = 8;  // durable-head tags: checked only by the lock itself
+
 
 size_t RecordSizeOf(uint8_t type) {
   switch (type) {
@@ -87,6 +90,32 @@ LogTag AnchorTag(const LogAuthenticator& auth, uint64_t n, const LogChain& chain
   LogTag tag;
   auth.Tag(kAnchorLabel, m, tag);
   return tag;
+}
+
+// The durable head's value: LE64 n | tag8("MLp2", LE64 n | chain before n) |
+// tag8("MLa1", LE64 n | h(n)). Written before record n reaches the log, so
+// mount knows the last number issued and can check the chain's end whether
+// or not record n made it to flash.
+void EncodeDurableHead(const LogAuthenticator& auth, uint64_t n, const LogChain& before, const LogChain& after,
+                       uint8_t* out) {
+  PutLe64(out, n);
+  uint8_t m[8 + kLogChainSize];
+  PutLe64(m, n);
+  std::memcpy(m + 8, before.data(), before.size());
+  LogTag t;
+  auth.Tag(kBeforeLabel, m, t);
+  std::memcpy(out + 8, t.data(), kHeadTagSize);
+  t = AnchorTag(auth, n, after);
+  std::memcpy(out + 8 + kHeadTagSize, t.data(), kHeadTagSize);
+}
+
+// Compares one of the durable head's tags with the one over (n, chain).
+bool DurableTagOk(const LogAuthenticator& auth, const uint8_t* head, uint64_t n, const LogChain& chain, bool before) {
+  uint8_t expect[AuditLog::kHeadRecordSize];
+  EncodeDurableHead(auth, n, chain, chain, expect);
+  const size_t at = before ? 8 : 8 + kHeadTagSize;
+  return crypto::ConstantTimeEqual(std::span<const uint8_t>(expect + at, kHeadTagSize),
+                                   std::span<const uint8_t>(head + at, kHeadTagSize));
 }
 
 LogTag HeadTag(const LogAuthenticator& auth, const LogChallenge& challenge, uint64_t n, const LogChain& chain) {
@@ -208,7 +237,7 @@ Result<LogRecord> DecodeLogRecord(uint64_t seq, std::span<const uint8_t> b) {
   core::LockEvent& e = r.event;
   if (b[0] == kLossRecord) {
     r.type = LogRecordType::kLoss;
-    if (b[2] < 1 || b[2] > 3) return StatusCode::kDataLoss;
+    if (b[2] < 1 || b[2] > 5) return StatusCode::kDataLoss;
     r.reason = static_cast<LossReason>(b[2]);
     r.first_lost = GetLe64(b.data() + 4);
     r.lost_count = GetLe32(b.data() + 12);
@@ -377,8 +406,10 @@ void LogVerifier::Feed(const LogItem& item) {
         return;
       }
       if (item.seq > next_) {
+        // The chain links records, not numbers: across numbers the lock
+        // skipped (and declared) it continues; a record dropped in transit
+        // breaks it, and the next tag fails.
         AddGap(next_, item.seq - 1);
-        chain_valid_ = false;  // cannot hash across a hole: nothing verifies until a new anchor
       }
       if (item.type == LogItemType::kVoid) {
         ++findings_.voids;
@@ -388,8 +419,16 @@ void LogVerifier::Feed(const LogItem& item) {
         Result<LogRecord> r = DecodeLogRecord(item.seq, bytes);
         if (!r.ok()) {
           ++findings_.malformed;
+        } else if (r->type == LogRecordType::kLoss && r->reason == LossReason::kLateSeal) {
+          ++findings_.late_seals;
         } else if (r->type == LogRecordType::kLoss) {
-          findings_.lost_by_lock += r->lost_count;
+          // The lock found its own flash altered: the declaration is
+          // authenticated like any record, and it is never ok.
+          if (r->reason == LossReason::kTampered) {
+            findings_.tampered += r->lost_count == 0 ? 1 : r->lost_count;
+          } else {
+            findings_.lost_by_lock += r->lost_count;
+          }
           if (r->first_lost != 0 && r->lost_count != 0 && loss_count_ < kMaxRanges) {
             losses_[loss_count_++] = Range{r->first_lost, r->first_lost + r->lost_count - 1};
           }
@@ -636,8 +675,23 @@ Status AuditLog::Mount() {
       failed_events_ = static_cast<uint32_t>(failed - declared > 0xFFFFFFFFu ? 0xFFFFFFFFu : failed - declared);
     }
   }
+  {
+    // The durable head: the last number issued and tags over the chain
+    // around it. Absent on a new lock; unreadable counts as absent (then
+    // mount cannot vouch for any record on flash and says so).
+    has_durable_head_ = false;
+    Result<size_t> n = store_.Read(kHeadRecordKey, durable_raw_);
+    if (n.ok() && *n == kHeadRecordSize) {
+      has_durable_head_ = true;
+      durable_head_ = GetLe64(durable_raw_);
+    } else if (!n.ok() && n.status().code() != StatusCode::kNotFound &&
+               n.status().code() != StatusCode::kDataLoss && n.status().code() != StatusCode::kResourceExhausted) {
+      return n.status();
+    }
+  }
   if (segment_count_ == 0) {
     next_seq_ = high_water_ > 1 ? high_water_ : 1;
+    if (has_durable_head_ && next_seq_ <= durable_head_) next_seq_ = durable_head_ + 1;
     head_offset_ = 0;
     mounted_ = true;
     if (next_seq_ > acknowledged_ + 1) {
@@ -658,10 +712,23 @@ Status AuditLog::Mount() {
   // then restarts at the durable high-water mark, which is above every
   // number ever issued, in a new segment, and a loss record declares the
   // skipped range, so nothing is reused and nothing is silent.
-  const bool suspect = report_.blocks_dropped > 0 || head_sealed_ || head_trailing_ > 0;
+  // The durable head's record missing from flash (a power cut between the
+  // two writes, or erased) or a chain that does not end where the durable
+  // head says: the walk cannot vouch for n either.
+  MountFindings found;
+  {
+    const Status s = CheckAtRest(found);
+    if (!s.ok()) {
+      mounted_ = false;
+      return s;
+    }
+  }
+  const bool suspect = report_.blocks_dropped > 0 || head_sealed_ || head_trailing_ > 0 || !found.head_ok ||
+                       found.record_missing;
   const bool jump = suspect && high_water_ > next_seq_;
-  // Holes between surviving segments (a dropped header in the middle, or
-  // before the oldest): declared too, with ranges that cover them.
+  // A hole before the oldest surviving segment (a torn erase of the ring's
+  // victim; holes between survivors are tampering, CheckAtRest): declared
+  // too, with a range that covers it.
   struct Hole {
     uint64_t first;
     uint64_t count;
@@ -671,11 +738,6 @@ Status AuditLog::Mount() {
   if (report_.blocks_dropped > 0) {
     if (segments_[0].first_seq > acknowledged_ + 1) {
       holes[hole_count++] = Hole{acknowledged_ + 1, segments_[0].first_seq - acknowledged_ - 1};
-    }
-    for (size_t i = 0; i + 1 < segment_count_ && hole_count < 4; ++i) {
-      if (segments_[i + 1].number != segments_[i].number + 1) {
-        holes[hole_count++] = Hole{segments_[i].first_seq, segments_[i + 1].first_seq - segments_[i].first_seq};
-      }
     }
   }
   // A head with no readable record may be a segment whose numbering jumped
@@ -731,6 +793,172 @@ Status AuditLog::Mount() {
       }
     }
   }
+  const Status s = DeclareFindings(found);
+  if (!s.ok()) mounted_ = false;
+  return s;
+}
+
+Status AuditLog::CheckAtRest(MountFindings& f) {
+  // Everything the lock wrote is vouched for by one of: the durable head
+  // (the chain's end), a segment's own seal, or the next segment that
+  // continues its chain and is itself vouched for. Whatever nothing vouches
+  // for was altered (or the flash is damaged): declared, never skipped.
+  const size_t newest = segment_count_ - 1;
+  uint64_t next_of[kMaxBlocks];
+  uint64_t seal_ok = 0;   // bit i: segment i's seal verifies
+  uint64_t joined = 0;    // bit i: segment i continues segment i - 1 (number, chain, numbering)
+  Range declared[MountFindings::kMax] = {};  // kTampered ranges already in the log
+  size_t declared_count = 0;
+  uint64_t noted[MountFindings::kMax] = {};  // kLateSeal notes already in the log
+  size_t noted_count = 0;
+  const uint64_t n = durable_head_;
+  bool found_n = false, n_ok = false;
+  size_t n_segment = 0;
+  uint64_t last_on_flash = 0;
+  bool any_records = false;
+  bool newest_slot_used = false;
+  LogChain newest_end{};
+  LogChain prev_end{};
+  SegmentWalk w;
+  for (size_t i = 0; i < segment_count_; ++i) {
+    const Segment& seg = segments_[i];
+    bool tag_ok = false;
+    MORTISE_TRY(WalkSegment(
+        flash_, seg.block, block_size_, seg.first_seq, seg.chain_in, w,
+        [&](WalkItem kind, uint64_t seq, const uint8_t* b, size_t size, const LogChain& before) {
+          if (kind == WalkItem::kSeal) {
+            LogTag stored;
+            std::memcpy(stored.data(), b + 2, kLogTagSize);
+            tag_ok = TagEqual(AnchorTag(auth_, seq - 1, before), stored);
+            return;
+          }
+          if (kind != WalkItem::kRecord) return;
+          if (has_durable_head_ && seq == n) {
+            found_n = true;
+            n_segment = i;
+            n_ok = DurableTagOk(auth_, durable_raw_, n, ChainNext(before, seq, std::span<const uint8_t>(b, size)),
+                                false);
+          }
+          if (b[0] == kLossRecord && b[2] == static_cast<uint8_t>(LossReason::kTampered) &&
+              declared_count < MountFindings::kMax) {
+            const uint64_t first = GetLe64(b + 4);
+            const uint64_t count = GetLe32(b + 12);
+            if (count != 0) declared[declared_count++] = Range{first, first + count - 1};
+          }
+          if (b[0] == kLossRecord && b[2] == static_cast<uint8_t>(LossReason::kLateSeal) &&
+              noted_count < MountFindings::kMax) {
+            noted[noted_count++] = GetLe64(b + 4);
+          }
+        }));
+    next_of[i] = w.next_seq;
+    if (w.next_seq > seg.first_seq) {
+      any_records = true;
+      last_on_flash = w.next_seq - 1;
+    }
+    if (tag_ok) seal_ok |= uint64_t{1} << i;
+    if (i > 0) {
+      const Segment& prev = segments_[i - 1];
+      if (seg.number == prev.number + 1 && seg.chain_in == prev_end && seg.first_seq >= next_of[i - 1]) {
+        joined |= uint64_t{1} << i;
+      } else if (seg.number != prev.number + 1 && seg.first_seq > next_of[i - 1]) {
+        // Segments missing between survivors: a power cut only ever loses
+        // the ring's oldest segment or an unwritten newest one.
+        f.tampered[f.tampered_count < MountFindings::kMax ? f.tampered_count++ : MountFindings::kMax - 1] =
+            Range{next_of[i - 1], seg.first_seq - 1};
+      }
+    }
+    prev_end = w.chain;
+    if (i == newest) {
+      newest_slot_used = w.seal_slot_used;
+      newest_end = w.chain;
+    }
+  }
+  // Where the durable head anchors the chain (npos: nowhere).
+  constexpr size_t npos = ~size_t{0};
+  size_t anchor = npos;
+  if (!has_durable_head_) {
+    f.head_ok = !any_records;
+    if (f.head_ok) anchor = newest;
+  } else if (found_n && n_ok) {
+    anchor = n_segment;
+    if (last_on_flash > n) {
+      // Records after the last number the lock issued: not the lock's.
+      f.tampered[f.tampered_count < MountFindings::kMax ? f.tampered_count++ : MountFindings::kMax - 1] =
+          Range{n + 1, last_on_flash};
+      f.head_ok = false;
+    }
+  } else if (!found_n && n == next_of[newest] && DurableTagOk(auth_, durable_raw_, n, newest_end, true)) {
+    // Record n never reached flash: a power cut between the durable head and
+    // the record (or the newest record was erased: indistinguishable, and
+    // declared the same way). Numbering continues above n.
+    anchor = newest;
+    f.record_missing = true;
+  } else {
+    f.head_ok = false;
+  }
+  // A roll a power cut interrupted (the newest segment's seal slot is
+  // programmed) may have been erasing its victim, the oldest segment, when
+  // no other block was free: a torn erase leaves any bytes there. Its records
+  // were acknowledged or declared by the overflow record written before the
+  // erase, and this mount's roll erases it: it is not judged.
+  const bool victim_torn = newest_slot_used && segment_count_ == block_count_ && segment_count_ > 1;
+  bool vouched_next = false;
+  for (size_t k = segment_count_; k-- > 0;) {
+    const Segment& seg = segments_[k];
+    bool v;
+    if (victim_torn && k == 0) {
+      continue;
+    } else if (anchor != npos && k >= anchor) {
+      v = true;  // the anchor itself; records after n were declared above
+    } else {
+      v = ((seal_ok >> k) & 1) != 0 || (k < newest && ((joined >> (k + 1)) & 1) != 0 && vouched_next);
+    }
+    uint64_t last = next_of[k] - 1;
+    if (k == newest && anchor == npos && has_durable_head_ && n > last) last = n;
+    if (!v && last >= seg.first_seq) {
+      f.tampered[f.tampered_count < MountFindings::kMax ? f.tampered_count++ : MountFindings::kMax - 1] =
+          Range{seg.first_seq, last};
+    }
+    const bool torn_or_bad_seal = k == newest ? (newest_slot_used && !((seal_ok >> k) & 1)) : !((seal_ok >> k) & 1);
+    if (v && torn_or_bad_seal && next_of[k] > seg.first_seq && f.late_seal_count < MountFindings::kMax) {
+      // A seal a power cut tore (or someone erased) over content the lock
+      // has just verified: say so, once, and vouch for it.
+      f.late_seal[f.late_seal_count++] = next_of[k] - 1;
+    }
+    vouched_next = v;
+  }
+  // What an earlier mount already declared is not declared again.
+  auto covered = [&](uint64_t a, uint64_t b) {
+    for (size_t d = 0; d < declared_count; ++d) {
+      if (declared[d].first <= a && b <= declared[d].last) return true;
+    }
+    return false;
+  };
+  size_t kept = 0;
+  for (size_t t = 0; t < f.tampered_count; ++t) {
+    if (!covered(f.tampered[t].first, f.tampered[t].last)) f.tampered[kept++] = f.tampered[t];
+  }
+  f.tampered_count = kept;
+  kept = 0;
+  for (size_t l = 0; l < f.late_seal_count; ++l) {
+    bool done = covered(f.late_seal[l], f.late_seal[l]);
+    for (size_t d = 0; d < noted_count; ++d) done |= noted[d] == f.late_seal[l];
+    if (!done) f.late_seal[kept++] = f.late_seal[l];
+  }
+  f.late_seal_count = kept;
+  return Status::Ok();
+}
+
+Status AuditLog::DeclareFindings(const MountFindings& f) {
+  for (size_t t = 0; t < f.tampered_count; ++t) {
+    const uint64_t count = f.tampered[t].last - f.tampered[t].first + 1;
+    MORTISE_TRY(AppendLoss(LossReason::kTampered, f.tampered[t].first, count));
+    report_.tampered += count;
+  }
+  for (size_t l = 0; l < f.late_seal_count; ++l) {
+    MORTISE_TRY(AppendLoss(LossReason::kLateSeal, f.late_seal[l], 0));
+    ++report_.late_seals;
+  }
   return Status::Ok();
 }
 
@@ -752,27 +980,47 @@ Status AuditLog::LoadHead() {
   return Status::Ok();
 }
 
-Status AuditLog::WriteRecord(std::span<const uint8_t> bytes) {
-  const bool seal = bytes[0] == kSeal;
+Status AuditLog::WriteNumbered(std::span<const uint8_t> bytes) {
   const uint32_t seal_slot = SealSlot(block_size_);
-  // No write ever passes the record area (records) or lands anywhere but
-  // the fixed slot (seal): refuse rather than spill into the next block.
-  if (segment_count_ == 0 || (seal ? bytes.size() != kSealSize : head_offset_ + bytes.size() > seal_slot)) {
-    return StatusCode::kResourceExhausted;
-  }
+  // No write ever passes the record area: refuse rather than spill into the
+  // seal slot or the next block.
+  if (segment_count_ == 0 || head_offset_ + bytes.size() > seal_slot) return StatusCode::kResourceExhausted;
   // The durable high-water mark stays above every sequence number on flash,
   // so even a log erased whole never hands out a number twice. Raised a
   // segment's worth at a time: one counter write per ~200 records.
-  if (!seal && next_seq_ >= high_water_) {
+  if (next_seq_ >= high_water_) {
     MORTISE_ASSIGN_OR_RETURN(high_water_, RaiseCounter(kCounterHighWater, next_seq_ + block_size_ / kShortSize + 1));
   }
-  const Segment& head = segments_[segment_count_ - 1];
-  const uint32_t address = head.block * static_cast<uint32_t>(block_size_) + (seal ? seal_slot : head_offset_);
-  if (Status s = flash_.Program(address, bytes); !s.ok()) {
+  // The durable head first: once it is in the record store, n counts as
+  // issued whatever happens to the log's flash, and mount can check the
+  // chain's end against it. A power cut between the two leaves record n
+  // missing, which mount declares (never reuses); the other order would let
+  // a record appended to the image by someone else pass as the lock's.
+  const LogChain after = ChainNext(head_chain_, next_seq_, bytes);
+  uint8_t head[kHeadRecordSize];
+  EncodeDurableHead(auth_, next_seq_, head_chain_, after, head);
+  MORTISE_TRY(store_.Write(kHeadRecordKey, head));
+  has_durable_head_ = true;
+  durable_head_ = next_seq_;
+  const Segment& seg = segments_[segment_count_ - 1];
+  if (Status s = flash_.Program(seg.block * static_cast<uint32_t>(block_size_) + head_offset_, bytes); !s.ok()) {
     broken_ = true;
     return s;
   }
-  if (!seal) head_offset_ += static_cast<uint32_t>(bytes.size());
+  head_offset_ += static_cast<uint32_t>(bytes.size());
+  head_chain_ = after;
+  ++next_seq_;
+  return Status::Ok();
+}
+
+Status AuditLog::WriteSeal(std::span<const uint8_t> seal) {
+  if (segment_count_ == 0 || seal.size() != kSealSize) return StatusCode::kResourceExhausted;
+  const Segment& seg = segments_[segment_count_ - 1];
+  if (Status s = flash_.Program(seg.block * static_cast<uint32_t>(block_size_) + SealSlot(block_size_), seal);
+      !s.ok()) {
+    broken_ = true;
+    return s;
+  }
   return Status::Ok();
 }
 
@@ -781,9 +1029,7 @@ Status AuditLog::AppendLoss(LossReason reason, uint64_t first, uint64_t count) {
   if (head_sealed_ || head_offset_ + kLossSize + kLossReserve > SealSlot(block_size_)) MORTISE_TRY(Roll());
   uint8_t buf[kMaxLogRecordSize];
   const size_t size = EncodeLogLoss(reason, first, static_cast<uint32_t>(count), next_seq_, buf);
-  MORTISE_TRY(WriteRecord(std::span<const uint8_t>(buf, size)));
-  head_chain_ = ChainNext(head_chain_, next_seq_, std::span<const uint8_t>(buf, size));
-  ++next_seq_;
+  MORTISE_TRY(WriteNumbered(std::span<const uint8_t>(buf, size)));
   last_is_loss_ = true;
   last_loss_first_ = first;
   last_loss_count_ = count;
@@ -823,7 +1069,16 @@ Status AuditLog::OpenFirstSegment() {
   if (first > acknowledged_ + 1 && first > 1) {
     // Records the reader never acknowledged were on a log that is gone.
     const uint64_t lost_first = acknowledged_ + 1;
-    MORTISE_TRY(AppendLoss(LossReason::kLogLost, lost_first, first - lost_first));
+    const uint64_t issued = has_durable_head_ ? durable_head_ : 0;
+    if (issued >= lost_first) {
+      // The lock wrote them (its durable head says so) and a power cut never
+      // erases a whole log: altered at rest.
+      MORTISE_TRY(AppendLoss(LossReason::kTampered, lost_first, issued - lost_first + 1));
+      report_.tampered += issued - lost_first + 1;
+      if (first > issued + 1) MORTISE_TRY(AppendLoss(LossReason::kLogLost, issued + 1, first - issued - 1));
+    } else {
+      MORTISE_TRY(AppendLoss(LossReason::kLogLost, lost_first, first - lost_first));
+    }
   }
   return Status::Ok();
 }
@@ -860,9 +1115,7 @@ Status AuditLog::Roll(uint64_t jump_to) {
             uint8_t buf[kMaxLogRecordSize];
             const size_t size =
                 EncodeLogLoss(LossReason::kOverflow, lost_first, static_cast<uint32_t>(count), next_seq_, buf);
-            MORTISE_TRY(WriteRecord(std::span<const uint8_t>(buf, size)));
-            head_chain_ = ChainNext(head_chain_, next_seq_, std::span<const uint8_t>(buf, size));
-            ++next_seq_;
+            MORTISE_TRY(WriteNumbered(std::span<const uint8_t>(buf, size)));
             last_is_loss_ = true;
             last_loss_first_ = lost_first;
             last_loss_count_ = count;
@@ -882,7 +1135,7 @@ Status AuditLog::Roll(uint64_t jump_to) {
     const LogTag tag = AnchorTag(auth_, next_seq_ - 1, head_chain_);
     std::memcpy(seal + 2, tag.data(), kLogTagSize);
     SealCrc(seal, kSealSize);
-    MORTISE_TRY(WriteRecord(seal));
+    MORTISE_TRY(WriteSeal(seal));
     head_sealed_ = true;
   }
   if (Status s = flash_.Erase(static_cast<uint32_t>(victim)); !s.ok()) {
@@ -932,9 +1185,7 @@ Result<uint64_t> AuditLog::Append(const core::LockEvent& event) {
   if (head_sealed_ || head_offset_ + size + kLossReserve > SealSlot(block_size_)) MORTISE_TRY(Roll());
   const uint64_t seq = next_seq_;
   EncodeLogEvent(event, seq, buf);
-  MORTISE_TRY(WriteRecord(std::span<const uint8_t>(buf, size)));
-  head_chain_ = ChainNext(head_chain_, seq, std::span<const uint8_t>(buf, size));
-  ++next_seq_;
+  MORTISE_TRY(WriteNumbered(std::span<const uint8_t>(buf, size)));
   last_is_loss_ = false;
   return seq;
 }
@@ -978,8 +1229,6 @@ Status AuditLog::Export(uint64_t from, const LogChallenge& challenge, LogItemSin
   if (from > next_seq_) from = next_seq_;
   bool anchored = false;
   LogChain chain{};
-  uint64_t next = 0;
-  bool prev_sealed = false;
   auto anchor = [&](uint64_t n, const LogChain& h) {
     LogItem a;
     a.type = LogItemType::kAnchor;
@@ -992,17 +1241,12 @@ Status AuditLog::Export(uint64_t from, const LogChallenge& challenge, LogItemSin
   for (size_t i = 0; i < segment_count_; ++i) {
     const Segment& s = segments_[i];
     if (i + 1 < segment_count_ && segments_[i + 1].first_seq <= from) continue;
-    if (anchored && (s.first_seq != next || s.chain_in != chain)) {
-      // The lock's own log has a hole here (a damaged segment header, or
-      // numbering that jumped at mount): vouch for what precedes it if no
-      // seal did, then say where it resumes; the reader sees the gap.
-      if (!prev_sealed) {
-        LogItem c;
-        c.type = LogItemType::kCheckpoint;
-        c.seq = next - 1;
-        c.tag = AnchorTag(auth_, next - 1, chain);
-        sink.Put(c);
-      }
+    if (anchored && s.chain_in != chain) {
+      // The chain breaks here (segments missing or altered; mount declared
+      // it): say where it resumes. Nothing is vouched for over what precedes
+      // the break; only seals the lock wrote at the time do that. (Numbers
+      // skipped at mount do not break the chain: the reader sees the gap and
+      // the loss record that declares it.)
       anchor(s.first_seq - 1, s.chain_in);
     }
     SegmentWalk w;
@@ -1026,8 +1270,6 @@ Status AuditLog::Export(uint64_t from, const LogChallenge& challenge, LogItemSin
                               sink.Put(item);
                             }));
     chain = w.chain;
-    next = w.next_seq;
-    prev_sealed = w.sealed;
   }
   if (!anchored) anchor(next_seq_ - 1, head_chain_);
   LogItem head;

@@ -172,6 +172,9 @@ TEST(AuditLog, AcknowledgementPersistsAndRefusesTheFuture) {
   EXPECT_EQ(rig.log->acknowledged(), 3u);
 }
 
+// A whole log erased: numbers are never reused, and records the lock wrote
+// (its durable head says so) that nobody acknowledged are declared altered:
+// a power cut never erases a whole log.
 TEST(AuditLog, ErasedLogNeverReusesSequenceNumbersAndSaysWhatWasLost) {
   Rig rig(4, 3);
   ASSERT_TRUE(rig.MountAll().ok());
@@ -179,16 +182,22 @@ TEST(AuditLog, ErasedLogNeverReusesSequenceNumbersAndSaysWhatWasLost) {
   ASSERT_TRUE(rig.log->Acknowledge(10).ok());
   for (uint32_t b = 0; b < 3; ++b) ASSERT_TRUE(rig.log_part.Erase(b).ok());
   ASSERT_TRUE(rig.Reboot().ok());
+  EXPECT_EQ(rig.log->mount_report().tampered, 40u);
   Result<uint64_t> seq = rig.log->Append(TypicalEvent(99));
   ASSERT_TRUE(seq.ok());
   EXPECT_GT(*seq, 50u);
   const auto records = ReadAll(*rig.log);
-  ASSERT_EQ(records.size(), 2u);
+  ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[0].type, LogRecordType::kLoss);
-  EXPECT_EQ(records[0].reason, LossReason::kLogLost);
+  EXPECT_EQ(records[0].reason, LossReason::kTampered);
   EXPECT_EQ(records[0].first_lost, 11u);
+  EXPECT_EQ(records[0].lost_count, 40u);
+  EXPECT_EQ(records[1].reason, LossReason::kLogLost);  // numbers never issued, skipped
+  EXPECT_EQ(records[1].first_lost, 51u);
   const LogFindings f = VerifyItems(rig.auth, ExportAll(*rig.log), kChallenge, 11);
-  EXPECT_TRUE(f.ok());
+  EXPECT_FALSE(f.ok());
+  EXPECT_EQ(f.tampered, 40u);
+  EXPECT_EQ(f.unexplained_gaps, 0u);
 }
 
 TEST(AuditLog, FailedWritesAreDeclaredByTheNextAppend) {

@@ -371,7 +371,10 @@ void Check(Rig& rig, Oracle& oracle, const InFlight& f, Tally& tally) {
     ++tally.corrupt_mounts;
     ADD_FAILURE() << "log does not verify: gaps " << findings.unexplained_gaps << " bad tags " << findings.bad_tags
                   << " order " << findings.order_errors << " malformed " << findings.malformed << " voids "
-                  << findings.voids;
+                  << findings.voids << " tampered " << findings.tampered << " unverified " << findings.unverified
+                  << " head " << findings.head_verified << " mount: tampered " << rig.log->mount_report().tampered
+                  << " late seals " << rig.log->mount_report().late_seals << " jump "
+                  << rig.log->mount_report().sequence_jump << " roll " << rig.log->mount_report().roll_completed;
   }
 }
 

@@ -1,20 +1,26 @@
 // The lock's audit log: an append-only ring of 4 KiB segments in its own
 // flash partition, numbered, hash-chained and authenticated with a lock-held
 // key, with an acknowledged upload cursor and explicit loss records.
-// Implements core::EventSink. Format: docs/storage-format.md.
+// Implements core::EventSink. Format: docs/storage-format.md §4 (MLG2).
 //
-// Why a reader detects tampering (A02):
+// Why a reader detects tampering (A02), in transit and at rest:
 //  - every record has a 64-bit sequence number, never reused: it continues
-//    across segments, wrap-around and reboots, and a durable high-water mark
-//    in the record store keeps it ahead even if the whole log is erased;
-//  - chain: h(s) = first 16 bytes of SHA-256("MLc1" | h(s-1) | LE64(s) |
+//    across segments, wrap-around and reboots;
+//  - chain: h(s) = first 16 bytes of SHA-256("MLc1" | h(prev) | LE64(s) |
 //    record bytes). Changing, dropping, inserting or reordering any record
 //    changes every later h;
 //  - tag(n) = HMAC-SHA256(key, "MLa1" | LE64(n) | h(n)) truncated to 16 bytes
 //    authenticates the whole history up to n. The lock stores one per
-//    segment (the seal: one MAC per ~200 records), and at export computes
-//    one over the start point and one over the open tail, bound to the
-//    reader's challenge so an old export cannot be replayed as current.
+//    segment (the seal), and at export computes one over the start point and
+//    one over the open tail, bound to the reader's challenge;
+//  - at rest: before each record reaches the log's flash, the lock writes a
+//    *durable head* to the record store (outside the log's partition):
+//    {n, keyed tag of the chain before n, keyed tag of h(n)}. Mount walks
+//    every segment, checks every seal and every join between segments, and
+//    checks the chain's end against the durable head, so an edit, removal
+//    or addition anywhere is found by the lock itself; what it cannot vouch
+//    for it declares in the log with a "tampered" loss record, which every
+//    reader's LogVerifier flags. Numbering never goes below the durable head;
 //  - losses are records too: an overwrite of unacknowledged records, a failed
 //    write or a lost log writes a loss record, authenticated like any other.
 #pragma once
@@ -64,8 +70,22 @@ enum class LogRecordType : uint8_t { kEvent = 0, kLoss = 1 };
 enum class LossReason : uint8_t {
   kOverflow = 1,      // unacknowledged records overwritten by the ring
   kWriteFailure = 2,  // events the flash refused (they never got a sequence number)
-  kLogLost = 3,       // the log's flash was found erased or unreadable
+  kLogLost = 3,       // the log's flash was found erased or unreadable, or numbers were skipped
+  // Mount found records it wrote edited, removed or added, a segment whose
+  // seal does not verify and that nothing else vouches for, or a hole
+  // between segments: it cannot vouch for [first_lost, first_lost + count).
+  // Always tampering or flash damage, never a power cut. LogVerifier flags it.
+  kTampered = 4,
+  // Not a loss: the segment ending at first_lost (count 0) has a missing or
+  // invalid seal (a power cut tore it, or it was erased), and the lock
+  // verified that segment's chain against its durable head when it found it.
+  kLateSeal = 5,
 };
+// Record type numbers reserved in the MLG2 format for what comes next
+// (docs/storage-format.md §4.2): a signed log head (issue 9 item 2) and a
+// key-introduction record naming a credential index (issue 9 item 1).
+inline constexpr uint8_t kLogRecordTypeSignedHead = 0xA6;
+inline constexpr uint8_t kLogRecordTypeKeyIntro = 0xA7;
 
 // A decoded record.
 struct LogRecord {
@@ -128,11 +148,15 @@ struct LogFindings {
   uint64_t order_errors = 0;       // a sequence number repeated or went back
   uint64_t bad_tags = 0;           // anchor, checkpoint or head tag wrong
   uint64_t malformed = 0;          // record bytes that do not decode
-  uint64_t lost_by_lock = 0;       // events counted by loss records
+  uint64_t lost_by_lock = 0;       // events counted by loss records (kTampered excluded)
+  // Sequence numbers the lock declared altered at rest (kTampered loss
+  // records): the lock found its own flash edited. Never ok().
+  uint64_t tampered = 0;
+  uint64_t late_seals = 0;         // segments whose seal the lock re-vouched (kLateSeal)
   bool head_verified = false;
   bool ok() const {
     return unverified == 0 && unexplained_gaps == 0 && order_errors == 0 && bad_tags == 0 && malformed == 0 &&
-           head_verified;
+           tampered == 0 && head_verified;
   }
 };
 
@@ -194,6 +218,10 @@ struct LogMountReport {
   // high-water mark after damage or an interrupted roll; declared by a loss
   // record).
   uint64_t sequence_jump = 0;
+  // Sequence numbers this mount declared altered (kTampered records written
+  // now; ranges declared at an earlier mount are not counted again).
+  uint64_t tampered = 0;
+  uint32_t late_seals = 0;  // kLateSeal notes written by this mount
 };
 
 class LogRecordVisitor {
@@ -212,6 +240,11 @@ class AuditLog final : public core::EventSink {
   // has declared: the difference survives a reboot and is declared then.
   static constexpr uint16_t kCounterFailedEvents = 0xFF02;
   static constexpr uint16_t kCounterFailedDeclared = 0xFF03;
+  // The durable head (record store record, kind RecordStore::kStoreStateKind):
+  // LE64 n | tag8("MLp2", n, chain before n) | tag8("MLa1", n, h(n)),
+  // written before record n is programmed. docs/storage-format.md §4.4.
+  static constexpr uint32_t kHeadRecordKey = 0xFFFE0000u;
+  static constexpr size_t kHeadRecordSize = 24;
   static constexpr size_t kMinBlocks = 3;
   static constexpr size_t kMaxBlocks = 64;
 
@@ -255,6 +288,20 @@ class AuditLog final : public core::EventSink {
     uint64_t first_seq;
     LogChain chain_in;
   };
+  struct Range {
+    uint64_t first;
+    uint64_t last;
+  };
+  // What mount found that it must declare (docs/storage-format.md §4.5).
+  struct MountFindings {
+    static constexpr size_t kMax = 8;
+    Range tampered[kMax] = {};
+    size_t tampered_count = 0;
+    uint64_t late_seal[kMax] = {};
+    size_t late_seal_count = 0;
+    bool head_ok = true;        // the chain's end matches the durable head
+    bool record_missing = false;  // the durable head's record n is not on flash (a cut before it was programmed)
+  };
   Status CheckUsable() const;
   Status LoadHead();
   // Seals the head and opens a new segment; numbering continues at
@@ -262,7 +309,12 @@ class AuditLog final : public core::EventSink {
   Status Roll(uint64_t jump_to = 0);
   Status AppendLoss(LossReason reason, uint64_t first, uint64_t count);
   Status OpenFirstSegment();
-  Status WriteRecord(std::span<const uint8_t> bytes);
+  // Checks every segment, every seal, every join and the durable head.
+  Status CheckAtRest(MountFindings& found);
+  Status DeclareFindings(const MountFindings& found);
+  // Writes the durable head for next_seq_, then the record; advances the chain.
+  Status WriteNumbered(std::span<const uint8_t> bytes);
+  Status WriteSeal(std::span<const uint8_t> seal);
   Result<uint64_t> RaiseCounter(uint16_t id, uint64_t value);
   void SortSegments();
 
@@ -277,6 +329,9 @@ class AuditLog final : public core::EventSink {
   uint64_t next_seq_ = 1;
   uint64_t acknowledged_ = 0;
   uint64_t high_water_ = 0;
+  bool has_durable_head_ = false;
+  uint64_t durable_head_ = 0;  // n of the durable head (valid if has_durable_head_)
+  uint8_t durable_raw_[kHeadRecordSize] = {};  // as read at mount
   LogChain head_chain_{};
   uint32_t head_offset_ = 0;
   bool head_sealed_ = false;  // the head's seal slot is programmed (valid or torn)
