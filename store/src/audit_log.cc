@@ -691,7 +691,6 @@ Status AuditLog::Mount() {
   }
   if (segment_count_ == 0) {
     next_seq_ = high_water_ > 1 ? high_water_ : 1;
-    if (has_durable_head_ && next_seq_ <= durable_head_) next_seq_ = durable_head_ + 1;
     head_offset_ = 0;
     mounted_ = true;
     if (next_seq_ > acknowledged_ + 1) {
