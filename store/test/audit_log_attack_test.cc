@@ -346,6 +346,14 @@ class A02AtRest : public ::testing::Test {
     EXPECT_FALSE(f.ok());
     EXPECT_GT(f.tampered, 0u);
   }
+  // The next mount declares tampering, both readers flag it, and numbering
+  // stays above everything issued.
+  void RebootExpectingDeclaredTampering() {
+    ASSERT_TRUE(rig_.Reboot().ok());
+    EXPECT_GT(rig_.log->mount_report().tampered, 0u);
+    ExpectFlagged();
+    ExpectFreshNumbers();
+  }
   // The lock never hands out a number twice.
   void ExpectFreshNumbers() {
     Result<uint64_t> s = rig_.log->Append(TypicalEvent(777));
@@ -361,10 +369,7 @@ TEST_F(A02AtRest, A02_EditInTheUnsealedHeadWithCrcFixedIsDeclared) {
   const auto segs = Segments();
   ASSERT_EQ(segs.size(), 1u);
   EditRecord(segs.back(), 10);
-  ASSERT_TRUE(rig_.Reboot().ok());
-  EXPECT_GT(rig_.log->mount_report().tampered, 0u);
-  ExpectFlagged();
-  ExpectFreshNumbers();
+  RebootExpectingDeclaredTampering();
   // Declared once: a second mount finds the declaration and adds nothing.
   ASSERT_TRUE(rig_.Reboot().ok());
   EXPECT_EQ(rig_.log->mount_report().tampered, 0u);
@@ -402,10 +407,7 @@ TEST_F(A02AtRest, A02_ErasingTheTwoNewestRecordsIsTampering) {
   const uint32_t head = Segments().back();
   const size_t k = RecordsIn(head);
   std::fill(Block(head) + kHeader + (k - 2) * kRecord, Block(head) + kHeader + k * kRecord, 0xFF);
-  ASSERT_TRUE(rig_.Reboot().ok());
-  EXPECT_GT(rig_.log->mount_report().tampered, 0u);
-  ExpectFlagged();
-  ExpectFreshNumbers();
+  RebootExpectingDeclaredTampering();
 }
 
 TEST_F(A02AtRest, A02_RecordAppendedToTheImageIsTampering) {
@@ -418,10 +420,7 @@ TEST_F(A02AtRest, A02_RecordAppendedToTheImageIsTampering) {
   std::copy(last, last + kRecord, last + kRecord);
   last[kRecord + 1] = static_cast<uint8_t>(last[1] + 1);
   FixCrc16(last + kRecord, kRecord);
-  ASSERT_TRUE(rig_.Reboot().ok());
-  EXPECT_GT(rig_.log->mount_report().tampered, 0u);
-  ExpectFlagged();
-  ExpectFreshNumbers();
+  RebootExpectingDeclaredTampering();
 }
 
 TEST_F(A02AtRest, A02_OlderSegmentRewrittenWithItsSealErasedAndLaterHeadersRecomputedIsDeclared) {
@@ -447,10 +446,7 @@ TEST_F(A02AtRest, A02_OlderSegmentRewrittenWithItsSealCorruptedIsDeclared) {
   EditRecord(segs[1], 7);
   Block(segs[1])[kBlock - kSeal + 5] ^= 0x01;  // a bad tag, CRC fixed
   FixCrc16(Block(segs[1]) + kBlock - kSeal, kSeal);
-  ASSERT_TRUE(rig_.Reboot().ok());
-  EXPECT_GT(rig_.log->mount_report().tampered, 0u);
-  ExpectFlagged();
-  ExpectFreshNumbers();
+  RebootExpectingDeclaredTampering();
 }
 
 TEST_F(A02AtRest, A02_MiddleSegmentErasedIsDeclared) {
@@ -458,10 +454,7 @@ TEST_F(A02AtRest, A02_MiddleSegmentErasedIsDeclared) {
   auto segs = Segments();
   ASSERT_GE(segs.size(), 4u);
   std::fill(Block(segs[1]), Block(segs[1]) + kBlock, 0xFF);
-  ASSERT_TRUE(rig_.Reboot().ok());
-  EXPECT_GT(rig_.log->mount_report().tampered, 0u);
-  ExpectFlagged();
-  ExpectFreshNumbers();
+  RebootExpectingDeclaredTampering();
 }
 
 // A seal erased over content that is intact: reported (a late seal the lock
