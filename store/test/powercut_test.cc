@@ -495,6 +495,7 @@ TEST(PowerCut, EveryOperationAndRandomCutsKeepEveryCommittedChange) {
               static_cast<unsigned long long>(tally.corrupt_mounts), static_cast<unsigned long long>(tally.false_tamper),
               static_cast<unsigned long long>(tally.late_seals));
   EXPECT_EQ(tally.false_tamper, 0u);
+  EXPECT_GT(tally.late_seals, 0u);  // cuts tore seals, and mount re-vouched them without a tamper report
   EXPECT_EQ(tally.lost_committed, 0u);
   EXPECT_EQ(tally.half_applied, 0u);
   EXPECT_EQ(tally.counter_regressions, 0u);
