@@ -24,12 +24,16 @@ constexpr size_t kShortSize = 20;
 constexpr size_t kLongSize = 40;
 constexpr size_t kLossSize = 20;
 constexpr size_t kSealSize = 20;
+constexpr size_t kSignedHeadSize = 84;
 // Room kept before the seal slot (the last kSealSize bytes of every segment)
 // for the overflow loss record and one retry of it after a torn write, so a
 // roll never needs space it does not have.
 constexpr size_t kLossReserve = 2 * kLossSize;
 
-enum : uint8_t { kShortEvent = 0xA1, kLongEvent = 0xA2, kLossRecord = 0xA3, kSeal = 0xA4 };
+enum : uint8_t { kShortEvent = 0xA1, kLongEvent = 0xA2, kLossRecord = 0xA3, kSeal = 0xA4, kSignedHead = 0xA6 };
+static_assert(kSignedHead == kLogRecordTypeSignedHead);
+constexpr uint8_t kSignedHeadLabel[20] = {'m', 'o', 'r', 't', 'i', 's', 'e', '-', 'l', 'o',
+                                          'g', '-', 'h', 'e', 'a', 'd', '-', 'v', '1', 0};
 
 constexpr uint8_t kChainLabel[4] = {'M', 'L', 'c', '1'};
 constexpr uint8_t kVoidLabel[4] = {'M', 'L', 'v', '1'};
@@ -45,6 +49,7 @@ size_t RecordSizeOf(uint8_t type) {
     case kLongEvent: return kLongSize;
     case kLossRecord: return kLossSize;
     case kSeal: return kSealSize;
+    case kSignedHead: return kSignedHeadSize;
     default: return 0;
   }
 }
@@ -225,6 +230,19 @@ size_t EncodeLogLoss(LossReason reason, uint64_t first_lost, uint32_t count, uin
   return kLossSize;
 }
 
+void EncodeSignedHeadMessage(std::span<const uint8_t, kLogLockIdSize> lock_id, uint64_t seq,
+                             std::span<const uint8_t, 16> chain_before, int64_t utc,
+                             std::span<uint8_t, kSignedHeadMessageSize> out) {
+  uint8_t* p = out.data();
+  std::memcpy(p, kSignedHeadLabel, sizeof(kSignedHeadLabel));
+  p += sizeof(kSignedHeadLabel);
+  std::memcpy(p, lock_id.data(), kLogLockIdSize);
+  p += kLogLockIdSize;
+  PutLe64(p, seq);
+  std::memcpy(p + 8, chain_before.data(), 16);
+  PutLe64(p + 24, static_cast<uint64_t>(utc));
+}
+
 Result<LogRecord> DecodeLogRecord(uint64_t seq, std::span<const uint8_t> b) {
   if (b.size() < 2) return StatusCode::kDataLoss;
   const size_t size = RecordSizeOf(b[0]);
@@ -235,6 +253,15 @@ Result<LogRecord> DecodeLogRecord(uint64_t seq, std::span<const uint8_t> b) {
   LogRecord r;
   r.seq = seq;
   core::LockEvent& e = r.event;
+  if (b[0] == kSignedHead) {
+    r.type = LogRecordType::kSignedHead;
+    for (size_t i : {size_t{2}, size_t{3}, size_t{76}, size_t{77}, size_t{78}, size_t{79}, size_t{80}, size_t{81}}) {
+      if (b[i] != 0) return StatusCode::kDataLoss;
+    }
+    r.signed_utc = static_cast<int64_t>(GetLe64(b.data() + 4));
+    std::memcpy(r.signature.data(), b.data() + 12, kLogSignatureSize);
+    return r;
+  }
   if (b[0] == kLossRecord) {
     r.type = LogRecordType::kLoss;
     if (b[2] < 1 || b[2] > 5) return StatusCode::kDataLoss;
@@ -353,6 +380,17 @@ LogVerifier::LogVerifier(const LogAuthenticator& auth, const LogChallenge& chall
 LogVerifier::LogVerifier(const LogChallenge& challenge, uint64_t expected_first)
     : auth_(nullptr), challenge_(challenge), expected_first_(expected_first) {}
 
+LogVerifier::LogVerifier(const crypto::P256PublicKey& lock_key, std::span<const uint8_t, kLogLockIdSize> lock_id,
+                         uint64_t expected_first, int64_t now_utc, int64_t max_head_age_s)
+    : auth_(nullptr),
+      lock_key_(&lock_key),
+      now_utc_(now_utc),
+      max_head_age_s_(max_head_age_s),
+      challenge_{},
+      expected_first_(expected_first) {
+  std::memcpy(lock_id_.data(), lock_id.data(), kLogLockIdSize);
+}
+
 void LogVerifier::AddGap(uint64_t first, uint64_t last) {
   if (first > last) return;
   if (gap_count_ < kMaxRanges) {
@@ -419,6 +457,23 @@ void LogVerifier::Feed(const LogItem& item) {
         Result<LogRecord> r = DecodeLogRecord(item.seq, bytes);
         if (!r.ok()) {
           ++findings_.malformed;
+        } else if (r->type == LogRecordType::kSignedHead) {
+          // Anyone with the lock's public key: the signature covers the
+          // chain before this record, so every record since the anchor.
+          if (lock_key_ != nullptr) {
+            uint8_t m[kSignedHeadMessageSize];
+            EncodeSignedHeadMessage(lock_id_, item.seq, chain_, r->signed_utc, m);
+            if (chain_valid_ && anchored_ && lock_key_->Verify(m, r->signature).ok()) {
+              findings_.signed_through = item.seq;
+              findings_.signed_at = r->signed_utc;
+              chain_ = ChainNext(chain_, item.seq, bytes);
+              next_ = item.seq + 1;
+              ++unverified_;
+              Verified();
+              return;
+            }
+            ++findings_.bad_signatures;
+          }
         } else if (r->type == LogRecordType::kLoss && r->reason == LossReason::kLateSeal) {
           ++findings_.late_seals;
         } else if (r->type == LogRecordType::kLoss) {
@@ -467,6 +522,9 @@ void LogVerifier::Feed(const LogItem& item) {
 const LogFindings& LogVerifier::Finish() {
   findings_.unverified += unverified_;
   unverified_ = 0;
+  if (lock_key_ != nullptr) {
+    findings_.stale_head = findings_.signed_through == 0 || now_utc_ - findings_.signed_at > max_head_age_s_;
+  }
   for (size_t g = 0; g < gap_count_; ++g) {
     // Covered when the union of the lock's loss records spans the whole gap.
     uint64_t at = gaps_[g].first;
@@ -1023,9 +1081,44 @@ Status AuditLog::WriteSeal(std::span<const uint8_t> seal) {
   return Status::Ok();
 }
 
+size_t AuditLog::RollReserve() const { return kLossReserve + (signer_ != nullptr ? kSignedHeadSize : 0); }
+
+Status AuditLog::AppendSignedHead(int64_t utc) {
+  uint8_t message[kSignedHeadMessageSize];
+  EncodeSignedHeadMessage(signer_->lock_id(), next_seq_, head_chain_, utc, message);
+  uint8_t r[kSignedHeadSize] = {};
+  r[0] = kSignedHead;
+  r[1] = static_cast<uint8_t>(next_seq_);
+  PutLe64(r + 4, static_cast<uint64_t>(utc));
+  // A signer that fails (no randomness for blinding, say) costs the
+  // signature, never the log: the next roll or tick signs again.
+  if (!signer_->Sign(message, std::span<uint8_t, kLogSignatureSize>(r + 12, kLogSignatureSize)).ok()) {
+    return Status::Ok();
+  }
+  SealCrc(r, kSignedHeadSize);
+  const uint64_t seq = next_seq_;
+  MORTISE_TRY(WriteNumbered(r));
+  last_signed_seq_ = seq;
+  last_signed_utc_ = utc;
+  signed_since_mount_ = true;
+  last_is_loss_ = false;
+  return Status::Ok();
+}
+
+Status AuditLog::SignHeadIfDue(int64_t utc_now) {
+  MORTISE_TRY(CheckUsable());
+  if (utc_now > latest_utc_) latest_utc_ = utc_now;
+  if (signer_ == nullptr || segment_count_ == 0 || next_seq_ - 1 <= last_signed_seq_) return Status::Ok();
+  if (signed_since_mount_ && utc_now - last_signed_utc_ < static_cast<int64_t>(sign_interval_s_)) return Status::Ok();
+  if (head_sealed_ || head_offset_ + kSignedHeadSize + kLossReserve > SealSlot(block_size_)) {
+    return Roll();  // the roll signs the head it seals
+  }
+  return AppendSignedHead(utc_now);
+}
+
 Status AuditLog::AppendLoss(LossReason reason, uint64_t first, uint64_t count) {
   if (count > 0xFFFFFFFFull) count = 0xFFFFFFFFull;
-  if (head_sealed_ || head_offset_ + kLossSize + kLossReserve > SealSlot(block_size_)) MORTISE_TRY(Roll());
+  if (head_sealed_ || head_offset_ + kLossSize + RollReserve() > SealSlot(block_size_)) MORTISE_TRY(Roll());
   uint8_t buf[kMaxLogRecordSize];
   const size_t size = EncodeLogLoss(reason, first, static_cast<uint32_t>(count), next_seq_, buf);
   MORTISE_TRY(WriteNumbered(std::span<const uint8_t>(buf, size)));
@@ -1128,6 +1221,11 @@ Status AuditLog::Roll(uint64_t jump_to) {
         }
       }
     }
+    // The roll signs the head it seals (records waiting unsigned), so a
+    // stored stream is verifiable offline through every full segment.
+    if (signer_ != nullptr && next_seq_ - 1 > last_signed_seq_ && head_offset_ + kSignedHeadSize <= SealSlot(block_size_)) {
+      MORTISE_TRY(AppendSignedHead(latest_utc_));
+    }
     uint8_t seal[kSealSize] = {};
     seal[0] = kSeal;
     seal[1] = static_cast<uint8_t>(next_seq_ - 1);
@@ -1181,7 +1279,8 @@ Result<uint64_t> AuditLog::Append(const core::LockEvent& event) {
   }
   uint8_t buf[kMaxLogRecordSize];
   const size_t size = EncodeLogEvent(event, 0, buf);
-  if (head_sealed_ || head_offset_ + size + kLossReserve > SealSlot(block_size_)) MORTISE_TRY(Roll());
+  if (head_sealed_ || head_offset_ + size + RollReserve() > SealSlot(block_size_)) MORTISE_TRY(Roll());
+  if (event.utc_seconds > latest_utc_) latest_utc_ = event.utc_seconds;
   const uint64_t seq = next_seq_;
   EncodeLogEvent(event, seq, buf);
   MORTISE_TRY(WriteNumbered(std::span<const uint8_t>(buf, size)));

@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <vector>
 
 #include "../src/crc.h"
+#include "mortise/crypto/deterministic_entropy.h"
 #include "mortise/crypto/hash.h"
 #include "test_rig.h"
 
@@ -492,6 +494,157 @@ TEST_F(A02LogTampering, A02_EditedCheckpointTagIsFlagged) {
     }
   }
   EXPECT_GE(checkpoints, 1u);
+}
+
+// ---- Signed log heads (issue 9 item 2): anyone holding the lock's public
+// key checks a stored stream offline, without a session or the log key.
+
+class TestSigner final : public LogHeadSigner {
+ public:
+  TestSigner(uint64_t seed, uint8_t id) : entropy_(seed), drbg_(entropy_) {
+    EXPECT_TRUE(drbg_.Seed().ok());
+    Result<crypto::P256KeyPair> k = crypto::P256KeyPair::Generate(drbg_);
+    EXPECT_TRUE(k.ok());
+    key_.emplace(std::move(*k));
+    id_.fill(id);
+  }
+  std::span<const uint8_t, kLogLockIdSize> lock_id() const override { return id_; }
+  Status Sign(std::span<const uint8_t> message, std::span<uint8_t, kLogSignatureSize> signature) override {
+    crypto::P256Signature sig;
+    MORTISE_TRY(key_->Sign(message, sig, drbg_));
+    std::copy(sig.begin(), sig.end(), signature.begin());
+    ++signatures;
+    return Status::Ok();
+  }
+  const crypto::P256PublicKey& public_key() const { return key_->public_key(); }
+  const std::array<uint8_t, kLogLockIdSize>& id() const { return id_; }
+  int signatures = 0;
+
+ private:
+  crypto::DeterministicEntropy entropy_;
+  crypto::Drbg drbg_;
+  std::optional<crypto::P256KeyPair> key_;
+  std::array<uint8_t, kLogLockIdSize> id_{};
+};
+
+class SignedHeads : public ::testing::Test {
+ protected:
+  static constexpr int64_t kInterval = 600;  // T: a signed head every 10 minutes while records wait
+  // The same workload on a lock: 450 events 37 s apart, the timer ticking
+  // after each; a stored stream of everything.
+  static std::vector<LogItem> Stream(TestSigner& signer, int64_t& last_utc) {
+    Rig rig(4, 4);
+    rig.log->set_head_signer(&signer, kInterval);
+    EXPECT_TRUE(rig.MountAll().ok());
+    for (uint32_t i = 0; i < 450; ++i) {
+      const core::LockEvent e = TypicalEvent(i);
+      EXPECT_TRUE(rig.log->Append(e).ok());
+      EXPECT_TRUE(rig.log->SignHeadIfDue(e.utc_seconds).ok());
+      last_utc = e.utc_seconds;
+    }
+    CollectItems c;
+    EXPECT_TRUE(rig.log->Export(1, kChallenge, c).ok());
+    // With the key the usual checks still hold: signed heads are records.
+    EXPECT_TRUE(VerifyItems(rig.auth, c.items, kChallenge, 1).ok());
+    return c.items;
+  }
+  void SetUp() override { items_ = Stream(signer_, last_utc_); }
+  LogFindings Offline(const std::vector<LogItem>& items, const TestSigner& as, int64_t now) const {
+    LogVerifier v(as.public_key(), as.id(), 1, now, kInterval);
+    for (const auto& i : items) v.Feed(i);
+    return v.Finish();
+  }
+  LogFindings Offline(const std::vector<LogItem>& items) const { return Offline(items, signer_, last_utc_ + 60); }
+  static bool IsSignedHead(const LogItem& i) {
+    return i.type == LogItemType::kRecord && i.length > 0 && i.bytes[0] == kLogRecordTypeSignedHead;
+  }
+  TestSigner signer_{11, 0xA1};
+  int64_t last_utc_ = 0;
+  std::vector<LogItem> items_;
+};
+
+TEST_F(SignedHeads, A02_AStoredStreamVerifiesOfflineThroughItsNewestSignedHead) {
+  const LogFindings f = Offline(items_);
+  EXPECT_TRUE(f.offline_ok());
+  EXPECT_EQ(f.bad_signatures, 0u);
+  // Signed at each roll and every T while records waited: the newest head is
+  // at most T (16 events of 37 s) behind the last record.
+  uint64_t last_record = 0;
+  for (const auto& i : items_) {
+    if (i.type == LogItemType::kRecord) last_record = i.seq;
+  }
+  EXPECT_GE(f.signed_through + 17, last_record);
+  EXPECT_GE(f.signed_at + kInterval, last_utc_);
+  EXPECT_GT(signer_.signatures, 20);  // 450 events over 4.6 hours: about one per 10 minutes, plus rolls
+  EXPECT_LT(signer_.signatures, 40);
+}
+
+TEST_F(SignedHeads, A02_EditedRecordInAStoredStreamIsFlagged) {
+  for (size_t i = 0; i < items_.size(); i += 37) {
+    if (items_[i].type != LogItemType::kRecord || IsSignedHead(items_[i])) continue;
+    auto t = items_;
+    t[i].bytes[7] ^= 0x01;
+    internal::PutLe16(t[i].bytes.data() + t[i].length - 2,
+                      internal::Crc16(std::span<const uint8_t>(t[i].bytes.data(), t[i].length - 2u)));
+    EXPECT_FALSE(Offline(t).offline_ok()) << i;
+    EXPECT_GT(Offline(t).bad_signatures, 0u) << i;
+  }
+}
+
+TEST_F(SignedHeads, A02_ReorderedStoredStreamIsFlagged) {
+  for (size_t i = 10; i + 1 < items_.size(); i += 41) {
+    auto t = items_;
+    std::swap(t[i], t[i + 1]);
+    EXPECT_FALSE(Offline(t).offline_ok()) << i;
+  }
+}
+
+TEST_F(SignedHeads, A02_TruncatedStoredStreamIsFlaggedAsStale) {
+  auto t = items_;
+  t.resize(t.size() - 150);  // the newest ~150 records (and their heads) withheld
+  const LogFindings f = Offline(t);
+  EXPECT_TRUE(f.stale_head);
+  EXPECT_FALSE(f.offline_ok());
+  EXPECT_LT(f.signed_at + kInterval, last_utc_ + 60);
+}
+
+TEST_F(SignedHeads, A02_StreamCutBackToAnOlderSignedHeadIsFlaggedAsStale) {
+  // Cut exactly after an older signed head: everything verifies, but only
+  // through that head, which is older than T: a reader must not take it for
+  // the lock's current state.
+  size_t cut = 0;
+  for (size_t i = 0; i < items_.size() / 2; ++i) {
+    if (IsSignedHead(items_[i])) cut = i + 1;
+  }
+  ASSERT_GT(cut, 0u);
+  auto t = items_;
+  t.resize(cut);
+  const LogFindings f = Offline(t);
+  EXPECT_EQ(f.signed_through, items_[cut - 1].seq);
+  EXPECT_EQ(f.bad_signatures, 0u);
+  EXPECT_TRUE(f.stale_head);
+  EXPECT_FALSE(f.offline_ok());
+  // The same stream, read when that head was fresh, passes: staleness is
+  // the only thing that tells it from a cut.
+  EXPECT_TRUE(Offline(t, signer_, f.signed_at + 60).offline_ok());
+}
+
+TEST_F(SignedHeads, A02_StreamSplicedFromTwoLocksIsFlagged) {
+  TestSigner other(12, 0xB2);
+  int64_t other_last = 0;
+  const std::vector<LogItem> theirs = Stream(other, other_last);
+  // Same events, so the same unkeyed chain: only the signatures tell the
+  // locks apart. Our first half, their second half.
+  ASSERT_EQ(theirs.size(), items_.size());
+  auto t = items_;
+  std::copy(theirs.begin() + static_cast<ptrdiff_t>(t.size() / 2), theirs.end(), t.begin() + static_cast<ptrdiff_t>(t.size() / 2));
+  const LogFindings f = Offline(t);
+  EXPECT_GT(f.bad_signatures, 0u);
+  EXPECT_FALSE(f.offline_ok());
+  // And a whole stream of another lock never verifies as ours.
+  const LogFindings g = Offline(theirs);
+  EXPECT_EQ(g.signed_through, 0u);
+  EXPECT_FALSE(g.offline_ok());
 }
 
 }  // namespace

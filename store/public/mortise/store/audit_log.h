@@ -33,6 +33,7 @@
 #include "mortise/core/durable_store.h"
 #include "mortise/core/event_sink.h"
 #include "mortise/crypto/hash.h"
+#include "mortise/crypto/p256.h"
 #include "mortise/store/flash.h"
 
 namespace mortise::store {
@@ -40,7 +41,9 @@ namespace mortise::store {
 inline constexpr size_t kLogTagSize = 16;
 inline constexpr size_t kLogChainSize = 16;
 inline constexpr size_t kLogChallengeSize = 16;
-inline constexpr size_t kMaxLogRecordSize = 40;
+inline constexpr size_t kMaxLogRecordSize = 84;  // the signed head; events are 20 or 40
+inline constexpr size_t kLogLockIdSize = 16;
+inline constexpr size_t kLogSignatureSize = 64;
 using LogTag = std::array<uint8_t, kLogTagSize>;
 using LogChain = std::array<uint8_t, kLogChainSize>;
 using LogChallenge = std::array<uint8_t, kLogChallengeSize>;
@@ -55,6 +58,27 @@ class LogAuthenticator {
                    std::span<uint8_t, kLogTagSize> out) const = 0;
 };
 
+// Facade: the lock's identity key signs the head of its log (issue 9 item 2)
+// so that any holder of the lock's public key verifies a stored stream
+// offline. The integrator provides it (lockd: over protocol::LockAuthority,
+// which refuses to sign anything that does not start with the log-head
+// label and its own lock id); the store never depends on the protocol.
+class LogHeadSigner {
+ public:
+  virtual ~LogHeadSigner() = default;
+  virtual std::span<const uint8_t, kLogLockIdSize> lock_id() const = 0;
+  // ECDSA P-256 (r || s) over `message` as built by EncodeSignedHeadMessage.
+  virtual Status Sign(std::span<const uint8_t> message, std::span<uint8_t, kLogSignatureSize> signature) = 0;
+};
+
+// The signed bytes of a signed head: "mortise-log-head-v1\0" (20 bytes) |
+// lock id (16) | LE64(s) (the signed-head record's own sequence number) |
+// h(s - 1) as the chain stands before it (16) | LE64(lock UTC seconds).
+inline constexpr size_t kSignedHeadMessageSize = 20 + kLogLockIdSize + 8 + 16 + 8;
+void EncodeSignedHeadMessage(std::span<const uint8_t, kLogLockIdSize> lock_id, uint64_t seq,
+                             std::span<const uint8_t, 16> chain_before, int64_t utc,
+                             std::span<uint8_t, kSignedHeadMessageSize> out);
+
 class HmacLogAuthenticator final : public LogAuthenticator {
  public:
   MORTISE_STORE_NOT_ON_HEAP
@@ -66,7 +90,7 @@ class HmacLogAuthenticator final : public LogAuthenticator {
   crypto::HmacSha256 hmac_;
 };
 
-enum class LogRecordType : uint8_t { kEvent = 0, kLoss = 1 };
+enum class LogRecordType : uint8_t { kEvent = 0, kLoss = 1, kSignedHead = 2 };
 enum class LossReason : uint8_t {
   kOverflow = 1,      // unacknowledged records overwritten by the ring
   kWriteFailure = 2,  // events the flash refused (they never got a sequence number)
@@ -84,8 +108,8 @@ enum class LossReason : uint8_t {
 // Record type numbers reserved in the MLG2 format for what comes next
 // (docs/storage-format.md §4.2): a signed log head (issue 9 item 2) and a
 // key-introduction record naming a credential index (issue 9 item 1).
-inline constexpr uint8_t kLogRecordTypeSignedHead = 0xA6;
-inline constexpr uint8_t kLogRecordTypeKeyIntro = 0xA7;
+inline constexpr uint8_t kLogRecordTypeSignedHead = 0xA6;  // built: LogRecordType::kSignedHead
+inline constexpr uint8_t kLogRecordTypeKeyIntro = 0xA7;    // reserved, not built
 
 // A decoded record.
 struct LogRecord {
@@ -95,6 +119,8 @@ struct LogRecord {
   LossReason reason = LossReason::kOverflow;  // kLoss
   uint64_t first_lost = 0;            // kLoss: first lost sequence number (0: none had one)
   uint32_t lost_count = 0;            // kLoss
+  int64_t signed_utc = 0;             // kSignedHead: the lock's time when it signed
+  std::array<uint8_t, kLogSignatureSize> signature{};  // kSignedHead
 };
 
 // Encodes an event as stored (20 bytes when every field fits the short form,
@@ -153,10 +179,26 @@ struct LogFindings {
   // records): the lock found its own flash edited. Never ok().
   uint64_t tampered = 0;
   uint64_t late_seals = 0;         // segments whose seal the lock re-vouched (kLateSeal)
+  // Offline mode (the lock's public key): the newest signed head that
+  // verified ("verified through record signed_through, signed at lock time
+  // signed_at"), signatures that did not, and whether that head is older
+  // than the reader's bound (a genuine old head cannot be told from a
+  // stream cut back to it).
+  uint64_t signed_through = 0;
+  int64_t signed_at = 0;
+  uint64_t bad_signatures = 0;
+  bool stale_head = false;
   bool head_verified = false;
   bool ok() const {
     return unverified == 0 && unexplained_gaps == 0 && order_errors == 0 && bad_tags == 0 && malformed == 0 &&
            tampered == 0 && head_verified;
+  }
+  // Offline mode: complete, in order and unedited through a verified signed
+  // head that is not stale. Records after it are `unverified` (not yet
+  // signed), which offline_ok() allows.
+  bool offline_ok() const {
+    return unexplained_gaps == 0 && order_errors == 0 && bad_tags == 0 && malformed == 0 && tampered == 0 &&
+           bad_signatures == 0 && signed_through != 0 && !stale_head;
   }
 };
 
@@ -176,6 +218,12 @@ class LogVerifier {
   // stream that reaches the head. docs/storage-format.md, "Reading the log
   // over a session".
   LogVerifier(const LogChallenge& challenge, uint64_t expected_first);
+  // Offline: a stored stream checked by anyone holding the lock's public key
+  // and id, without a session. Tags are not checked (no key); the chain is,
+  // and every signed head's signature over it. `now_utc` is the reader's
+  // time; a newest signed head more than `max_head_age_s` older is stale.
+  LogVerifier(const crypto::P256PublicKey& lock_key, std::span<const uint8_t, kLogLockIdSize> lock_id,
+              uint64_t expected_first, int64_t now_utc, int64_t max_head_age_s);
   void Feed(const LogItem& item);
   const LogFindings& Finish();
   const LogFindings& findings() const { return findings_; }
@@ -192,7 +240,11 @@ class LogVerifier {
     unverified_ = 0;
   }
 
-  const LogAuthenticator* auth_;  // null: tags authenticated by the channel
+  const LogAuthenticator* auth_;  // null: tags authenticated by the channel (or offline)
+  const crypto::P256PublicKey* lock_key_ = nullptr;  // offline mode
+  std::array<uint8_t, kLogLockIdSize> lock_id_{};
+  int64_t now_utc_ = 0;
+  int64_t max_head_age_s_ = 0;
   LogChallenge challenge_;
   uint64_t expected_first_;
   LogFindings findings_;
@@ -263,6 +315,21 @@ class AuditLog final : public core::EventSink {
   // store allows, in counter kCounterFailedEvents) and written as a loss
   // record by the next successful append, also after a reboot.
   void Emit(const core::LockEvent& event) override;
+  // Signed heads (issue 9 item 2): with a signer, the log signs its head at
+  // every roll (before the seal) and, through SignHeadIfDue, every
+  // `interval_s` while records wait unsigned; never on a reader's request.
+  // The signer must outlive the log. Call before Mount or after.
+  void set_head_signer(LogHeadSigner* signer, uint32_t interval_s) {
+    signer_ = signer;
+    sign_interval_s_ = interval_s;
+  }
+  // The integrator's timer: appends a signed head when records wait unsigned
+  // and the last signed head is `interval_s` old (or none was written since
+  // mount). OK and nothing written otherwise. kFailedPrecondition: not
+  // mounted. Errors from the signer, Flash and the store.
+  Status SignHeadIfDue(int64_t utc_now);
+  uint64_t last_signed_seq() const { return last_signed_seq_; }
+
   // Appends and returns the event's sequence number once it is on flash.
   // kFailedPrecondition: not mounted, or a write failed since the last mount.
   // Errors from Flash and the store.
@@ -315,6 +382,9 @@ class AuditLog final : public core::EventSink {
   // Writes the durable head for next_seq_, then the record; advances the chain.
   Status WriteNumbered(std::span<const uint8_t> bytes);
   Status WriteSeal(std::span<const uint8_t> seal);
+  Status AppendSignedHead(int64_t utc);
+  // Bytes kept before the seal slot for what a roll writes.
+  size_t RollReserve() const;
   Result<uint64_t> RaiseCounter(uint16_t id, uint64_t value);
   void SortSegments();
 
@@ -341,6 +411,12 @@ class AuditLog final : public core::EventSink {
   uint64_t last_loss_count_ = 0;
   bool last_is_loss_ = false;
   uint32_t failed_events_ = 0;
+  LogHeadSigner* signer_ = nullptr;
+  uint32_t sign_interval_s_ = 0;
+  uint64_t last_signed_seq_ = 0;   // sequence number of the last signed head written since mount
+  bool signed_since_mount_ = false;
+  int64_t last_signed_utc_ = 0;
+  int64_t latest_utc_ = 0;         // the newest time the log has seen (events, SignHeadIfDue)
   bool mounted_ = false;
   bool broken_ = false;
   LogMountReport report_;
