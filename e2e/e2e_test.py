@@ -387,6 +387,9 @@ class Journey(Base):
         guest.run("unlock")                             # refused at the handshake
         log = self.owner.ok("log")
         self.assertTrue(log["verified"], log)
+        # The lock signed its log's head with its identity key; the CLI
+        # checked it with the pinned lock key (issue 9 item 2).
+        self.assertGreater(log["signed"]["through"], 0, log)
         ev = log["events"]
 
         def find(pred):
