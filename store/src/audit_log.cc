@@ -320,6 +320,7 @@ Result<size_t> EncodeLogItem(const LogItem& item, std::span<uint8_t> out) {
     case LogItemType::kAnchor: size += kLogChainSize + kLogTagSize; break;
     case LogItemType::kCheckpoint:
     case LogItemType::kHead: size += kLogTagSize; break;
+    case LogItemType::kSignedHead: size += 8 + kLogSignatureSize; break;
     case LogItemType::kVoid: break;
     default: return StatusCode::kInvalidArgument;
   }
@@ -339,6 +340,7 @@ Result<size_t> EncodeLogItem(const LogItem& item, std::span<uint8_t> out) {
       break;
     case LogItemType::kCheckpoint:
     case LogItemType::kHead: std::memcpy(p, item.tag.data(), kLogTagSize); break;
+    case LogItemType::kSignedHead: std::memcpy(p, item.bytes.data(), 8 + kLogSignatureSize); break;
     default: break;
   }
   return size;
@@ -368,6 +370,11 @@ Result<size_t> DecodeLogItem(std::span<const uint8_t> in, LogItem& item) {
       std::memcpy(item.tag.data(), p, kLogTagSize);
       return 9 + kLogTagSize;
     case LogItemType::kVoid: return size_t{9};
+    case LogItemType::kSignedHead:
+      if (rest < 8 + kLogSignatureSize) return StatusCode::kDataLoss;
+      item.length = 8 + kLogSignatureSize;
+      std::memcpy(item.bytes.data(), p, item.length);
+      return 9 + size_t{item.length};
   }
   return StatusCode::kDataLoss;
 }
@@ -492,6 +499,22 @@ void LogVerifier::Feed(const LogItem& item) {
       }
       next_ = item.seq + 1;
       ++unverified_;
+      return;
+    }
+    case LogItemType::kSignedHead: {
+      // A timed head: signs h(seq) at its place in the stream.
+      if (lock_key_ == nullptr) return;  // only an offline reader can check it; others skip it
+      const bool in_place = anchored_ && chain_valid_ && item.seq + 1 == next_;
+      uint8_t m[kSignedHeadMessageSize];
+      const int64_t utc = static_cast<int64_t>(GetLe64(item.bytes.data()));
+      EncodeSignedHeadMessage(lock_id_, item.seq + 1, chain_, utc, m);
+      if (in_place && lock_key_->Verify(m, std::span<const uint8_t>(item.bytes.data() + 8, kLogSignatureSize)).ok()) {
+        findings_.signed_through = item.seq;
+        findings_.signed_at = utc;
+        Verified();
+      } else {
+        ++findings_.bad_signatures;
+      }
       return;
     }
     case LogItemType::kCheckpoint:
@@ -1110,10 +1133,16 @@ Status AuditLog::SignHeadIfDue(int64_t utc_now) {
   if (utc_now > latest_utc_) latest_utc_ = utc_now;
   if (signer_ == nullptr || segment_count_ == 0 || next_seq_ - 1 <= last_signed_seq_) return Status::Ok();
   if (signed_since_mount_ && utc_now - last_signed_utc_ < static_cast<int64_t>(sign_interval_s_)) return Status::Ok();
-  if (head_sealed_ || head_offset_ + kSignedHeadSize + kLossReserve > SealSlot(block_size_)) {
-    return Roll();  // the roll signs the head it seals
-  }
-  return AppendSignedHead(utc_now);
+  uint8_t message[kSignedHeadMessageSize];
+  EncodeSignedHeadMessage(signer_->lock_id(), next_seq_, head_chain_, utc_now, message);
+  MORTISE_TRY(signer_->Sign(message, timed_sig_));
+  timed_valid_ = true;
+  timed_n_ = next_seq_ - 1;
+  timed_utc_ = utc_now;
+  last_signed_seq_ = next_seq_ - 1;
+  last_signed_utc_ = utc_now;
+  signed_since_mount_ = true;
+  return Status::Ok();
 }
 
 Status AuditLog::AppendLoss(LossReason reason, uint64_t first, uint64_t count) {
@@ -1366,6 +1395,15 @@ Status AuditLog::Export(uint64_t from, const LogChallenge& challenge, LogItemSin
                                 std::memcpy(item.bytes.data(), b, size);
                               }
                               sink.Put(item);
+                              if (timed_valid_ && kind != WalkItem::kSeal && seq == timed_n_) {
+                                LogItem t;
+                                t.type = LogItemType::kSignedHead;
+                                t.seq = timed_n_;
+                                t.length = 8 + kLogSignatureSize;
+                                PutLe64(t.bytes.data(), static_cast<uint64_t>(timed_utc_));
+                                std::memcpy(t.bytes.data() + 8, timed_sig_.data(), kLogSignatureSize);
+                                sink.Put(t);
+                              }
                             }));
     chain = w.chain;
   }

@@ -139,6 +139,9 @@ enum class LogItemType : uint8_t {
   kVoid = 3,        // seq: the lock holds this record but cannot read it (flash damage)
   kCheckpoint = 4,  // seq = n, tag = tag(n) (a segment seal)
   kHead = 5,        // seq = n, tag over the challenge and h(n): the end of the log now
+  // seq = n: the lock's newest timed signed head, held in its RAM, over
+  // h(n) (message sequence n + 1); bytes: LE64 lock time | signature (72).
+  kSignedHead = 6,
 };
 struct LogItem {
   LogItemType type = LogItemType::kRecord;
@@ -316,8 +319,12 @@ class AuditLog final : public core::EventSink {
   // record by the next successful append, also after a reboot.
   void Emit(const core::LockEvent& event) override;
   // Signed heads (issue 9 item 2): with a signer, the log signs its head at
-  // every roll (before the seal) and, through SignHeadIfDue, every
-  // `interval_s` while records wait unsigned; never on a reader's request.
+  // every roll (a 0xA6 record before the seal, kept with the segment) and,
+  // through SignHeadIfDue, every `interval_s` while records wait unsigned;
+  // never on a reader's request. Timed heads are kept in RAM and exported
+  // at their place (LogItemType::kSignedHead), not written to the ring: at
+  // 84 bytes each they would cost most of its capacity when events are
+  // sparse (docs/storage-format.md §5). After a reboot the next tick signs.
   // The signer must outlive the log. Call before Mount or after.
   void set_head_signer(LogHeadSigner* signer, uint32_t interval_s) {
     signer_ = signer;
@@ -413,7 +420,12 @@ class AuditLog final : public core::EventSink {
   uint32_t failed_events_ = 0;
   LogHeadSigner* signer_ = nullptr;
   uint32_t sign_interval_s_ = 0;
-  uint64_t last_signed_seq_ = 0;   // sequence number of the last signed head written since mount
+  uint64_t last_signed_seq_ = 0;   // last record covered by a signed head since mount
+  // The newest timed signed head (RAM): covers records up to timed_n_.
+  bool timed_valid_ = false;
+  uint64_t timed_n_ = 0;
+  int64_t timed_utc_ = 0;
+  std::array<uint8_t, kLogSignatureSize> timed_sig_{};
   bool signed_since_mount_ = false;
   int64_t last_signed_utc_ = 0;
   int64_t latest_utc_ = 0;         // the newest time the log has seen (events, SignHeadIfDue)
