@@ -335,6 +335,12 @@ class A02AtRest : public ::testing::Test {
     while (kHeader + (k + 1) * kRecord <= kBlock - kSeal && Block(block)[kHeader + k * kRecord] != 0xFF) ++k;
     return k;
   }
+  // Erases the newest `n` records of the head segment (all 20-byte here).
+  void EraseNewestRecords(size_t n) {
+    const uint32_t head = Segments().back();
+    const size_t k = RecordsIn(head);
+    std::fill(Block(head) + kHeader + (k - n) * kRecord, Block(head) + kHeader + k * kRecord, 0xFF);
+  }
   // Both readers: one holding the log key, one reading over a session.
   void ExpectFlagged(uint64_t from = 1) {
     CollectItems c;
@@ -380,9 +386,7 @@ TEST_F(A02AtRest, A02_EditInTheUnsealedHeadWithCrcFixedIsDeclared) {
 
 TEST_F(A02AtRest, A02_ErasingTheNewestRecordNeverReissuesItsNumberAndIsDeclared) {
   Append(30);
-  const uint32_t head = Segments().back();
-  const size_t k = RecordsIn(head);
-  std::fill(Block(head) + kHeader + (k - 1) * kRecord, Block(head) + kHeader + k * kRecord, 0xFF);
+  EraseNewestRecords(1);
   ASSERT_TRUE(rig_.Reboot().ok());
   // Indistinguishable from a power cut between the durable head and the
   // record: declared lost (never silent), and its number is not reused.
@@ -406,9 +410,7 @@ TEST_F(A02AtRest, A02_ErasingTheNewestRecordNeverReissuesItsNumberAndIsDeclared)
 
 TEST_F(A02AtRest, A02_ErasingTheTwoNewestRecordsIsTampering) {
   Append(30);
-  const uint32_t head = Segments().back();
-  const size_t k = RecordsIn(head);
-  std::fill(Block(head) + kHeader + (k - 2) * kRecord, Block(head) + kHeader + k * kRecord, 0xFF);
+  EraseNewestRecords(2);
   RebootExpectingDeclaredTampering();
 }
 
