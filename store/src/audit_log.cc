@@ -25,13 +25,21 @@ constexpr size_t kLongSize = 40;
 constexpr size_t kLossSize = 20;
 constexpr size_t kSealSize = 20;
 constexpr size_t kSignedHeadSize = 84;
+constexpr size_t kKeyIntroSize = 24;
 // Room kept before the seal slot (the last kSealSize bytes of every segment)
 // for the overflow loss record and one retry of it after a torn write, so a
 // roll never needs space it does not have.
 constexpr size_t kLossReserve = 2 * kLossSize;
 
-enum : uint8_t { kShortEvent = 0xA1, kLongEvent = 0xA2, kLossRecord = 0xA3, kSeal = 0xA4, kSignedHead = 0xA6 };
-static_assert(kSignedHead == kLogRecordTypeSignedHead);
+enum : uint8_t {
+  kShortEvent = 0xA1,
+  kLongEvent = 0xA2,
+  kLossRecord = 0xA3,
+  kSeal = 0xA4,
+  kSignedHead = 0xA6,
+  kKeyIntro = 0xA7,
+};
+static_assert(kSignedHead == kLogRecordTypeSignedHead && kKeyIntro == kLogRecordTypeKeyIntro);
 constexpr uint8_t kSignedHeadLabel[20] = {'m', 'o', 'r', 't', 'i', 's', 'e', '-', 'l', 'o',
                                           'g', '-', 'h', 'e', 'a', 'd', '-', 'v', '1', 0};
 
@@ -50,6 +58,7 @@ size_t RecordSizeOf(uint8_t type) {
     case kLossRecord: return kLossSize;
     case kSeal: return kSealSize;
     case kSignedHead: return kSignedHeadSize;
+    case kKeyIntro: return kKeyIntroSize;
     default: return 0;
   }
 }
@@ -230,6 +239,18 @@ size_t EncodeLogLoss(LossReason reason, uint64_t first_lost, uint32_t count, uin
   return kLossSize;
 }
 
+size_t EncodeLogKeyIntro(uint16_t index, std::span<const uint8_t, 8> issuer_key_id, uint64_t serial, uint64_t seq,
+                         std::span<uint8_t, kMaxLogRecordSize> out) {
+  for (auto& b : out) b = 0;
+  out[0] = kKeyIntro;
+  out[1] = static_cast<uint8_t>(seq);
+  PutLe16(out.data() + 2, index);
+  std::memcpy(out.data() + 4, issuer_key_id.data(), 8);
+  PutLe64(out.data() + 12, serial);
+  SealCrc(out.data(), kKeyIntroSize);
+  return kKeyIntroSize;
+}
+
 void EncodeSignedHeadMessage(std::span<const uint8_t, kLogLockIdSize> lock_id, uint64_t seq,
                              std::span<const uint8_t, 16> chain_before, int64_t utc,
                              std::span<uint8_t, kSignedHeadMessageSize> out) {
@@ -253,6 +274,14 @@ Result<LogRecord> DecodeLogRecord(uint64_t seq, std::span<const uint8_t> b) {
   LogRecord r;
   r.seq = seq;
   core::LockEvent& e = r.event;
+  if (b[0] == kKeyIntro) {
+    if (b[20] != 0 || b[21] != 0) return StatusCode::kDataLoss;
+    r.type = LogRecordType::kKeyIntro;
+    r.key_index = GetLe16(b.data() + 2);
+    std::memcpy(r.issuer_key_id.data(), b.data() + 4, 8);
+    r.serial = GetLe64(b.data() + 12);
+    return r;
+  }
   if (b[0] == kSignedHead) {
     r.type = LogRecordType::kSignedHead;
     for (size_t i : {size_t{2}, size_t{3}, size_t{76}, size_t{77}, size_t{78}, size_t{79}, size_t{80}, size_t{81}}) {
@@ -1313,6 +1342,19 @@ Result<uint64_t> AuditLog::Append(const core::LockEvent& event) {
   const uint64_t seq = next_seq_;
   EncodeLogEvent(event, seq, buf);
   MORTISE_TRY(WriteNumbered(std::span<const uint8_t>(buf, size)));
+  last_is_loss_ = false;
+  return seq;
+}
+
+Result<uint64_t> AuditLog::AppendKeyIntroduction(uint16_t index, std::span<const uint8_t, 8> issuer_key_id,
+                                                 uint64_t serial) {
+  MORTISE_TRY(CheckUsable());
+  if (segment_count_ == 0) MORTISE_TRY(OpenFirstSegment());
+  if (head_sealed_ || head_offset_ + kKeyIntroSize + RollReserve() > SealSlot(block_size_)) MORTISE_TRY(Roll());
+  uint8_t buf[kMaxLogRecordSize];
+  const uint64_t seq = next_seq_;
+  EncodeLogKeyIntro(index, issuer_key_id, serial, seq, buf);
+  MORTISE_TRY(WriteNumbered(std::span<const uint8_t>(buf, kKeyIntroSize)));
   last_is_loss_ = false;
   return seq;
 }

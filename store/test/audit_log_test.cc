@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "../src/crc.h"
 #include "test_rig.h"
 
 namespace mortise::store {
@@ -474,6 +475,37 @@ TEST(AuditLog, FailedEventsAreDeclaredAfterAReboot) {
     if (r.type == LogRecordType::kLoss && r.reason == LossReason::kWriteFailure) declared += r.lost_count;
   }
   EXPECT_EQ(declared, 3u);
+}
+
+// Issue 9 item 1 (the log's part): a key introduction names the credential
+// index later events carry as (issuer key id, 64-bit serial); it is a
+// numbered, chained record like any other and survives a reboot.
+TEST(AuditLog, KeyIntroductionNamesAnIndexAndIsAuthenticatedLikeAnyRecord) {
+  Rig rig(4, 3);
+  ASSERT_TRUE(rig.MountAll().ok());
+  ASSERT_TRUE(rig.log->Append(TypicalEvent(0)).ok());
+  const std::array<uint8_t, 8> issuer = {1, 2, 3, 4, 5, 6, 7, 8};
+  Result<uint64_t> seq = rig.log->AppendKeyIntroduction(7, issuer, 0x1122334455667788ull);
+  ASSERT_TRUE(seq.ok());
+  EXPECT_EQ(*seq, 2u);
+  ASSERT_TRUE(rig.log->Append(TypicalEvent(1)).ok());
+  ASSERT_TRUE(rig.Reboot().ok());
+  EXPECT_EQ(rig.log->mount_report().tampered, 0u);
+  const auto records = ReadAll(*rig.log);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[1].type, LogRecordType::kKeyIntro);
+  EXPECT_EQ(records[1].key_index, 7u);
+  EXPECT_EQ(records[1].issuer_key_id, issuer);
+  EXPECT_EQ(records[1].serial, 0x1122334455667788ull);
+  EXPECT_TRUE(VerifyItems(rig.auth, ExportAll(*rig.log), kChallenge, 1).ok());
+  // Malformed: padding must be zero.
+  uint8_t buf[kMaxLogRecordSize];
+  const size_t n = EncodeLogKeyIntro(7, issuer, 1, 5, buf);
+  EXPECT_EQ(n, 24u);
+  EXPECT_TRUE(DecodeLogRecord(5, std::span<const uint8_t>(buf, n)).ok());
+  buf[20] = 1;
+  internal::PutLe16(buf + 22, internal::Crc16(std::span<const uint8_t>(buf, 22)));  // a well-formed CRC
+  EXPECT_EQ(DecodeLogRecord(5, std::span<const uint8_t>(buf, n)).status().code(), StatusCode::kDataLoss);
 }
 
 }  // namespace

@@ -90,7 +90,7 @@ class HmacLogAuthenticator final : public LogAuthenticator {
   crypto::HmacSha256 hmac_;
 };
 
-enum class LogRecordType : uint8_t { kEvent = 0, kLoss = 1, kSignedHead = 2 };
+enum class LogRecordType : uint8_t { kEvent = 0, kLoss = 1, kSignedHead = 2, kKeyIntro = 3 };
 enum class LossReason : uint8_t {
   kOverflow = 1,      // unacknowledged records overwritten by the ring
   kWriteFailure = 2,  // events the flash refused (they never got a sequence number)
@@ -109,7 +109,7 @@ enum class LossReason : uint8_t {
 // (docs/storage-format.md §4.2): a signed log head (issue 9 item 2) and a
 // key-introduction record naming a credential index (issue 9 item 1).
 inline constexpr uint8_t kLogRecordTypeSignedHead = 0xA6;  // built: LogRecordType::kSignedHead
-inline constexpr uint8_t kLogRecordTypeKeyIntro = 0xA7;    // reserved, not built
+inline constexpr uint8_t kLogRecordTypeKeyIntro = 0xA7;    // built: LogRecordType::kKeyIntro
 
 // A decoded record.
 struct LogRecord {
@@ -119,6 +119,12 @@ struct LogRecord {
   LossReason reason = LossReason::kOverflow;  // kLoss
   uint64_t first_lost = 0;            // kLoss: first lost sequence number (0: none had one)
   uint32_t lost_count = 0;            // kLoss
+  // kKeyIntro: from this record on, credential index `key_index` of
+  // protocol keys (events' credential.index) names the key (issuer key id,
+  // serial), until another introduction reuses the index.
+  uint16_t key_index = 0;
+  std::array<uint8_t, 8> issuer_key_id{};
+  uint64_t serial = 0;
   int64_t signed_utc = 0;             // kSignedHead: the lock's time when it signed
   std::array<uint8_t, kLogSignatureSize> signature{};  // kSignedHead
 };
@@ -130,6 +136,8 @@ size_t EncodeLogLoss(LossReason reason, uint64_t first_lost, uint32_t count, uin
                      std::span<uint8_t, kMaxLogRecordSize> out);
 // Decodes stored record bytes. kDataLoss: bad CRC, unknown type, wrong size,
 // field out of range, or a low byte that does not match `seq`.
+size_t EncodeLogKeyIntro(uint16_t index, std::span<const uint8_t, 8> issuer_key_id, uint64_t serial, uint64_t seq,
+                         std::span<uint8_t, kMaxLogRecordSize> out);
 Result<LogRecord> DecodeLogRecord(uint64_t seq, std::span<const uint8_t> bytes);
 
 // An exported item: what the lock sends and a reader verifies.
@@ -341,6 +349,12 @@ class AuditLog final : public core::EventSink {
   // kFailedPrecondition: not mounted, or a write failed since the last mount.
   // Errors from Flash and the store.
   Result<uint64_t> Append(const core::LockEvent& event);
+
+  // Introduces a key (issue 9 item 1): a 24-byte record saying that from
+  // now on the 16-bit credential index the lock assigned names the key
+  // (issuer key id, 64-bit serial), so a reader of later events names the
+  // exact key. Returns its sequence number. Errors as Append.
+  Result<uint64_t> AppendKeyIntroduction(uint16_t index, std::span<const uint8_t, 8> issuer_key_id, uint64_t serial);
 
   // Records up to `seq` reached the reader; they may now be overwritten.
   // kOutOfRange: `seq` was never issued. Store errors.
