@@ -396,6 +396,16 @@ int CmdLog(Context& ctx, const LogOptions& o) {
         --shown;  // not an event
         continue;
       }
+      if (r->type == store::LogRecordType::kKeyIntro) {
+        // From here on, credential index key_index of protocol keys names
+        // this exact key (issuer key id, serial).
+        e = {{"seq", r->seq},
+             {"key", {{"index", r->key_index}, {"issuer", ToHex(r->issuer_key_id)}, {"serial", r->serial}}}};
+        text += "  #" + std::to_string(r->seq) + "  key #" + std::to_string(r->key_index) + " is issuer " +
+                ToHex(r->issuer_key_id) + " serial " + std::to_string(r->serial) + "\n";
+        events.push_back(e);
+        continue;
+      }
       if (r->type == store::LogRecordType::kLoss) {
         e = {{"seq", r->seq}, {"loss", {{"reason", static_cast<int>(r->reason)}, {"first", r->first_lost}, {"count", r->lost_count}}}};
         const std::string range = "#" + std::to_string(r->first_lost) + ".." +
