@@ -30,6 +30,40 @@ CLI = None
 TUESDAY_0759 = "2026-11-24T07:59:00Z"
 
 
+def crc16_ccitt_false(data):
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+
+
+def edit_newest_segment_record(path, block=4096):
+    """What an attacker with the image does, per docs/storage-format.md §4:
+    find the newest MLG2 segment, change the user index of its first event
+    (short 0xA1: a bit of the bit-packed user index; long 0xA2: byte 12) and
+    fix the record's CRC16."""
+    with open(path, "r+b") as f:
+        img = bytearray(f.read())
+        segs = []
+        for off in range(0, len(img) - block + 1, block):
+            if img[off:off + 4] == b"MLG2":
+                segs.append((int.from_bytes(img[off + 4:off + 8], "little"), off))
+        assert segs, "no MLG2 segment in " + path
+        base = max(segs)[1]
+        at = base + 36
+        sizes = {0xA1: 20, 0xA2: 40, 0xA3: 20}
+        while img[at] not in (0xA1, 0xA2):
+            assert img[at] in sizes, "no event in the newest segment"
+            at += sizes[img[at]]
+        size = sizes[img[at]]
+        img[at + (7 if size == 20 else 12)] ^= 0x01
+        img[at + size - 2:at + size] = crc16_ccitt_false(img[at:at + size - 2]).to_bytes(2, "little")
+        f.seek(0)
+        f.write(img)
+
+
 class Lock:
     """One mortise-lockd process on a state directory, simulated clock."""
 
@@ -392,6 +426,9 @@ class Journey(Base):
         guest.run("unlock")                             # refused at the handshake
         log = self.owner.ok("log")
         self.assertTrue(log["verified"], log)
+        # The lock signed its log's head with its identity key; the CLI
+        # checked it with the pinned lock key (issue 9 item 2).
+        self.assertGreater(log["signed"]["through"], 0, log)
         ev = log["events"]
 
         def find(pred):
@@ -606,6 +643,32 @@ class Refusals(Base):
         rc, text = self.owner.run_on_terminal(args, "yes", "Type yes")
         self.assertEqual(rc, 0, text)
         self.assertEqual(self.owner.ok("lock", "list")["locks"][0]["lock_id"], sticker["lockId"])
+
+    def test_log_image_edited_while_the_lock_is_off_fails_verification_exit_6(self):
+        # A02 at rest (issue 11 item 3; issue 10 finding 11): someone edits a
+        # record of the newest, unsealed segment of log.img following
+        # docs/storage-format.md (CRC fixed) while the daemon is stopped.
+        self.claim()
+        self.owner.ok("user", "add", "ann")
+        self.owner.ok("lock")
+        self.lock.advance(2000)
+        self.owner.ok("unlock")
+        self.lock.advance(2000)
+        self.assertTrue(self.owner.ok("log", "--from", "1")["verified"])
+        self.lock.stop()
+        edit_newest_segment_record(os.path.join(self.lock.dir, "log.img"))
+        self.lock.start()
+        rc, out, err = self.owner.run("log", "--from", "1")
+        self.assertEqual(rc, 6, err)
+        self.assertIsNotNone(out, err)
+        self.assertEqual(out["error"]["code"], 6, out)
+        self.assertFalse(out["verified"], out)
+        losses = [e["loss"] for e in out["events"] if "loss" in e]
+        self.assertTrue([l for l in losses if l["reason"] == 4], out)   # the lock declared it: kTampered
+        # Still refused on the next read: the declaration is part of the log.
+        rc, out, _ = self.owner.run("log", "--from", "1")
+        self.assertEqual(rc, 6)
+        self.assertFalse(out["verified"])
 
     def test_malformed_key_strings_and_qr_payloads(self):
         self.claim()

@@ -19,6 +19,7 @@
 #include "lock_session.h"
 #include "mortise/dljson/dl_json.h"
 #include "mortise/protocol/access_list.h"
+#include "mortise/protocol/identity.h"
 #include "mortise/protocol/revalidation.h"
 #include "mortise/termqr/termqr.h"
 
@@ -481,9 +482,18 @@ int CmdLog(Context& ctx, const LogOptions& o) {
   uint64_t from = o.from != 0 ? o.from : s.lock().log_cursor + 1;
   json events = json::array();
   bool problems = false;
+  json signed_heads;
+  // The lock signs its log's head with its identity key (at each segment
+  // roll and every 10 minutes while records wait): checked here as anyone
+  // holding the pinned lock key would check a stored copy, offline.
+  const crypto::P256PublicKey lock_key = s.lock().LockKey();
+  const protocol::LockId lock_id = protocol::LockIdOf(lock_key);
   do {
     const LogRead read = s.client().ReadLog(from);
     const store::LogFindings& f = read.findings;
+    store::LogVerifier offline(lock_key, lock_id, from, 0, 0);
+    for (const store::LogItem& item : read.items) offline.Feed(item);
+    const store::LogFindings& sf = offline.Finish();
     std::string text;
     uint32_t shown = 0;
     uint64_t limited_at = 0;
@@ -501,11 +511,35 @@ int CmdLog(Context& ctx, const LogOptions& o) {
       if (!r.ok()) continue;  // counted by the verifier as malformed
       ++shown;
       json e;
+      if (r->type == store::LogRecordType::kSignedHead) {
+        --shown;  // not an event
+        continue;
+      }
+      if (r->type == store::LogRecordType::kKeyIntro) {
+        // From here on, credential index key_index of protocol keys names
+        // this exact key (issuer key id, serial).
+        e = {{"seq", r->seq},
+             {"key", {{"index", r->key_index}, {"issuer", ToHex(r->issuer_key_id)}, {"serial", r->serial}}}};
+        text += "  #" + std::to_string(r->seq) + "  key #" + std::to_string(r->key_index) + " is issuer " +
+                ToHex(r->issuer_key_id) + " serial " + std::to_string(r->serial) + "\n";
+        events.push_back(e);
+        continue;
+      }
       if (r->type == store::LogRecordType::kLoss) {
         e = {{"seq", r->seq}, {"loss", {{"reason", static_cast<int>(r->reason)}, {"first", r->first_lost}, {"count", r->lost_count}}}};
-        text += "  #" + std::to_string(r->seq) + "  !! the lock declares " + std::to_string(r->lost_count) +
-                " event(s) lost (" + (r->reason == store::LossReason::kOverflow ? "overwritten before being read" :
-                                      r->reason == store::LossReason::kWriteFailure ? "flash write failed" : "log lost") + ")\n";
+        const std::string range = "#" + std::to_string(r->first_lost) + ".." +
+                                  std::to_string(r->first_lost + (r->lost_count == 0 ? 0 : r->lost_count - 1));
+        if (r->reason == store::LossReason::kTampered) {
+          text += "  #" + std::to_string(r->seq) + "  !! TAMPERING: the lock found its stored log altered (" + range +
+                  ": records edited, removed or added while it was off, or flash damage); it cannot vouch for them\n";
+        } else if (r->reason == store::LossReason::kLateSeal) {
+          text += "  #" + std::to_string(r->seq) + "  note: the segment ending at #" + std::to_string(r->first_lost) +
+                  " had lost its seal (a power cut or an erasure); the lock re-verified it\n";
+        } else {
+          text += "  #" + std::to_string(r->seq) + "  !! the lock declares " + std::to_string(r->lost_count) +
+                  " event(s) lost (" + (r->reason == store::LossReason::kOverflow ? "overwritten before being read" :
+                                        r->reason == store::LossReason::kWriteFailure ? "flash write failed" : "log lost") + ")\n";
+        }
       } else {
         e = dljson::EventToJson(r->event);
         e["seq"] = r->seq;
@@ -543,8 +577,18 @@ int CmdLog(Context& ctx, const LogOptions& o) {
       problems = true;
       text += "!! LOG VERIFICATION FAILED: " + std::to_string(f.unexplained_gaps) + " missing record(s) with no loss record, " +
               std::to_string(f.order_errors) + " out of order, " + std::to_string(f.malformed) + " malformed, " +
+              (f.tampered != 0 ? std::to_string(f.tampered) + " declared altered at rest by the lock, " : std::string()) +
               (f.head_verified ? std::string("") : std::string("the log's end was not reached, ")) +
               "— events may have been hidden.\n";
+    }
+    if (sf.bad_signatures != 0) {
+      problems = true;
+      text += "!! " + std::to_string(sf.bad_signatures) + " signed head(s) of the log do not verify with the lock's key\n";
+    }
+    if (sf.signed_through != 0) {
+      text += "  log signed by the lock through #" + std::to_string(sf.signed_through) + " at " +
+              FormatUtc(sf.signed_at) + "\n";
+      signed_heads = {{"through", sf.signed_through}, {"at", sf.signed_at}};
     }
     if (f.explained_gaps != 0 || f.lost_by_lock != 0) {
       text += "!! the lock itself declared " + std::to_string(f.explained_gaps + f.lost_by_lock) +
@@ -560,10 +604,10 @@ int CmdLog(Context& ctx, const LogOptions& o) {
       for (int i = 0; i < static_cast<int>(o.interval_s * 10) && !g_stop; ++i) poll(nullptr, 0, 100);
     }
   } while (o.follow && !g_stop);
-  ctx.out().Json({{"events", events}, {"verified", !problems}});
+  ctx.out().Json({{"events", events}, {"verified", !problems}, {"signed", signed_heads}});
   if (problems) {
     throw Error(ExitCode::kVerification, "the lock's log did not verify",
-                "Events may have been removed between the lock and you; keep this output.");
+                "Events may have been removed or edited, between the lock and you or in the lock's storage; keep this output.");
   }
   return 0;
 }

@@ -39,6 +39,12 @@ void Output::PrintError(const Error& error) {
     nlohmann::json out = {{"ok", false},
                           {"error",
                            {{"code", ToInt(error.code())}, {"message", error.what()}, {"hint", error.hint()}}}};
+    // What the command established before it failed stays in the document
+    // (`mortise log` on a log that does not verify: its events and
+    // "verified": false).
+    for (auto it = doc_.begin(); it != doc_.end(); ++it) {
+      if (!out.contains(it.key())) out[it.key()] = it.value();
+    }
     std::fputs(out.dump(2).c_str(), out_);
     std::fputc('\n', out_);
     std::fflush(out_);

@@ -33,7 +33,8 @@ class Output {
   // Prints the JSON document, if any ({"ok": true, ...}). Call once, at the end.
   void Finish();
   // Prints `error` to stderr, and in JSON mode {"ok": false, "error":
-  // {"code": <exit code>, "message": ..., "hint": ...}} to stdout.
+  // {"code": <exit code>, "message": ..., "hint": ...}} to stdout, with the
+  // members stored by Json() before the error beside them.
   void PrintError(const Error& error);
   // A note for the user on stderr (human mode and JSON mode alike).
   void Note(const std::string& text);

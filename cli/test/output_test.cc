@@ -71,6 +71,23 @@ TEST(CliOutputTest, JsonModeErrorIsAlsoADocument) {
   std::fclose(err);
 }
 
+// `mortise log` on a log that does not verify: the document that reports the
+// error still carries what was read and "verified": false (issue 10 f. 11).
+TEST(CliOutputTest, JsonErrorKeepsWhatTheCommandEstablished) {
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  Output o(true, out, err);
+  o.Json({{"events", nlohmann::json::array({1, 2})}, {"verified", false}, {"ok", true}});
+  o.PrintError(Error(ExitCode::kVerification, "the lock's log did not verify", "Keep this output."));
+  const nlohmann::json doc = nlohmann::json::parse(Contents(out));
+  EXPECT_EQ(doc["ok"], false);
+  EXPECT_EQ(doc["error"]["code"], 6);
+  EXPECT_EQ(doc["verified"], false);
+  EXPECT_EQ(doc["events"].size(), 2u);
+  std::fclose(out);
+  std::fclose(err);
+}
+
 TEST(CliProgressTest, DrawsNothingWithoutATerminalAndStopsPromptly) {
   const auto start = std::chrono::steady_clock::now();
   { Progress p("Working", std::chrono::milliseconds(10)); }

@@ -115,6 +115,7 @@ struct Parts {
   std::unique_ptr<crypto::Drbg> drbg;
   std::optional<protocol::LockAuthority> authority;
   std::optional<store::HmacLogAuthenticator> log_auth;
+  std::optional<LogHeadSigner> log_signer;
   std::optional<store::AuditLog> audit_log;
   std::unique_ptr<SimBackend> backend;
   std::optional<RtcFile> rtc_file;
@@ -289,6 +290,8 @@ int RunDaemon(const Config& config) {
     return kExitFailure;
   }
   p.audit_log.emplace(*p.log_flash, records, *p.log_auth);
+  p.log_signer.emplace(*p.authority);
+  p.audit_log->set_head_signer(&*p.log_signer, kLogHeadSignIntervalS);
   if (Status s = p.audit_log->Mount(); !s.ok()) {
     spdlog::error("audit log: mount failed: {}", s.name());
     return kExitFailure;
@@ -296,6 +299,9 @@ int RunDaemon(const Config& config) {
   if (const auto& r = p.audit_log->mount_report(); r.blocks_dropped || r.voids || r.sequence_jump)
     spdlog::warn("audit log: mounted with damage: {} blocks dropped, {} unreadable records, sequence jump {}",
                  r.blocks_dropped, r.voids, r.sequence_jump);
+  if (const auto& r = p.audit_log->mount_report(); r.tampered)
+    spdlog::error("audit log: the stored log was altered while the lock was off: {} sequence numbers declared "
+                  "tampered in the log", r.tampered);
 
   // --- Hardware and the core -------------------------------------------------------
   SimSettings sim;
@@ -537,6 +543,12 @@ int RunDaemon(const Config& config) {
                         static_cast<Endpoint*>(p.control_socket.get())})
       if (e) e->Sweep();
     if (p.face) p.face->Tick(now);
+    // Signed log heads on the lock's own schedule (never on a reader's
+    // request): SignHeadIfDue signs only when records wait unsigned and the
+    // last head is T old, so checking every pass costs nothing.
+    if (const std::optional<int64_t> utc = lock.utc_now(); utc.has_value()) {
+      if (Status s = p.audit_log->SignHeadIfDue(*utc); !s.ok()) spdlog::warn("audit log: head not signed: {}", s.name());
+    }
     if (std::string s = StatusLine(lock, node); s != status) {
       status = s;
       sd_notifyf(0, "STATUS=%s", status.c_str());

@@ -1,5 +1,7 @@
 #include "log_key.h"
 
+#include <algorithm>
+
 #include "mortise/crypto/secret.h"
 
 namespace mortise::lockd {
@@ -9,6 +11,14 @@ Status MakeLogAuthenticator(const protocol::LockAuthority& authority,
   crypto::SecretBytes<32> key;
   MORTISE_TRY(authority.LogKey(key));
   out.emplace(std::span<const uint8_t>(key.data(), key.size()));
+  return Status::Ok();
+}
+
+Status LogHeadSigner::Sign(std::span<const uint8_t> message,
+                           std::span<uint8_t, store::kLogSignatureSize> signature) {
+  crypto::P256Signature sig;
+  MORTISE_TRY(authority_.SignLogHead(message, sig));
+  std::copy(sig.begin(), sig.end(), signature.begin());
   return Status::Ok();
 }
 

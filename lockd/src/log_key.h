@@ -15,4 +15,26 @@ namespace mortise::lockd {
 Status MakeLogAuthenticator(const protocol::LockAuthority& authority,
                             std::optional<store::HmacLogAuthenticator>& out);
 
+// The audit log's head signer (store::LogHeadSigner) over
+// LockAuthority::SignLogHead: the identity key signs log heads, and the
+// authority refuses any message that is not one. The authority must be
+// started and outlive the signer.
+class LogHeadSigner final : public store::LogHeadSigner {
+ public:
+  explicit LogHeadSigner(const protocol::LockAuthority& authority) : authority_(authority) {}
+  std::span<const uint8_t, store::kLogLockIdSize> lock_id() const override {
+    return authority_.identity().lock_id();
+  }
+  Status Sign(std::span<const uint8_t> message, std::span<uint8_t, store::kLogSignatureSize> signature) override;
+
+ private:
+  static_assert(protocol::kLockIdSize == store::kLogLockIdSize);
+  static_assert(protocol::LockAuthority::kLogHeadMessageSize == store::kSignedHeadMessageSize);
+  const protocol::LockAuthority& authority_;
+};
+
+// How often the daemon signs its log's head while records wait unsigned
+// (T; docs/storage-format.md §4.2): also at every segment roll.
+inline constexpr uint32_t kLogHeadSignIntervalS = 600;
+
 }  // namespace mortise::lockd

@@ -165,5 +165,42 @@ TEST(lockdLogSource, AnotherKeyDoesNotVerify) {
   EXPECT_FALSE(r.findings.ok());
 }
 
+// Issue 9 item 2: the daemon's head signer (the lock's identity key through
+// LockAuthority) signs at rolls and on its timer; pages read at any size
+// verify offline with nothing but the lock's public key and id.
+TEST(lockdLogSource, A02_SignedHeadsVerifyOfflineWithTheLocksPublicKey) {
+  Rig rig;
+  LogHeadSigner signer(*rig.authority);
+  rig.log->set_head_signer(&signer, kLogHeadSignIntervalS);
+  for (int i = 0; i < 400; ++i) {
+    rig.Append(1);
+    ASSERT_TRUE(rig.log->SignHeadIfDue(1767225600 + i * 60).ok());
+  }
+  AuditLogSource source(*rig.log);
+  const crypto::P256PublicKey& key = rig.authority->identity().key().public_key();
+  for (size_t page : {size_t{200}, protocol::kMaxResponsePayload}) {
+    store::LogVerifier offline(key, rig.authority->identity().lock_id(), 1, 1767225600 + 400 * 60, 1200);
+    std::array<uint8_t, 16> challenge{};
+    std::vector<uint8_t> buf(page);
+    uint64_t next = 1;
+    do {
+      uint64_t next_from = 0;
+      auto n = source.ReadPage(next, challenge, buf, next_from);
+      ASSERT_TRUE(n.ok()) << page;
+      for (size_t at = 0; at < *n;) {
+        store::LogItem item;
+        auto used = store::DecodeLogItem(std::span<const uint8_t>(buf.data() + at, *n - at), item);
+        ASSERT_TRUE(used.ok());
+        offline.Feed(item);
+        at += *used;
+      }
+      next = next_from;
+    } while (next != 0);
+    const store::LogFindings& f = offline.Finish();
+    EXPECT_TRUE(f.offline_ok()) << page << " bad signatures " << f.bad_signatures << " stale " << f.stale_head;
+    EXPECT_GE(f.signed_through + 12, rig.log->next_seq() - 1) << page;
+  }
+}
+
 }  // namespace
 }  // namespace mortise::lockd

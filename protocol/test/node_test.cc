@@ -351,5 +351,32 @@ TEST(LogKeyTest, A02_LogKeyIsPerLockStableAndNotAConstant) {
   EXPECT_EQ(std::memcmp(ka.data(), ka2.data(), 32), 0);
 }
 
+// Issue 9 item 2: the identity key signs log heads, and nothing else through
+// this door (not another lock's id, not another label, not another length).
+TEST(LogKeyTest, A02_LogHeadsAreSignedOnlyInTheirOwnDomain) {
+  testing::SeededDrbg rng(3);
+  sim::MemoryStore store;
+  LockAuthority a(store, rng.drbg);
+  std::array<uint8_t, LockAuthority::kLogHeadMessageSize> m{};
+  static constexpr char kLabel[] = "mortise-log-head-v1";  // with its NUL: 20 bytes
+  std::memcpy(m.data(), kLabel, sizeof(kLabel));
+  crypto::P256Signature sig{};
+  EXPECT_EQ(a.SignLogHead(m, sig).code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(a.Start().ok());
+  const LockId& id = a.identity().lock_id();
+  std::memcpy(m.data() + sizeof(kLabel), id.data(), id.size());
+  m[40] = 7;  // some sequence number, chain and time
+  ASSERT_TRUE(a.SignLogHead(m, sig).ok());
+  EXPECT_TRUE(a.identity().key().public_key().Verify(m, sig).ok());
+  auto other_id = m;
+  other_id[sizeof(kLabel)] ^= 1;
+  EXPECT_EQ(a.SignLogHead(other_id, sig).code(), StatusCode::kInvalidArgument);
+  auto other_label = m;
+  other_label[0] = 'M';
+  EXPECT_EQ(a.SignLogHead(other_label, sig).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.SignLogHead(std::span<const uint8_t>(m.data(), m.size() - 1), sig).code(),
+            StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace mortise::protocol

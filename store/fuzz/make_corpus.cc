@@ -1,12 +1,14 @@
 // Writes the seed corpus for store_mount_fuzzer into the directory given as
 // argv[1]: flash images of small valid stores and logs (fresh, after churn
-// and compaction, after a log roll, torn mid-write), a few exported log
+// and compaction, after a log roll, torn mid-write, a record edited at rest
+// with its CRC fixed), a few exported log
 // streams, and garbage. Re-run after a format change:
 //   build/store/store_make_fuzz_corpus store/fuzz/corpus/mount
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "../src/crc.h"
 #include "mortise/store/audit_log.h"
 #include "mortise/store/fake_flash.h"
 #include "mortise/store/record_store.h"
@@ -37,8 +39,28 @@ struct Collect : LogItemSink {
   std::vector<uint8_t> bytes;
 };
 
-// One image: workload of `steps`, optionally cut (torn) at operation `cut`.
-void Image(const std::string& dir, const char* name, int steps, uint64_t cut) {
+// Edits the first short event of the newest segment and fixes its CRC, as
+// someone with the image but not the key would (A02 at rest).
+void EditNewestRecord(std::vector<uint8_t>& log_mem) {
+  size_t newest = 0;
+  uint32_t number = 0;
+  bool found = false;
+  for (size_t b = 0; b + kBlock <= log_mem.size(); b += kBlock) {
+    if (internal::GetLe32(&log_mem[b]) == 0x32474C4D && (!found || internal::GetLe32(&log_mem[b + 4]) > number)) {
+      newest = b;
+      number = internal::GetLe32(&log_mem[b + 4]);
+      found = true;
+    }
+  }
+  if (!found || log_mem[newest + 36] != 0xA1) return;
+  uint8_t* r = &log_mem[newest + 36];
+  r[7] ^= 0x01;
+  internal::PutLe16(r + 18, internal::Crc16(std::span<const uint8_t>(r, 18)));
+}
+
+// One image: workload of `steps`, optionally cut (torn) at operation `cut`,
+// optionally with a record edited at rest afterwards.
+void Image(const std::string& dir, const char* name, int steps, uint64_t cut, bool edit = false) {
   std::vector<uint8_t> store_mem(4 * kBlock), log_mem(3 * kBlock);
   std::vector<uint32_t> sc(4), lc(3);
   FakeFlash store_flash(store_mem, sc, kBlock, 5);
@@ -66,6 +88,7 @@ void Image(const std::string& dir, const char* name, int steps, uint64_t cut) {
     log.Append(e).IgnoreError();
     if (i % 40 == 39) log.Acknowledge(log.next_seq() - 1).IgnoreError();
   }
+  if (edit) EditNewestRecord(log_mem);
   std::vector<uint8_t> file(1, 0);  // mode byte: mount
   file.insert(file.end(), store_mem.begin(), store_mem.end());
   file.insert(file.end(), log_mem.begin(), log_mem.end());
@@ -93,6 +116,7 @@ int main(int argc, char** argv) {
   Image(dir, "churn", 60, FakeFlash::kNever);
   Image(dir, "rolled", 130, FakeFlash::kNever);
   Image(dir, "torn", 40, 57);
+  Image(dir, "edited-at-rest", 30, FakeFlash::kNever, true);
   TestPrng prng(1);
   std::vector<uint8_t> garbage(2000);
   for (auto& b : garbage) b = static_cast<uint8_t>(prng.Next());

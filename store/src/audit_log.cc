@@ -18,23 +18,38 @@ using internal::PutLe16;
 using internal::PutLe32;
 using internal::PutLe64;
 
-constexpr uint32_t kSegmentMagic = 0x31474C4D;  // "MLG1"
+constexpr uint32_t kSegmentMagic = 0x32474C4D;  // "MLG2"
 constexpr size_t kSegmentHeaderSize = 36;
 constexpr size_t kShortSize = 20;
 constexpr size_t kLongSize = 40;
 constexpr size_t kLossSize = 20;
 constexpr size_t kSealSize = 20;
+constexpr size_t kSignedHeadSize = 84;
+constexpr size_t kKeyIntroSize = 24;
 // Room kept before the seal slot (the last kSealSize bytes of every segment)
 // for the overflow loss record and one retry of it after a torn write, so a
 // roll never needs space it does not have.
 constexpr size_t kLossReserve = 2 * kLossSize;
 
-enum : uint8_t { kShortEvent = 0xA1, kLongEvent = 0xA2, kLossRecord = 0xA3, kSeal = 0xA4 };
+enum : uint8_t {
+  kShortEvent = 0xA1,
+  kLongEvent = 0xA2,
+  kLossRecord = 0xA3,
+  kSeal = 0xA4,
+  kSignedHead = 0xA6,
+  kKeyIntro = 0xA7,
+};
+static_assert(kSignedHead == kLogRecordTypeSignedHead && kKeyIntro == kLogRecordTypeKeyIntro);
+constexpr uint8_t kSignedHeadLabel[20] = {'m', 'o', 'r', 't', 'i', 's', 'e', '-', 'l', 'o',
+                                          'g', '-', 'h', 'e', 'a', 'd', '-', 'v', '1', 0};
 
 constexpr uint8_t kChainLabel[4] = {'M', 'L', 'c', '1'};
 constexpr uint8_t kVoidLabel[4] = {'M', 'L', 'v', '1'};
 constexpr uint8_t kAnchorLabel[4] = {'M', 'L', 'a', '1'};
 constexpr uint8_t kHeadLabel[4] = {'M', 'L', 'h', '1'};
+constexpr uint8_t kBeforeLabel[4] = {'M', 'L', 'p', '2'};
+constexpr size_t kHeadTagSize = 8;  // durable-head tags: checked only by the lock itself
+
 
 size_t RecordSizeOf(uint8_t type) {
   switch (type) {
@@ -42,6 +57,8 @@ size_t RecordSizeOf(uint8_t type) {
     case kLongEvent: return kLongSize;
     case kLossRecord: return kLossSize;
     case kSeal: return kSealSize;
+    case kSignedHead: return kSignedHeadSize;
+    case kKeyIntro: return kKeyIntroSize;
     default: return 0;
   }
 }
@@ -87,6 +104,32 @@ LogTag AnchorTag(const LogAuthenticator& auth, uint64_t n, const LogChain& chain
   LogTag tag;
   auth.Tag(kAnchorLabel, m, tag);
   return tag;
+}
+
+// The durable head's value: LE64 n | tag8("MLp2", LE64 n | chain before n) |
+// tag8("MLa1", LE64 n | h(n)). Written before record n reaches the log, so
+// mount knows the last number issued and can check the chain's end whether
+// or not record n made it to flash.
+void EncodeDurableHead(const LogAuthenticator& auth, uint64_t n, const LogChain& before, const LogChain& after,
+                       uint8_t* out) {
+  PutLe64(out, n);
+  uint8_t m[8 + kLogChainSize];
+  PutLe64(m, n);
+  std::memcpy(m + 8, before.data(), before.size());
+  LogTag t;
+  auth.Tag(kBeforeLabel, m, t);
+  std::memcpy(out + 8, t.data(), kHeadTagSize);
+  t = AnchorTag(auth, n, after);
+  std::memcpy(out + 8 + kHeadTagSize, t.data(), kHeadTagSize);
+}
+
+// Compares one of the durable head's tags with the one over (n, chain).
+bool DurableTagOk(const LogAuthenticator& auth, const uint8_t* head, uint64_t n, const LogChain& chain, bool before) {
+  uint8_t expect[AuditLog::kHeadRecordSize];
+  EncodeDurableHead(auth, n, chain, chain, expect);
+  const size_t at = before ? 8 : 8 + kHeadTagSize;
+  return crypto::ConstantTimeEqual(std::span<const uint8_t>(expect + at, kHeadTagSize),
+                                   std::span<const uint8_t>(head + at, kHeadTagSize));
 }
 
 LogTag HeadTag(const LogAuthenticator& auth, const LogChallenge& challenge, uint64_t n, const LogChain& chain) {
@@ -196,6 +239,31 @@ size_t EncodeLogLoss(LossReason reason, uint64_t first_lost, uint32_t count, uin
   return kLossSize;
 }
 
+size_t EncodeLogKeyIntro(uint16_t index, std::span<const uint8_t, 8> issuer_key_id, uint64_t serial, uint64_t seq,
+                         std::span<uint8_t, kMaxLogRecordSize> out) {
+  for (auto& b : out) b = 0;
+  out[0] = kKeyIntro;
+  out[1] = static_cast<uint8_t>(seq);
+  PutLe16(out.data() + 2, index);
+  std::memcpy(out.data() + 4, issuer_key_id.data(), 8);
+  PutLe64(out.data() + 12, serial);
+  SealCrc(out.data(), kKeyIntroSize);
+  return kKeyIntroSize;
+}
+
+void EncodeSignedHeadMessage(std::span<const uint8_t, kLogLockIdSize> lock_id, uint64_t seq,
+                             std::span<const uint8_t, 16> chain_before, int64_t utc,
+                             std::span<uint8_t, kSignedHeadMessageSize> out) {
+  uint8_t* p = out.data();
+  std::memcpy(p, kSignedHeadLabel, sizeof(kSignedHeadLabel));
+  p += sizeof(kSignedHeadLabel);
+  std::memcpy(p, lock_id.data(), kLogLockIdSize);
+  p += kLogLockIdSize;
+  PutLe64(p, seq);
+  std::memcpy(p + 8, chain_before.data(), 16);
+  PutLe64(p + 24, static_cast<uint64_t>(utc));
+}
+
 Result<LogRecord> DecodeLogRecord(uint64_t seq, std::span<const uint8_t> b) {
   if (b.size() < 2) return StatusCode::kDataLoss;
   const size_t size = RecordSizeOf(b[0]);
@@ -206,9 +274,26 @@ Result<LogRecord> DecodeLogRecord(uint64_t seq, std::span<const uint8_t> b) {
   LogRecord r;
   r.seq = seq;
   core::LockEvent& e = r.event;
+  if (b[0] == kKeyIntro) {
+    if (b[20] != 0 || b[21] != 0) return StatusCode::kDataLoss;
+    r.type = LogRecordType::kKeyIntro;
+    r.key_index = GetLe16(b.data() + 2);
+    std::memcpy(r.issuer_key_id.data(), b.data() + 4, 8);
+    r.serial = GetLe64(b.data() + 12);
+    return r;
+  }
+  if (b[0] == kSignedHead) {
+    r.type = LogRecordType::kSignedHead;
+    for (size_t i : {size_t{2}, size_t{3}, size_t{76}, size_t{77}, size_t{78}, size_t{79}, size_t{80}, size_t{81}}) {
+      if (b[i] != 0) return StatusCode::kDataLoss;
+    }
+    r.signed_utc = static_cast<int64_t>(GetLe64(b.data() + 4));
+    std::memcpy(r.signature.data(), b.data() + 12, kLogSignatureSize);
+    return r;
+  }
   if (b[0] == kLossRecord) {
     r.type = LogRecordType::kLoss;
-    if (b[2] < 1 || b[2] > 3) return StatusCode::kDataLoss;
+    if (b[2] < 1 || b[2] > 5) return StatusCode::kDataLoss;
     r.reason = static_cast<LossReason>(b[2]);
     r.first_lost = GetLe64(b.data() + 4);
     r.lost_count = GetLe32(b.data() + 12);
@@ -264,6 +349,7 @@ Result<size_t> EncodeLogItem(const LogItem& item, std::span<uint8_t> out) {
     case LogItemType::kAnchor: size += kLogChainSize + kLogTagSize; break;
     case LogItemType::kCheckpoint:
     case LogItemType::kHead: size += kLogTagSize; break;
+    case LogItemType::kSignedHead: size += 8 + kLogSignatureSize; break;
     case LogItemType::kVoid: break;
     default: return StatusCode::kInvalidArgument;
   }
@@ -283,6 +369,7 @@ Result<size_t> EncodeLogItem(const LogItem& item, std::span<uint8_t> out) {
       break;
     case LogItemType::kCheckpoint:
     case LogItemType::kHead: std::memcpy(p, item.tag.data(), kLogTagSize); break;
+    case LogItemType::kSignedHead: std::memcpy(p, item.bytes.data(), 8 + kLogSignatureSize); break;
     default: break;
   }
   return size;
@@ -312,6 +399,11 @@ Result<size_t> DecodeLogItem(std::span<const uint8_t> in, LogItem& item) {
       std::memcpy(item.tag.data(), p, kLogTagSize);
       return 9 + kLogTagSize;
     case LogItemType::kVoid: return size_t{9};
+    case LogItemType::kSignedHead:
+      if (rest < 8 + kLogSignatureSize) return StatusCode::kDataLoss;
+      item.length = 8 + kLogSignatureSize;
+      std::memcpy(item.bytes.data(), p, item.length);
+      return 9 + size_t{item.length};
   }
   return StatusCode::kDataLoss;
 }
@@ -323,6 +415,17 @@ LogVerifier::LogVerifier(const LogAuthenticator& auth, const LogChallenge& chall
 
 LogVerifier::LogVerifier(const LogChallenge& challenge, uint64_t expected_first)
     : auth_(nullptr), challenge_(challenge), expected_first_(expected_first) {}
+
+LogVerifier::LogVerifier(const crypto::P256PublicKey& lock_key, std::span<const uint8_t, kLogLockIdSize> lock_id,
+                         uint64_t expected_first, int64_t now_utc, int64_t max_head_age_s)
+    : auth_(nullptr),
+      lock_key_(&lock_key),
+      now_utc_(now_utc),
+      max_head_age_s_(max_head_age_s),
+      challenge_{},
+      expected_first_(expected_first) {
+  std::memcpy(lock_id_.data(), lock_id.data(), kLogLockIdSize);
+}
 
 void LogVerifier::AddGap(uint64_t first, uint64_t last) {
   if (first > last) return;
@@ -377,8 +480,10 @@ void LogVerifier::Feed(const LogItem& item) {
         return;
       }
       if (item.seq > next_) {
+        // The chain links records, not numbers: across numbers the lock
+        // skipped (and declared) it continues; a record dropped in transit
+        // breaks it, and the next tag fails.
         AddGap(next_, item.seq - 1);
-        chain_valid_ = false;  // cannot hash across a hole: nothing verifies until a new anchor
       }
       if (item.type == LogItemType::kVoid) {
         ++findings_.voids;
@@ -388,8 +493,33 @@ void LogVerifier::Feed(const LogItem& item) {
         Result<LogRecord> r = DecodeLogRecord(item.seq, bytes);
         if (!r.ok()) {
           ++findings_.malformed;
+        } else if (r->type == LogRecordType::kSignedHead) {
+          // Anyone with the lock's public key: the signature covers the
+          // chain before this record, so every record since the anchor.
+          if (lock_key_ != nullptr) {
+            uint8_t m[kSignedHeadMessageSize];
+            EncodeSignedHeadMessage(lock_id_, item.seq, chain_, r->signed_utc, m);
+            if (chain_valid_ && anchored_ && lock_key_->Verify(m, r->signature).ok()) {
+              findings_.signed_through = item.seq;
+              findings_.signed_at = r->signed_utc;
+              chain_ = ChainNext(chain_, item.seq, bytes);
+              next_ = item.seq + 1;
+              ++unverified_;
+              Verified();
+              return;
+            }
+            ++findings_.bad_signatures;
+          }
+        } else if (r->type == LogRecordType::kLoss && r->reason == LossReason::kLateSeal) {
+          ++findings_.late_seals;
         } else if (r->type == LogRecordType::kLoss) {
-          findings_.lost_by_lock += r->lost_count;
+          // The lock found its own flash altered: the declaration is
+          // authenticated like any record, and it is never ok.
+          if (r->reason == LossReason::kTampered) {
+            findings_.tampered += r->lost_count == 0 ? 1 : r->lost_count;
+          } else {
+            findings_.lost_by_lock += r->lost_count;
+          }
           if (r->first_lost != 0 && r->lost_count != 0 && loss_count_ < kMaxRanges) {
             losses_[loss_count_++] = Range{r->first_lost, r->first_lost + r->lost_count - 1};
           }
@@ -398,6 +528,22 @@ void LogVerifier::Feed(const LogItem& item) {
       }
       next_ = item.seq + 1;
       ++unverified_;
+      return;
+    }
+    case LogItemType::kSignedHead: {
+      // A timed head: signs h(seq) at its place in the stream.
+      if (lock_key_ == nullptr) return;  // only an offline reader can check it; others skip it
+      const bool in_place = anchored_ && chain_valid_ && item.seq + 1 == next_;
+      uint8_t m[kSignedHeadMessageSize];
+      const int64_t utc = static_cast<int64_t>(GetLe64(item.bytes.data()));
+      EncodeSignedHeadMessage(lock_id_, item.seq + 1, chain_, utc, m);
+      if (in_place && lock_key_->Verify(m, std::span<const uint8_t>(item.bytes.data() + 8, kLogSignatureSize)).ok()) {
+        findings_.signed_through = item.seq;
+        findings_.signed_at = utc;
+        Verified();
+      } else {
+        ++findings_.bad_signatures;
+      }
       return;
     }
     case LogItemType::kCheckpoint:
@@ -428,6 +574,9 @@ void LogVerifier::Feed(const LogItem& item) {
 const LogFindings& LogVerifier::Finish() {
   findings_.unverified += unverified_;
   unverified_ = 0;
+  if (lock_key_ != nullptr) {
+    findings_.stale_head = findings_.signed_through == 0 || now_utc_ - findings_.signed_at > max_head_age_s_;
+  }
   for (size_t g = 0; g < gap_count_; ++g) {
     // Covered when the union of the lock's loss records spans the whole gap.
     uint64_t at = gaps_[g].first;
@@ -636,6 +785,20 @@ Status AuditLog::Mount() {
       failed_events_ = static_cast<uint32_t>(failed - declared > 0xFFFFFFFFu ? 0xFFFFFFFFu : failed - declared);
     }
   }
+  {
+    // The durable head: the last number issued and tags over the chain
+    // around it. Absent on a new lock; unreadable counts as absent (then
+    // mount cannot vouch for any record on flash and says so).
+    has_durable_head_ = false;
+    Result<size_t> n = store_.Read(kHeadRecordKey, durable_raw_);
+    if (n.ok() && *n == kHeadRecordSize) {
+      has_durable_head_ = true;
+      durable_head_ = GetLe64(durable_raw_);
+    } else if (!n.ok() && n.status().code() != StatusCode::kNotFound &&
+               n.status().code() != StatusCode::kDataLoss && n.status().code() != StatusCode::kResourceExhausted) {
+      return n.status();
+    }
+  }
   if (segment_count_ == 0) {
     next_seq_ = high_water_ > 1 ? high_water_ : 1;
     head_offset_ = 0;
@@ -658,10 +821,23 @@ Status AuditLog::Mount() {
   // then restarts at the durable high-water mark, which is above every
   // number ever issued, in a new segment, and a loss record declares the
   // skipped range, so nothing is reused and nothing is silent.
-  const bool suspect = report_.blocks_dropped > 0 || head_sealed_ || head_trailing_ > 0;
+  // The durable head's record missing from flash (a power cut between the
+  // two writes, or erased) or a chain that does not end where the durable
+  // head says: the walk cannot vouch for n either.
+  MountFindings found;
+  {
+    const Status s = CheckAtRest(found);
+    if (!s.ok()) {
+      mounted_ = false;
+      return s;
+    }
+  }
+  const bool suspect = report_.blocks_dropped > 0 || head_sealed_ || head_trailing_ > 0 || !found.head_ok ||
+                       found.record_missing;
   const bool jump = suspect && high_water_ > next_seq_;
-  // Holes between surviving segments (a dropped header in the middle, or
-  // before the oldest): declared too, with ranges that cover them.
+  // A hole before the oldest surviving segment (a torn erase of the ring's
+  // victim; holes between survivors are tampering, CheckAtRest): declared
+  // too, with a range that covers it.
   struct Hole {
     uint64_t first;
     uint64_t count;
@@ -671,11 +847,6 @@ Status AuditLog::Mount() {
   if (report_.blocks_dropped > 0) {
     if (segments_[0].first_seq > acknowledged_ + 1) {
       holes[hole_count++] = Hole{acknowledged_ + 1, segments_[0].first_seq - acknowledged_ - 1};
-    }
-    for (size_t i = 0; i + 1 < segment_count_ && hole_count < 4; ++i) {
-      if (segments_[i + 1].number != segments_[i].number + 1) {
-        holes[hole_count++] = Hole{segments_[i].first_seq, segments_[i + 1].first_seq - segments_[i].first_seq};
-      }
     }
   }
   // A head with no readable record may be a segment whose numbering jumped
@@ -731,6 +902,172 @@ Status AuditLog::Mount() {
       }
     }
   }
+  const Status s = DeclareFindings(found);
+  if (!s.ok()) mounted_ = false;
+  return s;
+}
+
+Status AuditLog::CheckAtRest(MountFindings& f) {
+  // Everything the lock wrote is vouched for by one of: the durable head
+  // (the chain's end), a segment's own seal, or the next segment that
+  // continues its chain and is itself vouched for. Whatever nothing vouches
+  // for was altered (or the flash is damaged): declared, never skipped.
+  const size_t newest = segment_count_ - 1;
+  uint64_t next_of[kMaxBlocks];
+  uint64_t seal_ok = 0;   // bit i: segment i's seal verifies
+  uint64_t joined = 0;    // bit i: segment i continues segment i - 1 (number, chain, numbering)
+  Range declared[MountFindings::kMax] = {};  // kTampered ranges already in the log
+  size_t declared_count = 0;
+  uint64_t noted[MountFindings::kMax] = {};  // kLateSeal notes already in the log
+  size_t noted_count = 0;
+  const uint64_t n = durable_head_;
+  bool found_n = false, n_ok = false;
+  size_t n_segment = 0;
+  uint64_t last_on_flash = 0;
+  bool any_records = false;
+  bool newest_slot_used = false;
+  LogChain newest_end{};
+  LogChain prev_end{};
+  SegmentWalk w;
+  for (size_t i = 0; i < segment_count_; ++i) {
+    const Segment& seg = segments_[i];
+    bool tag_ok = false;
+    MORTISE_TRY(WalkSegment(
+        flash_, seg.block, block_size_, seg.first_seq, seg.chain_in, w,
+        [&](WalkItem kind, uint64_t seq, const uint8_t* b, size_t size, const LogChain& before) {
+          if (kind == WalkItem::kSeal) {
+            LogTag stored;
+            std::memcpy(stored.data(), b + 2, kLogTagSize);
+            tag_ok = TagEqual(AnchorTag(auth_, seq - 1, before), stored);
+            return;
+          }
+          if (kind != WalkItem::kRecord) return;
+          if (has_durable_head_ && seq == n) {
+            found_n = true;
+            n_segment = i;
+            n_ok = DurableTagOk(auth_, durable_raw_, n, ChainNext(before, seq, std::span<const uint8_t>(b, size)),
+                                false);
+          }
+          if (b[0] == kLossRecord && b[2] == static_cast<uint8_t>(LossReason::kTampered) &&
+              declared_count < MountFindings::kMax) {
+            const uint64_t first = GetLe64(b + 4);
+            const uint64_t count = GetLe32(b + 12);
+            if (count != 0) declared[declared_count++] = Range{first, first + count - 1};
+          }
+          if (b[0] == kLossRecord && b[2] == static_cast<uint8_t>(LossReason::kLateSeal) &&
+              noted_count < MountFindings::kMax) {
+            noted[noted_count++] = GetLe64(b + 4);
+          }
+        }));
+    next_of[i] = w.next_seq;
+    if (w.next_seq > seg.first_seq) {
+      any_records = true;
+      last_on_flash = w.next_seq - 1;
+    }
+    if (tag_ok) seal_ok |= uint64_t{1} << i;
+    if (i > 0) {
+      const Segment& prev = segments_[i - 1];
+      if (seg.number == prev.number + 1 && seg.chain_in == prev_end && seg.first_seq >= next_of[i - 1]) {
+        joined |= uint64_t{1} << i;
+      } else if (seg.number != prev.number + 1 && seg.first_seq > next_of[i - 1]) {
+        // Segments missing between survivors: a power cut only ever loses
+        // the ring's oldest segment or an unwritten newest one.
+        f.tampered[f.tampered_count < MountFindings::kMax ? f.tampered_count++ : MountFindings::kMax - 1] =
+            Range{next_of[i - 1], seg.first_seq - 1};
+      }
+    }
+    prev_end = w.chain;
+    if (i == newest) {
+      newest_slot_used = w.seal_slot_used;
+      newest_end = w.chain;
+    }
+  }
+  // Where the durable head anchors the chain (npos: nowhere).
+  constexpr size_t npos = ~size_t{0};
+  size_t anchor = npos;
+  if (!has_durable_head_) {
+    f.head_ok = !any_records;
+    if (f.head_ok) anchor = newest;
+  } else if (found_n && n_ok) {
+    anchor = n_segment;
+    if (last_on_flash > n) {
+      // Records after the last number the lock issued: not the lock's.
+      f.tampered[f.tampered_count < MountFindings::kMax ? f.tampered_count++ : MountFindings::kMax - 1] =
+          Range{n + 1, last_on_flash};
+      f.head_ok = false;
+    }
+  } else if (!found_n && n == next_of[newest] && DurableTagOk(auth_, durable_raw_, n, newest_end, true)) {
+    // Record n never reached flash: a power cut between the durable head and
+    // the record (or the newest record was erased: indistinguishable, and
+    // declared the same way). Numbering continues above n.
+    anchor = newest;
+    f.record_missing = true;
+  } else {
+    f.head_ok = false;
+  }
+  // A roll a power cut interrupted (the newest segment's seal slot is
+  // programmed) may have been erasing its victim, the oldest segment, when
+  // no other block was free: a torn erase leaves any bytes there. Its records
+  // were acknowledged or declared by the overflow record written before the
+  // erase, and this mount's roll erases it: it is not judged.
+  const bool victim_torn = newest_slot_used && segment_count_ == block_count_ && segment_count_ > 1;
+  bool vouched_next = false;
+  for (size_t k = segment_count_; k-- > 0;) {
+    const Segment& seg = segments_[k];
+    bool v;
+    if (victim_torn && k == 0) {
+      continue;
+    } else if (anchor != npos && k >= anchor) {
+      v = true;  // the anchor itself; records after n were declared above
+    } else {
+      v = ((seal_ok >> k) & 1) != 0 || (k < newest && ((joined >> (k + 1)) & 1) != 0 && vouched_next);
+    }
+    uint64_t last = next_of[k] - 1;
+    if (k == newest && anchor == npos && has_durable_head_ && n > last) last = n;
+    if (!v && last >= seg.first_seq) {
+      f.tampered[f.tampered_count < MountFindings::kMax ? f.tampered_count++ : MountFindings::kMax - 1] =
+          Range{seg.first_seq, last};
+    }
+    const bool torn_or_bad_seal = k == newest ? (newest_slot_used && !((seal_ok >> k) & 1)) : !((seal_ok >> k) & 1);
+    if (v && torn_or_bad_seal && next_of[k] > seg.first_seq && f.late_seal_count < MountFindings::kMax) {
+      // A seal a power cut tore (or someone erased) over content the lock
+      // has just verified: say so, once, and vouch for it.
+      f.late_seal[f.late_seal_count++] = next_of[k] - 1;
+    }
+    vouched_next = v;
+  }
+  // What an earlier mount already declared is not declared again.
+  auto covered = [&](uint64_t a, uint64_t b) {
+    for (size_t d = 0; d < declared_count; ++d) {
+      if (declared[d].first <= a && b <= declared[d].last) return true;
+    }
+    return false;
+  };
+  size_t kept = 0;
+  for (size_t t = 0; t < f.tampered_count; ++t) {
+    if (!covered(f.tampered[t].first, f.tampered[t].last)) f.tampered[kept++] = f.tampered[t];
+  }
+  f.tampered_count = kept;
+  kept = 0;
+  for (size_t l = 0; l < f.late_seal_count; ++l) {
+    bool done = covered(f.late_seal[l], f.late_seal[l]);
+    for (size_t d = 0; d < noted_count; ++d) done |= noted[d] == f.late_seal[l];
+    if (!done) f.late_seal[kept++] = f.late_seal[l];
+  }
+  f.late_seal_count = kept;
+  return Status::Ok();
+}
+
+Status AuditLog::DeclareFindings(const MountFindings& f) {
+  for (size_t t = 0; t < f.tampered_count; ++t) {
+    const uint64_t count = f.tampered[t].last - f.tampered[t].first + 1;
+    MORTISE_TRY(AppendLoss(LossReason::kTampered, f.tampered[t].first, count));
+    report_.tampered += count;
+  }
+  for (size_t l = 0; l < f.late_seal_count; ++l) {
+    MORTISE_TRY(AppendLoss(LossReason::kLateSeal, f.late_seal[l], 0));
+    ++report_.late_seals;
+  }
   return Status::Ok();
 }
 
@@ -752,38 +1089,97 @@ Status AuditLog::LoadHead() {
   return Status::Ok();
 }
 
-Status AuditLog::WriteRecord(std::span<const uint8_t> bytes) {
-  const bool seal = bytes[0] == kSeal;
+Status AuditLog::WriteNumbered(std::span<const uint8_t> bytes) {
   const uint32_t seal_slot = SealSlot(block_size_);
-  // No write ever passes the record area (records) or lands anywhere but
-  // the fixed slot (seal): refuse rather than spill into the next block.
-  if (segment_count_ == 0 || (seal ? bytes.size() != kSealSize : head_offset_ + bytes.size() > seal_slot)) {
-    return StatusCode::kResourceExhausted;
-  }
+  // No write ever passes the record area: refuse rather than spill into the
+  // seal slot or the next block.
+  if (segment_count_ == 0 || head_offset_ + bytes.size() > seal_slot) return StatusCode::kResourceExhausted;
   // The durable high-water mark stays above every sequence number on flash,
   // so even a log erased whole never hands out a number twice. Raised a
   // segment's worth at a time: one counter write per ~200 records.
-  if (!seal && next_seq_ >= high_water_) {
+  if (next_seq_ >= high_water_) {
     MORTISE_ASSIGN_OR_RETURN(high_water_, RaiseCounter(kCounterHighWater, next_seq_ + block_size_ / kShortSize + 1));
   }
-  const Segment& head = segments_[segment_count_ - 1];
-  const uint32_t address = head.block * static_cast<uint32_t>(block_size_) + (seal ? seal_slot : head_offset_);
-  if (Status s = flash_.Program(address, bytes); !s.ok()) {
+  // The durable head first: once it is in the record store, n counts as
+  // issued whatever happens to the log's flash, and mount can check the
+  // chain's end against it. A power cut between the two leaves record n
+  // missing, which mount declares (never reuses); the other order would let
+  // a record appended to the image by someone else pass as the lock's.
+  const LogChain after = ChainNext(head_chain_, next_seq_, bytes);
+  uint8_t head[kHeadRecordSize];
+  EncodeDurableHead(auth_, next_seq_, head_chain_, after, head);
+  MORTISE_TRY(store_.Write(kHeadRecordKey, head));
+  has_durable_head_ = true;
+  durable_head_ = next_seq_;
+  const Segment& seg = segments_[segment_count_ - 1];
+  if (Status s = flash_.Program(seg.block * static_cast<uint32_t>(block_size_) + head_offset_, bytes); !s.ok()) {
     broken_ = true;
     return s;
   }
-  if (!seal) head_offset_ += static_cast<uint32_t>(bytes.size());
+  head_offset_ += static_cast<uint32_t>(bytes.size());
+  head_chain_ = after;
+  ++next_seq_;
+  return Status::Ok();
+}
+
+Status AuditLog::WriteSeal(std::span<const uint8_t> seal) {
+  if (segment_count_ == 0 || seal.size() != kSealSize) return StatusCode::kResourceExhausted;
+  const Segment& seg = segments_[segment_count_ - 1];
+  if (Status s = flash_.Program(seg.block * static_cast<uint32_t>(block_size_) + SealSlot(block_size_), seal);
+      !s.ok()) {
+    broken_ = true;
+    return s;
+  }
+  return Status::Ok();
+}
+
+size_t AuditLog::RollReserve() const { return kLossReserve + (signer_ != nullptr ? kSignedHeadSize : 0); }
+
+Status AuditLog::AppendSignedHead(int64_t utc) {
+  uint8_t message[kSignedHeadMessageSize];
+  EncodeSignedHeadMessage(signer_->lock_id(), next_seq_, head_chain_, utc, message);
+  uint8_t r[kSignedHeadSize] = {};
+  r[0] = kSignedHead;
+  r[1] = static_cast<uint8_t>(next_seq_);
+  PutLe64(r + 4, static_cast<uint64_t>(utc));
+  // A signer that fails (no randomness for blinding, say) costs the
+  // signature, never the log: the next roll or tick signs again.
+  if (!signer_->Sign(message, std::span<uint8_t, kLogSignatureSize>(r + 12, kLogSignatureSize)).ok()) {
+    return Status::Ok();
+  }
+  SealCrc(r, kSignedHeadSize);
+  const uint64_t seq = next_seq_;
+  MORTISE_TRY(WriteNumbered(r));
+  last_signed_seq_ = seq;
+  last_signed_utc_ = utc;
+  signed_since_mount_ = true;
+  last_is_loss_ = false;
+  return Status::Ok();
+}
+
+Status AuditLog::SignHeadIfDue(int64_t utc_now) {
+  MORTISE_TRY(CheckUsable());
+  if (utc_now > latest_utc_) latest_utc_ = utc_now;
+  if (signer_ == nullptr || segment_count_ == 0 || next_seq_ - 1 <= last_signed_seq_) return Status::Ok();
+  if (signed_since_mount_ && utc_now - last_signed_utc_ < static_cast<int64_t>(sign_interval_s_)) return Status::Ok();
+  uint8_t message[kSignedHeadMessageSize];
+  EncodeSignedHeadMessage(signer_->lock_id(), next_seq_, head_chain_, utc_now, message);
+  MORTISE_TRY(signer_->Sign(message, timed_sig_));
+  timed_valid_ = true;
+  timed_n_ = next_seq_ - 1;
+  timed_utc_ = utc_now;
+  last_signed_seq_ = next_seq_ - 1;
+  last_signed_utc_ = utc_now;
+  signed_since_mount_ = true;
   return Status::Ok();
 }
 
 Status AuditLog::AppendLoss(LossReason reason, uint64_t first, uint64_t count) {
   if (count > 0xFFFFFFFFull) count = 0xFFFFFFFFull;
-  if (head_sealed_ || head_offset_ + kLossSize + kLossReserve > SealSlot(block_size_)) MORTISE_TRY(Roll());
+  if (head_sealed_ || head_offset_ + kLossSize + RollReserve() > SealSlot(block_size_)) MORTISE_TRY(Roll());
   uint8_t buf[kMaxLogRecordSize];
   const size_t size = EncodeLogLoss(reason, first, static_cast<uint32_t>(count), next_seq_, buf);
-  MORTISE_TRY(WriteRecord(std::span<const uint8_t>(buf, size)));
-  head_chain_ = ChainNext(head_chain_, next_seq_, std::span<const uint8_t>(buf, size));
-  ++next_seq_;
+  MORTISE_TRY(WriteNumbered(std::span<const uint8_t>(buf, size)));
   last_is_loss_ = true;
   last_loss_first_ = first;
   last_loss_count_ = count;
@@ -823,7 +1219,16 @@ Status AuditLog::OpenFirstSegment() {
   if (first > acknowledged_ + 1 && first > 1) {
     // Records the reader never acknowledged were on a log that is gone.
     const uint64_t lost_first = acknowledged_ + 1;
-    MORTISE_TRY(AppendLoss(LossReason::kLogLost, lost_first, first - lost_first));
+    const uint64_t issued = has_durable_head_ ? durable_head_ : 0;
+    if (issued >= lost_first) {
+      // The lock wrote them (its durable head says so) and a power cut never
+      // erases a whole log: altered at rest.
+      MORTISE_TRY(AppendLoss(LossReason::kTampered, lost_first, issued - lost_first + 1));
+      report_.tampered += issued - lost_first + 1;
+      if (first > issued + 1) MORTISE_TRY(AppendLoss(LossReason::kLogLost, issued + 1, first - issued - 1));
+    } else {
+      MORTISE_TRY(AppendLoss(LossReason::kLogLost, lost_first, first - lost_first));
+    }
   }
   return Status::Ok();
 }
@@ -860,9 +1265,7 @@ Status AuditLog::Roll(uint64_t jump_to) {
             uint8_t buf[kMaxLogRecordSize];
             const size_t size =
                 EncodeLogLoss(LossReason::kOverflow, lost_first, static_cast<uint32_t>(count), next_seq_, buf);
-            MORTISE_TRY(WriteRecord(std::span<const uint8_t>(buf, size)));
-            head_chain_ = ChainNext(head_chain_, next_seq_, std::span<const uint8_t>(buf, size));
-            ++next_seq_;
+            MORTISE_TRY(WriteNumbered(std::span<const uint8_t>(buf, size)));
             last_is_loss_ = true;
             last_loss_first_ = lost_first;
             last_loss_count_ = count;
@@ -876,13 +1279,18 @@ Status AuditLog::Roll(uint64_t jump_to) {
         }
       }
     }
+    // The roll signs the head it seals (records waiting unsigned), so a
+    // stored stream is verifiable offline through every full segment.
+    if (signer_ != nullptr && next_seq_ - 1 > last_signed_seq_ && head_offset_ + kSignedHeadSize <= SealSlot(block_size_)) {
+      MORTISE_TRY(AppendSignedHead(latest_utc_));
+    }
     uint8_t seal[kSealSize] = {};
     seal[0] = kSeal;
     seal[1] = static_cast<uint8_t>(next_seq_ - 1);
     const LogTag tag = AnchorTag(auth_, next_seq_ - 1, head_chain_);
     std::memcpy(seal + 2, tag.data(), kLogTagSize);
     SealCrc(seal, kSealSize);
-    MORTISE_TRY(WriteRecord(seal));
+    MORTISE_TRY(WriteSeal(seal));
     head_sealed_ = true;
   }
   if (Status s = flash_.Erase(static_cast<uint32_t>(victim)); !s.ok()) {
@@ -929,12 +1337,24 @@ Result<uint64_t> AuditLog::Append(const core::LockEvent& event) {
   }
   uint8_t buf[kMaxLogRecordSize];
   const size_t size = EncodeLogEvent(event, 0, buf);
-  if (head_sealed_ || head_offset_ + size + kLossReserve > SealSlot(block_size_)) MORTISE_TRY(Roll());
+  if (head_sealed_ || head_offset_ + size + RollReserve() > SealSlot(block_size_)) MORTISE_TRY(Roll());
+  if (event.utc_seconds > latest_utc_) latest_utc_ = event.utc_seconds;
   const uint64_t seq = next_seq_;
   EncodeLogEvent(event, seq, buf);
-  MORTISE_TRY(WriteRecord(std::span<const uint8_t>(buf, size)));
-  head_chain_ = ChainNext(head_chain_, seq, std::span<const uint8_t>(buf, size));
-  ++next_seq_;
+  MORTISE_TRY(WriteNumbered(std::span<const uint8_t>(buf, size)));
+  last_is_loss_ = false;
+  return seq;
+}
+
+Result<uint64_t> AuditLog::AppendKeyIntroduction(uint16_t index, std::span<const uint8_t, 8> issuer_key_id,
+                                                 uint64_t serial) {
+  MORTISE_TRY(CheckUsable());
+  if (segment_count_ == 0) MORTISE_TRY(OpenFirstSegment());
+  if (head_sealed_ || head_offset_ + kKeyIntroSize + RollReserve() > SealSlot(block_size_)) MORTISE_TRY(Roll());
+  uint8_t buf[kMaxLogRecordSize];
+  const uint64_t seq = next_seq_;
+  EncodeLogKeyIntro(index, issuer_key_id, serial, seq, buf);
+  MORTISE_TRY(WriteNumbered(std::span<const uint8_t>(buf, kKeyIntroSize)));
   last_is_loss_ = false;
   return seq;
 }
@@ -978,8 +1398,6 @@ Status AuditLog::Export(uint64_t from, const LogChallenge& challenge, LogItemSin
   if (from > next_seq_) from = next_seq_;
   bool anchored = false;
   LogChain chain{};
-  uint64_t next = 0;
-  bool prev_sealed = false;
   auto anchor = [&](uint64_t n, const LogChain& h) {
     LogItem a;
     a.type = LogItemType::kAnchor;
@@ -992,17 +1410,12 @@ Status AuditLog::Export(uint64_t from, const LogChallenge& challenge, LogItemSin
   for (size_t i = 0; i < segment_count_; ++i) {
     const Segment& s = segments_[i];
     if (i + 1 < segment_count_ && segments_[i + 1].first_seq <= from) continue;
-    if (anchored && (s.first_seq != next || s.chain_in != chain)) {
-      // The lock's own log has a hole here (a damaged segment header, or
-      // numbering that jumped at mount): vouch for what precedes it if no
-      // seal did, then say where it resumes; the reader sees the gap.
-      if (!prev_sealed) {
-        LogItem c;
-        c.type = LogItemType::kCheckpoint;
-        c.seq = next - 1;
-        c.tag = AnchorTag(auth_, next - 1, chain);
-        sink.Put(c);
-      }
+    if (anchored && s.chain_in != chain) {
+      // The chain breaks here (segments missing or altered; mount declared
+      // it): say where it resumes. Nothing is vouched for over what precedes
+      // the break; only seals the lock wrote at the time do that. (Numbers
+      // skipped at mount do not break the chain: the reader sees the gap and
+      // the loss record that declares it.)
       anchor(s.first_seq - 1, s.chain_in);
     }
     SegmentWalk w;
@@ -1024,10 +1437,17 @@ Status AuditLog::Export(uint64_t from, const LogChallenge& challenge, LogItemSin
                                 std::memcpy(item.bytes.data(), b, size);
                               }
                               sink.Put(item);
+                              if (timed_valid_ && kind != WalkItem::kSeal && seq == timed_n_) {
+                                LogItem t;
+                                t.type = LogItemType::kSignedHead;
+                                t.seq = timed_n_;
+                                t.length = 8 + kLogSignatureSize;
+                                PutLe64(t.bytes.data(), static_cast<uint64_t>(timed_utc_));
+                                std::memcpy(t.bytes.data() + 8, timed_sig_.data(), kLogSignatureSize);
+                                sink.Put(t);
+                              }
                             }));
     chain = w.chain;
-    next = w.next_seq;
-    prev_sealed = w.sealed;
   }
   if (!anchored) anchor(next_seq_ - 1, head_chain_);
   LogItem head;

@@ -423,8 +423,9 @@ Status RecordStore::EnsureSpace(const Op* ops, size_t op_count) {
   // Counter writes and erasures may use the byte reserve; new data may not.
   size_t reserve_bytes = 0;
   for (size_t i = 0; i < op_count; ++i) {
-    if (ops[i].type == kData && core::RecordKind(ops[i].key) != kCounterKind) {
-      reserve_bytes = block_size_ / 8 < kCounterReserveBytes ? block_size_ / 8 : kCounterReserveBytes;
+    if (ops[i].type == kData && core::RecordKind(ops[i].key) != kCounterKind &&
+        core::RecordKind(ops[i].key) != kStoreStateKind) {
+      reserve_bytes = block_size_ / 4 < kCounterReserveBytes ? block_size_ / 4 : kCounterReserveBytes;
     }
   }
   // One whole block stays free for compaction, so a full store can always
@@ -677,7 +678,7 @@ Status RecordStore::ForEach(uint32_t first, uint32_t last, core::RecordVisitor& 
       continue;
     }
     const RecordIndexEntry e = index_[i++];
-    if (core::RecordKind(e.key) == kCounterKind) continue;
+    if (core::RecordKind(e.key) == kCounterKind || core::RecordKind(e.key) == kStoreStateKind) continue;
     size_t length = 0;
     const Status s = ReadValue(e.location, value, &length);
     if (!s.ok()) {

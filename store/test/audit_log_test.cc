@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "../src/crc.h"
 #include "test_rig.h"
 
 namespace mortise::store {
@@ -172,6 +173,9 @@ TEST(AuditLog, AcknowledgementPersistsAndRefusesTheFuture) {
   EXPECT_EQ(rig.log->acknowledged(), 3u);
 }
 
+// A whole log erased: numbers are never reused, and records the lock wrote
+// (its durable head says so) that nobody acknowledged are declared altered:
+// a power cut never erases a whole log.
 TEST(AuditLog, ErasedLogNeverReusesSequenceNumbersAndSaysWhatWasLost) {
   Rig rig(4, 3);
   ASSERT_TRUE(rig.MountAll().ok());
@@ -179,16 +183,22 @@ TEST(AuditLog, ErasedLogNeverReusesSequenceNumbersAndSaysWhatWasLost) {
   ASSERT_TRUE(rig.log->Acknowledge(10).ok());
   for (uint32_t b = 0; b < 3; ++b) ASSERT_TRUE(rig.log_part.Erase(b).ok());
   ASSERT_TRUE(rig.Reboot().ok());
+  EXPECT_EQ(rig.log->mount_report().tampered, 40u);
   Result<uint64_t> seq = rig.log->Append(TypicalEvent(99));
   ASSERT_TRUE(seq.ok());
   EXPECT_GT(*seq, 50u);
   const auto records = ReadAll(*rig.log);
-  ASSERT_EQ(records.size(), 2u);
+  ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[0].type, LogRecordType::kLoss);
-  EXPECT_EQ(records[0].reason, LossReason::kLogLost);
+  EXPECT_EQ(records[0].reason, LossReason::kTampered);
   EXPECT_EQ(records[0].first_lost, 11u);
+  EXPECT_EQ(records[0].lost_count, 40u);
+  EXPECT_EQ(records[1].reason, LossReason::kLogLost);  // numbers never issued, skipped
+  EXPECT_EQ(records[1].first_lost, 51u);
   const LogFindings f = VerifyItems(rig.auth, ExportAll(*rig.log), kChallenge, 11);
-  EXPECT_TRUE(f.ok());
+  EXPECT_FALSE(f.ok());
+  EXPECT_EQ(f.tampered, 40u);
+  EXPECT_EQ(f.unexplained_gaps, 0u);
 }
 
 TEST(AuditLog, FailedWritesAreDeclaredByTheNextAppend) {
@@ -465,6 +475,37 @@ TEST(AuditLog, FailedEventsAreDeclaredAfterAReboot) {
     if (r.type == LogRecordType::kLoss && r.reason == LossReason::kWriteFailure) declared += r.lost_count;
   }
   EXPECT_EQ(declared, 3u);
+}
+
+// Issue 9 item 1 (the log's part): a key introduction names the credential
+// index later events carry as (issuer key id, 64-bit serial); it is a
+// numbered, chained record like any other and survives a reboot.
+TEST(AuditLog, KeyIntroductionNamesAnIndexAndIsAuthenticatedLikeAnyRecord) {
+  Rig rig(4, 3);
+  ASSERT_TRUE(rig.MountAll().ok());
+  ASSERT_TRUE(rig.log->Append(TypicalEvent(0)).ok());
+  const std::array<uint8_t, 8> issuer = {1, 2, 3, 4, 5, 6, 7, 8};
+  Result<uint64_t> seq = rig.log->AppendKeyIntroduction(7, issuer, 0x1122334455667788ull);
+  ASSERT_TRUE(seq.ok());
+  EXPECT_EQ(*seq, 2u);
+  ASSERT_TRUE(rig.log->Append(TypicalEvent(1)).ok());
+  ASSERT_TRUE(rig.Reboot().ok());
+  EXPECT_EQ(rig.log->mount_report().tampered, 0u);
+  const auto records = ReadAll(*rig.log);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[1].type, LogRecordType::kKeyIntro);
+  EXPECT_EQ(records[1].key_index, 7u);
+  EXPECT_EQ(records[1].issuer_key_id, issuer);
+  EXPECT_EQ(records[1].serial, 0x1122334455667788ull);
+  EXPECT_TRUE(VerifyItems(rig.auth, ExportAll(*rig.log), kChallenge, 1).ok());
+  // Malformed: padding must be zero.
+  uint8_t buf[kMaxLogRecordSize];
+  const size_t n = EncodeLogKeyIntro(7, issuer, 1, 5, buf);
+  EXPECT_EQ(n, 24u);
+  EXPECT_TRUE(DecodeLogRecord(5, std::span<const uint8_t>(buf, n)).ok());
+  buf[20] = 1;
+  internal::PutLe16(buf + 22, internal::Crc16(std::span<const uint8_t>(buf, 22)));  // a well-formed CRC
+  EXPECT_EQ(DecodeLogRecord(5, std::span<const uint8_t>(buf, n)).status().code(), StatusCode::kDataLoss);
 }
 
 }  // namespace

@@ -61,7 +61,7 @@ TEST(FileFlash, StoreAndLogSurviveRestarts) {
     ASSERT_TRUE(s.store.Write(core::MakeRecordKey(1, static_cast<uint16_t>(run)), v).ok());
     ASSERT_TRUE(log.Append(testing::TypicalEvent(static_cast<uint32_t>(run))).ok());
     EXPECT_EQ(log.next_seq(), static_cast<uint64_t>(run) + 2);
-    EXPECT_EQ(s.store.record_count(), static_cast<size_t>(run) + 3);  // + boot epoch, log high-water
+    EXPECT_EQ(s.store.record_count(), static_cast<size_t>(run) + 4);  // + boot epoch, log high-water, durable head
   }
 }
 

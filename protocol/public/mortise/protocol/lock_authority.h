@@ -169,6 +169,17 @@ class LockAuthority {
   // (store::LogVerifier's channel mode). kFailedPrecondition: not started.
   Status LogKey(crypto::SecretBytes<32>& out) const;
 
+  // Signs a head of the lock's audit log with the identity key (the signer
+  // store::AuditLog gets through lockd; docs/storage-format.md §4.2, record
+  // 0xA6). `message` must be exactly the 68-byte signed-head message:
+  // "mortise-log-head-v1\0" | this lock's id | LE64 sequence | chain (16) |
+  // LE64 time; anything else is refused with kInvalidArgument, so the
+  // identity key signs nothing else through here (domain separation from
+  // every other signature of the protocol). kFailedPrecondition: not
+  // started. DRBG/backend errors from P256KeyPair::Sign.
+  Status SignLogHead(std::span<const uint8_t> message, crypto::P256Signature& signature) const;
+  static constexpr size_t kLogHeadMessageSize = 68;
+
   crypto::Drbg& drbg() { return drbg_; }
 
  private:

@@ -1,20 +1,26 @@
 // The lock's audit log: an append-only ring of 4 KiB segments in its own
 // flash partition, numbered, hash-chained and authenticated with a lock-held
 // key, with an acknowledged upload cursor and explicit loss records.
-// Implements core::EventSink. Format: docs/storage-format.md.
+// Implements core::EventSink. Format: docs/storage-format.md §4 (MLG2).
 //
-// Why a reader detects tampering (A02):
+// Why a reader detects tampering (A02), in transit and at rest:
 //  - every record has a 64-bit sequence number, never reused: it continues
-//    across segments, wrap-around and reboots, and a durable high-water mark
-//    in the record store keeps it ahead even if the whole log is erased;
-//  - chain: h(s) = first 16 bytes of SHA-256("MLc1" | h(s-1) | LE64(s) |
+//    across segments, wrap-around and reboots;
+//  - chain: h(s) = first 16 bytes of SHA-256("MLc1" | h(prev) | LE64(s) |
 //    record bytes). Changing, dropping, inserting or reordering any record
 //    changes every later h;
 //  - tag(n) = HMAC-SHA256(key, "MLa1" | LE64(n) | h(n)) truncated to 16 bytes
 //    authenticates the whole history up to n. The lock stores one per
-//    segment (the seal: one MAC per ~200 records), and at export computes
-//    one over the start point and one over the open tail, bound to the
-//    reader's challenge so an old export cannot be replayed as current.
+//    segment (the seal), and at export computes one over the start point and
+//    one over the open tail, bound to the reader's challenge;
+//  - at rest: before each record reaches the log's flash, the lock writes a
+//    *durable head* to the record store (outside the log's partition):
+//    {n, keyed tag of the chain before n, keyed tag of h(n)}. Mount walks
+//    every segment, checks every seal and every join between segments, and
+//    checks the chain's end against the durable head, so an edit, removal
+//    or addition anywhere is found by the lock itself; what it cannot vouch
+//    for it declares in the log with a "tampered" loss record, which every
+//    reader's LogVerifier flags. Numbering never goes below the durable head;
 //  - losses are records too: an overwrite of unacknowledged records, a failed
 //    write or a lost log writes a loss record, authenticated like any other.
 #pragma once
@@ -27,6 +33,7 @@
 #include "mortise/core/durable_store.h"
 #include "mortise/core/event_sink.h"
 #include "mortise/crypto/hash.h"
+#include "mortise/crypto/p256.h"
 #include "mortise/store/flash.h"
 
 namespace mortise::store {
@@ -34,7 +41,9 @@ namespace mortise::store {
 inline constexpr size_t kLogTagSize = 16;
 inline constexpr size_t kLogChainSize = 16;
 inline constexpr size_t kLogChallengeSize = 16;
-inline constexpr size_t kMaxLogRecordSize = 40;
+inline constexpr size_t kMaxLogRecordSize = 84;  // the signed head; events are 20 or 40
+inline constexpr size_t kLogLockIdSize = 16;
+inline constexpr size_t kLogSignatureSize = 64;
 using LogTag = std::array<uint8_t, kLogTagSize>;
 using LogChain = std::array<uint8_t, kLogChainSize>;
 using LogChallenge = std::array<uint8_t, kLogChallengeSize>;
@@ -49,6 +58,27 @@ class LogAuthenticator {
                    std::span<uint8_t, kLogTagSize> out) const = 0;
 };
 
+// Facade: the lock's identity key signs the head of its log (issue 9 item 2)
+// so that any holder of the lock's public key verifies a stored stream
+// offline. The integrator provides it (lockd: over protocol::LockAuthority,
+// which refuses to sign anything that does not start with the log-head
+// label and its own lock id); the store never depends on the protocol.
+class LogHeadSigner {
+ public:
+  virtual ~LogHeadSigner() = default;
+  virtual std::span<const uint8_t, kLogLockIdSize> lock_id() const = 0;
+  // ECDSA P-256 (r || s) over `message` as built by EncodeSignedHeadMessage.
+  virtual Status Sign(std::span<const uint8_t> message, std::span<uint8_t, kLogSignatureSize> signature) = 0;
+};
+
+// The signed bytes of a signed head: "mortise-log-head-v1\0" (20 bytes) |
+// lock id (16) | LE64(s) (the signed-head record's own sequence number) |
+// h(s - 1) as the chain stands before it (16) | LE64(lock UTC seconds).
+inline constexpr size_t kSignedHeadMessageSize = 20 + kLogLockIdSize + 8 + 16 + 8;
+void EncodeSignedHeadMessage(std::span<const uint8_t, kLogLockIdSize> lock_id, uint64_t seq,
+                             std::span<const uint8_t, 16> chain_before, int64_t utc,
+                             std::span<uint8_t, kSignedHeadMessageSize> out);
+
 class HmacLogAuthenticator final : public LogAuthenticator {
  public:
   MORTISE_STORE_NOT_ON_HEAP
@@ -60,12 +90,26 @@ class HmacLogAuthenticator final : public LogAuthenticator {
   crypto::HmacSha256 hmac_;
 };
 
-enum class LogRecordType : uint8_t { kEvent = 0, kLoss = 1 };
+enum class LogRecordType : uint8_t { kEvent = 0, kLoss = 1, kSignedHead = 2, kKeyIntro = 3 };
 enum class LossReason : uint8_t {
   kOverflow = 1,      // unacknowledged records overwritten by the ring
   kWriteFailure = 2,  // events the flash refused (they never got a sequence number)
-  kLogLost = 3,       // the log's flash was found erased or unreadable
+  kLogLost = 3,       // the log's flash was found erased or unreadable, or numbers were skipped
+  // Mount found records it wrote edited, removed or added, a segment whose
+  // seal does not verify and that nothing else vouches for, or a hole
+  // between segments: it cannot vouch for [first_lost, first_lost + count).
+  // Always tampering or flash damage, never a power cut. LogVerifier flags it.
+  kTampered = 4,
+  // Not a loss: the segment ending at first_lost (count 0) has a missing or
+  // invalid seal (a power cut tore it, or it was erased), and the lock
+  // verified that segment's chain against its durable head when it found it.
+  kLateSeal = 5,
 };
+// Record type numbers reserved in the MLG2 format for what comes next
+// (docs/storage-format.md §4.2): a signed log head (issue 9 item 2) and a
+// key-introduction record naming a credential index (issue 9 item 1).
+inline constexpr uint8_t kLogRecordTypeSignedHead = 0xA6;  // built: LogRecordType::kSignedHead
+inline constexpr uint8_t kLogRecordTypeKeyIntro = 0xA7;    // built: LogRecordType::kKeyIntro
 
 // A decoded record.
 struct LogRecord {
@@ -75,6 +119,14 @@ struct LogRecord {
   LossReason reason = LossReason::kOverflow;  // kLoss
   uint64_t first_lost = 0;            // kLoss: first lost sequence number (0: none had one)
   uint32_t lost_count = 0;            // kLoss
+  // kKeyIntro: from this record on, credential index `key_index` of
+  // protocol keys (events' credential.index) names the key (issuer key id,
+  // serial), until another introduction reuses the index.
+  uint16_t key_index = 0;
+  std::array<uint8_t, 8> issuer_key_id{};
+  uint64_t serial = 0;
+  int64_t signed_utc = 0;             // kSignedHead: the lock's time when it signed
+  std::array<uint8_t, kLogSignatureSize> signature{};  // kSignedHead
 };
 
 // Encodes an event as stored (20 bytes when every field fits the short form,
@@ -84,6 +136,8 @@ size_t EncodeLogLoss(LossReason reason, uint64_t first_lost, uint32_t count, uin
                      std::span<uint8_t, kMaxLogRecordSize> out);
 // Decodes stored record bytes. kDataLoss: bad CRC, unknown type, wrong size,
 // field out of range, or a low byte that does not match `seq`.
+size_t EncodeLogKeyIntro(uint16_t index, std::span<const uint8_t, 8> issuer_key_id, uint64_t serial, uint64_t seq,
+                         std::span<uint8_t, kMaxLogRecordSize> out);
 Result<LogRecord> DecodeLogRecord(uint64_t seq, std::span<const uint8_t> bytes);
 
 // An exported item: what the lock sends and a reader verifies.
@@ -93,6 +147,9 @@ enum class LogItemType : uint8_t {
   kVoid = 3,        // seq: the lock holds this record but cannot read it (flash damage)
   kCheckpoint = 4,  // seq = n, tag = tag(n) (a segment seal)
   kHead = 5,        // seq = n, tag over the challenge and h(n): the end of the log now
+  // seq = n: the lock's newest timed signed head, held in its RAM, over
+  // h(n) (message sequence n + 1); bytes: LE64 lock time | signature (72).
+  kSignedHead = 6,
 };
 struct LogItem {
   LogItemType type = LogItemType::kRecord;
@@ -128,11 +185,31 @@ struct LogFindings {
   uint64_t order_errors = 0;       // a sequence number repeated or went back
   uint64_t bad_tags = 0;           // anchor, checkpoint or head tag wrong
   uint64_t malformed = 0;          // record bytes that do not decode
-  uint64_t lost_by_lock = 0;       // events counted by loss records
+  uint64_t lost_by_lock = 0;       // events counted by loss records (kTampered excluded)
+  // Sequence numbers the lock declared altered at rest (kTampered loss
+  // records): the lock found its own flash edited. Never ok().
+  uint64_t tampered = 0;
+  uint64_t late_seals = 0;         // segments whose seal the lock re-vouched (kLateSeal)
+  // Offline mode (the lock's public key): the newest signed head that
+  // verified ("verified through record signed_through, signed at lock time
+  // signed_at"), signatures that did not, and whether that head is older
+  // than the reader's bound (a genuine old head cannot be told from a
+  // stream cut back to it).
+  uint64_t signed_through = 0;
+  int64_t signed_at = 0;
+  uint64_t bad_signatures = 0;
+  bool stale_head = false;
   bool head_verified = false;
   bool ok() const {
     return unverified == 0 && unexplained_gaps == 0 && order_errors == 0 && bad_tags == 0 && malformed == 0 &&
-           head_verified;
+           tampered == 0 && head_verified;
+  }
+  // Offline mode: complete, in order and unedited through a verified signed
+  // head that is not stale. Records after it are `unverified` (not yet
+  // signed), which offline_ok() allows.
+  bool offline_ok() const {
+    return unexplained_gaps == 0 && order_errors == 0 && bad_tags == 0 && malformed == 0 && tampered == 0 &&
+           bad_signatures == 0 && signed_through != 0 && !stale_head;
   }
 };
 
@@ -152,6 +229,12 @@ class LogVerifier {
   // stream that reaches the head. docs/storage-format.md, "Reading the log
   // over a session".
   LogVerifier(const LogChallenge& challenge, uint64_t expected_first);
+  // Offline: a stored stream checked by anyone holding the lock's public key
+  // and id, without a session. Tags are not checked (no key); the chain is,
+  // and every signed head's signature over it. `now_utc` is the reader's
+  // time; a newest signed head more than `max_head_age_s` older is stale.
+  LogVerifier(const crypto::P256PublicKey& lock_key, std::span<const uint8_t, kLogLockIdSize> lock_id,
+              uint64_t expected_first, int64_t now_utc, int64_t max_head_age_s);
   void Feed(const LogItem& item);
   const LogFindings& Finish();
   const LogFindings& findings() const { return findings_; }
@@ -168,7 +251,11 @@ class LogVerifier {
     unverified_ = 0;
   }
 
-  const LogAuthenticator* auth_;  // null: tags authenticated by the channel
+  const LogAuthenticator* auth_;  // null: tags authenticated by the channel (or offline)
+  const crypto::P256PublicKey* lock_key_ = nullptr;  // offline mode
+  std::array<uint8_t, kLogLockIdSize> lock_id_{};
+  int64_t now_utc_ = 0;
+  int64_t max_head_age_s_ = 0;
   LogChallenge challenge_;
   uint64_t expected_first_;
   LogFindings findings_;
@@ -194,6 +281,10 @@ struct LogMountReport {
   // high-water mark after damage or an interrupted roll; declared by a loss
   // record).
   uint64_t sequence_jump = 0;
+  // Sequence numbers this mount declared altered (kTampered records written
+  // now; ranges declared at an earlier mount are not counted again).
+  uint64_t tampered = 0;
+  uint32_t late_seals = 0;  // kLateSeal notes written by this mount
 };
 
 class LogRecordVisitor {
@@ -212,6 +303,11 @@ class AuditLog final : public core::EventSink {
   // has declared: the difference survives a reboot and is declared then.
   static constexpr uint16_t kCounterFailedEvents = 0xFF02;
   static constexpr uint16_t kCounterFailedDeclared = 0xFF03;
+  // The durable head (record store record, kind RecordStore::kStoreStateKind):
+  // LE64 n | tag8("MLp2", n, chain before n) | tag8("MLa1", n, h(n)),
+  // written before record n is programmed. docs/storage-format.md §4.4.
+  static constexpr uint32_t kHeadRecordKey = 0xFFFE0000u;
+  static constexpr size_t kHeadRecordSize = 24;
   static constexpr size_t kMinBlocks = 3;
   static constexpr size_t kMaxBlocks = 64;
 
@@ -230,10 +326,35 @@ class AuditLog final : public core::EventSink {
   // store allows, in counter kCounterFailedEvents) and written as a loss
   // record by the next successful append, also after a reboot.
   void Emit(const core::LockEvent& event) override;
+  // Signed heads (issue 9 item 2): with a signer, the log signs its head at
+  // every roll (a 0xA6 record before the seal, kept with the segment) and,
+  // through SignHeadIfDue, every `interval_s` while records wait unsigned;
+  // never on a reader's request. Timed heads are kept in RAM and exported
+  // at their place (LogItemType::kSignedHead), not written to the ring: at
+  // 84 bytes each they would cost most of its capacity when events are
+  // sparse (docs/storage-format.md §5). After a reboot the next tick signs.
+  // The signer must outlive the log. Call before Mount or after.
+  void set_head_signer(LogHeadSigner* signer, uint32_t interval_s) {
+    signer_ = signer;
+    sign_interval_s_ = interval_s;
+  }
+  // The integrator's timer: appends a signed head when records wait unsigned
+  // and the last signed head is `interval_s` old (or none was written since
+  // mount). OK and nothing written otherwise. kFailedPrecondition: not
+  // mounted. Errors from the signer, Flash and the store.
+  Status SignHeadIfDue(int64_t utc_now);
+  uint64_t last_signed_seq() const { return last_signed_seq_; }
+
   // Appends and returns the event's sequence number once it is on flash.
   // kFailedPrecondition: not mounted, or a write failed since the last mount.
   // Errors from Flash and the store.
   Result<uint64_t> Append(const core::LockEvent& event);
+
+  // Introduces a key (issue 9 item 1): a 24-byte record saying that from
+  // now on the 16-bit credential index the lock assigned names the key
+  // (issuer key id, 64-bit serial), so a reader of later events names the
+  // exact key. Returns its sequence number. Errors as Append.
+  Result<uint64_t> AppendKeyIntroduction(uint16_t index, std::span<const uint8_t, 8> issuer_key_id, uint64_t serial);
 
   // Records up to `seq` reached the reader; they may now be overwritten.
   // kOutOfRange: `seq` was never issued. Store errors.
@@ -255,6 +376,20 @@ class AuditLog final : public core::EventSink {
     uint64_t first_seq;
     LogChain chain_in;
   };
+  struct Range {
+    uint64_t first;
+    uint64_t last;
+  };
+  // What mount found that it must declare (docs/storage-format.md §4.5).
+  struct MountFindings {
+    static constexpr size_t kMax = 8;
+    Range tampered[kMax] = {};
+    size_t tampered_count = 0;
+    uint64_t late_seal[kMax] = {};
+    size_t late_seal_count = 0;
+    bool head_ok = true;        // the chain's end matches the durable head
+    bool record_missing = false;  // the durable head's record n is not on flash (a cut before it was programmed)
+  };
   Status CheckUsable() const;
   Status LoadHead();
   // Seals the head and opens a new segment; numbering continues at
@@ -262,7 +397,15 @@ class AuditLog final : public core::EventSink {
   Status Roll(uint64_t jump_to = 0);
   Status AppendLoss(LossReason reason, uint64_t first, uint64_t count);
   Status OpenFirstSegment();
-  Status WriteRecord(std::span<const uint8_t> bytes);
+  // Checks every segment, every seal, every join and the durable head.
+  Status CheckAtRest(MountFindings& found);
+  Status DeclareFindings(const MountFindings& found);
+  // Writes the durable head for next_seq_, then the record; advances the chain.
+  Status WriteNumbered(std::span<const uint8_t> bytes);
+  Status WriteSeal(std::span<const uint8_t> seal);
+  Status AppendSignedHead(int64_t utc);
+  // Bytes kept before the seal slot for what a roll writes.
+  size_t RollReserve() const;
   Result<uint64_t> RaiseCounter(uint16_t id, uint64_t value);
   void SortSegments();
 
@@ -277,6 +420,9 @@ class AuditLog final : public core::EventSink {
   uint64_t next_seq_ = 1;
   uint64_t acknowledged_ = 0;
   uint64_t high_water_ = 0;
+  bool has_durable_head_ = false;
+  uint64_t durable_head_ = 0;  // n of the durable head (valid if has_durable_head_)
+  uint8_t durable_raw_[kHeadRecordSize] = {};  // as read at mount
   LogChain head_chain_{};
   uint32_t head_offset_ = 0;
   bool head_sealed_ = false;  // the head's seal slot is programmed (valid or torn)
@@ -286,6 +432,17 @@ class AuditLog final : public core::EventSink {
   uint64_t last_loss_count_ = 0;
   bool last_is_loss_ = false;
   uint32_t failed_events_ = 0;
+  LogHeadSigner* signer_ = nullptr;
+  uint32_t sign_interval_s_ = 0;
+  uint64_t last_signed_seq_ = 0;   // last record covered by a signed head since mount
+  // The newest timed signed head (RAM): covers records up to timed_n_.
+  bool timed_valid_ = false;
+  uint64_t timed_n_ = 0;
+  int64_t timed_utc_ = 0;
+  std::array<uint8_t, kLogSignatureSize> timed_sig_{};
+  bool signed_since_mount_ = false;
+  int64_t last_signed_utc_ = 0;
+  int64_t latest_utc_ = 0;         // the newest time the log has seen (events, SignHeadIfDue)
   bool mounted_ = false;
   bool broken_ = false;
   LogMountReport report_;

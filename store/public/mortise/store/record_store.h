@@ -76,12 +76,18 @@ class RecordStore final : public core::DurableStore {
   static constexpr size_t kMinBlocks = 4;
   // Kind reserved for counters: Write/Erase refuse it, ForEach hides it.
   static constexpr uint16_t kCounterKind = 0xFFFF;
+  // Kind for the storage module's own small state records (the audit log's
+  // durable head, AuditLog::kHeadRecordKey): ordinary records that, like
+  // counter writes, may use the byte reserve, so a store full of users does
+  // not stop the log. ForEach hides them.
+  static constexpr uint16_t kStoreStateKind = 0xFFFE;
   // Added to the newest readable value of a counter whose newest value is
   // unreadable (mount_report().counters_recovered).
   static constexpr uint64_t kCounterRecoveryMargin = 4096;
   // Bytes that only counter writes and tombstones (erasures) may use: a store
   // filled with records still counts, acknowledges and deletes. The reserve
-  // is min(kCounterReserveBytes, block size / 8): 512 B with 4 KiB blocks.
+  // is min(kCounterReserveBytes, block size / 4): 512 B with 4 KiB blocks
+  // (it holds the live counters and the audit log's durable head).
   static constexpr size_t kCounterReserveBytes = 512;
   // Lock default: ~1000 users, 2000 credentials, schedules and config.
   static constexpr size_t kDefaultCapacity = 4096;
