@@ -93,7 +93,8 @@ int Operate(Context& ctx, protocol::Command command, int64_t value, bool remote,
       // it has verified, and a relay could have written this one.
       throw Error(ExitCode::kUnreachable,
                   std::string("the outcome of the remote ") + verb + " is unconfirmed (an unsigned answer says: " +
-                      Explain(r.envelope) + "; the lock did not sign it, so a relay could have written it)",
+                      ExplainStatus(r.envelope, RefusalStage::kCommand).why +
+                      "; the lock did not sign it, so a relay could have written it)",
                   "Check with mortise status once the command's 30 s have passed.");
     }
     if (r.envelope == StatusCode::kAlreadyExists || r.envelope == StatusCode::kResourceExhausted) {

@@ -18,11 +18,11 @@ namespace mortise::cli {
 namespace {
 
 using testing::Bytes;
+using testing::CatchError;
 using namespace std::chrono_literals;
 
 const KdfParams kFast = KdfParams::Fast();
 
-using testing::CatchError;
 using testing::Contains;
 
 class CliKeyringTest : public ::testing::Test {
@@ -43,8 +43,9 @@ class CliKeyringTest : public ::testing::Test {
     for (size_t i = 0; i < 32; ++i) l.offline_pin_secret->data()[i] = static_cast<uint8_t>(i);
     l.access_list.version = 4;
     l.access_list.floor = 2;
-    l.access_list.revoked = {77};
-    l.access_list.disabled = {78};
+    l.access_list.revoked = {protocol::KeyRef{protocol::KeyIdOf(fx.owner.public_key()), 77}};
+    l.access_list.disabled = {protocol::KeyRef{protocol::KeyIdOf(fx.owner.public_key()), 78}};
+    l.claim_generation = 6;
     l.access_list.min_epochs = {protocol::IssuerMinEpoch{protocol::KeyIdOf(fx.owner.public_key()), 3}};
     l.issuer_epoch = 3;
     IssuedKey k;
@@ -100,7 +101,9 @@ TEST_F(CliKeyringTest, RoundTripKeepsEveryField) {
   EXPECT_TRUE(l.is_owner());
   ASSERT_TRUE(l.offline_pin_secret.has_value());
   EXPECT_EQ(l.offline_pin_secret->data()[31], 31);
-  EXPECT_EQ(l.access_list.revoked, std::vector<uint64_t>{77});
+  const std::vector<protocol::KeyRef> revoked = {protocol::KeyRef{protocol::KeyIdOf(fx.owner.public_key()), 77}};
+  EXPECT_EQ(l.access_list.revoked, revoked);
+  EXPECT_EQ(l.claim_generation, 6u);
   EXPECT_EQ(l.access_list.min_epochs[0].min_epoch, 3u);
   ASSERT_EQ(l.issued.size(), 1u);
   EXPECT_EQ(l.issued[0].schedule->end_minute, 1080);
@@ -422,21 +425,23 @@ TEST_F(CliKeyringTest, OwnerMutations) {
   EXPECT_EQ(CatchError([&] { l.RecordIssuedKey(k); }).code(), ExitCode::kUsage);
   // Revocation goes into the next snapshot, whose version is above the
   // last one signed and the lock's floor.
-  l.Revoke(s);
+  const protocol::KeyId me = protocol::KeyIdOf(fx.owner.public_key());
+  l.Revoke(s, me);
   EXPECT_TRUE(l.FindIssued(s)->revoked);
-  l.Revoke(s);  // idempotent
-  EXPECT_EQ(std::count(l.access_list.revoked.begin(), l.access_list.revoked.end(), s), 1);
-  EXPECT_EQ(CatchError([&] { l.Revoke(12345); }).code(), ExitCode::kUsage);
-  protocol::AccessListState next = l.access_list.NextSnapshot();
+  l.Revoke(s, me);  // idempotent
+  EXPECT_EQ(std::count(l.access_list.revoked.begin(), l.access_list.revoked.end(), protocol::KeyRef{me, s}), 1);
+  EXPECT_EQ(CatchError([&] { l.Revoke(12345, me); }).code(), ExitCode::kUsage);
+  protocol::AccessListState next = l.access_list.NextSnapshot(l.claim_generation);
   EXPECT_EQ(next.version, 5u);
+  EXPECT_EQ(next.claim_generation, 6u);
   EXPECT_EQ(next.revoked_count, 2);
   EXPECT_EQ(next.disabled_count, 1);
   EXPECT_EQ(next.epoch_count, 1);
   l.access_list.version = 0;
   l.access_list.floor = 40;
-  EXPECT_EQ(l.access_list.NextSnapshot().version, 41u);
-  l.access_list.revoked.assign(25, 5);
-  EXPECT_TRUE(Contains(CatchError([&] { (void)l.access_list.NextSnapshot(); }), "access list is full"));
+  EXPECT_EQ(l.access_list.NextSnapshot(1).version, 41u);
+  l.access_list.revoked.assign(protocol::kMaxRevokedKeys + 1, protocol::KeyRef{me, 5});
+  EXPECT_TRUE(Contains(CatchError([&] { (void)l.access_list.NextSnapshot(1); }), "access list is full"));
   // Counters only move forward.
   EXPECT_EQ(l.NextRemoteCounter(), 13u);
   l.AdvanceLogCursor(50);

@@ -19,8 +19,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::Bytes;
-
 using testing::CatchError;
+
 using testing::Contains;
 
 // How the test lock answers each frame.
@@ -140,10 +140,10 @@ TEST(CliEndpointTest, RefusesMalformedEndpoints) {
                           "tcp:h:8x", "tcp:::1:80", "tcp:[::1]80", "tcp:[::1"}) {
     SCOPED_TRACE(bad);
     const Error e = CatchError([&] { Endpoint::Parse(bad); });
-    EXPECT_EQ(e.code(), ExitCode::kUsage);
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
     EXPECT_TRUE(Contains(e, "invalid endpoint"));
   }
-  EXPECT_EQ(CatchError([] { Endpoint::Parse("/" + std::string(200, 'a')); }).code(), ExitCode::kUsage);
+  EXPECT_EQ(CatchError([] { Endpoint::Parse("/" + std::string(200, 'a')); }).code(), ExitCode::kBadInput);
 }
 
 TEST(CliTransportTest, ExchangesFramesOverSeqpacket) {
