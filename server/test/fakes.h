@@ -3,6 +3,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
+
+#include <gtest/gtest.h>
 
 #include "clock_random.h"
 
@@ -30,5 +33,14 @@ class SeededRandom final : public Random {
   uint64_t seed_;
   uint64_t calls_ = 0;
 };
+
+// The running test's name, usable as one path component.
+inline std::string TestDirName() {
+  std::string n = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  for (auto& c : n) {
+    if (c == '/') c = '_';
+  }
+  return n;
+}
 
 }  // namespace mortise::server::testing
