@@ -21,7 +21,7 @@ class AuthServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("mortise-auth-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("mortise-auth-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     repo_ = OpenSqlite((dir_ / "db.sqlite").string());

@@ -27,7 +27,7 @@ std::string Lower(std::string s) {
 class OpenApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / "mortise-openapi-test";
+    dir_ = fs::temp_directory_path() / ("mortise-openapi-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     repo_ = OpenSqlite((dir_ / "db").string());

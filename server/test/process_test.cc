@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "fakes.h"
 #include "http_client.h"
 
 namespace mortise::server {
@@ -121,7 +122,7 @@ class ProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("mortise-server-process-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("mortise-server-process-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }

@@ -30,15 +30,6 @@ class RepositoryContract : public ::testing::TestWithParam<std::string> {
   void TearDown() override { fs::remove_all(dir_); }
   std::unique_ptr<SqlRepository> Open(const StorageOptions& o = {}) { return OpenRepository(url_, o); }
 
-  static AccountRow Account(const std::string& id, const std::string& email) {
-    AccountRow a;
-    a.id = id;
-    a.email = email;
-    a.password_hash = "$argon2id$fake";
-    a.created_at = a.password_changed_at = 1000;
-    return a;
-  }
-
   fs::path dir_;
   std::string url_;
 };
@@ -109,8 +100,8 @@ TEST_P(RepositoryContract, AFailingMigrationLeavesNothingBehind) {
 
 TEST_P(RepositoryContract, EmailsAreUniqueAndAccountDeletionCascades) {
   auto repo = Open();
-  EXPECT_TRUE(repo->CreateAccount(Account("acct_1", "ana@example.org")));
-  EXPECT_FALSE(repo->CreateAccount(Account("acct_2", "ana@example.org")));
+  EXPECT_TRUE(repo->CreateAccount(testing::SampleAccount("acct_1", "ana@example.org")));
+  EXPECT_FALSE(repo->CreateAccount(testing::SampleAccount("acct_2", "ana@example.org")));
   SessionRow s;
   s.id = "sess_1";
   s.account_id = "acct_1";
@@ -125,7 +116,7 @@ TEST_P(RepositoryContract, EmailsAreUniqueAndAccountDeletionCascades) {
 
 TEST_P(RepositoryContract, TotpStepsOnlyMoveForward) {
   auto repo = Open();
-  repo->CreateAccount(Account("acct_1", "ana@example.org"));
+  repo->CreateAccount(testing::SampleAccount("acct_1", "ana@example.org"));
   EXPECT_TRUE(repo->ConsumeTotpStep("acct_1", 10));
   EXPECT_FALSE(repo->ConsumeTotpStep("acct_1", 10));
   EXPECT_FALSE(repo->ConsumeTotpStep("acct_1", 9));

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include "api_error.h"
+#include "fakes.h"
 #include "migrations.h"
 #include "sql_repository.h"
 
@@ -19,21 +20,12 @@ class StorageTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("mortise-storage-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("mortise-storage-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Path(const char* name) { return (dir_ / name).string(); }
-
-  static AccountRow Account(const std::string& id, const std::string& email) {
-    AccountRow a;
-    a.id = id;
-    a.email = email;
-    a.password_hash = "$argon2id$fake";
-    a.created_at = a.password_changed_at = 1000;
-    return a;
-  }
 
   fs::path dir_;
 };
@@ -48,13 +40,13 @@ TEST_F(StorageTest, SqliteRunsInWalWithFullSyncAndForeignKeys) {
 TEST_F(StorageTest, BackupOfAnOpenDatabaseRestoresEveryCommittedRow) {
   auto repo = OpenSqlite(Path("db"));
   for (int i = 0; i < 50; ++i) {
-    repo->CreateAccount(Account("acct_" + std::to_string(i), "u" + std::to_string(i) + "@example.org"));
+    repo->CreateAccount(testing::SampleAccount("acct_" + std::to_string(i), "u" + std::to_string(i) + "@example.org"));
   }
   // The server still holds the database open (WAL not checkpointed).
   BackupSqlite(Path("db"), Path("snapshot"));
   EXPECT_THROW(BackupSqlite(Path("db"), Path("snapshot")), StorageError);  // never overwrites
   EXPECT_FALSE(fs::exists(Path("snapshot.tmp")));
-  repo->CreateAccount(Account("acct_late", "late@example.org"));
+  repo->CreateAccount(testing::SampleAccount("acct_late", "late@example.org"));
   fs::copy_file(Path("snapshot"), Path("restored"));
   auto restored = OpenSqlite(Path("restored"));
   EXPECT_EQ(restored->QueryText("SELECT COUNT(*) FROM accounts"), "50");
