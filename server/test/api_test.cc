@@ -67,13 +67,7 @@ class ApiTest : public ::testing::TestWithParam<std::string> {
   Browser SignIn(const std::string& email, const json& extra = json::object()) {
     json body = {{"email", email}, {"password", kPassword}};
     body.update(extra);
-    const auto r = Call("POST", "/api/v1/sessions", body);
-    EXPECT_EQ(r.status, 201) << r.body;
-    Browser b{port_, "", ""};
-    const auto cookie = r.Header("set-cookie").value_or("");
-    b.cookie = cookie.substr(0, cookie.find(';'));
-    b.csrf = r.Json().value("csrf_token", "");
-    return b;
+    return testing::SignInBrowser(port_, body);
   }
 
   fs::path dir_;

@@ -138,10 +138,7 @@ class ProcessTest : public ::testing::Test {
     if (sign_up) {
       EXPECT_EQ(c.Send("POST", "/api/v1/accounts", creds.dump())->status, 201);
     }
-    const auto r = c.Send("POST", "/api/v1/sessions", creds.dump());
-    EXPECT_EQ(r->status, 201) << r->body;
-    const std::string cookie = r->Header("set-cookie").value_or("");
-    return Browser{port, cookie.substr(0, cookie.find(';')), r->Json().value("csrf_token", "")};
+    return testing::SignInBrowser(port, creds);
   }
 
   static std::set<std::string> KeyNames(Browser& b) {
