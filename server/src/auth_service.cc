@@ -28,6 +28,15 @@ std::string NormaliseRecoveryCode(std::string_view code) {
 
 bool IsKnownScope(std::string_view scope) { return scope == kScopeAccountRead; }
 
+void AuthService::ThrowIfAccountLocked(const std::string& email, int64_t now_ms) {
+  if (const int64_t wait = throttle_.AccountWait(email, now_ms); wait > 0) {
+    throw ApiError(429, "account_locked",
+                   "This account is locked after repeated failed sign-ins; try again in " + std::to_string(wait) +
+                       " seconds.")
+        .WithRetryAfter(wait);
+  }
+}
+
 AuthService::AuthService(Repository& repo, const Clock& clock, Random& random, AuthSettings settings)
     : repo_(repo),
       clock_(clock),
@@ -120,12 +129,7 @@ NewSession AuthService::SignIn(std::string_view email, std::string_view password
                    "Too many failed sign-ins from your address; try again in " + std::to_string(wait) + " seconds.")
         .WithRetryAfter(wait);
   }
-  if (const int64_t wait = throttle_.AccountWait(key, now); wait > 0) {
-    throw ApiError(429, "account_locked",
-                   "Sign-in to this account is locked after repeated failures; try again in " + std::to_string(wait) +
-                       " seconds.")
-        .WithRetryAfter(wait);
-  }
+  ThrowIfAccountLocked(key, now);
   auto account = repo_.AccountByEmail(key);
   const bool password_ok = account ? hasher_.Verify(account->password_hash, password)
                                    : (hasher_.Verify(dummy_hash_, password), false);
@@ -247,12 +251,7 @@ void AuthService::CheckPasswordAndFactor(const Principal& who, std::string_view 
   // A stolen session must not become an unthrottled password oracle: the
   // same per-account lockout as sign-in (the address half does not apply).
   const int64_t now = NowMs();
-  if (const int64_t wait = throttle_.AccountWait(row->email, now); wait > 0) {
-    throw ApiError(429, "account_locked",
-                   "This account is locked after repeated failures; try again in " + std::to_string(wait) +
-                       " seconds.")
-        .WithRetryAfter(wait);
-  }
+  ThrowIfAccountLocked(row->email, now);
   if (!hasher_.Verify(row->password_hash, password)) {
     throttle_.RecordFailure(row->email, "", now);
     throw ApiError(401, "invalid_credentials", "The current password is wrong.");

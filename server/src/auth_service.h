@@ -124,6 +124,8 @@ class AuthService {
   void CheckSecondFactor(const AccountRow& account, const SecondFactor& factor);
   void CheckPasswordAndFactor(const Principal& who, std::string_view password, const SecondFactor& factor,
                               AccountRow& account);
+  // 429 account_locked with retry-after while the email is locked.
+  void ThrowIfAccountLocked(const std::string& email, int64_t now_ms);
   int64_t NowMs() const { return clock_.NowMs(); }
 
   Repository& repo_;

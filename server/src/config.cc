@@ -120,15 +120,21 @@ void FinishConfig(Config& c) {
         "auth.password_profile \"test-fast\" stores passwords with a trivially cheap hash; it is refused unless the "
         "server listens on loopback only");
   }
-  SqlitePath(c.db);
+  if (!IsPostgresUrl(c.db) && !(c.db.rfind("sqlite:", 0) == 0 && c.db.size() > 7)) {
+    throw ConfigError("db.url \"" + c.db + "\" must be sqlite:PATH or postgresql://...");
+  }
 }
 
 std::string SqlitePath(const std::string& db_url) {
   if (db_url.rfind("sqlite:", 0) == 0 && db_url.size() > 7) return db_url.substr(7);
-  if (db_url.rfind("postgresql:", 0) == 0 || db_url.rfind("postgres:", 0) == 0) {
-    throw ConfigError("the PostgreSQL backend is not built yet; use --db sqlite:PATH (docs/server.md)");
+  if (IsPostgresUrl(db_url)) {
+    throw ConfigError("mortise-server backup is for SQLite; back up PostgreSQL with its own tools (pg_dump)");
   }
   throw ConfigError("database \"" + db_url + "\" must be sqlite:PATH");
+}
+
+bool IsPostgresUrl(const std::string& db_url) {
+  return db_url.rfind("postgresql://", 0) == 0 || db_url.rfind("postgres://", 0) == 0;
 }
 
 }  // namespace mortise::server

@@ -13,7 +13,7 @@ namespace mortise::server {
 struct Config {
   std::string listen = "127.0.0.1:8080";  // [http] listen
   HttpOptions http;                       // host and port come from `listen`
-  std::string db = "sqlite:mortise-server.db";
+  std::string db = "sqlite:mortise-server.db";  // or postgresql://...
   int db_busy_timeout_ms = 5000;
   ApiSettings api;
 };
@@ -33,5 +33,7 @@ void FinishConfig(Config& config);
 
 // "sqlite:PATH" -> PATH; ConfigError for other schemes.
 std::string SqlitePath(const std::string& db_url);
+// postgresql://... or postgres://... (a libpq connection URI).
+bool IsPostgresUrl(const std::string& db_url);
 
 }  // namespace mortise::server

@@ -20,7 +20,7 @@ using tcp = asio::ip::tcp;
 
 class Session;
 
-struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+struct HttpServer::Impl {
   HttpOptions options;
   Handler handler;
   asio::io_context ioc;
@@ -45,8 +45,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 // One connection. Every step runs on the connection's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
+  // `server` outlives every handler that runs (HttpServer joins its threads
+  // before the Impl goes); a Session never owns it, so handlers left in the
+  // io_context at destruction cannot keep the Impl alive in a cycle.
+  Session(tcp::socket socket, HttpServer::Impl* server) : stream_(std::move(socket)), server_(server) {}
 
   void Run() {
     beast::error_code ec;
@@ -179,21 +181,21 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::shared_ptr<HttpServer::Impl> server_;
+  HttpServer::Impl* server_;
   std::string remote_;
   bool busy_ = false;
   bool closed_ = false;
 };
 
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept(asio::make_strand(ioc), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
-    if (self->stopping) return;
+  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (stopping) return;
     if (!ec) {
-      auto s = std::make_shared<Session>(std::move(socket), self);
-      self->Add(s);
+      auto s = std::make_shared<Session>(std::move(socket), this);
+      Add(s);
       s->Run();
     }
-    self->Accept();
+    Accept();
   });
 }
 
@@ -206,7 +208,7 @@ void HttpServer::Impl::Remove(Session* s) {
   std::lock_guard lock(mu);
   sessions.erase(s);
   if (stopping && sessions.empty()) {
-    asio::post(control, [self = shared_from_this()] { self->grace_timer.cancel(); });
+    asio::post(control, [this] { grace_timer.cancel(); });
   }
 }
 
@@ -246,7 +248,7 @@ uint16_t HttpServer::Start() {
 }
 
 void HttpServer::Shutdown() {
-  auto impl = impl_;
+  Impl* impl = impl_.get();  // alive until Wait() has joined the threads
   if (impl->stopping.exchange(true)) return;
   asio::post(impl->acceptor.get_executor(), [impl] {
     beast::error_code ec;
@@ -291,6 +293,10 @@ void HttpServer::Wait() {
   }
   impl_->threads.clear();
   impl_->started = false;
+  // Handlers still queued (none expected) are destroyed with the io_context,
+  // which the Impl owns: sessions they hold must not keep the Impl alive.
+  std::lock_guard lock(impl_->mu);
+  impl_->sessions.clear();
 }
 
 size_t HttpServer::open_connections() const {

@@ -1,6 +1,6 @@
 // mortise-server: wires the configuration, the SQLite repository, the API
 // and the HTTP listener; waits for SIGTERM/SIGINT and shuts down gracefully.
-//   mortise-server [--config FILE] [--listen HOST:PORT] [--db sqlite:PATH]
+//   mortise-server [--config FILE] [--listen HOST:PORT] [--db sqlite:PATH|postgresql://...]
 //   mortise-server backup --db sqlite:PATH --out FILE
 #include <signal.h>
 
@@ -13,7 +13,7 @@
 #include "api_error.h"
 #include "config.h"
 #include "http_server.h"
-#include "sqlite_repository.h"
+#include "sql_repository.h"
 
 using namespace mortise::server;
 
@@ -21,7 +21,7 @@ namespace {
 
 int Serve(Config config) {
   FinishConfig(config);
-  auto repo = SqliteRepository::Open(SqlitePath(config.db), {.busy_timeout_ms = config.db_busy_timeout_ms});
+  auto repo = OpenRepository(config.db, {.busy_timeout_ms = config.db_busy_timeout_ms});
   SystemClock clock;
   OsRandom random;
   Api api(*repo, clock, random, config.api);
@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   std::string config_file, listen, db, profile;
   app.add_option("--config", config_file, "TOML settings file (every setting: docs/server.md)");
   app.add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free port)");
-  app.add_option("--db", db, "database: sqlite:PATH");
+  app.add_option("--db", db, "database: sqlite:PATH or postgresql://...");
   app.add_option("--password-profile", profile, "Argon2id profile: interactive, moderate, test-fast (loopback only)");
   auto* backup = app.add_subcommand("backup", "consistent snapshot of a (running) SQLite database");
   std::string backup_db, backup_out;

@@ -1,5 +1,5 @@
 // The API served in-process on 127.0.0.1:0 (the real HttpServer, router and
-// SQLite repository; simulated clock, seeded randomness), spoken to over
+// repository: SQLite in server_api_test, PostgreSQL in server_postgres_test; simulated clock, seeded randomness), spoken to over
 // TCP: the error shape, limits and timeouts, sign-in with cookies and CSRF,
 // two-factor, API keys and their scopes, paging, export, deletion, metrics.
 #include <gtest/gtest.h>
@@ -10,7 +10,8 @@
 #include "fakes.h"
 #include "http_client.h"
 #include "http_server.h"
-#include "sqlite_repository.h"
+#include "postgres_fixture.h"
+#include "sql_repository.h"
 
 namespace mortise::server {
 namespace {
@@ -23,14 +24,14 @@ using testing::HttpResult;
 
 constexpr char kPassword[] = "correct horse battery";
 
-class ApiTest : public ::testing::Test {
+class ApiTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("mortise-api-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("mortise-api-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    repo_ = SqliteRepository::Open((dir_ / "db").string());
+    repo_ = OpenRepository(testing::FreshDatabaseUrl(GetParam(), dir_.string()));
     ApiSettings settings;
     settings.auth.password_profile = PasswordProfile::kTestFast;
     api_ = std::make_unique<Api>(*repo_, clock_, random_, settings);
@@ -66,25 +67,19 @@ class ApiTest : public ::testing::Test {
   Browser SignIn(const std::string& email, const json& extra = json::object()) {
     json body = {{"email", email}, {"password", kPassword}};
     body.update(extra);
-    const auto r = Call("POST", "/api/v1/sessions", body);
-    EXPECT_EQ(r.status, 201) << r.body;
-    Browser b{port_, "", ""};
-    const auto cookie = r.Header("set-cookie").value_or("");
-    b.cookie = cookie.substr(0, cookie.find(';'));
-    b.csrf = r.Json().value("csrf_token", "");
-    return b;
+    return testing::SignInBrowser(port_, body);
   }
 
   fs::path dir_;
   testing::FakeClock clock_;
   testing::SeededRandom random_{3};
-  std::unique_ptr<SqliteRepository> repo_;
+  std::unique_ptr<SqlRepository> repo_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   uint16_t port_ = 0;
 };
 
-TEST_F(ApiTest, HealthReadinessAndTheDocumentAnswer) {
+TEST_P(ApiTest, HealthReadinessAndTheDocumentAnswer) {
   EXPECT_EQ(Call("GET", "/healthz").status, 200);
   EXPECT_EQ(Call("GET", "/readyz").Json()["status"], "ready");
   const auto doc = Call("GET", "/api/v1/openapi.json");
@@ -92,7 +87,7 @@ TEST_F(ApiTest, HealthReadinessAndTheDocumentAnswer) {
   EXPECT_EQ(doc.Json()["openapi"], "3.1.0");
 }
 
-TEST_F(ApiTest, UnknownPathsAndMethodsGetTheOneErrorShape) {
+TEST_P(ApiTest, UnknownPathsAndMethodsGetTheOneErrorShape) {
   const auto r = Call("GET", "/api/v1/nothing");
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.ErrorCode(), "not_found");
@@ -103,7 +98,7 @@ TEST_F(ApiTest, UnknownPathsAndMethodsGetTheOneErrorShape) {
   EXPECT_EQ(m.Header("allow"), "GET, DELETE");
 }
 
-TEST_F(ApiTest, MalformedBodiesAreRefusedWithCodes) {
+TEST_P(ApiTest, MalformedBodiesAreRefusedWithCodes) {
   HttpConnection c(port_);
   auto r = c.Send("POST", "/api/v1/accounts", "{not json");
   EXPECT_EQ(r->ErrorCode(), "invalid_json");
@@ -114,7 +109,7 @@ TEST_F(ApiTest, MalformedBodiesAreRefusedWithCodes) {
   EXPECT_EQ(r->ErrorCode(), "unsupported_media_type");
 }
 
-TEST_F(ApiTest, OversizedBodyAndHeaderAreRefusedAndTheConnectionClosed) {
+TEST_P(ApiTest, OversizedBodyAndHeaderAreRefusedAndTheConnectionClosed) {
   {
     HttpConnection c(port_);
     const auto r = c.Send("POST", "/api/v1/accounts", std::string(9000, 'x'));
@@ -132,7 +127,7 @@ TEST_F(ApiTest, OversizedBodyAndHeaderAreRefusedAndTheConnectionClosed) {
   }
 }
 
-TEST_F(ApiTest, AConnectionThatSendsNothingIsClosedAfterTheHeaderTimeout) {
+TEST_P(ApiTest, AConnectionThatSendsNothingIsClosedAfterTheHeaderTimeout) {
   HttpOptions o;
   o.port = 0;
   o.header_timeout = std::chrono::milliseconds(300);
@@ -146,7 +141,7 @@ TEST_F(ApiTest, AConnectionThatSendsNothingIsClosedAfterTheHeaderTimeout) {
   EXPECT_TRUE(slow.ReadEof());
 }
 
-TEST_F(ApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+TEST_P(ApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   HttpConnection c(port_);
   for (int i = 0; i < 3; ++i) {
     const auto r = c.Send("GET", "/healthz");
@@ -155,7 +150,7 @@ TEST_F(ApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   }
 }
 
-TEST_F(ApiTest, SignInSetsAHardenedCookieAndMeAnswers) {
+TEST_P(ApiTest, SignInSetsAHardenedCookieAndMeAnswers) {
   SignUp("ana@example.org");
   const auto r = Call("POST", "/api/v1/sessions", {{"email", "ana@example.org"}, {"password", kPassword}});
   ASSERT_EQ(r.status, 201);
@@ -171,14 +166,14 @@ TEST_F(ApiTest, SignInSetsAHardenedCookieAndMeAnswers) {
   EXPECT_EQ(me->Header("cache-control"), "no-store");
 }
 
-TEST_F(ApiTest, WithoutSessionEveryAccountRouteAnswers401) {
+TEST_P(ApiTest, WithoutSessionEveryAccountRouteAnswers401) {
   EXPECT_EQ(Call("GET", "/api/v1/me").ErrorCode(), "unauthenticated");
   EXPECT_EQ(Call("GET", "/api/v1/me", nullptr, {"Cookie: mortise_session=forged"}).ErrorCode(), "unauthenticated");
   EXPECT_EQ(Call("GET", "/api/v1/me", nullptr, {"Authorization: Bearer mtk_forged"}).ErrorCode(), "invalid_api_key");
   EXPECT_EQ(Call("DELETE", "/api/v1/sessions").status, 401);
 }
 
-TEST_F(ApiTest, CookieAuthenticatedWritesNeedTheCsrfToken) {
+TEST_P(ApiTest, CookieAuthenticatedWritesNeedTheCsrfToken) {
   SignUp("ana@example.org");
   Browser b = SignIn("ana@example.org");
   auto r = b.Call("POST", "/api/v1/me/api-keys", {{"name", "k"}, {"scopes", {"account:read"}}}, false);
@@ -193,7 +188,7 @@ TEST_F(ApiTest, CookieAuthenticatedWritesNeedTheCsrfToken) {
   EXPECT_EQ(b.Call("GET", "/api/v1/me", nullptr, false)->status, 200);  // reads need none
 }
 
-TEST_F(ApiTest, ApiKeysWorkForTheirScopeOnlyAndNeverManageCredentials) {
+TEST_P(ApiTest, ApiKeysWorkForTheirScopeOnlyAndNeverManageCredentials) {
   SignUp("ana@example.org");
   Browser b = SignIn("ana@example.org");
   const auto created = b.Call("POST", "/api/v1/me/api-keys", {{"name", "script"}, {"scopes", {"account:read"}}});
@@ -220,7 +215,7 @@ TEST_F(ApiTest, ApiKeysWorkForTheirScopeOnlyAndNeverManageCredentials) {
 // A09 (cloud API authorization), the part that exists before organisations:
 // every route in the router has a rule, and callers without the right
 // credential are refused on every non-public route.
-TEST_F(ApiTest, A09_EveryNonPublicRouteRefusesAnonymousKeyAndCsrfLessCallers) {
+TEST_P(ApiTest, A09_EveryNonPublicRouteRefusesAnonymousKeyAndCsrfLessCallers) {
   SignUp("ana@example.org");
   Browser b = SignIn("ana@example.org");
   const std::string key =
@@ -251,7 +246,7 @@ TEST_F(ApiTest, A09_EveryNonPublicRouteRefusesAnonymousKeyAndCsrfLessCallers) {
   EXPECT_GE(checked, 10);
 }
 
-TEST_F(ApiTest, A09_AnotherAccountsKeyCannotBeRevoked) {
+TEST_P(ApiTest, A09_AnotherAccountsKeyCannotBeRevoked) {
   SignUp("ana@example.org");
   SignUp("bob@example.org");
   Browser ana = SignIn("ana@example.org");
@@ -263,7 +258,7 @@ TEST_F(ApiTest, A09_AnotherAccountsKeyCannotBeRevoked) {
   EXPECT_EQ(ana.Call("GET", "/api/v1/me/api-keys")->Json()["items"].size(), 1u);
 }
 
-TEST_F(ApiTest, ListsPageWithCursors) {
+TEST_P(ApiTest, ListsPageWithCursors) {
   SignUp("ana@example.org");
   Browser b = SignIn("ana@example.org");
   for (int i = 0; i < 5; ++i) {
@@ -288,7 +283,7 @@ TEST_F(ApiTest, ListsPageWithCursors) {
   EXPECT_EQ(b.Call("GET", "/api/v1/me/api-keys?limit=101")->ErrorCode(), "invalid_limit");
 }
 
-TEST_F(ApiTest, TwoFactorEnrolmentThenSignInNeedsTheCode) {
+TEST_P(ApiTest, TwoFactorEnrolmentThenSignInNeedsTheCode) {
   SignUp("ana@example.org");
   Browser b = SignIn("ana@example.org");
   const auto begin = b.Call("POST", "/api/v1/me/totp")->Json();
@@ -308,7 +303,7 @@ TEST_F(ApiTest, TwoFactorEnrolmentThenSignInNeedsTheCode) {
   EXPECT_TRUE(b.Call("GET", "/api/v1/me")->Json()["account"]["totp_enabled"]);
 }
 
-TEST_F(ApiTest, RepeatedFailedSignInsAnswer429WithRetryAfter) {
+TEST_P(ApiTest, RepeatedFailedSignInsAnswer429WithRetryAfter) {
   SignUp("ana@example.org");
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(Call("POST", "/api/v1/sessions", {{"email", "ana@example.org"}, {"password", "wrong password!"}})
@@ -327,7 +322,7 @@ TEST_F(ApiTest, RepeatedFailedSignInsAnswer429WithRetryAfter) {
             "too_many_attempts");
 }
 
-TEST_F(ApiTest, SignOutAndSignOutEverywhere) {
+TEST_P(ApiTest, SignOutAndSignOutEverywhere) {
   SignUp("ana@example.org");
   Browser b1 = SignIn("ana@example.org");
   Browser b2 = SignIn("ana@example.org");
@@ -342,7 +337,7 @@ TEST_F(ApiTest, SignOutAndSignOutEverywhere) {
   EXPECT_EQ(b3.Call("GET", "/api/v1/me")->status, 401);
 }
 
-TEST_F(ApiTest, PasswordChangeThroughTheApi) {
+TEST_P(ApiTest, PasswordChangeThroughTheApi) {
   SignUp("ana@example.org");
   Browser b = SignIn("ana@example.org");
   EXPECT_EQ(b.Call("POST", "/api/v1/me/password", {{"current_password", "wrong password!"}, {"new_password", "a new long password"}})
@@ -359,7 +354,7 @@ TEST_F(ApiTest, PasswordChangeThroughTheApi) {
             201);
 }
 
-TEST_F(ApiTest, ExportHoldsMyDataAndNoSecrets) {
+TEST_P(ApiTest, ExportHoldsMyDataAndNoSecrets) {
   SignUp("ana@example.org");
   Browser b = SignIn("ana@example.org");
   b.Call("POST", "/api/v1/me/api-keys", {{"name", "k"}, {"scopes", {"account:read"}}});
@@ -375,7 +370,7 @@ TEST_F(ApiTest, ExportHoldsMyDataAndNoSecrets) {
   EXPECT_EQ(r->body.find(b.csrf), std::string::npos);
 }
 
-TEST_F(ApiTest, DeleteMyAccount) {
+TEST_P(ApiTest, DeleteMyAccount) {
   SignUp("ana@example.org");
   Browser b = SignIn("ana@example.org");
   EXPECT_EQ(b.Call("DELETE", "/api/v1/me", {{"password", "wrong password!"}})->ErrorCode(), "invalid_credentials");
@@ -386,7 +381,7 @@ TEST_F(ApiTest, DeleteMyAccount) {
   SignUp("ana@example.org");  // the email is free again
 }
 
-TEST_F(ApiTest, MetricsCountRequestsPerRouteInPrometheusText) {
+TEST_P(ApiTest, MetricsCountRequestsPerRouteInPrometheusText) {
   Call("GET", "/healthz");
   Call("GET", "/api/v1/nothing");
   const auto r = Call("GET", "/metrics");
@@ -401,6 +396,8 @@ TEST_F(ApiTest, MetricsCountRequestsPerRouteInPrometheusText) {
   EXPECT_NE(r.body.find("mortise_server_websocket_clients 0"), std::string::npos);
   EXPECT_NE(r.body.find("mortise_server_db_pool_size 1"), std::string::npos);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backend, ApiTest, ::testing::Values(MORTISE_SERVER_TEST_BACKEND));
 
 }  // namespace
 }  // namespace mortise::server

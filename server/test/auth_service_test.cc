@@ -8,7 +8,7 @@
 #include "api_error.h"
 #include "auth_service.h"
 #include "fakes.h"
-#include "sqlite_repository.h"
+#include "sql_repository.h"
 
 namespace mortise::server {
 namespace {
@@ -21,10 +21,10 @@ class AuthServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("mortise-auth-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("mortise-auth-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    repo_ = SqliteRepository::Open((dir_ / "db.sqlite").string());
+    repo_ = OpenSqlite((dir_ / "db.sqlite").string());
     AuthSettings s;
     s.password_profile = PasswordProfile::kTestFast;
     auth_ = std::make_unique<AuthService>(*repo_, clock_, random_, s);
@@ -60,7 +60,7 @@ class AuthServiceTest : public ::testing::Test {
   fs::path dir_;
   FakeClock clock_;
   SeededRandom random_{7};
-  std::unique_ptr<SqliteRepository> repo_;
+  std::unique_ptr<SqlRepository> repo_;
   std::unique_ptr<AuthService> auth_;
 };
 

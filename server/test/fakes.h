@@ -3,8 +3,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
+
+#include <unistd.h>
+
+#include <gtest/gtest.h>
 
 #include "clock_random.h"
+#include "repository.h"
 
 namespace mortise::server::testing {
 
@@ -30,5 +36,25 @@ class SeededRandom final : public Random {
   uint64_t seed_;
   uint64_t calls_ = 0;
 };
+
+// An account row with a placeholder hash, for storage tests.
+inline AccountRow SampleAccount(const std::string& id, const std::string& email) {
+  AccountRow a;
+  a.id = id;
+  a.email = email;
+  a.password_hash = "$argon2id$fake";
+  a.created_at = a.password_changed_at = 1000;
+  return a;
+}
+
+// The running test's name and the process id, usable as one path component
+// (unique when CTest runs the same test of two programs or presets at once).
+inline std::string TestDirName() {
+  std::string n = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  for (auto& c : n) {
+    if (c == '/') c = '_';
+  }
+  return n + "-" + std::to_string(getpid());
+}
 
 }  // namespace mortise::server::testing

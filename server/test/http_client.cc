@@ -7,6 +7,8 @@
 
 #include <cstring>
 
+#include <gtest/gtest.h>
+
 namespace mortise::server::testing {
 
 std::optional<std::string> HttpResult::Header(const std::string& lower_name) const {
@@ -120,6 +122,17 @@ std::optional<HttpResult> Browser::Call(const std::string& method, const std::st
   if (!cookie.empty()) headers.push_back("Cookie: " + cookie);
   if (with_csrf && !csrf.empty()) headers.push_back("X-CSRF-Token: " + csrf);
   return c.Send(method, path, body.is_null() ? "" : body.dump(), headers);
+}
+
+Browser SignInBrowser(uint16_t port, const nlohmann::json& body) {
+  HttpConnection c(port);
+  const auto r = c.Send("POST", "/api/v1/sessions", body.dump());
+  if (!r || r->status != 201) {
+    ADD_FAILURE() << "sign-in failed: " << (r ? r->body : "no answer");
+    return Browser{port, "", ""};
+  }
+  const std::string cookie = r->Header("set-cookie").value_or("");
+  return Browser{port, cookie.substr(0, cookie.find(';')), r->Json().value("csrf_token", "")};
 }
 
 }  // namespace mortise::server::testing

@@ -57,4 +57,8 @@ struct Browser {
                                  bool with_csrf = true);
 };
 
+// Signs in (POST /api/v1/sessions with `body`) and keeps the cookie and the
+// CSRF token; adds a test failure unless the answer is 201.
+Browser SignInBrowser(uint16_t port, const nlohmann::json& body);
+
 }  // namespace mortise::server::testing

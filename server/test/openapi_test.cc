@@ -11,7 +11,7 @@
 
 #include "api.h"
 #include "fakes.h"
-#include "sqlite_repository.h"
+#include "sql_repository.h"
 
 namespace mortise::server {
 namespace {
@@ -27,10 +27,10 @@ std::string Lower(std::string s) {
 class OpenApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / "mortise-openapi-test";
+    dir_ = fs::temp_directory_path() / ("mortise-openapi-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    repo_ = SqliteRepository::Open((dir_ / "db").string());
+    repo_ = OpenSqlite((dir_ / "db").string());
     ApiSettings s;
     s.auth.password_profile = PasswordProfile::kTestFast;
     api_ = std::make_unique<Api>(*repo_, clock_, random_, s);
@@ -44,7 +44,7 @@ class OpenApiTest : public ::testing::Test {
   fs::path dir_;
   testing::FakeClock clock_;
   testing::SeededRandom random_;
-  std::unique_ptr<SqliteRepository> repo_;
+  std::unique_ptr<SqlRepository> repo_;
   std::unique_ptr<Api> api_;
   json doc_;
 };

@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "fakes.h"
 #include "http_client.h"
 
 namespace mortise::server {
@@ -121,7 +122,7 @@ class ProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("mortise-server-process-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("mortise-server-process-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -137,10 +138,7 @@ class ProcessTest : public ::testing::Test {
     if (sign_up) {
       EXPECT_EQ(c.Send("POST", "/api/v1/accounts", creds.dump())->status, 201);
     }
-    const auto r = c.Send("POST", "/api/v1/sessions", creds.dump());
-    EXPECT_EQ(r->status, 201) << r->body;
-    const std::string cookie = r->Header("set-cookie").value_or("");
-    return Browser{port, cookie.substr(0, cookie.find(';')), r->Json().value("csrf_token", "")};
+    return testing::SignInBrowser(port, creds);
   }
 
   static std::set<std::string> KeyNames(Browser& b) {
@@ -303,9 +301,9 @@ TEST_F(ProcessTest, ConfigFileHoldsSettingsAndBadOnesAreRefusedByName) {
     EXPECT_NE(s.log().find("loopback"), std::string::npos) << s.log();
   }
   {
-    ServerProcess s({"--listen", "127.0.0.1:0", "--db", "postgresql://localhost/mortise"});
+    ServerProcess s({"--listen", "127.0.0.1:0", "--db", "mysql://localhost/mortise"});
     EXPECT_EQ(s.Wait(), 2);
-    EXPECT_NE(s.log().find("PostgreSQL backend is not built yet"), std::string::npos) << s.log();
+    EXPECT_NE(s.log().find("must be sqlite:PATH or postgresql://"), std::string::npos) << s.log();
   }
 }
 

@@ -1,6 +1,6 @@
-// The SQLite backend (the default: --db sqlite:PATH). One connection in WAL
-// mode with synchronous=FULL, foreign keys on and a busy timeout; calls are
-// serialised by a mutex (SQLite writes one transaction at a time anyway).
+// The Repository over any SqlDriver: the same statements and the same
+// numbered migrations on SQLite and PostgreSQL. Calls are serialised by a
+// mutex over the driver's single connection.
 #pragma once
 
 #include <memory>
@@ -8,25 +8,22 @@
 #include <string>
 
 #include "repository.h"
-
-struct sqlite3;
+#include "sql_driver.h"
 
 namespace mortise::server {
 
-struct SqliteOptions {
-  int busy_timeout_ms = 5000;
+struct StorageOptions {
+  int busy_timeout_ms = 5000;  // SQLite
   // Apply migrations up to this version only (tests of an older schema);
   // 0: all.
   int migrate_to = 0;
 };
 
-class SqliteRepository final : public Repository {
+class SqlRepository final : public Repository {
  public:
-  // Opens (creating if needed) and migrates. Throws StorageError with the
-  // path and SQLite's reason; refuses a database whose schema is newer than
-  // this program knows.
-  static std::unique_ptr<SqliteRepository> Open(const std::string& path, const SqliteOptions& options = {});
-  ~SqliteRepository() override;
+  // Migrates the database on `driver`. Throws StorageError; refuses a
+  // database whose schema is newer than this program knows.
+  SqlRepository(std::unique_ptr<SqlDriver> driver, const StorageOptions& options);
 
   void Ping() override;
   int SchemaVersion() override;
@@ -56,21 +53,27 @@ class SqliteRepository final : public Repository {
   bool DeleteApiKey(std::string_view account_id, std::string_view key_id) override;
   void TouchApiKey(std::string_view key_id, int64_t at) override;
 
-  // Raw SQL for tests of the schema (returns the first column of the first
-  // row as text, "" when none).
+  // Raw SQL for tests: the first column of the first row, "" when none.
   std::string QueryText(const std::string& sql);
+  std::string_view backend() const { return driver_->name(); }
 
  private:
-  explicit SqliteRepository(sqlite3* db) : db_(db) {}
   void Migrate(int migrate_to);
+  template <typename F>
+  void Transaction(F f);
 
   std::mutex mu_;
-  sqlite3* db_;
+  std::unique_ptr<SqlDriver> driver_;
 };
 
-// A consistent snapshot of a (possibly running) database at `source` into
-// the new file `out` (SQLite online backup API; written to out.tmp, synced,
-// then renamed). Throws StorageError; refuses an existing `out`.
+// Opens `sqlite:PATH` or `postgresql://...` (any libpq URI) and migrates.
+std::unique_ptr<SqlRepository> OpenRepository(const std::string& url, const StorageOptions& options = {});
+std::unique_ptr<SqlRepository> OpenSqlite(const std::string& path, const StorageOptions& options = {});
+std::unique_ptr<SqlRepository> OpenPostgres(const std::string& conninfo, const StorageOptions& options = {});
+
+// A consistent snapshot of a (possibly running) SQLite database at `source`
+// into the new file `out` (SQLite online backup API; written to out.tmp,
+// synced, then renamed). Throws StorageError; refuses an existing `out`.
 void BackupSqlite(const std::string& source, const std::string& out);
 
 }  // namespace mortise::server

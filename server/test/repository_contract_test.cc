@@ -1,0 +1,129 @@
+// The repository's contract, run against each backend (SQLite in
+// server_storage_test, PostgreSQL in server_postgres_test): migrations from
+// an empty database and from the previous schema, a newer schema refused, a
+// failing migration rolled back, uniqueness, cascades, forward-only TOTP
+// steps.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "api_error.h"
+#include "fakes.h"
+#include "migrations.h"
+#include "postgres_fixture.h"
+#include "sql_repository.h"
+
+namespace mortise::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+class RepositoryContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("mortise-contract-" + testing::TestDirName());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    url_ = testing::FreshDatabaseUrl(GetParam(), dir_.string());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::unique_ptr<SqlRepository> Open(const StorageOptions& o = {}) { return OpenRepository(url_, o); }
+
+  fs::path dir_;
+  std::string url_;
+};
+
+TEST_P(RepositoryContract, MigratesAnEmptyDatabaseToTheLatestSchemaOnce) {
+  {
+    auto repo = Open();
+    EXPECT_EQ(repo->SchemaVersion(), static_cast<int>(Migrations().size()));
+    EXPECT_EQ(repo->QueryText("SELECT COUNT(*) FROM schema_migrations"), std::to_string(Migrations().size()));
+  }
+  auto again = Open();
+  EXPECT_EQ(again->QueryText("SELECT COUNT(*) FROM schema_migrations"), std::to_string(Migrations().size()));
+}
+
+TEST_P(RepositoryContract, MigratesFromThePreviousSchemaKeepingItsRows) {
+  const int previous = static_cast<int>(Migrations().size()) - 1;
+  {
+    auto old = Open({.migrate_to = previous});
+    EXPECT_EQ(old->SchemaVersion(), previous);
+    // Written with the previous schema's columns only.
+    old->QueryText(
+        "INSERT INTO accounts (id, email, password_hash, created_at, password_changed_at) VALUES "
+        "('acct_1', 'ana@example.org', 'h', 1, 1)");
+    EXPECT_THROW(old->QueryText("SELECT COUNT(*) FROM api_keys"), StorageError);
+  }
+  auto repo = Open();
+  EXPECT_EQ(repo->SchemaVersion(), previous + 1);
+  const auto a = repo->AccountById("acct_1");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->email, "ana@example.org");
+  EXPECT_FALSE(a->totp_enabled);
+  ApiKeyRow k;
+  k.id = "key_1";
+  k.account_id = "acct_1";
+  k.name = "n";
+  k.token_hash = "h";
+  k.prefix = "p";
+  k.scopes = {"account:read"};
+  repo->CreateApiKey(k);
+  EXPECT_EQ(repo->ApiKeys("acct_1", "", 10).size(), 1u);
+}
+
+TEST_P(RepositoryContract, RefusesADatabaseFromANewerServer) {
+  {
+    auto repo = Open();
+    repo->QueryText("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)");
+  }
+  try {
+    Open();
+    ADD_FAILURE() << "opened a newer schema";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
+  }
+}
+
+TEST_P(RepositoryContract, AFailingMigrationLeavesNothingBehind) {
+  // A table the second migration creates already exists: the migration
+  // fails and its ALTERs roll back with it.
+  {
+    auto old = Open({.migrate_to = 1});
+    old->QueryText("CREATE TABLE api_keys (x TEXT)");
+  }
+  EXPECT_THROW(Open(), StorageError);
+  auto old = Open({.migrate_to = 1});
+  EXPECT_EQ(old->SchemaVersion(), 1);
+  EXPECT_THROW(old->QueryText("SELECT totp_secret FROM accounts"), StorageError);
+}
+
+TEST_P(RepositoryContract, EmailsAreUniqueAndAccountDeletionCascades) {
+  auto repo = Open();
+  EXPECT_TRUE(repo->CreateAccount(testing::SampleAccount("acct_1", "ana@example.org")));
+  EXPECT_FALSE(repo->CreateAccount(testing::SampleAccount("acct_2", "ana@example.org")));
+  SessionRow s;
+  s.id = "sess_1";
+  s.account_id = "acct_1";
+  s.token_hash = "t";
+  s.csrf_token = "c";
+  repo->CreateSession(s);
+  repo->ReplaceRecoveryCodes("acct_1", {"a", "b"});
+  repo->DeleteAccount("acct_1");
+  EXPECT_EQ(repo->QueryText("SELECT COUNT(*) FROM sessions"), "0");
+  EXPECT_EQ(repo->QueryText("SELECT COUNT(*) FROM recovery_codes"), "0");
+}
+
+TEST_P(RepositoryContract, TotpStepsOnlyMoveForward) {
+  auto repo = Open();
+  repo->CreateAccount(testing::SampleAccount("acct_1", "ana@example.org"));
+  EXPECT_TRUE(repo->ConsumeTotpStep("acct_1", 10));
+  EXPECT_FALSE(repo->ConsumeTotpStep("acct_1", 10));
+  EXPECT_FALSE(repo->ConsumeTotpStep("acct_1", 9));
+  EXPECT_TRUE(repo->ConsumeTotpStep("acct_1", 11));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backend, RepositoryContract, ::testing::Values(MORTISE_SERVER_TEST_BACKEND));
+
+}  // namespace
+}  // namespace mortise::server
