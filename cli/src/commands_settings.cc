@@ -124,7 +124,11 @@ int CmdSettings(Context& ctx, const SettingsOptions& o) {
     return 0;
   }
   protocol::CommandRequest write;
-  write.command = protocol::Command::kWriteAttribute;
+  // The time zone has its own command (only the owner moves it: it shifts
+  // every schedule and recurring offline code); the lock refuses it as a
+  // plain attribute write.
+  write.command = chosen->attribute == A::kUtcOffset ? protocol::Command::kSetUtcOffset
+                                                     : protocol::Command::kWriteAttribute;
   write.attribute = static_cast<uint16_t>(chosen->attribute);
   write.value = value;
   const protocol::CommandResponse r = s.client().Call(write);
