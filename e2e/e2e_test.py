@@ -445,6 +445,18 @@ class Journey(Base):
         # it (docs/protocol.md section 9): gus's is the first to act here.
         self.assertTrue([e for e in ops if e["operationSource"] == "ProprietaryRemote" and e["lockOperationType"] == "Unlock"
                          and ("AliroEvictableEndpointKey", 1) in creds(e)], ops)
+        # ... and the lock introduced that index in its log before the key
+        # acted, so the owner's CLI names the exact key (issuer, serial) and
+        # its holder (issue 9 item 1).
+        intro = find(lambda e: "key" in e and "event" not in e)
+        self.assertEqual([e["key"]["index"] for e in intro], [1], intro)
+        self.assertEqual(intro[0]["key"]["name"], "key 'gus'", intro)
+        guest_unlock = [e for e in ops if ("AliroEvictableEndpointKey", 1) in creds(e) and e["lockOperationType"] == "Unlock"][0]
+        self.assertEqual(guest_unlock["key"]["name"], "key 'gus'", guest_unlock)
+        self.assertEqual(guest_unlock["key"]["serial"], intro[0]["key"]["serial"])
+        self.assertLess(intro[0]["seq"], guest_unlock["seq"])
+        owner_ops = [e for e in ops if ("AliroNonEvictableEndpointKey", 0) in creds(e)]
+        self.assertEqual(owner_ops[0]["key"]["name"], "the owner's key")
         self.assertTrue([e for e in ops if e["operationSource"] == "Keypad" and e.get("detail") == "OfflinePin"], ops)
         self.assertTrue(find(lambda e: e.get("event") == "LockOperationError" and e.get("operationSource") == "Keypad"))
         # Reading again shows only what is new, still verified.

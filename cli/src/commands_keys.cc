@@ -488,6 +488,30 @@ int CmdLog(Context& ctx, const LogOptions& o) {
   // holding the pinned lock key would check a stored copy, offline.
   const crypto::P256PublicKey lock_key = s.lock().LockKey();
   const protocol::LockId lock_id = protocol::LockIdOf(lock_key);
+  // The keys the lock introduced in its log (index -> issuer, serial), kept
+  // with the lock so later reads name them too; keys this device issued are
+  // named by their holder.
+  json log_keys = s.lock().extra.contains("log_keys") && s.lock().extra["log_keys"].is_object()
+                      ? s.lock().extra["log_keys"]
+                      : json::object();
+  const std::string my_key_id = ToHex(protocol::KeyIdOf(s.key().public_key()));
+  auto key_json = [&](uint16_t index) {
+    json k = {{"index", index}};
+    if (index == 0) {
+      k["name"] = "the owner's key";
+      return k;
+    }
+    const std::string at = std::to_string(index);
+    if (!log_keys.contains(at)) return k;
+    k["issuer"] = log_keys[at]["issuer"];
+    k["serial"] = log_keys[at]["serial"];
+    if (k["issuer"] == my_key_id) {
+      for (const IssuedKey& issued : s.lock().issued)
+        if (issued.serial == k["serial"].get<uint64_t>()) k["name"] = "key '" + issued.holder_name + "'";
+    }
+    if (!k.contains("name")) k["name"] = "key " + std::to_string(k["serial"].get<uint64_t>()) + " of issuer " + k["issuer"].get<std::string>();
+    return k;
+  };
   do {
     const LogRead read = s.client().ReadLog(from);
     const store::LogFindings& f = read.findings;
@@ -518,10 +542,11 @@ int CmdLog(Context& ctx, const LogOptions& o) {
       if (r->type == store::LogRecordType::kKeyIntro) {
         // From here on, credential index key_index of protocol keys names
         // this exact key (issuer key id, serial).
-        e = {{"seq", r->seq},
-             {"key", {{"index", r->key_index}, {"issuer", ToHex(r->issuer_key_id)}, {"serial", r->serial}}}};
-        text += "  #" + std::to_string(r->seq) + "  key #" + std::to_string(r->key_index) + " is issuer " +
-                ToHex(r->issuer_key_id) + " serial " + std::to_string(r->serial) + "\n";
+        log_keys[std::to_string(r->key_index)] = {{"issuer", ToHex(r->issuer_key_id)}, {"serial", r->serial}};
+        e = {{"seq", r->seq}, {"key", key_json(r->key_index)}};
+        text += "  #" + std::to_string(r->seq) + "  the lock names " + e["key"]["name"].get<std::string>() + " #" +
+                std::to_string(r->key_index) + " (issuer " + ToHex(r->issuer_key_id) + ", serial " +
+                std::to_string(r->serial) + ")\n";
         events.push_back(e);
         continue;
       }
@@ -545,7 +570,13 @@ int CmdLog(Context& ctx, const LogOptions& o) {
         e["seq"] = r->seq;
         const core::LockEvent& ev = r->event;
         std::string who = ev.user_index != 0 ? "user " + std::to_string(ev.user_index) : "";
-        if (ev.has_credential) {
+        const bool by_key = ev.has_credential && (ev.credential.type == core::CredentialType::kAliroEvictableEndpointKey ||
+                                                   ev.credential.type == core::CredentialType::kAliroNonEvictableEndpointKey);
+        if (by_key) {
+          // A protocol key: named exactly through the lock's key introductions.
+          e["key"] = key_json(ev.credential.index);
+          who += (who.empty() ? "" : " ") + std::string("with ") + e["key"]["name"].get<std::string>();
+        } else if (ev.has_credential) {
           const json c = e.contains("credentials") && e["credentials"].is_array() && !e["credentials"].empty()
                              ? e["credentials"][0] : json();
           who += (who.empty() ? "" : " ") + std::string("with ") + c.value("credentialType", std::string("?")) + " #" +
@@ -597,7 +628,10 @@ int CmdLog(Context& ctx, const LogOptions& o) {
     ctx.out().Text(text);
     if (f.ok() && read.head >= from) {
       const uint64_t head = limited_at != 0 ? limited_at - 1 : read.head;
-      s.Update([head](LockEntry& l) { l.AdvanceLogCursor(head); });
+      s.Update([head, &log_keys](LockEntry& l) {
+        l.AdvanceLogCursor(head);
+        l.extra["log_keys"] = log_keys;
+      });
       from = head + 1;
     }
     if (o.follow && !g_stop) {

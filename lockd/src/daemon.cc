@@ -116,6 +116,7 @@ struct Parts {
   std::optional<protocol::LockAuthority> authority;
   std::optional<store::HmacLogAuthenticator> log_auth;
   std::optional<LogHeadSigner> log_signer;
+  std::optional<LogKeyIntroducer> key_introducer;
   std::optional<store::AuditLog> audit_log;
   std::unique_ptr<SimBackend> backend;
   std::optional<RtcFile> rtc_file;
@@ -302,6 +303,9 @@ int RunDaemon(const Config& config) {
   if (const auto& r = p.audit_log->mount_report(); r.tampered)
     spdlog::error("audit log: the stored log was altered while the lock was off: {} sequence numbers declared "
                   "tampered in the log", r.tampered);
+  // Every key the lock gives an index is introduced in the log before it acts.
+  p.key_introducer.emplace(*p.audit_log);
+  p.authority->set_key_table_observer(&*p.key_introducer);
 
   // --- Hardware and the core -------------------------------------------------------
   SimSettings sim;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 #include "mortise/crypto/secret.h"
 
 namespace mortise::lockd {
@@ -20,6 +22,13 @@ Status LogHeadSigner::Sign(std::span<const uint8_t> message,
   MORTISE_TRY(authority_.SignLogHead(message, sig));
   std::copy(sig.begin(), sig.end(), signature.begin());
   return Status::Ok();
+}
+
+void LogKeyIntroducer::KeyIndexAssigned(uint16_t index, const protocol::KeyRef& key) {
+  const Result<uint64_t> seq = log_.AppendKeyIntroduction(index, key.issuer, key.serial);
+  if (!seq.ok())
+    spdlog::warn("audit log: key #{} could not be introduced in the log ({}); its events name the index only", index,
+                 seq.status().name());
 }
 
 }  // namespace mortise::lockd

@@ -33,6 +33,20 @@ class LogHeadSigner final : public store::LogHeadSigner {
   const protocol::LockAuthority& authority_;
 };
 
+// Records each key-table assignment in the audit log (a key-introduction
+// record: from here on, credential index N names (issuer key id, serial)),
+// so a reader of the log names the exact key behind every later event. A
+// failed append is logged and the key still acts: its events then name an
+// index the reader cannot map (the lock's store still holds the table).
+class LogKeyIntroducer final : public protocol::KeyTableObserver {
+ public:
+  explicit LogKeyIntroducer(store::AuditLog& log) : log_(log) {}
+  void KeyIndexAssigned(uint16_t index, const protocol::KeyRef& key) override;
+
+ private:
+  store::AuditLog& log_;
+};
+
 // How often the daemon signs its log's head while records wait unsigned
 // (T; docs/storage-format.md §4.2): also at every segment roll.
 inline constexpr uint32_t kLogHeadSignIntervalS = 600;

@@ -316,7 +316,9 @@ Result<uint16_t> LockAuthority::FindKeyIndex(const KeyRef& key, bool assign) con
       internal::PutU64(p.entry(slot) + kKeyIdSize, key.serial);
       p.bytes[1] = static_cast<uint8_t>(slot + 1);
       MORTISE_TRY(store_.Write(core::MakeRecordKey(kRecordKeyIndex, static_cast<uint16_t>(page)), p.bytes));
-      return static_cast<uint16_t>(1 + page * kKeyIndexPerPage + slot);
+      const auto index = static_cast<uint16_t>(1 + page * kKeyIndexPerPage + slot);
+      if (key_observer_ != nullptr) key_observer_->KeyIndexAssigned(index, key);
+      return index;
     }
   }
   return kNoKeyIndex;

@@ -3,6 +3,7 @@
 // protocol review findings 6 and 11).
 #include <gtest/gtest.h>
 
+#include <utility>
 #include <vector>
 
 #include <pb_encode.h>
@@ -127,6 +128,31 @@ TEST_F(KeyIdentityTest, A12_CollidingSerialsOfTwoIssuersAreNamedApartInTheLog) {
   VerifiedKey attributed = *admins;
   attributed.key_index = *b;
   EXPECT_EQ(KeyCredential(attributed), (core::CredentialRef{core::CredentialType::kAliroEvictableEndpointKey, *b}));
+}
+
+// The integrator hears of every assignment once, after it is stored and
+// before the key acts, so the log can introduce the index (lockd's
+// LogKeyIntroducer appends the key-introduction record).
+TEST_F(KeyIdentityTest, EveryNewIndexIsAnnouncedOnceBeforeTheKeyActs) {
+  struct Recorder final : KeyTableObserver {
+    std::vector<std::pair<uint16_t, KeyRef>> seen;
+    void KeyIndexAssigned(uint16_t index, const KeyRef& key) override { seen.emplace_back(index, key); }
+  } recorder;
+  authority_.set_key_table_observer(&recorder);
+  Result<VerifiedKey> owners = Verify(OwnersGuest());
+  Result<VerifiedKey> admins = Verify(AdminsGuest(3));
+  ASSERT_TRUE(owners.ok() && admins.ok());
+  const uint16_t a = *authority_.KeyIndexOf(*owners);
+  EXPECT_EQ(*authority_.KeyIndexOf(*owners), a);  // known: not announced again
+  EXPECT_EQ(*authority_.KeyIndexOf(OwnerKey(owner_.public_key())), 0);  // the owner's key has no entry
+  ASSERT_TRUE(authority_.ConsumeUse(*admins, kNoon).ok());  // a use-limited chain gets its indexes while counted
+  ASSERT_GE(recorder.seen.size(), 2u);
+  EXPECT_EQ(recorder.seen[0], (std::pair<uint16_t, KeyRef>{a, By(owner_, kSerial)}));
+  for (const auto& [index, key] : recorder.seen) EXPECT_EQ(*authority_.KeyAt(index), key);
+  const size_t after_first_use = recorder.seen.size();
+  ASSERT_TRUE(authority_.ConsumeUse(*admins, kNoon).ok());
+  EXPECT_EQ(recorder.seen.size(), after_first_use);
+  authority_.set_key_table_observer(nullptr);
 }
 
 TEST_F(KeyIdentityTest, KeyTableSurvivesRestartAndResetAndSaysWhenItIsFull) {

@@ -43,6 +43,18 @@ inline constexpr size_t kKeyIndexPerPage = 15;
 inline constexpr size_t kKeyIndexPages = 16;
 inline constexpr uint16_t kMaxKeyIndex = kKeyIndexPerPage * kKeyIndexPages;
 
+// Told when the lock gives a key its index in the key table (at the key's
+// first use, before it acts), so the integrator can record the mapping
+// where readers of the log find it: the audit log's key-introduction record
+// (docs/storage-format.md §4.2). Called after the table is stored.
+class KeyTableObserver {
+ public:
+  virtual void KeyIndexAssigned(uint16_t index, const KeyRef& key) = 0;
+
+ protected:
+  ~KeyTableObserver() = default;
+};
+
 class LockAuthority {
  public:
   // `store` and `drbg` must outlive the object; the DRBG must be seeded
@@ -157,6 +169,8 @@ class LockAuthority {
   // The key an index names (readers of the log). kNotFound: not assigned.
   // kInvalidArgument: 0 or above kMaxKeyIndex. kDataLoss, store errors.
   Result<KeyRef> KeyAt(uint16_t index) const;
+  // Optional; must outlive the authority or be reset to nullptr.
+  void set_key_table_observer(KeyTableObserver* observer) { key_observer_ = observer; }
 
   // The offline-PIN secret agreed at claiming (for the offline-PIN issue).
   // kFailedPrecondition: not claimed.
@@ -193,6 +207,7 @@ class LockAuthority {
 
   std::optional<crypto::P256PublicKey> owner_;
   uint32_t generation_ = 0;
+  KeyTableObserver* key_observer_ = nullptr;
   AccessListStore access_list_;
 };
 
