@@ -913,6 +913,24 @@ class OwnerCli(Base):
             self.assertTrue(out["error"]["hint"], (args, out))  # always says what to do
         return err
 
+    def test_revoking_a_name_two_keys_share_revokes_nothing_and_asks_for_the_serial(self):
+        self.claim()
+        one = self.guest("dup", "--role", "guest")
+        two = Person(self.tmp, "dup2")
+        two.ok("init")
+        mkp = two.ok("id", "show", "--no-qr")["identity"]["public_key"]
+        second = self.owner.ok("key", "share", "--to", mkp, "--name", "dup", "--no-qr")
+        two.ok("key", "accept", second["key"])
+        err = self.refused(self.owner, "key", "revoke", "dup", rc=2)
+        self.assertIn("2 keys are named 'dup'", err)
+        self.assertIn(str(second["serial"]), err)
+        self.assertEqual([k["revoked"] for k in self.owner.ok("key", "list")["issued"] if k.get("revoked") is not None],
+                         [False, False])
+        self.owner.ok("key", "revoke", str(second["serial"]))
+        two_rc, _, _ = two.run("unlock")
+        self.assertEqual(two_rc, 3)
+        one.ok("unlock")  # the other 'dup' still opens, as the owner can see
+
     def test_refusals_say_why_in_words_and_what_to_do(self):
         self.claim()
         self.owner.ok("mode", "privacy")

@@ -479,8 +479,11 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   share->add_option("--permission", s.permissions,
                     "Grant only these (repeatable): lock, unlock, unlatch, manage-users, read-log, set-time, "
                     "change-settings, update-firmware, passage-mode, delegate, revalidate");
-  share->add_option("--from", s.from, "Valid from, UTC: 2026-12-31T18:00:00Z, a date (00:00 UTC) or \"now\"");
-  share->add_option("--until", s.until, "Valid until, UTC: 2026-12-31T18:00:00Z or a date (00:00 UTC)");
+  share->add_option("--from", s.from,
+                    "Valid from: 2026-12-31T18:00:00Z (UTC), a date (its 00:00 in the lock's local time) or \"now\"");
+  share->add_option("--until", s.until,
+                    "Valid until: 2026-12-31T18:00:00Z (UTC) or a date (the end of that day, 24:00 in the lock's "
+                    "local time: UTC plus the offset mortise status last read)");
   share->add_option("--days", s.days, "Weekly schedule days, e.g. mon-fri");
   share->add_option("--hours", s.hours, "Weekly schedule hours, HH:MM-HH:MM");
   share->add_option("--uses", s.uses, "Number of openings allowed (default: unlimited)");

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "commands.h"
 #include "error.h"
@@ -297,8 +298,27 @@ int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o) {
     // that names only the keys it issued (the lock checks both).
     std::optional<AdminCertificate> admin;
     if (!lock.is_owner()) admin = RequireDelegatingAdmin(lock, "revoke keys");
+    // A serial names one key; a name may name several (two keys shared with
+    // the same --name): revoking "one of them" silently would leave the
+    // other working while the owner believes it gone.
+    std::vector<uint64_t> by_name;
     for (const IssuedKey& k : lock.issued) {
-      if (!o.key.empty() && (k.holder_name == o.key || std::to_string(k.serial) == o.key)) serial = k.serial;
+      if (o.key.empty()) continue;
+      if (std::to_string(k.serial) == o.key) serial = k.serial;
+      if (k.holder_name == o.key && !k.revoked) by_name.push_back(k.serial);
+    }
+    if (serial == 0 && by_name.size() > 1) {
+      std::string serials;
+      for (uint64_t s : by_name) serials += (serials.empty() ? "" : ", ") + std::to_string(s);
+      throw Error(ExitCode::kBadInput,
+                  std::to_string(by_name.size()) + " keys are named '" + o.key + "' (serials " + serials +
+                      "); nothing was revoked",
+                  "Revoke each by its serial: mortise key revoke SERIAL (mortise key list shows them).");
+    }
+    if (serial == 0 && by_name.size() == 1) serial = by_name[0];
+    if (serial == 0) {
+      for (const IssuedKey& k : lock.issued)
+        if (k.holder_name == o.key) serial = k.serial;  // already revoked: revoking again is harmless
     }
     if (serial == 0) {
       throw Error(ExitCode::kUsage, "no key '" + o.key + "' was issued from this keyring", "See mortise key list.");
