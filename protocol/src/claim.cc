@@ -326,6 +326,17 @@ Status ClaimServer::Step(std::span<const uint8_t> bytes, uint64_t now_ms, std::s
     if (in.body.hello.version != kClaimVersion) return StatusCode::kInvalidArgument;
     StoredVerifier v;
     if (!LoadVerifier(store_, v).ok()) return StatusCode::kFailedPrecondition;
+    // A run is counted when it starts, at its hello: every PAKE run is one
+    // guess of the setup code for an active attacker, whether or not it
+    // completes, and a hello holds the exchange for up to
+    // kClaimStepTimeoutMs, so holding the window costs runs too (an attacker
+    // re-sending hellos spends the window's 20 runs, the documented
+    // residual, instead of holding it for free). Counted durably before the
+    // lock answers (a store failure refuses the run: fail closed), so a
+    // restart cannot give the run back.
+    if (attempts_ >= kMaxClaimAttempts) return StatusCode::kResourceExhausted;
+    MORTISE_TRY(store_.IncrementCounter(kCounterClaimRuns).status());
+    ++attempts_;
     transcript_.Update(std::span<const uint8_t>(kTranscriptDomain, sizeof(kTranscriptDomain)));
     transcript_.Update(bytes);
     out.which_body = mortise_ClaimMessage_params_tag;
@@ -342,13 +353,6 @@ Status ClaimServer::Step(std::span<const uint8_t> bytes, uint64_t now_ms, std::s
 
   if (in.which_body == mortise_ClaimMessage_share_tag) {
     if (state_ != State::kAwaitShare) return StatusCode::kFailedPrecondition;
-    // Every PAKE run is one guess of the setup code for an active attacker,
-    // whether or not it completes: count runs, not failures.
-    if (attempts_ >= kMaxClaimAttempts) return StatusCode::kResourceExhausted;
-    // Counted durably before the lock answers (a store failure refuses the
-    // run: fail closed), so a restart cannot give the run back.
-    MORTISE_TRY(store_.IncrementCounter(kCounterClaimRuns).status());
-    ++attempts_;
     StoredVerifier v;
     if (!LoadVerifier(store_, v).ok()) return StatusCode::kFailedPrecondition;
     context_hash_ = Snapshot(transcript_);

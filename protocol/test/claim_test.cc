@@ -272,6 +272,30 @@ TEST_F(ClaimTest, A18_AStalledClaimHoldsTheWindowOnlyBriefly) {
   EXPECT_TRUE(RunClaim(owner, lock_.server, 1000 + kClaimStepTimeoutMs).ok());
 }
 
+TEST_F(ClaimTest, A18_HoldingTheWindowWithHellosSpendsItsRuns) {
+  // An attacker in reach re-sends a hello each time the last one stalls, to
+  // hold the exchange: each hello is a run, so it cannot hold the window for
+  // free; after kMaxClaimAttempts the window stays closed to everyone until
+  // a physical action reopens it (the documented residual), never longer.
+  testing::SeededDrbg rng(26);
+  const crypto::P256KeyPair key = testing::NewKey(rng.drbg);
+  uint8_t m1[kMaxClaimMessageSize], reply[kMaxClaimMessageSize];
+  uint64_t now = 1000;
+  for (uint32_t i = 0; i < kMaxClaimAttempts; ++i, now += kClaimStepTimeoutMs) {
+    ClaimClient holder(lock_.label, key, rng.drbg);
+    Result<size_t> n = holder.Start(m1);
+    ASSERT_TRUE(n.ok());
+    ASSERT_TRUE(lock_.server.Handle(std::span<const uint8_t>(m1, *n), now, reply).ok());
+    ASSERT_TRUE(lock_.server.last_status().ok()) << i;
+  }
+  ClaimClient last(lock_.label, key, rng.drbg);
+  Result<size_t> n = last.Start(m1);
+  ASSERT_TRUE(n.ok());
+  ASSERT_TRUE(lock_.server.Handle(std::span<const uint8_t>(m1, *n), now, reply).ok());
+  EXPECT_EQ(lock_.server.last_status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(*lock_.store.ReadCounter(kCounterClaimRuns), kMaxClaimAttempts);
+}
+
 TEST_F(ClaimTest, OutOfOrderAndMalformedDatagramsAreRefused) {
   uint8_t reply[kMaxClaimMessageSize];
   const uint8_t garbage[] = {0xFF, 0x01, 0x02};
