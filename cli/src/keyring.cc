@@ -1,5 +1,7 @@
 #include "keyring.h"
 
+#include "mortise/hostfs/dir_rules.h"
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/file.h>
@@ -335,6 +337,22 @@ void DeriveKey(std::string_view passphrase, const KeyringHeader& h, crypto::Secr
 // whoever owns it can do both. Same rule as mortise-lockd's state dir
 // (docs/cli.md, "Keyring").
 void CheckKeyringDir(const std::filesystem::path& dir) {
+  // The way there too (hostfs): no stranger's link on the path, no
+  // ancestor another user could rename the directory in. With those, no
+  // one but root or the user can swap anything between this check and the
+  // keyring's writes, so the path stays the one checked.
+  const uid_t euid = ::geteuid();
+  if (std::string why = hostfs::CheckLinks(dir.string(), euid, /*create=*/false, "mortise"); !why.empty())
+    throw Error(ExitCode::kKeyring, "the keyring's path is unsafe: " + why,
+                "Keep the keyring in a directory of your own under directories root owns, e.g. "
+                "`mkdir -m 700 ~/.config/mortise` (--keyring or MORTISE_KEYRING).");
+  std::error_code ec;
+  const std::filesystem::path real = std::filesystem::canonical(dir, ec);
+  if (ec) throw Error(ExitCode::kKeyring, "cannot resolve the keyring directory " + dir.string() + " (" + ec.message() + ")");
+  if (std::string why = hostfs::CheckAncestors(real.string(), euid, "mortise"); !why.empty())
+    throw Error(ExitCode::kKeyring, "the keyring's path is unsafe: " + why,
+                "Keep the keyring in a directory of your own under directories root owns, e.g. "
+                "`mkdir -m 700 ~/.config/mortise` (--keyring or MORTISE_KEYRING).");
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0)
     throw Error(ExitCode::kKeyring, "cannot inspect the keyring directory " + dir.string() + " (" + Errno("stat") + ")");

@@ -83,5 +83,34 @@ TEST_F(CliKeyringDir, A19_DirectoryOthersCanWriteIsRefused) {
   Keyring::Open(path, "pw", Keyring::Access::kRead);
 }
 
+// The way to the directory counts too (found by the attacker run): a
+// parent another user owns could swap the directory, and a link another
+// user owns names whatever directory that user likes.
+TEST_F(CliKeyringDir, A19_AParentAnotherUserOwnsIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give the parent to another uid";
+  const std::filesystem::path parent = tmp / "theirs";
+  std::filesystem::create_directories(parent / "mine");
+  ASSERT_EQ(chmod((parent / "mine").c_str(), 0700), 0);
+  ASSERT_EQ(chown(parent.c_str(), 65534, 65534), 0);
+  const Error e = CatchError([&] { Keyring::Create(parent / "mine" / "keyring", "pw", kFast); });
+  EXPECT_EQ(e.code(), ExitCode::kKeyring);
+  EXPECT_NE(std::string(e.what()).find("owned by uid 65534"), std::string::npos) << e.what();
+  EXPECT_FALSE(std::filesystem::exists(parent / "mine" / "keyring"));
+}
+
+TEST_F(CliKeyringDir, A19_ALinkAnotherUserOwnsOnThePathIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give the link to another uid";
+  { Keyring::Create(path, "pw", kFast); }
+  const std::filesystem::path link = tmp / "link";
+  std::filesystem::create_directory_symlink(dir, link);
+  ASSERT_EQ(lchown(link.c_str(), 65534, 65534), 0);
+  const Error e = CatchError([&] { Keyring::Open(link / "keyring", "pw", Keyring::Access::kUpdate); });
+  EXPECT_EQ(e.code(), ExitCode::kKeyring);
+  EXPECT_NE(std::string(e.what()).find("a symbolic link owned by uid 65534"), std::string::npos) << e.what();
+  // The user's own link is followed as before.
+  ASSERT_EQ(lchown(link.c_str(), geteuid(), getegid()), 0);
+  Keyring::Open(link / "keyring", "pw", Keyring::Access::kRead);
+}
+
 }  // namespace
 }  // namespace mortise::cli

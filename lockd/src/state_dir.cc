@@ -1,5 +1,7 @@
 #include "state_dir.h"
 
+#include "mortise/hostfs/dir_rules.h"
+
 #include <fcntl.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -12,61 +14,15 @@
 #include <vector>
 
 namespace mortise::lockd {
+
+using hostfs::Errno;
+using hostfs::Mode;
+using hostfs::Uid;
+
 namespace {
 
-std::string Uid(uid_t uid) {
-  std::string s = "uid " + std::to_string(uid);
-  if (const passwd* pw = getpwuid(uid)) s += std::string(" (") + pw->pw_name + ")";
-  return s;
-}
-
-std::string Mode(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
-
-std::string Errno(const std::string& path, const char* what) {
-  return path + ": " + what + ": " + std::strerror(errno);
-}
-
-// An ancestor of a directory the daemon writes in: whoever can rename
-// entries in it can swap the directory for another, so it must belong to
-// root or the daemon and be writable by nobody else, unless sticky (then
-// only the owner of an entry may rename it).
-std::string UnsafeAncestorReason(const std::string& path, const struct stat& st, uid_t euid) {
-  if (st.st_uid != 0 && st.st_uid != euid)
-    return path + ": owned by " + Uid(st.st_uid) + ", mode " + Mode(st.st_mode) +
-           "; a parent of a directory mortise-lockd writes in must belong to root or to " + Uid(euid) +
-           " (its owner could swap the directory): choose a path under directories root owns";
-  if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
-    return path + ": writable by group or others and not sticky (mode " + Mode(st.st_mode) +
-           "); anyone who can write there could swap the directory mortise-lockd uses: `chmod go-w " + path + "`";
-  return {};
-}
-
-// Goes down `path` a component at a time. A symlink on the way names the
-// directory for whoever owns the link: only root's or the daemon's own are
-// accepted. With `create`, a missing component is made 0700 (only after
-// everything above it passed, so nothing is created through a stranger's
-// link).
 std::string WalkPath(const std::string& path, uid_t euid, bool create) {
-  size_t at = 0;
-  while (at < path.size()) {
-    const size_t slash = path.find('/', at + 1);
-    at = slash == std::string::npos ? path.size() : slash;
-    const std::string prefix = path.substr(0, at);
-    if (prefix.empty() || prefix == "/" || prefix.back() == '/') continue;
-    struct stat st;
-    if (lstat(prefix.c_str(), &st) != 0) {
-      if (errno == ENOENT && create && mkdir(prefix.c_str(), 0700) == 0) continue;
-      return Errno(prefix, create ? "cannot create the directory" : "stat");
-    }
-    if (S_ISLNK(st.st_mode) && st.st_uid != 0 && st.st_uid != euid)
-      return prefix + ": a symbolic link owned by " + Uid(st.st_uid) +
-             "; mortise-lockd follows only links of root or " + Uid(euid) + ": give it the real path";
-  }
-  return {};
+  return hostfs::CheckLinks(path, euid, create, "mortise-lockd");
 }
 
 }  // namespace
@@ -95,15 +51,7 @@ std::string CheckWritableDir(const std::string& path, uid_t euid, std::string& r
   struct stat st;
   if (lstat(real.c_str(), &st) != 0) return Errno(real, "stat");
   if (std::string r = UnsafeDirReason(real, st, euid); !r.empty()) return r;
-  // Every ancestor, up to /.
-  std::string up = real;
-  while (up.size() > 1) {
-    const size_t slash = up.rfind('/');
-    up = slash == 0 ? "/" : up.substr(0, slash);
-    if (lstat(up.c_str(), &st) != 0) return Errno(up, "stat");
-    if (std::string r = UnsafeAncestorReason(up, st, euid); !r.empty()) return r;
-  }
-  return {};
+  return hostfs::CheckAncestors(real, euid, "mortise-lockd");
 }
 
 std::unique_ptr<StateDir> StateDir::Open(const std::string& path, std::string& why) {
