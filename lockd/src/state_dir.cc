@@ -59,6 +59,22 @@ std::unique_ptr<StateDir> StateDir::Open(const std::string& path, std::string& w
     why = "the state directory is not set";
     return nullptr;
   }
+  // Nothing is created inside a directory another user could swap: the
+  // deepest part of the path that exists must pass the ancestor rule before
+  // a missing component is made under it.
+  {
+    std::string existing = path;
+    struct stat st;
+    while (lstat(existing.c_str(), &st) != 0 && existing.find('/') != std::string::npos) {
+      const size_t slash = existing.rfind('/');
+      existing = slash == 0 ? "/" : existing.substr(0, slash);
+    }
+    char resolved[PATH_MAX];
+    if (existing != path && realpath(existing.empty() ? "." : existing.c_str(), resolved) != nullptr) {
+      why = hostfs::CheckAncestors(std::string(resolved) + "/-", geteuid(), "mortise-lockd");
+      if (!why.empty()) return nullptr;
+    }
+  }
   // Missing components are made 0700, each only after the ones above it
   // passed the link rule.
   why = WalkPath(path, geteuid(), /*create=*/true);

@@ -89,6 +89,21 @@ TEST_F(lockdFiles, A19_RefusesAParentOthersCanWriteUnlessSticky) {
   EXPECT_EQ(q.Signal(SIGTERM), 0);
 }
 
+TEST_F(lockdFiles, A19_CreatesNothingInsideADirectoryAnotherUserOwns) {
+  // Found by the attacker run: the state dir was made inside the other
+  // user's directory before the daemon refused it.
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give the parent to another uid";
+  const fs::path theirs = dir_ / "theirs";
+  fs::create_directories(theirs);
+  ASSERT_EQ(chown(theirs.c_str(), kOtherUid, kOtherUid), 0);
+  state_ = theirs / "lock";
+  Process p(dir_, DirArgs(), "theirs");
+  EXPECT_EQ(p.Wait(), 1);
+  EXPECT_NE(p.stderr_text().find(theirs.string() + ": owned by uid " + std::to_string(kOtherUid)), std::string::npos)
+      << p.stderr_text();
+  EXPECT_FALSE(fs::exists(state_));
+}
+
 TEST_F(lockdFiles, A19_NeverCreatesThroughAnotherUsersLinkOnThePath) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to give a link to another uid (CI runs as root)";
   // /tmp/x -> a directory of root's, planted by another user: the daemon
