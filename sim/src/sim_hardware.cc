@@ -50,7 +50,9 @@ void SimMechanics::Step(uint64_t ms) {
     if (!stalled_ && !jam_forever_) {
       const int target = TargetFor(command_);
       const int speed_per_ms_x1000 = (geo_.extended - geo_.retracted) * 1000 / static_cast<int>(travel_ms_);
-      const int step = static_cast<int>(ms) * speed_per_ms_x1000 / 1000;
+      // 64-bit: a test may step the clock by days while the motor runs.
+      const int64_t step64 = static_cast<int64_t>(ms) * speed_per_ms_x1000 / 1000;
+      const int step = static_cast<int>(std::min<int64_t>(step64, geo_.extended - geo_.retracted + 1));
       if (position_ < target) position_ = std::min(target, position_ + std::max(1, step));
       else if (position_ > target) position_ = std::max(target, position_ - std::max(1, step));
     }
