@@ -460,6 +460,14 @@ void LogVerifier::Feed(const LogItem& item) {
       } else {
         AddGap(next_, item.seq);
       }
+      if (anchored_ && lock_key_ != nullptr && item.seq + 1 != next_) {
+        // Offline, nothing vouches for an anchor that restarts the chain (the
+        // chain is unkeyed: anyone can compute a true h(n)). A later signed
+        // head covers only what follows it, and loss records before it that
+        // no signed head covered can no longer be, so they explain nothing.
+        ++findings_.unverified_anchors;
+        loss_count_ = losses_signed_;
+      }
       // Records received before this point that no tag covered stay unverified.
       findings_.unverified += unverified_;
       unverified_ = 0;
@@ -500,8 +508,7 @@ void LogVerifier::Feed(const LogItem& item) {
             uint8_t m[kSignedHeadMessageSize];
             EncodeSignedHeadMessage(lock_id_, item.seq, chain_, r->signed_utc, m);
             if (chain_valid_ && anchored_ && lock_key_->Verify(m, r->signature).ok()) {
-              findings_.signed_through = item.seq;
-              findings_.signed_at = r->signed_utc;
+              SignedHeadVerified(item.seq, r->signed_utc);
               chain_ = ChainNext(chain_, item.seq, bytes);
               next_ = item.seq + 1;
               ++unverified_;
@@ -538,8 +545,7 @@ void LogVerifier::Feed(const LogItem& item) {
       const int64_t utc = static_cast<int64_t>(GetLe64(item.bytes.data()));
       EncodeSignedHeadMessage(lock_id_, item.seq + 1, chain_, utc, m);
       if (in_place && lock_key_->Verify(m, std::span<const uint8_t>(item.bytes.data() + 8, kLogSignatureSize)).ok()) {
-        findings_.signed_through = item.seq;
-        findings_.signed_at = utc;
+        SignedHeadVerified(item.seq, utc);
         Verified();
       } else {
         ++findings_.bad_signatures;
@@ -577,13 +583,16 @@ const LogFindings& LogVerifier::Finish() {
   if (lock_key_ != nullptr) {
     findings_.stale_head = findings_.signed_through == 0 || now_utc_ - findings_.signed_at > max_head_age_s_;
   }
+  // Offline, a loss record explains a gap only when a verified signed head
+  // after it covers it: the chain alone is unkeyed, anyone can forge one.
+  const size_t losses = lock_key_ != nullptr ? losses_signed_ : loss_count_;
   for (size_t g = 0; g < gap_count_; ++g) {
     // Covered when the union of the lock's loss records spans the whole gap.
     uint64_t at = gaps_[g].first;
     bool progress = true;
     while (at <= gaps_[g].last && progress) {
       progress = false;
-      for (size_t l = 0; l < loss_count_; ++l) {
+      for (size_t l = 0; l < losses; ++l) {
         if (losses_[l].first <= at && at <= losses_[l].last) {
           at = losses_[l].last + 1;
           progress = true;

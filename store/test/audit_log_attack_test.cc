@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -647,6 +648,110 @@ TEST_F(SignedHeads, A02_StreamSplicedFromTwoLocksIsFlagged) {
   const LogFindings g = Offline(theirs);
   EXPECT_EQ(g.signed_through, 0u);
   EXPECT_FALSE(g.offline_ok());
+}
+
+TEST_F(SignedHeads, A02_AForgedAnchorAndLossRecordCannotHideRecordsBeforeASignedHead) {
+  // The chain is unkeyed: anyone can compute h(n) from a stored stream.
+  auto chain_next = [](const LogChain& prev, uint64_t seq, const LogItem& r) {
+    crypto::Sha256 sha;
+    const uint8_t label[4] = {'M', 'L', 'c', '1'};
+    uint8_t s[8];
+    internal::PutLe64(s, seq);
+    sha.Update(label);
+    sha.Update(prev);
+    sha.Update(s);
+    sha.Update(std::span<const uint8_t>(r.bytes.data(), r.length));
+    uint8_t d[crypto::kSha256Size];
+    sha.Final(d);
+    LogChain out;
+    std::memcpy(out.data(), d, out.size());
+    return out;
+  };
+  ASSERT_EQ(items_[0].type, LogItemType::kAnchor);
+  LogChain h = items_[0].chain;
+  LogChain h60{};
+  for (const auto& i : items_) {
+    if (i.type != LogItemType::kRecord || i.seq > 60) continue;
+    h = chain_next(h, i.seq, i);
+    if (i.seq == 60) h60 = h;
+  }
+  // Delete records 40..60 (and any item numbered among them), put a forged
+  // "lost 41..60" at #40 and an anchor at #60 carrying the true h(60).
+  LogItem loss;
+  loss.type = LogItemType::kRecord;
+  loss.seq = 40;
+  loss.length = 20;
+  loss.bytes.fill(0);
+  loss.bytes[0] = 0xA3;
+  loss.bytes[1] = 40;
+  loss.bytes[2] = static_cast<uint8_t>(LossReason::kLogLost);
+  internal::PutLe64(loss.bytes.data() + 4, 41);
+  internal::PutLe32(loss.bytes.data() + 12, 20);
+  internal::PutLe16(loss.bytes.data() + 18, internal::Crc16(std::span<const uint8_t>(loss.bytes.data(), 18)));
+  LogItem anchor;
+  anchor.type = LogItemType::kAnchor;
+  anchor.seq = 60;
+  anchor.chain = h60;
+  std::vector<LogItem> t;
+  bool inserted = false;
+  bool head_after = false;
+  for (const auto& i : items_) {
+    const uint64_t n = i.type == LogItemType::kRecord || i.type == LogItemType::kVoid ? i.seq : i.seq + 1;
+    if (i.type != LogItemType::kAnchor && n >= 40 && n <= 60) {
+      if (!inserted) {
+        t.push_back(loss);
+        t.push_back(anchor);
+        inserted = true;
+      }
+      continue;
+    }
+    if (inserted && i.seq > 60 && (IsSignedHead(i) || i.type == LogItemType::kSignedHead)) head_after = true;
+    t.push_back(i);
+  }
+  ASSERT_TRUE(inserted);
+  ASSERT_TRUE(head_after);  // a genuine signed head after the splice still verifies
+  const LogFindings f = Offline(t);
+  EXPECT_EQ(f.bad_signatures, 0u);
+  EXPECT_EQ(f.unverified_anchors, 1u);
+  EXPECT_GT(f.unexplained_gaps, 0u);  // the forged loss record is covered by no signed head
+  EXPECT_FALSE(f.offline_ok());
+  // The honest stream still verifies.
+  EXPECT_TRUE(Offline(items_).offline_ok());
+  EXPECT_EQ(Offline(items_).unverified_anchors, 0u);
+}
+
+TEST_F(SignedHeads, A02_ALossRecordNoSignedHeadCoversExplainsNoGap) {
+  // After the newest signed head: replace record a+1 with a forged "lost
+  // a+2" and drop a+2. No signature covers the loss record, so the gap stays
+  // unexplained (a reader cannot tell it from records removed in transit).
+  size_t last_head = 0;
+  for (size_t i = 0; i < items_.size(); ++i) {
+    if (IsSignedHead(items_[i]) || items_[i].type == LogItemType::kSignedHead) last_head = i;
+  }
+  size_t a = last_head + 1;
+  while (a < items_.size() && items_[a].type != LogItemType::kRecord) ++a;
+  ASSERT_LT(a + 3, items_.size());
+  ASSERT_EQ(items_[a + 2].type, LogItemType::kRecord);
+  const uint64_t seq = items_[a].seq + 1;
+  LogItem loss;
+  loss.type = LogItemType::kRecord;
+  loss.seq = seq;
+  loss.length = 20;
+  loss.bytes.fill(0);
+  loss.bytes[0] = 0xA3;
+  loss.bytes[1] = static_cast<uint8_t>(seq);
+  loss.bytes[2] = static_cast<uint8_t>(LossReason::kLogLost);
+  internal::PutLe64(loss.bytes.data() + 4, seq + 1);
+  internal::PutLe32(loss.bytes.data() + 12, 1);
+  internal::PutLe16(loss.bytes.data() + 18, internal::Crc16(std::span<const uint8_t>(loss.bytes.data(), 18)));
+  auto t = items_;
+  t[a + 1] = loss;
+  t.erase(t.begin() + static_cast<ptrdiff_t>(a + 2));
+  const LogFindings f = Offline(t);
+  EXPECT_EQ(f.bad_signatures, 0u);
+  EXPECT_EQ(f.explained_gaps, 0u);
+  EXPECT_EQ(f.unexplained_gaps, 1u);
+  EXPECT_FALSE(f.offline_ok());
 }
 
 }  // namespace
