@@ -266,7 +266,8 @@ TEST_F(A02LogTampering, A02_RandomMutationsAreAlwaysFlagged) {
 // the (unkeyed) chain, never a tag.
 class A02AtRest : public ::testing::Test {
  protected:
-  static constexpr uint32_t kStoreBlocks = 4, kLogBlocks = 4;
+  static constexpr uint32_t kStoreBlocks = 4;
+  explicit A02AtRest(uint32_t log_blocks = 4) : log_blocks_(log_blocks), rig_{kStoreBlocks, log_blocks} {}
   static constexpr size_t kBlock = kDefaultBlockSize;
   static constexpr size_t kHeader = 36, kRecord = 20, kSeal = 20;
 
@@ -282,7 +283,7 @@ class A02AtRest : public ::testing::Test {
   // Blocks holding segments, oldest first (by segment number).
   std::vector<uint32_t> Segments() {
     std::vector<std::pair<uint32_t, uint32_t>> v;
-    for (uint32_t b = 0; b < kLogBlocks; ++b) {
+    for (uint32_t b = 0; b < log_blocks_; ++b) {
       if (internal::GetLe32(Block(b)) == 0x32474C4D) v.push_back({internal::GetLe32(Block(b) + 4), b});
     }
     std::sort(v.begin(), v.end());
@@ -369,9 +370,62 @@ class A02AtRest : public ::testing::Test {
     ASSERT_TRUE(s.ok());
     EXPECT_GT(*s, issued_);
   }
-  Rig rig_{kStoreBlocks, kLogBlocks};
+  uint32_t log_blocks_;
+  Rig rig_;
   uint64_t issued_ = 0;
 };
+
+// Room for more separately tampered segments than one mount report holds.
+class A02AtRestMany : public A02AtRest {
+ protected:
+  A02AtRestMany() : A02AtRest(26) {}
+  // The kTampered ranges the log holds.
+  std::vector<std::pair<uint64_t, uint64_t>> Declared() {
+    CollectItems c;
+    EXPECT_TRUE(rig_.log->Export(1, kChallenge, c).ok());
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    for (const auto& item : c.items) {
+      if (item.type != LogItemType::kRecord) continue;
+      Result<LogRecord> r = DecodeLogRecord(item.seq, std::span<const uint8_t>(item.bytes.data(), item.length));
+      if (r.ok() && r->type == LogRecordType::kLoss && r->reason == LossReason::kTampered) {
+        out.push_back({r->first_lost, r->first_lost + r->lost_count - 1});
+      }
+    }
+    return out;
+  }
+  // Edits record 5 of segment i; returns its sequence number.
+  uint64_t Tamper(size_t i) {
+    const uint32_t b = Segments()[i];
+    EditRecord(b, 5);
+    return internal::GetLe64(Block(b) + 8) + 5;
+  }
+};
+
+TEST_F(A02AtRestMany, A02_MoreTamperedRangesThanAMountReportHoldsAreAllDeclaredOnce) {
+  Append(199 * 23);  // 23 segments
+  ASSERT_GE(Segments().size(), 23u);
+  std::vector<uint64_t> edited;
+  // Eight separate ranges (every other segment): declared at the next mount.
+  for (size_t i = 6; i <= 20; i += 2) edited.push_back(Tamper(i));
+  RebootExpectingDeclaredTampering();
+  // Three more: eleven ranges found at this mount, more than a report holds.
+  for (size_t i = 0; i <= 4; i += 2) edited.push_back(Tamper(i));
+  RebootExpectingDeclaredTampering();
+  const auto declared = Declared();
+  for (uint64_t seq : edited) {
+    bool covered = false;
+    for (const auto& [first, last] : declared) covered |= first <= seq && seq <= last;
+    EXPECT_TRUE(covered) << seq;
+  }
+  // More than eight declarations in the log: none is declared again.
+  ASSERT_GT(declared.size(), 8u);
+  for (int boot = 0; boot < 2; ++boot) {
+    ASSERT_TRUE(rig_.Reboot().ok());
+    EXPECT_EQ(rig_.log->mount_report().tampered, 0u) << boot;
+  }
+  EXPECT_EQ(Declared().size(), declared.size());
+  ExpectFlagged();
+}
 
 TEST_F(A02AtRest, A02_EditInTheUnsealedHeadWithCrcFixedIsDeclared) {
   Append(30);

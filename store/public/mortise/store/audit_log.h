@@ -411,6 +411,7 @@ class AuditLog final : public core::EventSink {
   Status OpenFirstSegment();
   // Checks every segment, every seal, every join and the durable head.
   Status CheckAtRest(MountFindings& found);
+  static void AddTampered(MountFindings& found, Range r);
   Status DeclareFindings(const MountFindings& found);
   // Writes the durable head for next_seq_, then the record; advances the chain.
   Status WriteNumbered(std::span<const uint8_t> bytes);
