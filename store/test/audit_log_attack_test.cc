@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -264,6 +263,33 @@ TEST_F(A02LogTampering, A02_RandomMutationsAreAlwaysFlagged) {
 
 // What an attacker computes from the documented format: offsets, CRCs and
 // the (unkeyed) chain, never a tag.
+// The log's hash chain, unkeyed: anyone can compute it from the records.
+LogChain ChainNext(const LogChain& prev, uint64_t seq, const uint8_t* rec, size_t size) {
+  crypto::Sha256 sha;
+  static constexpr uint8_t kLabel[4] = {'M', 'L', 'c', '1'};
+  uint8_t s[8];
+  internal::PutLe64(s, seq);
+  sha.Update(kLabel);
+  sha.Update(prev);
+  sha.Update(s);
+  sha.Update(std::span<const uint8_t>(rec, size));
+  uint8_t d[crypto::kSha256Size];
+  sha.Final(d);
+  LogChain out;
+  std::copy(d, d + out.size(), out.begin());
+  return out;
+}
+
+// A well-formed loss record anyone can write (no key needed): "lost
+// [first, first + count)" at `seq`.
+LogItem ForgedLoss(uint64_t seq, uint64_t first, uint32_t count) {
+  LogItem loss;
+  loss.type = LogItemType::kRecord;
+  loss.seq = seq;
+  loss.length = static_cast<uint8_t>(EncodeLogLoss(LossReason::kLogLost, first, count, seq, loss.bytes));
+  return loss;
+}
+
 class A02AtRest : public ::testing::Test {
  protected:
   static constexpr uint32_t kStoreBlocks = 4;
@@ -302,21 +328,6 @@ class A02AtRest : public ::testing::Test {
     r[7] ^= 0x55;   // inside the user index and time bits
     r[12] ^= 0x0F;
     FixCrc16(r, kRecord);
-  }
-  static LogChain ChainNext(const LogChain& prev, uint64_t seq, const uint8_t* rec, size_t size) {
-    crypto::Sha256 sha;
-    static constexpr uint8_t kLabel[4] = {'M', 'L', 'c', '1'};
-    uint8_t s[8];
-    internal::PutLe64(s, seq);
-    sha.Update(kLabel);
-    sha.Update(prev);
-    sha.Update(s);
-    sha.Update(std::span<const uint8_t>(rec, size));
-    uint8_t d[crypto::kSha256Size];
-    sha.Final(d);
-    LogChain out;
-    std::copy(d, d + out.size(), out.begin());
-    return out;
   }
   // Recomputes the chain over a segment's records (all 20-byte here).
   LogChain ChainOf(uint32_t block) {
@@ -705,43 +716,17 @@ TEST_F(SignedHeads, A02_StreamSplicedFromTwoLocksIsFlagged) {
 }
 
 TEST_F(SignedHeads, A02_AForgedAnchorAndLossRecordCannotHideRecordsBeforeASignedHead) {
-  // The chain is unkeyed: anyone can compute h(n) from a stored stream.
-  auto chain_next = [](const LogChain& prev, uint64_t seq, const LogItem& r) {
-    crypto::Sha256 sha;
-    const uint8_t label[4] = {'M', 'L', 'c', '1'};
-    uint8_t s[8];
-    internal::PutLe64(s, seq);
-    sha.Update(label);
-    sha.Update(prev);
-    sha.Update(s);
-    sha.Update(std::span<const uint8_t>(r.bytes.data(), r.length));
-    uint8_t d[crypto::kSha256Size];
-    sha.Final(d);
-    LogChain out;
-    std::memcpy(out.data(), d, out.size());
-    return out;
-  };
   ASSERT_EQ(items_[0].type, LogItemType::kAnchor);
   LogChain h = items_[0].chain;
   LogChain h60{};
   for (const auto& i : items_) {
     if (i.type != LogItemType::kRecord || i.seq > 60) continue;
-    h = chain_next(h, i.seq, i);
+    h = ChainNext(h, i.seq, i.bytes.data(), i.length);  // unkeyed: anyone can compute h(n)
     if (i.seq == 60) h60 = h;
   }
   // Delete records 40..60 (and any item numbered among them), put a forged
   // "lost 41..60" at #40 and an anchor at #60 carrying the true h(60).
-  LogItem loss;
-  loss.type = LogItemType::kRecord;
-  loss.seq = 40;
-  loss.length = 20;
-  loss.bytes.fill(0);
-  loss.bytes[0] = 0xA3;
-  loss.bytes[1] = 40;
-  loss.bytes[2] = static_cast<uint8_t>(LossReason::kLogLost);
-  internal::PutLe64(loss.bytes.data() + 4, 41);
-  internal::PutLe32(loss.bytes.data() + 12, 20);
-  internal::PutLe16(loss.bytes.data() + 18, internal::Crc16(std::span<const uint8_t>(loss.bytes.data(), 18)));
+  const LogItem loss = ForgedLoss(40, 41, 20);
   LogItem anchor;
   anchor.type = LogItemType::kAnchor;
   anchor.seq = 60;
@@ -787,19 +772,8 @@ TEST_F(SignedHeads, A02_ALossRecordNoSignedHeadCoversExplainsNoGap) {
   ASSERT_LT(a + 3, items_.size());
   ASSERT_EQ(items_[a + 2].type, LogItemType::kRecord);
   const uint64_t seq = items_[a].seq + 1;
-  LogItem loss;
-  loss.type = LogItemType::kRecord;
-  loss.seq = seq;
-  loss.length = 20;
-  loss.bytes.fill(0);
-  loss.bytes[0] = 0xA3;
-  loss.bytes[1] = static_cast<uint8_t>(seq);
-  loss.bytes[2] = static_cast<uint8_t>(LossReason::kLogLost);
-  internal::PutLe64(loss.bytes.data() + 4, seq + 1);
-  internal::PutLe32(loss.bytes.data() + 12, 1);
-  internal::PutLe16(loss.bytes.data() + 18, internal::Crc16(std::span<const uint8_t>(loss.bytes.data(), 18)));
   auto t = items_;
-  t[a + 1] = loss;
+  t[a + 1] = ForgedLoss(seq, seq + 1, 1);
   t.erase(t.begin() + static_cast<ptrdiff_t>(a + 2));
   const LogFindings f = Offline(t);
   EXPECT_EQ(f.bad_signatures, 0u);
