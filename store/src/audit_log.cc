@@ -460,6 +460,14 @@ void LogVerifier::Feed(const LogItem& item) {
       } else {
         AddGap(next_, item.seq);
       }
+      if (anchored_ && lock_key_ != nullptr && item.seq + 1 != next_) {
+        // Offline, nothing vouches for an anchor that restarts the chain (the
+        // chain is unkeyed: anyone can compute a true h(n)). A later signed
+        // head covers only what follows it, and loss records before it that
+        // no signed head covered can no longer be, so they explain nothing.
+        ++findings_.unverified_anchors;
+        loss_count_ = losses_signed_;
+      }
       // Records received before this point that no tag covered stay unverified.
       findings_.unverified += unverified_;
       unverified_ = 0;
@@ -500,8 +508,7 @@ void LogVerifier::Feed(const LogItem& item) {
             uint8_t m[kSignedHeadMessageSize];
             EncodeSignedHeadMessage(lock_id_, item.seq, chain_, r->signed_utc, m);
             if (chain_valid_ && anchored_ && lock_key_->Verify(m, r->signature).ok()) {
-              findings_.signed_through = item.seq;
-              findings_.signed_at = r->signed_utc;
+              SignedHeadVerified(item.seq, r->signed_utc);
               chain_ = ChainNext(chain_, item.seq, bytes);
               next_ = item.seq + 1;
               ++unverified_;
@@ -538,8 +545,7 @@ void LogVerifier::Feed(const LogItem& item) {
       const int64_t utc = static_cast<int64_t>(GetLe64(item.bytes.data()));
       EncodeSignedHeadMessage(lock_id_, item.seq + 1, chain_, utc, m);
       if (in_place && lock_key_->Verify(m, std::span<const uint8_t>(item.bytes.data() + 8, kLogSignatureSize)).ok()) {
-        findings_.signed_through = item.seq;
-        findings_.signed_at = utc;
+        SignedHeadVerified(item.seq, utc);
         Verified();
       } else {
         ++findings_.bad_signatures;
@@ -577,13 +583,16 @@ const LogFindings& LogVerifier::Finish() {
   if (lock_key_ != nullptr) {
     findings_.stale_head = findings_.signed_through == 0 || now_utc_ - findings_.signed_at > max_head_age_s_;
   }
+  // Offline, a loss record explains a gap only when a verified signed head
+  // after it covers it: the chain alone is unkeyed, anyone can forge one.
+  const size_t losses = lock_key_ != nullptr ? losses_signed_ : loss_count_;
   for (size_t g = 0; g < gap_count_; ++g) {
     // Covered when the union of the lock's loss records spans the whole gap.
     uint64_t at = gaps_[g].first;
     bool progress = true;
     while (at <= gaps_[g].last && progress) {
       progress = false;
-      for (size_t l = 0; l < loss_count_; ++l) {
+      for (size_t l = 0; l < losses; ++l) {
         if (losses_[l].first <= at && at <= losses_[l].last) {
           at = losses_[l].last + 1;
           progress = true;
@@ -907,6 +916,18 @@ Status AuditLog::Mount() {
   return s;
 }
 
+// Adds a range nothing vouches for. When the list is full the last slot
+// grows to cover the new range too: over-declared, never under-declared.
+void AuditLog::AddTampered(MountFindings& f, Range r) {
+  if (f.tampered_count < MountFindings::kMax) {
+    f.tampered[f.tampered_count++] = r;
+    return;
+  }
+  Range& last = f.tampered[MountFindings::kMax - 1];
+  if (r.first < last.first) last.first = r.first;
+  if (r.last > last.last) last.last = r.last;
+}
+
 Status AuditLog::CheckAtRest(MountFindings& f) {
   // Everything the lock wrote is vouched for by one of: the durable head
   // (the chain's end), a segment's own seal, or the next segment that
@@ -920,6 +941,7 @@ Status AuditLog::CheckAtRest(MountFindings& f) {
   size_t declared_count = 0;
   uint64_t noted[MountFindings::kMax] = {};  // kLateSeal notes already in the log
   size_t noted_count = 0;
+  bool more_declared = false;  // the log holds more declarations than these lists: look again below
   const uint64_t n = durable_head_;
   bool found_n = false, n_ok = false;
   size_t n_segment = 0;
@@ -948,15 +970,21 @@ Status AuditLog::CheckAtRest(MountFindings& f) {
             n_ok = DurableTagOk(auth_, durable_raw_, n, ChainNext(before, seq, std::span<const uint8_t>(b, size)),
                                 false);
           }
-          if (b[0] == kLossRecord && b[2] == static_cast<uint8_t>(LossReason::kTampered) &&
-              declared_count < MountFindings::kMax) {
+          if (b[0] == kLossRecord && b[2] == static_cast<uint8_t>(LossReason::kTampered)) {
             const uint64_t first = GetLe64(b + 4);
             const uint64_t count = GetLe32(b + 12);
-            if (count != 0) declared[declared_count++] = Range{first, first + count - 1};
+            if (count != 0 && declared_count < MountFindings::kMax) {
+              declared[declared_count++] = Range{first, first + count - 1};
+            } else if (count != 0) {
+              more_declared = true;
+            }
           }
-          if (b[0] == kLossRecord && b[2] == static_cast<uint8_t>(LossReason::kLateSeal) &&
-              noted_count < MountFindings::kMax) {
-            noted[noted_count++] = GetLe64(b + 4);
+          if (b[0] == kLossRecord && b[2] == static_cast<uint8_t>(LossReason::kLateSeal)) {
+            if (noted_count < MountFindings::kMax) {
+              noted[noted_count++] = GetLe64(b + 4);
+            } else {
+              more_declared = true;
+            }
           }
         }));
     next_of[i] = w.next_seq;
@@ -972,8 +1000,7 @@ Status AuditLog::CheckAtRest(MountFindings& f) {
       } else if (seg.number != prev.number + 1 && seg.first_seq > next_of[i - 1]) {
         // Segments missing between survivors: a power cut only ever loses
         // the ring's oldest segment or an unwritten newest one.
-        f.tampered[f.tampered_count < MountFindings::kMax ? f.tampered_count++ : MountFindings::kMax - 1] =
-            Range{next_of[i - 1], seg.first_seq - 1};
+        AddTampered(f, Range{next_of[i - 1], seg.first_seq - 1});
       }
     }
     prev_end = w.chain;
@@ -992,8 +1019,7 @@ Status AuditLog::CheckAtRest(MountFindings& f) {
     anchor = n_segment;
     if (last_on_flash > n) {
       // Records after the last number the lock issued: not the lock's.
-      f.tampered[f.tampered_count < MountFindings::kMax ? f.tampered_count++ : MountFindings::kMax - 1] =
-          Range{n + 1, last_on_flash};
+      AddTampered(f, Range{n + 1, last_on_flash});
       f.head_ok = false;
     }
   } else if (!found_n && n == next_of[newest] && DurableTagOk(auth_, durable_raw_, n, newest_end, true)) {
@@ -1025,8 +1051,7 @@ Status AuditLog::CheckAtRest(MountFindings& f) {
     uint64_t last = next_of[k] - 1;
     if (k == newest && anchor == npos && has_durable_head_ && n > last) last = n;
     if (!v && last >= seg.first_seq) {
-      f.tampered[f.tampered_count < MountFindings::kMax ? f.tampered_count++ : MountFindings::kMax - 1] =
-          Range{seg.first_seq, last};
+      AddTampered(f, Range{seg.first_seq, last});
     }
     const bool torn_or_bad_seal = k == newest ? (newest_slot_used && !((seal_ok >> k) & 1)) : !((seal_ok >> k) & 1);
     if (v && torn_or_bad_seal && next_of[k] > seg.first_seq && f.late_seal_count < MountFindings::kMax) {
@@ -1037,22 +1062,43 @@ Status AuditLog::CheckAtRest(MountFindings& f) {
     vouched_next = v;
   }
   // What an earlier mount already declared is not declared again.
-  auto covered = [&](uint64_t a, uint64_t b) {
-    for (size_t d = 0; d < declared_count; ++d) {
-      if (declared[d].first <= a && b <= declared[d].last) return true;
+  bool tampered_done[MountFindings::kMax] = {};
+  bool late_done[MountFindings::kMax] = {};
+  auto note = [&](LossReason reason, uint64_t first, uint64_t last) {
+    for (size_t t = 0; t < f.tampered_count; ++t) {
+      tampered_done[t] |= reason == LossReason::kTampered && first <= f.tampered[t].first && f.tampered[t].last <= last;
     }
-    return false;
+    for (size_t l = 0; l < f.late_seal_count; ++l) {
+      late_done[l] |= (reason == LossReason::kTampered && first <= f.late_seal[l] && f.late_seal[l] <= last) ||
+                      (reason == LossReason::kLateSeal && first == f.late_seal[l]);
+    }
   };
+  for (size_t d = 0; d < declared_count; ++d) note(LossReason::kTampered, declared[d].first, declared[d].last);
+  for (size_t d = 0; d < noted_count; ++d) note(LossReason::kLateSeal, noted[d], noted[d]);
+  for (size_t i = 0; more_declared && i < segment_count_; ++i) {
+    // More declarations than the lists hold (rare): read them all again,
+    // so what was declared once is never declared on every boot.
+    const Segment& seg = segments_[i];
+    MORTISE_TRY(WalkSegment(flash_, seg.block, block_size_, seg.first_seq, seg.chain_in, w,
+                            [&](WalkItem kind, uint64_t, const uint8_t* b, size_t, const LogChain&) {
+                              if (kind != WalkItem::kRecord || b[0] != kLossRecord) return;
+                              const uint64_t first = GetLe64(b + 4);
+                              const uint64_t count = GetLe32(b + 12);
+                              if (b[2] == static_cast<uint8_t>(LossReason::kTampered) && count != 0) {
+                                note(LossReason::kTampered, first, first + count - 1);
+                              } else if (b[2] == static_cast<uint8_t>(LossReason::kLateSeal)) {
+                                note(LossReason::kLateSeal, first, first);
+                              }
+                            }));
+  }
   size_t kept = 0;
   for (size_t t = 0; t < f.tampered_count; ++t) {
-    if (!covered(f.tampered[t].first, f.tampered[t].last)) f.tampered[kept++] = f.tampered[t];
+    if (!tampered_done[t]) f.tampered[kept++] = f.tampered[t];
   }
   f.tampered_count = kept;
   kept = 0;
   for (size_t l = 0; l < f.late_seal_count; ++l) {
-    bool done = covered(f.late_seal[l], f.late_seal[l]);
-    for (size_t d = 0; d < noted_count; ++d) done |= noted[d] == f.late_seal[l];
-    if (!done) f.late_seal[kept++] = f.late_seal[l];
+    if (!late_done[l]) f.late_seal[kept++] = f.late_seal[l];
   }
   f.late_seal_count = kept;
   return Status::Ok();

@@ -263,9 +263,37 @@ TEST_F(A02LogTampering, A02_RandomMutationsAreAlwaysFlagged) {
 
 // What an attacker computes from the documented format: offsets, CRCs and
 // the (unkeyed) chain, never a tag.
+// The log's hash chain, unkeyed: anyone can compute it from the records.
+LogChain ChainNext(const LogChain& prev, uint64_t seq, const uint8_t* rec, size_t size) {
+  crypto::Sha256 sha;
+  static constexpr uint8_t kLabel[4] = {'M', 'L', 'c', '1'};
+  uint8_t s[8];
+  internal::PutLe64(s, seq);
+  sha.Update(kLabel);
+  sha.Update(prev);
+  sha.Update(s);
+  sha.Update(std::span<const uint8_t>(rec, size));
+  uint8_t d[crypto::kSha256Size];
+  sha.Final(d);
+  LogChain out;
+  std::copy(d, d + out.size(), out.begin());
+  return out;
+}
+
+// A well-formed loss record anyone can write (no key needed): "lost
+// [first, first + count)" at `seq`.
+LogItem ForgedLoss(uint64_t seq, uint64_t first, uint32_t count) {
+  LogItem loss;
+  loss.type = LogItemType::kRecord;
+  loss.seq = seq;
+  loss.length = static_cast<uint8_t>(EncodeLogLoss(LossReason::kLogLost, first, count, seq, loss.bytes));
+  return loss;
+}
+
 class A02AtRest : public ::testing::Test {
  protected:
-  static constexpr uint32_t kStoreBlocks = 4, kLogBlocks = 4;
+  static constexpr uint32_t kStoreBlocks = 4;
+  explicit A02AtRest(uint32_t log_blocks = 4) : log_blocks_(log_blocks), rig_{kStoreBlocks, log_blocks} {}
   static constexpr size_t kBlock = kDefaultBlockSize;
   static constexpr size_t kHeader = 36, kRecord = 20, kSeal = 20;
 
@@ -281,7 +309,7 @@ class A02AtRest : public ::testing::Test {
   // Blocks holding segments, oldest first (by segment number).
   std::vector<uint32_t> Segments() {
     std::vector<std::pair<uint32_t, uint32_t>> v;
-    for (uint32_t b = 0; b < kLogBlocks; ++b) {
+    for (uint32_t b = 0; b < log_blocks_; ++b) {
       if (internal::GetLe32(Block(b)) == 0x32474C4D) v.push_back({internal::GetLe32(Block(b) + 4), b});
     }
     std::sort(v.begin(), v.end());
@@ -300,21 +328,6 @@ class A02AtRest : public ::testing::Test {
     r[7] ^= 0x55;   // inside the user index and time bits
     r[12] ^= 0x0F;
     FixCrc16(r, kRecord);
-  }
-  static LogChain ChainNext(const LogChain& prev, uint64_t seq, const uint8_t* rec, size_t size) {
-    crypto::Sha256 sha;
-    static constexpr uint8_t kLabel[4] = {'M', 'L', 'c', '1'};
-    uint8_t s[8];
-    internal::PutLe64(s, seq);
-    sha.Update(kLabel);
-    sha.Update(prev);
-    sha.Update(s);
-    sha.Update(std::span<const uint8_t>(rec, size));
-    uint8_t d[crypto::kSha256Size];
-    sha.Final(d);
-    LogChain out;
-    std::copy(d, d + out.size(), out.begin());
-    return out;
   }
   // Recomputes the chain over a segment's records (all 20-byte here).
   LogChain ChainOf(uint32_t block) {
@@ -368,9 +381,62 @@ class A02AtRest : public ::testing::Test {
     ASSERT_TRUE(s.ok());
     EXPECT_GT(*s, issued_);
   }
-  Rig rig_{kStoreBlocks, kLogBlocks};
+  uint32_t log_blocks_;
+  Rig rig_;
   uint64_t issued_ = 0;
 };
+
+// Room for more separately tampered segments than one mount report holds.
+class A02AtRestMany : public A02AtRest {
+ protected:
+  A02AtRestMany() : A02AtRest(26) {}
+  // The kTampered ranges the log holds.
+  std::vector<std::pair<uint64_t, uint64_t>> Declared() {
+    CollectItems c;
+    EXPECT_TRUE(rig_.log->Export(1, kChallenge, c).ok());
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    for (const auto& item : c.items) {
+      if (item.type != LogItemType::kRecord) continue;
+      Result<LogRecord> r = DecodeLogRecord(item.seq, std::span<const uint8_t>(item.bytes.data(), item.length));
+      if (r.ok() && r->type == LogRecordType::kLoss && r->reason == LossReason::kTampered) {
+        out.push_back({r->first_lost, r->first_lost + r->lost_count - 1});
+      }
+    }
+    return out;
+  }
+  // Edits record 5 of segment i; returns its sequence number.
+  uint64_t Tamper(size_t i) {
+    const uint32_t b = Segments()[i];
+    EditRecord(b, 5);
+    return internal::GetLe64(Block(b) + 8) + 5;
+  }
+};
+
+TEST_F(A02AtRestMany, A02_MoreTamperedRangesThanAMountReportHoldsAreAllDeclaredOnce) {
+  Append(199 * 23);  // 23 segments
+  ASSERT_GE(Segments().size(), 23u);
+  std::vector<uint64_t> edited;
+  // Eight separate ranges (every other segment): declared at the next mount.
+  for (size_t i = 6; i <= 20; i += 2) edited.push_back(Tamper(i));
+  RebootExpectingDeclaredTampering();
+  // Three more: eleven ranges found at this mount, more than a report holds.
+  for (size_t i = 0; i <= 4; i += 2) edited.push_back(Tamper(i));
+  RebootExpectingDeclaredTampering();
+  const auto declared = Declared();
+  for (uint64_t seq : edited) {
+    bool covered = false;
+    for (const auto& [first, last] : declared) covered |= first <= seq && seq <= last;
+    EXPECT_TRUE(covered) << seq;
+  }
+  // More than eight declarations in the log: none is declared again.
+  ASSERT_GT(declared.size(), 8u);
+  for (int boot = 0; boot < 2; ++boot) {
+    ASSERT_TRUE(rig_.Reboot().ok());
+    EXPECT_EQ(rig_.log->mount_report().tampered, 0u) << boot;
+  }
+  EXPECT_EQ(Declared().size(), declared.size());
+  ExpectFlagged();
+}
 
 TEST_F(A02AtRest, A02_EditInTheUnsealedHeadWithCrcFixedIsDeclared) {
   Append(30);
@@ -647,6 +713,73 @@ TEST_F(SignedHeads, A02_StreamSplicedFromTwoLocksIsFlagged) {
   const LogFindings g = Offline(theirs);
   EXPECT_EQ(g.signed_through, 0u);
   EXPECT_FALSE(g.offline_ok());
+}
+
+TEST_F(SignedHeads, A02_AForgedAnchorAndLossRecordCannotHideRecordsBeforeASignedHead) {
+  ASSERT_EQ(items_[0].type, LogItemType::kAnchor);
+  LogChain h = items_[0].chain;
+  LogChain h60{};
+  for (const auto& i : items_) {
+    if (i.type != LogItemType::kRecord || i.seq > 60) continue;
+    h = ChainNext(h, i.seq, i.bytes.data(), i.length);  // unkeyed: anyone can compute h(n)
+    if (i.seq == 60) h60 = h;
+  }
+  // Delete records 40..60 (and any item numbered among them), put a forged
+  // "lost 41..60" at #40 and an anchor at #60 carrying the true h(60).
+  const LogItem loss = ForgedLoss(40, 41, 20);
+  LogItem anchor;
+  anchor.type = LogItemType::kAnchor;
+  anchor.seq = 60;
+  anchor.chain = h60;
+  std::vector<LogItem> t;
+  bool inserted = false;
+  bool head_after = false;
+  for (const auto& i : items_) {
+    const uint64_t n = i.type == LogItemType::kRecord || i.type == LogItemType::kVoid ? i.seq : i.seq + 1;
+    if (i.type != LogItemType::kAnchor && n >= 40 && n <= 60) {
+      if (!inserted) {
+        t.push_back(loss);
+        t.push_back(anchor);
+        inserted = true;
+      }
+      continue;
+    }
+    if (inserted && i.seq > 60 && (IsSignedHead(i) || i.type == LogItemType::kSignedHead)) head_after = true;
+    t.push_back(i);
+  }
+  ASSERT_TRUE(inserted);
+  ASSERT_TRUE(head_after);  // a genuine signed head after the splice still verifies
+  const LogFindings f = Offline(t);
+  EXPECT_EQ(f.bad_signatures, 0u);
+  EXPECT_EQ(f.unverified_anchors, 1u);
+  EXPECT_GT(f.unexplained_gaps, 0u);  // the forged loss record is covered by no signed head
+  EXPECT_FALSE(f.offline_ok());
+  // The honest stream still verifies.
+  EXPECT_TRUE(Offline(items_).offline_ok());
+  EXPECT_EQ(Offline(items_).unverified_anchors, 0u);
+}
+
+TEST_F(SignedHeads, A02_ALossRecordNoSignedHeadCoversExplainsNoGap) {
+  // After the newest signed head: replace record a+1 with a forged "lost
+  // a+2" and drop a+2. No signature covers the loss record, so the gap stays
+  // unexplained (a reader cannot tell it from records removed in transit).
+  size_t last_head = 0;
+  for (size_t i = 0; i < items_.size(); ++i) {
+    if (IsSignedHead(items_[i]) || items_[i].type == LogItemType::kSignedHead) last_head = i;
+  }
+  size_t a = last_head + 1;
+  while (a < items_.size() && items_[a].type != LogItemType::kRecord) ++a;
+  ASSERT_LT(a + 3, items_.size());
+  ASSERT_EQ(items_[a + 2].type, LogItemType::kRecord);
+  const uint64_t seq = items_[a].seq + 1;
+  auto t = items_;
+  t[a + 1] = ForgedLoss(seq, seq + 1, 1);
+  t.erase(t.begin() + static_cast<ptrdiff_t>(a + 2));
+  const LogFindings f = Offline(t);
+  EXPECT_EQ(f.bad_signatures, 0u);
+  EXPECT_EQ(f.explained_gaps, 0u);
+  EXPECT_EQ(f.unexplained_gaps, 1u);
+  EXPECT_FALSE(f.offline_ok());
 }
 
 }  // namespace

@@ -198,6 +198,10 @@ struct LogFindings {
   uint64_t signed_through = 0;
   int64_t signed_at = 0;
   uint64_t bad_signatures = 0;
+  // Offline mode: anchors after the first that restart the chain (it does not
+  // continue into them). Nothing vouches for them (the chain is unkeyed), so
+  // no signed head after one covers what came before it: never offline_ok().
+  uint64_t unverified_anchors = 0;
   bool stale_head = false;
   bool head_verified = false;
   bool ok() const {
@@ -209,7 +213,7 @@ struct LogFindings {
   // signed), which offline_ok() allows.
   bool offline_ok() const {
     return unexplained_gaps == 0 && order_errors == 0 && bad_tags == 0 && malformed == 0 && tampered == 0 &&
-           bad_signatures == 0 && signed_through != 0 && !stale_head;
+           bad_signatures == 0 && unverified_anchors == 0 && signed_through != 0 && !stale_head;
   }
 };
 
@@ -250,6 +254,13 @@ class LogVerifier {
     findings_.records += unverified_;
     unverified_ = 0;
   }
+  // Offline: a signed head over the chain at `seq` verified; it covers every
+  // loss record received since the chain (re)started.
+  void SignedHeadVerified(uint64_t seq, int64_t utc) {
+    findings_.signed_through = seq;
+    findings_.signed_at = utc;
+    losses_signed_ = loss_count_;
+  }
 
   const LogAuthenticator* auth_;  // null: tags authenticated by the channel (or offline)
   const crypto::P256PublicKey* lock_key_ = nullptr;  // offline mode
@@ -269,6 +280,7 @@ class LogVerifier {
   size_t gap_count_ = 0;
   Range losses_[kMaxRanges] = {};
   size_t loss_count_ = 0;
+  size_t losses_signed_ = 0;  // offline: losses_[0, losses_signed_) are covered by a verified signed head
 };
 
 struct LogMountReport {
@@ -399,6 +411,7 @@ class AuditLog final : public core::EventSink {
   Status OpenFirstSegment();
   // Checks every segment, every seal, every join and the durable head.
   Status CheckAtRest(MountFindings& found);
+  static void AddTampered(MountFindings& found, Range r);
   Status DeclareFindings(const MountFindings& found);
   // Writes the durable head for next_seq_, then the record; advances the chain.
   Status WriteNumbered(std::span<const uint8_t> bytes);
