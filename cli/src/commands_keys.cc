@@ -636,7 +636,13 @@ int CmdLog(Context& ctx, const LogOptions& o) {
       problems = true;
       text += "!! " + std::to_string(sf.bad_signatures) + " signed head(s) of the log do not verify with the lock's key\n";
     }
-    if (sf.signed_through != 0) {
+    if (sf.unverified_anchors != 0) {
+      // The stream restarts its chain where no signature vouches for the
+      // join: the lock's signed heads do not cover what came before it.
+      problems = true;
+      text += "!! the log restarts its chain " + std::to_string(sf.unverified_anchors) +
+              " time(s) where no signed head vouches for it: the lock's signatures do not cover the records before\n";
+    } else if (sf.signed_through != 0) {
       text += "  log signed by the lock through #" + std::to_string(sf.signed_through) + " at " +
               FormatUtc(sf.signed_at) + "\n";
       signed_heads = {{"through", sf.signed_through}, {"at", sf.signed_at}};
