@@ -638,10 +638,11 @@ int CmdLog(Context& ctx, const LogOptions& o) {
     }
     if (sf.unverified_anchors != 0) {
       // The stream restarts its chain where no signature vouches for the
-      // join: the lock's signed heads do not cover what came before it.
-      problems = true;
-      text += "!! the log restarts its chain " + std::to_string(sf.unverified_anchors) +
-              " time(s) where no signed head vouches for it: the lock's signatures do not cover the records before\n";
+      // join (after a loss the lock declared): the lock's signed heads do
+      // not cover what came before it. This read is still verified through
+      // the session; a stored copy would not verify offline past it.
+      text += "  note: the log restarts its chain " + std::to_string(sf.unverified_anchors) +
+              " time(s) after a declared loss; the lock's signatures cover only what follows\n";
     } else if (sf.signed_through != 0) {
       text += "  log signed by the lock through #" + std::to_string(sf.signed_through) + " at " +
               FormatUtc(sf.signed_at) + "\n";
