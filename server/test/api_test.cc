@@ -31,6 +31,7 @@ class ApiTest : public ::testing::TestWithParam<std::string> {
            ("mortise-api-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+    fs::permissions(dir_, fs::perms::owner_all);  // the server refuses a database dir others can write
     repo_ = OpenRepository(testing::FreshDatabaseUrl(GetParam(), dir_.string()));
     ApiSettings settings;
     settings.auth.password_profile = PasswordProfile::kTestFast;

@@ -126,6 +126,7 @@ class ProcessTest : public ::testing::Test {
            ("mortise-server-process-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+    fs::permissions(dir_, fs::perms::owner_all);  // the server refuses a database dir others can write
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Db(const char* name = "db") { return "sqlite:" + (dir_ / name).string(); }

@@ -25,6 +25,7 @@ class StorageTest : public ::testing::Test {
            ("mortise-storage-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+    fs::permissions(dir_, fs::perms::owner_all);  // the server refuses a database dir others can write
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Path(const char* name) { return (dir_ / name).string(); }
