@@ -3,6 +3,7 @@
 //   mortise-server [--config FILE] [--listen HOST:PORT] [--db sqlite:PATH|postgresql://...]
 //   mortise-server backup --db sqlite:PATH --out FILE
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <iostream>
@@ -56,6 +57,9 @@ int Serve(Config config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every file the server writes (database, -wal/-shm, backups) is owner-only,
+  // whatever umask it was started with (the storage layer also sets 0600).
+  ::umask(077);
   CLI::App app("mortise-server: the Mortise management server (docs/server.md)");
   std::string config_file, listen, db, profile;
   app.add_option("--config", config_file, "TOML settings file (every setting: docs/server.md)");

@@ -19,6 +19,18 @@ std::string Label(const std::string& v) {
   return out;
 }
 
+// HTTP allows any token as a method, so a label per method string would let
+// an anonymous caller add series (and memory) without bound: only the methods
+// the server knows get their own label.
+const std::string& MethodLabel(const std::string& method) {
+  static const std::vector<std::string> kKnown = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+  static const std::string kOther = "other";
+  for (const auto& m : kKnown) {
+    if (m == method) return m;
+  }
+  return kOther;
+}
+
 std::string Number(double v) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.17g", v);
@@ -35,7 +47,7 @@ const std::vector<double>& Metrics::Buckets() {
 
 void Metrics::ObserveRequest(const std::string& route, const std::string& method, int status, double seconds) {
   std::lock_guard lock(mu_);
-  ++requests_[{route, method, status}];
+  ++requests_[{route, MethodLabel(method), status}];
   auto& h = latency_[route];
   if (h.counts.empty()) h.counts.assign(Buckets().size(), 0);
   for (size_t i = 0; i < Buckets().size(); ++i) {

@@ -14,7 +14,10 @@ namespace mortise::server {
 
 class Metrics {
  public:
-  // `route` is the route's pattern ("/api/v1/me"), or "unmatched".
+  // `route` is the route's pattern ("/api/v1/me"), or "unmatched" (never the
+  // request's path); `method` is labelled only if it is one of GET, POST, PUT,
+  // PATCH, DELETE, HEAD, OPTIONS, else "other"; `status` is a code the server
+  // chose. So the number of series is bounded by the routes, whatever callers send.
   void ObserveRequest(const std::string& route, const std::string& method, int status, double seconds);
   void AddGauge(std::string name, std::string help, std::function<double()> read);
   void CountDbError();

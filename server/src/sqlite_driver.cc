@@ -1,8 +1,10 @@
 // The SQLite driver: one connection in WAL mode with synchronous=FULL,
 // foreign keys on and a busy timeout; and the online backup.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include <sqlite3.h>
@@ -26,6 +28,43 @@ sqlite3* OpenRaw(const std::string& path, int flags, int busy_timeout_ms) {
   }
   sqlite3_busy_timeout(db, busy_timeout_ms);
   return db;
+}
+
+std::string Octal(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+// The database, its -wal and -shm files (SQLite gives them the database
+// file's mode) and backups hold email addresses, password hashes and TOTP
+// secrets: they live in a directory only its owner can write (anyone else
+// could plant or replace the -wal/-shm files there) and are owner-only files.
+void CheckDirectory(const std::string& path) {
+  const auto dir = std::filesystem::absolute(path).parent_path();
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return;  // the open that follows names the missing path
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    throw StorageError("sqlite: refusing " + path + ": its directory " + dir.string() +
+                       " is writable by group or others (mode " + Octal(st.st_mode) +
+                       "); use a private directory (chmod go-w " + dir.string() + ")");
+  }
+}
+
+// Creates `path` owner-only (0600) if missing; an existing file readable or
+// writable by group or others (made by an older version) is made 0600.
+void MakePrivate(const std::string& path, bool create) {
+  int fd = create ? ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+  if (fd < 0) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;  // missing: SQLite's own open creates it or names the path
+  struct stat st {};
+  const bool loose = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0;
+  const bool fixed = !loose || ::fchmod(fd, st.st_mode & 0700) == 0;
+  ::close(fd);
+  if (!fixed) {
+    throw StorageError("sqlite: " + path + " is readable by others (mode " + Octal(st.st_mode) +
+                       ") and cannot be made 0600");
+  }
 }
 
 void RawScript(sqlite3* db, const std::string& sql, const std::string& what) {
@@ -112,6 +151,10 @@ class SqliteDriver final : public SqlDriver {
 }  // namespace
 
 std::unique_ptr<SqlRepository> OpenSqlite(const std::string& path, const StorageOptions& options) {
+  CheckDirectory(path);
+  MakePrivate(path, /*create=*/true);
+  MakePrivate(path + "-wal", /*create=*/false);
+  MakePrivate(path + "-shm", /*create=*/false);
   sqlite3* db = OpenRaw(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, options.busy_timeout_ms);
   auto driver = std::make_unique<SqliteDriver>(db);
   // WAL: readers never block the writer and a backup can run beside the
@@ -131,6 +174,7 @@ void BackupSqlite(const std::string& source, const std::string& out) {
   sqlite3* src = OpenRaw(source, SQLITE_OPEN_READONLY, 5000);
   sqlite3* dst = nullptr;
   try {
+    MakePrivate(tmp, /*create=*/true);
     dst = OpenRaw(tmp, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 5000);
     sqlite3_backup* b = sqlite3_backup_init(dst, "main", src, "main");
     if (!b) Fail(dst, "backup of " + source);

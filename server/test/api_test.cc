@@ -31,6 +31,7 @@ class ApiTest : public ::testing::TestWithParam<std::string> {
            ("mortise-api-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+    fs::permissions(dir_, fs::perms::owner_all);  // the server refuses a database dir others can write
     repo_ = OpenRepository(testing::FreshDatabaseUrl(GetParam(), dir_.string()));
     ApiSettings settings;
     settings.auth.password_profile = PasswordProfile::kTestFast;
@@ -395,6 +396,29 @@ TEST_P(ApiTest, MetricsCountRequestsPerRouteInPrometheusText) {
             std::string::npos);
   EXPECT_NE(r.body.find("mortise_server_websocket_clients 0"), std::string::npos);
   EXPECT_NE(r.body.find("mortise_server_db_pool_size 1"), std::string::npos);
+}
+
+// Anonymous callers choose the method token and the path; neither may become a
+// label, or each request adds a series (and memory) that /metrics keeps forever.
+TEST_P(ApiTest, A18_UnknownMethodsAndPathsKeepTheMetricSeriesBounded) {
+  HttpConnection c(port_);
+  for (int i = 0; i < 300; ++i) {
+    const std::string n = std::to_string(i);
+    ASSERT_EQ(c.Send("M" + n + "X", i % 2 ? "/healthz" : "/no/such/" + n).value().status, i % 2 ? 405 : 404);
+    ASSERT_EQ(c.Send("GET", "/api/v1/nothing/" + n).value().status, 404);
+  }
+  const auto r = Call("GET", "/metrics");
+  ASSERT_EQ(r.status, 200);
+  size_t series = 0;
+  for (size_t at = 0; (at = r.body.find("\nmortise_server_http_requests_total{", at)) != std::string::npos; ++at) {
+    ++series;
+  }
+  EXPECT_EQ(series, 3u) << r.body;  // unmatched: other/404, other/405, GET/404
+  EXPECT_NE(r.body.find("{route=\"unmatched\",method=\"other\",code=\"404\"} 150\n"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("{route=\"unmatched\",method=\"other\",code=\"405\"} 150\n"), std::string::npos);
+  EXPECT_NE(r.body.find("{route=\"unmatched\",method=\"GET\",code=\"404\"} 300\n"), std::string::npos);
+  EXPECT_EQ(r.body.find("M17X"), std::string::npos);
+  EXPECT_EQ(r.body.find("/no/such"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backend, ApiTest, ::testing::Values(MORTISE_SERVER_TEST_BACKEND));

@@ -24,6 +24,7 @@ class AuthServiceTest : public ::testing::Test {
            ("mortise-auth-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+    fs::permissions(dir_, fs::perms::owner_all);  // the server refuses a database dir others can write
     repo_ = OpenSqlite((dir_ / "db.sqlite").string());
     AuthSettings s;
     s.password_profile = PasswordProfile::kTestFast;

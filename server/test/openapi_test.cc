@@ -30,6 +30,7 @@ class OpenApiTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("mortise-openapi-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+    fs::permissions(dir_, fs::perms::owner_all);  // the server refuses a database dir others can write
     repo_ = OpenSqlite((dir_ / "db").string());
     ApiSettings s;
     s.auth.password_profile = PasswordProfile::kTestFast;

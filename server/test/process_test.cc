@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -125,6 +126,7 @@ class ProcessTest : public ::testing::Test {
            ("mortise-server-process-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+    fs::permissions(dir_, fs::perms::owner_all);  // the server refuses a database dir others can write
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Db(const char* name = "db") { return "sqlite:" + (dir_ / name).string(); }
@@ -273,6 +275,38 @@ TEST_F(ProcessTest, BackupOfTheRunningServerRestores) {
   ASSERT_NE(port2, 0) << restored.log();
   Browser r = SignUpAndIn(port2, "ana@example.org", /*sign_up=*/false);
   EXPECT_EQ(KeyNames(r), (std::set<std::string>{"k0", "k1", "k2"}));
+}
+
+// Started with the usual umask 022, the program still writes owner-only files:
+// the database, its -wal/-shm and backups (they hold password hashes and TOTP
+// secrets); a database in a directory others can write is refused.
+TEST_F(ProcessTest, A19_DatabaseAndBackupFilesAreOwnerOnly) {
+  const mode_t old = ::umask(022);
+  const auto mode = [](const fs::path& p) {
+    struct stat st {};
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return st.st_mode & 07777;
+  };
+  {
+    ServerProcess s(FastArgs());
+    const uint16_t port = s.WaitReady();
+    ASSERT_NE(port, 0) << s.log();
+    SignUpAndIn(port, "ana@example.org");
+    for (const char* f : {"db", "db-wal", "db-shm"}) EXPECT_EQ(mode(dir_ / f), 0600u) << f;
+    ServerProcess backup({"backup", "--db", Db(), "--out", (dir_ / "snapshot").string()});
+    EXPECT_EQ(backup.Wait(), 0) << backup.log();
+    EXPECT_EQ(mode(dir_ / "snapshot"), 0600u);
+  }
+  fs::create_directories(dir_ / "shared");
+  fs::permissions(dir_ / "shared", fs::perms(01777));
+  ServerProcess refused({"--listen", "127.0.0.1:0", "--db", "sqlite:" + (dir_ / "shared" / "db").string()});
+  const std::string line = refused.WaitForLine("mortise-server: ");  // listening or refused
+  EXPECT_NE(line.find("writable by group or others"), std::string::npos) << line;
+  if (line.find("listening") == std::string::npos) {
+    EXPECT_EQ(refused.Wait(), 1);
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "shared" / "db"));
+  ::umask(old);
 }
 
 TEST_F(ProcessTest, ConfigFileHoldsSettingsAndBadOnesAreRefusedByName) {

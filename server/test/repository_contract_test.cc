@@ -25,6 +25,7 @@ class RepositoryContract : public ::testing::TestWithParam<std::string> {
            ("mortise-contract-" + testing::TestDirName());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+    fs::permissions(dir_, fs::perms::owner_all);  // the server refuses a database dir others can write
     url_ = testing::FreshDatabaseUrl(GetParam(), dir_.string());
   }
   void TearDown() override { fs::remove_all(dir_); }
