@@ -1,5 +1,6 @@
 #include "mortise/core/door_lock.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "codec.h"
@@ -552,6 +553,7 @@ OperationResult DoorLock::PresentCredential(OperationSource source, CredentialTy
 // --- Offline PIN codes ----------------------------------------------------------------------
 
 Status DoorLock::LoadOfflinePins() {
+  offline_leak_anchor_mono_ms_ = now_ms_;  // time spent off forgives nothing
   uint8_t buf[kMaxRecordSize];
   offline_enabled_ = false;
   auto got = hw_.store.Read(MakeRecordKey(kRecordOfflineSecret, 0), buf);
@@ -629,18 +631,28 @@ Status DoorLock::PersistOfflineBudget() {
 }
 
 void DoorLock::LeakOfflineFailures(uint32_t now_utc) {
+  // The score leaks with the lock's UTC, but never by more than the real
+  // (monotonic) time since the anchor: moving the clock forward drains
+  // nothing it would not have drained anyway.
+  const uint64_t real_s = (now_ms_ - offline_leak_anchor_mono_ms_) / 1000;
+  const uint64_t leak_to_s = std::min<uint64_t>(now_utc, uint64_t{offline_leak_anchor_} + real_s);
   BackoffState st{offline_score_, offline_level_, uint64_t{offline_leak_anchor_} * 1000};
   if (st.score > kOfflineBackoff.MaxScore()) st.score = kOfflineBackoff.MaxScore();
-  Leak(kOfflineBackoff, st, uint64_t{now_utc} * 1000);
+  Leak(kOfflineBackoff, st, leak_to_s * 1000);
+  const uint32_t anchor = static_cast<uint32_t>(st.anchor_ms / 1000);
+  offline_leak_anchor_mono_ms_ = anchor >= offline_leak_anchor_
+                                     ? offline_leak_anchor_mono_ms_ + uint64_t{anchor - offline_leak_anchor_} * 1000
+                                     : now_ms_;  // the clock was set back with an empty score: restart here
   offline_score_ = static_cast<uint16_t>(st.score);
   offline_level_ = static_cast<uint8_t>(st.level);
-  offline_leak_anchor_ = static_cast<uint32_t>(st.anchor_ms / 1000);
+  offline_leak_anchor_ = anchor;
 }
 
 uint32_t DoorLock::offline_blocked_s() const {
+  const uint64_t mono = offline_blocked_until_mono_ms_ > now_ms_ ? (offline_blocked_until_mono_ms_ - now_ms_ + 999) / 1000 : 0;
   auto utc = utc_now();
-  if (!utc || *utc >= int64_t(offline_blocked_until_)) return 0;
-  return static_cast<uint32_t>(offline_blocked_until_ - *utc);
+  const uint64_t by_utc = utc && *utc < int64_t(offline_blocked_until_) ? offline_blocked_until_ - *utc : 0;
+  return static_cast<uint32_t>(std::max(mono, by_utc));
 }
 
 Status DoorLock::EraseOfflineCodes(uint32_t through_hour) {
@@ -724,7 +736,7 @@ OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_
     return Deny(op, who, OperationError::kRestricted, EventDetail::kTimeUnknown);
   }
   const uint32_t now = static_cast<uint32_t>(*utc);
-  if (now < offline_blocked_until_) {
+  if (now < offline_blocked_until_ || now_ms_ < offline_blocked_until_mono_ms_) {
     CheckFailureLimit();  // the attempt was counted: it still feeds the wrong-code lockout
     return Deny(op, who, OperationError::kRestricted, EventDetail::kLockedOut);
   }
@@ -741,6 +753,7 @@ OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_
     if (const uint32_t step = StepAfterFailure(kOfflineBackoff, st)) {
       offline_level_ = static_cast<uint8_t>(step);
       offline_blocked_until_ = now + static_cast<uint32_t>(kOfflineBackoff.LockoutSeconds(step));
+      offline_blocked_until_mono_ms_ = now_ms_ + kOfflineBackoff.LockoutSeconds(step) * 1000;
       PersistOfflineBudget().IgnoreError();
     }
     CheckFailureLimit();

@@ -230,6 +230,31 @@ TEST_F(OfflineOnLock, A15_AValidCodeNeverRefundsFailedGuesses) {
   EXPECT_TRUE(Open());
 }
 
+TEST_F(OfflineOnLock, A15_MovingTheClockForwardDoesNotDrainTheOfflineFailureScore) {
+  // A holder of the set-time right (an installer) moves the clock two leak
+  // periods ahead between guesses: the score leaks with real time only.
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kWrongCodeEntryLimit, 10).ok());
+  const int64_t leak_s = static_cast<int64_t>(kOfflineBackoff.LeakPeriodMs() / 1000);
+  for (int i = 0; i < 2; ++i) Type("1234567890123456", 100);
+  ASSERT_EQ(lock().offline_blocked_s(), 0u);
+  ASSERT_TRUE(lock().SetUtcTime(*lock().utc_now() + 2 * leak_s, false).ok());
+  Type("1234567890123456", 100);
+  EXPECT_EQ(lock().offline_blocked_s(), kOfflineLockoutBaseS);  // the third failure still closes
+  // Nor does it end a closing early.
+  ASSERT_TRUE(lock().SetUtcTime(*lock().utc_now() + 3600, false).ok());
+  EXPECT_GT(lock().offline_blocked_s(), 0u);
+  char code[16];
+  ASSERT_TRUE(codec_.Window(NowHour(), 72, code).ok());
+  Type(std::string(code, 16));
+  EXPECT_TRUE(Locked());
+  // Real time still leaks it: after the closing and three leak periods of
+  // the lock's running, two more failures close nothing.
+  sim_.Run(61000 + 3 * kOfflineBackoff.LeakPeriodMs(), 60000);
+  ASSERT_TRUE(lock().SetUtcTime(*lock().utc_now() + 1, false).ok());
+  for (int i = 0; i < 2; ++i) Type("1234567890123456", 100);
+  EXPECT_EQ(lock().offline_blocked_s(), 0u);
+}
+
 TEST_F(OfflineOnLock, TheOfflineBackOffDoublesAndSurvivesRestarts) {
   AddPinUser("135792");
   // Room in the wrong-code lockout for six failures: this test watches the offline budget.

@@ -242,12 +242,6 @@ Status LockAuthority::ConsumeUse(const VerifiedKey& key, std::optional<int64_t> 
   if (n_limited == 0) return Status::Ok();
   UseTable table;
   MORTISE_TRY(LoadUses(store_, table));
-  // The chain's last moment: the earliest not_after along it.
-  uint64_t not_after = 0;
-  for (uint8_t i = 0; i < key.depth && i < 2; ++i) {
-    const uint64_t na = key.limits[i].not_after;
-    if (na != 0 && (not_after == 0 || na < not_after)) not_after = na;
-  }
   size_t entries[2];
   for (size_t k = 0; k < n_limited; ++k) {
     const KeyLimits& l = key.limits[limited[k]];
@@ -274,7 +268,9 @@ Status LockAuthority::ConsumeUse(const VerifiedKey& key, std::optional<int64_t> 
       table.bytes[1] = static_cast<uint8_t>(kept + 1);
       internal::PutU16(table.entry(found), index);
       internal::PutU32(table.entry(found) + 2, 0);
-      internal::PutU64(table.entry(found) + 6, not_after);
+      // The certificate's own last moment, not the chain's: an admin's
+      // count first made through a short-lived leaf must outlive that leaf.
+      internal::PutU64(table.entry(found) + 6, l.not_after);
     }
     if (internal::GetU32(table.entry(found) + 2) >= l.max_uses) return StatusCode::kResourceExhausted;
     entries[k] = found;

@@ -103,10 +103,12 @@ Result<size_t> RemoteServer::Handle(std::span<const uint8_t> envelope, uint64_t 
   MORTISE_ASSIGN_OR_RETURN(const size_t tbs_len,
                            internal::Encode(mortise_RemoteResultTbs_fields, &tbs, std::span<uint8_t>(out.tbs.bytes)));
   out.tbs.size = static_cast<pb_size_t>(tbs_len);
-  // The lock signs only answers to envelopes whose holder signature has
-  // verified: anyone can send bytes, and a signature per frame would let
-  // them drain the battery. Earlier refusals go out unsigned, which every
-  // holder and relay shows as "unconfirmed" (a relay could write one too).
+  // The lock signs only answers to envelopes whose holder signature and
+  // chain (to this lock's owner, or the owner's own key) have verified:
+  // anyone can send bytes or make a key pair, and a signature per frame
+  // would let them drain the battery. Earlier refusals go out unsigned,
+  // which every holder and relay shows as "unconfirmed" (a relay could
+  // write one too).
   if (authenticated) {
     const crypto::Digest digest = DomainDigest(kResultDomain, View(out.tbs));
     crypto::P256Signature sig{};
@@ -195,20 +197,22 @@ Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms,
   if (free_slot == nullptr) return StatusCode::kResourceExhausted;
 
   // Who: the holder's signature over exactly the bytes received (one
-  // verification); from then on every verdict is about exactly what the
-  // holder signed, is bound to it and signed by the lock. Then the chain up
-  // to the owner (or the owner's own key).
+  // verification), then the chain up to the owner (or the owner's own
+  // key). Only once both verified is the holder a key of this lock's, and
+  // from then on every verdict is about exactly what it signed, bound to it
+  // and signed by the lock: a stranger's self-made key pair costs the lock
+  // verifications, never a signature (RemoteTest.A18_ASelfSigned...).
   Result<crypto::P256PublicKey> holder = crypto::P256PublicKey::Import(View(tbs.holder_key));
   if (!holder.ok()) return StatusCode::kInvalidArgument;
   if (!holder->VerifyDigest(DomainDigest(kCommandDomain, View(cmd.tbs)), View(cmd.signature)).ok()) {
     return StatusCode::kUnauthenticated;
   }
-  authenticated = true;
   Result<VerifiedKey> key = tbs.chain.size == 0
                                 ? authority_.VerifyOwner(*holder)
                                 : authority_.VerifyKey(View(tbs.chain), View(tbs.revalidation), lock_);
   if (!key.ok()) return key.status();
   if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;
+  authenticated = true;
 
   // The PIN, sealed to this lock's key.
   crypto::SecretBytes<kMaxPin> pin;  // wiped on every path

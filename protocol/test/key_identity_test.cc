@@ -275,6 +275,30 @@ TEST_F(KeyIdentityTest, A12_AdminCannotIssueMoreUsesThanItHas) {
   EXPECT_EQ(*authority_.UsesOf(By(admin_, 4)), 2u);
 }
 
+TEST_F(KeyIdentityTest, A12_AnAdminsUseCountSurvivesTheExpiryOfALeafItWasFirstCountedThrough) {
+  // The admin's 2 uses are spent through a leaf that expires in an hour.
+  const Bytes admin_cert = Issue(AdminFields(kAdminSerial, 2), owner_, owner_rng_.drbg);
+  CertificateFields short_leaf = Under(GuestFields(guest_, 1, 2), kAdminSerial);
+  short_leaf.not_after = static_cast<uint64_t>(kNoon + 3600);
+  Result<VerifiedKey> first = authority_.VerifyKey(Chain(admin_cert, Issue(short_leaf, admin_, owner_rng_.drbg)), kNoon, 0);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(authority_.ConsumeUse(*first, kNoon).ok());
+  EXPECT_TRUE(authority_.ConsumeUse(*first, kNoon).ok());
+  // After the leaf expired, another use-limited key is counted for the
+  // first time (which drops the entries of dead certificates)...
+  const int64_t later = kNoon + 7200;
+  Result<VerifiedKey> other = authority_.VerifyKey(OwnersGuest(1), later, 0);
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(authority_.ConsumeUse(*other, later).ok());
+  EXPECT_EQ(*authority_.UsesOf(By(owner_, kAdminSerial)), 2u);
+  // ...and a fresh leaf does not give the admin its uses back.
+  Result<VerifiedKey> second = authority_.VerifyKey(
+      Chain(admin_cert, Issue(Under(GuestFields(guest_, 2, 2), kAdminSerial), admin_, owner_rng_.drbg)), later, 0);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(authority_.ConsumeUse(*second, later).code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(*authority_.UsesOf(By(owner_, kAdminSerial)), 2u);
+}
+
 TEST_F(KeyIdentityTest, A12_DelegatedKeyHonoursTheAdminsScheduleAndWindow) {
   CertificateFields admin = AdminFields();
   admin.schedule = WeeklyWindow{0x7F, 9 * 60, 17 * 60};

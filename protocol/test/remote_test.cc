@@ -310,7 +310,8 @@ TEST_F(RemoteTest, A09_UnauthenticatedInputCostsNoPublicKeyWork) {
 
 TEST_F(RemoteTest, A18_AFloodOfForgedEnvelopesMakesTheLockSignNothing) {
   // Anyone in reach of a relay may send frames as fast as it likes: the
-  // lock's answers cost it no signature until a holder's signature verifies.
+  // lock's answers cost it no signature until a holder's signature and chain
+  // verify (a self-made key pair: A18_ASelfSignedStrangersEnvelopes...).
   RemoteClient owner = Owner();
   const Bytes genuine = Build(owner, Cmd(Command::kUnlock), 1, Now() + 30);
   const crypto::P256Operations before = crypto::P256OperationCount();
@@ -326,6 +327,31 @@ TEST_F(RemoteTest, A18_AFloodOfForgedEnvelopesMakesTheLockSignNothing) {
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->confirmed);
   EXPECT_EQ(r->envelope, StatusCode::kOk);
+}
+
+TEST_F(RemoteTest, A18_ASelfSignedStrangersEnvelopesMakeTheLockSignNothing) {
+  // A stranger's own key pair signs envelopes that verify: without a chain
+  // to this lock's owner (none, or one it issued itself) the lock answers
+  // unsigned, so a flood of fresh envelopes costs it no signature.
+  testing::SeededDrbg stranger_rng(77);
+  const crypto::P256KeyPair stranger = testing::NewKey(stranger_rng.drbg);
+  CertificateFields f = testing::Fields(lock_id_, stranger, Role::kGuest, kPermLock | kPermUnlock, 9);
+  const Bytes self_made = testing::Chain(testing::Issue(f, stranger, stranger_rng.drbg));
+  RemoteClient bare(stranger, {}, *lock_key_, stranger_rng.drbg);
+  RemoteClient chained(stranger, self_made, *lock_key_, stranger_rng.drbg);
+  std::vector<Bytes> flood;  // signed by the stranger before the count starts
+  for (uint32_t i = 1; i <= 20; ++i) {
+    flood.push_back(Build(bare, Cmd(Command::kUnlock), i, Now() + 20));
+    flood.push_back(Build(chained, Cmd(Command::kUnlock), 100 + i, Now() + 20));
+  }
+  const crypto::P256Operations before = crypto::P256OperationCount();
+  for (size_t i = 0; i < flood.size(); ++i) {
+    const Bytes reply = ToLock(flood[i]);
+    EXPECT_FALSE(server_->last_status().ok());
+    EXPECT_FALSE(Signed(reply));
+  }
+  EXPECT_EQ(crypto::P256OperationCount().signatures, before.signatures);
+  EXPECT_FALSE(Opened());
 }
 
 TEST_F(RemoteTest, A09_AnUnsignedAnswerIsNeverASuccess) {

@@ -341,6 +341,12 @@ class DoorLock {
   uint8_t offline_level_ = 0;
   uint32_t offline_blocked_until_ = 0;
   uint32_t offline_leak_anchor_ = 0;
+  // The same on the monotonic clock (RAM only; at start-up the start, so
+  // time spent off forgives nothing): the score never leaks, and a closing
+  // never ends, faster than real time passes, whatever the UTC clock is set
+  // to (A15: a holder of the set-time right moving it forward).
+  uint64_t offline_leak_anchor_mono_ms_ = 0;
+  uint64_t offline_blocked_until_mono_ms_ = 0;
   uint64_t next_expiry_sweep_ms_ = 0;
   uint64_t next_time_floor_save_ms_ = 0;
   OperatingMode last_mode_ = OperatingMode::kNormal;
