@@ -20,6 +20,13 @@ void CheckFrame(const std::vector<uint8_t>& reply, protocol::FrameType type) {
   }
 }
 
+std::vector<uint8_t> Framed(protocol::FrameType type, std::span<const uint8_t> body) {
+  std::vector<uint8_t> frame(1 + body.size());
+  frame[0] = static_cast<uint8_t>(type);
+  if (!body.empty()) std::memcpy(frame.data() + 1, body.data(), body.size());
+  return frame;
+}
+
 [[noreturn]] void ThrowHandshake(StatusCode code) {
   const Refusal r = ExplainStatus(code, RefusalStage::kHandshake);
   throw Error(r.code, r.why, r.hint);
@@ -32,10 +39,7 @@ void ThrowRefusal(const std::string& what, StatusCode code) {
 }
 
 std::vector<uint8_t> LockClient::Exchange(protocol::FrameType type, std::span<const uint8_t> body) {
-  std::vector<uint8_t> frame(1 + body.size());
-  frame[0] = static_cast<uint8_t>(type);
-  if (!body.empty()) std::memcpy(frame.data() + 1, body.data(), body.size());
-  std::vector<uint8_t> reply = transport_.Exchange(frame);
+  std::vector<uint8_t> reply = transport_.Exchange(Framed(type, body));
   CheckFrame(reply, type);
   reply.erase(reply.begin());
   return reply;
@@ -110,19 +114,26 @@ protocol::CommandResponse LockClient::Call(const protocol::CommandRequest& reque
     m = session_->Send(request, out);
   }
   if (!m.ok()) ThrowHandshake(m.status().code());
-  const std::vector<uint8_t> reply = Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m));
-  Result<protocol::CommandResponse> r = session_->Receive(reply);
+  const std::vector<uint8_t> frame = Framed(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m));
+  const std::vector<uint8_t> reply = transport_.Exchange(frame);
+  // The request has left, sealed: from here on only a response that
+  // verifies, or the lock's authenticated verdict on message 3, is an
+  // answer. Anything else (an error frame, a garbled or forged response, a
+  // plaintext error) could come from anyone on the path who forwarded the
+  // request after the lock ran it (finding 8 of issue 10).
+  const bool framed = !reply.empty() && reply[0] == frame[0];
+  Result<protocol::CommandResponse> r =
+      framed ? session_->Receive(std::span<const uint8_t>(reply).subspan(1))
+             : Result<protocol::CommandResponse>(StatusCode::kInvalidArgument);
   if (!r.ok()) {
-    // The request has left, sealed. Only the lock's authenticated verdict
-    // on message 3 proves it did not run; a plaintext error could come from
-    // anyone on the path who forwarded the request (finding 8 of issue 10).
-    if (!session_->last_error_authenticated() && session_->last_reply_was_error()) {
-      throw Error(ExitCode::kUnreachable,
-                  std::string("the outcome is unknown: an unauthenticated error (") +
-                      StatusCodeName(r.status().code()) + ") came back after the request was sent",
-                  "The lock may have run the command; check with mortise status before trying again.");
-    }
-    ThrowHandshake(r.status().code());
+    if (framed && session_->last_error_authenticated()) ThrowHandshake(r.status().code());
+    const std::string what = !framed                             ? "an error or unexpected frame"
+                             : session_->last_reply_was_error() ? "an unauthenticated error"
+                                                                : "a response that does not verify";
+    throw Error(ExitCode::kUnreachable,
+                "the outcome is unknown: " + what + " (" + StatusCodeName(r.status().code()) +
+                    ") came back after the request was sent",
+                "The lock may have run the command; check with mortise status before trying again.");
   }
   return *r;
 }

@@ -24,12 +24,21 @@ namespace {
 
 using testing::Bytes;
 
+// What the attacker sends back instead of the lock's answer.
+enum class Forge {
+  kPlainError,  // a plaintext SessionError (kPermissionDenied)
+  kGarbled,     // the lock's answer with one byte changed
+  kErrorFrame,  // the transport's error frame (0x00)
+  kReplay,      // the lock's answer to the same frame sent again (A03)
+};
+
 // A lock behind a socketpair; the serving thread may replace the lock's
-// answer to the n-th session frame (counting from 1) with a plaintext
-// SessionError, after the lock has handled the frame.
+// answer to the n-th session frame (counting from 1), after the lock has
+// handled the frame.
 class AttackedLock {
  public:
-  explicit AttackedLock(int forge_reply_to = 0) : forge_reply_to_(forge_reply_to) {
+  explicit AttackedLock(int forge_reply_to = 0, Forge how = Forge::kPlainError)
+      : forge_reply_to_(forge_reply_to), how_(how) {
     EXPECT_TRUE(sim_.Start().ok());
     EXPECT_TRUE(authority_.Start().ok());
     uint8_t pin[protocol::kOfflinePinSecretSize] = {};
@@ -67,10 +76,21 @@ class AttackedLock {
       now_ms_ += 10;
       size_t out = len.ok() ? 1 + *len : 1;
       if (++session_frames == forge_reply_to_) {
-        // SessionMessage.error (field 7) {code (field 1) = kPermissionDenied}.
-        const uint8_t forged[] = {0x3A, 0x02, 0x08, static_cast<uint8_t>(StatusCode::kPermissionDenied)};
-        std::memcpy(reply + 1, forged, sizeof(forged));
-        out = 1 + sizeof(forged);
+        if (how_ == Forge::kPlainError) {
+          // SessionMessage.error (field 7) {code (field 1) = kPermissionDenied}.
+          const uint8_t forged[] = {0x3A, 0x02, 0x08, static_cast<uint8_t>(StatusCode::kPermissionDenied)};
+          std::memcpy(reply + 1, forged, sizeof(forged));
+          out = 1 + sizeof(forged);
+        } else if (how_ == Forge::kGarbled) {
+          reply[out - 1] ^= 0x01;
+        } else if (how_ == Forge::kErrorFrame) {
+          reply[0] = 0x00;
+          out = 1;
+        } else {
+          len = server_.Handle(std::span<const uint8_t>(frame + 1, static_cast<size_t>(n) - 1), now_ms_,
+                               std::span<uint8_t>(reply + 1, sizeof(reply) - 1));
+          out = len.ok() ? 1 + *len : 1;
+        }
       }
       if (::send(lock_fd_, reply, out, MSG_NOSIGNAL) < 0) return;
     }
@@ -84,6 +104,7 @@ class AttackedLock {
   protocol::SessionServer server_{authority_, sim_.lock(), store_};
   uint64_t now_ms_ = 1000;
   int forge_reply_to_;
+  Forge how_;
   int lock_fd_ = -1, client_fd_ = -1;
   std::thread thread_;
 };
@@ -121,6 +142,32 @@ TEST(LockClientTest, APlaintextErrorInAnEstablishedSessionIsAnUnknownOutcome) {
   EXPECT_EQ(client.Call(read).status, StatusCode::kOk);
   const Error e = CatchError([&] { client.Call(Unlock()); });
   EXPECT_EQ(e.code(), ExitCode::kUnreachable) << e.what();
+}
+
+// After the request has left, no answer but a verified response or the
+// lock's authenticated verdict is an answer: a garbled or forged response,
+// an error frame, and the lock's refusal of a replayed third message (the
+// original ran; its answer was dropped) all mean "outcome unknown".
+TEST(LockClientTest, A03_AnythingButTheLocksVerdictAfterTheRequestIsAnUnknownOutcome) {
+  for (Forge how : {Forge::kGarbled, Forge::kErrorFrame, Forge::kReplay}) {
+    for (int reply_to : {2, 3}) {  // message 3; a request in the established session
+      AttackedLock lock(reply_to, how);
+      Transport transport = lock.Connect();
+      testing::SeededDrbg rng(46);
+      LockClient client(transport, rng.drbg);
+      client.UseKey(lock.owner(), {}, lock.lock_id());
+      if (reply_to == 3) {
+        protocol::CommandRequest read;
+        read.command = protocol::Command::kReadAttribute;
+        ASSERT_EQ(client.Call(read).status, StatusCode::kOk);
+      }
+      const Error e = CatchError([&] { client.Call(Unlock()); });
+      EXPECT_EQ(e.code(), ExitCode::kUnreachable) << static_cast<int>(how) << " " << reply_to << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find("outcome is unknown"), std::string::npos) << e.what();
+      lock.sim().Run(2000);
+      EXPECT_EQ(lock.sim().lock().lock_state(), core::LockState::kUnlocked);  // it ran
+    }
+  }
 }
 
 TEST(LockClientTest, TheLocksAuthenticatedVerdictIsAnswerEnough) {

@@ -547,6 +547,7 @@ int RunDaemon(const Config& config) {
                         static_cast<Endpoint*>(p.control_socket.get())})
       if (e) e->Sweep();
     if (p.face) p.face->Tick(now);
+    node.sessions().ExpireCookieKeys(hw.now_ms());  // also when no datagram comes
     // Signed log heads on the lock's own schedule (never on a reader's
     // request): SignHeadIfDue signs only when records wait unsigned and the
     // last head is T old, so checking every pass costs nothing.

@@ -328,6 +328,20 @@ Status SessionServer::RotateCookieKey(uint64_t now_ms) {
   return Status::Ok();
 }
 
+void SessionServer::ExpireCookieKeys(uint64_t now_ms) {
+  // A key seals cookies for kHandshakeTimeoutMs and its last cookie is
+  // accepted for as long again: after that nothing needs it.
+  for (CookieKey& k : cookie_keys_) {
+    if (k.valid && now_ms - k.created_ms >= 2 * kHandshakeTimeoutMs) k = CookieKey();
+  }
+}
+
+size_t SessionServer::cookie_keys_held() const {
+  size_t n = 0;
+  for (const CookieKey& k : cookie_keys_) n += k.valid ? 1 : 0;
+  return n;
+}
+
 const SessionServer::CookieKey* SessionServer::CookieKeyFor(uint64_t cookie_id) const {
   if (cookie_id == 0 || cookie_id >= next_cookie_id_) return nullptr;
   for (const CookieKey& k : cookie_keys_) {
@@ -366,6 +380,7 @@ Result<size_t> SessionServer::Handle(std::span<const uint8_t> datagram, uint64_t
   if (!started_) return StatusCode::kFailedPrecondition;
   if (reply.size() < kMaxSessionMessageSize) return StatusCode::kResourceExhausted;
   size_t len = 0;
+  ExpireCookieKeys(now_ms);
   verdict_ready_ = false;
   last_status_ = Step(datagram, now_ms, reply, len);
   const bool sealed_verdict = verdict_ready_;
@@ -471,10 +486,8 @@ Status SessionServer::OnFinish(const void* msg, uint64_t now_ms, std::span<uint8
   std::memcpy(th2.data(), plain.data() + 8, th2.size());
   crypto::SecretBytes<32> secret;
   std::memcpy(secret.data(), plain.data() + 8 + 32, 32);
-  // From here on the lock's refusals are authenticated for the client.
   crypto::SecretBytes<16> id_key;
   MORTISE_TRY(DeriveIdentityKeys(secret, th2, id_key, verdict_key_));
-  verdict_ready_ = true;
   return FinishWithCookie(msg, id, issued_ms, th2, secret, id_key, now_ms, reply, len);
 }
 
@@ -488,6 +501,11 @@ Status SessionServer::FinishWithCookie(const void* msg, uint64_t cookie_id, uint
   for (const UsedCookie& u : used_cookies_) {
     if (u.id == cookie_id) return StatusCode::kAlreadyExists;
   }
+  // Only from here on are the lock's refusals authenticated for the client:
+  // the cookie is fresh and unused, so no earlier third message with it ran.
+  // A replay's refusal (above) stays a plain error, since the original may
+  // have run a command whose reply an on-path attacker dropped (A18).
+  verdict_ready_ = true;
   uint8_t identity_plain[mortise_SessionIdentity_size];
   const size_t identity_len = f.sealed_identity.size - crypto::kCcmTagSize;
   if (identity_len > sizeof(identity_plain)) return StatusCode::kInvalidArgument;

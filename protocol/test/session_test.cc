@@ -237,7 +237,9 @@ TEST_F(SessionTest, A03_ACookieIsRefusedOnceOldOrSealedUnderARetiredKey) {
   Result<size_t> m3 = client.Finish(m2, Cmd(Command::kUnlock), out);
   ASSERT_TRUE(m3.ok());
   EXPECT_EQ(client.Receive(ToLock(Bytes(out, out + *m3))).status().code(), StatusCode::kNotFound);
-  EXPECT_TRUE(client.last_error_authenticated());  // the cookie opened: the lock's own verdict
+  // The cookie opened, but an old one proves nothing about an earlier use of
+  // it (A18): a plain error, never an authenticated refusal.
+  EXPECT_FALSE(client.last_error_authenticated());
   // A cookie whose key was retired (two rotations later) no longer opens.
   m1 = client.Hello(out);
   ASSERT_TRUE(m1.ok());
@@ -606,7 +608,10 @@ TEST_F(SessionTest, A18_OnlyVerifiedHoldersCanCostTheOwnerARetryAndNothingRuns) 
       continue;
     }
     EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
-    EXPECT_TRUE(owner.last_error_authenticated());
+    // Below the floor the lock cannot tell a used cookie from an unused
+    // one, so the refusal is not its authenticated verdict: the owner learns
+    // "outcome unknown" and retries cold.
+    EXPECT_FALSE(owner.last_error_authenticated());
     EXPECT_EQ(sim_->lock().lock_state(), core::LockState::kLocked);
     r = Cold(owner, Cmd(Command::kUnlock));
     ASSERT_TRUE(r.ok()) << r.status().name();
@@ -838,6 +843,43 @@ TEST_F(SessionTest, OnlyTheLocksAuthenticatedVerdictSaysAThirdMessageWasRefused)
     ASSERT_EQ(Cold(relock, Cmd(Command::kLock))->status, StatusCode::kOk);
     sim_->Run(2000);
   }
+}
+
+// An on-path attacker forwards the owner's third message (an unlock: it
+// runs), drops the lock's answer and replays the message. The lock refuses
+// the replay (cookie used), and that refusal must not reach the owner as
+// the lock's authenticated verdict, or the client would report "refused"
+// for a door that opened.
+TEST_F(SessionTest, A03_AReplayedThirdMessagesRefusalIsNotAnAuthenticatedVerdict) {
+  SessionClient owner = Owner();
+  ThirdMessage(owner, Cmd(Command::kUnlock));  // the answer is dropped
+  ASSERT_TRUE(server_->last_status().ok());
+  const Bytes replay_answer = ToLock(last_finish_);
+  ASSERT_EQ(server_->last_status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(owner.Receive(replay_answer).status().code(), StatusCode::kAlreadyExists);
+  EXPECT_FALSE(owner.last_error_authenticated());  // outcome unknown
+  sim_->Run(1000);
+  EXPECT_EQ(sim_->lock().lock_state(), core::LockState::kUnlocked);  // it ran
+}
+
+// The cookie keys leave RAM once no cookie can need them, also when no
+// hello comes to rotate them.
+TEST_F(SessionTest, A14_CookieKeysAreWipedByAgeWithoutHellos) {
+  SessionClient client = Owner();
+  ASSERT_EQ(Cold(client, Cmd(Command::kUnlock))->status, StatusCode::kOk);
+  EXPECT_EQ(server_->cookie_keys_held(), 1u);
+  server_->ExpireCookieKeys(now_ms_ + 2 * kHandshakeTimeoutMs - 1);
+  EXPECT_EQ(server_->cookie_keys_held(), 1u);
+  server_->ExpireCookieKeys(now_ms_ + 2 * kHandshakeTimeoutMs);
+  EXPECT_EQ(server_->cookie_keys_held(), 0u);
+  // Every datagram does the same: a hello makes a key, a request on the
+  // open session 10 s later wipes it.
+  SessionClient other = Owner();
+  ASSERT_EQ(Cold(other, Cmd(Command::kLock))->status, StatusCode::kOk);
+  EXPECT_EQ(server_->cookie_keys_held(), 1u);
+  now_ms_ += 2 * kHandshakeTimeoutMs;
+  ASSERT_EQ(Again(other, Cmd(Command::kLock))->status, StatusCode::kOk);
+  EXPECT_EQ(server_->cookie_keys_held(), 0u);
 }
 
 TEST_F(SessionTest, A01_UseLimitedKeyStopsAfterItsUsesAlsoAcrossRestart) {

@@ -73,8 +73,10 @@ inline constexpr size_t kSessionSlots = 4;
 inline constexpr size_t kResumptionSlots = 8;
 // A cookie is accepted for this long after the lock issued it (the lock's
 // monotonic clock); the key that seals cookies rotates at the same period
-// and the previous one is kept, so a cookie's secrets are unreadable, even
-// to someone who later reads the lock's RAM, after at most twice this.
+// and the previous one is kept; each is wiped once twice this old (on any
+// datagram or ExpireCookieKeys, hello or not), so a cookie's secrets are
+// unreadable, even to someone who later reads the lock's RAM, after at most
+// twice this.
 inline constexpr uint64_t kHandshakeTimeoutMs = 5000;
 inline constexpr uint64_t kSessionIdleMs = 60000;
 // A resumption ticket lives this long from the cold handshake that made it
@@ -170,13 +172,24 @@ class SessionServer {
   //                      already used (replay)
   //   kResourceExhausted no slot could be freed for this key
   //   kFailedPrecondition out of order, or the lock is not claimed
-  // A refusal of a third message whose cookie opened is authenticated for
-  // the client (SessionError.tag under the handshake's verdict key): the
-  // client can then tell the lock's verdict from an on-path forgery. A
+  // A refusal of a third message whose cookie opened and is fresh and
+  // unused is authenticated for the client (SessionError.tag under the
+  // handshake's verdict key): the client can then tell the lock's verdict
+  // from an on-path forgery. A cookie too old or already used is refused in
+  // plaintext: a replay's refusal says nothing about whether the original
+  // third message ran its command. A
   // command that was authenticated but refused (permission, time, core
   // refusal) is answered inside the sealed response instead.
   Result<size_t> Handle(std::span<const uint8_t> datagram, uint64_t now_ms, std::span<uint8_t> reply);
   Status last_status() const { return last_status_; }
+
+  // Wipes the cookie keys no cookie can still need (older than twice
+  // kHandshakeTimeoutMs), even when no hello rotates them. Handle() does
+  // this on every datagram; a host calls it periodically as well, so the
+  // keys leave RAM when no datagram comes.
+  void ExpireCookieKeys(uint64_t now_ms);
+  // Cookie keys in RAM (0-2).
+  size_t cookie_keys_held() const;
 
   // Forgets every session and resumption ticket (factory reset, new owner).
   void Reset();
@@ -220,7 +233,8 @@ class SessionServer {
   Status OnHello(std::span<const uint8_t> datagram, const void* hello, uint64_t now_ms, std::span<uint8_t> reply,
                  size_t& len);
   Status OnFinish(const void* finish, uint64_t now_ms, std::span<uint8_t> reply, size_t& len);
-  // OnFinish once the cookie opened (its refusals carry a verdict tag).
+  // OnFinish once the cookie opened (its refusals carry a verdict tag once
+  // the cookie proved fresh and unused).
   Status FinishWithCookie(const void* finish, uint64_t cookie_id, uint64_t issued_ms, const crypto::Digest& th2,
                           const crypto::SecretBytes<32>& secret, const crypto::SecretBytes<16>& id_key,
                           uint64_t now_ms, std::span<uint8_t> reply, size_t& len);
