@@ -913,6 +913,22 @@ class OwnerCli(Base):
             self.assertTrue(out["error"]["hint"], (args, out))  # always says what to do
         return err
 
+    def test_log_says_the_chain_verified_and_when_nothing_is_new(self):
+        self.claim()
+        self.owner.ok("unlock")
+
+        def text_log():
+            p = subprocess.run([CLI, "--keyring", self.owner.keyring, "--wait", "0", "log"], capture_output=True,
+                               text=True, env=self.owner.env, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return p.stdout
+        first = text_log()
+        self.assertIn("the log's chain verified through #", first)
+        self.assertNotIn("no new events", first)
+        again = text_log()  # nothing happened since: say so, never print nothing
+        self.assertIn("no new events since #", again)
+        self.assertIn("the log's chain verified through #", again)
+
     def test_revoking_a_name_two_keys_share_revokes_nothing_and_asks_for_the_serial(self):
         self.claim()
         one = self.guest("dup", "--role", "guest")

@@ -652,6 +652,15 @@ int CmdLog(Context& ctx, const LogOptions& o) {
       text += "!! the lock itself declared " + std::to_string(f.explained_gaps + f.lost_by_lock) +
               " event(s) lost (see the records above)\n";
     }
+    // Say what was checked, and say so when nothing is new (a silent
+    // command reads as a broken one); --follow stays quiet between events.
+    if (f.ok() && (shown != 0 || !o.follow)) {
+      if (shown == 0)
+        text += "  no new events since #" + std::to_string(from - 1) +
+                " (mortise log --from N shows earlier ones)\n";
+      text += "  the log's chain verified through #" + std::to_string(read.head) +
+              ": complete, in order, unedited\n";
+    }
     ctx.out().Text(text);
     if (f.ok() && read.head >= from) {
       const uint64_t head = limited_at != 0 ? limited_at - 1 : read.head;
