@@ -27,11 +27,7 @@ constexpr char kPassword[] = "correct horse battery";
 class ApiTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mortise-api-" + testing::TestDirName());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    fs::permissions(dir_, fs::perms::owner_all);  // the server refuses a database dir others can write
+    dir_ = testing::FreshTestDir("mortise-api-");
     repo_ = OpenRepository(testing::FreshDatabaseUrl(GetParam(), dir_.string()));
     ApiSettings settings;
     settings.auth.password_profile = PasswordProfile::kTestFast;

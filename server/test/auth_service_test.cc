@@ -20,11 +20,7 @@ using testing::SeededRandom;
 class AuthServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mortise-auth-" + testing::TestDirName());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    fs::permissions(dir_, fs::perms::owner_all);  // the server refuses a database dir others can write
+    dir_ = testing::FreshTestDir("mortise-auth-");
     repo_ = OpenSqlite((dir_ / "db.sqlite").string());
     AuthSettings s;
     s.password_profile = PasswordProfile::kTestFast;

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 #include <unistd.h>
@@ -55,6 +56,17 @@ inline std::string TestDirName() {
     if (c == '/') c = '_';
   }
   return n + "-" + std::to_string(getpid());
+}
+
+// A fresh, empty directory for this test under the temp dir, 0700: the
+// server refuses a database directory others can write.
+inline std::filesystem::path FreshTestDir(const std::string& prefix) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / (prefix + TestDirName());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+  return dir;
 }
 
 }  // namespace mortise::server::testing

@@ -27,10 +27,7 @@ std::string Lower(std::string s) {
 class OpenApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("mortise-openapi-" + testing::TestDirName());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    fs::permissions(dir_, fs::perms::owner_all);  // the server refuses a database dir others can write
+    dir_ = testing::FreshTestDir("mortise-openapi-");
     repo_ = OpenSqlite((dir_ / "db").string());
     ApiSettings s;
     s.auth.password_profile = PasswordProfile::kTestFast;

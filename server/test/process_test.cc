@@ -122,11 +122,7 @@ class ServerProcess {
 class ProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mortise-server-process-" + testing::TestDirName());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    fs::permissions(dir_, fs::perms::owner_all);  // the server refuses a database dir others can write
+    dir_ = testing::FreshTestDir("mortise-server-process-");
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Db(const char* name = "db") { return "sqlite:" + (dir_ / name).string(); }

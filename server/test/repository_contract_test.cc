@@ -21,11 +21,7 @@ namespace fs = std::filesystem;
 class RepositoryContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mortise-contract-" + testing::TestDirName());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    fs::permissions(dir_, fs::perms::owner_all);  // the server refuses a database dir others can write
+    dir_ = testing::FreshTestDir("mortise-contract-");
     url_ = testing::FreshDatabaseUrl(GetParam(), dir_.string());
   }
   void TearDown() override { fs::remove_all(dir_); }

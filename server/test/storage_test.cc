@@ -21,11 +21,7 @@ namespace fs = std::filesystem;
 class StorageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mortise-storage-" + testing::TestDirName());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    fs::permissions(dir_, fs::perms::owner_all);  // the server refuses a database dir others can write
+    dir_ = testing::FreshTestDir("mortise-storage-");
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Path(const char* name) { return (dir_ / name).string(); }
