@@ -360,6 +360,18 @@ Status LockAuthority::SignLogHead(std::span<const uint8_t> message, crypto::P256
   return identity_->key().Sign(message, signature, drbg_);
 }
 
+Status LockAuthority::SignCustodyReceipt(std::span<const uint8_t> message, crypto::P256Signature& signature) const {
+  if (!identity_.has_value()) return StatusCode::kFailedPrecondition;
+  static constexpr uint8_t kLabel[22] = {'m', 'o', 'r', 't', 'i', 's', 'e', '-', 'l', 'o', 'g',
+                                         '-', 'c', 'u', 'r', 's', 'o', 'r', '-', 'v', '1', 0};
+  const LockId& id = identity_->lock_id();
+  if (message.size() != 22 + kLockIdSize + 4 + 8 + 16 + 8 || std::memcmp(message.data(), kLabel, sizeof(kLabel)) != 0 ||
+      std::memcmp(message.data() + sizeof(kLabel), id.data(), id.size()) != 0) {
+    return StatusCode::kInvalidArgument;
+  }
+  return identity_->key().Sign(message, signature, drbg_);
+}
+
 Status LockAuthority::LogKey(crypto::SecretBytes<32>& out) const {
   if (!identity_.has_value()) return StatusCode::kFailedPrecondition;
   static constexpr uint8_t kInfo[] = {'m', 'o', 'r', 't', 'i', 's', 'e', '-', 'l', 'o',

@@ -8,6 +8,7 @@
 namespace mortise::protocol {
 
 static_assert(kMaxFrameSize >= 1 + kMaxClaimMessageSize);
+static_assert(kMaxFrameSize >= kMaxCustodyAckFrameSize && kMaxFrameSize >= kMaxCustodyReplyFrameSize);
 
 LockNode::LockNode(LockAuthority& authority, core::DoorLock& lock, core::DurableStore& store)
     : authority_(authority),
@@ -15,7 +16,8 @@ LockNode::LockNode(LockAuthority& authority, core::DoorLock& lock, core::Durable
       store_(store),
       claim_(authority, store, &lock),
       sessions_(authority, lock, store),
-      remote_(authority, lock, store) {
+      remote_(authority, lock, store),
+      custody_(authority, lock) {
   lock_.set_factory_reset_hook(this);
 }
 
@@ -97,6 +99,9 @@ Result<size_t> LockNode::Handle(std::span<const uint8_t> frame, uint64_t now_ms,
         n = internal::Encode(mortise_LockInfo_fields, &info, out);
         break;
       }
+      case FrameType::kCustody:
+        if (custody_.enabled()) n = custody_.Handle(body, now_ms, out);
+        break;
       default: break;
     }
   }

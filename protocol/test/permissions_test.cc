@@ -89,6 +89,34 @@ TEST(PermissionsTest, A12_MissingPermissionDeniesEvenForOwnerRole) {
   EXPECT_EQ(Authorize(owner_without_time, C::kSetTime).code(), StatusCode::kPermissionDenied);
 }
 
+// The log-custody right (issue 9 item 2) opens nothing: a key the owner
+// issues for log custody (role admin, that bit alone, or with the
+// revalidation right beside it) is refused every command of the table,
+// even those any verified key may run. Its only use is the acknowledgement
+// frame 0x06 (custody.h), which is no command.
+TEST(PermissionsTest, A12_LogCustodyKeyRunsNoCommand) {
+  for (uint32_t perms : {uint32_t{kPermLogCustody}, uint32_t{kPermLogCustody | kPermRevalidate}}) {
+    for (Role role : {Role::kAdmin, Role::kOwner}) {
+      const Grant custody{role, perms};
+      for (uint8_t c = 0; c < kCommandCount; ++c) {
+        const Command command = static_cast<Command>(c);
+        EXPECT_EQ(Authorize(custody, command).code(), StatusCode::kPermissionDenied)
+            << RoleName(role) << "/" << perms << " x " << CommandName(command);
+      }
+    }
+  }
+  // Roles that cannot hold it get nothing from it either.
+  for (Role role : {Role::kMember, Role::kGuest, Role::kInstaller}) {
+    EXPECT_EQ(RoleAllowedPermissions(role) & kPermLogCustody, 0u) << RoleName(role);
+  }
+  EXPECT_NE(RoleAllowedPermissions(Role::kAdmin) & kPermLogCustody, 0u);
+  // The right beside real rights takes nothing away: an admin that also
+  // holds custody still runs what its other rights allow.
+  const Grant admin_with_custody{Role::kAdmin, kPermLogCustody | kPermUnlock};
+  EXPECT_TRUE(Authorize(admin_with_custody, C::kUnlock).ok());
+  EXPECT_EQ(Authorize(admin_with_custody, C::kSetUser).code(), StatusCode::kPermissionDenied);
+}
+
 TEST(PermissionsTest, FactoryResetIsNeverAllowedOverTheProtocol) {
   EXPECT_EQ(Authorize(Grant{Role::kOwner, kAllPermissions}, C::kFactoryReset).code(), StatusCode::kPermissionDenied);
 }

@@ -193,6 +193,10 @@ class LockAuthority {
   // started. DRBG/backend errors from P256KeyPair::Sign.
   Status SignLogHead(std::span<const uint8_t> message, crypto::P256Signature& signature) const;
   static constexpr size_t kLogHeadMessageSize = 68;
+  // Signs a custody receipt (custody.h): `message` must be exactly the
+  // receipt message, "mortise-log-cursor-v1\0" | this lock's id | ...;
+  // anything else is refused with kInvalidArgument. Statuses as SignLogHead.
+  Status SignCustodyReceipt(std::span<const uint8_t> message, crypto::P256Signature& signature) const;
 
   crypto::Drbg& drbg() { return drbg_; }
 

@@ -9,6 +9,8 @@
 //   0x03 remote   a RemoteCommand envelope  (remote.h)
 //   0x04 info     empty request; the reply is a LockInfo (unauthenticated:
 //                 lock id, key hash, claimed, protocol version, claim window)
+//   0x06 custody  a log-custody acknowledgement (custody.h); answered only
+//                 when the integrator set a LogCustodian
 //
 // The reply carries the same type byte. A frame with an unknown type, or
 // empty, is answered with a one-byte frame 0x00 (nothing else is revealed)
@@ -28,6 +30,7 @@
 #include "mortise/core/door_lock.h"
 #include "mortise/core/durable_store.h"
 #include "mortise/protocol/claim.h"
+#include "mortise/protocol/custody.h"
 #include "mortise/protocol/lock_authority.h"
 #include "mortise/protocol/remote.h"
 #include "mortise/protocol/session.h"
@@ -41,6 +44,8 @@ enum class FrameType : uint8_t {
   kSession = 2,
   kRemote = 3,
   kInfo = 4,
+  // 0x05: reserved for signed updates (access lists, group memberships).
+  kCustody = 6,
 };
 
 // Session frames are at most 1 + kMaxSessionMessageSize bytes (a third
@@ -120,6 +125,9 @@ class LockNode final : public core::DoorLock::FactoryResetHook {
     remote_.set_management(handler);
   }
   void set_log_source(LogSource* source) { sessions_.set_log_source(source); }
+  // The audit log's upload cursor (custody.h); without it frame 0x06 is
+  // answered 0x00.
+  void set_log_custodian(LogCustodian* custodian) { custody_.set_custodian(custodian); }
 
   // The lock's factory-reset button (DoorLock's hook, registered by the
   // constructor): the whole FactoryReset above.
@@ -128,6 +136,7 @@ class LockNode final : public core::DoorLock::FactoryResetHook {
   ClaimServer& claim() { return claim_; }
   SessionServer& sessions() { return sessions_; }
   RemoteServer& remote() { return remote_; }
+  CustodyServer& custody() { return custody_; }
 
  private:
   LockAuthority& authority_;
@@ -136,6 +145,7 @@ class LockNode final : public core::DoorLock::FactoryResetHook {
   ClaimServer claim_;
   SessionServer sessions_;
   RemoteServer remote_;
+  CustodyServer custody_;
   std::optional<ClaimLabel> label_;
   bool started_ = false;
 };

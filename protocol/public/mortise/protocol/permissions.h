@@ -41,14 +41,24 @@ enum Permission : uint32_t {
   // key (the management server's): give it role admin with this bit alone,
   // so that even stolen it opens nothing, mints nothing and changes nothing.
   kPermRevalidate = 1u << 10,
+  // Log custody (issue 9 item 2): may acknowledge that it holds the lock's
+  // audit log through a sequence number, which moves the lock's upload
+  // cursor (custody.h). Meant for the management server or a device that
+  // stores logs: the owner gives it role admin with this bit alone. Such a
+  // key opens nothing: Authorize refuses it every command, even those any
+  // verified key may run (ReadAttribute, EndSession, ApplyAccessList).
+  kPermLogCustody = 1u << 11,
 };
-inline constexpr uint32_t kAllPermissions = (1u << 11) - 1;
+inline constexpr uint32_t kAllPermissions = (1u << 12) - 1;
+// The narrow duty rights: a key holding log custody and nothing beyond
+// these is a duty key and runs no command at all (Authorize).
+inline constexpr uint32_t kDutyPermissions = kPermRevalidate | kPermLogCustody;
 
 // The most a role may ever hold. A certificate whose permissions exceed its
 // role's mask is refused as inconsistent, so a mislabelled "guest" can
 // never carry management rights, whatever an issuer's tool wrote.
 //   owner      everything
-//   admin      everything but firmware updates (so revalidate and delegate too)
+//   admin      everything but firmware updates (so revalidate, log custody and delegate too)
 //   member     lock, unlock, unlatch, read log, passage mode
 //   guest      lock, unlock, unlatch
 //   installer  lock, unlock, set time, change settings, update firmware, read log
@@ -128,8 +138,10 @@ struct Grant {
 
 // Decides whether `grant` may run `command`.
 // OK: allowed. kPermissionDenied: a permission is missing, the command is
-// owner-only and the key is not the owner's, or the command is never allowed
-// over the protocol. kInvalidArgument: a command value outside the table.
+// owner-only and the key is not the owner's, the command is never allowed
+// over the protocol, or the grant is a log-custody key (it holds
+// kPermLogCustody and nothing outside kDutyPermissions: it acknowledges log
+// uploads through frame 0x06 and runs no command). kInvalidArgument: a command value outside the table.
 Status Authorize(const Grant& grant, Command command);
 
 }  // namespace mortise::protocol
