@@ -1422,6 +1422,27 @@ Status AuditLog::Acknowledge(uint64_t seq) {
   return Status::Ok();
 }
 
+Result<LogChain> AuditLog::ChainAt(uint64_t seq) {
+  MORTISE_TRY(CheckUsable());
+  if (seq == 0 || seq >= next_seq_ || seq < oldest_seq()) return StatusCode::kNotFound;
+  if (seq == next_seq_ - 1) return head_chain_;
+  size_t i = 0;
+  while (i + 1 < segment_count_ && segments_[i + 1].first_seq <= seq) ++i;
+  const Segment& s = segments_[i];
+  bool found = false;
+  LogChain out{};
+  SegmentWalk w;
+  MORTISE_TRY(WalkSegment(flash_, s.block, block_size_, s.first_seq, s.chain_in, w,
+                          [&](WalkItem kind, uint64_t n, const uint8_t* b, size_t size, const LogChain& before) {
+                            if (n != seq || found || kind == WalkItem::kSeal) return;
+                            out = kind == WalkItem::kVoid ? ChainVoid(before, n)
+                                                          : ChainNext(before, n, std::span<const uint8_t>(b, size));
+                            found = true;
+                          }));
+  if (!found) return StatusCode::kNotFound;
+  return out;
+}
+
 Status AuditLog::ReadFrom(uint64_t from, LogRecordVisitor& visitor) {
   MORTISE_TRY(CheckUsable());
   for (size_t i = 0; i < segment_count_; ++i) {

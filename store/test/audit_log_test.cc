@@ -173,6 +173,81 @@ TEST(AuditLog, AcknowledgementPersistsAndRefusesTheFuture) {
   EXPECT_EQ(rig.log->acknowledged(), 3u);
 }
 
+// The chain hash a custody acknowledgement names (protocol/custody.h): what
+// the lock computes for record N is what a reader of the export computes,
+// in every segment, after a reboot, for void-free and loss records alike.
+TEST(AuditLog, ChainAtMatchesWhatAReaderOfTheExportComputes) {
+  Rig rig(4, 4);
+  ASSERT_TRUE(rig.MountAll().ok());
+  for (uint32_t i = 0; i < 450; ++i) ASSERT_TRUE(rig.log->Append(TypicalEvent(i)).ok());
+  ASSERT_TRUE(rig.Reboot().ok());
+  const uint64_t head = rig.log->next_seq() - 1;
+  for (uint64_t n : {uint64_t{1}, uint64_t{2}, uint64_t{150}, uint64_t{199}, uint64_t{200}, uint64_t{201},
+                     uint64_t{404}, head - 1, head}) {
+    LogVerifier v(kChallenge, 1);
+    for (const LogItem& item : ExportAll(*rig.log)) {
+      if (item.seq > n || item.type == LogItemType::kHead) break;
+      if (item.type == LogItemType::kCheckpoint && item.seq == n) break;
+      v.Feed(item);
+    }
+    uint64_t end = 0;
+    LogChain expected{};
+    ASSERT_TRUE(v.StreamEnd(end, expected));
+    ASSERT_EQ(end, n);
+    Result<LogChain> got = rig.log->ChainAt(n);
+    ASSERT_TRUE(got.ok()) << n;
+    EXPECT_EQ(*got, expected) << n;
+  }
+  EXPECT_EQ(rig.log->ChainAt(0).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(rig.log->ChainAt(head + 1).status().code(), StatusCode::kNotFound);
+}
+
+TEST(AuditLog, ChainAtOfAnOverwrittenRecordIsNotFound) {
+  Rig rig(4, 3);
+  ASSERT_TRUE(rig.MountAll().ok());
+  for (uint32_t i = 0; i < 700; ++i) ASSERT_TRUE(rig.log->Append(TypicalEvent(i)).ok());
+  ASSERT_GT(rig.log->oldest_seq(), 1u);
+  EXPECT_EQ(rig.log->ChainAt(rig.log->oldest_seq() - 1).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(rig.log->ChainAt(rig.log->oldest_seq()).ok());
+}
+
+// A02: the upload cursor decides only which records the ring may reuse
+// silently. Records after it stay on flash until the ring is full; then
+// they are overwritten and the loss is declared from the cursor on, so a
+// custody holder that acknowledged records it never stored (or a stolen
+// custody key) cannot make a record vanish without a loss record, and
+// before the ring is full cannot make one vanish at all.
+TEST(AuditLog, A02_RecordsAfterTheCursorGoOnlyWhenTheRingIsFullAndTheLossIsDeclared) {
+  Rig rig(4, 3);
+  ASSERT_TRUE(rig.MountAll().ok());
+  for (uint32_t i = 0; i < 100; ++i) ASSERT_TRUE(rig.log->Append(TypicalEvent(i)).ok());
+  ASSERT_TRUE(rig.log->Acknowledge(40).ok());
+  EXPECT_EQ(rig.log->upload_from(), 41u);
+  EXPECT_EQ(rig.log->unacknowledged(), 60u);
+  // Not full yet: every record, acknowledged or not, is still there.
+  uint32_t i = 100;
+  while (rig.log->oldest_seq() == 1) {
+    ASSERT_EQ(ReadAll(*rig.log).front().seq, 1u);
+    ASSERT_TRUE(rig.log->Append(TypicalEvent(i++)).ok());
+  }
+  // The ring needed the oldest segment: the loss of 41.. is declared.
+  uint64_t first_lost = 0, lost = 0;
+  for (const auto& r : ReadAll(*rig.log)) {
+    if (r.type == LogRecordType::kLoss && r.reason == LossReason::kOverflow) {
+      first_lost = r.first_lost;
+      lost = r.lost_count;
+    }
+  }
+  EXPECT_EQ(first_lost, 41u);
+  EXPECT_EQ(first_lost + lost, rig.log->oldest_seq());
+  // A reader resuming from the cursor sees the gap explained.
+  const LogFindings f = VerifyItems(rig.auth, ExportAll(*rig.log, rig.log->upload_from()), kChallenge,
+                                    rig.log->upload_from());
+  EXPECT_TRUE(f.ok());
+  EXPECT_EQ(f.unexplained_gaps, 0u);
+  EXPECT_EQ(f.explained_gaps, rig.log->oldest_seq() - 41);
+}
+
 // A whole log erased: numbers are never reused, and records the lock wrote
 // (its durable head says so) that nobody acknowledged are declared altered:
 // a power cut never erases a whole log.

@@ -240,6 +240,16 @@ class LogVerifier {
   LogVerifier(const crypto::P256PublicKey& lock_key, std::span<const uint8_t, kLogLockIdSize> lock_id,
               uint64_t expected_first, int64_t now_utc, int64_t max_head_age_s);
   void Feed(const LogItem& item);
+  // Where the stream fed so far ends: the last sequence number and h(seq),
+  // what a custody acknowledgement of it names (protocol/custody.h). False
+  // before an anchor. Meaningful as proof of receipt only once the stream
+  // verified (ok() / offline_ok()).
+  bool StreamEnd(uint64_t& seq, LogChain& chain) const {
+    if (!anchored_ || !chain_valid_ || next_ == 0) return false;
+    seq = next_ - 1;
+    chain = chain_;
+    return true;
+  }
   const LogFindings& Finish();
   const LogFindings& findings() const { return findings_; }
 
@@ -368,10 +378,24 @@ class AuditLog final : public core::EventSink {
   // exact key. Returns its sequence number. Errors as Append.
   Result<uint64_t> AppendKeyIntroduction(uint16_t index, std::span<const uint8_t, 8> issuer_key_id, uint64_t serial);
 
-  // Records up to `seq` reached the reader; they may now be overwritten.
+  // The upload cursor (issue 9 item 2): records up to `seq` reached a
+  // custody holder; they may now be overwritten without a loss record.
+  // Records after the cursor are erased only when the ring needs their
+  // segment, and that loss is declared first (LossReason::kOverflow).
+  // Durable (counter kCounterAcknowledged) before it returns; never moves
+  // back (an older `seq` is OK and changes nothing). The lock moves it
+  // only for a custody acknowledgement (protocol/custody.h).
   // kOutOfRange: `seq` was never issued. Store errors.
   Status Acknowledge(uint64_t seq);
   uint64_t acknowledged() const { return acknowledged_; }
+  // Where an uploader resumes: the first record after the cursor.
+  uint64_t upload_from() const { return acknowledged_ + 1; }
+  // Records written after the cursor (on flash or already lost to overflow).
+  uint64_t unacknowledged() const { return next_seq_ - 1 > acknowledged_ ? next_seq_ - 1 - acknowledged_ : 0; }
+  // h(seq), the chain hash after record `seq` as an export carries it (a
+  // custody acknowledgement names it). kNotFound: 0, beyond the head, or
+  // no longer on flash. kFailedPrecondition: not mounted. Flash errors.
+  Result<LogChain> ChainAt(uint64_t seq);
   uint64_t next_seq() const { return next_seq_; }
   uint64_t oldest_seq() const;  // oldest record still on flash (next_seq() if none)
 
