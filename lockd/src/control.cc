@@ -165,6 +165,9 @@ json ControlHandler::StatusJson() {
     j["claimed"] = node_->claimed();
     j["claimWindowOpen"] = node_->claim_window_open(now);
     j["lockId"] = node_->lock_id_hex();
+    if (const auto up = node_->log_upload()) {
+      j["log"] = json{{"head", up->head}, {"uploadCursor", up->cursor}, {"unacknowledged", up->unacknowledged}};
+    }
   } else {
     j["claimed"] = false;
     j["claimWindowOpen"] = false;

@@ -33,6 +33,14 @@ struct LabelText {
   std::string key_hash;    // 16 hex digits, printed for `mortise claim CODE --key-hash`
 };
 
+// The audit log's upload state (issue 9 item 2): the newest record, the
+// upload cursor a custody holder moved, and the records written after it.
+struct LogUploadStatus {
+  uint64_t head = 0;
+  uint64_t cursor = 0;
+  uint64_t unacknowledged = 0;
+};
+
 // What the control socket needs from the protocol node (protocol::LockNode
 // in the daemon; a fake in tests and the fuzzer).
 class NodeControls {
@@ -45,6 +53,8 @@ class NodeControls {
   virtual std::optional<LabelText> label() const = 0;
   virtual Status PressClaimButton(uint64_t now_ms) = 0;
   virtual Status FactoryReset(uint64_t now_ms) = 0;
+  // nullopt: no audit log.
+  virtual std::optional<LogUploadStatus> log_upload() const { return std::nullopt; }
 };
 
 // The longest request line accepted (the socket closes a client that sends

@@ -76,8 +76,8 @@ std::optional<std::string> ReadLabelFile(const StateDir& dir, std::string& why) 
 class NodeAdapter final : public NodeControls {
  public:
   NodeAdapter(protocol::LockNode& node, const protocol::LockAuthority& authority,
-              std::optional<protocol::ClaimLabel> label)
-      : node_(node), authority_(authority), label_(label) {}
+              std::optional<protocol::ClaimLabel> label, const store::AuditLog& log)
+      : node_(node), authority_(authority), label_(label), log_(log) {}
 
   bool claimed() const override { return node_.claimed(); }
   bool claim_window_open(uint64_t now_ms) const override { return node_.claim().window_open(now_ms); }
@@ -96,11 +96,15 @@ class NodeAdapter final : public NodeControls {
   }
   Status PressClaimButton(uint64_t now_ms) override { return node_.PressClaimButton(now_ms); }
   Status FactoryReset(uint64_t now_ms) override { return node_.FactoryReset(now_ms); }
+  std::optional<LogUploadStatus> log_upload() const override {
+    return LogUploadStatus{log_.next_seq() - 1, log_.acknowledged(), log_.unacknowledged()};
+  }
 
  private:
   protocol::LockNode& node_;
   const protocol::LockAuthority& authority_;
   std::optional<protocol::ClaimLabel> label_;
+  const store::AuditLog& log_;
 };
 
 // Everything one run of the daemon owns, destroyed in reverse order.
@@ -127,6 +131,7 @@ struct Parts {
   std::optional<protocol::LockNode> node;
   std::unique_ptr<JsonManagement> management;
   std::unique_ptr<AuditLogSource> log_source;
+  std::unique_ptr<AuditLogCustodian> log_custodian;
   std::unique_ptr<NodeAdapter> node_controls;
   std::unique_ptr<ControlHandler> control;
   Loop loop;
@@ -413,7 +418,9 @@ int RunDaemon(const Config& config) {
   p.log_source = std::make_unique<AuditLogSource>(*p.audit_log);
   node.set_management(p.management.get());
   node.set_log_source(p.log_source.get());
-  p.node_controls = std::make_unique<NodeAdapter>(node, *p.authority, label);
+  p.log_custodian = std::make_unique<AuditLogCustodian>(*p.audit_log);
+  node.set_log_custodian(p.log_custodian.get());
+  p.node_controls = std::make_unique<NodeAdapter>(node, *p.authority, label, *p.audit_log);
   if (SimBackend* s = hw.sim())
     p.control = std::make_unique<ControlHandler>(*s, lock, *p.events, p.node_controls.get(), config.clock);
 

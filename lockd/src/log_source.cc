@@ -6,6 +6,7 @@ namespace mortise::lockd {
 namespace {
 
 static_assert(protocol::kLogChallengeBytes == store::kLogChallengeSize);
+static_assert(protocol::kCustodyChainHashSize == store::kLogChainSize);
 
 // Encodes items while they fit; remembers where the first one that did not
 // fit would have started the next page.
@@ -59,6 +60,13 @@ Result<size_t> AuditLogSource::ReadPage(uint64_t from, std::span<const uint8_t, 
   if (sink.items() < 2) return StatusCode::kResourceExhausted;
   next_from = sink.next_from();
   return sink.used();
+}
+
+Result<protocol::CustodyChainHash> AuditLogCustodian::ChainAt(uint64_t seq) {
+  MORTISE_ASSIGN_OR_RETURN(const store::LogChain chain, log_.ChainAt(seq));
+  protocol::CustodyChainHash out{};
+  std::copy(chain.begin(), chain.end(), out.begin());
+  return out;
 }
 
 }  // namespace mortise::lockd

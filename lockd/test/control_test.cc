@@ -33,6 +33,7 @@ class FakeNode final : public NodeControls {
     is_claimed = false;
     return Status::Ok();
   }
+  std::optional<LogUploadStatus> log_upload() const override { return LogUploadStatus{42, 30, 12}; }
   bool is_claimed = false;
   bool window = false;
   int resets = 0;
@@ -78,6 +79,10 @@ TEST_F(lockdControl, StatusReportsTheLock) {
   EXPECT_EQ(s["claimed"], false);
   EXPECT_EQ(s["lockId"], "00112233445566778899aabbccddeeff");
   EXPECT_EQ(s["clock"], "simulated");
+  // The audit log's upload state (the upload cursor custody moves).
+  EXPECT_EQ(s["log"]["head"], 42);
+  EXPECT_EQ(s["log"]["uploadCursor"], 30);
+  EXPECT_EQ(s["log"]["unacknowledged"], 12);
   EXPECT_TRUE(s["utc"].is_null());
   EXPECT_TRUE(s["monotonicMs"].is_number());
   ASSERT_TRUE(s["events"].is_array());

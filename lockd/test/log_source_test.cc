@@ -202,5 +202,45 @@ TEST(lockdLogSource, A02_SignedHeadsVerifyOfflineWithTheLocksPublicKey) {
   }
 }
 
+// The uplink resumes from the upload cursor (issue 9 item 2): the records
+// a custody holder has not acknowledged, and the custodian answers h(N) as
+// the verifier of that stream computes it, and moves the cursor durably.
+TEST(lockdLogSource, ReadsFromTheUploadCursorAndTheCustodianVouchesForTheSameChain) {
+  Rig rig;
+  rig.Append(120);
+  AuditLogSource source(*rig.log);
+  AuditLogCustodian custodian(*rig.log);
+  ASSERT_TRUE(custodian.Advance(70).ok());
+  EXPECT_EQ(custodian.cursor(), 70u);
+  EXPECT_EQ(source.upload_cursor(), 70u);
+  EXPECT_EQ(custodian.head(), rig.log->next_seq() - 1);
+  const std::array<uint8_t, 16> challenge = {1};
+  std::vector<uint8_t> buf(protocol::kMaxResponsePayload);
+  uint64_t next_from = 0;
+  auto n = source.ReadUnacknowledged(challenge, buf, next_from);
+  ASSERT_TRUE(n.ok());
+  store::LogChallenge c;
+  std::copy(challenge.begin(), challenge.end(), c.begin());
+  store::LogVerifier verifier(*rig.auth, c, 71);
+  uint64_t first_record = 0;
+  for (size_t at = 0; at < *n;) {
+    store::LogItem item;
+    auto used = store::DecodeLogItem(std::span<const uint8_t>(buf.data() + at, *n - at), item);
+    ASSERT_TRUE(used.ok());
+    if (item.type == store::LogItemType::kRecord && first_record == 0) first_record = item.seq;
+    if (item.type != store::LogItemType::kHead) verifier.Feed(item);
+    at += *used;
+  }
+  EXPECT_EQ(first_record, 71u);
+  uint64_t end = 0;
+  store::LogChain chain{};
+  ASSERT_TRUE(verifier.StreamEnd(end, chain));
+  auto held = custodian.ChainAt(end);
+  ASSERT_TRUE(held.ok());
+  EXPECT_TRUE(std::equal(chain.begin(), chain.end(), held->begin()));
+  EXPECT_EQ(custodian.ChainAt(custodian.head() + 1).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(custodian.ChainAt(0).status().code(), StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace mortise::lockd

@@ -160,6 +160,7 @@ CommandResponse CommandExecutor::Act(const VerifiedKey& key, const CommandReques
       } else {
         r.payload_len = *n;
         r.next = next;
+        r.value = static_cast<int64_t>(log->upload_cursor());
       }
       break;
     }

@@ -67,6 +67,11 @@ class LogSource {
   // continues the chain, so a reader feeds every page to one verifier).
   virtual Result<size_t> ReadPage(uint64_t from, std::span<const uint8_t, kLogChallengeBytes> challenge,
                                   std::span<uint8_t> out, uint64_t& next_from) = 0;
+  // The upload cursor (custody.h): the sequence number through which a
+  // custody holder acknowledged the log, sent in every ReadLog answer's
+  // `value` so a reader sees what is not yet uploaded. 0: none, or no
+  // custody on this lock.
+  virtual uint64_t upload_cursor() const { return 0; }
 
  protected:
   ~LogSource() = default;
