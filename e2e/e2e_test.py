@@ -901,6 +901,80 @@ class FloodingByAnotherUser(Base):
                 os.close(fd)
 
 
+class Custody(Base):
+    """Issue 9 item 2: the upload cursor moves only for a log-custody holder's
+    acknowledgement of the exact stream; the custody key opens nothing."""
+
+    def events(self, n):
+        for _ in range(n):
+            self.owner.ok("unlock")
+            self.lock.advance(2000)
+            self.relock()
+
+    def test_A02_a_custody_key_moves_the_upload_cursor_only_for_the_exact_stream_and_opens_nothing(self):
+        self.claim()
+        self.events(3)
+        server = self.guest("server", "--custody")
+        # It opens nothing, reads nothing (A12).
+        for args in (("unlock",), ("status",), ("log",)):
+            rc, _, err = server.run(*args)
+            self.assertEqual(rc, 3, (args, err))
+        self.assertEqual(self.bolt(), "Locked")
+        status = self.lock.status()["log"]
+        self.assertEqual(status["uploadCursor"], 0)
+        self.assertEqual(status["unacknowledged"], status["head"])
+        # What the server would hold: the owner's verified copy and its chain hash.
+        log = self.owner.ok("log")
+        through, chain = log["chain"]["through"], log["chain"]["hash"]
+        self.assertEqual(log["upload"]["cursor"], 0)
+        # No copy of its own: nothing to acknowledge.
+        rc, _, err = server.run("log", "ack")
+        self.assertEqual(rc, 1, err)
+        # A wrong chain hash, and a record beyond the head: refused, nothing moves.
+        wrong = ("1" if chain[0] == "0" else "0") + chain[1:]
+        rc, _, err = server.run("log", "ack", "--through", str(through), "--chain", wrong)
+        self.assertEqual(rc, 6, err)
+        rc, _, err = server.run("log", "ack", "--through", str(through + 100), "--chain", chain)
+        self.assertEqual(rc, 6, err)
+        self.assertEqual(self.lock.status()["log"]["uploadCursor"], 0)
+        # The exact stream: the cursor moves, and the lock signs its receipt.
+        out = server.ok("log", "ack", "--through", str(through), "--chain", chain)
+        self.assertEqual(out["status"], "advanced")
+        self.assertEqual(out["cursor"], through)
+        self.assertTrue(out["signed"])
+        self.assertEqual(self.lock.status()["log"]["uploadCursor"], through)
+        # A replay changes nothing.
+        out = server.ok("log", "ack", "--through", str(through), "--chain", chain)
+        self.assertEqual(out["status"], "unchanged")
+        self.assertEqual(out["cursor"], through)
+        # The owner sees it, in status and in the log.
+        st = self.owner.ok("status")
+        self.assertEqual(st["log_upload"]["cursor"], through)
+        self.events(1)
+        log = self.owner.ok("log")
+        self.assertEqual(log["upload"]["cursor"], through)
+        self.assertGreater(log["upload"]["unacknowledged"], 0)
+        newer, newer_chain = log["chain"]["through"], log["chain"]["hash"]
+        # A member key (no custody right) is refused before anything is sent.
+        member = self.guest("mel", "--role", "member")
+        rc, _, err = member.run("log", "ack", "--through", str(newer), "--chain", newer_chain)
+        self.assertEqual(rc, 3, err)
+        # The cursor survives a restart of the daemon.
+        self.lock.stop()
+        self.lock.start()
+        self.assertEqual(self.lock.status()["log"]["uploadCursor"], through)
+        # Revoked, the custody key moves nothing any more.
+        self.owner.ok("key", "revoke", "server")
+        rc, _, err = server.run("log", "ack", "--through", str(newer), "--chain", newer_chain)
+        self.assertEqual(rc, 3, err)
+        self.assertEqual(self.lock.status()["log"]["uploadCursor"], through)
+        # The owner's own key acknowledges its own verified read (keyring default).
+        out = self.owner.ok("log", "ack")
+        self.assertEqual(out["status"], "advanced")
+        self.assertEqual(self.lock.status()["log"]["uploadCursor"], out["cursor"])
+        self.assertGreater(out["cursor"], through)
+
+
 class OwnerCli(Base):
     """Issue 12: what a new owner reads. Every refusal says why and what to do."""
 

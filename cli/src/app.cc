@@ -44,6 +44,7 @@ struct AllOptions {
   KeyTokenOptions key_token;
   OperateOptions unlatch;
   KeyShareOptions key_share;
+  LogAckOptions log_ack;
   KeyAcceptOptions key_accept;
   KeyRevokeOptions key_revoke;
   LogOptions log;
@@ -478,7 +479,7 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
       ->default_str("guest");
   share->add_option("--permission", s.permissions,
                     "Grant only these (repeatable): lock, unlock, unlatch, manage-users, read-log, set-time, "
-                    "change-settings, update-firmware, passage-mode, delegate, revalidate");
+                    "change-settings, update-firmware, passage-mode, delegate, revalidate, log-custody");
   share->add_option("--from", s.from,
                     "Valid from: 2026-12-31T18:00:00Z (UTC), a date (its 00:00 in the lock's local time) or \"now\"");
   share->add_option("--until", s.until,
@@ -491,6 +492,10 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   share->add_option("--endpoint-hint", s.endpoint_hint, "Endpoint to put in the string (default: the lock's)");
   share->add_flag("--no-qr", s.no_qr, "Do not draw the QR code");
   share->add_option("--out", s.out, "Also write the key string to this file");
+  share->add_flag("--custody", s.custody,
+                  "Issue a log-custody key (for a server or device that stores the lock's log): it may only "
+                  "acknowledge log uploads (`mortise log ack`), which lets the lock reuse uploaded records; it "
+                  "opens nothing. Owner only; role admin with that right alone");
   share->add_option("--revalidate-every", s.revalidate_every,
                     "Seconds: the key works only with a revalidation token younger than this, which you issue "
                     "with `key revalidate` (so a revocation takes effect within this time even if no device "
@@ -533,6 +538,15 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   log->add_option("--from", a.log.from, "Start at this sequence number (default: after the last one verified)");
   log->add_option("--limit", a.log.limit, "At most this many entries");
   log->add_option("--interval", a.log.interval_s, "Seconds between polls with --follow")->check(CLI::PositiveNumber);
+  CLI::App* ack = t.Add(log, "ack",
+                        "Acknowledge, with a log-custody key (or the owner's), that you hold the lock's log through "
+                        "a record: the lock moves its upload cursor there and may then reuse those records.",
+                        [&a](Context& c) { return CmdLogAck(c, a.log_ack); });
+  ack->add_option("--through", a.log_ack.through,
+                  "Sequence number held through (default: the end of your last verified `mortise log` read)");
+  ack->add_option("--chain", a.log_ack.chain,
+                  "The chain hash h(N) of that record, 32 hex digits (from a stored copy: `mortise log --json`'s "
+                  "chain.hash); default: the keyring's from the last verified read");
 
   app.footer(kFooter);
 }

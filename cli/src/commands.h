@@ -233,6 +233,7 @@ struct KeyShareOptions {
   bool no_qr = false;
   std::string out;       // also write the key string to this file
   uint32_t revalidate_every = 0;  // seconds: the key needs a revalidation token younger than this (0: never)
+  bool custody = false;  // a log-custody key: role admin, the log-custody right alone (owner only)
 };
 int CmdKeyShare(Context& ctx, const KeyShareOptions& o);
 
@@ -271,5 +272,13 @@ struct LogOptions {
   double interval_s = 2.0;
 };
 int CmdLog(Context& ctx, const LogOptions& o);
+
+// log ack: a log-custody holder (or the owner) acknowledges that it holds
+// the lock's log through a record, which moves the lock's upload cursor.
+struct LogAckOptions {
+  uint64_t through = 0;  // 0: the end of the last verified `mortise log` read
+  std::string chain;     // h(through), 32 hex digits; default: the keyring's from that read
+};
+int CmdLogAck(Context& ctx, const LogAckOptions& o);
 
 }  // namespace mortise::cli

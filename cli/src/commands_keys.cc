@@ -32,8 +32,9 @@ using nlohmann::json;
 // Permission names as the CLI writes them, in bit order (permissions.h).
 constexpr const char* kPermissionNames[] = {"lock",     "unlock",          "unlatch",         "manage-users",
                                             "read-log", "set-time",        "change-settings", "update-firmware",
-                                            "passage-mode", "delegate",    "revalidate"};
-static_assert(std::size(kPermissionNames) == 11 && (protocol::kAllPermissions >> 11) == 0,
+                                            "passage-mode", "delegate",    "revalidate",
+                                            "log-custody"};
+static_assert(std::size(kPermissionNames) == 12 && (protocol::kAllPermissions >> 12) == 0,
               "one name per permission bit");
 
 uint32_t PermissionBit(const std::string& name) {
@@ -103,10 +104,25 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
   protocol::CertificateFields f;
   f.lock_id = lock.lock_id;
   f.holder_key = holder.Compressed();
-  f.role = ParseRole(o.role);
-  if (o.permissions.empty()) {
+  f.role = o.custody ? protocol::Role::kAdmin : ParseRole(o.role);
+  if (o.custody) {
+    // Like the revalidation service's key: role admin with one narrow right,
+    // so that even stolen it opens nothing (the lock refuses it every
+    // command). Issued by the owner only, and limited by nothing else that
+    // would make the holder's uploads fail at odd hours.
+    if (admin.has_value()) {
+      throw Error(ExitCode::kRefused, "only the lock's owner can issue a log-custody key");
+    }
+    if (o.role != "guest" || !o.permissions.empty() || !o.days.empty() || !o.hours.empty() || o.uses != 0 ||
+        o.remote_only || o.revalidate_every != 0) {
+      throw Error(ExitCode::kUsage,
+                  "--custody issues a key with the log-custody right alone: it takes no --role, --permission, "
+                  "--days, --hours, --uses, --remote-only or --revalidate-every");
+    }
+    f.permissions = protocol::kPermLogCustody;
+  } else if (o.permissions.empty()) {
     f.permissions = protocol::RoleAllowedPermissions(f.role) & ~protocol::kPermDelegate &
-                    ~protocol::kPermUpdateFirmware & ~protocol::kPermRevalidate;
+                    ~protocol::kPermUpdateFirmware & ~protocol::kPermRevalidate & ~protocol::kPermLogCustody;
   } else {
     for (const std::string& p : o.permissions) f.permissions |= PermissionBit(p);
   }
@@ -211,8 +227,9 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
     file << text << "\n";
     if (!file) throw Error(ExitCode::kBadInput, "cannot write " + o.out);
   }
+  const std::string role_name = protocol::RoleName(f.role);
   std::string human = "Key for " + (o.holder_name.empty() ? std::string("the holder") : o.holder_name) + " (serial " +
-                      std::to_string(f.serial) + ", " + o.role + ": " + PermissionsText(f.permissions) + ")\n" +
+                      std::to_string(f.serial) + ", " + role_name + ": " + PermissionsText(f.permissions) + ")\n" +
                       "Valid " + (f.not_before != 0 ? "from " + FormatUtc(static_cast<int64_t>(f.not_before)) : std::string("from now")) +
                       (f.not_after != 0 ? " until " + FormatUtc(static_cast<int64_t>(f.not_after)) : std::string(", no end")) +
                       " (UTC)\n" + text + "\n";
@@ -220,9 +237,10 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
     Result<std::string> qr = termqr::Render(text);
     if (qr.ok()) human += *qr;
   }
+  if (o.custody) human += "A log-custody key opens nothing: its holder can only acknowledge log uploads.\n";
   human += "The holder runs: mortise key accept <the string above>\n";
   ctx.out().Text(human);
-  ctx.out().Json({{"key", text}, {"serial", f.serial}, {"role", o.role}, {"permissions", PermissionsText(f.permissions)},
+  ctx.out().Json({{"key", text}, {"serial", f.serial}, {"role", role_name}, {"permissions", PermissionsText(f.permissions)},
                   {"not_before", f.not_before != 0 ? nlohmann::json(FormatUtc(static_cast<int64_t>(f.not_before))) : nlohmann::json(nullptr)},
                   {"not_after", f.not_after != 0 ? nlohmann::json(FormatUtc(static_cast<int64_t>(f.not_after))) : nlohmann::json(nullptr)}});
   return 0;
@@ -503,6 +521,8 @@ int CmdLog(Context& ctx, const LogOptions& o) {
   json events = json::array();
   bool problems = false;
   json signed_heads;
+  json chain_end;     // h(N) where the verified stream ends: what `log ack` names
+  json upload;        // the lock's upload cursor (log custody)
   // The lock signs its log's head with its identity key (at each segment
   // roll and every 10 minutes while records wait): checked here as anyone
   // holding the pinned lock key would check a stored copy, offline.
@@ -661,12 +681,29 @@ int CmdLog(Context& ctx, const LogOptions& o) {
       text += "  the log's chain verified through #" + std::to_string(read.head) +
               ": complete, in order, unedited\n";
     }
+    // Log custody: what a custody holder has acknowledged (the lock may
+    // reuse those records once its ring is full); shown when it moved or
+    // when this device issued a custody key.
+    if (f.ok() && (read.upload_cursor != 0 || s.lock().HasCustodyKey())) {
+      const uint64_t waiting = read.head > read.upload_cursor ? read.head - read.upload_cursor : 0;
+      text += "  uploaded (acknowledged by log custody) through #" + std::to_string(read.upload_cursor) + "; " +
+              std::to_string(waiting) + " record(s) not yet acknowledged\n";
+      upload = {{"cursor", read.upload_cursor}, {"unacknowledged", waiting}};
+    }
     ctx.out().Text(text);
     if (f.ok() && read.head >= from) {
       const uint64_t head = limited_at != 0 ? limited_at - 1 : read.head;
-      s.Update([head, &log_keys](LockEntry& l) {
+      // The chain hash at the end of a complete verified read, kept so that
+      // `mortise log ack` can name it.
+      json end;
+      if (limited_at == 0 && read.has_end && read.end_seq == read.head) {
+        end = {{"through", read.end_seq}, {"hash", ToHex(read.end_chain)}};
+        chain_end = end;
+      }
+      s.Update([head, &log_keys, &end](LockEntry& l) {
         l.AdvanceLogCursor(head);
         l.extra["log_keys"] = log_keys;
+        if (!end.is_null()) l.extra["log_chain"] = end;
       });
       from = head + 1;
     }
@@ -674,11 +711,112 @@ int CmdLog(Context& ctx, const LogOptions& o) {
       for (int i = 0; i < static_cast<int>(o.interval_s * 10) && !g_stop; ++i) poll(nullptr, 0, 100);
     }
   } while (o.follow && !g_stop);
-  ctx.out().Json({{"events", events}, {"verified", !problems}, {"signed", signed_heads}});
+  ctx.out().Json({{"events", events}, {"verified", !problems}, {"signed", signed_heads}, {"chain", chain_end},
+                  {"upload", upload}});
   if (problems) {
     throw Error(ExitCode::kVerification, "the lock's log did not verify",
                 "Events may have been removed or edited, between the lock and you or in the lock's storage; keep this output.");
   }
+  return 0;
+}
+
+int CmdLogAck(Context& ctx, const LogAckOptions& o) {
+  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kRead);
+  const LockEntry lock = ctx.SelectLock(keyring);
+  const crypto::P256KeyPair key = keyring.content().GetIdentity(lock.identity).KeyPair();
+  // The owner's own key holds every right; anyone else needs a certificate
+  // carrying log custody (the lock checks it; said here before asking).
+  uint32_t generation = lock.claim_generation;
+  if (!lock.is_owner()) {
+    const std::vector<std::vector<uint8_t>> mine = SplitChain(lock.chain);
+    Result<protocol::CertificateFields> leaf = mine.empty() ? Result<protocol::CertificateFields>(StatusCode::kInvalidArgument)
+                                                            : protocol::DecodeCertificate(mine.back());
+    if (!leaf.ok() || (leaf->permissions & protocol::kPermLogCustody) == 0) {
+      throw Error(ExitCode::kRefused, "your key for lock '" + lock.name + "' does not carry the log-custody right",
+                  "The owner issues one: mortise key share --custody --to <your MKP1... key>");
+    }
+    generation = leaf->claim_generation;
+  }
+  protocol::CustodyAck ack;
+  ack.lock_id = lock.lock_id;
+  ack.generation = generation;
+  if (!o.chain.empty()) {
+    std::vector<uint8_t> h;
+    if (o.through == 0) throw Error(ExitCode::kUsage, "--chain names the hash of one record: give --through N too");
+    if (!FromHex(o.chain, h) || h.size() != ack.chain.size()) {
+      throw Error(ExitCode::kBadInput, "--chain takes the 16-byte chain hash as 32 hex digits");
+    }
+    std::copy(h.begin(), h.end(), ack.chain.begin());
+    ack.seq = o.through;
+  } else {
+    const json known = lock.extra.value("log_chain", json());
+    std::vector<uint8_t> h;
+    if (!known.is_object() || !known.contains("through") || !known["through"].is_number_unsigned() ||
+        !FromHex(known.value("hash", std::string()), h) || h.size() != ack.chain.size()) {
+      throw Error(ExitCode::kUsage, "no verified copy of the log to acknowledge",
+                  "Read it first (mortise log), or give --through N --chain HASH from a stored copy.");
+    }
+    ack.seq = known["through"].get<uint64_t>();
+    if (o.through != 0 && o.through != ack.seq) {
+      throw Error(ExitCode::kUsage,
+                  "this keyring knows the chain hash only at #" + std::to_string(ack.seq) +
+                      " (the end of the last verified read)",
+                  "Give --chain HASH for #" + std::to_string(o.through) + ", or acknowledge #" +
+                      std::to_string(ack.seq) + ".");
+    }
+    std::copy(h.begin(), h.end(), ack.chain.begin());
+  }
+  std::vector<uint8_t> frame(protocol::kMaxCustodyAckFrameSize);
+  Result<size_t> n = protocol::EncodeCustodyAck(ack, key, lock.is_owner() ? std::span<const uint8_t>() : lock.chain,
+                                                ctx.drbg(), frame);
+  if (!n.ok()) throw Error(ExitCode::kInternal, "cannot sign the acknowledgement");
+  frame.resize(*n);
+
+  Transport transport = ctx.Connect(Endpoint::Parse(lock.endpoint));
+  LockClient client(transport, ctx.drbg());
+  const protocol::CustodyReply r = client.Custody(frame);
+  json out = {{"status", protocol::CustodyStatusName(r.status)}, {"through", ack.seq}};
+  if (r.has_counters) {
+    out["cursor"] = r.cursor;
+    out["head"] = r.head;
+    out["unacknowledged"] = r.head > r.cursor ? r.head - r.cursor : 0;
+  }
+  out["signed"] = r.has_receipt;
+  if (r.has_receipt &&
+      !protocol::VerifyCustodyReceipt(r, lock.LockKey(), lock.lock_id, generation).ok()) {
+    throw Error(ExitCode::kVerification, "the lock's receipt for the acknowledgement is not signed by the lock",
+                "A relay may be lying; the cursor may or may not have moved.");
+  }
+  const std::string where = r.has_counters ? "#" + std::to_string(r.cursor) + " (" +
+                                                 std::to_string(out["unacknowledged"].get<uint64_t>()) +
+                                                 " record(s) after it not yet acknowledged)"
+                                           : std::string();
+  switch (r.status) {
+    case protocol::CustodyStatus::kAdvanced:
+      ctx.out().Text("The lock's upload cursor is now " + where + (r.has_receipt ? ", signed by the lock" : "") +
+                     ".\n");
+      break;
+    case protocol::CustodyStatus::kUnchanged:
+      ctx.out().Text("Already acknowledged: the lock's upload cursor stays at " + where + ".\n");
+      break;
+    case protocol::CustodyStatus::kNoMatch:
+      throw Error(ExitCode::kVerification,
+                  "the lock does not hold record #" + std::to_string(ack.seq) + " with that chain hash",
+                  "It is beyond the lock's log, no longer on it, or your copy differs from the lock's: read the "
+                  "log again (mortise log).");
+    case protocol::CustodyStatus::kWrongLock:
+      throw Error(ExitCode::kRefused, "the lock is not the one (or not at the claim) your key is for");
+    case protocol::CustodyStatus::kRefused:
+      throw Error(ExitCode::kRefused, "the lock refused the acknowledgement: your key lacks the log-custody right, "
+                                     "is revoked or expired, or the signature did not verify");
+    case protocol::CustodyStatus::kBusy:
+      throw Error(ExitCode::kUnreachable, "the lock is busy checking acknowledgements; try again in a few seconds");
+    case protocol::CustodyStatus::kMalformed:
+      throw Error(ExitCode::kInternal, "the lock could not parse the acknowledgement");
+    case protocol::CustodyStatus::kError:
+      throw Error(ExitCode::kUnreachable, "the lock could not store its upload cursor; try again");
+  }
+  ctx.out().Json(out);
   return 0;
 }
 

@@ -320,6 +320,21 @@ int CmdStatus(Context& ctx) {
     warnings.push_back("locked with the door open: the bolt is out but the door is not shut");
   }
   for (const auto& w : warnings) text += "  warning: " + w.get<std::string>() + "\n";
+  // Log custody: once this device issued a custody key, how far the lock's
+  // log is uploaded (acknowledged) and how much waits. One log page read
+  // from beyond the head carries only the head and the cursor.
+  nlohmann::json upload;
+  if (s.lock().HasCustodyKey()) {
+    try {
+      const LogRead tail = s.client().ReadLog(static_cast<uint64_t>(INT64_MAX));
+      const uint64_t waiting = tail.head > tail.upload_cursor ? tail.head - tail.upload_cursor : 0;
+      text += "  log:      uploaded through #" + std::to_string(tail.upload_cursor) + ", " + std::to_string(waiting) +
+              " record(s) not yet acknowledged (newest #" + std::to_string(tail.head) + ")\n";
+      upload = {{"cursor", tail.upload_cursor}, {"head", tail.head}, {"unacknowledged", waiting}};
+    } catch (const Error& e) {
+      if (e.code() != ExitCode::kRefused) throw;  // a key without read-log: nothing to show
+    }
+  }
   ctx.out().Text(text);
   ctx.out().Json({{"lock", s.lock().name},
                   {"lock_state", LockStateName(lock_state)},
@@ -329,6 +344,7 @@ int CmdStatus(Context& ctx) {
                   {"utc", utc != 0 ? nlohmann::json(FormatUtc(utc)) : nlohmann::json(nullptr)},
                   {"time_known", utc != 0},
                   {"lockout_remaining_s", lockout},
+                  {"log_upload", upload},
                   {"warnings", warnings}});
   return 0;
 }

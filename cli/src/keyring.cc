@@ -590,6 +590,13 @@ uint32_t LockEntry::NextRemoteCounter() {
 
 void LockEntry::AdvanceLogCursor(uint64_t seq) { log_cursor = std::max(log_cursor, seq); }
 
+bool LockEntry::HasCustodyKey() const {
+  for (const IssuedKey& k : issued) {
+    if (!k.revoked && (k.permissions & protocol::kPermLogCustody) != 0) return true;
+  }
+  return false;
+}
+
 // --- KeyringContent ----------------------------------------------------------
 
 const IdentityEntry* KeyringContent::FindIdentity(std::string_view name) const {

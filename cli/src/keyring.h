@@ -178,6 +178,9 @@ struct LockEntry {
   uint32_t NextRemoteCounter();
   // Moves the log cursor forward; never backwards (a lower value is ignored).
   void AdvanceLogCursor(uint64_t seq);
+  // This device issued a log-custody key for the lock that it has not
+  // revoked (mortise status then shows the lock's upload cursor).
+  bool HasCustodyKey() const;
 };
 
 // A shared key received and not yet accepted.

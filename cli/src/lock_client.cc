@@ -172,6 +172,7 @@ LogRead LockClient::ReadLog(uint64_t from) {
     request.value = static_cast<int64_t>(next);
     const protocol::CommandResponse r = Call(request);
     if (r.status != StatusCode::kOk) ThrowRefusal("the lock refused to show its log", r.status);
+    out.upload_cursor = r.value > 0 ? static_cast<uint64_t>(r.value) : 0;
     std::span<const uint8_t> page = r.payload_view();
     while (!page.empty()) {
       store::LogItem item;
@@ -188,8 +189,19 @@ LogRead LockClient::ReadLog(uint64_t from) {
     if (r.next <= next) throw Error(ExitCode::kVerification, "the lock's log pages go backwards");
     next = r.next;
   }
+  out.has_end = verifier.StreamEnd(out.end_seq, out.end_chain);
   out.findings = verifier.Finish();
   return out;
+}
+
+protocol::CustodyReply LockClient::Custody(std::span<const uint8_t> frame) {
+  const std::vector<uint8_t> reply = transport_.Exchange(frame);
+  if (reply.size() == 1 && reply[0] == static_cast<uint8_t>(protocol::FrameType::kInvalid)) {
+    throw Error(ExitCode::kInternal, "the lock does not take log-custody acknowledgements");
+  }
+  Result<protocol::CustodyReply> r = protocol::DecodeCustodyReply(reply);
+  if (!r.ok()) throw Error(ExitCode::kVerification, "the lock's answer to the acknowledgement is malformed");
+  return *r;
 }
 
 protocol::RemoteOutcome LockClient::Remote(const crypto::P256KeyPair& holder, std::span<const uint8_t> chain,

@@ -37,6 +37,13 @@ struct LogRead {
   std::vector<store::LogItem> items;
   store::LogFindings findings;
   uint64_t head = 0;  // the head's sequence number (0: empty log)
+  // The lock's upload cursor (log custody), as its last answer stated it.
+  uint64_t upload_cursor = 0;
+  // Where the stream read ends and its chain hash h(end_seq): what a
+  // custody acknowledgement of it names (has_end false: no anchor).
+  bool has_end = false;
+  uint64_t end_seq = 0;
+  store::LogChain end_chain{};
 };
 
 class LockClient {
@@ -78,6 +85,12 @@ class LockClient {
   // Reads the audit log from `from` to the head in pages within the
   // session and verifies completeness. Throws as Call.
   LogRead ReadLog(uint64_t from);
+
+  // Sends a log-custody acknowledgement (the whole frame 0x06 of
+  // protocol::EncodeCustodyAck; no session) and returns the lock's answer.
+  // Throws Error(kInternal) when the lock does not take acknowledgements,
+  // Error(kVerification) on an answer that is not a custody reply.
+  protocol::CustodyReply Custody(std::span<const uint8_t> frame);
 
   // Sends one end-to-end remote envelope and verifies the lock's signed
   // answer. Throws Error(kVerification) when the answer is not the pinned
