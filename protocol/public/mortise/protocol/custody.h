@@ -80,9 +80,15 @@ inline constexpr size_t kCustodyAckFieldsSize = 1 + kLockIdSize + 4 + 8 + kCusto
 inline constexpr size_t kMaxCustodyAckFrameSize = 1 + kCustodyAckFieldsSize + 2 + kMaxChainSize + 64;
 inline constexpr size_t kCustodyReceiptMessageSize = 22 + kLockIdSize + 4 + 8 + kCustodyChainHashSize + 8;
 inline constexpr size_t kMaxCustodyReplyFrameSize = 4 + 16 + 8 + kCustodyChainHashSize + 64;
-// Signature verifications admitted: a burst, then one per interval.
+// Signature verification rounds admitted (each: the chain's certificates,
+// the acknowledgement, and a receipt when the cursor moves, so at most 3
+// verifications and 1 signature): a burst of 4, then one per 10 minutes,
+// the signed heads' own period. An uplink acknowledges after its uploads;
+// nothing is lost by acknowledging late (records stay until the ring is
+// full). Bound: at most 148 rounds a day whatever a relay sends
+// (docs/protocol.md section 16 gives the cycles).
 inline constexpr uint32_t kCustodyVerifyBurst = 4;
-inline constexpr uint64_t kCustodyVerifyIntervalMs = 2000;
+inline constexpr uint64_t kCustodyVerifyIntervalMs = 600'000;
 
 // Explicit numbers: they are on the wire.
 enum class CustodyStatus : uint8_t {
