@@ -2,8 +2,8 @@
 
 #include <cstring>
 
+#include "domain_digest.h"
 #include "le.h"
-#include "mortise/crypto/hash.h"
 #include "mortise/protocol/permissions.h"
 
 namespace mortise::protocol {
@@ -27,12 +27,7 @@ constexpr uint8_t kFlagCounters = 1;
 constexpr uint8_t kFlagReceipt = 2;
 
 crypto::Digest AckDigest(std::span<const uint8_t, kCustodyAckFieldsSize> fields) {
-  crypto::Sha256 h;
-  h.Update(kAckLabel);
-  h.Update(fields);
-  crypto::Digest d{};
-  h.Final(d);
-  return d;
+  return internal::DomainDigest(kAckLabel, fields);
 }
 
 void EncodeFields(const CustodyAck& ack, std::span<uint8_t, kCustodyAckFieldsSize> out) {

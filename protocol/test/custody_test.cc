@@ -105,11 +105,7 @@ class CustodyTest : public ::testing::Test {
   void Revoke(uint64_t serial) {
     AccessListState list = testing::ListAt(1);
     list.revoked[list.revoked_count++] = testing::By(owner_, serial);
-    Bytes update(kMaxAccessListUpdateSize);
-    Result<size_t> n = SignAccessList(list, lock_id_, owner_, owner_rng_.drbg, update);
-    ASSERT_TRUE(n.ok());
-    update.resize(*n);
-    ASSERT_TRUE(authority_.ApplyAccessList(update).ok());
+    ASSERT_TRUE(authority_.ApplyAccessList(testing::SignedList(list, lock_id_, owner_, owner_rng_.drbg)).ok());
   }
 
   testing::SeededDrbg lock_rng_, owner_rng_;

@@ -82,6 +82,16 @@ inline AccessListState ListAt(uint64_t version) {
   return s;
 }
 
+// `state` signed by `signer` for `lock`, as a device carries it.
+inline std::vector<uint8_t> SignedList(const AccessListState& state, const LockId& lock,
+                                       const crypto::P256KeyPair& signer, crypto::Drbg& drbg) {
+  std::vector<uint8_t> update(kMaxAccessListUpdateSize);
+  Result<size_t> n = SignAccessList(state, lock, signer, drbg, update);
+  EXPECT_TRUE(n.ok()) << n.status().name();
+  update.resize(n.ok() ? *n : 0);
+  return update;
+}
+
 // `f` as an admin issues it under its certificate of serial `parent`.
 inline CertificateFields Under(CertificateFields f, uint64_t parent) {
   f.parent_serial = parent;
