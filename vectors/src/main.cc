@@ -1,3 +1,5 @@
+// mortise-vectors --compat-images DIR: writes a new set of storage
+// compatibility images (vectors.h, WriteCompatImages).
 // mortise-vectors DIR: writes every vector file of vectors/ into DIR
 // (normally the repository's vectors/ folder; `cmake --build --preset default
 // --target vectors-regenerate` does that). Deterministic: two runs write
@@ -11,8 +13,17 @@
 #include "vectors.h"
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--compat-images") {
+    try {
+      mortise::vectors::WriteCompatImages(argv[2]);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "mortise-vectors: %s\n", e.what());
+      return 1;
+    }
+    return 0;
+  }
   if (argc != 2) {
-    std::fprintf(stderr, "usage: mortise-vectors DIR\n");
+    std::fprintf(stderr, "usage: mortise-vectors DIR | mortise-vectors --compat-images DIR\n");
     return 2;
   }
   const std::filesystem::path dir = argv[1];

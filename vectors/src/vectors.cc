@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -28,6 +30,8 @@
 #include "mortise/sim/sim_lock.h"
 #include "mortise/store/audit_log.h"
 #include "mortise/store/fake_flash.h"
+#include "mortise/store/file_flash.h"
+#include "mortise/store/record_store.h"
 
 namespace mortise::vectors {
 namespace {
@@ -910,6 +914,159 @@ Json MakeLog() {
   j["stream"] = Hex(stream);
   return j;
 }
+
+// --- Storage compatibility images (store/testdata/compat/) ------------------------
+
+constexpr uint64_t kGuestUseSerial = kGuestSerial;
+
+void WriteFile(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+}  // namespace
+
+void WriteCompatImages(const std::string& dir_name) {
+  namespace fs = std::filesystem;
+  using namespace protocol;
+  const fs::path dir = dir_name;
+  fs::create_directories(dir);
+  fs::remove(dir / "records.img");
+  fs::remove(dir / "log.img");
+  // The geometry of lockd's defaults ([storage] store_kib 256, log_kib 64).
+  auto records_flash = Take(store::FileFlash::Open((dir / "records.img").string(), kCompatBlockSize,
+                                                   kCompatRecordBlocks), "FileFlash records");
+  auto log_flash = Take(store::FileFlash::Open((dir / "log.img").string(), kCompatBlockSize, kCompatLogBlocks),
+                        "FileFlash log");
+  auto records = std::make_unique<store::StaticRecordStore<store::RecordStore::kDefaultCapacity>>(*records_flash);
+  Check(records->store.Mount(), "RecordStore::Mount");
+  core::DurableStore& st = records->store;
+  SeededDrbg rng(701);
+  Take(LockIdentity::Provision(st, FixedScalar("lock")), "Provision");
+  sim::SimLock sim(&st);
+  Check(sim.Start(), "SimLock::Start");
+  LockAuthority authority(st, rng.drbg());
+  Check(authority.Start(), "LockAuthority::Start");
+  Take(ProvisionSetupCode(authority.identity(), st, rng.drbg(), 79462759, kDefaultClaimIterations),
+       "ProvisionSetupCode");
+  const std::array<uint8_t, 32> pin_secret = Lock::OfflinePinSecret();
+  Check(authority.InstallOwner(FixedKey("owner").public_key(), pin_secret), "InstallOwner");
+  Check(sim.lock().SetUtcTime(kMonday, false), "SetUtcTime");
+  // A user with a PIN.
+  core::SetUserRequest user;
+  user.operation = core::DataOperationType::kAdd;
+  user.user_index = 1;
+  user.user_name = "alice";
+  if (sim.lock().users().SetUser(user, core::Actor{}) != core::DlStatus::kSuccess) throw std::runtime_error("SetUser");
+  static constexpr uint8_t kPin[] = {'2', '4', '6', '8', '1', '3'};
+  core::SetCredentialRequest cred;
+  cred.operation = core::DataOperationType::kAdd;
+  cred.credential = {core::CredentialType::kPin, 1};
+  cred.credential_data = kPin;
+  cred.user_index = 1;
+  if (sim.lock().users().SetCredential(cred, core::Actor{}).status != core::DlStatus::kSuccess) {
+    throw std::runtime_error("SetCredential");
+  }
+  // The owner's access list, version 7 (as access_lists.json).
+  {
+    const KeyId owner_id = KeyIdOf(FixedKey("owner").public_key());
+    AccessListState list;
+    list.version = 7;
+    list.claim_generation = kGeneration;
+    list.revoked[list.revoked_count++] = KeyRef{owner_id, 0x1234};
+    SeededDrbg sign(702);
+    Bytes update(kMaxAccessListUpdateSize);
+    update.resize(Take(SignAccessList(list, FixedLockId(), FixedKey("owner"), sign.drbg(), update), "SignAccessList"));
+    Check(authority.ApplyAccessList(update), "ApplyAccessList");
+  }
+  // The log, with the key table wired to it as lockd wires it.
+  crypto::SecretBytes<32> log_key;
+  Check(authority.LogKey(log_key), "LogKey");
+  const store::HmacLogAuthenticator auth(log_key.span());
+  store::AuditLog log(*log_flash, st, auth);
+  AuthoritySigner signer(authority);
+  log.set_head_signer(&signer, 600);
+  Check(log.Mount(), "AuditLog::Mount");
+  struct Introducer final : KeyTableObserver {
+    explicit Introducer(store::AuditLog& l) : log(l) {}
+    void KeyIndexAssigned(uint16_t index, const KeyRef& key) override {
+      Take(log.AppendKeyIntroduction(index, key.issuer, key.serial), "AppendKeyIntroduction");
+    }
+    store::AuditLog& log;
+  } introducer(log);
+  authority.set_key_table_observer(&introducer);
+  // A use-counted guest key: its use count and key index are stored.
+  const Certs c = MakeCerts();
+  const VerifiedKey guest = Take(authority.VerifyKey(ChainOf(c.guest.encoded), sim.lock()), "VerifyKey guest");
+  Take(authority.KeyIndexOf(guest), "KeyIndexOf guest");
+  Check(authority.ConsumeUse(guest, kMonday), "ConsumeUse");
+  const VerifiedKey member =
+      Take(authority.VerifyKey(ChainOf(c.admin.encoded, c.member.encoded), sim.lock()), "VerifyKey member");
+  const uint16_t member_index = Take(authority.KeyIndexOf(member), "KeyIndexOf member");
+  int64_t t = kMonday;
+  for (int i = 0; i < 400; ++i) {
+    core::LockEvent e;
+    e.kind = core::EventKind::kLockOperation;
+    e.utc_seconds = t;
+    e.monotonic_ms = static_cast<uint64_t>(i) * 60000;
+    e.source = i % 3 == 0 ? core::OperationSource::kKeypad : core::OperationSource::kProprietaryRemote;
+    e.operation = i % 2 == 0 ? core::LockOperationType::kUnlock : core::LockOperationType::kLock;
+    e.has_credential = true;
+    e.credential = i % 3 == 0 ? core::CredentialRef{core::CredentialType::kPin, 1}
+                              : core::CredentialRef{core::CredentialType::kAliroEvictableEndpointKey, member_index};
+    e.user_index = i % 3 == 0 ? 1 : 0;
+    Take(log.Append(e), "Append");
+    t += 60;
+    if (i % 50 == 49) Check(log.SignHeadIfDue(t), "SignHeadIfDue");
+  }
+  Check(log.Acknowledge(100), "Acknowledge");
+  authority.set_key_table_observer(nullptr);
+
+  // The exported stream a relay stores, from the oldest record on flash.
+  store::LogChallenge challenge{};
+  challenge.fill(0x5A);
+  Collect sink;
+  Check(log.Export(1, challenge, sink), "Export");
+  Bytes stream;
+  for (const store::LogItem& item : sink.items) {
+    Bytes enc(store::kMaxLogRecordSize + 64);
+    enc.resize(Take(store::EncodeLogItem(item, enc), "EncodeLogItem"));
+    stream.insert(stream.end(), enc.begin(), enc.end());
+  }
+  WriteFile(dir / "log-stream.bin", stream);
+  store::LogVerifier offline(authority.identity().public_key(), authority.identity().lock_id(), 1, t, 1200);
+  for (const store::LogItem& item : sink.items) offline.Feed(item);
+  const store::LogFindings found = offline.Finish();
+  if (!found.offline_ok()) throw std::runtime_error("compat: the stream does not verify offline");
+
+  Json m{{"format", "mortise-compat-1"},
+         {"description", "Images as mortise-lockd writes them (records.img: record store, 64 blocks of 4 KiB; "
+                         "log.img: MLG2 audit log, 16 blocks of 4 KiB) and an exported log stream, made by "
+                         "`mortise-vectors --compat-images`. Every later version mounts, reads and verifies them "
+                         "(store/testdata/compat/README.md)."},
+         {"lock_id", Hex(authority.identity().lock_id())},
+         {"lock_key", Hex(authority.identity().public_key().bytes())},
+         {"owner_key", Hex(FixedKey("owner").public_key().bytes())},
+         {"claim_generation", authority.claim_generation()},
+         {"access_list_version", U64(authority.access_list().version)},
+         {"user", Json{{"index", 1}, {"name", "alice"}, {"pin", "246813"}}},
+         {"guest", Json{{"issuer_key_id", Hex(guest.key_ref().issuer)}, {"serial", U64(kGuestUseSerial)}, {"uses", 1}}},
+         {"member", Json{{"issuer_key_id", Hex(member.key_ref().issuer)},
+                         {"serial", U64(member.key_ref().serial)},
+                         {"key_index", member_index}}},
+         {"log", Json{{"next_seq", log.next_seq()},
+                      {"oldest_seq", log.oldest_seq()},
+                      {"acknowledged", log.acknowledged()},
+                      {"stream_signed_through", found.signed_through},
+                      {"stream_signed_at", found.signed_at},
+                      {"stream_now_utc", t}}}};
+  const std::string text = Render(m);
+  WriteFile(dir / "manifest.json", std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+namespace {
 
 constexpr VectorKind kKinds[] = {
     {"keys.json", MakeKeys},

@@ -80,4 +80,15 @@ struct Signed {
 };
 Signed SplitSigned(std::span<const uint8_t> envelope);
 
+// Storage compatibility images (store/testdata/compat/README.md): writes
+// records.img and log.img as mortise-lockd lays them out (its default
+// [storage] sizes), log-stream.bin (an export of that log) and
+// manifest.json (what a reader must find in them) into `dir`. Run once per
+// format version into a new vN folder; never over a checked-in one.
+// Throws std::runtime_error on any failure.
+inline constexpr size_t kCompatBlockSize = 4096;
+inline constexpr size_t kCompatRecordBlocks = 64;  // lockd store_kib 256
+inline constexpr size_t kCompatLogBlocks = 16;     // lockd log_kib 64
+void WriteCompatImages(const std::string& dir);
+
 }  // namespace mortise::vectors
