@@ -11,9 +11,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "base64url.h"
-#include "key_string.h"
 #include "mortise.pb.h"
+#include "key_string.h"
 #include "mortise/core/attributes.h"
 #include "mortise/core/offline_pin.h"
 #include "mortise/crypto/aead.h"
@@ -26,6 +25,7 @@
 #include "mortise/protocol/remote.h"
 #include "mortise/protocol/revalidation.h"
 #include "mortise/protocol/session.h"
+#include "mortise/protocol/text_forms.h"
 #include "mortise/sim/memory_store.h"
 #include "mortise/sim/sim_lock.h"
 #include "mortise/store/audit_log.h"
@@ -231,7 +231,9 @@ Json MakeKeys() {
   for (const char* name : {"lock", "owner", "admin", "guest", "member", "revalidator"}) {
     Json k = KeyJson(name);
     if (std::string_view(name) != "lock" && std::string_view(name) != "owner") {
-      k["text"] = cli::EncodePublicKeyString(FixedKey(name).public_key());
+      char text[protocol::kPublicKeyTextSize];
+      const size_t n = Take(protocol::PublicKeyToText(FixedKey(name).public_key(), text), "PublicKeyToText");
+      k["text"] = std::string(text, n);
     }
     keys.push_back(k);
   }
@@ -295,18 +297,25 @@ Json MakeCertificates() {
   }
   j["chains"] = chains;
   // MKS1: what the owner hands the guest.
-  cli::ShareBundle bundle;
+  protocol::ShareBundle bundle;
   bundle.lock_key = FixedKey("lock").public_key().bytes();
-  bundle.chain = ChainOf(c.guest.encoded);
-  bundle.endpoint_hint = "unix:/run/mortise/lock.sock";
-  bundle.lock_name_hint = "front-door";
-  const std::string share = cli::EncodeShareString(bundle);
-  const Bytes share_bytes = *cli::Base64UrlDecode(std::string_view(share).substr(5));
+  const Bytes guest_chain = ChainOf(c.guest.encoded);
+  std::copy(guest_chain.begin(), guest_chain.end(), bundle.chain.begin());
+  bundle.chain_len = guest_chain.size();
+  const std::string_view endpoint = "unix:/run/mortise/lock.sock", name = "front-door";
+  std::copy(endpoint.begin(), endpoint.end(), bundle.endpoint_hint.begin());
+  bundle.endpoint_hint_len = endpoint.size();
+  std::copy(name.begin(), name.end(), bundle.lock_name_hint.begin());
+  bundle.lock_name_hint_len = name.size();
+  Bytes share_bytes(protocol::kMaxShareBinary);
+  share_bytes.resize(Take(protocol::EncodeShare(bundle, share_bytes), "EncodeShare"));
+  std::string share(protocol::kMaxShareText, '\0');
+  share.resize(Take(protocol::ShareToText(bundle, std::span<char>(share.data(), share.size())), "ShareToText"));
   j["shares"] = Json::array({Json{{"name", "guest"},
                                   {"chain", "guest"},
                                   {"lock_key", Hex(FixedKey("lock").public_key().Compressed())},
-                                  {"endpoint_hint", bundle.endpoint_hint},
-                                  {"lock_name_hint", bundle.lock_name_hint},
+                                  {"endpoint_hint", endpoint},
+                                  {"lock_name_hint", name},
                                   {"bundle", Hex(share_bytes)},
                                   {"text", share}}});
   return j;
@@ -423,7 +432,10 @@ Json MakeRevalidation() {
            {"issuer_certificate", Hex(*s.signer_certificate)}};
     t.update(SignedJson(out, s.seed));
     t["token"] = Hex(out);
-    t["text"] = "MKR1." + cli::Base64UrlEncode(out);
+    std::string text(protocol::kMaxRevalidationTextSize, '\0');
+    text.resize(Take(protocol::RevalidationTokenToText(out, std::span<char>(text.data(), text.size())),
+                     "RevalidationTokenToText"));
+    t["text"] = text;
     tokens.push_back(t);
   }
   j["tokens"] = tokens;
@@ -1085,6 +1097,7 @@ std::span<const VectorKind> Kinds() { return kKinds; }
 
 std::string Render(const Json& document) { return document.dump(2) + "\n"; }
 
+// The CLI's hex helpers (one implementation in the repository).
 std::string Hex(std::span<const uint8_t> bytes) { return cli::ToHex(bytes); }
 
 Bytes FromHex(std::string_view hex) {

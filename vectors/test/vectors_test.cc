@@ -9,8 +9,6 @@
 #include <sstream>
 #include <string>
 
-#include "base64url.h"
-#include "key_string.h"
 #include "mortise/core/offline_pin.h"
 #include "mortise/crypto/aead.h"
 #include "mortise/crypto/hash.h"
@@ -19,6 +17,7 @@
 #include "mortise/protocol/certificate.h"
 #include "mortise/protocol/claim.h"
 #include "mortise/protocol/revalidation.h"
+#include "mortise/protocol/text_forms.h"
 #include "mortise/store/audit_log.h"
 #include "vectors.h"
 
@@ -107,7 +106,9 @@ TEST(VectorsTest, KeysMatchTheirScalarsAndTheLabelParses) {
     EXPECT_EQ(Hex(pair->public_key().Compressed()), k["compressed"]);
     EXPECT_EQ(Hex(protocol::KeyIdOf(pair->public_key())), k["key_id"]);
     if (k.contains("text")) {
-      EXPECT_EQ(cli::ParsePublicKeyString(k["text"].get<std::string>()), pair->public_key());
+      Result<crypto::P256PublicKey> parsed = protocol::PublicKeyFromText(k["text"].get<std::string>());
+      ASSERT_TRUE(parsed.ok());
+      EXPECT_EQ(*parsed, pair->public_key());
     }
     if (k["name"] == "lock") {
       EXPECT_EQ(Hex(protocol::LockIdOf(pair->public_key())), j["lock_id"]);
@@ -175,12 +176,15 @@ TEST(VectorsTest, CertificatesDecodeToTheirFieldsAndChainsVerify) {
     EXPECT_EQ(Hex(k->holder_key), Hex(FixedKey(c["holder"].get<std::string>()).public_key().Compressed()));
   }
   for (const Json& s : j["shares"]) {
-    const cli::ParsedShare p = cli::ParseShareString(s["text"].get<std::string>());
-    EXPECT_EQ(Hex(p.bundle.chain), j["chains"][0]["chain"]);
-    EXPECT_EQ(Hex(crypto::P256PublicKey::Import(p.bundle.lock_key)->Compressed()), s["lock_key"]);
-    EXPECT_EQ(p.bundle.endpoint_hint, s["endpoint_hint"]);
-    EXPECT_EQ(p.bundle.lock_name_hint, s["lock_name_hint"]);
-    EXPECT_EQ(Hex(*cli::Base64UrlDecode(s["text"].get<std::string>().substr(5))), s["bundle"]);
+    Result<protocol::ShareBundle> p = protocol::ShareFromText(s["text"].get<std::string>());
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(Hex(p->chain_view()), j["chains"][0]["chain"]);
+    EXPECT_EQ(Hex(crypto::P256PublicKey::Import(p->lock_key)->Compressed()), s["lock_key"]);
+    EXPECT_EQ(p->endpoint_view(), s["endpoint_hint"].get<std::string>());
+    EXPECT_EQ(p->name_view(), s["lock_name_hint"].get<std::string>());
+    Result<protocol::ShareBundle> from_bytes = protocol::DecodeShare(H(s["bundle"]));
+    ASSERT_TRUE(from_bytes.ok());
+    EXPECT_EQ(Hex(from_bytes->chain_view()), j["chains"][0]["chain"]);
   }
 }
 
@@ -225,7 +229,11 @@ TEST(VectorsTest, RevalidationTokensDecodeAndLetTheirChainVerify) {
     SCOPED_TRACE(t["name"].get<std::string>());
     ExpectSignature(t, j["domain"].get<std::string>(), t["signer"].get<std::string>());
     const Bytes token = H(t["token"]);
-    EXPECT_EQ(t["text"].get<std::string>(), "MKR1." + cli::Base64UrlEncode(token));
+    Bytes from_text(protocol::kMaxRevalidationTextSize);
+    Result<size_t> n = protocol::RevalidationTokenFromText(t["text"].get<std::string>(), from_text);
+    ASSERT_TRUE(n.ok());
+    from_text.resize(*n);
+    EXPECT_EQ(from_text, token);
     Result<protocol::RevalidationTokenInfo> info = protocol::DecodeRevalidationToken(token);
     ASSERT_TRUE(info.ok());
     EXPECT_EQ(info->fields.serial, U(t["fields"]["serial"]));
