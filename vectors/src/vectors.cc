@@ -193,6 +193,17 @@ Json Header(std::string_view what) {
   return Json{{"format", "mortise-vectors-1"}, {"description", what}};
 }
 
+// The header of a file of objects signed under `domain` for the fixed lock
+// and owner.
+Json SignedHeader(std::string_view what, std::string_view domain) {
+  Json j = Header(what);
+  j["domain"] = domain;
+  j["lock_id"] = Hex(FixedLockId());
+  j["claim_generation"] = kGeneration;
+  j["owner_key"] = Hex(FixedKey("owner").public_key().bytes());
+  return j;
+}
+
 // --- A simulated lock with the fixed identity, claimed by the fixed owner ----
 
 class Lock {
@@ -257,14 +268,11 @@ Json MakeKeys() {
 
 Json MakeCertificates() {
   const Certs c = MakeCerts();
-  Json j = Header(
+  Json j = SignedHeader(
       "Key certificates (KeyCertificate, format 2) issued by the owner and by a delegated admin, the chains "
       "a holder presents, their MK1 text, and MKS1 share strings. Each chain verifies at verify_at (lock UTC, "
-      "offset 0) against the owner key with an empty access list.");
-  j["domain"] = "mortise-cert-v1";
-  j["lock_id"] = Hex(FixedLockId());
-  j["claim_generation"] = kGeneration;
-  j["owner_key"] = Hex(FixedKey("owner").public_key().bytes());
+      "offset 0) against the owner key with an empty access list.",
+      "mortise-cert-v1");
   j["verify_at"] = kMonday;
   Json certs = Json::array();
   for (const IssuedCert* ic : {&c.guest, &c.admin, &c.member, &c.revalidator, &c.revalidated}) certs.push_back(CertJson(*ic));
@@ -345,14 +353,11 @@ Json MakeAccessLists() {
   const Certs c = MakeCerts();
   const KeyId owner_id = KeyIdOf(FixedKey("owner").public_key());
   const KeyId admin_id = KeyIdOf(FixedKey("admin").public_key());
-  Json j = Header(
+  Json j = SignedHeader(
       "Access-list updates (AccessListUpdate, format 2): one the owner signs (may name any key), one an admin "
       "with the delegate right signs under its certificate (names only keys that admin issued). Each verifies "
-      "with VerifyAccessList(update, lock_id, claim_generation, owner_key).");
-  j["domain"] = "mortise-acl-v1";
-  j["lock_id"] = Hex(FixedLockId());
-  j["claim_generation"] = kGeneration;
-  j["owner_key"] = Hex(FixedKey("owner").public_key().bytes());
+      "with VerifyAccessList(update, lock_id, claim_generation, owner_key).",
+      "mortise-acl-v1");
 
   AccessListState owner;
   owner.version = 7;
@@ -398,13 +403,11 @@ Json MakeRevalidation() {
   using namespace protocol;
   const Certs c = MakeCerts();
   const Bytes chain = ChainOf(c.revalidated.encoded);
-  Json j = Header(
+  Json j = SignedHeader(
       "Revalidation tokens (RevalidationToken, version 1) for a key whose certificate demands revalidation "
       "every 86400 s: one signed by the owner, one by a revalidation key holding kPermRevalidate (its "
-      "certificate inside the token), with their MKR1 text. The chain with each token verifies at verify_at.");
-  j["domain"] = "mortise-revalidation-v1";
-  j["lock_id"] = Hex(FixedLockId());
-  j["owner_key"] = Hex(FixedKey("owner").public_key().bytes());
+      "certificate inside the token), with their MKR1 text. The chain with each token verifies at verify_at.",
+      "mortise-revalidation-v1");
   j["chain"] = Hex(chain);
   j["verify_at"] = kMonday + 3600;
   const RevalidationFields fields = Take(RevalidationFieldsFor(chain, kMonday), "RevalidationFieldsFor");

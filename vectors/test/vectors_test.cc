@@ -222,7 +222,7 @@ TEST(VectorsTest, RevalidationTokensDecodeAndLetTheirChainVerify) {
   ctx.lock_id = LockIdFrom(j["lock_id"]);
   ctx.owner = &owner;
   ctx.utc_now = j["verify_at"].get<int64_t>();
-  ctx.claim_generation = 1;
+  ctx.claim_generation = j["claim_generation"];
   const Bytes chain = H(j["chain"]);
   EXPECT_EQ(protocol::VerifyChain(chain, ctx).status().code(), StatusCode::kPermissionDenied);  // demands a token
   for (const Json& t : j["tokens"]) {
