@@ -1,6 +1,6 @@
-// Base64url (RFC 4648 section 5) without padding, strict: the text forms of
-// keys the CLI prints and reads. (protocol/ has its own copy, private to
-// that module; this one is the CLI's.)
+// Base64url (RFC 4648 section 5) without padding, strict: the protocol
+// library's one implementation (mortise/protocol/base64url.h) for
+// std::string and std::vector.
 #pragma once
 
 #include <cstdint>

@@ -390,7 +390,7 @@ int CmdKeyRevalidate(Context& ctx, const KeyRevalidateOptions& o) {
   Result<size_t> n = protocol::IssueRevalidationToken(*fields, owner, {}, ctx.drbg(), token);
   if (!n.ok()) throw Error(ExitCode::kInternal, "cannot sign the revalidation token");
   token.resize(*n);
-  const std::string text = "MKR1." + Base64UrlEncode(token);
+  const std::string text = EncodeRevalidationString(token);
   std::string human = "Revalidation token for key " + std::to_string(key->serial) + ", valid until " +
                       FormatUtc(at + *max_age) + ":\n" + text + "\n";
   if (!o.no_qr) {
@@ -407,14 +407,8 @@ int CmdKeyToken(Context& ctx, const KeyTokenOptions& o) {
   std::string text = o.text;
   if (text == "-" && !std::getline(std::cin, text)) throw Error(ExitCode::kBadInput, "no token on standard input");
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
-  if (text.rfind("MKR1.", 0) != 0) {
-    throw Error(ExitCode::kBadInput, "not a revalidation token (it starts with MKR1.)");
-  }
-  const std::optional<std::vector<uint8_t>> token = Base64UrlDecode(std::string_view(text).substr(5));
-  if (!token.has_value() || token->empty() || token->size() > protocol::kMaxRevalidationTokenSize) {
-    throw Error(ExitCode::kBadInput, "the revalidation token is malformed", "Copy it exactly as the owner sent it.");
-  }
-  Result<protocol::RevalidationTokenInfo> info = protocol::DecodeRevalidationToken(*token);
+  const std::vector<uint8_t> token = ParseRevalidationString(text);
+  Result<protocol::RevalidationTokenInfo> info = protocol::DecodeRevalidationToken(token);
   if (!info.ok()) throw Error(ExitCode::kBadInput, "the revalidation token is malformed");
   Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
   LockEntry* lock = keyring.content().FindLockById(info->fields.lock_id);
@@ -423,7 +417,7 @@ int CmdKeyToken(Context& ctx, const KeyTokenOptions& o) {
   if (!mine.ok() || mine->serial != info->fields.serial || mine->holder_key_id != info->fields.holder_key_id) {
     throw Error(ExitCode::kVerification, "the token is for another key, not yours");
   }
-  lock->extra["revalidation_token"] = ToHex(*token);
+  lock->extra["revalidation_token"] = ToHex(token);
   keyring.Save();
   ctx.out().Text("token stored for lock '" + lock->name + "' (issued " + FormatUtc(static_cast<int64_t>(info->fields.issued_at)) +
                  ")\n");

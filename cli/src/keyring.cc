@@ -767,7 +767,8 @@ std::array<uint8_t, kKeyringHeaderSize> KeyringHeader::Encode() const {
 }
 
 KeyringHeader KeyringHeader::Decode(std::span<const uint8_t> file) {
-  if (file.size() >= 4 && std::memcmp(file.data(), kKeyringMagic, 4) != 0)
+  if (file.size() >= 4 && std::memcmp(file.data(), kKeyringMagic, 4) != 0 &&
+      std::memcmp(file.data(), kKeyringLegacyMagic, 4) != 0)
     throw Error(ExitCode::kKeyring, "this file is not a Mortise keyring (wrong magic)",
                 "Check the path given with --keyring or MORTISE_KEYRING.");
   if (file.size() < kKeyringHeaderSize + kKeyringTagSize)

@@ -8,7 +8,10 @@
 // File format (docs/cli.md, "Keyring"):
 //
 //   offset size
-//        0    4  magic "MKR1"
+//        0    4  magic "MKK1" ("MKR1" in files written before issue 9:
+//                 still read, rewritten as "MKK1" at the next save, so the
+//                 keyring never shares a magic with the revalidation
+//                 token's text form MKR1.)
 //        4    1  format version (1)
 //        5    1  KDF algorithm (1: Argon2id v1.3, libsodium crypto_pwhash)
 //        6    2  reserved, 0
@@ -58,7 +61,10 @@
 
 namespace mortise::cli {
 
-inline constexpr char kKeyringMagic[4] = {'M', 'K', 'R', '1'};
+inline constexpr char kKeyringMagic[4] = {'M', 'K', 'K', '1'};
+// The magic of keyrings written before issue 9 (it clashed with the
+// revalidation token's MKR1 text form): read, never written.
+inline constexpr char kKeyringLegacyMagic[4] = {'M', 'K', 'R', '1'};
 inline constexpr uint8_t kKeyringVersion = 1;
 inline constexpr uint8_t kKdfArgon2id13 = 1;
 inline constexpr size_t kKeyringSaltSize = 16;
@@ -245,6 +251,8 @@ struct KeyringHeader {
   std::array<uint8_t, kKeyringNonceSize> nonce{};
 
   std::array<uint8_t, kKeyringHeaderSize> Encode() const;
+  // Accepts kKeyringMagic and kKeyringLegacyMagic (Encode writes the
+  // current one, so a save migrates the file).
   // Throws Error(kKeyring): too short ("truncated"), wrong magic ("not a
   // Mortise keyring"), newer version, unknown KDF, unacceptable limits.
   static KeyringHeader Decode(std::span<const uint8_t> file);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstring>
 #include <cstdlib>
 #include <thread>
 
@@ -152,6 +153,52 @@ TEST_F(CliKeyringTest, MissingKeyringSaysHowToCreateOne) {
   EXPECT_EQ(e.code(), ExitCode::kKeyring);
   EXPECT_TRUE(Contains(e, "no keyring at")) << e.what();
   EXPECT_NE(e.hint().find("mortise init"), std::string::npos);
+}
+
+// A keyring written before issue 9 carries the magic MKR1, which the
+// revalidation token's text form also uses. It is still read, and the next
+// save rewrites it with the keyring's own magic MKK1.
+TEST_F(CliKeyringTest, LegacyMkr1KeyringIsReadAndMigratedToMkk1OnWrite) {
+  const KeyringContent content = FullContent();
+  const auto want = content.ToJson();
+  { Keyring::Create(path, "pw", kFast, content); }
+  Bytes file = testing::ReadFile(path);
+  ASSERT_EQ(std::string(file.begin(), file.begin() + 4), "MKK1");
+  // Re-encrypt the same content under a legacy header (the header is the
+  // AEAD's associated data, so the magic cannot just be patched).
+  const KeyringHeader h = KeyringHeader::Decode(file);
+  uint8_t key[32];
+  ASSERT_EQ(crypto_pwhash(key, sizeof key, "pw", 2, h.salt.data(), h.kdf.opslimit, static_cast<size_t>(h.kdf.memlimit),
+                          crypto_pwhash_ALG_ARGON2ID13),
+            0);
+  Bytes plain(file.size() - kKeyringHeaderSize - kKeyringTagSize);
+  unsigned long long plain_len = 0;
+  ASSERT_EQ(crypto_aead_xchacha20poly1305_ietf_decrypt(plain.data(), &plain_len, nullptr, file.data() + kKeyringHeaderSize,
+                                                       file.size() - kKeyringHeaderSize, file.data(), kKeyringHeaderSize,
+                                                       h.nonce.data(), key),
+            0);
+  Bytes legacy(file.begin(), file.begin() + kKeyringHeaderSize);
+  std::memcpy(legacy.data(), kKeyringLegacyMagic, 4);
+  legacy.resize(file.size());
+  unsigned long long clen = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(legacy.data() + kKeyringHeaderSize, &clen, plain.data(), plain_len,
+                                             legacy.data(), kKeyringHeaderSize, nullptr, h.nonce.data(), key);
+  testing::WriteFile(path, legacy);
+
+  {
+    Keyring k = Keyring::Open(path, "pw", Keyring::Access::kRead);
+    EXPECT_EQ(k.content().ToJson(), want);
+  }
+  const Bytes after_read = testing::ReadFile(path);
+  EXPECT_EQ(std::string(after_read.begin(), after_read.begin() + 4), "MKR1");  // reading changes nothing
+  {
+    Keyring k = Keyring::Open(path, "pw", Keyring::Access::kUpdate);
+    k.Save();
+  }
+  const Bytes migrated = testing::ReadFile(path);
+  EXPECT_EQ(std::string(migrated.begin(), migrated.begin() + 4), "MKK1");
+  Keyring again = Keyring::Open(path, "pw", Keyring::Access::kRead);
+  EXPECT_EQ(again.content().ToJson(), want);
 }
 
 TEST_F(CliKeyringTest, TruncatedAndGarbledFilesAreRefusedAndLeftUntouched) {

@@ -1,6 +1,6 @@
-#include "base64url.h"
+#include "mortise/protocol/base64url.h"
 
-namespace mortise::protocol::internal {
+namespace mortise::protocol {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -35,7 +35,7 @@ Result<size_t> Base64UrlEncode(std::span<const uint8_t> in, std::span<char> out)
 }
 
 Result<size_t> Base64UrlDecode(std::string_view in, std::span<uint8_t> out) {
-  if (in.empty() || in.size() % 4 == 1) return StatusCode::kInvalidArgument;
+  if (in.size() % 4 == 1) return StatusCode::kInvalidArgument;
   const size_t len = in.size() / 4 * 3 + (in.size() % 4 == 0 ? 0 : in.size() % 4 - 1);
   if (out.size() < len) return StatusCode::kResourceExhausted;
   size_t o = 0;
@@ -57,4 +57,4 @@ Result<size_t> Base64UrlDecode(std::string_view in, std::span<uint8_t> out) {
   return o;
 }
 
-}  // namespace mortise::protocol::internal
+}  // namespace mortise::protocol

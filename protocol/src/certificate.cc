@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "base64url.h"
+#include "mortise/protocol/base64url.h"
 #include "certificate_internal.h"
 #include "codec.h"
 #include "mortise.pb.h"
@@ -334,16 +334,16 @@ Result<size_t> ChainToText(std::span<const uint8_t> chain, std::span<char> out) 
   if (chain.size() > kMaxChainSize) return StatusCode::kInvalidArgument;
   if (out.size() < kKeyTextPrefix.size()) return StatusCode::kResourceExhausted;
   for (size_t i = 0; i < kKeyTextPrefix.size(); ++i) out[i] = kKeyTextPrefix[i];
-  MORTISE_ASSIGN_OR_RETURN(const size_t n, internal::Base64UrlEncode(chain, out.subspan(kKeyTextPrefix.size())));
+  MORTISE_ASSIGN_OR_RETURN(const size_t n, Base64UrlEncode(chain, out.subspan(kKeyTextPrefix.size())));
   return kKeyTextPrefix.size() + n;
 }
 
 Result<size_t> ChainFromText(std::string_view text, std::span<uint8_t> out) {
   if (text.size() < kKeyTextPrefix.size() || text.substr(0, kKeyTextPrefix.size()) != kKeyTextPrefix ||
-      text.size() > kMaxChainTextSize) {
+      text.size() > kMaxChainTextSize || text.size() == kKeyTextPrefix.size()) {
     return StatusCode::kInvalidArgument;
   }
-  return internal::Base64UrlDecode(text.substr(kKeyTextPrefix.size()), out);
+  return Base64UrlDecode(text.substr(kKeyTextPrefix.size()), out);
 }
 
 }  // namespace mortise::protocol

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "base64url.h"
+#include "mortise/protocol/base64url.h"
 #include "codec.h"
 #include "le.h"
 #include "mortise.pb.h"
@@ -167,7 +167,7 @@ Result<size_t> EncodeLabel(const ClaimLabel& label, std::span<char> out) {
   std::memcpy(bin + 1 + kLockIdSize, label.key_hash.data(), kKeyIdSize);
   for (int i = 0; i < 4; ++i) bin[1 + kLockIdSize + kKeyIdSize + i] = static_cast<uint8_t>(label.setup_code >> (24 - 8 * i));
   for (size_t i = 0; i < kLabelPrefix.size(); ++i) out[i] = kLabelPrefix[i];
-  MORTISE_ASSIGN_OR_RETURN(const size_t n, internal::Base64UrlEncode(bin, out.subspan(kLabelPrefix.size())));
+  MORTISE_ASSIGN_OR_RETURN(const size_t n, Base64UrlEncode(bin, out.subspan(kLabelPrefix.size())));
   return kLabelPrefix.size() + n;
 }
 
@@ -176,7 +176,7 @@ Result<ClaimLabel> ParseLabel(std::string_view text) {
     return StatusCode::kInvalidArgument;
   }
   uint8_t bin[kLabelBinarySize];
-  Result<size_t> n = internal::Base64UrlDecode(text.substr(kLabelPrefix.size()), bin);
+  Result<size_t> n = Base64UrlDecode(text.substr(kLabelPrefix.size()), bin);
   if (!n.ok() || *n != kLabelBinarySize || bin[0] != kClaimVersion) return StatusCode::kInvalidArgument;
   ClaimLabel label;
   std::memcpy(label.lock_id.data(), bin + 1, kLockIdSize);

@@ -5,10 +5,60 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <regex>
 #include <set>
+#include <sstream>
+#include <string>
+#include <vector>
 
 namespace mortise::protocol {
 namespace {
+
+// The rows "| number | `name` |" of the table that follows `heading` in
+// docs/protocol.md.
+std::vector<std::pair<int, std::string>> DocumentedTable(const std::string& heading) {
+  std::ifstream in(std::string(MORTISE_DOCS_DIR) + "/protocol.md");
+  std::string line;
+  bool in_section = false;
+  std::vector<std::pair<int, std::string>> rows;
+  const std::regex row(R"(^\| (\d+) \| `(\w+)` \|$)");
+  while (std::getline(in, line)) {
+    if (line.starts_with(heading)) {
+      in_section = true;
+      continue;
+    }
+    if (!in_section) continue;
+    std::smatch m;
+    if (std::regex_match(line, m, row)) {
+      rows.emplace_back(std::stoi(m[1]), m[2]);
+    } else if (!rows.empty() && !line.starts_with("|")) {
+      break;
+    }
+  }
+  return rows;
+}
+
+// The numbers of Request.command are fixed by docs/protocol.md section 3.1,
+// not by the order of the enum.
+TEST(PermissionsTest, CommandNumbersAreTheDocumentedOnes) {
+  const auto rows = DocumentedTable("**Commands**");
+  ASSERT_EQ(rows.size(), kCommandCount);
+  for (const auto& [number, name] : rows) {
+    ASSERT_LT(number, kCommandCount);
+    EXPECT_EQ(CommandName(static_cast<Command>(number)), name) << number;
+  }
+  static_assert(static_cast<uint8_t>(Command::kLock) == 0 && static_cast<uint8_t>(Command::kReadLog) == 25 &&
+                static_cast<uint8_t>(Command::kApplyAccessList) == 29 && static_cast<uint8_t>(Command::kSetUtcOffset) == 34);
+}
+
+TEST(PermissionsTest, StatusCodeNumbersAreTheDocumentedOnes) {
+  const auto rows = DocumentedTable("**Status codes**");
+  ASSERT_EQ(rows.size(), static_cast<size_t>(StatusCode::kUnimplemented) + 1);
+  for (const auto& [number, name] : rows) EXPECT_STREQ(StatusCodeName(static_cast<StatusCode>(number)), name.c_str());
+  static_assert(static_cast<uint8_t>(StatusCode::kUnauthenticated) == 7 &&
+                static_cast<uint8_t>(StatusCode::kUnimplemented) == 13);
+}
 
 using C = Command;
 

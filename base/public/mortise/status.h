@@ -14,21 +14,24 @@ namespace mortise {
 // Generic error codes. Modules with a standard vocabulary of their own (the
 // Matter door-lock DlStatus, for example) keep it in their own enums and use
 // Status only for infrastructure failures.
+// The numbers are on the wire (ClaimError.code, SessionError.code,
+// Response.status, RemoteResultTbs.envelope_status; docs/protocol.md section
+// 3.1): fixed forever, a new code takes the next free number.
 enum class StatusCode : uint8_t {
   kOk = 0,
-  kInvalidArgument,     // the caller passed something malformed
-  kNotFound,            // the thing named does not exist
-  kAlreadyExists,       // creating something that is already there
-  kResourceExhausted,   // a fixed capacity is full
-  kFailedPrecondition,  // the system is not in a state that allows this
-  kPermissionDenied,    // authenticated, but not allowed
-  kUnauthenticated,     // could not prove who is asking
-  kOutOfRange,          // a value outside its valid range
-  kUnavailable,         // temporarily not possible (locked out, busy)
-  kDataLoss,            // stored data is corrupt or missing
-  kAborted,             // a transaction was abandoned
-  kInternal,            // an invariant broke; a bug
-  kUnimplemented,       // the backend does not provide this
+  kInvalidArgument = 1,     // the caller passed something malformed
+  kNotFound = 2,            // the thing named does not exist
+  kAlreadyExists = 3,       // creating something that is already there
+  kResourceExhausted = 4,   // a fixed capacity is full
+  kFailedPrecondition = 5,  // the system is not in a state that allows this
+  kPermissionDenied = 6,    // authenticated, but not allowed
+  kUnauthenticated = 7,     // could not prove who is asking
+  kOutOfRange = 8,          // a value outside its valid range
+  kUnavailable = 9,         // temporarily not possible (locked out, busy)
+  kDataLoss = 10,           // stored data is corrupt or missing
+  kAborted = 11,            // a transaction was abandoned
+  kInternal = 12,           // an invariant broke; a bug
+  kUnimplemented = 13,      // the backend does not provide this
 };
 
 const char* StatusCodeName(StatusCode code);

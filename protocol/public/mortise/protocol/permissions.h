@@ -64,59 +64,61 @@ inline constexpr uint32_t kDutyPermissions = kPermRevalidate | kPermLogCustody;
 //   installer  lock, unlock, set time, change settings, update firmware, read log
 uint32_t RoleAllowedPermissions(Role role);
 
-// Every command the protocol carries to the lock.
+// Every command the protocol carries to the lock. The numbers are the wire
+// values of Request.command (docs/protocol.md section 3.1): fixed forever,
+// never reused; a new command takes the next free number.
 enum class Command : uint8_t {
   // Operations (DoorLock::LockDoor etc.).
-  kLock,
-  kUnlock,
-  kUnlatch,
-  kUnbolt,
-  kUnlockWithTimeout,
+  kLock = 0,
+  kUnlock = 1,
+  kUnlatch = 2,
+  kUnbolt = 3,
+  kUnlockWithTimeout = 4,
   // Matter management commands (UserDatabase).
-  kSetUser,
-  kGetUser,
-  kClearUser,
-  kSetCredential,
-  kGetCredentialStatus,
-  kClearCredential,
-  kSetWeekDaySchedule,
-  kGetWeekDaySchedule,
-  kClearWeekDaySchedule,
-  kSetYearDaySchedule,
-  kGetYearDaySchedule,
-  kClearYearDaySchedule,
-  kSetHolidaySchedule,
-  kGetHolidaySchedule,
-  kClearHolidaySchedule,
+  kSetUser = 5,
+  kGetUser = 6,
+  kClearUser = 7,
+  kSetCredential = 8,
+  kGetCredentialStatus = 9,
+  kClearCredential = 10,
+  kSetWeekDaySchedule = 11,
+  kGetWeekDaySchedule = 12,
+  kClearWeekDaySchedule = 13,
+  kSetYearDaySchedule = 14,
+  kGetYearDaySchedule = 15,
+  kClearYearDaySchedule = 16,
+  kSetHolidaySchedule = 17,
+  kGetHolidaySchedule = 18,
+  kClearHolidaySchedule = 19,
   // Time, settings, log, firmware.
-  kSetTime,
-  kSetTimeBackwards,
-  kReadAttribute,
-  kWriteAttribute,     // any writable attribute except the operating mode Passage and UtcOffset
-  kSetPassageMode,     // WriteAttribute(OperatingMode, Passage)
-  kReadLog,
-  kUpdateFirmware,
+  kSetTime = 20,
+  kSetTimeBackwards = 21,
+  kReadAttribute = 22,
+  kWriteAttribute = 23,     // any writable attribute except the operating mode Passage and UtcOffset
+  kSetPassageMode = 24,     // WriteAttribute(OperatingMode, Passage)
+  kReadLog = 25,
+  kUpdateFirmware = 26,
   // Keys and access lists.
-  kShareKey,           // register a key this holder issued (delegation)
-  kRevokeKey,
-  kApplyAccessList,    // self-authenticating: the update carries the owner's signature
-  kFactoryReset,       // physical input only: refused for every key
+  kShareKey = 27,           // register a key this holder issued (delegation)
+  kRevokeKey = 28,
+  kApplyAccessList = 29,    // self-authenticating: the update carries the owner's signature
+  kFactoryReset = 30,       // physical input only: refused for every key
   // A carrier, not a command: a Door Lock cluster payload the integrator's
   // ManagementHandler classifies (handlers.h); the lock authorizes the
   // command it names. Authorize() refuses the carrier itself.
-  kManagement,
+  kManagement = 31,
   // Ends the session and frees its slot at once (the resumption ticket
   // stays): a client done with the lock gives the slot back instead of
   // holding it until it idles out. Any verified key.
-  kEndSession,
+  kEndSession = 32,
   // SetHolidaySchedule whose operating mode is Passage: a holiday in
   // Passage holds the door open for everyone, so it needs passage-mode as
   // well as change-settings.
-  kSetHolidayPassage,
+  kSetHolidayPassage = 33,
   // WriteAttribute(UtcOffset): the time zone moves every week-day schedule,
   // certificate schedule and recurring offline code by up to 14 hours, as a
   // clock set back would: the owner only. WriteAttribute cannot reach it.
-  kSetUtcOffset,
+  kSetUtcOffset = 34,
 };
 inline constexpr uint8_t kCommandCount = static_cast<uint8_t>(Command::kSetUtcOffset) + 1;
 const char* CommandName(Command command);
