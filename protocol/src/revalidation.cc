@@ -21,15 +21,10 @@ std::span<const uint8_t> View(const BytesT& field) {
   return std::span<const uint8_t>(field.bytes, field.size);
 }
 
-crypto::Digest DomainDigest(std::span<const uint8_t> tbs) {
-  // Domain separation: no certificate, access list, session or envelope
-  // signature can be presented as a token's, even over identical bytes.
-  crypto::Sha256 h;
-  h.Update(std::span<const uint8_t>(kDomain, sizeof(kDomain)));
-  h.Update(tbs);
-  crypto::Digest d{};
-  h.Final(d);
-  return d;
+// Domain separation: no certificate, access list, session or envelope
+// signature can be presented as a token's, even over identical bytes.
+crypto::Digest TokenDigest(std::span<const uint8_t> tbs) {
+  return internal::DomainDigest(std::span<const uint8_t>(kDomain, sizeof(kDomain)), tbs);
 }
 
 struct Decoded {
@@ -139,7 +134,7 @@ Result<size_t> IssueRevalidationToken(const RevalidationFields& fields, const cr
   if (!n.ok()) return StatusCode::kInternal;  // the schema bounds make this impossible
   token.tbs.size = static_cast<pb_size_t>(*n);
   crypto::P256Signature sig{};
-  MORTISE_TRY(signer.SignDigest(DomainDigest(View(token.tbs)), sig, drbg));
+  MORTISE_TRY(signer.SignDigest(TokenDigest(View(token.tbs)), sig, drbg));
   internal::SetBytes(token.signature, sig);
   return internal::Encode(mortise_RevalidationToken_fields, &token, out);
 }
@@ -178,7 +173,7 @@ Result<uint64_t> VerifyRevalidation(std::span<const uint8_t> token, std::span<co
 
   // Who signed: the owner, or a key the owner gave kPermRevalidate.
   if (ctx.owner == nullptr) return StatusCode::kFailedPrecondition;
-  const crypto::Digest digest = DomainDigest(View(d.wire.tbs));
+  const crypto::Digest digest = TokenDigest(View(d.wire.tbs));
   const std::span<const uint8_t> signature = View(d.wire.signature);
   if (!d.info.issuer) {
     if (!ctx.owner->VerifyDigest(digest, signature).ok()) return StatusCode::kUnauthenticated;

@@ -41,14 +41,21 @@ enum Permission : uint32_t {
   // key (the management server's): give it role admin with this bit alone,
   // so that even stolen it opens nothing, mints nothing and changes nothing.
   kPermRevalidate = 1u << 10,
+  // Bit 11 is kPermLogCustody (issue 9 item 2).
+  // May sign the group membership (group_membership.h) of this lock (admins
+  // only): which of the owner's groups the door belongs to. Apart from
+  // delegate because it decides where keys the admin did not issue (the
+  // owner's group keys) open, or stop opening.
+  kPermManageGroups = 1u << 12,
 };
-inline constexpr uint32_t kAllPermissions = (1u << 11) - 1;
+inline constexpr uint32_t kAllPermissions = ((1u << 11) - 1) | kPermManageGroups;
 
 // The most a role may ever hold. A certificate whose permissions exceed its
 // role's mask is refused as inconsistent, so a mislabelled "guest" can
 // never carry management rights, whatever an issuer's tool wrote.
 //   owner      everything
-//   admin      everything but firmware updates (so revalidate and delegate too)
+//   admin      everything but firmware updates (so revalidate, delegate and
+//              manage groups too)
 //   member     lock, unlock, unlatch, read log, passage mode
 //   guest      lock, unlock, unlatch
 //   installer  lock, unlock, set time, change settings, update firmware, read log
