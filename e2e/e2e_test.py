@@ -525,6 +525,37 @@ class Sharing(Base):
         rc, _, err = mkp.run("unlock")
         self.assertEqual(rc, 3, err)
 
+    def test_a_group_key_opens_a_door_only_while_the_door_is_in_the_group(self):
+        # Issue 9 item 3: one key for "the front doors"; a door joins or leaves
+        # the group by one signed membership sent in frame 0x05 (no session),
+        # and no key is reissued.
+        self.claim()
+        created = self.owner.ok("group", "create", "front")
+        self.assertEqual(len(created["id"]), 16)
+        gus = self.guest("gus", "--group", "front")     # key share --group, key accept of a group key
+        rc, _, err = gus.run("unlock")                   # the door is in no group yet
+        self.assertEqual(rc, 3, err)
+        added = self.owner.ok("group", "add-door", "front")
+        self.assertEqual(added["version"], 1)
+        self.assertEqual(self.owner.ok("group", "show", "front")["doors"], ["lock"])
+        self.assertEqual(self.owner.ok("group", "list")["groups"][0]["doors"], 1)
+        gus.ok("unlock")
+        self.lock.advance(2000)
+        self.relock()
+        removed = self.owner.ok("group", "remove-door", "front")
+        self.assertEqual(removed["version"], 2)
+        rc, _, err = gus.run("unlock")
+        self.assertEqual(rc, 3, err)
+        self.assertEqual(self.owner.ok("group", "show", "front")["doors"], [])
+        # Back in: the same key opens again; revoking it works as for a lock key.
+        self.owner.ok("group", "add-door", "front")
+        gus.ok("unlock")
+        self.lock.advance(2000)
+        self.relock()
+        self.owner.ok("key", "revoke", "gus")
+        rc, _, err = gus.run("unlock")
+        self.assertEqual(rc, 3, err)
+
     def test_an_admin_revokes_the_keys_it_issued_and_the_owners_list_stays_apart(self):
         self.claim()
         admin = self.guest("adi", "--role", "admin", "--permission", "lock", "--permission", "unlock",

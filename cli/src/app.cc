@@ -46,6 +46,7 @@ struct AllOptions {
   KeyShareOptions key_share;
   KeyAcceptOptions key_accept;
   KeyRevokeOptions key_revoke;
+  GroupOptions group;
   LogOptions log;
 };
 
@@ -465,6 +466,28 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
       ->required();
 
   // --- keys ---------------------------------------------------------------------------
+  CLI::App* group = t.Group(&app, "group",
+                             "Access groups of your locks: a group key opens every door whose signed membership "
+                             "lists the group.");
+  CLI::App* gcreate = t.Add(group, "create", "Create a group (a random 64-bit id) owned by your identity.",
+                            [&a](Context& c) { return CmdGroupCreate(c, a.group); });
+  gcreate->add_option("name", a.group.group, "The group's name")->required();
+  gcreate->add_option("--identity", a.group.identity, "Whose group (default: the default identity)");
+  CLI::App* gadd = t.Add(group, "add-door",
+                         "Put a lock you own into the group: signs its new membership and sends it (frame 0x05, no "
+                         "session needed). No key is reissued.",
+                         [&a](Context& c) { return CmdGroupDoor(c, a.group, true); });
+  gadd->add_option("group", a.group.group, "The group's name")->required();
+  gadd->add_option("lock", a.group.lock, "The lock (default: --lock, or the only one)");
+  CLI::App* gremove = t.Add(group, "remove-door", "Take a lock out of the group: its group keys stop opening it.",
+                            [&a](Context& c) { return CmdGroupDoor(c, a.group, false); });
+  gremove->add_option("group", a.group.group, "The group's name")->required();
+  gremove->add_option("lock", a.group.lock, "The lock (default: --lock, or the only one)");
+  CLI::App* gshow = t.Add(group, "show", "The group's id and its doors, from the keyring.",
+                          [&a](Context& c) { return CmdGroupShow(c, a.group); });
+  gshow->add_option("group", a.group.group, "The group's name")->required();
+  t.Add(group, "list", "Your groups and how many doors each has.", [](Context& c) { return CmdGroupList(c); });
+
   CLI::App* key = t.Group(&app, "key", "Keys you share with others, and keys shared with you.");
   CLI::App* share = t.Add(key, "share",
                           "Issue a key (a certificate signed by your identity) for someone's public key, and print "
@@ -490,6 +513,9 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   share->add_flag("--remote-only", s.remote_only, "Usable only through end-to-end remote commands");
   share->add_option("--endpoint-hint", s.endpoint_hint, "Endpoint to put in the string (default: the lock's)");
   share->add_flag("--no-qr", s.no_qr, "Do not draw the QR code");
+  share->add_option("--group", s.group,
+                    "A group key: opens every door of the group (mortise group create/add-door) instead of this "
+                    "lock only; the string still names this lock for the holder");
   share->add_option("--out", s.out, "Also write the key string to this file");
   share->add_option("--revalidate-every", s.revalidate_every,
                     "Seconds: the key works only with a revalidation token younger than this, which you issue "

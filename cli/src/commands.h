@@ -233,6 +233,7 @@ struct KeyShareOptions {
   bool no_qr = false;
   std::string out;       // also write the key string to this file
   uint32_t revalidate_every = 0;  // seconds: the key needs a revalidation token younger than this (0: never)
+  std::string group;     // a group-scoped key for this group of yours (empty: this lock only)
 };
 int CmdKeyShare(Context& ctx, const KeyShareOptions& o);
 
@@ -256,6 +257,25 @@ struct KeyAcceptOptions {
   std::string endpoint;  // overrides the string's endpoint hint
 };
 int CmdKeyAccept(Context& ctx, const KeyAcceptOptions& o);
+
+// group create|add-door|remove-door|show|list: the owner's access groups
+// (commands_groups.cc).
+struct GroupOptions {
+  std::string group;     // the group's name
+  std::string lock;      // add-door/remove-door: the lock (default: --lock, or the only one)
+  std::string identity;  // create: whose group (default: the default identity)
+};
+int CmdGroupCreate(Context& ctx, const GroupOptions& o);
+int CmdGroupDoor(Context& ctx, const GroupOptions& o, bool add);
+int CmdGroupShow(Context& ctx, const GroupOptions& o);
+int CmdGroupList(Context& ctx);
+// The group named `name` in the keyring: its 64-bit id and the identity
+// that owns it. Throws Error(kUsage) when there is none.
+struct GroupRef {
+  uint64_t id = 0;
+  std::string identity;
+};
+GroupRef FindGroup(Keyring& keyring, const std::string& name);
 
 struct KeyRevokeOptions {
   std::string key;       // serial (decimal) or holder name

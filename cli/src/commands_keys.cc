@@ -30,18 +30,21 @@ namespace {
 using nlohmann::json;
 
 // Permission names as the CLI writes them, in bit order (permissions.h).
+// Bit 11 (log custody) is named by its own branch; "" marks a bit with no name here.
 constexpr const char* kPermissionNames[] = {"lock",     "unlock",          "unlatch",         "manage-users",
                                             "read-log", "set-time",        "change-settings", "update-firmware",
-                                            "passage-mode", "delegate",    "revalidate"};
-static_assert(std::size(kPermissionNames) == 11 && (protocol::kAllPermissions >> 11) == 0,
+                                            "passage-mode", "delegate",    "revalidate",      "",
+                                            "manage-groups"};
+static_assert(std::size(kPermissionNames) == 13 && (protocol::kAllPermissions >> 13) == 0,
               "one name per permission bit");
 
 uint32_t PermissionBit(const std::string& name) {
   for (size_t i = 0; i < std::size(kPermissionNames); ++i) {
-    if (name == kPermissionNames[i]) return 1u << i;
+    if (!name.empty() && name == kPermissionNames[i]) return 1u << i;
   }
   std::string all;
-  for (const char* n : kPermissionNames) all += (all.empty() ? "" : ", ") + std::string(n);
+  for (const char* n : kPermissionNames)
+    if (*n != '\0') all += (all.empty() ? "" : ", ") + std::string(n);
   throw Error(ExitCode::kBadInput, "unknown permission '" + name + "'", "Use " + all + ".");
 }
 
@@ -106,7 +109,7 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
   f.role = ParseRole(o.role);
   if (o.permissions.empty()) {
     f.permissions = protocol::RoleAllowedPermissions(f.role) & ~protocol::kPermDelegate &
-                    ~protocol::kPermUpdateFirmware & ~protocol::kPermRevalidate;
+                    ~protocol::kPermUpdateFirmware & ~protocol::kPermRevalidate & ~protocol::kPermManageGroups;
   } else {
     for (const std::string& p : o.permissions) f.permissions |= PermissionBit(p);
   }
@@ -170,6 +173,23 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
   if (admin.has_value() && admin->max_uses != 0 && f.max_uses == 0) f.max_uses = admin->max_uses;
   f.remote_only = f.remote_only || o.remote_only;
   f.revalidation_max_age = o.revalidate_every;
+  if (!o.group.empty()) {
+    // A group key (docs/protocol.md 4.1, scope 2): no lock, no claim
+    // generation; it opens where the group's signed memberships say.
+    if (admin.has_value())
+      throw Error(ExitCode::kRefused, "only the owner can share group keys from mortise",
+                  "Ask the owner; admins share keys for their own lock.");
+    const GroupRef group = FindGroup(keyring, o.group);
+    if (group.identity != lock.identity)
+      throw Error(ExitCode::kUsage, "group \"" + o.group + "\" belongs to identity \"" + group.identity +
+                                        "\", not to the owner of lock \"" + lock.name + "\"");
+    if (o.revalidate_every != 0)
+      throw Error(ExitCode::kUsage, "a group key cannot demand revalidation (a token names one lock)");
+    f.scope = protocol::Scope::kGroup;
+    f.group_id = group.id;
+    f.lock_id = {};
+    f.claim_generation = 0;
+  }
   f.serial = lock.NewSerial(ctx.drbg());
   f.issuer_epoch = lock.issuer_epoch;
   const crypto::P256KeyPair issuer = keyring.content().GetIdentity(lock.identity).KeyPair();
@@ -223,6 +243,7 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
   human += "The holder runs: mortise key accept <the string above>\n";
   ctx.out().Text(human);
   ctx.out().Json({{"key", text}, {"serial", f.serial}, {"role", o.role}, {"permissions", PermissionsText(f.permissions)},
+                  {"group", o.group.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.group)},
                   {"not_before", f.not_before != 0 ? nlohmann::json(FormatUtc(static_cast<int64_t>(f.not_before))) : nlohmann::json(nullptr)},
                   {"not_after", f.not_after != 0 ? nlohmann::json(FormatUtc(static_cast<int64_t>(f.not_after))) : nlohmann::json(nullptr)}});
   return 0;

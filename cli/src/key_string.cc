@@ -75,7 +75,9 @@ void CheckChain(std::span<const uint8_t> chain, const crypto::P256PublicKey& loc
   for (const auto& cert : certs) {
     Result<protocol::CertificateFields> fields = protocol::DecodeCertificate(cert);
     if (!fields.ok()) Bad("the key string's certificate chain is malformed", "Ask the owner to share the key again.");
-    if (fields->lock_id != out.lock_id)
+    // A group key names no lock (it opens where the group's memberships
+    // say); the lock key beside it says which door the holder starts with.
+    if (fields->scope == protocol::Scope::kLock && fields->lock_id != out.lock_id)
       throw Error(ExitCode::kVerification, "the key string's certificate is for another lock than the lock key it carries",
                   "Do not use this string; ask the owner to share the key again.");
     out.holder = *fields;
