@@ -308,9 +308,38 @@ TEST_F(GroupTest, FactoryResetForgetsTheMembershipButNotItsFloor) {
   ASSERT_TRUE(authority_.Wipe().ok());
   EXPECT_EQ(authority_.group_membership().version, 0u);
   EXPECT_EQ(authority_.group_membership_floor(), 3u);
+  // After a restart too: the floor is the durable counter, not the record.
+  LockAuthority rebooted(store_, lock_rng_.drbg);
+  ASSERT_TRUE(rebooted.Start().ok());
+  EXPECT_EQ(rebooted.group_membership_floor(), 3u);
   uint8_t pin[kOfflinePinSecretSize] = {};
-  ASSERT_TRUE(authority_.InstallOwner(owner_.public_key(), pin).ok());
-  EXPECT_EQ(authority_.VerifyKey(GroupKey(), kNoon, 0).status().code(), StatusCode::kPermissionDenied);
+  ASSERT_TRUE(rebooted.InstallOwner(owner_.public_key(), pin).ok());
+  EXPECT_EQ(rebooted.VerifyKey(GroupKey(), kNoon, 0).status().code(), StatusCode::kPermissionDenied);
+  // The new claim's memberships continue above the floor.
+  GroupMembershipState next = Membership(3, {kFrontDoors});
+  next.claim_generation = rebooted.claim_generation();
+  EXPECT_EQ(rebooted.ApplyGroupMembership(Signed(next, owner_), kNoon, 0).code(), StatusCode::kAlreadyExists);
+  next.version = 4;
+  EXPECT_TRUE(rebooted.ApplyGroupMembership(Signed(next, owner_), kNoon, 0).ok());
+  EXPECT_TRUE(rebooted.VerifyKey(GroupKey(), kNoon, 0).ok());
+}
+
+// A wipe cut short by power (the owner erased, the membership record not
+// yet): the next claim must not inherit the earlier claim's membership.
+TEST_F(GroupTest, A12_AMembershipOfAnEarlierClaimLeftInTheStoreIsNotUsed) {
+  ASSERT_TRUE(Apply(Signed(Membership(1, {kFrontDoors}), owner_)).ok());
+  const uint32_t key = core::MakeRecordKey(kRecordGroupMembership, 0);
+  uint8_t record[core::kMaxRecordSize];
+  Result<size_t> n = store_.Read(key, record);
+  ASSERT_TRUE(n.ok());
+  ASSERT_TRUE(authority_.Wipe().ok());
+  ASSERT_TRUE(store_.Write(key, std::span<const uint8_t>(record, *n)).ok());  // left behind
+  LockAuthority rebooted(store_, lock_rng_.drbg);
+  ASSERT_TRUE(rebooted.Start().ok());
+  uint8_t pin[kOfflinePinSecretSize] = {};
+  ASSERT_TRUE(rebooted.InstallOwner(owner_.public_key(), pin).ok());
+  EXPECT_EQ(rebooted.group_membership().version, 1u);  // the stale record
+  EXPECT_EQ(rebooted.VerifyKey(GroupKey(), kNoon, 0).status().code(), StatusCode::kPermissionDenied);
 }
 
 TEST_F(GroupTest, MembershipsOfSixteenGroupsRoundTripAndSeventeenAreRefused) {
