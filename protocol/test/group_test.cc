@@ -353,6 +353,16 @@ TEST_F(GroupTest, MembershipsOfSixteenGroupsRoundTripAndSeventeenAreRefused) {
   EXPECT_EQ(rebooted.group_membership().count, 16);
   EXPECT_TRUE(rebooted.group_membership().Contains(16000));
   EXPECT_EQ(rebooted.group_membership().groups[0], 1000u);
+  const Bytes by_admin = Signed(s, admin_, AdminCert(kPermLock | kPermUnlock | kPermDelegate | kPermManageGroups));
+  std::printf("group membership of 16 groups signed by an admin: %zu B\n", by_admin.size());
+  EXPECT_LE(by_admin.size(), kMaxGroupMembershipUpdateSize);
+  CertificateFields g = GroupFields(guest_, Role::kGuest, kPermLock | kPermUnlock, 0xFFFFFFFFFFFFFFF0ull, kFrontDoors);
+  g.not_before = 1750000000;
+  g.not_after = 1790000000;
+  g.schedule = WeeklyWindow{0x3E, 420, 1140};
+  g.max_uses = 1000;
+  const Bytes group_cert = Issue(g, owner_, owner_rng_.drbg);
+  std::printf("group certificate (window, schedule, uses): %zu B; chain %zu B\n", group_cert.size(), Chain(group_cert).size());
   s.count = kMaxGroupsPerLock + 1;
   Bytes out(kMaxGroupMembershipUpdateSize);
   EXPECT_EQ(SignGroupMembership(s, lock_id_, owner_, owner_rng_.drbg, out).status().code(), StatusCode::kInvalidArgument);
