@@ -501,7 +501,7 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
       ->default_str("guest");
   share->add_option("--permission", s.permissions,
                     "Grant only these (repeatable): lock, unlock, unlatch, manage-users, read-log, set-time, "
-                    "change-settings, update-firmware, passage-mode, delegate, revalidate");
+                    "change-settings, update-firmware, passage-mode, delegate, revalidate, manage-groups");
   share->add_option("--from", s.from,
                     "Valid from: 2026-12-31T18:00:00Z (UTC), a date (its 00:00 in the lock's local time) or \"now\"");
   share->add_option("--until", s.until,
