@@ -143,12 +143,21 @@ int CmdGroupDoor(Context& ctx, const GroupOptions& o, bool add) {
                   "A group spans the locks of one owner key.");
     std::vector<uint64_t> groups = DoorGroups(lock);
     const bool member = std::find(groups.begin(), groups.end(), group.id) != groups.end();
-    if (add && !member) groups.push_back(group.id);
-    if (!add) groups.erase(std::remove(groups.begin(), groups.end(), group.id), groups.end());
-    if (!add && !member)
-      throw Error(ExitCode::kBadInput, "lock \"" + lock.name + "\" is not in group \"" + o.group + "\"; nothing to remove");
-    version = KnownVersion(lock) + 1;
-    update = SignAndKeep(ctx, keyring, lock, groups, version);
+    const auto known = lock.extra.find("group_membership");
+    const bool pending = known != lock.extra.end() && known->contains("pending");
+    if (add == member && pending) {
+      // Signed before and not taken yet (the lock was unreachable or
+      // refused): send the same update again rather than sign another.
+      if (!FromHex((*known)["pending"].get<std::string>(), update))
+        throw Error(ExitCode::kKeyring, "damaged keyring: a pending group membership is not hex");
+    } else {
+      if (!add && !member)
+        throw Error(ExitCode::kBadInput, "lock \"" + lock.name + "\" is not in group \"" + o.group + "\"; nothing to remove");
+      if (add && !member) groups.push_back(group.id);
+      if (!add) groups.erase(std::remove(groups.begin(), groups.end(), group.id), groups.end());
+      version = KnownVersion(lock) + 1;
+      update = SignAndKeep(ctx, keyring, lock, groups, version);
+    }
     endpoint = lock.endpoint;
     lock_name = lock.name;
   }
