@@ -577,6 +577,26 @@ class Sharing(Base):
         # is put back into its group.
         gus.ok("unlock")
 
+    def test_revoking_a_group_key_reaches_every_door_of_the_group_in_frame_0x05(self):
+        # Two doors in one group; the owner revokes the group key at the
+        # first (through its session) and the CLI carries the second door's
+        # own access list to it in frame 0x05, with no session.
+        self.claim()
+        back = Lock(os.path.join(self.tmp, "back"))
+        back.start()
+        self.addCleanup(back.stop)
+        self.owner.ok("claim", back.label(), "--endpoint", back.endpoint, "--time", TUESDAY_0759, "--name", "back")
+        self.owner.ok("group", "create", "front")
+        self.owner.ok("group", "add-door", "front", "lock")
+        self.owner.ok("group", "add-door", "front", "back")
+        self.assertEqual(sorted(self.owner.ok("group", "show", "front")["doors"]), ["back", "lock"])
+        gus = self.guest("gus", "--group", "front", "--lock", "lock")
+        gus.ok("unlock")
+        out = self.owner.ok("key", "revoke", "gus", "--lock", "lock")
+        self.assertEqual(out["group_doors"], [{"lock": "back", "status": "ok", "version": 1}])
+        rc, _, err = gus.run("unlock")
+        self.assertEqual(rc, 3, err)
+
     def test_an_admin_revokes_the_keys_it_issued_and_the_owners_list_stays_apart(self):
         self.claim()
         admin = self.guest("adi", "--role", "admin", "--permission", "lock", "--permission", "unlock",

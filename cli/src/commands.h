@@ -276,6 +276,21 @@ struct GroupRef {
   std::string identity;
 };
 GroupRef FindGroup(Keyring& keyring, const std::string& name);
+// The group of a group key's chain (its last certificate), nullopt for a
+// lock key or a chain that does not parse.
+std::optional<uint64_t> GroupOfChain(std::span<const uint8_t> chain);
+// The owner revoked `key`, a key of group `group`, at lock `from`: adds it
+// to the access list of every other lock of `from`'s identity whose
+// membership (as this keyring signed it) lists the group, signs the next
+// snapshot of each and keeps it as that lock's pending access list (the
+// caller saves). Returns those locks' names.
+std::vector<std::string> RevokeAtGroupDoors(Context& ctx, Keyring& keyring, const LockEntry& from,
+                                            const protocol::KeyRef& key, uint64_t group);
+// Sends each named lock's pending access list in frame 0x05 (no session)
+// and forgets it once the lock holds it. Returns, per lock, "lock",
+// "status" (ok, unreachable, or the lock's refusal) and "version" (the
+// version the lock holds). Never throws for one lock's failure.
+nlohmann::json PushPendingAccessLists(Context& ctx, const std::vector<std::string>& locks);
 
 struct KeyRevokeOptions {
   std::string key;       // serial (decimal) or holder name

@@ -96,6 +96,74 @@ protocol::SignedUpdateReply Push(Context& ctx, const std::string& endpoint, prot
 
 }  // namespace
 
+std::optional<uint64_t> GroupOfChain(std::span<const uint8_t> chain) {
+  const std::vector<std::vector<uint8_t>> certs = SplitChain(chain);
+  if (certs.empty()) return std::nullopt;
+  Result<protocol::CertificateFields> leaf = protocol::DecodeCertificate(certs.back());
+  if (!leaf.ok() || leaf->scope != protocol::Scope::kGroup) return std::nullopt;
+  return leaf->group_id;
+}
+
+std::vector<std::string> RevokeAtGroupDoors(Context& ctx, Keyring& keyring, const LockEntry& from,
+                                            const protocol::KeyRef& key, uint64_t group) {
+  std::vector<std::string> names;
+  for (const LockEntry& l : keyring.content().locks()) {
+    const std::vector<uint64_t> g = DoorGroups(l);
+    if (l.name == from.name || !l.is_owner() || l.identity != from.identity ||
+        std::find(g.begin(), g.end(), group) == g.end()) {
+      continue;
+    }
+    names.push_back(l.name);
+  }
+  const crypto::P256KeyPair owner = keyring.content().GetIdentity(from.identity).KeyPair();
+  for (const std::string& name : names) {
+    LockEntry& l = keyring.content().SelectLock(name);
+    if (std::find(l.access_list.revoked.begin(), l.access_list.revoked.end(), key) == l.access_list.revoked.end())
+      l.access_list.revoked.push_back(key);
+    const protocol::AccessListState state = l.access_list.NextSnapshot(l.claim_generation);
+    std::vector<uint8_t> update(protocol::kMaxAccessListUpdateSize);
+    Result<size_t> n = protocol::SignAccessList(state, l.lock_id, owner, ctx.drbg(), update);
+    if (!n.ok()) throw Error(ExitCode::kInternal, "cannot sign the access list of lock " + name);
+    update.resize(*n);
+    l.access_list.version = state.version;
+    l.extra["pending_access_list"] = ToHex(update);  // signed: kept before anything is sent
+  }
+  return names;
+}
+
+json PushPendingAccessLists(Context& ctx, const std::vector<std::string>& locks) {
+  json out = json::array();
+  for (const std::string& name : locks) {
+    std::string endpoint, pending;
+    {
+      Keyring keyring = ctx.OpenKeyring(Keyring::Access::kRead);
+      const LockEntry& l = keyring.content().SelectLock(name);
+      endpoint = l.endpoint;
+      pending = l.extra.value("pending_access_list", std::string());
+    }
+    std::vector<uint8_t> update;
+    if (pending.empty() || !FromHex(pending, update)) continue;
+    json row = {{"lock", name}};
+    try {
+      const protocol::SignedUpdateReply r = Push(ctx, endpoint, protocol::SignedUpdateKind::kAccessList, update);
+      row["version"] = r.held_version;
+      row["status"] = r.status == StatusCode::kOk ? std::string("ok") : std::string(StatusCodeName(r.status));
+      if (r.status == StatusCode::kOk || r.status == StatusCode::kAlreadyExists) {
+        // Forget it only if it is still the one delivered.
+        Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+        LockEntry& l = keyring.content().SelectLock(name);
+        if (l.extra.value("pending_access_list", std::string()) == pending) l.extra.erase("pending_access_list");
+        keyring.Save();
+      }
+    } catch (const Error& e) {
+      row["status"] = "unreachable";
+      row["error"] = e.what();
+    }
+    out.push_back(row);
+  }
+  return out;
+}
+
 GroupRef FindGroup(Keyring& keyring, const std::string& name) {
   for (const json& g : Groups(keyring)) {
     if (g.value("name", "") == name) return GroupRef{IdFrom(g["id"]), g.value("identity", "")};

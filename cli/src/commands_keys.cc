@@ -311,6 +311,7 @@ int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o) {
   // next command to this lock delivers it.
   uint64_t serial = 0;
   uint64_t version = 0;
+  std::vector<std::string> group_doors;  // the group's other doors, for a group key
   std::vector<uint8_t> update(protocol::kMaxAccessListUpdateSize);
   {
     Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
@@ -346,6 +347,14 @@ int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o) {
     }
     const crypto::P256KeyPair signer = keyring.content().GetIdentity(lock.identity).KeyPair();
     lock.Revoke(serial, protocol::KeyIdOf(signer.public_key()));
+    // A group key opens every door of its group: the owner's revocation
+    // goes to each of them (their own lists, sent in frame 0x05 below).
+    if (const IssuedKey* k = lock.FindIssued(serial); k != nullptr && !admin) {
+      if (const std::optional<uint64_t> group = GroupOfChain(k->chain)) {
+        group_doors = RevokeAtGroupDoors(ctx, keyring, lock, protocol::KeyRef{protocol::KeyIdOf(signer.public_key()), serial},
+                                         *group);
+      }
+    }
     const protocol::AccessListState state =
         lock.access_list.NextSnapshot(admin ? admin->fields.claim_generation : lock.claim_generation);
     Result<size_t> n = protocol::SignAccessList(state, lock.lock_id, signer, ctx.drbg(), update,
@@ -363,10 +372,24 @@ int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o) {
   if (!o.no_push) {
     LockSession s(ctx);  // delivers the pending update first
   }
+  nlohmann::json doors = nlohmann::json::array();
+  std::string door_text;
+  if (!o.no_push && !group_doors.empty()) {
+    doors = PushPendingAccessLists(ctx, group_doors);
+    for (const auto& d : doors) {
+      door_text += "  " + d["lock"].get<std::string>() + ": " +
+                   (d["status"] == "ok" ? "has the new access list"
+                    : d["status"] == "unreachable"
+                        ? std::string("not reached; the next command you send to it delivers it")
+                        : "refused it (" + d["status"].get<std::string>() + ")") +
+                   "\n";
+    }
+  }
   ctx.out().Text("key " + std::to_string(serial) + " revoked" +
                  (o.no_push ? " (signed and kept; the next command you send to this lock delivers it)\n"
-                            : "; the lock has the new access list\n"));
-  ctx.out().Json({{"revoked", serial}, {"access_list_version", version}, {"pushed", !o.no_push}});
+                            : "; the lock has the new access list\n") +
+                 (group_doors.empty() ? std::string() : "the other doors of its group:\n" + door_text));
+  ctx.out().Json({{"revoked", serial}, {"access_list_version", version}, {"pushed", !o.no_push}, {"group_doors", doors}});
   return 0;
 }
 
