@@ -7,6 +7,7 @@
 #include "le.h"
 #include "mortise.pb.h"
 #include "mortise/protocol/records.h"
+#include "version_floor.h"
 
 namespace mortise::protocol {
 namespace {
@@ -298,18 +299,8 @@ Status AccessListStore::Load() {
   } else if (h.status().code() != StatusCode::kNotFound) {
     return h.status();
   }
-  MORTISE_ASSIGN_OR_RETURN(const uint64_t counter, store_.ReadCounter(kCounterAccessListVersion));
-  if (counter < state_.version) {
-    // A power cut fell between storing the list and raising the counter.
-    MORTISE_ASSIGN_OR_RETURN(const uint64_t raised,
-                             store_.IncrementCounter(kCounterAccessListVersion, state_.version - counter));
-    (void)raised;
-    floor_ = state_.version;
-    return Status::Ok();
-  }
-  floor_ = counter;
-  if (counter > state_.version && state_.version != 0) return StatusCode::kDataLoss;
-  return Status::Ok();
+  // A power cut may fall between storing the list and raising the counter.
+  return internal::ReconcileVersionFloor(store_, kCounterAccessListVersion, state_.version, floor_);
 }
 
 Status AccessListStore::LoadAdminLists() {

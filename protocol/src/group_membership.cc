@@ -7,6 +7,7 @@
 #include "le.h"
 #include "mortise.pb.h"
 #include "mortise/protocol/records.h"
+#include "version_floor.h"
 
 namespace mortise::protocol {
 namespace {
@@ -159,18 +160,7 @@ Status GroupMembershipStore::Load() {
   } else if (n.status().code() != StatusCode::kNotFound) {
     return n.status();
   }
-  MORTISE_ASSIGN_OR_RETURN(const uint64_t counter, store_.ReadCounter(kCounterGroupMembershipVersion));
-  if (counter < state_.version) {
-    // A power cut fell between storing the membership and raising the counter.
-    MORTISE_ASSIGN_OR_RETURN(const uint64_t raised,
-                             store_.IncrementCounter(kCounterGroupMembershipVersion, state_.version - counter));
-    (void)raised;
-    floor_ = state_.version;
-    return Status::Ok();
-  }
-  floor_ = counter;
-  if (counter > state_.version && state_.version != 0) return StatusCode::kDataLoss;
-  return Status::Ok();
+  return internal::ReconcileVersionFloor(store_, kCounterGroupMembershipVersion, state_.version, floor_);
 }
 
 Status GroupMembershipStore::Apply(const GroupMembershipState& next) {

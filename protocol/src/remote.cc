@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "certificate_internal.h"
 #include "codec.h"
 #include "mortise.pb.h"
 #include "mortise/crypto/aead.h"
@@ -28,14 +29,7 @@ std::span<const uint8_t> View(const BytesT& field) {
   return std::span<const uint8_t>(field.bytes, field.size);
 }
 
-crypto::Digest DomainDigest(std::span<const uint8_t> domain, std::span<const uint8_t> tbs) {
-  crypto::Sha256 h;
-  h.Update(domain);
-  h.Update(tbs);
-  crypto::Digest d{};
-  h.Final(d);
-  return d;
-}
+using internal::DomainDigest;
 
 // Names a holder key in the replay cache from its wire encoding alone (no
 // point decompression before the cheap checks): 8 bytes of SHA-256.
