@@ -402,9 +402,7 @@ Status AccessListStore::Apply(std::span<const uint8_t> update, const LockId& loc
   }
   // Persist before use: the list, then the counter, then RAM.
   MORTISE_TRY(Persist(next));
-  MORTISE_ASSIGN_OR_RETURN(const uint64_t raised,
-                           store_.IncrementCounter(kCounterAccessListVersion, next.version - counter));
-  (void)raised;
+  MORTISE_TRY(internal::RaiseVersionFloor(store_, kCounterAccessListVersion, counter, next.version));
   state_ = next;
   floor_ = next.version;
   return Status::Ok();

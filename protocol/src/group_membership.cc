@@ -182,9 +182,7 @@ Status GroupMembershipStore::Apply(const GroupMembershipState& next) {
   for (size_t i = 0; i < next.count; ++i) internal::PutU64(p + 8 * i, next.groups[i]);
   // Persist before use: the record, then the counter, then RAM.
   MORTISE_TRY(store_.Write(kRecordKey, r));
-  MORTISE_ASSIGN_OR_RETURN(const uint64_t raised,
-                           store_.IncrementCounter(kCounterGroupMembershipVersion, next.version - counter));
-  (void)raised;
+  MORTISE_TRY(internal::RaiseVersionFloor(store_, kCounterGroupMembershipVersion, counter, next.version));
   state_ = next;
   floor_ = next.version;
   return Status::Ok();

@@ -30,4 +30,13 @@ inline Status ReconcileVersionFloor(core::DurableStore& store, uint16_t counter_
   return Status::Ok();
 }
 
+// After the record of `version` is stored (never before: a power cut
+// between the two leaves the counter lagging, which the next start repairs):
+// raises the counter from `counter`, its value read before, to `version`.
+inline Status RaiseVersionFloor(core::DurableStore& store, uint16_t counter_id, uint64_t counter, uint64_t version) {
+  MORTISE_ASSIGN_OR_RETURN(const uint64_t raised, store.IncrementCounter(counter_id, version - counter));
+  (void)raised;
+  return Status::Ok();
+}
+
 }  // namespace mortise::protocol::internal
