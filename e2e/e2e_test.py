@@ -533,6 +533,8 @@ class Sharing(Base):
         created = self.owner.ok("group", "create", "front")
         self.assertEqual(len(created["id"]), 16)
         gus = self.guest("gus", "--group", "front")     # key share --group, key accept of a group key
+        self.assertEqual(gus.ok("key", "list")["mine"][0]["group"], created["id"])
+        self.assertEqual(self.owner.ok("key", "list")["issued"][0]["group"], created["id"])
         rc, _, err = gus.run("unlock")                   # the door is in no group yet
         self.assertEqual(rc, 3, err)
         added = self.owner.ok("group", "add-door", "front")

@@ -276,6 +276,8 @@ struct GroupRef {
   std::string identity;
 };
 GroupRef FindGroup(Keyring& keyring, const std::string& name);
+// A group id as the keyring and the output write it: 16 hex digits.
+std::string GroupIdText(uint64_t id);
 // The group of a group key's chain (its last certificate), nullopt for a
 // lock key or a chain that does not parse.
 std::optional<uint64_t> GroupOfChain(std::span<const uint8_t> chain);

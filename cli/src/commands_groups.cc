@@ -27,11 +27,7 @@ json& Groups(Keyring& keyring) {
   return g;
 }
 
-std::string IdText(uint64_t id) {
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(id));
-  return buf;
-}
+std::string IdText(uint64_t id) { return GroupIdText(id); }
 
 uint64_t IdFrom(const json& j) {
   const std::string s = j.get<std::string>();
@@ -95,6 +91,12 @@ protocol::SignedUpdateReply Push(Context& ctx, const std::string& endpoint, prot
 }
 
 }  // namespace
+
+std::string GroupIdText(uint64_t id) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(id));
+  return buf;
+}
 
 std::optional<uint64_t> GroupOfChain(std::span<const uint8_t> chain) {
   const std::vector<std::vector<uint8_t>> certs = SplitChain(chain);

@@ -511,7 +511,10 @@ int CmdKeyList(Context& ctx) {
                 (expired ? "  EXPIRED" : "") + "\n";
         json k = TermsJson(f->not_before, f->not_after, f->schedule, f->max_uses, f->remote_only);
         k.update({{"lock", lock.name}, {"serial", f->serial}, {"role", RoleText(f->role)},
-                  {"permissions", PermissionsText(f->permissions)}, {"expired", expired}});
+                  {"permissions", PermissionsText(f->permissions)}, {"expired", expired},
+                  {"group", f->scope == protocol::Scope::kGroup ? json(GroupIdText(f->group_id)) : json(nullptr)}});
+        if (f->scope == protocol::Scope::kGroup)
+          text += "    a group key (group " + GroupIdText(f->group_id) + "): it opens every door of the group\n";
         mine.push_back(k);
       }
     }
@@ -523,11 +526,14 @@ int CmdKeyList(Context& ctx) {
     for (const IssuedKey& k : lock.issued) {
       json entry = TermsJson(k.not_before, k.not_after, k.schedule, k.max_uses, k.remote_only);
       const bool expired = k.not_after != 0 && static_cast<int64_t>(k.not_after) <= now;
+      const std::optional<uint64_t> group = GroupOfChain(k.chain);
       entry.update({{"lock", lock.name}, {"serial", k.serial}, {"holder", k.holder_name}, {"role", RoleText(k.role)},
-                    {"permissions", PermissionsText(k.permissions)}, {"revoked", k.revoked}, {"expired", expired}});
+                    {"permissions", PermissionsText(k.permissions)}, {"revoked", k.revoked}, {"expired", expired},
+                    {"group", group ? json(GroupIdText(*group)) : json(nullptr)}});
       out.push_back(entry);
       text += "  - " + (k.holder_name.empty() ? std::string("(no name)") : k.holder_name) + "  serial " +
               std::to_string(k.serial) + "  " + RoleText(k.role) + ": " + PermissionsText(k.permissions) +
+              (group ? "  group " + GroupIdText(*group) : std::string()) +
               (k.revoked ? "  REVOKED" : expired ? "  EXPIRED" : "") + "\n    valid " +
               TermsText(k.not_before, k.not_after, k.schedule, k.max_uses, k.remote_only) + "\n";
     }
