@@ -594,10 +594,17 @@ class Sharing(Base):
         self.assertEqual(sorted(self.owner.ok("group", "show", "front")["doors"]), ["back", "lock"])
         gus = self.guest("gus", "--group", "front", "--lock", "lock")
         gus.ok("unlock")
+        # The same key for the second door: no new certificate.
+        again = self.owner.ok("key", "reshare", "gus", "--door", "back", "--no-qr")
+        accepted = gus.ok("key", "accept", again["key"])
+        self.assertEqual(accepted["lock"], "back")
+        self.assertEqual(accepted["serial"], again["serial"])
+        gus.ok("unlock", "--lock", "back")
         out = self.owner.ok("key", "revoke", "gus", "--lock", "lock")
         self.assertEqual(out["group_doors"], [{"lock": "back", "status": "ok", "version": 1}])
-        rc, _, err = gus.run("unlock")
-        self.assertEqual(rc, 3, err)
+        for door in ("lock", "back"):
+            rc, _, err = gus.run("unlock", "--lock", door)
+            self.assertEqual(rc, 3, err)
 
     def test_an_admin_revokes_the_keys_it_issued_and_the_owners_list_stays_apart(self):
         self.claim()

@@ -47,6 +47,7 @@ struct AllOptions {
   KeyAcceptOptions key_accept;
   KeyRevokeOptions key_revoke;
   GroupOptions group;
+  KeyReshareOptions key_reshare;
   LogOptions log;
 };
 
@@ -530,6 +531,14 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   accept->add_option("--name", a.key_accept.name, "Local name for the lock (default: the string's hint)");
   accept->add_option("--identity", a.key_accept.identity, "Your identity the key was issued to (default: found by key)");
   accept->add_option("--endpoint", a.key_accept.endpoint, "Endpoint of the lock (default: the string's hint)");
+
+  CLI::App* reshare = t.Add(key, "reshare",
+                            "Give the holder of a group key you issued the string for another door of its group "
+                            "(the same key: no new certificate).",
+                            [&a](Context& c) { return CmdKeyReshare(c, a.key_reshare); });
+  reshare->add_option("key", a.key_reshare.key, "Serial number or holder name (see `key list`)")->required();
+  reshare->add_option("--door", a.key_reshare.door, "The door (a lock you own in the key's group)")->required();
+  reshare->add_flag("--no-qr", a.key_reshare.no_qr, "Do not draw the QR code");
 
   CLI::App* revoke = t.Add(key, "revoke",
                            "Revoke a key you issued: signs a new access list and sends it to the lock; any device "

@@ -294,6 +294,15 @@ std::vector<std::string> RevokeAtGroupDoors(Context& ctx, Keyring& keyring, cons
 // version the lock holds). Never throws for one lock's failure.
 nlohmann::json PushPendingAccessLists(Context& ctx, const std::vector<std::string>& locks);
 
+// key reshare: a group key issued from this keyring, as an MKS1 string for
+// another door of its group (commands_groups.cc).
+struct KeyReshareOptions {
+  std::string key;   // serial or holder name
+  std::string door;  // the lock the string names for the holder
+  bool no_qr = false;
+};
+int CmdKeyReshare(Context& ctx, const KeyReshareOptions& o);
+
 struct KeyRevokeOptions {
   std::string key;       // serial (decimal) or holder name
   bool no_push = false;  // sign the access list but do not send it to the lock now

@@ -12,6 +12,7 @@
 #include "key_string.h"
 #include "mortise/protocol/group_membership.h"
 #include "mortise/protocol/node.h"
+#include "mortise/termqr/termqr.h"
 
 namespace mortise::cli {
 namespace {
@@ -288,6 +289,56 @@ int CmdGroupList(Context& ctx) {
   }
   ctx.out().Text(text.empty() ? "no groups (create one with: mortise group create NAME)\n" : text);
   ctx.out().Json({{"groups", out}});
+  return 0;
+}
+
+int CmdKeyReshare(Context& ctx, const KeyReshareOptions& o) {
+  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kRead);
+  const IssuedKey* key = nullptr;
+  const LockEntry* from = nullptr;
+  size_t named = 0;
+  for (const LockEntry& l : keyring.content().locks()) {
+    for (const IssuedKey& k : l.issued) {
+      const bool by_serial = std::to_string(k.serial) == o.key;
+      if (by_serial || k.holder_name == o.key) {
+        if (!by_serial) ++named;
+        if (by_serial || key == nullptr) {
+          key = &k;
+          from = &l;
+        }
+      }
+    }
+  }
+  if (key == nullptr) throw Error(ExitCode::kUsage, "no key '" + o.key + "' was issued from this keyring", "See mortise key list.");
+  if (named > 1 && std::to_string(key->serial) != o.key)
+    throw Error(ExitCode::kBadInput, std::to_string(named) + " keys are named '" + o.key + "'",
+                "Name it by its serial (mortise key list shows them).");
+  const std::optional<uint64_t> group = GroupOfChain(key->chain);
+  if (!group)
+    throw Error(ExitCode::kBadInput, "key " + std::to_string(key->serial) + " is a lock key, not a group key",
+                "It opens only the lock it was shared for.");
+  const LockEntry& door = keyring.content().SelectLock(o.door);
+  if (!door.is_owner() || door.identity != from->identity)
+    throw Error(ExitCode::kRefused, "lock \"" + door.name + "\" is not owned by the identity that issued the key");
+  const std::vector<uint64_t> doors = DoorGroups(door);
+  if (std::find(doors.begin(), doors.end(), *group) == doors.end())
+    throw Error(ExitCode::kBadInput, "lock \"" + door.name + "\" is not in the key's group (" + IdText(*group) + ")",
+                "Put it in first: mortise group add-door GROUP " + door.name + ".");
+  ShareBundle bundle;
+  bundle.lock_key = door.lock_key;
+  bundle.chain = key->chain;
+  bundle.endpoint_hint = door.endpoint;
+  bundle.lock_name_hint = door.name;
+  const std::string text = EncodeShareString(bundle);
+  std::string human = "Key " + std::to_string(key->serial) + " (group " + IdText(*group) + ") for lock '" + door.name +
+                      "':\n" + text + "\n";
+  if (!o.no_qr) {
+    Result<std::string> qr = termqr::Render(text);
+    if (qr.ok()) human += *qr;
+  }
+  human += "The holder runs: mortise key accept <the string above>\n";
+  ctx.out().Text(human);
+  ctx.out().Json({{"key", text}, {"serial", key->serial}, {"group", IdText(*group)}, {"lock", door.name}});
   return 0;
 }
 
