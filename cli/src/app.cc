@@ -47,6 +47,8 @@ struct AllOptions {
   LogAckOptions log_ack;
   KeyAcceptOptions key_accept;
   KeyRevokeOptions key_revoke;
+  GroupOptions group;
+  KeyReshareOptions key_reshare;
   LogOptions log;
 };
 
@@ -466,6 +468,28 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
       ->required();
 
   // --- keys ---------------------------------------------------------------------------
+  CLI::App* group = t.Group(&app, "group",
+                             "Access groups of your locks: a group key opens every door whose signed membership "
+                             "lists the group.");
+  CLI::App* gcreate = t.Add(group, "create", "Create a group (a random 64-bit id) owned by your identity.",
+                            [&a](Context& c) { return CmdGroupCreate(c, a.group); });
+  gcreate->add_option("name", a.group.group, "The group's name")->required();
+  gcreate->add_option("--identity", a.group.identity, "Whose group (default: the default identity)");
+  CLI::App* gadd = t.Add(group, "add-door",
+                         "Put a lock you own into the group: signs its new membership and sends it (frame 0x05, no "
+                         "session needed). No key is reissued.",
+                         [&a](Context& c) { return CmdGroupDoor(c, a.group, true); });
+  gadd->add_option("group", a.group.group, "The group's name")->required();
+  gadd->add_option("lock", a.group.lock, "The lock (default: --lock, or the only one)");
+  CLI::App* gremove = t.Add(group, "remove-door", "Take a lock out of the group: its group keys stop opening it.",
+                            [&a](Context& c) { return CmdGroupDoor(c, a.group, false); });
+  gremove->add_option("group", a.group.group, "The group's name")->required();
+  gremove->add_option("lock", a.group.lock, "The lock (default: --lock, or the only one)");
+  CLI::App* gshow = t.Add(group, "show", "The group's id and its doors, from the keyring.",
+                          [&a](Context& c) { return CmdGroupShow(c, a.group); });
+  gshow->add_option("group", a.group.group, "The group's name")->required();
+  t.Add(group, "list", "Your groups and how many doors each has.", [](Context& c) { return CmdGroupList(c); });
+
   CLI::App* key = t.Group(&app, "key", "Keys you share with others, and keys shared with you.");
   CLI::App* share = t.Add(key, "share",
                           "Issue a key (a certificate signed by your identity) for someone's public key, and print "
@@ -479,7 +503,7 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
       ->default_str("guest");
   share->add_option("--permission", s.permissions,
                     "Grant only these (repeatable): lock, unlock, unlatch, manage-users, read-log, set-time, "
-                    "change-settings, update-firmware, passage-mode, delegate, revalidate, log-custody");
+                    "change-settings, update-firmware, passage-mode, delegate, revalidate, log-custody, manage-groups");
   share->add_option("--from", s.from,
                     "Valid from: 2026-12-31T18:00:00Z (UTC), a date (its 00:00 in the lock's local time) or \"now\"");
   share->add_option("--until", s.until,
@@ -491,6 +515,9 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   share->add_flag("--remote-only", s.remote_only, "Usable only through end-to-end remote commands");
   share->add_option("--endpoint-hint", s.endpoint_hint, "Endpoint to put in the string (default: the lock's)");
   share->add_flag("--no-qr", s.no_qr, "Do not draw the QR code");
+  share->add_option("--group", s.group,
+                    "A group key: opens every door of the group (mortise group create/add-door) instead of this "
+                    "lock only; the string still names this lock for the holder");
   share->add_option("--out", s.out, "Also write the key string to this file");
   share->add_flag("--custody", s.custody,
                   "Issue a log-custody key (for a server or device that stores the lock's log): it may only "
@@ -509,6 +536,14 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   accept->add_option("--name", a.key_accept.name, "Local name for the lock (default: the string's hint)");
   accept->add_option("--identity", a.key_accept.identity, "Your identity the key was issued to (default: found by key)");
   accept->add_option("--endpoint", a.key_accept.endpoint, "Endpoint of the lock (default: the string's hint)");
+
+  CLI::App* reshare = t.Add(key, "reshare",
+                            "Give the holder of a group key you issued the string for another door of its group "
+                            "(the same key: no new certificate).",
+                            [&a](Context& c) { return CmdKeyReshare(c, a.key_reshare); });
+  reshare->add_option("key", a.key_reshare.key, "Serial number or holder name (see `key list`)")->required();
+  reshare->add_option("--door", a.key_reshare.door, "The door (a lock you own in the key's group)")->required();
+  reshare->add_flag("--no-qr", a.key_reshare.no_qr, "Do not draw the QR code");
 
   CLI::App* revoke = t.Add(key, "revoke",
                            "Revoke a key you issued: signs a new access list and sends it to the lock; any device "

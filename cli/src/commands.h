@@ -234,6 +234,7 @@ struct KeyShareOptions {
   std::string out;       // also write the key string to this file
   uint32_t revalidate_every = 0;  // seconds: the key needs a revalidation token younger than this (0: never)
   bool custody = false;  // a log-custody key: role admin, the log-custody right alone (owner only)
+  std::string group;     // a group-scoped key for this group of yours (empty: this lock only)
 };
 int CmdKeyShare(Context& ctx, const KeyShareOptions& o);
 
@@ -257,6 +258,51 @@ struct KeyAcceptOptions {
   std::string endpoint;  // overrides the string's endpoint hint
 };
 int CmdKeyAccept(Context& ctx, const KeyAcceptOptions& o);
+
+// group create|add-door|remove-door|show|list: the owner's access groups
+// (commands_groups.cc).
+struct GroupOptions {
+  std::string group;     // the group's name
+  std::string lock;      // add-door/remove-door: the lock (default: --lock, or the only one)
+  std::string identity;  // create: whose group (default: the default identity)
+};
+int CmdGroupCreate(Context& ctx, const GroupOptions& o);
+int CmdGroupDoor(Context& ctx, const GroupOptions& o, bool add);
+int CmdGroupShow(Context& ctx, const GroupOptions& o);
+int CmdGroupList(Context& ctx);
+// The group named `name` in the keyring: its 64-bit id and the identity
+// that owns it. Throws Error(kUsage) when there is none.
+struct GroupRef {
+  uint64_t id = 0;
+  std::string identity;
+};
+GroupRef FindGroup(Keyring& keyring, const std::string& name);
+// A group id as the keyring and the output write it: 16 hex digits.
+std::string GroupIdText(uint64_t id);
+// The group of a group key's chain (its last certificate), nullopt for a
+// lock key or a chain that does not parse.
+std::optional<uint64_t> GroupOfChain(std::span<const uint8_t> chain);
+// The owner revoked `key`, a key of group `group`, at lock `from`: adds it
+// to the access list of every other lock of `from`'s identity whose
+// membership (as this keyring signed it) lists the group, signs the next
+// snapshot of each and keeps it as that lock's pending access list (the
+// caller saves). Returns those locks' names.
+std::vector<std::string> RevokeAtGroupDoors(Context& ctx, Keyring& keyring, const LockEntry& from,
+                                            const protocol::KeyRef& key, uint64_t group);
+// Sends each named lock's pending access list in frame 0x05 (no session)
+// and forgets it once the lock holds it. Returns, per lock, "lock",
+// "status" (ok, unreachable, or the lock's refusal) and "version" (the
+// version the lock holds). Never throws for one lock's failure.
+nlohmann::json PushPendingAccessLists(Context& ctx, const std::vector<std::string>& locks);
+
+// key reshare: a group key issued from this keyring, as an MKS1 string for
+// another door of its group (commands_groups.cc).
+struct KeyReshareOptions {
+  std::string key;   // serial or holder name
+  std::string door;  // the lock the string names for the holder
+  bool no_qr = false;
+};
+int CmdKeyReshare(Context& ctx, const KeyReshareOptions& o);
 
 struct KeyRevokeOptions {
   std::string key;       // serial (decimal) or holder name

@@ -33,16 +33,17 @@ using nlohmann::json;
 constexpr const char* kPermissionNames[] = {"lock",     "unlock",          "unlatch",         "manage-users",
                                             "read-log", "set-time",        "change-settings", "update-firmware",
                                             "passage-mode", "delegate",    "revalidate",
-                                            "log-custody"};
-static_assert(std::size(kPermissionNames) == 12 && (protocol::kAllPermissions >> 12) == 0,
+                                            "log-custody", "manage-groups"};
+static_assert(std::size(kPermissionNames) == 13 && (protocol::kAllPermissions >> 13) == 0,
               "one name per permission bit");
 
 uint32_t PermissionBit(const std::string& name) {
   for (size_t i = 0; i < std::size(kPermissionNames); ++i) {
-    if (name == kPermissionNames[i]) return 1u << i;
+    if (!name.empty() && name == kPermissionNames[i]) return 1u << i;
   }
   std::string all;
-  for (const char* n : kPermissionNames) all += (all.empty() ? "" : ", ") + std::string(n);
+  for (const char* n : kPermissionNames)
+    if (*n != '\0') all += (all.empty() ? "" : ", ") + std::string(n);
   throw Error(ExitCode::kBadInput, "unknown permission '" + name + "'", "Use " + all + ".");
 }
 
@@ -114,15 +115,16 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
       throw Error(ExitCode::kRefused, "only the lock's owner can issue a log-custody key");
     }
     if (o.role != "guest" || !o.permissions.empty() || !o.days.empty() || !o.hours.empty() || o.uses != 0 ||
-        o.remote_only || o.revalidate_every != 0) {
+        o.remote_only || o.revalidate_every != 0 || !o.group.empty()) {
       throw Error(ExitCode::kUsage,
                   "--custody issues a key with the log-custody right alone: it takes no --role, --permission, "
-                  "--days, --hours, --uses, --remote-only or --revalidate-every");
+                  "--days, --hours, --uses, --remote-only, --revalidate-every or --group");
     }
     f.permissions = protocol::kPermLogCustody;
   } else if (o.permissions.empty()) {
     f.permissions = protocol::RoleAllowedPermissions(f.role) & ~protocol::kPermDelegate &
-                    ~protocol::kPermUpdateFirmware & ~protocol::kPermRevalidate & ~protocol::kPermLogCustody;
+                    ~protocol::kPermUpdateFirmware & ~protocol::kPermRevalidate & ~protocol::kPermLogCustody &
+                    ~protocol::kPermManageGroups;
   } else {
     for (const std::string& p : o.permissions) f.permissions |= PermissionBit(p);
   }
@@ -186,6 +188,23 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
   if (admin.has_value() && admin->max_uses != 0 && f.max_uses == 0) f.max_uses = admin->max_uses;
   f.remote_only = f.remote_only || o.remote_only;
   f.revalidation_max_age = o.revalidate_every;
+  if (!o.group.empty()) {
+    // A group key (docs/protocol.md 4.1, scope 2): no lock, no claim
+    // generation; it opens where the group's signed memberships say.
+    if (admin.has_value())
+      throw Error(ExitCode::kRefused, "only the owner can share group keys from mortise",
+                  "Ask the owner; admins share keys for their own lock.");
+    const GroupRef group = FindGroup(keyring, o.group);
+    if (group.identity != lock.identity)
+      throw Error(ExitCode::kUsage, "group \"" + o.group + "\" belongs to identity \"" + group.identity +
+                                        "\", not to the owner of lock \"" + lock.name + "\"");
+    if (o.revalidate_every != 0)
+      throw Error(ExitCode::kUsage, "a group key cannot demand revalidation (a token names one lock)");
+    f.scope = protocol::Scope::kGroup;
+    f.group_id = group.id;
+    f.lock_id = {};
+    f.claim_generation = 0;
+  }
   f.serial = lock.NewSerial(ctx.drbg());
   f.issuer_epoch = lock.issuer_epoch;
   const crypto::P256KeyPair issuer = keyring.content().GetIdentity(lock.identity).KeyPair();
@@ -241,6 +260,7 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
   human += "The holder runs: mortise key accept <the string above>\n";
   ctx.out().Text(human);
   ctx.out().Json({{"key", text}, {"serial", f.serial}, {"role", role_name}, {"permissions", PermissionsText(f.permissions)},
+                  {"group", o.group.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.group)},
                   {"not_before", f.not_before != 0 ? nlohmann::json(FormatUtc(static_cast<int64_t>(f.not_before))) : nlohmann::json(nullptr)},
                   {"not_after", f.not_after != 0 ? nlohmann::json(FormatUtc(static_cast<int64_t>(f.not_after))) : nlohmann::json(nullptr)}});
   return 0;
@@ -308,6 +328,7 @@ int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o) {
   // next command to this lock delivers it.
   uint64_t serial = 0;
   uint64_t version = 0;
+  std::vector<std::string> group_doors;  // the group's other doors, for a group key
   std::vector<uint8_t> update(protocol::kMaxAccessListUpdateSize);
   {
     Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
@@ -343,6 +364,14 @@ int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o) {
     }
     const crypto::P256KeyPair signer = keyring.content().GetIdentity(lock.identity).KeyPair();
     lock.Revoke(serial, protocol::KeyIdOf(signer.public_key()));
+    // A group key opens every door of its group: the owner's revocation
+    // goes to each of them (their own lists, sent in frame 0x05 below).
+    if (const IssuedKey* k = lock.FindIssued(serial); k != nullptr && !admin) {
+      if (const std::optional<uint64_t> group = GroupOfChain(k->chain)) {
+        group_doors = RevokeAtGroupDoors(ctx, keyring, lock, protocol::KeyRef{protocol::KeyIdOf(signer.public_key()), serial},
+                                         *group);
+      }
+    }
     const protocol::AccessListState state =
         lock.access_list.NextSnapshot(admin ? admin->fields.claim_generation : lock.claim_generation);
     Result<size_t> n = protocol::SignAccessList(state, lock.lock_id, signer, ctx.drbg(), update,
@@ -360,10 +389,24 @@ int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o) {
   if (!o.no_push) {
     LockSession s(ctx);  // delivers the pending update first
   }
+  nlohmann::json doors = nlohmann::json::array();
+  std::string door_text;
+  if (!o.no_push && !group_doors.empty()) {
+    doors = PushPendingAccessLists(ctx, group_doors);
+    for (const auto& d : doors) {
+      door_text += "  " + d["lock"].get<std::string>() + ": " +
+                   (d["status"] == "ok" ? "has the new access list"
+                    : d["status"] == "unreachable"
+                        ? std::string("not reached; the next command you send to it delivers it")
+                        : "refused it (" + d["status"].get<std::string>() + ")") +
+                   "\n";
+    }
+  }
   ctx.out().Text("key " + std::to_string(serial) + " revoked" +
                  (o.no_push ? " (signed and kept; the next command you send to this lock delivers it)\n"
-                            : "; the lock has the new access list\n"));
-  ctx.out().Json({{"revoked", serial}, {"access_list_version", version}, {"pushed", !o.no_push}});
+                            : "; the lock has the new access list\n") +
+                 (group_doors.empty() ? std::string() : "the other doors of its group:\n" + door_text));
+  ctx.out().Json({{"revoked", serial}, {"access_list_version", version}, {"pushed", !o.no_push}, {"group_doors", doors}});
   return 0;
 }
 
@@ -479,7 +522,10 @@ int CmdKeyList(Context& ctx) {
                 (expired ? "  EXPIRED" : "") + "\n";
         json k = TermsJson(f->not_before, f->not_after, f->schedule, f->max_uses, f->remote_only);
         k.update({{"lock", lock.name}, {"serial", f->serial}, {"role", RoleText(f->role)},
-                  {"permissions", PermissionsText(f->permissions)}, {"expired", expired}});
+                  {"permissions", PermissionsText(f->permissions)}, {"expired", expired},
+                  {"group", f->scope == protocol::Scope::kGroup ? json(GroupIdText(f->group_id)) : json(nullptr)}});
+        if (f->scope == protocol::Scope::kGroup)
+          text += "    a group key (group " + GroupIdText(f->group_id) + "): it opens every door of the group\n";
         mine.push_back(k);
       }
     }
@@ -491,11 +537,14 @@ int CmdKeyList(Context& ctx) {
     for (const IssuedKey& k : lock.issued) {
       json entry = TermsJson(k.not_before, k.not_after, k.schedule, k.max_uses, k.remote_only);
       const bool expired = k.not_after != 0 && static_cast<int64_t>(k.not_after) <= now;
+      const std::optional<uint64_t> group = GroupOfChain(k.chain);
       entry.update({{"lock", lock.name}, {"serial", k.serial}, {"holder", k.holder_name}, {"role", RoleText(k.role)},
-                    {"permissions", PermissionsText(k.permissions)}, {"revoked", k.revoked}, {"expired", expired}});
+                    {"permissions", PermissionsText(k.permissions)}, {"revoked", k.revoked}, {"expired", expired},
+                    {"group", group ? json(GroupIdText(*group)) : json(nullptr)}});
       out.push_back(entry);
       text += "  - " + (k.holder_name.empty() ? std::string("(no name)") : k.holder_name) + "  serial " +
               std::to_string(k.serial) + "  " + RoleText(k.role) + ": " + PermissionsText(k.permissions) +
+              (group ? "  group " + GroupIdText(*group) : std::string()) +
               (k.revoked ? "  REVOKED" : expired ? "  EXPIRED" : "") + "\n    valid " +
               TermsText(k.not_before, k.not_after, k.schedule, k.max_uses, k.remote_only) + "\n";
     }

@@ -235,6 +235,10 @@ class KeyringContent {
   nlohmann::json ToJson() const;
   static KeyringContent FromJson(const nlohmann::json& doc);
 
+  // Top-level members this class does not model (kept as read), among them
+  // the owner's access groups, "groups" (commands_groups.cc, docs/cli.md 3.4).
+  nlohmann::json& extra() { return extra_; }
+
  private:
   std::vector<IdentityEntry> identities_;
   std::string default_identity_;

@@ -141,6 +141,25 @@ TEST_F(CliKeyStringTest, DelegatedChainParses) {
   EXPECT_EQ(p.holder.role, protocol::Role::kGuest);
 }
 
+// A group key names no lock: any lock key may carry it (the holder's first
+// door); the lock checks the group against its membership.
+TEST_F(CliKeyStringTest, GroupKeyParsesWithTheLockKeyItCarries) {
+  protocol::CertificateFields g;
+  g.scope = protocol::Scope::kGroup;
+  g.group_id = 0xF00D;
+  g.holder_key = fx.guest.public_key().Compressed();
+  g.role = protocol::Role::kGuest;
+  g.permissions = protocol::kPermUnlock;
+  g.serial = 3003;
+  ShareBundle b;
+  b.lock_key = fx.lock.public_key().bytes();
+  b.chain = testing::Chain(testing::Issue(g, fx.owner, fx.rng.drbg));
+  ParsedShare p = ParseShareString(EncodeShareString(b));
+  EXPECT_EQ(p.holder.scope, protocol::Scope::kGroup);
+  EXPECT_EQ(p.holder.group_id, 0xF00Du);
+  EXPECT_EQ(p.lock_id, fx.lock_id);
+}
+
 TEST_F(CliKeyStringTest, ShareStringRefusesOtherPrefixes) {
   ExpectError([] { ParseShareString("MKS2.AQ"); }, ExitCode::kBadInput, "must start with MKS1.");
   ExpectError([] { ParseShareString("MK1.CgA"); }, ExitCode::kBadInput, "bare certificate chain");

@@ -2,20 +2,16 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "mortise/crypto/deterministic_entropy.h"
-#include "mortise/crypto/drbg.h"
+#include "fuzz_keys.h"
 #include "mortise/protocol/access_list.h"
 
 using namespace mortise;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static crypto::DeterministicEntropy entropy(7);
-  static crypto::Drbg drbg(entropy);
-  static bool seeded = drbg.Seed().ok();
-  static Result<crypto::P256KeyPair> owner = crypto::P256KeyPair::Generate(drbg);
-  if (!seeded || !owner.ok()) return 0;
+  const fuzz::SeedKeys& keys = fuzz::Keys();
+  if (!keys.ok()) return 0;
   protocol::LockId lock_id{};
-  protocol::VerifyAccessList(std::span<const uint8_t>(data, size), lock_id, /*claim_generation=*/1, owner->public_key())
+  protocol::VerifyAccessList(std::span<const uint8_t>(data, size), lock_id, /*claim_generation=*/1, keys.owner->public_key())
       .IgnoreError();
   return 0;
 }

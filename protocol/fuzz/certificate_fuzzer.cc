@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "fuzz_keys.h"
 #include "mortise/crypto/deterministic_entropy.h"
 #include "mortise/crypto/drbg.h"
 #include "mortise/protocol/certificate.h"
@@ -16,15 +17,15 @@
 using namespace mortise;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static crypto::DeterministicEntropy entropy(7);
-  static crypto::Drbg drbg(entropy);
-  static bool seeded = drbg.Seed().ok();
-  static Result<crypto::P256KeyPair> owner = crypto::P256KeyPair::Generate(drbg);
-  static Result<crypto::P256KeyPair> admin = crypto::P256KeyPair::Generate(drbg);
-  static Result<crypto::P256KeyPair> guest = crypto::P256KeyPair::Generate(drbg);
-  if (!seeded || !owner.ok() || !admin.ok() || !guest.ok()) return 0;
+  const fuzz::SeedKeys& keys = fuzz::Keys();
+  if (!keys.ok()) return 0;
+  const std::optional<crypto::P256KeyPair>& owner = keys.owner;
+  const std::optional<crypto::P256KeyPair>& guest = keys.guest;
   static uint8_t token[protocol::kMaxRevalidationTokenSize];
-  static const size_t token_len = [] {
+  static const size_t token_len = [&] {
+    static crypto::DeterministicEntropy entropy(7);  // hedging for the token's signature
+    static crypto::Drbg drbg(entropy);
+    if (!drbg.Seed().ok()) return size_t{0};
     protocol::RevalidationFields f;  // lock id all zero, as in the seeds
     f.serial = 11;
     f.holder_key_id = protocol::KeyIdOf(guest->public_key());

@@ -7,6 +7,7 @@
 #include "le.h"
 #include "mortise.pb.h"
 #include "mortise/protocol/records.h"
+#include "version_floor.h"
 
 namespace mortise::protocol {
 namespace {
@@ -180,16 +181,10 @@ Result<AccessListState> VerifyAccessList(std::span<const uint8_t> bytes, const L
     MORTISE_TRY(CheckSignature(tbs_bytes, signature, owner));
   } else {
     // An admin's list: the owner certified the admin's key, which signed.
-    uint8_t cert_scratch[kMaxCertificateSize];
-    mortise_KeyCertificate wire = mortise_KeyCertificate_init_zero;
     CertificateFields admin;
-    MORTISE_TRY(internal::DecodeStrict(std::span<const uint8_t>(tbs.issuer_certificate.bytes, tbs.issuer_certificate.size),
-                                       mortise_KeyCertificate_fields, &wire, cert_scratch));
-    MORTISE_TRY(internal::DecodeCertificateWire(wire, admin));
-    if (admin.issuer_key_id != KeyIdOf(owner)) return StatusCode::kUnauthenticated;
-    MORTISE_TRY(internal::CheckCertificateSignature(wire, owner));
-    Result<crypto::P256PublicKey> admin_key = crypto::P256PublicKey::Import(admin.holder_key);
-    if (!admin_key.ok()) return StatusCode::kInvalidArgument;
+    std::optional<crypto::P256PublicKey> admin_key;
+    MORTISE_TRY(internal::VerifyOwnerIssuedCertificate(
+        std::span<const uint8_t>(tbs.issuer_certificate.bytes, tbs.issuer_certificate.size), owner, admin, admin_key));
     MORTISE_TRY(CheckSignature(tbs_bytes, signature, *admin_key));
     if (admin.lock_id != lock_id || admin.claim_generation != claim_generation || admin.role != Role::kAdmin ||
         (admin.permissions & kPermDelegate) == 0 || admin.parent_serial != 0) {
@@ -226,6 +221,40 @@ Result<AccessListState> VerifyAccessList(std::span<const uint8_t> bytes, const L
   }
   state.disabled_count = static_cast<uint8_t>(tbs.disabled_count);
   return state;
+}
+
+Result<AccessListHeader> PeekAccessList(std::span<const uint8_t> bytes) {
+  uint8_t scratch[kMaxAccessListUpdateSize];
+  mortise_AccessListUpdate update = mortise_AccessListUpdate_init_zero;
+  MORTISE_TRY(internal::DecodeStrict(bytes, mortise_AccessListUpdate_fields, &update, scratch));
+  mortise_AccessListTbs tbs = mortise_AccessListTbs_init_zero;
+  MORTISE_TRY(internal::DecodeStrict(std::span<const uint8_t>(update.tbs.bytes, update.tbs.size),
+                                     mortise_AccessListTbs_fields, &tbs, scratch));
+  AccessListHeader h;
+  if (tbs.format != kFormat || tbs.version == 0 ||
+      !internal::CopyExact<kLockIdSize>(tbs.lock_id, std::span<uint8_t, kLockIdSize>(h.lock_id))) {
+    return StatusCode::kInvalidArgument;
+  }
+  h.claim_generation = tbs.claim_generation;
+  h.version = tbs.version;
+  if (tbs.issuer_certificate.size != 0) {
+    MORTISE_ASSIGN_OR_RETURN(const CertificateFields admin,
+                             DecodeCertificate(std::span<const uint8_t>(tbs.issuer_certificate.bytes,
+                                                                        tbs.issuer_certificate.size)));
+    Result<crypto::P256PublicKey> key = crypto::P256PublicKey::Import(admin.holder_key);
+    if (!key.ok()) return StatusCode::kInvalidArgument;
+    h.by_admin = true;
+    h.signer = KeyIdOf(*key);
+  }
+  return h;
+}
+
+uint64_t AccessListStore::HeldVersion(const AccessListHeader& header) const {
+  if (!header.by_admin) return floor_;
+  for (size_t i = 0; i < admin_count_; ++i) {
+    if (admin_[i].signer == header.signer) return admin_[i].version;
+  }
+  return 0;
 }
 
 Status AccessListStore::Load() {
@@ -270,18 +299,8 @@ Status AccessListStore::Load() {
   } else if (h.status().code() != StatusCode::kNotFound) {
     return h.status();
   }
-  MORTISE_ASSIGN_OR_RETURN(const uint64_t counter, store_.ReadCounter(kCounterAccessListVersion));
-  if (counter < state_.version) {
-    // A power cut fell between storing the list and raising the counter.
-    MORTISE_ASSIGN_OR_RETURN(const uint64_t raised,
-                             store_.IncrementCounter(kCounterAccessListVersion, state_.version - counter));
-    (void)raised;
-    floor_ = state_.version;
-    return Status::Ok();
-  }
-  floor_ = counter;
-  if (counter > state_.version && state_.version != 0) return StatusCode::kDataLoss;
-  return Status::Ok();
+  // A power cut may fall between storing the list and raising the counter.
+  return internal::ReconcileVersionFloor(store_, kCounterAccessListVersion, state_.version, floor_);
 }
 
 Status AccessListStore::LoadAdminLists() {
@@ -383,9 +402,7 @@ Status AccessListStore::Apply(std::span<const uint8_t> update, const LockId& loc
   }
   // Persist before use: the list, then the counter, then RAM.
   MORTISE_TRY(Persist(next));
-  MORTISE_ASSIGN_OR_RETURN(const uint64_t raised,
-                           store_.IncrementCounter(kCounterAccessListVersion, next.version - counter));
-  (void)raised;
+  MORTISE_TRY(internal::RaiseVersionFloor(store_, kCounterAccessListVersion, counter, next.version));
   state_ = next;
   floor_ = next.version;
   return Status::Ok();

@@ -42,6 +42,13 @@ Status CheckFields(const CertificateFields& f) {
     }
   }
   if (f.serial == 0) return StatusCode::kInvalidArgument;
+  // A group key names its group and no claim generation (the membership
+  // binds the lock and its claim); a lock key names no group.
+  if (f.scope == Scope::kGroup) {
+    if (f.group_id == 0 || f.claim_generation != 0) return StatusCode::kInvalidArgument;
+  } else if (f.scope != Scope::kLock || f.group_id != 0) {
+    return StatusCode::kInvalidArgument;
+  }
   return Status::Ok();
 }
 
@@ -63,8 +70,21 @@ Status DecodeCertificateWire(const mortise_KeyCertificate& wire, CertificateFiel
   MORTISE_TRY(internal::DecodeStrict(std::span<const uint8_t>(wire.tbs.bytes, wire.tbs.size),
                                      mortise_KeyCertificateTbs_fields, &tbs, scratch));
   if (tbs.version != kCertificateVersion) return StatusCode::kInvalidArgument;
-  if (!internal::CopyExact<kLockIdSize>(tbs.lock_id, std::span<uint8_t, kLockIdSize>(f.lock_id)) ||
-      !internal::CopyExact<crypto::kP256CompressedKeySize>(
+  // Scope: absent (0) is the lock scope, which names its lock; 2 is a group,
+  // which names none. An explicit 1 would be a second encoding of "lock".
+  if (tbs.scope == 0) {
+    if (!internal::CopyExact<kLockIdSize>(tbs.lock_id, std::span<uint8_t, kLockIdSize>(f.lock_id))) {
+      return StatusCode::kInvalidArgument;
+    }
+    f.scope = Scope::kLock;
+  } else if (tbs.scope == static_cast<uint32_t>(Scope::kGroup)) {
+    if (tbs.lock_id.size != 0) return StatusCode::kInvalidArgument;
+    f.scope = Scope::kGroup;
+  } else {
+    return StatusCode::kInvalidArgument;
+  }
+  f.group_id = tbs.group_id;
+  if (!internal::CopyExact<crypto::kP256CompressedKeySize>(
           tbs.holder_key, std::span<uint8_t, crypto::kP256CompressedKeySize>(f.holder_key)) ||
       !internal::CopyExact<kKeyIdSize>(tbs.issuer_key_id, std::span<uint8_t, kKeyIdSize>(f.issuer_key_id))) {
     return StatusCode::kInvalidArgument;
@@ -102,6 +122,29 @@ Status CheckCertificateSignature(const mortise_KeyCertificate& wire, const crypt
   return s.ok() ? s : Status(StatusCode::kUnauthenticated);
 }
 
+Status VerifyOwnerIssuedCertificate(std::span<const uint8_t> certificate, const crypto::P256PublicKey& owner,
+                                    CertificateFields& fields, std::optional<crypto::P256PublicKey>& holder) {
+  uint8_t scratch[kMaxCertificateSize];
+  mortise_KeyCertificate wire = mortise_KeyCertificate_init_zero;
+  MORTISE_TRY(DecodeStrict(certificate, mortise_KeyCertificate_fields, &wire, scratch));
+  MORTISE_TRY(DecodeCertificateWire(wire, fields));
+  if (fields.issuer_key_id != KeyIdOf(owner)) return StatusCode::kUnauthenticated;
+  MORTISE_TRY(CheckCertificateSignature(wire, owner));
+  Result<crypto::P256PublicKey> key = crypto::P256PublicKey::Import(fields.holder_key);
+  if (!key.ok()) return StatusCode::kInvalidArgument;
+  holder.emplace(*key);
+  return Status::Ok();
+}
+
+crypto::Digest DomainDigest(std::span<const uint8_t> domain, std::span<const uint8_t> tbs) {
+  crypto::Sha256 h;
+  h.Update(domain);
+  h.Update(tbs);
+  crypto::Digest d{};
+  h.Final(d);
+  return d;
+}
+
 KeyLimits LimitsOf(const CertificateFields& f) {
   KeyLimits l;
   l.serial = f.serial;
@@ -112,6 +155,7 @@ KeyLimits LimitsOf(const CertificateFields& f) {
   l.schedule = f.schedule;
   l.claim_generation = f.claim_generation;
   l.max_uses = f.max_uses;
+  l.group_id = f.scope == Scope::kGroup ? f.group_id : 0;
   return l;
 }
 
@@ -139,9 +183,17 @@ Status CheckTime(const KeyLimits& l, const VerifyContext& ctx) {
 }
 
 Status CheckAccessList(const KeyLimits& l, const VerifyContext& ctx) {
-  // A certificate of an earlier claim of this lock (even by the same owner
-  // key, after a factory reset) is over, whatever any list says.
-  if (l.claim_generation != ctx.claim_generation) return StatusCode::kPermissionDenied;
+  if (l.group_id != 0) {
+    // A group key opens only a lock whose current membership, signed for
+    // this lock and claim generation, lists its group (A12).
+    bool member = false;
+    for (const uint64_t g : ctx.groups) member = member || g == l.group_id;
+    if (!member) return StatusCode::kPermissionDenied;
+  } else if (l.claim_generation != ctx.claim_generation) {
+    // A certificate of an earlier claim of this lock (even by the same owner
+    // key, after a factory reset) is over, whatever any list says.
+    return StatusCode::kPermissionDenied;
+  }
   // An admin's own list speaks for the keys its key issued, and no others.
   for (const AccessListState& admin : ctx.admin_lists) {
     if (!admin.by_admin || admin.signer != l.issuer) continue;
@@ -171,7 +223,12 @@ Result<size_t> IssueCertificate(const CertificateFields& fields, const crypto::P
 
   mortise_KeyCertificateTbs tbs = mortise_KeyCertificateTbs_init_zero;
   tbs.version = kCertificateVersion;
-  internal::SetBytes(tbs.lock_id, fields.lock_id);
+  if (fields.scope == Scope::kGroup) {
+    tbs.scope = static_cast<uint32_t>(Scope::kGroup);
+    tbs.group_id = fields.group_id;
+  } else {
+    internal::SetBytes(tbs.lock_id, fields.lock_id);
+  }
   internal::SetBytes(tbs.holder_key, fields.holder_key);
   tbs.role = static_cast<uint32_t>(fields.role);
   tbs.permissions = fields.permissions;
@@ -279,9 +336,14 @@ Result<VerifiedKey> VerifyChain(std::span<const uint8_t> bytes, std::span<const 
     if (admin.max_uses != 0 && (leaf.max_uses == 0 || leaf.max_uses > admin.max_uses)) {
       return StatusCode::kPermissionDenied;
     }
+    // Where it opens: exactly where the admin's certificate opens (an admin
+    // of one door issues keys for that door; an admin of a group, for it).
+    if (leaf.scope != admin.scope || leaf.group_id != admin.group_id) return StatusCode::kPermissionDenied;
   }
   for (pb_size_t i = 0; i < chain.certs_count; ++i) {
-    if (f[i].lock_id != ctx.lock_id) return StatusCode::kPermissionDenied;
+    // A group certificate's lock is checked through the membership
+    // (CheckAccessList below); a lock certificate names this one.
+    if (f[i].scope == Scope::kLock && f[i].lock_id != ctx.lock_id) return StatusCode::kPermissionDenied;
     if ((f[i].permissions & ~RoleAllowedPermissions(f[i].role)) != 0) return StatusCode::kPermissionDenied;
     MORTISE_TRY(CheckAccessList(LimitsOf(f[i]), ctx));
   }

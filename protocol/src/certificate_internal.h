@@ -19,6 +19,15 @@ Status DecodeCertificateWire(const mortise_KeyCertificate& wire, CertificateFiel
 // kUnauthenticated unless `issuer` signed the certificate's exact tbs.
 Status CheckCertificateSignature(const mortise_KeyCertificate& wire, const crypto::P256PublicKey& issuer);
 KeyLimits LimitsOf(const CertificateFields& fields);
+// An admin's certificate carried inside a signed update (access list, group
+// membership): decodes it, checks the owner signed it, and returns its
+// fields and holder key (which must sign the update).
+// kInvalidArgument: malformed. kUnauthenticated: not the owner's.
+Status VerifyOwnerIssuedCertificate(std::span<const uint8_t> certificate, const crypto::P256PublicKey& owner,
+                                    CertificateFields& fields, std::optional<crypto::P256PublicKey>& holder);
+// SHA-256(domain || tbs), `domain` including its terminating zero: every
+// Mortise signature kind has its own, so none passes as another.
+crypto::Digest DomainDigest(std::span<const uint8_t> domain, std::span<const uint8_t> tbs);
 // kPermissionDenied: revoked, disabled or below its issuer's minimum epoch.
 Status CheckAccessList(const KeyLimits& limits, const VerifyContext& context);
 // kFailedPrecondition: time-limited while the time is unknown.

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "domain_digest.h"
+#include "certificate_internal.h"
 #include "le.h"
 #include "mortise/protocol/permissions.h"
 

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "certificate_internal.h"
 #include "le.h"
 #include "mortise/crypto/kdf.h"
 #include "mortise/core/attributes.h"
@@ -115,7 +116,11 @@ Status LockAuthority::Start() {
   } else if (n.status().code() != StatusCode::kNotFound) {
     return n.status();
   }
-  return access_list_.Load();
+  // Both load whatever the other reports: the lock starts with the floors
+  // it could read, and the first error is returned for the integrator.
+  const Status lists = access_list_.Load();
+  const Status groups = groups_.Load();
+  return lists.ok() ? groups : lists;
 }
 
 Status LockAuthority::InstallOwner(const crypto::P256PublicKey& owner,
@@ -160,7 +165,8 @@ Status LockAuthority::Wipe() {
   }
   owner_.reset();
   generation_ = 0;
-  return access_list_.Wipe();
+  MORTISE_TRY(access_list_.Wipe());
+  return groups_.Wipe();
 }
 
 Result<VerifiedKey> LockAuthority::VerifyKey(std::span<const uint8_t> chain, const core::DoorLock& lock) const {
@@ -193,6 +199,11 @@ VerifyContext LockAuthority::Context(std::optional<int64_t> utc_now, int32_t utc
   ctx.access_list = &access_list_.state();
   ctx.admin_lists = access_list_.admin_lists();
   ctx.claim_generation = generation_;
+  // Only a membership of this claim counts (a wipe cut short by power may
+  // leave one of the previous claim behind).
+  if (groups_.state().claim_generation == generation_ && groups_.state().version != 0) {
+    ctx.groups = groups_.state().group_list();
+  }
   return ctx;
 }
 
@@ -222,6 +233,24 @@ Status LockAuthority::Authorize(const VerifiedKey& key, Command command, core::O
 Status LockAuthority::ApplyAccessList(std::span<const uint8_t> update) {
   if (!claimed()) return StatusCode::kFailedPrecondition;
   return access_list_.Apply(update, identity_->lock_id(), generation_, *owner_);
+}
+
+Status LockAuthority::ApplyGroupMembership(std::span<const uint8_t> update, std::optional<int64_t> utc_now,
+                                           int32_t utc_offset_s) {
+  if (!claimed()) return StatusCode::kFailedPrecondition;
+  MORTISE_ASSIGN_OR_RETURN(const VerifiedGroupMembership verified,
+                           VerifyGroupMembership(update, identity_->lock_id(), generation_, *owner_));
+  if (verified.admin) {
+    const VerifyContext ctx = Context(utc_now, utc_offset_s);
+    MORTISE_TRY(internal::CheckAccessList(*verified.admin, ctx));
+    MORTISE_TRY(internal::CheckTime(*verified.admin, ctx));
+  }
+  return groups_.Apply(verified.state);
+}
+
+Status LockAuthority::ApplyGroupMembership(std::span<const uint8_t> update, const core::DoorLock& lock) {
+  Result<int64_t> offset = lock.ReadAttribute(core::AttributeId::kUtcOffset);
+  return ApplyGroupMembership(update, lock.utc_now(), offset.ok() ? static_cast<int32_t>(*offset) : 0);
 }
 
 Status LockAuthority::SetTime(const VerifiedKey& key, core::OperationSource source, int64_t utc_s,

@@ -1,8 +1,10 @@
 #include "mortise/protocol/node.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "codec.h"
+#include "le.h"
 #include "mortise.pb.h"
 
 namespace mortise::protocol {
@@ -88,6 +90,7 @@ Result<size_t> LockNode::Handle(std::span<const uint8_t> frame, uint64_t now_ms,
         }
         break;
       }
+      case FrameType::kSignedUpdate: n = HandleSignedUpdate(body, now_ms, out); break;
       case FrameType::kInfo: {
         if (!body.empty()) break;
         mortise_LockInfo info = mortise_LockInfo_init_zero;
@@ -113,7 +116,80 @@ Result<size_t> LockNode::Handle(std::span<const uint8_t> frame, uint64_t now_ms,
   return 1 + *n;
 }
 
-// --- Client-side helper ---------------------------------------------------------
+Result<size_t> LockNode::HandleSignedUpdate(std::span<const uint8_t> body, uint64_t now_ms, std::span<uint8_t> out) {
+  // A frame nobody can parse (no kind, an unknown kind, an oversized or
+  // malformed update) is answered 0x00 by Handle.
+  if (body.size() < 2 || out.size() < kSignedUpdateReplySize - 1) return StatusCode::kInvalidArgument;
+  const auto kind = static_cast<SignedUpdateKind>(body[0]);
+  const std::span<const uint8_t> update = body.subspan(1);
+  StatusCode status = StatusCode::kOk;
+  uint64_t held = 0;
+  // Cheap checks first (a decode, no signature): this lock, this claim, a
+  // version above the one held; then the budget; only then a signature.
+  const auto cheap = [&](const LockId& lock_id, uint32_t generation, uint64_t version) {
+    if (!authority_.claimed()) return StatusCode::kFailedPrecondition;
+    if (lock_id != authority_.identity().lock_id() || generation != authority_.claim_generation()) {
+      return StatusCode::kPermissionDenied;
+    }
+    if (version <= held) return StatusCode::kAlreadyExists;
+    // The budget: a signature check at most every kSignedUpdateCostMs on
+    // average, kSignedUpdateBurst at once.
+    const uint64_t start = update_schedule_ms_ > now_ms ? update_schedule_ms_ : now_ms;
+    if (start - now_ms >= kSignedUpdateBurst * kSignedUpdateCostMs) return StatusCode::kUnavailable;
+    update_schedule_ms_ = start + kSignedUpdateCostMs;
+    return StatusCode::kOk;
+  };
+  switch (kind) {
+    case SignedUpdateKind::kAccessList: {
+      if (update.size() > kMaxAccessListUpdateSize) return StatusCode::kInvalidArgument;
+      MORTISE_ASSIGN_OR_RETURN(const AccessListHeader h, PeekAccessList(update));
+      held = authority_.AccessListHeldVersion(h);
+      status = cheap(h.lock_id, h.claim_generation, h.version);
+      if (status == StatusCode::kOk) status = authority_.ApplyAccessList(update).code();
+      held = authority_.AccessListHeldVersion(h);
+      break;
+    }
+    case SignedUpdateKind::kGroupMembership: {
+      if (update.size() > kMaxGroupMembershipUpdateSize) return StatusCode::kInvalidArgument;
+      MORTISE_ASSIGN_OR_RETURN(const GroupMembershipHeader h, PeekGroupMembership(update));
+      held = authority_.group_membership_floor();
+      status = cheap(h.lock_id, h.claim_generation, h.version);
+      if (status == StatusCode::kOk) status = authority_.ApplyGroupMembership(update, lock_).code();
+      held = authority_.group_membership_floor();
+      break;
+    }
+    default: return StatusCode::kInvalidArgument;
+  }
+  out[0] = static_cast<uint8_t>(kind);
+  out[1] = static_cast<uint8_t>(status);
+  internal::PutU64(out.data() + 2, held);
+  return kSignedUpdateReplySize - 1;
+}
+
+// --- Client-side helpers --------------------------------------------------------
+
+Result<size_t> EncodeSignedUpdateFrame(SignedUpdateKind kind, std::span<const uint8_t> update, std::span<uint8_t> out) {
+  if (update.empty()) return StatusCode::kInvalidArgument;
+  if (out.size() < 2 + update.size()) return StatusCode::kResourceExhausted;
+  out[0] = static_cast<uint8_t>(FrameType::kSignedUpdate);
+  out[1] = static_cast<uint8_t>(kind);
+  std::memcpy(out.data() + 2, update.data(), update.size());
+  return 2 + update.size();
+}
+
+Result<SignedUpdateReply> DecodeSignedUpdateReply(std::span<const uint8_t> frame) {
+  if (frame.size() != kSignedUpdateReplySize || frame[0] != static_cast<uint8_t>(FrameType::kSignedUpdate) ||
+      (frame[1] != static_cast<uint8_t>(SignedUpdateKind::kAccessList) &&
+       frame[1] != static_cast<uint8_t>(SignedUpdateKind::kGroupMembership)) ||
+      frame[2] > static_cast<uint8_t>(StatusCode::kUnimplemented)) {
+    return StatusCode::kInvalidArgument;
+  }
+  SignedUpdateReply r;
+  r.kind = static_cast<SignedUpdateKind>(frame[1]);
+  r.status = static_cast<StatusCode>(frame[2]);
+  r.held_version = internal::GetU64(frame.data() + 3);
+  return r;
+}
 
 Result<LockInfoView> DecodeLockInfo(std::span<const uint8_t> frame) {
   if (frame.empty() || frame[0] != static_cast<uint8_t>(FrameType::kInfo)) return StatusCode::kInvalidArgument;

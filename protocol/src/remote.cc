@@ -2,8 +2,8 @@
 
 #include <cstring>
 
+#include "certificate_internal.h"
 #include "codec.h"
-#include "domain_digest.h"
 #include "mortise.pb.h"
 #include "mortise/crypto/aead.h"
 #include "mortise/crypto/kdf.h"

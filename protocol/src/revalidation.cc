@@ -4,7 +4,6 @@
 
 #include "certificate_internal.h"
 #include "codec.h"
-#include "domain_digest.h"
 #include "mortise.pb.h"
 #include "mortise/crypto/hash.h"
 
@@ -22,9 +21,9 @@ std::span<const uint8_t> View(const BytesT& field) {
   return std::span<const uint8_t>(field.bytes, field.size);
 }
 
+// Domain separation: no certificate, access list, session or envelope
+// signature can be presented as a token's, even over identical bytes.
 crypto::Digest TokenDigest(std::span<const uint8_t> tbs) {
-  // Domain separation: no certificate, access list, session or envelope
-  // signature can be presented as a token's, even over identical bytes.
   return internal::DomainDigest(std::span<const uint8_t>(kDomain, sizeof(kDomain)), tbs);
 }
 

@@ -45,7 +45,10 @@ bool IsPrintableAscii(std::string_view s) {
   return true;
 }
 
-// The chain splits and every certificate names the lock of `lock_key`.
+// The chain splits and every lock-scoped certificate names the lock of
+// `lock_key` (a group key names no lock: it opens where the group's
+// memberships say; the lock key beside it says which door the holder starts
+// with).
 Result<ShareChain> CheckShareChain(std::span<const uint8_t> chain, const crypto::P256PublicKey& lock_key,
                                    TextError* why) {
   MORTISE_ASSIGN_OR_RETURN(ShareChain split, SplitChain(chain, why));
@@ -53,7 +56,7 @@ Result<ShareChain> CheckShareChain(std::span<const uint8_t> chain, const crypto:
   for (size_t i = 0; i < split.count; ++i) {
     Result<CertificateFields> f = DecodeCertificate(split.certificates[i]);
     if (!f.ok()) return Fail(why, TextProblem::kChainMalformedCert);
-    if (f->lock_id != lock_id) return Fail(why, TextProblem::kChainOtherLock);
+    if (f->scope == Scope::kLock && f->lock_id != lock_id) return Fail(why, TextProblem::kChainOtherLock);
   }
   return split;
 }

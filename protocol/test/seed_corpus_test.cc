@@ -16,6 +16,7 @@
 #include "mortise.pb.h"
 #include "mortise/protocol/access_list.h"
 #include "mortise/protocol/claim.h"
+#include "mortise/protocol/group_membership.h"
 #include "mortise/protocol/revalidation.h"
 #include "mortise/protocol/session.h"
 #include "mortise/sim/sim_lock.h"
@@ -79,6 +80,33 @@ TEST(SeedCorpusTest, GenerateSeeds) {
   admin_update.resize(*am);
   ASSERT_TRUE(VerifyAccessList(admin_update, lock, testing::kGeneration, owner.public_key()).ok());
   Write("access_list", "admin_update", admin_update);
+
+  // Group memberships (the owner's and an admin's with manage groups) and a
+  // group-scoped certificate.
+  GroupMembershipState groups;
+  groups.version = 2;
+  groups.claim_generation = testing::kGeneration;
+  groups.groups[groups.count++] = 0xB0;
+  groups.groups[groups.count++] = 0x0123456789ABCDEFull;
+  Bytes membership(kMaxGroupMembershipUpdateSize);
+  Result<size_t> gm = SignGroupMembership(groups, lock, owner, rng.drbg, membership);
+  ASSERT_TRUE(gm.ok());
+  membership.resize(*gm);
+  ASSERT_TRUE(VerifyGroupMembership(membership, lock, testing::kGeneration, owner.public_key()).ok());
+  Write("group_membership", "owner_update", membership);
+  Bytes admin_membership(kMaxGroupMembershipUpdateSize);
+  Result<size_t> gam = SignGroupMembership(groups, lock, admin, rng.drbg, admin_membership, admin_cert);
+  ASSERT_TRUE(gam.ok());
+  admin_membership.resize(*gam);
+  ASSERT_TRUE(VerifyGroupMembership(admin_membership, lock, testing::kGeneration, owner.public_key()).ok());
+  Write("group_membership", "admin_update", admin_membership);
+  CertificateFields grp = g;
+  grp.scope = Scope::kGroup;
+  grp.group_id = 0xB0;
+  grp.lock_id = {};
+  grp.claim_generation = 0;
+  grp.serial = 13;
+  Write("certificate", "group_chain", testing::Chain(testing::Issue(grp, owner, rng.drbg)));
 
   // Claim: one real exchange, each datagram prefixed with the fuzzer's mode
   // byte (0: lock, window open; 1: lock after hello; 2: owner awaiting

@@ -96,6 +96,21 @@ Result<size_t> SignAccessList(const AccessListState& state, const LockId& lock_i
 Result<AccessListState> VerifyAccessList(std::span<const uint8_t> update, const LockId& lock_id,
                                          uint32_t claim_generation, const crypto::P256PublicKey& owner);
 
+// What a lock can learn from an update before any signature check (frame
+// 0x05 refuses most forgeries with it): the lock, claim, version and which
+// issuer's list it is (an admin's key id comes from its certificate, whose
+// owner signature is not checked here).
+struct AccessListHeader {
+  LockId lock_id{};
+  uint32_t claim_generation = 0;
+  uint64_t version = 0;
+  bool by_admin = false;
+  KeyId signer{};  // by_admin only
+};
+// kInvalidArgument: malformed or non-canonical, wrong format, version 0, a
+// malformed issuer certificate.
+Result<AccessListHeader> PeekAccessList(std::span<const uint8_t> update);
+
 // Lock side: the accepted list, kept in the store.
 class AccessListStore {
  public:
@@ -133,6 +148,10 @@ class AccessListStore {
   std::span<const AccessListState> admin_lists() const { return std::span<const AccessListState>(admin_, admin_count_); }
   // The lowest version the lock will still refuse.
   uint64_t floor() const { return floor_; }
+  // The highest version accepted from the issuer `header` names (the
+  // owner: floor(); an admin: its slot's, 0 when it has none): an update
+  // must be above it.
+  uint64_t HeldVersion(const AccessListHeader& header) const;
 
  private:
   Status Persist(const AccessListState& state);

@@ -42,6 +42,19 @@ inline constexpr size_t kMaxChainSize = 472;
 inline constexpr std::string_view kKeyTextPrefix = "MK1.";
 inline constexpr size_t kMaxChainTextSize = 4 + (kMaxChainSize * 4 + 2) / 3;
 
+// Where a key opens (KeyCertificateTbs.scope, docs/protocol.md 4.1). The
+// numbers are the wire's.
+enum class Scope : uint32_t {
+  // The one lock named by lock_id, at its claim generation. On the wire the
+  // scope field is left out (0) for it, so certificates from before scopes
+  // keep their exact bytes; an explicit 1 is refused (a second encoding).
+  kLock = 1,
+  // Every lock of the owner whose signed group membership
+  // (group_membership.h) lists group_id; lock_id and claim_generation are
+  // absent (the membership names the lock and its claim generation).
+  kGroup = 2,
+};
+
 // Local time of day [start_minute, end_minute) on the days of days_mask
 // (bit 0 Sunday ... bit 6 Saturday). Requires 1 <= days_mask <= 0x7F and
 // start_minute < end_minute <= 1440.
@@ -68,6 +81,8 @@ struct CertificateFields {
   uint32_t revalidation_max_age = 0;  // seconds, 0: no revalidation needed
   uint32_t claim_generation = 0;      // the lock's, reported at claiming
   uint64_t parent_serial = 0;         // 0: owner-signed; else the issuing admin certificate's serial
+  Scope scope = Scope::kLock;         // kGroup: lock_id and claim_generation are zero
+  uint64_t group_id = 0;              // kGroup only, != 0
 
   KeyRef key_ref() const { return KeyRef{issuer_key_id, serial}; }
 
@@ -80,7 +95,9 @@ struct CertificateFields {
 // Returns the encoded length.
 // kInvalidArgument: fields that could never verify (role unspecified,
 // unknown permission bits, permissions beyond the role, an empty or inverted
-// window or schedule, serial 0). kResourceExhausted: `out` too small.
+// window or schedule, serial 0; a group scope with group_id 0 or with a
+// claim generation, a lock scope with a group_id). kResourceExhausted: `out`
+// too small.
 // Signing errors: as P256KeyPair::Sign.
 Result<size_t> IssueCertificate(const CertificateFields& fields, const crypto::P256KeyPair& issuer,
                                 crypto::Drbg& drbg, std::span<uint8_t> out);
@@ -113,7 +130,10 @@ struct VerifyContext {
   int32_t utc_offset_s = 0;                      // local time = UTC + offset (schedules)
   const AccessListState* access_list = nullptr;  // the owner's; nullptr: nothing revoked
   std::span<const AccessListState> admin_lists;  // each applies to its signer's keys only
-  uint32_t claim_generation = 0;                 // every certificate must name it
+  uint32_t claim_generation = 0;                 // every lock-scoped certificate must name it
+  // The groups of the lock's current membership (group_membership.h): a
+  // group-scoped certificate verifies only when its group is among them.
+  std::span<const uint64_t> groups;
 };
 
 // The limits of one certificate that can change their verdict after it was
@@ -128,6 +148,7 @@ struct KeyLimits {
   std::optional<WeeklyWindow> schedule;
   uint32_t claim_generation = 0;
   uint32_t max_uses = 0;  // 0: unlimited
+  uint64_t group_id = 0;  // a group-scoped certificate's group (0: lock scope)
 
   KeyRef key_ref() const { return KeyRef{issuer, serial}; }
 };
@@ -180,7 +201,9 @@ VerifiedKey OwnerKey(const crypto::P256PublicKey& owner);
 // kUnauthenticated: a signature does not verify, or an issuer is not the
 //   owner (or, for a holder, the admin before it).
 // kPermissionDenied: another lock's certificate, or one of another claim
-//   generation; permissions beyond the role; bad delegation (including a
+//   generation; a group-scoped certificate whose group the lock's current
+//   membership does not list (or a delegated chain whose two certificates
+//   differ in scope or group); permissions beyond the role; bad delegation (including a
 //   leaf not issued under the admin certificate it comes with, or with more
 //   uses than it); revoked, disabled or below the minimum epoch; a
 //   certificate demands revalidation (revalidation_max_age != 0), and this
@@ -213,8 +236,9 @@ Result<VerifiedKey> VerifyChain(std::span<const uint8_t> chain, const VerifyCont
 Result<VerifiedKey> VerifyChain(std::span<const uint8_t> chain, std::span<const uint8_t> revalidation,
                                 const VerifyContext& context);
 
-// Applies the access list and the time to a key verified earlier, with no
-// asymmetric operation: sessions call it before every command, so a
+// Applies the access list, the group membership and the time to a key
+// verified earlier, with no asymmetric operation (a door taken out of a
+// group refuses the group's keys inside open sessions too): sessions call it before every command, so a
 // revocation or an expiry takes effect inside an open or resumed session.
 // kPermissionDenied / kFailedPrecondition / kOutOfRange as VerifyChain;
 // for a revalidated key also kFailedPrecondition while the time is unknown

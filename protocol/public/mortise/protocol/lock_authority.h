@@ -20,6 +20,7 @@
 #include "mortise/crypto/secret.h"
 #include "mortise/protocol/access_list.h"
 #include "mortise/protocol/certificate.h"
+#include "mortise/protocol/group_membership.h"
 #include "mortise/protocol/identity.h"
 #include "mortise/protocol/permissions.h"
 #include "mortise/status.h"
@@ -59,7 +60,8 @@ class LockAuthority {
  public:
   // `store` and `drbg` must outlive the object; the DRBG must be seeded
   // from the lock's own entropy source before Start().
-  LockAuthority(core::DurableStore& store, crypto::Drbg& drbg) : store_(store), drbg_(drbg), access_list_(store) {}
+  LockAuthority(core::DurableStore& store, crypto::Drbg& drbg)
+      : store_(store), drbg_(drbg), access_list_(store), groups_(store) {}
 
   // Loads (or, at first start, creates) the identity, then the owner and the
   // access list. Errors: LockIdentity::LoadOrCreate's; kDataLoss for a
@@ -79,6 +81,12 @@ class LockAuthority {
   // generations existed). Certificates and access lists must name it.
   uint32_t claim_generation() const { return generation_; }
   uint64_t access_list_floor() const { return access_list_.floor(); }
+  // The highest version accepted from the issuer of an access list (frame
+  // 0x05's cheap check and answer; AccessListStore::HeldVersion).
+  uint64_t AccessListHeldVersion(const AccessListHeader& header) const { return access_list_.HeldVersion(header); }
+  // The lock's current group membership and the highest version accepted.
+  const GroupMembershipState& group_membership() const { return groups_.state(); }
+  uint64_t group_membership_floor() const { return groups_.floor(); }
 
   // Claiming (claim.h) installs the root of authority and the offline-PIN
   // secret in one transaction, before anything is reported to the owner,
@@ -89,7 +97,7 @@ class LockAuthority {
   Status InstallOwner(const crypto::P256PublicKey& owner, std::span<const uint8_t, kOfflinePinSecretSize> pin_secret);
 
   // Factory reset of the protocol state: forgets the owner, the offline-PIN
-  // secret and the access list. The identity stays (it is the lock's, not
+  // secret, the access list and the group membership (not its floor). The identity stays (it is the lock's, not
   // the owner's), and so do the use counts (ConsumeUse) and the access-list
   // version floor: forgetting either would revive spent or revoked keys. Store errors: returned; RAM forgets the owner only after
   // the store did.
@@ -140,6 +148,20 @@ class LockAuthority {
   // the owner's, or an admin's own (access_list.h).
   // kFailedPrecondition: not claimed. Otherwise AccessListStore::Apply's.
   Status ApplyAccessList(std::span<const uint8_t> update);
+
+  // Stores and applies a signed group membership (carried by any device),
+  // the owner's or one of an admin of this lock holding kPermManageGroups
+  // whose certificate the owner's access list does not refuse and whose
+  // window and schedule hold now (a revoked or expired admin changes
+  // nothing). kFailedPrecondition: not claimed; or an admin certificate
+  // limited in time while the lock's time is unknown. kPermissionDenied /
+  // kOutOfRange: the admin's certificate is refused by the access list or
+  // its time. Otherwise VerifyGroupMembership's and
+  // GroupMembershipStore::Apply's statuses.
+  Status ApplyGroupMembership(std::span<const uint8_t> update, std::optional<int64_t> utc_now,
+                              int32_t utc_offset_s);
+  // The same with the lock's time and UTC offset.
+  Status ApplyGroupMembership(std::span<const uint8_t> update, const core::DoorLock& lock);
 
   // Sets the lock's clock for a verified key. Forward moves need
   // kPermSetTime; `allow_backwards` additionally needs the owner
@@ -213,6 +235,7 @@ class LockAuthority {
   uint32_t generation_ = 0;
   KeyTableObserver* key_observer_ = nullptr;
   AccessListStore access_list_;
+  GroupMembershipStore groups_;
 };
 
 }  // namespace mortise::protocol

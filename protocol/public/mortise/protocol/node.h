@@ -9,6 +9,11 @@
 //   0x03 remote   a RemoteCommand envelope  (remote.h)
 //   0x04 info     empty request; the reply is a LockInfo (unauthenticated:
 //                 lock id, key hash, claimed, protocol version, claim window)
+//   0x05 update   a signed update any device may carry without a session or
+//                 a key of its own: kind (1: access list, 2: group
+//                 membership) || the encoded update; the reply is
+//                 kind || status || the version now held (8 LE)
+//                 (SignedUpdateReply; docs/protocol.md section 12)
 //   0x06 custody  a log-custody acknowledgement (custody.h); answered only
 //                 when the integrator set a LogCustodian
 //
@@ -44,9 +49,38 @@ enum class FrameType : uint8_t {
   kSession = 2,
   kRemote = 3,
   kInfo = 4,
-  // 0x05: reserved for signed updates (access lists, group memberships).
+  kSignedUpdate = 5,
   kCustody = 6,
 };
+
+// Frame 0x05: what the update is (the byte after the type).
+enum class SignedUpdateKind : uint8_t {
+  kAccessList = 1,       // an AccessListUpdate (access_list.h), the owner's or an admin's
+  kGroupMembership = 2,  // a GroupMembershipUpdate (group_membership.h)
+};
+// The reply: 0x05 || kind (1) || status (1, a StatusCode: 0 applied,
+// kAlreadyExists not above the held version, ...) || held version (8 LE:
+// the highest version the lock has accepted for that kind and issuer, after
+// this update). Not signed (docs/protocol.md section 12 says why).
+inline constexpr size_t kSignedUpdateReplySize = 1 + 1 + 1 + 8;
+// Signature checks frame 0x05 spends at most: one per
+// kSignedUpdateCostMs on average, kSignedUpdateBurst in a row. Beyond, an
+// update that passed the cheap checks is answered kUnavailable unverified
+// (a carrier retries later), so a flood of well-formed forgeries costs the
+// lock at most 4 verifications a second.
+inline constexpr uint64_t kSignedUpdateCostMs = 250;
+inline constexpr uint64_t kSignedUpdateBurst = 8;
+
+struct SignedUpdateReply {
+  SignedUpdateKind kind = SignedUpdateKind::kAccessList;
+  StatusCode status = StatusCode::kOk;
+  uint64_t held_version = 0;
+};
+// Client side: builds the request frame (type, kind, update) into `out`.
+// kResourceExhausted: `out` too small. kInvalidArgument: an empty update.
+Result<size_t> EncodeSignedUpdateFrame(SignedUpdateKind kind, std::span<const uint8_t> update, std::span<uint8_t> out);
+// kInvalidArgument: not a 0x05 reply of the right size, or an unknown kind.
+Result<SignedUpdateReply> DecodeSignedUpdateReply(std::span<const uint8_t> frame);
 
 // Session frames are at most 1 + kMaxSessionMessageSize bytes (a third
 // message with the schema's largest identity and request; realistic ones
@@ -146,8 +180,15 @@ class LockNode final : public core::DoorLock::FactoryResetHook {
   SessionServer sessions_;
   RemoteServer remote_;
   CustodyServer custody_;
+  // Frame 0x05: cheap checks, the rate limit, then the authority.
+  Result<size_t> HandleSignedUpdate(std::span<const uint8_t> body, uint64_t now_ms, std::span<uint8_t> out);
+
   std::optional<ClaimLabel> label_;
   bool started_ = false;
+  // Frame 0x05's signature budget (a virtual schedule: each check moves it
+  // kSignedUpdateCostMs ahead; checks wait while it is more than the burst
+  // ahead of now).
+  uint64_t update_schedule_ms_ = 0;
 };
 
 }  // namespace mortise::protocol

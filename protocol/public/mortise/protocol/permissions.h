@@ -48,8 +48,13 @@ enum Permission : uint32_t {
   // key opens nothing: Authorize refuses it every command, even those any
   // verified key may run (ReadAttribute, EndSession, ApplyAccessList).
   kPermLogCustody = 1u << 11,
+  // May sign the group membership (group_membership.h) of this lock (admins
+  // only): which of the owner's groups the door belongs to. Apart from
+  // delegate because it decides where keys the admin did not issue (the
+  // owner's group keys) open, or stop opening.
+  kPermManageGroups = 1u << 12,
 };
-inline constexpr uint32_t kAllPermissions = (1u << 12) - 1;
+inline constexpr uint32_t kAllPermissions = (1u << 13) - 1;
 // The narrow duty rights: a key holding log custody and nothing beyond
 // these is a duty key and runs no command at all (Authorize).
 inline constexpr uint32_t kDutyPermissions = kPermRevalidate | kPermLogCustody;
@@ -58,7 +63,8 @@ inline constexpr uint32_t kDutyPermissions = kPermRevalidate | kPermLogCustody;
 // role's mask is refused as inconsistent, so a mislabelled "guest" can
 // never carry management rights, whatever an issuer's tool wrote.
 //   owner      everything
-//   admin      everything but firmware updates (so revalidate, log custody and delegate too)
+//   admin      everything but firmware updates (so revalidate, log custody,
+//              delegate and manage groups too)
 //   member     lock, unlock, unlatch, read log, passage mode
 //   guest      lock, unlock, unlatch
 //   installer  lock, unlock, set time, change settings, update firmware, read log

@@ -17,6 +17,9 @@ enum RecordKind : uint16_t {
   kRecordAccessList = 0x0110,    // index 0: header, epochs, disabled; index 1: revoked serials
   kRecordUseCounts = 0x0120,     // uses of keys with a max_uses limit, by key index
   kRecordKeyIndex = 0x0121,      // the key table: index -> (issuer key id, serial), kKeyIndexPages pages
+  // 0x0160-0x016F: group memberships. Index 0: the lock's current
+  // membership (group_membership.h).
+  kRecordGroupMembership = 0x0160,
 };
 
 enum ProtocolCounter : uint16_t {
@@ -41,6 +44,10 @@ enum ProtocolCounter : uint16_t {
   // (claim.h).
   kCounterClaimRuns = 24,
   kCounterClaimWindowBase = 25,
+  // The highest group-membership version the lock has accepted (the owner's
+  // and its admins' share one sequence). Raised only after the membership is
+  // stored; never lowered, kept by factory resets.
+  kCounterGroupMembershipVersion = 42,
 };
 
 }  // namespace mortise::protocol
