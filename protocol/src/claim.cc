@@ -9,6 +9,7 @@
 #include "mortise/crypto/aead.h"
 #include "mortise/crypto/kdf.h"
 #include "mortise/protocol/records.h"
+#include "mortise/text.h"
 
 namespace mortise::protocol {
 namespace {
@@ -172,11 +173,11 @@ Result<size_t> EncodeLabel(const ClaimLabel& label, std::span<char> out) {
 }
 
 Result<ClaimLabel> ParseLabel(std::string_view text) {
-  if (text.size() != kLabelTextSize || text.substr(0, kLabelPrefix.size()) != kLabelPrefix) {
+  if (text.size() != kLabelTextSize || !HasPrefix(text, kLabelPrefix)) {
     return StatusCode::kInvalidArgument;
   }
   uint8_t bin[kLabelBinarySize];
-  Result<size_t> n = internal::Base64UrlDecode(text.substr(kLabelPrefix.size()), bin);
+  Result<size_t> n = internal::Base64UrlDecode(DropPrefix(text, kLabelPrefix.size()), bin);
   if (!n.ok() || *n != kLabelBinarySize || bin[0] != kClaimVersion) return StatusCode::kInvalidArgument;
   ClaimLabel label;
   std::memcpy(label.lock_id.data(), bin + 1, kLockIdSize);
