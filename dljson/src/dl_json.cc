@@ -9,11 +9,14 @@
 #include <set>
 #include <stdexcept>
 
+#include "enum_names.h"
+
 namespace mortise::dljson {
 namespace {
 
 using json = nlohmann::json;
 using namespace core;
+using namespace enum_names;  // NOLINT: this module's own tables
 
 // Interaction Model statuses a Matter server answers with when it refuses a
 // request before the cluster sees it (Matter Core specification, "Status
@@ -39,116 +42,6 @@ struct Refusal : std::runtime_error {
 json Refused(const char* status, const std::string& message) {
   return json{{"ok", false}, {"status", status}, {"error", message}};
 }
-
-template <typename E>
-struct EnumNames {
-  const char* type;
-  std::vector<std::pair<E, const char*>> names;
-
-  const char* Name(E v) const {
-    for (const auto& [e, n] : names)
-      if (e == v) return n;
-    return "Unknown";
-  }
-  std::optional<E> Parse(const json& j) const {
-    if (j.is_string()) {
-      for (const auto& [e, n] : names)
-        if (j.get<std::string>() == n) return e;
-      return std::nullopt;
-    }
-    if (j.is_number_integer()) {
-      const int64_t v = j.get<int64_t>();
-      for (const auto& [e, n] : names)
-        if (static_cast<int64_t>(e) == v) return e;
-    }
-    return std::nullopt;
-  }
-  std::string Choices() const {
-    std::string s;
-    for (const auto& [e, n] : names) s += (s.empty() ? "" : ", ") + std::string(n);
-    return s;
-  }
-};
-
-const EnumNames<UserStatus> kUserStatus{
-    "UserStatus",
-    {{UserStatus::kAvailable, "Available"}, {UserStatus::kOccupiedEnabled, "OccupiedEnabled"},
-     {UserStatus::kOccupiedDisabled, "OccupiedDisabled"}}};
-const EnumNames<UserType> kUserType{
-    "UserType",
-    {{UserType::kUnrestrictedUser, "UnrestrictedUser"}, {UserType::kYearDayScheduleUser, "YearDayScheduleUser"},
-     {UserType::kWeekDayScheduleUser, "WeekDayScheduleUser"}, {UserType::kProgrammingUser, "ProgrammingUser"},
-     {UserType::kNonAccessUser, "NonAccessUser"}, {UserType::kForcedUser, "ForcedUser"},
-     {UserType::kDisposableUser, "DisposableUser"}, {UserType::kExpiringUser, "ExpiringUser"},
-     {UserType::kScheduleRestrictedUser, "ScheduleRestrictedUser"}, {UserType::kRemoteOnlyUser, "RemoteOnlyUser"}}};
-const EnumNames<CredentialRule> kCredentialRule{
-    "CredentialRule",
-    {{CredentialRule::kSingle, "Single"}, {CredentialRule::kDual, "Dual"}, {CredentialRule::kTri, "Tri"}}};
-const EnumNames<CredentialType> kCredentialType{
-    "CredentialType",
-    {{CredentialType::kProgrammingPIN, "ProgrammingPIN"}, {CredentialType::kPin, "PIN"},
-     {CredentialType::kRfid, "RFID"}, {CredentialType::kFingerprint, "Fingerprint"},
-     {CredentialType::kFingerVein, "FingerVein"}, {CredentialType::kFace, "Face"},
-     {CredentialType::kAliroCredentialIssuerKey, "AliroCredentialIssuerKey"},
-     {CredentialType::kAliroEvictableEndpointKey, "AliroEvictableEndpointKey"},
-     {CredentialType::kAliroNonEvictableEndpointKey, "AliroNonEvictableEndpointKey"}}};
-const EnumNames<DataOperationType> kDataOperation{
-    "DataOperationType",
-    {{DataOperationType::kAdd, "Add"}, {DataOperationType::kClear, "Clear"}, {DataOperationType::kModify, "Modify"}}};
-const EnumNames<OperatingMode> kOperatingMode{
-    "OperatingMode",
-    {{OperatingMode::kNormal, "Normal"}, {OperatingMode::kVacation, "Vacation"}, {OperatingMode::kPrivacy, "Privacy"},
-     {OperatingMode::kNoRemoteLockUnlock, "NoRemoteLockUnlock"}, {OperatingMode::kPassage, "Passage"}}};
-const EnumNames<OperationSource> kSource{
-    "OperationSource",
-    {{OperationSource::kUnspecified, "Unspecified"}, {OperationSource::kManual, "Manual"},
-     {OperationSource::kProprietaryRemote, "ProprietaryRemote"}, {OperationSource::kKeypad, "Keypad"},
-     {OperationSource::kAuto, "Auto"}, {OperationSource::kButton, "Button"}, {OperationSource::kSchedule, "Schedule"},
-     {OperationSource::kRemote, "Remote"}, {OperationSource::kRfid, "RFID"},
-     {OperationSource::kBiometric, "Biometric"}}};
-const EnumNames<OperationError> kOperationError{
-    "OperationError",
-    {{OperationError::kUnspecified, "Unspecified"}, {OperationError::kInvalidCredential, "InvalidCredential"},
-     {OperationError::kDisabledUserDenied, "DisabledUserDenied"}, {OperationError::kRestricted, "Restricted"},
-     {OperationError::kInsufficientBattery, "InsufficientBattery"}}};
-const EnumNames<LockOperationType> kLockOperation{
-    "LockOperationType",
-    {{LockOperationType::kLock, "Lock"}, {LockOperationType::kUnlock, "Unlock"},
-     {LockOperationType::kNonAccessUserEvent, "NonAccessUserEvent"},
-     {LockOperationType::kForcedUserEvent, "ForcedUserEvent"}, {LockOperationType::kUnlatch, "Unlatch"}}};
-const EnumNames<AlarmCode> kAlarm{
-    "AlarmCode",
-    {{AlarmCode::kLockJammed, "LockJammed"}, {AlarmCode::kLockFactoryReset, "LockFactoryReset"},
-     {AlarmCode::kLockRadioPowerCycled, "LockRadioPowerCycled"}, {AlarmCode::kWrongCodeEntryLimit, "WrongCodeEntryLimit"},
-     {AlarmCode::kFrontEsceutcheonRemoved, "FrontEsceutcheonRemoved"}, {AlarmCode::kDoorForcedOpen, "DoorForcedOpen"},
-     {AlarmCode::kDoorAjar, "DoorAjar"}, {AlarmCode::kForcedUser, "ForcedUser"},
-     {AlarmCode::kBatteryLow, "BatteryLow"}, {AlarmCode::kBatteryCritical, "BatteryCritical"},
-     {AlarmCode::kEmergencyPowerConnected, "EmergencyPowerConnected"}}};
-const EnumNames<DoorState> kDoorState{
-    "DoorState",
-    {{DoorState::kDoorOpen, "DoorOpen"}, {DoorState::kDoorClosed, "DoorClosed"}, {DoorState::kDoorJammed, "DoorJammed"},
-     {DoorState::kDoorForcedOpen, "DoorForcedOpen"}, {DoorState::kDoorUnspecifiedError, "DoorUnspecifiedError"},
-     {DoorState::kDoorAjar, "DoorAjar"}}};
-const EnumNames<LockDataType> kLockDataType{
-    "LockDataType",
-    {{LockDataType::kUnspecified, "Unspecified"}, {LockDataType::kProgrammingCode, "ProgrammingCode"},
-     {LockDataType::kUserIndex, "UserIndex"}, {LockDataType::kWeekDaySchedule, "WeekDaySchedule"},
-     {LockDataType::kYearDaySchedule, "YearDaySchedule"}, {LockDataType::kHolidaySchedule, "HolidaySchedule"},
-     {LockDataType::kPin, "PIN"}, {LockDataType::kRfid, "RFID"}, {LockDataType::kFingerprint, "Fingerprint"},
-     {LockDataType::kFingerVein, "FingerVein"}, {LockDataType::kFace, "Face"}}};
-const EnumNames<EventDetail> kDetail{
-    "EventDetail",
-    {{EventDetail::kNone, "None"}, {EventDetail::kInsideThumbTurn, "InsideThumbTurn"},
-     {EventDetail::kInsideHandle, "InsideHandle"}, {EventDetail::kMechanicalKey, "MechanicalKey"},
-     {EventDetail::kOutsideButton, "OutsideButton"}, {EventDetail::kUnexplainedMotion, "UnexplainedMotion"},
-     {EventDetail::kLockedOut, "LockedOut"}, {EventDetail::kModeRestricted, "ModeRestricted"},
-     {EventDetail::kScheduleRestricted, "ScheduleRestricted"}, {EventDetail::kTimeUnknown, "TimeUnknown"},
-     {EventDetail::kMotorJammed, "MotorJammed"}, {EventDetail::kCredentialPartial, "CredentialPartial"},
-     {EventDetail::kPinRequired, "PinRequired"}, {EventDetail::kUserExpired, "UserExpired"},
-     {EventDetail::kPrivacyButton, "PrivacyButton"}, {EventDetail::kEmergencyPower, "EmergencyPower"},
-     {EventDetail::kLockReserve, "LockReserve"}, {EventDetail::kUnlockReserve, "UnlockReserve"},
-     {EventDetail::kNonAccessUser, "NonAccessUser"}, {EventDetail::kOfflinePin, "OfflinePin"},
-     {EventDetail::kUtcOffsetChanged, "UtcOffsetChanged"}}};
 
 // Reads a command's arguments; every accessor refuses with a message that
 // names the command, the field and what is expected. Unknown fields are
@@ -590,41 +483,6 @@ std::string DoorLockJson::HandleLineImpl(std::string_view line) {
                    "{\"write\": name, \"value\": v}");
   }
   return resp.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-json EventToJson(const LockEvent& e) {
-  json out{{"event", EventKindName(e.kind)}, {"utc", e.utc_seconds}, {"monotonicMs", e.monotonic_ms}};
-  switch (e.kind) {
-    case EventKind::kLockOperation:
-    case EventKind::kLockOperationError:
-      out["lockOperationType"] = kLockOperation.Name(e.operation);
-      out["operationSource"] = kSource.Name(e.source);
-      out["userIndex"] = e.user_index == 0 ? json(nullptr) : json(e.user_index);
-      // Matter: Credentials, a nullable list of CredentialStruct; FabricIndex
-      // and SourceNode belong to a Matter bridge and are null here.
-      out["credentials"] = e.has_credential ? json::array({json{{"credentialType", kCredentialType.Name(e.credential.type)},
-                                                                {"credentialIndex", e.credential.index}}})
-                                            : json(nullptr);
-      out["fabricIndex"] = nullptr;
-      out["sourceNode"] = nullptr;
-      if (e.kind == EventKind::kLockOperationError) out["operationError"] = kOperationError.Name(e.error);
-      break;
-    case EventKind::kLockUserChange:
-      out["lockDataType"] = kLockDataType.Name(e.data_type);
-      out["dataOperationType"] = kDataOperation.Name(e.data_operation);
-      out["operationSource"] = kSource.Name(e.source);
-      out["userIndex"] = e.user_index == 0 ? json(nullptr) : json(e.user_index);
-      out["dataIndex"] = e.data_index == 0 ? json(nullptr) : json(e.data_index);
-      break;
-    case EventKind::kDoorStateChange: out["doorState"] = kDoorState.Name(e.door_state); break;
-    case EventKind::kDoorLockAlarm:
-      out["alarmCode"] = kAlarm.Name(e.alarm);
-      // Codes 0x80 and up are Mortise's power alarms, not Matter AlarmCodeEnum values.
-      if (static_cast<uint8_t>(e.alarm) >= 0x80) out["mortiseExtension"] = true;
-      break;
-  }
-  if (e.detail != EventDetail::kNone) out["detail"] = kDetail.Name(e.detail);
-  return out;
 }
 
 }  // namespace mortise::dljson

@@ -38,6 +38,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mortise/core/door_lock.h"
+#include "mortise/dljson/event_json.h"
 
 namespace mortise::dljson {
 
@@ -66,8 +67,5 @@ class DoorLockJson {
   uint16_t user_index_;
   std::optional<core::CredentialRef> key_;
 };
-
-// An event as JSON, with Matter names for its enums.
-nlohmann::json EventToJson(const core::LockEvent& event);
 
 }  // namespace mortise::dljson
