@@ -1,8 +1,8 @@
-#include "log_source.h"
+#include "mortise/protocol/log_source.h"
 
 #include <algorithm>
 
-namespace mortise::lockd {
+namespace mortise::protocol {
 namespace {
 
 static_assert(protocol::kLogChallengeBytes == store::kLogChallengeSize);
@@ -61,4 +61,4 @@ Result<size_t> AuditLogSource::ReadPage(uint64_t from, std::span<const uint8_t, 
   return sink.used();
 }
 
-}  // namespace mortise::lockd
+}  // namespace mortise::protocol

@@ -1,7 +1,8 @@
 // The audit log read over the protocol (protocol::LogSource): pages of
 // store::AuditLog::Export, whole items only, each page after the first
 // starting with an anchor that continues the previous page's chain, so a
-// reader feeds every page to one store::LogVerifier.
+// reader feeds every page to one store::LogVerifier. Portable: a
+// microcontroller lock serves its log with the same pager.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,7 @@
 #include "mortise/protocol/handlers.h"
 #include "mortise/store/audit_log.h"
 
-namespace mortise::lockd {
+namespace mortise::protocol {
 
 class AuditLogSource final : public protocol::LogSource {
  public:
@@ -25,4 +26,4 @@ class AuditLogSource final : public protocol::LogSource {
   store::AuditLog& log_;
 };
 
-}  // namespace mortise::lockd
+}  // namespace mortise::protocol
