@@ -1,8 +1,10 @@
-// Matter names of the core's enums, shared by the Door Lock adapter
-// (dl_json.cc) and the event renderer (event_json.cc). Internal to the module.
+// Matter names of the core's enums and the Interaction Model refusals, shared
+// by the translator (translate.cc), the Door Lock adapter (dl_json.cc) and the
+// event renderer (event_json.cc). Internal to the module.
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 #include <optional>
 #include <string>
 #include <utility>
@@ -127,5 +129,30 @@ inline const EnumNames<EventDetail> kDetail{
      {EventDetail::kLockReserve, "LockReserve"}, {EventDetail::kUnlockReserve, "UnlockReserve"},
      {EventDetail::kNonAccessUser, "NonAccessUser"}, {EventDetail::kOfflinePin, "OfflinePin"},
      {EventDetail::kUtcOffsetChanged, "UtcOffsetChanged"}}};
+
+// Interaction Model statuses a Matter server answers with when it refuses a
+// request before the cluster sees it (Matter Core specification, "Status
+// Codes"); the cluster's own DlStatus values ("Occupied", "InvalidField", ...)
+// travel in the same "status" field.
+inline constexpr const char* kInvalidCommand = "InvalidCommand";          // 0x85: malformed, missing or unknown field
+inline constexpr const char* kConstraintError = "ConstraintError";        // 0x87: a value outside its range or enum
+inline constexpr const char* kUnsupportedCommand = "UnsupportedCommand";  // 0x81
+inline constexpr const char* kUnsupportedAttribute = "UnsupportedAttribute";  // 0x86
+inline constexpr const char* kUnsupportedWrite = "UnsupportedWrite";      // 0x88: read-only attribute
+inline constexpr const char* kInvalidInState = "InvalidInState";          // 0xCB: not possible in the present state
+inline constexpr const char* kInvalidAction = "InvalidAction";            // 0x80: not a request at all
+inline constexpr const char* kFailure = "Failure";                        // 0x01
+
+// A request the adapter refuses: the Interaction Model status and a message
+// that goes back to the caller.
+struct Refusal : std::runtime_error {
+  Refusal(const std::string& what, const char* im_status = kInvalidCommand)
+      : std::runtime_error(what), status(im_status) {}
+  const char* status;
+};
+
+inline json Refused(const char* status, const std::string& message) {
+  return json{{"ok", false}, {"status", status}, {"error", message}};
+}
 
 }  // namespace mortise::dljson::enum_names
