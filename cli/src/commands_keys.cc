@@ -18,7 +18,7 @@
 #include "base64url.h"
 #include "key_string.h"
 #include "lock_session.h"
-#include "mortise/dljson/dl_json.h"
+#include "mortise/dljson/event_json.h"
 #include "mortise/protocol/access_list.h"
 #include "mortise/protocol/identity.h"
 #include "mortise/protocol/revalidation.h"

@@ -5,6 +5,7 @@
 #include "error.h"
 #include "refusal.h"
 #include "mortise/core/types.h"
+#include "mortise/dljson/translate.h"
 
 namespace mortise::cli {
 namespace {
@@ -146,13 +147,14 @@ void LockClient::Close() {
 }
 
 std::string LockClient::Manage(const std::string& line) {
+  // The lock takes the binary command (protocol/management.h): the JSON is
+  // translated here, and what the translation refuses gets dljson's answer
+  // without a round trip, exactly as the lock's adapter would give it.
+  const dljson::EncodedLine encoded = dljson::EncodeLine(line);
+  if (encoded.payload.empty()) return encoded.refusal.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   protocol::CommandRequest request;
   request.command = protocol::Command::kManagement;
-  request.payload = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(line.data()), line.size());
-  if (line.size() > protocol::kMaxRequestPayload) {
-    throw Error(ExitCode::kBadInput, "the command is too long for the lock (" + std::to_string(line.size()) +
-                                         " bytes; at most " + std::to_string(protocol::kMaxRequestPayload) + ")");
-  }
+  request.payload = std::span<const uint8_t>(encoded.payload);
   const protocol::CommandResponse r = Call(request);
   if (r.status != StatusCode::kOk) ThrowRefusal("the lock refused the command", r.status);
   return std::string(r.payload.begin(), r.payload.begin() + static_cast<ptrdiff_t>(r.payload_len));

@@ -78,8 +78,11 @@ class LockClient {
   // Ends the session at the lock, freeing its slot (a no-op without one).
   void Close();
 
-  // A Door Lock cluster command as a JSON line; returns the lock's JSON
-  // answer. Throws as Call, and Error(kRefused) when the command is refused.
+  // A Door Lock cluster command as a JSON line, sent as the binary
+  // management command it translates into (dljson/translate.h); returns the
+  // lock's JSON answer, or dljson's refusal when the line does not translate
+  // (nothing is sent). Throws as Call, and Error(kRefused) when the lock
+  // refuses the command.
   std::string Manage(const std::string& line);
 
   // Reads the audit log from `from` to the head in pages within the

@@ -1,6 +1,11 @@
 #include "mortise/crypto/backend.h"
 
-#include <mbedtls/config.h>
+// The configuration comes through an mbedTLS header, never <mbedtls/config.h>
+// itself: mbedTLS's own headers honour MBEDTLS_CONFIG_FILE (an MCU build's
+// configuration, which turns the static pool on); including config.h
+// directly would read Debian's default and silently leave the pool off.
+// scripts/check_portable refuses a direct include in portable sources.
+#include <mbedtls/platform.h>
 
 #if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C) && defined(MBEDTLS_PLATFORM_MEMORY)
 #include <mbedtls/memory_buffer_alloc.h>

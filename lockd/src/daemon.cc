@@ -26,7 +26,7 @@
 #include "events.h"
 #include "face.h"
 #include "log_key.h"
-#include "log_source.h"
+#include "mortise/protocol/log_source.h"
 #include "loop.h"
 #include "management.h"
 #include "mortise/protocol/claim.h"
@@ -130,8 +130,8 @@ struct Parts {
   std::unique_ptr<core::DoorLock> lock;
   std::optional<protocol::LockNode> node;
   std::unique_ptr<JsonManagement> management;
-  std::unique_ptr<AuditLogSource> log_source;
-  std::unique_ptr<AuditLogCustodian> log_custodian;
+  std::unique_ptr<protocol::AuditLogSource> log_source;
+  std::unique_ptr<protocol::AuditLogCustodian> log_custodian;
   std::unique_ptr<NodeAdapter> node_controls;
   std::unique_ptr<ControlHandler> control;
   Loop loop;
@@ -415,7 +415,7 @@ int RunDaemon(const Config& config) {
     return kExitFailure;
   }
   p.management = std::make_unique<JsonManagement>(lock);
-  p.log_source = std::make_unique<AuditLogSource>(*p.audit_log);
+  p.log_source = std::make_unique<protocol::AuditLogSource>(*p.audit_log);
   node.set_management(p.management.get());
   node.set_log_source(p.log_source.get());
   p.log_custodian = std::make_unique<AuditLogCustodian>(*p.audit_log);

@@ -1,49 +1,40 @@
-// The Door Lock cluster over the protocol (protocol/handlers.h): payloads
-// are dljson lines ({"invoke": "SetUser", ...}, {"read": ...}, {"write": ...})
-// that the lock classifies, the protocol authorizes for the key, and this
-// handler then runs through dljson::DoorLockJson.
-//
-// Why Classify mirrors dljson's dispatch exactly: the command the protocol
-// authorizes must be the one that runs. Run classifies the payload again
-// and refuses anything Classify would refuse, so no payload can be
-// authorized as one command and executed as another.
+// The Door Lock cluster over the protocol (protocol/handlers.h): the
+// protocol decodes a management payload once (protocol::DecodeManagement),
+// authorises the command it is (protocol::ClassifyManagement) and hands that
+// same decoded value here; this handler runs it through
+// dljson::DoorLockJson::Execute and answers with dljson's JSON response.
 #pragma once
 
 #include <cstdint>
 #include <span>
-#include <string_view>
 
 #include "mortise/core/door_lock.h"
 #include "mortise/protocol/certificate.h"
 #include "mortise/protocol/handlers.h"
-#include "mortise/protocol/permissions.h"
+#include "mortise/protocol/management.h"
 
 namespace mortise::lockd {
 
-// The protocol command a dljson line asks for (see the table in
-// docs/lockd.md). kInvalidArgument: not a JSON object dljson would run.
-Result<protocol::Command> ClassifyLine(std::string_view line);
-
 class JsonManagement final : public protocol::ManagementHandler {
  public:
-  // `source` is recorded for changes and applied to operations. The hook
-  // does not say whether a payload came over a session or a remote
-  // envelope, so the default is kRemote: the NoRemoteLockUnlock mode then
-  // refuses Lock/Unlock payloads on both paths (fail closed).
+  // `source` is the default for Run without one (tests). The hook is told
+  // whether a command came over a session or a remote envelope; the default
+  // is kRemote, so the NoRemoteLockUnlock mode then refuses Lock/Unlock on
+  // both paths (fail closed).
   explicit JsonManagement(core::DoorLock& lock, core::OperationSource source = core::OperationSource::kRemote)
       : lock_(lock), source_(source) {}
 
-  Result<protocol::Command> Classify(std::span<const uint8_t> payload) override;
-  // The answer is dljson's response line. kInvalidArgument: a payload
-  // Classify refuses. kResourceExhausted: the answer does not fit `out`.
-  // `source` (kProprietaryRemote over a session, kRemote in an envelope)
-  // is recorded and decides what the NoRemoteLockUnlock mode allows; the
-  // key is recorded in operation events as the protocol records its own.
-  Result<size_t> Run(const protocol::VerifiedKey& key, core::OperationSource source, std::span<const uint8_t> payload,
-                     std::span<uint8_t> out) override;
+  // The answer is dljson's response line. kResourceExhausted: the answer
+  // does not fit `out`. `source` (kProprietaryRemote over a session,
+  // kRemote in an envelope) is recorded and decides what the
+  // NoRemoteLockUnlock mode allows; the key is recorded in operation events
+  // as the protocol records its own.
+  Result<size_t> Run(const protocol::VerifiedKey& key, core::OperationSource source,
+                     const protocol::ManagementCommand& command, std::span<uint8_t> out) override;
   // The same with the source given at construction (tests).
-  Result<size_t> Run(const protocol::VerifiedKey& key, std::span<const uint8_t> payload, std::span<uint8_t> out) {
-    return Run(key, source_, payload, out);
+  Result<size_t> Run(const protocol::VerifiedKey& key, const protocol::ManagementCommand& command,
+                     std::span<uint8_t> out) {
+    return Run(key, source_, command, out);
   }
 
   // The creator id recorded for a key's changes (core::Actor::id): its role

@@ -7,6 +7,7 @@
 #include "codec.h"
 #include "mortise.pb.h"
 #include "mortise/crypto/hash.h"
+#include "mortise/text.h"
 
 namespace mortise::protocol {
 namespace {
@@ -401,11 +402,10 @@ Result<size_t> ChainToText(std::span<const uint8_t> chain, std::span<char> out) 
 }
 
 Result<size_t> ChainFromText(std::string_view text, std::span<uint8_t> out) {
-  if (text.size() < kKeyTextPrefix.size() || text.substr(0, kKeyTextPrefix.size()) != kKeyTextPrefix ||
-      text.size() > kMaxChainTextSize || text.size() == kKeyTextPrefix.size()) {
+  if (!HasPrefix(text, kKeyTextPrefix) || text.size() > kMaxChainTextSize || text.size() == kKeyTextPrefix.size()) {
     return StatusCode::kInvalidArgument;
   }
-  return Base64UrlDecode(text.substr(kKeyTextPrefix.size()), out);
+  return Base64UrlDecode(DropPrefix(text, kKeyTextPrefix.size()), out);
 }
 
 }  // namespace mortise::protocol

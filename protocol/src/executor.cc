@@ -2,7 +2,9 @@
 // lock's rules and then the core. Sessions and remote envelopes both end
 // here, so the two paths cannot drift apart.
 #include <cstring>
+#include <optional>
 
+#include "mortise/protocol/management.h"
 #include "mortise/protocol/session.h"
 
 namespace mortise::protocol {
@@ -22,17 +24,20 @@ CommandResponse CommandExecutor::Run(const VerifiedKey& key, const CommandReques
   // boundary since the handshake applies to this command.
   Status s = authority.Recheck(key, lock);
   Command effective = request.command;
+  std::optional<ManagementCommand> decoded;
   if (s.ok() && request.command == Command::kManagement) {
     if (management == nullptr) {
       r.status = StatusCode::kUnimplemented;
       return r;
     }
-    Result<Command> classified = management->Classify(request.payload);
-    if (!classified.ok()) {
+    // Decoded once: the value classified here is the value that runs.
+    Result<ManagementCommand> command = DecodeManagement(request.payload);
+    if (!command.ok()) {
       r.status = StatusCode::kInvalidArgument;
       return r;
     }
-    effective = *classified;
+    decoded = *command;
+    effective = ClassifyManagement(*decoded);
     // A payload cannot smuggle a carrier, an access list or a time change
     // past the rules those commands have of their own.
     if (effective == Command::kManagement || effective == Command::kApplyAccessList ||
@@ -73,7 +78,7 @@ CommandResponse CommandExecutor::Run(const VerifiedKey& key, const CommandReques
     }
   }
   if (request.command == Command::kManagement) {
-    Result<size_t> n = management->Run(attributed, source, request.payload, r.payload);
+    Result<size_t> n = management->Run(attributed, source, *decoded, r.payload);
     if (!n.ok()) {
       r.status = n.status().code();
     } else {

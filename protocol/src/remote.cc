@@ -8,54 +8,11 @@
 #include "mortise/crypto/aead.h"
 #include "mortise/crypto/kdf.h"
 #include "mortise/protocol/records.h"
+#include "remote_shared.h"
 
 namespace mortise::protocol {
-namespace {
 
-static_assert(mortise_RemoteCommand_size <= kMaxRemoteMessageSize);
-static_assert(mortise_RemoteResult_size <= kMaxRemoteMessageSize);
-static_assert(kMaxRevalidationTokenSize <= sizeof(mortise_RemoteCommandTbs{}.revalidation.bytes));
-
-constexpr uint8_t kCommandDomain[] = "mortise-remote-v1";         // signed with its NUL
-constexpr uint8_t kResultDomain[] = "mortise-remote-result-v1";   // signed with its NUL
-constexpr uint8_t kUnverifiedDomain[] = "mortise-remote-unverified-v1";
-constexpr uint8_t kPinInfo[] = {'m', 'o', 'r', 't', 'i', 's', 'e', '-', 'r', 'e', 'm', 'o', 't', 'e',
-                                '-', 'p', 'i', 'n', '-', 'v', '1'};
-constexpr size_t kMinPin = 4;
-constexpr size_t kMaxPin = 8;
-
-template <typename BytesT>
-std::span<const uint8_t> View(const BytesT& field) {
-  return std::span<const uint8_t>(field.bytes, field.size);
-}
-
-using internal::DomainDigest;
-
-// Names a holder key in the replay cache from its wire encoding alone (no
-// point decompression before the cheap checks): 8 bytes of SHA-256.
-RemoteServer::ReplayId ReplayIdOf(std::span<const uint8_t> compressed_key) {
-  const crypto::Digest d = crypto::Sha256::Hash(compressed_key);
-  RemoteServer::ReplayId id{};
-  std::memcpy(id.data(), d.data(), id.size());
-  return id;
-}
-
-// The PIN key: HKDF(salt = envelope nonce, ECDH(ephemeral, lock key)).
-Status PinKey(const crypto::SecretBytes<crypto::kP256SharedSecretSize>& shared, std::span<const uint8_t> nonce,
-              crypto::SecretBytes<16>& key) {
-  return crypto::HkdfSha256(nonce, shared.span(), kPinInfo, key.span());
-}
-
-// AAD of the sealed PIN: lock id || holder key, so it cannot be moved.
-struct PinAad {
-  uint8_t bytes[kLockIdSize + crypto::kP256CompressedKeySize];
-  PinAad(std::span<const uint8_t> lock_id, std::span<const uint8_t> holder) {
-    std::memcpy(bytes, lock_id.data(), kLockIdSize);
-    std::memcpy(bytes + kLockIdSize, holder.data(), crypto::kP256CompressedKeySize);
-  }
-};
-
-}  // namespace
+using namespace remote_detail;  // NOLINT: this file's own helpers
 
 void RemoteServer::Start(uint64_t now_ms) {
   boot_ms_ = now_ms;
@@ -253,123 +210,6 @@ Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms,
   // and remote-only keys apply exactly as Matter's remote commands.
   response = executor_.Run(*key, request, core::OperationSource::kRemote);
   return Status::Ok();
-}
-
-// --- Holder side -----------------------------------------------------------------
-
-RemoteClient::RemoteClient(const crypto::P256KeyPair& holder, std::span<const uint8_t> chain,
-                           const crypto::P256PublicKey& lock_key, crypto::Drbg& drbg)
-    : holder_(holder), lock_key_(lock_key), lock_id_(LockIdOf(lock_key)), drbg_(drbg) {
-  chain_len_ = chain.size() <= chain_.size() ? chain.size() : chain_.size() + 1;
-  if (!chain.empty() && chain_len_ <= chain_.size()) std::memcpy(chain_.data(), chain.data(), chain.size());
-}
-
-Status RemoteClient::set_revalidation(std::span<const uint8_t> token) {
-  if (token.size() > revalidation_.size()) return StatusCode::kInvalidArgument;
-  if (!token.empty()) std::memcpy(revalidation_.data(), token.data(), token.size());
-  revalidation_len_ = token.size();
-  return Status::Ok();
-}
-
-Result<size_t> RemoteClient::Build(const CommandRequest& request, uint32_t counter, int64_t expires_at,
-                                   std::span<uint8_t> out) {
-  if (chain_len_ > chain_.size()) return StatusCode::kInvalidArgument;
-  if (expires_at <= 0) return StatusCode::kInvalidArgument;
-  if (!request.pin.empty() && (request.pin.size() < kMinPin || request.pin.size() > kMaxPin)) {
-    return StatusCode::kInvalidArgument;
-  }
-  mortise_RemoteCommandTbs tbs = mortise_RemoteCommandTbs_init_zero;
-  tbs.version = kRemoteVersion;
-  internal::SetBytes(tbs.lock_id, lock_id_);
-  internal::SetBytes(tbs.holder_key, holder_.public_key().Compressed());
-  internal::SetBytes(tbs.chain, std::span<const uint8_t>(chain_.data(), chain_len_));
-  internal::SetBytes(tbs.revalidation, std::span<const uint8_t>(revalidation_.data(), revalidation_len_));
-  tbs.counter = counter;
-  tbs.nonce.size = kRemoteNonceSize;
-  MORTISE_TRY(drbg_.Generate(std::span<uint8_t>(tbs.nonce.bytes, kRemoteNonceSize)));
-  tbs.expires_at = static_cast<uint64_t>(expires_at);
-  tbs.has_request = true;
-  tbs.request.command = static_cast<uint32_t>(request.command);
-  tbs.request.value = request.value;
-  tbs.request.attribute = request.attribute;
-  if (request.payload.size() > sizeof(tbs.request.payload.bytes)) return StatusCode::kInvalidArgument;
-  internal::SetBytes(tbs.request.payload, request.payload);
-  if (!request.pin.empty()) {
-    // Sealed to the lock: a relay never sees the PIN.
-    MORTISE_ASSIGN_OR_RETURN(crypto::P256KeyPair eph, crypto::P256KeyPair::Generate(drbg_));
-    crypto::SecretBytes<crypto::kP256SharedSecretSize> shared;
-    MORTISE_TRY(eph.Ecdh(lock_key_, shared, drbg_));
-    crypto::SecretBytes<16> pin_key;
-    MORTISE_TRY(PinKey(shared, View(tbs.nonce), pin_key));
-    internal::SetBytes(tbs.pin_ephemeral, eph.public_key().bytes());
-    const PinAad aad(View(tbs.lock_id), View(tbs.holder_key));
-    tbs.sealed_pin.size = static_cast<pb_size_t>(request.pin.size() + crypto::kCcmTagSize);
-    MORTISE_TRY(crypto::AesCcm128(pin_key.span())
-                    .Seal(std::span<const uint8_t>(tbs.nonce.bytes, crypto::kCcmNonceSize), aad.bytes, request.pin,
-                          std::span<uint8_t>(tbs.sealed_pin.bytes, tbs.sealed_pin.size)));
-  }
-  mortise_RemoteCommand cmd = mortise_RemoteCommand_init_zero;
-  MORTISE_ASSIGN_OR_RETURN(const size_t tbs_len,
-                           internal::Encode(mortise_RemoteCommandTbs_fields, &tbs, std::span<uint8_t>(cmd.tbs.bytes)));
-  cmd.tbs.size = static_cast<pb_size_t>(tbs_len);
-  crypto::P256Signature sig{};
-  MORTISE_TRY(holder_.SignDigest(DomainDigest(kCommandDomain, View(cmd.tbs)), sig, drbg_));
-  internal::SetBytes(cmd.signature, sig);
-  MORTISE_ASSIGN_OR_RETURN(const size_t len, internal::Encode(mortise_RemoteCommand_fields, &cmd, out));
-  pending_ = crypto::Sha256::Hash(View(cmd.tbs));
-  return len;
-}
-
-Result<RemoteOutcome> RemoteClient::Verify(std::span<const uint8_t> result, std::span<uint8_t> payload_out,
-                                           size_t* payload_len) {
-  if (!pending_.has_value()) return StatusCode::kFailedPrecondition;
-  if (result.empty() || result.size() > mortise_RemoteResult_size) return StatusCode::kInvalidArgument;
-  uint8_t scratch[mortise_RemoteResult_size];
-  mortise_RemoteResult r = mortise_RemoteResult_init_zero;
-  MORTISE_TRY(internal::DecodeStrict(result, mortise_RemoteResult_fields, &r, scratch));
-  // Unsigned: the lock refused before the holder's signature verified, or a
-  // relay wrote it. Either way it proves nothing.
-  const bool confirmed = r.signature.size != 0;
-  if (confirmed) {
-    if (r.signature.size != crypto::kP256SignatureSize) return StatusCode::kInvalidArgument;
-    if (!lock_key_.VerifyDigest(DomainDigest(kResultDomain, View(r.tbs)), View(r.signature)).ok()) {
-      return StatusCode::kUnauthenticated;
-    }
-  }
-  mortise_RemoteResultTbs tbs = mortise_RemoteResultTbs_init_zero;
-  MORTISE_TRY(internal::DecodeStrict(View(r.tbs), mortise_RemoteResultTbs_fields, &tbs, scratch));
-  if (tbs.lock_id.size != kLockIdSize || std::memcmp(tbs.lock_id.bytes, lock_id_.data(), kLockIdSize) != 0 ||
-      tbs.command_hash.size != crypto::kSha256Size ||
-      std::memcmp(tbs.command_hash.bytes, pending_->data(), crypto::kSha256Size) != 0) {
-    return StatusCode::kUnauthenticated;  // about another command (signed by the lock or not)
-  }
-  if (tbs.envelope_status > static_cast<uint32_t>(StatusCode::kUnimplemented) ||
-      tbs.response.status > static_cast<uint32_t>(StatusCode::kUnimplemented) || tbs.response.dl_status > 0xFF) {
-    return StatusCode::kInvalidArgument;
-  }
-  // The lock never leaves a success unsigned: one is a relay's invention.
-  if (!confirmed && (tbs.envelope_status == 0 || tbs.has_response)) return StatusCode::kUnauthenticated;
-  // An unconfirmed refusal settles nothing: the lock's signed answer to the
-  // same envelope may still come.
-  if (confirmed) pending_.reset();
-  RemoteOutcome out;
-  out.confirmed = confirmed;
-  out.envelope = static_cast<StatusCode>(tbs.envelope_status);
-  out.lock_time = tbs.lock_time;
-  out.response.status = static_cast<StatusCode>(tbs.response.status);
-  out.response.dl_status = static_cast<uint8_t>(tbs.response.dl_status);
-  out.response.value = tbs.response.value;
-  out.response.next = tbs.response.next;
-  out.response.payload_len = tbs.response.payload.size;
-  std::memcpy(out.response.payload.data(), tbs.response.payload.bytes, tbs.response.payload.size);
-  if (payload_len != nullptr) {
-    *payload_len = 0;
-    if (tbs.response.payload.size <= payload_out.size()) {
-      std::memcpy(payload_out.data(), tbs.response.payload.bytes, tbs.response.payload.size);
-      *payload_len = tbs.response.payload.size;
-    }
-  }
-  return out;
 }
 
 }  // namespace mortise::protocol

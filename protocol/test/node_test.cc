@@ -23,25 +23,19 @@ using testing::Chain;
 using testing::Fields;
 using testing::Issue;
 
-// A management hook that understands "unlock", "setuser" and "acl" and
-// records what it ran.
+// A management hook that records the commands it ran.
 class FakeManagement final : public ManagementHandler {
  public:
-  Result<Command> Classify(std::span<const uint8_t> payload) override {
-    const std::string s(payload.begin(), payload.end());
-    if (s == "unlock") return Command::kUnlock;
-    if (s == "setuser") return Command::kSetUser;
-    if (s == "acl") return Command::kApplyAccessList;
-    return StatusCode::kInvalidArgument;
-  }
-  Result<size_t> Run(const VerifiedKey&, core::OperationSource, std::span<const uint8_t> payload,
+  Result<size_t> Run(const VerifiedKey&, core::OperationSource, const ManagementCommand& command,
                      std::span<uint8_t> out) override {
-    ran.emplace_back(payload.begin(), payload.end());
+    ran.push_back(command.op);
+    commands.push_back(command);
     const char answer[] = "done";
     std::memcpy(out.data(), answer, 4);
     return size_t{4};
   }
-  std::vector<std::string> ran;
+  std::vector<ManagementOp> ran;
+  std::vector<ManagementCommand> commands;
 };
 
 // A log of `count` one-byte items served in pages of `page` items.
@@ -120,12 +114,25 @@ class NodeTest : public ::testing::Test {
     return c.Receive(std::span<const uint8_t>(r).subspan(1));
   }
 
-  static CommandRequest Manage(const char* text) {
+  // A management request for `op` (user 1 where it names a user); the
+  // payload lives in the fixture until the next call.
+  CommandRequest Manage(ManagementOp op) {
+    ManagementCommand c;
+    c.op = op;
+    c.user_index = 1;
+    payload_.resize(kMaxManagementCommandSize);
+    Result<size_t> n = EncodeManagement(c, payload_);
+    EXPECT_TRUE(n.ok());
+    payload_.resize(n.ok() ? *n : 0);
+    return Manage(payload_);
+  }
+  static CommandRequest Manage(std::span<const uint8_t> payload) {
     CommandRequest r;
     r.command = Command::kManagement;
-    r.payload = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text), std::strlen(text));
+    r.payload = payload;
     return r;
   }
+  Bytes payload_;
 
   Bytes GuestChain() {
     return Chain(Issue(Fields(authority_->identity().lock_id(), guest_, Role::kGuest, kPermLock | kPermUnlock, 51),
@@ -208,26 +215,90 @@ TEST_F(NodeTest, ClaimThenSessionThenRemoteThroughOneEndpoint) {
 
 TEST_F(NodeTest, ManagementPayloadsAreAuthorizedAsTheCommandTheyName) {
   ASSERT_TRUE(Claim(owner_).ok());
-  Result<CommandResponse> r = Session(owner_, {}, Manage("setuser"));
+  Result<CommandResponse> r = Session(owner_, {}, Manage(ManagementOp::kSetUser));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, StatusCode::kOk);
   EXPECT_EQ(std::string(r->payload.begin(), r->payload.begin() + r->payload_len), "done");
   // A guest may not manage users, however the payload is wrapped.
   const Bytes chain = GuestChain();
-  r = Session(guest_, chain, Manage("setuser"));
+  r = Session(guest_, chain, Manage(ManagementOp::kSetUser));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, StatusCode::kPermissionDenied);
   // But may unlock through the cluster command.
-  r = Session(guest_, chain, Manage("unlock"));
+  r = Session(guest_, chain, Manage(ManagementOp::kUnlockDoor));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, StatusCode::kOk);
-  // Payloads that name commands with rules of their own, or nothing, are refused.
-  for (const char* bad : {"acl", "???"}) {
+  // Payloads that are no management command are refused before anything runs.
+  const Bytes garbage = {'?', '?', '?'};
+  const Bytes no_body = {};
+  const Bytes json = {'{', '}'};
+  for (const Bytes& bad : {garbage, no_body, json}) {
     r = Session(owner_, {}, Manage(bad));
     ASSERT_TRUE(r.ok());
-    EXPECT_EQ(r->status, StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(r->status, StatusCode::kInvalidArgument);
   }
-  EXPECT_EQ(management_.ran, (std::vector<std::string>{"setuser", "unlock"}));
+  EXPECT_EQ(management_.ran, (std::vector<ManagementOp>{ManagementOp::kSetUser, ManagementOp::kUnlockDoor}));
+}
+
+// A12: what runs is exactly what was authorised. Thousands of mutations of
+// valid payloads (bytes flipped, inserted, dropped: duplicated fields, second
+// bodies, type confusion) go through the executor for an installer (settings
+// but no passage right); every command the handler ran must be one the
+// installer is allowed, so no payload is authorised as one command and run
+// as another (a Passage holiday read as Vacation, say).
+TEST_F(NodeTest, A12_WhatRunsIsWhatWasAuthorizedForEveryMutatedPayload) {
+  ASSERT_TRUE(Claim(owner_).ok());
+  const Bytes chain = Chain(Issue(Fields(authority_->identity().lock_id(), guest_, Role::kInstaller,
+                                         RoleAllowedPermissions(Role::kInstaller), 53),
+                                  owner_, owner_rng_.drbg));
+  Result<VerifiedKey> key = authority_->VerifyKey(chain, sim_->lock());
+  ASSERT_TRUE(key.ok());
+  CommandExecutor executor{*authority_, sim_->lock(), &management_, nullptr};
+  std::vector<Bytes> seeds;
+  for (int mode : {1, 4}) {  // a Vacation and a Passage holiday
+    ManagementCommand c;
+    c.op = ManagementOp::kSetHolidaySchedule;
+    c.schedule_index = 1;
+    c.local_start = 1;
+    c.local_end = 2;
+    c.holiday_mode = static_cast<core::OperatingMode>(mode);
+    seeds.push_back(Bytes(kMaxManagementCommandSize));
+    seeds.back().resize(*EncodeManagement(c, seeds.back()));
+  }
+  for (int64_t v : {0, 4}) {  // OperatingMode Normal and Passage
+    ManagementCommand c;
+    c.op = ManagementOp::kWriteAttribute;
+    c.attribute = core::AttributeId::kOperatingMode;
+    c.value = v;
+    seeds.push_back(Bytes(kMaxManagementCommandSize));
+    seeds.back().resize(*EncodeManagement(c, seeds.back()));
+  }
+  uint32_t x = 12345;  // xorshift: deterministic
+  auto next = [&x] { x ^= x << 13; x ^= x >> 17; x ^= x << 5; return x; };
+  size_t allowed = 0;
+  for (int i = 0; i < 20000; ++i) {
+    Bytes b = seeds[next() % seeds.size()];
+    for (uint32_t m = 1 + next() % 3; m > 0; --m) {
+      const uint32_t r = next();
+      const size_t at = b.empty() ? 0 : r % b.size();
+      switch ((r >> 16) % 4) {
+        case 0: if (!b.empty()) b[at] = static_cast<uint8_t>(next()); break;
+        case 1: b.insert(b.begin() + static_cast<ptrdiff_t>(at), static_cast<uint8_t>(next())); break;
+        case 2: if (!b.empty()) b.erase(b.begin() + static_cast<ptrdiff_t>(at)); break;
+        default: b.insert(b.end(), b.begin(), b.begin() + static_cast<ptrdiff_t>(at)); break;  // repeat a prefix
+      }
+    }
+    CommandResponse r = executor.Run(*key, Manage(b), core::OperationSource::kProprietaryRemote);
+    if (r.status == StatusCode::kOk) ++allowed;
+  }
+  ASSERT_EQ(management_.commands.size(), allowed);
+  EXPECT_GT(allowed, 0u);  // the mutations do reach the handler
+  for (const ManagementCommand& c : management_.commands) {
+    EXPECT_TRUE(Authorize(key->grant, ClassifyManagement(c)).ok()) << static_cast<int>(c.op);
+    EXPECT_FALSE(c.op == ManagementOp::kSetHolidaySchedule && c.holiday_mode == core::OperatingMode::kPassage);
+    EXPECT_FALSE(c.op == ManagementOp::kWriteAttribute && c.attribute == core::AttributeId::kOperatingMode &&
+                 c.value == 4);
+  }
 }
 
 TEST_F(NodeTest, ManagementUnlockCountsAUseOfAUseLimitedKey) {
@@ -235,10 +306,10 @@ TEST_F(NodeTest, ManagementUnlockCountsAUseOfAUseLimitedKey) {
   CertificateFields f = Fields(authority_->identity().lock_id(), guest_, Role::kGuest, kPermUnlock, 52);
   f.max_uses = 1;
   const Bytes chain = Chain(Issue(f, owner_, owner_rng_.drbg));
-  Result<CommandResponse> r = Session(guest_, chain, Manage("unlock"));
+  Result<CommandResponse> r = Session(guest_, chain, Manage(ManagementOp::kUnlockDoor));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, StatusCode::kOk);
-  r = Session(guest_, chain, Manage("unlock"));
+  r = Session(guest_, chain, Manage(ManagementOp::kUnlockDoor));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, StatusCode::kResourceExhausted);
 }

@@ -38,6 +38,8 @@
 #include <nlohmann/json.hpp>
 
 #include "mortise/core/door_lock.h"
+#include "mortise/dljson/event_json.h"
+#include "mortise/dljson/translate.h"
 
 namespace mortise::dljson {
 
@@ -51,23 +53,26 @@ class DoorLockJson {
   // Unbolt/UnlockWithTimeout (core::RemoteOperation::key).
   void set_key(std::optional<core::CredentialRef> key) { key_ = key; }
 
+  // Translates the line (translate.h) and executes it: the control socket's
+  // and the tests' entry point.
   std::string HandleLine(std::string_view line);
 
   nlohmann::json Invoke(std::string_view command, const nlohmann::json& args);
   nlohmann::json Read(std::string_view attribute);
   nlohmann::json Write(std::string_view attribute, const nlohmann::json& value);
 
+  // Runs a decoded management command (the lock's side: the protocol decoded
+  // and authorised it; see protocol/management.h) and answers as JSON.
+  nlohmann::json Execute(const protocol::ManagementCommand& command);
+
   static const std::vector<std::string>& CommandNames();
 
  private:
-  std::string HandleLineImpl(std::string_view line);
+  nlohmann::json ExecuteImpl(const protocol::ManagementCommand& command);
   core::DoorLock& lock_;
   core::Actor actor_;
   uint16_t user_index_;
   std::optional<core::CredentialRef> key_;
 };
-
-// An event as JSON, with Matter names for its enums.
-nlohmann::json EventToJson(const core::LockEvent& event);
 
 }  // namespace mortise::dljson

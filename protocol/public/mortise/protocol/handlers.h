@@ -1,12 +1,13 @@
 // Integrator hooks the protocol servers call after a command has been
 // authenticated, re-checked and authorized: the Door Lock cluster's
-// management commands (a Linux lock runs them through dljson; a
-// microcontroller build supplies its own), and the audit log.
+// management commands (decoded by the protocol, management.h; a Linux lock
+// runs them through dljson, a microcontroller build supplies its own), and
+// the audit log.
 //
 // Why hooks rather than code here: the protocol module is portable and owns
 // only who may do what; what a Matter command means is the core's, and how
 // the log is stored is the store's. The hooks are called with a request that
-// has already passed Authorize() for the command Classify() returned, so
+// has already passed Authorize() for the command ClassifyManagement() returned, so
 // they hold no policy of their own.
 #pragma once
 
@@ -16,6 +17,7 @@
 
 #include "mortise/core/types.h"
 #include "mortise/protocol/certificate.h"
+#include "mortise/protocol/management.h"
 #include "mortise/protocol/permissions.h"
 #include "mortise/status.h"
 
@@ -40,17 +42,17 @@ inline core::CredentialRef KeyCredential(const VerifiedKey& key) {
 
 class ManagementHandler {
  public:
-  // The protocol command a payload (e.g. a JSON line {"invoke": "SetUser",
-  // ...}) asks for, so the lock can authorize it before running it.
-  // kInvalidArgument: the payload is not understood (nothing runs).
-  virtual Result<Command> Classify(std::span<const uint8_t> payload) = 0;
-  // Runs an authorized payload for `key` (its user mapping, if any, is the
-  // handler's business) and writes the answer into `out`. Returns its length.
+  // Runs an authorized management command for `key` (its user mapping, if
+  // any, is the handler's business) and writes the answer into `out`.
+  // Returns its length. The command is the very value the executor decoded
+  // from the payload and authorized (DecodeManagement, ClassifyManagement):
+  // the handler never sees the payload bytes, so it cannot read another
+  // command out of them.
   // `source` is where it came from: kProprietaryRemote over a session,
   // kRemote in an end-to-end envelope (so the NoRemoteLockUnlock mode can
   // tell them apart, as the core does for the protocol's own operations).
   // kResourceExhausted: the answer does not fit `out`.
-  virtual Result<size_t> Run(const VerifiedKey& key, core::OperationSource source, std::span<const uint8_t> payload,
+  virtual Result<size_t> Run(const VerifiedKey& key, core::OperationSource source, const ManagementCommand& command,
                              std::span<uint8_t> out) = 0;
 
  protected:

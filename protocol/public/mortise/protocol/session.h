@@ -122,9 +122,10 @@ struct CommandResponse {
 };
 
 // Runs an authenticated command: re-checks the key (access list, time),
-// authorizes it for its source (a kManagement payload for the command the
-// handler says it is), counts a use of a use-limited key, then acts. Shared
-// by sessions and remote envelopes so both apply exactly the same rules.
+// authorizes it for its source (a kManagement payload decoded once and
+// authorised as the command it is, management.h), counts a use of a
+// use-limited key, then acts. Shared by sessions and remote envelopes so
+// both apply exactly the same rules.
 struct CommandExecutor {
   LockAuthority& authority;
   core::DoorLock& lock;

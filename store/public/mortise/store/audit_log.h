@@ -65,10 +65,14 @@ class LogAuthenticator {
 // label and its own lock id); the store never depends on the protocol.
 class LogHeadSigner {
  public:
-  virtual ~LogHeadSigner() = default;
   virtual std::span<const uint8_t, kLogLockIdSize> lock_id() const = 0;
   // ECDSA P-256 (r || s) over `message` as built by EncodeSignedHeadMessage.
   virtual Status Sign(std::span<const uint8_t> message, std::span<uint8_t, kLogSignatureSize> signature) = 0;
+
+ protected:
+  // Nobody deletes through the facade: a portable implementation then needs
+  // no operator delete (a virtual destructor would reference one).
+  ~LogHeadSigner() = default;
 };
 
 // The signed bytes of a signed head: "mortise-log-head-v1\0" (20 bytes) |
@@ -168,8 +172,10 @@ Result<size_t> DecodeLogItem(std::span<const uint8_t> in, LogItem& item);
 
 class LogItemSink {
  public:
-  virtual ~LogItemSink() = default;
   virtual void Put(const LogItem& item) = 0;
+
+ protected:
+  ~LogItemSink() = default;  // as LogHeadSigner: no operator delete needed
 };
 
 // What a reader concluded. ok(): nothing was dropped, edited, reordered or

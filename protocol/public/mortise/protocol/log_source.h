@@ -3,6 +3,7 @@
 // starting with an anchor that continues the previous page's chain, so a
 // reader feeds every page to one store::LogVerifier. And the log's upload
 // cursor as log custody moves it (protocol::LogCustodian, frame 0x06).
+// Portable: a microcontroller lock serves its log with the same pager.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,7 @@
 #include "mortise/protocol/handlers.h"
 #include "mortise/store/audit_log.h"
 
-namespace mortise::lockd {
+namespace mortise::protocol {
 
 class AuditLogSource final : public protocol::LogSource {
  public:
@@ -47,4 +48,4 @@ class AuditLogCustodian final : public protocol::LogCustodian {
   store::AuditLog& log_;
 };
 
-}  // namespace mortise::lockd
+}  // namespace mortise::protocol

@@ -1,8 +1,8 @@
-#include "log_source.h"
+#include "mortise/protocol/log_source.h"
 
 #include <algorithm>
 
-namespace mortise::lockd {
+namespace mortise::protocol {
 namespace {
 
 static_assert(protocol::kLogChallengeBytes == store::kLogChallengeSize);
@@ -69,4 +69,4 @@ Result<protocol::CustodyChainHash> AuditLogCustodian::ChainAt(uint64_t seq) {
   return out;
 }
 
-}  // namespace mortise::lockd
+}  // namespace mortise::protocol

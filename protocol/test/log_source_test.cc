@@ -1,20 +1,20 @@
 // The audit log read in pages over the protocol: every page fed to one
 // verifier checks as a whole, whatever the page size.
-#include "log_source.h"
+#include "mortise/protocol/log_source.h"
 
 #include <gtest/gtest.h>
 
 #include <array>
 #include <vector>
 
-#include "log_key.h"
+#include "mortise/protocol/log_key.h"
 #include "mortise/crypto/deterministic_entropy.h"
 #include "mortise/crypto/drbg.h"
 #include "mortise/protocol/lock_authority.h"
 #include "mortise/store/fake_flash.h"
 #include "mortise/store/record_store.h"
 
-namespace mortise::lockd {
+namespace mortise::protocol {
 namespace {
 
 constexpr size_t kBlock = 4096;
@@ -103,7 +103,7 @@ PageResult ReadAllPages(AuditLogSource& source, const store::LogAuthenticator& a
   return r;
 }
 
-TEST(lockdLogSource, OnePageWhenItFits) {
+TEST(LogSource, OnePageWhenItFits) {
   Rig rig;
   rig.Append(5);
   AuditLogSource source(*rig.log);
@@ -113,7 +113,7 @@ TEST(lockdLogSource, OnePageWhenItFits) {
   EXPECT_EQ(r.records_seen, 5u);
 }
 
-TEST(lockdLogSource, ManyPagesVerifyAsOneExportAtEverySize) {
+TEST(LogSource, ManyPagesVerifyAsOneExportAtEverySize) {
   Rig rig;
   rig.Append(400);  // several segments, with their seals (checkpoints)
   AuditLogSource source(*rig.log);
@@ -127,7 +127,7 @@ TEST(lockdLogSource, ManyPagesVerifyAsOneExportAtEverySize) {
   }
 }
 
-TEST(lockdLogSource, StartsWhereTheReaderLeftOff) {
+TEST(LogSource, StartsWhereTheReaderLeftOff) {
   Rig rig;
   rig.Append(60);
   AuditLogSource source(*rig.log);
@@ -136,7 +136,7 @@ TEST(lockdLogSource, StartsWhereTheReaderLeftOff) {
   EXPECT_EQ(r.records_seen, rig.log->next_seq() - 41);
 }
 
-TEST(lockdLogSource, EmptyLogIsAnAnchorAndAHead) {
+TEST(LogSource, EmptyLogIsAnAnchorAndAHead) {
   Rig rig;
   AuditLogSource source(*rig.log);
   auto r = ReadAllPages(source, *rig.auth, 1, 128);
@@ -144,7 +144,7 @@ TEST(lockdLogSource, EmptyLogIsAnAnchorAndAHead) {
   EXPECT_TRUE(r.findings.ok());
 }
 
-TEST(lockdLogSource, PageTooSmallForProgressIsRefused) {
+TEST(LogSource, PageTooSmallForProgressIsRefused) {
   Rig rig;
   rig.Append(3);
   AuditLogSource source(*rig.log);
@@ -155,7 +155,7 @@ TEST(lockdLogSource, PageTooSmallForProgressIsRefused) {
   EXPECT_EQ(n.status().code(), StatusCode::kResourceExhausted);
 }
 
-TEST(lockdLogSource, AnotherKeyDoesNotVerify) {
+TEST(LogSource, AnotherKeyDoesNotVerify) {
   Rig rig;
   rig.Append(10);
   AuditLogSource source(*rig.log);
@@ -168,7 +168,7 @@ TEST(lockdLogSource, AnotherKeyDoesNotVerify) {
 // Issue 9 item 2: the daemon's head signer (the lock's identity key through
 // LockAuthority) signs at rolls and on its timer; pages read at any size
 // verify offline with nothing but the lock's public key and id.
-TEST(lockdLogSource, A02_SignedHeadsVerifyOfflineWithTheLocksPublicKey) {
+TEST(LogSource, A02_SignedHeadsVerifyOfflineWithTheLocksPublicKey) {
   Rig rig;
   LogHeadSigner signer(*rig.authority);
   rig.log->set_head_signer(&signer, kLogHeadSignIntervalS);
@@ -243,4 +243,4 @@ TEST(lockdLogSource, ReadsFromTheUploadCursorAndTheCustodianVouchesForTheSameCha
 }
 
 }  // namespace
-}  // namespace mortise::lockd
+}  // namespace mortise::protocol
