@@ -29,7 +29,7 @@ import unittest
 import urllib.request
 
 import e2e_test
-from e2e_test import Lock, Person
+from e2e_test import Base, Person
 
 SERVER = None
 
@@ -109,29 +109,22 @@ class Browser:
         return self.server.call(method, path, body, self.cookie, self.csrf)
 
 
-class ServerCli(unittest.TestCase):
+class ServerCli(Base):
+    """Base gives a temp dir (self.tmp), a running lock and an owner with a keyring."""
+
     def setUp(self):
-        self.home = tempfile.mkdtemp(prefix="mortise-e2e-server-")
+        super().setUp()
+        self.home = self.tmp
         os.chmod(self.home, 0o700)
         os.mkdir(os.path.join(self.home, "server"), 0o700)
         self.server = Server(os.path.join(self.home, "server"))
-        self.lock = Lock(os.path.join(self.home, "lock"))
-        self.lock.start()
-        self.owner = Person(self.home, "owner")
-        self.owner.ok("init")
 
     def tearDown(self):
-        self.lock.stop()
         self.server.stop()
-        if self._outcome_failed():
-            sys.stderr.write("".join(self.server.lines))
-        import shutil
-        shutil.rmtree(self.home, ignore_errors=True)
-
-    def _outcome_failed(self):
-        result = getattr(self, "_outcome", None)
-        errors = getattr(result, "errors", None) or getattr(getattr(result, "result", None), "errors", [])
-        return bool(errors)
+        # The server's log stays in the build tree (CTest's working directory).
+        with open("e2e_server_%s.log" % self._testMethodName, "w") as f:
+            f.write("".join(self.server.lines))
+        super().tearDown()
 
     def sign_up(self, email, password, with_totp):
         status, doc, _ = self.server.call("POST", "/api/v1/accounts", {"email": email, "password": password})

@@ -389,7 +389,41 @@ AuditEvent ReadAudit(const SqlRow& s) {
 
 SqlValue Limit(int limit) { return static_cast<int64_t>(limit); }
 
+template <typename R>
+std::optional<R> First(const std::vector<SqlRow>& rows, R (*read)(const SqlRow&)) {
+  if (rows.empty()) return std::nullopt;
+  return read(rows[0]);
+}
+
+template <typename R>
+std::vector<R> All(const std::vector<SqlRow>& rows, R (*read)(const SqlRow&)) {
+  std::vector<R> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) out.push_back(read(row));
+  return out;
+}
+
 }  // namespace
+
+std::vector<SqlRow> SqlRepository::Rows(std::string_view sql, const std::vector<SqlValue>& args) {
+  std::lock_guard lock(mu_);
+  return driver_->Query(sql, args);
+}
+
+int SqlRepository::Count(std::string_view sql, const std::vector<SqlValue>& args) {
+  const auto rows = Rows(sql, args);
+  return rows.empty() ? 0 : static_cast<int>(Int(rows[0], 0));
+}
+
+bool SqlRepository::ChangeOne(std::string_view sql, const std::vector<SqlValue>& args, const AuditEvent& event) {
+  std::lock_guard lock(mu_);
+  bool changed = false;
+  Transaction([&] {
+    changed = driver_->Exec(sql, args) == 1;
+    if (changed) Append(event);
+  });
+  return changed;
+}
 
 void SqlRepository::Append(const AuditEvent& e) {
   const auto rows = driver_->Query("SELECT COALESCE(MAX(seq), 0) FROM audit_events", {});
@@ -418,10 +452,7 @@ void SqlRepository::CreateOrganisation(const OrganisationRow& org, const std::op
 }
 
 std::optional<OrganisationRow> SqlRepository::Organisation(std::string_view org_id) {
-  std::lock_guard lock(mu_);
-  const auto rows = driver_->Query(Select(kOrgColumns, "FROM organisations o WHERE o.id = ?"), {V(org_id)});
-  if (rows.empty()) return std::nullopt;
-  return ReadOrg(rows[0]);
+  return First(Rows(Select(kOrgColumns, "FROM organisations o WHERE o.id = ?"), {V(org_id)}), ReadOrg);
 }
 
 std::vector<std::pair<OrganisationRow, std::string>> SqlRepository::OrganisationsOf(std::string_view account_id,
@@ -453,65 +484,39 @@ void SqlRepository::DeleteOrganisation(std::string_view org_id, const AuditEvent
 }
 
 std::optional<MembershipRow> SqlRepository::Membership(std::string_view org_id, std::string_view account_id) {
-  std::lock_guard lock(mu_);
-  const auto rows = driver_->Query(
-      Select(kMemberColumns, "FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = ? AND "
-                             "m.account_id = ?"),
-      {V(org_id), V(account_id)});
-  if (rows.empty()) return std::nullopt;
-  return ReadMember(rows[0]);
+  return First(Rows(Select(kMemberColumns, "FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE "
+                                           "m.org_id = ? AND m.account_id = ?"),
+                    {V(org_id), V(account_id)}),
+               ReadMember);
 }
 
 std::vector<MembershipRow> SqlRepository::Memberships(std::string_view org_id, std::string_view after_account_id,
                                                       int limit) {
-  std::lock_guard lock(mu_);
-  std::vector<MembershipRow> out;
-  for (const auto& row : driver_->Query(
-           Select(kMemberColumns, "FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = ? AND "
-                                  "m.account_id > ? ORDER BY m.account_id LIMIT ?"),
-           {V(org_id), V(after_account_id), Limit(limit)})) {
-    out.push_back(ReadMember(row));
-  }
-  return out;
+  return All(Rows(Select(kMemberColumns, "FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE "
+                                         "m.org_id = ? AND m.account_id > ? ORDER BY m.account_id LIMIT ?"),
+                  {V(org_id), V(after_account_id), Limit(limit)}),
+             ReadMember);
 }
 
 int SqlRepository::CountOwners(std::string_view org_id) {
-  std::lock_guard lock(mu_);
-  const auto rows =
-      driver_->Query("SELECT COUNT(*) FROM memberships WHERE org_id = ? AND role = 'owner'", {V(org_id)});
-  return rows.empty() ? 0 : static_cast<int>(Int(rows[0], 0));
+  return Count("SELECT COUNT(*) FROM memberships WHERE org_id = ? AND role = 'owner'", {V(org_id)});
 }
 
 int SqlRepository::CountSoleOwnerships(std::string_view account_id) {
-  std::lock_guard lock(mu_);
-  const auto rows = driver_->Query(
+  return Count(
       "SELECT COUNT(*) FROM memberships m WHERE m.account_id = ? AND m.role = 'owner' AND "
       "(SELECT COUNT(*) FROM memberships o WHERE o.org_id = m.org_id AND o.role = 'owner') = 1",
       {V(account_id)});
-  return rows.empty() ? 0 : static_cast<int>(Int(rows[0], 0));
 }
 
 bool SqlRepository::SetRole(std::string_view org_id, std::string_view account_id, std::string_view role,
                             const AuditEvent& event) {
-  std::lock_guard lock(mu_);
-  bool changed = false;
-  Transaction([&] {
-    changed = driver_->Exec("UPDATE memberships SET role = ? WHERE org_id = ? AND account_id = ?",
-                            {V(role), V(org_id), V(account_id)}) == 1;
-    if (changed) Append(event);
-  });
-  return changed;
+  return ChangeOne("UPDATE memberships SET role = ? WHERE org_id = ? AND account_id = ?",
+                   {V(role), V(org_id), V(account_id)}, event);
 }
 
 bool SqlRepository::DeleteMembership(std::string_view org_id, std::string_view account_id, const AuditEvent& event) {
-  std::lock_guard lock(mu_);
-  bool changed = false;
-  Transaction([&] {
-    changed = driver_->Exec("DELETE FROM memberships WHERE org_id = ? AND account_id = ?",
-                            {V(org_id), V(account_id)}) == 1;
-    if (changed) Append(event);
-  });
-  return changed;
+  return ChangeOne("DELETE FROM memberships WHERE org_id = ? AND account_id = ?", {V(org_id), V(account_id)}, event);
 }
 
 void SqlRepository::CreateSite(const SiteRow& site, const AuditEvent& event) {
@@ -524,38 +529,22 @@ void SqlRepository::CreateSite(const SiteRow& site, const AuditEvent& event) {
 }
 
 std::optional<SiteRow> SqlRepository::Site(std::string_view org_id, std::string_view site_id) {
-  std::lock_guard lock(mu_);
-  const auto rows =
-      driver_->Query(Select(kSiteColumns, "FROM sites WHERE org_id = ? AND id = ?"), {V(org_id), V(site_id)});
-  if (rows.empty()) return std::nullopt;
-  return ReadSite(rows[0]);
+  return First(Rows(Select(kSiteColumns, "FROM sites WHERE org_id = ? AND id = ?"), {V(org_id), V(site_id)}),
+               ReadSite);
 }
 
 std::vector<SiteRow> SqlRepository::Sites(std::string_view org_id, std::string_view after_id, int limit) {
-  std::lock_guard lock(mu_);
-  std::vector<SiteRow> out;
-  for (const auto& row : driver_->Query(Select(kSiteColumns, "FROM sites WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?"),
-                                        {V(org_id), V(after_id), Limit(limit)})) {
-    out.push_back(ReadSite(row));
-  }
-  return out;
+  return All(Rows(Select(kSiteColumns, "FROM sites WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?"),
+                  {V(org_id), V(after_id), Limit(limit)}),
+             ReadSite);
 }
 
 int SqlRepository::CountDoorsOfSite(std::string_view org_id, std::string_view site_id) {
-  std::lock_guard lock(mu_);
-  const auto rows =
-      driver_->Query("SELECT COUNT(*) FROM doors WHERE org_id = ? AND site_id = ?", {V(org_id), V(site_id)});
-  return rows.empty() ? 0 : static_cast<int>(Int(rows[0], 0));
+  return Count("SELECT COUNT(*) FROM doors WHERE org_id = ? AND site_id = ?", {V(org_id), V(site_id)});
 }
 
 bool SqlRepository::DeleteSite(std::string_view org_id, std::string_view site_id, const AuditEvent& event) {
-  std::lock_guard lock(mu_);
-  bool changed = false;
-  Transaction([&] {
-    changed = driver_->Exec("DELETE FROM sites WHERE org_id = ? AND id = ?", {V(org_id), V(site_id)}) == 1;
-    if (changed) Append(event);
-  });
-  return changed;
+  return ChangeOne("DELETE FROM sites WHERE org_id = ? AND id = ?", {V(org_id), V(site_id)}, event);
 }
 
 void SqlRepository::CreateDoorChallenge(const DoorChallengeRow& r) {
@@ -596,31 +585,18 @@ bool SqlRepository::CreateDoor(const DoorRow& d, const AuditEvent& event) {
 }
 
 std::optional<DoorRow> SqlRepository::Door(std::string_view org_id, std::string_view door_id) {
-  std::lock_guard lock(mu_);
-  const auto rows =
-      driver_->Query(Select(kDoorColumns, "FROM doors WHERE org_id = ? AND id = ?"), {V(org_id), V(door_id)});
-  if (rows.empty()) return std::nullopt;
-  return ReadDoor(rows[0]);
+  return First(Rows(Select(kDoorColumns, "FROM doors WHERE org_id = ? AND id = ?"), {V(org_id), V(door_id)}),
+               ReadDoor);
 }
 
 std::vector<DoorRow> SqlRepository::Doors(std::string_view org_id, std::string_view after_id, int limit) {
-  std::lock_guard lock(mu_);
-  std::vector<DoorRow> out;
-  for (const auto& row : driver_->Query(Select(kDoorColumns, "FROM doors WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?"),
-                                        {V(org_id), V(after_id), Limit(limit)})) {
-    out.push_back(ReadDoor(row));
-  }
-  return out;
+  return All(Rows(Select(kDoorColumns, "FROM doors WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?"),
+                  {V(org_id), V(after_id), Limit(limit)}),
+             ReadDoor);
 }
 
 bool SqlRepository::DeleteDoor(std::string_view org_id, std::string_view door_id, const AuditEvent& event) {
-  std::lock_guard lock(mu_);
-  bool changed = false;
-  Transaction([&] {
-    changed = driver_->Exec("DELETE FROM doors WHERE org_id = ? AND id = ?", {V(org_id), V(door_id)}) == 1;
-    if (changed) Append(event);
-  });
-  return changed;
+  return ChangeOne("DELETE FROM doors WHERE org_id = ? AND id = ?", {V(org_id), V(door_id)}, event);
 }
 
 void SqlRepository::CreateInvitation(const InvitationRow& r, const AuditEvent& event) {
@@ -636,25 +612,14 @@ void SqlRepository::CreateInvitation(const InvitationRow& r, const AuditEvent& e
 }
 
 std::vector<InvitationRow> SqlRepository::Invitations(std::string_view org_id, std::string_view after_id, int limit) {
-  std::lock_guard lock(mu_);
-  std::vector<InvitationRow> out;
-  for (const auto& row :
-       driver_->Query(Select(kInvitationColumns, "FROM invitations WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?"),
-                      {V(org_id), V(after_id), Limit(limit)})) {
-    out.push_back(ReadInvitation(row));
-  }
-  return out;
+  return All(Rows(Select(kInvitationColumns, "FROM invitations WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?"),
+                  {V(org_id), V(after_id), Limit(limit)}),
+             ReadInvitation);
 }
 
 bool SqlRepository::DeleteInvitation(std::string_view org_id, std::string_view invitation_id,
                                      const AuditEvent& event) {
-  std::lock_guard lock(mu_);
-  bool changed = false;
-  Transaction([&] {
-    changed = driver_->Exec("DELETE FROM invitations WHERE org_id = ? AND id = ?", {V(org_id), V(invitation_id)}) == 1;
-    if (changed) Append(event);
-  });
-  return changed;
+  return ChangeOne("DELETE FROM invitations WHERE org_id = ? AND id = ?", {V(org_id), V(invitation_id)}, event);
 }
 
 AcceptOutcome SqlRepository::AcceptInvitation(std::string_view token_hash, std::string_view account_id, int64_t now,

@@ -6,6 +6,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "repository.h"
 #include "sql_driver.h"
@@ -98,6 +100,12 @@ class SqlRepository final : public Repository {
   void Transaction(F f);
   // Appends inside the caller's transaction (mu_ held): seq = last + 1.
   void Append(const AuditEvent& event);
+  // A query under the mutex; its first column as a count.
+  std::vector<SqlRow> Rows(std::string_view sql, const std::vector<SqlValue>& args);
+  int Count(std::string_view sql, const std::vector<SqlValue>& args);
+  // A statement changing at most one row and, when it changed one, its
+  // audit event: one transaction.
+  bool ChangeOne(std::string_view sql, const std::vector<SqlValue>& args, const AuditEvent& event);
 
   std::mutex mu_;
   std::unique_ptr<SqlDriver> driver_;
