@@ -524,6 +524,15 @@ void Api::AddOrgRoutes() {
     return JsonResponse(201, json{{"invitation", InvitationJson(inv.row)}, {"token", inv.token}}.dump());
   });
 
+  r.Add("POST", "/api/v1/orgs/{org_id}/invitations/import", [this](Context& c) {
+    const json body = c.Json();
+    json items = json::array();
+    for (const auto& [email, inv] : orgs_.ImportPeople(ActorOf(c), c.params.at("org_id"), RequireString(body, "csv"))) {
+      items.push_back({{"email", email}, {"invitation", InvitationJson(inv.row)}, {"token", inv.token}});
+    }
+    return JsonResponse(201, json{{"invitations", items}}.dump());
+  });
+
   r.Add("DELETE", "/api/v1/orgs/{org_id}/invitations/{invitation_id}", [this](Context& c) {
     orgs_.RevokeInvitation(ActorOf(c), c.params.at("org_id"), c.params.at("invitation_id"));
     return NoContent();

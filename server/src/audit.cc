@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "csv.h"
+
 namespace mortise::server {
 namespace {
 
@@ -50,21 +52,6 @@ int64_t AuditTrail::MaybePurge() {
   if (last_purge_ && now - *last_purge_ < kPurgeEveryMs) return 0;
   last_purge_ = now;
   return repo_.PurgeAuditBefore(now - settings_.retention_days * kDayMs);
-}
-
-std::string AuditTrail::CsvCell(std::string_view value) {
-  std::string v(value);
-  if (!v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r')) {
-    v.insert(v.begin(), '\'');
-  }
-  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
 }
 
 std::string AuditTrail::Csv(const std::vector<AuditEvent>& events) {

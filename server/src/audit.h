@@ -52,12 +52,9 @@ class AuditTrail {
 
   std::vector<AuditEvent> Search(const AuditQuery& query) { return repo_.SearchAudit(query); }
 
-  // RFC 4180 CSV (CRLF line ends, fields with a comma, quote, CR or LF
-  // quoted, quotes doubled) with a header row. Cells a spreadsheet would
-  // read as a formula (starting with = + - @ TAB or CR) are prefixed with
-  // an apostrophe (OWASP's CSV-injection advice).
+  // RFC 4180 CSV (CRLF line ends, cells as CsvCell writes them: csv.h,
+  // formula-safe) with a header row.
   static std::string Csv(const std::vector<AuditEvent>& events);
-  static std::string CsvCell(std::string_view value);
 
   const AuditSettings& settings() const { return settings_; }
 

@@ -2,7 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <set>
+
 #include "api_error.h"
+#include "auth_service.h"
+#include "csv.h"
 #include "door_registration.h"
 #include "mortise/crypto/p256.h"
 #include "mortise/protocol/identity.h"
@@ -205,6 +209,60 @@ NewInvitation OrgService::Invite(const Actor& actor, const std::string& org_id, 
                           std::nullopt, std::nullopt};
   repo_.CreateInvitation(out.row, audit_.Event(actor, org_id, "invitation.create", "invitation", out.row.id,
                                                {{"role", out.row.role}, {"note", out.row.note}}));
+  return out;
+}
+
+std::vector<std::pair<std::string, NewInvitation>> OrgService::ImportPeople(const Actor& actor,
+                                                                            const std::string& org_id,
+                                                                            std::string_view csv) {
+  constexpr size_t kMaxRows = 1000;
+  int bad_line = 0;
+  const auto records = ParseCsv(csv, bad_line);
+  const auto invalid = [](int line, const std::string& why) {
+    return ApiError(400, "invalid_csv", "Line " + std::to_string(line) + ": " + why + " Nothing was imported.");
+  };
+  if (!records) throw invalid(bad_line, "the CSV is malformed (a quote that does not close?).");
+  if (records->empty()) throw invalid(1, "give a header row naming the email and role columns.");
+  const auto& header = records->front();
+  int email_col = -1, role_col = -1, note_col = -1;
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == "email") email_col = static_cast<int>(i);
+    if (header[i] == "role") role_col = static_cast<int>(i);
+    if (header[i] == "note") note_col = static_cast<int>(i);
+  }
+  if (email_col < 0 || role_col < 0) throw invalid(1, "the header row must name the columns email and role.");
+  if (records->size() - 1 > kMaxRows) throw invalid(1, "at most 1000 people at once.");
+  const Role actor_role = ActorRole(actor);
+  const int64_t now = clock_.NowMs();
+  std::vector<std::pair<std::string, NewInvitation>> out;
+  std::vector<InvitationRow> rows;
+  std::vector<AuditEvent> events;
+  std::set<std::string> seen;
+  for (size_t n = 1; n < records->size(); ++n) {
+    const auto& rec = (*records)[n];
+    const int line = static_cast<int>(n) + 1;
+    const auto cell = [&](int col) { return col >= 0 && static_cast<size_t>(col) < rec.size() ? rec[col] : ""; };
+    const auto email = AuthService::NormaliseEmail(cell(email_col));
+    if (!email) throw invalid(line, "\"" + cell(email_col) + "\" is not an email address.");
+    if (!seen.insert(*email).second) throw invalid(line, *email + " appears twice.");
+    const auto role = ParseRole(cell(role_col));
+    if (!role) throw invalid(line, "role must be owner, admin, member, guest or installer.");
+    if (!CanAssign(actor_role, std::nullopt, *role)) {
+      throw ApiError(403, "forbidden_role", "Line " + std::to_string(line) + ": your role cannot invite someone as " +
+                                                std::string(RoleName(*role)) + ". Nothing was imported.");
+    }
+    const std::string note = (*email + " " + cell(note_col)).substr(0, kMaxName);
+    NewInvitation inv;
+    inv.token = "mti_" + RandomBase64Url(random_, 32);
+    inv.row = InvitationRow{NewId("inv_"), org_id, std::string(RoleName(*role)), note, Sha256Hex(inv.token),
+                            actor.principal.account_id, now, now + settings_.invitation_lifetime_s * 1000,
+                            std::nullopt, std::nullopt};
+    rows.push_back(inv.row);
+    events.push_back(audit_.Event(actor, org_id, "invitation.create", "invitation", inv.row.id,
+                                  {{"role", inv.row.role}, {"note", note}, {"import", true}}));
+    out.emplace_back(*email, std::move(inv));
+  }
+  repo_.CreateInvitations(rows, events);
   return out;
 }
 

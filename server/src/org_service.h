@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "audit.h"
 #include "clock_random.h"
@@ -73,6 +75,13 @@ class OrgService {
 
   // 400 invalid_role / invalid_field, 403 forbidden_role (CanAssign).
   NewInvitation Invite(const Actor& actor, const std::string& org_id, std::string_view role, std::string_view note);
+  // People from CSV (a header row naming `email` and `role`, optionally
+  // `note`; at most 1000 rows): one invitation each, all or none, returned
+  // with their tokens to send out of band. 400 invalid_csv (naming the
+  // line: malformed CSV, a missing column, a bad email or role, a
+  // duplicate email), 403 forbidden_role (a role the caller may not give).
+  std::vector<std::pair<std::string, NewInvitation>> ImportPeople(const Actor& actor, const std::string& org_id,
+                                                                  std::string_view csv);
   void RevokeInvitation(const Actor& actor, const std::string& org_id, const std::string& invitation_id);
   // 404 invitation_unknown, 410 invitation_expired / invitation_used, 409
   // already_member.

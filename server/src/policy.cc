@@ -104,6 +104,7 @@ const std::vector<RouteSpec>& RouteRules() {
       {"GET", "/api/v1/orgs/{org_id}/invitations", A::kAccount, orgs_r, O::kInvite},
       {"POST", "/api/v1/orgs/{org_id}/invitations", A::kAccount, orgs_w, O::kInvite},
       {"DELETE", "/api/v1/orgs/{org_id}/invitations/{invitation_id}", A::kAccount, orgs_w, O::kInvite},
+      {"POST", "/api/v1/orgs/{org_id}/invitations/import", A::kAccount, orgs_w, O::kInvite},
       {"GET", "/api/v1/orgs/{org_id}/audit", A::kAccount, audit, O::kReadAudit},
       {"GET", "/api/v1/orgs/{org_id}/audit.csv", A::kAccount, audit, O::kReadAudit},
   };

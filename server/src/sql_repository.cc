@@ -600,14 +600,20 @@ bool SqlRepository::DeleteDoor(std::string_view org_id, std::string_view door_id
 }
 
 void SqlRepository::CreateInvitation(const InvitationRow& r, const AuditEvent& event) {
+  CreateInvitations({r}, {event});
+}
+
+void SqlRepository::CreateInvitations(const std::vector<InvitationRow>& rows, const std::vector<AuditEvent>& events) {
   std::lock_guard lock(mu_);
   Transaction([&] {
-    driver_->Exec(
-        "INSERT INTO invitations (id, org_id, role, note, token_hash, created_by, created_at, expires_at, "
-        "accepted_by, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        {V(r.id), V(r.org_id), V(r.role), V(r.note), V(r.token_hash), V(r.created_by), V(r.created_at),
-         V(r.expires_at), V(r.accepted_by), V(r.accepted_at)});
-    Append(event);
+    for (const auto& r : rows) {
+      driver_->Exec(
+          "INSERT INTO invitations (id, org_id, role, note, token_hash, created_by, created_at, expires_at, "
+          "accepted_by, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          {V(r.id), V(r.org_id), V(r.role), V(r.note), V(r.token_hash), V(r.created_by), V(r.created_at),
+           V(r.expires_at), V(r.accepted_by), V(r.accepted_at)});
+    }
+    for (const auto& e : events) Append(e);
   });
 }
 

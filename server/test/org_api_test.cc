@@ -4,6 +4,7 @@
 // spreadsheet runs as a formula, purged after the retention period.
 #include <gtest/gtest.h>
 
+#include "csv.h"
 #include "org_world.h"
 
 namespace mortise::server {
@@ -151,16 +152,77 @@ TEST_P(OrgApiTest, TheAuditTrailIsSearchedByActorActionObjectAndTimeAndPaged) {
   EXPECT_EQ(Call("GET", base + "/audit?from=yesterday", nullptr, owner.headers).ErrorCode(), "invalid_query");
 }
 
+TEST_P(OrgApiTest, PeopleAreImportedFromCsvAsInvitationsAllOrNone) {
+  World w = NewWorld("account:read");
+  const Caller& admin = w.callers["admin"];
+  const std::string url = "/api/v1/orgs/" + w.org + "/invitations/import";
+  const auto invitations = [&] { return repo_->Invitations(w.org, "", 100).size(); };
+  const size_t before = invitations();
+  // Bad rows refuse the whole import and name their line.
+  const auto bad = Call("POST", url, {{"csv", "email,role\r\nok@example.org,guest\r\nnot-an-email,member\r\n"}},
+                        admin.headers);
+  EXPECT_EQ(bad.ErrorCode(), "invalid_csv");
+  EXPECT_NE(bad.body.find("Line 3"), std::string::npos) << bad.body;
+  EXPECT_EQ(Call("POST", url, {{"csv", "email,role\nok@example.org,king\n"}}, admin.headers).ErrorCode(), "invalid_csv");
+  EXPECT_EQ(Call("POST", url, {{"csv", "mail,role\nok@example.org,guest\n"}}, admin.headers).ErrorCode(),
+            "invalid_csv");
+  EXPECT_EQ(Call("POST", url, {{"csv", "email,role\nA@example.org,guest\na@example.org,member\n"}}, admin.headers)
+                .ErrorCode(),
+            "invalid_csv");
+  EXPECT_EQ(Call("POST", url, {{"csv", "email,role\n\"open@example.org,guest\n"}}, admin.headers).ErrorCode(),
+            "invalid_csv");
+  // An admin cannot invite admins, by CSV either.
+  EXPECT_EQ(Call("POST", url, {{"csv", "email,role\nok@example.org,guest\nboss@example.org,admin\n"}}, admin.headers)
+                .ErrorCode(),
+            "forbidden_role");
+  EXPECT_EQ(invitations(), before);
+  // A good file: quoted fields, a column order of its own, CRLF.
+  const auto ok = Call("POST", url,
+                       {{"csv", "role,note,email\r\nguest,\"Flat 2, \"\"the\"\" cleaner\",Cleo@Example.org\r\n"
+                                "installer,,ivan@example.org\r\n"}},
+                       admin.headers);
+  ASSERT_EQ(ok.status, 201) << ok.body;
+  const auto items = ok.Json()["invitations"];
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0]["email"], "cleo@example.org");
+  EXPECT_EQ(items[0]["invitation"]["role"], "guest");
+  EXPECT_EQ(items[0]["invitation"]["note"], "cleo@example.org Flat 2, \"the\" cleaner");
+  EXPECT_EQ(items[1]["invitation"]["role"], "installer");
+  EXPECT_EQ(invitations(), before + 2);
+  // Each token works once, like any invitation.
+  const Caller cleo = NewAccount("cleo");
+  EXPECT_EQ(Call("POST", "/api/v1/invitations/accept", {{"token", items[0]["token"]}}, cleo.headers).Json()["role"],
+            "guest");
+  const auto trail = Call("GET", "/api/v1/orgs/" + w.org + "/audit?action=invitation.create&actor=" + admin.account_id,
+                          nullptr, admin.headers)
+                         .Json();
+  EXPECT_EQ(trail["items"].size(), 2u);
+  EXPECT_EQ(trail["items"][0]["detail"]["import"], true);
+}
+
+TEST(Csv, ParsesRfc4180) {
+  int line = 0;
+  auto r = ParseCsv("a,b\r\n\"x,\"\"y\"\"\",\r\n\n\"multi\nline\",z", line);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[1], (std::vector<std::string>{"x,\"y\"", ""}));
+  EXPECT_EQ((*r)[2], (std::vector<std::string>{"multi\nline", "z"}));
+  EXPECT_FALSE(ParseCsv("a\n\"open", line));
+  EXPECT_EQ(line, 2);
+  EXPECT_FALSE(ParseCsv("\"a\"b,c", line));
+  EXPECT_EQ(line, 1);
+}
+
 TEST(AuditCsv, IsRfc4180AndNoCellStartsAFormula) {
-  EXPECT_EQ(AuditTrail::CsvCell("plain"), "plain");
-  EXPECT_EQ(AuditTrail::CsvCell("a,b"), "\"a,b\"");
-  EXPECT_EQ(AuditTrail::CsvCell("say \"hi\""), "\"say \"\"hi\"\"\"");
-  EXPECT_EQ(AuditTrail::CsvCell("two\r\nlines"), "\"two\r\nlines\"");
-  EXPECT_EQ(AuditTrail::CsvCell("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
-  EXPECT_EQ(AuditTrail::CsvCell("+1"), "'+1");
-  EXPECT_EQ(AuditTrail::CsvCell("-2+3"), "'-2+3");
-  EXPECT_EQ(AuditTrail::CsvCell("@SUM(A1)"), "'@SUM(A1)");
-  EXPECT_EQ(AuditTrail::CsvCell("\tcmd"), "'\tcmd");
+  EXPECT_EQ(CsvCell("plain"), "plain");
+  EXPECT_EQ(CsvCell("a,b"), "\"a,b\"");
+  EXPECT_EQ(CsvCell("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(CsvCell("two\r\nlines"), "\"two\r\nlines\"");
+  EXPECT_EQ(CsvCell("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+  EXPECT_EQ(CsvCell("+1"), "'+1");
+  EXPECT_EQ(CsvCell("-2+3"), "'-2+3");
+  EXPECT_EQ(CsvCell("@SUM(A1)"), "'@SUM(A1)");
+  EXPECT_EQ(CsvCell("\tcmd"), "'\tcmd");
   AuditEvent e;
   e.seq = 7;
   e.at = 0;
