@@ -49,8 +49,9 @@ void AuditTrail::Record(const AuditEvent& event) { repo_.AppendAudit(event); }
 
 int64_t AuditTrail::MaybePurge() {
   const int64_t now = clock_.NowMs();
-  if (last_purge_ && now - *last_purge_ < kPurgeEveryMs) return 0;
-  last_purge_ = now;
+  int64_t last = last_purge_.load();
+  if (last >= 0 && now - last < kPurgeEveryMs) return 0;
+  if (!last_purge_.compare_exchange_strong(last, now)) return 0;  // another thread purges
   return repo_.PurgeAuditBefore(now - settings_.retention_days * kDayMs);
 }
 

@@ -5,6 +5,7 @@
 // transaction); nothing here updates or deletes an event except the purge.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -62,7 +63,9 @@ class AuditTrail {
   Repository& repo_;
   const Clock& clock_;
   AuditSettings settings_;
-  std::optional<int64_t> last_purge_;
+  // The clock at the last purge; -1: none yet. Atomic: HTTP threads race
+  // here, and one of them purges.
+  std::atomic<int64_t> last_purge_{-1};
 };
 
 }  // namespace mortise::server
