@@ -317,28 +317,6 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   id_show->add_flag("--no-qr", a.id_show.no_qr, "Do not draw the QR code");
   id_show->add_flag("--ascii", a.id_show.ascii_qr, "Draw the QR code in ASCII (for terminals without Unicode)");
 
-  CLI::App* server = t.Group(&app, "server",
-                             "mortise-server: sign in, list the doors of your organisations, register a claimed "
-                             "lock (the server stores; the lock decides).");
-  CLI::App* login = t.Add(server, "login", "Sign in to a server (password, then the two-factor code if enabled).",
-                          [&a](Context& c) { return CmdServerLogin(c, a.server_login); });
-  login->add_option("url", a.server_login.url, "http://HOST:PORT")->required();
-  login->add_option("--email", a.server_login.email, "Account email (asked if not given)");
-  login->add_option("--password-fd", a.server_login.password_fd,
-                    "Read the password as one line from this file descriptor");
-  login->add_option("--totp", a.server_login.totp, "The current two-factor code (asked if needed and not given)");
-  CLI::App* doors = t.Add(server, "doors", "List the doors of your organisations on the server.",
-                          [&a](Context& c) { return CmdServerDoors(c, a.server_doors); });
-  doors->add_option("--org", a.server_doors.org, "Only this organisation (org_...)");
-  CLI::App* reg = t.Add(server, "register",
-                        "Register a lock you own with an organisation, signing the server's challenge with the "
-                        "lock's owner key from your keyring.",
-                        [&a](Context& c) { return CmdServerRegister(c, a.server_register); });
-  reg->add_option("lock", a.server_register.lock, "The lock's name in your keyring (default: --lock or the only one)");
-  reg->add_option("--org", a.server_register.org, "The organisation (org_...)")->required();
-  reg->add_option("--site", a.server_register.site, "The site (default: the organisation's first)");
-  reg->add_option("--name", a.server_register.name, "The door's name (default: the lock's name in your keyring)");
-
   // `mortise lock` locks the door; `mortise lock list|forget` manage the keyring's locks.
   CLI::App* lock = t.Add(&app, "lock",
                          "Lock the door (the lock chosen with --lock). `lock list` and `lock forget` manage the "
@@ -558,6 +536,28 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   log->add_option("--from", a.log.from, "Start at this sequence number (default: after the last one verified)");
   log->add_option("--limit", a.log.limit, "At most this many entries");
   log->add_option("--interval", a.log.interval_s, "Seconds between polls with --follow")->check(CLI::PositiveNumber);
+
+  CLI::App* server = t.Group(&app, "server",
+                             "mortise-server: sign in, list the doors of your organisations, register a claimed "
+                             "lock (the server stores; the lock decides).");
+  CLI::App* login = t.Add(server, "login", "Sign in to a server (password, then the two-factor code if enabled).",
+                          [&a](Context& c) { return CmdServerLogin(c, a.server_login); });
+  login->add_option("url", a.server_login.url, "http://HOST:PORT")->required();
+  login->add_option("--email", a.server_login.email, "Account email (asked if not given)");
+  login->add_option("--password-fd", a.server_login.password_fd,
+                    "Read the password as one line from this file descriptor");
+  login->add_option("--totp", a.server_login.totp, "The current two-factor code (asked if needed and not given)");
+  CLI::App* doors = t.Add(server, "doors", "List the doors of your organisations on the server.",
+                          [&a](Context& c) { return CmdServerDoors(c, a.server_doors); });
+  doors->add_option("--org", a.server_doors.org, "Only this organisation (org_...)");
+  CLI::App* reg = t.Add(server, "register",
+                        "Register a lock you own with an organisation, signing the server's challenge with the "
+                        "lock's owner key from your keyring.",
+                        [&a](Context& c) { return CmdServerRegister(c, a.server_register); });
+  reg->add_option("lock", a.server_register.lock, "The lock's name in your keyring (default: --lock or the only one)");
+  reg->add_option("--org", a.server_register.org, "The organisation (org_...)")->required();
+  reg->add_option("--site", a.server_register.site, "The site (default: the organisation's first)");
+  reg->add_option("--name", a.server_register.name, "The door's name (default: the lock's name in your keyring)");
 
   app.footer(kFooter);
 }
