@@ -50,6 +50,9 @@ struct AllOptions {
   GroupOptions group;
   KeyReshareOptions key_reshare;
   LogOptions log;
+  ServerLoginOptions server_login;
+  ServerDoorsOptions server_doors;
+  ServerRegisterOptions server_register;
 };
 
 class Tree {
@@ -582,6 +585,28 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   ack->add_option("--chain", a.log_ack.chain,
                   "The chain hash h(N) of that record, 32 hex digits (from a stored copy: `mortise log --json`'s "
                   "chain.hash); default: the keyring's from the last verified read");
+
+  CLI::App* server = t.Group(&app, "server",
+                             "mortise-server: sign in, list the doors of your organisations, register a claimed "
+                             "lock (the server stores; the lock decides).");
+  CLI::App* login = t.Add(server, "login", "Sign in to a server (password, then the two-factor code if enabled).",
+                          [&a](Context& c) { return CmdServerLogin(c, a.server_login); });
+  login->add_option("url", a.server_login.url, "http://HOST:PORT")->required();
+  login->add_option("--email", a.server_login.email, "Account email (asked if not given)");
+  login->add_option("--password-fd", a.server_login.password_fd,
+                    "Read the password as one line from this file descriptor");
+  login->add_option("--totp", a.server_login.totp, "The current two-factor code (asked if needed and not given)");
+  CLI::App* doors = t.Add(server, "doors", "List the doors of your organisations on the server.",
+                          [&a](Context& c) { return CmdServerDoors(c, a.server_doors); });
+  doors->add_option("--org", a.server_doors.org, "Only this organisation (org_...)");
+  CLI::App* reg = t.Add(server, "register",
+                        "Register a lock you own with an organisation, signing the server's challenge with the "
+                        "lock's owner key from your keyring.",
+                        [&a](Context& c) { return CmdServerRegister(c, a.server_register); });
+  reg->add_option("lock", a.server_register.lock, "The lock's name in your keyring (default: --lock or the only one)");
+  reg->add_option("--org", a.server_register.org, "The organisation (org_...)")->required();
+  reg->add_option("--site", a.server_register.site, "The site (default: the organisation's first)");
+  reg->add_option("--name", a.server_register.name, "The door's name (default: the lock's name in your keyring)");
 
   app.footer(kFooter);
 }

@@ -326,5 +326,24 @@ struct LogAckOptions {
   std::string chain;     // h(through), 32 hex digits; default: the keyring's from that read
 };
 int CmdLogAck(Context& ctx, const LogAckOptions& o);
+// commands_server.cc: mortise-server (docs/cli.md, "The server").
+struct ServerLoginOptions {
+  std::string url;
+  std::string email;
+  int password_fd = -1;  // --password-fd; else MORTISE_SERVER_PASSWORD, else a prompt
+  std::string totp;      // --totp; else MORTISE_SERVER_TOTP, else a prompt when the account needs it
+};
+int CmdServerLogin(Context& ctx, const ServerLoginOptions& o);
+struct ServerDoorsOptions {
+  std::string org;  // empty: every organisation I am in
+};
+int CmdServerDoors(Context& ctx, const ServerDoorsOptions& o);
+struct ServerRegisterOptions {
+  std::string lock;  // keyring name; empty: --lock or the only lock
+  std::string org;
+  std::string site;  // empty: the organisation's first site
+  std::string name;  // empty: the lock's keyring name
+};
+int CmdServerRegister(Context& ctx, const ServerRegisterOptions& o);
 
 }  // namespace mortise::cli

@@ -37,6 +37,14 @@ SecondFactor FactorFrom(const json& body) {
   return SecondFactor{OptionalString(body, "totp_code"), OptionalString(body, "recovery_code")};
 }
 
+// The actor of an event before a session exists (sign-up, sign-in).
+Principal SessionPrincipal(std::string account_id, std::string email) {
+  Principal p;
+  p.account_id = std::move(account_id);
+  p.email = std::move(email);
+  return p;
+}
+
 json TimeOrNull(const std::optional<int64_t>& ms) { return ms ? json(*ms) : json(nullptr); }
 
 json AccountJson(const AccountRow& a) {
@@ -76,16 +84,145 @@ int PageLimit(const Request& req) {
   return n;
 }
 
+json OrgJson(const OrganisationRow& o) {
+  return {{"id", o.id}, {"name", o.name}, {"kind", o.kind}, {"created_at", o.created_at}};
+}
+
+json SiteJson(const SiteRow& s) {
+  return {{"id", s.id}, {"org_id", s.org_id}, {"name", s.name}, {"created_at", s.created_at}};
+}
+
+json DoorJson(const DoorRow& d) {
+  return {{"id", d.id},
+          {"org_id", d.org_id},
+          {"site_id", d.site_id},
+          {"name", d.name},
+          {"lock_id", d.lock_id},
+          {"lock_public_key", d.lock_public_key},
+          {"owner_public_key", d.owner_public_key},
+          {"registered_by", d.registered_by},
+          {"created_at", d.created_at}};
+}
+
+json PersonJson(const MembershipRow& m) {
+  return {{"account_id", m.account_id}, {"email", m.email}, {"role", m.role}, {"since", m.created_at}};
+}
+
+json InvitationJson(const InvitationRow& i) {
+  return {{"id", i.id},
+          {"org_id", i.org_id},
+          {"role", i.role},
+          {"note", i.note},
+          {"created_by", i.created_by},
+          {"created_at", i.created_at},
+          {"expires_at", i.expires_at},
+          {"accepted_by", i.accepted_by ? json(*i.accepted_by) : json(nullptr)},
+          {"accepted_at", TimeOrNull(i.accepted_at)}};
+}
+
+json AuditJson(const AuditEvent& e) {
+  auto detail = json::parse(e.detail, nullptr, false);
+  return {{"seq", e.seq},
+          {"at", e.at},
+          {"org_id", e.org_id ? json(*e.org_id) : json(nullptr)},
+          {"actor", {{"account_id", e.actor_account_id}, {"email", e.actor_email}, {"credential", e.actor_credential}}},
+          {"action", e.action},
+          {"object", {{"type", e.object_type}, {"id", e.object_id}}},
+          {"address", e.address},
+          {"user_agent", e.user_agent},
+          {"detail", detail.is_discarded() ? json::object() : detail}};
+}
+
+// One page of `fetch(after, limit + 1)` as {"items": [...], "next_cursor"}.
+template <typename Fetch, typename ToJson, typename Key>
+Response Page(const Context& c, Fetch fetch, ToJson to_json, Key key) {
+  const int limit = PageLimit(c.request);
+  auto page = fetch(c.request.QueryParam("cursor").value_or(""), limit + 1);
+  const bool more = static_cast<int>(page.size()) > limit;
+  if (more) page.pop_back();
+  json items = json::array();
+  for (const auto& row : page) items.push_back(to_json(row));
+  return JsonResponse(200, json{{"items", items}, {"next_cursor", more ? json(key(page.back())) : json(nullptr)}}.dump());
+}
+
+std::optional<int64_t> TimeParam(const Request& req, const char* name) {
+  const auto v = req.QueryParam(name);
+  if (!v) return std::nullopt;
+  if (v->empty() || v->size() > 15 || v->find_first_not_of("0123456789") != std::string::npos) {
+    throw ApiError(400, "invalid_query", std::string(name) + " must be a whole number (times: Unix milliseconds).");
+  }
+  return std::stoll(*v);
+}
+
+// The audit filters of the query string: actor, action, object, from, to, cursor.
+AuditQuery AuditQueryOf(const Request& req, std::optional<std::string> org_id, int limit) {
+  AuditQuery q;
+  q.org_id = std::move(org_id);
+  q.actor = req.QueryParam("actor");
+  q.action = req.QueryParam("action");
+  q.object_id = req.QueryParam("object");
+  q.from = TimeParam(req, "from");
+  q.to = TimeParam(req, "to");
+  q.before_seq = TimeParam(req, "cursor");
+  q.limit = limit;
+  return q;
+}
+
+Response AuditPage(AuditTrail& audit, const Context& c, AuditQuery q) {
+  const int limit = q.limit;
+  q.limit = limit + 1;
+  auto events = audit.Search(q);
+  const bool more = static_cast<int>(events.size()) > limit;
+  if (more) events.pop_back();
+  json items = json::array();
+  for (const auto& e : events) items.push_back(AuditJson(e));
+  (void)c;
+  return JsonResponse(
+      200,
+      json{{"items", items}, {"next_cursor", more ? json(std::to_string(events.back().seq)) : json(nullptr)}}.dump());
+}
+
+constexpr int kCsvMaxRows = 100000;
+
 }  // namespace
 
 Api::Api(Repository& repo, const Clock& clock, Random& random, ApiSettings settings)
-    : repo_(repo), settings_(std::move(settings)), auth_(repo, clock, random, settings_.auth) {
+    : repo_(repo),
+      settings_(std::move(settings)),
+      auth_(repo, clock, random, settings_.auth),
+      audit_(repo, clock, settings_.audit),
+      orgs_(repo, clock, random, audit_, settings_.orgs) {
   router_.AddFilter(std::make_unique<JsonBodyFilter>());
   router_.AddFilter(std::make_unique<AuthFilter>(auth_));
+  router_.AddFilter(std::make_unique<OrgFilter>(repo_));
+  audit_.MaybePurge();
   metrics_.AddGauge("mortise_server_websocket_clients", "WebSocket clients connected (the console stream; none yet).",
                     [] { return 0.0; });
   metrics_.AddGauge("mortise_server_db_pool_size", "Database connections the server holds.", [] { return 1.0; });
   AddRoutes();
+  AddOrgRoutes();
+}
+
+Response Api::Handle(const Request& request) {
+  try {
+    audit_.MaybePurge();
+  } catch (const StorageError&) {
+    // The request itself will meet the database's failure and say so.
+  }
+  return router_.Handle(request);
+}
+
+void Api::RecordAccountEvent(const Context& c, const Principal& who, std::string action, std::string object_type,
+                             std::string object_id) {
+  const Actor actor{who, std::nullopt, c.request.remote_address,
+                    std::string(c.request.Header("user-agent").value_or(""))};
+  audit_.Record(audit_.Event(actor, std::nullopt, std::move(action), std::move(object_type), std::move(object_id),
+                             nullptr));
+}
+
+Actor Api::ActorOf(const Context& c) const {
+  return Actor{*c.principal, c.membership, c.request.remote_address,
+               std::string(c.request.Header("user-agent").value_or(""))};
 }
 
 std::string Api::SessionCookie(const Request& request, const std::string& token, int64_t max_age_s) const {
@@ -98,9 +235,9 @@ std::string Api::SessionCookie(const Request& request, const std::string& token,
 void Api::AddRoutes() {
   auto& r = router_;
 
-  r.Add({"GET", "/healthz", Access::kPublic, ""}, [](Context&) { return JsonResponse(200, R"({"status":"ok"})"); });
+  r.Add("GET", "/healthz", [](Context&) { return JsonResponse(200, R"({"status":"ok"})"); });
 
-  r.Add({"GET", "/readyz", Access::kPublic, ""}, [this](Context&) {
+  r.Add("GET", "/readyz", [this](Context&) {
     try {
       repo_.Ping();
     } catch (const StorageError&) {
@@ -109,26 +246,31 @@ void Api::AddRoutes() {
     return JsonResponse(200, R"({"status":"ready"})");
   });
 
-  r.Add({"GET", "/metrics", Access::kPublic, ""}, [this](Context&) {
+  r.Add("GET", "/metrics", [this](Context&) {
     Response res;
     res.content_type = "text/plain; version=0.0.4";
     res.body = metrics_.Render();
     return res;
   });
 
-  r.Add({"GET", "/api/v1/openapi.json", Access::kPublic, ""},
+  r.Add("GET", "/api/v1/openapi.json",
         [](Context&) { return JsonResponse(200, std::string(OpenApiDocument())); });
 
-  r.Add({"POST", "/api/v1/accounts", Access::kPublic, ""}, [this](Context& c) {
+  r.Add("POST", "/api/v1/accounts", [this](Context& c) {
     const json body = c.Json();
     const AccountRow a = auth_.SignUp(RequireString(body, "email"), RequireString(body, "password"));
+    RecordAccountEvent(c, SessionPrincipal(a.id, a.email), "account.create", "account", a.id);
     return JsonResponse(201, json{{"account", AccountJson(a)}}.dump());
   });
 
-  r.Add({"POST", "/api/v1/sessions", Access::kPublic, ""}, [this](Context& c) {
+  r.Add("POST", "/api/v1/sessions", [this](Context& c) {
     const json body = c.Json();
     const NewSession s = auth_.SignIn(RequireString(body, "email"), RequireString(body, "password"),
                                       FactorFrom(body), c.request.remote_address);
+    RecordAccountEvent(c,
+                       SessionPrincipal(s.row.account_id,
+                                        AuthService::NormaliseEmail(RequireString(body, "email")).value_or("")),
+                       "session.create", "session", s.row.id);
     Response res = JsonResponse(
         201, json{{"session", SessionJson(s.row)}, {"csrf_token", s.row.csrf_token}, {"account_id", s.row.account_id}}
                  .dump());
@@ -137,35 +279,38 @@ void Api::AddRoutes() {
     return res;
   });
 
-  r.Add({"DELETE", "/api/v1/sessions/current", Access::kSessionOnly, ""}, [this](Context& c) {
+  r.Add("DELETE", "/api/v1/sessions/current", [this](Context& c) {
     auth_.SignOut(c.principal->session_id);
+    RecordAccountEvent(c, *c.principal, "session.delete", "session", c.principal->session_id);
     Response res = NoContent();
     res.headers.emplace_back("Set-Cookie", SessionCookie(c.request, "", 0));
     return res;
   });
 
-  r.Add({"DELETE", "/api/v1/sessions", Access::kSessionOnly, ""}, [this](Context& c) {
+  r.Add("DELETE", "/api/v1/sessions", [this](Context& c) {
     auth_.SignOutEverywhere(c.principal->account_id);
+    RecordAccountEvent(c, *c.principal, "session.delete_all", "account", c.principal->account_id);
     Response res = NoContent();
     res.headers.emplace_back("Set-Cookie", SessionCookie(c.request, "", 0));
     return res;
   });
 
-  r.Add({"GET", "/api/v1/me", Access::kAccount, std::string(kScopeAccountRead)}, [this](Context& c) {
+  r.Add("GET", "/api/v1/me", [this](Context& c) {
     const auto a = repo_.AccountById(c.principal->account_id);
     if (!a) throw ApiError(401, "unauthenticated", "Sign in again.");
     return JsonResponse(200, json{{"account", AccountJson(*a)}}.dump());
   });
 
-  r.Add({"DELETE", "/api/v1/me", Access::kSessionOnly, ""}, [this](Context& c) {
+  r.Add("DELETE", "/api/v1/me", [this](Context& c) {
     const json body = c.Json();
     auth_.DeleteAccount(*c.principal, RequireString(body, "password"), FactorFrom(body));
+    RecordAccountEvent(c, *c.principal, "account.delete", "account", c.principal->account_id);
     Response res = NoContent();
     res.headers.emplace_back("Set-Cookie", SessionCookie(c.request, "", 0));
     return res;
   });
 
-  r.Add({"GET", "/api/v1/me/export", Access::kAccount, std::string(kScopeAccountRead)}, [this](Context& c) {
+  r.Add("GET", "/api/v1/me/export", [this](Context& c) {
     const auto a = repo_.AccountById(c.principal->account_id);
     if (!a) throw ApiError(401, "unauthenticated", "Sign in again.");
     json sessions = json::array(), keys = json::array();
@@ -186,37 +331,33 @@ void Api::AddRoutes() {
     return res;
   });
 
-  r.Add({"POST", "/api/v1/me/password", Access::kSessionOnly, ""}, [this](Context& c) {
+  r.Add("POST", "/api/v1/me/password", [this](Context& c) {
     const json body = c.Json();
     auth_.ChangePassword(*c.principal, RequireString(body, "current_password"), RequireString(body, "new_password"),
                          FactorFrom(body));
+    RecordAccountEvent(c, *c.principal, "account.password", "account", c.principal->account_id);
     return NoContent();
   });
 
-  r.Add({"POST", "/api/v1/me/totp", Access::kSessionOnly, ""}, [this](Context& c) {
+  r.Add("POST", "/api/v1/me/totp", [this](Context& c) {
     const TotpEnrolment e = auth_.BeginTotp(c.principal->account_id);
     return JsonResponse(201, json{{"secret", e.secret}, {"otpauth_uri", e.uri}}.dump());
   });
 
-  r.Add({"POST", "/api/v1/me/totp/confirm", Access::kSessionOnly, ""}, [this](Context& c) {
+  r.Add("POST", "/api/v1/me/totp/confirm", [this](Context& c) {
     const json body = c.Json();
     const auto codes = auth_.ConfirmTotp(c.principal->account_id, RequireString(body, "code"));
+    RecordAccountEvent(c, *c.principal, "account.totp_enable", "account", c.principal->account_id);
     return JsonResponse(200, json{{"recovery_codes", codes}}.dump());
   });
 
-  r.Add({"GET", "/api/v1/me/api-keys", Access::kSessionOnly, ""}, [this](Context& c) {
-    const int limit = PageLimit(c.request);
-    const std::string after = c.request.QueryParam("cursor").value_or("");
-    auto page = repo_.ApiKeys(c.principal->account_id, after, limit + 1);
-    json items = json::array();
-    const bool more = static_cast<int>(page.size()) > limit;
-    if (more) page.pop_back();
-    for (const auto& k : page) items.push_back(ApiKeyJson(k));
-    json out = {{"items", items}, {"next_cursor", more ? json(page.back().id) : json(nullptr)}};
-    return JsonResponse(200, out.dump());
+  r.Add("GET", "/api/v1/me/api-keys", [this](Context& c) {
+    return Page(
+        c, [&](const std::string& after, int n) { return repo_.ApiKeys(c.principal->account_id, after, n); },
+        ApiKeyJson, [](const ApiKeyRow& k) { return k.id; });
   });
 
-  r.Add({"POST", "/api/v1/me/api-keys", Access::kSessionOnly, ""}, [this](Context& c) {
+  r.Add("POST", "/api/v1/me/api-keys", [this](Context& c) {
     const json body = c.Json();
     std::vector<std::string> scopes;
     const auto it = body.find("scopes");
@@ -228,14 +369,186 @@ void Api::AddRoutes() {
       scopes.push_back(s.get<std::string>());
     }
     const NewApiKey k = auth_.CreateApiKey(c.principal->account_id, RequireString(body, "name"), scopes);
+    RecordAccountEvent(c, *c.principal, "api_key.create", "api_key", k.row.id);
     return JsonResponse(201, json{{"api_key", ApiKeyJson(k.row)}, {"token", k.token}}.dump());
   });
 
-  r.Add({"DELETE", "/api/v1/me/api-keys/{key_id}", Access::kSessionOnly, ""}, [this](Context& c) {
+  r.Add("DELETE", "/api/v1/me/api-keys/{key_id}", [this](Context& c) {
     if (!repo_.DeleteApiKey(c.principal->account_id, c.params.at("key_id"))) {
       throw ApiError(404, "not_found", "You have no API key with this id.");
     }
+    RecordAccountEvent(c, *c.principal, "api_key.delete", "api_key", c.params.at("key_id"));
     return NoContent();
+  });
+}
+
+}  // namespace mortise::server
+
+// ---------------------------------------------------------------------------
+// Organisations, sites, doors, people, invitations, the audit trail. Access
+// was decided by the filters (policy.h) before a handler runs; the object
+// rules are OrgService's.
+
+namespace mortise::server {
+
+
+void Api::AddOrgRoutes() {
+  auto& r = router_;
+
+  r.Add("GET", "/api/v1/me/audit", [this](Context& c) {
+    AuditQuery q = AuditQueryOf(c.request, std::nullopt, PageLimit(c.request));
+    q.actor = c.principal->account_id;  // only my own account events
+    return AuditPage(audit_, c, q);
+  });
+
+  r.Add("GET", "/api/v1/orgs", [this](Context& c) {
+    return Page(
+        c, [&](const std::string& after, int n) { return repo_.OrganisationsOf(c.principal->account_id, after, n); },
+        [](const auto& p) {
+          json j = OrgJson(p.first);
+          j["role"] = p.second;
+          return j;
+        },
+        [](const auto& p) { return p.first.id; });
+  });
+
+  r.Add("POST", "/api/v1/orgs", [this](Context& c) {
+    const json body = c.Json();
+    const auto org = orgs_.Create(ActorOf(c), RequireString(body, "name"), OptionalString(body, "kind").value_or("home"));
+    json j = OrgJson(org);
+    j["role"] = "owner";
+    return JsonResponse(201, json{{"organisation", j}}.dump());
+  });
+
+  r.Add("POST", "/api/v1/invitations/accept", [this](Context& c) {
+    const json body = c.Json();
+    const auto m = orgs_.AcceptInvitation(ActorOf(c), RequireString(body, "token"));
+    return JsonResponse(200, json{{"org_id", m.org_id}, {"role", m.role}}.dump());
+  });
+
+  r.Add("GET", "/api/v1/orgs/{org_id}", [this](Context& c) {
+    const auto org = repo_.Organisation(c.params.at("org_id"));
+    if (!org) throw ApiError(404, "not_found", "No such organisation, or you are not in it.");
+    json j = OrgJson(*org);
+    j["role"] = c.membership->role;
+    return JsonResponse(200, json{{"organisation", j}}.dump());
+  });
+
+  r.Add("DELETE", "/api/v1/orgs/{org_id}", [this](Context& c) {
+    orgs_.Delete(ActorOf(c), c.params.at("org_id"));
+    return NoContent();
+  });
+
+  r.Add("GET", "/api/v1/orgs/{org_id}/sites", [this](Context& c) {
+    const std::string& org = c.params.at("org_id");
+    return Page(
+        c, [&](const std::string& after, int n) { return repo_.Sites(org, after, n); }, SiteJson,
+        [](const SiteRow& s) { return s.id; });
+  });
+
+  r.Add("POST", "/api/v1/orgs/{org_id}/sites", [this](Context& c) {
+    const json body = c.Json();
+    const auto site = orgs_.CreateSite(ActorOf(c), c.params.at("org_id"), RequireString(body, "name"));
+    return JsonResponse(201, json{{"site", SiteJson(site)}}.dump());
+  });
+
+  r.Add("DELETE", "/api/v1/orgs/{org_id}/sites/{site_id}", [this](Context& c) {
+    orgs_.DeleteSite(ActorOf(c), c.params.at("org_id"), c.params.at("site_id"));
+    return NoContent();
+  });
+
+  r.Add("GET", "/api/v1/orgs/{org_id}/doors", [this](Context& c) {
+    const std::string& org = c.params.at("org_id");
+    return Page(
+        c, [&](const std::string& after, int n) { return repo_.Doors(org, after, n); }, DoorJson,
+        [](const DoorRow& d) { return d.id; });
+  });
+
+  r.Add("GET", "/api/v1/orgs/{org_id}/doors/{door_id}", [this](Context& c) {
+    const auto door = repo_.Door(c.params.at("org_id"), c.params.at("door_id"));
+    if (!door) throw ApiError(404, "not_found", "This organisation has no door with this id.");
+    return JsonResponse(200, json{{"door", DoorJson(*door)}}.dump());
+  });
+
+  r.Add("POST", "/api/v1/orgs/{org_id}/door-challenges", [this](Context& c) {
+    const auto ch = orgs_.NewDoorChallenge(ActorOf(c), c.params.at("org_id"));
+    return JsonResponse(
+        201, json{{"challenge_id", ch.id}, {"challenge", ch.challenge}, {"expires_at", ch.expires_at}}.dump());
+  });
+
+  r.Add("POST", "/api/v1/orgs/{org_id}/doors", [this](Context& c) {
+    const json body = c.Json();
+    DoorRegistration reg{RequireString(body, "challenge_id"),    RequireString(body, "site_id"),
+                         RequireString(body, "name"),            RequireString(body, "lock_id"),
+                         RequireString(body, "lock_public_key"), RequireString(body, "owner_public_key"),
+                         RequireString(body, "signature")};
+    const auto door = orgs_.RegisterDoor(ActorOf(c), c.params.at("org_id"), reg);
+    return JsonResponse(201, json{{"door", DoorJson(door)}}.dump());
+  });
+
+  r.Add("DELETE", "/api/v1/orgs/{org_id}/doors/{door_id}", [this](Context& c) {
+    orgs_.DeleteDoor(ActorOf(c), c.params.at("org_id"), c.params.at("door_id"));
+    return NoContent();
+  });
+
+  r.Add("GET", "/api/v1/orgs/{org_id}/people", [this](Context& c) {
+    const std::string& org = c.params.at("org_id");
+    return Page(
+        c, [&](const std::string& after, int n) { return repo_.Memberships(org, after, n); }, PersonJson,
+        [](const MembershipRow& m) { return m.account_id; });
+  });
+
+  r.Add("PATCH", "/api/v1/orgs/{org_id}/people/{account_id}", [this](Context& c) {
+    const json body = c.Json();
+    const auto m =
+        orgs_.SetRole(ActorOf(c), c.params.at("org_id"), c.params.at("account_id"), RequireString(body, "role"));
+    return JsonResponse(200, json{{"person", PersonJson(m)}}.dump());
+  });
+
+  r.Add("DELETE", "/api/v1/orgs/{org_id}/people/{account_id}", [this](Context& c) {
+    orgs_.RemovePerson(ActorOf(c), c.params.at("org_id"), c.params.at("account_id"));
+    return NoContent();
+  });
+
+  r.Add("GET", "/api/v1/orgs/{org_id}/invitations", [this](Context& c) {
+    const std::string& org = c.params.at("org_id");
+    return Page(
+        c, [&](const std::string& after, int n) { return repo_.Invitations(org, after, n); }, InvitationJson,
+        [](const InvitationRow& i) { return i.id; });
+  });
+
+  r.Add("POST", "/api/v1/orgs/{org_id}/invitations", [this](Context& c) {
+    const json body = c.Json();
+    const auto inv = orgs_.Invite(ActorOf(c), c.params.at("org_id"), RequireString(body, "role"),
+                                  OptionalString(body, "note").value_or(""));
+    return JsonResponse(201, json{{"invitation", InvitationJson(inv.row)}, {"token", inv.token}}.dump());
+  });
+
+  r.Add("POST", "/api/v1/orgs/{org_id}/invitations/import", [this](Context& c) {
+    const json body = c.Json();
+    json items = json::array();
+    for (const auto& [email, inv] : orgs_.ImportPeople(ActorOf(c), c.params.at("org_id"), RequireString(body, "csv"))) {
+      items.push_back({{"email", email}, {"invitation", InvitationJson(inv.row)}, {"token", inv.token}});
+    }
+    return JsonResponse(201, json{{"invitations", items}}.dump());
+  });
+
+  r.Add("DELETE", "/api/v1/orgs/{org_id}/invitations/{invitation_id}", [this](Context& c) {
+    orgs_.RevokeInvitation(ActorOf(c), c.params.at("org_id"), c.params.at("invitation_id"));
+    return NoContent();
+  });
+
+  r.Add("GET", "/api/v1/orgs/{org_id}/audit", [this](Context& c) {
+    return AuditPage(audit_, c, AuditQueryOf(c.request, c.params.at("org_id"), PageLimit(c.request)));
+  });
+
+  r.Add("GET", "/api/v1/orgs/{org_id}/audit.csv", [this](Context& c) {
+    AuditQuery q = AuditQueryOf(c.request, c.params.at("org_id"), kCsvMaxRows);
+    Response res;
+    res.content_type = "text/csv; charset=utf-8; header=present";
+    res.body = AuditTrail::Csv(audit_.Search(q));
+    res.headers.emplace_back("Content-Disposition", "attachment; filename=\"mortise-audit.csv\"");
+    return res;
   });
 }
 

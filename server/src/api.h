@@ -7,8 +7,10 @@
 #include <memory>
 #include <string_view>
 
+#include "audit.h"
 #include "auth_service.h"
 #include "metrics.h"
+#include "org_service.h"
 #include "repository.h"
 #include "router.h"
 
@@ -16,6 +18,8 @@ namespace mortise::server {
 
 struct ApiSettings {
   AuthSettings auth;
+  OrgSettings orgs;
+  AuditSettings audit;
   // Mark the session cookie Secure even on plain HTTP (behind a TLS
   // reverse proxy). Requests that arrived over TLS always get Secure.
   bool cookie_secure = false;
@@ -27,17 +31,26 @@ std::string_view OpenApiDocument();
 class Api {
  public:
   Api(Repository& repo, const Clock& clock, Random& random, ApiSettings settings);
-  Response Handle(const Request& request) { return router_.Handle(request); }
+  // Purges audit events past the retention (at most hourly), then routes.
+  Response Handle(const Request& request);
   const Router& router() const { return router_; }
   Metrics& metrics() { return metrics_; }
 
  private:
   void AddRoutes();
+  void AddOrgRoutes();
+  Actor ActorOf(const Context& c) const;
+  // An account's own change (sign-up, sign-in, password, keys...) in the
+  // audit trail, without an organisation.
+  void RecordAccountEvent(const Context& c, const Principal& who, std::string action, std::string object_type,
+                          std::string object_id);
   std::string SessionCookie(const Request& request, const std::string& token, int64_t max_age_s) const;
 
   Repository& repo_;
   ApiSettings settings_;
   AuthService auth_;
+  AuditTrail audit_;
+  OrgService orgs_;
   Metrics metrics_;
   Router router_{metrics_};
 };

@@ -26,7 +26,6 @@ std::string NormaliseRecoveryCode(std::string_view code) {
 
 }  // namespace
 
-bool IsKnownScope(std::string_view scope) { return scope == kScopeAccountRead; }
 
 void AuthService::ThrowIfAccountLocked(const std::string& email, int64_t now_ms) {
   if (const int64_t wait = throttle_.AccountWait(email, now_ms); wait > 0) {
@@ -62,13 +61,7 @@ std::optional<std::string> AuthService::NormaliseEmail(std::string_view email) {
   return out;
 }
 
-std::string AuthService::NewId(std::string_view prefix) {
-  // Time-ordered (list order = creation order, for cursor paging), then
-  // 64 random bits.
-  char time_hex[17];
-  std::snprintf(time_hex, sizeof(time_hex), "%012llx", static_cast<unsigned long long>(NowMs()));
-  return std::string(prefix) + time_hex + RandomHex(random_, 8);
-}
+std::string AuthService::NewId(std::string_view prefix) { return NewObjectId(clock_, random_, prefix); }
 
 void AuthService::CheckPasswordStrength(std::string_view password) const {
   if (password.size() < kMinPassword || password.size() > kMaxPassword) {
@@ -279,6 +272,12 @@ void AuthService::ChangePassword(const Principal& who, std::string_view current,
 void AuthService::DeleteAccount(const Principal& who, std::string_view password, const SecondFactor& factor) {
   AccountRow account;
   CheckPasswordAndFactor(who, password, factor, account);
+  // An organisation is never left without an owner (nobody could manage
+  // its doors or people again).
+  if (repo_.CountSoleOwnerships(account.id) > 0) {
+    throw ApiError(409, "sole_owner",
+                   "You are the only owner of an organisation: make someone else owner, or delete it, first.");
+  }
   repo_.DeleteAccount(account.id);
 }
 
@@ -289,7 +288,7 @@ NewApiKey AuthService::CreateApiKey(const std::string& account_id, std::string_v
   }
   if (scopes.empty()) throw ApiError(400, "invalid_scope", "Give at least one scope, such as \"account:read\".");
   for (const auto& s : scopes) {
-    if (!IsKnownScope(s)) throw ApiError(400, "invalid_scope", "Unknown scope \"" + s + "\"; known: account:read.");
+    if (!IsKnownScope(s)) throw ApiError(400, "invalid_scope", "Unknown scope \"" + s + "\"; known: account:read, orgs:read, orgs:write, audit:read.");
   }
   NewApiKey k;
   k.token = "mtk_" + RandomBase64Url(random_, 32);

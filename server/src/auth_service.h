@@ -19,6 +19,7 @@
 
 #include "clock_random.h"
 #include "password.h"
+#include "policy.h"
 #include "repository.h"
 #include "throttle.h"
 #include "totp.h"
@@ -34,9 +35,7 @@ struct AuthSettings {
   std::string totp_issuer = "Mortise";
 };
 
-// Scopes an API key may carry. Routes name the one they need.
-inline constexpr std::string_view kScopeAccountRead = "account:read";
-bool IsKnownScope(std::string_view scope);
+// Scopes an API key may carry (policy.h); routes name the one they need.
 
 struct Principal {
   enum class Kind { kSession, kApiKey };
@@ -105,6 +104,7 @@ class AuthService {
   void ChangePassword(const Principal& who, std::string_view current, std::string_view next,
                       const SecondFactor& factor);
   // Same checks, then deletes the account and everything it owns.
+  // 409 sole_owner while it is the only owner of an organisation.
   void DeleteAccount(const Principal& who, std::string_view password, const SecondFactor& factor);
 
   // 400 invalid_name / invalid_scope.

@@ -1,6 +1,7 @@
 #include "clock_random.h"
 
 #include <chrono>
+#include <cstdio>
 #include <vector>
 
 #include <sodium.h>
@@ -31,6 +32,12 @@ std::string RandomHex(Random& random, size_t bytes) {
   sodium_bin2hex(out.data(), out.size(), buf.data(), buf.size());
   out.resize(bytes * 2);
   return out;
+}
+
+std::string NewObjectId(const Clock& clock, Random& random, std::string_view prefix) {
+  char time_hex[17];
+  std::snprintf(time_hex, sizeof(time_hex), "%012llx", static_cast<unsigned long long>(clock.NowMs()));
+  return std::string(prefix) + time_hex + RandomHex(random, 8);
 }
 
 std::string Sha256Hex(std::string_view text) {

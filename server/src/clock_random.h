@@ -35,6 +35,9 @@ class OsRandom final : public Random {
 // `bytes` random bytes as unpadded base64url (tokens) or lower-case hex.
 std::string RandomBase64Url(Random& random, size_t bytes);
 std::string RandomHex(Random& random, size_t bytes);
+// An object id: `prefix`, the creation time (12 hex digits of Unix ms, so
+// list order = creation order for cursor paging), then 64 random bits.
+std::string NewObjectId(const Clock& clock, Random& random, std::string_view prefix);
 // SHA-256 of `text` in lower-case hex (how tokens are stored).
 std::string Sha256Hex(std::string_view text);
 // Constant-time equality of two secrets (length is not secret).

@@ -95,6 +95,9 @@ Config LoadConfigFile(const std::string& path) {
   r.Get("auth", "address_failures", c.api.auth.throttle.address_failures, 1, 100000);
   r.Get("auth", "address_window_s", c.api.auth.throttle.address_window_s, 1, 7LL * 24 * 3600);
   r.Get("auth", "totp_issuer", c.api.auth.totp_issuer);
+  r.Get("orgs", "invitation_lifetime_s", c.api.orgs.invitation_lifetime_s, 60, 90LL * 24 * 3600);
+  r.Get("orgs", "door_challenge_lifetime_s", c.api.orgs.door_challenge_lifetime_s, 10, 3600);
+  r.Get("audit", "retention_days", c.api.audit.retention_days, 1, 100LL * 366);
   r.RejectUnknown();
   return c;
 }

@@ -4,12 +4,16 @@ namespace mortise::server {
 namespace embedded {
 extern const std::string_view kMigration0001;
 extern const std::string_view kMigration0002;
+extern const std::string_view kMigration0003;
+extern const std::string_view kMigration0004;
 }  // namespace embedded
 
 std::span<const Migration> Migrations() {
   static const Migration kAll[] = {
       {1, "accounts_sessions", embedded::kMigration0001},
       {2, "second_factor_api_keys", embedded::kMigration0002},
+      {3, "organisations", embedded::kMigration0003},
+      {4, "audit", embedded::kMigration0004},
   };
   return kAll;
 }

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <stdexcept>
+
 #include "api_error.h"
 
 namespace mortise::server {
@@ -82,8 +84,32 @@ void JsonBodyFilter::Before(Context& ctx, const RouteSpec&) {
   }
 }
 
-void Router::Add(RouteSpec spec, RouteHandler handler) {
-  Entry e{std::move(spec), {}, std::move(handler)};
+void OrgFilter::Before(Context& ctx, const RouteSpec& route) {
+  if (route.org_action == OrgAction::kNone) return;
+  const auto org = ctx.params.find("org_id");
+  if (org == ctx.params.end() || !ctx.principal) {
+    throw std::logic_error("organisation route without {org_id} or principal: " + route.pattern);
+  }
+  ctx.membership = repo_.Membership(org->second, ctx.principal->account_id);
+  if (!ctx.membership) {
+    throw ApiError(404, "not_found", "No such organisation, or you are not in it.");
+  }
+  const auto role = ParseRole(ctx.membership->role);
+  if (!role) throw std::logic_error("stored role unknown: " + ctx.membership->role);
+  if (route.org_action == OrgAction::kManagePeopleOrSelf) {
+    const auto target = ctx.params.find("account_id");
+    if (target != ctx.params.end() && target->second == ctx.principal->account_id) return;
+  }
+  if (!RoleAllows(*role, route.org_action)) {
+    throw ApiError(403, "forbidden_role",
+                   "Your role in this organisation (" + ctx.membership->role + ") does not allow this.");
+  }
+}
+
+void Router::Add(std::string_view method, std::string_view pattern, RouteHandler handler) {
+  const RouteSpec* rule = FindRouteRule(method, pattern);
+  if (!rule) throw std::logic_error("no access rule for " + std::string(method) + " " + std::string(pattern));
+  Entry e{*rule, {}, std::move(handler)};
   e.segments = Split(e.spec.pattern);
   routes_.push_back(std::move(e));
 }
@@ -114,7 +140,7 @@ Response Router::Dispatch(const Request& request, std::string& route_name) {
       continue;
     }
     route_name = e.spec.pattern;
-    Context ctx{request, std::move(params), std::nullopt};
+    Context ctx{request, std::move(params), std::nullopt, std::nullopt};
     for (auto& f : filters_) f->Before(ctx, e.spec);
     return e.handler(ctx);
   }

@@ -1,7 +1,8 @@
 // Routing and the filters every request passes before its handler: the
-// access rule of each route (public, signed-in account with an API-key
-// scope, or a browser session only), CSRF for cookie-authenticated writes,
-// and the JSON content type. Handlers hold no policy: by the time one runs,
+// access rule of each route from the policy (public, signed-in account with
+// an API-key scope, or a browser session only; the role an organisation
+// route needs), CSRF for cookie-authenticated writes, and the JSON content
+// type. Handlers hold no policy: by the time one runs,
 // Context::principal is set exactly when its rule demands it.
 #pragma once
 
@@ -18,26 +19,18 @@
 #include "auth_service.h"
 #include "message.h"
 #include "metrics.h"
+#include "policy.h"
+#include "repository.h"
 
 namespace mortise::server {
-
-enum class Access {
-  kPublic,       // anyone
-  kAccount,      // a session, or an API key holding `scope`
-  kSessionOnly,  // a browser session (API keys cannot manage credentials)
-};
-
-struct RouteSpec {
-  std::string method;   // "GET", "POST", "DELETE", ...
-  std::string pattern;  // "/api/v1/me/api-keys/{key_id}": {name} matches one segment
-  Access access = Access::kPublic;
-  std::string scope;    // kAccount: the scope an API key needs
-};
 
 struct Context {
   const Request& request;
   std::unordered_map<std::string, std::string> params;  // from {name} segments
   std::optional<Principal> principal;
+  // Organisation routes: the caller's membership of {org_id}, checked
+  // against the route's OrgAction by OrgFilter.
+  std::optional<MembershipRow> membership;
 
   // The body as a JSON object; 400 invalid_json otherwise.
   nlohmann::json Json() const;
@@ -64,6 +57,20 @@ class AuthFilter final : public Filter {
   AuthService& auth_;
 };
 
+// Organisation routes (RouteSpec::org_action): the caller must be a member
+// of {org_id} (404 not_found otherwise, the same answer as for an
+// organisation that does not exist, so ids of other tenants reveal nothing)
+// whose role allows the action (403 forbidden_role); kManagePeopleOrSelf
+// also lets a person remove themself. Runs after AuthFilter.
+class OrgFilter final : public Filter {
+ public:
+  explicit OrgFilter(Repository& repo) : repo_(repo) {}
+  void Before(Context& ctx, const RouteSpec& route) override;
+
+ private:
+  Repository& repo_;
+};
+
 // A request with a body must say Content-Type: application/json (415).
 class JsonBodyFilter final : public Filter {
  public:
@@ -76,7 +83,9 @@ inline constexpr std::string_view kCsrfHeader = "x-csrf-token";
 class Router {
  public:
   explicit Router(Metrics& metrics) : metrics_(metrics) {}
-  void Add(RouteSpec spec, RouteHandler handler);
+  // Adds the route with its rule from the policy (policy.h); throws
+  // std::logic_error for a route the policy has no rule for.
+  void Add(std::string_view method, std::string_view pattern, RouteHandler handler);
   void AddFilter(std::unique_ptr<Filter> filter) { filters_.push_back(std::move(filter)); }
 
   // Never throws: ApiError becomes its JSON error, StorageError 503

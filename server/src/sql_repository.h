@@ -6,6 +6,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "repository.h"
 #include "sql_driver.h"
@@ -53,6 +55,42 @@ class SqlRepository final : public Repository {
   bool DeleteApiKey(std::string_view account_id, std::string_view key_id) override;
   void TouchApiKey(std::string_view key_id, int64_t at) override;
 
+  void CreateOrganisation(const OrganisationRow& org, const std::optional<SiteRow>& site, const MembershipRow& owner,
+                          const AuditEvent& event) override;
+  std::optional<OrganisationRow> Organisation(std::string_view org_id) override;
+  std::vector<std::pair<OrganisationRow, std::string>> OrganisationsOf(std::string_view account_id,
+                                                                       std::string_view after_id, int limit) override;
+  void DeleteOrganisation(std::string_view org_id, const AuditEvent& event) override;
+  std::optional<MembershipRow> Membership(std::string_view org_id, std::string_view account_id) override;
+  std::vector<MembershipRow> Memberships(std::string_view org_id, std::string_view after_account_id,
+                                         int limit) override;
+  int CountOwners(std::string_view org_id) override;
+  int CountSoleOwnerships(std::string_view account_id) override;
+  bool SetRole(std::string_view org_id, std::string_view account_id, std::string_view role,
+               const AuditEvent& event) override;
+  bool DeleteMembership(std::string_view org_id, std::string_view account_id, const AuditEvent& event) override;
+  void CreateSite(const SiteRow& site, const AuditEvent& event) override;
+  std::optional<SiteRow> Site(std::string_view org_id, std::string_view site_id) override;
+  std::vector<SiteRow> Sites(std::string_view org_id, std::string_view after_id, int limit) override;
+  int CountDoorsOfSite(std::string_view org_id, std::string_view site_id) override;
+  bool DeleteSite(std::string_view org_id, std::string_view site_id, const AuditEvent& event) override;
+  void CreateDoorChallenge(const DoorChallengeRow& row) override;
+  std::optional<DoorChallengeRow> TakeDoorChallenge(std::string_view org_id, std::string_view account_id,
+                                                    std::string_view challenge_id) override;
+  bool CreateDoor(const DoorRow& door, const AuditEvent& event) override;
+  std::optional<DoorRow> Door(std::string_view org_id, std::string_view door_id) override;
+  std::vector<DoorRow> Doors(std::string_view org_id, std::string_view after_id, int limit) override;
+  bool DeleteDoor(std::string_view org_id, std::string_view door_id, const AuditEvent& event) override;
+  void CreateInvitation(const InvitationRow& row, const AuditEvent& event) override;
+  void CreateInvitations(const std::vector<InvitationRow>& rows, const std::vector<AuditEvent>& events) override;
+  std::vector<InvitationRow> Invitations(std::string_view org_id, std::string_view after_id, int limit) override;
+  bool DeleteInvitation(std::string_view org_id, std::string_view invitation_id, const AuditEvent& event) override;
+  AcceptOutcome AcceptInvitation(std::string_view token_hash, std::string_view account_id, int64_t now,
+                                 AuditEvent event, InvitationRow& invitation) override;
+  void AppendAudit(const AuditEvent& event) override;
+  std::vector<AuditEvent> SearchAudit(const AuditQuery& query) override;
+  int64_t PurgeAuditBefore(int64_t cutoff) override;
+
   // Raw SQL for tests: the first column of the first row, "" when none.
   std::string QueryText(const std::string& sql);
   std::string_view backend() const { return driver_->name(); }
@@ -61,6 +99,14 @@ class SqlRepository final : public Repository {
   void Migrate(int migrate_to);
   template <typename F>
   void Transaction(F f);
+  // Appends inside the caller's transaction (mu_ held): seq = last + 1.
+  void Append(const AuditEvent& event);
+  // A query under the mutex; its first column as a count.
+  std::vector<SqlRow> Rows(std::string_view sql, const std::vector<SqlValue>& args);
+  int Count(std::string_view sql, const std::vector<SqlValue>& args);
+  // A statement changing at most one row and, when it changed one, its
+  // audit event: one transaction.
+  bool ChangeOne(std::string_view sql, const std::vector<SqlValue>& args, const AuditEvent& event);
 
   std::mutex mu_;
   std::unique_ptr<SqlDriver> driver_;

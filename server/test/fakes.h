@@ -60,9 +60,12 @@ inline std::string TestDirName() {
 
 // A fresh, empty directory for this test under the temp dir, 0700: the
 // server refuses a database directory others can write.
-inline std::filesystem::path FreshTestDir(const std::string& prefix) {
+// `in_ram`: under /dev/shm when the machine has it (tests that seed many
+// small transactions and test no durability: fsync is free there).
+inline std::filesystem::path FreshTestDir(const std::string& prefix, bool in_ram = false) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / (prefix + TestDirName());
+  const fs::path base = in_ram && fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
+  const fs::path dir = base / (prefix + TestDirName());
   fs::remove_all(dir);
   fs::create_directories(dir);
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);

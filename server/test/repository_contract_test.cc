@@ -18,6 +18,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+template <typename F>
+AuditQuery Query(F set) {
+  AuditQuery q;
+  set(q);
+  return q;
+}
+
 class RepositoryContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -41,8 +48,9 @@ TEST_P(RepositoryContract, MigratesAnEmptyDatabaseToTheLatestSchemaOnce) {
   EXPECT_EQ(again->QueryText("SELECT COUNT(*) FROM schema_migrations"), std::to_string(Migrations().size()));
 }
 
-TEST_P(RepositoryContract, MigratesFromThePreviousSchemaKeepingItsRows) {
-  const int previous = static_cast<int>(Migrations().size()) - 1;
+TEST_P(RepositoryContract, MigratesFromTheAccountsOnlySchemaKeepingItsRows) {
+  const int previous = 1;
+  const int latest = static_cast<int>(Migrations().size());
   {
     auto old = Open({.migrate_to = previous});
     EXPECT_EQ(old->SchemaVersion(), previous);
@@ -53,7 +61,7 @@ TEST_P(RepositoryContract, MigratesFromThePreviousSchemaKeepingItsRows) {
     EXPECT_THROW(old->QueryText("SELECT COUNT(*) FROM api_keys"), StorageError);
   }
   auto repo = Open();
-  EXPECT_EQ(repo->SchemaVersion(), previous + 1);
+  EXPECT_EQ(repo->SchemaVersion(), latest);
   const auto a = repo->AccountById("acct_1");
   ASSERT_TRUE(a);
   EXPECT_EQ(a->email, "ana@example.org");
@@ -67,6 +75,69 @@ TEST_P(RepositoryContract, MigratesFromThePreviousSchemaKeepingItsRows) {
   k.scopes = {"account:read"};
   repo->CreateApiKey(k);
   EXPECT_EQ(repo->ApiKeys("acct_1", "", 10).size(), 1u);
+}
+
+// The previous schema (organisations, no audit trail) to the latest: its
+// organisations and people are kept and the trail starts empty.
+TEST_P(RepositoryContract, MigratesFromThePreviousSchemaKeepingItsOrganisations) {
+  const int previous = static_cast<int>(Migrations().size()) - 1;
+  {
+    auto old = Open({.migrate_to = previous});
+    EXPECT_EQ(old->SchemaVersion(), previous);
+    old->QueryText(
+        "INSERT INTO accounts (id, email, password_hash, created_at, password_changed_at) VALUES "
+        "('acct_1', 'ana@example.org', 'h', 1, 1)");
+    old->QueryText("INSERT INTO organisations (id, name, kind, created_at) VALUES ('org_1', 'Home', 'home', 1)");
+    old->QueryText("INSERT INTO memberships (org_id, account_id, role, created_at) VALUES ('org_1', 'acct_1', 'owner', 1)");
+    EXPECT_THROW(old->QueryText("SELECT COUNT(*) FROM audit_events"), StorageError);
+  }
+  auto repo = Open();
+  EXPECT_EQ(repo->SchemaVersion(), previous + 1);
+  const auto m = repo->Membership("org_1", "acct_1");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->role, "owner");
+  EXPECT_EQ(m->email, "ana@example.org");
+  EXPECT_TRUE(repo->SearchAudit(Query([](AuditQuery& q) { q.org_id = "org_1"; })).empty());
+}
+
+// The trail is append-only through the repository: seq increases, search
+// filters by actor, action, object and time, pages newest first, and only
+// the retention purge deletes.
+TEST_P(RepositoryContract, AuditTrailAppendsSearchesAndPurgesByAge) {
+  auto repo = Open();
+  for (int i = 1; i <= 5; ++i) {
+    AuditEvent e;
+    e.at = i * 1000;
+    e.org_id = "org_1";
+    e.actor_account_id = i % 2 ? "acct_a" : "acct_b";
+    e.actor_email = "x@example.org";
+    e.actor_credential = "session";
+    e.action = i == 3 ? "door.register" : "site.create";
+    e.object_type = "site";
+    e.object_id = "obj_" + std::to_string(i);
+    e.address = "127.0.0.1";
+    e.user_agent = "test";
+    repo->AppendAudit(e);
+  }
+  AuditEvent other;
+  other.at = 1;
+  other.org_id = "org_2";
+  other.action = "org.create";
+  repo->AppendAudit(other);
+  auto all = repo->SearchAudit(Query([](AuditQuery& q) { q.org_id = "org_1"; }));
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all.front().object_id, "obj_5");  // newest first
+  EXPECT_GT(all.front().seq, all.back().seq);
+  EXPECT_EQ(repo->SearchAudit(Query([](AuditQuery& q) { q.org_id = "org_1"; q.actor = "acct_b"; })).size(), 2u);
+  EXPECT_EQ(repo->SearchAudit(Query([](AuditQuery& q) { q.org_id = "org_1"; q.action = "door.register"; })).at(0).object_id, "obj_3");
+  EXPECT_EQ(repo->SearchAudit(Query([](AuditQuery& q) { q.org_id = "org_1"; q.object_id = "obj_2"; })).size(), 1u);
+  EXPECT_EQ(repo->SearchAudit(Query([](AuditQuery& q) { q.org_id = "org_1"; q.from = 2000; q.to = 4000; })).size(), 2u);
+  const auto page = repo->SearchAudit(Query([&](AuditQuery& q) { q.org_id = "org_1"; q.before_seq = all[1].seq; q.limit = 2; }));
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[0].object_id, "obj_3");
+  EXPECT_EQ(repo->PurgeAuditBefore(3000), 3);  // obj_1, obj_2 and org_2's event
+  EXPECT_EQ(repo->SearchAudit(Query([](AuditQuery& q) { q.org_id = "org_1"; })).size(), 3u);
+  EXPECT_TRUE(repo->SearchAudit(Query([](AuditQuery& q) { q.org_id = "org_2"; })).empty());
 }
 
 TEST_P(RepositoryContract, RefusesADatabaseFromANewerServer) {

@@ -1,0 +1,177 @@
+// `mortise server login|doors|register`: the CLI as a client of
+// mortise-server. The server stores and relays; registering a door proves
+// to it that this keyring holds the lock's owner key, by signing the
+// server's one-time challenge bound to the organisation and the lock
+// (server/src/door_registration.h defines the bytes once for both sides).
+#include <cstdlib>
+#include <sstream>
+
+#include "commands.h"
+#include "door_registration.h"
+#include "error.h"
+#include "key_string.h"
+#include "passphrase.h"
+#include "server_client.h"
+
+namespace mortise::cli {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void Fail(const HttpAnswer& a, const std::string& doing) {
+  ExitCode code = ExitCode::kRefused;
+  std::string hint;
+  if (a.status == 401) {
+    code = ExitCode::kKeyring;
+    hint = "Sign in again with `mortise server login URL`.";
+  }
+  if (a.status >= 500) code = ExitCode::kUnreachable;
+  throw Error(code, doing + ": " + a.ErrorMessage() + (a.ErrorCode().empty() ? "" : " (" + a.ErrorCode() + ")"), hint);
+}
+
+json Expect(const HttpAnswer& a, int status, const std::string& doing) {
+  if (a.status != status) Fail(a, doing);
+  return a.Json();
+}
+
+// Every item of a paged list.
+std::vector<json> All(const ServerClient& client, const ServerSession& s, const std::string& path,
+                      const std::string& doing) {
+  std::vector<json> out;
+  std::string cursor;
+  for (int pages = 0; pages < 1000; ++pages) {
+    const std::string sep = path.find('?') == std::string::npos ? "?" : "&";
+    const json page = Expect(client.Request("GET", path + sep + "limit=100" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                                            nullptr, s.Headers()),
+                             200, doing);
+    for (const auto& item : page.value("items", json::array())) out.push_back(item);
+    if (!page.contains("next_cursor") || !page["next_cursor"].is_string()) break;
+    cursor = page["next_cursor"];
+  }
+  return out;
+}
+
+std::string SecretFromEnv(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+}  // namespace
+
+int CmdServerLogin(Context& ctx, const ServerLoginOptions& o) {
+  ServerClient client(o.url, ctx.timeout());
+  std::string email = o.email;
+  if (email.empty()) {
+    PassphraseSource tty;
+    tty.use_env = false;
+    email = ReadPassphrase(tty, "Email: ", false).str();
+  }
+  std::string password = SecretFromEnv("MORTISE_SERVER_PASSWORD");
+  if (o.password_fd >= 0) {
+    password = ReadLineFromFd(o.password_fd).str();
+  } else if (password.empty()) {
+    PassphraseSource tty;
+    tty.use_env = false;
+    password = ReadPassphrase(tty, "Password for " + email + ": ", false).str();
+  }
+  json body = {{"email", email}, {"password", password}};
+  std::string totp = o.totp.empty() ? SecretFromEnv("MORTISE_SERVER_TOTP") : o.totp;
+  if (!totp.empty()) body["totp_code"] = totp;
+  HttpAnswer a = client.Request("POST", "/api/v1/sessions", body, {});
+  if (a.status == 401 && a.ErrorCode() == "second_factor_required") {
+    PassphraseSource tty;
+    tty.use_env = false;
+    try {
+      body["totp_code"] = ReadPassphrase(tty, "Two-factor code: ", false).str();
+    } catch (const Error&) {
+      throw Error(ExitCode::kKeyring, "the account needs its two-factor code (second_factor_required)",
+                  "Give it with --totp CODE or MORTISE_SERVER_TOTP, or run the command on a terminal.");
+    }
+    a = client.Request("POST", "/api/v1/sessions", body, {});
+  }
+  const json j = Expect(a, 201, "signing in to " + client.url());
+  // The session token comes as the browser's cookie; the CLI keeps it.
+  const std::string token = a.SetCookie("mortise_session");
+  if (token.empty() || !j.contains("csrf_token") || !j["csrf_token"].is_string())
+    throw Error(ExitCode::kVerification, "the server's sign-in answer has no session");
+  ServerSession s{client.url(), email, token, j["csrf_token"]};
+  const auto path = ServerSessionPath(ctx.KeyringPath());
+  SaveServerSession(path, s);
+  ctx.out().Text("Signed in to " + client.url() + " as " + email + " (session saved in " + path.string() + ").\n");
+  ctx.out().Json({{"url", client.url()}, {"email", email}, {"session_file", path.string()}});
+  return 0;
+}
+
+int CmdServerDoors(Context& ctx, const ServerDoorsOptions& o) {
+  const ServerSession s = LoadServerSession(ServerSessionPath(ctx.KeyringPath()));
+  ServerClient client(s.url, ctx.timeout());
+  std::vector<std::string> orgs;
+  if (!o.org.empty()) {
+    orgs.push_back(o.org);
+  } else {
+    for (const auto& org : All(client, s, "/api/v1/orgs", "listing your organisations")) orgs.push_back(org["id"]);
+  }
+  json list = json::array();
+  std::ostringstream text;
+  for (const auto& org : orgs) {
+    for (const auto& d : All(client, s, "/api/v1/orgs/" + org + "/doors", "listing the doors of " + org)) {
+      list.push_back(d);
+      text << d.value("id", "") << "  " << d.value("name", "") << "  lock " << d.value("lock_id", "") << "  in "
+           << org << "\n";
+    }
+  }
+  if (list.empty()) text << "No doors. Register a lock you own with `mortise server register --org ORG`.\n";
+  ctx.out().Text(text.str());
+  ctx.out().Json({{"doors", list}});
+  return 0;
+}
+
+int CmdServerRegister(Context& ctx, const ServerRegisterOptions& o) {
+  const ServerSession s = LoadServerSession(ServerSessionPath(ctx.KeyringPath()));
+  ServerClient client(s.url, ctx.timeout());
+  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kRead);
+  LockEntry* lock = nullptr;
+  if (!o.lock.empty()) {
+    lock = keyring.content().FindLock(o.lock);
+    if (!lock)
+      throw Error(ExitCode::kUsage, "no lock named \"" + o.lock + "\" in the keyring", "See `mortise lock list`.");
+  } else {
+    lock = &ctx.SelectLock(keyring);
+  }
+  if (!lock->is_owner())
+    throw Error(ExitCode::kUsage, "you are not the owner of lock \"" + lock->name + "\"",
+                "Only the owner key can register a lock with an organisation.");
+  const std::string base = "/api/v1/orgs/" + o.org;
+  std::string site = o.site;
+  if (site.empty()) {
+    const auto sites = All(client, s, base + "/sites", "listing the sites of " + o.org);
+    if (sites.empty())
+      throw Error(ExitCode::kUsage, "the organisation has no site", "Create one on the server first.");
+    site = sites.front()["id"];
+  }
+  const json ch = Expect(client.Request("POST", base + "/door-challenges", json::object(), s.Headers()), 201,
+                         "asking the server for a registration challenge");
+  const auto challenge = server::FromHex(ch.value("challenge", ""), server::kDoorChallengeSize);
+  if (!challenge) throw Error(ExitCode::kVerification, "the server's challenge is malformed");
+  const crypto::P256PublicKey lock_key = lock->LockKey();
+  const auto message = server::DoorRegistrationMessage(*challenge, o.org, lock->lock_id, lock_key.bytes());
+  if (!message) throw Error(ExitCode::kUsage, "\"" + o.org + "\" is not an organisation id");
+  const IdentityEntry& identity = keyring.content().GetIdentity(lock->identity);
+  const crypto::P256KeyPair owner = identity.KeyPair();
+  crypto::P256Signature sig{};
+  if (!owner.Sign(*message, sig, ctx.drbg()).ok()) throw Error(ExitCode::kInternal, "signing failed");
+  const json body = {{"challenge_id", ch.value("challenge_id", "")},
+                     {"site_id", site},
+                     {"name", o.name.empty() ? lock->name : o.name},
+                     {"lock_id", ToHex(lock->lock_id)},
+                     {"lock_public_key", ToHex(lock_key.bytes())},
+                     {"owner_public_key", ToHex(owner.public_key().bytes())},
+                     {"signature", ToHex(sig)}};
+  const json door =
+      Expect(client.Request("POST", base + "/doors", body, s.Headers()), 201, "registering the lock")["door"];
+  ctx.out().Text("Registered lock " + lock->name + " as door " + door.value("id", "") + " in " + o.org + ".\n");
+  ctx.out().Json({{"door", door}});
+  return 0;
+}
+
+}  // namespace mortise::cli

@@ -1,0 +1,73 @@
+// The CLI's side of mortise-server's HTTP API (docs/server.md): a small
+// blocking HTTP/1.1 client (plain http://, one request per connection; put
+// a TLS reverse proxy in front of a server reached over a network and talk
+// to it through an SSH tunnel or on the host until the CLI speaks TLS), and
+// the signed-in session kept between commands in
+// <keyring directory>/server-session.json, mode 0600 (it is a bearer
+// credential: whoever reads it acts as you on the server until it expires
+// or you sign out everywhere).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace mortise::cli {
+
+struct HttpAnswer {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  // The first header with this lower-case name, "" if none.
+  std::string Header(const std::string& lower_name) const;
+  // The value of cookie `name` from the Set-Cookie headers, "" if none.
+  std::string SetCookie(const std::string& name) const;
+  // The body as JSON (an empty object if it is not JSON).
+  nlohmann::json Json() const;
+  // error.code / error.message of the server's error shape ("" if none).
+  std::string ErrorCode() const;
+  std::string ErrorMessage() const;
+};
+
+class ServerClient {
+ public:
+  // `url`: "http://HOST:PORT" (a trailing '/' is dropped). Throws
+  // Error(kUsage) for any other form.
+  ServerClient(std::string url, std::chrono::milliseconds timeout);
+
+  // Sends one request; `headers` as "Name: value". Throws
+  // Error(kUnreachable) when the server cannot be reached or does not
+  // answer within the timeout, Error(kVerification) for a malformed answer.
+  HttpAnswer Request(const std::string& method, const std::string& path, const nlohmann::json& body,
+                     const std::vector<std::string>& headers) const;
+
+  const std::string& url() const { return url_; }
+
+ private:
+  std::string url_, host_, port_;
+  std::chrono::milliseconds timeout_;
+};
+
+struct ServerSession {
+  std::string url;
+  std::string email;
+  std::string token;  // the session cookie's value
+  std::string csrf;   // the X-CSRF-Token for writes
+
+  // Cookie and CSRF headers for a request.
+  std::vector<std::string> Headers() const;
+};
+
+// <dir of keyring>/server-session.json
+std::filesystem::path ServerSessionPath(const std::filesystem::path& keyring_path);
+// Writes 0600 (temporary file, fsync, rename). Throws Error(kKeyring) on a
+// failure or a directory others can write.
+void SaveServerSession(const std::filesystem::path& path, const ServerSession& session);
+// Throws Error(kUsage) when there is none ("run `mortise server login`"),
+// Error(kKeyring) when it is unreadable or readable by others.
+ServerSession LoadServerSession(const std::filesystem::path& path);
+
+}  // namespace mortise::cli

@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""End-to-end: the real mortise-server (127.0.0.1:0, SQLite in a temp dir),
+the real `mortise` CLI and a real mortise-lockd claimed by the CLI.
+
+  server_test.py --server PATH --lockd PATH --cli PATH [ServerCli...]
+
+The owner signs up (over HTTP, as the console will), enables TOTP, creates a
+home, claims a simulated lock with the CLI, signs in with `mortise server
+login` (password, then the two-factor code it asks for), registers the lock
+with `mortise server register` (the CLI signs the server's challenge with the
+owner key from its keyring) and sees it in `mortise server doors`. A second
+person, who holds no owner key for that lock, cannot register it.
+"""
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+
+import e2e_test
+from e2e_test import Base, Person
+
+SERVER = None
+
+
+def totp(secret_b32, at=None):
+    """RFC 6238 (SHA-1, 6 digits, 30 s), as the server checks it."""
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    step = int((time.time() if at is None else at) // 30)
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    off = mac[-1] & 15
+    return "%06d" % ((struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF) % 1000000)
+
+
+class Server:
+    """mortise-server on 127.0.0.1:0 with a database in `dir`."""
+
+    def __init__(self, dir):
+        self.dir = dir
+        os.chmod(dir, 0o700)
+        self.proc = subprocess.Popen(
+            [SERVER, "--listen", "127.0.0.1:0", "--db", "sqlite:" + os.path.join(dir, "db"),
+             "--password-profile", "test-fast"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        ready = threading.Event()
+        self.url = None
+
+        def pump():
+            for line in self.proc.stderr:
+                self.lines.append(line)
+                m = re.match(r"^mortise-server: listening on (http://127\.0\.0\.1:\d+)$", line.strip())
+                if m:
+                    self.url = m.group(1)
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(30):
+            self.proc.kill()
+            raise AssertionError("mortise-server did not start:\n" + "".join(self.lines))
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+
+    def call(self, method, path, body=None, cookie=None, csrf=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if cookie:
+            req.add_header("Cookie", cookie)
+        if csrf:
+            req.add_header("X-CSRF-Token", csrf)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                raw = r.read()
+                return r.status, (json.loads(raw) if raw else {}), r.headers
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, (json.loads(raw) if raw else {}), e.headers
+
+
+class Browser:
+    """An account signed in over HTTP (what the console does)."""
+
+    def __init__(self, server, email, password, code=None):
+        body = {"email": email, "password": password}
+        if code:
+            body["totp_code"] = code
+        status, doc, headers = server.call("POST", "/api/v1/sessions", body)
+        assert status == 201, doc
+        self.server = server
+        self.cookie = headers["Set-Cookie"].split(";")[0]
+        self.csrf = doc["csrf_token"]
+
+    def call(self, method, path, body=None):
+        return self.server.call(method, path, body, self.cookie, self.csrf)
+
+
+class ServerCli(Base):
+    """Base gives a temp dir (self.tmp), a running lock and an owner with a keyring."""
+
+    def setUp(self):
+        super().setUp()
+        self.home = self.tmp
+        os.chmod(self.home, 0o700)
+        os.mkdir(os.path.join(self.home, "server"), 0o700)
+        self.server = Server(os.path.join(self.home, "server"))
+
+    def tearDown(self):
+        self.server.stop()
+        # The server's log stays in the build tree (CTest's working directory).
+        with open("e2e_server_%s.log" % self._testMethodName, "w") as f:
+            f.write("".join(self.server.lines))
+        super().tearDown()
+
+    def sign_up(self, email, password, with_totp):
+        status, doc, _ = self.server.call("POST", "/api/v1/accounts", {"email": email, "password": password})
+        self.assertEqual(status, 201, doc)
+        b = Browser(self.server, email, password)
+        if not with_totp:
+            return b, None
+        status, doc, _ = b.call("POST", "/api/v1/me/totp")
+        self.assertEqual(status, 201, doc)
+        secret = doc["secret"]
+        self.confirmed_at = time.time()
+        status, doc, _ = b.call("POST", "/api/v1/me/totp/confirm", {"code": totp(secret, self.confirmed_at)})
+        self.assertEqual(status, 200, doc)
+        return b, secret
+
+    def next_code(self, secret):
+        """The code of the step after the one enrolment used (each step is
+        accepted once; the server takes one step of drift either way)."""
+        return totp(secret, self.confirmed_at + 30)
+
+    def test_login_register_a_claimed_lock_and_list_it(self):
+        password = "owner's long password"
+        browser, secret = self.sign_up("owner@example.org", password, with_totp=True)
+        status, doc, _ = browser.call("POST", "/api/v1/orgs", {"name": "Flat 3"})
+        self.assertEqual(status, 201, doc)
+        org = doc["organisation"]["id"]
+        self.owner.ok("claim", self.lock.label(), "--endpoint", self.lock.endpoint, "--time", "none")
+        lock_id = self.owner.ok("lock", "list")["locks"][0]["lock_id"]
+
+        # Without the second factor the server refuses; the CLI asks for it
+        # (here given with --totp, as a script would).
+        env = dict(self.owner.env, MORTISE_SERVER_PASSWORD=password)
+        cli = [e2e_test.CLI, "--keyring", self.owner.keyring, "--json"]
+        p = subprocess.run(cli + ["server", "login", self.server.url, "--email", "owner@example.org"],
+                           capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL,
+                           start_new_session=True)  # no terminal to ask the code on
+        self.assertEqual(p.returncode, 5, p.stderr)
+        self.assertIn("second_factor_required", p.stderr)
+        p = subprocess.run(cli + ["server", "login", self.server.url, "--email", "owner@example.org",
+                                  "--totp", self.next_code(secret)], capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        session_file = json.loads(p.stdout)["session_file"]
+        self.assertEqual(stat.S_IMODE(os.stat(session_file).st_mode), 0o600)
+
+        self.assertEqual(self.owner.ok("server", "doors")["doors"], [])
+        door = self.owner.ok("server", "register", "--org", org, "--name", "Front door")["door"]
+        self.assertEqual(door["lock_id"], lock_id)
+        doors = self.owner.ok("server", "doors")["doors"]
+        self.assertEqual([(d["id"], d["lock_id"], d["name"]) for d in doors], [(door["id"], lock_id, "Front door")])
+        # The trail says who registered it and from where.
+        status, doc, _ = browser.call("GET", "/api/v1/orgs/%s/audit?action=door.register" % org)
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["items"][0]["actor"]["email"], "owner@example.org")
+        self.assertEqual(doc["items"][0]["user_agent"], "mortise-cli")
+        # Registering the same lock again is refused.
+        rc, _, err = self.owner.run("server", "register", "--org", org)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("door_exists", err)
+
+    def test_someone_without_the_owner_key_cannot_register_the_lock(self):
+        self.owner.ok("claim", self.lock.label(), "--endpoint", self.lock.endpoint, "--time", "none")
+        # Mallory admins her own organisation and holds a keyring with a key
+        # the lock does not know as its owner; she has the lock's public data.
+        mallory = Person(self.home, "mallory")
+        mallory.ok("init")
+        mb, _ = self.sign_up("mallory@example.org", "mallory's long password", with_totp=False)
+        status, doc, _ = mb.call("POST", "/api/v1/orgs", {"name": "Mallory's"})
+        org = doc["organisation"]["id"]
+        env = dict(mallory.env, MORTISE_SERVER_PASSWORD="mallory's long password")
+        p = subprocess.run([e2e_test.CLI, "--keyring", mallory.keyring, "--json", "server", "login", self.server.url,
+                            "--email", "mallory@example.org"], capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # Her CLI refuses: she is no owner of any lock in her keyring.
+        rc, _, err = mallory.run("server", "register", "--org", org)
+        self.assertNotEqual(rc, 0)
+        # Done by hand: her key signs the owner's lock id and key.
+        owner_lock = self.owner.ok("lock", "list")["locks"][0]
+        status, ch, _ = mb.call("POST", "/api/v1/orgs/%s/door-challenges" % org, {})
+        self.assertEqual(status, 201, ch)
+        status, sites, _ = mb.call("GET", "/api/v1/orgs/%s/sites" % org)
+        # A lock key and owner key from the owner's public data, a signature
+        # that is not the owner key's: refused before anything is stored.
+        status, doc, _ = mb.call("POST", "/api/v1/orgs/%s/doors" % org, {
+            "challenge_id": ch["challenge_id"], "site_id": sites["items"][0]["id"], "name": "x",
+            "lock_id": owner_lock["lock_id"], "lock_public_key": "04" + "11" * 64,
+            "owner_public_key": "04" + "22" * 64, "signature": "33" * 64})
+        self.assertIn(status, (400, 403), doc)
+        status, doc, _ = mb.call("GET", "/api/v1/orgs/%s/doors" % org)
+        self.assertEqual(doc["items"], [])
+
+
+def main():
+    global SERVER
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server", required=True)
+    ap.add_argument("--lockd", required=True)
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("tests", nargs="*")
+    a = ap.parse_args()
+    SERVER = a.server
+    e2e_test.LOCKD, e2e_test.CLI = a.lockd, a.cli
+    unittest.main(argv=[sys.argv[0], "-v"] + (a.tests or ["ServerCli"]))
+
+
+if __name__ == "__main__":
+    main()
