@@ -54,6 +54,7 @@ nlohmann::json Uplink::Status() const {
   nlohmann::json j;
   j["broker"] = config_.host + ":" + std::to_string(config_.port);
   j["connected"] = connected();
+  j["attempts"] = attempts_;
   j["connects"] = connects_;
   j["queued"] = queue_.size();
   j["dropped"] = dropped_;
@@ -85,6 +86,7 @@ bool Uplink::Enqueue(Channel channel, std::vector<uint8_t> payload, std::vector<
 }
 
 void Uplink::StartAttempt() {
+  ++attempts_;
   struct stat st;
   if (stat(tls_.cert_file.c_str(), &st) != 0) {
     if (!waiting_for_certificate_)

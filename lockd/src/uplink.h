@@ -143,6 +143,7 @@ class Uplink {
   uint64_t dropped_ = 0;
   uint64_t refused_frames_ = 0;
   uint64_t connects_ = 0;
+  uint64_t attempts_ = 0;
   std::string last_error_;
   bool waiting_for_certificate_ = false;
 };
