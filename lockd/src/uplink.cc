@@ -47,7 +47,11 @@ Uplink::Uplink(const UplinkConfig& config, uplink::TlsFiles tls, UplinkParts par
 }
 
 Uplink::~Uplink() {
-  if (client_) client_->Disconnect();  // a clean stop: the broker sends no will
+  if (!client_) return;
+  client_->on_closed = nullptr;
+  // A clean stop says so: the broker publishes the will ("offline") on
+  // this DISCONNECT too.
+  client_->Disconnect(/*with_will=*/true);
 }
 
 nlohmann::json Uplink::Status() const {
@@ -129,7 +133,7 @@ void Uplink::StartAttempt() {
                                      uplink::ChannelName(it->second.channel), reason);
     inflight_.erase(it);
   };
-  if (!client_->Connect()) OnClosed();
+  client_->Connect();  // a failure to start closes it: OnClosed schedules the next attempt
 }
 
 void Uplink::OnConnected() {

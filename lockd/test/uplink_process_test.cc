@@ -62,7 +62,11 @@ TEST_F(UplinkProcess, StateIsRetainedAndARemoteEnvelopeGetsALockSignedAnswer) {
     return m.topic == Topic(uplink::Channel::kState) && nlohmann::json::parse(Text(m.payload))["bolt"] == "unlocked";
   });
   EXPECT_TRUE(unlocked);
+  // A clean stop says "offline" too.
   EXPECT_EQ(p.Signal(SIGTERM), 0) << p.stderr_text();
+  EXPECT_TRUE(server.WaitFor([&](const uplink::Message& m) {
+    return m.topic == Topic(uplink::Channel::kOnline) && Text(m.payload) == "offline";
+  }));
 }
 
 TEST_F(UplinkProcess, TheLastWillFiresWhenLockdIsKilledAndItReconnectsAfterABrokerRestart) {

@@ -34,17 +34,17 @@ class ServerClient {
       asked += client_->Subscribe(std::string("mortise/v1/locks/+/") + c, 1) ? 1 : 0;
     EXPECT_TRUE(client_->RunUntil([&] { return subacks_ == asked; }, kBoundMs));
   }
-  // Waits for a message matching `pred` among those not yet consumed;
-  // returns it (and everything before it is consumed).
+  // Waits for the first message matching `pred` among those no earlier
+  // WaitFor returned (others stay for later calls), and returns it.
   std::optional<uplink::Message> WaitFor(const std::function<bool(const uplink::Message&)>& pred) {
     std::optional<uplink::Message> found;
     auto scan = [&] {
-      while (next_ < got.size()) {
-        const uplink::Message& m = got[next_++];
-        if (pred(m)) {
-          found = m;
-          return true;
-        }
+      for (size_t i = 0; i < got.size(); ++i) {
+        if (taken_.size() <= i) taken_.resize(got.size(), false);
+        if (taken_[i] || !pred(got[i])) continue;
+        taken_[i] = true;
+        found = got[i];
+        return true;
       }
       return false;
     };
@@ -67,7 +67,7 @@ class ServerClient {
  private:
   std::unique_ptr<uplink::MqttClient> client_;
   int subacks_ = 0;
-  size_t next_ = 0;
+  std::vector<bool> taken_;
 };
 
 // Polls `done` until it holds or the bound passes (a bound on a wait for

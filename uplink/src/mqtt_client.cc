@@ -130,9 +130,10 @@ bool MqttClient::Connect() {
   return true;
 }
 
-void MqttClient::Disconnect() {
+void MqttClient::Disconnect(bool with_will) {
   if (state_ == State::kConnected || state_ == State::kConnecting) {
-    mosquitto_disconnect(mosq_);
+    mosquitto_disconnect_v5(mosq_, with_will ? MQTT_RC_DISCONNECT_WITH_WILL_MSG : MQTT_RC_NORMAL_DISCONNECTION,
+                            nullptr);
     // Let the DISCONNECT reach the socket before it closes.
     mosquitto_loop_write(mosq_, 1);
   }

@@ -71,8 +71,10 @@ class MqttClient {
   // Service). False with last_error(): could not even start (no route,
   // refused). State becomes kConnecting.
   bool Connect();
-  // Closes the connection (no will is sent: a clean DISCONNECT).
-  void Disconnect();
+  // Closes the connection with a DISCONNECT: without the will, or with it
+  // (MQTT v5 reason 0x04, "disconnect with will message": the broker
+  // publishes the will as if the connection had died).
+  void Disconnect(bool with_will = false);
 
   // The socket to poll (-1 when none) and whether to poll it for writing.
   int fd() const;
