@@ -19,6 +19,7 @@ using uplink::MqttClient;
 // Messages handed to libmosquitto and not yet acknowledged by the broker.
 constexpr size_t kMaxInflight = 16;
 constexpr size_t kMaxCorrelation = 64;
+constexpr int kNoMatchingSubscribers = 0x10;  // an MQTT v5 PUBACK reason
 
 std::vector<uint8_t> Bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
 
@@ -64,6 +65,7 @@ nlohmann::json Uplink::Status() const {
   j["dropped"] = dropped_;
   j["refusedFrames"] = refused_frames_;
   j["logFrom"] = parts_.position ? parts_.position->from() : 0;
+  j["logHeld"] = parts_.now_ms() < log_hold_until_ms_;
   j["waitingForCertificate"] = waiting_for_certificate_;
   j["lastError"] = last_error_;
   return j;
@@ -125,9 +127,16 @@ void Uplink::StartAttempt() {
     if (it == inflight_.end()) return;
     if (it->second.channel == Channel::kLog) {
       log_inflight_ = false;
-      // The broker has the page. (With log custody: only the server's
-      // signed acknowledgement moves the cursor; see UploadPosition.)
-      if (reason < 0x80 && parts_.position) parts_.position->Uploaded(it->second.log_next);
+      if (reason == kNoMatchingSubscribers) {
+        // Nobody received it (the server is away and keeps no session):
+        // the position stays, and uploads pause for the longest back-off.
+        log_hold_until_ms_ = parts_.now_ms() + config_.backoff_max_ms;
+      } else if (reason < 0x80 && parts_.position) {
+        // The broker has the page for the server. (With log custody: only
+        // the server's signed acknowledgement moves the cursor; see
+        // UploadPosition.)
+        parts_.position->Uploaded(it->second.log_next);
+      }
     }
     if (reason >= 0x80) spdlog::warn("uplink: the broker refused a {} message (reason {:#x})",
                                      uplink::ChannelName(it->second.channel), reason);
@@ -187,7 +196,9 @@ void Uplink::PublishState() {
 }
 
 void Uplink::PullLog() {
-  if (log_inflight_ || !parts_.position || !parts_.read_log || queue_.size() >= config_.queue_limit) return;
+  if (log_inflight_ || !parts_.position || !parts_.read_log || queue_.size() >= config_.queue_limit ||
+      parts_.now_ms() < log_hold_until_ms_)
+    return;
   for (const auto& o : queue_)
     if (o.channel == Channel::kLog) return;
   const uint64_t from = parts_.position->from();

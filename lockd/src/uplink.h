@@ -139,6 +139,9 @@ class Uplink {
   std::deque<Outgoing> queue_;
   std::map<int, Outgoing> inflight_;  // by message id, until the PUBACK
   bool log_inflight_ = false;
+  // A page the broker delivered to nobody (PUBACK 0x10: no server
+  // subscribed) moved nothing; uploads wait until then and resume from it.
+  uint64_t log_hold_until_ms_ = 0;
   std::string last_state_;
   uint64_t dropped_ = 0;
   uint64_t refused_frames_ = 0;

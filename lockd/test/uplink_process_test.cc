@@ -108,6 +108,11 @@ TEST_F(UplinkProcess, TheAuditLogIsUploadedInOrderFromItsFirstRecord) {
   Process p(dir_, Args(), "log");
   ASSERT_NO_FATAL_FAILURE(StartRegistered(p));
   ASSERT_NO_FATAL_FAILURE(SetLockTime());
+  // No server reads yet: the broker delivers the first page to nobody
+  // (PUBACK "no matching subscribers"), which moves nothing.
+  ASSERT_TRUE(WaitUntil([&] { return control_->Ask({{"cmd", "status"}})["uplink"]["logHeld"].get<bool>(); }))
+      << p.stderr_text();
+  EXPECT_EQ(control_->Ask({{"cmd", "status"}})["uplink"]["logFrom"].get<uint64_t>(), 1u);
   ServerClient server(*broker_, *deployment_);
   uint64_t expected_from = 1;
   int pages = 0;

@@ -36,6 +36,13 @@ class PkiTest : public ::testing::Test {
     Rng rng(seed);
     return *crypto::P256KeyPair::Generate(rng.drbg);
   }
+  // The lock's request for tls_key_ (test setup; a failure fails the test).
+  LockCertificateRequest RequestOf(const crypto::P256KeyPair& identity) {
+    std::string why;
+    auto r = MakeLockRequest(tls_key_, identity, rng_.drbg, why);
+    EXPECT_TRUE(r) << why;
+    return r.value_or(LockCertificateRequest{});
+  }
   std::optional<std::string> IssueFor(const LockCertificateRequest& r, const crypto::P256PublicKey& door,
                                       std::string& why) {
     return IssueLockCertificate(ca_, r, door, kNow, kNow + 86400, why);
@@ -63,8 +70,7 @@ class PkiTest : public ::testing::Test {
 TEST_F(PkiTest, IssuesACertificateNamingTheLockForAKeyItsIdentityVouchedFor) {
   const crypto::P256KeyPair lock = Identity(1);
   std::string why;
-  auto request = MakeLockRequest(tls_key_, lock, rng_.drbg, why);
-  ASSERT_TRUE(request) << why;
+  auto request = std::optional(RequestOf(lock));
   auto cert = IssueFor(*request, lock.public_key(), why);
   ASSERT_TRUE(cert) << why;
   EXPECT_EQ(CommonNameOf(*cert, why), Hex(protocol::LockIdOf(lock.public_key())));
@@ -88,8 +94,7 @@ TEST_F(PkiTest, A10_AStatementForAnotherTlsKeyGetsNoCertificate) {
   // The lock vouched for its own key; an attacker swaps in a CSR of theirs.
   const crypto::P256KeyPair lock = Identity(1);
   std::string why;
-  auto request = MakeLockRequest(tls_key_, lock, rng_.drbg, why);
-  ASSERT_TRUE(request) << why;
+  auto request = std::optional(RequestOf(lock));
   auto other_key = GenerateKey(why);
   ASSERT_TRUE(other_key);
   request->csr_pem = *MakeCsr(*other_key, LockUsername(request->lock_id), why);
@@ -100,8 +105,7 @@ TEST_F(PkiTest, A10_AStatementForAnotherTlsKeyGetsNoCertificate) {
 TEST_F(PkiTest, A10_ARequestForAnotherDoorGetsNoCertificate) {
   const crypto::P256KeyPair lock = Identity(1), other_door = Identity(3);
   std::string why;
-  auto request = MakeLockRequest(tls_key_, lock, rng_.drbg, why);
-  ASSERT_TRUE(request) << why;
+  auto request = std::optional(RequestOf(lock));
   EXPECT_FALSE(IssueFor(*request, other_door.public_key(), why));
   EXPECT_NE(why.find("another lock"), std::string::npos) << why;
 }
@@ -109,8 +113,7 @@ TEST_F(PkiTest, A10_ARequestForAnotherDoorGetsNoCertificate) {
 TEST_F(PkiTest, A10_AFlippedStatementBitGetsNoCertificate) {
   const crypto::P256KeyPair lock = Identity(1);
   std::string why;
-  auto request = MakeLockRequest(tls_key_, lock, rng_.drbg, why);
-  ASSERT_TRUE(request) << why;
+  auto request = std::optional(RequestOf(lock));
   request->binding[10] ^= 1;
   EXPECT_FALSE(IssueFor(*request, lock.public_key(), why));
 }
@@ -120,8 +123,7 @@ TEST_F(PkiTest, A10_TheCsrsSubjectNamesNothing) {
   // certificate naming only the lock whose key vouched for it.
   const crypto::P256KeyPair lock = Identity(1);
   std::string why;
-  auto request = MakeLockRequest(tls_key_, lock, rng_.drbg, why);
-  ASSERT_TRUE(request) << why;
+  auto request = std::optional(RequestOf(lock));
   request->csr_pem = *MakeCsr(tls_key_, kServerUsername, why);
   auto cert = IssueFor(*request, lock.public_key(), why);
   ASSERT_TRUE(cert) << why;
@@ -131,8 +133,7 @@ TEST_F(PkiTest, A10_TheCsrsSubjectNamesNothing) {
 TEST_F(PkiTest, RequestsTravelAsJsonAndMalformedOnesAreRefused) {
   const crypto::P256KeyPair lock = Identity(1);
   std::string why;
-  auto request = MakeLockRequest(tls_key_, lock, rng_.drbg, why);
-  ASSERT_TRUE(request) << why;
+  auto request = std::optional(RequestOf(lock));
   auto back = RequestFromJson(RequestToJson(*request), why);
   ASSERT_TRUE(back) << why;
   EXPECT_EQ(back->lock_id, request->lock_id);
