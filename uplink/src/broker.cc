@@ -230,6 +230,12 @@ int Broker::Launch(std::string& why) {
     return -1;
   }
   if (pid_ == 0) {
+    // The broker starts with no signal blocked, whatever its parent blocks
+    // (mortise-broker waits for SIGTERM with it blocked; an inherited mask
+    // would keep the broker from ever hearing Stop).
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     const int out = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     const int in = open("/dev/null", O_RDONLY);
     dup2(in, 0);
@@ -267,9 +273,18 @@ bool Broker::Stop() {
   if (pid_ <= 0) return true;
   kill(pid_, SIGTERM);
   int status = 0;
-  const bool ok = waitpid(pid_, &status, 0) == pid_;
+  // Bounded: a broker that ignores SIGTERM for 10 s is killed.
+  for (int i = 0; i < 1000; ++i) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, &status, 0);
   pid_ = -1;
-  return ok;
+  return false;
 }
 
 bool Broker::Restart(std::string& why) {

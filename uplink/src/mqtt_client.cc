@@ -183,7 +183,8 @@ bool MqttClient::RunUntil(const std::function<bool()>& done, int bound_ms) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
     if (left.count() <= 0) return done();
     pollfd p{fd(), static_cast<short>(POLLIN | (want_write() ? POLLOUT : 0)), 0};
-    const int n = p.fd >= 0 ? poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 100))) : 0;
+    if (p.fd < 0) return done();  // no socket: nothing more will come
+    const int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 100)));
     Service(n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)), n > 0 && (p.revents & POLLOUT));
   }
   return true;

@@ -80,7 +80,8 @@ class Broker {
 
   uint16_t port() const { return port_; }
   pid_t pid() const { return pid_; }
-  // Stops (SIGTERM) and waits. True: exited.
+  // Stops (SIGTERM) and waits, at most 10 s before SIGKILL. True: it
+  // exited on SIGTERM.
   bool Stop();
   // Starts it again on the same port (a broker restart). False with why.
   bool Restart(std::string& why);
