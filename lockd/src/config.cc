@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <sys/un.h>
 
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -134,6 +135,37 @@ std::optional<TcpAddress> ParseTcpAddress(std::string_view text, std::string& wh
   return TcpAddress{host, static_cast<uint16_t>(port)};
 }
 
+bool ParseBrokerAddress(std::string_view text, UplinkConfig& out, std::string& why) {
+  const size_t colon = text.rfind(':');
+  std::string host(text.substr(0, colon == std::string_view::npos ? text.size() : colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (colon == std::string_view::npos || host.empty() || colon + 1 == text.size()) {
+    why = "expected \"host:port\" (the broker's name as its certificate names it)";
+    return false;
+  }
+  for (char ch : host) {
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == ':')) {
+      why = "the host may hold letters, digits, '.', '-' and ':' only";
+      return false;
+    }
+  }
+  uint32_t port = 0;
+  for (char ch : text.substr(colon + 1)) {
+    if (ch < '0' || ch > '9' || port > 65535) {
+      why = "expected a port from 1 to 65535";
+      return false;
+    }
+    port = port * 10 + static_cast<uint32_t>(ch - '0');
+  }
+  if (port == 0 || port > 65535) {
+    why = "expected a port from 1 to 65535";
+    return false;
+  }
+  out.host = host;
+  out.port = static_cast<uint16_t>(port);
+  return true;
+}
+
 std::optional<ConfigError> ParseConfigText(std::string_view text, const std::string& file, Config& config) {
   toml::table root;
   try {
@@ -220,6 +252,22 @@ std::optional<ConfigError> ParseConfigText(std::string_view text, const std::str
   storage["log_kib"] =
       Integer(kMinLogKib, kMaxLogKib, [&](int64_t v) { c.log_kib = static_cast<uint32_t>(v); }, kBlockKib);
 
+  Table& uplink = tables["uplink"];
+  uplink["broker"] = String([&](const std::string& s) -> std::string {
+    std::string why;
+    return ParseBrokerAddress(s, c.uplink, why) ? std::string() : why;
+  });
+  uplink["ca_file"] = String([&](const std::string& s) { return NonEmptyPath(s, c.uplink.ca_file); });
+  uplink["certificate"] = String([&](const std::string& s) { return NonEmptyPath(s, c.uplink.certificate); });
+  uplink["keepalive_s"] = Integer(5, 3600, [&](int64_t v) { c.uplink.keepalive_s = static_cast<uint32_t>(v); });
+  uplink["queue_limit"] = Integer(4, 4096, [&](int64_t v) { c.uplink.queue_limit = static_cast<uint32_t>(v); });
+  uplink["backoff_initial_ms"] =
+      Integer(10, 60'000, [&](int64_t v) { c.uplink.backoff_initial_ms = static_cast<uint32_t>(v); });
+  uplink["backoff_max_ms"] =
+      Integer(100, 3'600'000, [&](int64_t v) { c.uplink.backoff_max_ms = static_cast<uint32_t>(v); });
+  uplink["log_page_bytes"] =
+      Integer(256, 16384, [&](int64_t v) { c.uplink.log_page_bytes = static_cast<uint32_t>(v); });
+
   auto check_table = [&](const toml::table& t, const std::string& prefix, const Table& keys,
                          bool top_level) -> std::optional<ConfigError> {
     for (auto&& [k, v] : t) {
@@ -275,6 +323,16 @@ std::optional<ConfigError> Finalize(Config& c) {
                        std::to_string(max_path) + " bytes (a UNIX socket path limit)"};
   if (c.socket_path == c.control_socket)
     return ConfigError{"configuration: key 'sim.control_socket': the same path as socket.path"};
+  if (c.uplink.enabled()) {
+    if (c.uplink.ca_file.empty())
+      return ConfigError{"configuration: key 'uplink.ca_file': required with uplink.broker (the deployment's CA; "
+                         "the lock verifies the broker's certificate against it)"};
+    if (c.uplink.certificate.empty()) c.uplink.certificate = dir + "/uplink.crt";
+    if (c.uplink.backoff_max_ms < c.uplink.backoff_initial_ms)
+      return ConfigError{"configuration: key 'uplink.backoff_max_ms' must be at least uplink.backoff_initial_ms"};
+  } else if (!c.uplink.ca_file.empty() || !c.uplink.certificate.empty()) {
+    return ConfigError{"configuration: [uplink] without 'broker': set uplink.broker, or remove the table"};
+  }
   if (c.mechanics.motor_travel_timeout_ms <= c.motor_travel_ms)
     return ConfigError{"configuration: key 'mechanics.motor_travel_timeout_ms' (" +
                        std::to_string(c.mechanics.motor_travel_timeout_ms) + ") must exceed sim.motor_travel_ms (" +

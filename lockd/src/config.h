@@ -25,6 +25,20 @@ struct TcpAddress {
   uint16_t port = 0;  // 0: the kernel picks one (logged at start)
 };
 
+// [uplink] (docs/lockd.md, docs/uplink.md): off unless `broker` is set.
+struct UplinkConfig {
+  std::string host;                  // the broker's name, as its certificate names it
+  uint16_t port = 8883;
+  std::string ca_file;               // the deployment's CA (required with broker)
+  std::string certificate;           // default <state_dir>/uplink.crt
+  uint32_t keepalive_s = 30;
+  uint32_t queue_limit = 64;         // outgoing messages waiting; beyond: dropped and counted
+  uint32_t backoff_initial_ms = 1000;
+  uint32_t backoff_max_ms = 60'000;
+  uint32_t log_page_bytes = 2048;    // audit-log bytes per log message
+  bool enabled() const { return !host.empty(); }
+};
+
 struct Config {
   std::string state_dir;               // required (file or --state-dir)
   std::string backend = "sim";         // the only backend so far
@@ -51,6 +65,8 @@ struct Config {
   // [storage]
   uint32_t store_kib = 256;
   uint32_t log_kib = 64;
+  // [uplink]
+  UplinkConfig uplink;
 };
 
 // A refusal: what to print (already "FILE:LINE:COL: key 'x': why" or
@@ -69,6 +85,9 @@ std::optional<ConfigError> ParseConfigFile(const std::string& path, Config& conf
 // Checks a "host:port" TCP address ("127.0.0.1:7000", "[::1]:0").
 std::optional<TcpAddress> ParseTcpAddress(std::string_view text, std::string& why);
 bool ParseLogLevel(std::string_view text);
+// Checks a broker address "host:port" (any host name or address: TLS
+// verifies it; port 1-65535).
+bool ParseBrokerAddress(std::string_view text, UplinkConfig& out, std::string& why);
 
 // Fills the defaults that depend on other settings (socket paths in the
 // state dir) and checks the whole: state dir given, socket paths short

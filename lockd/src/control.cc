@@ -180,6 +180,7 @@ json ControlHandler::StatusJson() {
   json events = json::array();
   for (const auto& e : history_.Recent(8)) events.push_back(EntryToJson(e));
   j["events"] = events;
+  if (uplink_status_) j["uplink"] = uplink_status_();
   return j;
 }
 

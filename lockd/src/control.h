@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,6 +81,8 @@ class ControlHandler {
 
   // The state as "status" reports it (also what the face draws).
   nlohmann::json StatusJson();
+  // The uplink's status, shown as "uplink" in "status" (absent: no uplink).
+  void set_uplink_status(std::function<nlohmann::json()> status) { uplink_status_ = std::move(status); }
 
   // Runs the simulated lock for `ms` in kTickMs ticks (physics, then the
   // core's Service()). The daemon's real-time loop uses it too.
@@ -94,6 +97,7 @@ class ControlHandler {
   NodeControls* node_;
   ClockMode clock_;
   uint64_t max_advance_ms_ = kMaxAdvanceMs;
+  std::function<nlohmann::json()> uplink_status_;
 };
 
 // An event as the control socket and the face show it: dljson's Matter

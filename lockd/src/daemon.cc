@@ -38,8 +38,10 @@
 #include "names.h"
 #include "os_random.h"
 #include "rtc_file.h"
+#include "mortise/uplink/pki.h"
 #include "sim_backend.h"
 #include "state_dir.h"
+#include "uplink.h"
 
 namespace mortise::lockd {
 namespace {
@@ -107,6 +109,76 @@ class NodeAdapter final : public NodeControls {
   const store::AuditLog& log_;
 };
 
+// The log upload position of the uplink, in the state dir
+// (uplink-log-position): the seam the log-custody cursor replaces (see
+// UploadPosition in uplink.h).
+class FileUploadPosition final : public UploadPosition {
+ public:
+  FileUploadPosition(const StateDir& dir, uint64_t oldest) : dir_(dir) {
+    std::string why;
+    auto text = dir_.ReadFile(kName, StateDir::Secret::kNo, why);
+    if (text) from_ = std::strtoull(text->c_str(), nullptr, 10);
+    if (from_ < oldest) from_ = oldest;
+  }
+  uint64_t from() const override { return from_; }
+  void Uploaded(uint64_t next_from) override {
+    if (next_from <= from_) return;
+    from_ = next_from;
+    std::string why;
+    if (!dir_.WriteAtomically(kName, std::to_string(from_) + "\n", why))
+      spdlog::warn("uplink: cannot save the log upload position ({}); a restart sends some pages again", why);
+  }
+
+ private:
+  static constexpr const char* kName = "uplink-log-position";
+  const StateDir& dir_;
+  uint64_t from_ = 1;
+};
+
+// The lock's state as the uplink publishes it (docs/uplink.md "state").
+nlohmann::json UplinkState(const core::DoorLock& lock, const protocol::LockNode& node) {
+  nlohmann::json alarms = nlohmann::json::array();
+  if (lock.battery_percent() <= lock.settings().battery_low_percent) alarms.push_back("batteryLow");
+  if (lock.locked_out()) alarms.push_back("keypadLockedOut");
+  if (lock.emergency_power()) alarms.push_back("emergencyPower");
+  return nlohmann::json{{"bolt", core::BoltStateName(lock.bolt_state())},
+                        {"door", DoorStateName(lock.door_state())},
+                        {"mode", OperatingModeName(lock.effective_mode())},
+                        {"battery", lock.battery_percent()},
+                        {"alarms", alarms},
+                        {"firmware", MORTISE_VERSION},
+                        {"timeKnown", lock.utc_now().has_value()},
+                        {"claimed", node.claimed()}};
+}
+
+// The uplink's TLS key (made here once, 0600) and the certificate request
+// registration carries to the server (docs/uplink.md "Identities").
+bool PrepareUplinkIdentity(const StateDir& dir, const protocol::LockAuthority& authority, crypto::Drbg& drbg) {
+  std::string why;
+  auto key = dir.ReadFile("uplink.key", StateDir::Secret::kYes, why);
+  if (!key) {
+    if (!why.empty()) {
+      spdlog::error("uplink: {}", why);
+      return false;
+    }
+    key = uplink::GenerateKey(why);
+    if (!key || !dir.WriteAtomically("uplink.key", *key, why)) {
+      spdlog::error("uplink: cannot make the TLS key: {}", why);
+      return false;
+    }
+    spdlog::info("uplink: made a TLS key ({}/uplink.key)", dir.path());
+  }
+  std::string ignored;
+  if (!dir.ReadFile("uplink-request.json", StateDir::Secret::kNo, ignored)) {
+    auto request = uplink::MakeLockRequest(*key, authority.identity().key(), drbg, why);
+    if (!request || !dir.WriteAtomically("uplink-request.json", uplink::RequestToJson(*request), why)) {
+      spdlog::error("uplink: cannot write the certificate request: {}", why);
+      return false;
+    }
+  }
+  return true;
+}
+
 // Everything one run of the daemon owns, destroyed in reverse order.
 struct Parts {
   std::unique_ptr<StateDir> state;
@@ -139,8 +211,11 @@ struct Parts {
   std::unique_ptr<TcpEndpoint> tcp;
   std::unique_ptr<LineEndpoint> control_socket;
   std::unique_ptr<Face> face;
+  std::unique_ptr<FileUploadPosition> upload_position;
+  std::unique_ptr<Uplink> uplink;
 
   ~Parts() {
+    uplink.reset();
     if (face) face->Stop();
     if (control_socket) control_socket->Close();
     if (tcp) tcp->Close();
@@ -471,6 +546,50 @@ int RunDaemon(const Config& config) {
     p.control_socket->set_limits(ConnectionLimits{}, lock_now);
     spdlog::info("control socket: {}", config.control_socket);
   }
+  // --- Uplink -----------------------------------------------------------------------
+  if (config.uplink.enabled()) {
+    if (!PrepareUplinkIdentity(*p.state, *p.authority, *p.drbg)) return kExitFailure;
+    p.upload_position = std::make_unique<FileUploadPosition>(*p.state, p.audit_log->oldest_seq());
+    UplinkParts up;
+    up.username = p.node_controls->lock_id_hex();
+    up.state = [&lock, &node] { return UplinkState(lock, node); };
+    up.handle_frame = on_frame;
+    up.log_next_seq = [&p] { return p.audit_log->next_seq(); };
+    up.read_log = [&p](uint64_t from, size_t max_bytes) -> std::optional<LogPage> {
+      // The page's closing head is bound to no reader's challenge: the
+      // server verifies the signed heads in the stream (issue 9 item 2).
+      const std::array<uint8_t, protocol::kLogChallengeBytes> challenge{};
+      LogPage page;
+      page.bytes.resize(max_bytes);
+      Result<size_t> n = p.log_source->ReadPage(from, challenge, page.bytes, page.next_from);
+      if (!n.ok()) {
+        spdlog::warn("uplink: log page from {} not read: {}", from, n.status().name());
+        return std::nullopt;
+      }
+      page.bytes.resize(*n);
+      return page;
+    };
+    up.position = p.upload_position.get();
+    up.now_ms = [] { return MonotonicNowMs(); };
+    up.uniform = [&p](uint64_t n) -> uint64_t {
+      uint64_t r = 0;
+      if (!p.drbg->Generate(std::span<uint8_t>(reinterpret_cast<uint8_t*>(&r), sizeof(r))).ok()) return n / 2;
+      return n == 0 ? 0 : r % n;
+    };
+    const uplink::TlsFiles tls{config.uplink.ca_file, config.uplink.certificate, p.state->path() + "/uplink.key"};
+    p.uplink = std::make_unique<Uplink>(config.uplink, tls, std::move(up));
+    p.loop.set_watch(
+        [&p] {
+          return Loop::Watched{p.uplink->fd(), static_cast<short>(POLLIN | (p.uplink->want_write() ? POLLOUT : 0))};
+        },
+        [&p](short revents) {
+          p.uplink->Tick((revents & (POLLIN | POLLHUP | POLLERR)) != 0, (revents & POLLOUT) != 0);
+        });
+    if (p.control) p.control->set_uplink_status([&p] { return p.uplink->Status(); });
+    spdlog::info("uplink: broker {}:{}, lock {}", config.uplink.host, config.uplink.port,
+                 p.node_controls->lock_id_hex());
+  }
+
   bool stop = false;
   p.loop.Add(p.signal_fd, POLLIN, [&](short) {
     signalfd_siginfo si;
@@ -555,6 +674,7 @@ int RunDaemon(const Config& config) {
       if (e) e->Sweep();
     if (p.face) p.face->Tick(now);
     node.sessions().ExpireCookieKeys(hw.now_ms());  // also when no datagram comes
+    if (p.uplink) p.uplink->Tick();
     // Signed log heads on the lock's own schedule (never on a reader's
     // request): SignHeadIfDue signs only when records wait unsigned and the
     // last head is T old, so checking every pass costs nothing.

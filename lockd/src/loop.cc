@@ -21,8 +21,15 @@ int Loop::RunOnce(int timeout_ms) {
     fds.push_back(pollfd{fd, e.events, 0});
     generations.push_back(e.generation);
   }
+  const Watched w = watch_ ? watch_() : Watched{-1, 0};
+  if (w.fd >= 0) fds.push_back(pollfd{w.fd, w.events, 0});
   const int n = poll(fds.data(), fds.size(), timeout_ms);
   if (n <= 0) return n;
+  if (w.fd >= 0) {
+    const short revents = fds.back().revents;
+    fds.pop_back();
+    if (revents != 0) watch_cb_(revents);
+  }
   for (size_t i = 0; i < fds.size(); ++i) {
     if (fds[i].revents == 0) continue;
     auto it = entries_.find(fds[i].fd);

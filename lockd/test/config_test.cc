@@ -230,3 +230,55 @@ TEST(lockdConfig, FileNamedInMessages) {
 
 }  // namespace
 }  // namespace mortise::lockd
+
+namespace mortise::lockd {
+namespace {
+
+TEST(lockdConfigUplink, OffByDefaultAndEveryKeyParsesWithTheCertificateInTheStateDir) {
+  Config off;
+  ASSERT_FALSE(Parse("state_dir = \"/s\"\n", off));
+  ASSERT_FALSE(Finalize(off));
+  EXPECT_FALSE(off.uplink.enabled());
+  Config c;
+  ASSERT_FALSE(Parse("state_dir = \"/s\"\n[uplink]\nbroker = \"broker.example.net:8883\"\nca_file = \"/etc/ca.crt\"\n"
+                     "keepalive_s = 60\nqueue_limit = 16\nbackoff_initial_ms = 500\nbackoff_max_ms = 30000\n"
+                     "log_page_bytes = 1024\n",
+                     c));
+  ASSERT_FALSE(Finalize(c));
+  EXPECT_TRUE(c.uplink.enabled());
+  EXPECT_EQ(c.uplink.host, "broker.example.net");
+  EXPECT_EQ(c.uplink.port, 8883);
+  EXPECT_EQ(c.uplink.ca_file, "/etc/ca.crt");
+  EXPECT_EQ(c.uplink.certificate, "/s/uplink.crt");
+  EXPECT_EQ(c.uplink.keepalive_s, 60u);
+  EXPECT_EQ(c.uplink.queue_limit, 16u);
+  EXPECT_EQ(c.uplink.backoff_initial_ms, 500u);
+  EXPECT_EQ(c.uplink.backoff_max_ms, 30000u);
+  EXPECT_EQ(c.uplink.log_page_bytes, 1024u);
+  UplinkConfig defaults;
+  EXPECT_EQ(defaults.keepalive_s, 30u);
+  EXPECT_EQ(defaults.queue_limit, 64u);
+  EXPECT_EQ(defaults.backoff_initial_ms, 1000u);
+  EXPECT_EQ(defaults.backoff_max_ms, 60000u);
+  EXPECT_EQ(defaults.log_page_bytes, 2048u);
+}
+
+TEST(lockdConfigUplink, BadBrokerAddressesAndAMissingCaAreRefused) {
+  ExpectRefused("[uplink]\nbroker = \"no-port\"\n", {"lockd.toml:2", "uplink.broker", "host:port"});
+  ExpectRefused("[uplink]\nbroker = \"h:0\"\n", {"uplink.broker", "port"});
+  ExpectRefused("[uplink]\nbroker = \"h:70000\"\n", {"uplink.broker", "port"});
+  ExpectRefused("[uplink]\nbroker = \"h/x:1\"\n", {"uplink.broker", "host"});
+  ExpectRefused("[uplink]\nqueue_limit = 0\n", {"uplink.queue_limit"});
+  ExpectRefused("[uplink]\nretry = 1\n", {"uplink.retry", "unknown key"});
+  Config c;
+  ASSERT_FALSE(Parse("state_dir = \"/s\"\n[uplink]\nbroker = \"127.0.0.1:8883\"\n", c));
+  auto e = Finalize(c);
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("uplink.ca_file"), std::string::npos) << e->message;
+  Config d;
+  ASSERT_FALSE(Parse("state_dir = \"/s\"\n[uplink]\nca_file = \"/ca\"\n", d));
+  ASSERT_TRUE(Finalize(d));
+}
+
+}  // namespace
+}  // namespace mortise::lockd

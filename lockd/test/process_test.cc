@@ -174,56 +174,6 @@ TEST_F(lockdProcess, SurvivesKillNineAndRestartsCleanly) {
   }
 }
 
-// One protocol connection: a frame out, its reply back (empty on failure).
-class FrameLink {
- public:
-  explicit FrameLink(const std::string& path) : fd_(ConnectUnix(path, SOCK_SEQPACKET)) {}
-  ~FrameLink() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool connected() const { return fd_ >= 0; }
-  std::vector<uint8_t> Exchange(protocol::FrameType type, std::span<const uint8_t> body) {
-    std::vector<uint8_t> frame(1 + body.size());
-    frame[0] = static_cast<uint8_t>(type);
-    std::memcpy(frame.data() + 1, body.data(), body.size());
-    if (send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) return {};
-    std::vector<uint8_t> reply(protocol::kMaxRemoteFrameSize);
-    const ssize_t n = recv(fd_, reply.data(), reply.size(), 0);
-    if (n < 1 || reply[0] != frame[0]) return {};
-    return std::vector<uint8_t>(reply.begin() + 1, reply.begin() + n);
-  }
-
- private:
-  int fd_;
-};
-
-struct SeededDrbg {
-  explicit SeededDrbg(uint64_t seed) : entropy(seed), drbg(entropy) { EXPECT_TRUE(drbg.Seed().ok()); }
-  crypto::DeterministicEntropy entropy;
-  crypto::Drbg drbg;
-};
-
-// One cold session running `command`, then EndSession (as the CLI does).
-// Returns the command's status, or the handshake's failure.
-StatusCode RunCold(FrameLink& link, protocol::SessionClient& client, protocol::Command command) {
-  uint8_t out[protocol::kMaxSessionMessageSize];
-  Result<size_t> m1 = client.Hello(out);
-  if (!m1.ok()) return m1.status().code();
-  const std::vector<uint8_t> m2 = link.Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m1));
-  protocol::CommandRequest request;
-  request.command = command;
-  Result<size_t> m3 = client.Finish(m2, request, out);
-  if (!m3.ok()) return m3.status().code();
-  Result<protocol::CommandResponse> r =
-      client.Receive(link.Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m3)));
-  if (!r.ok()) return r.status().code();
-  protocol::CommandRequest end;
-  end.command = protocol::Command::kEndSession;
-  Result<size_t> m4 = client.Send(end, out);
-  if (m4.ok()) client.Receive(link.Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m4))).IgnoreError();
-  return r->status;
-}
-
 // Issue 11's attack, for real through the daemon's socket: two connections
 // flood it with 2,000 hellos (each one costs the lock an ephemeral key, an
 // ECDH and a signature) and third messages that present the owner's public
@@ -235,22 +185,13 @@ TEST_F(lockdProcess, A18_ForgedHelloFloodDoesNotLockOutTheOwner) {
   ASSERT_TRUE(p.WaitReady()) << p.stderr_text();
   ControlClient control(control_path());
   ASSERT_TRUE(control.connected());
-  Result<protocol::ClaimLabel> label = protocol::ParseLabel(control.Ask({{"cmd", "label"}})["payload"].get<std::string>());
-  ASSERT_TRUE(label.ok());
   SeededDrbg owner_rng(71);
   const crypto::P256KeyPair owner = *crypto::P256KeyPair::Generate(owner_rng.drbg);
   FrameLink owner_link(lock_path());
   ASSERT_TRUE(owner_link.connected());
-  {
-    protocol::ClaimClient claim(*label, owner, owner_rng.drbg);
-    uint8_t out[protocol::kMaxClaimMessageSize];
-    Result<size_t> n = claim.Start(out);
-    while (n.ok() && *n > 0) {
-      n = claim.Handle(owner_link.Exchange(protocol::FrameType::kClaim, std::span<const uint8_t>(out, *n)), out);
-    }
-    ASSERT_TRUE(n.ok() && claim.done()) << n.status().name();
-  }
-  const protocol::LockId lock_id = label->lock_id;
+  const std::optional<crypto::P256PublicKey> lock_key = Claim(control, owner_link, owner, owner_rng.drbg);
+  ASSERT_TRUE(lock_key);
+  const protocol::LockId lock_id = protocol::LockIdOf(*lock_key);
 
   // The owner's key as anyone sees it, with a signature nobody made, as an
   // encoded SessionIdentity: holder_key (field 1, 33 bytes), signature

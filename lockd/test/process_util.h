@@ -17,6 +17,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -24,6 +26,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mortise/crypto/deterministic_entropy.h"
+#include "mortise/crypto/drbg.h"
+#include "mortise/protocol/claim.h"
+#include "mortise/protocol/node.h"
+#include "mortise/protocol/session.h"
 #include "socket_util.h"
 
 namespace mortise::lockd::test {
@@ -132,6 +139,72 @@ class ControlClient {
  private:
   int fd_;
 };
+
+// One protocol connection: a frame out, its reply back (empty on failure).
+class FrameLink {
+ public:
+  explicit FrameLink(const std::string& path) : fd_(ConnectUnix(path, SOCK_SEQPACKET)) {}
+  ~FrameLink() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool connected() const { return fd_ >= 0; }
+  std::vector<uint8_t> Exchange(protocol::FrameType type, std::span<const uint8_t> body) {
+    std::vector<uint8_t> frame(1 + body.size());
+    frame[0] = static_cast<uint8_t>(type);
+    std::memcpy(frame.data() + 1, body.data(), body.size());
+    if (send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) return {};
+    std::vector<uint8_t> reply(protocol::kMaxRemoteFrameSize);
+    const ssize_t n = recv(fd_, reply.data(), reply.size(), 0);
+    if (n < 1 || reply[0] != frame[0]) return {};
+    return std::vector<uint8_t>(reply.begin() + 1, reply.begin() + n);
+  }
+
+ private:
+  int fd_;
+};
+
+struct SeededDrbg {
+  explicit SeededDrbg(uint64_t seed) : entropy(seed), drbg(entropy) { EXPECT_TRUE(drbg.Seed().ok()); }
+  crypto::DeterministicEntropy entropy;
+  crypto::Drbg drbg;
+};
+
+// One cold session running `command` (with `value`), then EndSession (as the CLI does).
+// Returns the command's status, or the handshake's failure.
+inline StatusCode RunCold(FrameLink& link, protocol::SessionClient& client, protocol::Command command,
+                          int64_t value = 0) {
+  uint8_t out[protocol::kMaxSessionMessageSize];
+  Result<size_t> m1 = client.Hello(out);
+  if (!m1.ok()) return m1.status().code();
+  const std::vector<uint8_t> m2 = link.Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m1));
+  protocol::CommandRequest request;
+  request.command = command;
+  request.value = value;
+  Result<size_t> m3 = client.Finish(m2, request, out);
+  if (!m3.ok()) return m3.status().code();
+  Result<protocol::CommandResponse> r =
+      client.Receive(link.Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m3)));
+  if (!r.ok()) return r.status().code();
+  protocol::CommandRequest end;
+  end.command = protocol::Command::kEndSession;
+  Result<size_t> m4 = client.Send(end, out);
+  if (m4.ok()) client.Receive(link.Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m4))).IgnoreError();
+  return r->status;
+}
+
+// Claims the lock at `lock_path` for `owner` with the label the control
+// socket shows. Returns the lock's identity key as the claim pinned it.
+inline std::optional<crypto::P256PublicKey> Claim(ControlClient& control, FrameLink& link,
+                                                 const crypto::P256KeyPair& owner, crypto::Drbg& drbg) {
+  Result<protocol::ClaimLabel> label = protocol::ParseLabel(control.Ask({{"cmd", "label"}})["payload"].get<std::string>());
+  if (!label.ok()) return std::nullopt;
+  protocol::ClaimClient claim(*label, owner, drbg);
+  uint8_t out[protocol::kMaxClaimMessageSize];
+  Result<size_t> n = claim.Start(out);
+  while (n.ok() && *n > 0) n = claim.Handle(link.Exchange(protocol::FrameType::kClaim, std::span<const uint8_t>(out, *n)), out);
+  if (!n.ok() || !claim.done()) return std::nullopt;
+  return claim.lock_key();
+}
 
 class lockdProcess : public ::testing::Test {
  protected:

@@ -1,0 +1,253 @@
+#include "uplink.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "mortise/protocol/node.h"
+#include "mortise/uplink/hex.h"
+#include "mortise/uplink/topics.h"
+
+namespace mortise::lockd {
+namespace {
+
+using uplink::Channel;
+using uplink::MqttClient;
+
+// Messages handed to libmosquitto and not yet acknowledged by the broker.
+constexpr size_t kMaxInflight = 16;
+constexpr size_t kMaxCorrelation = 64;
+constexpr int kNoMatchingSubscribers = 0x10;  // an MQTT v5 PUBACK reason
+
+std::vector<uint8_t> Bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+
+// Frame types the down topic carries (protocol/node.h, and the reserved
+// sessionless types of issue 9: 0x05 signed updates, 0x06 custody
+// acknowledgements). Claims and sessions need proximity.
+bool RelayedType(uint8_t t) { return t == 0x03 || t == 0x04 || t == 0x05 || t == 0x06; }
+
+}  // namespace
+
+uint64_t Backoff::Next() {
+  uint64_t d = initial_;
+  for (uint32_t i = 0; i < failures_ && d < max_; ++i) d *= 2;
+  d = std::min(d, max_);
+  if (failures_ < 63) ++failures_;
+  const uint64_t half = d / 2;
+  return half + uniform_(d - half + 1);
+}
+
+Uplink::Uplink(const UplinkConfig& config, uplink::TlsFiles tls, UplinkParts parts)
+    : config_(config),
+      tls_(std::move(tls)),
+      parts_(std::move(parts)),
+      backoff_(config.backoff_initial_ms, config.backoff_max_ms, parts_.uniform) {
+  next_attempt_ms_ = parts_.now_ms();
+}
+
+Uplink::~Uplink() {
+  if (!client_) return;
+  client_->on_closed = nullptr;
+  // A clean stop says so: the broker publishes the will ("offline") on
+  // this DISCONNECT too.
+  client_->Disconnect(/*with_will=*/true);
+}
+
+nlohmann::json Uplink::Status() const {
+  nlohmann::json j;
+  j["broker"] = config_.host + ":" + std::to_string(config_.port);
+  j["connected"] = connected();
+  j["attempts"] = attempts_;
+  j["connects"] = connects_;
+  j["queued"] = queue_.size();
+  j["dropped"] = dropped_;
+  j["refusedFrames"] = refused_frames_;
+  j["logFrom"] = parts_.position ? parts_.position->from() : 0;
+  j["logHeld"] = parts_.now_ms() < log_hold_until_ms_;
+  j["waitingForCertificate"] = waiting_for_certificate_;
+  j["lastError"] = last_error_;
+  return j;
+}
+
+bool Uplink::Enqueue(Channel channel, std::vector<uint8_t> payload, std::vector<uint8_t> correlation) {
+  if (channel == Channel::kState) {
+    // The state is one value: a newer one replaces a waiting one.
+    for (auto& o : queue_) {
+      if (o.channel == Channel::kState) {
+        o.payload = std::move(payload);
+        return true;
+      }
+    }
+  }
+  if (queue_.size() >= config_.queue_limit) {
+    ++dropped_;
+    spdlog::warn("uplink: outgoing queue full ({} messages): a {} message was dropped ({} so far)",
+                 config_.queue_limit, uplink::ChannelName(channel), dropped_);
+    return false;
+  }
+  queue_.push_back(Outgoing{channel, std::move(payload), std::move(correlation), 0});
+  return true;
+}
+
+void Uplink::StartAttempt() {
+  ++attempts_;
+  struct stat st;
+  if (stat(tls_.cert_file.c_str(), &st) != 0) {
+    if (!waiting_for_certificate_)
+      spdlog::warn("uplink: no certificate at {} yet: registration issues it for the request in the state "
+                   "directory (uplink-request.json); checking again with back-off",
+                   tls_.cert_file);
+    waiting_for_certificate_ = true;
+    next_attempt_ms_ = parts_.now_ms() + backoff_.Next();
+    return;
+  }
+  waiting_for_certificate_ = false;
+  uplink::ClientOptions o;
+  o.host = config_.host;
+  o.port = config_.port;
+  o.tls = tls_;
+  o.client_id = "lock-" + parts_.username;
+  o.keepalive_s = static_cast<int>(config_.keepalive_s);
+  o.will = uplink::Will{uplink::LockTopic(parts_.username, Channel::kOnline), "offline", true};
+  std::string why;
+  client_ = MqttClient::Create(o, why);
+  if (!client_) {
+    last_error_ = why;
+    spdlog::error("uplink: {}", why);
+    next_attempt_ms_ = parts_.now_ms() + backoff_.Next();
+    return;
+  }
+  client_->on_connected = [this] { OnConnected(); };
+  client_->on_closed = [this] { OnClosed(); };
+  client_->on_message = [this](const uplink::Message& m) { OnMessage(m); };
+  client_->on_published = [this](int mid, int reason) {
+    auto it = inflight_.find(mid);
+    if (it == inflight_.end()) return;
+    if (it->second.channel == Channel::kLog) {
+      log_inflight_ = false;
+      if (reason == kNoMatchingSubscribers) {
+        // Nobody received it (the server is away and keeps no session):
+        // the position stays, and uploads pause for the longest back-off.
+        log_hold_until_ms_ = parts_.now_ms() + config_.backoff_max_ms;
+      } else if (reason < 0x80 && parts_.position) {
+        // The broker has the page for the server. (With log custody: only
+        // the server's signed acknowledgement moves the cursor; see
+        // UploadPosition.)
+        parts_.position->Uploaded(it->second.log_next);
+      }
+    }
+    if (reason >= 0x80) spdlog::warn("uplink: the broker refused a {} message (reason {:#x})",
+                                     uplink::ChannelName(it->second.channel), reason);
+    inflight_.erase(it);
+  };
+  client_->Connect();  // a failure to start closes it: OnClosed schedules the next attempt
+}
+
+void Uplink::OnConnected() {
+  ++connects_;
+  backoff_.Reset();
+  last_error_.clear();
+  spdlog::info("uplink: connected to {}:{} as {}", config_.host, config_.port, parts_.username);
+  if (!client_->Subscribe(uplink::LockTopic(parts_.username, Channel::kDown), 1))
+    spdlog::error("uplink: cannot subscribe to the down topic");
+  // Online first, then the state: a reader sees both at once.
+  queue_.push_front(Outgoing{Channel::kOnline, Bytes("online"), {}, 0});
+  last_state_.clear();
+}
+
+void Uplink::OnClosed() {
+  if (!client_) return;
+  last_error_ = client_->last_error();
+  spdlog::warn("uplink: {}", last_error_);
+  // Answers the broker may not have taken are sent again (the server
+  // matches them by correlation data); the state and the online flag are
+  // published afresh on the next connect; a log page is read again from
+  // the position, which it never moved.
+  for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it)
+    if (it->second.channel == Channel::kUp) queue_.push_front(std::move(it->second));
+  inflight_.clear();
+  log_inflight_ = false;
+  std::erase_if(queue_, [](const Outgoing& o) { return o.channel == Channel::kOnline; });
+  next_attempt_ms_ = parts_.now_ms() + backoff_.Next();
+  // Destroyed on the next Tick, outside libmosquitto's callback.
+}
+
+void Uplink::OnMessage(const uplink::Message& m) {
+  const bool ours = m.topic == uplink::LockTopic(parts_.username, Channel::kDown);
+  if (!ours || m.payload.empty() || m.payload.size() > protocol::kMaxTransportFrameSize ||
+      !RelayedType(m.payload[0]) || m.correlation.empty() || m.correlation.size() > kMaxCorrelation) {
+    ++refused_frames_;
+    spdlog::debug("uplink: down message refused ({} bytes on {})", m.payload.size(), m.topic);
+    return;
+  }
+  std::vector<uint8_t> reply = parts_.handle_frame(m.payload);
+  Enqueue(Channel::kUp, std::move(reply), m.correlation);
+}
+
+void Uplink::PublishState() {
+  nlohmann::json state = parts_.state();
+  state["uplink"] = nlohmann::json{{"dropped", dropped_}};
+  std::string text = state.dump();
+  if (text == last_state_) return;
+  last_state_ = text;
+  Enqueue(Channel::kState, Bytes(text));
+}
+
+void Uplink::PullLog() {
+  if (log_inflight_ || !parts_.position || !parts_.read_log || queue_.size() >= config_.queue_limit ||
+      parts_.now_ms() < log_hold_until_ms_)
+    return;
+  for (const auto& o : queue_)
+    if (o.channel == Channel::kLog) return;
+  const uint64_t from = parts_.position->from();
+  const uint64_t head = parts_.log_next_seq();
+  if (from >= head) return;
+  std::optional<LogPage> page = parts_.read_log(from, config_.log_page_bytes);
+  if (!page) return;
+  const uint64_t next = page->next_from != 0 ? page->next_from : head;
+  nlohmann::json j = {{"from", from}, {"next", next}, {"head", page->next_from == 0}, {"items", uplink::Hex(page->bytes)}};
+  const std::string text = j.dump();
+  queue_.push_back(Outgoing{Channel::kLog, Bytes(text), {}, next});
+  log_inflight_ = true;
+}
+
+void Uplink::Flush() {
+  while (connected() && !queue_.empty() && inflight_.size() < kMaxInflight) {
+    Outgoing o = std::move(queue_.front());
+    queue_.pop_front();
+    const bool retain = o.channel == Channel::kState || o.channel == Channel::kOnline;
+    int mid = 0;
+    if (!client_->Publish(uplink::LockTopic(parts_.username, o.channel), o.payload, 1, retain, o.correlation, &mid)) {
+      if (o.channel == Channel::kLog) log_inflight_ = false;
+      ++dropped_;
+      spdlog::warn("uplink: a {} message of {} bytes could not be published; dropped ({} so far)",
+                   uplink::ChannelName(o.channel), o.payload.size(), dropped_);
+      continue;
+    }
+    inflight_.emplace(mid, std::move(o));
+  }
+}
+
+void Uplink::Tick(bool readable, bool writable) {
+  if (client_ && client_->state() == MqttClient::State::kClosed) client_.reset();
+  if (!client_) {
+    if (parts_.now_ms() >= next_attempt_ms_) StartAttempt();
+    if (!client_) {
+      PublishState();  // kept current in the queue (one message)
+      return;
+    }
+  }
+  client_->Service(readable, writable);
+  if (client_->state() == MqttClient::State::kConnected) {
+    PublishState();
+    PullLog();
+    Flush();
+    if (client_->want_write()) client_->Service(false, true);
+  } else {
+    PublishState();
+  }
+}
+
+}  // namespace mortise::lockd

@@ -1,0 +1,154 @@
+// mortise-lockd's uplink (docs/uplink.md): the lock online through an MQTT
+// v5 broker, with its own TLS identity.
+//
+//   state   published retained whenever it changes, and on every connect
+//   online  "online" retained on connect; the broker publishes the last
+//           will "offline" (retained) when the connection dies
+//   down    protocol frames from the server, handed to the same frame
+//           handler as the local sockets (LockNode::Handle); only remote
+//           envelopes, info, and the sessionless frame types 0x05/0x06
+//           are taken (claims and sessions need proximity: dropped)
+//   up      the answer to each down frame, with its correlation data
+//   log     the audit log as verifiable export pages, from the upload
+//           position (UploadPosition below) onward
+//
+// Nothing here decides anything: a frame from the server gets exactly the
+// answer a frame from a phone would get, and the lock signs what it signs.
+//
+// Reconnecting: exponential back-off with jitter (Backoff), on an injected
+// clock and randomness. Outgoing messages wait in a bounded queue; when it
+// is full the newest message is dropped and counted (status "dropped", a
+// warning in the daemon's log, and the count in the next state message), never
+// silently.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config.h"
+#include "mortise/uplink/mqtt_client.h"
+#include "mortise/uplink/topics.h"
+
+namespace mortise::lockd {
+
+// Delays between connection attempts: the n-th consecutive failure waits a
+// uniformly drawn time in [d/2, d], d = min(max, initial * 2^n) ("equal
+// jitter": never less than half the step, so a fleet that lost its broker
+// at once spreads out and still backs off).
+class Backoff {
+ public:
+  // `uniform(n)` returns a value in [0, n) (n >= 1).
+  Backoff(uint64_t initial_ms, uint64_t max_ms, std::function<uint64_t(uint64_t)> uniform)
+      : initial_(initial_ms), max_(max_ms), uniform_(std::move(uniform)) {}
+  // The delay before the next attempt; counts a failure.
+  uint64_t Next();
+  void Reset() { failures_ = 0; }
+  uint32_t failures() const { return failures_; }
+
+ private:
+  uint64_t initial_, max_;
+  std::function<uint64_t(uint64_t)> uniform_;
+  uint32_t failures_ = 0;
+};
+
+// Where the log upload resumes. The seam for the log-custody cursor
+// (issue 9 item 2, frame 0x06): today the position is the daemon's own
+// file, moved when the broker has taken a page (PUBACK); the custody
+// cursor replaces this class, moved only by the server's signed custody
+// acknowledgement, so a page the broker took but the server never stored
+// is sent again.
+class UploadPosition {
+ public:
+  virtual ~UploadPosition() = default;
+  virtual uint64_t from() const = 0;
+  virtual void Uploaded(uint64_t next_from) = 0;
+};
+
+// One log message's worth of the export: the page and where the next one
+// starts (0: this page reached the log's head).
+struct LogPage {
+  std::vector<uint8_t> bytes;
+  uint64_t next_from = 0;
+};
+
+struct UplinkParts {
+  std::string username;  // the lock id in hex (the certificate's CN)
+  std::function<nlohmann::json()> state;  // the lock's state now
+  std::function<std::vector<uint8_t>(std::span<const uint8_t>)> handle_frame;
+  // The log's next sequence number (records below it exist) and a page
+  // reader; nullopt: the log cannot be read now.
+  std::function<uint64_t()> log_next_seq;
+  std::function<std::optional<LogPage>(uint64_t from, size_t max_bytes)> read_log;
+  UploadPosition* position = nullptr;
+  std::function<uint64_t()> now_ms;  // monotonic, real time
+  std::function<uint64_t(uint64_t)> uniform;  // jitter randomness
+};
+
+class Uplink {
+ public:
+  Uplink(const UplinkConfig& config, uplink::TlsFiles tls, UplinkParts parts);
+  ~Uplink();
+
+  // Connects when due, services the socket, publishes what changed and
+  // drains the queue. Call on every pass of the daemon's loop (and when
+  // fd() is readable or writable).
+  void Tick(bool readable = false, bool writable = false);
+  // The socket to watch (-1: none) and whether for writing too.
+  int fd() const { return client_ ? client_->fd() : -1; }
+  bool want_write() const { return client_ && client_->want_write(); }
+
+  bool connected() const { return client_ && client_->state() == uplink::MqttClient::State::kConnected; }
+  // For the control socket's status and sd_notify.
+  nlohmann::json Status() const;
+  uint64_t dropped() const { return dropped_; }
+
+  // Queues a message (tests and the daemon). False: the queue was full and
+  // the message was dropped (counted).
+  bool Enqueue(uplink::Channel channel, std::vector<uint8_t> payload, std::vector<uint8_t> correlation = {});
+
+ private:
+  struct Outgoing {
+    uplink::Channel channel;
+    std::vector<uint8_t> payload;
+    std::vector<uint8_t> correlation;
+    uint64_t log_next = 0;  // kLog: where the position moves once the broker has it
+  };
+  void StartAttempt();
+  void OnConnected();
+  void OnClosed();
+  void OnMessage(const uplink::Message& m);
+  void PublishState();
+  void PullLog();
+  void Flush();
+
+  UplinkConfig config_;
+  uplink::TlsFiles tls_;
+  UplinkParts parts_;
+  Backoff backoff_;
+  std::unique_ptr<uplink::MqttClient> client_;
+  uint64_t next_attempt_ms_ = 0;
+  std::deque<Outgoing> queue_;
+  std::map<int, Outgoing> inflight_;  // by message id, until the PUBACK
+  bool log_inflight_ = false;
+  // A page the broker delivered to nobody (PUBACK 0x10: no server
+  // subscribed) moved nothing; uploads wait until then and resume from it.
+  uint64_t log_hold_until_ms_ = 0;
+  std::string last_state_;
+  uint64_t dropped_ = 0;
+  uint64_t refused_frames_ = 0;
+  uint64_t connects_ = 0;
+  uint64_t attempts_ = 0;
+  std::string last_error_;
+  bool waiting_for_certificate_ = false;
+};
+
+}  // namespace mortise::lockd
