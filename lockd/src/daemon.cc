@@ -493,7 +493,7 @@ int RunDaemon(const Config& config) {
   p.log_source = std::make_unique<protocol::AuditLogSource>(*p.audit_log);
   node.set_management(p.management.get());
   node.set_log_source(p.log_source.get());
-  p.log_custodian = std::make_unique<AuditLogCustodian>(*p.audit_log);
+  p.log_custodian = std::make_unique<protocol::AuditLogCustodian>(*p.audit_log);
   node.set_log_custodian(p.log_custodian.get());
   p.node_controls = std::make_unique<NodeAdapter>(node, *p.authority, label, *p.audit_log);
   if (SimBackend* s = hw.sim())

@@ -1,157 +1,11 @@
-#include "mortise/protocol/custody.h"
-
-#include <cstring>
-
-#include "certificate_internal.h"
-#include "le.h"
-#include "mortise/protocol/permissions.h"
+// Log custody, the lock's side: CustodyServer checks an acknowledgement
+// and moves the upload cursor (docs/protocol.md section 16). The holder's
+// side is custody_client.cc.
+#include "custody_shared.h"
 
 namespace mortise::protocol {
 
-using internal::GetU16;
-using internal::GetU32;
-using internal::GetU64;
-using internal::PutU16;
-using internal::PutU32;
-using internal::PutU64;
-
-namespace {
-
-constexpr uint8_t kFrameType = 0x06;  // FrameType::kCustody (node.h)
-constexpr uint8_t kAckLabel[19] = {'m', 'o', 'r', 't', 'i', 's', 'e', '-', 'l', 'o',
-                                   'g', '-', 'a', 'c', 'k', '-', 'v', '1', 0};
-constexpr uint8_t kReceiptLabel[22] = {'m', 'o', 'r', 't', 'i', 's', 'e', '-', 'l', 'o', 'g',
-                                       '-', 'c', 'u', 'r', 's', 'o', 'r', '-', 'v', '1', 0};
-static_assert(sizeof(kReceiptLabel) + kLockIdSize + 4 + 8 + kCustodyChainHashSize + 8 == kCustodyReceiptMessageSize);
-constexpr uint8_t kFlagCounters = 1;
-constexpr uint8_t kFlagReceipt = 2;
-
-crypto::Digest AckDigest(std::span<const uint8_t, kCustodyAckFieldsSize> fields) {
-  return internal::DomainDigest(kAckLabel, fields);
-}
-
-void EncodeFields(const CustodyAck& ack, std::span<uint8_t, kCustodyAckFieldsSize> out) {
-  uint8_t* p = out.data();
-  p[0] = kCustodyVersion;
-  std::memcpy(p + 1, ack.lock_id.data(), kLockIdSize);
-  PutU32(p + 17, ack.generation);
-  PutU64(p + 21, ack.seq);
-  std::memcpy(p + 29, ack.chain.data(), kCustodyChainHashSize);
-}
-
-struct ParsedAck {
-  CustodyAck ack;
-  const uint8_t* fields = nullptr;  // kCustodyAckFieldsSize bytes
-  std::span<const uint8_t> key_chain;
-  std::span<const uint8_t> signature;
-};
-
-// Strict: every size exact, version 1, N >= 1.
-bool ParseAck(std::span<const uint8_t> body, ParsedAck& p) {
-  if (body.size() < kCustodyAckFieldsSize + 2 + crypto::kP256SignatureSize) return false;
-  const uint8_t* b = body.data();
-  if (b[0] != kCustodyVersion) return false;
-  const size_t chain_len = GetU16(b + kCustodyAckFieldsSize);
-  if (chain_len > kMaxChainSize) return false;
-  if (body.size() != kCustodyAckFieldsSize + 2 + chain_len + crypto::kP256SignatureSize) return false;
-  std::memcpy(p.ack.lock_id.data(), b + 1, kLockIdSize);
-  p.ack.generation = GetU32(b + 17);
-  p.ack.seq = GetU64(b + 21);
-  std::memcpy(p.ack.chain.data(), b + 29, kCustodyChainHashSize);
-  if (p.ack.seq == 0) return false;
-  p.fields = b;
-  p.key_chain = body.subspan(kCustodyAckFieldsSize + 2, chain_len);
-  p.signature = body.subspan(kCustodyAckFieldsSize + 2 + chain_len);
-  return true;
-}
-
-// Constant-time: the hash is no secret, but nothing is gained by leaking
-// how much of it a guess got right.
-bool SameHash(const CustodyChainHash& a, const CustodyChainHash& b) {
-  uint8_t diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<uint8_t>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
-}  // namespace
-
-const char* CustodyStatusName(CustodyStatus status) {
-  switch (status) {
-    case CustodyStatus::kAdvanced: return "advanced";
-    case CustodyStatus::kUnchanged: return "unchanged";
-    case CustodyStatus::kNoMatch: return "no-match";
-    case CustodyStatus::kWrongLock: return "wrong-lock";
-    case CustodyStatus::kRefused: return "refused";
-    case CustodyStatus::kBusy: return "busy";
-    case CustodyStatus::kMalformed: return "malformed";
-    case CustodyStatus::kError: return "error";
-  }
-  return "unknown";
-}
-
-Result<size_t> EncodeCustodyAck(const CustodyAck& ack, const crypto::P256KeyPair& signer,
-                                std::span<const uint8_t> key_chain, crypto::Drbg& drbg, std::span<uint8_t> out) {
-  if (ack.seq == 0 || key_chain.size() > kMaxChainSize) return StatusCode::kInvalidArgument;
-  const size_t size = 1 + kCustodyAckFieldsSize + 2 + key_chain.size() + crypto::kP256SignatureSize;
-  if (out.size() < size) return StatusCode::kResourceExhausted;
-  out[0] = kFrameType;
-  const std::span<uint8_t, kCustodyAckFieldsSize> fields = out.subspan(1).first<kCustodyAckFieldsSize>();
-  EncodeFields(ack, fields);
-  PutU16(out.data() + 1 + kCustodyAckFieldsSize, static_cast<uint16_t>(key_chain.size()));
-  if (!key_chain.empty()) std::memcpy(out.data() + 1 + kCustodyAckFieldsSize + 2, key_chain.data(), key_chain.size());
-  crypto::P256Signature sig{};
-  MORTISE_TRY(signer.SignDigest(AckDigest(fields), sig, drbg));
-  std::memcpy(out.data() + size - sig.size(), sig.data(), sig.size());
-  return size;
-}
-
-void EncodeCustodyReceiptMessage(const LockId& lock_id, uint32_t generation, uint64_t cursor,
-                                 const CustodyChainHash& chain, int64_t utc,
-                                 std::span<uint8_t, kCustodyReceiptMessageSize> out) {
-  uint8_t* p = out.data();
-  std::memcpy(p, kReceiptLabel, sizeof(kReceiptLabel));
-  p += sizeof(kReceiptLabel);
-  std::memcpy(p, lock_id.data(), kLockIdSize);
-  PutU32(p + 16, generation);
-  PutU64(p + 20, cursor);
-  std::memcpy(p + 28, chain.data(), kCustodyChainHashSize);
-  PutU64(p + 44, static_cast<uint64_t>(utc));
-}
-
-Result<CustodyReply> DecodeCustodyReply(std::span<const uint8_t> frame) {
-  if (frame.size() < 4 || frame[0] != kFrameType || frame[1] != kCustodyVersion) return StatusCode::kInvalidArgument;
-  CustodyReply r;
-  if (frame[2] > static_cast<uint8_t>(CustodyStatus::kError)) return StatusCode::kInvalidArgument;
-  r.status = static_cast<CustodyStatus>(frame[2]);
-  const uint8_t flags = frame[3];
-  if ((flags & ~(kFlagCounters | kFlagReceipt)) != 0) return StatusCode::kInvalidArgument;
-  r.has_counters = (flags & kFlagCounters) != 0;
-  r.has_receipt = (flags & kFlagReceipt) != 0;
-  if (r.has_receipt && !r.has_counters) return StatusCode::kInvalidArgument;
-  const size_t want = 4 + (r.has_counters ? 16 : 0) + (r.has_receipt ? 8 + kCustodyChainHashSize + 64 : 0);
-  if (frame.size() != want) return StatusCode::kInvalidArgument;
-  const uint8_t* p = frame.data() + 4;
-  if (r.has_counters) {
-    r.cursor = GetU64(p);
-    r.head = GetU64(p + 8);
-    p += 16;
-  }
-  if (r.has_receipt) {
-    r.signed_utc = static_cast<int64_t>(GetU64(p));
-    std::memcpy(r.cursor_chain.data(), p + 8, kCustodyChainHashSize);
-    std::memcpy(r.signature.data(), p + 8 + kCustodyChainHashSize, r.signature.size());
-  }
-  return r;
-}
-
-Status VerifyCustodyReceipt(const CustodyReply& reply, const crypto::P256PublicKey& lock_key, const LockId& lock_id,
-                            uint32_t generation) {
-  if (!reply.has_receipt) return StatusCode::kFailedPrecondition;
-  uint8_t msg[kCustodyReceiptMessageSize];
-  EncodeCustodyReceiptMessage(lock_id, generation, reply.cursor, reply.cursor_chain, reply.signed_utc, msg);
-  if (!lock_key.Verify(msg, reply.signature).ok()) return StatusCode::kUnauthenticated;
-  return Status::Ok();
-}
+using namespace custody_detail;  // NOLINT: this module's own helpers
 
 bool CustodyServer::TakeToken(uint64_t now_ms) {
   if (!refill_started_) {
@@ -242,3 +96,4 @@ Result<size_t> CustodyServer::Handle(std::span<const uint8_t> body, uint64_t now
 }
 
 }  // namespace mortise::protocol
+
