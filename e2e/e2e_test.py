@@ -929,6 +929,108 @@ class OwnerCli(Base):
         self.assertIn("no new events since #", again)
         self.assertIn("the log's chain verified through #", again)
 
+    def text_log(self, person=None, *args):
+        person = person or self.owner
+        p = subprocess.run([CLI, "--keyring", person.keyring, "--wait", "0", "log"] + list(args), capture_output=True,
+                           text=True, env=person.env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    def test_log_names_users_and_keys_and_says_how_the_door_opened(self):
+        self.claim("2026-11-24T08:00:00Z")
+        self.owner.ok("user", "add", "alice")
+        self.owner.ok("pin", "add", "--user", "1", "--stdin", stdin="246810\n")
+        self.lock.keypad("246810#")
+        self.relock()
+        code = self.owner.ok("pin", "offline", "one-time", "--from", "2026-11-24T08:00:00Z")["pin"]
+        self.lock.keypad(code + "#")
+        self.relock()
+        self.owner.ok("settings", "set", "unlatch-on-unlock", "on")
+        self.owner.ok("unlatch")
+        self.lock.advance(4000)
+        self.relock()
+        self.owner.ok("mode", "passage")
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Unlocked")
+        self.owner.ok("mode", "normal")
+        text = self.text_log()
+        # Users by name, a stored PIN told from an offline code, unlatch
+        # from unlock, passage mode from a person's unlock, mode changes.
+        self.assertIn("unlocked at the keypad by alice (user 1) with stored PIN #1", text)
+        self.assertIn("unlocked at the keypad with an offline PIN code", text)
+        self.assertIn("unlatched (bolt and latch pulled: the door opens) over a session with the owner's key", text)
+        self.assertIn("unlocked over a session with the owner's key", text)
+        self.assertIn("mode changed to passage over a session", text)
+        self.assertIn("unlocked by passage mode (held open for anyone; no one asked)", text)
+        self.assertIn("mode changed to normal", text)
+        self.assertIn("user alice (user 1) added over a session", text)
+        self.assertIn("PIN #1 of alice (user 1) added over a session", text)
+
+    def test_five_quick_unlocks_by_a_five_use_key_make_five_records(self):
+        self.claim()
+        guest = self.guest("gus", "--role", "guest", "--uses", "5")
+        for _ in range(5):
+            guest.ok("unlock")  # the motor is still travelling: each joins the motion
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Unlocked")
+        ev = self.owner.ok("log")["events"]
+        unlocks = [e for e in ev if e.get("event") == "LockOperation" and e.get("lockOperationType") == "Unlock"
+                   and (e.get("key") or {}).get("name") == "key 'gus'"]
+        self.assertEqual(len(unlocks), 5, ev)
+        rc, _, err = guest.run("unlock")  # a sixth: no use left, refused and recorded
+        self.assertEqual(rc, 3, err)
+        self.assertIn("key refused over a session with key 'gus': its uses are spent", self.text_log())
+
+    def test_A02_revocations_delivered_and_refused_keys_are_logged_at_a_bounded_rate(self):
+        self.claim()
+        guest = self.guest("gil", "--role", "guest")
+        guest.ok("unlock")
+        self.lock.advance(2000)
+        self.owner.ok("key", "revoke", "gil")
+        self.assertIn("access list delivered over a session with the owner's key (1 key(s) now revoked or suspended)",
+                      self.text_log())
+        # A copied key tried in a loop: five records, then one a minute,
+        # the next saying how many were not recorded.
+        for _ in range(8):
+            rc, _, err = guest.run("unlock")
+            self.assertEqual(rc, 3, err)
+        refused = [e for e in self.owner.ok("log")["events"] if e.get("event") == "KeyRefused"]
+        self.assertEqual(len(refused), 5, refused)
+        self.assertTrue(all(e["detail"] == "KeyRevoked" for e in refused), refused)
+        self.lock.advance(61_000)
+        guest.run("unlock")
+        text = self.text_log()
+        self.assertIn("key refused over a session: revoked or suspended", text)
+        self.assertIn("(3 more refusal(s) before this one were not recorded: rate limit)", text)
+
+    def test_log_follow_retries_while_the_lock_is_away(self):
+        self.claim()
+        p = subprocess.Popen([CLI, "--keyring", self.owner.keyring, "--wait", "0", "log", "--follow", "--interval", "0.2"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.owner.env)
+        try:
+            lines = []
+            threading.Thread(target=lambda: lines.extend(iter(p.stderr.readline, "")), daemon=True).start()
+            out = []
+            threading.Thread(target=lambda: out.extend(iter(p.stdout.readline, "")), daemon=True).start()
+            deadline = time.monotonic() + 60
+            while not any("verified through" in l for l in out) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.lock.stop()
+            while not any("retrying in" in l for l in lines) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(any("retrying in" in l for l in lines), lines)
+            self.assertIsNone(p.poll(), "log --follow exited when the lock went away")
+            self.lock.start()
+            self.owner.ok("unlock")
+            self.lock.advance(2000)
+            while not any("unlocked over a session" in l for l in out) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(any("unlocked over a session" in l for l in out), out)
+        finally:
+            p.send_signal(signal.SIGINT)
+            p.wait(30)
+        self.assertEqual(p.returncode, 0, lines)
+
     def test_revoking_a_name_two_keys_share_revokes_nothing_and_asks_for_the_serial(self):
         self.claim()
         one = self.guest("dup", "--role", "guest")

@@ -16,19 +16,26 @@ LockSession::LockSession(Context& ctx) : ctx_(ctx) {
     lock_ = ctx.SelectLock(keyring);
     key_.emplace(keyring.content().GetIdentity(lock_.identity).KeyPair());
   }  // the keyring's lock is released here
-  transport_.emplace(ctx.Connect(Endpoint::Parse(lock_.endpoint)));
-  client_ = std::make_unique<LockClient>(*transport_, ctx.drbg());
   const std::string token = lock_.extra.value("revalidation_token", std::string());
   if (!token.empty() && !FromHex(token, revalidation_)) revalidation_.clear();
-  client_->UseKey(*key_, lock_.chain, lock_.lock_id, revalidation_);
+  Reconnect();
   const std::string pending = lock_.extra.value("pending_access_list", std::string());
   std::vector<uint8_t> update;
   if (!pending.empty() && FromHex(pending, update)) DeliverAccessList(update);
 }
 
+void LockSession::Reconnect() {
+  Transport fresh = ctx_.Connect(Endpoint::Parse(lock_.endpoint));  // throws with the old link intact
+  client_.reset();
+  transport_.reset();
+  transport_.emplace(std::move(fresh));
+  client_ = std::make_unique<LockClient>(*transport_, ctx_.drbg());
+  client_->UseKey(*key_, lock_.chain, lock_.lock_id, revalidation_);
+}
+
 LockSession::~LockSession() {
   try {
-    client_->Close();
+    if (client_) client_->Close();
   } catch (...) {
     // The lock frees an idle slot by itself; nothing to report.
   }

@@ -316,8 +316,14 @@ void DoorLock::ApplyModeChange(OperationSource source) {
   if (mode == last_mode_) return;
   const OperatingMode old = last_mode_;
   last_mode_ = mode;
+  LockEvent e;
+  e.kind = EventKind::kOperatingModeChange;
+  e.source = source;
+  e.data_index = static_cast<uint16_t>(mode);
+  stamper_.Emit(e);
   Requester who;
   who.source = source;
+  who.detail = EventDetail::kPassageMode;  // the mode opened the door, not a person
   if (mode == OperatingMode::kPassage &&
       (bolt_ == BoltState::kLocked || bolt_ == BoltState::kNotFullyLocked || bolt_ == BoltState::kLocking)) {
     BeginMotion(MotionTarget::kUnlock, who);  // passage: the door is held open to anyone
@@ -391,6 +397,47 @@ void DoorLock::ReportAuthenticationFailure(OperationSource /*source*/) {
   now_ms();
   if (locked_out()) return;
   if (RecordAttempt()) CheckFailureLimit();
+}
+
+void DoorLock::RecordKeyRefused(OperationSource source, std::optional<CredentialRef> key, EventDetail why) {
+  now_ms();
+  // A token bucket on the monotonic clock: the budget refills while the
+  // lock runs, whatever its UTC clock says.
+  if (refusal_tokens_ < kKeyRefusalBurst) {
+    const uint64_t refills = (now_ms_ - refusal_refill_ms_) / kKeyRefusalRefillMs;
+    if (refills >= static_cast<uint64_t>(kKeyRefusalBurst - refusal_tokens_)) {
+      refusal_tokens_ = kKeyRefusalBurst;
+    } else {
+      refusal_tokens_ = static_cast<uint8_t>(refusal_tokens_ + refills);
+      refusal_refill_ms_ += refills * kKeyRefusalRefillMs;
+    }
+  }
+  if (refusal_tokens_ == 0) {
+    if (refusals_unrecorded_ < UINT16_MAX) ++refusals_unrecorded_;
+    return;
+  }
+  if (refusal_tokens_ == kKeyRefusalBurst) refusal_refill_ms_ = now_ms_;
+  --refusal_tokens_;
+  LockEvent e;
+  e.kind = EventKind::kKeyRefused;
+  e.source = source;
+  e.has_credential = key.has_value();
+  if (key) e.credential = *key;
+  e.detail = why;
+  e.data_index = refusals_unrecorded_;
+  refusals_unrecorded_ = 0;
+  stamper_.Emit(e);
+}
+
+void DoorLock::RecordAccessListChange(OperationSource source, std::optional<CredentialRef> key, uint16_t listed) {
+  now_ms();
+  LockEvent e;
+  e.kind = EventKind::kAccessListChange;
+  e.source = source;
+  e.has_credential = key.has_value();
+  if (key) e.credential = *key;
+  e.data_index = listed;
+  stamper_.Emit(e);
 }
 
 // --- Decisions ------------------------------------------------------------------------------
@@ -904,6 +951,23 @@ OperationResult DoorLock::BeginMotion(MotionTarget target, const Requester& who)
       latch_release_ms_ = now_ms_ + mech_.unlatch_hold_ms;
       return OperationResult{};
     }
+  } else if (motion_.target == target) {
+    // Already travelling there: this request joins the motion and is
+    // recorded with it (a request never vanishes from the log).
+    if (motion_.joined_count < kMaxJoined) {
+      motion_.joined[motion_.joined_count++] = who;
+    } else {
+      EmitOperation(op, who);
+    }
+    return OperationResult{};
+  } else if (motion_.target != MotionTarget::kReleaseLatch) {
+    // Another end position takes the motor over: whoever asked for the
+    // motion given up is told so in the log.
+    const LockOperationType old_op =
+        OpFor(motion_.target == MotionTarget::kLock, motion_.target == MotionTarget::kUnlatch);
+    EmitError(old_op, motion_.who, OperationError::kUnspecified, EventDetail::kSuperseded);
+    for (uint8_t i = 0; i < motion_.joined_count; ++i)
+      EmitError(old_op, motion_.joined[i], OperationError::kUnspecified, EventDetail::kSuperseded);
   }
 
   relock_at_ms_ = 0;
@@ -931,23 +995,31 @@ void DoorLock::DriveFor(MotionTarget target) {
 void DoorLock::FinishMotion(BoltState reached) {
   const MotionTarget target = motion_.target;
   const Requester who = motion_.who;
+  const Motion finished = motion_;
   motion_ = Motion();
+  // Those who joined the motion got what they asked for too.
+  const auto record_joined = [&](LockOperationType op) {
+    for (uint8_t i = 0; i < finished.joined_count; ++i) EmitOperation(op, finished.joined[i]);
+  };
   hw_.actuator.Drive(MotorCommand::kStop);
   bolt_ = reached;
   switch (target) {
     case MotionTarget::kLock:
       EmitOperation(LockOperationType::kLock, who);
+      record_joined(LockOperationType::kLock);
       hw_.indicator.Show(Signal::kLocked);
       relock_override_s_ = 0;
       break;
     case MotionTarget::kUnlock:
     case MotionTarget::kReleaseLatch:
       EmitOperation(LockOperationType::kUnlock, who);
+      record_joined(LockOperationType::kUnlock);
       hw_.indicator.Show(Signal::kUnlocked);
       ArmRelock(std::nullopt);
       break;
     case MotionTarget::kUnlatch:
       EmitOperation(LockOperationType::kUnlatch, who);
+      record_joined(LockOperationType::kUnlatch);
       hw_.indicator.Show(Signal::kUnlocked);
       latch_who_ = who;
       latch_release_ms_ = now_ms_ + mech_.unlatch_hold_ms;
@@ -964,6 +1036,7 @@ void DoorLock::LeavePrivacyFromInside() {
   // Unlocking from inside ends privacy mode (Matter's rule). If the store
   // refuses, privacy comes back after a restart: the occupant's side is safe.
   if (!SetConfiguredMode(OperatingMode::kNormal).ok()) settings_.operating_mode = OperatingMode::kNormal;
+  ApplyModeChange(OperationSource::kManual);
 }
 
 void DoorLock::MotorTimeout() {
@@ -974,13 +1047,15 @@ void DoorLock::MotorTimeout() {
     DriveFor(motion_.target);
     return;
   }
-  const Requester who = motion_.who;
+  const Motion jammed = motion_;
   const MotionTarget target = motion_.target;
   motion_ = Motion();
   hw_.actuator.Drive(MotorCommand::kStop);
   bolt_ = BoltState::kJammed;
-  EmitError(OpFor(target == MotionTarget::kLock, target == MotionTarget::kUnlatch), who, OperationError::kUnspecified,
-            EventDetail::kMotorJammed);
+  const LockOperationType op = OpFor(target == MotionTarget::kLock, target == MotionTarget::kUnlatch);
+  EmitError(op, jammed.who, OperationError::kUnspecified, EventDetail::kMotorJammed);
+  for (uint8_t i = 0; i < jammed.joined_count; ++i)
+    EmitError(op, jammed.joined[i], OperationError::kUnspecified, EventDetail::kMotorJammed);
   EmitAlarm(AlarmCode::kLockJammed);
   hw_.indicator.Show(Signal::kJammed);
 }
@@ -1083,6 +1158,7 @@ void DoorLock::HandleManual(ManualInput input) {
       } else if (bolt_ == BoltState::kLocked) {
         SetConfiguredMode(OperatingMode::kPrivacy).IgnoreError();
       }
+      ApplyModeChange(OperationSource::kManual);
       break;
     case ManualInput::kFactoryResetButton:
       if (reset_hook_ != nullptr) {
@@ -1429,7 +1505,7 @@ Status DoorLock::WriteAttribute(AttributeId id, int64_t value, OperationSource s
     ev.detail = EventDetail::kUtcOffsetChanged;
     stamper_.Emit(ev);
   }
-  ApplyModeChange(OperationSource::kRemote);
+  ApplyModeChange(source == OperationSource::kUnspecified ? OperationSource::kRemote : source);
   return Status::Ok();
 }
 
