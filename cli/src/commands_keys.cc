@@ -437,9 +437,10 @@ std::string TermsText(uint64_t not_before, uint64_t not_after, const std::option
 
 json TermsJson(uint64_t not_before, uint64_t not_after, const std::optional<protocol::WeeklyWindow>& schedule,
                uint32_t max_uses, bool remote_only) {
-  json j = {{"not_before", not_before}, {"not_after", not_after}, {"max_uses", max_uses}, {"remote_only", remote_only},
-            {"valid_from", not_before != 0 ? json(FormatUtc(static_cast<int64_t>(not_before))) : json(nullptr)},
-            {"valid_until", not_after != 0 ? json(FormatUtc(static_cast<int64_t>(not_after))) : json(nullptr)}};
+  json j = {{"not_before", JsonUtc(static_cast<int64_t>(not_before))},
+            {"not_after", JsonUtc(static_cast<int64_t>(not_after))},
+            {"max_uses", max_uses},
+            {"remote_only", remote_only}};
   if (schedule.has_value()) {
     j["schedule"] = {{"days", FormatDays(schedule->days_mask)},
                      {"start_minute", schedule->start_minute},
@@ -607,7 +608,12 @@ int CmdLog(Context& ctx, const LogOptions& o) {
         continue;
       }
       if (r->type == store::LogRecordType::kLoss) {
-        e = {{"seq", r->seq}, {"loss", {{"reason", static_cast<int>(r->reason)}, {"first", r->first_lost}, {"count", r->lost_count}}}};
+        const char* reason = r->reason == store::LossReason::kOverflow       ? "overflow"
+                             : r->reason == store::LossReason::kWriteFailure ? "write-failure"
+                             : r->reason == store::LossReason::kLogLost      ? "log-lost"
+                             : r->reason == store::LossReason::kTampered     ? "tampered"
+                                                                             : "late-seal";
+        e = {{"seq", r->seq}, {"loss", {{"reason", reason}, {"first", r->first_lost}, {"count", r->lost_count}}}};
         const std::string range = "#" + std::to_string(r->first_lost) + ".." +
                                   std::to_string(r->first_lost + (r->lost_count == 0 ? 0 : r->lost_count - 1));
         if (r->reason == store::LossReason::kTampered) {
@@ -622,7 +628,7 @@ int CmdLog(Context& ctx, const LogOptions& o) {
                                         r->reason == store::LossReason::kWriteFailure ? "flash write failed" : "log lost") + ")\n";
         }
       } else {
-        e = dljson::EventToJson(r->event);
+        e = CliJsonFromLock(dljson::EventToJson(r->event));
         e["seq"] = r->seq;
         const core::LockEvent& ev = r->event;
         EventNames names;
@@ -666,7 +672,7 @@ int CmdLog(Context& ctx, const LogOptions& o) {
     } else if (sf.signed_through != 0) {
       text += "  log signed by the lock through #" + std::to_string(sf.signed_through) + " at " +
               FormatUtc(sf.signed_at) + "\n";
-      signed_heads = {{"through", sf.signed_through}, {"at", sf.signed_at}};
+      signed_heads = {{"through", sf.signed_through}, {"at", JsonUtc(sf.signed_at)}};
     }
     if (f.explained_gaps != 0 || f.lost_by_lock != 0) {
       text += "!! the lock itself declared " + std::to_string(f.explained_gaps + f.lost_by_lock) +

@@ -170,7 +170,7 @@ int CredentialCommand(Context& ctx, const CredentialOptions& o, const char* type
   args["credentialData"] = hex ? json{{"hex", data}} : json(data);
   const json r = s.Invoke("SetCredential", args);
   ctx.out().Text(std::string(type) + " #" + std::to_string(slot) + " added for user " + std::to_string(o.user) + "\n");
-  ctx.out().Json({{"slot", slot}, {"user", o.user}, {"status", r.value("status", "")}});
+  ctx.out().Json({{"slot", slot}, {"user", o.user}});
   return 0;
 }
 
@@ -185,7 +185,7 @@ int CmdUser(Context& ctx, const UserOptions& o) {
       const json r = s.Invoke("GetUser", {{"userIndex", i}}, false);
       if (r.value("status", "") != "Success") break;
       if (r.contains("userStatus") && !r["userStatus"].is_null()) {
-        users.push_back(r);
+        users.push_back(CliJsonFromLock(r));
         text += "  " + UserLine(r) + "\n";
       }
       if (!r.contains("nextUserIndex") || r["nextUserIndex"].is_null()) break;
@@ -208,7 +208,7 @@ int CmdUser(Context& ctx, const UserOptions& o) {
       }
     }
     ctx.out().Text(text + (any ? "\n" : " none\n"));
-    ctx.out().Json({{"user", r}});
+    ctx.out().Json({{"user", CliJsonFromLock(r)}});
     return 0;
   }
   if (o.action == "remove") {
@@ -446,9 +446,7 @@ int CmdSchedule(Context& ctx, const ScheduleOptions& o) {
       const std::string status = r.value("status", "");
       if (status != "Success" && status != "NotFound") break;
       if (status == "Success") {
-        json entry = r;
-        entry.erase("ok");
-        list.push_back(entry);
+        list.push_back(CliJsonFromLock(r));
         if (kind == &kKinds[0]) {
           // Matter's end minute is inclusive: 23:59 is the end of the day.
           const bool whole = r.value("endHour", 0) == 23 && r.value("endMinute", 0) == 59;

@@ -39,6 +39,20 @@ constexpr Setting kSettings[] = {
     {"utc-offset", A::kUtcOffset, Unit::kOffset, "local time = UTC + this (schedules, offline codes)"},
 };
 
+// The setting's key in --json: snake_case, durations and shares with their
+// unit ("auto_relock_s", "battery_low_percent").
+std::string JsonKey(const Setting& s) {
+  std::string key = s.name;
+  for (char& c : key) c = c == '-' ? '_' : c;
+  switch (s.unit) {
+    case Unit::kSeconds:
+    case Unit::kOffset: return key + "_s";
+    case Unit::kMinutes: return key + "_min";
+    case Unit::kPercent: return key + "_percent";
+    default: return key;
+  }
+}
+
 std::string SettingNames() {
   std::string all;
   for (const Setting& s : kSettings) all += (all.empty() ? "" : ", ") + std::string(s.name);
@@ -116,7 +130,7 @@ int CmdSettings(Context& ctx, const SettingsOptions& o) {
       char line[160];
       std::snprintf(line, sizeof(line), "  %-20s %-10s %s\n", row.name, ValueText(row, v).c_str(), row.what);
       text += line;
-      doc[row.name] = row.unit == Unit::kOnOff ? nlohmann::json(v != 0) : nlohmann::json(v);
+      doc[JsonKey(row)] = row.unit == Unit::kOnOff ? nlohmann::json(v != 0) : nlohmann::json(v);
     }
     text += "Change one with: mortise settings set NAME VALUE\n";
     ctx.out().Text(text);

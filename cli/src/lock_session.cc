@@ -160,16 +160,6 @@ int64_t ParseUtc(std::string_view text, int64_t now) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
-std::string FormatUtc(int64_t utc) {
-  if (utc <= 0) return "unknown";
-  const std::time_t t = static_cast<std::time_t>(utc);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 uint8_t ParseDays(std::string_view text) {
   static const char* kNames[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
   auto day = [&](std::string_view name) -> int {

@@ -75,7 +75,6 @@ class LockSession {
 // "2026-11-24T08:00:00Z", "2026-11-24T08:00Z", "2026-11-24" (midnight UTC)
 // or "now" (`now`). Throws Error(kBadInput) on anything else.
 int64_t ParseUtc(std::string_view text, int64_t now);
-std::string FormatUtc(int64_t utc);
 // "mon-fri", "sat,sun", "daily" → Matter days mask (bit 0 Sunday).
 // Throws Error(kBadInput).
 uint8_t ParseDays(std::string_view text);
