@@ -676,7 +676,7 @@ class Refusals(Base):
         self.assertEqual(out["error"]["code"], 6, out)
         self.assertFalse(out["verified"], out)
         losses = [e["loss"] for e in out["events"] if "loss" in e]
-        self.assertTrue([l for l in losses if l["reason"] == 4], out)   # the lock declared it: kTampered
+        self.assertTrue([l for l in losses if l["reason"] == "tampered"], out)   # the lock declared it: kTampered (4)
         # Still refused on the next read: the declaration is part of the log.
         rc, out, _ = self.owner.run("log", "--from", "1")
         self.assertEqual(rc, 6)

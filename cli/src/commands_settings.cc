@@ -2,6 +2,7 @@
 // over the lock's Door Lock attributes (the lock checks every value and its
 // ranges; the CLI only names the settings in words).
 #include <cstdio>
+#include <iterator>
 #include <string>
 
 #include "commands.h"
@@ -15,14 +16,21 @@ namespace {
 
 using A = core::AttributeId;
 
-enum class Unit : uint8_t { kSeconds, kMinutes, kCount, kOnOff, kOffset, kPercent };
+enum class Unit : uint8_t { kSeconds, kMinutes, kCount, kOnOff, kOffset, kPercent, kChoice };
 
 struct Setting {
   const char* name;
   A attribute;
   Unit unit;
   const char* what;
+  // kChoice: the words for values 0, 1, ... (the Matter enum's, in words).
+  const char* const* choices = nullptr;
+  size_t choice_count = 0;
 };
+
+// Matter LEDSettingEnum and SoundVolumeEnum, by value.
+constexpr const char* kLedChoices[] = {"off", "denials-only", "all"};
+constexpr const char* kSoundChoices[] = {"silent", "low", "high", "medium"};
 
 // One row per setting; `settings show` prints them in this order.
 constexpr Setting kSettings[] = {
@@ -37,6 +45,10 @@ constexpr Setting kSettings[] = {
     {"door-ajar-time", A::kDoorAjarTime, Unit::kSeconds, "seconds open before the door-ajar alarm"},
     {"battery-low", A::kBatteryLowThreshold, Unit::kPercent, "low-battery warning at or below"},
     {"utc-offset", A::kUtcOffset, Unit::kOffset, "local time = UTC + this (schedules, offline codes)"},
+    {"led", A::kLEDSettings, Unit::kChoice, "LED signals: off, denials-only (none when access is allowed), all",
+     kLedChoices, std::size(kLedChoices)},
+    {"sound", A::kSoundVolume, Unit::kChoice, "buzzer: silent, low, medium, high (alarms always sound)", kSoundChoices,
+     std::size(kSoundChoices)},
 };
 
 // The setting's key in --json: snake_case, durations and shares with their
@@ -73,6 +85,7 @@ std::string ValueText(const Setting& s, int64_t v) {
     case Unit::kCount: return std::to_string(v);
     case Unit::kOnOff: return v != 0 ? "on" : "off";
     case Unit::kPercent: return std::to_string(v) + "%";
+    case Unit::kChoice: return v >= 0 && static_cast<size_t>(v) < s.choice_count ? s.choices[v] : std::to_string(v);
     case Unit::kOffset: {
       char buf[48];
       const int64_t a = v < 0 ? -v : v;
@@ -89,6 +102,14 @@ int64_t ParseValue(const Setting& s, const std::string& text) {
   auto bad = [&](const std::string& want) {
     return Error(ExitCode::kBadInput, "'" + text + "' is not a value for " + s.name, "Write " + want + ".");
   };
+  if (s.unit == Unit::kChoice) {
+    std::string all;
+    for (size_t i = 0; i < s.choice_count; ++i) {
+      if (text == s.choices[i]) return static_cast<int64_t>(i);
+      all += std::string(i == 0 ? "" : i + 1 == s.choice_count ? " or " : ", ") + s.choices[i];
+    }
+    throw bad(all);
+  }
   if (s.unit == Unit::kOnOff) {
     if (text == "on" || text == "true" || text == "1") return 1;
     if (text == "off" || text == "false" || text == "0") return 0;
@@ -130,7 +151,9 @@ int CmdSettings(Context& ctx, const SettingsOptions& o) {
       char line[160];
       std::snprintf(line, sizeof(line), "  %-20s %-10s %s\n", row.name, ValueText(row, v).c_str(), row.what);
       text += line;
-      doc[JsonKey(row)] = row.unit == Unit::kOnOff ? nlohmann::json(v != 0) : nlohmann::json(v);
+      doc[JsonKey(row)] = row.unit == Unit::kOnOff    ? nlohmann::json(v != 0)
+                          : row.unit == Unit::kChoice ? nlohmann::json(ValueText(row, v))
+                                                      : nlohmann::json(v);
     }
     text += "Change one with: mortise settings set NAME VALUE\n";
     ctx.out().Text(text);
@@ -156,7 +179,10 @@ int CmdSettings(Context& ctx, const SettingsOptions& o) {
   if (r.status != StatusCode::kOk) ThrowRefusal(std::string("the lock refused to set ") + chosen->name, r.status);
   if (chosen->attribute == A::kUtcOffset) s.Update([value](LockEntry& l) { l.extra["utc_offset_s"] = value; });
   ctx.out().Text(std::string(chosen->name) + ": " + ValueText(*chosen, value) + "\n");
-  ctx.out().Json({{"setting", chosen->name}, {"value", chosen->unit == Unit::kOnOff ? nlohmann::json(value != 0) : nlohmann::json(value)}});
+  ctx.out().Json({{"setting", chosen->name},
+                  {"value", chosen->unit == Unit::kOnOff    ? nlohmann::json(value != 0)
+                            : chosen->unit == Unit::kChoice ? nlohmann::json(ValueText(*chosen, value))
+                                                            : nlohmann::json(value)}});
   return 0;
 }
 

@@ -12,7 +12,9 @@ namespace {
 using internal::Reader;
 using internal::Writer;
 
-constexpr uint8_t kRecordVersion = 1;
+// Settings record: version 1 (issue 5) without, version 2 with LEDSettings
+// and SoundVolume; both load.
+constexpr uint8_t kRecordVersion = 2;
 constexpr uint8_t kOfflineBudgetVersion = 2;  // the leaky score (backoff.h)
 constexpr int64_t kMinValidUtc = 1577836800;  // 2020-01-01
 constexpr int64_t kMaxValidUtc = 4294967295;  // schedules hold uint32 seconds
@@ -56,6 +58,8 @@ static bool ValidSettings(const Settings& s) {
          in_range(AttributeId::kBatteryCriticalThreshold, s.battery_critical_percent) &&
          in_range(AttributeId::kUnlockReserveThreshold, s.unlock_reserve_percent) &&
          in_range(AttributeId::kUtcOffset, s.utc_offset_s) &&
+         in_range(AttributeId::kLEDSettings, static_cast<uint8_t>(s.led_settings)) &&
+         in_range(AttributeId::kSoundVolume, static_cast<uint8_t>(s.sound_volume)) &&
          s.unlock_reserve_percent < s.battery_critical_percent &&
          s.battery_critical_percent <= s.battery_low_percent &&
          s.max_lockout_time_s >= s.user_code_temporary_disable_time_s;
@@ -90,7 +94,11 @@ Status DoorLock::LoadSettings() {
   s.battery_critical_percent = r.U8();
   s.unlock_reserve_percent = r.U8();
   s.utc_offset_s = static_cast<int32_t>(r.U32());
-  if (version != kRecordVersion || !r.done() || !ValidSettings(s)) {
+  if (version == kRecordVersion) {
+    s.led_settings = static_cast<LedSetting>(r.U8());
+    s.sound_volume = static_cast<SoundVolume>(r.U8());
+  }
+  if ((version != kRecordVersion && version != 1) || !r.done() || !ValidSettings(s)) {
     // Keep the safe defaults rather than a setting we cannot trust.
     ++dropped_records_;
     return Status::Ok();
@@ -119,6 +127,8 @@ Status DoorLock::PersistSettings(const Settings& s) {
   w.U8(s.battery_critical_percent);
   w.U8(s.unlock_reserve_percent);
   w.U32(static_cast<uint32_t>(s.utc_offset_s));
+  w.U8(static_cast<uint8_t>(s.led_settings));
+  w.U8(static_cast<uint8_t>(s.sound_volume));
   return hw_.store.Write(MakeRecordKey(kRecordSettings, 0), w.written());
 }
 
@@ -390,7 +400,7 @@ void DoorLock::StartLockout(uint32_t level) {
   PersistLockout().IgnoreError();
   pending_ = PendingCredentials();
   EmitAlarm(AlarmCode::kWrongCodeEntryLimit);
-  hw_.indicator.Show(Signal::kLockedOut);
+  Indicate(Signal::kLockedOut);
 }
 
 void DoorLock::ReportAuthenticationFailure(OperationSource /*source*/) {
@@ -444,7 +454,7 @@ void DoorLock::RecordAccessListChange(OperationSource source, std::optional<Cred
 
 OperationResult DoorLock::Deny(LockOperationType op, const Requester& who, OperationError error, EventDetail detail) {
   EmitError(op, who, error, detail);
-  hw_.indicator.Show(detail == EventDetail::kLockedOut ? Signal::kLockedOut : Signal::kAccessDenied);
+  Indicate(detail == EventDetail::kLockedOut ? Signal::kLockedOut : Signal::kAccessDenied);
   OperationResult r;
   r.status = DlStatus::kFailure;
   r.error = error;
@@ -461,7 +471,7 @@ std::optional<OperationResult> DoorLock::CheckPower(MotionTarget target, const R
                             : power_.battery_percent <= settings_.unlock_reserve_percent;
   if (!refused) return std::nullopt;
   const EventDetail detail = lock ? EventDetail::kLockReserve : EventDetail::kUnlockReserve;
-  hw_.indicator.Show(Signal::kBatteryCritical);
+  Indicate(Signal::kBatteryCritical);
   EmitError(OpFor(lock, target == MotionTarget::kUnlatch), who, OperationError::kInsufficientBattery, detail);
   return OperationResult{DlStatus::kFailure, OperationError::kInsufficientBattery, detail};
 }
@@ -483,7 +493,7 @@ std::optional<OperationResult> DoorLock::AuthorizeUser(Requester& who, MotionTar
   if (u->type == UserType::kNonAccessUser) {
     // Recognised, recorded, never opens.
     EmitOperation(LockOperationType::kNonAccessUserEvent, who);
-    hw_.indicator.Show(Signal::kAccessDenied);
+    Indicate(Signal::kAccessDenied);
     return OperationResult{DlStatus::kFailure, OperationError::kRestricted, EventDetail::kNonAccessUser};
   }
   if (local && u->type == UserType::kRemoteOnlyUser)
@@ -522,7 +532,7 @@ std::optional<OperationResult> DoorLock::AuthorizeUser(Requester& who, MotionTar
     for (uint8_t i = 0; i < pending_.count; ++i) seen = seen || pending_.seen[i] == who.credential;
     if (!seen && pending_.count < 3) pending_.seen[pending_.count++] = who.credential;
     if (pending_.count < needed) {
-      hw_.indicator.Show(Signal::kMoreCredentialsNeeded);
+      Indicate(Signal::kMoreCredentialsNeeded);
       return OperationResult{DlStatus::kFailure, OperationError::kUnspecified, EventDetail::kCredentialPartial};
     }
     pending_ = PendingCredentials();
@@ -561,7 +571,7 @@ OperationResult DoorLock::Decide(Requester& who, MotionTarget target, bool local
     else RefundAttempt();
     return *refused;
   }
-  if (local) hw_.indicator.Show(Signal::kAccessGranted);
+  if (local) Indicate(Signal::kAccessGranted);
   // A valid credential: its own attempt is refunded (whether the battery
   // lets the door open or not), never the failures before it.
   RefundAttempt();
@@ -834,7 +844,7 @@ OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_
       ev.source = who.source;
       ev.detail = EventDetail::kOfflinePin;
       stamper_.Emit(ev);
-      hw_.indicator.Show(Signal::kAccessGranted);
+      Indicate(Signal::kAccessGranted);
       return OperationResult{};
     }
     case OfflinePinCodec::Outcome::kGrant: break;
@@ -866,7 +876,7 @@ OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_
   }
   who.has_credential = true;
   who.credential.type = CredentialType::kPin;
-  hw_.indicator.Show(Signal::kAccessGranted);
+  Indicate(Signal::kAccessGranted);
   return BeginMotion(target, who);
 }
 
@@ -1007,20 +1017,20 @@ void DoorLock::FinishMotion(BoltState reached) {
     case MotionTarget::kLock:
       EmitOperation(LockOperationType::kLock, who);
       record_joined(LockOperationType::kLock);
-      hw_.indicator.Show(Signal::kLocked);
+      Indicate(Signal::kLocked);
       relock_override_s_ = 0;
       break;
     case MotionTarget::kUnlock:
     case MotionTarget::kReleaseLatch:
       EmitOperation(LockOperationType::kUnlock, who);
       record_joined(LockOperationType::kUnlock);
-      hw_.indicator.Show(Signal::kUnlocked);
+      Indicate(Signal::kUnlocked);
       ArmRelock(std::nullopt);
       break;
     case MotionTarget::kUnlatch:
       EmitOperation(LockOperationType::kUnlatch, who);
       record_joined(LockOperationType::kUnlatch);
-      hw_.indicator.Show(Signal::kUnlocked);
+      Indicate(Signal::kUnlocked);
       latch_who_ = who;
       latch_release_ms_ = now_ms_ + mech_.unlatch_hold_ms;
       break;
@@ -1057,7 +1067,7 @@ void DoorLock::MotorTimeout() {
   for (uint8_t i = 0; i < jammed.joined_count; ++i)
     EmitError(op, jammed.joined[i], OperationError::kUnspecified, EventDetail::kMotorJammed);
   EmitAlarm(AlarmCode::kLockJammed);
-  hw_.indicator.Show(Signal::kJammed);
+  Indicate(Signal::kJammed);
 }
 
 void DoorLock::ArmRelock(std::optional<uint16_t> seconds) {
@@ -1174,7 +1184,7 @@ void DoorLock::HandleSensors(const SensorSnapshot& s) {
   HandlePower(s.power);
   if (s.escutcheon_removed && !tamper_) {
     EmitAlarm(AlarmCode::kFrontEsceutcheonRemoved);
-    hw_.indicator.Show(Signal::kAlarm);
+    Indicate(Signal::kAlarm);
   }
   tamper_ = s.escutcheon_removed;
   // The bolt first: a door that opens as the bolt retracts is not forced.
@@ -1240,7 +1250,7 @@ void DoorLock::HandleDoor(DoorContact c) {
       door_state_ = DoorState::kDoorForcedOpen;
       EmitDoor(door_state_);
       EmitAlarm(AlarmCode::kDoorForcedOpen);
-      hw_.indicator.Show(Signal::kAlarm);
+      Indicate(Signal::kAlarm);
     } else {
       door_state_ = DoorState::kDoorOpen;
       EmitDoor(door_state_);
@@ -1267,7 +1277,7 @@ void DoorLock::HandlePower(const PowerReading& p) {
     if (!low_reported_) {
       low_reported_ = true;
       EmitAlarm(AlarmCode::kBatteryLow);
-      hw_.indicator.Show(Signal::kBatteryLow);
+      Indicate(Signal::kBatteryLow);
     }
   } else if (p.battery_percent >= settings_.battery_low_percent + 5) {
     low_reported_ = false;  // hysteresis: a new battery re-arms the alarm
@@ -1276,7 +1286,7 @@ void DoorLock::HandlePower(const PowerReading& p) {
     if (!critical_reported_) {
       critical_reported_ = true;
       EmitAlarm(AlarmCode::kBatteryCritical);
-      hw_.indicator.Show(Signal::kBatteryCritical);
+      Indicate(Signal::kBatteryCritical);
     }
   } else if (p.battery_percent >= settings_.battery_critical_percent + 5) {
     critical_reported_ = false;
@@ -1311,7 +1321,7 @@ void DoorLock::HandleTimers() {
     door_state_ = DoorState::kDoorAjar;
     EmitDoor(door_state_);
     EmitAlarm(AlarmCode::kDoorAjar);
-    hw_.indicator.Show(Signal::kAlarm);
+    Indicate(Signal::kAlarm);
   }
 
   if (lockout_active_ && now_ms_ >= lockout_until_ms_) {
@@ -1396,6 +1406,16 @@ void DoorLock::EmitError(LockOperationType op, const Requester& who, OperationEr
   stamper_.Emit(e);
 }
 
+void DoorLock::Indicate(Signal signal) {
+  const bool alarm = signal == Signal::kAlarm || signal == Signal::kJammed || signal == Signal::kBatteryCritical;
+  const bool allowed = signal == Signal::kAccessGranted || signal == Signal::kUnlocked || signal == Signal::kLocked;
+  Feedback how;
+  how.led = alarm || settings_.led_settings == LedSetting::kAll ||
+            (settings_.led_settings == LedSetting::kNoneWhenAccessAllowed && !allowed);
+  how.volume = alarm && settings_.sound_volume == SoundVolume::kSilent ? SoundVolume::kHigh : settings_.sound_volume;
+  hw_.indicator.Show(signal, how);
+}
+
 void DoorLock::EmitAlarm(AlarmCode code) {
   LockEvent e;
   e.kind = EventKind::kDoorLockAlarm;
@@ -1448,6 +1468,8 @@ Result<int64_t> DoorLock::ReadAttribute(AttributeId id) const {
     case AttributeId::kBatteryCriticalThreshold: return int64_t{s.battery_critical_percent};
     case AttributeId::kUnlockReserveThreshold: return int64_t{s.unlock_reserve_percent};
     case AttributeId::kUtcOffset: return int64_t{s.utc_offset_s};
+    case AttributeId::kLEDSettings: return int64_t{static_cast<uint8_t>(s.led_settings)};
+    case AttributeId::kSoundVolume: return int64_t{static_cast<uint8_t>(s.sound_volume)};
     case AttributeId::kBatteryPercent: return int64_t{power_.battery_percent};
     case AttributeId::kEmergencyPower: return int64_t{power_.emergency_power};
     case AttributeId::kBoltState: return static_cast<int64_t>(bolt_);
@@ -1489,6 +1511,8 @@ Status DoorLock::WriteAttribute(AttributeId id, int64_t value, OperationSource s
     case AttributeId::kBatteryCriticalThreshold: s.battery_critical_percent = static_cast<uint8_t>(value); break;
     case AttributeId::kUnlockReserveThreshold: s.unlock_reserve_percent = static_cast<uint8_t>(value); break;
     case AttributeId::kUtcOffset: s.utc_offset_s = static_cast<int32_t>(value); break;
+    case AttributeId::kLEDSettings: s.led_settings = static_cast<LedSetting>(value); break;
+    case AttributeId::kSoundVolume: s.sound_volume = static_cast<SoundVolume>(value); break;
     default: return StatusCode::kInvalidArgument;
   }
   // Ranges and orderings (thresholds, lockout cap) hold for the whole set.

@@ -153,7 +153,12 @@ json ControlHandler::StatusJson() {
   j["escutcheonRemoved"] = sim_.escutcheon_removed();
   json recent = json::array();
   const auto& shown = sim_.ring_indicator().recent();
-  for (const auto& s : shown) recent.push_back(json{{"signal", SignalName(s.signal)}, {"atMs", s.at_ms}});
+  static constexpr const char* kVolume[] = {"silent", "low", "high", "medium"};
+  for (const auto& s : shown)
+    recent.push_back(json{{"signal", SignalName(s.signal)},
+                          {"atMs", s.at_ms},
+                          {"led", s.how.led},
+                          {"sound", kVolume[static_cast<uint8_t>(s.how.volume) & 3]}});
   j["indicator"] = json{{"last", shown.empty() ? json(nullptr) : json(SignalName(shown.back().signal))},
                         {"recent", recent}};
   j["operatingMode"] = OperatingModeName(lock_.effective_mode());

@@ -30,7 +30,9 @@ enum class AttributeId : uint16_t {
   kMinRFIDCodeLength = 0x001A,
   kCredentialRulesSupport = 0x001B,
   kNumberOfCredentialsSupportedPerUser = 0x001C,
+  kLEDSettings = 0x0022,   // LEDSettingEnum: 0 no LED signal, 1 none when access is allowed, 2 all
   kAutoRelockTime = 0x0023,
+  kSoundVolume = 0x0024,   // SoundVolumeEnum: 0 silent, 1 low, 2 high, 3 medium
   kOperatingMode = 0x0025,
   kSupportedOperatingModes = 0x0026,
   kEnableLocalProgramming = 0x0028,
@@ -87,6 +89,8 @@ struct Settings {
   uint8_t battery_critical_percent = 10;
   uint8_t unlock_reserve_percent = 3;
   int32_t utc_offset_s = 0;  // -14 h .. +14 h
+  LedSetting led_settings = LedSetting::kAll;
+  SoundVolume sound_volume = SoundVolume::kMedium;
 };
 
 // Operating modes this lock supports, as Matter's inverted bitmap (a 0 bit

@@ -269,6 +269,8 @@ class DoorLock {
   void ApplyModeChange(OperationSource source);
   void LeavePrivacyFromInside();
   Status SetConfiguredMode(OperatingMode mode);
+  // Shows `signal` as LEDSettings and SoundVolume allow (indicator.h).
+  void Indicate(Signal signal);
   OperationResult Deny(LockOperationType op, const Requester& who, OperationError error, EventDetail detail);
   // The wrong-code lockout (backoff.h): the failure score is the attempts
   // counter minus the mark.
