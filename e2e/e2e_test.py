@@ -1031,6 +1031,22 @@ class OwnerCli(Base):
             p.wait(30)
         self.assertEqual(p.returncode, 0, lines)
 
+    def test_sound_and_led_settings_reach_the_lock_face(self):
+        self.claim()
+        self.owner.ok("user", "add", "ann")
+        self.owner.ok("pin", "add", "--user", "1", "--stdin", stdin="246810\n")
+        self.owner.ok("settings", "set", "sound", "silent")
+        self.owner.ok("settings", "set", "led", "denials-only")
+        shown = self.owner.ok("settings", "show")["settings"]
+        self.assertEqual((shown["sound"], shown["led"]), ("silent", "denials-only"))
+        self.refused(self.owner, "settings", "set", "sound", "loud", rc=2)
+        self.lock.keypad("246810#")
+        granted = [s for s in self.lock.status()["indicator"]["recent"] if s["signal"] == "AccessGranted"][-1]
+        self.assertEqual((granted["led"], granted["sound"]), (False, "silent"))
+        self.lock.keypad("999999#")
+        denied = [s for s in self.lock.status()["indicator"]["recent"] if s["signal"] == "AccessDenied"][-1]
+        self.assertEqual((denied["led"], denied["sound"]), (True, "silent"))
+
     def test_revoking_a_name_two_keys_share_revokes_nothing_and_asks_for_the_serial(self):
         self.claim()
         one = self.guest("dup", "--role", "guest")

@@ -448,3 +448,63 @@ TEST_F(DoorLockTest, A02_RefusedKeysAreRecordedAtABoundedRateSoACopiedKeyCannotF
 
 }  // namespace
 }  // namespace mortise::core::testing
+
+// --- Sound and LED (issue 12 item 16) --------------------------------------------------------------
+
+namespace mortise::core::testing {
+namespace {
+
+TEST_F(DoorLockTest, SoundAndLedSettingsShapeEverySignalButNeverSilenceAnAlarm) {
+  const uint16_t user = AddPinUser("314159");
+  (void)user;
+  EnsureLocked();
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kSoundVolume, static_cast<int64_t>(SoundVolume::kSilent)).ok());
+  ASSERT_TRUE(
+      lock().WriteAttribute(AttributeId::kLEDSettings, static_cast<int64_t>(LedSetting::kNoneWhenAccessAllowed)).ok());
+  EXPECT_EQ(lock().WriteAttribute(AttributeId::kSoundVolume, 4).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(lock().WriteAttribute(AttributeId::kLEDSettings, 3).code(), StatusCode::kInvalidArgument);
+  auto& ind = sim_.indicator();
+  ind.signals.clear();
+  ind.feedback.clear();
+  Type("314159");
+  ASSERT_FALSE(ind.signals.empty());
+  EXPECT_EQ(ind.signals.front(), Signal::kAccessGranted);
+  EXPECT_FALSE(ind.feedback.front().led);  // no light when access is allowed
+  EXPECT_EQ(ind.feedback.front().volume, SoundVolume::kSilent);
+  ind.signals.clear();
+  ind.feedback.clear();
+  Type("999999");
+  ASSERT_FALSE(ind.signals.empty());
+  EXPECT_EQ(ind.signals.back(), Signal::kAccessDenied);
+  EXPECT_TRUE(ind.feedback.back().led);  // a denial still lights
+  // A jam is an alarm: lit and heard even on a silent lock.
+  sim_.mechanics().JamForever(true);
+  ASSERT_TRUE(lock().LockDoor(Phone()).ok());
+  sim_.Run(20'000);
+  ASSERT_EQ(ind.signals.back(), Signal::kJammed);
+  EXPECT_TRUE(ind.feedback.back().led);
+  EXPECT_EQ(ind.feedback.back().volume, SoundVolume::kHigh);
+  // Kept across a restart.
+  sim::SimLock rebooted(&sim_.store(), 23);
+  ASSERT_TRUE(rebooted.Start().ok());
+  EXPECT_EQ(*rebooted.lock().ReadAttribute(AttributeId::kSoundVolume), 0);
+  EXPECT_EQ(*rebooted.lock().ReadAttribute(AttributeId::kLEDSettings), 1);
+}
+
+TEST_F(DoorLockTest, SettingsStoredByTheFirstFormatStillLoad) {
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kAutoRelockTime, 77).ok());
+  uint8_t buf[kMaxRecordSize];
+  auto n = sim_.store().Read(MakeRecordKey(kRecordSettings, 0), buf);
+  ASSERT_TRUE(n.ok());
+  // Version 1: the same record without the last two bytes (LED, sound).
+  buf[0] = 1;
+  ASSERT_TRUE(sim_.store().Write(MakeRecordKey(kRecordSettings, 0), std::span<const uint8_t>(buf, *n - 2)).ok());
+  sim::SimLock rebooted(&sim_.store(), 24);
+  ASSERT_TRUE(rebooted.Start().ok());
+  EXPECT_EQ(rebooted.lock().dropped_records(), 0u);
+  EXPECT_EQ(*rebooted.lock().ReadAttribute(AttributeId::kAutoRelockTime), 77);
+  EXPECT_EQ(*rebooted.lock().ReadAttribute(AttributeId::kSoundVolume), static_cast<int64_t>(SoundVolume::kMedium));
+}
+
+}  // namespace
+}  // namespace mortise::core::testing
