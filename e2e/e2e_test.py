@@ -1031,6 +1031,37 @@ class OwnerCli(Base):
             p.wait(30)
         self.assertEqual(p.returncode, 0, lines)
 
+    def test_a_time_zone_with_daylight_saving_is_applied_by_the_lock_offline(self):
+        self.claim()
+        self.owner.ok("user", "add", "ann", "--type", "week-day")
+        self.owner.ok("pin", "add", "--user", "1", "--stdin", stdin="246810\n")
+        self.owner.ok("schedule", "weekday", "add", "--user", "1", "--days", "daily", "--hours", "08:00-09:00")
+        out = self.owner.ok("settings", "set", "timezone", "Europe/Berlin")["value"]
+        self.assertEqual((out["utc_offset_s"], out["dst_offset_s"]), (3600, 3600), out)
+        self.assertEqual(out["dst_start"], {"month": 3, "week": 5, "weekday": 0, "minute": 120})
+        zone = self.owner.ok("settings", "show")["settings"]["timezone"]
+        self.assertEqual(zone, out)
+        p = subprocess.run([CLI, "--keyring", self.owner.keyring, "settings", "show"], capture_output=True, text=True,
+                           env=self.owner.env, timeout=60)
+        self.assertIn("UTC+01:00, +60 min from the last Sunday of March at 02:00 to the last Sunday of October at 03:00",
+                      p.stdout)
+        # 06:30 UTC in July is 08:30 in Berlin (summer time): the lock knows by itself.
+        self.set_time("2027-07-01T06:30:00Z")
+        self.assertEqual(self.lock.keypad("246810#")["lockState"], "Unlocked")
+        self.relock()
+        # In winter the same 06:30 UTC is 07:30: outside.
+        self.set_time("2027-12-01T06:30:00Z")
+        self.assertEqual(self.lock.keypad("246810#")["lockState"], "Locked")
+        # A POSIX rule directly; a rule the lock cannot apply is refused, nothing changes.
+        self.owner.ok("settings", "set", "timezone", "EST5EDT,M3.2.0,M11.1.0")
+        err = self.refused(self.owner, "settings", "set", "timezone", "CET-1CEST,J60,J300", rc=2)
+        self.assertIn("the Jn and n day forms are not supported", err)
+        self.refused(self.owner, "settings", "set", "timezone", "Europe/Atlantis", rc=2)
+        self.assertEqual(self.owner.ok("settings", "show")["settings"]["timezone"]["utc_offset_s"], -5 * 3600)
+        # Only the owner moves the time zone.
+        guest = self.guest("gus", "--role", "admin")
+        self.refused(guest, "settings", "set", "timezone", "none", rc=3)
+
     def test_sound_and_led_settings_reach_the_lock_face(self):
         self.claim()
         self.owner.ok("user", "add", "ann")

@@ -10,6 +10,7 @@
 #include "key_string.h"
 #include "lock_session.h"
 #include "mortise/core/attributes.h"
+#include "time_zone.h"
 
 namespace mortise::cli {
 namespace {
@@ -68,6 +69,7 @@ std::string JsonKey(const Setting& s) {
 std::string SettingNames() {
   std::string all;
   for (const Setting& s : kSettings) all += (all.empty() ? "" : ", ") + std::string(s.name);
+  all += ", timezone";
   return all;
 }
 
@@ -138,7 +140,57 @@ int64_t ParseValue(const Setting& s, const std::string& text) {
 
 }  // namespace
 
+namespace {
+
+// Writes one time-zone attribute (only the owner may: SetUtcOffset).
+void WriteZone(LockSession& s, A attribute, int64_t value) {
+  protocol::CommandRequest write;
+  write.command = protocol::Command::kSetUtcOffset;
+  write.attribute = static_cast<uint16_t>(attribute);
+  write.value = value;
+  const protocol::CommandResponse r = s.client().Call(write);
+  if (r.status != StatusCode::kOk) ThrowRefusal("the lock refused the time zone", r.status);
+}
+
+std::string ZoneText(const LockTimeZone& z) {
+  const Setting& offset = FindSetting("utc-offset");
+  std::string t = ValueText(offset, z.utc_offset_s);
+  if (z.dst.save_s == 0) return t + ", no daylight saving";
+  return t + ", +" + std::to_string(z.dst.save_s / 60) + " min from " + TransitionWords(z.dst.start) + " to " +
+         TransitionWords(z.dst.end);
+}
+
+nlohmann::json ZoneJson(const LockTimeZone& z) {
+  auto transition = [](const core::DstTransition& t) {
+    return t.month == 0 ? nlohmann::json(nullptr)
+                        : nlohmann::json{{"month", t.month}, {"week", t.week}, {"weekday", t.weekday}, {"minute", t.minute}};
+  };
+  return {{"utc_offset_s", z.utc_offset_s},
+          {"dst_offset_s", z.dst.save_s},
+          {"dst_start", transition(z.dst.start)},
+          {"dst_end", transition(z.dst.end)}};
+}
+
+// `settings set timezone ...`: the standard offset and the rule, written so
+// that no moment holds a half-written rule (saving off first, on last).
+int SetTimeZone(Context& ctx, const std::string& spec) {
+  const LockTimeZone z = ResolveTimeZone(spec);
+  LockSession s(ctx);
+  WriteZone(s, A::kDstOffset, 0);
+  WriteZone(s, A::kUtcOffset, z.utc_offset_s);
+  WriteZone(s, A::kDstStart, core::PackDstTransition(z.dst.start));
+  WriteZone(s, A::kDstEnd, core::PackDstTransition(z.dst.end));
+  WriteZone(s, A::kDstOffset, z.dst.save_s);
+  s.Update([&z](LockEntry& l) { l.extra["utc_offset_s"] = z.utc_offset_s; });
+  ctx.out().Text("timezone: " + ZoneText(z) + " (the lock applies it by itself, every year)\n");
+  ctx.out().Json({{"setting", "timezone"}, {"value", ZoneJson(z)}});
+  return 0;
+}
+
+}  // namespace
+
 int CmdSettings(Context& ctx, const SettingsOptions& o) {
+  if (o.action == "set" && o.name == "timezone") return SetTimeZone(ctx, o.value);
   // The value is checked before the lock is contacted.
   const Setting* chosen = o.action == "set" ? &FindSetting(o.name) : nullptr;
   const int64_t value = chosen != nullptr ? ParseValue(*chosen, o.value) : 0;
@@ -155,7 +207,18 @@ int CmdSettings(Context& ctx, const SettingsOptions& o) {
                           : row.unit == Unit::kChoice ? nlohmann::json(ValueText(row, v))
                                                       : nlohmann::json(v);
     }
-    text += "Change one with: mortise settings set NAME VALUE\n";
+    LockTimeZone zone;
+    zone.utc_offset_s = static_cast<int32_t>(s.ReadAttribute(A::kUtcOffset));
+    zone.dst.save_s = static_cast<int32_t>(s.ReadAttribute(A::kDstOffset));
+    if (!core::UnpackDstTransition(s.ReadAttribute(A::kDstStart), zone.dst.start) ||
+        !core::UnpackDstTransition(s.ReadAttribute(A::kDstEnd), zone.dst.end)) {
+      throw Error(ExitCode::kVerification, "the lock reports a daylight-saving rule it could not hold");
+    }
+    char line[256];
+    std::snprintf(line, sizeof(line), "  %-20s %s\n", "timezone", ZoneText(zone).c_str());
+    text += line;
+    doc["timezone"] = ZoneJson(zone);
+    text += "Change one with: mortise settings set NAME VALUE (timezone: Europe/Berlin, a POSIX rule, or none)\n";
     ctx.out().Text(text);
     ctx.out().Json({{"settings", doc}});
     return 0;

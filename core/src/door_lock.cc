@@ -12,8 +12,9 @@ namespace {
 using internal::Reader;
 using internal::Writer;
 
-// Settings record: version 1 (issue 5) without, version 2 with LEDSettings
-// and SoundVolume; both load.
+// Settings record: version 1 (issue 5); version 2 adds LEDSettings,
+// SoundVolume and the daylight-saving rule (DstOffset, DstStart, DstEnd).
+// Both load (a version-1 record with the new settings' defaults).
 constexpr uint8_t kRecordVersion = 2;
 constexpr uint8_t kOfflineBudgetVersion = 2;  // the leaky score (backoff.h)
 constexpr int64_t kMinValidUtc = 1577836800;  // 2020-01-01
@@ -43,6 +44,7 @@ DoorLock::DoorLock(const Hardware& hw, const MechanicsConfig& mechanics)
 // orderings hold (unlock reserve < critical <= low; the lockout cap at least
 // the base disable time). Stored settings are held to the same rules.
 static bool ValidSettings(const Settings& s) {
+  DstTransition unused;
   auto in_range = [](AttributeId id, int64_t v) {
     const AttributeInfo* a = FindAttribute(id);
     return a != nullptr && v >= a->min && v <= a->max;
@@ -58,6 +60,8 @@ static bool ValidSettings(const Settings& s) {
          in_range(AttributeId::kBatteryCriticalThreshold, s.battery_critical_percent) &&
          in_range(AttributeId::kUnlockReserveThreshold, s.unlock_reserve_percent) &&
          in_range(AttributeId::kUtcOffset, s.utc_offset_s) &&
+         in_range(AttributeId::kDstOffset, s.dst_save_s) && UnpackDstTransition(s.dst_start, unused) &&
+         UnpackDstTransition(s.dst_end, unused) &&
          in_range(AttributeId::kLEDSettings, static_cast<uint8_t>(s.led_settings)) &&
          in_range(AttributeId::kSoundVolume, static_cast<uint8_t>(s.sound_volume)) &&
          s.unlock_reserve_percent < s.battery_critical_percent &&
@@ -97,6 +101,9 @@ Status DoorLock::LoadSettings() {
   if (version == kRecordVersion) {
     s.led_settings = static_cast<LedSetting>(r.U8());
     s.sound_volume = static_cast<SoundVolume>(r.U8());
+    s.dst_save_s = static_cast<int32_t>(r.U32());
+    s.dst_start = r.U32();
+    s.dst_end = r.U32();
   }
   if ((version != kRecordVersion && version != 1) || !r.done() || !ValidSettings(s)) {
     // Keep the safe defaults rather than a setting we cannot trust.
@@ -129,6 +136,9 @@ Status DoorLock::PersistSettings(const Settings& s) {
   w.U32(static_cast<uint32_t>(s.utc_offset_s));
   w.U8(static_cast<uint8_t>(s.led_settings));
   w.U8(static_cast<uint8_t>(s.sound_volume));
+  w.U32(static_cast<uint32_t>(s.dst_save_s));
+  w.U32(static_cast<uint32_t>(s.dst_start));
+  w.U32(static_cast<uint32_t>(s.dst_end));
   return hw_.store.Write(MakeRecordKey(kRecordSettings, 0), w.written());
 }
 
@@ -265,6 +275,14 @@ Status DoorLock::FactoryReset() {
 
 // --- Time -----------------------------------------------------------------------------
 
+int32_t DoorLock::utc_offset_at(int64_t utc_s) const {
+  DstRule rule;
+  rule.save_s = settings_.dst_save_s;
+  if (!UnpackDstTransition(settings_.dst_start, rule.start) || !UnpackDstTransition(settings_.dst_end, rule.end))
+    return settings_.utc_offset_s;  // not reached: stored settings are validated
+  return UtcOffsetAt(utc_s, settings_.utc_offset_s, rule);
+}
+
 std::optional<int64_t> DoorLock::utc_now() const {
   if (!time_known_) return std::nullopt;
   return utc_anchor_s_ + static_cast<int64_t>((now_ms_ - mono_anchor_ms_) / 1000);
@@ -273,7 +291,7 @@ std::optional<int64_t> DoorLock::utc_now() const {
 std::optional<LocalTime> DoorLock::local_now() const {
   auto utc = utc_now();
   if (!utc) return std::nullopt;
-  return ToLocalTime(*utc, settings_.utc_offset_s);
+  return ToLocalTime(*utc, utc_offset_at(*utc));
 }
 
 Status DoorLock::SetUtcTime(int64_t utc_s, bool allow_backwards) {
@@ -804,7 +822,7 @@ OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_
   if (!PersistOfflineBudget().ok()) return Deny(op, who, OperationError::kUnspecified, EventDetail::kOfflinePin);
 
   const OfflinePinCodec::Verdict v =
-      offline_.Check(digits, *utc, settings_.utc_offset_s, offline_table_, offline_erased_through_);
+      offline_.Check(digits, *utc, utc_offset_at(*utc), offline_table_, offline_erased_through_);
   auto refuse = [&](OperationError error, EventDetail detail) {
     BackoffState st{offline_score_, offline_level_, uint64_t{offline_leak_anchor_} * 1000};
     if (const uint32_t step = StepAfterFailure(kOfflineBackoff, st)) {
@@ -1469,6 +1487,9 @@ Result<int64_t> DoorLock::ReadAttribute(AttributeId id) const {
     case AttributeId::kUnlockReserveThreshold: return int64_t{s.unlock_reserve_percent};
     case AttributeId::kUtcOffset: return int64_t{s.utc_offset_s};
     case AttributeId::kLEDSettings: return int64_t{static_cast<uint8_t>(s.led_settings)};
+    case AttributeId::kDstOffset: return int64_t{s.dst_save_s};
+    case AttributeId::kDstStart: return s.dst_start;
+    case AttributeId::kDstEnd: return s.dst_end;
     case AttributeId::kSoundVolume: return int64_t{static_cast<uint8_t>(s.sound_volume)};
     case AttributeId::kBatteryPercent: return int64_t{power_.battery_percent};
     case AttributeId::kEmergencyPower: return int64_t{power_.emergency_power};
@@ -1512,13 +1533,17 @@ Status DoorLock::WriteAttribute(AttributeId id, int64_t value, OperationSource s
     case AttributeId::kUnlockReserveThreshold: s.unlock_reserve_percent = static_cast<uint8_t>(value); break;
     case AttributeId::kUtcOffset: s.utc_offset_s = static_cast<int32_t>(value); break;
     case AttributeId::kLEDSettings: s.led_settings = static_cast<LedSetting>(value); break;
+    case AttributeId::kDstOffset: s.dst_save_s = static_cast<int32_t>(value); break;
+    case AttributeId::kDstStart: s.dst_start = value; break;
+    case AttributeId::kDstEnd: s.dst_end = value; break;
     case AttributeId::kSoundVolume: s.sound_volume = static_cast<SoundVolume>(value); break;
     default: return StatusCode::kInvalidArgument;
   }
   // Ranges and orderings (thresholds, lockout cap) hold for the whole set.
   if (!ValidSettings(s)) return StatusCode::kInvalidArgument;
   if (!PersistSettings(s).ok()) return StatusCode::kUnavailable;
-  const bool zone_moved = s.utc_offset_s != settings_.utc_offset_s;
+  const bool zone_moved = s.utc_offset_s != settings_.utc_offset_s || s.dst_save_s != settings_.dst_save_s ||
+                          s.dst_start != settings_.dst_start || s.dst_end != settings_.dst_end;
   settings_ = s;
   if (zone_moved) {
     LockEvent ev;

@@ -496,9 +496,10 @@ TEST_F(DoorLockTest, SettingsStoredByTheFirstFormatStillLoad) {
   uint8_t buf[kMaxRecordSize];
   auto n = sim_.store().Read(MakeRecordKey(kRecordSettings, 0), buf);
   ASSERT_TRUE(n.ok());
-  // Version 1: the same record without the last two bytes (LED, sound).
+  // Version 1: the same record without the last 14 bytes (LED, sound,
+  // DstOffset, DstStart, DstEnd).
   buf[0] = 1;
-  ASSERT_TRUE(sim_.store().Write(MakeRecordKey(kRecordSettings, 0), std::span<const uint8_t>(buf, *n - 2)).ok());
+  ASSERT_TRUE(sim_.store().Write(MakeRecordKey(kRecordSettings, 0), std::span<const uint8_t>(buf, *n - 14)).ok());
   sim::SimLock rebooted(&sim_.store(), 24);
   ASSERT_TRUE(rebooted.Start().ok());
   EXPECT_EQ(rebooted.lock().dropped_records(), 0u);

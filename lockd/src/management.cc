@@ -70,7 +70,9 @@ Result<Command> ClassifyImpl(std::string_view line) {
     if (req.at("write").get<std::string>() == "OperatingMode" && IsPassage(req.at("value")))
       return Command::kSetPassageMode;
     // The time zone shifts every local-time right: the owner's command.
-    if (req.at("write").get<std::string>() == "UtcOffset") return Command::kSetUtcOffset;
+    const std::string name = req.at("write").get<std::string>();
+    if (name == "UtcOffset" || name == "DstOffset" || name == "DstStart" || name == "DstEnd")
+      return Command::kSetUtcOffset;
     return Command::kWriteAttribute;
   }
   return StatusCode::kInvalidArgument;

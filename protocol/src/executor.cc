@@ -147,7 +147,11 @@ CommandResponse CommandExecutor::Act(const VerifiedKey& key, const CommandReques
     case Command::kSetUtcOffset: {
       const bool passage = request.attribute == static_cast<uint16_t>(core::AttributeId::kOperatingMode) &&
                            request.value == static_cast<int64_t>(core::OperatingMode::kPassage);
-      const bool offset = request.attribute == static_cast<uint16_t>(core::AttributeId::kUtcOffset);
+      // The time zone: the standard offset and the daylight-saving rule.
+      const bool offset = request.attribute == static_cast<uint16_t>(core::AttributeId::kUtcOffset) ||
+                          request.attribute == static_cast<uint16_t>(core::AttributeId::kDstOffset) ||
+                          request.attribute == static_cast<uint16_t>(core::AttributeId::kDstStart) ||
+                          request.attribute == static_cast<uint16_t>(core::AttributeId::kDstEnd);
       // Passage mode and the time zone have their own rules: WriteAttribute
       // cannot reach them, and their commands can reach nothing else.
       if (passage != (request.command == Command::kSetPassageMode) ||

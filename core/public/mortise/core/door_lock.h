@@ -112,6 +112,10 @@ class DoorLock {
   Status SetUtcTime(int64_t utc_s, bool allow_backwards);
   std::optional<int64_t> utc_now() const;
   std::optional<LocalTime> local_now() const;
+  // The offset of local time from UTC at `utc_s`: UtcOffset, plus DstOffset
+  // while the daylight-saving rule (DstStart..DstEnd) is in force. Every
+  // local-time rule (schedules, keys' weekly windows, offline codes) uses it.
+  int32_t utc_offset_at(int64_t utc_s) const;
 
   // --- Matter management commands (see user_db.h) -----------------------------
   UserDatabase& users() { return db_; }
