@@ -446,25 +446,24 @@ void DoorLock::RecordKeyRefused(OperationSource source, std::optional<Credential
   }
   if (refusal_tokens_ == kKeyRefusalBurst) refusal_refill_ms_ = now_ms_;
   --refusal_tokens_;
-  LockEvent e;
-  e.kind = EventKind::kKeyRefused;
-  e.source = source;
-  e.has_credential = key.has_value();
-  if (key) e.credential = *key;
-  e.detail = why;
-  e.data_index = refusals_unrecorded_;
+  EmitKeyEvent(EventKind::kKeyRefused, source, key, why, refusals_unrecorded_);
   refusals_unrecorded_ = 0;
-  stamper_.Emit(e);
 }
 
 void DoorLock::RecordAccessListChange(OperationSource source, std::optional<CredentialRef> key, uint16_t listed) {
   now_ms();
+  EmitKeyEvent(EventKind::kAccessListChange, source, key, EventDetail::kNone, listed);
+}
+
+void DoorLock::EmitKeyEvent(EventKind kind, OperationSource source, std::optional<CredentialRef> key,
+                            EventDetail detail, uint16_t data_index) {
   LockEvent e;
-  e.kind = EventKind::kAccessListChange;
+  e.kind = kind;
   e.source = source;
   e.has_credential = key.has_value();
   if (key) e.credential = *key;
-  e.data_index = listed;
+  e.detail = detail;
+  e.data_index = data_index;
   stamper_.Emit(e);
 }
 

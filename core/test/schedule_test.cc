@@ -152,19 +152,10 @@ TEST(DaylightSaving, MalformedTransitionsAreRefused) {
   EXPECT_EQ(PackDstTransition(DstTransition{3, 5, 0, 120}), 3'500'120);
 }
 
-class DaylightSavingLock : public LockTest {
- protected:
-  void SetUp() override {
-    LockTest::SetUp();
-    EnsureLocked();
-  }
-  void Relock() {
-    sim_.Run(3000);
-    if (!Locked()) EnsureLocked();
-  }
-};
+class DaylightSavingLock : public LockTest {};
 
 TEST_F(DaylightSavingLock, SchedulesFollowSummerTimeWithNoNetwork) {
+  EnsureLocked();
   const uint16_t u = AddPinUser("111111", UserType::kWeekDayScheduleUser);
   ASSERT_EQ(db().SetWeekDaySchedule(1, u, WeekDaySchedule{0x7F, 8, 0, 9, 0}, Actor{}), DlStatus::kSuccess);
   ASSERT_TRUE(lock().WriteAttribute(AttributeId::kUtcOffset, 3600).ok());

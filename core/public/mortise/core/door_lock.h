@@ -273,6 +273,9 @@ class DoorLock {
   void ApplyModeChange(OperationSource source);
   void LeavePrivacyFromInside();
   Status SetConfiguredMode(OperatingMode mode);
+  // The protocol's key records (kKeyRefused, kAccessListChange).
+  void EmitKeyEvent(EventKind kind, OperationSource source, std::optional<CredentialRef> key, EventDetail detail,
+                    uint16_t data_index);
   // Shows `signal` as LEDSettings and SoundVolume allow (indicator.h).
   void Indicate(Signal signal);
   OperationResult Deny(LockOperationType op, const Requester& who, OperationError error, EventDetail detail);
