@@ -20,7 +20,7 @@ class CountingSink final : public core::EventSink {
 
 class NullIndicator final : public core::Indicator {
  public:
-  void Show(core::Signal) override {}
+  void Show(core::Signal, const core::Feedback&) override {}
 };
 
 class BenchLock {

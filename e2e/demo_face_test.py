@@ -12,7 +12,9 @@ guard expires. Nothing here measures time.
 import argparse
 import os
 import pty
+import re
 import select
+import shutil
 import signal
 import sys
 import tempfile
@@ -87,6 +89,23 @@ class DemoFace(unittest.TestCase):
         self.assertTrue(os.WIFEXITED(status), self.text())
         self.assertEqual(os.WEXITSTATUS(status), 0, self.text())
         self.assertEqual(os.listdir(self.tmp), [], "the demo must remove its directory when it stops")
+        self.assertIn("scripts/demo: removed ", self.text())
+
+    def test_q_keeps_a_directory_that_holds_the_owners_keyring_and_says_so(self):
+        self.read_until(b"Press Enter")
+        demo = re.search(rb"export DEMO=(\S+)", self.out).group(1).decode()
+        # The owner ran `mortise init` with the printed MORTISE_KEYRING.
+        with open(os.path.join(demo, "owner", "keyring"), "wb") as f:
+            f.write(b"a keyring")
+        os.write(self.fd, b"\r")
+        self.read_until(b"Mortise lock (simulated)")
+        os.write(self.fd, b"q")
+        status = self.wait_exit()
+        self.assertEqual(os.WEXITSTATUS(status), 0, self.text())
+        self.assertTrue(os.path.exists(os.path.join(demo, "owner", "keyring")), "the keyring was deleted")
+        self.assertIn("it holds your keyring (owner/keyring)", self.text())
+        self.assertIn("rm -rf " + demo, self.text())
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def main():

@@ -391,7 +391,7 @@ class Journey(Base):
         t.join()
         self.lock.start()
         users = self.owner.ok("user", "list")["users"]
-        self.assertEqual([u["userName"] for u in users], ["ann"])
+        self.assertEqual([u["user_name"] for u in users], ["ann"])
         self.assertEqual(self.lock.keypad("246810#")["lockState"], "Unlocked")
         self.relock()
         # The guest key and its use count survived: 1 used, 4 left.
@@ -433,32 +433,32 @@ class Journey(Base):
 
         def find(pred):
             return [e for e in ev if pred(e)]
-        creds = lambda e: [(c["credentialType"], c["credentialIndex"]) for c in (e.get("credentials") or [])]
-        ops = find(lambda e: e.get("event") == "LockOperation")
-        self.assertTrue(find(lambda e: e.get("event") == "LockUserChange" and e.get("lockDataType") == "UserIndex"))
-        self.assertTrue(find(lambda e: e.get("event") == "LockUserChange" and e.get("lockDataType") == "PIN"))
-        self.assertTrue([e for e in ops if e["operationSource"] == "Keypad" and e["userIndex"] == 1
-                         and ("PIN", 1) in creds(e)], ops)
-        self.assertTrue([e for e in ops if e["operationSource"] == "ProprietaryRemote"
-                         and ("AliroNonEvictableEndpointKey", 0) in creds(e)], ops)
+        creds = lambda e: [(c["credential_type"], c["credential_index"]) for c in (e.get("credentials") or [])]
+        ops = find(lambda e: e.get("event") == "lock-operation")
+        self.assertTrue(find(lambda e: e.get("event") == "lock-user-change" and e.get("lock_data_type") == "user-index"))
+        self.assertTrue(find(lambda e: e.get("event") == "lock-user-change" and e.get("lock_data_type") == "pin"))
+        self.assertTrue([e for e in ops if e["operation_source"] == "keypad" and e["user_index"] == 1
+                         and ("pin", 1) in creds(e)], ops)
+        self.assertTrue([e for e in ops if e["operation_source"] == "proprietary-remote"
+                         and ("aliro-non-evictable-endpoint-key", 0) in creds(e)], ops)
         # A certificate key is named by the index the lock's key table gave
         # it (docs/protocol.md section 9): gus's is the first to act here.
-        self.assertTrue([e for e in ops if e["operationSource"] == "ProprietaryRemote" and e["lockOperationType"] == "Unlock"
-                         and ("AliroEvictableEndpointKey", 1) in creds(e)], ops)
+        self.assertTrue([e for e in ops if e["operation_source"] == "proprietary-remote" and e["lock_operation_type"] == "unlock"
+                         and ("aliro-evictable-endpoint-key", 1) in creds(e)], ops)
         # ... and the lock introduced that index in its log before the key
         # acted, so the owner's CLI names the exact key (issuer, serial) and
         # its holder (issue 9 item 1).
         intro = find(lambda e: "key" in e and "event" not in e)
         self.assertEqual([e["key"]["index"] for e in intro], [1], intro)
         self.assertEqual(intro[0]["key"]["name"], "key 'gus'", intro)
-        guest_unlock = [e for e in ops if ("AliroEvictableEndpointKey", 1) in creds(e) and e["lockOperationType"] == "Unlock"][0]
+        guest_unlock = [e for e in ops if ("aliro-evictable-endpoint-key", 1) in creds(e) and e["lock_operation_type"] == "unlock"][0]
         self.assertEqual(guest_unlock["key"]["name"], "key 'gus'", guest_unlock)
         self.assertEqual(guest_unlock["key"]["serial"], intro[0]["key"]["serial"])
         self.assertLess(intro[0]["seq"], guest_unlock["seq"])
-        owner_ops = [e for e in ops if ("AliroNonEvictableEndpointKey", 0) in creds(e)]
+        owner_ops = [e for e in ops if ("aliro-non-evictable-endpoint-key", 0) in creds(e)]
         self.assertEqual(owner_ops[0]["key"]["name"], "the owner's key")
-        self.assertTrue([e for e in ops if e["operationSource"] == "Keypad" and e.get("detail") == "OfflinePin"], ops)
-        self.assertTrue(find(lambda e: e.get("event") == "LockOperationError" and e.get("operationSource") == "Keypad"))
+        self.assertTrue([e for e in ops if e["operation_source"] == "keypad" and e.get("detail") == "offline-pin"], ops)
+        self.assertTrue(find(lambda e: e.get("event") == "lock-operation-error" and e.get("operation_source") == "keypad"))
         # Reading again shows only what is new, still verified.
         again = self.owner.ok("log")
         self.assertTrue(again["verified"])
@@ -757,7 +757,7 @@ class Refusals(Base):
         self.assertEqual(out["error"]["code"], 6, out)
         self.assertFalse(out["verified"], out)
         losses = [e["loss"] for e in out["events"] if "loss" in e]
-        self.assertTrue([l for l in losses if l["reason"] == 4], out)   # the lock declared it: kTampered
+        self.assertTrue([l for l in losses if l["reason"] == "tampered"], out)   # the lock declared it: kTampered (4)
         # Still refused on the next read: the declaration is part of the log.
         rc, out, _ = self.owner.run("log", "--from", "1")
         self.assertEqual(rc, 6)
@@ -1084,6 +1084,155 @@ class OwnerCli(Base):
         self.assertIn("no new events since #", again)
         self.assertIn("the log's chain verified through #", again)
 
+    def text_log(self, person=None, *args):
+        person = person or self.owner
+        p = subprocess.run([CLI, "--keyring", person.keyring, "--wait", "0", "log"] + list(args), capture_output=True,
+                           text=True, env=person.env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    def test_log_names_users_and_keys_and_says_how_the_door_opened(self):
+        self.claim("2026-11-24T08:00:00Z")
+        self.owner.ok("user", "add", "alice")
+        self.owner.ok("pin", "add", "--user", "1", "--stdin", stdin="246810\n")
+        self.lock.keypad("246810#")
+        self.relock()
+        code = self.owner.ok("pin", "offline", "one-time", "--from", "2026-11-24T08:00:00Z")["pin"]
+        self.lock.keypad(code + "#")
+        self.relock()
+        self.owner.ok("settings", "set", "unlatch-on-unlock", "on")
+        self.owner.ok("unlatch")
+        self.lock.advance(4000)
+        self.relock()
+        self.owner.ok("mode", "passage")
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Unlocked")
+        self.owner.ok("mode", "normal")
+        text = self.text_log()
+        # Users by name, a stored PIN told from an offline code, unlatch
+        # from unlock, passage mode from a person's unlock, mode changes.
+        self.assertIn("unlocked at the keypad by alice (user 1) with stored PIN #1", text)
+        self.assertIn("unlocked at the keypad with an offline PIN code", text)
+        self.assertIn("unlatched (bolt and latch pulled: the door opens) over a session with the owner's key", text)
+        self.assertIn("unlocked over a session with the owner's key", text)
+        self.assertIn("mode changed to passage over a session", text)
+        self.assertIn("unlocked by passage mode (held open for anyone; no one asked)", text)
+        self.assertIn("mode changed to normal", text)
+        self.assertIn("user alice (user 1) added over a session", text)
+        self.assertIn("PIN #1 of alice (user 1) added over a session", text)
+
+    def test_five_quick_unlocks_by_a_five_use_key_make_five_records(self):
+        self.claim()
+        guest = self.guest("gus", "--role", "guest", "--uses", "5")
+        for _ in range(5):
+            guest.ok("unlock")  # the motor is still travelling: each joins the motion
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Unlocked")
+        ev = self.owner.ok("log")["events"]
+        unlocks = [e for e in ev if e.get("event") == "lock-operation" and e.get("lock_operation_type") == "unlock"
+                   and (e.get("key") or {}).get("name") == "key 'gus'"]
+        self.assertEqual(len(unlocks), 5, ev)
+        rc, _, err = guest.run("unlock")  # a sixth: no use left, refused and recorded
+        self.assertEqual(rc, 3, err)
+        self.assertIn("key refused over a session with key 'gus': its uses are spent", self.text_log())
+
+    def test_A02_revocations_delivered_and_refused_keys_are_logged_at_a_bounded_rate(self):
+        self.claim()
+        guest = self.guest("gil", "--role", "guest")
+        guest.ok("unlock")
+        self.lock.advance(2000)
+        self.owner.ok("key", "revoke", "gil")
+        self.assertIn("access list delivered over a session with the owner's key (1 key(s) now revoked or suspended)",
+                      self.text_log())
+        # A copied key tried in a loop: five records, then one a minute,
+        # the next saying how many were not recorded.
+        for _ in range(8):
+            rc, _, err = guest.run("unlock")
+            self.assertEqual(rc, 3, err)
+        refused = [e for e in self.owner.ok("log")["events"] if e.get("event") == "key-refused"]
+        self.assertEqual(len(refused), 5, refused)
+        self.assertTrue(all(e["detail"] == "key-revoked" for e in refused), refused)
+        self.lock.advance(61_000)
+        guest.run("unlock")
+        text = self.text_log()
+        self.assertIn("key refused over a session: revoked or suspended", text)
+        self.assertIn("(3 more refusal(s) before this one were not recorded: rate limit)", text)
+
+    def test_log_follow_retries_while_the_lock_is_away(self):
+        self.claim()
+        p = subprocess.Popen([CLI, "--keyring", self.owner.keyring, "--wait", "0", "log", "--follow", "--interval", "0.2"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.owner.env)
+        try:
+            lines = []
+            threading.Thread(target=lambda: lines.extend(iter(p.stderr.readline, "")), daemon=True).start()
+            out = []
+            threading.Thread(target=lambda: out.extend(iter(p.stdout.readline, "")), daemon=True).start()
+            deadline = time.monotonic() + 60
+            while not any("verified through" in l for l in out) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.lock.stop()
+            while not any("retrying in" in l for l in lines) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(any("retrying in" in l for l in lines), lines)
+            self.assertIsNone(p.poll(), "log --follow exited when the lock went away")
+            self.lock.start()
+            self.owner.ok("unlock")
+            self.lock.advance(2000)
+            while not any("unlocked over a session" in l for l in out) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(any("unlocked over a session" in l for l in out), out)
+        finally:
+            p.send_signal(signal.SIGINT)
+            p.wait(30)
+        self.assertEqual(p.returncode, 0, lines)
+
+    def test_a_time_zone_with_daylight_saving_is_applied_by_the_lock_offline(self):
+        self.claim()
+        self.owner.ok("user", "add", "ann", "--type", "week-day")
+        self.owner.ok("pin", "add", "--user", "1", "--stdin", stdin="246810\n")
+        self.owner.ok("schedule", "weekday", "add", "--user", "1", "--days", "daily", "--hours", "08:00-09:00")
+        out = self.owner.ok("settings", "set", "timezone", "Europe/Berlin")["value"]
+        self.assertEqual((out["utc_offset_s"], out["dst_offset_s"]), (3600, 3600), out)
+        self.assertEqual(out["dst_start"], {"month": 3, "week": 5, "weekday": 0, "minute": 120})
+        zone = self.owner.ok("settings", "show")["settings"]["timezone"]
+        self.assertEqual(zone, out)
+        p = subprocess.run([CLI, "--keyring", self.owner.keyring, "settings", "show"], capture_output=True, text=True,
+                           env=self.owner.env, timeout=60)
+        self.assertIn("UTC+01:00, +60 min from the last Sunday of March at 02:00 to the last Sunday of October at 03:00",
+                      p.stdout)
+        # 06:30 UTC in July is 08:30 in Berlin (summer time): the lock knows by itself.
+        self.set_time("2027-07-01T06:30:00Z")
+        self.assertEqual(self.lock.keypad("246810#")["lockState"], "Unlocked")
+        self.relock()
+        # In winter the same 06:30 UTC is 07:30: outside.
+        self.set_time("2027-12-01T06:30:00Z")
+        self.assertEqual(self.lock.keypad("246810#")["lockState"], "Locked")
+        # A POSIX rule directly; a rule the lock cannot apply is refused, nothing changes.
+        self.owner.ok("settings", "set", "timezone", "EST5EDT,M3.2.0,M11.1.0")
+        err = self.refused(self.owner, "settings", "set", "timezone", "CET-1CEST,J60,J300", rc=2)
+        self.assertIn("the Jn and n day forms are not supported", err)
+        self.refused(self.owner, "settings", "set", "timezone", "Europe/Atlantis", rc=2)
+        self.assertEqual(self.owner.ok("settings", "show")["settings"]["timezone"]["utc_offset_s"], -5 * 3600)
+        # Only the owner moves the time zone.
+        guest = self.guest("gus", "--role", "admin")
+        self.refused(guest, "settings", "set", "timezone", "none", rc=3)
+
+    def test_sound_and_led_settings_reach_the_lock_face(self):
+        self.claim()
+        self.owner.ok("user", "add", "ann")
+        self.owner.ok("pin", "add", "--user", "1", "--stdin", stdin="246810\n")
+        self.owner.ok("settings", "set", "sound", "silent")
+        self.owner.ok("settings", "set", "led", "denials-only")
+        shown = self.owner.ok("settings", "show")["settings"]
+        self.assertEqual((shown["sound"], shown["led"]), ("silent", "denials-only"))
+        self.refused(self.owner, "settings", "set", "sound", "loud", rc=2)
+        self.lock.keypad("246810#")
+        granted = [s for s in self.lock.status()["indicator"]["recent"] if s["signal"] == "AccessGranted"][-1]
+        self.assertEqual((granted["led"], granted["sound"]), (False, "silent"))
+        self.lock.keypad("999999#")
+        denied = [s for s in self.lock.status()["indicator"]["recent"] if s["signal"] == "AccessDenied"][-1]
+        self.assertEqual((denied["led"], denied["sound"]), (True, "silent"))
+
     def test_revoking_a_name_two_keys_share_revokes_nothing_and_asks_for_the_serial(self):
         self.claim()
         one = self.guest("dup", "--role", "guest")
@@ -1146,7 +1295,7 @@ class OwnerCli(Base):
         code, _, err = self.owner.run("pin", "add", "--user", "4", "--stdin", stdin="246810\n")
         self.assertEqual(code, 2, err)
         self.assertIn("there is no user #4", err)
-        self.assertEqual([u["userName"] for u in self.owner.ok("user", "list")["users"]], ["ann"])
+        self.assertEqual([u["user_name"] for u in self.owner.ok("user", "list")["users"]], ["ann"])
         # Text output speaks words, not raw JSON or Matter names.
         p = subprocess.run([CLI, "--keyring", self.owner.keyring, "user", "show", "1"], capture_output=True,
                            text=True, env=self.owner.env, timeout=60)
@@ -1193,7 +1342,7 @@ class OwnerCli(Base):
         out = self.owner.ok("schedule", "weekday", "add", "--user", "1", "--days", "mon", "--hours", "19:00-07:00")
         self.assertEqual(len(out["slots"]), 2)
         listed = self.owner.ok("schedule", "weekday", "list", "--user", "1")["schedules"]
-        self.assertEqual(sorted((s["daysMask"], s["startHour"], s["endHour"]) for s in listed),
+        self.assertEqual(sorted((s["days_mask"], s["start_hour"], s["end_hour"]) for s in listed),
                          [(2, 19, 23), (4, 0, 7)])   # Monday evening, Tuesday morning
         self.assertEqual(self.lock.keypad("135790#")["lockState"], "Locked")     # Monday 18:00
         self.set_time("2026-11-24T06:30:00Z")                                    # Tuesday 06:30
@@ -1293,7 +1442,7 @@ class OwnerCli(Base):
         self.assertIn("guest: lock,unlock", mine.replace(", ", ","))
         self.assertIn("3 uses (counted by the lock)", mine)
         [k] = guest.ok("key", "list")["mine"]
-        self.assertEqual((k["valid_from"], k["valid_until"], k["max_uses"]), ("2026-11-28T00:00:00Z", "2026-11-30T00:00:00Z", 3))
+        self.assertEqual((k["not_before"], k["not_after"], k["max_uses"]), ("2026-11-28T00:00:00Z", "2026-11-30T00:00:00Z", 3))
 
     def test_settings_a_new_owner_looks_for_and_renaming_a_lock(self):
         self.claim()
@@ -1301,7 +1450,7 @@ class OwnerCli(Base):
         self.owner.ok("settings", "set", "wrong-code-limit", "4")
         self.owner.ok("settings", "set", "utc-offset", "+01:00")
         shown = self.owner.ok("settings", "show")["settings"]
-        self.assertEqual((shown["auto-relock"], shown["wrong-code-limit"], shown["utc-offset"]), (10, 4, 3600))
+        self.assertEqual((shown["auto_relock_s"], shown["wrong_code_limit"], shown["utc_offset_s"]), (10, 4, 3600))
         self.owner.ok("unlock")
         self.lock.advance(2000)
         self.assertEqual(self.bolt(), "Unlocked")
@@ -1311,7 +1460,7 @@ class OwnerCli(Base):
         self.assertIn("out of the range", err)
         self.refused(self.owner, "settings", "set", "auto-relok", "5", rc=2)
         self.refused(self.owner, "settings", "set", "one-touch-locking", "maybe", rc=2)
-        self.assertEqual(self.owner.ok("settings", "show")["settings"]["wrong-code-limit"], 4)
+        self.assertEqual(self.owner.ok("settings", "show")["settings"]["wrong_code_limit"], 4)
         # Warnings a new owner must not miss.
         self.assertEqual(self.owner.ok("status")["warnings"], [])
         self.lock.control({"cmd": "battery", "percent": 15})
@@ -1326,6 +1475,144 @@ class OwnerCli(Base):
         self.assertEqual([l["name"] for l in self.owner.ok("lock", "list")["locks"]], ["front-door"])
         self.owner.ok("--lock", "front-door", "status")
         self.refused(self.owner, "lock", "rename", "front-door", "bad name", rc=2)
+
+ISO_UTC = __import__("re").compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+SNAKE = __import__("re").compile(r"^[a-z][a-z0-9_]*$")
+# Keys whose string values are free text or data, never enums (docs/cli.md, JSON output).
+FREE_TEXT = {"message", "hint", "text", "name", "holder", "lock", "user_name", "previous", "keyring", "endpoint",
+             "identity", "key", "token", "meaning", "pin", "public_key", "lock_id", "issuer", "label", "string",
+             "new_name", "key_hash", "setup_code", "path"}
+TIME_KEYS = {"time", "at", "valid_from", "valid_until", "not_before", "not_after", "utc", "issued_at", "signed_at",
+             "device_time", "lock_time", "expires_at"}
+
+
+def json_convention_errors(doc, where="$", raw_ok=()):
+    """The CLI's --json conventions (docs/cli.md, "JSON output"): snake_case
+    keys; times as ISO-8601 UTC strings or null; enum values as lowercase
+    words; lists of objects without per-item ok/status."""
+    errors = []
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            at = where + "." + k
+            if at in raw_ok:
+                continue
+            if not SNAKE.match(k):
+                errors.append("%s: key is not snake_case" % at)
+            if k in TIME_KEYS or k.endswith("_at"):
+                if not (v is None or (isinstance(v, str) and ISO_UTC.match(v))):
+                    errors.append("%s: time %r is not ISO-8601 UTC or null" % (at, v))
+            elif isinstance(v, int) and not isinstance(v, bool) and ("utc" in k or "time" in k) and \
+                    not (k.endswith("_s") or k.endswith("_ms") or k.endswith("_percent")):
+                errors.append("%s: a number where a time or a duration with its unit is expected" % at)
+            if isinstance(v, str) and k not in FREE_TEXT and v[:1].isupper():
+                errors.append("%s: enum %r is not lowercase words" % (at, v))
+            errors += json_convention_errors(v, at, raw_ok)
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            if isinstance(v, dict) and ("ok" in v or "status" in v):
+                errors.append("%s[%d]: list item carries ok/status" % (where, i))
+            errors += json_convention_errors(v, "%s[%d]" % (where, i), raw_ok)
+    return errors
+
+
+class JsonSchema(Base):
+    """Every command's --json document follows one schema (issue 12 item 13)."""
+
+    def test_every_command_prints_one_schema(self):
+        seen = {}
+
+        def run(person, *args, rc=0, stdin=None):
+            code, out, err = person.run(*args, stdin=stdin)
+            self.assertEqual(code, rc, (args, err))
+            self.assertIsNotNone(out, (args, "no JSON document"))
+            seen[" ".join(a for a in args if not a.startswith(("MKS1", "MKP1", "MC1", "MKR1", "/")))] = out
+            return out
+        o = self.owner
+        run(o, "id", "list")
+        run(o, "id", "show", "--no-qr")
+        run(o, "id", "new", "spare")
+        run(o, "info", "--endpoint", self.lock.endpoint)
+        run(o, "claim", self.lock.label(), "--endpoint", self.lock.endpoint, "--time", TUESDAY_0759)
+        run(o, "lock", "list")
+        run(o, "status")
+        run(o, "mode")
+        run(o, "mode", "vacation")
+        run(o, "mode", "normal")
+        run(o, "settings", "show")
+        run(o, "settings", "set", "auto-relock", "30")
+        run(o, "time", "show")
+        run(o, "time", "sync")
+        run(o, "time", "set", "2026-11-24T08:00:00Z")
+        run(o, "user", "add", "alice", "--type", "week-day")
+        run(o, "user", "list")
+        run(o, "user", "show", "1")
+        run(o, "user", "update", "1", "--name", "alice2")
+        run(o, "user", "disable", "1")
+        run(o, "user", "enable", "1")
+        run(o, "pin", "add", "--user", "1", "--stdin", stdin="246810\n")
+        run(o, "pin", "list")
+        run(o, "card", "add", "--user", "1", "--uid", "04a1b2c3")
+        run(o, "card", "list")
+        run(o, "finger", "enroll", "--user", "1", "--uid", "07")
+        run(o, "finger", "list")
+        run(o, "schedule", "weekday", "add", "--user", "1", "--days", "mon-fri", "--hours", "07:00-19:00")
+        run(o, "schedule", "weekday", "list", "--user", "1")
+        run(o, "schedule", "yearday", "add", "--user", "1", "--from", "2026-12-01", "--until", "2026-12-31")
+        run(o, "schedule", "yearday", "list", "--user", "1")
+        run(o, "schedule", "holiday", "add", "--from", "2026-12-24", "--until", "2026-12-27", "--mode", "vacation")
+        run(o, "schedule", "holiday", "list")
+        run(o, "pin", "offline", "one-time", "--from", "2026-11-24T08:00:00Z")
+        run(o, "pin", "offline", "window", "--from", "2026-11-24T08:00:00Z", "--until", "2026-11-25T08:00:00Z")
+        run(o, "pin", "offline", "recurring", "--hours", "08:00-10:00", "--from", "2026-11-24", "--until", "2026-11-30")
+        run(o, "unlock")
+        self.lock.advance(2000)
+        run(o, "lock")
+        self.lock.advance(2000)
+        run(o, "unlatch")
+        self.lock.advance(4000)
+        g = Person(self.tmp, "gus")
+        run(g, "init")
+        mkp = run(g, "id", "show", "--no-qr")["identity"]["public_key"]
+        key = run(o, "key", "share", "--to", mkp, "--name", "gus", "--no-qr", "--uses", "3",
+                  "--days", "mon-fri", "--hours", "07:00-19:00", "--revalidate-every", "3600")["key"]
+        run(g, "key", "accept", key)
+        token = run(o, "key", "revalidate", "gus", "--no-qr")["token"]
+        run(g, "key", "token", token)
+        run(g, "key", "list")
+        run(o, "key", "list")
+        run(o, "log")
+        run(o, "key", "revoke", "gus")
+        run(g, "unlock", rc=3)  # an error document
+        run(o, "dl", "GetUser", '{"userIndex": 1}')
+        run(o, "schedule", "weekday", "remove", "--user", "1", "--slot", "1")
+        run(o, "schedule", "yearday", "remove", "--user", "1", "--slot", "1")
+        run(o, "schedule", "holiday", "remove", "--slot", "1")
+        run(o, "card", "remove", "--slot", "1")
+        run(o, "finger", "remove", "--slot", "1")
+        run(o, "pin", "remove", "--slot", "1")
+        run(o, "pin", "offline", "erase-all")
+        bob = run(o, "user", "add", "bob")["user"]
+        run(o, "user", "remove", str(bob))
+        run(o, "lock", "rename", "lock", "front")
+        run(o, "lock", "endpoint", "front", self.lock.endpoint)
+        run(o, "user", "show", "9", rc=2)
+        run(o, "lock", "forget", "front", "--yes")
+        problems = []
+        for cmd, doc in seen.items():
+            # `dl` prints the lock's Door Lock answers as the lock wrote them
+            # (Matter names): the one documented exception.
+            problems += ["mortise %s: %s" % (cmd, e) for e in json_convention_errors(doc, raw_ok={"$.answers"})]
+        if problems:
+            self.fail("\n".join(problems))
+        # Times are ISO strings, and where a key has a validity, so does the JSON.
+        self.assertIsInstance(seen["settings show"]["settings"]["auto_relock_s"], int)
+        issued = seen["key list"]["issued"][0]
+        self.assertEqual((issued["holder"], issued["not_after"], issued["max_uses"]), ("gus", None, 3), issued)
+        self.assertTrue(all(e["time"] is None or ISO_UTC.match(e["time"]) for e in seen["log"]["events"] if "event" in e))
+        users = seen["user list"]["users"]
+        self.assertEqual(users[0]["user_type"], "week-day-schedule-user", users)
+        self.assertEqual(seen["mode vacation"]["mode"], "vacation")
+
 
 def main():
     global LOCKD, CLI

@@ -399,9 +399,13 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   settings_set->add_option("name", a.settings.name,
                            "auto-relock, wrong-code-limit, lockout-time, max-lockout-time, one-touch-locking, "
                            "privacy-button, require-pin-remote, unlatch-on-unlock, door-ajar-time, battery-low, "
-                           "utc-offset")
+                           "utc-offset, led, sound, timezone")
       ->required();
-  settings_set->add_option("value", a.settings.value, "seconds or a count; on/off; +HH:MM for utc-offset")->required();
+  settings_set->add_option("value", a.settings.value,
+                           "seconds or a count; on/off; +HH:MM for utc-offset; a word for led and sound; for timezone "
+                           "a zone name of this computer's tz database (Europe/Berlin), a POSIX rule "
+                           "(CET-1CEST,M3.5.0,M10.5.0/3: the lock applies daylight saving by itself) or none")
+      ->required();
 
   CLI::App* time = t.Group(&app, "time", "The lock's clock (time-limited keys and schedules need it).");
   t.Add(time, "show", "Show the lock's time and its difference from this device's.", [&a](Context& c) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "base64url.h"
 #include "key_string.h"
 #include "lock_session.h"
+#include "log_text.h"
 #include "mortise/dljson/event_json.h"
 #include "mortise/protocol/access_list.h"
 #include "mortise/protocol/identity.h"
@@ -490,9 +492,10 @@ std::string TermsText(uint64_t not_before, uint64_t not_after, const std::option
 
 json TermsJson(uint64_t not_before, uint64_t not_after, const std::optional<protocol::WeeklyWindow>& schedule,
                uint32_t max_uses, bool remote_only) {
-  json j = {{"not_before", not_before}, {"not_after", not_after}, {"max_uses", max_uses}, {"remote_only", remote_only},
-            {"valid_from", not_before != 0 ? json(FormatUtc(static_cast<int64_t>(not_before))) : json(nullptr)},
-            {"valid_until", not_after != 0 ? json(FormatUtc(static_cast<int64_t>(not_after))) : json(nullptr)}};
+  json j = {{"not_before", JsonUtc(static_cast<int64_t>(not_before))},
+            {"not_after", JsonUtc(static_cast<int64_t>(not_after))},
+            {"max_uses", max_uses},
+            {"remote_only", remote_only}};
   if (schedule.has_value()) {
     j["schedule"] = {{"days", FormatDays(schedule->days_mask)},
                      {"start_minute", schedule->start_minute},
@@ -595,8 +598,42 @@ int CmdLog(Context& ctx, const LogOptions& o) {
     if (!k.contains("name")) k["name"] = "key " + std::to_string(k["serial"].get<uint64_t>()) + " of issuer " + k["issuer"].get<std::string>();
     return k;
   };
+  // Users by name, asked of the lock once per read (a key without the
+  // right to read users sees their numbers).
+  std::map<uint16_t, std::string> user_names;
+  bool may_read_users = true;
+  auto user_name = [&](uint16_t index) -> std::string {
+    if (auto it = user_names.find(index); it != user_names.end()) return it->second;
+    std::string name;
+    if (may_read_users) {
+      try {
+        const json r = s.Invoke("GetUser", {{"userIndex", index}}, false);
+        if (r.contains("userName") && r["userName"].is_string()) name = r["userName"].get<std::string>();
+      } catch (const Error&) {
+        may_read_users = false;
+      }
+    }
+    user_names[index] = name;
+    return name;
+  };
   do {
-    const LogRead read = s.client().ReadLog(from);
+    LogRead read;
+    try {
+      read = s.client().ReadLog(from);
+    } catch (const Error& e) {
+      // --follow outlives a lock that is busy, restarting or out of reach:
+      // it says so and tries again (Ctrl-C stops it); a single read fails.
+      if (!o.follow || e.code() != ExitCode::kUnreachable) throw;
+      std::fprintf(stderr, "%s\nmortise: retrying in %g s (Ctrl-C stops)\n", e.Line().c_str(), o.interval_s);
+      std::fflush(stderr);
+      for (int i = 0; i < static_cast<int>(o.interval_s * 10) && !g_stop; ++i) poll(nullptr, 0, 100);
+      try {
+        if (!g_stop) s.Reconnect();
+      } catch (const Error& again) {
+        if (again.code() != ExitCode::kUnreachable) throw;
+      }
+      continue;
+    }
     const store::LogFindings& f = read.findings;
     store::LogVerifier offline(lock_key, lock_id, from, 0, 0);
     for (const store::LogItem& item : read.items) offline.Feed(item);
@@ -634,7 +671,12 @@ int CmdLog(Context& ctx, const LogOptions& o) {
         continue;
       }
       if (r->type == store::LogRecordType::kLoss) {
-        e = {{"seq", r->seq}, {"loss", {{"reason", static_cast<int>(r->reason)}, {"first", r->first_lost}, {"count", r->lost_count}}}};
+        const char* reason = r->reason == store::LossReason::kOverflow       ? "overflow"
+                             : r->reason == store::LossReason::kWriteFailure ? "write-failure"
+                             : r->reason == store::LossReason::kLogLost      ? "log-lost"
+                             : r->reason == store::LossReason::kTampered     ? "tampered"
+                                                                             : "late-seal";
+        e = {{"seq", r->seq}, {"loss", {{"reason", reason}, {"first", r->first_lost}, {"count", r->lost_count}}}};
         const std::string range = "#" + std::to_string(r->first_lost) + ".." +
                                   std::to_string(r->first_lost + (r->lost_count == 0 ? 0 : r->lost_count - 1));
         if (r->reason == store::LossReason::kTampered) {
@@ -649,41 +691,25 @@ int CmdLog(Context& ctx, const LogOptions& o) {
                                         r->reason == store::LossReason::kWriteFailure ? "flash write failed" : "log lost") + ")\n";
         }
       } else {
-        e = dljson::EventToJson(r->event);
+        e = CliJsonFromLock(dljson::EventToJson(r->event));
         e["seq"] = r->seq;
         const core::LockEvent& ev = r->event;
-        std::string who = ev.user_index != 0 ? "user " + std::to_string(ev.user_index) : "";
+        EventNames names;
+        if (ev.user_index != 0 && ev.user_index != 0xFFFE) {
+          names.user = user_name(ev.user_index);
+          if (!names.user.empty()) e["user_name"] = names.user;
+          names.user = names.user.empty() ? std::string() : names.user + " (user " + std::to_string(ev.user_index) + ")";
+        }
         const bool by_key = ev.has_credential && (ev.credential.type == core::CredentialType::kAliroEvictableEndpointKey ||
                                                    ev.credential.type == core::CredentialType::kAliroNonEvictableEndpointKey);
         if (by_key) {
           // A protocol key: named exactly through the lock's key introductions.
           e["key"] = key_json(ev.credential.index);
-          who += (who.empty() ? "" : " ") + std::string("with ") + e["key"]["name"].get<std::string>();
-        } else if (ev.has_credential) {
-          const json c = e.contains("credentials") && e["credentials"].is_array() && !e["credentials"].empty()
-                             ? e["credentials"][0] : json();
-          who += (who.empty() ? "" : " ") + std::string("with ") + c.value("credentialType", std::string("?")) + " #" +
-                 std::to_string(ev.credential.index);
+          names.key = e["key"]["name"].get<std::string>();
         }
-        auto field = [&](const char* name) {
-          return e.contains(name) && e[name].is_string() ? " " + e[name].get<std::string>() : std::string();
-        };
-        std::string what = e.value("event", std::string());
-        if (ev.kind == core::EventKind::kLockUserChange) {
-          what += field("dataOperationType") + field("lockDataType");
-        } else if (ev.kind == core::EventKind::kDoorLockAlarm) {
-          what += field("alarmCode");
-        } else if (ev.kind == core::EventKind::kDoorStateChange) {
-          what += field("doorState");
-        } else {
-          what += field("lockOperationType");
-        }
-        const std::string detail = field("detail");
-        text += "  #" + std::to_string(r->seq) + "  " + FormatUtc(ev.utc_seconds) + "  " + what +
-                (e.contains("operationSource") ? " by " + e["operationSource"].get<std::string>() : "") +
-                (who.empty() ? "" : " (" + who + ")") +
-                (e.contains("operationError") ? "  refused: " + e["operationError"].get<std::string>() : "") +
-                (detail.empty() ? "" : "  [" + detail.substr(1) + "]") + "\n";
+        const std::string sentence = DescribeEvent(ev, names);
+        e["text"] = sentence;
+        text += "  #" + std::to_string(r->seq) + "  " + FormatUtc(ev.utc_seconds) + "  " + sentence + "\n";
       }
       events.push_back(e);
     }
@@ -709,7 +735,7 @@ int CmdLog(Context& ctx, const LogOptions& o) {
     } else if (sf.signed_through != 0) {
       text += "  log signed by the lock through #" + std::to_string(sf.signed_through) + " at " +
               FormatUtc(sf.signed_at) + "\n";
-      signed_heads = {{"through", sf.signed_through}, {"at", sf.signed_at}};
+      signed_heads = {{"through", sf.signed_through}, {"at", JsonUtc(sf.signed_at)}};
     }
     if (f.explained_gaps != 0 || f.lost_by_lock != 0) {
       text += "!! the lock itself declared " + std::to_string(f.explained_gaps + f.lost_by_lock) +

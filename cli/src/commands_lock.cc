@@ -404,8 +404,7 @@ int CmdTime(Context& ctx, const TimeOptions& o) {
       text += " (set it: mortise time sync)";
     }
     ctx.out().Text(text + "\n");
-    ctx.out().Json({{"utc", utc != 0 ? nlohmann::json(FormatUtc(utc)) : nlohmann::json(nullptr)},
-                    {"utc_seconds", utc},
+    ctx.out().Json({{"utc", JsonUtc(utc)},
                     {"difference_s", utc != 0 ? nlohmann::json(utc - mine) : nlohmann::json(nullptr)}});
     return 0;
   }
@@ -419,7 +418,7 @@ int CmdTime(Context& ctx, const TimeOptions& o) {
   }
   SetLockTime(s, utc, o.backwards);
   ctx.out().Text("the lock's time is now " + FormatUtc(utc) + "\n");
-  ctx.out().Json({{"utc", FormatUtc(utc)}, {"utc_seconds", utc}});
+  ctx.out().Json({{"utc", FormatUtc(utc)}});
   return 0;
 }
 

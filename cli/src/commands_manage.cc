@@ -22,12 +22,10 @@ namespace {
 
 using nlohmann::json;
 
-json Invoke(const char* command, json args) { return json{{"invoke", command}, {"args", std::move(args)}}; }
-
 // The first index in [1, max] whose GetUser / GetCredentialStatus says free.
 uint16_t FreeUser(LockSession& s) {
   for (uint16_t i = 1; i < 0xFFFE; ++i) {
-    const json r = s.Dl(Invoke("GetUser", {{"userIndex", i}}), false);
+    const json r = s.Invoke("GetUser", {{"userIndex", i}}, false);
     if (r.value("status", "") != "Success") break;
     if (r.contains("userStatus") && r["userStatus"].is_null()) return i;
     if (!r.contains("userStatus")) return i;
@@ -37,7 +35,7 @@ uint16_t FreeUser(LockSession& s) {
 
 uint16_t FreeCredential(LockSession& s, const char* type) {
   for (uint16_t i = 1; i < 0xFFFE; ++i) {
-    const json r = s.Dl(Invoke("GetCredentialStatus", {{"credential", {{"credentialType", type}, {"credentialIndex", i}}}}),
+    const json r = s.Invoke("GetCredentialStatus", {{"credential", {{"credentialType", type}, {"credentialIndex", i}}}},
                         false);
     if (r.value("status", "") != "Success") break;
     if (!r.value("credentialExists", true)) return i;
@@ -51,7 +49,7 @@ uint16_t FreeCredential(LockSession& s, const char* type) {
 
 // The user at `index` (the GetUser answer); throws when there is none.
 json RequireUser(LockSession& s, uint16_t index) {
-  const json r = s.Dl(Invoke("GetUser", {{"userIndex", index}}), false);
+  const json r = s.Invoke("GetUser", {{"userIndex", index}}, false);
   if (r.value("status", "") != "Success") {
     throw Error(ExitCode::kBadInput, "there is no user #" + std::to_string(index) + " (the index is past the lock's last user slot)",
                 "See the users with mortise user list.");
@@ -66,8 +64,7 @@ json RequireUser(LockSession& s, uint16_t index) {
 // The GetCredentialStatus answer of a stored credential; throws when the
 // slot is empty or does not exist.
 json RequireCredential(LockSession& s, const char* type, uint16_t slot) {
-  const json r = s.Dl(
-      Invoke("GetCredentialStatus", {{"credential", {{"credentialType", type}, {"credentialIndex", slot}}}}), false);
+  const json r = s.Invoke("GetCredentialStatus", {{"credential", {{"credentialType", type}, {"credentialIndex", slot}}}}, false);
   std::string list = std::string(type) == "PIN" ? "pin" : std::string(type) == "RFID" ? "card" : "finger";
   if (r.value("status", "") != "Success") {
     throw Error(ExitCode::kBadInput, std::string("there is no ") + type + " slot #" + std::to_string(slot) +
@@ -133,7 +130,7 @@ void ListCredentials(Context& ctx, LockSession& s, const char* type) {
   json list = json::array();
   std::string text;
   for (uint16_t i = 1; i < 0xFFFE;) {
-    const json r = s.Dl(Invoke("GetCredentialStatus", {{"credential", {{"credentialType", type}, {"credentialIndex", i}}}}),
+    const json r = s.Invoke("GetCredentialStatus", {{"credential", {{"credentialType", type}, {"credentialIndex", i}}}},
                         false);
     if (r.value("status", "") != "Success") break;
     if (r.value("credentialExists", false)) {
@@ -158,7 +155,7 @@ int CredentialCommand(Context& ctx, const CredentialOptions& o, const char* type
   if (o.action == "remove") {
     if (o.slot == 0) throw Error(ExitCode::kUsage, "which one? Pass --slot N (see the list)");
     RequireCredential(s, type, o.slot);
-    s.Dl(Invoke("ClearCredential", {{"credential", {{"credentialType", type}, {"credentialIndex", o.slot}}}}));
+    s.Invoke("ClearCredential", {{"credential", {{"credentialType", type}, {"credentialIndex", o.slot}}}});
     ctx.out().Text(std::string(type) + " #" + std::to_string(o.slot) + " removed\n");
     ctx.out().Json({{"removed", o.slot}});
     return 0;
@@ -171,9 +168,9 @@ int CredentialCommand(Context& ctx, const CredentialOptions& o, const char* type
                {"credential", {{"credentialType", type}, {"credentialIndex", slot}}},
                {"userIndex", o.user}};
   args["credentialData"] = hex ? json{{"hex", data}} : json(data);
-  const json r = s.Dl(Invoke("SetCredential", args));
+  const json r = s.Invoke("SetCredential", args);
   ctx.out().Text(std::string(type) + " #" + std::to_string(slot) + " added for user " + std::to_string(o.user) + "\n");
-  ctx.out().Json({{"slot", slot}, {"user", o.user}, {"status", r.value("status", "")}});
+  ctx.out().Json({{"slot", slot}, {"user", o.user}});
   return 0;
 }
 
@@ -185,10 +182,10 @@ int CmdUser(Context& ctx, const UserOptions& o) {
     json users = json::array();
     std::string text;
     for (uint16_t i = 1; i < 0xFFFE;) {
-      const json r = s.Dl(Invoke("GetUser", {{"userIndex", i}}), false);
+      const json r = s.Invoke("GetUser", {{"userIndex", i}}, false);
       if (r.value("status", "") != "Success") break;
       if (r.contains("userStatus") && !r["userStatus"].is_null()) {
-        users.push_back(r);
+        users.push_back(CliJsonFromLock(r));
         text += "  " + UserLine(r) + "\n";
       }
       if (!r.contains("nextUserIndex") || r["nextUserIndex"].is_null()) break;
@@ -211,13 +208,13 @@ int CmdUser(Context& ctx, const UserOptions& o) {
       }
     }
     ctx.out().Text(text + (any ? "\n" : " none\n"));
-    ctx.out().Json({{"user", r}});
+    ctx.out().Json({{"user", CliJsonFromLock(r)}});
     return 0;
   }
   if (o.action == "remove") {
     if (o.index == 0) throw Error(ExitCode::kUsage, "which user? Pass --index N");
     RequireUser(s, o.index);
-    s.Dl(Invoke("ClearUser", {{"userIndex", o.index}}));
+    s.Invoke("ClearUser", {{"userIndex", o.index}});
     ctx.out().Text("user #" + std::to_string(o.index) + " removed, with their credentials\n");
     ctx.out().Json({{"removed", o.index}});
     return 0;
@@ -225,9 +222,9 @@ int CmdUser(Context& ctx, const UserOptions& o) {
   if (o.action == "enable" || o.action == "disable") {
     if (o.index == 0) throw Error(ExitCode::kUsage, "which user? Pass --index N");
     RequireUser(s, o.index);
-    s.Dl(Invoke("SetUser", {{"operationType", "Modify"},
+    s.Invoke("SetUser", {{"operationType", "Modify"},
                             {"userIndex", o.index},
-                            {"userStatus", o.action == "enable" ? "OccupiedEnabled" : "OccupiedDisabled"}}));
+                            {"userStatus", o.action == "enable" ? "OccupiedEnabled" : "OccupiedDisabled"}});
     ctx.out().Text("user #" + std::to_string(o.index) + " " + o.action + "d\n");
     ctx.out().Json({{"user", o.index}, {"enabled", o.action == "enable"}});
     return 0;
@@ -262,7 +259,7 @@ int CmdUser(Context& ctx, const UserOptions& o) {
   }
   if (add || o.credential_rule != "single") args["credentialRule"] = pascal(o.credential_rule, "");
   if (add) args["userStatus"] = "OccupiedEnabled";
-  s.Dl(Invoke("SetUser", args));
+  s.Invoke("SetUser", args);
   ctx.out().Text("user #" + std::to_string(index) + (add ? " added" : " updated") + (o.name.empty() ? "" : " (" + o.name + ")") + "\n");
   ctx.out().Json({{"user", index}});
   return 0;
@@ -445,13 +442,11 @@ int CmdSchedule(Context& ctx, const ScheduleOptions& o) {
     json list = json::array();
     std::string text;
     for (uint16_t i = 1; i < 0xFE; ++i) {
-      const json r = s.Dl(Invoke(kind->get, key(static_cast<uint8_t>(i))), false);
+      const json r = s.Invoke(kind->get, key(static_cast<uint8_t>(i)), false);
       const std::string status = r.value("status", "");
       if (status != "Success" && status != "NotFound") break;
       if (status == "Success") {
-        json entry = r;
-        entry.erase("ok");
-        list.push_back(entry);
+        list.push_back(CliJsonFromLock(r));
         if (kind == &kKinds[0]) {
           // Matter's end minute is inclusive: 23:59 is the end of the day.
           const bool whole = r.value("endHour", 0) == 23 && r.value("endMinute", 0) == 59;
@@ -474,7 +469,7 @@ int CmdSchedule(Context& ctx, const ScheduleOptions& o) {
   uint8_t slot = o.slot;
   if (o.action == "remove") {
     if (slot == 0) throw Error(ExitCode::kUsage, "which one? Pass --slot N (see the list)");
-    const std::string status = s.Dl(Invoke(kind->get, key(slot)), false).value("status", "");
+    const std::string status = s.Invoke(kind->get, key(slot), false).value("status", "");
     if (status != "Success") {
       const std::string whose = kind->per_user ? " of user #" + std::to_string(o.user) : std::string();
       throw Error(ExitCode::kBadInput,
@@ -482,7 +477,7 @@ int CmdSchedule(Context& ctx, const ScheduleOptions& o) {
                       (status == "NotFound" ? " is not set; nothing to remove" : " does not exist (past the last slot)"),
                   "See them with mortise schedule " + o.kind + " list" + (kind->per_user ? " --user N." : "."));
     }
-    s.Dl(Invoke(kind->clear, key(slot)));
+    s.Invoke(kind->clear, key(slot));
     ctx.out().Text(o.kind + " schedule #" + std::to_string(slot) + " removed\n");
     ctx.out().Json({{"kind", o.kind}, {"slot", slot}, {"action", o.action}});
     return 0;
@@ -491,7 +486,7 @@ int CmdSchedule(Context& ctx, const ScheduleOptions& o) {
   auto free_slot = [&](uint8_t not_this) -> uint8_t {
     for (uint16_t i = 1; i < 0xFE; ++i) {
       if (i == not_this) continue;
-      const json r = s.Dl(Invoke(kind->get, key(static_cast<uint8_t>(i))), false);
+      const json r = s.Invoke(kind->get, key(static_cast<uint8_t>(i)), false);
       const std::string status = r.value("status", "");
       if (status == "NotFound") return static_cast<uint8_t>(i);
       if (status != "Success") break;
@@ -535,7 +530,7 @@ int CmdSchedule(Context& ctx, const ScheduleOptions& o) {
     const uint8_t at = i == 0 && slot != 0 ? slot : free_slot(i == 0 ? 0 : previous);
     json args = key(at);
     args.update(entries[i]);
-    s.Dl(Invoke(kind->set, args));
+    s.Invoke(kind->set, args);
     previous = at;
     slots.push_back(at);
     text += o.kind + " schedule #" + std::to_string(at) + " set";

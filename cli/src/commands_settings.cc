@@ -2,6 +2,7 @@
 // over the lock's Door Lock attributes (the lock checks every value and its
 // ranges; the CLI only names the settings in words).
 #include <cstdio>
+#include <iterator>
 #include <string>
 
 #include "commands.h"
@@ -9,20 +10,28 @@
 #include "key_string.h"
 #include "lock_session.h"
 #include "mortise/core/attributes.h"
+#include "time_zone.h"
 
 namespace mortise::cli {
 namespace {
 
 using A = core::AttributeId;
 
-enum class Unit : uint8_t { kSeconds, kMinutes, kCount, kOnOff, kOffset, kPercent };
+enum class Unit : uint8_t { kSeconds, kMinutes, kCount, kOnOff, kOffset, kPercent, kChoice };
 
 struct Setting {
   const char* name;
   A attribute;
   Unit unit;
   const char* what;
+  // kChoice: the words for values 0, 1, ... (the Matter enum's, in words).
+  const char* const* choices = nullptr;
+  size_t choice_count = 0;
 };
+
+// Matter LEDSettingEnum and SoundVolumeEnum, by value.
+constexpr const char* kLedChoices[] = {"off", "denials-only", "all"};
+constexpr const char* kSoundChoices[] = {"silent", "low", "high", "medium"};
 
 // One row per setting; `settings show` prints them in this order.
 constexpr Setting kSettings[] = {
@@ -37,11 +46,30 @@ constexpr Setting kSettings[] = {
     {"door-ajar-time", A::kDoorAjarTime, Unit::kSeconds, "seconds open before the door-ajar alarm"},
     {"battery-low", A::kBatteryLowThreshold, Unit::kPercent, "low-battery warning at or below"},
     {"utc-offset", A::kUtcOffset, Unit::kOffset, "local time = UTC + this (schedules, offline codes)"},
+    {"led", A::kLEDSettings, Unit::kChoice, "LED signals: off, denials-only (none when access is allowed), all",
+     kLedChoices, std::size(kLedChoices)},
+    {"sound", A::kSoundVolume, Unit::kChoice, "buzzer: silent, low, medium, high (alarms always sound)", kSoundChoices,
+     std::size(kSoundChoices)},
 };
+
+// The setting's key in --json: snake_case, durations and shares with their
+// unit ("auto_relock_s", "battery_low_percent").
+std::string JsonKey(const Setting& s) {
+  std::string key = s.name;
+  for (char& c : key) c = c == '-' ? '_' : c;
+  switch (s.unit) {
+    case Unit::kSeconds:
+    case Unit::kOffset: return key + "_s";
+    case Unit::kMinutes: return key + "_min";
+    case Unit::kPercent: return key + "_percent";
+    default: return key;
+  }
+}
 
 std::string SettingNames() {
   std::string all;
   for (const Setting& s : kSettings) all += (all.empty() ? "" : ", ") + std::string(s.name);
+  all += ", timezone";
   return all;
 }
 
@@ -59,6 +87,7 @@ std::string ValueText(const Setting& s, int64_t v) {
     case Unit::kCount: return std::to_string(v);
     case Unit::kOnOff: return v != 0 ? "on" : "off";
     case Unit::kPercent: return std::to_string(v) + "%";
+    case Unit::kChoice: return v >= 0 && static_cast<size_t>(v) < s.choice_count ? s.choices[v] : std::to_string(v);
     case Unit::kOffset: {
       char buf[48];
       const int64_t a = v < 0 ? -v : v;
@@ -75,6 +104,14 @@ int64_t ParseValue(const Setting& s, const std::string& text) {
   auto bad = [&](const std::string& want) {
     return Error(ExitCode::kBadInput, "'" + text + "' is not a value for " + s.name, "Write " + want + ".");
   };
+  if (s.unit == Unit::kChoice) {
+    std::string all;
+    for (size_t i = 0; i < s.choice_count; ++i) {
+      if (text == s.choices[i]) return static_cast<int64_t>(i);
+      all += std::string(i == 0 ? "" : i + 1 == s.choice_count ? " or " : ", ") + s.choices[i];
+    }
+    throw bad(all);
+  }
   if (s.unit == Unit::kOnOff) {
     if (text == "on" || text == "true" || text == "1") return 1;
     if (text == "off" || text == "false" || text == "0") return 0;
@@ -103,7 +140,57 @@ int64_t ParseValue(const Setting& s, const std::string& text) {
 
 }  // namespace
 
+namespace {
+
+// Writes one time-zone attribute (only the owner may: SetUtcOffset).
+void WriteZone(LockSession& s, A attribute, int64_t value) {
+  protocol::CommandRequest write;
+  write.command = protocol::Command::kSetUtcOffset;
+  write.attribute = static_cast<uint16_t>(attribute);
+  write.value = value;
+  const protocol::CommandResponse r = s.client().Call(write);
+  if (r.status != StatusCode::kOk) ThrowRefusal("the lock refused the time zone", r.status);
+}
+
+std::string ZoneText(const LockTimeZone& z) {
+  const Setting& offset = FindSetting("utc-offset");
+  std::string t = ValueText(offset, z.utc_offset_s);
+  if (z.dst.save_s == 0) return t + ", no daylight saving";
+  return t + ", +" + std::to_string(z.dst.save_s / 60) + " min from " + TransitionWords(z.dst.start) + " to " +
+         TransitionWords(z.dst.end);
+}
+
+nlohmann::json ZoneJson(const LockTimeZone& z) {
+  auto transition = [](const core::DstTransition& t) {
+    return t.month == 0 ? nlohmann::json(nullptr)
+                        : nlohmann::json{{"month", t.month}, {"week", t.week}, {"weekday", t.weekday}, {"minute", t.minute}};
+  };
+  return {{"utc_offset_s", z.utc_offset_s},
+          {"dst_offset_s", z.dst.save_s},
+          {"dst_start", transition(z.dst.start)},
+          {"dst_end", transition(z.dst.end)}};
+}
+
+// `settings set timezone ...`: the standard offset and the rule, written so
+// that no moment holds a half-written rule (saving off first, on last).
+int SetTimeZone(Context& ctx, const std::string& spec) {
+  const LockTimeZone z = ResolveTimeZone(spec);
+  LockSession s(ctx);
+  WriteZone(s, A::kDstOffset, 0);
+  WriteZone(s, A::kUtcOffset, z.utc_offset_s);
+  WriteZone(s, A::kDstStart, core::PackDstTransition(z.dst.start));
+  WriteZone(s, A::kDstEnd, core::PackDstTransition(z.dst.end));
+  WriteZone(s, A::kDstOffset, z.dst.save_s);
+  s.Update([&z](LockEntry& l) { l.extra["utc_offset_s"] = z.utc_offset_s; });
+  ctx.out().Text("timezone: " + ZoneText(z) + " (the lock applies it by itself, every year)\n");
+  ctx.out().Json({{"setting", "timezone"}, {"value", ZoneJson(z)}});
+  return 0;
+}
+
+}  // namespace
+
 int CmdSettings(Context& ctx, const SettingsOptions& o) {
+  if (o.action == "set" && o.name == "timezone") return SetTimeZone(ctx, o.value);
   // The value is checked before the lock is contacted.
   const Setting* chosen = o.action == "set" ? &FindSetting(o.name) : nullptr;
   const int64_t value = chosen != nullptr ? ParseValue(*chosen, o.value) : 0;
@@ -116,9 +203,22 @@ int CmdSettings(Context& ctx, const SettingsOptions& o) {
       char line[160];
       std::snprintf(line, sizeof(line), "  %-20s %-10s %s\n", row.name, ValueText(row, v).c_str(), row.what);
       text += line;
-      doc[row.name] = row.unit == Unit::kOnOff ? nlohmann::json(v != 0) : nlohmann::json(v);
+      doc[JsonKey(row)] = row.unit == Unit::kOnOff    ? nlohmann::json(v != 0)
+                          : row.unit == Unit::kChoice ? nlohmann::json(ValueText(row, v))
+                                                      : nlohmann::json(v);
     }
-    text += "Change one with: mortise settings set NAME VALUE\n";
+    LockTimeZone zone;
+    zone.utc_offset_s = static_cast<int32_t>(s.ReadAttribute(A::kUtcOffset));
+    zone.dst.save_s = static_cast<int32_t>(s.ReadAttribute(A::kDstOffset));
+    if (!core::UnpackDstTransition(s.ReadAttribute(A::kDstStart), zone.dst.start) ||
+        !core::UnpackDstTransition(s.ReadAttribute(A::kDstEnd), zone.dst.end)) {
+      throw Error(ExitCode::kVerification, "the lock reports a daylight-saving rule it could not hold");
+    }
+    char line[256];
+    std::snprintf(line, sizeof(line), "  %-20s %s\n", "timezone", ZoneText(zone).c_str());
+    text += line;
+    doc["timezone"] = ZoneJson(zone);
+    text += "Change one with: mortise settings set NAME VALUE (timezone: Europe/Berlin, a POSIX rule, or none)\n";
     ctx.out().Text(text);
     ctx.out().Json({{"settings", doc}});
     return 0;
@@ -142,7 +242,10 @@ int CmdSettings(Context& ctx, const SettingsOptions& o) {
   if (r.status != StatusCode::kOk) ThrowRefusal(std::string("the lock refused to set ") + chosen->name, r.status);
   if (chosen->attribute == A::kUtcOffset) s.Update([value](LockEntry& l) { l.extra["utc_offset_s"] = value; });
   ctx.out().Text(std::string(chosen->name) + ": " + ValueText(*chosen, value) + "\n");
-  ctx.out().Json({{"setting", chosen->name}, {"value", chosen->unit == Unit::kOnOff ? nlohmann::json(value != 0) : nlohmann::json(value)}});
+  ctx.out().Json({{"setting", chosen->name},
+                  {"value", chosen->unit == Unit::kOnOff    ? nlohmann::json(value != 0)
+                            : chosen->unit == Unit::kChoice ? nlohmann::json(ValueText(*chosen, value))
+                                                            : nlohmann::json(value)}});
   return 0;
 }
 

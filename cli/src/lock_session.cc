@@ -16,19 +16,26 @@ LockSession::LockSession(Context& ctx) : ctx_(ctx) {
     lock_ = ctx.SelectLock(keyring);
     key_.emplace(keyring.content().GetIdentity(lock_.identity).KeyPair());
   }  // the keyring's lock is released here
-  transport_.emplace(ctx.Connect(Endpoint::Parse(lock_.endpoint)));
-  client_ = std::make_unique<LockClient>(*transport_, ctx.drbg());
   const std::string token = lock_.extra.value("revalidation_token", std::string());
   if (!token.empty() && !FromHex(token, revalidation_)) revalidation_.clear();
-  client_->UseKey(*key_, lock_.chain, lock_.lock_id, revalidation_);
+  Reconnect();
   const std::string pending = lock_.extra.value("pending_access_list", std::string());
   std::vector<uint8_t> update;
   if (!pending.empty() && FromHex(pending, update)) DeliverAccessList(update);
 }
 
+void LockSession::Reconnect() {
+  Transport fresh = ctx_.Connect(Endpoint::Parse(lock_.endpoint));  // throws with the old link intact
+  client_.reset();
+  transport_.reset();
+  transport_.emplace(std::move(fresh));
+  client_ = std::make_unique<LockClient>(*transport_, ctx_.drbg());
+  client_->UseKey(*key_, lock_.chain, lock_.lock_id, revalidation_);
+}
+
 LockSession::~LockSession() {
   try {
-    client_->Close();
+    if (client_) client_->Close();
   } catch (...) {
     // The lock frees an idle slot by itself; nothing to report.
   }
@@ -151,16 +158,6 @@ int64_t ParseUtc(std::string_view text, int64_t now) {
   tm.tm_min = mi;
   tm.tm_sec = s;
   return static_cast<int64_t>(timegm(&tm));
-}
-
-std::string FormatUtc(int64_t utc) {
-  if (utc <= 0) return "unknown";
-  const std::time_t t = static_cast<std::time_t>(utc);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 uint8_t ParseDays(std::string_view text) {

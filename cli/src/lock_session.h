@@ -35,6 +35,11 @@ class LockSession {
   // The revalidation token stored for this lock (empty: none).
   const std::vector<uint8_t>& revalidation() const { return revalidation_; }
 
+  // Drops the link and the session and connects again (a new handshake on
+  // the next command): after the lock did not answer or went away. Throws
+  // Error(kUnreachable) while the lock cannot be reached.
+  void Reconnect();
+
   // Re-opens the keyring for update, applies `change` to this lock's entry
   // and saves it atomically (Keyring::Save), then refreshes lock().
   void Update(const std::function<void(LockEntry&)>& change);
@@ -50,6 +55,10 @@ class LockSession {
   // "invoke"/"read"/"write") and returns the answer; throws Error(kRefused)
   // unless the answer says ok and, for commands, status Success.
   nlohmann::json Dl(const nlohmann::json& request, bool require_success = true);
+  // Dl for {"invoke": command, "args": args}.
+  nlohmann::json Invoke(const char* command, nlohmann::json args, bool require_success = true) {
+    return Dl(nlohmann::json{{"invoke", command}, {"args", std::move(args)}}, require_success);
+  }
   // Delivers a signed access-list update and forgets it once the lock has
   // it (or a newer one). Throws as Run.
   void DeliverAccessList(const std::vector<uint8_t>& update);
@@ -66,7 +75,6 @@ class LockSession {
 // "2026-11-24T08:00:00Z", "2026-11-24T08:00Z", "2026-11-24" (midnight UTC)
 // or "now" (`now`). Throws Error(kBadInput) on anything else.
 int64_t ParseUtc(std::string_view text, int64_t now);
-std::string FormatUtc(int64_t utc);
 // "mon-fri", "sat,sun", "daily" → Matter days mask (bit 0 Sunday).
 // Throws Error(kBadInput).
 uint8_t ParseDays(std::string_view text);

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <ctime>
+
 namespace mortise::cli {
 
 void Output::Text(const std::string& text) {
@@ -49,6 +51,76 @@ void Output::PrintError(const Error& error) {
     std::fputc('\n', out_);
     std::fflush(out_);
   }
+}
+
+std::string LowerWords(const std::string& name, char separator) {
+  std::string out;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool upper = c >= 'A' && c <= 'Z';
+    if (upper && i > 0) {
+      const char prev = name[i - 1];
+      const bool prev_lower = (prev >= 'a' && prev <= 'z') || (prev >= '0' && prev <= '9');
+      const bool next_lower = i + 1 < name.size() && name[i + 1] >= 'a' && name[i + 1] <= 'z';
+      const bool prev_upper = prev >= 'A' && prev <= 'Z';
+      // A word starts at an upper-case letter after a lower-case one, or at
+      // the last capital of an acronym followed by lower case ("PINCode").
+      if (prev_lower || (prev_upper && next_lower)) out += separator;
+    }
+    out += upper ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  return out;
+}
+
+std::string FormatUtc(int64_t utc) {
+  if (utc <= 0) return "unknown";
+  const std::time_t t = static_cast<std::time_t>(utc);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+nlohmann::json JsonUtc(int64_t utc) { return utc > 0 ? nlohmann::json(FormatUtc(utc)) : nlohmann::json(nullptr); }
+
+namespace {
+
+std::string IsoTime(int64_t seconds, bool utc) {
+  std::string t = FormatUtc(seconds);
+  if (!utc && !t.empty() && t.back() == 'Z') t.pop_back();
+  return t;
+}
+
+}  // namespace
+
+nlohmann::json CliJsonFromLock(const nlohmann::json& answer) {
+  if (answer.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& item : answer) out.push_back(CliJsonFromLock(item));
+    return out;
+  }
+  if (!answer.is_object()) return answer;
+  nlohmann::json out = nlohmann::json::object();
+  for (auto it = answer.begin(); it != answer.end(); ++it) {
+    std::string key = LowerWords(it.key(), '_');
+    const nlohmann::json& v = it.value();
+    if (key == "ok" || key == "status" || key.rfind("next_", 0) == 0) continue;
+    if (key == "utc" && v.is_number_integer()) {
+      out["time"] = v.get<int64_t>() > 0 ? nlohmann::json(IsoTime(v.get<int64_t>(), true)) : nlohmann::json(nullptr);
+      continue;
+    }
+    if (key.rfind("local_", 0) == 0 && key.find("time") != std::string::npos && v.is_number_integer()) {
+      out[key] = IsoTime(v.get<int64_t>(), false);
+      continue;
+    }
+    if (v.is_string() && key != "user_name" && key != "credential_data" && key != "text" && key != "error") {
+      out[key] = LowerWords(v.get<std::string>(), '-');
+      continue;
+    }
+    out[key] = v.is_structured() ? CliJsonFromLock(v) : v;
+  }
+  return out;
 }
 
 void Output::Note(const std::string& text) {

@@ -47,6 +47,29 @@ class Output {
   bool finished_ = false;
 };
 
+// The CLI's JSON schema (docs/cli.md, "JSON output"): snake_case keys;
+// times as ISO-8601 UTC strings ("2026-11-24T08:00:00Z", null while
+// unknown), a lock's local times as ISO-8601 without a zone; durations as
+// numbers whose key names the unit (`_s`, `_ms`); enum values as lowercase
+// words joined by '-' ("week-day-schedule-user", "no-remote"); lists as
+// arrays of plain objects (no per-item ok/status); the document itself
+// carries "ok" and, on failure, "error".
+//
+// A Door Lock answer or event (dljson: Matter names in camelCase,
+// PascalCase enums, epoch seconds) in that schema: keys and enum values
+// converted, "utc" epoch seconds as "time", local_*_time epoch seconds as
+// local ISO-8601, and the answer's own ok/status and paging (next_*)
+// dropped. Free text (user_name) is kept as it is.
+nlohmann::json CliJsonFromLock(const nlohmann::json& answer);
+// "2026-11-24T08:00:00Z"; "unknown" for 0 or less (the lock's time unknown).
+std::string FormatUtc(int64_t utc);
+// FormatUtc for the JSON schema: null for 0 or less.
+nlohmann::json JsonUtc(int64_t utc);
+// "WeekDayScheduleUser" -> "week_day_schedule_user" (separator '_') or
+// "week-day-schedule-user" ('-'); "PIN" -> "pin", "userUniqueID" ->
+// "user_unique_id".
+std::string LowerWords(const std::string& name, char separator);
+
 // A spinner with a message on stderr while a slow step runs. Draws nothing
 // for the first `delay` and nothing at all when stderr is not a terminal;
 // erases its line when it ends.

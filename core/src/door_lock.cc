@@ -12,7 +12,10 @@ namespace {
 using internal::Reader;
 using internal::Writer;
 
-constexpr uint8_t kRecordVersion = 1;
+// Settings record: version 1 (issue 5); version 2 adds LEDSettings,
+// SoundVolume and the daylight-saving rule (DstOffset, DstStart, DstEnd).
+// Both load (a version-1 record with the new settings' defaults).
+constexpr uint8_t kRecordVersion = 2;
 constexpr uint8_t kOfflineBudgetVersion = 2;  // the leaky score (backoff.h)
 constexpr int64_t kMinValidUtc = 1577836800;  // 2020-01-01
 constexpr int64_t kMaxValidUtc = 4294967295;  // schedules hold uint32 seconds
@@ -41,6 +44,7 @@ DoorLock::DoorLock(const Hardware& hw, const MechanicsConfig& mechanics)
 // orderings hold (unlock reserve < critical <= low; the lockout cap at least
 // the base disable time). Stored settings are held to the same rules.
 static bool ValidSettings(const Settings& s) {
+  DstTransition unused;
   auto in_range = [](AttributeId id, int64_t v) {
     const AttributeInfo* a = FindAttribute(id);
     return a != nullptr && v >= a->min && v <= a->max;
@@ -56,6 +60,10 @@ static bool ValidSettings(const Settings& s) {
          in_range(AttributeId::kBatteryCriticalThreshold, s.battery_critical_percent) &&
          in_range(AttributeId::kUnlockReserveThreshold, s.unlock_reserve_percent) &&
          in_range(AttributeId::kUtcOffset, s.utc_offset_s) &&
+         in_range(AttributeId::kDstOffset, s.dst_save_s) && UnpackDstTransition(s.dst_start, unused) &&
+         UnpackDstTransition(s.dst_end, unused) &&
+         in_range(AttributeId::kLEDSettings, static_cast<uint8_t>(s.led_settings)) &&
+         in_range(AttributeId::kSoundVolume, static_cast<uint8_t>(s.sound_volume)) &&
          s.unlock_reserve_percent < s.battery_critical_percent &&
          s.battery_critical_percent <= s.battery_low_percent &&
          s.max_lockout_time_s >= s.user_code_temporary_disable_time_s;
@@ -90,7 +98,14 @@ Status DoorLock::LoadSettings() {
   s.battery_critical_percent = r.U8();
   s.unlock_reserve_percent = r.U8();
   s.utc_offset_s = static_cast<int32_t>(r.U32());
-  if (version != kRecordVersion || !r.done() || !ValidSettings(s)) {
+  if (version == kRecordVersion) {
+    s.led_settings = static_cast<LedSetting>(r.U8());
+    s.sound_volume = static_cast<SoundVolume>(r.U8());
+    s.dst_save_s = static_cast<int32_t>(r.U32());
+    s.dst_start = r.U32();
+    s.dst_end = r.U32();
+  }
+  if ((version != kRecordVersion && version != 1) || !r.done() || !ValidSettings(s)) {
     // Keep the safe defaults rather than a setting we cannot trust.
     ++dropped_records_;
     return Status::Ok();
@@ -119,6 +134,11 @@ Status DoorLock::PersistSettings(const Settings& s) {
   w.U8(s.battery_critical_percent);
   w.U8(s.unlock_reserve_percent);
   w.U32(static_cast<uint32_t>(s.utc_offset_s));
+  w.U8(static_cast<uint8_t>(s.led_settings));
+  w.U8(static_cast<uint8_t>(s.sound_volume));
+  w.U32(static_cast<uint32_t>(s.dst_save_s));
+  w.U32(static_cast<uint32_t>(s.dst_start));
+  w.U32(static_cast<uint32_t>(s.dst_end));
   return hw_.store.Write(MakeRecordKey(kRecordSettings, 0), w.written());
 }
 
@@ -255,6 +275,14 @@ Status DoorLock::FactoryReset() {
 
 // --- Time -----------------------------------------------------------------------------
 
+int32_t DoorLock::utc_offset_at(int64_t utc_s) const {
+  DstRule rule;
+  rule.save_s = settings_.dst_save_s;
+  if (!UnpackDstTransition(settings_.dst_start, rule.start) || !UnpackDstTransition(settings_.dst_end, rule.end))
+    return settings_.utc_offset_s;  // not reached: stored settings are validated
+  return UtcOffsetAt(utc_s, settings_.utc_offset_s, rule);
+}
+
 std::optional<int64_t> DoorLock::utc_now() const {
   if (!time_known_) return std::nullopt;
   return utc_anchor_s_ + static_cast<int64_t>((now_ms_ - mono_anchor_ms_) / 1000);
@@ -263,7 +291,7 @@ std::optional<int64_t> DoorLock::utc_now() const {
 std::optional<LocalTime> DoorLock::local_now() const {
   auto utc = utc_now();
   if (!utc) return std::nullopt;
-  return ToLocalTime(*utc, settings_.utc_offset_s);
+  return ToLocalTime(*utc, utc_offset_at(*utc));
 }
 
 Status DoorLock::SetUtcTime(int64_t utc_s, bool allow_backwards) {
@@ -316,8 +344,14 @@ void DoorLock::ApplyModeChange(OperationSource source) {
   if (mode == last_mode_) return;
   const OperatingMode old = last_mode_;
   last_mode_ = mode;
+  LockEvent e;
+  e.kind = EventKind::kOperatingModeChange;
+  e.source = source;
+  e.data_index = static_cast<uint16_t>(mode);
+  stamper_.Emit(e);
   Requester who;
   who.source = source;
+  who.detail = EventDetail::kPassageMode;  // the mode opened the door, not a person
   if (mode == OperatingMode::kPassage &&
       (bolt_ == BoltState::kLocked || bolt_ == BoltState::kNotFullyLocked || bolt_ == BoltState::kLocking)) {
     BeginMotion(MotionTarget::kUnlock, who);  // passage: the door is held open to anyone
@@ -384,7 +418,7 @@ void DoorLock::StartLockout(uint32_t level) {
   PersistLockout().IgnoreError();
   pending_ = PendingCredentials();
   EmitAlarm(AlarmCode::kWrongCodeEntryLimit);
-  hw_.indicator.Show(Signal::kLockedOut);
+  Indicate(Signal::kLockedOut);
 }
 
 void DoorLock::ReportAuthenticationFailure(OperationSource /*source*/) {
@@ -393,11 +427,51 @@ void DoorLock::ReportAuthenticationFailure(OperationSource /*source*/) {
   if (RecordAttempt()) CheckFailureLimit();
 }
 
+void DoorLock::RecordKeyRefused(OperationSource source, std::optional<CredentialRef> key, EventDetail why) {
+  now_ms();
+  // A token bucket on the monotonic clock: the budget refills while the
+  // lock runs, whatever its UTC clock says.
+  if (refusal_tokens_ < kKeyRefusalBurst) {
+    const uint64_t refills = (now_ms_ - refusal_refill_ms_) / kKeyRefusalRefillMs;
+    if (refills >= static_cast<uint64_t>(kKeyRefusalBurst - refusal_tokens_)) {
+      refusal_tokens_ = kKeyRefusalBurst;
+    } else {
+      refusal_tokens_ = static_cast<uint8_t>(refusal_tokens_ + refills);
+      refusal_refill_ms_ += refills * kKeyRefusalRefillMs;
+    }
+  }
+  if (refusal_tokens_ == 0) {
+    if (refusals_unrecorded_ < UINT16_MAX) ++refusals_unrecorded_;
+    return;
+  }
+  if (refusal_tokens_ == kKeyRefusalBurst) refusal_refill_ms_ = now_ms_;
+  --refusal_tokens_;
+  EmitKeyEvent(EventKind::kKeyRefused, source, key, why, refusals_unrecorded_);
+  refusals_unrecorded_ = 0;
+}
+
+void DoorLock::RecordAccessListChange(OperationSource source, std::optional<CredentialRef> key, uint16_t listed) {
+  now_ms();
+  EmitKeyEvent(EventKind::kAccessListChange, source, key, EventDetail::kNone, listed);
+}
+
+void DoorLock::EmitKeyEvent(EventKind kind, OperationSource source, std::optional<CredentialRef> key,
+                            EventDetail detail, uint16_t data_index) {
+  LockEvent e;
+  e.kind = kind;
+  e.source = source;
+  e.has_credential = key.has_value();
+  if (key) e.credential = *key;
+  e.detail = detail;
+  e.data_index = data_index;
+  stamper_.Emit(e);
+}
+
 // --- Decisions ------------------------------------------------------------------------------
 
 OperationResult DoorLock::Deny(LockOperationType op, const Requester& who, OperationError error, EventDetail detail) {
   EmitError(op, who, error, detail);
-  hw_.indicator.Show(detail == EventDetail::kLockedOut ? Signal::kLockedOut : Signal::kAccessDenied);
+  Indicate(detail == EventDetail::kLockedOut ? Signal::kLockedOut : Signal::kAccessDenied);
   OperationResult r;
   r.status = DlStatus::kFailure;
   r.error = error;
@@ -414,7 +488,7 @@ std::optional<OperationResult> DoorLock::CheckPower(MotionTarget target, const R
                             : power_.battery_percent <= settings_.unlock_reserve_percent;
   if (!refused) return std::nullopt;
   const EventDetail detail = lock ? EventDetail::kLockReserve : EventDetail::kUnlockReserve;
-  hw_.indicator.Show(Signal::kBatteryCritical);
+  Indicate(Signal::kBatteryCritical);
   EmitError(OpFor(lock, target == MotionTarget::kUnlatch), who, OperationError::kInsufficientBattery, detail);
   return OperationResult{DlStatus::kFailure, OperationError::kInsufficientBattery, detail};
 }
@@ -436,7 +510,7 @@ std::optional<OperationResult> DoorLock::AuthorizeUser(Requester& who, MotionTar
   if (u->type == UserType::kNonAccessUser) {
     // Recognised, recorded, never opens.
     EmitOperation(LockOperationType::kNonAccessUserEvent, who);
-    hw_.indicator.Show(Signal::kAccessDenied);
+    Indicate(Signal::kAccessDenied);
     return OperationResult{DlStatus::kFailure, OperationError::kRestricted, EventDetail::kNonAccessUser};
   }
   if (local && u->type == UserType::kRemoteOnlyUser)
@@ -475,7 +549,7 @@ std::optional<OperationResult> DoorLock::AuthorizeUser(Requester& who, MotionTar
     for (uint8_t i = 0; i < pending_.count; ++i) seen = seen || pending_.seen[i] == who.credential;
     if (!seen && pending_.count < 3) pending_.seen[pending_.count++] = who.credential;
     if (pending_.count < needed) {
-      hw_.indicator.Show(Signal::kMoreCredentialsNeeded);
+      Indicate(Signal::kMoreCredentialsNeeded);
       return OperationResult{DlStatus::kFailure, OperationError::kUnspecified, EventDetail::kCredentialPartial};
     }
     pending_ = PendingCredentials();
@@ -514,7 +588,7 @@ OperationResult DoorLock::Decide(Requester& who, MotionTarget target, bool local
     else RefundAttempt();
     return *refused;
   }
-  if (local) hw_.indicator.Show(Signal::kAccessGranted);
+  if (local) Indicate(Signal::kAccessGranted);
   // A valid credential: its own attempt is refunded (whether the battery
   // lets the door open or not), never the failures before it.
   RefundAttempt();
@@ -747,7 +821,7 @@ OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_
   if (!PersistOfflineBudget().ok()) return Deny(op, who, OperationError::kUnspecified, EventDetail::kOfflinePin);
 
   const OfflinePinCodec::Verdict v =
-      offline_.Check(digits, *utc, settings_.utc_offset_s, offline_table_, offline_erased_through_);
+      offline_.Check(digits, *utc, utc_offset_at(*utc), offline_table_, offline_erased_through_);
   auto refuse = [&](OperationError error, EventDetail detail) {
     BackoffState st{offline_score_, offline_level_, uint64_t{offline_leak_anchor_} * 1000};
     if (const uint32_t step = StepAfterFailure(kOfflineBackoff, st)) {
@@ -787,7 +861,7 @@ OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_
       ev.source = who.source;
       ev.detail = EventDetail::kOfflinePin;
       stamper_.Emit(ev);
-      hw_.indicator.Show(Signal::kAccessGranted);
+      Indicate(Signal::kAccessGranted);
       return OperationResult{};
     }
     case OfflinePinCodec::Outcome::kGrant: break;
@@ -819,7 +893,7 @@ OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_
   }
   who.has_credential = true;
   who.credential.type = CredentialType::kPin;
-  hw_.indicator.Show(Signal::kAccessGranted);
+  Indicate(Signal::kAccessGranted);
   return BeginMotion(target, who);
 }
 
@@ -904,6 +978,23 @@ OperationResult DoorLock::BeginMotion(MotionTarget target, const Requester& who)
       latch_release_ms_ = now_ms_ + mech_.unlatch_hold_ms;
       return OperationResult{};
     }
+  } else if (motion_.target == target) {
+    // Already travelling there: this request joins the motion and is
+    // recorded with it (a request never vanishes from the log).
+    if (motion_.joined_count < kMaxJoined) {
+      motion_.joined[motion_.joined_count++] = who;
+    } else {
+      EmitOperation(op, who);
+    }
+    return OperationResult{};
+  } else if (motion_.target != MotionTarget::kReleaseLatch) {
+    // Another end position takes the motor over: whoever asked for the
+    // motion given up is told so in the log.
+    const LockOperationType old_op =
+        OpFor(motion_.target == MotionTarget::kLock, motion_.target == MotionTarget::kUnlatch);
+    EmitError(old_op, motion_.who, OperationError::kUnspecified, EventDetail::kSuperseded);
+    for (uint8_t i = 0; i < motion_.joined_count; ++i)
+      EmitError(old_op, motion_.joined[i], OperationError::kUnspecified, EventDetail::kSuperseded);
   }
 
   relock_at_ms_ = 0;
@@ -931,24 +1022,32 @@ void DoorLock::DriveFor(MotionTarget target) {
 void DoorLock::FinishMotion(BoltState reached) {
   const MotionTarget target = motion_.target;
   const Requester who = motion_.who;
+  const Motion finished = motion_;
   motion_ = Motion();
+  // Those who joined the motion got what they asked for too.
+  const auto record_joined = [&](LockOperationType op) {
+    for (uint8_t i = 0; i < finished.joined_count; ++i) EmitOperation(op, finished.joined[i]);
+  };
   hw_.actuator.Drive(MotorCommand::kStop);
   bolt_ = reached;
   switch (target) {
     case MotionTarget::kLock:
       EmitOperation(LockOperationType::kLock, who);
-      hw_.indicator.Show(Signal::kLocked);
+      record_joined(LockOperationType::kLock);
+      Indicate(Signal::kLocked);
       relock_override_s_ = 0;
       break;
     case MotionTarget::kUnlock:
     case MotionTarget::kReleaseLatch:
       EmitOperation(LockOperationType::kUnlock, who);
-      hw_.indicator.Show(Signal::kUnlocked);
+      record_joined(LockOperationType::kUnlock);
+      Indicate(Signal::kUnlocked);
       ArmRelock(std::nullopt);
       break;
     case MotionTarget::kUnlatch:
       EmitOperation(LockOperationType::kUnlatch, who);
-      hw_.indicator.Show(Signal::kUnlocked);
+      record_joined(LockOperationType::kUnlatch);
+      Indicate(Signal::kUnlocked);
       latch_who_ = who;
       latch_release_ms_ = now_ms_ + mech_.unlatch_hold_ms;
       break;
@@ -964,6 +1063,7 @@ void DoorLock::LeavePrivacyFromInside() {
   // Unlocking from inside ends privacy mode (Matter's rule). If the store
   // refuses, privacy comes back after a restart: the occupant's side is safe.
   if (!SetConfiguredMode(OperatingMode::kNormal).ok()) settings_.operating_mode = OperatingMode::kNormal;
+  ApplyModeChange(OperationSource::kManual);
 }
 
 void DoorLock::MotorTimeout() {
@@ -974,15 +1074,17 @@ void DoorLock::MotorTimeout() {
     DriveFor(motion_.target);
     return;
   }
-  const Requester who = motion_.who;
+  const Motion jammed = motion_;
   const MotionTarget target = motion_.target;
   motion_ = Motion();
   hw_.actuator.Drive(MotorCommand::kStop);
   bolt_ = BoltState::kJammed;
-  EmitError(OpFor(target == MotionTarget::kLock, target == MotionTarget::kUnlatch), who, OperationError::kUnspecified,
-            EventDetail::kMotorJammed);
+  const LockOperationType op = OpFor(target == MotionTarget::kLock, target == MotionTarget::kUnlatch);
+  EmitError(op, jammed.who, OperationError::kUnspecified, EventDetail::kMotorJammed);
+  for (uint8_t i = 0; i < jammed.joined_count; ++i)
+    EmitError(op, jammed.joined[i], OperationError::kUnspecified, EventDetail::kMotorJammed);
   EmitAlarm(AlarmCode::kLockJammed);
-  hw_.indicator.Show(Signal::kJammed);
+  Indicate(Signal::kJammed);
 }
 
 void DoorLock::ArmRelock(std::optional<uint16_t> seconds) {
@@ -1083,6 +1185,7 @@ void DoorLock::HandleManual(ManualInput input) {
       } else if (bolt_ == BoltState::kLocked) {
         SetConfiguredMode(OperatingMode::kPrivacy).IgnoreError();
       }
+      ApplyModeChange(OperationSource::kManual);
       break;
     case ManualInput::kFactoryResetButton:
       if (reset_hook_ != nullptr) {
@@ -1098,7 +1201,7 @@ void DoorLock::HandleSensors(const SensorSnapshot& s) {
   HandlePower(s.power);
   if (s.escutcheon_removed && !tamper_) {
     EmitAlarm(AlarmCode::kFrontEsceutcheonRemoved);
-    hw_.indicator.Show(Signal::kAlarm);
+    Indicate(Signal::kAlarm);
   }
   tamper_ = s.escutcheon_removed;
   // The bolt first: a door that opens as the bolt retracts is not forced.
@@ -1164,7 +1267,7 @@ void DoorLock::HandleDoor(DoorContact c) {
       door_state_ = DoorState::kDoorForcedOpen;
       EmitDoor(door_state_);
       EmitAlarm(AlarmCode::kDoorForcedOpen);
-      hw_.indicator.Show(Signal::kAlarm);
+      Indicate(Signal::kAlarm);
     } else {
       door_state_ = DoorState::kDoorOpen;
       EmitDoor(door_state_);
@@ -1191,7 +1294,7 @@ void DoorLock::HandlePower(const PowerReading& p) {
     if (!low_reported_) {
       low_reported_ = true;
       EmitAlarm(AlarmCode::kBatteryLow);
-      hw_.indicator.Show(Signal::kBatteryLow);
+      Indicate(Signal::kBatteryLow);
     }
   } else if (p.battery_percent >= settings_.battery_low_percent + 5) {
     low_reported_ = false;  // hysteresis: a new battery re-arms the alarm
@@ -1200,7 +1303,7 @@ void DoorLock::HandlePower(const PowerReading& p) {
     if (!critical_reported_) {
       critical_reported_ = true;
       EmitAlarm(AlarmCode::kBatteryCritical);
-      hw_.indicator.Show(Signal::kBatteryCritical);
+      Indicate(Signal::kBatteryCritical);
     }
   } else if (p.battery_percent >= settings_.battery_critical_percent + 5) {
     critical_reported_ = false;
@@ -1235,7 +1338,7 @@ void DoorLock::HandleTimers() {
     door_state_ = DoorState::kDoorAjar;
     EmitDoor(door_state_);
     EmitAlarm(AlarmCode::kDoorAjar);
-    hw_.indicator.Show(Signal::kAlarm);
+    Indicate(Signal::kAlarm);
   }
 
   if (lockout_active_ && now_ms_ >= lockout_until_ms_) {
@@ -1320,6 +1423,16 @@ void DoorLock::EmitError(LockOperationType op, const Requester& who, OperationEr
   stamper_.Emit(e);
 }
 
+void DoorLock::Indicate(Signal signal) {
+  const bool alarm = signal == Signal::kAlarm || signal == Signal::kJammed || signal == Signal::kBatteryCritical;
+  const bool allowed = signal == Signal::kAccessGranted || signal == Signal::kUnlocked || signal == Signal::kLocked;
+  Feedback how;
+  how.led = alarm || settings_.led_settings == LedSetting::kAll ||
+            (settings_.led_settings == LedSetting::kNoneWhenAccessAllowed && !allowed);
+  how.volume = alarm && settings_.sound_volume == SoundVolume::kSilent ? SoundVolume::kHigh : settings_.sound_volume;
+  hw_.indicator.Show(signal, how);
+}
+
 void DoorLock::EmitAlarm(AlarmCode code) {
   LockEvent e;
   e.kind = EventKind::kDoorLockAlarm;
@@ -1372,6 +1485,11 @@ Result<int64_t> DoorLock::ReadAttribute(AttributeId id) const {
     case AttributeId::kBatteryCriticalThreshold: return int64_t{s.battery_critical_percent};
     case AttributeId::kUnlockReserveThreshold: return int64_t{s.unlock_reserve_percent};
     case AttributeId::kUtcOffset: return int64_t{s.utc_offset_s};
+    case AttributeId::kLEDSettings: return int64_t{static_cast<uint8_t>(s.led_settings)};
+    case AttributeId::kDstOffset: return int64_t{s.dst_save_s};
+    case AttributeId::kDstStart: return s.dst_start;
+    case AttributeId::kDstEnd: return s.dst_end;
+    case AttributeId::kSoundVolume: return int64_t{static_cast<uint8_t>(s.sound_volume)};
     case AttributeId::kBatteryPercent: return int64_t{power_.battery_percent};
     case AttributeId::kEmergencyPower: return int64_t{power_.emergency_power};
     case AttributeId::kBoltState: return static_cast<int64_t>(bolt_);
@@ -1413,12 +1531,18 @@ Status DoorLock::WriteAttribute(AttributeId id, int64_t value, OperationSource s
     case AttributeId::kBatteryCriticalThreshold: s.battery_critical_percent = static_cast<uint8_t>(value); break;
     case AttributeId::kUnlockReserveThreshold: s.unlock_reserve_percent = static_cast<uint8_t>(value); break;
     case AttributeId::kUtcOffset: s.utc_offset_s = static_cast<int32_t>(value); break;
+    case AttributeId::kLEDSettings: s.led_settings = static_cast<LedSetting>(value); break;
+    case AttributeId::kDstOffset: s.dst_save_s = static_cast<int32_t>(value); break;
+    case AttributeId::kDstStart: s.dst_start = value; break;
+    case AttributeId::kDstEnd: s.dst_end = value; break;
+    case AttributeId::kSoundVolume: s.sound_volume = static_cast<SoundVolume>(value); break;
     default: return StatusCode::kInvalidArgument;
   }
   // Ranges and orderings (thresholds, lockout cap) hold for the whole set.
   if (!ValidSettings(s)) return StatusCode::kInvalidArgument;
   if (!PersistSettings(s).ok()) return StatusCode::kUnavailable;
-  const bool zone_moved = s.utc_offset_s != settings_.utc_offset_s;
+  const bool zone_moved = s.utc_offset_s != settings_.utc_offset_s || s.dst_save_s != settings_.dst_save_s ||
+                          s.dst_start != settings_.dst_start || s.dst_end != settings_.dst_end;
   settings_ = s;
   if (zone_moved) {
     LockEvent ev;
@@ -1429,7 +1553,7 @@ Status DoorLock::WriteAttribute(AttributeId id, int64_t value, OperationSource s
     ev.detail = EventDetail::kUtcOffsetChanged;
     stamper_.Emit(ev);
   }
-  ApplyModeChange(OperationSource::kRemote);
+  ApplyModeChange(source == OperationSource::kUnspecified ? OperationSource::kRemote : source);
   return Status::Ok();
 }
 

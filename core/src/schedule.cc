@@ -25,6 +25,50 @@ CivilDate CivilFromDays(int64_t z) {
   return CivilDate{static_cast<int32_t>(yoe + era * 400 + (m <= 2)), static_cast<uint8_t>(m), static_cast<uint8_t>(d)};
 }
 
+int64_t PackDstTransition(const DstTransition& t) {
+  if (t.month == 0) return 0;
+  return int64_t{t.month} * 1'000'000 + int64_t{t.week} * 100'000 + int64_t{t.weekday} * 10'000 + t.minute;
+}
+
+bool UnpackDstTransition(int64_t v, DstTransition& out) {
+  out = DstTransition();
+  if (v == 0) return true;
+  if (v < 0) return false;
+  const int64_t month = v / 1'000'000, week = v / 100'000 % 10, weekday = v / 10'000 % 10, minute = v % 10'000;
+  if (month < 1 || month > 12 || week < 1 || week > 5 || weekday > 6 || minute > 1439) return false;
+  out = DstTransition{static_cast<uint8_t>(month), static_cast<uint8_t>(week), static_cast<uint8_t>(weekday),
+                      static_cast<uint16_t>(minute)};
+  return true;
+}
+
+namespace {
+
+// Local seconds since 1970 of a transition in `year`.
+int64_t TransitionLocal(int32_t year, const DstTransition& t) {
+  static constexpr uint8_t kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  const int days_in_month = kDays[t.month - 1] + (t.month == 2 && leap ? 1 : 0);
+  const int64_t first = DaysFromCivil(year, t.month, 1);
+  int64_t first_wd = (first + 4) % 7;  // 1970-01-01 was a Thursday
+  if (first_wd < 0) first_wd += 7;
+  int day = 1 + static_cast<int>((t.weekday - first_wd + 7) % 7) + (t.week - 1) * 7;
+  while (day > days_in_month) day -= 7;  // week 5: the last one
+  return (first + day - 1) * 86400 + int64_t{t.minute} * 60;
+}
+
+}  // namespace
+
+int32_t UtcOffsetAt(int64_t utc_s, int32_t std_offset_s, const DstRule& rule) {
+  if (rule.save_s == 0 || rule.start.month == 0 || rule.end.month == 0) return std_offset_s;
+  int64_t days = (utc_s + std_offset_s) / 86400;
+  if ((utc_s + std_offset_s) % 86400 < 0) --days;
+  const int32_t year = CivilFromDays(days).year;
+  const int64_t start = TransitionLocal(year, rule.start) - std_offset_s;              // in standard time
+  const int64_t end = TransitionLocal(year, rule.end) - std_offset_s - rule.save_s;    // in daylight time
+  const bool in_dst = start < end ? (utc_s >= start && utc_s < end) : !(utc_s >= end && utc_s < start);
+  return std_offset_s + (in_dst ? rule.save_s : 0);
+}
+
 LocalTime ToLocalTime(int64_t utc_s, int32_t utc_offset_s) {
   LocalTime t;
   t.epoch_s = utc_s + utc_offset_s;

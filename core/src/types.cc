@@ -50,6 +50,9 @@ const char* EventKindName(EventKind k) {
     case EventKind::kLockUserChange: return "LockUserChange";
     case EventKind::kDoorStateChange: return "DoorStateChange";
     case EventKind::kDoorLockAlarm: return "DoorLockAlarm";
+    case EventKind::kOperatingModeChange: return "OperatingModeChange";
+    case EventKind::kAccessListChange: return "AccessListChange";
+    case EventKind::kKeyRefused: return "KeyRefused";
   }
   return "Unknown";
 }

@@ -10,11 +10,6 @@ class AccessTest : public LockTest {
     LockTest::SetUp();
     EnsureLocked();
   }
-  void Relock() {
-    sim_.Run(3000);
-    if (!Locked()) EnsureLocked();
-    events().clear();
-  }
   OperationError LastError() {
     auto* e = Last(EventKind::kLockOperationError);
     return e ? e->error : OperationError::kUnspecified;

@@ -353,3 +353,159 @@ TEST_F(DoorLockTest, NextDeadlineTracksPendingTimers) {
 
 }  // namespace
 }  // namespace mortise::core::testing
+
+// --- Records of issue 12 item 11 ------------------------------------------------------------------
+
+namespace mortise::core::testing {
+namespace {
+
+RemoteOperation KeyOp(uint16_t key_index) {
+  RemoteOperation op;
+  op.source = OperationSource::kProprietaryRemote;
+  op.key = CredentialRef{CredentialType::kAliroEvictableEndpointKey, key_index};
+  return op;
+}
+
+TEST_F(DoorLockTest, QuickRequestsJoiningOneMotionAreEachRecorded) {
+  EnsureLocked();
+  // Five unlocks while the motor is still travelling (a 5-use key spent in
+  // a few hundred milliseconds): five uses, so five records, not one.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(lock().UnlockDoor(KeyOp(1)).ok());
+    sim_.Run(50);
+  }
+  sim_.Run(1500);
+  EXPECT_TRUE(Open());
+  EXPECT_EQ(Count(EventKind::kLockOperation), 5u);
+  for (const LockEvent& e : events()) {
+    if (e.kind != EventKind::kLockOperation) continue;
+    EXPECT_EQ(e.operation, LockOperationType::kUnlock);
+    EXPECT_EQ(e.credential.index, 1);
+  }
+}
+
+TEST_F(DoorLockTest, ARequestTakenOverByTheOtherPositionIsRecordedAsNotCompleted) {
+  EnsureLocked();
+  ASSERT_TRUE(lock().UnlockDoor(KeyOp(1)).ok());
+  sim_.Run(50);
+  ASSERT_TRUE(lock().LockDoor(KeyOp(2)).ok());
+  sim_.Run(1500);
+  EXPECT_TRUE(Locked());
+  const LockEvent* e = Last(EventKind::kLockOperationError);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->detail, EventDetail::kSuperseded);
+  EXPECT_EQ(e->operation, LockOperationType::kUnlock);
+  EXPECT_EQ(e->credential.index, 1);
+}
+
+TEST_F(DoorLockTest, ModeChangesAreLoggedAndPassageSaysItOpenedTheDoor) {
+  EnsureLocked();
+  ASSERT_TRUE(lock()
+                  .WriteAttribute(AttributeId::kOperatingMode, static_cast<int64_t>(OperatingMode::kPassage),
+                                  OperationSource::kProprietaryRemote)
+                  .ok());
+  sim_.Run(1500);
+  const LockEvent* mode = Last(EventKind::kOperatingModeChange);
+  ASSERT_NE(mode, nullptr);
+  EXPECT_EQ(mode->data_index, static_cast<uint16_t>(OperatingMode::kPassage));
+  EXPECT_EQ(mode->source, OperationSource::kProprietaryRemote);
+  const LockEvent* open = Last(EventKind::kLockOperation);
+  ASSERT_NE(open, nullptr);
+  EXPECT_EQ(open->operation, LockOperationType::kUnlock);
+  EXPECT_EQ(open->detail, EventDetail::kPassageMode);
+  // Writing the same mode again changes nothing and logs nothing.
+  const size_t before = Count(EventKind::kOperatingModeChange);
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kOperatingMode, static_cast<int64_t>(OperatingMode::kPassage)).ok());
+  EXPECT_EQ(Count(EventKind::kOperatingModeChange), before);
+}
+
+TEST_F(DoorLockTest, A02_RefusedKeysAreRecordedAtABoundedRateSoACopiedKeyCannotFloodTheLog) {
+  events().clear();
+  // A copied, revoked key replayed 100 times in a burst: the burst's first
+  // kKeyRefusalBurst refusals are recorded, the rest only counted.
+  for (int i = 0; i < 100; ++i)
+    lock().RecordKeyRefused(OperationSource::kProprietaryRemote, std::nullopt, EventDetail::kKeyRevoked);
+  EXPECT_EQ(Count(EventKind::kKeyRefused), DoorLock::kKeyRefusalBurst);
+  // One record per refill period after that, saying how many were not recorded.
+  sim_.Run(DoorLock::kKeyRefusalRefillMs);
+  for (int i = 0; i < 100; ++i)
+    lock().RecordKeyRefused(OperationSource::kProprietaryRemote, std::nullopt, EventDetail::kKeyRevoked);
+  EXPECT_EQ(Count(EventKind::kKeyRefused), DoorLock::kKeyRefusalBurst + 1u);
+  const LockEvent* e = Last(EventKind::kKeyRefused);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->data_index, 100 - DoorLock::kKeyRefusalBurst);
+  EXPECT_EQ(e->detail, EventDetail::kKeyRevoked);
+  // An hour of flooding costs at most burst + 60 records.
+  for (int minute = 0; minute < 60; ++minute) {
+    sim_.Run(DoorLock::kKeyRefusalRefillMs);
+    for (int i = 0; i < 50; ++i)
+      lock().RecordKeyRefused(OperationSource::kRemote, std::nullopt, EventDetail::kKeyNotIssued);
+  }
+  EXPECT_LE(Count(EventKind::kKeyRefused), DoorLock::kKeyRefusalBurst + 61u);
+  // Refusals never count as wrong codes: the keypad is not locked out.
+  EXPECT_FALSE(lock().locked_out());
+}
+
+}  // namespace
+}  // namespace mortise::core::testing
+
+// --- Sound and LED (issue 12 item 16) --------------------------------------------------------------
+
+namespace mortise::core::testing {
+namespace {
+
+TEST_F(DoorLockTest, SoundAndLedSettingsShapeEverySignalButNeverSilenceAnAlarm) {
+  const uint16_t user = AddPinUser("314159");
+  (void)user;
+  EnsureLocked();
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kSoundVolume, static_cast<int64_t>(SoundVolume::kSilent)).ok());
+  ASSERT_TRUE(
+      lock().WriteAttribute(AttributeId::kLEDSettings, static_cast<int64_t>(LedSetting::kNoneWhenAccessAllowed)).ok());
+  EXPECT_EQ(lock().WriteAttribute(AttributeId::kSoundVolume, 4).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(lock().WriteAttribute(AttributeId::kLEDSettings, 3).code(), StatusCode::kInvalidArgument);
+  auto& ind = sim_.indicator();
+  ind.signals.clear();
+  ind.feedback.clear();
+  Type("314159");
+  ASSERT_FALSE(ind.signals.empty());
+  EXPECT_EQ(ind.signals.front(), Signal::kAccessGranted);
+  EXPECT_FALSE(ind.feedback.front().led);  // no light when access is allowed
+  EXPECT_EQ(ind.feedback.front().volume, SoundVolume::kSilent);
+  ind.signals.clear();
+  ind.feedback.clear();
+  Type("999999");
+  ASSERT_FALSE(ind.signals.empty());
+  EXPECT_EQ(ind.signals.back(), Signal::kAccessDenied);
+  EXPECT_TRUE(ind.feedback.back().led);  // a denial still lights
+  // A jam is an alarm: lit and heard even on a silent lock.
+  sim_.mechanics().JamForever(true);
+  ASSERT_TRUE(lock().LockDoor(Phone()).ok());
+  sim_.Run(20'000);
+  ASSERT_EQ(ind.signals.back(), Signal::kJammed);
+  EXPECT_TRUE(ind.feedback.back().led);
+  EXPECT_EQ(ind.feedback.back().volume, SoundVolume::kHigh);
+  // Kept across a restart.
+  sim::SimLock rebooted(&sim_.store(), 23);
+  ASSERT_TRUE(rebooted.Start().ok());
+  EXPECT_EQ(*rebooted.lock().ReadAttribute(AttributeId::kSoundVolume), 0);
+  EXPECT_EQ(*rebooted.lock().ReadAttribute(AttributeId::kLEDSettings), 1);
+}
+
+TEST_F(DoorLockTest, SettingsStoredByTheFirstFormatStillLoad) {
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kAutoRelockTime, 77).ok());
+  uint8_t buf[kMaxRecordSize];
+  auto n = sim_.store().Read(MakeRecordKey(kRecordSettings, 0), buf);
+  ASSERT_TRUE(n.ok());
+  // Version 1: the same record without the last 14 bytes (LED, sound,
+  // DstOffset, DstStart, DstEnd).
+  buf[0] = 1;
+  ASSERT_TRUE(sim_.store().Write(MakeRecordKey(kRecordSettings, 0), std::span<const uint8_t>(buf, *n - 14)).ok());
+  sim::SimLock rebooted(&sim_.store(), 24);
+  ASSERT_TRUE(rebooted.Start().ok());
+  EXPECT_EQ(rebooted.lock().dropped_records(), 0u);
+  EXPECT_EQ(*rebooted.lock().ReadAttribute(AttributeId::kAutoRelockTime), 77);
+  EXPECT_EQ(*rebooted.lock().ReadAttribute(AttributeId::kSoundVolume), static_cast<int64_t>(SoundVolume::kMedium));
+}
+
+}  // namespace
+}  // namespace mortise::core::testing

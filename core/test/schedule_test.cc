@@ -97,3 +97,90 @@ TEST(CheckSchedules, TypeRulesAndFailClosedWithoutTime) {
 
 }  // namespace
 }  // namespace mortise::core::testing
+
+// --- Daylight saving as a rule the lock applies offline (issue 12 item 16) ---------------------------
+
+namespace mortise::core::testing {
+namespace {
+
+// Central Europe, POSIX "CET-1CEST,M3.5.0,M10.5.0/3".
+DstRule Cest() {
+  DstRule r;
+  r.save_s = 3600;
+  EXPECT_TRUE(UnpackDstTransition(3'500'120, r.start));  // last Sunday of March, 02:00
+  EXPECT_TRUE(UnpackDstTransition(10'500'180, r.end));   // last Sunday of October, 03:00
+  return r;
+}
+
+TEST(DaylightSaving, CentralEuropeSwitchesAtOneUtcOnTheLastSundays) {
+  const DstRule r = Cest();
+  // 2026: 29 March and 25 October, both at 01:00 UTC.
+  EXPECT_EQ(UtcOffsetAt(Utc(2026, 3, 29, 0, 59), 3600, r), 3600);
+  EXPECT_EQ(UtcOffsetAt(Utc(2026, 3, 29, 1, 0), 3600, r), 7200);
+  EXPECT_EQ(UtcOffsetAt(Utc(2026, 7, 1), 3600, r), 7200);
+  EXPECT_EQ(UtcOffsetAt(Utc(2026, 10, 25, 0, 59), 3600, r), 7200);
+  EXPECT_EQ(UtcOffsetAt(Utc(2026, 10, 25, 1, 0), 3600, r), 3600);
+  EXPECT_EQ(UtcOffsetAt(Utc(2026, 12, 24), 3600, r), 3600);
+  // Every year by itself: 2027's last Sunday of March is the 28th.
+  EXPECT_EQ(UtcOffsetAt(Utc(2027, 3, 28, 0, 59), 3600, r), 3600);
+  EXPECT_EQ(UtcOffsetAt(Utc(2027, 3, 28, 1, 0), 3600, r), 7200);
+  // No rule, or no saving: the standard offset.
+  EXPECT_EQ(UtcOffsetAt(Utc(2026, 7, 1), 3600, DstRule()), 3600);
+}
+
+TEST(DaylightSaving, SouthernRulesSaveOverTheNewYear) {
+  // Sydney, "AEST-10AEDT,M10.1.0,M4.1.0/3".
+  DstRule r;
+  r.save_s = 3600;
+  ASSERT_TRUE(UnpackDstTransition(10'100'120, r.start));
+  ASSERT_TRUE(UnpackDstTransition(4'100'180, r.end));
+  EXPECT_EQ(UtcOffsetAt(Utc(2026, 1, 15), 36000, r), 39600);
+  EXPECT_EQ(UtcOffsetAt(Utc(2026, 4, 4, 15, 59), 36000, r), 39600);  // 5 April 02:59 AEDT
+  EXPECT_EQ(UtcOffsetAt(Utc(2026, 4, 4, 16, 0), 36000, r), 36000);   // 03:00 AEDT -> 02:00 AEST
+  EXPECT_EQ(UtcOffsetAt(Utc(2026, 7, 1), 36000, r), 36000);
+  EXPECT_EQ(UtcOffsetAt(Utc(2026, 10, 3, 15, 59), 36000, r), 36000);  // 4 October 01:59 AEST
+  EXPECT_EQ(UtcOffsetAt(Utc(2026, 10, 3, 16, 0), 36000, r), 39600);
+}
+
+TEST(DaylightSaving, MalformedTransitionsAreRefused) {
+  DstTransition t;
+  EXPECT_TRUE(UnpackDstTransition(0, t));
+  EXPECT_EQ(t.month, 0);
+  for (int64_t bad : {int64_t{-1}, int64_t{13'100'000}, int64_t{3'600'000}, int64_t{3'070'000}, int64_t{3'501'440},
+                      int64_t{3'000'120}})
+    EXPECT_FALSE(UnpackDstTransition(bad, t)) << bad;
+  EXPECT_EQ(PackDstTransition(DstTransition{3, 5, 0, 120}), 3'500'120);
+}
+
+class DaylightSavingLock : public LockTest {};
+
+TEST_F(DaylightSavingLock, SchedulesFollowSummerTimeWithNoNetwork) {
+  EnsureLocked();
+  const uint16_t u = AddPinUser("111111", UserType::kWeekDayScheduleUser);
+  ASSERT_EQ(db().SetWeekDaySchedule(1, u, WeekDaySchedule{0x7F, 8, 0, 9, 0}, Actor{}), DlStatus::kSuccess);
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kUtcOffset, 3600).ok());
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kDstStart, 3'500'120).ok());
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kDstEnd, 10'500'180).ok());
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kDstOffset, 3600).ok());
+  EXPECT_EQ(lock().WriteAttribute(AttributeId::kDstStart, 3'000'120).code(), StatusCode::kInvalidArgument);
+  // 1 July 06:30 UTC is 08:30 in Berlin (CEST): inside 08:00-09:00.
+  ASSERT_TRUE(lock().SetUtcTime(Utc(2027, 7, 1, 6, 30), false).ok());
+  Type("111111");
+  EXPECT_TRUE(Open());
+  // 1 December 07:30 UTC is 08:30 CET: also inside; 06:30 UTC (07:30) is not.
+  Relock();
+  ASSERT_TRUE(lock().SetUtcTime(Utc(2027, 12, 1, 7, 30), false).ok());
+  Type("111111");
+  EXPECT_TRUE(Open());
+  Relock();
+  ASSERT_TRUE(lock().SetUtcTime(Utc(2027, 12, 2, 6, 30), false).ok());
+  Type("111111");
+  EXPECT_TRUE(Locked());
+  // The rule is stored: a restart keeps it.
+  sim::SimLock rebooted(&sim_.store(), 31);
+  ASSERT_TRUE(rebooted.Start().ok());
+  EXPECT_EQ(rebooted.lock().utc_offset_at(Utc(2027, 7, 1)), 7200);
+}
+
+}  // namespace
+}  // namespace mortise::core::testing

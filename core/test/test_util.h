@@ -75,6 +75,13 @@ class LockTest : public ::testing::Test {
     events().clear();
   }
 
+  // Lets a motion end, relocks if needed and clears events.
+  void Relock() {
+    sim_.Run(3000);
+    if (!Locked()) EnsureLocked();
+    events().clear();
+  }
+
   size_t Count(EventKind kind) {
     return std::count_if(events().begin(), events().end(), [&](const LockEvent& e) { return e.kind == kind; });
   }

@@ -128,7 +128,10 @@ inline const EnumNames<EventDetail> kDetail{
      {EventDetail::kPrivacyButton, "PrivacyButton"}, {EventDetail::kEmergencyPower, "EmergencyPower"},
      {EventDetail::kLockReserve, "LockReserve"}, {EventDetail::kUnlockReserve, "UnlockReserve"},
      {EventDetail::kNonAccessUser, "NonAccessUser"}, {EventDetail::kOfflinePin, "OfflinePin"},
-     {EventDetail::kUtcOffsetChanged, "UtcOffsetChanged"}}};
+     {EventDetail::kUtcOffsetChanged, "UtcOffsetChanged"}, {EventDetail::kPassageMode, "PassageMode"},
+     {EventDetail::kSuperseded, "Superseded"}, {EventDetail::kKeyRevoked, "KeyRevoked"},
+     {EventDetail::kKeyNotValidNow, "KeyNotValidNow"}, {EventDetail::kKeyUsesSpent, "KeyUsesSpent"},
+     {EventDetail::kKeyNotIssued, "KeyNotIssued"}}};
 
 // Interaction Model statuses a Matter server answers with when it refuses a
 // request before the cluster sees it (Matter Core specification, "Status

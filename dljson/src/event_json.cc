@@ -38,6 +38,21 @@ json EventToJson(const LockEvent& e) {
       // Codes 0x80 and up are Mortise's power alarms, not Matter AlarmCodeEnum values.
       if (static_cast<uint8_t>(e.alarm) >= 0x80) out["mortiseExtension"] = true;
       break;
+    // Mortise's own kinds (core/event.h): not Matter events.
+    case EventKind::kOperatingModeChange:
+      out["operatingMode"] = kOperatingMode.Name(static_cast<OperatingMode>(e.data_index));
+      out["operationSource"] = kSource.Name(e.source);
+      out["mortiseExtension"] = true;
+      break;
+    case EventKind::kAccessListChange:
+    case EventKind::kKeyRefused:
+      out["operationSource"] = kSource.Name(e.source);
+      out["credentials"] = e.has_credential ? json::array({json{{"credentialType", kCredentialType.Name(e.credential.type)},
+                                                                {"credentialIndex", e.credential.index}}})
+                                            : json(nullptr);
+      out[e.kind == EventKind::kKeyRefused ? "unrecordedBefore" : "keysListed"] = e.data_index;
+      out["mortiseExtension"] = true;
+      break;
   }
   if (e.detail != EventDetail::kNone) out["detail"] = kDetail.Name(e.detail);
   return out;

@@ -122,8 +122,25 @@ std::string ControlHandler::HandleLine(std::string_view line) {
     if (line.size() > kMaxControlLine) {
       resp = json{{"ok", false}, {"error", "request line too long"}};
     } else {
-      json req = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+      // A key given twice is refused: which of its values would count is
+      // not what whoever wrote the line can know (the parser keeps the last).
+      std::vector<std::set<std::string>> keys;
+      std::string duplicate;
+      const json::parser_callback_t note_keys = [&](int, json::parse_event_t event, json& parsed) {
+        if (event == json::parse_event_t::object_start) {
+          keys.emplace_back();
+        } else if (event == json::parse_event_t::object_end) {
+          if (!keys.empty()) keys.pop_back();
+        } else if (event == json::parse_event_t::key && !keys.empty() && parsed.is_string() &&
+                   !keys.back().insert(parsed.get<std::string>()).second && duplicate.empty()) {
+          duplicate = parsed.get<std::string>();
+        }
+        return true;
+      };
+      json req = json::parse(line.begin(), line.end(), note_keys, /*allow_exceptions=*/false);
       if (req.is_discarded()) resp = json{{"ok", false}, {"error", "malformed JSON: expected one object per line"}};
+      else if (!duplicate.empty())
+        resp = json{{"ok", false}, {"error", "the key \"" + duplicate + "\" is given twice; give each key once"}};
       else resp = Handle(req);
     }
   } catch (const std::exception& e) {
@@ -153,7 +170,12 @@ json ControlHandler::StatusJson() {
   j["escutcheonRemoved"] = sim_.escutcheon_removed();
   json recent = json::array();
   const auto& shown = sim_.ring_indicator().recent();
-  for (const auto& s : shown) recent.push_back(json{{"signal", SignalName(s.signal)}, {"atMs", s.at_ms}});
+  static constexpr const char* kVolume[] = {"silent", "low", "high", "medium"};
+  for (const auto& s : shown)
+    recent.push_back(json{{"signal", SignalName(s.signal)},
+                          {"atMs", s.at_ms},
+                          {"led", s.how.led},
+                          {"sound", kVolume[static_cast<uint8_t>(s.how.volume) & 3]}});
   j["indicator"] = json{{"last", shown.empty() ? json(nullptr) : json(SignalName(shown.back().signal))},
                         {"recent", recent}};
   j["operatingMode"] = OperatingModeName(lock_.effective_mode());
@@ -177,6 +199,7 @@ json ControlHandler::StatusJson() {
   j["monotonicMs"] = now;
   const auto utc = lock_.utc_now();
   j["utc"] = utc ? json(*utc) : json(nullptr);
+  j["utcOffsetS"] = utc ? lock_.utc_offset_at(*utc) : lock_.settings().utc_offset_s;  // daylight saving included
   json events = json::array();
   for (const auto& e : history_.Recent(8)) events.push_back(EntryToJson(e));
   j["events"] = events;

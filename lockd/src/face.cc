@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <sstream>
 
 #include "mortise/termqr/termqr.h"
@@ -197,6 +198,25 @@ void Face::HandleKey(char key) {
   }
 }
 
+std::string FaceTime(const json& st) {
+  if (!st["utc"].is_number_integer()) return "unknown (not set)";
+  const int64_t utc = st["utc"].get<int64_t>();
+  const int64_t offset = st.value("utcOffsetS", int64_t{0});
+  auto format = [](int64_t seconds, const char* pattern) {
+    const std::time_t t = static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[40];
+    std::strftime(buf, sizeof(buf), pattern, &tm);
+    return std::string(buf);
+  };
+  const int64_t a = offset < 0 ? -offset : offset;
+  char zone[24];
+  std::snprintf(zone, sizeof(zone), "UTC%c%02lld:%02lld", offset < 0 ? '-' : '+', static_cast<long long>(a / 3600),
+                static_cast<long long>(a % 3600 / 60));
+  return format(utc + offset, "%Y-%m-%d %H:%M:%S") + " local (" + zone + "; " + format(utc, "%H:%M:%SZ") + ")";
+}
+
 std::string Face::Render(const json& st) {
   std::ostringstream o;
   auto yes = [](bool b) { return b ? "yes" : "no"; };
@@ -216,8 +236,7 @@ std::string Face::Render(const json& st) {
   std::string led = st["indicator"]["last"].is_string() ? st["indicator"]["last"].get<std::string>() : "-";
   o << "  Indicator  " << led << "\n";
   o << "  Keypad     " << std::string(st.value("keypadEntry", size_t{0}), '*') << "_\n";
-  o << "  Time       " << (st["utc"].is_number() ? std::to_string(st["utc"].get<int64_t>()) + " UTC" : "unknown (not set)")
-    << "   monotonic " << st.value("monotonicMs", uint64_t{0}) << " ms (" << st.value("clock", std::string()) << ")\n";
+  o << "  Time       " << FaceTime(st) << "   monotonic " << st.value("monotonicMs", uint64_t{0}) << " ms (" << st.value("clock", std::string()) << ")\n";
   o << "  Claimed    " << yes(st.value("claimed", false));
   if (!st.value("claimed", false)) o << "   claim window " << (st.value("claimWindowOpen", false) ? "open" : "closed");
   o << "\n";

@@ -18,6 +18,12 @@
 
 namespace mortise::lockd {
 
+// The lock's time as the face shows it: local date and time in the offset
+// in force (status "utcOffsetS", daylight saving included) and the UTC time,
+// "2026-07-01 08:30:00 local (UTC+02:00; 06:30:00Z)"; "unknown (not set)"
+// while the lock's time is unknown. Never raw epoch seconds.
+std::string FaceTime(const nlohmann::json& status);
+
 class Face {
  public:
   // `log_lines` returns the last log lines to show (may be empty).

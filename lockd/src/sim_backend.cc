@@ -2,8 +2,8 @@
 
 namespace mortise::lockd {
 
-void RingIndicator::Show(core::Signal s) {
-  recent_.push_back(Shown{s, clock_.MonotonicMs()});
+void RingIndicator::Show(core::Signal s, const core::Feedback& how) {
+  recent_.push_back(Shown{s, clock_.MonotonicMs(), how});
   if (recent_.size() > kKept) recent_.pop_front();
   ++count_;
 }

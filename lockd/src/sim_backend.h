@@ -24,9 +24,10 @@ class RingIndicator final : public core::Indicator {
   struct Shown {
     core::Signal signal;
     uint64_t at_ms;
+    core::Feedback how;
   };
   explicit RingIndicator(core::Clock& clock) : clock_(clock) {}
-  void Show(core::Signal s) override;
+  void Show(core::Signal s, const core::Feedback& how) override;
   const std::deque<Shown>& recent() const { return recent_; }
   uint64_t count() const { return count_; }
 

@@ -100,6 +100,9 @@ TEST_F(lockdControl, MalformedLinesAreRefused) {
   ExpectRefused(R"({"cmd":"open_sesame"})", "unknown command");
   ExpectRefused(R"({"cmd":"status","extra":1})", "unknown field");
   ExpectRefused(std::string(kMaxControlLine + 1, ' '), "too long");
+  // A key twice: refused, whatever the values (nothing is done).
+  ExpectRefused(R"({"cmd":"battery","percent":15,"percent":90})", "the key \"percent\" is given twice");
+  ExpectRefused(R"({"cmd":"advance","cmd":"factory_reset"})", "the key \"cmd\" is given twice");
   ExpectRefused("{\"cmd\":\"keypad\",\"keys\":\"\xff\xfe\"}");
 }
 
@@ -283,6 +286,21 @@ TEST_F(lockdControl, FaceKeysAreControlRequests) {
   for (char key : std::string("0123456789*#cfkthobexr"))
     EXPECT_EQ(Ask(face.RequestForKey(key, Ask(R"({"cmd":"status"})")))["ok"], true) << key;
   EXPECT_FALSE(quit);
+}
+
+}  // namespace
+}  // namespace mortise::lockd
+
+namespace mortise::lockd {
+namespace {
+
+TEST(lockdFace, TheLocksTimeIsShownAsLocalTimeNeverEpochSeconds) {
+  // 2026-07-01T06:30:00Z in Berlin's summer time.
+  EXPECT_EQ(FaceTime(nlohmann::json{{"utc", 1782887400}, {"utcOffsetS", 7200}}),
+            "2026-07-01 08:30:00 local (UTC+02:00; 06:30:00Z)");
+  EXPECT_EQ(FaceTime(nlohmann::json{{"utc", 1782887400}, {"utcOffsetS", -16200}}),
+            "2026-07-01 02:00:00 local (UTC-04:30; 06:30:00Z)");
+  EXPECT_EQ(FaceTime(nlohmann::json{{"utc", nullptr}}), "unknown (not set)");
 }
 
 }  // namespace

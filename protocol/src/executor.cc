@@ -17,12 +17,28 @@ bool CountsAUse(Command command) {
 
 }  // namespace
 
+std::optional<core::EventDetail> KeyRefusalDetail(StatusCode code) {
+  switch (code) {
+    case StatusCode::kPermissionDenied: return core::EventDetail::kKeyRevoked;
+    case StatusCode::kOutOfRange: return core::EventDetail::kKeyNotValidNow;
+    case StatusCode::kResourceExhausted: return core::EventDetail::kKeyUsesSpent;
+    case StatusCode::kFailedPrecondition: return core::EventDetail::kTimeUnknown;
+    case StatusCode::kUnauthenticated: return core::EventDetail::kKeyNotIssued;
+    default: return std::nullopt;
+  }
+}
+
 CommandResponse CommandExecutor::Run(const VerifiedKey& key, const CommandRequest& request,
                                      core::OperationSource source) {
   CommandResponse r;
   // The key is checked again now: a revocation, an expiry or a schedule
   // boundary since the handshake applies to this command.
   Status s = authority.Recheck(key, lock);
+  if (!s.ok()) {
+    if (std::optional<core::EventDetail> why = KeyRefusalDetail(s.code())) {
+      lock.RecordKeyRefused(source, key.key_index != kNoKeyIndex ? std::optional(KeyCredential(key)) : std::nullopt, *why);
+    }
+  }
   Command effective = request.command;
   std::optional<ManagementCommand> decoded;
   if (s.ok() && request.command == Command::kManagement) {
@@ -73,6 +89,8 @@ CommandResponse CommandExecutor::Run(const VerifiedKey& key, const CommandReques
   if (CountsAUse(effective)) {
     const Status use = authority.ConsumeUse(attributed, lock.utc_now());
     if (!use.ok()) {
+      if (use.code() == StatusCode::kResourceExhausted)
+        lock.RecordKeyRefused(source, KeyCredential(attributed), core::EventDetail::kKeyUsesSpent);
       r.status = use.code();
       return r;
     }
@@ -134,7 +152,11 @@ CommandResponse CommandExecutor::Act(const VerifiedKey& key, const CommandReques
     case Command::kSetUtcOffset: {
       const bool passage = request.attribute == static_cast<uint16_t>(core::AttributeId::kOperatingMode) &&
                            request.value == static_cast<int64_t>(core::OperatingMode::kPassage);
-      const bool offset = request.attribute == static_cast<uint16_t>(core::AttributeId::kUtcOffset);
+      // The time zone: the standard offset and the daylight-saving rule.
+      const bool offset = request.attribute == static_cast<uint16_t>(core::AttributeId::kUtcOffset) ||
+                          request.attribute == static_cast<uint16_t>(core::AttributeId::kDstOffset) ||
+                          request.attribute == static_cast<uint16_t>(core::AttributeId::kDstStart) ||
+                          request.attribute == static_cast<uint16_t>(core::AttributeId::kDstEnd);
       // Passage mode and the time zone have their own rules: WriteAttribute
       // cannot reach them, and their commands can reach nothing else.
       if (passage != (request.command == Command::kSetPassageMode) ||
@@ -146,7 +168,27 @@ CommandResponse CommandExecutor::Act(const VerifiedKey& key, const CommandReques
       }
       break;
     }
-    case Command::kApplyAccessList: r.status = authority.ApplyAccessList(request.payload).code(); break;
+    case Command::kApplyAccessList: {
+      // The owner's list and the admins' own lists; the sum of their
+      // versions moves exactly when one of them was replaced.
+      const auto versions = [&] {
+        uint64_t v = authority.access_list().version;
+        for (const AccessListState& admin : authority.admin_access_lists()) v += admin.version;
+        return v;
+      };
+      const uint64_t before = versions();
+      r.status = authority.ApplyAccessList(request.payload).code();
+      // Logged once per new version (a list delivered again changes nothing).
+      if (r.status == StatusCode::kOk && versions() != before) {
+        uint32_t listed = 0;
+        const AccessListState& list = authority.access_list();
+        listed += list.revoked_count + list.disabled_count;
+        for (const AccessListState& admin : authority.admin_access_lists())
+          listed += admin.revoked_count + admin.disabled_count;
+        lock.RecordAccessListChange(source, op.key, static_cast<uint16_t>(listed > UINT16_MAX ? UINT16_MAX : listed));
+      }
+      break;
+    }
     case Command::kEndSession: break;  // the session server frees the slot after answering
     case Command::kReadLog: {
       if (log == nullptr) {

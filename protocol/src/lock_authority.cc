@@ -180,8 +180,9 @@ Result<VerifiedKey> LockAuthority::VerifyKey(std::span<const uint8_t> chain, std
 
 Result<VerifiedKey> LockAuthority::VerifyKey(std::span<const uint8_t> chain, std::span<const uint8_t> revalidation,
                                              const core::DoorLock& lock) const {
-  Result<int64_t> offset = lock.ReadAttribute(core::AttributeId::kUtcOffset);
-  return VerifyKey(chain, revalidation, lock.utc_now(), offset.ok() ? static_cast<int32_t>(*offset) : 0);
+  // The offset in force now, daylight saving included.
+  const std::optional<int64_t> now = lock.utc_now();
+  return VerifyKey(chain, revalidation, now, now ? lock.utc_offset_at(*now) : lock.settings().utc_offset_s);
 }
 
 Result<VerifiedKey> LockAuthority::VerifyKey(std::span<const uint8_t> chain, std::span<const uint8_t> revalidation,
@@ -215,8 +216,8 @@ Status LockAuthority::Recheck(const VerifiedKey& key, const core::DoorLock& lock
   // The chain's root must still be this lock's owner (not a previous one).
   if (key.limits[0].issuer != KeyIdOf(*owner_)) return StatusCode::kPermissionDenied;
   if (key.revalidated_by && key.revalidated_by->issuer != KeyIdOf(*owner_)) return StatusCode::kPermissionDenied;
-  Result<int64_t> offset = lock.ReadAttribute(core::AttributeId::kUtcOffset);
-  return RecheckKey(key, Context(lock.utc_now(), offset.ok() ? static_cast<int32_t>(*offset) : 0));
+  const std::optional<int64_t> now = lock.utc_now();
+  return RecheckKey(key, Context(now, now ? lock.utc_offset_at(*now) : lock.settings().utc_offset_s));
 }
 
 Result<VerifiedKey> LockAuthority::VerifyOwner(const crypto::P256PublicKey& key) const {

@@ -362,7 +362,10 @@ Command ClassifyManagement(const ManagementCommand& c) {
         return Command::kSetPassageMode;
       }
       // The time zone shifts every local-time right: the owner's command (A04).
-      if (c.attribute == core::AttributeId::kUtcOffset) return Command::kSetUtcOffset;
+      if (c.attribute == core::AttributeId::kUtcOffset || c.attribute == core::AttributeId::kDstOffset ||
+          c.attribute == core::AttributeId::kDstStart || c.attribute == core::AttributeId::kDstEnd) {
+        return Command::kSetUtcOffset;
+      }
       return Command::kWriteAttribute;
   }
   return Command::kManagement;  // unreachable for a decoded value; the executor refuses a carrier

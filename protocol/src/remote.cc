@@ -161,7 +161,12 @@ Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms,
   Result<VerifiedKey> key = tbs.chain.size == 0
                                 ? authority_.VerifyOwner(*holder)
                                 : authority_.VerifyKey(View(tbs.chain), View(tbs.revalidation), lock_);
-  if (!key.ok()) return key.status();
+  if (!key.ok()) {
+    // Recorded, rate-limited by the core (see SessionServer).
+    if (std::optional<core::EventDetail> why = KeyRefusalDetail(key.status().code()))
+      lock_.RecordKeyRefused(core::OperationSource::kRemote, std::nullopt, *why);
+    return key.status();
+  }
   if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;
   authenticated = true;
 

@@ -310,7 +310,14 @@ Status SessionServer::FinishWithCookie(const void* msg, uint64_t cookie_id, uint
   Result<VerifiedKey> key = identity.chain.size == 0
                                 ? authority_.VerifyOwner(*holder)
                                 : authority_.VerifyKey(View(identity.chain), View(identity.revalidation), lock_);
-  if (!key.ok()) return key.status();
+  if (!key.ok()) {
+    // A holder who proved possession of a key this lock refuses: recorded
+    // (rate-limited by the core), so the owner sees a copied or revoked key
+    // being tried.
+    if (std::optional<core::EventDetail> why = KeyRefusalDetail(key.status().code()))
+      lock_.RecordKeyRefused(core::OperationSource::kProprietaryRemote, std::nullopt, *why);
+    return key.status();
+  }
   if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;
   // A verified holder: only now is the cookie spent, so that no replay of
   // this third message opens a second session. Strangers never get here,

@@ -174,7 +174,7 @@ Result<LogRecord> DecodeLogRecord(uint64_t seq, std::span<const uint8_t> b) {
     e.utc_seconds = static_cast<int64_t>(GetLe64(p + 20));
     e.monotonic_ms = GetLe64(p + 28);
   }
-  if (static_cast<uint8_t>(e.kind) > 4) return StatusCode::kDataLoss;
+  if (static_cast<uint8_t>(e.kind) > static_cast<uint8_t>(core::EventKind::kKeyRefused)) return StatusCode::kDataLoss;
   r.type = LogRecordType::kEvent;
   return r;
 }

@@ -69,6 +69,33 @@ TEST(LogRecordCodec, EveryFieldRoundTripsInTheLongForm) {
   EXPECT_TRUE(SameEvent(r->event, e));
 }
 
+TEST(LogRecordCodec, MortiseEventKindsRoundTripInBothFormsAndNoneBeyondThem) {
+  // Mode change, access list, refused key (core/event.h): the record format
+  // is MLG2's, unchanged; only the kind field's spare values are used.
+  for (core::EventKind kind : {core::EventKind::kOperatingModeChange, core::EventKind::kAccessListChange,
+                               core::EventKind::kKeyRefused}) {
+    core::LockEvent e = TypicalEvent(9);
+    e.kind = kind;
+    e.detail = core::EventDetail::kKeyNotIssued;  // the highest detail: still fits 5 bits
+    uint8_t buf[kMaxLogRecordSize];
+    ASSERT_EQ(EncodeLogEvent(e, 12, buf), 20u);
+    Result<LogRecord> r = DecodeLogRecord(12, std::span<const uint8_t>(buf, 20));
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(SameEvent(r->event, e));
+    e.data_index = 4;  // the mode, the keys listed, the refusals not recorded
+    ASSERT_EQ(EncodeLogEvent(e, 13, buf), 40u);
+    r = DecodeLogRecord(13, std::span<const uint8_t>(buf, 40));
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(SameEvent(r->event, e));
+  }
+  core::LockEvent e = TypicalEvent(9);
+  e.kind = static_cast<core::EventKind>(8);
+  e.data_index = 1;
+  uint8_t buf[kMaxLogRecordSize];
+  ASSERT_EQ(EncodeLogEvent(e, 14, buf), 40u);
+  EXPECT_FALSE(DecodeLogRecord(14, std::span<const uint8_t>(buf, 40)).ok());
+}
+
 TEST(LogRecordCodec, CorruptBytesDoNotDecode) {
   uint8_t buf[kMaxLogRecordSize];
   EncodeLogEvent(TypicalEvent(1), 1, buf);

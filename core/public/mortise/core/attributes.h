@@ -30,7 +30,9 @@ enum class AttributeId : uint16_t {
   kMinRFIDCodeLength = 0x001A,
   kCredentialRulesSupport = 0x001B,
   kNumberOfCredentialsSupportedPerUser = 0x001C,
+  kLEDSettings = 0x0022,   // LEDSettingEnum: 0 no LED signal, 1 none when access is allowed, 2 all
   kAutoRelockTime = 0x0023,
+  kSoundVolume = 0x0024,   // SoundVolumeEnum: 0 silent, 1 low, 2 high, 3 medium
   kOperatingMode = 0x0025,
   kSupportedOperatingModes = 0x0026,
   kEnableLocalProgramming = 0x0028,
@@ -47,7 +49,10 @@ enum class AttributeId : uint16_t {
   kBatteryLowThreshold = 0x4003,     // percent
   kBatteryCriticalThreshold = 0x4004,// percent; motorised locking refused at or below
   kUnlockReserveThreshold = 0x4005,  // percent; unlocking refused at or below (no emergency power)
-  kUtcOffset = 0x4006,               // seconds added to UTC for local time (no DST)
+  kUtcOffset = 0x4006,               // seconds added to UTC for local (standard) time
+  kDstOffset = 0x4007,               // seconds added to UtcOffset while daylight saving is in force (0: none)
+  kDstStart = 0x4008,                // when daylight saving starts, packed (schedule.h DstTransition; 0: none)
+  kDstEnd = 0x4009,                  // when it ends, packed
   kBatteryPercent = 0x4010,          // read-only
   kEmergencyPower = 0x4011,          // read-only
   kBoltState = 0x4012,               // read-only, BoltState
@@ -87,6 +92,12 @@ struct Settings {
   uint8_t battery_critical_percent = 10;
   uint8_t unlock_reserve_percent = 3;
   int32_t utc_offset_s = 0;  // -14 h .. +14 h
+  // Daylight saving (schedule.h): applied by the lock, offline.
+  int32_t dst_save_s = 0;
+  int64_t dst_start = 0;  // packed DstTransition
+  int64_t dst_end = 0;
+  LedSetting led_settings = LedSetting::kAll;
+  SoundVolume sound_volume = SoundVolume::kMedium;
 };
 
 // Operating modes this lock supports, as Matter's inverted bitmap (a 0 bit

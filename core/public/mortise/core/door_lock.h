@@ -112,6 +112,10 @@ class DoorLock {
   Status SetUtcTime(int64_t utc_s, bool allow_backwards);
   std::optional<int64_t> utc_now() const;
   std::optional<LocalTime> local_now() const;
+  // The offset of local time from UTC at `utc_s`: UtcOffset, plus DstOffset
+  // while the daylight-saving rule (DstStart..DstEnd) is in force. Every
+  // local-time rule (schedules, keys' weekly windows, offline codes) uses it.
+  int32_t utc_offset_at(int64_t utc_s) const;
 
   // --- Matter management commands (see user_db.h) -----------------------------
   UserDatabase& users() { return db_; }
@@ -126,6 +130,22 @@ class DoorLock {
   // A failed authentication on the short-range link or a forged remote
   // command: counts towards WrongCodeEntryLimit like a wrong PIN.
   void ReportAuthenticationFailure(OperationSource source);
+
+  // --- Records the protocol layer asks for (the core stamps and logs them) ----
+  // A key whose holder proved possession was refused (`why`: kKeyRevoked,
+  // kKeyNotValidNow, kKeyUsesSpent, kKeyNotIssued, kTimeUnknown); `key`: its
+  // key-table credential when the lock knows it. Rate-limited so that a
+  // copied key replayed in a loop cannot flood the log's ring: a burst of
+  // kKeyRefusalBurst records, then one per kKeyRefusalRefillMs of the
+  // monotonic clock; the next record carries how many were not recorded
+  // (LockEvent::data_index, saturating). Not a wrong code: nothing is
+  // counted towards the keypad lockout (a signature cannot be guessed).
+  static constexpr uint8_t kKeyRefusalBurst = 5;
+  static constexpr uint32_t kKeyRefusalRefillMs = 60'000;
+  void RecordKeyRefused(OperationSource source, std::optional<CredentialRef> key, EventDetail why);
+  // A signed access list was applied (`listed`: the keys it revokes or
+  // suspends), carried by `key`.
+  void RecordAccessListChange(OperationSource source, std::optional<CredentialRef> key, uint16_t listed);
 
   // --- Local credentials (what Service() calls for the input facades) ---------
   // Exposed so that the benchmark and tests can drive one decision directly.
@@ -199,11 +219,17 @@ class DoorLock {
     EventDetail detail = EventDetail::kNone;
   };
 
+  // Requests for the end position a motion already travels to join it
+  // (each is recorded when it ends: five quick unlocks, five records); past
+  // kMaxJoined the joiner is recorded at once.
+  static constexpr uint8_t kMaxJoined = 4;
   struct Motion {
     MotionTarget target = MotionTarget::kNone;
     uint64_t deadline_ms = 0;
     uint8_t attempts = 0;
     Requester who;
+    uint8_t joined_count = 0;
+    Requester joined[kMaxJoined];
   };
 
   struct PendingCredentials {  // dual/tri credential rule
@@ -247,6 +273,11 @@ class DoorLock {
   void ApplyModeChange(OperationSource source);
   void LeavePrivacyFromInside();
   Status SetConfiguredMode(OperatingMode mode);
+  // The protocol's key records (kKeyRefused, kAccessListChange).
+  void EmitKeyEvent(EventKind kind, OperationSource source, std::optional<CredentialRef> key, EventDetail detail,
+                    uint16_t data_index);
+  // Shows `signal` as LEDSettings and SoundVolume allow (indicator.h).
+  void Indicate(Signal signal);
   OperationResult Deny(LockOperationType op, const Requester& who, OperationError error, EventDetail detail);
   // The wrong-code lockout (backoff.h): the failure score is the attempts
   // counter minus the mark.
@@ -350,6 +381,11 @@ class DoorLock {
   uint64_t next_expiry_sweep_ms_ = 0;
   uint64_t next_time_floor_save_ms_ = 0;
   OperatingMode last_mode_ = OperatingMode::kNormal;
+  // The key-refusal record budget (RecordKeyRefused), RAM only: a restart
+  // refills it, and only the lock's owner can restart it.
+  uint8_t refusal_tokens_ = kKeyRefusalBurst;
+  uint64_t refusal_refill_ms_ = 0;
+  uint16_t refusals_unrecorded_ = 0;
   uint32_t dropped_records_ = 0;  // settings and lockout records found corrupt
 };
 

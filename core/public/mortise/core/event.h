@@ -15,6 +15,21 @@ enum class EventKind : uint8_t {
   kLockUserChange = 2,
   kDoorStateChange = 3,
   kDoorLockAlarm = 4,
+  // Mortise kinds (not Matter events; the MLG2 record's kind field has room
+  // for 8, docs/storage-format.md section 4.3).
+  // The effective operating mode changed (an owner's command, a holiday
+  // schedule, privacy ended from inside): data_index = the new mode
+  // (OperatingMode), source = who or what changed it.
+  kOperatingModeChange = 5,
+  // A signed access list (revocations, suspensions, issuer epochs) was
+  // delivered and applied: data_index = the keys it revokes or suspends,
+  // credential = the key that carried it.
+  kAccessListChange = 6,
+  // A key whose holder proved possession was refused (revoked, outside its
+  // validity, uses spent, time unknown): detail = why. Rate-limited
+  // (DoorLock::kKeyRefusalBurst): data_index = refusals not recorded since
+  // the previous record of this kind.
+  kKeyRefused = 7,
 };
 
 // Mortise detail for manual operations and errors, carried in LockEvent::detail.
@@ -40,6 +55,12 @@ enum class EventDetail : uint8_t {
   kNonAccessUser = 18,     // a non-access user's credential: recorded, never opens
   kOfflinePin = 19,        // an offline PIN code (offline_pin.h)
   kUtcOffsetChanged = 20,  // LockUserChange: the time zone (UtcOffset) moved; every local-time right moved with it
+  kPassageMode = 21,       // LockOperation: the unlock that entering passage mode made (not a person's request)
+  kSuperseded = 22,        // LockOperationError: a newer request for another end position took over the motor
+  kKeyRevoked = 23,        // kKeyRefused: revoked or suspended by the owner or an admin (or for another lock)
+  kKeyNotValidNow = 24,    // kKeyRefused: expired, not yet valid, outside its weekly schedule, or its token too old
+  kKeyUsesSpent = 25,      // kKeyRefused: a use-limited key with no use left
+  kKeyNotIssued = 26,      // kKeyRefused: a chain the owner did not sign (a stranger's or a forged key)
 };
 
 struct LockEvent {

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "mortise/core/types.h"
+
 namespace mortise::core {
 
 enum class Signal : uint8_t {
@@ -18,9 +20,19 @@ enum class Signal : uint8_t {
   kAlarm,  // tamper, forced door, door ajar
 };
 
+// How a signal is shown, from the LEDSettings and SoundVolume attributes:
+// the LED may be off for it, and the buzzer sounds at `volume` (kSilent:
+// not at all). Alarms (kAlarm, kJammed, kBatteryCritical) always light and
+// sound, at kHigh when the lock is set silent: a quiet lock still reports
+// a forced door or a jam.
+struct Feedback {
+  bool led = true;
+  SoundVolume volume = SoundVolume::kMedium;
+};
+
 class Indicator {
  public:
-  virtual void Show(Signal signal) = 0;
+  virtual void Show(Signal signal, const Feedback& how) = 0;
 
  protected:
   // Not deleted through the facade: no virtual destructor, so the

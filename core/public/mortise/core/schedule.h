@@ -26,6 +26,34 @@ struct CivilDate {
 CivilDate CivilFromDays(int64_t days);
 int64_t DaysFromCivil(int32_t year, uint8_t month, uint8_t day);
 
+// Daylight saving as a rule the lock applies by itself, offline, every year
+// (POSIX TZ's "Mm.w.d/time" form): a transition falls on weekday `weekday`
+// (0 = Sunday) of week `week` (1..4, 5 = the last) of month `month`, at
+// `minute` minutes after local midnight in the offset in force before it
+// ("M3.5.0/2" = the last Sunday of March at 02:00).
+struct DstTransition {
+  uint8_t month = 0;  // 0: none
+  uint8_t week = 0;
+  uint8_t weekday = 0;
+  uint16_t minute = 0;  // 0..1439
+};
+// The attribute form (DstStart, DstEnd): month * 10^6 + week * 10^5 +
+// weekday * 10^4 + minute, 0 for none (3500120: M3.5.0 at 02:00). Unpack
+// returns false for a value that names no transition.
+int64_t PackDstTransition(const DstTransition& t);
+bool UnpackDstTransition(int64_t value, DstTransition& out);
+// `save_s` seconds (the DstOffset attribute; 0: no daylight saving) are
+// added to the standard offset from `start` to `end`; `start` after `end`
+// in the year is a southern-hemisphere rule (saving over the new year).
+struct DstRule {
+  int32_t save_s = 0;
+  DstTransition start;
+  DstTransition end;
+};
+// The lock's offset from UTC at `utc_s`: `std_offset_s`, plus `rule.save_s`
+// while daylight saving is in force.
+int32_t UtcOffsetAt(int64_t utc_s, int32_t std_offset_s, const DstRule& rule);
+
 // A week-day schedule covers [start, end) on each day in its mask; an end of
 // 23:59 covers the day's last minute too, so a schedule can reach midnight.
 bool WeekDayScheduleCovers(const WeekDaySchedule& s, const LocalTime& t);

@@ -55,6 +55,20 @@ enum class AlarmCode : uint8_t {
   kEmergencyPowerConnected = 0x82,
 };
 
+// Matter LEDSettingEnum and SoundVolumeEnum (the Door Lock cluster's
+// LEDSettings and SoundVolume attributes).
+enum class LedSetting : uint8_t {
+  kNone = 0,                // no LED signal
+  kNoneWhenAccessAllowed = 1,  // no LED signal when access is allowed (denials and alarms still light)
+  kAll = 2,
+};
+enum class SoundVolume : uint8_t {
+  kSilent = 0,
+  kLow = 1,
+  kHigh = 2,
+  kMedium = 3,
+};
+
 enum class OperatingMode : uint8_t {
   kNormal = 0,
   kVacation = 1,

@@ -121,6 +121,12 @@ struct CommandResponse {
   std::span<const uint8_t> payload_view() const { return std::span<const uint8_t>(payload.data(), payload_len); }
 };
 
+// Why a key whose holder proved possession was refused, in the core's
+// words (DoorLock::RecordKeyRefused), from the status of
+// LockAuthority::VerifyKey, Recheck or ConsumeUse; nullopt for statuses that
+// say nothing about the key (malformed input, store errors).
+std::optional<core::EventDetail> KeyRefusalDetail(StatusCode code);
+
 // Runs an authenticated command: re-checks the key (access list, time),
 // authorizes it for its source (a kManagement payload decoded once and
 // authorised as the command it is, management.h), counts a use of a

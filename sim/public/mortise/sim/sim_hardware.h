@@ -188,8 +188,12 @@ class SimManualInputs final : public core::ManualInputs {
 
 class RecordingIndicator final : public core::Indicator {
  public:
-  void Show(core::Signal s) override { signals.push_back(s); }
+  void Show(core::Signal s, const core::Feedback& how) override {
+    signals.push_back(s);
+    feedback.push_back(how);
+  }
   std::vector<core::Signal> signals;
+  std::vector<core::Feedback> feedback;
 };
 
 class RecordingEventSink final : public core::EventSink {
