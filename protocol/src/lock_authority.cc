@@ -250,8 +250,9 @@ Status LockAuthority::ApplyGroupMembership(std::span<const uint8_t> update, std:
 }
 
 Status LockAuthority::ApplyGroupMembership(std::span<const uint8_t> update, const core::DoorLock& lock) {
-  Result<int64_t> offset = lock.ReadAttribute(core::AttributeId::kUtcOffset);
-  return ApplyGroupMembership(update, lock.utc_now(), offset.ok() ? static_cast<int32_t>(*offset) : 0);
+  // The offset in force now, daylight saving included, as VerifyKey uses.
+  const std::optional<int64_t> now = lock.utc_now();
+  return ApplyGroupMembership(update, now, now ? lock.utc_offset_at(*now) : lock.settings().utc_offset_s);
 }
 
 Status LockAuthority::SetTime(const VerifiedKey& key, core::OperationSource source, int64_t utc_s,

@@ -122,8 +122,12 @@ TEST_F(GroupTest, IssuingRefusesAGroupWithoutIdOrWithAClaimGenerationAndALockKey
 
 // A hand-made tbs with an explicit scope 1, or scope 2 with a lock id: one
 // encoding per meaning, so both are refused.
+// Variants: an explicit lock scope; a group key naming a lock; an unknown
+// scope; a group key without a group id (it would pass for a lock key of
+// every door); a group key naming a claim generation; a lock key naming a
+// group.
 TEST_F(GroupTest, ExplicitLockScopeAndAGroupCertificateNamingALockAreRefused) {
-  for (int variant = 0; variant < 3; ++variant) {
+  for (int variant = 0; variant < 6; ++variant) {
     mortise_KeyCertificateTbs tbs = mortise_KeyCertificateTbs_init_zero;
     tbs.version = kCertificateVersion;
     const CompressedKey holder = guest_.public_key().Compressed();
@@ -145,6 +149,13 @@ TEST_F(GroupTest, ExplicitLockScopeAndAGroupCertificateNamingALockAreRefused) {
       tbs.claim_generation = 0;
     }
     if (variant == 2) tbs.scope = 3;
+    if (variant >= 3 && variant <= 4) {
+      tbs.scope = 2;
+      tbs.lock_id.size = 0;
+      tbs.group_id = variant == 3 ? 0 : kFrontDoors;
+      tbs.claim_generation = variant == 3 ? 0 : testing::kGeneration;
+    }
+    if (variant == 5) tbs.group_id = kFrontDoors;
     mortise_KeyCertificate cert = mortise_KeyCertificate_init_zero;
     pb_ostream_t os = pb_ostream_from_buffer(cert.tbs.bytes, sizeof(cert.tbs.bytes));
     ASSERT_TRUE(pb_encode(&os, mortise_KeyCertificateTbs_fields, &tbs));
