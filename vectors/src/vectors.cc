@@ -21,7 +21,11 @@
 #include "mortise/protocol/access_list.h"
 #include "mortise/protocol/certificate.h"
 #include "mortise/protocol/claim.h"
+#include "mortise/protocol/custody.h"
+#include "mortise/protocol/group_membership.h"
 #include "mortise/protocol/lock_authority.h"
+#include "mortise/protocol/log_source.h"
+#include "mortise/protocol/node.h"
 #include "mortise/protocol/remote.h"
 #include "mortise/protocol/revalidation.h"
 #include "mortise/protocol/session.h"
@@ -171,6 +175,8 @@ Json FieldsJson(const CertificateFields& f) {
   j["revalidation_max_age"] = f.revalidation_max_age;
   j["claim_generation"] = f.claim_generation;
   j["parent_serial"] = U64(f.parent_serial);
+  j["scope"] = static_cast<int>(f.scope);
+  j["group_id"] = U64(f.group_id);
   return j;
 }
 
@@ -239,7 +245,7 @@ Json MakeKeys() {
       "The fixed P-256 keys of every vector file (private scalar = SHA-256(\"mortise-vectors/\" || name)), "
       "their ids, the lock's id, its claim label and the holders' MKP1 public-key strings.");
   Json keys = Json::array();
-  for (const char* name : {"lock", "owner", "admin", "guest", "member", "revalidator"}) {
+  for (const char* name : {"lock", "owner", "admin", "guest", "member", "revalidator", "custodian"}) {
     Json k = KeyJson(name);
     if (std::string_view(name) != "lock" && std::string_view(name) != "owner") {
       char text[protocol::kPublicKeyTextSize];
@@ -348,6 +354,18 @@ Json ListStateJson(const protocol::AccessListState& s) {
               {"disabled", refs(s.disabled, s.disabled_count)}};
 }
 
+// One signed update a file holds: its name, the fixed key that signs, the
+// seed of its one signature, its content, and the signer's certificate
+// (empty: the owner signs).
+template <typename State>
+struct UpdateSpec {
+  const char* name;
+  const char* signer;
+  uint64_t seed;
+  const State* state;
+  const Bytes* issuer_certificate;
+};
+
 Json MakeAccessLists() {
   using namespace protocol;
   const Certs c = MakeCerts();
@@ -372,17 +390,10 @@ Json MakeAccessLists() {
   admin.revoked[admin.revoked_count++] = KeyRef{admin_id, kMemberSerial};
   admin.epochs[admin.epoch_count++] = IssuerMinEpoch{admin_id, 2};
 
-  struct ListSpec {
-    const char* name;
-    const char* signer;
-    uint64_t seed;
-    const AccessListState* state;
-    const Bytes* issuer_certificate;
-  };
   const Bytes none;
-  const ListSpec specs[] = {{"owner", "owner", 201, &owner, &none}, {"admin", "admin", 202, &admin, &c.admin.encoded}};
+  const UpdateSpec<AccessListState> specs[] = {{"owner", "owner", 201, &owner, &none}, {"admin", "admin", 202, &admin, &c.admin.encoded}};
   Json lists = Json::array();
-  for (const ListSpec& s : specs) {
+  for (const auto& s : specs) {
     SeededDrbg rng(s.seed);
     Bytes out(kMaxAccessListUpdateSize);
     out.resize(Take(SignAccessList(*s.state, FixedLockId(), FixedKey(s.signer), rng.drbg(), out, *s.issuer_certificate),
@@ -565,12 +576,6 @@ mortise_SessionMessage DecodeSession(std::span<const uint8_t> in) {
 Bytes Cat(std::initializer_list<std::span<const uint8_t>> parts) {
   Bytes out;
   for (auto p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-
-Bytes Le(uint64_t v, size_t n) {
-  Bytes out(n);
-  for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(v >> (8 * i));
   return out;
 }
 
@@ -815,58 +820,80 @@ const char* RecordTypeName(store::LogRecordType t) {
   return "?";
 }
 
-Json MakeLog() {
-  Lock lock(601);
-  crypto::SecretBytes<32> log_key;
-  Check(lock.authority().LogKey(log_key), "LogKey");
-  const store::HmacLogAuthenticator auth(log_key.span());
-  constexpr size_t kBlock = 1024, kBlocks = 4;
-  std::vector<uint8_t> memory(kBlock * kBlocks, 0xFF);
-  std::vector<uint32_t> erases(kBlocks, 0);
-  store::FakeFlash flash(memory, erases, kBlock);
-  store::AuditLog log(flash, lock.store(), auth);
-  AuthoritySigner signer(lock.authority());
-  constexpr uint32_t kInterval = 600;
-  log.set_head_signer(&signer, kInterval);
-  Check(log.Mount(), "AuditLog::Mount");
+// The log of log.json: a lock (seed 601) whose audit log, 1 KiB segments,
+// holds a key introduction, 56 events, a timed signed head and 3 events more.
+// custody.json acknowledges the same stream on the same lock.
+class LogRig {
+ public:
+  static constexpr size_t kBlock = 1024, kBlocks = 4;
+  static constexpr uint32_t kInterval = 600;
 
-  const KeyRef member{protocol::KeyIdOf(FixedKey("admin").public_key()), kMemberSerial};
-  int64_t t = kMonday;
-  uint64_t ms = 1000;
-  auto event = [&](core::OperationSource source, core::LockOperationType op, core::CredentialType type,
-                   uint16_t index, uint16_t user) {
+  LogRig() {
+    Check(lock_.authority().LogKey(log_key_), "LogKey");
+    auth_.emplace(log_key_.span());
+    log_.emplace(flash_, lock_.store(), *auth_);
+    log_->set_head_signer(&signer_, kInterval);
+    Check(log_->Mount(), "AuditLog::Mount");
+    const KeyRef member{protocol::KeyIdOf(FixedKey("admin").public_key()), kMemberSerial};
+    // A key introduction names protocol key index 1 as the member's key.
+    Take(log_->AppendKeyIntroduction(1, member.issuer, member.serial), "AppendKeyIntroduction");
+    for (int i = 0; i < 56; ++i) {
+      switch (i % 4) {
+        case 0: Event(core::OperationSource::kKeypad, core::LockOperationType::kUnlock, core::CredentialType::kPin, 3, 2); break;
+        case 1: Event(core::OperationSource::kRfid, core::LockOperationType::kUnlock, core::CredentialType::kRfid, 5, 4); break;
+        case 2:
+          Event(core::OperationSource::kProprietaryRemote, core::LockOperationType::kUnlock,
+                core::CredentialType::kAliroEvictableEndpointKey, 1, 0);
+          break;
+        default: Event(core::OperationSource::kAuto, core::LockOperationType::kLock, core::CredentialType::kPin, 0, 0); break;
+      }
+    }
+    t_ += kInterval;  // the lock's timer, one interval later: the waiting records get a timed head
+    Check(log_->SignHeadIfDue(t_), "SignHeadIfDue");
+    if (log_->last_signed_seq() + 1 != log_->next_seq()) throw std::runtime_error("log: no timed head");
+    for (int i = 0; i < 3; ++i) {
+      Event(core::OperationSource::kKeypad, core::LockOperationType::kUnlock, core::CredentialType::kPin, 3, 2);
+    }
+  }
+  Lock& lock() { return lock_; }
+  store::AuditLog& log() { return *log_; }
+  int64_t now_utc() const { return t_; }  // the lock's time after the last record
+
+ private:
+  void Event(core::OperationSource source, core::LockOperationType op, core::CredentialType type, uint16_t index,
+             uint16_t user) {
     core::LockEvent e;
     e.kind = core::EventKind::kLockOperation;
-    e.utc_seconds = t;
-    e.monotonic_ms = ms;
+    e.utc_seconds = t_;
+    e.monotonic_ms = ms_;
     e.source = source;
     e.operation = op;
     e.user_index = user;
     e.has_credential = true;
     e.credential = core::CredentialRef{type, index};
-    Take(log.Append(e), "Append");
-    t += 37;
-    ms += 37000;
-  };
-  // A key introduction names protocol key index 1 as the member's key.
-  Take(log.AppendKeyIntroduction(1, member.issuer, member.serial), "AppendKeyIntroduction");
-  for (int i = 0; i < 56; ++i) {
-    switch (i % 4) {
-      case 0: event(core::OperationSource::kKeypad, core::LockOperationType::kUnlock, core::CredentialType::kPin, 3, 2); break;
-      case 1: event(core::OperationSource::kRfid, core::LockOperationType::kUnlock, core::CredentialType::kRfid, 5, 4); break;
-      case 2:
-        event(core::OperationSource::kProprietaryRemote, core::LockOperationType::kUnlock,
-              core::CredentialType::kAliroEvictableEndpointKey, 1, 0);
-        break;
-      default: event(core::OperationSource::kAuto, core::LockOperationType::kLock, core::CredentialType::kPin, 0, 0); break;
-    }
+    Take(log_->Append(e), "Append");
+    t_ += 37;
+    ms_ += 37000;
   }
-  t += kInterval;  // the lock's timer, one interval later: the waiting records get a timed head
-  Check(log.SignHeadIfDue(t), "SignHeadIfDue");
-  if (log.last_signed_seq() + 1 != log.next_seq()) throw std::runtime_error("log: no timed head");
-  for (int i = 0; i < 3; ++i) {
-    event(core::OperationSource::kKeypad, core::LockOperationType::kUnlock, core::CredentialType::kPin, 3, 2);
-  }
+
+  Lock lock_{601};
+  crypto::SecretBytes<32> log_key_;
+  std::vector<uint8_t> memory_ = std::vector<uint8_t>(kBlock * kBlocks, 0xFF);
+  std::vector<uint32_t> erases_ = std::vector<uint32_t>(kBlocks, 0);
+  store::FakeFlash flash_{memory_, erases_, kBlock};
+  AuthoritySigner signer_{lock_.authority()};
+  std::optional<store::HmacLogAuthenticator> auth_;  // portable classes: no operator new
+  std::optional<store::AuditLog> log_;
+  int64_t t_ = kMonday;
+  uint64_t ms_ = 1000;
+};
+
+Json MakeLog() {
+  LogRig rig;
+  Lock& lock = rig.lock();
+  store::AuditLog& log = rig.log();
+  constexpr uint32_t kInterval = LogRig::kInterval;
+  const int64_t t = rig.now_utc();
   store::LogChallenge challenge{};
   for (size_t i = 0; i < challenge.size(); ++i) challenge[i] = static_cast<uint8_t>(0xC0 + i);
   Collect sink;
@@ -927,6 +954,216 @@ Json MakeLog() {
                      {"unverified", found.unverified}};
   j["items"] = items;
   j["stream"] = Hex(stream);
+  return j;
+}
+
+// --- group_memberships.json ----------------------------------------------------------
+
+constexpr uint64_t kGroupKeySerial = 0x8A51C0FFEE000006ull;
+constexpr uint64_t kCustodianSerial = 0x8A51C0FFEE000007ull;
+// Two of the owner's groups: the front doors (the key's) and the staff doors.
+constexpr uint64_t kGroupFrontDoors = 0xF7E1D2C3B4A59687ull;
+constexpr uint64_t kGroupStaffDoors = 0x1122334455667788ull;
+
+// The MK1 chain of one certificate, with its name, text and what VerifyChain grants.
+Json OneCertChainJson(const IssuedCert& c, std::string_view holder) {
+  const Bytes chain = ChainOf(c.encoded);
+  return Json{{"certificates", Json::array({c.name})},
+              {"holder", holder},
+              {"chain", Hex(chain)},
+              {"text", ChainText(chain)},
+              {"expect", Json{{"role", static_cast<int>(c.fields.role)},
+                              {"permissions", c.fields.permissions},
+                              {"depth", 1}}}};
+}
+
+// Sends one frame to the node; returns the reply frame.
+Bytes Exchange(protocol::LockNode& node, Lock& lock, std::span<const uint8_t> frame) {
+  Bytes reply(protocol::kMaxRemoteFrameSize);
+  reply.resize(Take(node.Handle(frame, lock.sim().clock().now_ms(), reply), "LockNode::Handle"));
+  return reply;
+}
+
+Json UpdateReplyJson(const Bytes& frame) {
+  const protocol::SignedUpdateReply r = Take(protocol::DecodeSignedUpdateReply(frame), "DecodeSignedUpdateReply");
+  return Json{{"frame", Hex(frame)},
+              {"kind", static_cast<int>(r.kind)},
+              {"status", static_cast<int>(r.status)},
+              {"held_version", U64(r.held_version)}};
+}
+
+// A started node on a claimed lock (the setup code of keys.json's label).
+void StartNode(protocol::LockNode& node, Lock& lock) {
+  Check(node.Start(lock.sim().clock().now_ms(), 79462759), "LockNode::Start");
+}
+
+Json MakeGroupMemberships() {
+  using namespace protocol;
+  const Certs c = MakeCerts();
+  CertificateFields g = BaseFields("member", Role::kMember, kPermLock | kPermUnlock, kGroupKeySerial);
+  g.lock_id = LockId{};
+  g.claim_generation = 0;
+  g.scope = Scope::kGroup;
+  g.group_id = kGroupFrontDoors;
+  g.not_after = kMonday + 365 * 86400;
+  g.schedule = WeeklyWindow{0x3E, 7 * 60, 19 * 60};  // Monday..Friday 07:00-19:00
+  const IssuedCert group_cert = Issue("group_member", "owner", 701, g);
+
+  Json j = SignedHeader(
+      "Group memberships (GroupMembershipUpdate, format 1): a group key (certificate scope 2, the front doors' "
+      "group) and its MK1 chain; the lock's membership signed by the owner (version 1: front and staff doors) and "
+      "by an admin holding manage groups, bit 12 (version 2: staff doors only), each in frame 0x05 with the lock's "
+      "reply, and the owner's replayed. The group key verifies at verify_at while the membership lists its group.",
+      "mortise-groups-v1");
+  j["certificate_domain"] = "mortise-cert-v1";
+  j["verify_at"] = kMonday;
+  j["certificate"] = CertJson(group_cert);
+  j["chain"] = OneCertChainJson(group_cert, "member");
+
+  Lock lock(702);
+  LockNode node(lock.authority(), lock.sim().lock(), lock.store());
+  StartNode(node, lock);
+
+  GroupMembershipState by_owner;
+  by_owner.version = 1;
+  by_owner.claim_generation = kGeneration;
+  by_owner.groups[by_owner.count++] = kGroupFrontDoors;  // in any order: signing sorts them
+  by_owner.groups[by_owner.count++] = kGroupStaffDoors;
+  GroupMembershipState by_admin;
+  by_admin.version = 2;
+  by_admin.claim_generation = kGeneration;
+  by_admin.groups[by_admin.count++] = kGroupStaffDoors;
+  const Bytes none;
+  const UpdateSpec<GroupMembershipState> specs[] = {{"owner", "owner", 703, &by_owner, &none}, {"admin", "admin", 704, &by_admin, &c.admin.encoded}};
+  Json memberships = Json::array();
+  Bytes first_frame;
+  for (const auto& s : specs) {
+    SeededDrbg rng(s.seed);
+    Bytes update(kMaxGroupMembershipUpdateSize);
+    update.resize(Take(SignGroupMembership(*s.state, FixedLockId(), FixedKey(s.signer), rng.drbg(), update,
+                                           *s.issuer_certificate),
+                       "SignGroupMembership"));
+    const VerifiedGroupMembership v = Take(
+        VerifyGroupMembership(update, FixedLockId(), kGeneration, FixedKey("owner").public_key()), "VerifyGroupMembership");
+    Json groups = Json::array();
+    for (uint64_t id : v.state.group_list()) groups.push_back(U64(id));
+    Json m{{"name", s.name},
+           {"signer", s.signer},
+           {"state", Json{{"version", U64(v.state.version)},
+                          {"claim_generation", v.state.claim_generation},
+                          {"groups", groups},
+                          {"by_admin", v.state.by_admin},
+                          {"signer_key_id", v.state.by_admin ? Hex(v.state.signer) : ""}}},
+           {"issuer_certificate", Hex(*s.issuer_certificate)}};
+    const Json signed_parts = SignedJson(update, s.seed);
+    m.update(signed_parts);
+    const Bytes tbs = FromHex(signed_parts["tbs"].get<std::string>());
+    constexpr std::string_view kDomain = "mortise-groups-v1";
+    Bytes digest_input(kDomain.begin(), kDomain.end());
+    digest_input.push_back(0);  // the domain's terminating zero is signed
+    digest_input.insert(digest_input.end(), tbs.begin(), tbs.end());
+    m["digest_input"] = Hex(digest_input);
+    m["digest"] = Hex(crypto::Sha256::Hash(digest_input));
+    m["update"] = Hex(update);
+    // What the group key may do at this lock under this membership.
+    VerifyContext ctx;
+    const crypto::P256PublicKey owner = FixedKey("owner").public_key();
+    ctx.lock_id = FixedLockId();
+    ctx.owner = &owner;
+    ctx.utc_now = kMonday;
+    ctx.claim_generation = kGeneration;
+    ctx.groups = v.state.group_list();
+    const Result<VerifiedKey> key = VerifyChain(ChainOf(group_cert.encoded), ctx);
+    m["group_key_status"] = static_cast<int>(key.ok() ? StatusCode::kOk : key.status().code());
+    Bytes frame(1 + 1 + kMaxGroupMembershipUpdateSize);
+    frame.resize(Take(EncodeSignedUpdateFrame(SignedUpdateKind::kGroupMembership, update, frame),
+                      "EncodeSignedUpdateFrame"));
+    if (first_frame.empty()) first_frame = frame;
+    m["frame"] = Hex(frame);
+    m["reply"] = UpdateReplyJson(Exchange(node, lock, frame));
+    memberships.push_back(m);
+  }
+  j["memberships"] = memberships;
+  // The owner's version 1 again, after version 2: refused, nothing changes.
+  j["replayed"] = Json{{"membership", "owner"}, {"reply", UpdateReplyJson(Exchange(node, lock, first_frame))}};
+  if (lock.authority().group_membership().version != 2) {
+    throw std::runtime_error("groups: the lock does not hold version 2");
+  }
+  return j;
+}
+
+// --- custody.json ----------------------------------------------------------------------
+
+Json CustodyReplyJson(const Bytes& frame) {
+  const protocol::CustodyReply r = Take(protocol::DecodeCustodyReply(frame), "DecodeCustodyReply");
+  Json j{{"frame", Hex(frame)}, {"status", static_cast<int>(r.status)}, {"has_counters", r.has_counters}};
+  if (r.has_counters) {
+    j["cursor"] = r.cursor;
+    j["head"] = r.head;
+  }
+  j["has_receipt"] = r.has_receipt;
+  if (r.has_receipt) {
+    std::array<uint8_t, protocol::kCustodyReceiptMessageSize> message{};
+    protocol::EncodeCustodyReceiptMessage(FixedLockId(), kGeneration, r.cursor, r.cursor_chain, r.signed_utc, message);
+    j["signed_utc"] = r.signed_utc;
+    j["cursor_chain"] = Hex(r.cursor_chain);
+    j["receipt_message"] = Hex(message);
+    j["signature"] = Hex(r.signature);
+  }
+  return j;
+}
+
+Json MakeCustody() {
+  using namespace protocol;
+  const IssuedCert cert =
+      Issue("custodian", "owner", 801, BaseFields("custodian", Role::kAdmin, kPermLogCustody, kCustodianSerial));
+  const Bytes chain = ChainOf(cert.encoded);
+
+  LogRig rig;
+  Lock& lock = rig.lock();
+  LockNode node(lock.authority(), lock.sim().lock(), lock.store());
+  StartNode(node, lock);
+  AuditLogCustodian custodian(rig.log());
+  node.set_log_custodian(&custodian);
+  constexpr uint64_t kN = 40;  // the server holds records 1..40 of log.json's stream
+  CustodyAck ack;
+  ack.lock_id = FixedLockId();
+  ack.generation = kGeneration;
+  ack.seq = kN;
+  ack.chain = Take(custodian.ChainAt(kN), "ChainAt");
+  constexpr uint64_t kAckSeed = 802;
+  SeededDrbg rng(kAckSeed);
+  Bytes frame(kMaxCustodyAckFrameSize);
+  frame.resize(Take(EncodeCustodyAck(ack, FixedKey("custodian"), chain, rng.drbg(), frame), "EncodeCustodyAck"));
+  const Bytes reply = Exchange(node, lock, frame);
+  const Bytes replayed = Exchange(node, lock, frame);
+  if (custodian.cursor() != kN) throw std::runtime_error("custody: the cursor did not move");
+
+  Json j = SignedHeader(
+      "Log custody (docs/protocol.md section 16): a custody key (role admin, log custody, bit 11, alone) "
+      "acknowledges records 1..seq of log.json's stream in frame 0x06 (signed over bytes 1..45 of the frame); the "
+      "lock answers advanced with the cursor, its head and a receipt signed by its identity key; the same frame "
+      "replayed changes nothing.",
+      "mortise-log-ack-v1");
+  j["certificate_domain"] = "mortise-cert-v1";
+  j["receipt_domain"] = "mortise-log-cursor-v1";
+  j["lock_key"] = Hex(lock.authority().identity().public_key().bytes());
+  j["verify_at"] = kMonday;
+  j["log"] = "log.json";
+  j["certificate"] = CertJson(cert);
+  j["chain"] = OneCertChainJson(cert, "custodian");
+  Json a{{"signer", "custodian"},
+         {"fields", Json{{"lock_id", Hex(ack.lock_id)},
+                         {"claim_generation", ack.generation},
+                         {"seq", ack.seq},
+                         {"chain_hash", Hex(ack.chain)}}},
+         {"tbs", Hex(std::span<const uint8_t>(frame).subspan(1, kCustodyAckFieldsSize))},
+         {"signature", Hex(std::span<const uint8_t>(frame).last(crypto::kP256SignatureSize))},
+         {"signature_nonce_input", Hex(HedgeInput(kAckSeed))},
+         {"frame", Hex(frame)}};
+  j["acknowledgement"] = a;
+  j["reply"] = CustodyReplyJson(reply);
+  j["replayed"] = CustodyReplyJson(replayed);
   return j;
 }
 
@@ -1092,6 +1329,8 @@ constexpr VectorKind kKinds[] = {
     {"session.json", MakeSession},
     {"offline_pins.json", MakeOfflinePins},
     {"log.json", MakeLog},
+    {"group_memberships.json", MakeGroupMemberships},
+    {"custody.json", MakeCustody},
 };
 
 }  // namespace
@@ -1102,6 +1341,12 @@ std::string Render(const Json& document) { return document.dump(2) + "\n"; }
 
 // The CLI's hex helpers (one implementation in the repository).
 std::string Hex(std::span<const uint8_t> bytes) { return cli::ToHex(bytes); }
+
+Bytes Le(uint64_t v, size_t n) {
+  Bytes out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(v >> (8 * i));
+  return out;
+}
 
 Bytes FromHex(std::string_view hex) {
   Bytes out;

@@ -5,7 +5,7 @@
 // `vectors` tests regenerate them in memory and compare byte for byte.
 //
 // Adding a kind of vector: write one `Json MakeSomething()` in vectors.cc
-// (build on Fixture for the keys and the lock), add one line to the table
+// (FixedKey, SeededDrbg, SignedJson, Lock), add one line to the table
 // in Kinds(), run `mortise-vectors vectors/` (or the `vectors-regenerate`
 // target), describe the file in vectors/README.md and add a check that
 // decodes and verifies it with the library's public functions to
@@ -45,6 +45,8 @@ std::string Render(const Json& document);
 
 std::string Hex(std::span<const uint8_t> bytes);
 Bytes FromHex(std::string_view hex);  // throws std::invalid_argument on bad hex
+// `v` as `n` bytes little-endian (the protocol's counters, docs/protocol.md 3.2).
+Bytes Le(uint64_t v, size_t n);
 
 // A DRBG seeded from a fixed 64-bit seed (crypto::DeterministicEntropy).
 class SeededDrbg {

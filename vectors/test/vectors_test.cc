@@ -3,6 +3,7 @@
 // read from the file alone, as a second implementation would read it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -16,6 +17,10 @@
 #include "mortise/protocol/access_list.h"
 #include "mortise/protocol/certificate.h"
 #include "mortise/protocol/claim.h"
+#include "mortise/protocol/custody.h"
+#include "mortise/protocol/group_membership.h"
+#include "mortise/protocol/node.h"
+#include "mortise/protocol/permissions.h"
 #include "mortise/protocol/revalidation.h"
 #include "mortise/protocol/text_forms.h"
 #include "mortise/store/audit_log.h"
@@ -68,6 +73,67 @@ void ExpectSignature(const Json& obj, std::string_view domain, std::string_view 
     ASSERT_TRUE(key.SignDigestWithNonceInput(digest, H(obj["signature_nonce_input"]), again).ok());
     EXPECT_EQ(Bytes(again.begin(), again.end()), sig);
   }
+}
+
+// A certificate entry: its parts, its signature (reproduced from k') and
+// its decoded fields.
+void ExpectCertificate(const Json& c, std::string_view domain = "mortise-cert-v1") {
+  const Bytes cert = H(c["certificate"]);
+  const Signed s = SplitSigned(cert);
+  EXPECT_EQ(Hex(s.tbs), c["tbs"]);
+  EXPECT_EQ(Hex(s.signature), c["signature"]);
+  ExpectSignature(c, domain, c["issuer"].get<std::string>());
+  Result<CertificateFields> f = protocol::DecodeCertificate(cert);
+  ASSERT_TRUE(f.ok());
+  const Json& want = c["fields"];
+  EXPECT_EQ(Hex(f->lock_id), want["lock_id"]);
+  EXPECT_EQ(Hex(f->holder_key), want["holder_key"]);
+  EXPECT_EQ(static_cast<int>(f->role), want["role"]);
+  EXPECT_EQ(f->permissions, want["permissions"]);
+  EXPECT_EQ(f->not_before, want["not_before"]);
+  EXPECT_EQ(f->not_after, want["not_after"]);
+  EXPECT_EQ(f->schedule.has_value(), !want["schedule"].is_null());
+  if (f->schedule) {
+    EXPECT_EQ(f->schedule->days_mask, want["schedule"]["days_mask"]);
+    EXPECT_EQ(f->schedule->start_minute, want["schedule"]["start_minute"]);
+    EXPECT_EQ(f->schedule->end_minute, want["schedule"]["end_minute"]);
+  }
+  EXPECT_EQ(f->max_uses, want["max_uses"]);
+  EXPECT_EQ(f->remote_only, want["remote_only"]);
+  EXPECT_EQ(f->serial, U(want["serial"]));
+  EXPECT_EQ(Hex(f->issuer_key_id), want["issuer_key_id"]);
+  EXPECT_EQ(f->issuer_epoch, want["issuer_epoch"]);
+  EXPECT_EQ(f->revalidation_max_age, want["revalidation_max_age"]);
+  EXPECT_EQ(f->claim_generation, want["claim_generation"]);
+  EXPECT_EQ(f->parent_serial, U(want["parent_serial"]));
+  EXPECT_EQ(static_cast<int>(f->scope), want["scope"]);
+  EXPECT_EQ(f->group_id, U(want["group_id"]));
+}
+
+// The context a lock of the file checks keys in: its id, owner, claim and time.
+protocol::VerifyContext ContextOf(const Json& j, const crypto::P256PublicKey& owner) {
+  protocol::VerifyContext ctx;
+  ctx.lock_id = LockIdFrom(j["lock_id"]);
+  ctx.owner = &owner;
+  ctx.utc_now = j["verify_at"].get<int64_t>();
+  ctx.claim_generation = j["claim_generation"];
+  return ctx;
+}
+
+// A chain entry: its MK1 text decodes to it, and VerifyChain grants what it says in `ctx`.
+void ExpectChain(const Json& c, const protocol::VerifyContext& ctx) {
+  const Bytes chain = H(c["chain"]);
+  Bytes from_text(protocol::kMaxChainSize);
+  Result<size_t> n = protocol::ChainFromText(c["text"].get<std::string>(), from_text);
+  ASSERT_TRUE(n.ok());
+  from_text.resize(*n);
+  EXPECT_EQ(from_text, chain);
+  Result<protocol::VerifiedKey> k = protocol::VerifyChain(chain, ctx);
+  ASSERT_TRUE(k.ok()) << k.status().name();
+  EXPECT_EQ(static_cast<int>(k->grant.role), c["expect"]["role"]);
+  EXPECT_EQ(k->grant.permissions, c["expect"]["permissions"]);
+  EXPECT_EQ(k->depth, c["expect"]["depth"]);
+  EXPECT_EQ(Hex(k->holder_key), Hex(FixedKey(c["holder"].get<std::string>()).public_key().Compressed()));
 }
 
 // --- (a) byte for byte --------------------------------------------------------------
@@ -126,54 +192,12 @@ TEST(VectorsTest, CertificatesDecodeToTheirFieldsAndChainsVerify) {
   const crypto::P256PublicKey owner = Key(j["owner_key"]);
   for (const Json& c : j["certificates"]) {
     SCOPED_TRACE(c["name"].get<std::string>());
-    const Bytes cert = H(c["certificate"]);
-    const Signed s = SplitSigned(cert);
-    EXPECT_EQ(Hex(s.tbs), c["tbs"]);
-    EXPECT_EQ(Hex(s.signature), c["signature"]);
-    ExpectSignature(c, j["domain"].get<std::string>(), c["issuer"].get<std::string>());
-    Result<CertificateFields> f = protocol::DecodeCertificate(cert);
-    ASSERT_TRUE(f.ok());
-    const Json& want = c["fields"];
-    EXPECT_EQ(Hex(f->lock_id), want["lock_id"]);
-    EXPECT_EQ(Hex(f->holder_key), want["holder_key"]);
-    EXPECT_EQ(static_cast<int>(f->role), want["role"]);
-    EXPECT_EQ(f->permissions, want["permissions"]);
-    EXPECT_EQ(f->not_before, want["not_before"]);
-    EXPECT_EQ(f->not_after, want["not_after"]);
-    EXPECT_EQ(f->schedule.has_value(), !want["schedule"].is_null());
-    if (f->schedule) {
-      EXPECT_EQ(f->schedule->days_mask, want["schedule"]["days_mask"]);
-      EXPECT_EQ(f->schedule->start_minute, want["schedule"]["start_minute"]);
-      EXPECT_EQ(f->schedule->end_minute, want["schedule"]["end_minute"]);
-    }
-    EXPECT_EQ(f->max_uses, want["max_uses"]);
-    EXPECT_EQ(f->remote_only, want["remote_only"]);
-    EXPECT_EQ(f->serial, U(want["serial"]));
-    EXPECT_EQ(Hex(f->issuer_key_id), want["issuer_key_id"]);
-    EXPECT_EQ(f->issuer_epoch, want["issuer_epoch"]);
-    EXPECT_EQ(f->revalidation_max_age, want["revalidation_max_age"]);
-    EXPECT_EQ(f->claim_generation, want["claim_generation"]);
-    EXPECT_EQ(f->parent_serial, U(want["parent_serial"]));
+    ExpectCertificate(c, j["domain"].get<std::string>());
   }
-  protocol::VerifyContext ctx;
-  ctx.lock_id = LockIdFrom(j["lock_id"]);
-  ctx.owner = &owner;
-  ctx.utc_now = j["verify_at"].get<int64_t>();
-  ctx.claim_generation = j["claim_generation"];
+  const protocol::VerifyContext ctx = ContextOf(j, owner);
   for (const Json& c : j["chains"]) {
     SCOPED_TRACE(c["name"].get<std::string>());
-    const Bytes chain = H(c["chain"]);
-    Bytes from_text(protocol::kMaxChainSize);
-    Result<size_t> n = protocol::ChainFromText(c["text"].get<std::string>(), from_text);
-    ASSERT_TRUE(n.ok());
-    from_text.resize(*n);
-    EXPECT_EQ(from_text, chain);
-    Result<protocol::VerifiedKey> k = protocol::VerifyChain(chain, ctx);
-    ASSERT_TRUE(k.ok()) << k.status().name();
-    EXPECT_EQ(static_cast<int>(k->grant.role), c["expect"]["role"]);
-    EXPECT_EQ(k->grant.permissions, c["expect"]["permissions"]);
-    EXPECT_EQ(k->depth, c["expect"]["depth"]);
-    EXPECT_EQ(Hex(k->holder_key), Hex(FixedKey(c["holder"].get<std::string>()).public_key().Compressed()));
+    ExpectChain(c, ctx);
   }
   for (const Json& s : j["shares"]) {
     Result<protocol::ShareBundle> p = protocol::ShareFromText(s["text"].get<std::string>());
@@ -218,11 +242,7 @@ TEST(VectorsTest, AccessListsVerifyToTheirStates) {
 TEST(VectorsTest, RevalidationTokensDecodeAndLetTheirChainVerify) {
   const Json j = Load("revalidation.json");
   const crypto::P256PublicKey owner = Key(j["owner_key"]);
-  protocol::VerifyContext ctx;
-  ctx.lock_id = LockIdFrom(j["lock_id"]);
-  ctx.owner = &owner;
-  ctx.utc_now = j["verify_at"].get<int64_t>();
-  ctx.claim_generation = j["claim_generation"];
+  protocol::VerifyContext ctx = ContextOf(j, owner);
   const Bytes chain = H(j["chain"]);
   EXPECT_EQ(protocol::VerifyChain(chain, ctx).status().code(), StatusCode::kPermissionDenied);  // demands a token
   for (const Json& t : j["tokens"]) {
@@ -409,6 +429,170 @@ TEST(VectorsTest, LogStreamVerifiesOfflineWithTheLocksPublicKey) {
     if (item.type == store::LogItemType::kRecord && item.seq == 5) item.bytes[3] ^= 1;
   }
   EXPECT_FALSE(verify(edited).offline_ok());
+}
+
+TEST(VectorsTest, GroupMembershipsVerifyAndDecideWhereTheGroupKeyOpens) {
+  const Json j = Load("group_memberships.json");
+  const crypto::P256PublicKey owner = Key(j["owner_key"]);
+  const protocol::LockId lock_id = LockIdFrom(j["lock_id"]);
+  const uint32_t generation = j["claim_generation"];
+  const std::string domain = j["domain"];
+  // The group certificate: scope 2 and the group id (fields 17 and 18:
+  // 88 01 02, 91 01 || 8 bytes LE), no lock id, no claim generation.
+  const Json& cert = j["certificate"];
+  ExpectCertificate(cert, j["certificate_domain"].get<std::string>());
+  const uint64_t group = U(cert["fields"]["group_id"]);
+  EXPECT_EQ(cert["fields"]["scope"], static_cast<int>(protocol::Scope::kGroup));
+  EXPECT_EQ(cert["fields"]["claim_generation"], 0);
+  Bytes scope_and_group = {0x88, 0x01, 0x02, 0x91, 0x01};
+  const Bytes group_le = Le(group, 8);
+  scope_and_group.insert(scope_and_group.end(), group_le.begin(), group_le.end());
+  const Bytes tbs = H(cert["tbs"]);
+  EXPECT_NE(std::search(tbs.begin(), tbs.end(), scope_and_group.begin(), scope_and_group.end()), tbs.end());
+
+  protocol::VerifyContext ctx = ContextOf(j, owner);
+  // Outside every group (no membership): the group key is refused.
+  EXPECT_EQ(protocol::VerifyChain(H(j["chain"]["chain"]), ctx).status().code(), StatusCode::kPermissionDenied);
+  ASSERT_EQ(j["memberships"].size(), 2u);
+  for (const Json& m : j["memberships"]) {
+    SCOPED_TRACE(m["name"].get<std::string>());
+    ExpectSignature(m, domain, m["signer"].get<std::string>());
+    // The digest input: the domain, its zero, the tbs.
+    Bytes input(domain.begin(), domain.end());
+    input.push_back(0);
+    const Bytes m_tbs = H(m["tbs"]);
+    input.insert(input.end(), m_tbs.begin(), m_tbs.end());
+    EXPECT_EQ(Hex(input), m["digest_input"]);
+    EXPECT_EQ(Hex(crypto::Sha256::Hash(input)), m["digest"]);
+    const Bytes update = H(m["update"]);
+    const Signed parts = SplitSigned(update);
+    EXPECT_EQ(Hex(parts.tbs), m["tbs"]);
+    EXPECT_EQ(Hex(parts.signature), m["signature"]);
+    Result<protocol::VerifiedGroupMembership> v = protocol::VerifyGroupMembership(update, lock_id, generation, owner);
+    ASSERT_TRUE(v.ok()) << v.status().name();
+    const Json& want = m["state"];
+    EXPECT_EQ(v->state.version, U(want["version"]));
+    EXPECT_EQ(v->state.claim_generation, want["claim_generation"]);
+    EXPECT_EQ(v->state.by_admin, want["by_admin"]);
+    EXPECT_EQ(v->state.by_admin, m["signer"] == "admin");
+    EXPECT_EQ(v->state.by_admin ? Hex(v->state.signer) : "", want["signer_key_id"]);
+    ASSERT_EQ(v->state.count, want["groups"].size());
+    for (size_t i = 0; i < v->state.count; ++i) EXPECT_EQ(v->state.groups[i], U(want["groups"][i]));
+    if (v->state.by_admin) {
+      Result<CertificateFields> admin = protocol::DecodeCertificate(H(m["issuer_certificate"]));
+      ASSERT_TRUE(admin.ok());
+      EXPECT_EQ(admin->role, protocol::Role::kAdmin);
+      EXPECT_NE(admin->permissions & protocol::kPermManageGroups, 0u);
+    } else {
+      EXPECT_EQ(m["issuer_certificate"], "");
+    }
+    // Where the group key opens under this membership.
+    ctx.groups = v->state.group_list();
+    const Result<protocol::VerifiedKey> key = protocol::VerifyChain(H(j["chain"]["chain"]), ctx);
+    EXPECT_EQ(static_cast<int>(key.ok() ? StatusCode::kOk : key.status().code()), m["group_key_status"]);
+    if (m["group_key_status"] == 0) ExpectChain(j["chain"], ctx);
+    // Frame 0x05: type, kind 2, the update; the lock's reply.
+    Bytes frame(2 + update.size());
+    Result<size_t> n = protocol::EncodeSignedUpdateFrame(protocol::SignedUpdateKind::kGroupMembership, update, frame);
+    ASSERT_TRUE(n.ok());
+    frame.resize(*n);
+    EXPECT_EQ(Hex(frame), m["frame"]);
+    Result<protocol::SignedUpdateReply> r = protocol::DecodeSignedUpdateReply(H(m["reply"]["frame"]));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(static_cast<int>(r->kind), m["reply"]["kind"]);
+    EXPECT_EQ(static_cast<int>(r->status), m["reply"]["status"]);
+    EXPECT_EQ(r->status, StatusCode::kOk);
+    EXPECT_EQ(r->held_version, U(m["reply"]["held_version"]));
+    EXPECT_EQ(r->held_version, v->state.version);
+  }
+  // The owner's membership list both groups; the admin's later one takes the door out of the key's group.
+  EXPECT_EQ(j["memberships"][0]["group_key_status"], 0);
+  EXPECT_EQ(j["memberships"][1]["group_key_status"], static_cast<int>(StatusCode::kPermissionDenied));
+  Result<protocol::SignedUpdateReply> replayed = protocol::DecodeSignedUpdateReply(H(j["replayed"]["reply"]["frame"]));
+  ASSERT_TRUE(replayed.ok());
+  EXPECT_EQ(replayed->status, StatusCode::kAlreadyExists);
+  EXPECT_EQ(static_cast<int>(replayed->status), j["replayed"]["reply"]["status"]);
+  EXPECT_EQ(replayed->held_version, 2u);
+}
+
+TEST(VectorsTest, CustodyAcknowledgementNamesTheLogsChainAndTheLockSignsTheCursor) {
+  const Json j = Load("custody.json");
+  const crypto::P256PublicKey owner = Key(j["owner_key"]);
+  const crypto::P256PublicKey lock_key = Key(j["lock_key"]);
+  const protocol::LockId lock_id = LockIdFrom(j["lock_id"]);
+  const uint32_t generation = j["claim_generation"];
+  // The custody key: role admin, log custody alone; it verifies at the lock.
+  ExpectCertificate(j["certificate"], j["certificate_domain"].get<std::string>());
+  EXPECT_EQ(j["certificate"]["fields"]["role"], static_cast<int>(protocol::Role::kAdmin));
+  EXPECT_EQ(j["certificate"]["fields"]["permissions"], protocol::kPermLogCustody);
+  ExpectChain(j["chain"], ContextOf(j, owner));
+
+  // h(N) is what a reader of log.json's stream computes through record N.
+  const Json& ack = j["acknowledgement"];
+  const uint64_t seq = ack["fields"]["seq"];
+  const Json log = Load(j["log"].get<std::string>());
+  store::LogVerifier reader(lock_key, lock_id, log["expected_first"], log["now_utc"], log["max_head_age_s"]);
+  for (const store::LogItem& item : DecodeStream(H(log["stream"]))) {
+    if (item.seq > seq || item.type == store::LogItemType::kHead) break;
+    if (item.type == store::LogItemType::kCheckpoint && item.seq == seq) break;
+    reader.Feed(item);
+  }
+  uint64_t end = 0;
+  store::LogChain chain{};
+  ASSERT_TRUE(reader.StreamEnd(end, chain));
+  EXPECT_EQ(end, seq);
+  EXPECT_EQ(Hex(chain), ack["fields"]["chain_hash"]);
+
+  // Frame 0x06: 06 01 | lock id | LE32 generation | LE64 N | h(N) | LE16 L | chain | signature.
+  const Bytes frame = H(ack["frame"]);
+  const Bytes key_chain = H(j["chain"]["chain"]);
+  Bytes want{0x06, protocol::kCustodyVersion};
+  for (const Bytes& part : {H(ack["fields"]["lock_id"]), Le(ack["fields"]["claim_generation"], 4), Le(seq, 8),
+                            H(ack["fields"]["chain_hash"]), Le(key_chain.size(), 2), key_chain, H(ack["signature"])}) {
+    want.insert(want.end(), part.begin(), part.end());
+  }
+  EXPECT_EQ(Hex(frame), Hex(want));
+  EXPECT_EQ(frame.size(), 112 + key_chain.size());
+  EXPECT_EQ(Hex(std::span<const uint8_t>(frame).subspan(1, protocol::kCustodyAckFieldsSize)), ack["tbs"]);
+  ExpectSignature(ack, j["domain"].get<std::string>(), ack["signer"].get<std::string>());
+
+  // The lock's answer: advanced, the cursor at N, and its receipt.
+  Result<protocol::CustodyReply> r = protocol::DecodeCustodyReply(H(j["reply"]["frame"]));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, protocol::CustodyStatus::kAdvanced);
+  EXPECT_EQ(static_cast<int>(r->status), j["reply"]["status"]);
+  ASSERT_TRUE(r->has_counters);
+  EXPECT_EQ(r->cursor, seq);
+  EXPECT_EQ(r->cursor, j["reply"]["cursor"]);
+  EXPECT_EQ(r->head, j["reply"]["head"]);
+  ASSERT_TRUE(r->has_receipt);
+  EXPECT_EQ(r->signed_utc, j["reply"]["signed_utc"]);
+  EXPECT_EQ(Hex(r->cursor_chain), ack["fields"]["chain_hash"]);
+  EXPECT_EQ(Hex(r->signature), j["reply"]["signature"]);
+  EXPECT_TRUE(protocol::VerifyCustodyReceipt(*r, lock_key, lock_id, generation).ok());
+  // The receipt's message: the label with its zero, lock id, LE32 generation, LE64 cursor, h(cursor), LE64 time.
+  const std::string label = j["receipt_domain"];
+  Bytes message(label.begin(), label.end());
+  message.push_back(0);
+  for (const Bytes& part : {Bytes(lock_id.begin(), lock_id.end()), Le(generation, 4), Le(r->cursor, 8),
+                            Bytes(r->cursor_chain.begin(), r->cursor_chain.end()),
+                            Le(static_cast<uint64_t>(r->signed_utc), 8)}) {
+    message.insert(message.end(), part.begin(), part.end());
+  }
+  EXPECT_EQ(Hex(message), j["reply"]["receipt_message"]);
+  EXPECT_TRUE(lock_key.VerifyDigest(crypto::Sha256::Hash(message), H(j["reply"]["signature"])).ok());
+  // A tampered receipt fails.
+  protocol::CustodyReply forged = *r;
+  forged.cursor += 1;
+  EXPECT_FALSE(protocol::VerifyCustodyReceipt(forged, lock_key, lock_id, generation).ok());
+
+  // The same frame replayed: unchanged, counters, no receipt.
+  Result<protocol::CustodyReply> again = protocol::DecodeCustodyReply(H(j["replayed"]["frame"]));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->status, protocol::CustodyStatus::kUnchanged);
+  EXPECT_EQ(static_cast<int>(again->status), j["replayed"]["status"]);
+  EXPECT_EQ(again->cursor, seq);
+  EXPECT_FALSE(again->has_receipt);
 }
 
 }  // namespace
