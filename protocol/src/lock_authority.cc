@@ -202,8 +202,16 @@ VerifyContext LockAuthority::Context(std::optional<int64_t> utc_now, int32_t utc
   ctx.claim_generation = generation_;
   // Only a membership of this claim counts (a wipe cut short by power may
   // leave one of the previous claim behind).
-  if (groups_.state().claim_generation == generation_ && groups_.state().version != 0) {
-    ctx.groups = groups_.state().group_list();
+  const GroupMembershipState& m = groups_.state();
+  if (m.claim_generation == generation_ && m.version != 0) {
+    // An admin's membership counts only while its signer would still be
+    // accepted: not revoked or disabled by the owner's list, not below the
+    // owner's epoch, inside its window (A12). Checked with no groups in
+    // the context: the admin's certificate is a lock-scoped one.
+    if (!m.by_admin ||
+        (internal::CheckAccessList(m.admin, ctx).ok() && internal::CheckTime(m.admin, ctx).ok())) {
+      ctx.groups = m.group_list();
+    }
   }
   return ctx;
 }
