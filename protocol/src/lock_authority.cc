@@ -244,6 +244,26 @@ Status LockAuthority::ApplyAccessList(std::span<const uint8_t> update) {
   return access_list_.Apply(update, identity_->lock_id(), generation_, *owner_);
 }
 
+Status LockAuthority::ApplyAccessListAndRecord(std::span<const uint8_t> update, core::DoorLock& lock,
+                                               core::OperationSource source, std::optional<core::CredentialRef> key) {
+  // The owner's list and the admins' own lists; the sum of their versions
+  // moves exactly when one of them was replaced.
+  const auto versions = [&] {
+    uint64_t v = access_list().version;
+    for (const AccessListState& admin : admin_access_lists()) v += admin.version;
+    return v;
+  };
+  const uint64_t before = versions();
+  MORTISE_TRY(ApplyAccessList(update));
+  // Logged once per new version (a list delivered again changes nothing).
+  if (versions() != before) {
+    uint32_t listed = access_list().revoked_count + access_list().disabled_count;
+    for (const AccessListState& admin : admin_access_lists()) listed += admin.revoked_count + admin.disabled_count;
+    lock.RecordAccessListChange(source, key, static_cast<uint16_t>(listed > UINT16_MAX ? UINT16_MAX : listed));
+  }
+  return Status::Ok();
+}
+
 Status LockAuthority::ApplyGroupMembership(std::span<const uint8_t> update, std::optional<int64_t> utc_now,
                                            int32_t utc_offset_s) {
   if (!claimed()) return StatusCode::kFailedPrecondition;

@@ -585,6 +585,27 @@ TEST_F(SignedUpdateFrameTest, A01_AnAccessListArrivesWithoutASessionAndTheAnswer
   EXPECT_EQ(again.held_version, 1u);
 }
 
+// Review of issue 9 item 3: a list applied through frame 0x05 is logged as
+// one applied in a session is (kAccessListChange, no key carried it), once
+// per new version; one refused or delivered again is not.
+TEST_F(SignedUpdateFrameTest, AnAccessListAppliedThroughTheFrameIsLogged) {
+  const auto changes = [&] {
+    std::vector<core::LockEvent> out;
+    for (const core::LockEvent& e : sim_->events().events)
+      if (e.kind == core::EventKind::kAccessListChange) out.push_back(e);
+    return out;
+  };
+  ASSERT_EQ(Reply(SignedUpdateKind::kAccessList, Acl(1, 61, owner_)).status, StatusCode::kOk);
+  std::vector<core::LockEvent> logged = changes();
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_EQ(logged[0].data_index, 1u);  // the keys it revokes or suspends
+  EXPECT_FALSE(logged[0].has_credential);
+  EXPECT_EQ(logged[0].source, core::OperationSource::kProprietaryRemote);
+  EXPECT_EQ(Reply(SignedUpdateKind::kAccessList, Acl(1, 61, owner_)).status, StatusCode::kAlreadyExists);
+  EXPECT_EQ(Reply(SignedUpdateKind::kAccessList, Acl(2, 61, stranger_)).status, StatusCode::kUnauthenticated);
+  EXPECT_EQ(changes().size(), 1u);
+}
+
 TEST_F(SignedUpdateFrameTest, AMembershipArrivesWithoutASession) {
   const SignedUpdateReply r = Reply(SignedUpdateKind::kGroupMembership, Groups(4, {kFrontDoors}, owner_));
   EXPECT_EQ(r.kind, SignedUpdateKind::kGroupMembership);
