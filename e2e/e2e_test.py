@@ -584,10 +584,7 @@ class Sharing(Base):
         # first (through its session) and the CLI carries the second door's
         # own access list to it in frame 0x05, with no session.
         self.claim()
-        back = Lock(os.path.join(self.tmp, "back"))
-        back.start()
-        self.addCleanup(back.stop)
-        self.owner.ok("claim", back.label(), "--endpoint", back.endpoint, "--time", TUESDAY_0759, "--name", "back")
+        back = self._claim_back_door()
         self.owner.ok("group", "create", "front")
         self.owner.ok("group", "add-door", "front", "lock")
         self.owner.ok("group", "add-door", "front", "back")
@@ -606,12 +603,17 @@ class Sharing(Base):
             rc, _, err = gus.run("unlock", "--lock", door)
             self.assertEqual(rc, 3, err)
 
-    def _group_with_back_door(self):
-        self.claim()
+    def _claim_back_door(self):
+        # A second lock of the same owner, named "back".
         back = Lock(os.path.join(self.tmp, "back"))
         back.start()
         self.addCleanup(back.stop)
         self.owner.ok("claim", back.label(), "--endpoint", back.endpoint, "--time", TUESDAY_0759, "--name", "back")
+        return back
+
+    def _group_with_back_door(self):
+        self.claim()
+        back = self._claim_back_door()
         self.owner.ok("group", "create", "front")
         self.owner.ok("group", "add-door", "front", "lock")
         gus = self.guest("gus", "--group", "front", "--lock", "lock")

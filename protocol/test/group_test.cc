@@ -83,6 +83,14 @@ class GroupTest : public ::testing::Test {
   }
   Status Apply(const Bytes& update) { return authority_.ApplyGroupMembership(update, kNoon, 0); }
   Result<VerifiedKey> Verify(const Bytes& chain) { return authority_.VerifyKey(chain, kNoon, 0); }
+  // `list` signed by the owner.
+  Bytes OwnerList(const AccessListState& list) {
+    Bytes out(kMaxAccessListUpdateSize);
+    Result<size_t> n = SignAccessList(list, lock_id_, owner_, owner_rng_.drbg, out);
+    EXPECT_TRUE(n.ok());
+    out.resize(n.ok() ? *n : 0);
+    return out;
+  }
   Bytes AdminCert(uint32_t permissions) {
     return Issue(Fields(lock_id_, admin_, Role::kAdmin, permissions, 90), owner_, owner_rng_.drbg);
   }
@@ -264,11 +272,7 @@ TEST_F(GroupTest, A12_ARevokedAdminChangesNoMembership) {
   const Bytes with = AdminCert(kPermLock | kPermManageGroups);
   AccessListState list = testing::ListAt(1);
   list.revoked[list.revoked_count++] = By(owner_, 90);
-  Bytes acl(kMaxAccessListUpdateSize);
-  Result<size_t> n = SignAccessList(list, lock_id_, owner_, owner_rng_.drbg, acl);
-  ASSERT_TRUE(n.ok());
-  acl.resize(*n);
-  ASSERT_TRUE(authority_.ApplyAccessList(acl).ok());
+  ASSERT_TRUE(authority_.ApplyAccessList(OwnerList(list)).ok());
   EXPECT_EQ(Apply(Signed(Membership(1, {kFrontDoors}), admin_, with)).code(), StatusCode::kPermissionDenied);
 }
 
@@ -308,11 +312,7 @@ TEST_F(GroupTest, A12_AMembershipSignedByAnAdminRevokedOrDisabledLaterCountsAsEm
     } else {
       list.revoked[list.revoked_count++] = By(owner_, 90);
     }
-    Bytes acl(kMaxAccessListUpdateSize);
-    Result<size_t> n = SignAccessList(list, lock_id_, owner_, owner_rng_.drbg, acl);
-    ASSERT_TRUE(n.ok());
-    acl.resize(*n);
-    ASSERT_TRUE(authority.ApplyAccessList(acl).ok());
+    ASSERT_TRUE(authority.ApplyAccessList(OwnerList(list)).ok());
     EXPECT_EQ(authority.VerifyKey(GroupKey(), kNoon, 0).status().code(), StatusCode::kPermissionDenied) << disable;
     LockAuthority rebooted(store, lock_rng_.drbg);
     ASSERT_TRUE(rebooted.Start().ok());
@@ -339,11 +339,7 @@ TEST_F(GroupTest, GroupKeysAreRevokedLikeLockKeys) {
   ASSERT_TRUE(Verify(key).ok());
   AccessListState list = testing::ListAt(1);
   list.revoked[list.revoked_count++] = By(owner_, kGroupSerial);
-  Bytes acl(kMaxAccessListUpdateSize);
-  Result<size_t> n = SignAccessList(list, lock_id_, owner_, owner_rng_.drbg, acl);
-  ASSERT_TRUE(n.ok());
-  acl.resize(*n);
-  ASSERT_TRUE(authority_.ApplyAccessList(acl).ok());
+  ASSERT_TRUE(authority_.ApplyAccessList(OwnerList(list)).ok());
   EXPECT_EQ(Verify(key).status().code(), StatusCode::kPermissionDenied);
 }
 
