@@ -271,7 +271,9 @@ void DeliverGroupRevocations(Context& ctx, const GroupOptions& o) {
     signed_version = lock.access_list.version;
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
-    const json row = PushPendingAccessLists(ctx, {lock_name})[0];
+    const json rows = PushPendingAccessLists(ctx, {lock_name});
+    if (rows.empty()) return;  // nothing pending any more
+    const json& row = rows[0];
     const std::string status = row.value("status", "");
     const uint64_t held = row.value("version", uint64_t{0});
     if (status == "ok" || (status == StatusCodeName(StatusCode::kAlreadyExists) && held == signed_version)) return;
