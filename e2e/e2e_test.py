@@ -584,10 +584,7 @@ class Sharing(Base):
         # first (through its session) and the CLI carries the second door's
         # own access list to it in frame 0x05, with no session.
         self.claim()
-        back = Lock(os.path.join(self.tmp, "back"))
-        back.start()
-        self.addCleanup(back.stop)
-        self.owner.ok("claim", back.label(), "--endpoint", back.endpoint, "--time", TUESDAY_0759, "--name", "back")
+        back = self._claim_back_door()
         self.owner.ok("group", "create", "front")
         self.owner.ok("group", "add-door", "front", "lock")
         self.owner.ok("group", "add-door", "front", "back")
@@ -605,6 +602,56 @@ class Sharing(Base):
         for door in ("lock", "back"):
             rc, _, err = gus.run("unlock", "--lock", door)
             self.assertEqual(rc, 3, err)
+
+    def _claim_back_door(self):
+        # A second lock of the same owner, named "back".
+        back = Lock(os.path.join(self.tmp, "back"))
+        back.start()
+        self.addCleanup(back.stop)
+        self.owner.ok("claim", back.label(), "--endpoint", back.endpoint, "--time", TUESDAY_0759, "--name", "back")
+        return back
+
+    def _group_with_back_door(self):
+        self.claim()
+        back = self._claim_back_door()
+        self.owner.ok("group", "create", "front")
+        self.owner.ok("group", "add-door", "front", "lock")
+        gus = self.guest("gus", "--group", "front", "--lock", "lock")
+        gus.ok("unlock")
+        return back, gus
+
+    def test_a01_a_revoked_group_key_is_refused_at_a_door_added_to_the_group_later(self):
+        # Review of issue 9 item 3: the revocation went only to the doors in
+        # the group at the time; a door added later must get it (its own
+        # owner access list, frame 0x05) before its membership.
+        back, gus = self._group_with_back_door()
+        self.owner.ok("key", "revoke", "gus", "--lock", "lock")
+        # Unreachable: nothing is sent, the access list stays pending.
+        back.stop()
+        rc, _, err = self.owner.run("group", "add-door", "front", "back")
+        self.assertNotEqual(rc, 0, err)
+        self.assertIn("no membership was sent", err)
+        self.assertEqual(self.owner.ok("group", "show", "front")["doors"], ["lock"])
+        back.start()
+        self.owner.ok("group", "add-door", "front", "back")
+        again = self.owner.ok("key", "reshare", "gus", "--door", "back", "--no-qr")  # the holder has the chain anyway
+        gus.ok("key", "accept", again["key"])
+        rc, _, err = gus.run("unlock", "--lock", "back")
+        self.assertEqual(rc, 3, err)
+
+    def test_a01_a_revoked_group_key_is_refused_at_a_door_removed_and_put_back(self):
+        back, gus = self._group_with_back_door()
+        self.owner.ok("group", "add-door", "front", "back")
+        again = self.owner.ok("key", "reshare", "gus", "--door", "back", "--no-qr")
+        gus.ok("key", "accept", again["key"])
+        gus.ok("unlock", "--lock", "back")
+        back.advance(2000)
+        self.owner.ok("group", "remove-door", "front", "back")
+        out = self.owner.ok("key", "revoke", "gus", "--lock", "lock")
+        self.assertEqual(out["group_doors"], [])        # back was not in the group then
+        self.owner.ok("group", "add-door", "front", "back")
+        rc, _, err = gus.run("unlock", "--lock", "back")
+        self.assertEqual(rc, 3, err)
 
     def test_an_admin_revokes_the_keys_it_issued_and_the_owners_list_stays_apart(self):
         self.claim()

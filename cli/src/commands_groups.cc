@@ -107,8 +107,56 @@ std::optional<uint64_t> GroupOfChain(std::span<const uint8_t> chain) {
   return leaf->group_id;
 }
 
+namespace {
+
+json* GroupEntry(Keyring& keyring, uint64_t id) {
+  for (json& g : Groups(keyring))
+    if (IdFrom(g["id"]) == id) return &g;
+  return nullptr;
+}
+
+// The keys of group `id` the owner revoked, as the keyring remembers them
+// (group entry "revoked": [{"issuer": 16 hex digits, "serial": n}]).
+std::vector<protocol::KeyRef> GroupRevoked(Keyring& keyring, uint64_t id) {
+  std::vector<protocol::KeyRef> out;
+  const json* g = GroupEntry(keyring, id);
+  if (g == nullptr || !g->contains("revoked")) return out;
+  for (const json& r : (*g)["revoked"]) {
+    std::vector<uint8_t> issuer;
+    protocol::KeyRef k;
+    if (!FromHex(r.value("issuer", ""), issuer) || issuer.size() != k.issuer.size())
+      throw Error(ExitCode::kKeyring, "damaged keyring: a group's revoked key has no issuer key id");
+    std::copy(issuer.begin(), issuer.end(), k.issuer.begin());
+    k.serial = r.value("serial", uint64_t{0});
+    out.push_back(k);
+  }
+  return out;
+}
+
+// Signs the next snapshot of `l`'s owner access list and keeps it as the
+// lock's pending access list (the caller saves).
+void SignPendingAccessList(Context& ctx, Keyring& keyring, LockEntry& l) {
+  const crypto::P256KeyPair owner = keyring.content().GetIdentity(l.identity).KeyPair();
+  const protocol::AccessListState state = l.access_list.NextSnapshot(l.claim_generation);
+  std::vector<uint8_t> update(protocol::kMaxAccessListUpdateSize);
+  Result<size_t> n = protocol::SignAccessList(state, l.lock_id, owner, ctx.drbg(), update);
+  if (!n.ok()) throw Error(ExitCode::kInternal, "cannot sign the access list of lock " + l.name);
+  update.resize(*n);
+  l.access_list.version = state.version;
+  l.extra["pending_access_list"] = ToHex(update);  // signed: kept before anything is sent
+}
+
+}  // namespace
+
 std::vector<std::string> RevokeAtGroupDoors(Context& ctx, Keyring& keyring, const LockEntry& from,
                                             const protocol::KeyRef& key, uint64_t group) {
+  // Remembered with the group: a door put into the group later gets its
+  // revocation before its membership (CmdGroupDoor).
+  if (json* g = GroupEntry(keyring, group)) {
+    const std::vector<protocol::KeyRef> known = GroupRevoked(keyring, group);
+    if (std::find(known.begin(), known.end(), key) == known.end())
+      (*g)["revoked"].push_back({{"issuer", ToHex(key.issuer)}, {"serial", key.serial}});
+  }
   std::vector<std::string> names;
   for (const LockEntry& l : keyring.content().locks()) {
     const std::vector<uint64_t> g = DoorGroups(l);
@@ -118,18 +166,11 @@ std::vector<std::string> RevokeAtGroupDoors(Context& ctx, Keyring& keyring, cons
     }
     names.push_back(l.name);
   }
-  const crypto::P256KeyPair owner = keyring.content().GetIdentity(from.identity).KeyPair();
   for (const std::string& name : names) {
     LockEntry& l = keyring.content().SelectLock(name);
     if (std::find(l.access_list.revoked.begin(), l.access_list.revoked.end(), key) == l.access_list.revoked.end())
       l.access_list.revoked.push_back(key);
-    const protocol::AccessListState state = l.access_list.NextSnapshot(l.claim_generation);
-    std::vector<uint8_t> update(protocol::kMaxAccessListUpdateSize);
-    Result<size_t> n = protocol::SignAccessList(state, l.lock_id, owner, ctx.drbg(), update);
-    if (!n.ok()) throw Error(ExitCode::kInternal, "cannot sign the access list of lock " + name);
-    update.resize(*n);
-    l.access_list.version = state.version;
-    l.extra["pending_access_list"] = ToHex(update);  // signed: kept before anything is sent
+    SignPendingAccessList(ctx, keyring, l);
   }
   return names;
 }
@@ -199,7 +240,66 @@ int CmdGroupCreate(Context& ctx, const GroupOptions& o) {
   return 0;
 }
 
+namespace {
+
+// Before a door is put into a group, the door's owner access list must hold
+// every key of the group the owner revoked: those revocations went only to
+// the doors in the group at the time (RevokeAtGroupDoors). Adds the missing
+// ones, signs the list, and delivers it and any list still pending in frame
+// 0x05; throws, with the membership neither signed nor sent, unless the lock
+// then holds that list.
+void DeliverGroupRevocations(Context& ctx, const GroupOptions& o) {
+  std::string lock_name, endpoint;
+  uint64_t signed_version = 0;
+  {
+    Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+    const GroupRef group = FindGroup(keyring, o.group);
+    LockEntry& lock = o.lock.empty() ? ctx.SelectLock(keyring) : keyring.content().SelectLock(o.lock);
+    if (!lock.is_owner() || lock.identity != group.identity) return;  // CmdGroupDoor refuses it
+    bool missing = false;
+    for (const protocol::KeyRef& k : GroupRevoked(keyring, group.id)) {
+      if (std::find(lock.access_list.revoked.begin(), lock.access_list.revoked.end(), k) != lock.access_list.revoked.end())
+        continue;
+      lock.access_list.revoked.push_back(k);
+      missing = true;
+    }
+    if (missing) SignPendingAccessList(ctx, keyring, lock);
+    keyring.Save();
+    if (!lock.extra.contains("pending_access_list")) return;
+    lock_name = lock.name;
+    endpoint = lock.endpoint;
+    signed_version = lock.access_list.version;
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const json rows = PushPendingAccessLists(ctx, {lock_name});
+    if (rows.empty()) return;  // nothing pending any more
+    const json& row = rows[0];
+    const std::string status = row.value("status", "");
+    const uint64_t held = row.value("version", uint64_t{0});
+    if (status == "ok" || (status == StatusCodeName(StatusCode::kAlreadyExists) && held == signed_version)) return;
+    if (status == StatusCodeName(StatusCode::kAlreadyExists) && held > signed_version && attempt == 0) {
+      // The lock holds a higher version (signed before a factory reset, or
+      // by another device of this identity): sign the same list above it.
+      Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+      LockEntry& lock = keyring.content().SelectLock(lock_name);
+      lock.access_list.version = held;
+      SignPendingAccessList(ctx, keyring, lock);
+      signed_version = lock.access_list.version;
+      keyring.Save();
+      continue;
+    }
+    throw Error(ExitCode::kRefused,
+                "lock \"" + lock_name + "\" has not taken the access list that revokes the group's revoked keys (" +
+                    (status == "unreachable" ? row.value("error", status) : status) +
+                    "); the door was not put into the group and no membership was sent",
+                "The access list is signed and kept as pending; run the command again to send it, then the membership.");
+  }
+}
+
+}  // namespace
+
 int CmdGroupDoor(Context& ctx, const GroupOptions& o, bool add) {
+  if (add) DeliverGroupRevocations(ctx, o);
   std::vector<uint8_t> update;
   std::string endpoint;
   uint64_t version = 0;

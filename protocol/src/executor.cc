@@ -168,27 +168,9 @@ CommandResponse CommandExecutor::Act(const VerifiedKey& key, const CommandReques
       }
       break;
     }
-    case Command::kApplyAccessList: {
-      // The owner's list and the admins' own lists; the sum of their
-      // versions moves exactly when one of them was replaced.
-      const auto versions = [&] {
-        uint64_t v = authority.access_list().version;
-        for (const AccessListState& admin : authority.admin_access_lists()) v += admin.version;
-        return v;
-      };
-      const uint64_t before = versions();
-      r.status = authority.ApplyAccessList(request.payload).code();
-      // Logged once per new version (a list delivered again changes nothing).
-      if (r.status == StatusCode::kOk && versions() != before) {
-        uint32_t listed = 0;
-        const AccessListState& list = authority.access_list();
-        listed += list.revoked_count + list.disabled_count;
-        for (const AccessListState& admin : authority.admin_access_lists())
-          listed += admin.revoked_count + admin.disabled_count;
-        lock.RecordAccessListChange(source, op.key, static_cast<uint16_t>(listed > UINT16_MAX ? UINT16_MAX : listed));
-      }
+    case Command::kApplyAccessList:
+      r.status = authority.ApplyAccessListAndRecord(request.payload, lock, source, op.key).code();
       break;
-    }
     case Command::kEndSession: break;  // the session server frees the slot after answering
     case Command::kReadLog: {
       if (log == nullptr) {

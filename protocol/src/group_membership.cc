@@ -17,12 +17,19 @@ constexpr uint32_t kFormat = 1;
 static_assert(mortise_GroupMembershipUpdate_size <= kMaxGroupMembershipUpdateSize);
 static_assert(sizeof(mortise_GroupMembershipTbs{}.groups) / sizeof(uint64_t) == kMaxGroupsPerLock);
 
-// Record 0x0160/0: format (1) || version (8 LE) || claim generation (4 LE) ||
+// Record 0x0160/0: format (2) || version (8 LE) || claim generation (4 LE) ||
 // by admin (1: 0 or 1) || signer key id (8, zero for the owner) || count (1)
-// || kMaxGroupsPerLock x group id (8 LE, zero past count).
-constexpr uint8_t kRecordFormat = 1;
+// || kMaxGroupsPerLock x group id (8 LE, zero past count) || the admin
+// certificate's issuer key id (8) || serial (8 LE) || issuer epoch (4 LE) ||
+// not before (8 LE) || not after (8 LE) (all zero for the owner).
+// Format 1 is format 2 without the admin's certificate fields: loaded, an
+// admin's membership of format 1 counts as empty (its signer cannot be
+// re-checked).
+constexpr uint8_t kRecordFormat = 2;
+constexpr uint8_t kRecordFormatV1 = 1;
 constexpr uint32_t kRecordKey = core::MakeRecordKey(kRecordGroupMembership, 0);
-constexpr size_t kRecordSize = 1 + 8 + 4 + 1 + kKeyIdSize + 1 + kMaxGroupsPerLock * 8;
+constexpr size_t kRecordSizeV1 = 1 + 8 + 4 + 1 + kKeyIdSize + 1 + kMaxGroupsPerLock * 8;
+constexpr size_t kRecordSize = kRecordSizeV1 + kKeyIdSize + 8 + 4 + 8 + 8;
 static_assert(kRecordSize <= core::kMaxRecordSize);
 
 std::span<const uint8_t> Domain() { return std::span<const uint8_t>(kDomain, sizeof(kDomain)); }
@@ -130,6 +137,14 @@ Result<VerifiedGroupMembership> VerifyGroupMembership(std::span<const uint8_t> b
     out.state.by_admin = true;
     out.state.signer = KeyIdOf(*admin_key);
     out.admin = internal::LimitsOf(admin);
+    // What the lock re-checks at each use (no schedule: the admin's hours
+    // bound when it may sign, not how long a membership lasts).
+    out.state.admin.serial = admin.serial;
+    out.state.admin.issuer = admin.issuer_key_id;
+    out.state.admin.epoch = admin.issuer_epoch;
+    out.state.admin.not_before = admin.not_before;
+    out.state.admin.not_after = admin.not_after;
+    out.state.admin.claim_generation = admin.claim_generation;
   }
   if (std::memcmp(tbs.lock_id.bytes, lock_id.data(), kLockIdSize) != 0) return StatusCode::kPermissionDenied;
   // A membership of an earlier claim says nothing about this one.
@@ -146,7 +161,8 @@ Status GroupMembershipStore::Load() {
   uint8_t r[kRecordSize + 1];
   Result<size_t> n = store_.Read(kRecordKey, r);
   if (n.ok()) {
-    if (*n != kRecordSize || r[0] != kRecordFormat || r[13] > 1 || r[14 + kKeyIdSize] > kMaxGroupsPerLock) {
+    const bool v1 = *n == kRecordSizeV1 && r[0] == kRecordFormatV1;
+    if (!(v1 || (*n == kRecordSize && r[0] == kRecordFormat)) || r[13] > 1 || r[14 + kKeyIdSize] > kMaxGroupsPerLock) {
       return StatusCode::kDataLoss;
     }
     const uint8_t* p = r + 1;
@@ -157,6 +173,18 @@ Status GroupMembershipStore::Load() {
     state_.count = p[13 + kKeyIdSize];
     p += 14 + kKeyIdSize;
     for (size_t i = 0; i < kMaxGroupsPerLock; ++i) state_.groups[i] = internal::GetU64(p + 8 * i);
+    p += 8 * kMaxGroupsPerLock;
+    if (v1 && state_.by_admin) {
+      state_.count = 0;  // an admin's membership whose signer cannot be re-checked
+    } else if (!v1 && state_.by_admin) {
+      std::memcpy(state_.admin.issuer.data(), p, kKeyIdSize);
+      p += kKeyIdSize;
+      state_.admin.serial = internal::GetU64(p);
+      state_.admin.epoch = internal::GetU32(p + 8);
+      state_.admin.not_before = internal::GetU64(p + 12);
+      state_.admin.not_after = internal::GetU64(p + 20);
+      state_.admin.claim_generation = state_.claim_generation;
+    }
   } else if (n.status().code() != StatusCode::kNotFound) {
     return n.status();
   }
@@ -170,6 +198,9 @@ Status GroupMembershipStore::Apply(const GroupMembershipState& next) {
       next.count > kMaxGroupsPerLock) {
     return StatusCode::kAlreadyExists;
   }
+  // A bounded step: a signer cannot take the sequence to its end (A12).
+  const uint64_t highest = counter > floor_ ? counter : floor_;
+  if (next.version - highest > kMaxGroupMembershipVersionStep) return StatusCode::kOutOfRange;
   uint8_t r[kRecordSize] = {};
   r[0] = kRecordFormat;
   uint8_t* p = r + 1;
@@ -180,6 +211,15 @@ Status GroupMembershipStore::Apply(const GroupMembershipState& next) {
   p[13 + kKeyIdSize] = next.count;
   p += 14 + kKeyIdSize;
   for (size_t i = 0; i < next.count; ++i) internal::PutU64(p + 8 * i, next.groups[i]);
+  p += 8 * kMaxGroupsPerLock;
+  if (next.by_admin) {
+    std::memcpy(p, next.admin.issuer.data(), kKeyIdSize);
+    p += kKeyIdSize;
+    internal::PutU64(p, next.admin.serial);
+    internal::PutU32(p + 8, next.admin.epoch);
+    internal::PutU64(p + 12, next.admin.not_before);
+    internal::PutU64(p + 20, next.admin.not_after);
+  }
   // Persist before use: the record, then the counter, then RAM.
   MORTISE_TRY(store_.Write(kRecordKey, r));
   MORTISE_TRY(internal::RaiseVersionFloor(store_, kCounterGroupMembershipVersion, counter, next.version));

@@ -202,8 +202,16 @@ VerifyContext LockAuthority::Context(std::optional<int64_t> utc_now, int32_t utc
   ctx.claim_generation = generation_;
   // Only a membership of this claim counts (a wipe cut short by power may
   // leave one of the previous claim behind).
-  if (groups_.state().claim_generation == generation_ && groups_.state().version != 0) {
-    ctx.groups = groups_.state().group_list();
+  const GroupMembershipState& m = groups_.state();
+  if (m.claim_generation == generation_ && m.version != 0) {
+    // An admin's membership counts only while its signer would still be
+    // accepted: not revoked or disabled by the owner's list, not below the
+    // owner's epoch, inside its window (A12). Checked with no groups in
+    // the context: the admin's certificate is a lock-scoped one.
+    if (!m.by_admin ||
+        (internal::CheckAccessList(m.admin, ctx).ok() && internal::CheckTime(m.admin, ctx).ok())) {
+      ctx.groups = m.group_list();
+    }
   }
   return ctx;
 }
@@ -234,6 +242,26 @@ Status LockAuthority::Authorize(const VerifiedKey& key, Command command, core::O
 Status LockAuthority::ApplyAccessList(std::span<const uint8_t> update) {
   if (!claimed()) return StatusCode::kFailedPrecondition;
   return access_list_.Apply(update, identity_->lock_id(), generation_, *owner_);
+}
+
+Status LockAuthority::ApplyAccessListAndRecord(std::span<const uint8_t> update, core::DoorLock& lock,
+                                               core::OperationSource source, std::optional<core::CredentialRef> key) {
+  // The owner's list and the admins' own lists; the sum of their versions
+  // moves exactly when one of them was replaced.
+  const auto versions = [&] {
+    uint64_t v = access_list().version;
+    for (const AccessListState& admin : admin_access_lists()) v += admin.version;
+    return v;
+  };
+  const uint64_t before = versions();
+  MORTISE_TRY(ApplyAccessList(update));
+  // Logged once per new version (a list delivered again changes nothing).
+  if (versions() != before) {
+    uint32_t listed = access_list().revoked_count + access_list().disabled_count;
+    for (const AccessListState& admin : admin_access_lists()) listed += admin.revoked_count + admin.disabled_count;
+    lock.RecordAccessListChange(source, key, static_cast<uint16_t>(listed > UINT16_MAX ? UINT16_MAX : listed));
+  }
+  return Status::Ok();
 }
 
 Status LockAuthority::ApplyGroupMembership(std::span<const uint8_t> update, std::optional<int64_t> utc_now,

@@ -145,7 +145,11 @@ Result<size_t> LockNode::HandleSignedUpdate(std::span<const uint8_t> body, uint6
       MORTISE_ASSIGN_OR_RETURN(const AccessListHeader h, PeekAccessList(update));
       held = authority_.AccessListHeldVersion(h);
       status = cheap(h.lock_id, h.claim_generation, h.version);
-      if (status == StatusCode::kOk) status = authority_.ApplyAccessList(update).code();
+      // Logged as a list applied in a session is; no key carried it.
+      if (status == StatusCode::kOk) {
+        status = authority_.ApplyAccessListAndRecord(update, lock_, core::OperationSource::kProprietaryRemote, std::nullopt)
+                     .code();
+      }
       held = authority_.AccessListHeldVersion(h);
       break;
     }

@@ -83,6 +83,14 @@ class GroupTest : public ::testing::Test {
   }
   Status Apply(const Bytes& update) { return authority_.ApplyGroupMembership(update, kNoon, 0); }
   Result<VerifiedKey> Verify(const Bytes& chain) { return authority_.VerifyKey(chain, kNoon, 0); }
+  // `list` signed by the owner.
+  Bytes OwnerList(const AccessListState& list) {
+    Bytes out(kMaxAccessListUpdateSize);
+    Result<size_t> n = SignAccessList(list, lock_id_, owner_, owner_rng_.drbg, out);
+    EXPECT_TRUE(n.ok());
+    out.resize(n.ok() ? *n : 0);
+    return out;
+  }
   Bytes AdminCert(uint32_t permissions) {
     return Issue(Fields(lock_id_, admin_, Role::kAdmin, permissions, 90), owner_, owner_rng_.drbg);
   }
@@ -264,12 +272,65 @@ TEST_F(GroupTest, A12_ARevokedAdminChangesNoMembership) {
   const Bytes with = AdminCert(kPermLock | kPermManageGroups);
   AccessListState list = testing::ListAt(1);
   list.revoked[list.revoked_count++] = By(owner_, 90);
-  Bytes acl(kMaxAccessListUpdateSize);
-  Result<size_t> n = SignAccessList(list, lock_id_, owner_, owner_rng_.drbg, acl);
-  ASSERT_TRUE(n.ok());
-  acl.resize(*n);
-  ASSERT_TRUE(authority_.ApplyAccessList(acl).ok());
+  ASSERT_TRUE(authority_.ApplyAccessList(OwnerList(list)).ok());
   EXPECT_EQ(Apply(Signed(Membership(1, {kFrontDoors}), admin_, with)).code(), StatusCode::kPermissionDenied);
+}
+
+// Review of issue 9 item 3: one version sequence for the owner and its
+// admins; an admin signing version 2^64-1 would leave the owner no version
+// above it, ever (the floor survives a factory reset). Each step is bounded.
+TEST_F(GroupTest, A12_AVersionTooFarAboveTheHighestAcceptedIsRefusedSoNoSignerPinsTheDoor) {
+  const Bytes with = AdminCert(kPermLock | kPermManageGroups);
+  EXPECT_EQ(Apply(Signed(Membership(UINT64_MAX, {kFrontDoors}), admin_, with)).code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(Apply(Signed(Membership(kMaxGroupMembershipVersionStep + 1, {kFrontDoors}), owner_)).code(),
+            StatusCode::kOutOfRange);
+  EXPECT_EQ(authority_.group_membership().version, 0u);
+  ASSERT_TRUE(Apply(Signed(Membership(kMaxGroupMembershipVersionStep, {kFrontDoors}), admin_, with)).ok());
+  // The owner still has a version above it.
+  ASSERT_TRUE(Apply(Signed(Membership(kMaxGroupMembershipVersionStep + 1, {}), owner_)).ok());
+  EXPECT_EQ(Apply(Signed(Membership(3 * kMaxGroupMembershipVersionStep, {}), admin_, with)).code(),
+            StatusCode::kOutOfRange);
+}
+
+// A membership an admin signed lasts only while the owner would still accept
+// that admin: revoking or disabling it, or its certificate's end, empties
+// the membership, also after a restart (the admin's identity is stored).
+TEST_F(GroupTest, A12_AMembershipSignedByAnAdminRevokedOrDisabledLaterCountsAsEmpty) {
+  for (const bool disable : {false, true}) {
+    sim::MemoryStore store;
+    LockAuthority authority(store, lock_rng_.drbg);
+    ASSERT_TRUE(authority.Start().ok());
+    uint8_t pin[kOfflinePinSecretSize] = {};
+    ASSERT_TRUE(authority.InstallOwner(owner_.public_key(), pin).ok());
+    lock_id_ = authority.identity().lock_id();
+    const Bytes with = AdminCert(kPermLock | kPermManageGroups);
+    ASSERT_TRUE(authority.ApplyGroupMembership(Signed(Membership(1, {kFrontDoors}), admin_, with), kNoon, 0).ok());
+    ASSERT_TRUE(authority.VerifyKey(GroupKey(), kNoon, 0).ok());
+    AccessListState list = testing::ListAt(1);
+    if (disable) {
+      list.disabled[list.disabled_count++] = By(owner_, 90);
+    } else {
+      list.revoked[list.revoked_count++] = By(owner_, 90);
+    }
+    ASSERT_TRUE(authority.ApplyAccessList(OwnerList(list)).ok());
+    EXPECT_EQ(authority.VerifyKey(GroupKey(), kNoon, 0).status().code(), StatusCode::kPermissionDenied) << disable;
+    LockAuthority rebooted(store, lock_rng_.drbg);
+    ASSERT_TRUE(rebooted.Start().ok());
+    EXPECT_TRUE(rebooted.group_membership().by_admin);
+    EXPECT_EQ(rebooted.VerifyKey(GroupKey(), kNoon, 0).status().code(), StatusCode::kPermissionDenied) << disable;
+  }
+}
+
+TEST_F(GroupTest, A12_AMembershipSignedByAnAdminCountsAsEmptyOnceItsCertificateEnds) {
+  CertificateFields f = testing::Fields(lock_id_, admin_, Role::kAdmin, kPermLock | kPermManageGroups, 90);
+  f.not_after = kNoon + 3600;
+  const Bytes with = Issue(f, owner_, owner_rng_.drbg);
+  ASSERT_TRUE(Apply(Signed(Membership(1, {kFrontDoors}), admin_, with)).ok());
+  EXPECT_TRUE(authority_.VerifyKey(GroupKey(), kNoon + 3599, 0).ok());
+  EXPECT_EQ(authority_.VerifyKey(GroupKey(), kNoon + 3600, 0).status().code(), StatusCode::kPermissionDenied);
+  // The owner's membership does not depend on any admin.
+  ASSERT_TRUE(Apply(Signed(Membership(2, {kFrontDoors}), owner_)).ok());
+  EXPECT_TRUE(authority_.VerifyKey(GroupKey(), kNoon + 3600, 0).ok());
 }
 
 TEST_F(GroupTest, GroupKeysAreRevokedLikeLockKeys) {
@@ -278,11 +339,7 @@ TEST_F(GroupTest, GroupKeysAreRevokedLikeLockKeys) {
   ASSERT_TRUE(Verify(key).ok());
   AccessListState list = testing::ListAt(1);
   list.revoked[list.revoked_count++] = By(owner_, kGroupSerial);
-  Bytes acl(kMaxAccessListUpdateSize);
-  Result<size_t> n = SignAccessList(list, lock_id_, owner_, owner_rng_.drbg, acl);
-  ASSERT_TRUE(n.ok());
-  acl.resize(*n);
-  ASSERT_TRUE(authority_.ApplyAccessList(acl).ok());
+  ASSERT_TRUE(authority_.ApplyAccessList(OwnerList(list)).ok());
   EXPECT_EQ(Verify(key).status().code(), StatusCode::kPermissionDenied);
 }
 
@@ -522,6 +579,27 @@ TEST_F(SignedUpdateFrameTest, A01_AnAccessListArrivesWithoutASessionAndTheAnswer
   const SignedUpdateReply again = Reply(SignedUpdateKind::kAccessList, Acl(1, 61, owner_));
   EXPECT_EQ(again.status, StatusCode::kAlreadyExists);
   EXPECT_EQ(again.held_version, 1u);
+}
+
+// Review of issue 9 item 3: a list applied through frame 0x05 is logged as
+// one applied in a session is (kAccessListChange, no key carried it), once
+// per new version; one refused or delivered again is not.
+TEST_F(SignedUpdateFrameTest, AnAccessListAppliedThroughTheFrameIsLogged) {
+  const auto changes = [&] {
+    std::vector<core::LockEvent> out;
+    for (const core::LockEvent& e : sim_->events().events)
+      if (e.kind == core::EventKind::kAccessListChange) out.push_back(e);
+    return out;
+  };
+  ASSERT_EQ(Reply(SignedUpdateKind::kAccessList, Acl(1, 61, owner_)).status, StatusCode::kOk);
+  std::vector<core::LockEvent> logged = changes();
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_EQ(logged[0].data_index, 1u);  // the keys it revokes or suspends
+  EXPECT_FALSE(logged[0].has_credential);
+  EXPECT_EQ(logged[0].source, core::OperationSource::kProprietaryRemote);
+  EXPECT_EQ(Reply(SignedUpdateKind::kAccessList, Acl(1, 61, owner_)).status, StatusCode::kAlreadyExists);
+  EXPECT_EQ(Reply(SignedUpdateKind::kAccessList, Acl(2, 61, stranger_)).status, StatusCode::kUnauthenticated);
+  EXPECT_EQ(changes().size(), 1u);
 }
 
 TEST_F(SignedUpdateFrameTest, AMembershipArrivesWithoutASession) {

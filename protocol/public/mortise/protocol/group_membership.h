@@ -29,6 +29,11 @@ namespace mortise::protocol {
 
 // Groups one lock may belong to at once (mirrored in proto/mortise.options).
 inline constexpr size_t kMaxGroupsPerLock = 16;
+// The largest step one accepted membership may take above the highest
+// version accepted before (owner and admins alike), so no signer can pin a
+// door by signing version 2^64-1: at most 2^32 per update leaves 2^32
+// updates before the sequence ends.
+inline constexpr uint64_t kMaxGroupMembershipVersionStep = uint64_t{1} << 32;
 // Largest encoded GroupMembershipUpdate (checked against the schema).
 inline constexpr size_t kMaxGroupMembershipUpdateSize = 496;
 
@@ -38,6 +43,12 @@ struct GroupMembershipState {
   uint32_t claim_generation = 0;  // the claim it was signed for
   bool by_admin = false;          // signed by an admin (issuer_certificate)
   KeyId signer{};                 // the admin's key id when by_admin
+  // When by_admin: the admin certificate's identity (issuer key id, serial,
+  // issuer epoch), claim generation and window (no schedule, no use limit),
+  // kept with the membership so the lock re-checks them at every use: a
+  // membership signed by an admin the owner has since revoked or disabled,
+  // or whose certificate is outside its window, counts as empty.
+  KeyLimits admin{};
   uint8_t count = 0;
   uint64_t groups[kMaxGroupsPerLock] = {};  // strictly ascending, each != 0
 
@@ -101,7 +112,9 @@ class GroupMembershipStore {
 
   // Stores a verified membership if its version is above every version
   // accepted before (the record, then the counter, then RAM).
-  // kAlreadyExists: not above. Store errors: nothing changed in RAM.
+  // kAlreadyExists: not above. kOutOfRange: more than
+  // kMaxGroupMembershipVersionStep above. Store errors: nothing changed in
+  // RAM.
   Status Apply(const GroupMembershipState& next);
 
   // Forgets the membership (factory reset); the floor stays.

@@ -84,6 +84,13 @@ class LockAuthority {
   // The highest version accepted from the issuer of an access list (frame
   // 0x05's cheap check and answer; AccessListStore::HeldVersion).
   uint64_t AccessListHeldVersion(const AccessListHeader& header) const { return access_list_.HeldVersion(header); }
+  // ApplyAccessList, and when it replaced a list (the owner's or an
+  // admin's), one kAccessListChange event in `lock`'s log: data = the keys
+  // the lists now revoke or suspend, credential = `key` (the key that
+  // carried it; none for frame 0x05). The same path for a session's
+  // command and a sessionless frame, so neither goes unlogged.
+  Status ApplyAccessListAndRecord(std::span<const uint8_t> update, core::DoorLock& lock, core::OperationSource source,
+                                  std::optional<core::CredentialRef> key);
   // The lock's current group membership and the highest version accepted.
   const GroupMembershipState& group_membership() const { return groups_.state(); }
   uint64_t group_membership_floor() const { return groups_.floor(); }
