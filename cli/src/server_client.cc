@@ -1,5 +1,7 @@
 #include "server_client.h"
 
+#include <optional>
+
 #include <fcntl.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -32,9 +34,35 @@ class Fd {
 
 }  // namespace
 
+// A server's answers are a few levels deep; anything deeper (or not JSON) is
+// not an answer of mortise-server. The depth is checked while parsing, so a
+// hostile answer nested 200,000 deep never becomes a tree (A13).
+constexpr int kMaxAnswerDepth = 32;
+
+namespace {
+// Parses an answer; nullopt when it is not JSON or nested too deep.
+std::optional<nlohmann::json> ParseAnswer(const std::string& body) {
+  bool too_deep = false;
+  const nlohmann::json::parser_callback_t depth_check = [&too_deep](int depth, nlohmann::json::parse_event_t event,
+                                                                    nlohmann::json&) {
+    if (event == nlohmann::json::parse_event_t::object_start || event == nlohmann::json::parse_event_t::array_start) {
+      if (depth >= kMaxAnswerDepth) too_deep = true;
+    }
+    return !too_deep;
+  };
+  auto j = nlohmann::json::parse(body, depth_check, false);
+  if (too_deep || j.is_discarded()) return std::nullopt;
+  return j;
+}
+}  // namespace
+
 nlohmann::json HttpAnswer::Json() const {
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  return j.is_discarded() ? nlohmann::json::object() : j;
+  std::optional<nlohmann::json> j = ParseAnswer(body);
+  if (!j) {
+    throw Error(ExitCode::kVerification, "the server's answer is not one mortise-server gives (malformed or nested too deep)",
+                "Check the server URL; a proxy or another service may be answering.");
+  }
+  return *std::move(j);
 }
 
 std::string HttpAnswer::Header(const std::string& lower_name) const {
@@ -54,14 +82,14 @@ std::string HttpAnswer::SetCookie(const std::string& name) const {
 }
 
 std::string HttpAnswer::ErrorCode() const {
-  const auto j = Json();
+  const auto j = ParseAnswer(body).value_or(nlohmann::json::object());
   if (j.contains("error") && j["error"].is_object() && j["error"].contains("code") && j["error"]["code"].is_string())
     return j["error"]["code"];
   return "";
 }
 
 std::string HttpAnswer::ErrorMessage() const {
-  const auto j = Json();
+  const auto j = ParseAnswer(body).value_or(nlohmann::json::object());
   if (j.contains("error") && j["error"].is_object() && j["error"].contains("message") &&
       j["error"]["message"].is_string())
     return j["error"]["message"];

@@ -176,7 +176,9 @@ void Uplink::OnClosed() {
 
 void Uplink::OnMessage(const uplink::Message& m) {
   const bool ours = m.topic == uplink::LockTopic(parts_.username, Channel::kDown);
-  if (!ours || m.payload.empty() || m.payload.size() > protocol::kMaxTransportFrameSize ||
+  // A retained message on the down topic would be run again at every
+  // reconnect (docs/uplink.md: down is never retained): dropped.
+  if (!ours || m.retained || m.payload.empty() || m.payload.size() > protocol::kMaxTransportFrameSize ||
       !RelayedType(m.payload[0]) || m.correlation.empty() || m.correlation.size() > kMaxCorrelation) {
     ++refused_frames_;
     spdlog::debug("uplink: down message refused ({} bytes on {})", m.payload.size(), m.topic);

@@ -251,7 +251,11 @@ std::vector<std::pair<std::string, NewInvitation>> OrgService::ImportPeople(cons
       throw ApiError(403, "forbidden_role", "Line " + std::to_string(line) + ": your role cannot invite someone as " +
                                                 std::string(RoleName(*role)) + ". Nothing was imported.");
     }
-    const std::string note = (*email + " " + cell(note_col)).substr(0, kMaxName);
+    const std::string note = *email + " " + cell(note_col);
+    if (note.size() > kMaxName) {
+      throw invalid(line, "the note is too long (the address and the note together take at most " +
+                              std::to_string(kMaxName) + " bytes).");
+    }
     NewInvitation inv;
     inv.token = "mti_" + RandomBase64Url(random_, 32);
     inv.row = InvitationRow{NewId("inv_"), org_id, std::string(RoleName(*role)), note, Sha256Hex(inv.token),
@@ -267,8 +271,17 @@ std::vector<std::pair<std::string, NewInvitation>> OrgService::ImportPeople(cons
 }
 
 void OrgService::RevokeInvitation(const Actor& actor, const std::string& org_id, const std::string& invitation_id) {
+  // Cancelling an invitation is handing out (or not) its role: an admin may
+  // cancel only what it could have sent (member, guest, installer).
+  const std::optional<InvitationRow> invitation = repo_.Invitation(org_id, invitation_id);
+  if (!invitation) throw ApiError(404, "not_found", "This organisation has no invitation with this id.");
+  const std::optional<Role> role = ParseRole(invitation->role);
+  if (!role || !CanAssign(ActorRole(actor), std::nullopt, *role)) {
+    throw ApiError(403, "forbidden_role", "Your role cannot cancel an invitation for the role " + invitation->role + ".");
+  }
   if (!repo_.DeleteInvitation(org_id, invitation_id,
-                              audit_.Event(actor, org_id, "invitation.revoke", "invitation", invitation_id, nullptr))) {
+                              audit_.Event(actor, org_id, "invitation.revoke", "invitation", invitation_id,
+                                           {{"role", invitation->role}}))) {
     throw ApiError(404, "not_found", "This organisation has no invitation with this id.");
   }
 }

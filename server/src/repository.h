@@ -226,6 +226,7 @@ class Repository {
   // Several at once (an import): all or none, each with its event.
   virtual void CreateInvitations(const std::vector<InvitationRow>& rows, const std::vector<AuditEvent>& events) = 0;
   virtual std::vector<InvitationRow> Invitations(std::string_view org_id, std::string_view after_id, int limit) = 0;
+  virtual std::optional<InvitationRow> Invitation(std::string_view org_id, std::string_view invitation_id) = 0;
   virtual bool DeleteInvitation(std::string_view org_id, std::string_view invitation_id, const AuditEvent& event) = 0;
   // Marks the invitation used and adds the membership, atomically; the
   // event's org_id and object are filled from the invitation. `invitation`

@@ -623,6 +623,14 @@ std::vector<InvitationRow> SqlRepository::Invitations(std::string_view org_id, s
              ReadInvitation);
 }
 
+std::optional<InvitationRow> SqlRepository::Invitation(std::string_view org_id, std::string_view invitation_id) {
+  auto rows = All(Rows(Select(kInvitationColumns, "FROM invitations WHERE org_id = ? AND id = ?"),
+                       {V(org_id), V(invitation_id)}),
+                  ReadInvitation);
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows.front());
+}
+
 bool SqlRepository::DeleteInvitation(std::string_view org_id, std::string_view invitation_id,
                                      const AuditEvent& event) {
   return ChangeOne("DELETE FROM invitations WHERE org_id = ? AND id = ?", {V(org_id), V(invitation_id)}, event);

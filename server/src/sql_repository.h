@@ -84,6 +84,7 @@ class SqlRepository final : public Repository {
   void CreateInvitation(const InvitationRow& row, const AuditEvent& event) override;
   void CreateInvitations(const std::vector<InvitationRow>& rows, const std::vector<AuditEvent>& events) override;
   std::vector<InvitationRow> Invitations(std::string_view org_id, std::string_view after_id, int limit) override;
+  std::optional<InvitationRow> Invitation(std::string_view org_id, std::string_view invitation_id) override;
   bool DeleteInvitation(std::string_view org_id, std::string_view invitation_id, const AuditEvent& event) override;
   AcceptOutcome AcceptInvitation(std::string_view token_hash, std::string_view account_id, int64_t now,
                                  AuditEvent event, InvitationRow& invitation) override;

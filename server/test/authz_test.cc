@@ -232,6 +232,25 @@ TEST_P(AuthzTest, A09_NobodyPromotesThemselfOrHandsOutARoleAboveTheirOwn) {
   EXPECT_EQ(patch(c["owner"], c["member"].account_id, "admin").status, 200);
 }
 
+// Cancelling an invitation decides its role as much as sending it: an admin
+// cancels only the invitations it could have sent.
+TEST_P(AuthzTest, A09_AnAdminCannotCancelTheOwnersInvitationsForAdminOrOwner) {
+  World w = NewWorld("account:read");
+  auto& c = w.callers;
+  const std::string invite = "/api/v1/orgs/" + w.org + "/invitations";
+  for (const char* role : {"owner", "admin"}) {
+    const auto sent = Call("POST", invite, {{"role", role}}, c["owner"].headers);
+    ASSERT_EQ(sent.status, 201) << role;
+    const std::string id = sent.Json()["invitation"]["id"];
+    EXPECT_EQ(Call("DELETE", invite + "/" + id, nullptr, c["admin"].headers).ErrorCode(), "forbidden_role") << role;
+    EXPECT_TRUE(repo_->Invitation(w.org, id).has_value()) << role;
+    EXPECT_EQ(Call("DELETE", invite + "/" + id, nullptr, c["owner"].headers).status, 204) << role;
+  }
+  const auto member = Call("POST", invite, {{"role", "member"}}, c["owner"].headers);
+  ASSERT_EQ(member.status, 201);
+  EXPECT_EQ(Call("DELETE", invite + "/" + std::string(member.Json()["invitation"]["id"]), nullptr, c["admin"].headers).status, 204);
+}
+
 // Object ids guessed from another tenant: under one's own organisation they
 // are not found, under theirs one is not a member; nothing of theirs changes.
 TEST_P(AuthzTest, A09_ObjectIdsOfAnotherTenantAreNotFoundAndUntouched) {

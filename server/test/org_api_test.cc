@@ -164,6 +164,12 @@ TEST_P(OrgApiTest, PeopleAreImportedFromCsvAsInvitationsAllOrNone) {
   EXPECT_EQ(bad.ErrorCode(), "invalid_csv");
   EXPECT_NE(bad.body.find("Line 3"), std::string::npos) << bad.body;
   EXPECT_EQ(Call("POST", url, {{"csv", "email,role\nok@example.org,king\n"}}, admin.headers).ErrorCode(), "invalid_csv");
+  // A note too long is refused, never cut (a cut could split a character).
+  std::string long_note;
+  for (int i = 0; i < 150; ++i) long_note += "\xc3\xa9";
+  EXPECT_EQ(Call("POST", url, {{"csv", "email,role,note\nok@example.org,member," + long_note + "\n"}}, admin.headers)
+                .ErrorCode(),
+            "invalid_csv");
   EXPECT_EQ(Call("POST", url, {{"csv", "mail,role\nok@example.org,guest\n"}}, admin.headers).ErrorCode(),
             "invalid_csv");
   EXPECT_EQ(Call("POST", url, {{"csv", "email,role\nA@example.org,guest\na@example.org,member\n"}}, admin.headers)

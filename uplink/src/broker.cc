@@ -122,7 +122,10 @@ std::string ConfigText(const std::string& dir, uint16_t port, const std::string&
     << "keyfile " << dir << "/broker.key\n"
     << "tls_version tlsv1.2\n"
     << "require_certificate true\n"
-    << "use_identity_as_username true\n";
+    << "use_identity_as_username true\n"
+    // The client id is the certificate's identity too, so no client can take
+    // another's id and knock it off the broker (A10).
+    << "use_username_as_clientid true\n";
   return c.str();
 }
 

@@ -125,6 +125,32 @@ TEST_F(LockTopics, A10_ALockReadsNothingOfAnotherLock) {
   EXPECT_EQ(b_got_[0].payload, Bytes("command for B"));
 }
 
+// MQTT lets a new connection with a client id take over the old one. A lock
+// asking for another lock's client id (lockd's is "lock-" + its identity)
+// must not knock that lock off: the broker takes every client id from the
+// certificate (use_username_as_clientid).
+TEST_F(LockTopics, A10_ALockCannotTakeAnotherLocksClientIdAndDisconnectIt) {
+  const std::string victim_id = "lock-" + a_->username;
+  auto victim = Connect(a_->files, "", victim_id);
+  ASSERT_TRUE(victim);
+  ASSERT_EQ(victim->state(), MqttClient::State::kConnected) << victim->last_error();
+  std::vector<Message> got;
+  victim->on_message = [&](const Message& m) { got.push_back(m); };
+  EXPECT_EQ(SubscribeAndWait(*victim, A(Channel::kDown)), 1);
+  for (int i = 0; i < 3; ++i) {
+    auto thief = Connect(b_->files, "", victim_id);
+    ASSERT_TRUE(thief);
+    EXPECT_EQ(thief->state(), MqttClient::State::kConnected) << thief->last_error();
+  }
+  // The victim is still connected and still receives its commands.
+  EXPECT_LT(PublishAndWait(*server_, A(Channel::kDown), "still here"), 0x80);
+  ASSERT_TRUE(victim->RunUntil([&] { return !got.empty() || victim->state() != MqttClient::State::kConnected; },
+                               kBoundMs));
+  EXPECT_EQ(victim->state(), MqttClient::State::kConnected);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, Bytes("still here"));
+}
+
 TEST_F(LockTopics, A10_ALockWritesNothingOfAnotherLockNorCommandsToItself) {
   for (Channel c : {Channel::kState, Channel::kLog, Channel::kUp, Channel::kOnline})
     EXPECT_EQ(SubscribeAndWait(*server_, std::string("mortise/v1/locks/+/") + ChannelName(c)), 1);

@@ -32,6 +32,7 @@ TEST_F(BrokerTest, TheConfigurationDeclaresOneTlsListenerAndNoAnonymousClients) 
   EXPECT_NE(c.find("\nlistener 4242 127.0.0.1\n"), std::string::npos);
   EXPECT_EQ(c.find("\nlistener", c.find("\nlistener") + 1), std::string::npos) << "a second listener";
   for (const char* line : {"allow_anonymous false\n", "require_certificate true\n", "use_identity_as_username true\n",
+                           "use_username_as_clientid true\n",
                            "cafile /d/ca.crt\n", "acl_file /d/acl\n", "user me\n"})
     EXPECT_NE(c.find(line), std::string::npos) << line;
 }

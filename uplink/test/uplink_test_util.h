@@ -80,9 +80,11 @@ class BrokerTest : public ::testing::Test {
   }
 
   // A client of the broker, connected (or refused) before it returns.
-  std::unique_ptr<MqttClient> Connect(const TlsFiles& tls, const std::string& username = "") {
+  std::unique_ptr<MqttClient> Connect(const TlsFiles& tls, const std::string& username = "",
+                                      const std::string& client_id = "") {
     ClientOptions o = broker_->Client(tls);
     o.username = username;
+    o.client_id = client_id;
     std::string why;
     auto c = MqttClient::Create(o, why);
     EXPECT_TRUE(c) << why;
