@@ -1065,6 +1065,12 @@ class Custody(Base):
         rc, _, err = server.run("log", "ack", "--through", str(through + 100), "--chain", chain)
         self.assertEqual(rc, 6, err)
         self.assertEqual(self.lock.status()["log"]["uploadCursor"], 0)
+        # Numbers that are not sequence numbers are bad input (exit 2), never
+        # read as 2^64 - 1 and sent.
+        for bad in ("-1", "18446744073709551616", "0"):
+            rc, _, err = server.run("log", "ack", "--through", bad, "--chain", chain)
+            self.assertEqual(rc, 2, bad + ": " + err)
+        self.assertEqual(self.lock.status()["log"]["uploadCursor"], 0)
         # The exact stream: the cursor moves, and the lock signs its receipt.
         out = server.ok("log", "ack", "--through", str(through), "--chain", chain)
         self.assertEqual(out["status"], "advanced")

@@ -585,7 +585,9 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
                         "a record: the lock moves its upload cursor there and may then reuse those records.",
                         [&a](Context& c) { return CmdLogAck(c, a.log_ack); });
   ack->add_option("--through", a.log_ack.through,
-                  "Sequence number held through (default: the end of your last verified `mortise log` read)");
+                  "Sequence number held through (default: the end of your last verified `mortise log` read)")
+      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
   ack->add_option("--chain", a.log_ack.chain,
                   "The chain hash h(N) of that record, 32 hex digits (from a stored copy: `mortise log --json`'s "
                   "chain.hash); default: the keyring's from the last verified read");

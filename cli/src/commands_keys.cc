@@ -879,7 +879,8 @@ int CmdLogAck(Context& ctx, const LogAckOptions& o) {
       throw Error(ExitCode::kRefused, "the lock refused the acknowledgement: your key lacks the log-custody right, "
                                      "is revoked or expired, or the signature did not verify");
     case protocol::CustodyStatus::kBusy:
-      throw Error(ExitCode::kUnreachable, "the lock is busy checking acknowledgements; try again in a few seconds");
+      throw Error(ExitCode::kUnreachable, "the lock is busy checking acknowledgements",
+                  "It checks 4 at once, then one every 10 minutes; try again in 10 minutes.");
     case protocol::CustodyStatus::kMalformed:
       throw Error(ExitCode::kInternal, "the lock could not parse the acknowledgement");
     case protocol::CustodyStatus::kError:

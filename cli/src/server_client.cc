@@ -102,11 +102,11 @@ ServerClient::ServerClient(std::string url, std::chrono::milliseconds timeout) :
     throw Error(ExitCode::kUsage, "the CLI does not speak TLS to the server yet",
                 "Reach the server over http:// on its host or through an SSH tunnel.");
   if (!url.starts_with("http://"))
-    throw Error(ExitCode::kUsage, "\"" + url + "\" is not a server URL", "Give it as http://HOST:PORT.");
+    throw Error(ExitCode::kBadInput, "\"" + url + "\" is not a server URL", "Give it as http://HOST:PORT.");
   const std::string rest = url.substr(7);
   const size_t colon = rest.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size() || rest.find('/') != std::string::npos)
-    throw Error(ExitCode::kUsage, "\"" + url + "\" is not a server URL", "Give it as http://HOST:PORT.");
+    throw Error(ExitCode::kBadInput, "\"" + url + "\" is not a server URL", "Give it as http://HOST:PORT.");
   host_ = rest.substr(0, colon);
   if (host_.size() > 2 && host_.front() == '[' && host_.back() == ']') host_ = host_.substr(1, host_.size() - 2);
   port_ = rest.substr(colon + 1);
