@@ -121,15 +121,4 @@ ScheduleVerdict CheckSchedules(const User& u, const std::optional<LocalTime>& no
   return ScheduleVerdict::kAllowed;
 }
 
-std::optional<OperatingMode> HolidayMode(const UserDatabase& db, const std::optional<LocalTime>& now) {
-  if (!now) return std::nullopt;
-  for (uint8_t i = 0; i < config::kHolidaySchedules; ++i) {
-    const HolidaySchedule& h = db.holiday(i);
-    if (h.used() && now->epoch_s >= static_cast<int64_t>(h.local_start) &&
-        now->epoch_s < static_cast<int64_t>(h.local_end))
-      return h.mode;
-  }
-  return std::nullopt;
-}
-
 }  // namespace mortise::core

@@ -1,5 +1,7 @@
 #include "mortise/core/user_db.h"
 
+#include "mortise/core/schedule.h"
+
 #include <cstring>
 
 #include "codec.h"
@@ -867,6 +869,19 @@ DlStatus UserDatabase::ClearHolidaySchedule(uint8_t index, const Actor& actor) {
   }
   EmitUserChange(LockDataType::kHolidaySchedule, DataOperationType::kClear, 0, index, actor.source);
   return DlStatus::kSuccess;
+}
+
+// Declared in schedule.h; lives with the database it reads (the engine), so
+// the core model (schedule.cc) references no UserDatabase.
+std::optional<OperatingMode> HolidayMode(const UserDatabase& db, const std::optional<LocalTime>& now) {
+  if (!now) return std::nullopt;
+  for (uint8_t i = 0; i < config::kHolidaySchedules; ++i) {
+    const HolidaySchedule& h = db.holiday(i);
+    if (h.used() && now->epoch_s >= static_cast<int64_t>(h.local_start) &&
+        now->epoch_s < static_cast<int64_t>(h.local_end))
+      return h.mode;
+  }
+  return std::nullopt;
 }
 
 }  // namespace mortise::core
