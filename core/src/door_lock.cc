@@ -264,6 +264,7 @@ Status DoorLock::FactoryReset() {
   for (auto& e : offline_table_) e = OfflineEntry();
   crypto::SecretBytes<32> secret;
   hw_.random.Fill(secret.span());
+  menu_.Close(MenuNote::kExited);
   MORTISE_TRY(db_.Wipe(secret.span()));
   const Settings fresh;
   MORTISE_TRY(PersistSettings(fresh));
@@ -595,6 +596,17 @@ OperationResult DoorLock::Decide(Requester& who, MotionTarget target, bool local
   return BeginMotion(target, who);
 }
 
+static bool OpensTheDoor(CredentialType type) {
+  switch (type) {
+    case CredentialType::kPin:
+    case CredentialType::kRfid:
+    case CredentialType::kFingerprint:
+    case CredentialType::kFingerVein:
+    case CredentialType::kFace: return true;
+    default: return false;
+  }
+}
+
 OperationResult DoorLock::PresentCredential(OperationSource source, CredentialType type,
                                             std::span<const uint8_t> data) {
   now_ms();
@@ -608,6 +620,12 @@ OperationResult DoorLock::PresentCredential(OperationSource source, CredentialTy
   // Persist the attempt before looking at the credential: cutting the power
   // on seeing a refusal must not give a free guess.
   if (!RecordAttempt()) return Deny(op, who, OperationError::kUnspecified, EventDetail::kNone);
+  // Only what a reader presents opens: never the programming PIN (it opens
+  // the keypad's programming menu only) nor a key type.
+  if (!OpensTheDoor(type)) {
+    CheckFailureLimit();
+    return Deny(op, who, OperationError::kInvalidCredential, EventDetail::kNone);
+  }
 
   if (type == CredentialType::kPin && offline_enabled_ &&
       (data.size() == kShortOfflineCodeDigits || data.size() == kLongOfflineCodeDigits))
@@ -1109,10 +1127,12 @@ void DoorLock::Service() {
   while (hw_.manual.Poll(input)) HandleManual(input);
   HandleSensors(hw_.sensors.Read());
 
+  menu_.Service(now_ms_);
   PinEntry pin;
   while (hw_.keypad.Poll(pin)) {
     const uint8_t n = pin.length <= sizeof(pin.digits) ? pin.length : static_cast<uint8_t>(sizeof(pin.digits));
-    PresentCredential(OperationSource::kKeypad, CredentialType::kPin, std::span<const uint8_t>(pin.digits, n));
+    if (pin.programming || menu_.open()) menu_.OnEntry(pin, now_ms_);
+    else PresentCredential(OperationSource::kKeypad, CredentialType::kPin, std::span<const uint8_t>(pin.digits, n));
     crypto::SecureZero(&pin, sizeof(pin));
   }
   CardRead card;
@@ -1389,6 +1409,7 @@ uint32_t DoorLock::MillisUntilNextDeadline() const {
            door_opened_ms_ + static_cast<uint64_t>(settings_.door_ajar_time_s) * 1000);
   consider(lockout_active_, lockout_until_ms_);
   consider(pending_.user_index != 0, pending_.deadline_ms);
+  consider(menu_.open(), menu_.deadline_ms());
   consider(true, next_expiry_sweep_ms_);
   if (next == UINT64_MAX) return UINT32_MAX;
   if (next <= now_ms_) return 0;

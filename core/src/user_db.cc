@@ -615,22 +615,33 @@ SetCredentialResponse UserDatabase::SetCredential(const SetCredentialRequest& re
   // The same data in another slot of the same type is a duplicate (the digest
   // covers the type, so other types never collide). Rewriting a slot with its
   // own data is not.
-  if (c.type != CredentialType::kProgrammingPIN && existing != kEmpty && existing != id)
-    return fail(DlStatus::kDuplicate);
+  if (existing != kEmpty && existing != id) return fail(DlStatus::kDuplicate);
+  // Mortise: a user PIN never equals the programming PIN (either way round),
+  // or its holder would enter the keypad's programming menu with it.
+  if (c.type == CredentialType::kPin || c.type == CredentialType::kProgrammingPIN) {
+    const CredentialType other = c.type == CredentialType::kPin ? CredentialType::kProgrammingPIN : CredentialType::kPin;
+    uint8_t other_digest[kCredentialDigestSize];
+    Digest(other, req.credential_data, other_digest);
+    const bool clash = IndexLookup(other_digest) != kEmpty;
+    crypto::SecureZero(other_digest, sizeof(other_digest));
+    if (clash) return fail(DlStatus::kDuplicate);
+  }
+  const bool programming = c.type == CredentialType::kProgrammingPIN;
 
   if (req.operation == DataOperationType::kAdd) {
     if (slot.user != 0) return fail(DlStatus::kOccupied);
-    if (req.user_type == UserType::kProgrammingUser) return fail(DlStatus::kInvalidField);
+    // A ProgrammingUser holds the programming PIN and is made only with it.
+    if ((req.user_type == UserType::kProgrammingUser) != programming && req.user_type.has_value())
+      return fail(DlStatus::kInvalidField);
     uint16_t user_index;
     User u;
     bool create_user = !req.user_index.has_value();
-    if (create_user && c.type == CredentialType::kProgrammingPIN) return fail(DlStatus::kInvalidField);
     if (create_user) {
       auto free_user = FirstFreeUser();
       if (!free_user) return fail(DlStatus::kResourceExhausted);
       user_index = *free_user;
       u.status = req.user_status.value_or(UserStatus::kOccupiedEnabled);
-      u.type = req.user_type.value_or(UserType::kUnrestrictedUser);
+      u.type = programming ? UserType::kProgrammingUser : req.user_type.value_or(UserType::kUnrestrictedUser);
       u.creator = actor.id;
       u.last_modifier = actor.id;
     } else {
@@ -670,9 +681,12 @@ SetCredentialResponse UserDatabase::SetCredential(const SetCredentialRequest& re
 
   if (req.operation == DataOperationType::kModify) {
     if (slot.user == 0) return fail(DlStatus::kInvalidField);
-    if (req.user_status || req.user_type) return fail(DlStatus::kInvalidField);
+    // Matter's "modify the programming PIN": user index and status null,
+    // user type ProgrammingUser (or null); any other modify: both null.
+    if (req.user_status || (req.user_type && !(programming && *req.user_type == UserType::kProgrammingUser)))
+      return fail(DlStatus::kInvalidField);
     if (req.user_index && *req.user_index != slot.user) return fail(DlStatus::kInvalidField);
-    if (!req.user_index && c.type != CredentialType::kProgrammingPIN) return fail(DlStatus::kInvalidField);
+    if (!req.user_index && !programming) return fail(DlStatus::kInvalidField);
     Slot updated = slot;
     updated.last_modifier = actor.id;
     std::memcpy(updated.digest, digest, kCredentialDigestSize);
@@ -749,12 +763,11 @@ DlStatus UserDatabase::ClearCredential(std::optional<CredentialRef> credential, 
   }
   const CredentialRef c = *credential;
   if (!ValidCredentialType(c.type)) return DlStatus::kInvalidField;
-  if (c.index == kClearAllIndex16) {
-    if (c.type == CredentialType::kProgrammingPIN) return DlStatus::kSuccess;
-    return ClearCredentialType(c.type, actor);
-  }
-  // The programming PIN is changed, never cleared, so a lock keeps a way in.
-  if (c.type == CredentialType::kProgrammingPIN || !ValidCredentialIndex(c)) return DlStatus::kInvalidField;
+  // The cluster: ClearCredential's type is never ProgrammingPIN (one slot or
+  // all of the type): the programming PIN is changed, or goes with its user.
+  if (c.type == CredentialType::kProgrammingPIN) return DlStatus::kInvalidField;
+  if (c.index == kClearAllIndex16) return ClearCredentialType(c.type, actor);
+  if (!ValidCredentialIndex(c)) return DlStatus::kInvalidField;
   return ClearOneCredential(c, actor, /*emit_event=*/true);
 }
 

@@ -228,7 +228,6 @@ TEST_F(UserDbTest, ClearCredentialValidatesIndex) {
 }
 
 TEST_F(UserDbTest, ProgrammingPinBelongsToAProgrammingUserAndCannotBeCleared) {
-  EXPECT_EQ(SetCred({CredentialType::kProgrammingPIN, 0}, "909090", std::nullopt).status, DlStatus::kInvalidField);
   SetUserRequest u;
   u.user_index = 1;
   u.user_type = UserType::kProgrammingUser;

@@ -14,6 +14,7 @@ const char* SignalName(core::Signal s) {
     case core::Signal::kBatteryLow: return "BatteryLow";
     case core::Signal::kBatteryCritical: return "BatteryCritical";
     case core::Signal::kAlarm: return "Alarm";
+    case core::Signal::kProgramming: return "Programming";
   }
   return "Unknown";
 }

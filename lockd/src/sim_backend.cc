@@ -35,10 +35,14 @@ void SimBackend::PressKeys(std::string_view keys) {
     if (c >= '0' && c <= '9') {
       if (entry_.size() < kMaxEntry) entry_.push_back(c);
     } else if (c == '*') {
+      // '*' on an empty entry starts a programming entry (the programming
+      // menu, docs/lockd.md); typed after digits it clears them, as before.
+      programming_ = entry_.empty();
       entry_.clear();
     } else if (c == '#') {
-      if (!entry_.empty()) keypad_.Type(entry_);
+      if (!entry_.empty()) keypad_.Type(programming_ ? "*" + entry_ : entry_);
       entry_.clear();
+      programming_ = false;
     }
   }
 }

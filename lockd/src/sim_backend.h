@@ -66,6 +66,7 @@ class SimBackend final : public Backend {
   static bool ValidKeys(std::string_view keys);
   void PressKeys(std::string_view keys);
   const std::string& pending_keys() const { return entry_; }
+  bool pending_programming() const { return programming_; }
   void TapCard(const std::vector<uint8_t>& uid) { cards_.Tap(uid); }
   void Finger(const std::vector<uint8_t>& template_id, core::CredentialType type) {
     biometrics_.Match(template_id, type);
@@ -105,6 +106,7 @@ class SimBackend final : public Backend {
   sim::SimManualInputs manual_;
   RingIndicator indicator_;
   std::string entry_;
+  bool programming_ = false;  // the entry began with '*'
   bool door_sensor_ = true;
   bool battery_present_ = true;
   bool emergency_ = false;

@@ -75,8 +75,11 @@ core::SensorSnapshot SimMechanics::Read() {
   return s;
 }
 
-void SimKeypad::Type(const std::string& digits) {
+void SimKeypad::Type(const std::string& keys) {
   core::PinEntry e;
+  // A leading '*' marks a programming entry (keypad.h).
+  e.programming = !keys.empty() && keys[0] == '*';
+  const std::string digits = e.programming ? keys.substr(1) : keys;
   e.length = static_cast<uint8_t>(std::min(digits.size(), sizeof(e.digits)));
   for (size_t i = 0; i < e.length; ++i) e.digits[i] = static_cast<uint8_t>(digits[i]);
   if (digits.size() > sizeof(e.digits)) e.length = static_cast<uint8_t>(sizeof(e.digits));

@@ -28,6 +28,7 @@
 #include "mortise/core/keypad.h"
 #include "mortise/core/manual_inputs.h"
 #include "mortise/core/offline_pin.h"
+#include "mortise/core/programming_menu.h"
 #include "mortise/core/random.h"
 #include "mortise/core/rtc.h"
 #include "mortise/core/schedule.h"
@@ -185,6 +186,10 @@ class DoorLock {
   };
   void set_factory_reset_hook(FactoryResetHook* hook) { reset_hook_ = hook; }
 
+  // The keypad programming menu (programming_menu.h): its step and what the
+  // last entry did, for the lock's face.
+  const ProgrammingMenu& programming_menu() const { return menu_; }
+
   // --- State -----------------------------------------------------------------------
   BoltState bolt_state() const { return bolt_; }
   LockState lock_state() const { return ToLockState(bolt_); }
@@ -199,6 +204,10 @@ class DoorLock {
   uint32_t dropped_records() const { return db_.dropped_records() + dropped_records_; }
 
  private:
+  // The menu checks the programming PIN under the keypad's own attempt
+  // counter and lockout, and shows its steps through the indicator.
+  friend class ProgrammingMenu;
+
   // Stamps events with the time and forwards them to the integrator's sink.
   class Stamper : public EventSink {
    public:
@@ -314,6 +323,7 @@ class DoorLock {
   Stamper stamper_;
   UserDatabase db_;
   Settings settings_;
+  ProgrammingMenu menu_{*this};
 
   uint64_t now_ms_ = 0;
   // Time: UTC known once set; kept as an anchor against the monotonic clock.

@@ -18,6 +18,7 @@ enum class Signal : uint8_t {
   kBatteryLow,
   kBatteryCritical,
   kAlarm,  // tamper, forced door, door ajar
+  kProgramming,  // the keypad programming menu waits for an entry, or saved a change
 };
 
 // How a signal is shown, from the LEDSettings and SoundVolume attributes:

@@ -1,5 +1,6 @@
 // Facade: the keypad. It delivers a completed entry (digits then the enter
-// key); the core never sees partial entries.
+// key '#', optionally after a leading '*'); the core never sees partial
+// entries.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,9 @@ namespace mortise::core {
 struct PinEntry {
   uint8_t digits[config::kMaxPinLength + 4] = {};  // ASCII '0'-'9'
   uint8_t length = 0;                              // may exceed kMaxPinLength: refused
+  // The entry began with '*': the programming PIN, for the programming
+  // menu (programming_menu.h), never a code that opens.
+  bool programming = false;
 };
 
 class Keypad {

@@ -152,7 +152,8 @@ class SimQueue {
 class SimKeypad final : public core::Keypad {
  public:
   bool Poll(core::PinEntry& out) override { return q_.Pop(out); }
-  void Type(const std::string& digits);
+  // Digits then the enter key; a leading '*' makes a programming entry.
+  void Type(const std::string& keys);
 
  private:
   SimQueue<core::PinEntry> q_;
