@@ -183,6 +183,12 @@ json ControlHandler::StatusJson() {
   j["lockedOut"] = lock_.locked_out();
   j["lockoutRemainingS"] = lock_.lockout_remaining_s();
   j["keypadEntry"] = sim_.pending_keys().size();
+  j["keypadProgrammingEntry"] = sim_.pending_programming();
+  const core::ProgrammingMenu& menu = lock_.programming_menu();
+  j["programming"] = json{{"step", MenuStepName(menu.step())},
+                          {"note", MenuNoteName(menu.note())},
+                          {"slot", menu.slot()},
+                          {"text", ProgrammingText(menu)}};
   if (node_ != nullptr) {
     j["claimed"] = node_->claimed();
     j["claimWindowOpen"] = node_->claim_window_open(now);

@@ -235,7 +235,11 @@ std::string Face::Render(const json& st) {
     << "\n";
   std::string led = st["indicator"]["last"].is_string() ? st["indicator"]["last"].get<std::string>() : "-";
   o << "  Indicator  " << led << "\n";
-  o << "  Keypad     " << std::string(st.value("keypadEntry", size_t{0}), '*') << "_\n";
+  // A programming entry starts with '*' (programming menu); digits show as '*'.
+  o << "  Keypad     " << (st.value("keypadProgrammingEntry", false) ? "* " : "")
+    << std::string(st.value("keypadEntry", size_t{0}), '*') << "_\n";
+  if (st.contains("programming") && st["programming"].value("text", std::string()) != "")
+    o << "  Programming " << st["programming"]["text"].get<std::string>() << "\n";
   o << "  Time       " << FaceTime(st) << "   monotonic " << st.value("monotonicMs", uint64_t{0}) << " ms (" << st.value("clock", std::string()) << ")\n";
   o << "  Claimed    " << yes(st.value("claimed", false));
   if (!st.value("claimed", false)) o << "   claim window " << (st.value("claimWindowOpen", false) ? "open" : "closed");
@@ -258,7 +262,7 @@ std::string Face::Render(const json& st) {
   o << "\n";
   if (prompting_) o << "  Card uid (hex, Enter to tap, Esc to cancel): " << prompt_ << "_\n";
   else if (!message_.empty()) o << "  > " << message_ << "\n";
-  o << "  keys: 0-9 * # keypad  c card  C card uid  f finger  k key  t thumb-turn  h handle  o door\n"
+  o << "  keys: 0-9 * # keypad (*PIN# programming menu)  c card  C card uid  f finger  k key  t thumb-turn  h handle  o door\n"
     << "        b battery  e emergency power  x escutcheon  r claim button  q quit\n";
   return o.str();
 }

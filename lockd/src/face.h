@@ -40,11 +40,12 @@ class Face {
 
   // The pure parts, for tests: the request a key makes (empty: none).
   std::string RequestForKey(char key, const nlohmann::json& status);
+  // The picture for a status.
+  std::string Render(const nlohmann::json& status);
 
  private:
   void OnInput();
   void HandleKey(char key);
-  std::string Render(const nlohmann::json& status);
 
   ControlHandler& control_;
   NodeControls* node_;

@@ -170,6 +170,59 @@ TEST_F(lockdControl, StarClearsTheEntry) {
   EXPECT_EQ(Ask(R"({"cmd":"status"})")["keypadEntry"], 0);
 }
 
+// The keypad programming menu on the face: '*' on an empty entry starts a
+// programming entry; the status and the face say every step in words.
+TEST_F(lockdControl, TheFaceRunsTheKeypadProgrammingMenu) {
+  core::SetCredentialRequest req;
+  const std::vector<uint8_t> programming = {'9', '0', '9', '0', '9', '0'};
+  req.credential = {core::CredentialType::kProgrammingPIN, 0};
+  req.credential_data = programming;
+  ASSERT_EQ(t.lock->users().SetCredential(req, core::Actor{}).status, core::DlStatus::kSuccess);
+  Loop loop;
+  Face face(handler, &node, loop, [] {}, nullptr);
+  Ask(R"({"cmd":"keypad","keys":"*9090"})");
+  json s = Ask(R"({"cmd":"status"})");
+  EXPECT_EQ(s["keypadProgrammingEntry"], true);
+  EXPECT_NE(face.Render(s).find("Keypad     * ****_"), std::string::npos) << face.Render(s);
+  Ask(R"({"cmd":"keypad","keys":"90#"})");
+  s = Ask(R"({"cmd":"status"})");
+  EXPECT_EQ(s["programming"]["step"], "choose");
+  EXPECT_NE(face.Render(s).find("Programming programming menu open; 1# add a user PIN, 2# delete a PIN slot, 0# exit"),
+            std::string::npos)
+      << face.Render(s);
+  Ask(R"({"cmd":"keypad","keys":"1#"})");
+  Ask(R"({"cmd":"keypad","keys":"135792#"})");
+  s = Ask(R"({"cmd":"status"})");
+  EXPECT_EQ(s["programming"]["note"], "pin_added");
+  EXPECT_EQ(s["programming"]["slot"], 1);
+  EXPECT_NE(face.Render(s).find("PIN added in slot 1"), std::string::npos);
+  bool logged = false;
+  for (const auto& e : s["events"])
+    logged |= e.value("event", "") == "LockUserChange" && e.value("operationSource", "") == "Keypad" &&
+              e.value("lockDataType", "") == "PIN";
+  EXPECT_TRUE(logged) << s.dump();
+  Ask(R"({"cmd":"keypad","keys":"0#"})");
+  s = Ask(R"({"cmd":"status"})");
+  EXPECT_EQ(s["programming"]["step"], "closed");
+  EXPECT_EQ(s["programming"]["text"], "programming menu closed");
+  // The PIN added at the keypad opens.
+  Ask(R"({"cmd":"keypad","keys":"135792#"})");
+  Ask(R"({"cmd":"advance","ms":1500})");
+  EXPECT_EQ(Ask(R"({"cmd":"status"})")["bolt"], "unlocked");
+}
+
+TEST_F(lockdControl, TheFaceSaysWhenLocalProgrammingIsOff) {
+  ASSERT_TRUE(t.lock->WriteAttribute(core::AttributeId::kEnableLocalProgramming, 0).ok());
+  Loop loop;
+  Face face(handler, &node, loop, [] {}, nullptr);
+  Ask(R"({"cmd":"keypad","keys":"*909090#"})");
+  const json s = Ask(R"({"cmd":"status"})");
+  EXPECT_EQ(s["programming"]["note"], "disabled");
+  EXPECT_NE(face.Render(s).find("programming at the keypad is off (EnableLocalProgramming is false): menu refused"),
+            std::string::npos)
+      << face.Render(s);
+}
+
 TEST_F(lockdControl, ManualInputsMoveTheBolt) {
   EXPECT_EQ(Ask(R"({"cmd":"thumbturn","lock":false})")["ok"], true);
   Ask(R"({"cmd":"advance","ms":100})");
