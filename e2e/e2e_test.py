@@ -1109,6 +1109,91 @@ class Custody(Base):
         self.assertGreater(out["cursor"], through)
 
 
+class ProgrammingPin(Base):
+    """Issue 12: the programming PIN (Matter ProgrammingPIN) set from the CLI,
+    and the keypad programming menu it opens on the lock face."""
+
+    def menu(self):
+        return self.lock.status()["programming"]
+
+    def test_the_programming_pin_opens_the_keypad_menu_and_never_the_door(self):
+        self.claim()
+        shown = self.owner.ok("pin", "programming", "show")
+        self.assertEqual((shown["programming_pin_set"], shown["local_programming"]), (False, True), shown)
+        out = self.owner.ok("pin", "programming", "set", "--stdin", stdin="909090\n")
+        self.assertEqual((out["programming_pin_set"], out["changed"]), (True, False), out)
+        self.assertTrue(self.owner.ok("pin", "programming", "show")["programming_pin_set"])
+        # The lock answers as the cluster does: index 0, user null.
+        answer = self.owner.ok("dl", "GetCredentialStatus",
+                               '{"credential":{"credentialType":"ProgrammingPIN","credentialIndex":0}}')["answers"][0]
+        self.assertEqual((answer["credentialExists"], answer["userIndex"]), (True, None), answer)
+        # Typed as a PIN it is a wrong code: the door stays locked.
+        self.assertEqual(self.lock.keypad("909090#")["lockState"], "Locked")
+        # * PIN # opens the menu; 1 adds a keypad PIN; 0 closes it.
+        self.lock.keypad("*909090#")
+        self.assertEqual(self.menu()["step"], "choose")
+        self.assertIn("1# add a user PIN", self.menu()["text"])
+        self.lock.keypad("1#")
+        self.assertEqual(self.menu()["step"], "new_pin")
+        st = self.lock.keypad("135792#")
+        self.assertEqual((st["programming"]["note"], st["programming"]["slot"]), ("pin_added", 1), st["programming"])
+        self.assertEqual(st["lockState"], "Locked")
+        self.lock.keypad("0#")
+        self.assertEqual(self.menu()["step"], "closed")
+        self.assertEqual(self.owner.ok("pin", "list")["credentials"], [{"index": 1, "user": 2}])  # user 1: the programming user
+        log = self.owner.ok("log")["events"]
+        changes = [(e.get("lock_data_type"), e.get("data_operation_type"), e.get("operation_source"))
+                   for e in log if e.get("event") == "lock-user-change"]
+        self.assertIn(("programming-code", "add", "proprietary-remote"), changes)
+        self.assertIn(("pin", "add", "keypad"), changes)
+        self.assertEqual(self.lock.keypad("135792#")["lockState"], "Unlocked")
+        self.relock()
+        # 2 deletes a slot; an empty slot is said to be empty.
+        self.lock.keypad("*909090#")
+        self.lock.keypad("2#")
+        self.assertEqual(self.lock.keypad("1#")["programming"]["note"], "slot_deleted")
+        self.lock.keypad("2#")
+        self.assertEqual(self.lock.keypad("1#")["programming"]["text"].split(";")[0], "PIN slot 1 is empty: nothing deleted")
+        self.lock.keypad("0#")
+        self.assertEqual(self.lock.keypad("135792#")["lockState"], "Locked")
+        # A changed programming PIN replaces the old one.
+        self.assertTrue(self.owner.ok("pin", "programming", "set", "--stdin", stdin="808080\n")["changed"])
+        self.lock.keypad("*909090#")
+        self.assertEqual(self.menu()["note"], "refused")
+        self.lock.keypad("*808080#")
+        self.assertEqual(self.menu()["step"], "choose")
+        self.lock.keypad("0#")
+
+    def test_local_programming_off_refuses_the_menu_in_words(self):
+        self.claim()
+        self.owner.ok("pin", "programming", "set", "--stdin", stdin="909090\n")
+        self.owner.ok("dl", "write", "EnableLocalProgramming", "false")
+        self.assertFalse(self.owner.ok("pin", "programming", "show")["local_programming"])
+        st = self.lock.keypad("*909090#")
+        self.assertEqual(st["programming"]["step"], "closed")
+        self.assertIn("EnableLocalProgramming is false", st["programming"]["text"])
+        self.assertFalse(st["lockedOut"])
+
+    def test_clear_removes_it_and_a_second_clear_is_not_reported_as_done(self):
+        self.claim()
+        self.owner.ok("pin", "programming", "set", "--stdin", stdin="909090\n")
+        out = self.owner.ok("pin", "programming", "clear")
+        self.assertFalse(out["programming_pin_set"])
+        self.assertFalse(self.owner.ok("pin", "programming", "show")["programming_pin_set"])
+        rc, _, err = self.owner.run("pin", "programming", "clear")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("no programming PIN is set", err)
+        self.lock.keypad("*909090#")
+        self.assertEqual(self.menu()["note"], "refused")
+
+    def test_a_guest_cannot_set_the_programming_pin(self):
+        self.claim()
+        g = self.guest("gus")
+        rc, _, err = g.run("pin", "programming", "set", "--stdin", stdin="909090\n")
+        self.assertEqual(rc, 3, err)
+        self.assertFalse(self.owner.ok("pin", "programming", "show")["programming_pin_set"])
+
+
 class OwnerCli(Base):
     """Issue 12: what a new owner reads. Every refusal says why and what to do."""
 

@@ -191,6 +191,24 @@ void AddPinActions(Tree& t, CLI::App* pin, PinOptions& o) {
                            [&o](Context& c) { o.action = "remove"; return CmdPin(c, o); });
   remove->add_option("--slot", o.slot, "Credential slot to clear")->required();
 
+  CLI::App* programming = t.Group(pin, "programming",
+                                  "The programming PIN (Matter ProgrammingPIN): typed at the lock as * PIN #, it opens "
+                                  "the keypad programming menu (add or delete keypad PINs); it never opens the door. "
+                                  "Owner or admin.");
+  auto prog = [&o](const char* what) {
+    return [&o, what](Context& c) {
+      o.action = "programming";
+      o.programming = what;
+      return CmdPin(c, o);
+    };
+  };
+  CLI::App* prog_set = t.Add(programming, "set", "Set or change the programming PIN (asked on the terminal).", prog("set"));
+  prog_set->add_flag("--stdin", o.pin_from_stdin, "Read the PIN from stdin (one line) instead of the terminal");
+  t.Add(programming, "clear", "Remove the programming PIN (and its programming user, when it holds nothing else).",
+        prog("clear"));
+  t.Add(programming, "show", "Say whether a programming PIN is set and whether the keypad menu is enabled.",
+        prog("show"));
+
   CLI::App* offline = t.Group(pin, "offline",
                               "Compute offline PIN codes on this device, with no network: the lock checks them with "
                               "the secret agreed at claiming (owner only; docs/offline-pins.md).");

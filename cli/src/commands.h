@@ -175,7 +175,8 @@ int CmdUser(Context& ctx, const UserOptions& o);
 
 // pin list|add|remove and pin offline one-time|window|recurring|erase-all
 struct PinOptions {
-  std::string action;       // list | add | remove | offline
+  std::string action;       // list | add | remove | offline | programming
+  std::string programming;  // set | clear | show (action "programming")
   std::string offline_kind; // one-time | window | recurring | erase-all (action "offline")
   uint16_t user = 0;        // user index the PIN belongs to
   uint16_t slot = 0;        // credential index; 0: next free

@@ -265,7 +265,71 @@ int CmdUser(Context& ctx, const UserOptions& o) {
   return 0;
 }
 
+// The programming PIN: Matter's ProgrammingPIN credential (index 0, user
+// index null in GetCredentialStatus), held by a ProgrammingUser.
+static int ProgrammingPinCommand(Context& ctx, const PinOptions& o) {
+  LockSession s(ctx);
+  const json ref = {{"credentialType", "ProgrammingPIN"}, {"credentialIndex", 0}};
+  const bool exists = s.Invoke("GetCredentialStatus", {{"credential", ref}}).value("credentialExists", false);
+  const bool local = s.ReadAttribute(core::AttributeId::kEnableLocalProgramming) != 0;
+  const std::string menu_off =
+      "the keypad programming menu is off (EnableLocalProgramming is false); turn it on with "
+      "mortise dl write EnableLocalProgramming true";
+  if (o.programming == "show") {
+    ctx.out().Text(std::string(exists ? "a programming PIN is set" : "no programming PIN is set") + "\n" +
+                   (local ? "the keypad programming menu is on: * PIN # at the lock\n" : menu_off + "\n"));
+    ctx.out().Json({{"programming_pin_set", exists}, {"local_programming", local}});
+    return 0;
+  }
+  if (o.programming == "set") {
+    const std::string pin = ReadPin(o.pin_from_stdin);
+    json args = {{"operationType", exists ? "Modify" : "Add"},
+                 {"credential", ref},
+                 {"credentialData", pin},
+                 {"userIndex", nullptr},
+                 {"userType", "ProgrammingUser"}};
+    const json r = s.Invoke("SetCredential", args);
+    ctx.out().Text(std::string(exists ? "programming PIN changed" : "programming PIN set") +
+                   (r["userIndex"].is_number() ? " (programming user #" + std::to_string(r["userIndex"].get<int>()) + ")"
+                                               : std::string()) +
+                   "; at the lock, * PIN # opens the programming menu (it never opens the door)\n" +
+                   (local ? std::string() : "note: " + menu_off + "\n"));
+    ctx.out().Json({{"programming_pin_set", true}, {"changed", exists}, {"local_programming", local}});
+    return 0;
+  }
+  // clear: the cluster never clears the programming PIN by ClearCredential;
+  // it goes with its user, so the user is removed when it holds nothing else.
+  if (!exists) throw Error(ExitCode::kBadInput, "no programming PIN is set; nothing to clear", "Set one with mortise pin programming set.");
+  uint16_t holder = 0;
+  json holder_answer;
+  for (uint16_t i = 1; i < 0xFFFE && holder == 0;) {
+    const json r = s.Invoke("GetUser", {{"userIndex", i}}, false);
+    if (r.value("status", "") != "Success") break;
+    if (r.contains("credentials") && r["credentials"].is_array()) {
+      for (const json& c : r["credentials"])
+        if (c.value("credentialType", "") == "ProgrammingPIN") holder = i;
+    }
+    holder_answer = r;
+    if (!r.contains("nextUserIndex") || r["nextUserIndex"].is_null()) break;
+    i = r["nextUserIndex"].get<uint16_t>();
+  }
+  if (holder == 0) throw Error(ExitCode::kRefused, "the lock reports a programming PIN but no user holding it");
+  if (holder_answer["credentials"].size() > 1) {
+    throw Error(ExitCode::kRefused,
+                "the programming PIN's user #" + std::to_string(holder) +
+                    " holds other credentials too, and the lock removes the programming PIN only with its user",
+                "Remove that user's other credentials first (mortise user show " + std::to_string(holder) +
+                    "), or remove the user and all its credentials: mortise user remove " + std::to_string(holder) + ".");
+  }
+  s.Invoke("ClearUser", {{"userIndex", holder}});
+  ctx.out().Text("programming PIN cleared (programming user #" + std::to_string(holder) +
+                 " removed); the keypad programming menu opens for no one\n");
+  ctx.out().Json({{"programming_pin_set", false}, {"removed_user", holder}});
+  return 0;
+}
+
 int CmdPin(Context& ctx, const PinOptions& o) {
+  if (o.action == "programming") return ProgrammingPinCommand(ctx, o);
   if (o.action == "offline") {
     Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
     LockEntry& lock = ctx.SelectLock(keyring);
