@@ -230,7 +230,12 @@ json DoorLockJson::ExecuteImpl(const protocol::ManagementCommand& c) {
         return Refused(state ? kInvalidInState : range ? kConstraintError : kFailure,
                        std::string(info->name) + " = " + std::to_string(v) + ": " + why);
       }
-      return json{{"ok", true}, {"attribute", info->name}, {"value", v}};
+      // A write answers with a status like every command (Matter's
+      // WriteResponse carries SUCCESS per attribute), in the same field.
+      json out = StatusJson(DlStatus::kSuccess);
+      out["attribute"] = info->name;
+      out["value"] = v;
+      return out;
     }
   }
   return Refused(kUnsupportedCommand, "unknown management command");

@@ -80,9 +80,30 @@ TEST_F(DlJsonTest, RemoteOperationsReportTheirOutcome) {
 TEST_F(DlJsonTest, AttributesByMatterName) {
   EXPECT_EQ(Line(R"({"read":"WrongCodeEntryLimit"})")["value"], 5);
   EXPECT_EQ(Line(R"({"write":"WrongCodeEntryLimit","value":3})")["ok"], true);
-  EXPECT_EQ(Line(R"({"read":"WrongCodeEntryLimit"})")["value"], 3);
+  // Success is a status too, in the field every refusal uses (issue 12).
+  EXPECT_EQ(Line(R"({"write":"WrongCodeEntryLimit","value":4})")["status"], "Success");
+  EXPECT_EQ(Line(R"({"read":"WrongCodeEntryLimit"})")["value"], 4);
   EXPECT_EQ(Line(R"({"write":"OperatingMode","value":"Vacation"})")["ok"], true);
   EXPECT_EQ(sim_.lock().settings().operating_mode, core::OperatingMode::kVacation);
+}
+
+// Values inside the field's type but outside what the cluster accepts (a
+// reserved DaysMask bit, a user status Available for SetUser, clearing the
+// programming PIN) get the cluster's own status, INVALID_COMMAND (0x85,
+// DlStatus InvalidField), in the same "status" field.
+TEST_F(DlJsonTest, ClusterRefusalsOfFieldValuesAnswerInvalidFieldInTheStatusField) {
+  ASSERT_EQ(Line(R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1}})")["status"], "Success");
+  const char* lines[] = {
+      R"({"invoke":"SetWeekDaySchedule","args":{"weekDayIndex":1,"userIndex":1,"daysMask":128,"startHour":7,"startMinute":0,"endHour":19,"endMinute":0}})",
+      R"({"invoke":"SetWeekDaySchedule","args":{"weekDayIndex":1,"userIndex":1,"daysMask":2,"startHour":24,"startMinute":0,"endHour":19,"endMinute":0}})",
+      R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":2,"userStatus":"Available"}})",
+      R"({"invoke":"ClearCredential","args":{"credential":{"credentialType":"ProgrammingPIN","credentialIndex":0}}})",
+      R"({"invoke":"ClearCredential","args":{"credential":{"credentialType":"ProgrammingPIN","credentialIndex":65534}}})",
+      R"({"invoke":"SetCredential","args":{"operationType":"Add","credential":{"credentialType":"ProgrammingPIN","credentialIndex":1},"credentialData":"909090"}})",
+  };
+  for (const char* l : lines) EXPECT_EQ(Line(l)["status"], "InvalidField") << l;
+  EXPECT_FALSE(sim_.lock().users().GetUser(2).occupied);
+  EXPECT_FALSE(sim_.lock().users().GetWeekDaySchedule(1, 1).status == core::DlStatus::kSuccess);
 }
 
 TEST_F(DlJsonTest, BadInputGetsAClearErrorAndChangesNothing) {
@@ -121,6 +142,11 @@ TEST_F(DlJsonTest, BadInputGetsAClearErrorAndChangesNothing) {
       {R"({"write":"OperatingMode","value":5})", "must be from 0 to", "ConstraintError"},
       {R"({"write":"OperatingMode","value":"Party"})", "takes an integer or one of Normal", "ConstraintError"},
       {R"({"invoke":"SetCredential","args":{"operationType":"Add","credential":{"credentialType":99,"credentialIndex":1},"credentialData":"1234"}})", "must be a CredentialType", "ConstraintError"},
+      {R"({"invoke":"SetUser","args":{"operationType":3,"userIndex":1}})", "must be a DataOperationType", "ConstraintError"},
+      {R"({"invoke":"SetUser","args":{"operationType":"Add","userIndex":1,"credentialRule":3}})", "must be a CredentialRule", "ConstraintError"},
+      {R"({"invoke":"GetCredentialStatus","args":{"credential":{"credentialType":9,"credentialIndex":0}}})", "must be a CredentialType", "ConstraintError"},
+      {R"({"write":"LEDSettings","value":3})", "must be from 0 to 2", "ConstraintError"},
+      {R"({"write":"EnableLocalProgramming","value":2})", "must be from 0 to 1", "ConstraintError"},
   };
   for (const auto& c : cases) {
     auto r = Line(c.line);
