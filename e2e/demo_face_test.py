@@ -108,6 +108,65 @@ class DemoFace(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class ProgrammingMenuOnTheFace(unittest.TestCase):
+    """The keypad programming menu typed on a real lock face (issue 12):
+    mortise-lockd draws its face on a pseudo-terminal; the owner sets the
+    programming PIN with the CLI; '*', the PIN and '#' typed on the face open
+    the menu, which says each step in words."""
+
+    def setUp(self):
+        import subprocess
+        self.subprocess = subprocess
+        self.tmp = tempfile.mkdtemp(prefix="mortise-face-test.")
+        self.state = os.path.join(self.tmp, "lock")
+        os.mkdir(self.state, 0o700)
+        env = dict(os.environ, TERM="xterm")
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.execvpe(ARGS.lockd, [ARGS.lockd, "--state-dir", self.state, "--clock", "simulated", "--face"], env)
+        self.out = b""
+        self.env = dict(os.environ, MORTISE_PASSPHRASE="pass-owner", MORTISE_KEYRING_KDF="fast",
+                        MORTISE_KEYRING=os.path.join(self.tmp, "owner.keyring"), MORTISE_NOW="2026-11-24T07:59:00Z")
+
+    def tearDown(self):
+        DemoFace.tearDown(self)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def read_until(self, marker):
+        DemoFace.read_until(self, marker)
+
+    def text(self):
+        return DemoFace.text(self)
+
+    def mortise(self, *args, stdin=None):
+        p = self.subprocess.run([ARGS.cli, "--wait", "0"] + list(args), input=stdin, capture_output=True, text=True,
+                                env=self.env, timeout=60)
+        self.assertEqual(p.returncode, 0, "mortise %s: %s %s" % (" ".join(args), p.stdout, p.stderr))
+        return p.stdout
+
+    def type_keys(self, keys, marker):
+        self.out = b""
+        os.write(self.fd, keys.encode())
+        self.read_until(marker.encode())
+
+    def test_star_pin_hash_opens_the_programming_menu_on_the_face(self):
+        self.read_until(b"Mortise lock (simulated)")
+        with open(os.path.join(self.state, "label.txt")) as f:
+            label = f.read().strip()
+        self.mortise("init")
+        self.mortise("claim", label, "--endpoint", os.path.join(self.state, "lock.sock"),
+                     "--time", "2026-11-24T07:59:00Z")
+        self.assertIn("programming PIN set", self.mortise("pin", "programming", "set", "--stdin", stdin="9090\n"))
+        self.type_keys("*9090#", "programming menu open; 1# add a user PIN, 2# delete a PIN slot, 0# exit")
+        self.type_keys("1#", "type the new PIN (4-12 digits), then #")
+        self.type_keys("135792#", "PIN added in slot 1")
+        self.type_keys("0#", "programming menu closed")
+        self.assertIn("PIN #1 -> user 2", self.mortise("pin", "list"))
+        os.write(self.fd, b"q")
+        status = DemoFace.wait_exit(self)
+        self.assertTrue(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, self.text())
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()
