@@ -98,7 +98,10 @@ int MqttLockLink::NextBackoffMs() {
   for (int i = 0; i < failures_ && d < settings_.backoff_max_ms; ++i) d *= 2;
   if (d > settings_.backoff_max_ms) d = settings_.backoff_max_ms;
   uint8_t r[4];
-  random_.Fill(r);
+  {
+    std::lock_guard lock(random_mu_);
+    random_.Fill(r);
+  }
   const uint32_t x = static_cast<uint32_t>(r[0]) | r[1] << 8 | r[2] << 16 | static_cast<uint32_t>(r[3]) << 24;
   // Uniform in [d/2, d]: locks and servers restarting together spread out.
   return static_cast<int>(d / 2 + static_cast<int64_t>(x % static_cast<uint32_t>(d / 2 + 1)));
@@ -254,7 +257,10 @@ std::optional<std::vector<uint8_t>> MqttLockLink::Exchange(std::string_view lock
                                                             std::span<const uint8_t> frame, int timeout_ms) {
   if (lock_id_hex.size() != kLockHexDigits || !Online(lock_id_hex)) return std::nullopt;
   std::vector<uint8_t> correlation(kCorrelationBytes);
-  random_.Fill(correlation);
+  {
+    std::lock_guard lock(random_mu_);
+    random_.Fill(correlation);
+  }
   const std::string key = uplink::Hex(correlation);
   auto waiter = std::make_shared<Pending>();
   waiter->lock = std::string(lock_id_hex);

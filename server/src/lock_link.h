@@ -119,6 +119,7 @@ class MqttLockLink final : public LockLink {
   UplinkSettings settings_;
   LockLinkHandlers handlers_;
   Random& random_;
+  std::mutex random_mu_;  // random_ is used by the link's thread and callers
   std::string host_;
   uint16_t port_ = 0;
 
