@@ -137,6 +137,9 @@ void Api::AddLinkRoutes() {
     std::string why;
     const auto request = uplink::RequestFromJson(body.dump(), why);
     if (!request) throw ApiError(400, "invalid_request", "Not a lock's uplink request: " + why);
+    if (ToHex(request->lock_id) != door->lock_id) {
+      throw ApiError(422, "request_refused", "No certificate: the request is for another lock than this door's.");
+    }
     const auto key_bytes = FromHex(door->lock_public_key, kPublicKeyBytes);
     const auto door_key = key_bytes ? crypto::P256PublicKey::Import(*key_bytes)
                                     : Result<crypto::P256PublicKey>(StatusCode::kInvalidArgument);

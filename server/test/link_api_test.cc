@@ -38,11 +38,6 @@ Bytes FromB64(const std::string& s) {
   return b;
 }
 
-struct Seeded {
-  explicit Seeded(uint64_t seed) : entropy(seed), drbg(entropy) { EXPECT_TRUE(drbg.Seed().ok()); }
-  crypto::DeterministicEntropy entropy;
-  crypto::Drbg drbg;
-};
 
 class LinkApiTest : public testing::OrgWorldFixture {
  protected:
@@ -108,7 +103,7 @@ class LinkApiTest : public testing::OrgWorldFixture {
   }
 
   std::string why_;
-  Seeded lock_rng_{21}, holder_rng_{22};
+  testing::SeededDrbg lock_rng_{21}, holder_rng_{22};
   crypto::P256KeyPair owner_key_ = crypto::P256KeyPair::Generate(holder_rng_.drbg).value();
   sim::MemoryStore store_;
   std::unique_ptr<sim::SimLock> sim_;
