@@ -54,6 +54,7 @@ struct AllOptions {
   ServerDoorsOptions server_doors;
   ServerRegisterOptions server_register;
   StatusOptions status;
+  ServerUplinkCertOptions server_uplink_cert;
 };
 
 class Tree {
@@ -622,6 +623,14 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   reg->add_option("--org", a.server_register.org, "The organisation (org_...)")->required();
   reg->add_option("--site", a.server_register.site, "The site (default: the organisation's first)");
   reg->add_option("--name", a.server_register.name, "The door's name (default: the lock's name in your keyring)");
+  CLI::App* ucert = t.Add(server, "uplink-cert",
+                          "Have the server issue the lock's broker certificate for the request lockd wrote "
+                          "(<state_dir>/uplink-request.json); the lock must be registered first.",
+                          [&a](Context& c) { return CmdServerUplinkCert(c, a.server_uplink_cert); });
+  ucert->add_option("--request", a.server_uplink_cert.request, "The lock's uplink-request.json")->required();
+  ucert->add_option("--out", a.server_uplink_cert.out,
+                    "Where to write the certificate (lockd reads <state_dir>/uplink.crt by default)")
+      ->required();
 
   app.footer(kFooter);
 }

@@ -369,5 +369,10 @@ class LockSession;
 void CheckRemoteOutcome(const protocol::RemoteOutcome& r, const std::string& verb, LockSession* s);
 int OperateViaServer(Context& ctx, protocol::Command command, int64_t value, const char* verb, const char* done);
 int StatusViaServer(Context& ctx);
+struct ServerUplinkCertOptions {
+  std::string request;  // the lock's uplink-request.json
+  std::string out;      // the certificate, PEM
+};
+int CmdServerUplinkCert(Context& ctx, const ServerUplinkCertOptions& o);
 
 }  // namespace mortise::cli

@@ -6,6 +6,8 @@
 // trusted). The door a lock is on is remembered in the keyring's entry for
 // the lock (`extra.server`: url, org, door) by `mortise server register`.
 #include <ctime>
+#include <fstream>
+#include <sstream>
 
 #include "base64url.h"
 #include "commands.h"
@@ -169,6 +171,47 @@ int StatusViaServer(Context& ctx) {
   }
   ctx.out().Text(out);
   ctx.out().Json({{"lock", lock.name}, {"via_server", relay.session.url}, {"state", st}});
+  return 0;
+}
+
+int CmdServerUplinkCert(Context& ctx, const ServerUplinkCertOptions& o) {
+  std::ifstream in(o.request);
+  if (!in) throw Error(ExitCode::kBadInput, "cannot read " + o.request);
+  std::stringstream text;
+  text << in.rdbuf();
+  const json request = json::parse(text.str(), nullptr, false);
+  if (!request.is_object() || !request.contains("lock_id") || !request["lock_id"].is_string()) {
+    throw Error(ExitCode::kBadInput, o.request + " is not a lock's uplink request (JSON with lock_id, csr, binding)");
+  }
+  // The lock the request names, in this keyring, registered on a server.
+  LockEntry lock;
+  {
+    Keyring keyring = ctx.OpenKeyring(Keyring::Access::kRead);
+    const std::string wanted = request["lock_id"].get<std::string>();
+    const LockEntry* found = nullptr;
+    for (const auto& l : keyring.content().locks()) {
+      if (ToHex(l.lock_id) == wanted) found = &l;
+    }
+    if (!found) throw Error(ExitCode::kUsage, "the request is for lock " + wanted + ", which is not in your keyring");
+    lock = *found;
+  }
+  const Relay relay = RelayFor(ctx, lock);
+  ServerClient server(relay.session.url, ctx.timeout());
+  const HttpAnswer a =
+      server.Request("POST", DoorPath(relay) + "/uplink-certificate", request, relay.session.Headers());
+  if (a.status != 201) {
+    throw Error(a.status >= 500 ? ExitCode::kUnreachable : ExitCode::kRefused,
+                "the server issued no certificate: " + a.ErrorMessage() +
+                    (a.ErrorCode().empty() ? "" : " (" + a.ErrorCode() + ")"));
+  }
+  const std::string pem = a.Json().value("certificate", std::string());
+  if (pem.rfind("-----BEGIN CERTIFICATE-----", 0) != 0) throw Error(ExitCode::kVerification, "the server's answer is not a certificate");
+  std::ofstream out(o.out, std::ios::trunc);
+  out << pem;
+  out.close();
+  if (!out) throw Error(ExitCode::kBadInput, "cannot write " + o.out);
+  ctx.out().Text("Broker certificate for lock '" + lock.name + "' written to " + o.out + ".\n");
+  ctx.out().Json({{"lock", lock.name}, {"certificate", o.out}});
   return 0;
 }
 
