@@ -94,7 +94,7 @@ int OperateViaServer(Context& ctx, protocol::Command command, int64_t value, con
   request.value = value;
   // The lock's clock is not readable from here; the lock keeps it right
   // while online. A few seconds of margin under the 30 s the lock allows.
-  const int64_t expires_at = static_cast<int64_t>(std::time(nullptr)) + protocol::kMaxRemoteLifetimeS - 5;
+  const int64_t expires_at = ctx.Now() + protocol::kMaxRemoteLifetimeS - 5;
   std::vector<uint8_t> envelope(protocol::kMaxRemoteMessageSize);
   const Result<size_t> n = client.Build(request, counter, expires_at, envelope);
   if (!n.ok()) throw Error(ExitCode::kBadInput, "cannot build the remote command (too long?)");
