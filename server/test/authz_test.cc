@@ -110,16 +110,8 @@ class AuthzTest : public testing::OrgWorldFixture {
   void SetUp() override {
     OrgWorldFixture::SetUp();
     // The lock side: a link on which no lock is online, the state store, a CA.
-    states_ = std::make_unique<DoorStateStore>(*repo_);
+    lock_side_.Attach(*api_, *repo_, 1000);
     std::string why;
-    ca_ = uplink::MakeCa({"matrix CA", uplink::Usage::kCa, {}, {}, 0, 4'000'000'000}, why);
-    ASSERT_TRUE(ca_) << why;
-    LinkServices services;
-    services.link = &link_;
-    services.states = states_.get();
-    services.ca = &*ca_;
-    services.relay_per_minute = 1000;
-    api_->AttachLink(services);
     // A well-formed envelope (for some lock) and a lock's certificate request.
     const crypto::P256KeyPair holder = signer_.NewLock(), lock = signer_.NewLock();
     protocol::RemoteClient client(holder, {}, lock.public_key(), drbg_.drbg);
@@ -196,9 +188,7 @@ class AuthzTest : public testing::OrgWorldFixture {
   }
 
   testing::SeededDrbg drbg_{31};
-  testing::FakeLockLink link_;
-  std::unique_ptr<DoorStateStore> states_;
-  std::optional<uplink::Credential> ca_;
+  testing::AttachedLink lock_side_;
   std::string envelope_;
   json cert_request_;
 };

@@ -11,7 +11,12 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "api.h"
+#include "door_state.h"
 #include "lock_link.h"
+#include "mortise/uplink/pki.h"
 
 namespace mortise::server::testing {
 
@@ -56,6 +61,26 @@ class FakeLockLink final : public LockLink {
   std::set<std::string> online_;
   Responder responder_;
   std::vector<std::vector<uint8_t>> sent_;
+};
+
+// The lock side attached to an Api for a test: a FakeLockLink, the door
+// state store over the test's repository, and a deployment CA.
+struct AttachedLink {
+  void Attach(Api& api, SqlRepository& repo, int relay_per_minute) {
+    states = std::make_unique<DoorStateStore>(repo);
+    std::string why;
+    ca = uplink::MakeCa({"test CA", uplink::Usage::kCa, {}, {}, 0, 4'000'000'000}, why);
+    ASSERT_TRUE(ca) << why;
+    LinkServices s;
+    s.link = &link;
+    s.states = states.get();
+    s.ca = &*ca;
+    s.relay_per_minute = relay_per_minute;
+    api.AttachLink(s);
+  }
+  FakeLockLink link;
+  std::unique_ptr<DoorStateStore> states;
+  std::optional<uplink::Credential> ca;
 };
 
 }  // namespace mortise::server::testing

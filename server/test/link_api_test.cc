@@ -56,15 +56,8 @@ class LinkApiTest : public testing::OrgWorldFixture {
     sim_->Run(31000);
     lock_hex_ = uplink::Hex(authority_->identity().lock_id());
 
-    states_ = std::make_unique<DoorStateStore>(*repo_);
-    ca_ = uplink::MakeCa({"test CA", uplink::Usage::kCa, {}, {}, 0, 4'000'000'000}, why_);
-    ASSERT_TRUE(ca_) << why_;
-    LinkServices s;
-    s.link = &link_;
-    s.states = states_.get();
-    s.ca = &*ca_;
-    s.relay_per_minute = 5;
-    api_->AttachLink(s);
+    lock_side_.Attach(*api_, *repo_, 5);
+    ASSERT_FALSE(HasFatalFailure());
 
     w_ = NewWorld("account:read");
     // The world's door replaced by one for this lock.
@@ -110,9 +103,8 @@ class LinkApiTest : public testing::OrgWorldFixture {
   std::unique_ptr<protocol::LockAuthority> authority_;
   std::unique_ptr<protocol::RemoteServer> remote_;
   std::string lock_hex_;
-  testing::FakeLockLink link_;
-  std::unique_ptr<DoorStateStore> states_;
-  std::optional<uplink::Credential> ca_;
+  testing::AttachedLink lock_side_;
+  testing::FakeLockLink& link_ = lock_side_.link;
   World w_;
   std::string door_;
   uint32_t counter_ = 0;
@@ -231,7 +223,7 @@ TEST_P(LinkApiTest, RelaysAreRateLimitedPerAccount) {
 // announced to the sink; unknown fields dropped, a malformed one refused.
 TEST_P(LinkApiTest, StateIsIngestedInBatchesAndServedAsInformative) {
   std::vector<std::pair<std::string, json>> events;
-  DoorStateIngest ingest(*states_, clock_, [&](std::string_view org, const json& e) {
+  DoorStateIngest ingest(*lock_side_.states, clock_, [&](std::string_view org, const json& e) {
     events.emplace_back(std::string(org), e);
   });
   const std::string path = "/api/v1/orgs/" + w_.org + "/doors/" + door_ + "/state";
