@@ -32,6 +32,7 @@ import e2e_test
 from e2e_test import Base, Person
 
 SERVER = None
+SERVER_EXTRA = []  # more mortise-server arguments (uplink_server_test.py: the [uplink] flags)
 
 
 def totp(secret_b32, at=None):
@@ -51,7 +52,7 @@ class Server:
         os.chmod(dir, 0o700)
         self.proc = subprocess.Popen(
             [SERVER, "--listen", "127.0.0.1:0", "--db", "sqlite:" + os.path.join(dir, "db"),
-             "--password-profile", "test-fast"],
+             "--password-profile", "test-fast"] + SERVER_EXTRA,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines = []
         ready = threading.Event()

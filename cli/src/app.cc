@@ -53,6 +53,8 @@ struct AllOptions {
   ServerLoginOptions server_login;
   ServerDoorsOptions server_doors;
   ServerRegisterOptions server_register;
+  StatusOptions status;
+  ServerUplinkCertOptions server_uplink_cert;
 };
 
 class Tree {
@@ -346,6 +348,8 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   lock->require_subcommand(0, 1);
   lock->add_flag("--remote", a.lock_op.remote,
                  "Send a signed end-to-end remote command (through a relay) instead of a direct session");
+  lock->add_flag("--via-server", a.lock_op.via_server,
+                 "Through mortise-server (the door `server register` recorded), signed on this device");
   t.Add(lock, "list", "List the locks in your keyring: name, your role, lock id, endpoint, identity.",
         [](Context& c) { return CmdLockList(c); });
   CLI::App* forget = t.Add(lock, "forget", "Remove a lock from your keyring (the lock itself is not changed).",
@@ -388,16 +392,22 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   claim->add_option("--name", a.claim.name, "Local name for the lock (default: lock)");
   claim->add_option("--identity", a.claim.identity, "Identity that becomes the owner key (default: the default one)");
 
-  t.Add(&app, "status", "Show the lock's state: bolt, door, mode, battery, time, keypad lockout.",
-        [](Context& c) { return CmdStatus(c); });
+  CLI::App* status = t.Add(&app, "status", "Show the lock's state: bolt, door, mode, battery, time, keypad lockout.",
+                           [&a](Context& c) { return CmdStatus(c, a.status); });
+  status->add_flag("--via-server", a.status.via_server,
+                   "The state the lock last published, from mortise-server (informative)");
   CLI::App* unlock = t.Add(&app, "unlock", "Unlock the door.", [&a](Context& c) { return CmdUnlock(c, a.unlock); });
   unlock->add_option("--for", a.unlock.for_seconds, "Relock automatically after this many seconds");
   unlock->add_flag("--remote", a.unlock.remote,
                    "Send a signed end-to-end remote command (through a relay) instead of a direct session");
+  unlock->add_flag("--via-server", a.unlock.via_server,
+                   "Through mortise-server (the door `server register` recorded), signed on this device");
   CLI::App* unlatch = t.Add(&app, "unlatch", "Unlock and pull the latch (doors with a motorised latch).",
                             [&a](Context& c) { return CmdUnlatch(c, a.unlatch); });
   unlatch->add_flag("--remote", a.unlatch.remote,
                     "Send a signed end-to-end remote command (through a relay) instead of a direct session");
+  unlatch->add_flag("--via-server", a.unlatch.via_server,
+                    "Through mortise-server (the door `server register` recorded), signed on this device");
   CLI::App* mode = t.Add(&app, "mode", "Show or set the operating mode.", [&a](Context& c) { return CmdMode(c, a.mode); });
   mode->add_option("mode", a.mode.mode, "normal, vacation, privacy, passage or no-remote (none: show the mode)")
       ->check(CLI::IsMember({"normal", "vacation", "privacy", "passage", "no-remote"}));
@@ -631,6 +641,14 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   reg->add_option("--org", a.server_register.org, "The organisation (org_...)")->required();
   reg->add_option("--site", a.server_register.site, "The site (default: the organisation's first)");
   reg->add_option("--name", a.server_register.name, "The door's name (default: the lock's name in your keyring)");
+  CLI::App* ucert = t.Add(server, "uplink-cert",
+                          "Have the server issue the lock's broker certificate for the request lockd wrote "
+                          "(<state_dir>/uplink-request.json); the lock must be registered first.",
+                          [&a](Context& c) { return CmdServerUplinkCert(c, a.server_uplink_cert); });
+  ucert->add_option("--request", a.server_uplink_cert.request, "The lock's uplink-request.json")->required();
+  ucert->add_option("--out", a.server_uplink_cert.out,
+                    "Where to write the certificate (lockd reads <state_dir>/uplink.crt by default)")
+      ->required();
 
   app.footer(kFooter);
 }

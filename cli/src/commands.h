@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "keyring.h"
+#include "mortise/protocol/remote.h"
 #include "output.h"
 #include "passphrase.h"
 #include "secret_string.h"
@@ -138,15 +139,20 @@ struct ClaimOptions {
 };
 int CmdClaim(Context& ctx, const ClaimOptions& o);
 
-int CmdStatus(Context& ctx);
+struct StatusOptions {
+  bool via_server = false;  // the state the lock last published, from mortise-server
+};
+int CmdStatus(Context& ctx, const StatusOptions& o);
 struct OperateOptions {
   bool remote = false;  // through an end-to-end remote envelope rather than a session
+  bool via_server = false;  // through mortise-server (the lock's registered door), signed here
 };
 int CmdLockDoor(Context& ctx, const OperateOptions& o);
 
 struct UnlockOptions {
   uint32_t for_seconds = 0;  // 0: plain unlock; else UnlockWithTimeout
   bool remote = false;       // through an end-to-end remote envelope rather than a session
+  bool via_server = false;   // through mortise-server (the lock's registered door), signed here
 };
 int CmdUnlock(Context& ctx, const UnlockOptions& o);
 int CmdUnlatch(Context& ctx, const OperateOptions& o);
@@ -346,5 +352,28 @@ struct ServerRegisterOptions {
   std::string name;  // empty: the lock's keyring name
 };
 int CmdServerRegister(Context& ctx, const ServerRegisterOptions& o);
+
+// Through mortise-server (commands_relay.cc). The door a lock is on is kept
+// in its keyring entry (extra.server) by `server register`.
+struct ServerDoorRef {
+  std::string url, org, door;
+};
+std::optional<ServerDoorRef> ServerDoorOf(const LockEntry& lock);
+void RememberServerDoor(LockEntry& lock, const ServerDoorRef& ref);
+// Is the selected lock registered on a server? (false when none is selected)
+bool RegisteredOnServer(Context& ctx);
+// The verdict on a verified remote answer: returns when the lock did it;
+// throws the Error for unconfirmed (kUnreachable), ambiguous (kUnreachable)
+// and refused answers. `s`: the local session, when there is one (for the
+// refusal's details).
+class LockSession;
+void CheckRemoteOutcome(const protocol::RemoteOutcome& r, const std::string& verb, LockSession* s);
+int OperateViaServer(Context& ctx, protocol::Command command, int64_t value, const char* verb, const char* done);
+int StatusViaServer(Context& ctx);
+struct ServerUplinkCertOptions {
+  std::string request;  // the lock's uplink-request.json
+  std::string out;      // the certificate, PEM
+};
+int CmdServerUplinkCert(Context& ctx, const ServerUplinkCertOptions& o);
 
 }  // namespace mortise::cli

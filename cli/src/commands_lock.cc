@@ -65,12 +65,52 @@ void SetLockTime(LockSession& s, int64_t utc, bool backwards) {
   s.Run(set, backwards ? "setting the lock's time backwards failed" : "setting the lock's time failed");
 }
 
+}  // namespace
+
+void CheckRemoteOutcome(const protocol::RemoteOutcome& r, const std::string& verb, LockSession* s) {
+  if (!r.confirmed) {
+    // Unsigned: the lock signs only answers to envelopes whose signature
+    // it has verified, and a relay could have written this one.
+    throw Error(ExitCode::kUnreachable,
+                std::string("the outcome of the remote ") + verb + " is unconfirmed (an unsigned answer says: " +
+                    ExplainStatus(r.envelope, RefusalStage::kCommand).why +
+                    "; the lock did not sign it, so a relay could have written it)",
+                "Check with mortise status once the command's 30 s have passed.");
+  }
+  if (r.envelope == StatusCode::kAlreadyExists || r.envelope == StatusCode::kResourceExhausted) {
+    // Signed, but not final: the envelope was seen before (an earlier
+    // delivery may have run), or the lock could not take it now (it may
+    // still be delivered until it expires).
+    throw Error(ExitCode::kUnreachable,
+                std::string("the outcome of the remote ") + verb + " is unknown (the lock says: " +
+                    (r.envelope == StatusCode::kAlreadyExists ? "already seen" : "too many commands in flight") + ")",
+                "Check with mortise status once the command's 30 s have passed.");
+  }
+  if (r.envelope != StatusCode::kOk) ThrowRefusal("the lock refused the remote command", r.envelope);
+  if (r.response.status == StatusCode::kAborted && s != nullptr)
+    s->ThrowOperationRefused(std::string("the lock refused to ") + verb, r.response);
+  if (r.response.status != StatusCode::kOk) ThrowRefusal(std::string("the lock refused to ") + verb, r.response.status);
+}
+
+namespace {
+
 // One door operation, through a session or an end-to-end envelope. The
 // lock answers when it has accepted the operation; the bolt then moves, so
 // the client watches LockState until the bolt is there (or --wait runs
 // out) before it tells the person "locked" or "unlocked".
-int Operate(Context& ctx, protocol::Command command, int64_t value, bool remote, const char* verb, const char* done) {
-  LockSession s(ctx);
+int Operate(Context& ctx, protocol::Command command, int64_t value, bool remote, bool via_server, const char* verb,
+            const char* done) {
+  if (via_server) return OperateViaServer(ctx, command, value, verb, done);
+  std::optional<LockSession> session;
+  try {
+    session.emplace(ctx);
+  } catch (const Error& e) {
+    // Not reachable here (nothing was sent yet): through the server the
+    // lock was registered on, if any.
+    if (e.code() != ExitCode::kUnreachable || !RegisteredOnServer(ctx)) throw;
+    return OperateViaServer(ctx, command, value, verb, done);
+  }
+  LockSession& s = *session;
   protocol::CommandRequest request;
   request.command = command;
   request.value = value;
@@ -88,27 +128,7 @@ int Operate(Context& ctx, protocol::Command command, int64_t value, bool remote,
     const protocol::RemoteOutcome r =
         s.client().Remote(s.key(), s.lock().chain, s.lock().LockKey(), request, counter,
                           lock_now + protocol::kMaxRemoteLifetimeS, s.revalidation());
-    if (!r.confirmed) {
-      // Unsigned: the lock signs only answers to envelopes whose signature
-      // it has verified, and a relay could have written this one.
-      throw Error(ExitCode::kUnreachable,
-                  std::string("the outcome of the remote ") + verb + " is unconfirmed (an unsigned answer says: " +
-                      ExplainStatus(r.envelope, RefusalStage::kCommand).why +
-                      "; the lock did not sign it, so a relay could have written it)",
-                  "Check with mortise status once the command's 30 s have passed.");
-    }
-    if (r.envelope == StatusCode::kAlreadyExists || r.envelope == StatusCode::kResourceExhausted) {
-      // Signed, but not final: the envelope was seen before (an earlier
-      // delivery may have run), or the lock could not take it now (it may
-      // still be delivered until it expires).
-      throw Error(ExitCode::kUnreachable,
-                  std::string("the outcome of the remote ") + verb + " is unknown (the lock says: " +
-                      (r.envelope == StatusCode::kAlreadyExists ? "already seen" : "too many commands in flight") + ")",
-                  "Check with mortise status once the command's 30 s have passed.");
-    }
-    if (r.envelope != StatusCode::kOk) ThrowRefusal("the lock refused the remote command", r.envelope);
-    if (r.response.status == StatusCode::kAborted) s.ThrowOperationRefused(std::string("the lock refused to ") + verb, r.response);
-    if (r.response.status != StatusCode::kOk) ThrowRefusal(std::string("the lock refused to ") + verb, r.response.status);
+    CheckRemoteOutcome(r, verb, &s);
   }
   // LockState: 1 locked, 2 unlocked, 3 unlatched (Matter DlLockState).
   const bool want_locked = command == protocol::Command::kLock;
@@ -287,8 +307,16 @@ int CmdClaim(Context& ctx, const ClaimOptions& o) {
   return 0;
 }
 
-int CmdStatus(Context& ctx) {
-  LockSession s(ctx);
+int CmdStatus(Context& ctx, const StatusOptions& o) {
+  if (o.via_server) return StatusViaServer(ctx);
+  std::optional<LockSession> session;
+  try {
+    session.emplace(ctx);
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::kUnreachable || !RegisteredOnServer(ctx)) throw;
+    return StatusViaServer(ctx);
+  }
+  LockSession& s = *session;
   using A = core::AttributeId;
   const int64_t lock_state = s.ReadAttribute(A::kLockState);
   const int64_t door = s.ReadAttribute(A::kDoorState);
@@ -350,18 +378,19 @@ int CmdStatus(Context& ctx) {
 }
 
 int CmdLockDoor(Context& ctx, const OperateOptions& o) {
-  return Operate(ctx, protocol::Command::kLock, 0, o.remote, "lock", "locked");
+  return Operate(ctx, protocol::Command::kLock, 0, o.remote, o.via_server, "lock", "locked");
 }
 
 int CmdUnlock(Context& ctx, const UnlockOptions& o) {
   if (o.for_seconds > 0xFFFF) throw Error(ExitCode::kBadInput, "--for is at most 65535 seconds");
   return o.for_seconds != 0
-             ? Operate(ctx, protocol::Command::kUnlockWithTimeout, o.for_seconds, o.remote, "unlock", "unlocked")
-             : Operate(ctx, protocol::Command::kUnlock, 0, o.remote, "unlock", "unlocked");
+             ? Operate(ctx, protocol::Command::kUnlockWithTimeout, o.for_seconds, o.remote, o.via_server, "unlock",
+                       "unlocked")
+             : Operate(ctx, protocol::Command::kUnlock, 0, o.remote, o.via_server, "unlock", "unlocked");
 }
 
 int CmdUnlatch(Context& ctx, const OperateOptions& o) {
-  return Operate(ctx, protocol::Command::kUnlatch, 0, o.remote, "unlatch", "unlatched");
+  return Operate(ctx, protocol::Command::kUnlatch, 0, o.remote, o.via_server, "unlatch", "unlatched");
 }
 
 int CmdMode(Context& ctx, const ModeOptions& o) {

@@ -129,7 +129,7 @@ int CmdServerDoors(Context& ctx, const ServerDoorsOptions& o) {
 int CmdServerRegister(Context& ctx, const ServerRegisterOptions& o) {
   const ServerSession s = LoadServerSession(ServerSessionPath(ctx.KeyringPath()));
   ServerClient client(s.url, ctx.timeout());
-  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kRead);
+  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);  // remembers the door
   LockEntry* lock = nullptr;
   if (!o.lock.empty()) {
     lock = keyring.content().FindLock(o.lock);
@@ -169,6 +169,10 @@ int CmdServerRegister(Context& ctx, const ServerRegisterOptions& o) {
                      {"signature", ToHex(sig)}};
   const json door =
       Expect(client.Request("POST", base + "/doors", body, s.Headers()), 201, "registering the lock")["door"];
+  // Remembered, so unlock/lock/status reach the lock through this server
+  // when it is not reachable locally.
+  RememberServerDoor(*lock, ServerDoorRef{s.url, o.org, door.value("id", "")});
+  keyring.Save();
   ctx.out().Text("Registered lock " + lock->name + " as door " + door.value("id", "") + " in " + o.org + ".\n");
   ctx.out().Json({{"door", door}});
   return 0;

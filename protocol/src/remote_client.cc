@@ -80,9 +80,17 @@ Result<size_t> RemoteClient::Build(const CommandRequest& request, uint32_t count
   return len;
 }
 
-Result<RemoteOutcome> RemoteClient::Verify(std::span<const uint8_t> result, std::span<uint8_t> payload_out,
-                                           size_t* payload_len) {
-  if (!pending_.has_value()) return StatusCode::kFailedPrecondition;
+Result<crypto::Digest> RemoteCommandHash(std::span<const uint8_t> envelope) {
+  if (envelope.empty() || envelope.size() > mortise_RemoteCommand_size) return StatusCode::kInvalidArgument;
+  uint8_t scratch[mortise_RemoteCommand_size];
+  mortise_RemoteCommand cmd = mortise_RemoteCommand_init_zero;
+  MORTISE_TRY(internal::DecodeStrict(envelope, mortise_RemoteCommand_fields, &cmd, scratch));
+  return crypto::Sha256::Hash(View(cmd.tbs));
+}
+
+Result<RemoteOutcome> VerifyRemoteResult(std::span<const uint8_t> result, const crypto::P256PublicKey& lock_key,
+                                         const crypto::Digest& command_hash, std::span<uint8_t> payload_out,
+                                         size_t* payload_len) {
   if (result.empty() || result.size() > mortise_RemoteResult_size) return StatusCode::kInvalidArgument;
   uint8_t scratch[mortise_RemoteResult_size];
   mortise_RemoteResult r = mortise_RemoteResult_init_zero;
@@ -92,15 +100,16 @@ Result<RemoteOutcome> RemoteClient::Verify(std::span<const uint8_t> result, std:
   const bool confirmed = r.signature.size != 0;
   if (confirmed) {
     if (r.signature.size != crypto::kP256SignatureSize) return StatusCode::kInvalidArgument;
-    if (!lock_key_.VerifyDigest(DomainDigest(kResultDomain, View(r.tbs)), View(r.signature)).ok()) {
+    if (!lock_key.VerifyDigest(DomainDigest(kResultDomain, View(r.tbs)), View(r.signature)).ok()) {
       return StatusCode::kUnauthenticated;
     }
   }
   mortise_RemoteResultTbs tbs = mortise_RemoteResultTbs_init_zero;
   MORTISE_TRY(internal::DecodeStrict(View(r.tbs), mortise_RemoteResultTbs_fields, &tbs, scratch));
-  if (tbs.lock_id.size != kLockIdSize || std::memcmp(tbs.lock_id.bytes, lock_id_.data(), kLockIdSize) != 0 ||
+  const LockId lock_id = LockIdOf(lock_key);
+  if (tbs.lock_id.size != kLockIdSize || std::memcmp(tbs.lock_id.bytes, lock_id.data(), kLockIdSize) != 0 ||
       tbs.command_hash.size != crypto::kSha256Size ||
-      std::memcmp(tbs.command_hash.bytes, pending_->data(), crypto::kSha256Size) != 0) {
+      std::memcmp(tbs.command_hash.bytes, command_hash.data(), crypto::kSha256Size) != 0) {
     return StatusCode::kUnauthenticated;  // about another command (signed by the lock or not)
   }
   if (tbs.envelope_status > static_cast<uint32_t>(StatusCode::kUnimplemented) ||
@@ -109,9 +118,6 @@ Result<RemoteOutcome> RemoteClient::Verify(std::span<const uint8_t> result, std:
   }
   // The lock never leaves a success unsigned: one is a relay's invention.
   if (!confirmed && (tbs.envelope_status == 0 || tbs.has_response)) return StatusCode::kUnauthenticated;
-  // An unconfirmed refusal settles nothing: the lock's signed answer to the
-  // same envelope may still come.
-  if (confirmed) pending_.reset();
   RemoteOutcome out;
   out.confirmed = confirmed;
   out.envelope = static_cast<StatusCode>(tbs.envelope_status);
@@ -129,6 +135,16 @@ Result<RemoteOutcome> RemoteClient::Verify(std::span<const uint8_t> result, std:
       *payload_len = tbs.response.payload.size;
     }
   }
+  return out;
+}
+
+Result<RemoteOutcome> RemoteClient::Verify(std::span<const uint8_t> result, std::span<uint8_t> payload_out,
+                                           size_t* payload_len) {
+  if (!pending_.has_value()) return StatusCode::kFailedPrecondition;
+  MORTISE_ASSIGN_OR_RETURN(RemoteOutcome out, VerifyRemoteResult(result, lock_key_, *pending_, payload_out, payload_len));
+  // An unconfirmed refusal settles nothing: the lock's signed answer to the
+  // same envelope may still come.
+  if (out.confirmed) pending_.reset();
   return out;
 }
 

@@ -191,7 +191,8 @@ Api::Api(Repository& repo, const Clock& clock, Random& random, ApiSettings setti
       settings_(std::move(settings)),
       auth_(repo, clock, random, settings_.auth),
       audit_(repo, clock, settings_.audit),
-      orgs_(repo, clock, random, audit_, settings_.orgs) {
+      orgs_(repo, clock, random, audit_, settings_.orgs),
+      clock_(clock) {
   router_.AddFilter(std::make_unique<JsonBodyFilter>());
   router_.AddFilter(std::make_unique<AuthFilter>(auth_));
   router_.AddFilter(std::make_unique<OrgFilter>(repo_));
@@ -201,6 +202,7 @@ Api::Api(Repository& repo, const Clock& clock, Random& random, ApiSettings setti
   metrics_.AddGauge("mortise_server_db_pool_size", "Database connections the server holds.", [] { return 1.0; });
   AddRoutes();
   AddOrgRoutes();
+  AddLinkRoutes();
 }
 
 Response Api::Handle(const Request& request) {

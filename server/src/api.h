@@ -3,8 +3,11 @@
 // JSON). Also /healthz, /readyz, /metrics and /api/v1/openapi.json.
 #pragma once
 
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string_view>
 
 #include "audit.h"
@@ -14,7 +17,25 @@
 #include "repository.h"
 #include "router.h"
 
+namespace mortise::uplink {
+struct Credential;
+}  // namespace mortise::uplink
+
 namespace mortise::server {
+
+class LockLink;
+class DoorStateStore;
+
+// The lock side (api_link.cc, docs/uplink.md): what main.cc attaches when
+// [uplink] is configured. Routes answer 503 uplink_off while absent.
+struct LinkServices {
+  LockLink* link = nullptr;              // relays frames to locks
+  DoorStateStore* states = nullptr;      // the doors' stored state
+  const uplink::Credential* ca = nullptr;  // issues locks' broker certificates
+  int64_t lock_cert_days = 825;
+  int relay_timeout_ms = 10'000;
+  int relay_per_minute = 30;
+};
 
 struct ApiSettings {
   AuthSettings auth;
@@ -35,10 +56,15 @@ class Api {
   Response Handle(const Request& request);
   const Router& router() const { return router_; }
   Metrics& metrics() { return metrics_; }
+  // Before serving.
+  void AttachLink(const LinkServices& services) { link_ = services; }
 
  private:
   void AddRoutes();
   void AddOrgRoutes();
+  void AddLinkRoutes();  // api_link.cc
+  // Relays per account in the last minute; false: over relay_per_minute.
+  bool AllowRelay(const std::string& account_id);
   Actor ActorOf(const Context& c) const;
   // An account's own change (sign-up, sign-in, password, keys...) in the
   // audit trail, without an organisation.
@@ -53,6 +79,10 @@ class Api {
   OrgService orgs_;
   Metrics metrics_;
   Router router_{metrics_};
+  const Clock& clock_;
+  LinkServices link_;
+  std::mutex relay_mu_;
+  std::map<std::string, std::deque<int64_t>> relays_;  // account -> times (ms) in the last minute
 };
 
 }  // namespace mortise::server

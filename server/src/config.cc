@@ -98,34 +98,64 @@ Config LoadConfigFile(const std::string& path) {
   r.Get("orgs", "invitation_lifetime_s", c.api.orgs.invitation_lifetime_s, 60, 90LL * 24 * 3600);
   r.Get("orgs", "door_challenge_lifetime_s", c.api.orgs.door_challenge_lifetime_s, 10, 3600);
   r.Get("audit", "retention_days", c.api.audit.retention_days, 1, 100LL * 366);
+  r.Get("uplink", "broker", c.uplink.broker);
+  r.Get("uplink", "ca", c.uplink.ca_file);
+  r.Get("uplink", "certificate", c.uplink.cert_file);
+  r.Get("uplink", "key", c.uplink.key_file);
+  r.Get("uplink", "ca_key", c.uplink.ca_key_file);
+  r.Get("uplink", "lock_certificate_days", c.uplink.lock_cert_days, 1, 3650);
+  r.Get("uplink", "backoff_initial_ms", c.uplink.backoff_initial_ms, 10, 600000);
+  r.Get("uplink", "backoff_max_ms", c.uplink.backoff_max_ms, 10, 3600000);
+  r.Get("uplink", "state_flush_ms", c.uplink.state_flush_ms, 0, 60000);
+  r.Get("uplink", "relay_timeout_ms", c.uplink.relay_timeout_ms, 100, 60000);
+  r.Get("uplink", "relay_per_minute", c.uplink.relay_per_minute, 1, 100000);
   r.RejectUnknown();
   return c;
 }
 
 void FinishConfig(Config& c) {
-  const std::string& l = c.listen;
-  const size_t colon = l.rfind(':');
-  if (colon == std::string::npos || colon + 1 == l.size()) {
-    throw ConfigError("listen address \"" + l + "\" must be HOST:PORT, such as 127.0.0.1:8080 or [::1]:8080");
+  if (!SplitHostPort(c.listen, c.http.host, c.http.port)) {
+    throw ConfigError("listen address \"" + c.listen +
+                      "\" must be HOST:PORT (port 0..65535), such as 127.0.0.1:8080 or [::1]:8080");
   }
-  std::string host = l.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  int port = 0;
-  for (char ch : l.substr(colon + 1)) {
-    if (ch < '0' || ch > '9' || port > 65535) throw ConfigError("listen port in \"" + l + "\" must be 0..65535");
-    port = port * 10 + (ch - '0');
-  }
-  if (port > 65535) throw ConfigError("listen port in \"" + l + "\" must be 0..65535");
-  c.http.host = host;
-  c.http.port = static_cast<uint16_t>(port);
+  const std::string& host = c.http.host;
   if (c.api.auth.password_profile == PasswordProfile::kTestFast && !IsLoopback(host)) {
     throw ConfigError(
         "auth.password_profile \"test-fast\" stores passwords with a trivially cheap hash; it is refused unless the "
         "server listens on loopback only");
   }
+  if (c.uplink.enabled()) {
+    std::string h;
+    uint16_t p = 0;
+    if (!SplitHostPort(c.uplink.broker, h, p) || p == 0) {
+      throw ConfigError("uplink.broker \"" + c.uplink.broker + "\" must be HOST:PORT, such as 127.0.0.1:8883");
+    }
+    if (c.uplink.ca_file.empty() || c.uplink.cert_file.empty() || c.uplink.key_file.empty()) {
+      throw ConfigError("uplink.broker needs uplink.ca, uplink.certificate and uplink.key (TLS is not optional)");
+    }
+    if (c.uplink.backoff_max_ms < c.uplink.backoff_initial_ms) {
+      throw ConfigError("uplink.backoff_max_ms must be at least uplink.backoff_initial_ms");
+    }
+  }
   if (!IsPostgresUrl(c.db) && !(c.db.rfind("sqlite:", 0) == 0 && c.db.size() > 7)) {
     throw ConfigError("db.url \"" + c.db + "\" must be sqlite:PATH or postgresql://...");
   }
+}
+
+bool SplitHostPort(const std::string& text, std::string& host, uint16_t& port) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size() || text.size() - colon > 6) return false;
+  std::string h = text.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  int p = 0;
+  for (char ch : text.substr(colon + 1)) {
+    if (ch < '0' || ch > '9') return false;
+    p = p * 10 + (ch - '0');
+  }
+  if (p > 65535 || h.empty()) return false;
+  host = h;
+  port = static_cast<uint16_t>(p);
+  return true;
 }
 
 std::string SqlitePath(const std::string& db_url) {

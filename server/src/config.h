@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "http_server.h"
+#include "lock_link.h"
 
 namespace mortise::server {
 
@@ -16,6 +17,7 @@ struct Config {
   std::string db = "sqlite:mortise-server.db";  // or postgresql://...
   int db_busy_timeout_ms = 5000;
   ApiSettings api;
+  UplinkSettings uplink;  // [uplink]: the MQTT link to locks (off when broker is empty)
 };
 
 class ConfigError : public std::runtime_error {
@@ -30,6 +32,10 @@ Config LoadConfigFile(const std::string& path);
 // the whole configuration (e.g. the test-fast password profile only on
 // loopback). Throws ConfigError.
 void FinishConfig(Config& config);
+
+// "HOST:PORT" or "[V6]:PORT" -> host (without brackets) and port 0..65535.
+// False when malformed.
+bool SplitHostPort(const std::string& text, std::string& host, uint16_t& port);
 
 // "sqlite:PATH" -> PATH; ConfigError for other schemes.
 std::string SqlitePath(const std::string& db_url);

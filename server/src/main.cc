@@ -1,24 +1,38 @@
 // mortise-server: wires the configuration, the SQLite repository, the API
 // and the HTTP listener; waits for SIGTERM/SIGINT and shuts down gracefully.
 //   mortise-server [--config FILE] [--listen HOST:PORT] [--db sqlite:PATH|postgresql://...]
+//                  [--uplink-broker HOST:PORT --uplink-ca F --uplink-cert F --uplink-key F [--uplink-ca-key F]]
 //   mortise-server backup --db sqlite:PATH --out FILE
 #include <signal.h>
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 
 #include "api.h"
 #include "api_error.h"
 #include "config.h"
+#include "door_state.h"
+#include "lock_link.h"
+#include "mortise/uplink/pki.h"
 #include "http_server.h"
 #include "sql_repository.h"
 
 using namespace mortise::server;
 
 namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError("cannot read " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 int Serve(Config config) {
   FinishConfig(config);
@@ -29,6 +43,43 @@ int Serve(Config config) {
   HttpServer http(config.http, [&api](const Request& r) { return api.Handle(r); });
   api.metrics().AddGauge("mortise_server_http_connections", "HTTP connections open.",
                          [&http] { return static_cast<double>(http.open_connections()); });
+
+  // The link to locks ([uplink]). The event sink and the log ingest are
+  // wired by their owners (WebSocket hub, log ingest) at merge.
+  DoorStateStore states(*repo);
+  DoorStateIngest ingest(states, clock, nullptr);
+  std::optional<mortise::uplink::Credential> ca;
+  std::unique_ptr<MqttLockLink> link;
+  LinkServices services;
+  services.states = &states;
+  services.lock_cert_days = config.uplink.lock_cert_days;
+  services.relay_timeout_ms = config.uplink.relay_timeout_ms;
+  services.relay_per_minute = config.uplink.relay_per_minute;
+  if (!config.uplink.ca_key_file.empty()) {
+    ca = mortise::uplink::Credential{ReadFile(config.uplink.ca_key_file), ReadFile(config.uplink.ca_file)};
+    services.ca = &*ca;
+  }
+  if (config.uplink.enabled()) {
+    LockLinkHandlers h;
+    h.registered = [&states](std::string_view lock) { return states.DoorOfLock(lock).has_value(); };
+    h.on_state = [&ingest](std::string_view lock, std::string_view payload) { ingest.OnState(lock, payload); };
+    h.on_online = [&ingest](std::string_view lock, bool online) { ingest.OnOnline(lock, online); };
+    link = std::make_unique<MqttLockLink>(config.uplink, std::move(h), random);
+    services.link = link.get();
+    api.metrics().AddGauge("mortise_server_uplink_connected", "1 while the link to the MQTT broker is up.",
+                           [&link] { return link->connected() ? 1.0 : 0.0; });
+    api.metrics().AddGauge("mortise_server_uplink_ignored_messages_total",
+                           "Messages from lock ids that are not registered doors (dropped).",
+                           [&link] { return static_cast<double>(link->ignored_messages()); });
+    api.metrics().AddGauge("mortise_server_uplink_dropped_answers_total",
+                           "Answers nobody waited for (late, duplicate, unknown correlation).",
+                           [&link] { return static_cast<double>(link->dropped_answers()); });
+    api.metrics().AddGauge("mortise_server_door_state_batches_total", "Door state batches written.",
+                           [&ingest] { return static_cast<double>(ingest.batches()); });
+  }
+  api.AttachLink(services);
+  ingest.Start(config.uplink.state_flush_ms);
+  if (link) link->Start();
 
   // Signals are taken by this thread alone (sigwait), so block them before
   // the worker threads start and inherit the mask.
@@ -50,6 +101,8 @@ int Serve(Config config) {
   std::fprintf(stderr, "mortise-server: shutting down (finishing requests in flight)\n");
   std::fflush(stderr);
   http.Wait();
+  if (link) link->Stop();
+  ingest.Stop();
   std::fprintf(stderr, "mortise-server: stopped\n");
   return 0;
 }
@@ -65,6 +118,12 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_file, "TOML settings file (every setting: docs/server.md)");
   app.add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free port)");
   app.add_option("--db", db, "database: sqlite:PATH or postgresql://...");
+  std::string up_broker, up_ca, up_cert, up_key, up_ca_key;
+  app.add_option("--uplink-broker", up_broker, "MQTT broker HOST:PORT (TLS): the link to locks ([uplink] broker)");
+  app.add_option("--uplink-ca", up_ca, "the deployment's CA certificate ([uplink] ca)");
+  app.add_option("--uplink-cert", up_cert, "the server's broker certificate ([uplink] certificate)");
+  app.add_option("--uplink-key", up_key, "its key ([uplink] key)");
+  app.add_option("--uplink-ca-key", up_ca_key, "the CA's key: issues locks' broker certificates ([uplink] ca_key)");
   app.add_option("--password-profile", profile, "Argon2id profile: interactive, moderate, test-fast (loopback only)");
   auto* backup = app.add_subcommand("backup", "consistent snapshot of a (running) SQLite database");
   std::string backup_db, backup_out;
@@ -80,6 +139,11 @@ int main(int argc, char** argv) {
     Config config = config_file.empty() ? Config{} : LoadConfigFile(config_file);
     if (!listen.empty()) config.listen = listen;
     if (!db.empty()) config.db = db;
+    if (!up_broker.empty()) config.uplink.broker = up_broker;
+    if (!up_ca.empty()) config.uplink.ca_file = up_ca;
+    if (!up_cert.empty()) config.uplink.cert_file = up_cert;
+    if (!up_key.empty()) config.uplink.key_file = up_key;
+    if (!up_ca_key.empty()) config.uplink.ca_key_file = up_ca_key;
     if (!profile.empty()) {
       const auto p = ParsePasswordProfile(profile);
       if (!p) throw ConfigError("--password-profile must be interactive, moderate or test-fast");

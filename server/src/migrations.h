@@ -14,7 +14,7 @@ struct Migration {
   std::string_view sql;
 };
 
-// In version order, versions 1..N without gaps.
+// In increasing version order (each area of the server numbers its own).
 std::span<const Migration> Migrations();
 
 }  // namespace mortise::server

@@ -26,6 +26,7 @@ bool RoleAllows(Role role, OrgAction action) {
   switch (action) {
     case OrgAction::kNone:
     case OrgAction::kView:
+    case OrgAction::kRelay:
       return true;
     case OrgAction::kRegisterDoor:
       return admin || role == Role::kInstaller;
@@ -98,6 +99,12 @@ const std::vector<RouteSpec>& RouteRules() {
       {"POST", "/api/v1/orgs/{org_id}/door-challenges", A::kAccount, orgs_w, O::kRegisterDoor},
       {"POST", "/api/v1/orgs/{org_id}/doors", A::kAccount, orgs_w, O::kRegisterDoor},
       {"DELETE", "/api/v1/orgs/{org_id}/doors/{door_id}", A::kAccount, orgs_w, O::kRemoveDoor},
+      // The lock side (api_link.cc): a relay carries a holder-signed command
+      // the lock judges, so every role may ask; issuing the lock's broker
+      // certificate is part of registering it.
+      {"GET", "/api/v1/orgs/{org_id}/doors/{door_id}/state", A::kAccount, orgs_r, O::kView},
+      {"POST", "/api/v1/orgs/{org_id}/doors/{door_id}/remote", A::kAccount, orgs_w, O::kRelay},
+      {"POST", "/api/v1/orgs/{org_id}/doors/{door_id}/uplink-certificate", A::kAccount, orgs_w, O::kRegisterDoor},
       {"GET", "/api/v1/orgs/{org_id}/people", A::kAccount, orgs_r, O::kViewPeople},
       {"PATCH", "/api/v1/orgs/{org_id}/people/{account_id}", A::kAccount, orgs_w, O::kManagePeople},
       {"DELETE", "/api/v1/orgs/{org_id}/people/{account_id}", A::kAccount, orgs_w, O::kManagePeopleOrSelf},

@@ -29,6 +29,7 @@ std::string_view RoleName(Role role);
 enum class OrgAction {
   kNone,                // not an organisation route
   kView,                // the organisation, its sites and doors: every role
+  kRelay,               // relay a holder-signed command to a door: every role (the lock decides)
   kViewPeople,          // who is in it: owner, admin
   kManageSites,         // owner, admin
   kRegisterDoor,        // owner, admin, installer

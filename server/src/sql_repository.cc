@@ -109,6 +109,7 @@ void SqlRepository::Migrate(int migrate_to) {
       "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, "
       "applied_at BIGINT NOT NULL)");
   const auto all = Migrations();
+  const int64_t latest = all.empty() ? 0 : all.back().version;
   for (const auto& m : all) {
     if (migrate_to > 0 && m.version > migrate_to) break;
     Transaction([&] {
@@ -117,12 +118,17 @@ void SqlRepository::Migrate(int migrate_to) {
       // the primary key refuses the second insert and its transaction rolls back).
       const auto rows = driver_->Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {});
       const int64_t current = rows.empty() ? 0 : Int(rows[0], 0);
-      if (current > static_cast<int64_t>(all.size())) {
+      if (current > latest) {
         throw StorageError("database schema version " + std::to_string(current) +
-                           " is newer than this server knows (" + std::to_string(all.size()) +
+                           " is newer than this server knows (" + std::to_string(latest) +
                            "); run a newer mortise-server");
       }
-      if (m.version <= current) return;
+      // Applied already? (By its own row, not by the highest version: areas
+      // number their migrations separately, so one may arrive below another.)
+      if (!driver_->Query("SELECT 1 FROM schema_migrations WHERE version = ?", {V(static_cast<int64_t>(m.version))})
+               .empty()) {
+        return;
+      }
       try {
         driver_->Script(m.sql);
       } catch (const StorageError& e) {
@@ -138,9 +144,9 @@ void SqlRepository::Migrate(int migrate_to) {
   // A database from a newer server is refused even when nothing was applied.
   const auto rows = driver_->Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {});
   const int64_t current = rows.empty() ? 0 : Int(rows[0], 0);
-  if (current > static_cast<int64_t>(all.size())) {
+  if (current > latest) {
     throw StorageError("database schema version " + std::to_string(current) + " is newer than this server knows (" +
-                       std::to_string(all.size()) + "); run a newer mortise-server");
+                       std::to_string(latest) + "); run a newer mortise-server");
   }
 }
 

@@ -92,6 +92,15 @@ class SqlRepository final : public Repository {
   std::vector<AuditEvent> SearchAudit(const AuditQuery& query) override;
   int64_t PurgeAuditBefore(int64_t cutoff) override;
 
+  // For the stores of other areas over the same connection (their own
+  // tables and migrations: door_state.h, ...): runs f(driver) under the
+  // repository's mutex.
+  template <typename F>
+  auto WithDriver(F f) {
+    std::lock_guard lock(mu_);
+    return f(*driver_);
+  }
+
   // Raw SQL for tests: the first column of the first row, "" when none.
   std::string QueryText(const std::string& sql);
   std::string_view backend() const { return driver_->name(); }

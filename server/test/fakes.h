@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include "clock_random.h"
+#include "mortise/crypto/deterministic_entropy.h"
+#include "mortise/crypto/drbg.h"
 #include "repository.h"
 
 namespace mortise::server::testing {
@@ -36,6 +38,13 @@ class SeededRandom final : public Random {
  private:
   uint64_t seed_;
   uint64_t calls_ = 0;
+};
+
+// A DRBG from a fixed seed, for keys and signatures in tests.
+struct SeededDrbg {
+  explicit SeededDrbg(uint64_t seed) : entropy(seed), drbg(entropy) { EXPECT_TRUE(drbg.Seed().ok()); }
+  crypto::DeterministicEntropy entropy;
+  crypto::Drbg drbg;
 };
 
 // An account row with a placeholder hash, for storage tests.

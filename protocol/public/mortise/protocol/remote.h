@@ -165,6 +165,21 @@ class RemoteServer {
   Status last_status_;
 };
 
+// For relays (the management server): the SHA-256 of a RemoteCommand's
+// signed bytes (what a lock-signed answer binds). kInvalidArgument:
+// malformed. Verifies nothing about the holder.
+Result<crypto::Digest> RemoteCommandHash(std::span<const uint8_t> envelope);
+
+// Checks a RemoteResult against the lock's identity key and the hash of the
+// command it must answer (RemoteClient::Verify's rules, which call it):
+// kUnauthenticated when signed but not by `lock_key` or not bound to
+// `command_hash` (or another lock), or unsigned yet claiming success;
+// kInvalidArgument when malformed. An unsigned refusal is returned with
+// `confirmed` false.
+Result<RemoteOutcome> VerifyRemoteResult(std::span<const uint8_t> result, const crypto::P256PublicKey& lock_key,
+                                         const crypto::Digest& command_hash, std::span<uint8_t> payload_out = {},
+                                         size_t* payload_len = nullptr);
+
 // The holder's side: builds envelopes and checks the lock's answers.
 class RemoteClient {
  public:

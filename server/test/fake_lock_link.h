@@ -1,0 +1,86 @@
+// A LockLink for tests of what codes against the link (relay API, log
+// ingest, update sender): online locks by id, and a responder standing in
+// for the lock (or for a hostile relay: it may answer anything).
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "api.h"
+#include "door_state.h"
+#include "lock_link.h"
+#include "mortise/uplink/pki.h"
+
+namespace mortise::server::testing {
+
+class FakeLockLink final : public LockLink {
+ public:
+  using Responder = std::function<std::optional<std::vector<uint8_t>>(std::string_view lock_id_hex,
+                                                                      std::span<const uint8_t> frame)>;
+  void SetOnline(const std::string& lock_id_hex, bool online) {
+    std::lock_guard l(mu_);
+    if (online) {
+      online_.insert(lock_id_hex);
+    } else {
+      online_.erase(lock_id_hex);
+    }
+  }
+  void SetResponder(Responder r) {
+    std::lock_guard l(mu_);
+    responder_ = std::move(r);
+  }
+  bool Online(std::string_view lock_id_hex) const override {
+    std::lock_guard l(mu_);
+    return online_.count(std::string(lock_id_hex)) != 0;
+  }
+  std::optional<std::vector<uint8_t>> Exchange(std::string_view lock_id_hex, std::span<const uint8_t> frame,
+                                               int) override {
+    Responder r;
+    {
+      std::lock_guard l(mu_);
+      sent_.emplace_back(frame.begin(), frame.end());
+      if (!online_.count(std::string(lock_id_hex)) || !responder_) return std::nullopt;
+      r = responder_;
+    }
+    return r(lock_id_hex, frame);
+  }
+  std::vector<std::vector<uint8_t>> sent() const {
+    std::lock_guard l(mu_);
+    return sent_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::set<std::string> online_;
+  Responder responder_;
+  std::vector<std::vector<uint8_t>> sent_;
+};
+
+// The lock side attached to an Api for a test: a FakeLockLink, the door
+// state store over the test's repository, and a deployment CA.
+struct AttachedLink {
+  void Attach(Api& api, SqlRepository& repo, int relay_per_minute) {
+    states = std::make_unique<DoorStateStore>(repo);
+    std::string why;
+    ca = uplink::MakeCa({"test CA", uplink::Usage::kCa, {}, {}, 0, 4'000'000'000}, why);
+    ASSERT_TRUE(ca) << why;
+    LinkServices s;
+    s.link = &link;
+    s.states = states.get();
+    s.ca = &*ca;
+    s.relay_per_minute = relay_per_minute;
+    api.AttachLink(s);
+  }
+  FakeLockLink link;
+  std::unique_ptr<DoorStateStore> states;
+  std::optional<uplink::Credential> ca;
+};
+
+}  // namespace mortise::server::testing
