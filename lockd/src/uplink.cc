@@ -23,10 +23,11 @@ constexpr int kNoMatchingSubscribers = 0x10;  // an MQTT v5 PUBACK reason
 
 std::vector<uint8_t> Bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
 
-// Frame types the down topic carries (protocol/node.h, and the reserved
-// sessionless types of issue 9: 0x05 signed updates, 0x06 custody
-// acknowledgements). Claims and sessions need proximity.
-bool RelayedType(uint8_t t) { return t == 0x03 || t == 0x04 || t == 0x05 || t == 0x06; }
+// Frame types the down topic carries (protocol/node.h): remote envelopes,
+// info, and the sessionless 0x05 signed updates, 0x06 custody
+// acknowledgements and 0x07 time statements. Claims and sessions need
+// proximity.
+bool RelayedType(uint8_t t) { return t == 0x03 || t == 0x04 || t == 0x05 || t == 0x06 || t == 0x07; }
 
 }  // namespace
 
