@@ -17,6 +17,7 @@
 #include "mortise/protocol/time_statement.h"
 #include "mortise/sim/memory_store.h"
 #include "mortise/sim/sim_lock.h"
+#include "fuzz_claimed.h"
 
 using namespace mortise;
 
@@ -24,30 +25,10 @@ namespace {
 
 constexpr int64_t kNow = 1749988800;
 
-struct Provisioned {
-  Provisioned() : entropy(51), drbg(entropy) {
-    ok = drbg.Seed().ok();
-    Result<crypto::P256KeyPair> o = crypto::P256KeyPair::Generate(drbg);
-    if (!ok || !o.ok()) return;
-    protocol::LockAuthority authority(store, drbg);
-    uint8_t pin[protocol::kOfflinePinSecretSize] = {};
-    ok = authority.Start().ok() && authority.InstallOwner(o->public_key(), pin).ok();
-    if (!ok) return;
-    lock_id = authority.identity().lock_id();
-    generation = authority.claim_generation();
-  }
-  crypto::DeterministicEntropy entropy;
-  crypto::Drbg drbg;
-  sim::MemoryStore store;
-  protocol::LockId lock_id{};
-  uint32_t generation = 0;
-  bool ok = false;
-};
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static Provisioned p;
+  static protocol::fuzzing::ClaimedStore p(51);
   if (size == 0 || !p.ok) return 0;
   const uint8_t mode = data[0] % 3;
   const std::span<const uint8_t> in(data + 1, size - 1);
