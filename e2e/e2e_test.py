@@ -1108,6 +1108,29 @@ class Custody(Base):
         self.assertEqual(self.lock.status()["log"]["uploadCursor"], out["cursor"])
         self.assertGreater(out["cursor"], through)
 
+    def test_A04_a_time_key_is_the_owners_to_issue_and_opens_nothing(self):
+        self.claim()
+        g = Person(self.tmp, "clock")
+        g.ok("init")
+        mkp = g.ok("id", "show", "--no-qr")["identity"]["public_key"]
+        # One narrow right, issued alone.
+        for extra in (("--role", "member"), ("--permission", "unlock"), ("--custody",), ("--uses", "3")):
+            rc, _, err = self.owner.run("key", "share", "--to", mkp, "--no-qr", "--time", *extra)
+            self.assertEqual(rc, 1, (extra, err))
+        out = self.owner.ok("key", "share", "--to", mkp, "--name", "clock", "--no-qr", "--time")
+        self.assertEqual(out["role"], "admin")
+        self.assertEqual(out["permissions"], "time-statement")
+        g.ok("key", "accept", out["key"])
+        # It opens nothing, reads nothing, and sets no time in a session (A04).
+        for args in (("unlock",), ("status",), ("log",), ("time", "sync")):
+            rc, _, err = g.run(*args)
+            self.assertEqual(rc, 3, (args, err))
+        self.assertEqual(self.bolt(), "Locked")
+        # A member cannot be given the right by name either.
+        rc, _, err = self.owner.run("key", "share", "--to", mkp, "--no-qr", "--role", "member",
+                                    "--permission", "time-statement")
+        self.assertEqual(rc, 1, err)
+
 
 class ProgrammingPin(Base):
     """Issue 12: the programming PIN (Matter ProgrammingPIN) set from the CLI,

@@ -538,7 +538,8 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
       ->default_str("guest");
   share->add_option("--permission", s.permissions,
                     "Grant only these (repeatable): lock, unlock, unlatch, manage-users, read-log, set-time, "
-                    "change-settings, update-firmware, passage-mode, delegate, revalidate, log-custody, manage-groups");
+                    "change-settings, update-firmware, passage-mode, delegate, revalidate, log-custody, manage-groups, "
+                    "time-statement");
   share->add_option("--from", s.from,
                     "Valid from: 2026-12-31T18:00:00Z (UTC), a date (its 00:00 in the lock's local time) or \"now\"");
   share->add_option("--until", s.until,
@@ -558,6 +559,10 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
                   "Issue a log-custody key (for a server or device that stores the lock's log): it may only "
                   "acknowledge log uploads (`mortise log ack`), which lets the lock reuse uploaded records; it "
                   "opens nothing. Owner only; role admin with that right alone");
+  share->add_flag("--time", s.time,
+                  "Issue a time-statement key (for the server that keeps the lock's clock right while online): it "
+                  "may only correct the clock by a few seconds a few times a day (frame 0x07, docs/protocol.md "
+                  "7.1), never set it; it opens nothing. Owner only; role admin with that right alone");
   share->add_option("--revalidate-every", s.revalidate_every,
                     "Seconds: the key works only with a revalidation token younger than this, which you issue "
                     "with `key revalidate` (so a revocation takes effect within this time even if no device "

@@ -241,6 +241,7 @@ struct KeyShareOptions {
   std::string out;       // also write the key string to this file
   uint32_t revalidate_every = 0;  // seconds: the key needs a revalidation token younger than this (0: never)
   bool custody = false;  // a log-custody key: role admin, the log-custody right alone (owner only)
+  bool time = false;     // a time-statement key: role admin, the time-statement right alone (owner only)
   std::string group;     // a group-scoped key for this group of yours (empty: this lock only)
 };
 int CmdKeyShare(Context& ctx, const KeyShareOptions& o);

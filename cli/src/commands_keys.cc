@@ -24,6 +24,7 @@
 #include "mortise/protocol/access_list.h"
 #include "mortise/protocol/identity.h"
 #include "mortise/protocol/revalidation.h"
+#include "mortise/protocol/time_statement.h"
 #include "mortise/termqr/termqr.h"
 
 namespace mortise::cli {
@@ -35,8 +36,8 @@ using nlohmann::json;
 constexpr const char* kPermissionNames[] = {"lock",     "unlock",          "unlatch",         "manage-users",
                                             "read-log", "set-time",        "change-settings", "update-firmware",
                                             "passage-mode", "delegate",    "revalidate",
-                                            "log-custody", "manage-groups"};
-static_assert(std::size(kPermissionNames) == 13 && (protocol::kAllPermissions >> 13) == 0,
+                                            "log-custody", "manage-groups", "time-statement"};
+static_assert(std::size(kPermissionNames) == 14 && (protocol::kAllPermissions >> 14) == 0,
               "one name per permission bit");
 
 uint32_t PermissionBit(const std::string& name) {
@@ -107,26 +108,30 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
   protocol::CertificateFields f;
   f.lock_id = lock.lock_id;
   f.holder_key = holder.Compressed();
-  f.role = o.custody ? protocol::Role::kAdmin : ParseRole(o.role);
-  if (o.custody) {
+  const bool duty = o.custody || o.time;
+  f.role = duty ? protocol::Role::kAdmin : ParseRole(o.role);
+  if (duty) {
     // Like the revalidation service's key: role admin with one narrow right,
     // so that even stolen it opens nothing (the lock refuses it every
     // command). Issued by the owner only, and limited by nothing else that
-    // would make the holder's uploads fail at odd hours.
+    // would make the holder's uploads or time statements fail at odd hours.
+    const std::string what = o.custody ? "log-custody" : "time-statement";
+    if (o.custody && o.time) throw Error(ExitCode::kUsage, "--custody and --time issue two different keys: one at a time");
     if (admin.has_value()) {
-      throw Error(ExitCode::kRefused, "only the lock's owner can issue a log-custody key");
+      throw Error(ExitCode::kRefused, "only the lock's owner can issue a " + what + " key");
     }
     if (o.role != "guest" || !o.permissions.empty() || !o.days.empty() || !o.hours.empty() || o.uses != 0 ||
         o.remote_only || o.revalidate_every != 0 || !o.group.empty()) {
       throw Error(ExitCode::kUsage,
-                  "--custody issues a key with the log-custody right alone: it takes no --role, --permission, "
-                  "--days, --hours, --uses, --remote-only, --revalidate-every or --group");
+                  std::string(o.custody ? "--custody" : "--time") + " issues a key with the " + what +
+                      " right alone: it takes no --role, --permission, "
+                      "--days, --hours, --uses, --remote-only, --revalidate-every or --group");
     }
-    f.permissions = protocol::kPermLogCustody;
+    f.permissions = o.custody ? protocol::kPermLogCustody : protocol::kPermTimeStatement;
   } else if (o.permissions.empty()) {
     f.permissions = protocol::RoleAllowedPermissions(f.role) & ~protocol::kPermDelegate &
                     ~protocol::kPermUpdateFirmware & ~protocol::kPermRevalidate & ~protocol::kPermLogCustody &
-                    ~protocol::kPermManageGroups;
+                    ~protocol::kPermManageGroups & ~protocol::kPermTimeStatement;
   } else {
     for (const std::string& p : o.permissions) f.permissions |= PermissionBit(p);
   }
@@ -259,6 +264,11 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
     if (qr.ok()) human += *qr;
   }
   if (o.custody) human += "A log-custody key opens nothing: its holder can only acknowledge log uploads.\n";
+  if (o.time) {
+    human += "A time-statement key opens nothing: its holder can only correct the lock's clock by at most " +
+             std::to_string(protocol::kTimeCorrectionMaxStepS) + " s, once per " +
+             std::to_string(protocol::kTimeCorrectionIntervalMs / 3'600'000) + " h.\n";
+  }
   human += "The holder runs: mortise key accept <the string above>\n";
   ctx.out().Text(human);
   ctx.out().Json({{"key", text}, {"serial", f.serial}, {"role", role_name}, {"permissions", PermissionsText(f.permissions)},

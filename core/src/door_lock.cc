@@ -301,12 +301,30 @@ Status DoorLock::SetUtcTime(int64_t utc_s, bool allow_backwards) {
   auto current = utc_now();
   int64_t floor = current ? (*current > time_floor_s_ ? *current : time_floor_s_) : time_floor_s_;
   if (utc_s < floor && !allow_backwards) return StatusCode::kFailedPrecondition;
-  const int64_t old_floor = time_floor_s_;
-  time_floor_s_ = utc_s;
-  Status s = PersistTime();
-  if (!s.ok()) {
-    time_floor_s_ = old_floor;
-    return s;
+  // Set by an authorised key: the floor follows, backwards too (the owner's).
+  return SetClock(utc_s, /*floor=*/utc_s);
+}
+
+Status DoorLock::CorrectUtcTime(int64_t utc_s, int64_t max_step_s) {
+  now_ms();
+  const std::optional<int64_t> current = utc_now();
+  if (!current) return StatusCode::kFailedPrecondition;
+  if (utc_s < kMinValidUtc || utc_s > kMaxValidUtc) return StatusCode::kOutOfRange;
+  const int64_t step = utc_s > *current ? utc_s - *current : *current - utc_s;
+  if (step > max_step_s || utc_s < time_floor_s_) return StatusCode::kOutOfRange;
+  // A correction raises the floor, never lowers it.
+  return SetClock(utc_s, utc_s > time_floor_s_ ? utc_s : time_floor_s_);
+}
+
+Status DoorLock::SetClock(int64_t utc_s, int64_t floor_s) {
+  if (floor_s != time_floor_s_) {
+    const int64_t old_floor = time_floor_s_;
+    time_floor_s_ = floor_s;
+    Status s = PersistTime();
+    if (!s.ok()) {
+      time_floor_s_ = old_floor;
+      return s;
+    }
   }
   time_known_ = true;
   utc_anchor_s_ = utc_s;

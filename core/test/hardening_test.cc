@@ -289,6 +289,35 @@ TEST_F(Hardening, A04_TheTimeFloorAdvancesWithTheClock) {
   EXPECT_TRUE(rebooted.lock().SetUtcTime(set + 2 * 3600, false).ok());
 }
 
+TEST_F(Hardening, A04_ACorrectionMovesASetClockBySmallStepsOnlyAndNeverBelowTheFloor) {
+  sim_.Run(2 * 3600 * 1000, 3600 * 1000);  // the floor is saved at the last pass: it equals the time now
+  const int64_t now = *lock().utc_now();
+  ASSERT_EQ(lock().time_floor_s(), now);
+  EXPECT_EQ(lock().CorrectUtcTime(now + 11, 10).code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(lock().CorrectUtcTime(now - 1, 10).code(), StatusCode::kOutOfRange);  // below the floor
+  EXPECT_EQ(*lock().utc_now(), now);
+  ASSERT_TRUE(lock().CorrectUtcTime(now + 10, 10).ok());
+  EXPECT_EQ(*lock().utc_now(), now + 10);
+  EXPECT_EQ(lock().time_floor_s(), now + 10);
+  // Half an hour on (no floor save yet), back by 5 s: the clock moves back,
+  // the floor only up to the corrected time.
+  sim_.Run(1800 * 1000, 1800 * 1000);
+  const int64_t later = *lock().utc_now();
+  ASSERT_EQ(lock().time_floor_s(), now + 10);
+  ASSERT_TRUE(lock().CorrectUtcTime(later - 5, 10).ok());
+  EXPECT_EQ(*lock().utc_now(), later - 5);
+  EXPECT_EQ(lock().time_floor_s(), later - 5);
+  // Then a step back below the floor is refused even within the bound.
+  EXPECT_EQ(lock().CorrectUtcTime(later - 6, 10).code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(*lock().utc_now(), later - 5);
+  // An unknown clock is never set by a correction.
+  sim::SimLock rebooted(&sim_.store(), 26);
+  ASSERT_TRUE(rebooted.Start().ok());
+  ASSERT_FALSE(rebooted.lock().utc_now().has_value());
+  EXPECT_EQ(rebooted.lock().CorrectUtcTime(later, 10).code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(rebooted.lock().utc_now().has_value());
+}
+
 TEST_F(Hardening, A04_AUtcOffsetChangeIsLogged) {
   // The time zone moves every local-time right, as a clock change would.
   ASSERT_TRUE(lock().WriteAttribute(AttributeId::kUtcOffset, 3600, OperationSource::kProprietaryRemote).ok());

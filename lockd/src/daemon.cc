@@ -109,32 +109,6 @@ class NodeAdapter final : public NodeControls {
   const store::AuditLog& log_;
 };
 
-// The log upload position of the uplink, in the state dir
-// (uplink-log-position): the seam the log-custody cursor replaces (see
-// UploadPosition in uplink.h).
-class FileUploadPosition final : public UploadPosition {
- public:
-  FileUploadPosition(const StateDir& dir, uint64_t oldest) : dir_(dir) {
-    std::string why;
-    auto text = dir_.ReadFile(kName, StateDir::Secret::kNo, why);
-    if (text) from_ = std::strtoull(text->c_str(), nullptr, 10);
-    if (from_ < oldest) from_ = oldest;
-  }
-  uint64_t from() const override { return from_; }
-  void Uploaded(uint64_t next_from) override {
-    if (next_from <= from_) return;
-    from_ = next_from;
-    std::string why;
-    if (!dir_.WriteAtomically(kName, std::to_string(from_) + "\n", why))
-      spdlog::warn("uplink: cannot save the log upload position ({}); a restart sends some pages again", why);
-  }
-
- private:
-  static constexpr const char* kName = "uplink-log-position";
-  const StateDir& dir_;
-  uint64_t from_ = 1;
-};
-
 // The lock's state as the uplink publishes it (docs/uplink.md "state").
 nlohmann::json UplinkState(const core::DoorLock& lock, const protocol::LockNode& node) {
   nlohmann::json alarms = nlohmann::json::array();
@@ -211,7 +185,6 @@ struct Parts {
   std::unique_ptr<TcpEndpoint> tcp;
   std::unique_ptr<LineEndpoint> control_socket;
   std::unique_ptr<Face> face;
-  std::unique_ptr<FileUploadPosition> upload_position;
   std::unique_ptr<Uplink> uplink;
 
   ~Parts() {
@@ -549,7 +522,6 @@ int RunDaemon(const Config& config) {
   // --- Uplink -----------------------------------------------------------------------
   if (config.uplink.enabled()) {
     if (!PrepareUplinkIdentity(*p.state, *p.authority, *p.drbg)) return kExitFailure;
-    p.upload_position = std::make_unique<FileUploadPosition>(*p.state, p.audit_log->oldest_seq());
     UplinkParts up;
     up.username = p.node_controls->lock_id_hex();
     up.state = [&lock, &node] { return UplinkState(lock, node); };
@@ -569,7 +541,10 @@ int RunDaemon(const Config& config) {
       page.bytes.resize(*n);
       return page;
     };
-    up.position = p.upload_position.get();
+    // The custody cursor + 1 (the store's acknowledged counter, moved only
+    // by a verified frame 0x06), or the oldest record still held when the
+    // full ring overwrote records after it (declared lost in the log).
+    up.log_resume_from = [&p] { return std::max(p.audit_log->upload_from(), p.audit_log->oldest_seq()); };
     up.now_ms = [] { return MonotonicNowMs(); };
     up.uniform = [&p](uint64_t n) -> uint64_t {
       uint64_t r = 0;

@@ -23,10 +23,11 @@ constexpr int kNoMatchingSubscribers = 0x10;  // an MQTT v5 PUBACK reason
 
 std::vector<uint8_t> Bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
 
-// Frame types the down topic carries (protocol/node.h, and the reserved
-// sessionless types of issue 9: 0x05 signed updates, 0x06 custody
-// acknowledgements). Claims and sessions need proximity.
-bool RelayedType(uint8_t t) { return t == 0x03 || t == 0x04 || t == 0x05 || t == 0x06; }
+// Frame types the down topic carries (protocol/node.h): remote envelopes,
+// info, and the sessionless 0x05 signed updates, 0x06 custody
+// acknowledgements and 0x07 time statements. Claims and sessions need
+// proximity.
+bool RelayedType(uint8_t t) { return t == 0x03 || t == 0x04 || t == 0x05 || t == 0x06 || t == 0x07; }
 
 }  // namespace
 
@@ -64,7 +65,8 @@ nlohmann::json Uplink::Status() const {
   j["queued"] = queue_.size();
   j["dropped"] = dropped_;
   j["refusedFrames"] = refused_frames_;
-  j["logFrom"] = parts_.position ? parts_.position->from() : 0;
+  j["logFrom"] = LogFrom();
+  j["logResumeFrom"] = parts_.log_resume_from ? parts_.log_resume_from() : 0;
   j["logHeld"] = parts_.now_ms() < log_hold_until_ms_;
   j["waitingForCertificate"] = waiting_for_certificate_;
   j["lastError"] = last_error_;
@@ -129,13 +131,13 @@ void Uplink::StartAttempt() {
       log_inflight_ = false;
       if (reason == kNoMatchingSubscribers) {
         // Nobody received it (the server is away and keeps no session):
-        // the position stays, and uploads pause for the longest back-off.
+        // nothing moves, and uploads pause for the longest back-off.
         log_hold_until_ms_ = parts_.now_ms() + config_.backoff_max_ms;
-      } else if (reason < 0x80 && parts_.position) {
-        // The broker has the page for the server. (With log custody: only
-        // the server's signed acknowledgement moves the cursor; see
-        // UploadPosition.)
-        parts_.position->Uploaded(it->second.log_next);
+      } else if (reason < 0x80) {
+        // The broker has the page for the server: the next page follows in
+        // this connection. Only the server's signed custody acknowledgement
+        // (frame 0x06) moves where the next connection starts.
+        log_sent_ = std::max(log_sent_, it->second.log_next);
       }
     }
     if (reason >= 0x80) spdlog::warn("uplink: the broker refused a {} message (reason {:#x})",
@@ -155,6 +157,10 @@ void Uplink::OnConnected() {
   // Online first, then the state: a reader sees both at once.
   queue_.push_front(Outgoing{Channel::kOnline, Bytes("online"), {}, 0});
   last_state_.clear();
+  // The log resumes from the custody cursor + 1: pages the broker took in
+  // an earlier connection but the server never acknowledged go up again
+  // (the server drops sequence numbers it holds).
+  log_sent_ = 0;
 }
 
 void Uplink::OnClosed() {
@@ -163,8 +169,8 @@ void Uplink::OnClosed() {
   spdlog::warn("uplink: {}", last_error_);
   // Answers the broker may not have taken are sent again (the server
   // matches them by correlation data); the state and the online flag are
-  // published afresh on the next connect; a log page is read again from
-  // the position, which it never moved.
+  // published afresh on the next connect; the log restarts from the
+  // custody cursor + 1 (OnConnected).
   for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it)
     if (it->second.channel == Channel::kUp) queue_.push_front(std::move(it->second));
   inflight_.clear();
@@ -197,13 +203,18 @@ void Uplink::PublishState() {
   Enqueue(Channel::kState, Bytes(text));
 }
 
+uint64_t Uplink::LogFrom() const {
+  if (!parts_.log_resume_from) return 0;
+  return std::max(log_sent_, parts_.log_resume_from());
+}
+
 void Uplink::PullLog() {
-  if (log_inflight_ || !parts_.position || !parts_.read_log || queue_.size() >= config_.queue_limit ||
+  if (log_inflight_ || !parts_.log_resume_from || !parts_.read_log || queue_.size() >= config_.queue_limit ||
       parts_.now_ms() < log_hold_until_ms_)
     return;
   for (const auto& o : queue_)
     if (o.channel == Channel::kLog) return;
-  const uint64_t from = parts_.position->from();
+  const uint64_t from = LogFrom();
   const uint64_t head = parts_.log_next_seq();
   if (from >= head) return;
   std::optional<LogPage> page = parts_.read_log(from, config_.log_page_bytes);

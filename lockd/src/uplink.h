@@ -9,8 +9,10 @@
 //           envelopes, info, and the sessionless frame types 0x05/0x06
 //           are taken (claims and sessions need proximity: dropped)
 //   up      the answer to each down frame, with its correlation data
-//   log     the audit log as verifiable export pages, from the upload
-//           position (UploadPosition below) onward
+//   log     the audit log as verifiable export pages, from the custody
+//           cursor + 1 after every (re)connect, then onward from what the
+//           broker took in this connection (docs/uplink.md, "Log upload
+//           position")
 //
 // Nothing here decides anything: a frame from the server gets exactly the
 // answer a frame from a phone would get, and the lock signs what it signs.
@@ -60,19 +62,6 @@ class Backoff {
   uint32_t failures_ = 0;
 };
 
-// Where the log upload resumes. The seam for the log-custody cursor
-// (issue 9 item 2, frame 0x06): today the position is the daemon's own
-// file, moved when the broker has taken a page (PUBACK); the custody
-// cursor replaces this class, moved only by the server's signed custody
-// acknowledgement, so a page the broker took but the server never stored
-// is sent again.
-class UploadPosition {
- public:
-  virtual ~UploadPosition() = default;
-  virtual uint64_t from() const = 0;
-  virtual void Uploaded(uint64_t next_from) = 0;
-};
-
 // One log message's worth of the export: the page and where the next one
 // starts (0: this page reached the log's head).
 struct LogPage {
@@ -88,7 +77,12 @@ struct UplinkParts {
   // reader; nullopt: the log cannot be read now.
   std::function<uint64_t()> log_next_seq;
   std::function<std::optional<LogPage>(uint64_t from, size_t max_bytes)> read_log;
-  UploadPosition* position = nullptr;
+  // Where an upload resumes after any (re)connect, daemon start included:
+  // the first record after the log-custody cursor (store 0xFF01, moved
+  // only by a verified frame 0x06), or the oldest record still held when
+  // the ring has overwritten records after the cursor. Unset: no log
+  // upload.
+  std::function<uint64_t()> log_resume_from;
   std::function<uint64_t()> now_ms;  // monotonic, real time
   std::function<uint64_t(uint64_t)> uniform;  // jitter randomness
 };
@@ -120,7 +114,7 @@ class Uplink {
     uplink::Channel channel;
     std::vector<uint8_t> payload;
     std::vector<uint8_t> correlation;
-    uint64_t log_next = 0;  // kLog: where the position moves once the broker has it
+    uint64_t log_next = 0;  // kLog: where the next page starts once the broker has it
   };
   void StartAttempt();
   void OnConnected();
@@ -139,6 +133,11 @@ class Uplink {
   std::deque<Outgoing> queue_;
   std::map<int, Outgoing> inflight_;  // by message id, until the PUBACK
   bool log_inflight_ = false;
+  // Within one connection: the page boundary the broker has taken up to
+  // (PUBACK), so pages go up once per connection, not on every tick. 0
+  // after every (re)connect: the upload restarts from log_resume_from().
+  uint64_t log_sent_ = 0;
+  uint64_t LogFrom() const;
   // A page the broker delivered to nobody (PUBACK 0x10: no server
   // subscribed) moved nothing; uploads wait until then and resume from it.
   uint64_t log_hold_until_ms_ = 0;

@@ -4,6 +4,10 @@
 // audit log uploaded in order.
 #include <nlohmann/json.hpp>
 
+#include "mortise/protocol/custody.h"
+#include "mortise/store/audit_log.h"
+#include "mortise/uplink/hex.h"
+
 #include "uplink_process_util.h"
 
 namespace mortise::lockd::test {
@@ -129,13 +133,131 @@ TEST_F(UplinkProcess, TheAuditLogIsUploadedInOrderFromItsFirstRecord) {
     ++pages;
   }
   EXPECT_GE(pages, 1);
-  // The position moves once the broker has each page, and is kept for the
-  // next start (until the custody cursor replaces it).
+  // Within the connection the upload moves on once the broker has each page;
+  // nothing acknowledged it, so the next connection starts from the first
+  // record again.
   EXPECT_TRUE(WaitUntil([&] {
     return control_->Ask({{"cmd", "status"}})["uplink"]["logFrom"].get<uint64_t>() >= expected_from;
   }));
+  EXPECT_EQ(control_->Ask({{"cmd", "status"}})["uplink"]["logResumeFrom"].get<uint64_t>(), 1u);
   EXPECT_EQ(p.Signal(SIGTERM), 0) << p.stderr_text();
-  EXPECT_GE(std::stoull(ReadFile(state_ / "uplink-log-position")), expected_from);
+}
+
+// The log upload's position after any disconnect is the custody cursor:
+// pages the broker took go up once per connection; a broker restart or a
+// kill -9 starts again from the cursor + 1 (from the first record while
+// nothing was acknowledged); only a verified custody acknowledgement sent
+// down the down topic moves where the next connection starts.
+TEST_F(UplinkProcess, TheLogUploadResumesFromTheCustodyCursorAfterABrokerRestartAndAKill) {
+  auto p = std::make_unique<Process>(dir_, Args(), "first");
+  ASSERT_NO_FATAL_FAILURE(StartRegistered(*p));
+  ASSERT_NO_FATAL_FAILURE(SetLockTime());
+  const protocol::LockId lock_id = protocol::LockIdOf(*lock_key_);
+
+  // Reads pages until one reaches the head; returns the first page's start
+  // and where the stream ends (what a custody acknowledgement names).
+  struct Read {
+    uint64_t first_from = 0;
+    uint64_t end_seq = 0;
+    store::LogChain end_chain{};
+  };
+  auto read_to_head = [&](ServerClient& server) {
+    Read r;
+    std::optional<store::LogVerifier> verifier;
+    for (bool head = false; !head;) {
+      auto page = server.WaitFor([&](const uplink::Message& m) { return m.topic == Topic(uplink::Channel::kLog); });
+      EXPECT_TRUE(page) << p->stderr_text();
+      if (!page) return r;
+      const auto j = nlohmann::json::parse(Text(page->payload));
+      const uint64_t from = j["from"].get<uint64_t>();
+      if (!verifier) {
+        r.first_from = from;
+        verifier.emplace(*lock_key_, lock_id, from, 0, 0);
+      }
+      const std::string hex = j["items"].get<std::string>();
+      std::vector<uint8_t> bytes(hex.size() / 2);
+      EXPECT_TRUE(uplink::FromHex(hex, bytes));
+      for (std::span<const uint8_t> rest(bytes); !rest.empty();) {
+        store::LogItem item;
+        Result<size_t> n = store::DecodeLogItem(rest, item);
+        EXPECT_TRUE(n.ok() && *n > 0);
+        if (!n.ok() || *n == 0) break;
+        verifier->Feed(item);
+        rest = rest.subspan(*n);
+      }
+      head = j["head"].get<bool>();
+    }
+    EXPECT_TRUE(verifier->StreamEnd(r.end_seq, r.end_chain));
+    return r;
+  };
+  auto new_record = [&] { control_->Ask({{"cmd", "thumbturn"}, {"lock", false}}); };
+
+  uint64_t first_end = 0;
+  {
+    ServerClient server(*broker_, *deployment_);
+    const Read all = read_to_head(server);
+    EXPECT_EQ(all.first_from, 1u);
+    first_end = all.end_seq;
+    ASSERT_GT(first_end, 0u);
+    // In one connection a page goes up once: the next starts after it.
+    new_record();
+    const Read more = read_to_head(server);
+    EXPECT_EQ(more.first_from, first_end + 1);
+  }
+  // The broker restarts: nothing was acknowledged, so the new connection
+  // sends the log again from its first record (the server drops repeats).
+  std::string why;
+  ASSERT_TRUE(broker_->Restart(why)) << why;
+  Read again;
+  {
+    ServerClient server(*broker_, *deployment_);
+    again = read_to_head(server);
+    EXPECT_EQ(again.first_from, 1u);
+    ASSERT_GT(again.end_seq, first_end);
+    // The owner acknowledges custody through the end of what it received,
+    // down the down topic: the lock checks h(N) and the signature and
+    // moves its cursor.
+    protocol::CustodyAck ack;
+    ack.lock_id = lock_id;
+    ack.generation = 1;  // the first claim of a fresh lock
+    ack.seq = again.end_seq;
+    std::copy(again.end_chain.begin(), again.end_chain.end(), ack.chain.begin());
+    std::vector<uint8_t> frame(protocol::kMaxCustodyAckFrameSize);
+    auto n = protocol::EncodeCustodyAck(ack, owner_, {}, rng_.drbg, frame);
+    ASSERT_TRUE(n.ok());
+    frame.resize(*n);
+    const std::vector<uint8_t> correlation{'a', 'c', 'k'};
+    ASSERT_TRUE(server.Publish(Topic(uplink::Channel::kDown), frame, correlation));
+    auto answer = server.WaitFor([&](const uplink::Message& m) { return m.topic == Topic(uplink::Channel::kUp); });
+    ASSERT_TRUE(answer) << p->stderr_text();
+    EXPECT_EQ(answer->correlation, correlation);
+    auto reply = protocol::DecodeCustodyReply(answer->payload);
+    ASSERT_TRUE(reply.ok());
+    EXPECT_EQ(reply->status, protocol::CustodyStatus::kAdvanced);
+    EXPECT_EQ(reply->cursor, again.end_seq);
+    EXPECT_TRUE(protocol::VerifyCustodyReceipt(*reply, *lock_key_, lock_id, 1).ok());
+    EXPECT_EQ(control_->Ask({{"cmd", "status"}})["uplink"]["logResumeFrom"].get<uint64_t>(), again.end_seq + 1);
+  }
+  // kill -9, and a new record while no server listens: the next start
+  // uploads from the cursor + 1, not from the first record.
+  EXPECT_EQ(p->Signal(SIGKILL), -1);
+  p = std::make_unique<Process>(dir_, Args(), "second");
+  ASSERT_TRUE(p->WaitReady()) << p->stderr_text();
+  control_ = std::make_unique<ControlClient>(control_path());
+  new_record();
+  {
+    ServerClient server(*broker_, *deployment_);
+    const Read after_kill = read_to_head(server);
+    EXPECT_EQ(after_kill.first_from, again.end_seq + 1);
+  }
+  // And after a broker restart, the same.
+  ASSERT_TRUE(broker_->Restart(why)) << why;
+  {
+    ServerClient server(*broker_, *deployment_);
+    const Read after_restart = read_to_head(server);
+    EXPECT_EQ(after_restart.first_from, again.end_seq + 1);
+  }
+  EXPECT_EQ(p->Signal(SIGTERM), 0) << p->stderr_text();
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "mortise/protocol/custody.h"
 #include "mortise/sim/memory_store.h"
 #include "mortise/sim/sim_lock.h"
+#include "fuzz_claimed.h"
 
 using namespace mortise;
 
@@ -43,34 +44,10 @@ class Log final : public protocol::LogCustodian {
   uint64_t cursor_ = 10;
 };
 
-struct Provisioned {
-  Provisioned() : entropy(41), drbg(entropy) {
-    ok = drbg.Seed().ok();
-    Result<crypto::P256KeyPair> o = crypto::P256KeyPair::Generate(drbg);
-    if (!ok || !o.ok()) return;
-    owner.emplace(*o);
-    protocol::LockAuthority authority(store, drbg);
-    uint8_t pin[protocol::kOfflinePinSecretSize] = {};
-    ok = authority.Start().ok() && authority.InstallOwner(owner->public_key(), pin).ok();
-    if (!ok) return;
-    lock_id = authority.identity().lock_id();
-    generation = authority.claim_generation();
-    lock_key.emplace(authority.identity().public_key());
-  }
-  crypto::DeterministicEntropy entropy;
-  crypto::Drbg drbg;
-  sim::MemoryStore store;
-  std::optional<crypto::P256KeyPair> owner;
-  std::optional<crypto::P256PublicKey> lock_key;
-  protocol::LockId lock_id{};
-  uint32_t generation = 0;
-  bool ok = false;
-};
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static Provisioned p;
+  static protocol::fuzzing::ClaimedStore p(41);
   if (size == 0 || !p.ok) return 0;
   const uint8_t mode = data[0] % 3;
   const std::span<const uint8_t> in(data + 1, size - 1);

@@ -7,26 +7,6 @@ namespace mortise::protocol {
 
 using namespace custody_detail;  // NOLINT: this module's own helpers
 
-bool CustodyServer::TakeToken(uint64_t now_ms) {
-  if (!refill_started_) {
-    refill_started_ = true;
-    refill_ms_ = now_ms;
-  }
-  if (now_ms > refill_ms_) {
-    const uint64_t earned = (now_ms - refill_ms_) / kCustodyVerifyIntervalMs;
-    if (tokens_ + earned >= kCustodyVerifyBurst) {
-      tokens_ = kCustodyVerifyBurst;  // a full bucket banks nothing while idle
-      refill_ms_ = now_ms;
-    } else {
-      tokens_ += static_cast<uint32_t>(earned);
-      refill_ms_ += earned * kCustodyVerifyIntervalMs;
-    }
-  }
-  if (tokens_ == 0) return false;
-  --tokens_;
-  return true;
-}
-
 Result<size_t> CustodyServer::Handle(std::span<const uint8_t> body, uint64_t now_ms, std::span<uint8_t> out) {
   if (custodian_ == nullptr) return StatusCode::kFailedPrecondition;
   if (out.size() < kMaxCustodyReplyFrameSize - 1) return StatusCode::kResourceExhausted;
@@ -61,20 +41,11 @@ Result<size_t> CustodyServer::Handle(std::span<const uint8_t> body, uint64_t now
   // 3. Nothing to move: a replay, or an acknowledgement overtaken.
   if (p.ack.seq <= custodian_->cursor()) return with_counters(CustodyStatus::kUnchanged);
   // 4. The verification budget, then the signatures.
-  if (!TakeToken(now_ms)) return with_counters(CustodyStatus::kBusy);
+  if (!verify_budget_.Take(now_ms)) return with_counters(CustodyStatus::kBusy);
   ++verify_rounds_;
   const crypto::Digest digest = AckDigest(std::span<const uint8_t, kCustodyAckFieldsSize>(p.fields, kCustodyAckFieldsSize));
-  if (p.key_chain.empty()) {
-    const crypto::P256PublicKey* owner = authority_.owner();
-    if (owner == nullptr || !owner->VerifyDigest(digest, p.signature).ok()) return answer(CustodyStatus::kRefused);
-  } else {
-    Result<VerifiedKey> key = authority_.VerifyKey(p.key_chain, lock_);
-    if (!key.ok()) return answer(CustodyStatus::kRefused);
-    if ((key->grant.permissions & RoleAllowedPermissions(key->grant.role) & kPermLogCustody) == 0) {
-      return answer(CustodyStatus::kRefused);
-    }
-    Result<crypto::P256PublicKey> holder = crypto::P256PublicKey::Import(key->holder_key);
-    if (!holder.ok() || !holder->VerifyDigest(digest, p.signature).ok()) return answer(CustodyStatus::kRefused);
+  if (!internal::SignedWithRight(authority_, lock_, p.tail, digest, kPermLogCustody)) {
+    return answer(CustodyStatus::kRefused);
   }
   // 5. Durable before it is reported.
   if (!custodian_->Advance(p.ack.seq).ok()) return answer(CustodyStatus::kError);

@@ -24,17 +24,13 @@ const char* CustodyStatusName(CustodyStatus status) {
 Result<size_t> EncodeCustodyAck(const CustodyAck& ack, const crypto::P256KeyPair& signer,
                                 std::span<const uint8_t> key_chain, crypto::Drbg& drbg, std::span<uint8_t> out) {
   if (ack.seq == 0 || key_chain.size() > kMaxChainSize) return StatusCode::kInvalidArgument;
-  const size_t size = 1 + kCustodyAckFieldsSize + 2 + key_chain.size() + crypto::kP256SignatureSize;
-  if (out.size() < size) return StatusCode::kResourceExhausted;
+  if (out.size() < internal::SignedFrameSize(kCustodyAckFieldsSize, key_chain.size())) {
+    return StatusCode::kResourceExhausted;
+  }
   out[0] = kFrameType;
   const std::span<uint8_t, kCustodyAckFieldsSize> fields = out.subspan(1).first<kCustodyAckFieldsSize>();
   EncodeFields(ack, fields);
-  PutU16(out.data() + 1 + kCustodyAckFieldsSize, static_cast<uint16_t>(key_chain.size()));
-  if (!key_chain.empty()) std::memcpy(out.data() + 1 + kCustodyAckFieldsSize + 2, key_chain.data(), key_chain.size());
-  crypto::P256Signature sig{};
-  MORTISE_TRY(signer.SignDigest(AckDigest(fields), sig, drbg));
-  std::memcpy(out.data() + size - sig.size(), sig.data(), sig.size());
-  return size;
+  return internal::WriteSignedTail(out, kCustodyAckFieldsSize, key_chain, AckDigest(fields), signer, drbg);
 }
 
 void EncodeCustodyReceiptMessage(const LockId& lock_id, uint32_t generation, uint64_t cursor,

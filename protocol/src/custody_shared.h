@@ -9,13 +9,12 @@
 #include "le.h"
 #include "mortise/protocol/custody.h"
 #include "mortise/protocol/permissions.h"
+#include "signed_frame.h"
 
 namespace mortise::protocol::custody_detail {
 
-using internal::GetU16;
 using internal::GetU32;
 using internal::GetU64;
-using internal::PutU16;
 using internal::PutU32;
 using internal::PutU64;
 
@@ -45,26 +44,20 @@ inline void EncodeFields(const CustodyAck& ack, std::span<uint8_t, kCustodyAckFi
 struct ParsedAck {
   CustodyAck ack;
   const uint8_t* fields = nullptr;  // kCustodyAckFieldsSize bytes
-  std::span<const uint8_t> key_chain;
-  std::span<const uint8_t> signature;
+  internal::SignedTail tail;
 };
 
 // Strict: every size exact, version 1, N >= 1.
 inline bool ParseAck(std::span<const uint8_t> body, ParsedAck& p) {
-  if (body.size() < kCustodyAckFieldsSize + 2 + crypto::kP256SignatureSize) return false;
+  if (!internal::SplitSignedTail(body, kCustodyAckFieldsSize, p.tail)) return false;
   const uint8_t* b = body.data();
   if (b[0] != kCustodyVersion) return false;
-  const size_t chain_len = GetU16(b + kCustodyAckFieldsSize);
-  if (chain_len > kMaxChainSize) return false;
-  if (body.size() != kCustodyAckFieldsSize + 2 + chain_len + crypto::kP256SignatureSize) return false;
   std::memcpy(p.ack.lock_id.data(), b + 1, kLockIdSize);
   p.ack.generation = GetU32(b + 17);
   p.ack.seq = GetU64(b + 21);
   std::memcpy(p.ack.chain.data(), b + 29, kCustodyChainHashSize);
   if (p.ack.seq == 0) return false;
   p.fields = b;
-  p.key_chain = body.subspan(kCustodyAckFieldsSize + 2, chain_len);
-  p.signature = body.subspan(kCustodyAckFieldsSize + 2 + chain_len);
   return true;
 }
 

@@ -11,6 +11,7 @@ namespace mortise::protocol {
 
 static_assert(kMaxFrameSize >= 1 + kMaxClaimMessageSize);
 static_assert(kMaxFrameSize >= kMaxCustodyAckFrameSize && kMaxFrameSize >= kMaxCustodyReplyFrameSize);
+static_assert(kMaxFrameSize >= kMaxTimeStatementFrameSize && kMaxFrameSize >= kTimeReplyFrameSize);
 
 LockNode::LockNode(LockAuthority& authority, core::DoorLock& lock, core::DurableStore& store)
     : authority_(authority),
@@ -19,7 +20,8 @@ LockNode::LockNode(LockAuthority& authority, core::DoorLock& lock, core::Durable
       claim_(authority, store, &lock),
       sessions_(authority, lock, store),
       remote_(authority, lock, store),
-      custody_(authority, lock) {
+      custody_(authority, lock),
+      time_(authority, lock) {
   lock_.set_factory_reset_hook(this);
 }
 
@@ -105,6 +107,7 @@ Result<size_t> LockNode::Handle(std::span<const uint8_t> frame, uint64_t now_ms,
       case FrameType::kCustody:
         if (custody_.enabled()) n = custody_.Handle(body, now_ms, out);
         break;
+      case FrameType::kTime: n = time_.Handle(body, now_ms, out); break;
       default: break;
     }
   }

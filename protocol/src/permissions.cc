@@ -114,9 +114,11 @@ Status Authorize(const Grant& grant, Command command) {
   // The role's mask is applied again here, so a grant built by mistake with
   // more than its role allows still gets no more than the role.
   const uint32_t held = grant.permissions & RoleAllowedPermissions(grant.role);
-  // A custody key opens nothing, not even what any verified key may do:
-  // stolen from a server, it reads no state and holds no session command.
-  if ((held & kPermLogCustody) != 0 && (held & ~kDutyPermissions) == 0) return StatusCode::kPermissionDenied;
+  // A custody or time key opens nothing, not even what any verified key may
+  // do: stolen from a server, it reads no state and holds no session command.
+  if ((held & (kPermLogCustody | kPermTimeStatement)) != 0 && (held & ~kDutyPermissions) == 0) {
+    return StatusCode::kPermissionDenied;
+  }
   if ((held & rule.permission) != rule.permission) return StatusCode::kPermissionDenied;
   return Status::Ok();
 }

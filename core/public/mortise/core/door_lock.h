@@ -111,6 +111,18 @@ class DoorLock {
   // command). kFailedPrecondition: backwards without it. kInvalidArgument:
   // before 2020-01-01 or after 2105.
   Status SetUtcTime(int64_t utc_s, bool allow_backwards);
+  // A small correction of a clock already set (time statements,
+  // docs/protocol.md section 7.1; the caller checked the statement and its
+  // budget): moves the time to `utc_s` only when it is within `max_step_s`
+  // of the lock's time now and not before the durable time floor. The floor
+  // is raised to `utc_s` when above it, never lowered. kFailedPrecondition:
+  // the time is unknown (only SetUtcTime sets an unknown clock).
+  // kOutOfRange: more than `max_step_s` away, or before the floor.
+  // Store errors: nothing changed.
+  Status CorrectUtcTime(int64_t utc_s, int64_t max_step_s);
+  // The durable time floor: the latest time set or saved (hourly, and by
+  // offline codes); the clock is never believed or corrected below it.
+  int64_t time_floor_s() const { return time_floor_s_; }
   std::optional<int64_t> utc_now() const;
   std::optional<LocalTime> local_now() const;
   // The offset of local time from UTC at `utc_s`: UtcOffset, plus DstOffset
@@ -364,6 +376,9 @@ class DoorLock {
   uint64_t attempts_mark_ = 0;
   uint64_t leak_anchor_ms_ = 0;
   int64_t time_floor_s_ = 0;  // the latest time ever set; earlier needs allow_backwards
+  // Durable floor `floor_s` first (when it changes), then the clock reads
+  // `utc_s` from now on (and the RTC, if any). Store errors: nothing changed.
+  Status SetClock(int64_t utc_s, int64_t floor_s);
   uint8_t lockout_level_ = 0;  // the step of the last lockout (backoff.h)
   bool lockout_active_ = false;
   uint64_t lockout_until_ms_ = 0;

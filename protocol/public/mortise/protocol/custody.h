@@ -68,6 +68,7 @@
 #include "mortise/crypto/p256.h"
 #include "mortise/protocol/identity.h"
 #include "mortise/protocol/lock_authority.h"
+#include "mortise/protocol/token_bucket.h"
 #include "mortise/status.h"
 
 namespace mortise::protocol {
@@ -175,14 +176,10 @@ class CustodyServer {
   uint32_t verify_rounds() const { return verify_rounds_; }
 
  private:
-  bool TakeToken(uint64_t now_ms);
-
   LockAuthority& authority_;
   core::DoorLock& lock_;
   LogCustodian* custodian_ = nullptr;
-  uint32_t tokens_ = kCustodyVerifyBurst;
-  uint64_t refill_ms_ = 0;
-  bool refill_started_ = false;
+  TokenBucket verify_budget_{kCustodyVerifyBurst, kCustodyVerifyIntervalMs};
   uint32_t verify_rounds_ = 0;
 };
 

@@ -16,6 +16,8 @@
 //                 (SignedUpdateReply; docs/protocol.md section 12)
 //   0x06 custody  a log-custody acknowledgement (custody.h); answered only
 //                 when the integrator set a LogCustodian
+//   0x07 time     a time statement (time_statement.h): a small, budgeted
+//                 correction of a clock already set
 //
 // The reply carries the same type byte. A frame with an unknown type, or
 // empty, is answered with a one-byte frame 0x00 (nothing else is revealed)
@@ -39,6 +41,7 @@
 #include "mortise/protocol/lock_authority.h"
 #include "mortise/protocol/remote.h"
 #include "mortise/protocol/session.h"
+#include "mortise/protocol/time_statement.h"
 #include "mortise/status.h"
 
 namespace mortise::protocol {
@@ -51,6 +54,7 @@ enum class FrameType : uint8_t {
   kInfo = 4,
   kSignedUpdate = 5,
   kCustody = 6,
+  kTime = 7,
 };
 
 // Frame 0x05: what the update is (the byte after the type).
@@ -171,6 +175,7 @@ class LockNode final : public core::DoorLock::FactoryResetHook {
   SessionServer& sessions() { return sessions_; }
   RemoteServer& remote() { return remote_; }
   CustodyServer& custody() { return custody_; }
+  TimeServer& time() { return time_; }
 
  private:
   LockAuthority& authority_;
@@ -180,6 +185,7 @@ class LockNode final : public core::DoorLock::FactoryResetHook {
   SessionServer sessions_;
   RemoteServer remote_;
   CustodyServer custody_;
+  TimeServer time_;
   // Frame 0x05: cheap checks, the rate limit, then the authority.
   Result<size_t> HandleSignedUpdate(std::span<const uint8_t> body, uint64_t now_ms, std::span<uint8_t> out);
 

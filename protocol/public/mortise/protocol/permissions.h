@@ -53,11 +53,18 @@ enum Permission : uint32_t {
   // delegate because it decides where keys the admin did not issue (the
   // owner's group keys) open, or stop opening.
   kPermManageGroups = 1u << 12,
+  // Time statements (issue 14, time_statement.h): may correct the lock's
+  // clock by a small, rate-limited step in frame 0x07, never set it. Apart
+  // from set time because that right, in a session, moves the clock
+  // forward without bound. Meant for the management server: the owner gives
+  // it role admin with this bit alone (`mortise key share --time`); such a
+  // key is a duty key and runs no command (Authorize).
+  kPermTimeStatement = 1u << 13,
 };
-inline constexpr uint32_t kAllPermissions = (1u << 13) - 1;
-// The narrow duty rights: a key holding log custody and nothing beyond
-// these is a duty key and runs no command at all (Authorize).
-inline constexpr uint32_t kDutyPermissions = kPermRevalidate | kPermLogCustody;
+inline constexpr uint32_t kAllPermissions = (1u << 14) - 1;
+// The narrow duty rights: a key holding log custody or time statements and
+// nothing beyond these is a duty key and runs no command at all (Authorize).
+inline constexpr uint32_t kDutyPermissions = kPermRevalidate | kPermLogCustody | kPermTimeStatement;
 
 // The most a role may ever hold. A certificate whose permissions exceed its
 // role's mask is refused as inconsistent, so a mislabelled "guest" can
@@ -147,9 +154,10 @@ struct Grant {
 // Decides whether `grant` may run `command`.
 // OK: allowed. kPermissionDenied: a permission is missing, the command is
 // owner-only and the key is not the owner's, the command is never allowed
-// over the protocol, or the grant is a log-custody key (it holds
-// kPermLogCustody and nothing outside kDutyPermissions: it acknowledges log
-// uploads through frame 0x06 and runs no command). kInvalidArgument: a command value outside the table.
+// over the protocol, or the grant is a duty key (it holds kPermLogCustody or
+// kPermTimeStatement and nothing outside kDutyPermissions: it acknowledges
+// log uploads through frame 0x06 or corrects the clock through frame 0x07,
+// and runs no command). kInvalidArgument: a command value outside the table.
 Status Authorize(const Grant& grant, Command command);
 
 }  // namespace mortise::protocol
