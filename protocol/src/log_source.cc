@@ -19,15 +19,22 @@ class PageSink final : public store::LogItemSink {
     if (!n.ok()) {
       full_ = true;
       // The item that did not fit: records and voids are re-sent from their
-      // own number; an anchor, checkpoint or head names the last record it
-      // covers, so the next page starts just after it (and begins with an
-      // anchor over the same point).
-      const bool is_record = item.type == store::LogItemType::kRecord || item.type == store::LogItemType::kVoid;
-      next_from_ = is_record ? item.seq : item.seq + 1;
+      // own number; so is the record a timed signed head follows (the head
+      // is exported only after its record: starting after it would lose the
+      // lock's signature for a reader that has only the public key). An
+      // anchor, checkpoint or head names the last record it covers, so the
+      // next page starts just after it (and begins with an anchor over the
+      // same point).
+      // (Unless that record is the page's first: the page would repeat.)
+      const bool resend = item.type == store::LogItemType::kRecord || item.type == store::LogItemType::kVoid ||
+                          (item.type == store::LogItemType::kSignedHead && first_record_ < item.seq);
+      next_from_ = resend ? item.seq : item.seq + 1;
       return;
     }
     used_ += *n;
     ++items_;
+    if ((item.type == store::LogItemType::kRecord || item.type == store::LogItemType::kVoid) && first_record_ == ~0ull)
+      first_record_ = item.seq;
   }
   bool full() const { return full_; }
   size_t used() const { return used_; }
@@ -41,6 +48,7 @@ class PageSink final : public store::LogItemSink {
   bool full_ = false;
   bool failed_ = false;
   uint64_t next_from_ = 0;
+  uint64_t first_record_ = ~0ull;  // the first record or void in the page
 };
 
 }  // namespace

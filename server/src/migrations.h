@@ -14,7 +14,9 @@ struct Migration {
   std::string_view sql;
 };
 
-// In version order, versions 1..N without gaps.
+// In version order. Numbers are reserved per area (0005 groups, 0006 lock
+// link, 0007 logs, 0008 platform), so a build may skip some; the latest is
+// the last one's version.
 std::span<const Migration> Migrations();
 
 }  // namespace mortise::server

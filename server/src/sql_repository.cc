@@ -117,12 +117,16 @@ void SqlRepository::Migrate(int migrate_to) {
       // the primary key refuses the second insert and its transaction rolls back).
       const auto rows = driver_->Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {});
       const int64_t current = rows.empty() ? 0 : Int(rows[0], 0);
-      if (current > static_cast<int64_t>(all.size())) {
+      if (current > all.back().version) {
         throw StorageError("database schema version " + std::to_string(current) +
-                           " is newer than this server knows (" + std::to_string(all.size()) +
+                           " is newer than this server knows (" + std::to_string(all.back().version) +
                            "); run a newer mortise-server");
       }
-      if (m.version <= current) return;
+      // Each migration once by its own number (numbers are reserved per
+      // area, so one may land after a higher one was applied).
+      if (!driver_->Query("SELECT version FROM schema_migrations WHERE version = ?",
+                          {V(static_cast<int64_t>(m.version))}).empty())
+        return;
       try {
         driver_->Script(m.sql);
       } catch (const StorageError& e) {
@@ -138,9 +142,9 @@ void SqlRepository::Migrate(int migrate_to) {
   // A database from a newer server is refused even when nothing was applied.
   const auto rows = driver_->Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {});
   const int64_t current = rows.empty() ? 0 : Int(rows[0], 0);
-  if (current > static_cast<int64_t>(all.size())) {
+  if (current > all.back().version) {
     throw StorageError("database schema version " + std::to_string(current) + " is newer than this server knows (" +
-                       std::to_string(all.size()) + "); run a newer mortise-server");
+                       std::to_string(all.back().version) + "); run a newer mortise-server");
   }
 }
 
