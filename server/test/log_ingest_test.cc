@@ -17,6 +17,7 @@
 #include "log_ingest.h"
 #include "log_rig.h"
 #include "log_store.h"
+#include "org_world.h"
 #include "postgres_fixture.h"
 #include "sql_repository.h"
 
@@ -356,6 +357,130 @@ TEST_P(LogIngestTest, A02_ForgedUnsignedRecordsAreMarkedContradictedByTheLocksNe
 }
 
 INSTANTIATE_TEST_SUITE_P(Backend, LogIngestTest, ::testing::Values(MORTISE_SERVER_TEST_BACKEND));
+
+// The API over the stored log: records with their status and gaps, paged;
+// the raw pages, which the owner's tools verify with the pinned lock key
+// (and so catch a server that edited what it stored).
+class LogApiTest : public testing::OrgWorldFixture {
+ protected:
+  void SetUp() override {
+    OrgWorldFixture::SetUp();
+    owner_ = NewAccount("owner");
+    org_ = NewOrg(owner_, "home", &site_);
+    DoorRow d{"door_log", org_, site_, "Front", lock_.lock_id_hex(), lock_.public_key_hex(), std::string(130, 'b'),
+              "seed", clock_.NowMs()};
+    ASSERT_TRUE(repo_->CreateDoor(d, SeedEvent(org_)));
+    store_ = std::make_unique<LogStore>(*repo_);
+    ingest_ = std::make_unique<LogIngest>(*store_, clock_);
+    base_ = "/api/v1/orgs/" + org_ + "/doors/door_log/log";
+  }
+  void TearDown() override {
+    ingest_.reset();
+    store_.reset();
+    OrgWorldFixture::TearDown();
+  }
+  LockLogRig lock_{21};
+  testing::Caller owner_;
+  std::string org_, site_, base_;
+  std::unique_ptr<LogStore> store_;
+  std::unique_ptr<LogIngest> ingest_;
+};
+
+TEST_P(LogApiTest, RecordsArePagedWithTheirStatusAndGapsAreShown) {
+  lock_.Append(30, false);
+  lock_.SignNow();
+  const std::vector<std::string> pages = lock_.Pages(1, 256);
+  ASSERT_GE(pages.size(), 4u);
+  for (size_t i = 0; i < pages.size(); ++i) {
+    if (i == 1) continue;  // page 2 lost
+    ASSERT_NE(ingest_->OnLogMessage(lock_.lock_id_hex(), pages[i]).page_no, 0);
+  }
+  std::vector<json> records;
+  json gaps = json::array();
+  std::string cursor;
+  for (int round = 0; round < 10; ++round) {
+    const auto r = Call("GET", base_ + "?limit=7" + (cursor.empty() ? "" : "&cursor=" + cursor), nullptr, owner_.headers);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json j = r.Json();
+    for (const json& item : j["items"]) records.push_back(item);
+    for (const json& g : j["gaps"]) gaps.push_back(g);
+    EXPECT_EQ(j["chain"]["last_seq"], lock_.head());
+    EXPECT_EQ(j["chain"]["signed_through"], lock_.head());
+    if (j["next_cursor"].is_null()) break;
+    cursor = j["next_cursor"].get<std::string>();
+  }
+  ASSERT_EQ(gaps.size(), 1u) << gaps.dump();
+  EXPECT_EQ(gaps[0]["kind"], "gap");
+  const uint64_t gap = gaps[0]["last"].get<uint64_t>() - gaps[0]["first"].get<uint64_t>() + 1;
+  EXPECT_EQ(records.size() + gap, lock_.head());
+  for (size_t i = 1; i < records.size(); ++i) EXPECT_LT(records[i - 1]["seq"], records[i]["seq"]);
+  EXPECT_EQ(records.front()["type"], "event");
+  EXPECT_EQ(records.front()["status"], "unsigned");  // before the gap: no signature reaches it
+  EXPECT_EQ(records.back()["status"], "signed");
+  EXPECT_FALSE(records.back()["text"].get<std::string>().empty());
+  EXPECT_EQ(Call("GET", base_ + "?cursor=x", nullptr, owner_.headers).ErrorCode(), "invalid_cursor");
+  EXPECT_EQ(Call("GET", "/api/v1/orgs/" + org_ + "/doors/door_nope/log", nullptr, owner_.headers).status, 404);
+}
+
+// What `mortise log --server` does: fetch the raw pages and verify them
+// with the lock key pinned at the claim. A server that edited a stored page
+// is caught; the server's own verdicts are only advisory.
+TEST_P(LogApiTest, A02_TheRawPagesVerifyWithThePinnedLockKeyAndAServersEditIsCaught) {
+  lock_.Append(40, false);
+  lock_.SignNow();
+  for (const std::string& p : lock_.Pages(1, 512)) ASSERT_NE(ingest_->OnLogMessage(lock_.lock_id_hex(), p).page_no, 0);
+  auto verify = [&]() {
+    const auto key = crypto::P256PublicKey::Import(*FromHex(lock_.public_key_hex(), kPublicKeyBytes)).value();
+    std::array<uint8_t, store::kLogLockIdSize> id{};
+    const auto raw_id = *FromHex(lock_.lock_id_hex(), kLockIdBytes);
+    std::copy(raw_id.begin(), raw_id.end(), id.begin());
+    store::LogVerifier v(key, id, 1, 0, 0);
+    std::string cursor;
+    uint64_t next = 1;  // the pages of the stream the lock sent, in order
+    for (int round = 0; round < 20; ++round) {
+      const auto r = Call("GET", base_ + "/pages?limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor), nullptr,
+                          owner_.headers);
+      EXPECT_EQ(r.status, 200) << r.body;
+      const json j = r.Json();
+      EXPECT_EQ(j["lock_id"], lock_.lock_id_hex());
+      for (const json& page : j["items"]) {
+        const std::string hex = page["items"].get<std::string>();
+        const auto items = LockLogRig::Items(*FromHex(hex, hex.size() / 2));
+        // Pages after the first continue at their anchor; the verifier
+        // checks the anchor continues the chain.
+        for (const store::LogItem& item : items) {
+          if (item.type == store::LogItemType::kHead && !page["head"].get<bool>()) continue;
+          if (item.type == store::LogItemType::kAnchor && item.seq + 1 != next && next != 1) continue;
+          if ((item.type == store::LogItemType::kRecord || item.type == store::LogItemType::kVoid) && item.seq < next)
+            continue;
+          v.Feed(item);
+          if (item.type == store::LogItemType::kRecord) next = item.seq + 1;
+        }
+      }
+      if (j["next_cursor"].is_null()) break;
+      cursor = j["next_cursor"].get<std::string>();
+    }
+    return v.Finish();
+  };
+  const store::LogFindings good = verify();
+  EXPECT_TRUE(good.offline_ok()) << good.bad_signatures << " " << good.unexplained_gaps;
+  EXPECT_EQ(good.signed_through, lock_.head());
+  // The hostile server edits a stored page (one byte of a record's event).
+  const std::string items = repo_->QueryText("SELECT items FROM log_pages WHERE door_id = 'door_log' AND page_no = 1");
+  auto bytes = *FromHex(items, items.size() / 2);
+  auto decoded = LockLogRig::Items(bytes);
+  auto record = store::DecodeLogRecord(decoded[3].seq, std::span<const uint8_t>(decoded[3].bytes.data(), decoded[3].length));
+  ASSERT_TRUE(record.ok());
+  record->event.user_index = 77;
+  decoded[3].length = static_cast<uint8_t>(store::EncodeLogEvent(record->event, decoded[3].seq, decoded[3].bytes));
+  repo_->QueryText("UPDATE log_pages SET items = '" + ToHex(LockLogRig::Encode(decoded)) +
+                   "' WHERE door_id = 'door_log' AND page_no = 1");
+  const store::LogFindings bad = verify();
+  EXPECT_FALSE(bad.offline_ok());
+  EXPECT_GT(bad.bad_tags + bad.bad_signatures, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backend, LogApiTest, ::testing::Values(MORTISE_SERVER_TEST_BACKEND));
 
 }  // namespace
 }  // namespace mortise::server
