@@ -575,11 +575,8 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
                         "Read the lock's audit log over the secure session and verify it is complete: every "
                         "record present or declared lost by the lock, in order, up to its current end (a gap is "
                         "reported loudly).",
-                        [&a](Context& c) { return a.log.server ? CmdLogThroughServer(c, a.log) : CmdLog(c, a.log); });
+                        [&a](Context& c) { return CmdLog(c, a.log); });
   log->add_flag("--follow,-f", a.log.follow, "Keep reading new entries");
-  log->add_flag("--server", a.log.server,
-                "Read the copy the server you signed in to holds (when the lock is out of reach) and verify it "
-                "here with the lock's key: the server cannot hide or edit a record without this reporting it");
   log->add_option("--from", a.log.from, "Start at this sequence number (default: after the last one verified)");
   log->add_option("--limit", a.log.limit, "At most this many entries");
   log->add_option("--interval", a.log.interval_s, "Seconds between polls with --follow")->check(CLI::PositiveNumber);

@@ -316,10 +316,8 @@ struct LogOptions {
   uint64_t from = 0;     // 0: from the keyring's cursor
   uint32_t limit = 0;    // 0: everything new
   double interval_s = 2.0;
-  bool server = false;   // read the copy the server holds (commands_server.cc) instead of the lock
 };
 int CmdLog(Context& ctx, const LogOptions& o);
-int CmdLogThroughServer(Context& ctx, const LogOptions& o);
 
 // log ack: a log-custody holder (or the owner) acknowledges that it holds
 // the lock's log through a record, which moves the lock's upload cursor.

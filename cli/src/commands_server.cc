@@ -10,10 +10,6 @@
 #include "door_registration.h"
 #include "error.h"
 #include "key_string.h"
-#include "log_text.h"
-#include "mortise/dljson/event_json.h"
-#include "mortise/store/audit_log.h"
-#include "output.h"
 #include "passphrase.h"
 #include "server_client.h"
 
@@ -175,106 +171,6 @@ int CmdServerRegister(Context& ctx, const ServerRegisterOptions& o) {
       Expect(client.Request("POST", base + "/doors", body, s.Headers()), 201, "registering the lock")["door"];
   ctx.out().Text("Registered lock " + lock->name + " as door " + door.value("id", "") + " in " + o.org + ".\n");
   ctx.out().Json({{"door", door}});
-  return 0;
-}
-
-// `mortise log --server`: the lock's log as the server stored it, verified
-// here with the lock key pinned in the keyring (offline mode), never
-// trusting the server's verdicts: the pages come byte for byte as the lock
-// published them, and a page the server edited, dropped, reordered or
-// invented shows as a gap, a broken chain or a bad signature (exit 6).
-int CmdLogThroughServer(Context& ctx, const LogOptions& o) {
-  const ServerSession s = LoadServerSession(ServerSessionPath(ctx.KeyringPath()));
-  ServerClient client(s.url, ctx.timeout());
-  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kRead);
-  const LockEntry& lock = ctx.SelectLock(keyring);
-  const crypto::P256PublicKey lock_key = lock.LockKey();
-  const protocol::LockId lock_id = protocol::LockIdOf(lock_key);
-  const std::string lock_hex = ToHex(lock_id);
-  std::string base;
-  for (const auto& org : All(client, s, "/api/v1/orgs", "listing your organisations"))
-    for (const auto& d : All(client, s, "/api/v1/orgs/" + org.value("id", "") + "/doors", "listing doors"))
-      if (d.value("lock_id", "") == lock_hex) base = "/api/v1/orgs/" + org.value("id", "") + "/doors/" + d.value("id", "");
-  if (base.empty())
-    throw Error(ExitCode::kUsage, "lock '" + lock.name + "' is not a door of your organisations on " + s.url,
-                "Register it with `mortise server register --org ORG`.");
-  const std::vector<json> pages = All(client, s, base + "/log/pages", "reading the door's log from the server");
-  // The stream the lock sent, stitched from its pages: the server keeps
-  // only pages it accepted in its store; what it refused (or drops) is a gap
-  // here, reported by the verifier.
-  store::LogVerifier verifier(lock_key, lock_id, 1, 0, 0);
-  std::vector<store::LogRecord> records;
-  uint64_t next = 1;
-  bool started = false;
-  for (size_t p = 0; p < pages.size(); ++p) {
-    const std::string verdict = pages[p].value("verdict", "");
-    if (verdict != "verified" && verdict != "unsigned") continue;
-    const std::string hex = pages[p].value("items", "");
-    const auto bytes = server::FromHex(hex, hex.size() / 2);
-    if (!bytes || hex.size() % 2 != 0) throw Error(ExitCode::kVerification, "the server sent a page that is not hex");
-    for (size_t at = 0; at < bytes->size();) {
-      store::LogItem item;
-      Result<size_t> used = store::DecodeLogItem(std::span<const uint8_t>(bytes->data() + at, bytes->size() - at), item);
-      if (!used.ok()) throw Error(ExitCode::kVerification, "the server sent a page whose log items do not decode");
-      at += *used;
-      const bool record = item.type == store::LogItemType::kRecord || item.type == store::LogItemType::kVoid;
-      if (record && item.seq < next) continue;  // an overlapping page: held already
-      if (!record && started && item.seq + 1 < next) continue;  // anchors, heads and checkpoints behind us
-      if (item.type == store::LogItemType::kHead && p + 1 != pages.size()) continue;  // only the newest end
-      verifier.Feed(item);
-      started = true;
-      if (record) {
-        next = item.seq + 1;
-        if (item.type != store::LogItemType::kRecord) continue;
-        Result<store::LogRecord> r = store::DecodeLogRecord(item.seq, std::span<const uint8_t>(item.bytes.data(), item.length));
-        if (r.ok()) records.push_back(*r);
-      }
-    }
-  }
-  const store::LogFindings& f = verifier.Finish();
-  const bool ok = started && f.unexplained_gaps == 0 && f.order_errors == 0 && f.bad_tags == 0 && f.malformed == 0 &&
-                  f.tampered == 0 && f.bad_signatures == 0 && f.unverified_anchors == 0 && f.signed_through != 0;
-  std::string text;
-  json events = json::array();
-  uint32_t shown = 0;
-  for (const store::LogRecord& r : records) {
-    if (r.seq < o.from || (o.limit != 0 && shown >= o.limit)) continue;
-    if (r.type == store::LogRecordType::kEvent) {
-      json e = CliJsonFromLock(dljson::EventToJson(r.event));
-      e["seq"] = r.seq;
-      e["signed"] = r.seq <= f.signed_through;
-      events.push_back(e);
-      text += "  #" + std::to_string(r.seq) + "  " + FormatUtc(r.event.utc_seconds) + "  " +
-              DescribeEvent(r.event, EventNames{}) + (r.seq <= f.signed_through ? "" : "  (not yet signed)") + "\n";
-      ++shown;
-    } else if (r.type == store::LogRecordType::kLoss && r.reason != store::LossReason::kLateSeal) {
-      events.push_back({{"seq", r.seq}, {"loss", {{"first", r.first_lost}, {"count", r.lost_count}}}});
-      text += "  #" + std::to_string(r.seq) + "  !! the lock declares " + std::to_string(r.lost_count) +
-              " event(s) lost" + (r.reason == store::LossReason::kTampered ? " (TAMPERING found by the lock)" : "") + "\n";
-      ++shown;
-    }
-  }
-  if (ok) {
-    text += "  the server's copy verified with the lock's key: signed by the lock through #" +
-            std::to_string(f.signed_through) + " at " + FormatUtc(f.signed_at) +
-            (f.unverified != 0 ? "; " + std::to_string(f.unverified) + " newer record(s) not yet signed" : "") + "\n";
-  } else {
-    text += "!! the server's copy of the log does not verify with the lock's key: " +
-            std::to_string(f.unexplained_gaps) + " record(s) missing, " + std::to_string(f.order_errors) +
-            " out of order, " + std::to_string(f.bad_tags + f.unverified_anchors) + " chain break(s), " +
-            std::to_string(f.bad_signatures) + " bad signature(s)" +
-            (f.signed_through == 0 ? ", no signature of the lock" : "") + "\n";
-  }
-  ctx.out().Text(text);
-  ctx.out().Json({{"events", events},
-                  {"verified", ok},
-                  {"source", "server"},
-                  {"signed", f.signed_through == 0 ? json(nullptr)
-                                                   : json{{"through", f.signed_through}, {"at", JsonUtc(f.signed_at)}}}});
-  if (!ok)
-    throw Error(ExitCode::kVerification, "the log the server holds did not verify",
-                "Records may have been removed or edited by the server or on the way to it; read the lock itself "
-                "(`mortise log`) when you can reach it.");
   return 0;
 }
 
