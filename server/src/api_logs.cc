@@ -77,8 +77,9 @@ void AddLogRoutes(Router& router, Repository& repo) {
                                  .dump());
   });
 
-  // The pages as received, with the server's verdict: what `mortise log
-  // --server` verifies itself with the lock key it pinned at the claim.
+  // The pages as received, with the server's verdict: what an owner's
+  // tools verify themselves with the lock key pinned at the claim
+  // (LogApiTest.A02_TheRawPagesVerifyWithThePinnedLockKeyAndAServersEditIsCaught).
   router.Add("GET", "/api/v1/orgs/{org_id}/doors/{door_id}/log/pages", [store](Context& c) {
     const LogDoor door = DoorOf(*store, c);
     const int limit = PageLimit(c.request);
