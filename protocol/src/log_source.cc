@@ -21,10 +21,24 @@ class PageSink final : public store::LogItemSink {
       // The item that did not fit: records and voids are re-sent from their
       // own number; an anchor, checkpoint or head names the last record it
       // covers, so the next page starts just after it (and begins with an
-      // anchor over the same point).
+      // anchor over the same point). A timed signed head follows its record
+      // directly: that record is taken back out of this page so the next
+      // one carries both (starting after it would lose the lock's signature
+      // for a reader that has only the public key), unless it is the page's
+      // only record (no progress otherwise).
       const bool is_record = item.type == store::LogItemType::kRecord || item.type == store::LogItemType::kVoid;
       next_from_ = is_record ? item.seq : item.seq + 1;
+      if (item.type == store::LogItemType::kSignedHead && records_ > 1 && last_record_seq_ == item.seq) {
+        used_ = before_last_record_;
+        --items_;
+        next_from_ = item.seq;
+      }
       return;
+    }
+    if (item.type == store::LogItemType::kRecord || item.type == store::LogItemType::kVoid) {
+      before_last_record_ = used_;
+      last_record_seq_ = item.seq;
+      ++records_;
     }
     used_ += *n;
     ++items_;
@@ -41,6 +55,9 @@ class PageSink final : public store::LogItemSink {
   bool full_ = false;
   bool failed_ = false;
   uint64_t next_from_ = 0;
+  size_t records_ = 0;             // records and voids in the page
+  size_t before_last_record_ = 0;  // used_ before the newest record
+  uint64_t last_record_seq_ = 0;
 };
 
 }  // namespace

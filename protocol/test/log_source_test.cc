@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <functional>
 #include <vector>
 
 #include "mortise/protocol/log_key.h"
@@ -165,6 +166,30 @@ TEST(LogSource, AnotherKeyDoesNotVerify) {
   EXPECT_FALSE(r.findings.ok());
 }
 
+// Every item of every page from record 1 to the head, pages of `page`
+// bytes read with an all-zero challenge (as the uplink reads them).
+void ForEachItem(AuditLogSource& source, size_t page, const std::function<void(const store::LogItem&)>& each) {
+  std::array<uint8_t, 16> challenge{};
+  std::vector<uint8_t> buf(page);
+  uint64_t next = 1;
+  for (int pages = 0; pages < 10000; ++pages) {
+    uint64_t next_from = 0;
+    auto n = source.ReadPage(next, challenge, buf, next_from);
+    ASSERT_TRUE(n.ok()) << page;
+    for (size_t at = 0; at < *n;) {
+      store::LogItem item;
+      auto used = store::DecodeLogItem(std::span<const uint8_t>(buf.data() + at, *n - at), item);
+      ASSERT_TRUE(used.ok());
+      each(item);
+      at += *used;
+    }
+    if (next_from == 0) return;
+    ASSERT_GT(next_from, next) << page;  // progress
+    next = next_from;
+  }
+  ADD_FAILURE() << "the log does not end";
+}
+
 // Issue 9 item 2: the daemon's head signer (the lock's identity key through
 // LockAuthority) signs at rolls and on its timer; pages read at any size
 // verify offline with nothing but the lock's public key and id.
@@ -180,25 +205,41 @@ TEST(LogSource, A02_SignedHeadsVerifyOfflineWithTheLocksPublicKey) {
   const crypto::P256PublicKey& key = rig.authority->identity().key().public_key();
   for (size_t page : {size_t{200}, protocol::kMaxResponsePayload}) {
     store::LogVerifier offline(key, rig.authority->identity().lock_id(), 1, 1767225600 + 400 * 60, 1200);
-    std::array<uint8_t, 16> challenge{};
-    std::vector<uint8_t> buf(page);
-    uint64_t next = 1;
-    do {
-      uint64_t next_from = 0;
-      auto n = source.ReadPage(next, challenge, buf, next_from);
-      ASSERT_TRUE(n.ok()) << page;
-      for (size_t at = 0; at < *n;) {
-        store::LogItem item;
-        auto used = store::DecodeLogItem(std::span<const uint8_t>(buf.data() + at, *n - at), item);
-        ASSERT_TRUE(used.ok());
-        offline.Feed(item);
-        at += *used;
-      }
-      next = next_from;
-    } while (next != 0);
+    ForEachItem(source, page, [&](const store::LogItem& item) { offline.Feed(item); });
     const store::LogFindings& f = offline.Finish();
     EXPECT_TRUE(f.offline_ok()) << page << " bad signatures " << f.bad_signatures << " stale " << f.stale_head;
     EXPECT_GE(f.signed_through + 12, rig.log->next_seq() - 1) << page;
+  }
+}
+
+// A timed signed head is exported after its record; a page that fills just
+// before the head ends before that record, so the next page carries the
+// record with the head: at every page size the lock's signature reaches a
+// reader that has only its public key (the uplink's server), and no record
+// comes twice (one verifier takes every page).
+TEST(LogSource, ATimedSignedHeadIsNeverLostAtAPageBoundary) {
+  Rig rig;
+  LogHeadSigner signer(*rig.authority);
+  rig.log->set_head_signer(&signer, kLogHeadSignIntervalS);
+  rig.Append(30);
+  ASSERT_TRUE(rig.log->SignHeadIfDue(1767225600).ok());
+  const uint64_t head = rig.log->next_seq() - 1;
+  ASSERT_EQ(rig.log->last_signed_seq(), head);
+  AuditLogSource source(*rig.log);
+  const crypto::P256PublicKey& key = rig.authority->identity().key().public_key();
+  for (size_t page = 180; page <= 420; ++page) {  // lockd sends 256 and up
+    store::LogVerifier offline(key, rig.authority->identity().lock_id(), 1, 0, 0);
+    uint64_t seen = 0;
+    ForEachItem(source, page, [&](const store::LogItem& item) {
+      if (item.type == store::LogItemType::kRecord) {
+        EXPECT_GT(item.seq, seen) << "page of " << page << " bytes";
+        seen = item.seq;
+      }
+      offline.Feed(item);
+    });
+    const store::LogFindings& f = offline.Finish();
+    EXPECT_EQ(f.signed_through, head) << "page of " << page << " bytes";
+    EXPECT_TRUE(f.offline_ok()) << page;
   }
 }
 

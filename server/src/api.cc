@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api_error.h"
+#include "api_logs.h"
 
 namespace mortise::server {
 namespace embedded {
@@ -70,18 +71,6 @@ Response NoContent() {
   r.status = 204;
   r.content_type.clear();
   return r;
-}
-
-int PageLimit(const Request& req) {
-  const auto v = req.QueryParam("limit");
-  if (!v) return kDefaultPage;
-  int n = 0;
-  for (char c : *v) {
-    if (c < '0' || c > '9' || n > kMaxPage) throw ApiError(400, "invalid_limit", "limit must be 1 to 100.");
-    n = n * 10 + (c - '0');
-  }
-  if (n < 1 || n > kMaxPage) throw ApiError(400, "invalid_limit", "limit must be 1 to 100.");
-  return n;
 }
 
 json OrgJson(const OrganisationRow& o) {
@@ -186,6 +175,19 @@ constexpr int kCsvMaxRows = 100000;
 
 }  // namespace
 
+int PageLimit(const Request& req) {
+  const auto v = req.QueryParam("limit");
+  if (!v) return kDefaultPage;
+  int n = 0;
+  for (char c : *v) {
+    if (c < '0' || c > '9' || n > kMaxPage) throw ApiError(400, "invalid_limit", "limit must be 1 to 100.");
+    n = n * 10 + (c - '0');
+  }
+  if (n < 1 || n > kMaxPage) throw ApiError(400, "invalid_limit", "limit must be 1 to 100.");
+  return n;
+}
+
+
 Api::Api(Repository& repo, const Clock& clock, Random& random, ApiSettings settings)
     : repo_(repo),
       settings_(std::move(settings)),
@@ -203,6 +205,7 @@ Api::Api(Repository& repo, const Clock& clock, Random& random, ApiSettings setti
   AddRoutes();
   AddOrgRoutes();
   AddLinkRoutes();
+  AddLogRoutes(router_, repo_);
 }
 
 Response Api::Handle(const Request& request) {

@@ -49,6 +49,10 @@ struct ApiSettings {
 // The embedded server/openapi.json.
 std::string_view OpenApiDocument();
 
+// The `limit` query parameter of a list route (1 to 100, default 50; 400
+// otherwise), shared by the api_<area>.cc files.
+int PageLimit(const Request& req);
+
 class Api {
  public:
   Api(Repository& repo, const Clock& clock, Random& random, ApiSettings settings);

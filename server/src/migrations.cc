@@ -7,6 +7,7 @@ extern const std::string_view kMigration0002;
 extern const std::string_view kMigration0003;
 extern const std::string_view kMigration0004;
 extern const std::string_view kMigration0006;
+extern const std::string_view kMigration0007;
 }  // namespace embedded
 
 std::span<const Migration> Migrations() {
@@ -17,6 +18,7 @@ std::span<const Migration> Migrations() {
       {4, "audit", embedded::kMigration0004},
       // 5 is srvgroups' (issue 13); the lead orders them at merge.
       {6, "door_state", embedded::kMigration0006},
+      {7, "logs", embedded::kMigration0007},
   };
   return kAll;
 }

@@ -14,7 +14,9 @@ struct Migration {
   std::string_view sql;
 };
 
-// In increasing version order (each area of the server numbers its own).
+// In version order. Numbers are reserved per area (0005 groups, 0006 lock
+// link, 0007 logs, 0008 platform), so a build may skip some; the latest is
+// the last one's version.
 std::span<const Migration> Migrations();
 
 }  // namespace mortise::server

@@ -114,6 +114,9 @@ const std::vector<RouteSpec>& RouteRules() {
       {"POST", "/api/v1/orgs/{org_id}/invitations/import", A::kAccount, orgs_w, O::kInvite},
       {"GET", "/api/v1/orgs/{org_id}/audit", A::kAccount, audit, O::kReadAudit},
       {"GET", "/api/v1/orgs/{org_id}/audit.csv", A::kAccount, audit, O::kReadAudit},
+      // Door logs say who came and went: read like the audit trail.
+      {"GET", "/api/v1/orgs/{org_id}/doors/{door_id}/log", A::kAccount, audit, O::kReadAudit},
+      {"GET", "/api/v1/orgs/{org_id}/doors/{door_id}/log/pages", A::kAccount, audit, O::kReadAudit},
   };
   return kRules;
 }

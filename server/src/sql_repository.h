@@ -105,6 +105,14 @@ class SqlRepository final : public Repository {
   std::string QueryText(const std::string& sql);
   std::string_view backend() const { return driver_->name(); }
 
+  // The server's stores outside the Repository interface (log_store, ...)
+  // use the same connection: `f(driver)` runs under the repository's mutex.
+  template <typename F>
+  decltype(auto) WithDriver(F&& f) {
+    std::lock_guard lock(mu_);
+    return f(*driver_);
+  }
+
  private:
   void Migrate(int migrate_to);
   template <typename F>

@@ -84,6 +84,8 @@ const std::map<std::string, std::string>& Expected() {
       {"POST /api/v1/orgs/{org_id}/invitations/import", "201 201 403 403 403 404 401 201 403"},
       {"GET /api/v1/orgs/{org_id}/audit", "200 200 403 403 403 404 401 200 403"},
       {"GET /api/v1/orgs/{org_id}/audit.csv", "200 200 403 403 403 404 401 200 403"},
+      {"GET /api/v1/orgs/{org_id}/doors/{door_id}/log", "200 200 403 403 403 404 401 200 403"},
+      {"GET /api/v1/orgs/{org_id}/doors/{door_id}/log/pages", "200 200 403 403 403 404 401 200 403"},
   };
   return kMatrix;
 }

@@ -77,7 +77,7 @@ TEST_P(RepositoryContract, MigratesFromTheAccountsOnlySchemaKeepingItsRows) {
   EXPECT_EQ(repo->ApiKeys("acct_1", "", 10).size(), 1u);
 }
 
-// The previous schema (organisations, no audit trail) to the latest: its
+// The organisations schema (3, no audit trail) to the latest: its
 // organisations and people are kept and the trail starts empty.
 TEST_P(RepositoryContract, MigratesFromThePreviousSchemaKeepingItsOrganisations) {
   const int previous = 3;  // organisations, before the audit trail (4)
@@ -151,6 +151,22 @@ TEST_P(RepositoryContract, RefusesADatabaseFromANewerServer) {
   } catch (const StorageError& e) {
     EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
   }
+}
+
+// Migration numbers are reserved per area and land in any order: one
+// numbered below the newest applied still runs, once.
+TEST_P(RepositoryContract, AMigrationNumberedBelowAnAppliedOneStillRunsOnce) {
+  {
+    auto old = Open({.migrate_to = 3});
+    old->QueryText("INSERT INTO schema_migrations (version, name, applied_at) VALUES (" +
+                   std::to_string(Migrations().back().version) + ", 'applied first', 0)");
+    EXPECT_THROW(old->QueryText("SELECT COUNT(*) FROM audit_events"), StorageError);
+  }
+  auto repo = Open();
+  EXPECT_EQ(repo->QueryText("SELECT COUNT(*) FROM audit_events"), "0");
+  EXPECT_EQ(repo->QueryText("SELECT COUNT(*) FROM schema_migrations WHERE version = 4"), "1");
+  auto again = Open();
+  EXPECT_EQ(again->QueryText("SELECT COUNT(*) FROM schema_migrations WHERE version = 4"), "1");
 }
 
 TEST_P(RepositoryContract, AFailingMigrationLeavesNothingBehind) {

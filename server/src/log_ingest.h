@@ -1,0 +1,92 @@
+// The server's intake of door logs (issue 14, docs/server.md "Door logs"):
+// each `log` message a lock publishes (docs/uplink.md) is parsed strictly,
+// verified with nothing but the door's lock public key (store::LogVerifier's
+// offline mode) continuing the hash chain from what is stored, and stored
+// with its verdict: every record once, gaps and the lock's declared losses
+// as such. The server only keeps and shows; what it stores an owner's tools
+// verify again from the raw pages (GET .../log/pages).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "clock_random.h"
+#include "log_store.h"
+
+namespace mortise::server {
+
+// A log message is at most this long: a page of 16,384 bytes (lockd's
+// largest `log_page_bytes`) in hex and the JSON around it.
+inline constexpr size_t kMaxLogMessageBytes = 2 * 16384 + 256;
+
+enum class LogVerdict {
+  // Continues the stored chain; every signature in it verified with the
+  // door's lock key; records through the newest signed head are signed,
+  // those after it wait for the lock's next signature.
+  kVerified,
+  // Continues the stored chain, but no signed head of the lock is in it (its
+  // records are stored unsigned until a later page's signature covers them).
+  kUnsigned,
+  // Nothing new: every record in it is stored already, identically. Not stored.
+  kDuplicate,
+  // Stored as evidence only: the records are out of order, do not decode,
+  // restart the chain, or differ from what is stored (signed records are
+  // never overwritten).
+  kBrokenChain,
+  // Stored as evidence only: a signed head in it does not verify with the
+  // door's lock key (another lock's page, an edited, dropped or added record).
+  kBadSignature,
+  kUnknownDoor,  // no door has this lock id: counted, not stored
+  kMalformed,    // not a log message (JSON, fields, sizes, items): counted, not stored
+};
+std::string_view LogVerdictName(LogVerdict v);
+
+struct LogIngestResult {
+  LogVerdict verdict = LogVerdict::kMalformed;
+  std::string detail;
+  uint64_t new_records = 0;
+  uint64_t duplicate_records = 0;
+  int64_t page_no = 0;  // 0: not stored
+};
+
+class LogIngest {
+ public:
+  using EventSink = std::function<void(std::string_view org_id, const nlohmann::json& event)>;
+  // `sink` gets a `door.log` event per stored page (the lead wires it to the
+  // WebSocket hub).
+  LogIngest(LogStore& store, const Clock& clock, EventSink sink = {});
+
+  // The MQTT `log` topic of lock `lock_id_hex` (the broker authenticated the
+  // publisher as that lock). Thread-safe; never throws for bad input
+  // (StorageError from the database propagates).
+  LogIngestResult OnLogMessage(std::string_view lock_id_hex, std::string_view payload);
+
+  struct Counters {
+    std::atomic<uint64_t> pages{0};  // stored pages
+    std::atomic<uint64_t> records{0};  // stored records
+    std::atomic<uint64_t> duplicates{0};
+    std::atomic<uint64_t> broken{0};
+    std::atomic<uint64_t> bad_signature{0};
+    std::atomic<uint64_t> unknown_door{0};
+    std::atomic<uint64_t> malformed{0};
+  };
+  const Counters& counters() const { return counters_; }
+
+ private:
+  LogIngestResult Ingest(std::string_view lock_id_hex, std::string_view payload);
+
+  LogStore& store_;
+  const Clock& clock_;
+  EventSink sink_;
+  // One page at a time: each continues the chain the previous one stored.
+  std::mutex mu_;
+  Counters counters_;
+};
+
+}  // namespace mortise::server

@@ -1,0 +1,118 @@
+// Doors' audit logs as the server stores them (migration 0007, docs/server.md
+// "Door logs"): the pages as received with their verdicts, each record once
+// with its decoded summary, gaps and declared losses, and where each door's
+// hash chain stands. Its own small store over the repository's SqlDriver
+// (SqlRepository::WithDriver); LogIngest decides, this class only reads and
+// writes. Every write of a page is one transaction. Throws StorageError.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sql_repository.h"
+
+namespace mortise::server {
+
+// The door a lock id belongs to, with what verifies its log.
+struct LogDoor {
+  std::string id;
+  std::string org_id;
+  std::string lock_id;          // hex, 16 bytes
+  std::string lock_public_key;  // hex, 65 bytes SEC 1
+};
+
+// Where a door's stored log stands (zeros: nothing stored yet).
+struct LogChainState {
+  uint64_t last_seq = 0;        // the newest stored record
+  std::string chain;            // h(last_seq), hex ("" when none)
+  uint64_t signed_through = 0;  // the newest record a verified lock signature covers
+  int64_t signed_at = 0;        // the lock's time in that signature (UTC seconds)
+  int64_t pages = 0;            // pages stored
+};
+
+// Record status: covered by a verified signed head of the lock, not yet
+// covered, or contradicted (a later page the lock signed shows the chain
+// differed before it: one of these records is not what the lock wrote).
+inline constexpr std::string_view kRecordSigned = "signed";
+inline constexpr std::string_view kRecordUnsigned = "unsigned";
+inline constexpr std::string_view kRecordContradicted = "contradicted";
+
+struct LogRecordRow {
+  uint64_t seq = 0;
+  int64_t page_no = 0;
+  std::string type;    // 'event', 'loss', 'signed_head', 'key_intro', 'void'
+  std::string chain;   // h(seq), hex
+  std::string status;  // kRecord*
+  std::string summary;  // JSON object
+};
+
+struct LogGapRow {
+  std::string kind;  // 'gap' (never received), 'loss' (declared by the lock), 'void'
+  uint64_t first = 0;
+  uint64_t last = 0;
+  std::string reason;
+  int64_t page_no = 0;
+};
+
+struct LogPageRow {
+  int64_t page_no = 0;
+  int64_t received_at = 0;  // Unix ms
+  uint64_t from = 0;
+  uint64_t next = 0;
+  bool head = false;
+  std::string verdict;
+  std::string detail;
+  int64_t new_records = 0;
+  std::string items;  // hex, as received
+};
+
+// What one page changes, written in one transaction.
+struct LogPageWrite {
+  std::string door_id;
+  LogPageRow page;                  // page_no is assigned by the store
+  std::vector<LogRecordRow> records;  // records to insert (an existing seq is kept)
+  std::vector<uint64_t> replace;    // unsigned records to delete first (the lock's signature contradicts them)
+  std::vector<LogGapRow> gaps;
+  std::vector<uint64_t> declared_gaps;  // first_seq of 'gap' rows the lock's loss records now declare: deleted
+  // Set the status of stored records in [first, last] from unsigned to
+  // `status` (signed, or contradicted); empty when first > last.
+  struct StatusRange {
+    uint64_t first;
+    uint64_t last;
+    std::string_view status;
+  };
+  std::vector<StatusRange> statuses;
+  std::optional<LogChainState> chain;  // the new chain state; nullopt: unchanged (pages + 1)
+};
+
+class LogStore {
+ public:
+  explicit LogStore(SqlRepository& repo) : repo_(repo) {}
+
+  std::optional<LogDoor> DoorByLockId(std::string_view lock_id_hex);
+  std::optional<LogDoor> Door(std::string_view org_id, std::string_view door_id);
+  LogChainState State(std::string_view door_id);
+  // Stored records with first <= seq <= last: seq -> (chain hex, status).
+  std::map<uint64_t, std::pair<std::string, std::string>> Chains(std::string_view door_id, uint64_t first,
+                                                                 uint64_t last);
+  // The last sequence number of the newest 'gap' row ending before `seq` (0: none).
+  uint64_t LastGapBefore(std::string_view door_id, uint64_t seq);
+  // Returns the page number given to the page.
+  int64_t WritePage(const LogPageWrite& write);
+
+  // Reading (the API): records with seq > after_seq, oldest first.
+  std::vector<LogRecordRow> Records(std::string_view door_id, uint64_t after_seq, int limit);
+  // Gaps and losses overlapping [first, last].
+  std::vector<LogGapRow> Gaps(std::string_view door_id, uint64_t first, uint64_t last);
+  // Pages with page_no > after_page, in arrival order.
+  std::vector<LogPageRow> Pages(std::string_view door_id, int64_t after_page, int limit);
+
+ private:
+  SqlRepository& repo_;
+};
+
+}  // namespace mortise::server
