@@ -7,12 +7,14 @@
 #include <memory>
 #include <string_view>
 
+#include "api_groups.h"
 #include "audit.h"
 #include "auth_service.h"
 #include "metrics.h"
 #include "org_service.h"
 #include "repository.h"
 #include "router.h"
+#include "sql_repository.h"
 
 namespace mortise::server {
 
@@ -20,6 +22,7 @@ struct ApiSettings {
   AuthSettings auth;
   OrgSettings orgs;
   AuditSettings audit;
+  AccessSettings access;
   // Mark the session cookie Secure even on plain HTTP (behind a TLS
   // reverse proxy). Requests that arrived over TLS always get Secure.
   bool cookie_secure = false;
@@ -30,11 +33,14 @@ std::string_view OpenApiDocument();
 
 class Api {
  public:
-  Api(Repository& repo, const Clock& clock, Random& random, ApiSettings settings);
+  // `link`: the link to locks (lock_link.h), nullptr when none is
+  // configured (a site lockdown then answers 503 no_lock_link).
+  Api(SqlRepository& repo, const Clock& clock, Random& random, ApiSettings settings, LockLink* link = nullptr);
   // Purges audit events past the retention (at most hourly), then routes.
   Response Handle(const Request& request);
   const Router& router() const { return router_; }
   Metrics& metrics() { return metrics_; }
+  GroupsService& groups() { return groups_.service(); }
 
  private:
   void AddRoutes();
@@ -51,6 +57,7 @@ class Api {
   AuthService auth_;
   AuditTrail audit_;
   OrgService orgs_;
+  GroupsApi groups_;
   Metrics metrics_;
   Router router_{metrics_};
 };

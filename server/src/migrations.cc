@@ -6,6 +6,7 @@ extern const std::string_view kMigration0001;
 extern const std::string_view kMigration0002;
 extern const std::string_view kMigration0003;
 extern const std::string_view kMigration0004;
+extern const std::string_view kMigration0005;
 }  // namespace embedded
 
 std::span<const Migration> Migrations() {
@@ -14,6 +15,7 @@ std::span<const Migration> Migrations() {
       {2, "second_factor_api_keys", embedded::kMigration0002},
       {3, "organisations", embedded::kMigration0003},
       {4, "audit", embedded::kMigration0004},
+      {5, "access_groups", embedded::kMigration0005},
   };
   return kAll;
 }

@@ -4,13 +4,18 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <mutex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include "clock_random.h"
+#include "lock_link.h"
 #include "repository.h"
 
 namespace mortise::server::testing {
@@ -36,6 +41,52 @@ class SeededRandom final : public Random {
  private:
   uint64_t seed_;
   uint64_t calls_ = 0;
+};
+
+// The link to locks for tests: which locks are online, and an answer
+// function standing in for each lock (nullopt: no answer). Records every
+// frame sent. Thread-safe (the API calls it from server threads).
+class FakeLockLink final : public LockLink {
+ public:
+  using Answer = std::function<std::optional<std::vector<uint8_t>>(std::string_view lock_id_hex,
+                                                                   std::span<const uint8_t> frame)>;
+  bool Online(std::string_view lock_id_hex) const override {
+    std::lock_guard lock(mu_);
+    return online_.count(std::string(lock_id_hex)) != 0;
+  }
+  std::optional<std::vector<uint8_t>> Exchange(std::string_view lock_id_hex, std::span<const uint8_t> frame,
+                                               int) override {
+    Answer answer;
+    {
+      std::lock_guard lock(mu_);
+      sent_.emplace_back(std::string(lock_id_hex), std::vector<uint8_t>(frame.begin(), frame.end()));
+      if (!online_.count(std::string(lock_id_hex))) return std::nullopt;
+      answer = answer_;
+    }
+    return answer ? answer(lock_id_hex, frame) : std::nullopt;
+  }
+  void SetOnline(const std::string& lock_id_hex, bool online) {
+    std::lock_guard lock(mu_);
+    if (online) {
+      online_.insert(lock_id_hex);
+    } else {
+      online_.erase(lock_id_hex);
+    }
+  }
+  void SetAnswer(Answer answer) {
+    std::lock_guard lock(mu_);
+    answer_ = std::move(answer);
+  }
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> Sent() const {
+    std::lock_guard lock(mu_);
+    return sent_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::set<std::string> online_;
+  Answer answer_;
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> sent_;
 };
 
 // An account row with a placeholder hash, for storage tests.
