@@ -335,7 +335,8 @@ BulkJobRow GroupsService::RemovePerson(const Actor& actor, const std::string& or
   BulkJobRow job{NewId("job_"), org_id, "remove_person", account_id, actor.principal.account_id, clock_.NowMs()};
   // What the person can open now, by door: each new list must end it.
   std::map<std::string, json> live;
-  for (const json& d : PersonAccess(org_id, account_id)["doors"]) live.emplace(d["door_id"].get<std::string>(), d);
+  const json access = PersonAccess(org_id, account_id);
+  for (const json& d : access["doors"]) live.emplace(d["door_id"].get<std::string>(), d);
   std::vector<DoorUpdateRow> rows;
   std::vector<BulkJobDoorRow> job_doors;
   std::set<std::string> seen;
