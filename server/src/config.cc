@@ -98,6 +98,13 @@ Config LoadConfigFile(const std::string& path) {
   r.Get("orgs", "invitation_lifetime_s", c.api.orgs.invitation_lifetime_s, 60, 90LL * 24 * 3600);
   r.Get("orgs", "door_challenge_lifetime_s", c.api.orgs.door_challenge_lifetime_s, 10, 3600);
   r.Get("audit", "retention_days", c.api.audit.retention_days, 1, 100LL * 366);
+  r.Get("access", "exchange_timeout_ms", c.api.access.delivery.exchange_timeout_ms, 100, 120000);
+  r.Get("access", "first_retry_ms", c.api.access.delivery.first_retry_ms, 100, 3600000);
+  r.Get("access", "max_retry_ms", c.api.access.delivery.max_retry_ms, 1000, 7LL * 24 * 3600000);
+  r.Get("access", "lockdown_timeout_ms", c.api.access.lockdown_timeout_ms, 100, 120000);
+  if (c.api.access.delivery.max_retry_ms < c.api.access.delivery.first_retry_ms) {
+    throw ConfigError("access.max_retry_ms must not be below access.first_retry_ms");
+  }
   r.RejectUnknown();
   return c;
 }

@@ -5,6 +5,9 @@
 // 0x05/0x03 replies (docs/protocol.md section 12).
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "config.h"
 #include "door_updates.h"
 #include "groups_store.h"
 #include "mortise/protocol/access_list.h"
@@ -428,6 +431,34 @@ TEST_P(GroupsApiTest, LockingDownASiteRelaysOneEnvelopePerDoorAndRecordsEachOutc
 }
 
 INSTANTIATE_TEST_SUITE_P(Backend, GroupsApiTest, ::testing::Values(MORTISE_SERVER_TEST_BACKEND));
+
+}  // namespace
+}  // namespace mortise::server
+
+namespace mortise::server {
+namespace {
+
+// [access] in the TOML file (docs/server.md, Settings).
+TEST(AccessSettings, AreReadFromTheConfigFileAndCheckedTogether) {
+  const auto dir = testing::FreshTestDir("mortise-access-config-");
+  const auto file = (dir / "server.toml").string();
+  {
+    std::ofstream out(file);
+    out << "[access]\nexchange_timeout_ms = 2000\nfirst_retry_ms = 1000\nmax_retry_ms = 60000\n"
+           "lockdown_timeout_ms = 3000\n";
+  }
+  const Config c = LoadConfigFile(file);
+  EXPECT_EQ(c.api.access.delivery.exchange_timeout_ms, 2000);
+  EXPECT_EQ(c.api.access.delivery.first_retry_ms, 1000);
+  EXPECT_EQ(c.api.access.delivery.max_retry_ms, 60000);
+  EXPECT_EQ(c.api.access.lockdown_timeout_ms, 3000);
+  {
+    std::ofstream out(file);
+    out << "[access]\nfirst_retry_ms = 10000\nmax_retry_ms = 5000\n";
+  }
+  EXPECT_THROW(LoadConfigFile(file), ConfigError);
+  std::filesystem::remove_all(dir);
+}
 
 }  // namespace
 }  // namespace mortise::server
