@@ -91,7 +91,10 @@ struct DeliverySettings {
 // once after an upload, then after first_retry_ms, doubling up to
 // max_retry_ms, until a lock-signed record confirms it (RecordConfirmed).
 // An offline door is skipped without counting an attempt, so the update
-// goes out at the first DeliverDue after the door is online again.
+// goes out at the first DeliverDue after the door is online again. A
+// membership waits until the door is known to hold the owner's newest
+// access list (a door put into a group refuses the group's revoked keys
+// first, docs/protocol.md 5.1); access lists go first in each pass.
 class DoorUpdateDeliverer {
  public:
   DoorUpdateDeliverer(SqlRepository& repo, LockLink& link, const Clock& clock, DeliverySettings settings,

@@ -202,7 +202,7 @@ int GroupsStore::PutUpdates(const std::vector<DoorUpdateRow>& rows, const std::v
 std::vector<DoorUpdateRow> GroupsStore::Due(int64_t now, int limit) {
   return All(repo_.Read(std::string("SELECT ") + kUpdateColumns +
                             " FROM door_updates WHERE confirmed_version < version AND next_attempt_at <= ? "
-                            "ORDER BY next_attempt_at, door_id, kind, issuer LIMIT ?",
+                            "ORDER BY kind, next_attempt_at, door_id, issuer LIMIT ?",
                         {V(now), V(static_cast<int64_t>(limit))}),
              ReadUpdate);
 }

@@ -329,6 +329,26 @@ TEST_P(GroupsApiTest, TheDelivererResendsWhileTheDoorIsOnlineUntilItConfirms) {
   EXPECT_EQ(deliverer.DeliverDue(), 1);
 }
 
+// A door put into a group must hold the owner's list (with the group's
+// revoked keys) before its membership reaches it.
+TEST_P(GroupsApiTest, A01_AMembershipGoesOutOnlyOnceTheDoorHoldsTheOwnersNewestList) {
+  ASSERT_EQ(Upload(w_.door, "group_membership", signer_.Membership(w_.door_lock_id, 1, 1, {0xaa})).status, 201);
+  ASSERT_EQ(Upload(w_.door, "access_list", signer_.AccessList(w_.door_lock_id, 1, 1, {Ref(5)})).status, 201);
+  link_.SetOnline(w_.door_lock_id, true);
+  locks_.refuse = StatusCode::kUnavailable;  // the lock is busy: the list is not taken
+  auto deliverer = Deliverer();
+  EXPECT_EQ(deliverer.DeliverDue(), 1);  // the list only
+  ASSERT_EQ(link_.Sent().size(), 1u);
+  EXPECT_EQ(link_.Sent()[0].second[1], 0x01);
+  locks_.refuse = StatusCode::kOk;
+  clock_.Advance(DeliverySettings{}.first_retry_ms);
+  EXPECT_EQ(deliverer.DeliverDue(), 2);  // the list, then the membership in the same pass
+  const auto sent = link_.Sent();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[1].second[1], 0x01);
+  EXPECT_EQ(sent[2].second[1], 0x02);
+}
+
 TEST_P(GroupsApiTest, RemovingAPersonEverywhereIsOneJobWithProgressPerDoor) {
   std::string lock2;
   const std::string door2 = NewDoor(w_.org, w_.site_full, &lock2);
