@@ -4,6 +4,7 @@
 
 #include "api_error.h"
 #include "api_logs.h"
+#include "api_json.h"
 
 namespace mortise::server {
 namespace embedded {
@@ -15,24 +16,6 @@ std::string_view OpenApiDocument() { return embedded::kOpenApi; }
 namespace {
 
 using nlohmann::json;
-
-constexpr int kDefaultPage = 50;
-constexpr int kMaxPage = 100;
-
-std::string RequireString(const json& body, const char* field) {
-  const auto it = body.find(field);
-  if (it == body.end() || !it->is_string()) {
-    throw ApiError(400, "invalid_field", std::string("Give \"") + field + "\" as a string.");
-  }
-  return it->get<std::string>();
-}
-
-std::optional<std::string> OptionalString(const json& body, const char* field) {
-  const auto it = body.find(field);
-  if (it == body.end() || it->is_null()) return std::nullopt;
-  if (!it->is_string()) throw ApiError(400, "invalid_field", std::string("\"") + field + "\" must be a string.");
-  return it->get<std::string>();
-}
 
 SecondFactor FactorFrom(const json& body) {
   return SecondFactor{OptionalString(body, "totp_code"), OptionalString(body, "recovery_code")};
@@ -66,12 +49,6 @@ json SessionJson(const SessionRow& s) {
           {"created_from", s.created_from}};
 }
 
-Response NoContent() {
-  Response r;
-  r.status = 204;
-  r.content_type.clear();
-  return r;
-}
 
 json OrgJson(const OrganisationRow& o) {
   return {{"id", o.id}, {"name", o.name}, {"kind", o.kind}, {"created_at", o.created_at}};
@@ -122,17 +99,6 @@ json AuditJson(const AuditEvent& e) {
           {"detail", detail.is_discarded() ? json::object() : detail}};
 }
 
-// One page of `fetch(after, limit + 1)` as {"items": [...], "next_cursor"}.
-template <typename Fetch, typename ToJson, typename Key>
-Response Page(const Context& c, Fetch fetch, ToJson to_json, Key key) {
-  const int limit = PageLimit(c.request);
-  auto page = fetch(c.request.QueryParam("cursor").value_or(""), limit + 1);
-  const bool more = static_cast<int>(page.size()) > limit;
-  if (more) page.pop_back();
-  json items = json::array();
-  for (const auto& row : page) items.push_back(to_json(row));
-  return JsonResponse(200, json{{"items", items}, {"next_cursor", more ? json(key(page.back())) : json(nullptr)}}.dump());
-}
 
 std::optional<int64_t> TimeParam(const Request& req, const char* name) {
   const auto v = req.QueryParam(name);
@@ -175,25 +141,13 @@ constexpr int kCsvMaxRows = 100000;
 
 }  // namespace
 
-int PageLimit(const Request& req) {
-  const auto v = req.QueryParam("limit");
-  if (!v) return kDefaultPage;
-  int n = 0;
-  for (char c : *v) {
-    if (c < '0' || c > '9' || n > kMaxPage) throw ApiError(400, "invalid_limit", "limit must be 1 to 100.");
-    n = n * 10 + (c - '0');
-  }
-  if (n < 1 || n > kMaxPage) throw ApiError(400, "invalid_limit", "limit must be 1 to 100.");
-  return n;
-}
-
-
-Api::Api(Repository& repo, const Clock& clock, Random& random, ApiSettings settings)
+Api::Api(SqlRepository& repo, const Clock& clock, Random& random, ApiSettings settings, LockLink* link)
     : repo_(repo),
       settings_(std::move(settings)),
       auth_(repo, clock, random, settings_.auth),
       audit_(repo, clock, settings_.audit),
       orgs_(repo, clock, random, audit_, settings_.orgs),
+      groups_(repo, clock, random, audit_, link, settings_.access),
       clock_(clock) {
   router_.AddFilter(std::make_unique<JsonBodyFilter>());
   router_.AddFilter(std::make_unique<AuthFilter>(auth_));
@@ -206,6 +160,7 @@ Api::Api(Repository& repo, const Clock& clock, Random& random, ApiSettings setti
   AddOrgRoutes();
   AddLinkRoutes();
   AddLogRoutes(router_, repo_);
+  groups_.AddRoutes(router_, [this](const Context& c) { return ActorOf(c); });
 }
 
 Response Api::Handle(const Request& request) {

@@ -10,12 +10,15 @@
 #include <mutex>
 #include <string_view>
 
+#include "api_groups.h"
+#include "api_json.h"
 #include "audit.h"
 #include "auth_service.h"
 #include "metrics.h"
 #include "org_service.h"
 #include "repository.h"
 #include "router.h"
+#include "sql_repository.h"
 
 namespace mortise::uplink {
 struct Credential;
@@ -41,6 +44,7 @@ struct ApiSettings {
   AuthSettings auth;
   OrgSettings orgs;
   AuditSettings audit;
+  AccessSettings access;
   // Mark the session cookie Secure even on plain HTTP (behind a TLS
   // reverse proxy). Requests that arrived over TLS always get Secure.
   bool cookie_secure = false;
@@ -49,19 +53,19 @@ struct ApiSettings {
 // The embedded server/openapi.json.
 std::string_view OpenApiDocument();
 
-// The `limit` query parameter of a list route (1 to 100, default 50; 400
-// otherwise), shared by the api_<area>.cc files.
-int PageLimit(const Request& req);
 
 class Api {
  public:
-  Api(Repository& repo, const Clock& clock, Random& random, ApiSettings settings);
+  // `link`: the link to locks (lock_link.h), nullptr when none is
+  // configured (a site lockdown then answers 503 no_lock_link).
+  Api(SqlRepository& repo, const Clock& clock, Random& random, ApiSettings settings, LockLink* link = nullptr);
   // Purges audit events past the retention (at most hourly), then routes.
   Response Handle(const Request& request);
   const Router& router() const { return router_; }
   Metrics& metrics() { return metrics_; }
   // Before serving.
   void AttachLink(const LinkServices& services) { link_ = services; }
+  GroupsService& groups() { return groups_.service(); }
 
  private:
   void AddRoutes();
@@ -81,6 +85,7 @@ class Api {
   AuthService auth_;
   AuditTrail audit_;
   OrgService orgs_;
+  GroupsApi groups_;
   Metrics metrics_;
   Router router_{metrics_};
   const Clock& clock_;

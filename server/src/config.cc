@@ -109,6 +109,13 @@ Config LoadConfigFile(const std::string& path) {
   r.Get("uplink", "state_flush_ms", c.uplink.state_flush_ms, 0, 60000);
   r.Get("uplink", "relay_timeout_ms", c.uplink.relay_timeout_ms, 100, 60000);
   r.Get("uplink", "relay_per_minute", c.uplink.relay_per_minute, 1, 100000);
+  r.Get("access", "exchange_timeout_ms", c.api.access.delivery.exchange_timeout_ms, 100, 120000);
+  r.Get("access", "first_retry_ms", c.api.access.delivery.first_retry_ms, 100, 3600000);
+  r.Get("access", "max_retry_ms", c.api.access.delivery.max_retry_ms, 1000, 7LL * 24 * 3600000);
+  r.Get("access", "lockdown_timeout_ms", c.api.access.lockdown_timeout_ms, 100, 120000);
+  if (c.api.access.delivery.max_retry_ms < c.api.access.delivery.first_retry_ms) {
+    throw ConfigError("access.max_retry_ms must not be below access.first_retry_ms");
+  }
   r.RejectUnknown();
   return c;
 }

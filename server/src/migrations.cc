@@ -6,6 +6,7 @@ extern const std::string_view kMigration0001;
 extern const std::string_view kMigration0002;
 extern const std::string_view kMigration0003;
 extern const std::string_view kMigration0004;
+extern const std::string_view kMigration0005;
 extern const std::string_view kMigration0006;
 extern const std::string_view kMigration0007;
 }  // namespace embedded
@@ -16,6 +17,7 @@ std::span<const Migration> Migrations() {
       {2, "second_factor_api_keys", embedded::kMigration0002},
       {3, "organisations", embedded::kMigration0003},
       {4, "audit", embedded::kMigration0004},
+      {5, "access_groups", embedded::kMigration0005},
       // 5 is srvgroups' (issue 13); the lead orders them at merge.
       {6, "door_state", embedded::kMigration0006},
       {7, "logs", embedded::kMigration0007},

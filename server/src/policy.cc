@@ -37,6 +37,7 @@ bool RoleAllows(Role role, OrgAction action) {
     case OrgAction::kManagePeopleOrSelf:
     case OrgAction::kInvite:
     case OrgAction::kReadAudit:
+    case OrgAction::kManageAccess:
       return admin;
     case OrgAction::kDeleteOrganisation:
       return owner;
@@ -117,6 +118,20 @@ const std::vector<RouteSpec>& RouteRules() {
       // Door logs say who came and went: read like the audit trail.
       {"GET", "/api/v1/orgs/{org_id}/doors/{door_id}/log", A::kAccount, audit, O::kReadAudit},
       {"GET", "/api/v1/orgs/{org_id}/doors/{door_id}/log/pages", A::kAccount, audit, O::kReadAudit},
+      // Access (api_groups.cc): anyone of the organisation sees groups and
+      // what each door holds; owners and admins upload what their devices
+      // signed, see people's keys and run bulk jobs.
+      {"GET", "/api/v1/orgs/{org_id}/groups", A::kAccount, orgs_r, O::kView},
+      {"POST", "/api/v1/orgs/{org_id}/groups", A::kAccount, orgs_w, O::kManageAccess},
+      {"GET", "/api/v1/orgs/{org_id}/groups/{group_id}", A::kAccount, orgs_r, O::kView},
+      {"GET", "/api/v1/orgs/{org_id}/doors/{door_id}/updates", A::kAccount, orgs_r, O::kView},
+      {"POST", "/api/v1/orgs/{org_id}/doors/{door_id}/updates", A::kAccount, orgs_w, O::kManageAccess},
+      {"GET", "/api/v1/orgs/{org_id}/keys", A::kAccount, orgs_r, O::kManageAccess},
+      {"POST", "/api/v1/orgs/{org_id}/keys", A::kAccount, orgs_w, O::kManageAccess},
+      {"GET", "/api/v1/orgs/{org_id}/people/{account_id}/access", A::kAccount, orgs_r, O::kManageAccess},
+      {"POST", "/api/v1/orgs/{org_id}/people/{account_id}/removal", A::kAccount, orgs_w, O::kManageAccess},
+      {"POST", "/api/v1/orgs/{org_id}/sites/{site_id}/lockdown", A::kAccount, orgs_w, O::kManageAccess},
+      {"GET", "/api/v1/orgs/{org_id}/jobs/{job_id}", A::kAccount, orgs_r, O::kManageAccess},
   };
   return kRules;
 }

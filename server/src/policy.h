@@ -38,6 +38,7 @@ enum class OrgAction {
   kManagePeopleOrSelf,  // remove a person: owner, admin (within CanAssign), or the person themself
   kInvite,              // owner, admin (within CanAssign)
   kReadAudit,           // owner, admin
+  kManageAccess,        // groups, signed updates, keys of people, bulk jobs: owner, admin
   kDeleteOrganisation,  // owner
 };
 

@@ -5,25 +5,12 @@
 
 #include "api_error.h"
 #include "migrations.h"
+#include "sql_values.h"
 
 namespace mortise::server {
 namespace {
 
-using Args = std::vector<SqlValue>;
-
-SqlValue V(std::string_view s) { return std::string(s); }
-SqlValue V(const std::string& s) { return s; }
-SqlValue V(int64_t v) { return v; }
-SqlValue V(bool b) { return static_cast<int64_t>(b ? 1 : 0); }
-SqlValue V(const std::optional<std::string>& s) { return s ? SqlValue(*s) : SqlValue(nullptr); }
-SqlValue V(const std::optional<int64_t>& v) { return v ? SqlValue(*v) : SqlValue(nullptr); }
-
-std::string Text(const SqlRow& r, size_t i) { return r.at(i).value_or(""); }
-int64_t Int(const SqlRow& r, size_t i) { return r.at(i) ? std::stoll(*r[i]) : 0; }
-std::optional<int64_t> OptInt(const SqlRow& r, size_t i) {
-  if (!r.at(i)) return std::nullopt;
-  return std::stoll(*r[i]);
-}
+using namespace sql;
 
 constexpr const char* kAccountColumns =
     "id, email, password_hash, created_at, password_changed_at, totp_secret, totp_enabled, totp_last_step";
@@ -429,6 +416,12 @@ bool SqlRepository::ChangeOne(std::string_view sql, const std::vector<SqlValue>&
     if (changed) Append(event);
   });
   return changed;
+}
+
+void SqlRepository::WriteTransaction(const std::function<void(SqlDriver&, const AuditAppend&)>& f) {
+  std::lock_guard lock(mu_);
+  const AuditAppend append = [this](const AuditEvent& e) { Append(e); };
+  Transaction([&] { f(*driver_, append); });
 }
 
 void SqlRepository::Append(const AuditEvent& e) {

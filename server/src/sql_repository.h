@@ -3,6 +3,7 @@
 // mutex over the driver's single connection.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -100,6 +101,13 @@ class SqlRepository final : public Repository {
     std::lock_guard lock(mu_);
     return f(*driver_);
   }
+  // For the stores of other areas over this connection (groups_store.h):
+  // `f(driver)` runs under the mutex in one write transaction, rolled back
+  // when it throws; `append(event)` adds an audit event inside it.
+  using AuditAppend = std::function<void(const AuditEvent&)>;
+  void WriteTransaction(const std::function<void(SqlDriver&, const AuditAppend& append)>& f);
+  // One query under the mutex.
+  std::vector<SqlRow> Read(std::string_view sql, const std::vector<SqlValue>& args) { return Rows(sql, args); }
 
   // Raw SQL for tests: the first column of the first row, "" when none.
   std::string QueryText(const std::string& sql);

@@ -30,7 +30,7 @@ class ApiFixture : public ::testing::TestWithParam<std::string> {
     dir_ = FreshTestDir("mortise-api-", in_ram_);
     repo_ = OpenRepository(FreshDatabaseUrl(GetParam(), dir_.string()));
     settings_.auth.password_profile = PasswordProfile::kTestFast;
-    api_ = std::make_unique<Api>(*repo_, clock_, random_, settings_);
+    api_ = std::make_unique<Api>(*repo_, clock_, random_, settings_, &link_);
     HttpOptions o;
     o.host = "127.0.0.1";
     o.port = 0;
@@ -73,6 +73,7 @@ class ApiFixture : public ::testing::TestWithParam<std::string> {
   fs::path dir_;
   FakeClock clock_;
   SeededRandom random_{3};
+  FakeLockLink link_;  // every lock offline until a test says otherwise
   std::unique_ptr<SqlRepository> repo_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;

@@ -36,6 +36,7 @@ class FakeLockLink final : public LockLink {
     std::lock_guard l(mu_);
     responder_ = std::move(r);
   }
+  void SetAnswer(Responder r) { SetResponder(std::move(r)); }
   bool Online(std::string_view lock_id_hex) const override {
     std::lock_guard l(mu_);
     return online_.count(std::string(lock_id_hex)) != 0;
@@ -45,13 +46,21 @@ class FakeLockLink final : public LockLink {
     Responder r;
     {
       std::lock_guard l(mu_);
-      sent_.emplace_back(frame.begin(), frame.end());
+      sent_.emplace_back(std::string(lock_id_hex), std::vector<uint8_t>(frame.begin(), frame.end()));
       if (!online_.count(std::string(lock_id_hex)) || !responder_) return std::nullopt;
       r = responder_;
     }
     return r(lock_id_hex, frame);
   }
+  // The frames sent, in order.
   std::vector<std::vector<uint8_t>> sent() const {
+    std::lock_guard l(mu_);
+    std::vector<std::vector<uint8_t>> frames;
+    for (const auto& [lock, frame] : sent_) frames.push_back(frame);
+    return frames;
+  }
+  // The frames sent with the lock each went to, in order.
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> Sent() const {
     std::lock_guard l(mu_);
     return sent_;
   }
@@ -60,7 +69,7 @@ class FakeLockLink final : public LockLink {
   mutable std::mutex mu_;
   std::set<std::string> online_;
   Responder responder_;
-  std::vector<std::vector<uint8_t>> sent_;
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> sent_;
 };
 
 // The lock side attached to an Api for a test: a FakeLockLink, the door

@@ -4,13 +4,18 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <mutex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include "clock_random.h"
+#include "fake_lock_link.h"
 #include "mortise/crypto/deterministic_entropy.h"
 #include "mortise/crypto/drbg.h"
 #include "repository.h"

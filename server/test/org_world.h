@@ -17,6 +17,9 @@
 #include "mortise/crypto/deterministic_entropy.h"
 #include "mortise/crypto/drbg.h"
 #include "mortise/crypto/p256.h"
+#include "mortise/protocol/access_list.h"
+#include "mortise/protocol/certificate.h"
+#include "mortise/protocol/group_membership.h"
 #include "mortise/protocol/identity.h"
 #include "policy.h"
 
@@ -45,6 +48,65 @@ class DoorSigner {
   }
   const crypto::P256KeyPair& owner() const { return *owner_; }
   crypto::P256KeyPair NewLock() { return crypto::P256KeyPair::Generate(drbg_).value(); }
+  crypto::P256KeyPair NewKey() { return NewLock(); }
+
+  // The owner's (or `signer`'s) access list for `lock_id_hex`, as hex,
+  // revoking `revoked` (issuer key id hex, serial).
+  std::string AccessList(const std::string& lock_id_hex, uint64_t version, uint32_t claim_generation,
+                         const std::vector<protocol::KeyRef>& revoked = {},
+                         const crypto::P256KeyPair* signer = nullptr) {
+    protocol::AccessListState st;
+    st.version = version;
+    st.claim_generation = claim_generation;
+    for (const auto& k : revoked) st.revoked[st.revoked_count++] = k;
+    std::vector<uint8_t> out(protocol::kMaxAccessListUpdateSize);
+    const size_t n =
+        protocol::SignAccessList(st, LockIdFromHex(lock_id_hex), signer ? *signer : *owner_, drbg_, out).value();
+    out.resize(n);
+    return ToHex(out);
+  }
+  // The owner's group membership for `lock_id_hex`, as hex.
+  std::string Membership(const std::string& lock_id_hex, uint64_t version, uint32_t claim_generation,
+                         const std::vector<uint64_t>& groups, const crypto::P256KeyPair* signer = nullptr) {
+    protocol::GroupMembershipState st;
+    st.version = version;
+    st.claim_generation = claim_generation;
+    for (const uint64_t g : groups) st.groups[st.count++] = g;
+    std::vector<uint8_t> out(protocol::kMaxGroupMembershipUpdateSize);
+    const size_t n =
+        protocol::SignGroupMembership(st, LockIdFromHex(lock_id_hex), signer ? *signer : *owner_, drbg_, out).value();
+    out.resize(n);
+    return ToHex(out);
+  }
+  // A one-certificate chain the owner issues: a member's key for the lock
+  // (group_id 0) or for the group. Returns the chain as hex.
+  std::string MemberChain(const std::string& lock_id_hex, uint32_t claim_generation, uint64_t serial,
+                          uint64_t group_id = 0, uint64_t not_after = 0) {
+    protocol::CertificateFields f;
+    if (group_id == 0) {
+      f.lock_id = LockIdFromHex(lock_id_hex);
+      f.claim_generation = claim_generation;
+    } else {
+      f.scope = protocol::Scope::kGroup;
+      f.group_id = group_id;
+    }
+    f.holder_key = NewKey().public_key().Compressed();
+    f.role = protocol::Role::kMember;
+    f.permissions = protocol::kPermLock | protocol::kPermUnlock;
+    f.serial = serial;
+    f.not_after = not_after;
+    std::vector<uint8_t> cert(protocol::kMaxChainSize), chain(protocol::kMaxChainSize);
+    cert.resize(protocol::IssueCertificate(f, *owner_, drbg_, cert).value());
+    chain.resize(protocol::EncodeChain(cert, {}, chain).value());
+    return ToHex(chain);
+  }
+  std::string OwnerKeyId() const { return ToHex(protocol::KeyIdOf(owner_->public_key())); }
+  static protocol::LockId LockIdFromHex(const std::string& hex) {
+    protocol::LockId id{};
+    const auto b = FromHex(hex, kLockIdBytes).value();
+    std::copy(b.begin(), b.end(), id.begin());
+    return id;
+  }
 
   // The JSON body of POST .../doors for `challenge` (hex) in `org_id`,
   // signed by `signer` (the owner key unless given).
@@ -76,6 +138,7 @@ class OrgWorldFixture : public ApiFixture {
  protected:
   struct World {
     std::string org, site_full, site_empty, door, target, invitation;
+    std::string door_lock_id;  // the door's lock id (hex)
     std::string other_org;    // the outsider's
     std::string accept_token; // an invitation into a third organisation
     std::map<std::string, Caller> callers;  // by matrix column
@@ -158,9 +221,13 @@ class OrgWorldFixture : public ApiFixture {
     return o.id;
   }
 
-  std::string NewDoor(const std::string& org, const std::string& site) {
-    DoorRow d{Id("door_"), org, site, "Door", RandomHex(random_, 16), std::string(130, 'a'), std::string(130, 'b'),
-              "seed", clock_.NowMs()};
+  // A door with a real lock key, claimed by signer_'s owner key (so the
+  // owner's signed updates for it verify).
+  std::string NewDoor(const std::string& org, const std::string& site, std::string* lock_id = nullptr) {
+    const auto lock = signer_.NewLock();
+    DoorRow d{Id("door_"), org, site, "Door", ToHex(protocol::LockIdOf(lock.public_key())),
+              ToHex(lock.public_key().bytes()), ToHex(signer_.owner().public_key().bytes()), "seed", clock_.NowMs()};
+    if (lock_id) *lock_id = d.lock_id;
     EXPECT_TRUE(repo_->CreateDoor(d, SeedEvent(org)));
     return d.id;
   }
@@ -199,7 +266,7 @@ class OrgWorldFixture : public ApiFixture {
     SiteRow empty{Id("site_"), w.org, "Empty", clock_.NowMs()};
     repo_->CreateSite(empty, SeedEvent(w.org));
     w.site_empty = empty.id;
-    w.door = NewDoor(w.org, w.site_full);
+    w.door = NewDoor(w.org, w.site_full, &w.door_lock_id);
     std::string unused;
     w.invitation = NewInvitation(w.org, "member", unused);
     NewInvitation(NewOrg(target, "home"), "guest", w.accept_token);

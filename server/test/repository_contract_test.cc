@@ -77,10 +77,11 @@ TEST_P(RepositoryContract, MigratesFromTheAccountsOnlySchemaKeepingItsRows) {
   EXPECT_EQ(repo->ApiKeys("acct_1", "", 10).size(), 1u);
 }
 
-// The organisations schema (3, no audit trail) to the latest: its
-// organisations and people are kept and the trail starts empty.
+// The schema of the last release (0004: organisations and the audit trail;
+// no access groups, door state or door logs) to the latest: its
+// organisations and people are kept and the new tables start empty.
 TEST_P(RepositoryContract, MigratesFromThePreviousSchemaKeepingItsOrganisations) {
-  const int previous = 3;  // organisations, before the audit trail (4)
+  const int previous = 4;
   {
     auto old = Open({.migrate_to = previous});
     EXPECT_EQ(old->SchemaVersion(), previous);
@@ -89,7 +90,7 @@ TEST_P(RepositoryContract, MigratesFromThePreviousSchemaKeepingItsOrganisations)
         "('acct_1', 'ana@example.org', 'h', 1, 1)");
     old->QueryText("INSERT INTO organisations (id, name, kind, created_at) VALUES ('org_1', 'Home', 'home', 1)");
     old->QueryText("INSERT INTO memberships (org_id, account_id, role, created_at) VALUES ('org_1', 'acct_1', 'owner', 1)");
-    EXPECT_THROW(old->QueryText("SELECT COUNT(*) FROM audit_events"), StorageError);
+    EXPECT_THROW(old->QueryText("SELECT COUNT(*) FROM access_groups"), StorageError);
   }
   auto repo = Open();
   EXPECT_EQ(repo->SchemaVersion(), Migrations().back().version);
@@ -98,6 +99,8 @@ TEST_P(RepositoryContract, MigratesFromThePreviousSchemaKeepingItsOrganisations)
   EXPECT_EQ(m->role, "owner");
   EXPECT_EQ(m->email, "ana@example.org");
   EXPECT_TRUE(repo->SearchAudit(Query([](AuditQuery& q) { q.org_id = "org_1"; })).empty());
+  EXPECT_EQ(repo->QueryText("SELECT COUNT(*) FROM access_groups"), "0");
+  EXPECT_EQ(repo->QueryText("SELECT COUNT(*) FROM door_updates"), "0");
 }
 
 // The trail is append-only through the repository: seq increases, search

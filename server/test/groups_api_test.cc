@@ -1,0 +1,484 @@
+// Access on the server (issue 13 items: groups, signed objects stored
+// verified, what each door holds, re-sending until confirmed, bulk jobs),
+// through the HTTP API on SQLite (server_api_test) and PostgreSQL
+// (server_postgres_test). Locks are FakeLockLink answers shaped like frame
+// 0x05/0x03 replies (docs/protocol.md section 12).
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "config.h"
+#include "door_updates.h"
+#include "groups_store.h"
+#include "mortise/protocol/access_list.h"
+#include "mortise/protocol/group_membership.h"
+#include "org_world.h"
+
+namespace mortise::server {
+namespace {
+
+using nlohmann::json;
+using testing::Caller;
+
+// A lock's frame 0x05 reply: 05 kind status held_version (8, little-endian).
+std::vector<uint8_t> UpdateReply(uint8_t kind, StatusCode status, uint64_t held) {
+  std::vector<uint8_t> r = {0x05, kind, static_cast<uint8_t>(status)};
+  for (int i = 0; i < 8; ++i) r.push_back(static_cast<uint8_t>(held >> (8 * i)));
+  return r;
+}
+
+// Stands in for locks that apply every update above what they hold (or
+// refuse with `refuse` when it is not kOk) and answer as frame 0x05 does.
+class FakeLocks {
+ public:
+  std::optional<std::vector<uint8_t>> Answer(std::string_view lock, std::span<const uint8_t> frame) {
+    if (frame.size() < 3 || frame[0] != 0x05) return std::vector<uint8_t>{0x00};
+    const auto update = frame.subspan(2);
+    uint64_t version = 0;
+    if (frame[1] == 1) {
+      version = protocol::PeekAccessList(update).value().version;
+    } else {
+      version = protocol::PeekGroupMembership(update).value().version;
+    }
+    uint64_t& held = held_[std::string(lock) + char('0' + frame[1])];
+    if (refuse != StatusCode::kOk) return UpdateReply(frame[1], refuse, held);
+    if (version <= held) return UpdateReply(frame[1], StatusCode::kAlreadyExists, held);
+    held = version;
+    return UpdateReply(frame[1], StatusCode::kOk, held);
+  }
+  StatusCode refuse = StatusCode::kOk;
+
+ private:
+  std::map<std::string, uint64_t> held_;
+};
+
+class GroupsApiTest : public testing::OrgWorldFixture {
+ protected:
+  void SetUp() override {
+    OrgWorldFixture::SetUp();
+    w_ = NewWorld("account:read");
+    owner_ = w_.callers["key"];  // the owner's API key: no session to expire as the clock runs
+    link_.SetAnswer([this](std::string_view lock, std::span<const uint8_t> frame) { return locks_.Answer(lock, frame); });
+  }
+
+  testing::HttpResult As(const Caller& c, const std::string& method, const std::string& path,
+                         const json& body = nullptr) {
+    return Call(method, path, body, c.headers);
+  }
+  std::string Org(const std::string& rest) { return "/api/v1/orgs/" + w_.org + rest; }
+  std::string DoorPath(const std::string& door) { return Org("/doors/" + door + "/updates"); }
+
+  testing::HttpResult Upload(const std::string& door, const std::string& kind, const std::string& update) {
+    return As(owner_, "POST", DoorPath(door), {{"kind", kind}, {"update", update}});
+  }
+  json Updates(const std::string& door) { return As(owner_, "GET", DoorPath(door)).Json()["updates"]; }
+  int Audited(const std::string& action) {
+    return static_cast<int>(As(owner_, "GET", Org("/audit?action=" + action)).Json()["items"].size());
+  }
+  DoorUpdateDeliverer Deliverer() { return DoorUpdateDeliverer(*repo_, link_, clock_, DeliverySettings{}); }
+  protocol::KeyRef Ref(uint64_t serial) {
+    protocol::KeyRef r;
+    const auto id = FromHex(signer_.OwnerKeyId(), protocol::kKeyIdSize).value();
+    std::copy(id.begin(), id.end(), r.issuer.begin());
+    r.serial = serial;
+    return r;
+  }
+  std::string NewGroup(const std::string& protocol_id) {
+    const auto r = As(owner_, "POST", Org("/groups"),
+                      {{"name", "Staff"}, {"protocol_id", protocol_id},
+                       {"owner_public_key", ToHex(signer_.owner().public_key().bytes())}, {"schedule", "weekdays"}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.Json()["group"]["id"];
+  }
+
+  World w_;
+  Caller owner_;
+  FakeLocks locks_;
+};
+
+TEST_P(GroupsApiTest, AnAccessListIsStoredVerifiedWithItsSummaryAndWhatTheDoorHolds) {
+  const std::string list = signer_.AccessList(w_.door_lock_id, 1, 1, {Ref(5)});
+  auto r = Upload(w_.door, "access_list", list);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json u = r.Json()["update"];
+  EXPECT_EQ(u["issuer"], "owner");
+  EXPECT_EQ(u["version"], 1);
+  EXPECT_EQ(u["update"], list);
+  EXPECT_EQ(u["summary"]["signed_by"], "owner");
+  ASSERT_EQ(u["summary"]["revoked"].size(), 1u);
+  EXPECT_EQ(u["summary"]["revoked"][0]["serial"], "0000000000000005");
+  EXPECT_EQ(u["summary"]["revoked"][0]["issuer_key_id"], signer_.OwnerKeyId());
+  EXPECT_EQ(u["held_version"], 0);
+  EXPECT_EQ(u["evidence"], "none");
+  EXPECT_EQ(u["pending"], true);
+  // The same bytes again: 200, nothing new.
+  EXPECT_EQ(Upload(w_.door, "access_list", list).status, 200);
+  EXPECT_EQ(Updates(w_.door).size(), 1u);
+  EXPECT_EQ(Audited("door.update"), 1);
+  // Any member of the organisation sees it.
+  EXPECT_EQ(As(w_.callers["guest"], "GET", DoorPath(w_.door)).status, 200);
+}
+
+TEST_P(GroupsApiTest, A09_AForgedOrTamperedListIsRefusedAndStoresNothing) {
+  const auto stranger = signer_.NewKey();
+  auto r = Upload(w_.door, "access_list", signer_.AccessList(w_.door_lock_id, 1, 1, {}, &stranger));
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(r.ErrorCode(), "invalid_signature");
+  std::string tampered = signer_.AccessList(w_.door_lock_id, 1, 1);
+  tampered[tampered.size() - 3] = tampered[tampered.size() - 3] == '0' ? '1' : '0';  // inside the signature
+  r = Upload(w_.door, "access_list", tampered);
+  EXPECT_EQ(r.status, 403) << r.body;
+  r = Upload(w_.door, "access_list", "00ff");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.ErrorCode(), "invalid_update");
+  r = Upload(w_.door, "group_membership", signer_.Membership(w_.door_lock_id, 1, 1, {7}, &stranger));
+  EXPECT_EQ(r.ErrorCode(), "invalid_signature");
+  EXPECT_TRUE(Updates(w_.door).empty());
+  EXPECT_EQ(Audited("door.update"), 0);
+}
+
+TEST_P(GroupsApiTest, A09_AnotherDoorsListIsRefusedAndStoresNothing) {
+  std::string other_lock;
+  NewDoor(w_.org, w_.site_full, &other_lock);
+  const auto r = Upload(w_.door, "access_list", signer_.AccessList(other_lock, 1, 1));
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(r.ErrorCode(), "wrong_door");
+  const auto m = Upload(w_.door, "group_membership", signer_.Membership(other_lock, 1, 1, {7}));
+  EXPECT_EQ(m.ErrorCode(), "wrong_door");
+  EXPECT_TRUE(Updates(w_.door).empty());
+}
+
+TEST_P(GroupsApiTest, A01_AnOlderListIsRefusedSoTheServerNeverShowsARevocationUndone) {
+  const std::string v1 = signer_.AccessList(w_.door_lock_id, 1, 1);
+  ASSERT_EQ(Upload(w_.door, "access_list", signer_.AccessList(w_.door_lock_id, 2, 1, {Ref(9)})).status, 201);
+  auto r = Upload(w_.door, "access_list", v1);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.ErrorCode(), "stale_version");
+  // Another list at the same version is no newer either.
+  r = Upload(w_.door, "access_list", signer_.AccessList(w_.door_lock_id, 2, 1));
+  EXPECT_EQ(r.ErrorCode(), "stale_version");
+  const json u = Updates(w_.door);
+  ASSERT_EQ(u.size(), 1u);
+  EXPECT_EQ(u[0]["version"], 2);
+  EXPECT_EQ(u[0]["summary"]["revoked"].size(), 1u);
+  // An earlier claim's list, even at a higher version, is refused too.
+  r = Upload(w_.door, "access_list", signer_.AccessList(w_.door_lock_id, 5, 2));
+  ASSERT_EQ(r.status, 201);
+  r = Upload(w_.door, "access_list", signer_.AccessList(w_.door_lock_id, 9, 1));
+  EXPECT_EQ(r.ErrorCode(), "stale_claim");
+}
+
+TEST_P(GroupsApiTest, AMembershipTheLockWouldRefuseAsTooFarAboveIsRefused) {
+  ASSERT_EQ(Upload(w_.door, "group_membership", signer_.Membership(w_.door_lock_id, 1, 1, {7})).status, 201);
+  const uint64_t too_far = 1 + protocol::kMaxGroupMembershipVersionStep + 1;
+  auto r = Upload(w_.door, "group_membership", signer_.Membership(w_.door_lock_id, too_far, 1, {7}));
+  EXPECT_EQ(r.ErrorCode(), "version_too_far");
+  r = Upload(w_.door, "group_membership", signer_.Membership(w_.door_lock_id, too_far - 1, 1, {7}));
+  EXPECT_EQ(r.status, 201) << r.body;
+}
+
+TEST_P(GroupsApiTest, AGroupShowsTheDoorsWhoseVerifiedMembershipListsIt) {
+  const std::string group = NewGroup("00000000000000aa");
+  std::string lock2;
+  const std::string door2 = NewDoor(w_.org, w_.site_full, &lock2);
+  ASSERT_EQ(Upload(w_.door, "group_membership", signer_.Membership(w_.door_lock_id, 1, 1, {0xaa, 0xbb})).status, 201);
+  ASSERT_EQ(Upload(door2, "group_membership", signer_.Membership(lock2, 1, 1, {0xbb})).status, 201);
+  json g = As(w_.callers["member"], "GET", Org("/groups/" + group)).Json()["group"];
+  EXPECT_EQ(g["protocol_id"], "00000000000000aa");
+  ASSERT_EQ(g["doors"].size(), 1u);
+  EXPECT_EQ(g["doors"][0]["door_id"], w_.door);
+  EXPECT_EQ(g["doors"][0]["membership_version"], 1);
+  // Adding door2 = a new signed membership for it; removing w_.door alike.
+  ASSERT_EQ(Upload(door2, "group_membership", signer_.Membership(lock2, 2, 1, {0xaa, 0xbb})).status, 201);
+  ASSERT_EQ(Upload(w_.door, "group_membership", signer_.Membership(w_.door_lock_id, 2, 1, {0xbb})).status, 201);
+  g = As(owner_, "GET", Org("/groups/" + group)).Json()["group"];
+  ASSERT_EQ(g["doors"].size(), 1u);
+  EXPECT_EQ(g["doors"][0]["door_id"], door2);
+  EXPECT_EQ(As(owner_, "GET", Org("/groups")).Json()["items"].size(), 1u);
+  // The same protocol id under the same owner key twice: refused.
+  const auto again = As(owner_, "POST", Org("/groups"),
+                        {{"name", "Again"}, {"protocol_id", "00000000000000aa"},
+                         {"owner_public_key", ToHex(signer_.owner().public_key().bytes())}});
+  EXPECT_EQ(again.ErrorCode(), "group_exists");
+  EXPECT_EQ(As(owner_, "POST", Org("/groups"), {{"name", "Zero"}, {"protocol_id", "0000000000000000"},
+                                               {"owner_public_key", ToHex(signer_.owner().public_key().bytes())}})
+                .ErrorCode(),
+            "invalid_field");
+  EXPECT_EQ(Audited("group.create"), 1);
+}
+
+TEST_P(GroupsApiTest, KeysAreStoredVerifiedForAPersonOfTheOrganisation) {
+  const std::string chain = signer_.MemberChain(w_.door_lock_id, 1, 77);
+  auto r = As(owner_, "POST", Org("/keys"), {{"account_id", w_.target}, {"chain", chain}, {"door_id", w_.door}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json k = r.Json()["key"];
+  EXPECT_EQ(k["scope"], "lock");
+  EXPECT_EQ(k["serial"], "000000000000004d");
+  EXPECT_EQ(k["summary"]["role"], "member");
+  EXPECT_EQ(k["issuer_key_id"], signer_.OwnerKeyId());
+  EXPECT_EQ(As(owner_, "POST", Org("/keys"), {{"account_id", w_.target}, {"chain", chain}, {"door_id", w_.door}})
+                .ErrorCode(),
+            "key_exists");
+  // Another door's key, another owner's key, a stranger to the organisation.
+  std::string lock2;
+  const std::string door2 = NewDoor(w_.org, w_.site_full, &lock2);
+  EXPECT_EQ(As(owner_, "POST", Org("/keys"),
+               {{"account_id", w_.target}, {"chain", signer_.MemberChain(lock2, 1, 78)}, {"door_id", w_.door}})
+                .ErrorCode(),
+            "not_permitted");
+  testing::DoorSigner other(99);
+  std::string foreign = other.MemberChain(w_.door_lock_id, 1, 79);
+  EXPECT_EQ(As(owner_, "POST", Org("/keys"), {{"account_id", w_.target}, {"chain", foreign}, {"door_id", w_.door}})
+                .ErrorCode(),
+            "invalid_signature");
+  EXPECT_EQ(As(owner_, "POST", Org("/keys"),
+               {{"account_id", w_.callers["outsider"].account_id},
+                {"chain", signer_.MemberChain(w_.door_lock_id, 1, 80)},
+                {"door_id", w_.door}})
+                .status,
+            404);
+  // A group key for a group.
+  const std::string group = NewGroup("00000000000000cc");
+  r = As(owner_, "POST", Org("/keys"),
+         {{"account_id", w_.target}, {"chain", signer_.MemberChain("", 0, 81, 0xcc)}, {"group_id", group}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.Json()["key"]["summary"]["group_id"], "00000000000000cc");
+  EXPECT_EQ(As(owner_, "POST", Org("/keys"),
+               {{"account_id", w_.target}, {"chain", signer_.MemberChain("", 0, 82, 0xdd)}, {"group_id", group}})
+                .ErrorCode(),
+            "not_permitted");
+  EXPECT_EQ(As(owner_, "GET", Org("/keys?account_id=" + w_.target)).Json()["items"].size(), 2u);
+  EXPECT_EQ(Audited("key.create"), 2);
+}
+
+TEST_P(GroupsApiTest, A09_AnotherTenantsDoorGroupAndJobIdsAreNotFound) {
+  const Caller& outsider = w_.callers["outsider"];
+  std::string their_site;
+  const std::string their_org = NewOrg(outsider, "organisation", &their_site);
+  std::string their_lock;
+  const std::string their_door = NewDoor(their_org, their_site, &their_lock);
+  const auto g = As(outsider, "POST", "/api/v1/orgs/" + their_org + "/groups",
+                    {{"name", "Theirs"}, {"protocol_id", "00000000000000ee"},
+                     {"owner_public_key", ToHex(signer_.owner().public_key().bytes())}});
+  ASSERT_EQ(g.status, 201) << g.body;
+  const std::string their_group = g.Json()["group"]["id"];
+  // Their ids under our organisation: not found, nothing stored.
+  EXPECT_EQ(Upload(their_door, "access_list", signer_.AccessList(their_lock, 1, 1)).status, 404);
+  EXPECT_EQ(As(owner_, "GET", DoorPath(their_door)).status, 404);
+  EXPECT_EQ(As(owner_, "GET", Org("/groups/" + their_group)).status, 404);
+  EXPECT_EQ(As(owner_, "POST", Org("/keys"),
+               {{"account_id", w_.target}, {"chain", signer_.MemberChain("", 0, 83, 0xee)}, {"group_id", their_group}})
+                .status,
+            404);
+  EXPECT_EQ(As(owner_, "POST", Org("/people/" + w_.target + "/removal"),
+               {{"updates", {{{"door_id", their_door}, {"update", signer_.AccessList(their_lock, 1, 1)}}}}})
+                .status,
+            404);
+  EXPECT_EQ(As(owner_, "POST", Org("/sites/" + their_site + "/lockdown"), {{"envelopes", json::array()}}).status,
+            404);
+  // Our organisation's routes with their credentials: not found.
+  EXPECT_EQ(As(outsider, "GET", DoorPath(w_.door)).status, 404);
+  EXPECT_EQ(As(outsider, "GET", "/api/v1/orgs/" + their_org + "/doors/" + their_door + "/updates")
+                .Json()["updates"]
+                .size(),
+            0u);
+}
+
+TEST_P(GroupsApiTest, TheDelivererResendsWhileTheDoorIsOnlineUntilItConfirms) {
+  ASSERT_EQ(Upload(w_.door, "access_list", signer_.AccessList(w_.door_lock_id, 1, 1, {Ref(5)})).status, 201);
+  auto deliverer = Deliverer();
+  EXPECT_EQ(deliverer.DeliverDue(), 0);  // offline: nothing sent, no attempt counted
+  EXPECT_EQ(Updates(w_.door)[0]["delivery"]["attempts"], 0);
+  link_.SetOnline(w_.door_lock_id, true);
+  EXPECT_EQ(deliverer.DeliverDue(), 1);
+  json u = Updates(w_.door)[0];
+  EXPECT_EQ(u["held_version"], 1);
+  EXPECT_EQ(u["evidence"], "reported");
+  EXPECT_EQ(u["pending"], true);  // the lock's answer is unsigned: not proof
+  EXPECT_EQ(u["delivery"]["last_status"], "applied");
+  const auto sent = link_.Sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].second[0], 0x05);
+  EXPECT_EQ(sent[0].second[1], 0x01);
+  // Back-off: 5 s, then 10 s, 20 s... each re-send until confirmed.
+  EXPECT_EQ(deliverer.DeliverDue(), 0);
+  clock_.Advance(4999);
+  EXPECT_EQ(deliverer.DeliverDue(), 0);
+  clock_.Advance(1);
+  EXPECT_EQ(deliverer.DeliverDue(), 1);
+  EXPECT_EQ(Updates(w_.door)[0]["delivery"]["last_status"], "held");
+  clock_.Advance(9999);
+  EXPECT_EQ(deliverer.DeliverDue(), 0);
+  clock_.Advance(1);
+  EXPECT_EQ(deliverer.DeliverDue(), 1);
+  // The back-off is bounded: after many attempts, at most max_retry_ms.
+  for (int i = 0; i < 20; ++i) {
+    clock_.Advance(DeliverySettings{}.max_retry_ms);
+    EXPECT_EQ(deliverer.DeliverDue(), 1) << i;
+  }
+  // A lock-signed record confirms it (the log ingest's call): no more sends.
+  EXPECT_TRUE(deliverer.RecordConfirmed(w_.door_lock_id, "access_list", 1));
+  EXPECT_FALSE(deliverer.RecordConfirmed(std::string(32, 'f'), "access_list", 1));
+  u = Updates(w_.door)[0];
+  EXPECT_EQ(u["evidence"], "confirmed");
+  EXPECT_EQ(u["pending"], false);
+  clock_.Advance(DeliverySettings{}.max_retry_ms * 10);
+  EXPECT_EQ(deliverer.DeliverDue(), 0);
+  // A newer upload is pending again and goes out at once.
+  ASSERT_EQ(Upload(w_.door, "access_list", signer_.AccessList(w_.door_lock_id, 2, 1)).status, 201);
+  EXPECT_EQ(deliverer.DeliverDue(), 1);
+}
+
+// A door put into a group must hold the owner's list (with the group's
+// revoked keys) before its membership reaches it.
+TEST_P(GroupsApiTest, A01_AMembershipGoesOutOnlyOnceTheDoorHoldsTheOwnersNewestList) {
+  ASSERT_EQ(Upload(w_.door, "group_membership", signer_.Membership(w_.door_lock_id, 1, 1, {0xaa})).status, 201);
+  ASSERT_EQ(Upload(w_.door, "access_list", signer_.AccessList(w_.door_lock_id, 1, 1, {Ref(5)})).status, 201);
+  link_.SetOnline(w_.door_lock_id, true);
+  locks_.refuse = StatusCode::kUnavailable;  // the lock is busy: the list is not taken
+  auto deliverer = Deliverer();
+  EXPECT_EQ(deliverer.DeliverDue(), 1);  // the list only
+  ASSERT_EQ(link_.Sent().size(), 1u);
+  EXPECT_EQ(link_.Sent()[0].second[1], 0x01);
+  locks_.refuse = StatusCode::kOk;
+  clock_.Advance(DeliverySettings{}.first_retry_ms);
+  EXPECT_EQ(deliverer.DeliverDue(), 2);  // the list, then the membership in the same pass
+  const auto sent = link_.Sent();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[1].second[1], 0x01);
+  EXPECT_EQ(sent[2].second[1], 0x02);
+}
+
+TEST_P(GroupsApiTest, RemovingAPersonEverywhereIsOneJobWithProgressPerDoor) {
+  std::string lock2;
+  const std::string door2 = NewDoor(w_.org, w_.site_full, &lock2);
+  for (const auto& [door, lock, serial] : {std::tuple{w_.door, w_.door_lock_id, 77}, std::tuple{door2, lock2, 78}}) {
+    ASSERT_EQ(As(owner_, "POST", Org("/keys"),
+                 {{"account_id", w_.target}, {"chain", signer_.MemberChain(lock, 1, serial)}, {"door_id", door}})
+                  .status,
+              201);
+  }
+  // An expired key opens nowhere and is not listed.
+  ASSERT_EQ(As(owner_, "POST", Org("/keys"),
+               {{"account_id", w_.target},
+                {"chain", signer_.MemberChain(w_.door_lock_id, 1, 79, 0, clock_.NowMs() / 1000 - 10)},
+                {"door_id", w_.door}})
+                .status,
+            201);
+  ASSERT_EQ(Upload(door2, "access_list", signer_.AccessList(lock2, 3, 1)).status, 201);
+  json access = As(owner_, "GET", Org("/people/" + w_.target + "/access")).Json();
+  ASSERT_EQ(access["doors"].size(), 2u);
+  std::map<std::string, json> by_door;
+  for (const auto& d : access["doors"]) by_door[d["door_id"]] = d;
+  ASSERT_EQ(by_door[w_.door]["keys"].size(), 1u);
+  EXPECT_EQ(by_door[w_.door]["keys"][0]["serial"], "000000000000004d");
+  EXPECT_EQ(by_door[w_.door]["lists"]["owner"]["version"], 0);
+  EXPECT_EQ(by_door[door2]["lists"]["owner"]["version"], 3);
+
+  // A list that leaves the person's key live is refused, and nothing of the job is stored.
+  auto r = As(owner_, "POST", Org("/people/" + w_.target + "/removal"),
+              {{"updates",
+                {{{"door_id", w_.door}, {"update", signer_.AccessList(w_.door_lock_id, 1, 1, {Ref(77)})}},
+                 {{"door_id", door2}, {"update", signer_.AccessList(lock2, 4, 1)}}}}});
+  EXPECT_EQ(r.ErrorCode(), "keys_still_live");
+  EXPECT_TRUE(Updates(w_.door).empty());
+
+  locks_.refuse = StatusCode::kOk;
+  r = As(owner_, "POST", Org("/people/" + w_.target + "/removal"),
+         {{"updates",
+           {{{"door_id", w_.door}, {"update", signer_.AccessList(w_.door_lock_id, 1, 1, {Ref(77)})}},
+            {{"door_id", door2}, {"update", signer_.AccessList(lock2, 4, 1, {Ref(78)})}}}}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string job = r.Json()["job"]["id"];
+  EXPECT_EQ(r.Json()["job"]["counts"]["pending"], 2);
+  // The person's keys are revoked in what the server stores: live nowhere.
+  EXPECT_TRUE(As(owner_, "GET", Org("/people/" + w_.target + "/access")).Json()["doors"].empty());
+
+  // Door 1 online and applying; door 2 online and refusing.
+  link_.SetOnline(w_.door_lock_id, true);
+  auto deliverer = Deliverer();
+  EXPECT_EQ(deliverer.DeliverDue(), 1);
+  link_.SetOnline(lock2, true);
+  locks_.refuse = StatusCode::kPermissionDenied;
+  EXPECT_EQ(deliverer.DeliverDue(), 1);
+  json j = As(owner_, "GET", Org("/jobs/" + job)).Json()["job"];
+  by_door.clear();
+  for (const auto& d : j["doors"]) by_door[d["door_id"]] = d;
+  EXPECT_EQ(by_door[w_.door]["state"], "reported");
+  EXPECT_EQ(by_door[door2]["state"], "failed");
+  EXPECT_EQ(by_door[door2]["reason"], "the lock refused it: permission_denied");
+  EXPECT_TRUE(deliverer.RecordConfirmed(w_.door_lock_id, "access_list", 1));
+  j = As(owner_, "GET", Org("/jobs/" + job)).Json()["job"];
+  EXPECT_EQ(j["counts"]["confirmed"], 1);
+  EXPECT_EQ(j["counts"]["failed"], 1);
+  EXPECT_EQ(Audited("person.remove_everywhere"), 1);
+  // A member sees neither the person's keys nor the job.
+  EXPECT_EQ(As(w_.callers["member"], "GET", Org("/jobs/" + job)).status, 403);
+}
+
+TEST_P(GroupsApiTest, LockingDownASiteRelaysOneEnvelopePerDoorAndRecordsEachOutcome) {
+  std::string lock2, lock3;
+  const std::string door2 = NewDoor(w_.org, w_.site_full, &lock2);
+  const std::string door3 = NewDoor(w_.org, w_.site_full, &lock3);
+  link_.SetOnline(w_.door_lock_id, true);
+  link_.SetOnline(lock3, true);
+  link_.SetAnswer([&](std::string_view lock, std::span<const uint8_t> frame) -> std::optional<std::vector<uint8_t>> {
+    EXPECT_EQ(frame[0], 0x03);
+    if (lock == lock3) return std::nullopt;  // online, but no answer in time
+    return std::vector<uint8_t>{0x03, 0xaa, 0xbb};
+  });
+  const json envelopes = {{{"door_id", w_.door}, {"envelope", "0102"}},
+                          {{"door_id", door2}, {"envelope", "0304"}},
+                          {{"door_id", door3}, {"envelope", "0506"}}};
+  // Every door of the site needs its own envelope.
+  auto r = As(owner_, "POST", Org("/sites/" + w_.site_full + "/lockdown"), {{"envelopes", {envelopes[0]}}});
+  EXPECT_EQ(r.ErrorCode(), "missing_envelope");
+  EXPECT_TRUE(link_.Sent().empty());
+  r = As(owner_, "POST", Org("/sites/" + w_.site_full + "/lockdown"), {{"envelopes", envelopes}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json job = r.Json()["job"];
+  std::map<std::string, json> by_door;
+  for (const auto& d : job["doors"]) by_door[d["door_id"]] = d;
+  ASSERT_EQ(by_door.size(), 3u) << r.body;
+  EXPECT_EQ(by_door[w_.door]["state"], "answered");
+  EXPECT_EQ(by_door[w_.door]["answer"], "aabb");
+  EXPECT_EQ(by_door[door2]["state"], "offline");
+  EXPECT_EQ(by_door[door3]["state"], "no_answer");
+  EXPECT_EQ(Audited("site.lockdown"), 1);
+  // An envelope for a door of another site.
+  r = As(owner_, "POST", Org("/sites/" + w_.site_empty + "/lockdown"), {{"envelopes", {envelopes[0]}}});
+  EXPECT_EQ(r.ErrorCode(), "wrong_door");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backend, GroupsApiTest, ::testing::Values(MORTISE_SERVER_TEST_BACKEND));
+
+}  // namespace
+}  // namespace mortise::server
+
+namespace mortise::server {
+namespace {
+
+// [access] in the TOML file (docs/server.md, Settings).
+TEST(AccessSettings, AreReadFromTheConfigFileAndCheckedTogether) {
+  const auto dir = testing::FreshTestDir("mortise-access-config-");
+  const auto file = (dir / "server.toml").string();
+  {
+    std::ofstream out(file);
+    out << "[access]\nexchange_timeout_ms = 2000\nfirst_retry_ms = 1000\nmax_retry_ms = 60000\n"
+           "lockdown_timeout_ms = 3000\n";
+  }
+  const Config c = LoadConfigFile(file);
+  EXPECT_EQ(c.api.access.delivery.exchange_timeout_ms, 2000);
+  EXPECT_EQ(c.api.access.delivery.first_retry_ms, 1000);
+  EXPECT_EQ(c.api.access.delivery.max_retry_ms, 60000);
+  EXPECT_EQ(c.api.access.lockdown_timeout_ms, 3000);
+  {
+    std::ofstream out(file);
+    out << "[access]\nfirst_retry_ms = 10000\nmax_retry_ms = 5000\n";
+  }
+  EXPECT_THROW(LoadConfigFile(file), ConfigError);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mortise::server
