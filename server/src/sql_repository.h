@@ -93,14 +93,6 @@ class SqlRepository final : public Repository {
   std::vector<AuditEvent> SearchAudit(const AuditQuery& query) override;
   int64_t PurgeAuditBefore(int64_t cutoff) override;
 
-  // For the stores of other areas over the same connection (their own
-  // tables and migrations: door_state.h, ...): runs f(driver) under the
-  // repository's mutex.
-  template <typename F>
-  auto WithDriver(F f) {
-    std::lock_guard lock(mu_);
-    return f(*driver_);
-  }
   // For the stores of other areas over this connection (groups_store.h):
   // `f(driver)` runs under the mutex in one write transaction, rolled back
   // when it throws; `append(event)` adds an audit event inside it.
@@ -113,8 +105,9 @@ class SqlRepository final : public Repository {
   std::string QueryText(const std::string& sql);
   std::string_view backend() const { return driver_->name(); }
 
-  // The server's stores outside the Repository interface (log_store, ...)
-  // use the same connection: `f(driver)` runs under the repository's mutex.
+  // The server's stores outside the Repository interface (door_state,
+  // log_store, ...) use the same connection (their own tables and
+  // migrations): `f(driver)` runs under the repository's mutex.
   template <typename F>
   decltype(auto) WithDriver(F&& f) {
     std::lock_guard lock(mu_);
