@@ -1,6 +1,7 @@
 #include "log_store.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace mortise::server {
 namespace {
@@ -28,6 +29,16 @@ void InTransaction(SqlDriver& db, F f) {
     db.Rollback();
     throw;
   }
+}
+
+// The rows of one query, each read by `read`, under the repository's mutex.
+template <typename Read>
+auto SelectRows(SqlRepository& repo, std::string_view sql, const Args& args, Read read) {
+  return repo.WithDriver([&](SqlDriver& db) {
+    std::vector<decltype(read(std::declval<const SqlRow&>()))> out;
+    for (const SqlRow& r : db.Query(sql, args)) out.push_back(read(r));
+    return out;
+  });
 }
 
 std::optional<LogDoor> ReadDoor(const std::vector<SqlRow>& rows) {
@@ -146,39 +157,30 @@ int64_t LogStore::WritePage(const LogPageWrite& w) {
 }
 
 std::vector<LogRecordRow> LogStore::Records(std::string_view door_id, uint64_t after_seq, int limit) {
-  return repo_.WithDriver([&](SqlDriver& db) {
-    std::vector<LogRecordRow> out;
-    for (const SqlRow& r : db.Query("SELECT seq, page_no, record_type, chain, status, summary FROM log_records "
-                                    "WHERE door_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                                    {V(door_id), V(after_seq), V(int64_t{limit})}))
-      out.push_back(LogRecordRow{U64(r, 0), Int(r, 1), Text(r, 2), Text(r, 3), Text(r, 4), Text(r, 5)});
-    return out;
-  });
+  return SelectRows(repo_,
+                    "SELECT seq, page_no, record_type, chain, status, summary FROM log_records WHERE door_id = ? AND "
+                    "seq > ? ORDER BY seq LIMIT ?",
+                    {V(door_id), V(after_seq), V(int64_t{limit})}, [](const SqlRow& r) {
+                      return LogRecordRow{U64(r, 0), Int(r, 1), Text(r, 2), Text(r, 3), Text(r, 4), Text(r, 5)};
+                    });
 }
 
 std::vector<LogGapRow> LogStore::Gaps(std::string_view door_id, uint64_t first, uint64_t last) {
-  return repo_.WithDriver([&](SqlDriver& db) {
-    std::vector<LogGapRow> out;
-    for (const SqlRow& r : db.Query("SELECT kind, first_seq, last_seq, reason, page_no FROM log_gaps WHERE door_id = ? "
-                                    "AND last_seq >= ? AND first_seq <= ? ORDER BY first_seq, kind",
-                                    {V(door_id), V(first), V(last)}))
-      out.push_back(LogGapRow{Text(r, 0), U64(r, 1), U64(r, 2), Text(r, 3), Int(r, 4)});
-    return out;
-  });
+  return SelectRows(repo_,
+                    "SELECT kind, first_seq, last_seq, reason, page_no FROM log_gaps WHERE door_id = ? AND "
+                    "last_seq >= ? AND first_seq <= ? ORDER BY first_seq, kind",
+                    {V(door_id), V(first), V(last)},
+                    [](const SqlRow& r) { return LogGapRow{Text(r, 0), U64(r, 1), U64(r, 2), Text(r, 3), Int(r, 4)}; });
 }
 
 std::vector<LogPageRow> LogStore::Pages(std::string_view door_id, int64_t after_page, int limit) {
-  return repo_.WithDriver([&](SqlDriver& db) {
-    std::vector<LogPageRow> out;
-    for (const SqlRow& r : db.Query("SELECT page_no, received_at, from_seq, next_seq, reached_head, verdict, detail, "
-                                    "new_records, items FROM log_pages WHERE door_id = ? AND page_no > ? "
-                                    "ORDER BY page_no LIMIT ?",
-                                    {V(door_id), V(after_page), V(int64_t{limit})})) {
-      out.push_back(LogPageRow{Int(r, 0), Int(r, 1), U64(r, 2), U64(r, 3), Int(r, 4) != 0, Text(r, 5), Text(r, 6),
-                               Int(r, 7), Text(r, 8)});
-    }
-    return out;
-  });
+  return SelectRows(repo_,
+                    "SELECT page_no, received_at, from_seq, next_seq, reached_head, verdict, detail, new_records, "
+                    "items FROM log_pages WHERE door_id = ? AND page_no > ? ORDER BY page_no LIMIT ?",
+                    {V(door_id), V(after_page), V(int64_t{limit})}, [](const SqlRow& r) {
+                      return LogPageRow{Int(r, 0), Int(r, 1), U64(r, 2), U64(r, 3), Int(r, 4) != 0, Text(r, 5),
+                                        Text(r, 6), Int(r, 7), Text(r, 8)};
+                    });
 }
 
 }  // namespace mortise::server
