@@ -18,6 +18,8 @@
 #include "config.h"
 #include "door_state.h"
 #include "lock_link.h"
+#include "log_ingest.h"
+#include "log_store.h"
 #include "mortise/uplink/pki.h"
 #include "http_server.h"
 #include "sql_repository.h"
@@ -39,17 +41,38 @@ int Serve(Config config) {
   auto repo = OpenRepository(config.db, {.busy_timeout_ms = config.db_busy_timeout_ms});
   SystemClock clock;
   OsRandom random;
-  Api api(*repo, clock, random, config.api);
+  // The lock side ([uplink]): the door states, the door logs and the link
+  // that relays frames to locks. The link exists before the API so the
+  // access routes (signed updates, lockdown) can send through it.
+  DoorStateStore states(*repo);
+  DoorStateIngest ingest(states, clock, nullptr);
+  LogStore logs(*repo);
+  LogIngest log_ingest(logs, clock, nullptr);
+  std::optional<mortise::uplink::Credential> ca;
+  std::unique_ptr<MqttLockLink> link;
+  if (config.uplink.enabled()) {
+    LockLinkHandlers h;
+    h.registered = [&states](std::string_view lock) { return states.DoorOfLock(lock).has_value(); };
+    h.on_state = [&ingest](std::string_view lock, std::string_view payload) { ingest.OnState(lock, payload); };
+    h.on_online = [&ingest](std::string_view lock, bool online) { ingest.OnOnline(lock, online); };
+    h.on_log = [&log_ingest](std::string_view lock, std::string_view payload) {
+      try {
+        log_ingest.OnLogMessage(lock, payload);
+      } catch (const std::exception& e) {
+        // The page stays after the lock's cursor: it comes again at the
+        // lock's next connection.
+        std::fprintf(stderr, "mortise-server: log page of %.*s not stored: %s\n", static_cast<int>(lock.size()),
+                     lock.data(), e.what());
+      }
+    };
+    link = std::make_unique<MqttLockLink>(config.uplink, std::move(h), random);
+  }
+
+  Api api(*repo, clock, random, config.api, link.get());
   HttpServer http(config.http, [&api](const Request& r) { return api.Handle(r); });
   api.metrics().AddGauge("mortise_server_http_connections", "HTTP connections open.",
                          [&http] { return static_cast<double>(http.open_connections()); });
 
-  // The link to locks ([uplink]). The event sink and the log ingest are
-  // wired by their owners (WebSocket hub, log ingest) at merge.
-  DoorStateStore states(*repo);
-  DoorStateIngest ingest(states, clock, nullptr);
-  std::optional<mortise::uplink::Credential> ca;
-  std::unique_ptr<MqttLockLink> link;
   LinkServices services;
   services.states = &states;
   services.lock_cert_days = config.uplink.lock_cert_days;
@@ -59,12 +82,7 @@ int Serve(Config config) {
     ca = mortise::uplink::Credential{ReadFile(config.uplink.ca_key_file), ReadFile(config.uplink.ca_file)};
     services.ca = &*ca;
   }
-  if (config.uplink.enabled()) {
-    LockLinkHandlers h;
-    h.registered = [&states](std::string_view lock) { return states.DoorOfLock(lock).has_value(); };
-    h.on_state = [&ingest](std::string_view lock, std::string_view payload) { ingest.OnState(lock, payload); };
-    h.on_online = [&ingest](std::string_view lock, bool online) { ingest.OnOnline(lock, online); };
-    link = std::make_unique<MqttLockLink>(config.uplink, std::move(h), random);
+  if (link) {
     services.link = link.get();
     api.metrics().AddGauge("mortise_server_uplink_connected", "1 while the link to the MQTT broker is up.",
                            [&link] { return link->connected() ? 1.0 : 0.0; });
@@ -76,6 +94,17 @@ int Serve(Config config) {
                            [&link] { return static_cast<double>(link->dropped_answers()); });
     api.metrics().AddGauge("mortise_server_door_state_batches_total", "Door state batches written.",
                            [&ingest] { return static_cast<double>(ingest.batches()); });
+    const auto& c = log_ingest.counters();
+    api.metrics().AddGauge("mortise_server_log_pages_stored_total", "Door log pages stored (any verdict but duplicate).",
+                           [&c] { return static_cast<double>(c.pages.load()); });
+    api.metrics().AddGauge("mortise_server_log_records_stored_total", "Door log records stored.",
+                           [&c] { return static_cast<double>(c.records.load()); });
+    api.metrics().AddGauge("mortise_server_log_pages_refused_total",
+                           "Door log pages refused (broken chain, bad signature, unknown door, malformed).",
+                           [&c] {
+                             return static_cast<double>(c.broken.load() + c.bad_signature.load() +
+                                                        c.unknown_door.load() + c.malformed.load());
+                           });
   }
   api.AttachLink(services);
   ingest.Start(config.uplink.state_flush_ms);
