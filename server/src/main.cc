@@ -107,8 +107,6 @@ int Serve(Config config) {
                            });
   }
   api.AttachLink(services);
-  ingest.Start(config.uplink.state_flush_ms);
-  if (link) link->Start();
 
   // Signals are taken by this thread alone (sigwait), so block them before
   // the worker threads start and inherit the mask.
@@ -117,6 +115,10 @@ int Serve(Config config) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  // Threads of the link to locks: started after the mask, like the HTTP workers.
+  ingest.Start(config.uplink.state_flush_ms);
+  if (link) link->Start();
 
   const uint16_t port = http.Start();
   const std::string host = config.http.host.find(':') != std::string::npos ? "[" + config.http.host + "]"
