@@ -274,8 +274,7 @@ int CmdKeyAccept(Context& ctx, const KeyAcceptOptions& o) {
     if (!std::getline(std::cin, text)) throw Error(ExitCode::kBadInput, "no key string on standard input");
   }
   // What people paste comes with spaces and line ends around it (docs/cli.md 5).
-  const size_t first = text.find_first_not_of(" \t\r\n");
-  text = first == std::string::npos ? std::string() : text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+  text = Trimmed(text);
   const ParsedShare share = ParseShareString(text);  // strict; kBadInput / kVerification
   // A key that can no longer open (by this device's clock) is not stored
   // as if it could: say so, with its exact validity.

@@ -455,6 +455,20 @@ void DoorLock::RecordAccessListChange(OperationSource source, std::optional<Cred
   EmitKeyEvent(EventKind::kAccessListChange, source, key, EventDetail::kNone, listed);
 }
 
+void DoorLock::RecordOwnershipTransfer(OperationSource source, CredentialRef key, bool users_cleared) {
+  now_ms();
+  LockEvent e;
+  e.kind = EventKind::kLockUserChange;
+  e.data_type = LockDataType::kUnspecified;
+  e.data_operation = DataOperationType::kModify;
+  e.data_index = users_cleared ? 1 : 0;
+  e.source = source;
+  e.has_credential = true;
+  e.credential = key;
+  e.detail = EventDetail::kOwnershipTransferred;
+  stamper_.Emit(e);
+}
+
 void DoorLock::EmitKeyEvent(EventKind kind, OperationSource source, std::optional<CredentialRef> key,
                             EventDetail detail, uint16_t data_index) {
   LockEvent e;

@@ -232,6 +232,8 @@ json DoorLockJson::ExecuteImpl(const protocol::ManagementCommand& c) {
       }
       return json{{"ok", true}, {"attribute", info->name}, {"value", v}};
     }
+    case Op::kTransferOwnership:
+      break;  // the protocol's own command (the command executor runs it), not the Door Lock cluster's
   }
   return Refused(kUnsupportedCommand, "unknown management command");
 }

@@ -146,6 +146,9 @@ class DoorLock {
   // A signed access list was applied (`listed`: the keys it revokes or
   // suspends), carried by `key`.
   void RecordAccessListChange(OperationSource source, std::optional<CredentialRef> key, uint16_t listed);
+  // The owner handed the lock to another owner key (protocol transfer.h),
+  // asked by `key` (the old owner's); `users_cleared`: users went too.
+  void RecordOwnershipTransfer(OperationSource source, CredentialRef key, bool users_cleared);
 
   // --- Local credentials (what Service() calls for the input facades) ---------
   // Exposed so that the benchmark and tests can drive one decision directly.
