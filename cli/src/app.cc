@@ -177,8 +177,9 @@ std::optional<Error> UnknownCommand(CLI::App& app, int argc, char** argv) {
 }
 
 const char* kFooter =
-    "Exit codes: 0 ok, 1 usage error, 2 bad input, 3 refused by the lock, 4 lock unreachable,\n"
-    "5 keyring problem, 6 verification failure, 7 internal error. See docs/cli.md.";
+    "Exit codes: 0 ok, 1 usage error, 2 bad input, 3 refused by the lock or by the server,\n"
+    "4 lock or server unreachable (or outcome unknown), 5 keyring problem or server sign-in refused,\n"
+    "6 verification failure, 7 internal error. See docs/cli.md section 8.";
 
 void AddPinActions(Tree& t, CLI::App* pin, PinOptions& o) {
   CLI::App* list = t.Add(pin, "list", "List the PIN codes stored in the lock (slots and users, never the codes).",

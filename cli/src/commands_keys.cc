@@ -25,6 +25,7 @@
 #include "mortise/protocol/identity.h"
 #include "mortise/protocol/revalidation.h"
 #include "mortise/termqr/termqr.h"
+#include "time_zone.h"
 
 namespace mortise::cli {
 namespace {
@@ -135,16 +136,19 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
                                       PermissionsText(f.permissions & ~protocol::RoleAllowedPermissions(f.role)));
   }
   const int64_t now = ctx.Now();
-  // A bare date is a whole day in the lock's local time (UTC plus the
-  // UtcOffset last read from the lock, kept in the keyring; 0 until then):
-  // --from DATE starts at its 00:00, --until DATE ends at its 24:00.
-  const int64_t offset = lock.extra.value("utc_offset_s", int64_t{0});
+  // A bare date is a whole day in the lock's local time (its time zone as
+  // last read from the lock, kept in the keyring, summer time included; UTC
+  // until then): --from DATE starts at its 00:00, --until DATE ends at its
+  // 24:00.
+  const LockTimeZone zone = StoredTimeZone(lock.extra);
   auto is_date = [](const std::string& t) { return t.size() == 10; };
   if (!o.from.empty()) {
-    f.not_before = static_cast<uint64_t>(ParseUtc(o.from, now) - (is_date(o.from) ? offset : 0));
+    const int64_t t = ParseUtc(o.from, now);
+    f.not_before = static_cast<uint64_t>(is_date(o.from) ? LocalToUtc(t, zone) : t);
   }
   if (!o.until.empty()) {
-    f.not_after = static_cast<uint64_t>(ParseUtc(o.until, now) + (is_date(o.until) ? 86400 - offset : 0));
+    const int64_t t = ParseUtc(o.until, now);
+    f.not_after = static_cast<uint64_t>(is_date(o.until) ? LocalToUtc(t + 86400, zone) : t);
     if (static_cast<int64_t>(f.not_after) <= now) {
       throw Error(ExitCode::kBadInput,
                   "--until " + o.until + " is " + FormatUtc(static_cast<int64_t>(f.not_after)) +
@@ -663,9 +667,11 @@ int CmdLog(Context& ctx, const LogOptions& o) {
         // this exact key (issuer key id, serial).
         log_keys[std::to_string(r->key_index)] = {{"issuer", ToHex(r->issuer_key_id)}, {"serial", r->serial}};
         e = {{"seq", r->seq}, {"key", key_json(r->key_index)}};
-        text += "  #" + std::to_string(r->seq) + "  the lock names " + e["key"]["name"].get<std::string>() + " #" +
-                std::to_string(r->key_index) + " (issuer " + ToHex(r->issuer_key_id) + ", serial " +
-                std::to_string(r->serial) + ")\n";
+        const std::string sentence = "the lock names " + e["key"]["name"].get<std::string>() + " #" +
+                                     std::to_string(r->key_index) + " (issuer " + ToHex(r->issuer_key_id) +
+                                     ", serial " + std::to_string(r->serial) + ")";
+        e["text"] = sentence;  // every entry of log --json has its sentence
+        text += "  #" + std::to_string(r->seq) + "  " + sentence + "\n";
         events.push_back(e);
         continue;
       }

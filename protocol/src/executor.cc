@@ -37,7 +37,7 @@ CommandResponse CommandExecutor::Run(const VerifiedKey& key, const CommandReques
   Status s = authority.Recheck(key, lock);
   if (!s.ok()) {
     if (std::optional<core::EventDetail> why = KeyRefusalDetail(s.code())) {
-      lock.RecordKeyRefused(source, key.key_index != kNoKeyIndex ? std::optional(KeyCredential(key)) : std::nullopt, *why);
+      lock.RecordKeyRefused(source, authority.RefusedKeyCredential(key), *why);
     }
   }
   Command effective = request.command;

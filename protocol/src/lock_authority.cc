@@ -1,5 +1,7 @@
 #include "mortise/protocol/lock_authority.h"
 
+#include "mortise/protocol/text_forms.h"
+
 #include <cstring>
 
 #include "certificate_internal.h"
@@ -404,6 +406,25 @@ Result<uint16_t> LockAuthority::FindKeyIndex(const KeyRef& key, bool assign) con
 }
 
 Result<uint16_t> LockAuthority::KeyIndexOf(const KeyRef& key) { return FindKeyIndex(key, true); }
+
+std::optional<core::CredentialRef> LockAuthority::RefusedKeyCredential(std::span<const uint8_t> chain,
+                                                                       StatusCode why) {
+  // Before the chain's signatures are checked, VerifyChain refuses with
+  // these (or, unclaimed, with kFailedPrecondition): nothing is authentic.
+  if (!claimed() || why == StatusCode::kUnauthenticated || why == StatusCode::kInvalidArgument) return std::nullopt;
+  Result<ShareChain> split = SplitChain(chain);
+  if (!split.ok()) return std::nullopt;
+  Result<uint16_t> index = KeyIndexOf(split->holder.key_ref());
+  if (!index.ok() || *index == kNoKeyIndex) return std::nullopt;
+  return core::CredentialRef{core::CredentialType::kAliroEvictableEndpointKey, *index};
+}
+
+std::optional<core::CredentialRef> LockAuthority::RefusedKeyCredential(const VerifiedKey& key) {
+  if (key.depth == 0) return std::nullopt;  // the owner's key is #0, which may since name another owner
+  Result<uint16_t> index = KeyIndexOf(key.key_ref());
+  if (!index.ok() || *index == kNoKeyIndex) return std::nullopt;
+  return core::CredentialRef{core::CredentialType::kAliroEvictableEndpointKey, *index};
+}
 
 Result<uint16_t> LockAuthority::KeyIndexOf(const VerifiedKey& key) {
   if (!started()) return StatusCode::kFailedPrecondition;

@@ -35,6 +35,7 @@ class TransferTest : public ::testing::Test {
     EXPECT_TRUE(authority_->Start().ok());
     server_ = std::make_unique<SessionServer>(*authority_, sim_->lock(), store_);
     EXPECT_TRUE(server_->Start().ok());
+    link_ = std::make_unique<testing::SessionLink>(*server_, now_ms_);
     uint8_t pin[kOfflinePinSecretSize] = {7};
     EXPECT_TRUE(sim_->lock().SetOfflinePinSecret(pin).ok());
     EXPECT_TRUE(authority_->InstallOwner(alice_.public_key(), pin).ok());
@@ -47,30 +48,10 @@ class TransferTest : public ::testing::Test {
         Issue(Fields(lock_id_, alice_phone_, Role::kOwner, RoleAllowedPermissions(Role::kOwner), 33), alice_, rng_.drbg));
   }
 
-  Bytes ToLock(std::span<const uint8_t> datagram) {
-    uint8_t reply[kMaxSessionMessageSize];
-    Result<size_t> n = server_->Handle(datagram, now_ms_, reply);
-    EXPECT_TRUE(n.ok());
-    return n.ok() ? Bytes(reply, reply + *n) : Bytes();
-  }
-  // One command in a fresh session; the datagrams sent are kept in sent_.
-  Result<CommandResponse> Cold(SessionClient& client, const CommandRequest& first) {
-    uint8_t out[kMaxSessionMessageSize];
-    Result<size_t> m1 = client.Hello(out);
-    if (!m1.ok()) return m1.status();
-    sent_.assign(1, Bytes(out, out + *m1));
-    const Bytes m2 = ToLock(sent_[0]);
-    Result<size_t> m3 = client.Finish(m2, first, out);
-    if (!m3.ok()) return m3.status();
-    sent_.emplace_back(out, out + *m3);
-    return client.Receive(ToLock(sent_[1]));
-  }
+  Bytes ToLock(std::span<const uint8_t> datagram) { return link_->ToLock(datagram); }
+  Result<CommandResponse> Cold(SessionClient& client, const CommandRequest& first) { return link_->Cold(client, first); }
   Result<CommandResponse> Again(SessionClient& client, const CommandRequest& request) {
-    uint8_t out[kMaxSessionMessageSize];
-    Result<size_t> m = client.Send(request, out);
-    if (!m.ok()) return m.status();
-    sent_.emplace_back(out, out + *m);
-    return client.Receive(ToLock(sent_.back()));
+    return link_->Again(client, request);
   }
   SessionClient As(const crypto::P256KeyPair& key, const Bytes& chain = {}) {
     return SessionClient(key, chain, lock_id_, rng_.drbg);
@@ -130,8 +111,8 @@ class TransferTest : public ::testing::Test {
   std::unique_ptr<SessionServer> server_;
   LockId lock_id_{};
   Bytes guest_chain_, admin_chain_, phone_chain_;
-  std::vector<Bytes> sent_;
   uint64_t now_ms_ = 1000;
+  std::unique_ptr<testing::SessionLink> link_;
 };
 
 TEST_F(TransferTest, TheNewOwnerOpensTheResultAndOwnsTheLockWithItsUsersKept) {
@@ -199,7 +180,7 @@ TEST_F(TransferTest, A12_OnlyTheOwnersOwnKeyCanTransfer) {
 TEST_F(TransferTest, A03_AReplayedTransferIsRefusedAndChangesNothing) {
   const Bytes to_bob = TransferPayload(bob_, testing::kGeneration);
   ASSERT_EQ(Transfer(alice_, to_bob).status, StatusCode::kOk);
-  const std::vector<Bytes> recorded = sent_;
+  const std::vector<Bytes> recorded = link_->sent;
   // Bob hands the lock back to Alice.
   ASSERT_EQ(Transfer(bob_, TransferPayload(alice_, testing::kGeneration + 1)).status, StatusCode::kOk);
   ASSERT_TRUE(*authority_->owner() == alice_.public_key());

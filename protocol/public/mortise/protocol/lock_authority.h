@@ -215,6 +215,15 @@ class LockAuthority {
   // The key an index names (readers of the log). kNotFound: not assigned.
   // kInvalidArgument: 0 or above kMaxKeyIndex. kDataLoss, store errors.
   Result<KeyRef> KeyAt(uint16_t index) const;
+  // How the log names a key it refuses after its holder proved possession
+  // (DoorLock::RecordKeyRefused): the key's table index (given now, with its
+  // key introduction, if the key never acted before). Only for a chain
+  // whose signatures verified up to this lock's owner, which `why` (the
+  // refusal's status) tells: kUnauthenticated and kInvalidArgument name
+  // nothing, so a forged chain cannot put a real key's name on a stranger's
+  // attempt. nullopt: nothing to name, or the table is full or unreadable.
+  std::optional<core::CredentialRef> RefusedKeyCredential(std::span<const uint8_t> chain, StatusCode why);
+  std::optional<core::CredentialRef> RefusedKeyCredential(const VerifiedKey& key);
   // Optional; must outlive the authority or be reset to nullptr.
   void set_key_table_observer(KeyTableObserver* observer) { key_observer_ = observer; }
 
