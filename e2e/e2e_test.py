@@ -1188,6 +1188,9 @@ class OwnerCli(Base):
         unlocks = [e for e in ev if e.get("event") == "lock-operation" and e.get("lock_operation_type") == "unlock"
                    and (e.get("key") or {}).get("name") == "key 'gus'"]
         self.assertEqual(len(unlocks), 5, ev)
+        # Every entry of log --json has its sentence, key introductions too.
+        self.assertTrue(any("key" in e and "event" not in e for e in ev), ev)
+        self.assertEqual([e for e in ev if not e.get("text")], [])
         rc, _, err = guest.run("unlock")  # a sixth: no use left, refused and recorded
         self.assertEqual(rc, 3, err)
         self.assertIn("key refused over a session with key 'gus': its uses are spent", self.text_log())

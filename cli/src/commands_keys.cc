@@ -684,17 +684,22 @@ int CmdLog(Context& ctx, const LogOptions& o) {
         e = {{"seq", r->seq}, {"loss", {{"reason", reason}, {"first", r->first_lost}, {"count", r->lost_count}}}};
         const std::string range = "#" + std::to_string(r->first_lost) + ".." +
                                   std::to_string(r->first_lost + (r->lost_count == 0 ? 0 : r->lost_count - 1));
+        std::string sentence;
         if (r->reason == store::LossReason::kTampered) {
-          text += "  #" + std::to_string(r->seq) + "  !! TAMPERING: the lock found its stored log altered (" + range +
-                  ": records edited, removed or added while it was off, or flash damage); it cannot vouch for them\n";
+          sentence = "!! TAMPERING: the lock found its stored log altered (" + range +
+                     ": records edited, removed or added while it was off, or flash damage); it cannot vouch for them";
         } else if (r->reason == store::LossReason::kLateSeal) {
-          text += "  #" + std::to_string(r->seq) + "  note: the segment ending at #" + std::to_string(r->first_lost) +
-                  " had lost its seal (a power cut or an erasure); the lock re-verified it\n";
+          sentence = "note: the segment ending at #" + std::to_string(r->first_lost) +
+                     " had lost its seal (a power cut or an erasure); the lock re-verified it";
         } else {
-          text += "  #" + std::to_string(r->seq) + "  !! the lock declares " + std::to_string(r->lost_count) +
-                  " event(s) lost (" + (r->reason == store::LossReason::kOverflow ? "overwritten before being read" :
-                                        r->reason == store::LossReason::kWriteFailure ? "flash write failed" : "log lost") + ")\n";
+          sentence = "!! the lock declares " + std::to_string(r->lost_count) + " event(s) lost (" +
+                     (r->reason == store::LossReason::kOverflow       ? "overwritten before being read"
+                      : r->reason == store::LossReason::kWriteFailure ? "flash write failed"
+                                                                      : "log lost") +
+                     ")";
         }
+        e["text"] = sentence;
+        text += "  #" + std::to_string(r->seq) + "  " + sentence + "\n";
       } else {
         e = CliJsonFromLock(dljson::EventToJson(r->event));
         e["seq"] = r->seq;
@@ -739,7 +744,13 @@ int CmdLog(Context& ctx, const LogOptions& o) {
               " time(s) after a declared loss; the lock's signatures cover only what follows\n";
     } else if (sf.signed_through != 0) {
       text += "  log signed by the lock through #" + std::to_string(sf.signed_through) + " at " +
-              FormatUtc(sf.signed_at) + "\n";
+              FormatUtc(sf.signed_at) +
+              (read.head > sf.signed_through
+                   ? "; #" + std::to_string(sf.signed_through + 1) + ".." + std::to_string(read.head) +
+                         " not signed yet (the lock signs its newest record at most every 10 minutes; they are "
+                         "verified through this session)"
+                   : std::string()) +
+              "\n";
       signed_heads = {{"through", sf.signed_through}, {"at", JsonUtc(sf.signed_at)}};
     }
     if (f.explained_gaps != 0 || f.lost_by_lock != 0) {

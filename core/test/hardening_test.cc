@@ -330,6 +330,7 @@ TEST_F(Hardening, A04_ATimeZoneSetInSeveralWritesIsOneRecord) {
   set_zone(0, 0);  // -> none, later: a second change
   EXPECT_EQ(zone_records(), 2);
   // Another record between two zone writes: each is recorded.
+  sim_.Run(3000, 1000);
   ASSERT_TRUE(lock().WriteAttribute(AttributeId::kUtcOffset, 7200, remote).ok());
   lock().RecordKeyRefused(remote, std::nullopt, EventDetail::kKeyRevoked);
   ASSERT_TRUE(lock().WriteAttribute(AttributeId::kUtcOffset, 3600, remote).ok());

@@ -146,9 +146,10 @@ CommandResponse CommandExecutor::Transfer(const VerifiedKey& key, const Manageme
   }
   lock.RecordOwnershipTransfer(source, KeyCredential(key), command.clear_users);
   // The answer: the new generation, the floor and the secret sealed to the
-  // new owner, signed by the lock. A failure here leaves the transfer done
-  // (the new owner then asks the lock for nothing it cannot recover: a new
-  // secret comes with a factory reset and claim); it is reported.
+  // new owner, signed by the lock. Should sealing fail (DRBG, backend), the
+  // transfer stands without its answer, and the failure is reported: the
+  // new key owns the lock, and its holder recovers the secret and the
+  // generation only with a factory reset and a claim.
   s = SealTransferResult(authority.identity(), *next, previous, authority.claim_generation(),
                          authority.access_list_floor(), pin.span(), authority.drbg(),
                          std::span<uint8_t, kTransferResultSize>(r.payload.data(), kTransferResultSize));
