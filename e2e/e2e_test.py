@@ -1136,6 +1136,10 @@ class OwnerCli(Base):
         first = text_log()
         self.assertIn("the log's chain verified through #", first)
         self.assertNotIn("no new events", first)
+        # The newest signed head is named, and what follows it is said to wait
+        # for the next one (the lock signs at most every 10 minutes).
+        self.assertIn("log signed by the lock through #1 at ", first)
+        self.assertIn("#2 not signed by the lock yet", first)
         again = text_log()  # nothing happened since: say so, never print nothing
         self.assertIn("no new events since #", again)
         self.assertIn("the log's chain verified through #", again)

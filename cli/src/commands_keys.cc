@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <functional>
@@ -735,6 +736,15 @@ int CmdLog(Context& ctx, const LogOptions& o) {
       problems = true;
       text += "!! " + std::to_string(sf.bad_signatures) + " signed head(s) of the log do not verify with the lock's key\n";
     }
+    // Records after the newest head the lock signed (it signs at most every
+    // 10 minutes): said, so the head named is not taken for the log's end.
+    auto unsigned_after = [&](uint64_t signed_through) {
+      const uint64_t first = std::max(signed_through + 1, from);
+      return (first == read.head ? "#" + std::to_string(first)
+                                 : "#" + std::to_string(first) + "..#" + std::to_string(read.head)) +
+             " not signed by the lock yet (it signs its newest record at most every 10 minutes; verified "
+             "through this session)";
+    };
     if (sf.unverified_anchors != 0) {
       // The stream restarts its chain where no signature vouches for the
       // join (after a loss the lock declared): the lock's signed heads do
@@ -745,13 +755,10 @@ int CmdLog(Context& ctx, const LogOptions& o) {
     } else if (sf.signed_through != 0) {
       text += "  log signed by the lock through #" + std::to_string(sf.signed_through) + " at " +
               FormatUtc(sf.signed_at) +
-              (read.head > sf.signed_through
-                   ? "; #" + std::to_string(sf.signed_through + 1) + ".." + std::to_string(read.head) +
-                         " not signed yet (the lock signs its newest record at most every 10 minutes; they are "
-                         "verified through this session)"
-                   : std::string()) +
-              "\n";
+              (read.head > sf.signed_through ? "; " + unsigned_after(sf.signed_through) : std::string()) + "\n";
       signed_heads = {{"through", sf.signed_through}, {"at", JsonUtc(sf.signed_at)}};
+    } else if (f.ok() && shown != 0) {
+      text += "  " + unsigned_after(0) + "\n";
     }
     if (f.explained_gaps != 0 || f.lost_by_lock != 0) {
       text += "!! the lock itself declared " + std::to_string(f.explained_gaps + f.lost_by_lock) +
