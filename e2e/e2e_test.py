@@ -1127,6 +1127,7 @@ class OwnerCli(Base):
     def test_log_says_the_chain_verified_and_when_nothing_is_new(self):
         self.claim()
         self.owner.ok("unlock")
+        self.lock.advance(2000)  # the bolt arrives: the unlock is recorded (#2)
 
         def text_log():
             p = subprocess.run([CLI, "--keyring", self.owner.keyring, "--wait", "0", "log"], capture_output=True,
