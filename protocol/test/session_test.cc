@@ -971,7 +971,7 @@ TEST_F(SessionTest, FiguresColdAndResumedUnlock) {
 // Issue 12 (log): a refused key is named in its record by its key-table
 // index, which the CLI maps to the key's name; a key that never acted gets
 // its index then. A chain the owner did not sign names nothing.
-TEST_F(SessionTest, ARefusedKeyIsNamedByItsKeyTableIndexAndAForgedOneIsNot) {
+TEST_F(SessionTest, A02_ARefusedKeyIsNamedByItsKeyTableIndexAndAForgedOneIsNot) {
   ASSERT_TRUE(authority_->ApplyAccessList(GuestRevokedList()).ok());
   auto last_refusal = [&]() -> const core::LockEvent* {
     const core::LockEvent* found = nullptr;
