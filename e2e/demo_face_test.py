@@ -91,6 +91,19 @@ class DemoFace(unittest.TestCase):
         self.assertEqual(os.listdir(self.tmp), [], "the demo must remove its directory when it stops")
         self.assertIn("scripts/demo: removed ", self.text())
 
+    def test_the_readme_shows_the_prompt_the_demo_waits_at(self):
+        # Newcomer: the demo waited at a prompt the README did not mention.
+        prompt = "Press Enter to start it..."
+        self.read_until(prompt.encode())  # the whole prompt, as the demo prints it
+        readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(ARGS.demo))), "README.md")
+        with open(readme, encoding="utf-8") as f:
+            text = " ".join(f.read().split())
+        self.assertIn(prompt, text)
+        os.write(self.fd, b"\r")
+        self.read_until(b"Mortise lock (simulated)")
+        os.write(self.fd, b"q")
+        self.wait_exit()
+
     def test_q_keeps_a_directory_that_holds_the_owners_keyring_and_says_so(self):
         self.read_until(b"Press Enter")
         demo = re.search(rb"export DEMO=(\S+)", self.out).group(1).decode()

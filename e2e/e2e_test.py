@@ -539,13 +539,16 @@ class Sharing(Base):
         self.assertEqual(rc, 3, err)
         added = self.owner.ok("group", "add-door", "front")
         self.assertEqual(added["version"], 1)
+        # Already a member: a no-op that says so, signs nothing (still version 1).
+        again = self.owner.ok("group", "add-door", "front")
+        self.assertEqual((again["changed"], again["version"]), (False, 1), again)
         self.assertEqual(self.owner.ok("group", "show", "front")["doors"], ["lock"])
         self.assertEqual(self.owner.ok("group", "list")["groups"][0]["doors"], 1)
         gus.ok("unlock")
         self.lock.advance(2000)
         self.relock()
         removed = self.owner.ok("group", "remove-door", "front")
-        self.assertEqual(removed["version"], 2)
+        self.assertEqual(removed["version"], 2)  # the no-op above signed no version
         rc, _, err = gus.run("unlock")
         self.assertEqual(rc, 3, err)
         self.assertEqual(self.owner.ok("group", "show", "front")["doors"], [])
@@ -1232,6 +1235,7 @@ class OwnerCli(Base):
     def test_log_says_the_chain_verified_and_when_nothing_is_new(self):
         self.claim()
         self.owner.ok("unlock")
+        self.lock.advance(2000)  # the bolt arrives: the unlock is recorded (#2)
 
         def text_log():
             p = subprocess.run([CLI, "--keyring", self.owner.keyring, "--wait", "0", "log"], capture_output=True,
@@ -1241,6 +1245,10 @@ class OwnerCli(Base):
         first = text_log()
         self.assertIn("the log's chain verified through #", first)
         self.assertNotIn("no new events", first)
+        # The newest signed head is named, and what follows it is said to wait
+        # for the next one (the lock signs at most every 10 minutes).
+        self.assertIn("log signed by the lock through #1 at ", first)
+        self.assertIn("#2 not signed by the lock yet", first)
         again = text_log()  # nothing happened since: say so, never print nothing
         self.assertIn("no new events since #", again)
         self.assertIn("the log's chain verified through #", again)
@@ -1293,6 +1301,9 @@ class OwnerCli(Base):
         unlocks = [e for e in ev if e.get("event") == "lock-operation" and e.get("lock_operation_type") == "unlock"
                    and (e.get("key") or {}).get("name") == "key 'gus'"]
         self.assertEqual(len(unlocks), 5, ev)
+        # Every entry of log --json has its sentence, key introductions too.
+        self.assertTrue(any("key" in e and "event" not in e for e in ev), ev)
+        self.assertEqual([e for e in ev if not e.get("text")], [])
         rc, _, err = guest.run("unlock")  # a sixth: no use left, refused and recorded
         self.assertEqual(rc, 3, err)
         self.assertIn("key refused over a session with key 'gus': its uses are spent", self.text_log())
@@ -1316,8 +1327,86 @@ class OwnerCli(Base):
         self.lock.advance(61_000)
         guest.run("unlock")
         text = self.text_log()
-        self.assertIn("key refused over a session: revoked or suspended", text)
+        # The refused key is named (the lock gives it its key-table index).
+        self.assertIn("key refused over a session with key 'gil': revoked or suspended", text)
         self.assertIn("(3 more refusal(s) before this one were not recorded: rate limit)", text)
+
+    def test_a_lock_is_handed_over_without_a_factory_reset(self):
+        """Item 16: ownership transfer to another owner key (docs/protocol.md 18)."""
+        self.claim("2026-11-24T08:00:00Z")
+        self.owner.ok("user", "add", "alice")
+        guest = self.guest("gus", "--role", "guest")
+        guest.ok("unlock")
+        self.lock.advance(2000)
+        self.relock()
+        buyer = Person(self.tmp, "buyer")
+        buyer.ok("init")
+        mkp = buyer.ok("id", "show", "--no-qr")["identity"]["public_key"]
+        # Refused before anything is sent: an admin, no --yes, a mistyped key.
+        admin = self.guest("ada", "--role", "admin")
+        rc, _, err = admin.run("lock", "transfer", "--to", mkp, "--yes")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("only the owner", err)
+        rc, _, err = self.owner.run("lock", "transfer", "--to", mkp)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("--yes", err)
+        i = 20
+        typo = mkp[:i] + ("B" if mkp[i] == "A" else "A") + mkp[i + 1:]
+        rc, _, err = self.owner.run("lock", "transfer", "--to", typo, "--yes")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("changed or lost in copying", err)
+        self.owner.ok("unlock")  # still the owner
+        self.lock.advance(2000)
+        self.relock()
+
+        out = self.owner.ok("lock", "transfer", "--to", mkp, "--yes")
+        text = out["transfer"]
+        self.assertTrue(text.startswith("MKT1."), out)
+        self.assertEqual(out["users_cleared"], False)
+        self.assertEqual(self.owner.ok("lock", "list")["locks"], [])
+        # Every key of the old owner ended.
+        rc, _, err = guest.run("unlock")
+        self.assertNotEqual(rc, 0, err)
+        rc, _, err = admin.run("unlock")
+        self.assertNotEqual(rc, 0, err)
+        self.assertEqual(self.bolt(), "Locked")
+        # Only the key it was made for opens it.
+        other = Person(self.tmp, "other")
+        other.ok("init")
+        rc, _, err = other.run("lock", "take-over", text)
+        self.assertEqual(rc, 6, err)
+        self.assertIn("not made for your identity", err)
+        self.assertEqual(other.ok("lock", "list")["locks"], [])
+        broken = text[:60] + ("B" if text[60] == "A" else "A") + text[61:]
+        rc, _, err = buyer.run("lock", "take-over", broken)
+        self.assertEqual(rc, 2, err)
+        got = buyer.ok("lock", "take-over", "  " + text + "\n")
+        self.assertEqual(got["role"], "owner")
+        rc, _, err = buyer.run("lock", "take-over", text)  # once is enough
+        self.assertEqual(rc, 1, err)
+        buyer.ok("unlock")
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Unlocked")
+        buyer.ok("lock")
+        self.lock.advance(2000)
+        # The users stayed; the new owner's offline codes open (a fresh secret).
+        users = json.dumps(buyer.ok("user", "list"))
+        self.assertIn("alice", users)
+        code = buyer.ok("pin", "offline", "one-time", "--from", "2026-11-24T08:00:00Z")["pin"]
+        self.lock.keypad(code + "#")
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Unlocked")
+        # The new owner shares keys at the new claim generation.
+        newcomer = Person(self.tmp, "newcomer")
+        newcomer.ok("init")
+        key = buyer.ok("key", "share", "--to", newcomer.ok("id", "show", "--no-qr")["identity"]["public_key"],
+                       "--name", "nel", "--no-qr", "--role", "guest")["key"]
+        newcomer.ok("key", "accept", key)
+        newcomer.ok("lock")
+        self.lock.advance(2000)
+        self.assertEqual(self.bolt(), "Locked")
+        log = self.text_log(buyer)
+        self.assertIn("lock handed over to a new owner over a session with the owner's key (users kept", log)
 
     def test_log_follow_retries_while_the_lock_is_away(self):
         self.claim()
@@ -1354,6 +1443,16 @@ class OwnerCli(Base):
         self.owner.ok("schedule", "weekday", "add", "--user", "1", "--days", "daily", "--hours", "08:00-09:00")
         out = self.owner.ok("settings", "set", "timezone", "Europe/Berlin")["value"]
         self.assertEqual((out["utc_offset_s"], out["dst_offset_s"]), (3600, 3600), out)
+        # One change of zone, one record (it was two identical ones).
+        zone_records = [e for e in self.owner.ok("log")["events"] if "time zone changed" in e.get("text", "")]
+        self.assertEqual(len(zone_records), 1, zone_records)
+        # key share --until DATE ends at 24:00 of DATE in the lock's zone, summer time included.
+        holder = Person(self.tmp, "holder")
+        holder.ok("init")
+        mkp = holder.ok("id", "show", "--no-qr")["identity"]["public_key"]
+        until = self.owner.ok("key", "share", "--to", mkp, "--name", "summer", "--no-qr",
+                              "--until", "2027-07-01")["not_after"]
+        self.assertEqual(until, "2027-07-01T22:00:00Z")
         self.assertEqual(out["dst_start"], {"month": 3, "week": 5, "weekday": 0, "minute": 120})
         zone = self.owner.ok("settings", "show")["settings"]["timezone"]
         self.assertEqual(zone, out)

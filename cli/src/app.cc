@@ -27,6 +27,8 @@ struct AllOptions {
   LockForgetOptions lock_forget;
   LockEndpointOptions lock_endpoint;
   LockRenameOptions lock_rename;
+  LockTransferOptions lock_transfer;
+  LockTakeOverOptions lock_take_over;
   SettingsOptions settings;
   InfoOptions info;
   ClaimOptions claim;
@@ -177,8 +179,9 @@ std::optional<Error> UnknownCommand(CLI::App& app, int argc, char** argv) {
 }
 
 const char* kFooter =
-    "Exit codes: 0 ok, 1 usage error, 2 bad input, 3 refused by the lock, 4 lock unreachable,\n"
-    "5 keyring problem, 6 verification failure, 7 internal error. See docs/cli.md.";
+    "Exit codes: 0 ok, 1 usage error, 2 bad input, 3 refused by the lock or by the server,\n"
+    "4 lock or server unreachable (or outcome unknown), 5 keyring problem or server sign-in refused,\n"
+    "6 verification failure, 7 internal error. See docs/cli.md section 8.";
 
 void AddPinActions(Tree& t, CLI::App* pin, PinOptions& o) {
   CLI::App* list = t.Add(pin, "list", "List the PIN codes stored in the lock (slots and users, never the codes).",
@@ -367,6 +370,27 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   rename->add_option("new-name", a.lock_rename.new_name, "New local name")->required();
   forget->add_flag("--yes", a.lock_forget.yes,
                    "Confirm forgetting a lock you own (its offline-PIN secret and issued-key records are lost)");
+  CLI::App* transfer = t.Add(lock, "transfer",
+                             "Hand a lock you own to another owner key without a factory reset (the lock chosen with "
+                             "--lock). Every key you issued ends; prints the MKT1... text the new owner takes it over "
+                             "with.",
+                             [&a](Context& c) { return CmdLockTransfer(c, a.lock_transfer); });
+  transfer->add_option("--to", a.lock_transfer.to, "The new owner's public key (MKP1..., from their `mortise id show`)")
+      ->required();
+  transfer->add_flag("--clear-users", a.lock_transfer.clear_users,
+                     "Also clear the lock's users and their PINs, cards and schedules (default: they stay)");
+  transfer->add_flag("--yes", a.lock_transfer.yes, "Confirm: the lock stops being yours");
+  CLI::App* take_over = t.Add(lock, "take-over",
+                              "Become the owner of a lock handed over to you: add it to your keyring from the MKT1... "
+                              "text the old owner's `lock transfer` printed.",
+                              [&a](Context& c) { return CmdLockTakeOver(c, a.lock_take_over); });
+  take_over->add_option("text", a.lock_take_over.text, "The MKT1... text")->required();
+  take_over->add_option("--name", a.lock_take_over.name, "Local name for the lock (default: the old owner's name)");
+  take_over->add_option("--identity", a.lock_take_over.identity,
+                        "The identity whose public key the old owner used (default: your default identity)");
+  take_over->add_option("--endpoint", a.lock_take_over.endpoint, "Where the lock is reached (default: the text's hint)");
+  take_over->add_option("--key-hash", a.lock_take_over.key_hash,
+                        "The key hash printed on the lock's label: refuse a transfer for any other lock");
 
   // --- talking to a lock ---------------------------------------------------------
   CLI::App* info = t.Add(&app, "info",

@@ -113,6 +113,23 @@ struct LockRenameOptions {
 };
 int CmdLockRename(Context& ctx, const LockRenameOptions& o);
 
+// lock transfer / lock take-over (commands_transfer.cc): ownership handed
+// to another owner key without a factory reset.
+struct LockTransferOptions {
+  std::string to;          // the new owner's public key (MKP1.)
+  bool clear_users = false;
+  bool yes = false;
+};
+int CmdLockTransfer(Context& ctx, const LockTransferOptions& o);
+struct LockTakeOverOptions {
+  std::string text;      // the MKT1. string the old owner's lock transfer printed
+  std::string name;      // local name (default: the string's hint)
+  std::string identity;  // the identity the transfer was made for (default: the default identity)
+  std::string endpoint;  // overrides the string's endpoint hint
+  std::string key_hash;  // optional: the key hash on the lock's label, compared with the string's lock key
+};
+int CmdLockTakeOver(Context& ctx, const LockTakeOverOptions& o);
+
 // settings show | set NAME VALUE (commands_settings.cc): the lock's Door Lock
 // attributes by name (auto-relock, wrong-code-limit, lockout-time, ...).
 struct SettingsOptions {

@@ -299,6 +299,25 @@ void DeliverGroupRevocations(Context& ctx, const GroupOptions& o) {
 }  // namespace
 
 int CmdGroupDoor(Context& ctx, const GroupOptions& o, bool add) {
+  if (add) {
+    // A door already in the group, with nothing waiting to be sent: a no-op.
+    // Say so and sign nothing (a new version would change nothing at the
+    // lock but its version floor).
+    Keyring keyring = ctx.OpenKeyring(Keyring::Access::kRead);
+    const GroupRef group = FindGroup(keyring, o.group);
+    const LockEntry& lock = o.lock.empty() ? ctx.SelectLock(keyring) : keyring.content().SelectLock(o.lock);
+    const std::vector<uint64_t> groups = DoorGroups(lock);
+    const auto known = lock.extra.find("group_membership");
+    const bool pending = known != lock.extra.end() && known->contains("pending");
+    if (lock.is_owner() && lock.identity == group.identity && !pending &&
+        std::find(groups.begin(), groups.end(), group.id) != groups.end()) {
+      ctx.out().Text("Lock \"" + lock.name + "\" is already in group \"" + o.group + "\" (membership version " +
+                     std::to_string(KnownVersion(lock)) + "); nothing to sign or send.\n");
+      ctx.out().Json({{"lock", lock.name}, {"group", o.group}, {"member", true}, {"version", KnownVersion(lock)},
+                      {"changed", false}});
+      return 0;
+    }
+  }
   if (add) DeliverGroupRevocations(ctx, o);
   std::vector<uint8_t> update;
   std::string endpoint;
@@ -352,7 +371,8 @@ int CmdGroupDoor(Context& ctx, const GroupOptions& o, bool add) {
   }
   ctx.out().Text("Lock \"" + lock_name + "\" " + (add ? "is now in" : "is no longer in") + " group \"" + o.group +
                  "\" (membership version " + std::to_string(r.held_version) + " at the lock).\n");
-  ctx.out().Json({{"lock", lock_name}, {"group", o.group}, {"member", add}, {"version", r.held_version}});
+  ctx.out().Json({{"lock", lock_name}, {"group", o.group}, {"member", add}, {"version", r.held_version},
+                  {"changed", true}});
   return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <functional>
@@ -26,6 +27,7 @@
 #include "mortise/protocol/revalidation.h"
 #include "mortise/protocol/time_statement.h"
 #include "mortise/termqr/termqr.h"
+#include "time_zone.h"
 
 namespace mortise::cli {
 namespace {
@@ -140,16 +142,19 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
                                       PermissionsText(f.permissions & ~protocol::RoleAllowedPermissions(f.role)));
   }
   const int64_t now = ctx.Now();
-  // A bare date is a whole day in the lock's local time (UTC plus the
-  // UtcOffset last read from the lock, kept in the keyring; 0 until then):
-  // --from DATE starts at its 00:00, --until DATE ends at its 24:00.
-  const int64_t offset = lock.extra.value("utc_offset_s", int64_t{0});
+  // A bare date is a whole day in the lock's local time (its time zone as
+  // last read from the lock, kept in the keyring, summer time included; UTC
+  // until then): --from DATE starts at its 00:00, --until DATE ends at its
+  // 24:00.
+  const LockTimeZone zone = StoredTimeZone(lock.extra);
   auto is_date = [](const std::string& t) { return t.size() == 10; };
   if (!o.from.empty()) {
-    f.not_before = static_cast<uint64_t>(ParseUtc(o.from, now) - (is_date(o.from) ? offset : 0));
+    const int64_t t = ParseUtc(o.from, now);
+    f.not_before = static_cast<uint64_t>(is_date(o.from) ? LocalToUtc(t, zone) : t);
   }
   if (!o.until.empty()) {
-    f.not_after = static_cast<uint64_t>(ParseUtc(o.until, now) + (is_date(o.until) ? 86400 - offset : 0));
+    const int64_t t = ParseUtc(o.until, now);
+    f.not_after = static_cast<uint64_t>(is_date(o.until) ? LocalToUtc(t + 86400, zone) : t);
     if (static_cast<int64_t>(f.not_after) <= now) {
       throw Error(ExitCode::kBadInput,
                   "--until " + o.until + " is " + FormatUtc(static_cast<int64_t>(f.not_after)) +
@@ -284,8 +289,7 @@ int CmdKeyAccept(Context& ctx, const KeyAcceptOptions& o) {
     if (!std::getline(std::cin, text)) throw Error(ExitCode::kBadInput, "no key string on standard input");
   }
   // What people paste comes with spaces and line ends around it (docs/cli.md 5).
-  const size_t first = text.find_first_not_of(" \t\r\n");
-  text = first == std::string::npos ? std::string() : text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+  text = Trimmed(text);
   const ParsedShare share = ParseShareString(text);  // strict; kBadInput / kVerification
   // A key that can no longer open (by this device's clock) is not stored
   // as if it could: say so, with its exact validity.
@@ -674,9 +678,11 @@ int CmdLog(Context& ctx, const LogOptions& o) {
         // this exact key (issuer key id, serial).
         log_keys[std::to_string(r->key_index)] = {{"issuer", ToHex(r->issuer_key_id)}, {"serial", r->serial}};
         e = {{"seq", r->seq}, {"key", key_json(r->key_index)}};
-        text += "  #" + std::to_string(r->seq) + "  the lock names " + e["key"]["name"].get<std::string>() + " #" +
-                std::to_string(r->key_index) + " (issuer " + ToHex(r->issuer_key_id) + ", serial " +
-                std::to_string(r->serial) + ")\n";
+        const std::string sentence = "the lock names " + e["key"]["name"].get<std::string>() + " #" +
+                                     std::to_string(r->key_index) + " (issuer " + ToHex(r->issuer_key_id) +
+                                     ", serial " + std::to_string(r->serial) + ")";
+        e["text"] = sentence;  // every entry of log --json has its sentence
+        text += "  #" + std::to_string(r->seq) + "  " + sentence + "\n";
         events.push_back(e);
         continue;
       }
@@ -689,17 +695,22 @@ int CmdLog(Context& ctx, const LogOptions& o) {
         e = {{"seq", r->seq}, {"loss", {{"reason", reason}, {"first", r->first_lost}, {"count", r->lost_count}}}};
         const std::string range = "#" + std::to_string(r->first_lost) + ".." +
                                   std::to_string(r->first_lost + (r->lost_count == 0 ? 0 : r->lost_count - 1));
+        std::string sentence;
         if (r->reason == store::LossReason::kTampered) {
-          text += "  #" + std::to_string(r->seq) + "  !! TAMPERING: the lock found its stored log altered (" + range +
-                  ": records edited, removed or added while it was off, or flash damage); it cannot vouch for them\n";
+          sentence = "!! TAMPERING: the lock found its stored log altered (" + range +
+                     ": records edited, removed or added while it was off, or flash damage); it cannot vouch for them";
         } else if (r->reason == store::LossReason::kLateSeal) {
-          text += "  #" + std::to_string(r->seq) + "  note: the segment ending at #" + std::to_string(r->first_lost) +
-                  " had lost its seal (a power cut or an erasure); the lock re-verified it\n";
+          sentence = "note: the segment ending at #" + std::to_string(r->first_lost) +
+                     " had lost its seal (a power cut or an erasure); the lock re-verified it";
         } else {
-          text += "  #" + std::to_string(r->seq) + "  !! the lock declares " + std::to_string(r->lost_count) +
-                  " event(s) lost (" + (r->reason == store::LossReason::kOverflow ? "overwritten before being read" :
-                                        r->reason == store::LossReason::kWriteFailure ? "flash write failed" : "log lost") + ")\n";
+          sentence = "!! the lock declares " + std::to_string(r->lost_count) + " event(s) lost (" +
+                     (r->reason == store::LossReason::kOverflow       ? "overwritten before being read"
+                      : r->reason == store::LossReason::kWriteFailure ? "flash write failed"
+                                                                      : "log lost") +
+                     ")";
         }
+        e["text"] = sentence;
+        text += "  #" + std::to_string(r->seq) + "  " + sentence + "\n";
       } else {
         e = CliJsonFromLock(dljson::EventToJson(r->event));
         e["seq"] = r->seq;
@@ -735,6 +746,15 @@ int CmdLog(Context& ctx, const LogOptions& o) {
       problems = true;
       text += "!! " + std::to_string(sf.bad_signatures) + " signed head(s) of the log do not verify with the lock's key\n";
     }
+    // Records after the newest head the lock signed (it signs at most every
+    // 10 minutes): said, so the head named is not taken for the log's end.
+    auto unsigned_after = [&](uint64_t signed_through) {
+      const uint64_t first = std::max(signed_through + 1, from);
+      return (first == read.head ? "#" + std::to_string(first)
+                                 : "#" + std::to_string(first) + "..#" + std::to_string(read.head)) +
+             " not signed by the lock yet (it signs its newest record at most every 10 minutes; verified "
+             "through this session)";
+    };
     if (sf.unverified_anchors != 0) {
       // The stream restarts its chain where no signature vouches for the
       // join (after a loss the lock declared): the lock's signed heads do
@@ -744,8 +764,11 @@ int CmdLog(Context& ctx, const LogOptions& o) {
               " time(s) after a declared loss; the lock's signatures cover only what follows\n";
     } else if (sf.signed_through != 0) {
       text += "  log signed by the lock through #" + std::to_string(sf.signed_through) + " at " +
-              FormatUtc(sf.signed_at) + "\n";
+              FormatUtc(sf.signed_at) +
+              (read.head > sf.signed_through ? "; " + unsigned_after(sf.signed_through) : std::string()) + "\n";
       signed_heads = {{"through", sf.signed_through}, {"at", JsonUtc(sf.signed_at)}};
+    } else if (f.ok() && shown != 0) {
+      text += "  " + unsigned_after(0) + "\n";
     }
     if (f.explained_gaps != 0 || f.lost_by_lock != 0) {
       text += "!! the lock itself declared " + std::to_string(f.explained_gaps + f.lost_by_lock) +

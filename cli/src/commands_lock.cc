@@ -16,6 +16,7 @@
 #include "key_string.h"
 #include "lock_session.h"
 #include "refusal.h"
+#include "time_zone.h"
 #include "mortise/core/attributes.h"
 #include "mortise/core/types.h"
 
@@ -325,10 +326,18 @@ int CmdStatus(Context& ctx, const StatusOptions& o) {
   const int64_t utc = s.ReadAttribute(A::kUtcTime);
   const int64_t lockout = s.ReadAttribute(A::kLockoutRemaining);
   const int64_t offset = s.ReadAttribute(A::kUtcOffset);
-  // Kept so that offline work (key share --until DATE) uses the lock's day.
-  if (s.lock().extra.value("utc_offset_s", int64_t{0}) != offset) {
-    s.Update([offset](LockEntry& l) { l.extra["utc_offset_s"] = offset; });
+  // Kept so that offline work (key share --until DATE) uses the lock's day,
+  // summer time included.
+  LockTimeZone zone;
+  zone.utc_offset_s = static_cast<int32_t>(offset);
+  zone.dst.save_s = static_cast<int32_t>(s.ReadAttribute(A::kDstOffset));
+  if (!core::UnpackDstTransition(s.ReadAttribute(A::kDstStart), zone.dst.start) ||
+      !core::UnpackDstTransition(s.ReadAttribute(A::kDstEnd), zone.dst.end)) {
+    zone.dst = core::DstRule();
   }
+  nlohmann::json probe = s.lock().extra;
+  StoreTimeZone(probe, zone);
+  if (probe != s.lock().extra) s.Update([&zone](LockEntry& l) { StoreTimeZone(l.extra, zone); });
   std::string text = "lock '" + s.lock().name + "' (" + RoleText(s.lock().role) + ")\n";
   text += "  bolt:     " + std::string(LockStateName(lock_state)) + "\n";
   text += "  door:     " + std::string(DoorStateName(door)) + "\n";

@@ -181,7 +181,7 @@ int SetTimeZone(Context& ctx, const std::string& spec) {
   WriteZone(s, A::kDstStart, core::PackDstTransition(z.dst.start));
   WriteZone(s, A::kDstEnd, core::PackDstTransition(z.dst.end));
   WriteZone(s, A::kDstOffset, z.dst.save_s);
-  s.Update([&z](LockEntry& l) { l.extra["utc_offset_s"] = z.utc_offset_s; });
+  s.Update([&z](LockEntry& l) { StoreTimeZone(l.extra, z); });
   ctx.out().Text("timezone: " + ZoneText(z) + " (the lock applies it by itself, every year)\n");
   ctx.out().Json({{"setting", "timezone"}, {"value", ZoneJson(z)}});
   return 0;
@@ -218,6 +218,10 @@ int CmdSettings(Context& ctx, const SettingsOptions& o) {
     std::snprintf(line, sizeof(line), "  %-20s %s\n", "timezone", ZoneText(zone).c_str());
     text += line;
     doc["timezone"] = ZoneJson(zone);
+    // Kept for offline work (key share --until DATE: the lock's day).
+    nlohmann::json probe = s.lock().extra;
+    StoreTimeZone(probe, zone);
+    if (probe != s.lock().extra) s.Update([&zone](LockEntry& l) { StoreTimeZone(l.extra, zone); });
     text += "Change one with: mortise settings set NAME VALUE (timezone: Europe/Berlin, a POSIX rule, or none)\n";
     ctx.out().Text(text);
     ctx.out().Json({{"settings", doc}});

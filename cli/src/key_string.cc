@@ -34,6 +34,10 @@ constexpr char kHexDigits[] = "0123456789abcdef";
     case protocol::TextForm::kRevalidationToken:
       Bad("this is a revalidation token (MKR1.), not a " + std::string(wanted == kSharePrefix ? "shared key" : "public key"),
           "Store it with `mortise key token`.");
+    case protocol::TextForm::kTransfer:
+      Bad("this is a lock handed over to you (MKT1.), not a " +
+              std::string(wanted == kSharePrefix ? "shared key" : "public key"),
+          "Take the lock over with `mortise lock take-over`.");
     case protocol::TextForm::kUnknown: break;
   }
   Bad("not a Mortise " + std::string(wanted == kSharePrefix ? "shared key" : "public key") + ": it must start with " + want,
@@ -63,7 +67,9 @@ const char* FieldName(uint32_t type) {
     case P::kWrongPrefix: WrongPrefix(text, prefix);
     case P::kTooLong: Bad(what + " is too long (" + v + " characters)");
     case P::kBadBase64: Bad(what + " is damaged: a character outside base64url, or cut off");
-    case P::kWrongLength: Bad(what + " holds " + v + " bytes, not 33");
+    case P::kWrongLength:
+      if (prefix == kPublicKeyPrefix) Bad(what + " holds " + v + " bytes, not 37 (33 without its check)", copy_again);
+      Bad(what + " holds " + v + " bytes, a length it cannot have", copy_again);
     case P::kBadPoint:
       if (prefix == kPublicKeyPrefix) Bad(what + " is not a valid P-256 point");
       Bad("the key string's lock key is not a valid P-256 point", again);
@@ -73,7 +79,7 @@ const char* FieldName(uint32_t type) {
           "Ask the owner to share the key again with this mortise (version 2).");
     case P::kShareNoCheck: Bad("the key string is cut short or damaged (it does not end with its check)", copy_again);
     case P::kShareCheckMismatch:
-      Bad("the key string is damaged: a character was changed or lost in copying (its check does not match)", copy_again);
+      Bad(what + " is damaged: a character was changed or lost in copying (its check does not match)", copy_again);
     case P::kShareVersion:
       Bad("the key string has format version " + v + "; this mortise reads version 2",
           "Update mortise, or ask the owner for a version 2 string.");
@@ -104,6 +110,8 @@ const char* FieldName(uint32_t type) {
     case P::kChainOtherLock:
       throw Error(ExitCode::kVerification, "the key string's certificate is for another lock than the lock key it carries",
                   "Do not use this string; ask the owner to share the key again.");
+    case P::kUnknownTransferVersion:
+      Bad(what + " has format version " + v + "; this mortise reads version 1", "Update mortise.");
     case P::kNone: break;
   }
   Bad(what + " is malformed");
@@ -128,6 +136,12 @@ protocol::ShareBundle ToProtocol(const ShareBundle& b) {
 
 }  // namespace
 
+std::string Trimmed(std::string_view text) {
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return std::string();
+  return std::string(text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1));
+}
+
 std::string EncodePublicKeyString(const crypto::P256PublicKey& key) {
   std::string out(protocol::kPublicKeyTextSize, '\0');
   Result<size_t> n = protocol::PublicKeyToText(key, std::span<char>(out.data(), out.size()));
@@ -141,6 +155,22 @@ crypto::P256PublicKey ParsePublicKeyString(std::string_view text) {
   Result<crypto::P256PublicKey> key = protocol::PublicKeyFromText(text, &why);
   if (!key.ok()) Explain(why, text, kPublicKeyPrefix, "the public key string");
   return *key;
+}
+
+std::string EncodeTransferString(const protocol::TransferBundle& bundle) {
+  std::string out(protocol::kMaxTransferText, '\0');
+  protocol::TextError why;
+  Result<size_t> n = protocol::TransferToText(bundle, std::span<char>(out.data(), out.size()), &why);
+  if (!n.ok()) Explain(why, {}, {}, "the transfer string");
+  out.resize(*n);
+  return out;
+}
+
+protocol::TransferBundle ParseTransferString(std::string_view text) {
+  protocol::TextError why;
+  Result<protocol::TransferBundle> b = protocol::TransferFromText(text, &why);
+  if (!b.ok()) Explain(why, text, kTransferPrefix, "the transfer string");
+  return *b;
 }
 
 std::vector<std::vector<uint8_t>> SplitChain(std::span<const uint8_t> chain) {

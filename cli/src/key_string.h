@@ -40,6 +40,7 @@ namespace mortise::cli {
 
 inline constexpr std::string_view kPublicKeyPrefix = protocol::kPublicKeyTextPrefix;
 inline constexpr std::string_view kSharePrefix = protocol::kShareTextPrefix;
+inline constexpr std::string_view kTransferPrefix = protocol::kTransferTextPrefix;
 using protocol::IsValidName;
 using protocol::kMaxEndpointHint;
 using protocol::kMaxNameLength;
@@ -50,11 +51,21 @@ using protocol::kShareVersion;
 using protocol::ShareCheck;
 using protocol::ShareField;
 
-// "MKP1." + base64url(compressed key): 49 characters.
+// `text` without the spaces, tabs and line ends around it (what a person
+// pastes); the parsers below accept none.
+std::string Trimmed(std::string_view text);
+
+// "MKP1." + base64url(compressed key | check): 55 characters.
 std::string EncodePublicKeyString(const crypto::P256PublicKey& key);
-// Throws Error(kBadInput): wrong prefix, bad base64url, not 33 bytes, not a
-// valid compressed point.
+// Throws Error(kBadInput): wrong prefix, bad base64url, not 33 bytes (the
+// form without check) or 37, a check that does not match (a character
+// changed in copying), not a valid compressed point.
 crypto::P256PublicKey ParsePublicKeyString(std::string_view text);
+
+// "MKT1." + an ownership transfer (protocol/transfer.h): what the old owner
+// hands the new owner. Throws Error(kBadInput) as ParsePublicKeyString does.
+std::string EncodeTransferString(const protocol::TransferBundle& bundle);
+protocol::TransferBundle ParseTransferString(std::string_view text);
 
 struct ShareBundle {
   std::array<uint8_t, crypto::kP256PublicKeySize> lock_key{};  // uncompressed; sent compressed

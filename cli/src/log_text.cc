@@ -192,6 +192,11 @@ std::string DescribeEvent(const LockEvent& e, const EventNames& n) {
     }
     case EventKind::kLockUserChange: {
       if (e.detail == EventDetail::kUtcOffsetChanged) return Join({"time zone changed", source});
+      if (e.detail == EventDetail::kOwnershipTransferred) {
+        return Join({"lock handed over to a new owner", source, Actor(e, n),
+                     e.data_index == 1 ? "(users and their credentials cleared; every key of the old owner ended)"
+                                       : "(users kept; every key of the old owner ended)"});
+      }
       const char* op = e.data_operation == core::DataOperationType::kAdd     ? "added"
                        : e.data_operation == core::DataOperationType::kClear ? "removed"
                                                                               : "changed";

@@ -1,5 +1,7 @@
 #include "passphrase.h"
 
+#include <cctype>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <termios.h>
@@ -33,11 +35,23 @@ void RestoreAndReraise(int sig) {
 
 class TtyPrompt {
  public:
-  explicit TtyPrompt(const std::string& path) {
+  // `prompt` says what is asked ("Keyring passphrase: ", "Password for
+  // x@y: "): without a terminal, the refusal names that, not always the
+  // keyring's passphrase.
+  TtyPrompt(const std::string& path, std::string_view prompt) {
     fd_ = ::open(path.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (fd_ < 0)
-      throw Error(ExitCode::kKeyring, "no passphrase given and no terminal to ask for one",
-                  "Give it with --passphrase-fd N or the MORTISE_PASSPHRASE environment variable.");
+    if (fd_ < 0) {
+      std::string what(prompt);
+      while (!what.empty() && (what.back() == ' ' || what.back() == ':')) what.pop_back();
+      if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+      if (what.find("passphrase") != std::string::npos)
+        throw Error(ExitCode::kKeyring, "no passphrase given and no terminal to ask for one",
+                    "Give it with --passphrase-fd N or the MORTISE_PASSPHRASE environment variable.");
+      // The server's account (mortise server login): email, password, code.
+      throw Error(ExitCode::kUsage, "no " + what + " given and no terminal to ask for it",
+                  "Run the command on a terminal, or give it as the command's --help says (mortise server login: "
+                  "--email, MORTISE_SERVER_PASSWORD or --password-fd N, --totp).");
+    }
     echo_off_ = ::tcgetattr(fd_, &saved_) == 0;
     if (echo_off_) {
       struct termios quiet = saved_;
@@ -110,7 +124,7 @@ SecretString ReadPassphrase(const PassphraseSource& source, std::string_view pro
   } else if (const char* env = source.use_env ? std::getenv("MORTISE_PASSPHRASE") : nullptr; env != nullptr) {
     pass = SecretString(std::string(env));
   } else {
-    TtyPrompt tty(source.tty);
+    TtyPrompt tty(source.tty, prompt);
     pass = tty.Ask(prompt);
     if (confirm) {
       if (pass.empty()) throw Error(ExitCode::kUsage, "the passphrase is empty", "Choose a passphrase.");

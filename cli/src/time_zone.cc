@@ -146,4 +146,40 @@ std::string TransitionWords(const core::DstTransition& t) {
   return buf;
 }
 
+LockTimeZone StoredTimeZone(const nlohmann::json& extra) {
+  LockTimeZone z;
+  const auto offset = extra.find("utc_offset_s");
+  if (offset != extra.end() && offset->is_number_integer()) z.utc_offset_s = offset->get<int32_t>();
+  const auto dst = extra.find("dst");
+  if (dst == extra.end() || !dst->is_object()) return z;
+  const int64_t save = dst->value("save_s", int64_t{0});
+  core::DstRule rule;
+  if (save > 0 && save <= 2 * 3600 && core::UnpackDstTransition(dst->value("start", int64_t{0}), rule.start) &&
+      core::UnpackDstTransition(dst->value("end", int64_t{0}), rule.end) && rule.start.month != 0 &&
+      rule.end.month != 0) {
+    rule.save_s = static_cast<int32_t>(save);
+    z.dst = rule;
+  }
+  return z;
+}
+
+void StoreTimeZone(nlohmann::json& extra, const LockTimeZone& z) {
+  extra["utc_offset_s"] = z.utc_offset_s;
+  if (z.dst.save_s == 0) {
+    extra.erase("dst");
+  } else {
+    extra["dst"] = {{"save_s", z.dst.save_s},
+                    {"start", core::PackDstTransition(z.dst.start)},
+                    {"end", core::PackDstTransition(z.dst.end)}};
+  }
+}
+
+int64_t LocalToUtc(int64_t local_s, const LockTimeZone& z) {
+  // The offset in force at the answer: two rounds settle it (the offset
+  // can change only once within the 2 h a daylight-saving rule moves).
+  int64_t utc = local_s - z.utc_offset_s;
+  for (int round = 0; round < 2; ++round) utc = local_s - core::UtcOffsetAt(utc, z.utc_offset_s, z.dst);
+  return utc;
+}
+
 }  // namespace mortise::cli

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "mortise/core/schedule.h"
+#include "nlohmann/json.hpp"
 
 namespace mortise::cli {
 
@@ -33,5 +34,20 @@ LockTimeZone ResolveTimeZone(const std::string& spec, const std::string& zoneinf
 // Sunday of March at 02:00".
 std::string PosixTransition(const core::DstTransition& t);
 std::string TransitionWords(const core::DstTransition& t);
+
+// The lock's zone as this keyring last saw it (`settings set timezone`,
+// `status`, `settings show`), kept in a lock entry's extra members
+// "utc_offset_s" and "dst" ({"save_s", "start", "end"}, the attribute forms)
+// so offline work (`key share --until DATE`) uses the lock's own day,
+// summer time included. Missing or damaged members read as no offset / no
+// daylight saving.
+LockTimeZone StoredTimeZone(const nlohmann::json& extra);
+void StoreTimeZone(nlohmann::json& extra, const LockTimeZone& z);
+
+// The UTC instant of the local wall time `local_s` (seconds since the epoch
+// as if local time were UTC) in zone `z`, daylight saving included. A wall
+// time in the hour skipped in spring is taken an hour later; one repeated
+// in autumn, in standard time (its second occurrence).
+int64_t LocalToUtc(int64_t local_s, const LockTimeZone& z);
 
 }  // namespace mortise::cli

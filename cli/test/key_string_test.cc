@@ -79,15 +79,18 @@ TEST(CliBase64UrlTest, RoundTripsAndRefusesNonCanonicalText) {
 TEST_F(CliKeyStringTest, PublicKeyStringRoundTrips) {
   const std::string text = EncodePublicKeyString(fx.guest.public_key());
   EXPECT_TRUE(text.starts_with("MKP1."));
-  EXPECT_EQ(text.size(), 49u);
+  EXPECT_EQ(text.size(), 55u);  // the point and its 4-byte check
   EXPECT_EQ(ParsePublicKeyString(text), fx.guest.public_key());
+  // The form without the check (49 characters, from earlier versions) is still read.
+  const auto point = fx.guest.public_key().Compressed();
+  EXPECT_EQ(ParsePublicKeyString("MKP1." + Base64UrlEncode(Bytes(point.begin(), point.end()))), fx.guest.public_key());
 }
 
 TEST_F(CliKeyStringTest, PublicKeyStringRefusals) {
   const std::string good = EncodePublicKeyString(fx.guest.public_key());
   ExpectError([&] { ParsePublicKeyString("mkp1." + good.substr(5)); }, ExitCode::kBadInput, "must start with MKP1.");
   ExpectError([&] { ParsePublicKeyString(""); }, ExitCode::kBadInput, "must start with MKP1.");
-  ExpectError([&] { ParsePublicKeyString(good.substr(0, 29)); }, ExitCode::kBadInput, "18 bytes, not 33");
+  ExpectError([&] { ParsePublicKeyString(good.substr(0, 29)); }, ExitCode::kBadInput, "18 bytes, not 37 (33 without its check)");
   ExpectError([&] { ParsePublicKeyString(good.substr(0, 30)); }, ExitCode::kBadInput, "damaged");
   ExpectError([&] { ParsePublicKeyString(good + "AA"); }, ExitCode::kBadInput, "too long");
   ExpectError([&] { ParsePublicKeyString(good.substr(0, 48) + "+"); }, ExitCode::kBadInput, "damaged");

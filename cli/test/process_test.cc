@@ -180,6 +180,21 @@ TEST_F(CliProcessTest, UsageErrorsExitOneAndHelpExitsZero) {
   EXPECT_HAS(r.out, "--hours");
 }
 
+// The newcomer's findings: --help's exit legend covers the server's
+// refusals (docs/cli.md section 8), and a missing server password is named
+// as such, not as the keyring's passphrase.
+TEST_F(CliProcessTest, TheExitLegendCoversTheServerAndAMissingServerPasswordIsNamed) {
+  RunResult r = Mortise({"--help"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_HAS(r.out, "3 refused by the lock or by the server");
+  EXPECT_HAS(r.out, "5 keyring problem or server sign-in refused");
+  r = Mortise({"server", "login", "http://127.0.0.1:9", "--email", "owner@example.org"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_HAS(r.err, "no password for owner@example.org given and no terminal to ask for it");
+  EXPECT_HAS(r.err, "MORTISE_SERVER_PASSWORD");
+  EXPECT_EQ(r.err.find("passphrase"), std::string::npos) << r.err;
+}
+
 TEST_F(CliProcessTest, LockCommandsWithoutALockSayWhatToDo) {
   ASSERT_EQ(Init().code, 0);
   // No lock in the keyring: a usage error naming the way out, nothing changed.

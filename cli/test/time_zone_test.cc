@@ -28,6 +28,29 @@ TEST(TimeZone, PosixRulesBecomeWhatTheLockApplies) {
   EXPECT_EQ(PosixTransition(berlin.dst.end), "M10.5.0/03:00");
 }
 
+// Issue 12: `key share --until DATE` ends at 24:00 of DATE in the lock's
+// zone, summer time included (the keyring used to keep only the standard
+// offset, an hour off in summer).
+TEST(TimeZone, ALocalWallTimeBecomesUtcWithTheLocksSummerTime) {
+  const LockTimeZone berlin = ParsePosixTimeZone("CET-1CEST,M3.5.0,M10.5.0/3");
+  EXPECT_EQ(LocalToUtc(1782950400, berlin), 1782943200);  // 2026-07-02 00:00 CEST = 07-01 22:00Z
+  EXPECT_EQ(LocalToUtc(1768521600, berlin), 1768518000);  // 2026-01-16 00:00 CET = 01-15 23:00Z
+  EXPECT_EQ(LocalToUtc(1768521600, LockTimeZone{}), 1768521600);
+  // 02:30 on 2026-03-29 does not exist in Berlin: taken an hour later (03:30 CEST = 01:30Z).
+  EXPECT_EQ(LocalToUtc(1774751400, berlin), 1774751400 - 3600);
+  // The keyring keeps the whole zone; damaged members read as no zone.
+  nlohmann::json extra = nlohmann::json::object();
+  StoreTimeZone(extra, berlin);
+  const LockTimeZone back = StoredTimeZone(extra);
+  EXPECT_EQ(back.utc_offset_s, 3600);
+  EXPECT_EQ(back.dst.save_s, 3600);
+  EXPECT_EQ(core::PackDstTransition(back.dst.end), 10'500'180);
+  extra["dst"]["start"] = 99;
+  EXPECT_EQ(StoredTimeZone(extra).dst.save_s, 0);
+  StoreTimeZone(extra, LockTimeZone{});
+  EXPECT_FALSE(extra.contains("dst"));
+}
+
 TEST(TimeZone, RulesTheLockCannotApplyAreRefusedWithTheReason) {
   for (const char* bad : {"CET-1CEST", "CET-1CEST,J60,J300", "CET-1CEST,M13.5.0,M10.5.0", "CET-1CEST,M3.6.0,M10.5.0",
                           "CET-1CEST,M3.5.0/25,M10.5.0", "CET-1CEST,M3.5.0", "C-1", "CET-99", "CET-1CEST,M3.5.0,M10.5.0x"}) {

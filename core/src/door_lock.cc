@@ -33,6 +33,7 @@ void DoorLock::Stamper::Emit(const LockEvent& e) {
   auto utc = lock_.utc_now();
   stamped.utc_seconds = utc ? *utc : 0;
   lock_.hw_.events.Emit(stamped);
+  ++lock_.emitted_;
 }
 
 DoorLock::DoorLock(const Hardware& hw, const MechanicsConfig& mechanics)
@@ -276,12 +277,16 @@ Status DoorLock::FactoryReset() {
 
 // --- Time -----------------------------------------------------------------------------
 
-int32_t DoorLock::utc_offset_at(int64_t utc_s) const {
+DstRule DoorLock::dst_rule() const {
   DstRule rule;
   rule.save_s = settings_.dst_save_s;
   if (!UnpackDstTransition(settings_.dst_start, rule.start) || !UnpackDstTransition(settings_.dst_end, rule.end))
-    return settings_.utc_offset_s;  // not reached: stored settings are validated
-  return UtcOffsetAt(utc_s, settings_.utc_offset_s, rule);
+    return DstRule();  // not reached: stored settings are validated
+  return rule;
+}
+
+int32_t DoorLock::utc_offset_at(int64_t utc_s) const {
+  return UtcOffsetAt(utc_s, settings_.utc_offset_s, dst_rule());
 }
 
 std::optional<int64_t> DoorLock::utc_now() const {
@@ -472,6 +477,20 @@ void DoorLock::RecordKeyRefused(OperationSource source, std::optional<Credential
 void DoorLock::RecordAccessListChange(OperationSource source, std::optional<CredentialRef> key, uint16_t listed) {
   now_ms();
   EmitKeyEvent(EventKind::kAccessListChange, source, key, EventDetail::kNone, listed);
+}
+
+void DoorLock::RecordOwnershipTransfer(OperationSource source, CredentialRef key, bool users_cleared) {
+  now_ms();
+  LockEvent e;
+  e.kind = EventKind::kLockUserChange;
+  e.data_type = LockDataType::kUnspecified;
+  e.data_operation = DataOperationType::kModify;
+  e.data_index = users_cleared ? 1 : 0;
+  e.source = source;
+  e.has_credential = true;
+  e.credential = key;
+  e.detail = EventDetail::kOwnershipTransferred;
+  stamper_.Emit(e);
 }
 
 void DoorLock::EmitKeyEvent(EventKind kind, OperationSource source, std::optional<CredentialRef> key,
@@ -775,7 +794,7 @@ Status DoorLock::EraseOfflineCodes(uint32_t through_hour) {
   if (s.ok()) s = hw_.store.Write(MakeRecordKey(kRecordOfflineErase, 0), w.written());
   for (size_t i = 0; s.ok() && i < kOfflineTableSize; ++i) {
     const OfflineEntry& e = offline_table_[i];
-    if (e.used() && OfflinePinCodec::StartHourUtc(e, settings_.utc_offset_s) <= int64_t(through_hour))
+    if (e.used() && OfflinePinCodec::StartHourUtc(e, settings_.utc_offset_s, dst_rule()) <= int64_t(through_hour))
       s = hw_.store.Erase(MakeRecordKey(kRecordOfflineEntry, static_cast<uint16_t>(i)));
   }
   if (s.ok()) s = hw_.store.Commit();
@@ -785,7 +804,7 @@ Status DoorLock::EraseOfflineCodes(uint32_t through_hour) {
   }
   offline_erased_through_ = through_hour;
   for (auto& e : offline_table_)
-    if (e.used() && OfflinePinCodec::StartHourUtc(e, settings_.utc_offset_s) <= int64_t(through_hour))
+    if (e.used() && OfflinePinCodec::StartHourUtc(e, settings_.utc_offset_s, dst_rule()) <= int64_t(through_hour))
       e = OfflineEntry();
   return Status::Ok();
 }
@@ -857,7 +876,7 @@ OperationResult DoorLock::OfflineDecision(Requester& who, std::span<const uint8_
   if (!PersistOfflineBudget().ok()) return Deny(op, who, OperationError::kUnspecified, EventDetail::kOfflinePin);
 
   const OfflinePinCodec::Verdict v =
-      offline_.Check(digits, *utc, utc_offset_at(*utc), offline_table_, offline_erased_through_);
+      offline_.Check(digits, *utc, settings_.utc_offset_s, offline_table_, offline_erased_through_, dst_rule());
   auto refuse = [&](OperationError error, EventDetail detail) {
     BackoffState st{offline_score_, offline_level_, uint64_t{offline_leak_anchor_} * 1000};
     if (const uint32_t step = StepAfterFailure(kOfflineBackoff, st)) {
@@ -1584,13 +1603,20 @@ Status DoorLock::WriteAttribute(AttributeId id, int64_t value, OperationSource s
                           s.dst_start != settings_.dst_start || s.dst_end != settings_.dst_end;
   settings_ = s;
   if (zone_moved) {
-    LockEvent ev;
-    ev.kind = EventKind::kLockUserChange;
-    ev.data_type = LockDataType::kUnspecified;
-    ev.data_operation = DataOperationType::kModify;
-    ev.source = source;
-    ev.detail = EventDetail::kUtcOffsetChanged;
-    stamper_.Emit(ev);
+    const bool continues = emitted_ == zone_record_at_ && source == zone_record_source_ &&
+                           now_ms_ - zone_write_ms_ <= kZoneWriteBurstMs;
+    if (!continues) {
+      LockEvent ev;
+      ev.kind = EventKind::kLockUserChange;
+      ev.data_type = LockDataType::kUnspecified;
+      ev.data_operation = DataOperationType::kModify;
+      ev.source = source;
+      ev.detail = EventDetail::kUtcOffsetChanged;
+      stamper_.Emit(ev);
+      zone_record_at_ = emitted_;
+      zone_record_source_ = source;
+    }
+    zone_write_ms_ = now_ms_;
   }
   ApplyModeChange(source == OperationSource::kUnspecified ? OperationSource::kRemote : source);
   return Status::Ok();

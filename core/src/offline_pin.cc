@@ -111,22 +111,25 @@ Status OfflinePinCodec::Recurring(uint32_t first_local_day, uint8_t daily_start_
   return Status::Ok();
 }
 
-int64_t OfflinePinCodec::StartHourUtc(const OfflineEntry& e, int32_t utc_offset_s) {
-  if (e.kind == OfflineCodeKind::kRecurring) return int64_t(e.from) * 24 - utc_offset_s / 3600;
-  return e.from;
+int64_t OfflinePinCodec::StartHourUtc(const OfflineEntry& e, int32_t utc_offset_s, const DstRule& dst) {
+  if (e.kind != OfflineCodeKind::kRecurring) return e.from;
+  // The offset at the day's local midnight (judged at its standard-time
+  // instant: a rule moves the clock at 01:00..03:00, never at midnight).
+  const int64_t midnight = int64_t(e.from) * 86400;
+  return int64_t(e.from) * 24 - UtcOffsetAt(midnight - utc_offset_s, utc_offset_s, dst) / 3600;
 }
 
 // --- Verifying -------------------------------------------------------------------
 
 OfflinePinCodec::Verdict OfflinePinCodec::Check(std::span<const uint8_t> digits, int64_t utc_s, int32_t utc_offset_s,
                                                 std::span<const OfflineEntry, kOfflineTableSize> table,
-                                                uint32_t erased_through_hour) const {
+                                                uint32_t erased_through_hour, const DstRule& dst) const {
   Verdict v;
   uint64_t value;
   if (!keyed_ || utc_s < 0 || !ParseDigits(digits, value)) return v;
   if (digits.size() != kShortOfflineCodeDigits && digits.size() != kLongOfflineCodeDigits) return v;
   const uint32_t now_h = static_cast<uint32_t>(utc_s / 3600);
-  const int64_t local = utc_s + utc_offset_s;
+  const int64_t local = utc_s + UtcOffsetAt(utc_s, utc_offset_s, dst);
   const uint32_t today = static_cast<uint32_t>(local / 86400);
   const uint8_t local_hour = static_cast<uint8_t>((local % 86400) / 3600);
 
@@ -190,7 +193,7 @@ OfflinePinCodec::Verdict OfflinePinCodec::Check(std::span<const uint8_t> digits,
     if (!e.used() || e.digest != digest) continue;
     // An erase-all voids activated codes too, even if a power cut kept their
     // entry on flash.
-    if (StartHourUtc(e, utc_offset_s) <= int64_t(erased_through_hour)) return v;
+    if (StartHourUtc(e, utc_offset_s, dst) <= int64_t(erased_through_hour)) return v;
     // An activated code: its stored parameters decide.
     const bool in_window = e.kind == OfflineCodeKind::kRecurring
                                ? (today >= e.from && today < e.until && local_hour >= e.daily_start &&
@@ -221,7 +224,10 @@ OfflinePinCodec::Verdict OfflinePinCodec::Check(std::span<const uint8_t> digits,
   if (ds > 23 || de > 24 || de <= ds || weeks > kMaxRecurringWeeks) return v;
   const uint32_t d0 = LatestWithResidue(today, residue, kRecurringActivationDays);
   if (Mac(kLabelRecurring, d0, ds, de, weeks, 0) % kLongMacSpace != mac) return v;
-  if (int64_t(d0) * 24 - utc_offset_s / 3600 <= int64_t(erased_through_hour)) return v;
+  OfflineEntry start;
+  start.kind = OfflineCodeKind::kRecurring;
+  start.from = d0;
+  if (StartHourUtc(start, utc_offset_s, dst) <= int64_t(erased_through_hour)) return v;
   if (today >= d0 + 7u * weeks || local_hour < ds || local_hour >= de) {
     v.outcome = Outcome::kNotNow;
     return v;

@@ -331,6 +331,41 @@ TEST_F(Hardening, A04_AUtcOffsetChangeIsLogged) {
   EXPECT_EQ(Last(EventKind::kLockUserChange), nullptr);
 }
 
+// Issue 12: `settings set timezone` logged two identical records. A zone is
+// set with up to five writes (saving off, offset, rule start and end,
+// saving on); together they are one change and one record. A later change,
+// or one after another record, is recorded again.
+TEST_F(Hardening, A04_ATimeZoneSetInSeveralWritesIsOneRecord) {
+  auto zone_records = [&] {
+    int n = 0;
+    for (const LockEvent& e : events())
+      n += e.kind == EventKind::kLockUserChange && e.detail == EventDetail::kUtcOffsetChanged;
+    return n;
+  };
+  const auto remote = OperationSource::kProprietaryRemote;
+  const int64_t start = PackDstTransition(DstTransition{3, 5, 0, 120});
+  const int64_t end = PackDstTransition(DstTransition{10, 5, 0, 180});
+  auto set_zone = [&](int64_t offset, int64_t save) {
+    ASSERT_TRUE(lock().WriteAttribute(AttributeId::kDstOffset, 0, remote).ok());
+    ASSERT_TRUE(lock().WriteAttribute(AttributeId::kUtcOffset, offset, remote).ok());
+    ASSERT_TRUE(lock().WriteAttribute(AttributeId::kDstStart, save ? start : 0, remote).ok());
+    ASSERT_TRUE(lock().WriteAttribute(AttributeId::kDstEnd, save ? end : 0, remote).ok());
+    ASSERT_TRUE(lock().WriteAttribute(AttributeId::kDstOffset, save, remote).ok());
+  };
+  events().clear();
+  set_zone(3600, 3600);  // none -> Europe/Berlin
+  EXPECT_EQ(zone_records(), 1);
+  sim_.Run(3000, 1000);
+  set_zone(0, 0);  // -> none, later: a second change
+  EXPECT_EQ(zone_records(), 2);
+  // Another record between two zone writes: each is recorded.
+  sim_.Run(3000, 1000);
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kUtcOffset, 7200, remote).ok());
+  lock().RecordKeyRefused(remote, std::nullopt, EventDetail::kKeyRevoked);
+  ASSERT_TRUE(lock().WriteAttribute(AttributeId::kUtcOffset, 3600, remote).ok());
+  EXPECT_EQ(zone_records(), 4);
+}
+
 TEST_F(Hardening, TheProgrammingPinHolderStaysAProgrammingUser) {
   SetUserRequest u;
   u.user_index = 1;

@@ -59,6 +59,33 @@ class OfflineCodec : public ::testing::Test {
 
 using Outcome = OfflinePinCodec::Outcome;
 
+// Issue 12: erase-all counted a recurring code's first local day in
+// standard time, so in summer a code starting at local midnight was judged
+// to start an hour after it and survived an erase-all through that hour.
+TEST_F(OfflineCodec, EraseAllJudgesARecurringCodesStartInSummerTime) {
+  DstRule berlin;
+  berlin.save_s = 3600;
+  berlin.start = DstTransition{3, 5, 0, 120};
+  berlin.end = DstTransition{10, 5, 0, 180};
+  const uint32_t july = static_cast<uint32_t>(DaysFromCivil(2026, 7, 7));
+  const uint32_t january = static_cast<uint32_t>(DaysFromCivil(2026, 1, 13));
+  OfflineEntry e;
+  e.kind = OfflineCodeKind::kRecurring;
+  e.from = july;
+  EXPECT_EQ(OfflinePinCodec::StartHourUtc(e, 3600, berlin), int64_t(july) * 24 - 2);  // 00:00 CEST = 22:00Z
+  e.from = january;
+  EXPECT_EQ(OfflinePinCodec::StartHourUtc(e, 3600, berlin), int64_t(january) * 24 - 1);  // 00:00 CET = 23:00Z
+  // Erased through the hour of its local midnight: refused at first use.
+  const uint32_t through = july * 24 - 2;
+  const std::string code = Recurring(july, 8, 18, 4);
+  const int64_t at_ten = int64_t(july) * 86400 + 8 * 3600;  // 10:00 CEST
+  auto verdict = [&](uint32_t erased) {
+    return codec_.Check(Bytes(code), at_ten, 3600, table_, erased, berlin).outcome;
+  };
+  EXPECT_EQ(verdict(through - 1), Outcome::kGrant);
+  EXPECT_NE(verdict(through), Outcome::kGrant);
+}
+
 TEST_F(OfflineCodec, OneTimeCodeOpensOnceWithinItsSixHours) {
   const std::string code = OneTime(kH0, 0);
   EXPECT_EQ(code.size(), 13u);

@@ -237,6 +237,8 @@ json DoorLockJson::ExecuteImpl(const protocol::ManagementCommand& c) {
       out["value"] = v;
       return out;
     }
+    case Op::kTransferOwnership:
+      break;  // the protocol's own command (the command executor runs it), not the Door Lock cluster's
   }
   return Refused(kUnsupportedCommand, "unknown management command");
 }

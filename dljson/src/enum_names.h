@@ -131,7 +131,7 @@ inline const EnumNames<EventDetail> kDetail{
      {EventDetail::kUtcOffsetChanged, "UtcOffsetChanged"}, {EventDetail::kPassageMode, "PassageMode"},
      {EventDetail::kSuperseded, "Superseded"}, {EventDetail::kKeyRevoked, "KeyRevoked"},
      {EventDetail::kKeyNotValidNow, "KeyNotValidNow"}, {EventDetail::kKeyUsesSpent, "KeyUsesSpent"},
-     {EventDetail::kKeyNotIssued, "KeyNotIssued"}}};
+     {EventDetail::kKeyNotIssued, "KeyNotIssued"}, {EventDetail::kOwnershipTransferred, "OwnershipTransferred"}}};
 
 // Interaction Model statuses a Matter server answers with when it refuses a
 // request before the cluster sees it (Matter Core specification, "Status

@@ -291,6 +291,7 @@ ManagementCommand InvokeCommand(std::string_view command, const json& args_json)
       break;
     case Op::kReadAttribute:
     case Op::kWriteAttribute:
+    case Op::kTransferOwnership:  // the protocol's, not a Door Lock command
       break;  // not invoked by name
   }
   a.Done();

@@ -6,6 +6,7 @@
 
 #include "mortise/protocol/management.h"
 #include "mortise/protocol/session.h"
+#include "mortise/protocol/transfer.h"
 
 namespace mortise::protocol {
 namespace {
@@ -36,16 +37,12 @@ CommandResponse CommandExecutor::Run(const VerifiedKey& key, const CommandReques
   Status s = authority.Recheck(key, lock);
   if (!s.ok()) {
     if (std::optional<core::EventDetail> why = KeyRefusalDetail(s.code())) {
-      lock.RecordKeyRefused(source, key.key_index != kNoKeyIndex ? std::optional(KeyCredential(key)) : std::nullopt, *why);
+      lock.RecordKeyRefused(source, authority.RefusedKeyCredential(key), *why);
     }
   }
   Command effective = request.command;
   std::optional<ManagementCommand> decoded;
   if (s.ok() && request.command == Command::kManagement) {
-    if (management == nullptr) {
-      r.status = StatusCode::kUnimplemented;
-      return r;
-    }
     // Decoded once: the value classified here is the value that runs.
     Result<ManagementCommand> command = DecodeManagement(request.payload);
     if (!command.ok()) {
@@ -95,7 +92,12 @@ CommandResponse CommandExecutor::Run(const VerifiedKey& key, const CommandReques
       return r;
     }
   }
+  if (effective == Command::kTransferOwnership) return Transfer(attributed, *decoded, source);
   if (request.command == Command::kManagement) {
+    if (management == nullptr) {
+      r.status = StatusCode::kUnimplemented;
+      return r;
+    }
     Result<size_t> n = management->Run(attributed, source, *decoded, r.payload);
     if (!n.ok()) {
       r.status = n.status().code();
@@ -105,6 +107,55 @@ CommandResponse CommandExecutor::Run(const VerifiedKey& key, const CommandReques
     return r;
   }
   return Act(attributed, request, source);
+}
+
+CommandResponse CommandExecutor::Transfer(const VerifiedKey& key, const ManagementCommand& command,
+                                          core::OperationSource source) {
+  CommandResponse r;
+  // The owner's own key, in a session: not an owner certificate (another
+  // device of the owner's may not give the lock away), not an envelope
+  // relayed by a server.
+  if (key.depth != 0 || source != core::OperationSource::kProprietaryRemote) {
+    r.status = StatusCode::kPermissionDenied;
+    return r;
+  }
+  Result<crypto::P256PublicKey> next = crypto::P256PublicKey::Import(command.new_owner);
+  if (!next.ok()) {
+    r.status = StatusCode::kInvalidArgument;
+    return r;
+  }
+  // Everything that can refuse is asked before anything changes: a replayed
+  // or stale transfer (another generation) leaves the lock as it was.
+  Status s = authority.CheckTransfer(*next, command.claim_generation);
+  if (s.ok() && command.clear_users) {
+    const core::DlStatus cleared =
+        lock.users().ClearUser(core::kClearAllIndex16, core::Actor{source, 0});
+    if (cleared != core::DlStatus::kSuccess) s = StatusCode::kInternal;
+  }
+  const uint32_t previous = authority.claim_generation();
+  crypto::SecretBytes<kOfflinePinSecretSize> pin;
+  if (s.ok()) s = authority.drbg().Generate(pin.span());
+  // The core gets the new secret first (as at claiming): should the
+  // transfer then fail, the core holds a secret nobody knows, which opens
+  // nothing, and the old owner's codes have ended either way.
+  if (s.ok()) s = lock.SetOfflinePinSecret(pin.span());
+  if (s.ok()) s = authority.TransferOwner(*next, command.claim_generation, pin.span());
+  if (!s.ok()) {
+    r.status = s.code();
+    return r;
+  }
+  lock.RecordOwnershipTransfer(source, KeyCredential(key), command.clear_users);
+  // The answer: the new generation, the floor and the secret sealed to the
+  // new owner, signed by the lock. Should sealing fail (DRBG, backend), the
+  // transfer stands without its answer, and the failure is reported: the
+  // new key owns the lock, and its holder recovers the secret and the
+  // generation only with a factory reset and a claim.
+  s = SealTransferResult(authority.identity(), *next, previous, authority.claim_generation(),
+                         authority.access_list_floor(), pin.span(), authority.drbg(),
+                         std::span<uint8_t, kTransferResultSize>(r.payload.data(), kTransferResultSize));
+  r.status = s.code();
+  if (s.ok()) r.payload_len = kTransferResultSize;
+  return r;
 }
 
 CommandResponse CommandExecutor::Act(const VerifiedKey& key, const CommandRequest& request,

@@ -1,5 +1,7 @@
 #include "mortise/protocol/lock_authority.h"
 
+#include "mortise/protocol/text_forms.h"
+
 #include <cstring>
 
 #include "certificate_internal.h"
@@ -127,6 +129,11 @@ Status LockAuthority::InstallOwner(const crypto::P256PublicKey& owner,
                                    std::span<const uint8_t, kOfflinePinSecretSize> pin_secret) {
   if (!started()) return StatusCode::kFailedPrecondition;
   if (claimed()) return StatusCode::kAlreadyExists;
+  return WriteOwner(owner, pin_secret);
+}
+
+Status LockAuthority::WriteOwner(const crypto::P256PublicKey& owner,
+                                 std::span<const uint8_t, kOfflinePinSecretSize> pin_secret) {
   // Persist before use: the generation is durable before anything names it.
   MORTISE_ASSIGN_OR_RETURN(const uint64_t generation, store_.IncrementCounter(kCounterClaimGeneration));
   if (generation > UINT32_MAX) return StatusCode::kResourceExhausted;
@@ -149,6 +156,25 @@ Status LockAuthority::InstallOwner(const crypto::P256PublicKey& owner,
   owner_.emplace(owner);
   generation_ = static_cast<uint32_t>(generation);
   return Status::Ok();
+}
+
+Status LockAuthority::CheckTransfer(const crypto::P256PublicKey& new_owner, uint32_t expected_generation) const {
+  if (!started() || !claimed() || expected_generation != generation_) return StatusCode::kFailedPrecondition;
+  if (new_owner == *owner_) return StatusCode::kAlreadyExists;
+  return Status::Ok();
+}
+
+Status LockAuthority::TransferOwner(const crypto::P256PublicKey& new_owner, uint32_t expected_generation,
+                                    std::span<const uint8_t, kOfflinePinSecretSize> pin_secret) {
+  MORTISE_TRY(CheckTransfer(new_owner, expected_generation));
+  MORTISE_TRY(WriteOwner(new_owner, pin_secret));
+  // The new owner is in place. The old generation's lists and membership
+  // name a generation the lock no longer accepts; forgetting them is
+  // housekeeping (a power cut before it leaves records that count for
+  // nothing: only a membership of this claim counts, and the lists of the
+  // old generation revoke only keys that chain to the old owner).
+  MORTISE_TRY(access_list_.Wipe());
+  return groups_.Wipe();
 }
 
 Status LockAuthority::Wipe() {
@@ -380,6 +406,25 @@ Result<uint16_t> LockAuthority::FindKeyIndex(const KeyRef& key, bool assign) con
 }
 
 Result<uint16_t> LockAuthority::KeyIndexOf(const KeyRef& key) { return FindKeyIndex(key, true); }
+
+std::optional<core::CredentialRef> LockAuthority::RefusedKeyCredential(std::span<const uint8_t> chain,
+                                                                       StatusCode why) {
+  // Before the chain's signatures are checked, VerifyChain refuses with
+  // these (or, unclaimed, with kFailedPrecondition): nothing is authentic.
+  if (!claimed() || why == StatusCode::kUnauthenticated || why == StatusCode::kInvalidArgument) return std::nullopt;
+  Result<ShareChain> split = SplitChain(chain);
+  if (!split.ok()) return std::nullopt;
+  Result<uint16_t> index = KeyIndexOf(split->holder.key_ref());
+  if (!index.ok() || *index == kNoKeyIndex) return std::nullopt;
+  return core::CredentialRef{core::CredentialType::kAliroEvictableEndpointKey, *index};
+}
+
+std::optional<core::CredentialRef> LockAuthority::RefusedKeyCredential(const VerifiedKey& key) {
+  if (key.depth == 0) return std::nullopt;  // the owner's key is #0, which may since name another owner
+  Result<uint16_t> index = KeyIndexOf(key.key_ref());
+  if (!index.ok() || *index == kNoKeyIndex) return std::nullopt;
+  return core::CredentialRef{core::CredentialType::kAliroEvictableEndpointKey, *index};
+}
 
 Result<uint16_t> LockAuthority::KeyIndexOf(const VerifiedKey& key) {
   if (!started()) return StatusCode::kFailedPrecondition;

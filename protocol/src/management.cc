@@ -20,6 +20,8 @@ static_assert(mortise_ManagementCommand_lock_door_tag == static_cast<int>(Manage
 static_assert(mortise_ManagementCommand_unlock_with_timeout_tag == static_cast<int>(ManagementOp::kUnlockWithTimeout));
 static_assert(mortise_ManagementCommand_set_holiday_schedule_tag == static_cast<int>(ManagementOp::kSetHolidaySchedule));
 static_assert(mortise_ManagementCommand_write_attribute_tag == static_cast<int>(ManagementOp::kWriteAttribute));
+static_assert(mortise_ManagementCommand_transfer_ownership_tag == static_cast<int>(ManagementOp::kTransferOwnership));
+static_assert(sizeof(mortise_DlTransferOwnership{}.new_owner.bytes) == crypto::kP256CompressedKeySize);
 
 // Members of the Matter enums the commands carry (an unknown number is
 // refused, never cast into the C++ enum).
@@ -56,7 +58,7 @@ Status Operation(const mortise_DlOperation& in, bool with_timeout, ManagementCom
 
 Status FromWire(const mortise_ManagementCommand& m, ManagementCommand& out) {
   using Op = ManagementOp;
-  if (m.which_body < static_cast<pb_size_t>(Op::kLockDoor) || m.which_body > static_cast<pb_size_t>(Op::kWriteAttribute)) {
+  if (m.which_body < static_cast<pb_size_t>(Op::kLockDoor) || m.which_body > static_cast<pb_size_t>(Op::kTransferOwnership)) {
     return StatusCode::kInvalidArgument;
   }
   out.op = static_cast<Op>(m.which_body);
@@ -187,6 +189,19 @@ Status FromWire(const mortise_ManagementCommand& m, ManagementCommand& out) {
       out.value = v;
       return Status::Ok();
     }
+    case Op::kTransferOwnership: {
+      const mortise_DlTransferOwnership& t = m.body.transfer_ownership;
+      // A key the lock could never verify against is refused here, before
+      // any rule or store is consulted.
+      if (t.new_owner.size != crypto::kP256CompressedKeySize ||
+          !crypto::P256PublicKey::Import(std::span<const uint8_t>(t.new_owner.bytes, t.new_owner.size)).ok()) {
+        return StatusCode::kInvalidArgument;
+      }
+      std::memcpy(out.new_owner.data(), t.new_owner.bytes, crypto::kP256CompressedKeySize);
+      out.claim_generation = t.claim_generation;
+      out.clear_users = t.clear_users;
+      return Status::Ok();
+    }
   }
   return StatusCode::kInvalidArgument;
 }
@@ -301,6 +316,11 @@ Status ToWire(const ManagementCommand& c, mortise_ManagementCommand& m) {
       m.body.write_attribute.attribute = static_cast<uint32_t>(c.attribute);
       m.body.write_attribute.value = c.value;
       return Status::Ok();
+    case Op::kTransferOwnership:
+      internal::SetBytes(m.body.transfer_ownership.new_owner, std::span<const uint8_t>(c.new_owner));
+      m.body.transfer_ownership.claim_generation = c.claim_generation;
+      m.body.transfer_ownership.clear_users = c.clear_users;
+      return Status::Ok();
   }
   return StatusCode::kInvalidArgument;
 }
@@ -367,6 +387,7 @@ Command ClassifyManagement(const ManagementCommand& c) {
         return Command::kSetUtcOffset;
       }
       return Command::kWriteAttribute;
+    case Op::kTransferOwnership: return Command::kTransferOwnership;
   }
   return Command::kManagement;  // unreachable for a decoded value; the executor refuses a carrier
 }

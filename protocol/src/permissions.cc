@@ -81,6 +81,9 @@ constexpr Entry kTable[] = {
     {Command::kSetHolidayPassage, "SetHolidayPassage", {kPermChangeSettings | kPermPassageMode, false, false}},
     // Moving the time zone shifts every local-time right like moving the clock: only the owner.
     {Command::kSetUtcOffset, "SetUtcOffset", {kPermSetTime | kPermChangeSettings, true, false}},
+    // Handing the lock to another owner: the owner (and the executor asks
+    // for the owner's own key, not an owner certificate).
+    {Command::kTransferOwnership, "TransferOwnership", {kPermNone, true, false}},
 };
 static_assert(sizeof(kTable) / sizeof(kTable[0]) == kCommandCount, "one row per command");
 

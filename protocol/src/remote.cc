@@ -164,7 +164,8 @@ Status RemoteServer::Process(std::span<const uint8_t> envelope, uint64_t now_ms,
   if (!key.ok()) {
     // Recorded, rate-limited by the core (see SessionServer).
     if (std::optional<core::EventDetail> why = KeyRefusalDetail(key.status().code()))
-      lock_.RecordKeyRefused(core::OperationSource::kRemote, std::nullopt, *why);
+      lock_.RecordKeyRefused(core::OperationSource::kRemote,
+                             authority_.RefusedKeyCredential(View(tbs.chain), key.status().code()), *why);
     return key.status();
   }
   if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;

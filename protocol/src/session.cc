@@ -315,7 +315,8 @@ Status SessionServer::FinishWithCookie(const void* msg, uint64_t cookie_id, uint
     // (rate-limited by the core), so the owner sees a copied or revoked key
     // being tried.
     if (std::optional<core::EventDetail> why = KeyRefusalDetail(key.status().code()))
-      lock_.RecordKeyRefused(core::OperationSource::kProprietaryRemote, std::nullopt, *why);
+      lock_.RecordKeyRefused(core::OperationSource::kProprietaryRemote,
+                             authority_.RefusedKeyCredential(View(identity.chain), key.status().code()), *why);
     return key.status();
   }
   if (key->holder_key != holder->Compressed()) return StatusCode::kUnauthenticated;

@@ -69,21 +69,35 @@ TextForm IdentifyText(std::string_view text) {
   if (StartsWith(text, kPublicKeyTextPrefix)) return TextForm::kPublicKey;
   if (StartsWith(text, kShareTextPrefix)) return TextForm::kShare;
   if (StartsWith(text, kRevalidationTextPrefix)) return TextForm::kRevalidationToken;
+  if (StartsWith(text, kTransferTextPrefix)) return TextForm::kTransfer;
   return TextForm::kUnknown;
 }
 
 // --- MKP1 -----------------------------------------------------------------------
 
 Result<size_t> PublicKeyToText(const crypto::P256PublicKey& key, std::span<char> out) {
+  uint8_t bytes[crypto::kP256CompressedKeySize + kShareCheckSize];
   const auto compressed = key.Compressed();
-  return EncodeBody(kPublicKeyTextPrefix, compressed, out);
+  std::memcpy(bytes, compressed.data(), compressed.size());
+  const auto check = ShareCheck(compressed);
+  std::memcpy(bytes + compressed.size(), check.data(), check.size());
+  return EncodeBody(kPublicKeyTextPrefix, bytes, out);
 }
 
 Result<crypto::P256PublicKey> PublicKeyFromText(std::string_view text, TextError* why) {
   uint8_t bytes[kPublicKeyTextSize];
   MORTISE_ASSIGN_OR_RETURN(const size_t n, DecodeBody(text, kPublicKeyTextPrefix, kPublicKeyTextSize, bytes, why));
-  if (n != crypto::kP256CompressedKeySize) return Fail(why, TextProblem::kWrongLength, static_cast<uint32_t>(n));
-  Result<crypto::P256PublicKey> key = crypto::P256PublicKey::Import(std::span<const uint8_t>(bytes, n));
+  if (n != crypto::kP256CompressedKeySize && n != crypto::kP256CompressedKeySize + kShareCheckSize) {
+    return Fail(why, TextProblem::kWrongLength, static_cast<uint32_t>(n));
+  }
+  const std::span<const uint8_t> point(bytes, crypto::kP256CompressedKeySize);
+  if (n != point.size()) {
+    const auto check = ShareCheck(point);
+    if (std::memcmp(check.data(), bytes + point.size(), kShareCheckSize) != 0) {
+      return Fail(why, TextProblem::kShareCheckMismatch);
+    }
+  }
+  Result<crypto::P256PublicKey> key = crypto::P256PublicKey::Import(point);
   if (!key.ok()) return Fail(why, TextProblem::kBadPoint);
   return *key;
 }
@@ -289,6 +303,72 @@ Result<ShareBundle> ShareFromText(std::string_view text, TextError* why) {
   uint8_t bin[kMaxShareBinary + 3];
   MORTISE_ASSIGN_OR_RETURN(const size_t n, DecodeBody(text, kShareTextPrefix, kMaxShareText, bin, why));
   return DecodeShare(std::span<const uint8_t>(bin, n), why);
+}
+
+// --- MKT1 -----------------------------------------------------------------------
+
+
+Result<size_t> TransferToText(const TransferBundle& bundle, std::span<char> out, TextError* why) {
+  Result<crypto::P256PublicKey> lock_key = crypto::P256PublicKey::Import(bundle.lock_key);
+  if (!lock_key.ok()) return Fail(why, TextProblem::kBadPoint);
+  if (bundle.endpoint_hint_len > kMaxEndpointHint || !IsPrintableAscii(bundle.endpoint_view())) {
+    return Fail(why, TextProblem::kShareEndpointHint);
+  }
+  if (bundle.lock_name_hint_len > kMaxNameLength ||
+      (bundle.lock_name_hint_len != 0 && !IsValidName(bundle.name_view()))) {
+    return Fail(why, TextProblem::kShareNameHint);
+  }
+  uint8_t bytes[kMaxTransferBinary];
+  size_t o = 0;
+  bytes[o++] = kTransferTextVersion;
+  const auto compressed = lock_key->Compressed();
+  std::memcpy(bytes + o, compressed.data(), compressed.size());
+  o += compressed.size();
+  std::memcpy(bytes + o, bundle.result.data(), kTransferResultSize);
+  o += kTransferResultSize;
+  bytes[o++] = static_cast<uint8_t>(bundle.endpoint_hint_len);
+  if (bundle.endpoint_hint_len != 0) std::memcpy(bytes + o, bundle.endpoint_hint.data(), bundle.endpoint_hint_len);
+  o += bundle.endpoint_hint_len;
+  bytes[o++] = static_cast<uint8_t>(bundle.lock_name_hint_len);
+  if (bundle.lock_name_hint_len != 0) std::memcpy(bytes + o, bundle.lock_name_hint.data(), bundle.lock_name_hint_len);
+  o += bundle.lock_name_hint_len;
+  const auto check = ShareCheck(std::span<const uint8_t>(bytes, o));
+  std::memcpy(bytes + o, check.data(), check.size());
+  o += check.size();
+  return EncodeBody(kTransferTextPrefix, std::span<const uint8_t>(bytes, o), out);
+}
+
+Result<TransferBundle> TransferFromText(std::string_view text, TextError* why) {
+  uint8_t bytes[kMaxTransferBinary + 3];
+  MORTISE_ASSIGN_OR_RETURN(const size_t n, DecodeBody(text, kTransferTextPrefix, kMaxTransferText, bytes, why));
+  constexpr size_t kFixed = 1 + crypto::kP256CompressedKeySize + kTransferResultSize;
+  if (n < kFixed + 2 + kShareCheckSize) return Fail(why, TextProblem::kWrongLength, static_cast<uint32_t>(n));
+  // The check first: a copying mistake is named as such.
+  const auto check = ShareCheck(std::span<const uint8_t>(bytes, n - kShareCheckSize));
+  if (std::memcmp(check.data(), bytes + n - kShareCheckSize, kShareCheckSize) != 0) {
+    return Fail(why, TextProblem::kShareCheckMismatch);
+  }
+  if (bytes[0] != kTransferTextVersion) return Fail(why, TextProblem::kUnknownTransferVersion, bytes[0]);
+  TransferBundle out;
+  Result<crypto::P256PublicKey> key =
+      crypto::P256PublicKey::Import(std::span<const uint8_t>(bytes + 1, crypto::kP256CompressedKeySize));
+  if (!key.ok()) return Fail(why, TextProblem::kBadPoint);
+  out.lock_key = key->bytes();
+  std::memcpy(out.result.data(), bytes + 1 + crypto::kP256CompressedKeySize, kTransferResultSize);
+  size_t o = kFixed;
+  const size_t body = n - kShareCheckSize;
+  out.endpoint_hint_len = bytes[o++];
+  if (body - o < out.endpoint_hint_len + 1) return Fail(why, TextProblem::kWrongLength, static_cast<uint32_t>(n));
+  std::memcpy(out.endpoint_hint.data(), bytes + o, out.endpoint_hint_len);
+  o += out.endpoint_hint_len;
+  if (!IsPrintableAscii(out.endpoint_view())) return Fail(why, TextProblem::kShareEndpointHint);
+  out.lock_name_hint_len = bytes[o++];
+  if (out.lock_name_hint_len > kMaxNameLength || body - o != out.lock_name_hint_len) {
+    return Fail(why, TextProblem::kWrongLength, static_cast<uint32_t>(n));
+  }
+  std::memcpy(out.lock_name_hint.data(), bytes + o, out.lock_name_hint_len);
+  if (out.lock_name_hint_len != 0 && !IsValidName(out.name_view())) return Fail(why, TextProblem::kShareNameHint);
+  return out;
 }
 
 }  // namespace mortise::protocol

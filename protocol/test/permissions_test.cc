@@ -49,7 +49,8 @@ TEST(PermissionsTest, CommandNumbersAreTheDocumentedOnes) {
     EXPECT_EQ(CommandName(static_cast<Command>(number)), name) << number;
   }
   static_assert(static_cast<uint8_t>(Command::kLock) == 0 && static_cast<uint8_t>(Command::kReadLog) == 25 &&
-                static_cast<uint8_t>(Command::kApplyAccessList) == 29 && static_cast<uint8_t>(Command::kSetUtcOffset) == 34);
+                static_cast<uint8_t>(Command::kApplyAccessList) == 29 && static_cast<uint8_t>(Command::kSetUtcOffset) == 34 &&
+                static_cast<uint8_t>(Command::kTransferOwnership) == 35);
 }
 
 TEST(PermissionsTest, StatusCodeNumbersAreTheDocumentedOnes) {
@@ -75,7 +76,7 @@ std::set<Command> Expected(Role role) {
     }
     case Role::kAdmin: {
       for (C c : {C::kFactoryReset, C::kManagement, C::kUpdateFirmware, C::kSetTimeBackwards, C::kRevokeKey,
-                  C::kSetUtcOffset}) {
+                  C::kSetUtcOffset, C::kTransferOwnership}) {
         all.erase(c);
       }
       return all;

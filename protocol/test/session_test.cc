@@ -128,6 +128,17 @@ class SessionTest : public ::testing::Test {
     return ToLock(last_finish_);
   }
 
+  // The owner's access list (version 1) revoking the guest's key (serial 31).
+  Bytes GuestRevokedList() {
+    AccessListState list = testing::ListAt(1);
+    list.revoked[list.revoked_count++] = testing::By(owner_, 31);
+    Bytes update(kMaxAccessListUpdateSize);
+    Result<size_t> n = SignAccessList(list, lock_id_, owner_, owner_rng_.drbg, update);
+    EXPECT_TRUE(n.ok());
+    update.resize(n.ok() ? *n : 0);
+    return update;
+  }
+
   static CommandRequest Cmd(Command c, int64_t value = 0, uint16_t attribute = 0) {
     CommandRequest r;
     r.command = c;
@@ -477,12 +488,8 @@ TEST_F(SessionTest, A04_OnlyTheOwnerMovesTheTimeZone) {
 TEST_F(SessionTest, A01_RevocationTakesEffectInsideAnOpenSession) {
   SessionClient guest = Guest();
   ASSERT_TRUE(Cold(guest, Cmd(Command::kReadAttribute)).ok());
-  AccessListState list = testing::ListAt(1);
-  list.revoked[list.revoked_count++] = testing::By(owner_, 31);
-  Bytes update(kMaxAccessListUpdateSize);
-  Result<size_t> n = SignAccessList(list, lock_id_, owner_, owner_rng_.drbg, update);
-  ASSERT_TRUE(n.ok());
-  update.resize(*n);
+  const Bytes update = GuestRevokedList();
+  ASSERT_FALSE(update.empty());
   // The guest's own phone could carry it too; here the owner's session does.
   SessionClient owner = Owner();
   CommandRequest apply = Cmd(Command::kApplyAccessList);
@@ -959,6 +966,42 @@ TEST_F(SessionTest, FiguresColdAndResumedUnlock) {
   }
   std::printf("cold unlock %.0f us (2 round trips), resumed unlock %.0f us (1 round trip), mean of %d, host\n",
               cold_us / kRuns, resumed_us / kRuns, kRuns);
+}
+
+// Issue 12 (log): a refused key is named in its record by its key-table
+// index, which the CLI maps to the key's name; a key that never acted gets
+// its index then. A chain the owner did not sign names nothing.
+TEST_F(SessionTest, A02_ARefusedKeyIsNamedByItsKeyTableIndexAndAForgedOneIsNot) {
+  ASSERT_TRUE(authority_->ApplyAccessList(GuestRevokedList()).ok());
+  auto last_refusal = [&]() -> const core::LockEvent* {
+    const core::LockEvent* found = nullptr;
+    for (const core::LockEvent& e : sim_->events().events)
+      if (e.kind == core::EventKind::kKeyRefused) found = &e;
+    return found;
+  };
+  // The guest's key never acted: revoked before its first use.
+  SessionClient guest = Guest();
+  Result<CommandResponse> r = Cold(guest, Cmd(Command::kUnlock));
+  EXPECT_FALSE(r.ok() && r->status == StatusCode::kOk);
+  const core::LockEvent* e = last_refusal();
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->detail, core::EventDetail::kKeyRevoked);
+  ASSERT_TRUE(e->has_credential);
+  EXPECT_EQ(e->credential.type, core::CredentialType::kAliroEvictableEndpointKey);
+  Result<KeyRef> named = authority_->KeyAt(e->credential.index);
+  ASSERT_TRUE(named.ok());
+  EXPECT_TRUE(*named == testing::By(owner_, 31));
+  // A stranger's self-issued chain claiming the same serial: not named.
+  const size_t before = sim_->events().events.size();
+  SessionClient forged(stranger_, Chain(Issue(Fields(lock_id_, stranger_, Role::kGuest, kPermUnlock, 31), stranger_,
+                                               stranger_rng_.drbg)),
+                       lock_id_, stranger_rng_.drbg);
+  r = Cold(forged, Cmd(Command::kUnlock));
+  EXPECT_FALSE(r.ok() && r->status == StatusCode::kOk);
+  ASSERT_GT(sim_->events().events.size(), before);
+  e = last_refusal();
+  EXPECT_EQ(e->detail, core::EventDetail::kKeyNotIssued);
+  EXPECT_FALSE(e->has_credential);
 }
 
 }  // namespace

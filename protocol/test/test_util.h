@@ -13,6 +13,7 @@
 #include "mortise/protocol/access_list.h"
 #include "mortise/protocol/certificate.h"
 #include "mortise/protocol/identity.h"
+#include "mortise/protocol/session.h"
 
 namespace mortise::protocol::testing {
 
@@ -108,5 +109,45 @@ inline std::vector<uint8_t> Chain(const std::vector<uint8_t>& first, const std::
 
 // 2025-06-15 12:00:00 UTC, a Sunday.
 inline constexpr int64_t kNoon = 1749988800;
+
+// A client's datagram link to a SessionServer (tests): every datagram sent
+// is kept in `sent`, so a test can replay it.
+class SessionLink {
+ public:
+  SessionLink(SessionServer& server, const uint64_t& now_ms) : server_(server), now_ms_(now_ms) {}
+
+  std::vector<uint8_t> ToLock(std::span<const uint8_t> datagram) {
+    uint8_t reply[kMaxSessionMessageSize];
+    Result<size_t> n = server_.Handle(datagram, now_ms_, reply);
+    EXPECT_TRUE(n.ok());
+    return n.ok() ? std::vector<uint8_t>(reply, reply + *n) : std::vector<uint8_t>();
+  }
+  // A cold session whose first command is `first`.
+  Result<CommandResponse> Cold(SessionClient& client, const CommandRequest& first) {
+    uint8_t out[kMaxSessionMessageSize];
+    Result<size_t> m1 = client.Hello(out);
+    if (!m1.ok()) return m1.status();
+    sent.assign(1, std::vector<uint8_t>(out, out + *m1));
+    const std::vector<uint8_t> m2 = ToLock(sent[0]);
+    Result<size_t> m3 = client.Finish(m2, first, out);
+    if (!m3.ok()) return m3.status();
+    sent.emplace_back(out, out + *m3);
+    return client.Receive(ToLock(sent[1]));
+  }
+  // The next command in the session.
+  Result<CommandResponse> Again(SessionClient& client, const CommandRequest& request) {
+    uint8_t out[kMaxSessionMessageSize];
+    Result<size_t> m = client.Send(request, out);
+    if (!m.ok()) return m.status();
+    sent.emplace_back(out, out + *m);
+    return client.Receive(ToLock(sent.back()));
+  }
+
+  std::vector<std::vector<uint8_t>> sent;
+
+ private:
+  SessionServer& server_;
+  const uint64_t& now_ms_;
+};
 
 }  // namespace mortise::protocol::testing

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,73 @@ TEST(TextFormsTest, PublicKeyTextRoundTripsAndRefusesWhatIsNotAKey) {
   EXPECT_EQ(why.problem, TextProblem::kBadBase64);
   EXPECT_FALSE(PublicKeyFromText("MKP1.AAAA", &why).ok());
   EXPECT_EQ(why.problem, TextProblem::kWrongLength);
+}
+
+// Item 10's spirit for public keys: a character changed in copying is
+// caught by the check, even when what remains is a valid point; the form
+// without the check (49 characters, from earlier versions) is still read.
+TEST(TextFormsTest, APublicKeyTextWithAChangedCharacterIsCaughtByItsCheck) {
+  testing::SeededDrbg rng(4);
+  for (int round = 0; round < 8; ++round) {
+    const crypto::P256KeyPair k = testing::NewKey(rng.drbg);
+    char text[kPublicKeyTextSize];
+    Result<size_t> n = PublicKeyToText(k.public_key(), text);
+    ASSERT_TRUE(n.ok());
+    ASSERT_EQ(*n, 55u);
+    const std::string s(text, *n);
+    int points_left_valid = 0;
+    // Every character of the key's bytes (not the prefix) changed to another.
+    for (size_t i = 5; i < 5 + 44; ++i) {
+      std::string bad = s;
+      bad[i] = bad[i] == 'A' ? 'B' : 'A';
+      TextError why;
+      Result<crypto::P256PublicKey> r = PublicKeyFromText(bad, &why);
+      EXPECT_FALSE(r.ok()) << bad;
+      if (why.problem == TextProblem::kShareCheckMismatch) ++points_left_valid;
+    }
+    EXPECT_GT(points_left_valid, 0);
+    // The legacy form: the point alone.
+    const auto compressed = k.public_key().Compressed();
+    char legacy[kLegacyPublicKeyTextSize + 1];
+    std::memcpy(legacy, "MKP1.", 5);
+    Result<size_t> m = Base64UrlEncode(compressed, std::span<char>(legacy + 5, sizeof(legacy) - 5));
+    ASSERT_TRUE(m.ok());
+    Result<crypto::P256PublicKey> old = PublicKeyFromText(std::string_view(legacy, 5 + *m));
+    ASSERT_TRUE(old.ok());
+    EXPECT_EQ(*old, k.public_key());
+  }
+}
+
+TEST(TextFormsTest, ATransferTextRoundTripsAndACopyingMistakeIsNamed) {
+  testing::SeededDrbg rng(5);
+  const crypto::P256KeyPair lock = testing::NewKey(rng.drbg);
+  TransferBundle b;
+  b.lock_key = lock.public_key().bytes();
+  for (size_t i = 0; i < b.result.size(); ++i) b.result[i] = static_cast<uint8_t>(i);
+  const std::string_view ep = "unix:/run/lock.sock", name = "front-door";
+  std::memcpy(b.endpoint_hint.data(), ep.data(), ep.size());
+  b.endpoint_hint_len = ep.size();
+  std::memcpy(b.lock_name_hint.data(), name.data(), name.size());
+  b.lock_name_hint_len = name.size();
+  char text[kMaxTransferText];
+  Result<size_t> n = TransferToText(b, text);
+  ASSERT_TRUE(n.ok());
+  const std::string s(text, *n);
+  EXPECT_EQ(IdentifyText(s), TextForm::kTransfer);
+  Result<TransferBundle> back = TransferFromText(s);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->lock_key, b.lock_key);
+  EXPECT_EQ(back->result, b.result);
+  EXPECT_EQ(back->endpoint_view(), ep);
+  EXPECT_EQ(back->name_view(), name);
+  TextError why;
+  std::string bad = s;
+  bad[40] = bad[40] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(TransferFromText(bad, &why).ok());
+  EXPECT_EQ(why.problem, TextProblem::kShareCheckMismatch);
+  EXPECT_FALSE(TransferFromText(s.substr(0, s.size() - 4), &why).ok());
+  EXPECT_FALSE(TransferFromText("MKS1." + s.substr(5), &why).ok());
+  EXPECT_EQ(why.problem, TextProblem::kWrongPrefix);
 }
 
 TEST(TextFormsTest, RevalidationTokenTextRoundTripsStrictly) {

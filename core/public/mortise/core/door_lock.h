@@ -129,6 +129,8 @@ class DoorLock {
   // while the daylight-saving rule (DstStart..DstEnd) is in force. Every
   // local-time rule (schedules, keys' weekly windows, offline codes) uses it.
   int32_t utc_offset_at(int64_t utc_s) const;
+  // The daylight-saving rule of the settings (none when DstOffset is 0).
+  DstRule dst_rule() const;
 
   // --- Matter management commands (see user_db.h) -----------------------------
   UserDatabase& users() { return db_; }
@@ -159,6 +161,9 @@ class DoorLock {
   // A signed access list was applied (`listed`: the keys it revokes or
   // suspends), carried by `key`.
   void RecordAccessListChange(OperationSource source, std::optional<CredentialRef> key, uint16_t listed);
+  // The owner handed the lock to another owner key (protocol transfer.h),
+  // asked by `key` (the old owner's); `users_cleared`: users went too.
+  void RecordOwnershipTransfer(OperationSource source, CredentialRef key, bool users_cleared);
 
   // --- Local credentials (what Service() calls for the input facades) ---------
   // Exposed so that the benchmark and tests can drive one decision directly.
@@ -411,6 +416,16 @@ class DoorLock {
   uint8_t refusal_tokens_ = kKeyRefusalBurst;
   uint64_t refusal_refill_ms_ = 0;
   uint16_t refusals_unrecorded_ = 0;
+  // One change of time zone is one record (WriteAttribute): a client sets
+  // a zone with up to five writes (offset, rule start and end, saving). A
+  // write that moves the zone right after the zone record, from the same
+  // source, with no record between and within kZoneWriteBurstMs of the
+  // previous one, continues that change. RAM only.
+  static constexpr uint64_t kZoneWriteBurstMs = 2000;
+  uint32_t emitted_ = 0;                 // events stamped so far
+  uint32_t zone_record_at_ = UINT32_MAX; // emitted_ right after the last zone record
+  uint64_t zone_write_ms_ = 0;
+  OperationSource zone_record_source_ = OperationSource::kUnspecified;
   uint32_t dropped_records_ = 0;  // settings and lockout records found corrupt
 };
 

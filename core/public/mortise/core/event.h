@@ -61,6 +61,7 @@ enum class EventDetail : uint8_t {
   kKeyNotValidNow = 24,    // kKeyRefused: expired, not yet valid, outside its weekly schedule, or its token too old
   kKeyUsesSpent = 25,      // kKeyRefused: a use-limited key with no use left
   kKeyNotIssued = 26,      // kKeyRefused: a chain the owner did not sign (a stranger's or a forged key)
+  kOwnershipTransferred = 27,  // LockUserChange: the owner handed the lock to another owner key (data_index 1: users cleared too)
 };
 
 struct LockEvent {

@@ -37,6 +37,7 @@
 #include <span>
 
 #include "mortise/core/backoff.h"
+#include "mortise/core/schedule.h"
 #include "mortise/crypto/cmac.h"
 #include "mortise/status.h"
 
@@ -125,8 +126,12 @@ class OfflinePinCodec {
   // nothing erased).
   // Work: at most 24 CMACs for a 13-digit code (6 + 1 for a one-time one), 2
   // for a 16-digit one, plus a scan of the table.
+  // `utc_offset_s` is the lock's standard offset and `dst` its
+  // daylight-saving rule (none by default): local days and hours, and the
+  // start of a recurring code for erase-all, follow summer time.
   Verdict Check(std::span<const uint8_t> digits, int64_t utc_s, int32_t utc_offset_s,
-                std::span<const OfflineEntry, kOfflineTableSize> table, uint32_t erased_through_hour) const;
+                std::span<const OfflineEntry, kOfflineTableSize> table, uint32_t erased_through_hour,
+                const DstRule& dst = {}) const;
 
  private:
   uint64_t Mac(uint8_t label, uint32_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t e) const;
@@ -134,8 +139,10 @@ class OfflinePinCodec {
 
  public:
   // The UTC hour an entry's validity starts at (a recurring code's first
-  // local day converted with the lock's offset), for erase-all.
-  static int64_t StartHourUtc(const OfflineEntry& e, int32_t utc_offset_s);
+  // local day converted with the offset in force at its local midnight:
+  // the standard offset `utc_offset_s`, plus `dst`'s saving in summer), for
+  // erase-all.
+  static int64_t StartHourUtc(const OfflineEntry& e, int32_t utc_offset_s, const DstRule& dst = {});
 
  private:
 

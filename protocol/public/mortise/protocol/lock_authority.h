@@ -103,6 +103,23 @@ class LockAuthority {
   // second claim needs a factory reset). Store errors: nothing changed.
   Status InstallOwner(const crypto::P256PublicKey& owner, std::span<const uint8_t, kOfflinePinSecretSize> pin_secret);
 
+  // Ownership transfer (transfer.h): the owner key becomes `new_owner` and
+  // the offline-PIN secret `pin_secret`, under a new claim generation
+  // (raised durably first, then owner and secret in one transaction, as
+  // InstallOwner), then the access lists and group membership of the old
+  // generation are forgotten (their version floors stay, as at Wipe). What
+  // the old owner issued ends with the generation: certificates, lists,
+  // memberships and custody acknowledgements name it. The key table and use
+  // counts stay (the log names keys by index).
+  // kFailedPrecondition: not claimed, or `expected_generation` is not the
+  // current one (a transfer recorded earlier and sent again). kAlreadyExists:
+  // `new_owner` is the owner already. Store errors: the old owner stays.
+  Status TransferOwner(const crypto::P256PublicKey& new_owner, uint32_t expected_generation,
+                       std::span<const uint8_t, kOfflinePinSecretSize> pin_secret);
+  // TransferOwner's refusals, without changing anything (the executor asks
+  // before it touches the core's offline-PIN secret).
+  Status CheckTransfer(const crypto::P256PublicKey& new_owner, uint32_t expected_generation) const;
+
   // Factory reset of the protocol state: forgets the owner, the offline-PIN
   // secret, the access list and the group membership (not its floor). The identity stays (it is the lock's, not
   // the owner's), and so do the use counts (ConsumeUse) and the access-list
@@ -198,6 +215,15 @@ class LockAuthority {
   // The key an index names (readers of the log). kNotFound: not assigned.
   // kInvalidArgument: 0 or above kMaxKeyIndex. kDataLoss, store errors.
   Result<KeyRef> KeyAt(uint16_t index) const;
+  // How the log names a key it refuses after its holder proved possession
+  // (DoorLock::RecordKeyRefused): the key's table index (given now, with its
+  // key introduction, if the key never acted before). Only for a chain
+  // whose signatures verified up to this lock's owner, which `why` (the
+  // refusal's status) tells: kUnauthenticated and kInvalidArgument name
+  // nothing, so a forged chain cannot put a real key's name on a stranger's
+  // attempt. nullopt: nothing to name, or the table is full or unreadable.
+  std::optional<core::CredentialRef> RefusedKeyCredential(std::span<const uint8_t> chain, StatusCode why);
+  std::optional<core::CredentialRef> RefusedKeyCredential(const VerifiedKey& key);
   // Optional; must outlive the authority or be reset to nullptr.
   void set_key_table_observer(KeyTableObserver* observer) { key_observer_ = observer; }
 
@@ -237,6 +263,9 @@ class LockAuthority {
   // index (a store write through the store_ reference).
   Result<uint16_t> FindKeyIndex(const KeyRef& key, bool assign) const;
   VerifyContext Context(std::optional<int64_t> utc_now, int32_t utc_offset_s) const;
+  // Raises the claim generation, then stores `owner` and `pin_secret` under
+  // it in one transaction (InstallOwner, TransferOwner).
+  Status WriteOwner(const crypto::P256PublicKey& owner, std::span<const uint8_t, kOfflinePinSecretSize> pin_secret);
 
   std::optional<crypto::P256PublicKey> owner_;
   uint32_t generation_ = 0;

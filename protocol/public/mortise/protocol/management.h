@@ -23,6 +23,7 @@
 
 #include "mortise/core/attributes.h"
 #include "mortise/core/types.h"
+#include "mortise/crypto/p256.h"
 #include "mortise/protocol/permissions.h"
 #include "mortise/status.h"
 
@@ -51,6 +52,11 @@ enum class ManagementOp : uint8_t {
   kClearHolidaySchedule = 19,
   kReadAttribute = 20,
   kWriteAttribute = 21,
+  // Not a Door Lock cluster command: the owner hands the lock to another
+  // owner key (docs/protocol.md section 18). Classified as
+  // Command::kTransferOwnership and run by the command executor itself (the
+  // owner key is the protocol's, not the integrator's).
+  kTransferOwnership = 22,
 };
 
 inline constexpr size_t kMaxManagementPin = 16;
@@ -100,6 +106,12 @@ struct ManagementCommand {
   core::AttributeId attribute = core::AttributeId::kLockState;
   int64_t value = 0;
 
+  // TransferOwnership: the new owner's key (a valid compressed P-256 point),
+  // the claim generation the owner believes current, and whether users go.
+  std::array<uint8_t, crypto::kP256CompressedKeySize> new_owner{};
+  uint32_t claim_generation = 0;
+  bool clear_users = false;
+
   std::span<const uint8_t> pin_span() const { return std::span<const uint8_t>(pin.data(), pin_length); }
   std::string_view user_name_view() const { return std::string_view(user_name.data(), user_name_length); }
   std::span<const uint8_t> credential_data_span() const {
@@ -126,7 +138,8 @@ Result<ManagementCommand> DecodeManagement(std::span<const uint8_t> payload);
 // The protocol command a decoded management command is authorised as: the
 // management-command classifier. SetHolidaySchedule in Passage needs the
 // passage-mode right too (A12), as does writing OperatingMode = Passage; a
-// write of UtcOffset is the owner's kSetUtcOffset (A04).
+// write of UtcOffset is the owner's kSetUtcOffset (A04); TransferOwnership
+// is kTransferOwnership (owner only).
 Command ClassifyManagement(const ManagementCommand& command);
 
 }  // namespace mortise::protocol

@@ -132,8 +132,12 @@ enum class Command : uint8_t {
   // certificate schedule and recurring offline code by up to 14 hours, as a
   // clock set back would: the owner only. WriteAttribute cannot reach it.
   kSetUtcOffset = 34,
+  // The management command TransferOwnership (docs/protocol.md section 18):
+  // replaces the owner key and starts a new claim generation. The owner's
+  // own key only (the executor refuses an owner certificate too).
+  kTransferOwnership = 35,
 };
-inline constexpr uint8_t kCommandCount = static_cast<uint8_t>(Command::kSetUtcOffset) + 1;
+inline constexpr uint8_t kCommandCount = static_cast<uint8_t>(Command::kTransferOwnership) + 1;
 const char* CommandName(Command command);
 
 struct CommandRule {

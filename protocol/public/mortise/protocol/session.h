@@ -148,6 +148,8 @@ struct CommandExecutor {
 
  private:
   CommandResponse Act(const VerifiedKey& key, const CommandRequest& request, core::OperationSource source);
+  // TransferOwnership (transfer.h), authorized as the owner's.
+  CommandResponse Transfer(const VerifiedKey& key, const ManagementCommand& command, core::OperationSource source);
 };
 
 class SessionServer {

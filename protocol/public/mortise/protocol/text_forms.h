@@ -23,6 +23,7 @@
 #include "mortise/protocol/certificate.h"
 #include "mortise/protocol/identity.h"
 #include "mortise/protocol/revalidation.h"
+#include "mortise/protocol/transfer.h"
 #include "mortise/status.h"
 
 namespace mortise::protocol {
@@ -30,6 +31,7 @@ namespace mortise::protocol {
 inline constexpr std::string_view kPublicKeyTextPrefix = "MKP1.";
 inline constexpr std::string_view kShareTextPrefix = "MKS1.";
 inline constexpr std::string_view kRevalidationTextPrefix = "MKR1.";
+inline constexpr std::string_view kTransferTextPrefix = "MKT1.";
 
 enum class TextForm : uint8_t {
   kUnknown = 0,
@@ -38,6 +40,7 @@ enum class TextForm : uint8_t {
   kPublicKey = 3,           // MKP1.
   kShare = 4,               // MKS1.
   kRevalidationToken = 5,   // MKR1.
+  kTransfer = 6,            // MKT1.
 };
 // Which form `text` claims to be, by its prefix alone (case-sensitive).
 TextForm IdentifyText(std::string_view text);
@@ -75,19 +78,29 @@ enum class TextProblem : uint8_t {
   kChainMalformedCert,
   kChainNotCanonical,
   kChainOtherLock,      // a certificate names another lock than the bundle's lock key
+  kUnknownTransferVersion,  // value: an unknown MKT1 version
 };
 struct TextError {
   TextProblem problem = TextProblem::kNone;
   uint32_t value = 0;
 };
 
-// --- MKP1: an identity's public key (the compressed point, 33 bytes) ---------
+// --- MKP1: an identity's public key -------------------------------------------
+//
+//   the compressed point (33 bytes) | check (4 bytes: the first 4 of
+//   SHA-256 of the point), 55 characters. A text without the check (the
+//   33-byte form of earlier versions, 49 characters) is still read: keys
+//   already handed out keep working; only the new form catches a changed
+//   character that happens to leave a valid point.
 
-inline constexpr size_t kPublicKeyTextSize = 5 + (crypto::kP256CompressedKeySize * 4 + 2) / 3;  // 49
-// Returns kPublicKeyTextSize. kResourceExhausted: `out` too small.
+inline constexpr size_t kPublicKeyTextSize = 5 + ((crypto::kP256CompressedKeySize + 4) * 4 + 2) / 3;  // 55
+inline constexpr size_t kLegacyPublicKeyTextSize = 5 + (crypto::kP256CompressedKeySize * 4 + 2) / 3;  // 49
+// Returns kPublicKeyTextSize (the form with the check). kResourceExhausted:
+// `out` too small.
 Result<size_t> PublicKeyToText(const crypto::P256PublicKey& key, std::span<char> out);
 // kInvalidArgument, with `why` (if given) set: wrong prefix, too long, bad
-// base64url, not 33 bytes, not a valid point.
+// base64url, neither 33 nor 37 bytes, a check that does not match
+// (kShareCheckMismatch), not a valid point.
 Result<crypto::P256PublicKey> PublicKeyFromText(std::string_view text, TextError* why = nullptr);
 
 // --- MKR1: a revalidation token (an encoded RevalidationToken) ---------------
@@ -172,5 +185,42 @@ Result<ShareBundle> DecodeShare(std::span<const uint8_t> bin, TextError* why = n
 
 Result<size_t> ShareToText(const ShareBundle& bundle, std::span<char> out, TextError* why = nullptr);
 Result<ShareBundle> ShareFromText(std::string_view text, TextError* why = nullptr);
+
+// --- MKT1: an ownership transfer (transfer.h) ----------------------------------
+//
+//   version (1 byte, 1) | lock key (33, compressed) | transfer result (210,
+//   as the lock answered TransferOwnership) | endpoint hint length (1) |
+//   endpoint hint (0..255 printable ASCII) | lock name hint length (1) |
+//   name (0..64, a valid name) | check (4: SHA-256 of every byte before it)
+//
+// What the old owner hands the new owner. Nothing in it is secret (the
+// offline-PIN secret inside is sealed to the new owner's key) and nothing
+// in it is trusted: the new owner's device checks the result's signature
+// against the lock key it pins (OpenTransferResult); the check catches
+// copying mistakes, not forgeries.
+
+inline constexpr uint8_t kTransferTextVersion = 1;
+inline constexpr size_t kMaxTransferBinary = 1 + 33 + kTransferResultSize + 1 + kMaxEndpointHint + 1 + kMaxNameLength + 4;
+inline constexpr size_t kMaxTransferText = 5 + (kMaxTransferBinary * 4 + 2) / 3;
+
+struct TransferBundle {
+  std::array<uint8_t, crypto::kP256PublicKeySize> lock_key{};  // uncompressed; sent compressed
+  std::array<uint8_t, kTransferResultSize> result{};
+  std::array<char, kMaxEndpointHint> endpoint_hint{};
+  size_t endpoint_hint_len = 0;
+  std::array<char, kMaxNameLength> lock_name_hint{};
+  size_t lock_name_hint_len = 0;
+
+  std::string_view endpoint_view() const { return std::string_view(endpoint_hint.data(), endpoint_hint_len); }
+  std::string_view name_view() const { return std::string_view(lock_name_hint.data(), lock_name_hint_len); }
+};
+
+// kInvalidArgument (with `why`): an invalid lock key or hint.
+// kResourceExhausted: `out` too small (kMaxTransferText always fits).
+Result<size_t> TransferToText(const TransferBundle& bundle, std::span<char> out, TextError* why = nullptr);
+// kInvalidArgument (with `why`): wrong prefix, too long, bad base64url, a
+// check that does not match, an unknown version, a wrong length, a lock key
+// that is not a point, a hint that is not valid.
+Result<TransferBundle> TransferFromText(std::string_view text, TextError* why = nullptr);
 
 }  // namespace mortise::protocol
