@@ -119,17 +119,30 @@ void ProgrammingMenu::AddPin(std::span<const uint8_t> pin) {
     }
   }
   if (index == 0) return Note(MenuNote::kPinsFull, false);
+  // "Already in use" says that a PIN is someone's: each new PIN is counted
+  // as an attempt first, and a duplicate stays counted as a wrong code, so
+  // the menu is no faster a PIN oracle than the keypad itself (A15, A20).
+  DoorLock& l = lock_;
+  if (!l.RecordAttempt()) return Note(MenuNote::kFailed, false);
   SetCredentialRequest req;
   req.operation = DataOperationType::kAdd;
   req.credential = {CredentialType::kPin, index};
   req.credential_data = pin;
   const SetCredentialResponse r = db.SetCredential(req, Actor{OperationSource::kKeypad, 0});
+  if (r.status == DlStatus::kDuplicate) {
+    l.CheckFailureLimit();
+    if (l.locked_out()) {
+      Close(MenuNote::kLockedOut);
+      return l.Indicate(Signal::kLockedOut);
+    }
+    return Note(MenuNote::kPinDuplicate, false);
+  }
+  l.RefundAttempt();
   switch (r.status) {
     case DlStatus::kSuccess:
       slot_ = index;
       return Note(MenuNote::kPinAdded, true);
     case DlStatus::kInvalidField: return Note(MenuNote::kPinInvalid, false);
-    case DlStatus::kDuplicate: return Note(MenuNote::kPinDuplicate, false);
     case DlStatus::kResourceExhausted: return Note(MenuNote::kPinsFull, false);
     default: return Note(MenuNote::kFailed, false);
   }

@@ -286,6 +286,30 @@ TEST_F(ProgrammingTest, A15_ADisabledProgrammingUserIsRefusedAndCounted) {
   EXPECT_TRUE(lock().locked_out());
 }
 
+TEST_F(ProgrammingTest, A20_TheMenuIsNoFasterAPinOracleThanTheKeypad) {
+  ASSERT_EQ(SetProgrammingPin("909090").status, DlStatus::kSuccess);
+  AddPinUser("515151");
+  Keys("*909090");
+  ASSERT_TRUE(menu().open());
+  // Adding PINs that succeed or are malformed costs nothing ...
+  Keys("1");
+  Keys("246802");
+  ASSERT_EQ(menu().note(), MenuNote::kPinAdded);
+  Keys("1");
+  Keys("12");
+  ASSERT_EQ(menu().note(), MenuNote::kPinInvalid);
+  // ... but "already in use" is a wrong code: the fifth closes the menu
+  // in a lockout.
+  for (int i = 0; i < 5; ++i) {
+    Keys("1");
+    Keys("515151");
+  }
+  EXPECT_TRUE(lock().locked_out());
+  EXPECT_FALSE(menu().open());
+  EXPECT_EQ(menu().note(), MenuNote::kLockedOut);
+  EXPECT_TRUE(HasAlarm(AlarmCode::kWrongCodeEntryLimit));
+}
+
 TEST_F(ProgrammingTest, PrivacyModeKeepsTheMenuShut) {
   ASSERT_EQ(SetProgrammingPin("909090").status, DlStatus::kSuccess);
   ASSERT_TRUE(lock().WriteAttribute(AttributeId::kOperatingMode, static_cast<int64_t>(OperatingMode::kPrivacy)).ok());

@@ -60,6 +60,15 @@ class lockdControl : public ::testing::Test {
     EXPECT_EQ(before, after) << "refused line changed the state: " << line;
   }
 
+  // Stores a credential for a new user straight in the core.
+  void AddCredential(core::CredentialType type, uint16_t index, const std::string& data) {
+    core::SetCredentialRequest req;
+    const std::vector<uint8_t> bytes(data.begin(), data.end());
+    req.credential = {type, index};
+    req.credential_data = bytes;
+    ASSERT_EQ(t.lock->users().SetCredential(req, core::Actor{}).status, core::DlStatus::kSuccess);
+  }
+
   testing::TestLock t;
   FakeNode node;
   ControlHandler handler{t.backend, *t.lock, t.events, &node, ClockMode::kSimulated};
@@ -142,11 +151,7 @@ TEST_F(lockdControl, WrongFieldTypesAreRefused) {
 }
 
 TEST_F(lockdControl, KeypadPinOpensAfterTimeAdvances) {
-  core::SetCredentialRequest req;
-  const std::vector<uint8_t> pin = {'1', '3', '5', '7', '9', '2'};
-  req.credential = {core::CredentialType::kPin, 1};
-  req.credential_data = pin;
-  ASSERT_EQ(t.lock->users().SetCredential(req, core::Actor{}).status, core::DlStatus::kSuccess);
+  AddCredential(core::CredentialType::kPin, 1, "135792");
   json r = Ask(R"({"cmd":"keypad","keys":"1357"})");
   EXPECT_EQ(r["ok"], true);
   EXPECT_EQ(r["pending"], 4);
@@ -173,11 +178,7 @@ TEST_F(lockdControl, StarClearsTheEntry) {
 // The keypad programming menu on the face: '*' on an empty entry starts a
 // programming entry; the status and the face say every step in words.
 TEST_F(lockdControl, TheFaceRunsTheKeypadProgrammingMenu) {
-  core::SetCredentialRequest req;
-  const std::vector<uint8_t> programming = {'9', '0', '9', '0', '9', '0'};
-  req.credential = {core::CredentialType::kProgrammingPIN, 0};
-  req.credential_data = programming;
-  ASSERT_EQ(t.lock->users().SetCredential(req, core::Actor{}).status, core::DlStatus::kSuccess);
+  AddCredential(core::CredentialType::kProgrammingPIN, 0, "909090");
   Loop loop;
   Face face(handler, &node, loop, [] {}, nullptr);
   Ask(R"({"cmd":"keypad","keys":"*9090"})");

@@ -9,7 +9,8 @@
 //               wrong code); refused unchecked when EnableLocalProgramming
 //               is off (nothing counted, nothing compared)
 //   1 #         then NEWPIN #: adds a user PIN in the first free PIN slot
-//               (a new UnrestrictedUser, as SetCredential with a null user)
+//               (a new UnrestrictedUser, as SetCredential with a null user);
+//               a NEWPIN already in use is a wrong code (no PIN oracle)
 //   2 #         then SLOT #: deletes the PIN in that slot (its user goes
 //               with its last credential, as ClearCredential)
 //   0 #         closes the menu; so do kIdleTimeoutMs without an entry,

@@ -9,8 +9,10 @@
 //   {"read": "AutoRelockTime"}
 //   {"write": "AutoRelockTime", "value": 30}
 // Responses carry "ok" (the line was understood and executed) and, for
-// commands, the cluster's "status" ("Success", "Occupied", "InvalidField", ...):
+// commands and attribute writes, the cluster's "status" ("Success",
+// "Occupied", "InvalidField", ...; a read answers its value):
 //   {"ok": true, "status": "Success"}
+//   {"ok": true, "status": "Success", "attribute": "AutoRelockTime", "value": 30}
 // A line the adapter refuses changes nothing and answers with the status a
 // Matter server gives before the cluster sees the request, in the same
 // field, and a message a person can act on:
