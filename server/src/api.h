@@ -23,6 +23,10 @@ struct ApiSettings {
   // Mark the session cookie Secure even on plain HTTP (behind a TLS
   // reverse proxy). Requests that arrived over TLS always get Secure.
   bool cookie_secure = false;
+  // The origin browsers load the console from ("https://locks.example.org").
+  // A WebSocket authenticated by the session cookie must carry this Origin;
+  // empty: the request's own scheme://Host (same origin only).
+  std::string public_origin;
 };
 
 // The embedded server/openapi.json.

@@ -1,9 +1,13 @@
 // The HTTP/1.1 listener: one session object per connection (Boost.Beast on
-// Asio), a timeout on every read and write, bounded header and body sizes,
-// keep-alive, `Expect: 100-continue`, and a graceful shutdown that finishes
-// requests already received and closes idle connections. It holds no policy:
-// each complete request goes to one Handler (the router) and its Response is
-// written back. The only translation unit that includes Beast.
+// Asio), plain TCP or TLS 1.2+ (OpenSSL through Asio's ssl), a timeout on
+// every read and write, bounded header and body sizes, keep-alive,
+// `Expect: 100-continue`, WebSocket upgrades on the same listener, and a
+// graceful shutdown that finishes requests already received, closes idle
+// connections and closes WebSockets with 1001 "going away". It holds no
+// policy: each complete request goes to one Handler (the router) and its
+// Response is written back; an upgrade request goes to the UpgradeHandler,
+// which accepts it (a WebSocketClient) or answers it. The only translation
+// unit that includes Beast.
 #pragma once
 
 #include <chrono>
@@ -31,19 +35,67 @@ struct HttpOptions {
   // their connections are cut.
   std::chrono::milliseconds shutdown_grace{10000};
   int threads = 2;
+  // TLS served directly: both PEM files or neither (plain HTTP, e.g. behind
+  // a TLS reverse proxy). The certificate file may hold the chain.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // WebSocket: what one client may have waiting to be written before it is
+  // disconnected as too slow (messages and bytes), the largest message a
+  // client may send, and the idle time after which a silent peer is closed
+  // (a ping goes out at half of it; any frame, pongs included, resets it).
+  size_t ws_queue_messages = 256;
+  size_t ws_queue_bytes = 1 << 20;
+  size_t ws_message_limit_bytes = 4096;
+  std::chrono::milliseconds ws_idle_timeout{60000};
+
+  bool tls() const { return !tls_cert_file.empty() || !tls_key_file.empty(); }
 };
 
 using Handler = std::function<Response(const Request&)>;
 
+// The listener's side of one accepted WebSocket. Thread-safe; never blocks.
+class WebSocketPeer {
+ public:
+  virtual ~WebSocketPeer() = default;
+  // Queues one text message. false when the peer is closed or closing, or
+  // when the message would exceed the queue bounds: then the peer is closed
+  // with 1008 and the reason "slow consumer" (the queue is dropped).
+  virtual bool Send(std::string text) = 0;
+  // Closes with `code` (1000 normal, 1008 policy) and a short reason.
+  virtual void Close(uint16_t code, std::string reason) = 0;
+  virtual bool open() const = 0;
+};
+
+// The application's side of one accepted WebSocket; called on the
+// connection's strand, one call at a time.
+class WebSocketClient {
+ public:
+  virtual ~WebSocketClient() = default;
+  virtual void OnText(std::string_view text) = 0;
+  // Once, when the socket is gone (either side closed it, or it broke).
+  virtual void OnClosed() = 0;
+};
+
+// An upgrade request: either `client` (accepted; the handshake completes
+// and messages flow) or `refusal` (an ordinary HTTP answer, the connection
+// is then closed).
+struct UpgradeResult {
+  std::shared_ptr<WebSocketClient> client;
+  Response refusal;
+};
+using UpgradeHandler = std::function<UpgradeResult(const Request&, const std::shared_ptr<WebSocketPeer>&)>;
+
 class HttpServer {
  public:
-  HttpServer(HttpOptions options, Handler handler);
+  // Without an UpgradeHandler, upgrade requests go to `handler` as any other.
+  HttpServer(HttpOptions options, Handler handler, UpgradeHandler upgrade = {});
   ~HttpServer();  // Shutdown() and Wait() if still running
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds, listens and starts the worker threads. Returns the bound port.
-  // Throws std::runtime_error ("cannot listen on HOST:PORT: reason").
+  // Loads the TLS certificate and key (when set), binds, listens and starts
+  // the worker threads. Returns the bound port. Throws std::runtime_error
+  // ("cannot listen on HOST:PORT: reason", "TLS certificate FILE: reason").
   uint16_t Start();
   // Stops accepting, closes idle connections, lets requests already received
   // finish (their responses carry `Connection: close`), and cuts whatever is
@@ -52,8 +104,10 @@ class HttpServer {
   // Blocks until every worker thread has returned (after Shutdown()).
   void Wait();
 
-  // Connections open now (for /metrics).
+  // Connections open now, WebSockets included (for /metrics).
   size_t open_connections() const;
+  // WebSockets open now.
+  size_t open_websockets() const;
 
   struct Impl;  // defined in http_server.cc (sessions reach it)
 

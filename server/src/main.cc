@@ -1,6 +1,7 @@
 // mortise-server: wires the configuration, the SQLite repository, the API
 // and the HTTP listener; waits for SIGTERM/SIGINT and shuts down gracefully.
 //   mortise-server [--config FILE] [--listen HOST:PORT] [--db sqlite:PATH|postgresql://...]
+//                  [--tls-cert FILE --tls-key FILE]
 //   mortise-server backup --db sqlite:PATH --out FILE
 #include <signal.h>
 #include <sys/stat.h>
@@ -41,7 +42,8 @@ int Serve(Config config) {
   const uint16_t port = http.Start();
   const std::string host = config.http.host.find(':') != std::string::npos ? "[" + config.http.host + "]"
                                                                             : config.http.host;
-  std::fprintf(stderr, "mortise-server: listening on http://%s:%u\n", host.c_str(), port);
+  std::fprintf(stderr, "mortise-server: listening on %s://%s:%u\n", config.http.tls() ? "https" : "http", host.c_str(),
+               port);
   std::fflush(stderr);
   int sig = 0;
   sigwait(&set, &sig);
@@ -61,10 +63,12 @@ int main(int argc, char** argv) {
   // whatever umask it was started with (the storage layer also sets 0600).
   ::umask(077);
   CLI::App app("mortise-server: the Mortise management server (docs/server.md)");
-  std::string config_file, listen, db, profile;
+  std::string config_file, listen, db, profile, tls_cert, tls_key;
   app.add_option("--config", config_file, "TOML settings file (every setting: docs/server.md)");
   app.add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free port)");
   app.add_option("--db", db, "database: sqlite:PATH or postgresql://...");
+  app.add_option("--tls-cert", tls_cert, "serve HTTPS with this PEM certificate (chain); needs --tls-key");
+  app.add_option("--tls-key", tls_key, "the PEM private key of --tls-cert");
   app.add_option("--password-profile", profile, "Argon2id profile: interactive, moderate, test-fast (loopback only)");
   auto* backup = app.add_subcommand("backup", "consistent snapshot of a (running) SQLite database");
   std::string backup_db, backup_out;
@@ -80,6 +84,8 @@ int main(int argc, char** argv) {
     Config config = config_file.empty() ? Config{} : LoadConfigFile(config_file);
     if (!listen.empty()) config.listen = listen;
     if (!db.empty()) config.db = db;
+    if (!tls_cert.empty()) config.http.tls_cert_file = tls_cert;
+    if (!tls_key.empty()) config.http.tls_key_file = tls_key;
     if (!profile.empty()) {
       const auto p = ParsePasswordProfile(profile);
       if (!p) throw ConfigError("--password-profile must be interactive, moderate or test-fast");
