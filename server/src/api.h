@@ -9,6 +9,7 @@
 
 #include "audit.h"
 #include "auth_service.h"
+#include "event_hub.h"
 #include "metrics.h"
 #include "org_service.h"
 #include "repository.h"
@@ -39,10 +40,13 @@ class Api {
   Response Handle(const Request& request);
   const Router& router() const { return router_; }
   Metrics& metrics() { return metrics_; }
+  // The WebSocket stream's fan-out: producers publish door events here.
+  EventHub& events() { return events_; }
 
  private:
   void AddRoutes();
   void AddOrgRoutes();
+  void AddStreamRoute();
   Actor ActorOf(const Context& c) const;
   // An account's own change (sign-up, sign-in, password, keys...) in the
   // audit trail, without an organisation.
@@ -55,6 +59,7 @@ class Api {
   AuthService auth_;
   AuditTrail audit_;
   OrgService orgs_;
+  EventHub events_;
   Metrics metrics_;
   Router router_{metrics_};
 };

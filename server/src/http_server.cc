@@ -43,7 +43,6 @@ class Connection {
 struct HttpServer::Impl {
   HttpOptions options;
   Handler handler;
-  UpgradeHandler upgrade;
   asio::io_context ioc;
   std::optional<ssl::context> tls;
   tcp::acceptor acceptor{asio::make_strand(ioc)};
@@ -59,8 +58,7 @@ struct HttpServer::Impl {
   mutable std::mutex mu;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> sessions;
 
-  Impl(HttpOptions o, Handler h, UpgradeHandler u)
-      : options(std::move(o)), handler(std::move(h)), upgrade(std::move(u)) {}
+  Impl(HttpOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {}
   void LoadTls();
   void Accept();
   void Add(const std::shared_ptr<Connection>& s);
@@ -376,8 +374,8 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     if (ec == bhttp::error::body_limit) return BodyTooLarge();
     if (ec) return Close();
     auto req = parser_->release();
-    const Request r = ToRequest(req, remote_, kTls);
-    if (server_->upgrade && websocket::is_upgrade(req)) return Upgrade(r, std::move(req));
+    Request r = ToRequest(req, remote_, kTls);
+    if (websocket::is_upgrade(req)) return Upgrade(std::move(r), std::move(req));
     Response out;
     try {
       out = server_->handler(r);
@@ -387,25 +385,25 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     Send(std::move(out), req.version(), req.keep_alive());
   }
 
-  // A WebSocket upgrade: the UpgradeHandler accepts it (the connection
-  // becomes a WsSession) or answers it (then the connection closes).
-  void Upgrade(const Request& r, bhttp::request<bhttp::string_body> req) {
+  // A WebSocket upgrade: the handler accepts it (the connection becomes a
+  // WsSession) or answers it (then the connection closes).
+  void Upgrade(Request r, bhttp::request<bhttp::string_body> req) {
     if (server_->stopping) {
       return Send(ErrorResponse(503, "shutting_down", "The server is shutting down; connect again later."), 11, false);
     }
     auto peer = std::make_shared<WsSession<Stream>>(server_, stream_.get_executor());
-    UpgradeResult result;
+    r.websocket = peer;
+    Response out;
     try {
-      result = server_->upgrade(r, peer);
+      out = server_->handler(r);
     } catch (const std::exception&) {
-      result.client.reset();
-      result.refusal = ErrorResponse(500, "internal", "The server failed to handle the request; it has been logged.");
+      out = ErrorResponse(500, "internal", "The server failed to handle the request; it has been logged.");
     }
-    if (!result.client) return Send(std::move(result.refusal), req.version(), false);
+    if (!out.websocket_client) return Send(std::move(out), req.version(), false);
     // Its handshake's completion runs on this strand, after this returns.
     server_->websockets++;
     handed_over_ = true;
-    peer->Start(std::move(stream_), std::move(req), std::move(result.client));
+    peer->Start(std::move(stream_), std::move(req), std::move(out.websocket_client));
     server_->Add(peer);
     server_->Remove(this);
   }
@@ -538,8 +536,8 @@ void HttpServer::Impl::Remove(Connection* s) {
   }
 }
 
-HttpServer::HttpServer(HttpOptions options, Handler handler, UpgradeHandler upgrade)
-    : impl_(std::make_shared<Impl>(std::move(options), std::move(handler), std::move(upgrade))) {}
+HttpServer::HttpServer(HttpOptions options, Handler handler)
+    : impl_(std::make_shared<Impl>(std::move(options), std::move(handler))) {}
 
 HttpServer::~HttpServer() {
   if (impl_->started) {

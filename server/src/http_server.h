@@ -5,9 +5,9 @@
 // graceful shutdown that finishes requests already received, closes idle
 // connections and closes WebSockets with 1001 "going away". It holds no
 // policy: each complete request goes to one Handler (the router) and its
-// Response is written back; an upgrade request goes to the UpgradeHandler,
-// which accepts it (a WebSocketClient) or answers it. The only translation
-// unit that includes Beast.
+// Response is written back; an upgrade request goes there too and its
+// Response either accepts it (Response::websocket_client) or answers it. The
+// only translation unit that includes Beast.
 #pragma once
 
 #include <chrono>
@@ -53,42 +53,12 @@ struct HttpOptions {
 
 using Handler = std::function<Response(const Request&)>;
 
-// The listener's side of one accepted WebSocket. Thread-safe; never blocks.
-class WebSocketPeer {
- public:
-  virtual ~WebSocketPeer() = default;
-  // Queues one text message. false when the peer is closed or closing, or
-  // when the message would exceed the queue bounds: then the peer is closed
-  // with 1008 and the reason "slow consumer" (the queue is dropped).
-  virtual bool Send(std::string text) = 0;
-  // Closes with `code` (1000 normal, 1008 policy) and a short reason.
-  virtual void Close(uint16_t code, std::string reason) = 0;
-  virtual bool open() const = 0;
-};
-
-// The application's side of one accepted WebSocket; called on the
-// connection's strand, one call at a time.
-class WebSocketClient {
- public:
-  virtual ~WebSocketClient() = default;
-  virtual void OnText(std::string_view text) = 0;
-  // Once, when the socket is gone (either side closed it, or it broke).
-  virtual void OnClosed() = 0;
-};
-
-// An upgrade request: either `client` (accepted; the handshake completes
-// and messages flow) or `refusal` (an ordinary HTTP answer, the connection
-// is then closed).
-struct UpgradeResult {
-  std::shared_ptr<WebSocketClient> client;
-  Response refusal;
-};
-using UpgradeHandler = std::function<UpgradeResult(const Request&, const std::shared_ptr<WebSocketPeer>&)>;
 
 class HttpServer {
  public:
-  // Without an UpgradeHandler, upgrade requests go to `handler` as any other.
-  HttpServer(HttpOptions options, Handler handler, UpgradeHandler upgrade = {});
+  // A WebSocket upgrade request reaches `handler` like any other, with
+  // Request::websocket set; a Response with `websocket_client` accepts it.
+  HttpServer(HttpOptions options, Handler handler);
   ~HttpServer();  // Shutdown() and Wait() if still running
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

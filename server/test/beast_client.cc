@@ -164,7 +164,6 @@ std::unique_ptr<WsClient> WsClient::Connect(uint16_t port, const std::string& pa
       impl->ws->next_layer().connect(ep);
       if (!handshake(*impl->ws)) return nullptr;
       impl->ws->next_layer().expires_never();
-      impl->ws->next_layer().socket().set_option(asio::socket_base::receive_buffer_size(4096));
       return std::unique_ptr<WsClient>(new WsClient(std::move(impl)));
     }
     auto impl = std::make_unique<WsImpl<beast::ssl_stream<beast::tcp_stream>>>();

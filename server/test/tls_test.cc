@@ -57,7 +57,7 @@ TEST_P(TlsApiTest, PlainHttpToTheTlsPortGetsNoHttpAnswer) {
   EXPECT_EQ(Https("GET", "/healthz")->status, 200);
 }
 
-TEST_P(TlsApiTest, A11_AClientTrustingAnotherCaRefusesTheServer) {
+TEST_P(TlsApiTest, AClientTrustingAnotherCaRefusesTheServer) {
   TestCa other(ca_dir_, "other");
   std::string why;
   EXPECT_FALSE(HttpsRequest(port_, other.ca_file, "GET", "/healthz", "", {}, why));
