@@ -37,7 +37,8 @@ bool StartTls(beast::ssl_stream<beast::tcp_stream>& s, std::string& why) {
   return !ec;
 }
 
-void AddHeaders(bhttp::request<bhttp::string_body>& req, const std::vector<std::string>& headers) {
+template <class Body>
+void AddHeaders(bhttp::request<Body>& req, const std::vector<std::string>& headers) {
   for (const auto& h : headers) {
     const size_t colon = h.find(':');
     std::string value = h.substr(colon + 1);
@@ -133,23 +134,11 @@ std::unique_ptr<WsClient> WsClient::Connect(uint16_t port, const std::string& pa
   auto handshake = [&](auto& ws) -> bool {
     websocket::response_type res;
     beast::error_code ec;
-    ws.set_option(websocket::stream_base::decorator([&headers](websocket::request_type& req) {
-      for (const auto& h : headers) {
-        const size_t colon = h.find(':');
-        std::string value = h.substr(colon + 1);
-        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-        req.set(h.substr(0, colon), value);
-      }
-    }));
+    ws.set_option(websocket::stream_base::decorator(
+        [&headers](websocket::request_type& req) { AddHeaders(req, headers); }));
     ws.handshake(res, "127.0.0.1:" + std::to_string(port), path, ec);
     if (ec) {
-      refused.status = static_cast<int>(res.result_int());
-      for (const auto& f : res) {
-        std::string name(f.name_string());
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        refused.headers.emplace_back(name, std::string(f.value()));
-      }
-      refused.body = res.body();
+      refused = FromBeast(res);
       why = "WebSocket handshake: " + ec.message();
       return false;
     }
