@@ -172,6 +172,18 @@ TEST_P(StreamTest, ASlowConsumerIsDisconnectedWhileThePublisherAndOthersGoOn) {
   EXPECT_EQ(api_->events().Publish(org, {{"type", "door.state"}}), 1u);
 }
 
+TEST_P(StreamTest, ShutdownClosesStreamsAsGoingAway) {
+  Browser ana;
+  const std::string org = MemberOfNewOrg("ana@example.org", ana);
+  auto ws = OpenAs(ana);
+  ASSERT_TRUE(ws);
+  EXPECT_EQ(Subscribe(*ws, org)["type"], "subscribed");
+  http_->Shutdown();  // what SIGTERM does in main.cc
+  EXPECT_FALSE(ws->Read());
+  EXPECT_EQ(ws->close_code(), 1001);
+  EXPECT_EQ(ws->close_reason(), "server shutting down");
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, StreamTest, ::testing::Values("sqlite"));
 
 }  // namespace

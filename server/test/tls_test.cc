@@ -64,6 +64,26 @@ TEST_P(TlsApiTest, AClientTrustingAnotherCaRefusesTheServer) {
   EXPECT_NE(why.find("certificate verify failed"), std::string::npos) << why;
 }
 
+TEST_P(TlsApiTest, TheEventStreamWorksOverTls) {
+  ASSERT_EQ(Https("POST", "/api/v1/accounts", {{"email", "ana@example.org"}, {"password", kPassword}})->status, 201);
+  const auto in = Https("POST", "/api/v1/sessions", {{"email", "ana@example.org"}, {"password", kPassword}});
+  ASSERT_EQ(in->status, 201);
+  const std::string cookie = "Cookie: " + in->Header("set-cookie")->substr(0, in->Header("set-cookie")->find(';'));
+  const std::string csrf = "X-CSRF-Token: " + in->Json()["csrf_token"].get<std::string>();
+  const auto org = Https("POST", "/api/v1/orgs", {{"name", "Home"}}, {cookie, csrf});
+  ASSERT_EQ(org->status, 201) << org->body;
+  const std::string org_id = org->Json()["organisation"]["id"];
+  HttpResult refused;
+  std::string why;
+  auto ws = WsClient::Connect(port_, "/api/v1/stream", {cookie, "Origin: https://127.0.0.1:" + std::to_string(port_)},
+                              ca_->ca_file, refused, why);
+  ASSERT_TRUE(ws) << why << " " << refused.status << " " << refused.body;
+  ASSERT_TRUE(ws->Write(json{{"subscribe", {org_id}}}.dump()));
+  EXPECT_EQ(json::parse(ws->Read().value_or("null"))["type"], "subscribed");
+  EXPECT_EQ(api_->events().Publish(org_id, {{"type", "door.online"}, {"door_id", "door_1"}, {"online", true}}), 1u);
+  EXPECT_EQ(json::parse(ws->Read().value_or("null"))["door_id"], "door_1");
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, TlsApiTest, ::testing::Values("sqlite"));
 
 class TlsStartTest : public ::testing::Test {
