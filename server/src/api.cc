@@ -148,19 +148,59 @@ Api::Api(SqlRepository& repo, const Clock& clock, Random& random, ApiSettings se
       audit_(repo, clock, settings_.audit),
       orgs_(repo, clock, random, audit_, settings_.orgs),
       groups_(repo, clock, random, audit_, link, settings_.access),
+      events_([&repo](std::string_view org_id, std::string_view account_id) -> std::optional<Role> {
+        const auto m = repo.Membership(org_id, account_id);
+        if (!m) return std::nullopt;
+        return ParseRole(m->role);
+      }),
       clock_(clock) {
   router_.AddFilter(std::make_unique<JsonBodyFilter>());
   router_.AddFilter(std::make_unique<AuthFilter>(auth_));
   router_.AddFilter(std::make_unique<OrgFilter>(repo_));
   audit_.MaybePurge();
-  metrics_.AddGauge("mortise_server_websocket_clients", "WebSocket clients connected (the console stream; none yet).",
-                    [] { return 0.0; });
+  metrics_.AddGauge("mortise_server_websocket_clients", "Event streams (GET /api/v1/stream WebSockets) open.",
+                    [this] { return static_cast<double>(events_.clients()); });
   metrics_.AddGauge("mortise_server_db_pool_size", "Database connections the server holds.", [] { return 1.0; });
   AddRoutes();
   AddOrgRoutes();
   AddLinkRoutes();
   AddLogRoutes(router_, repo_);
   groups_.AddRoutes(router_, [this](const Context& c) { return ActorOf(c); });
+  AddStreamRoute();
+}
+
+// GET /api/v1/stream: the WebSocket of door events (docs/server.md
+// "Events"). The filters have authenticated the caller (a session, or an API
+// key with orgs:read); a browser's cookie is only taken with the console's
+// Origin (a page elsewhere cannot open a stream with the user's cookie: the
+// WebSocket equivalent of the CSRF token).
+void Api::AddStreamRoute() {
+  router_.Add("GET", "/api/v1/stream", [this](Context& c) {
+    if (!c.request.websocket) {
+      Response r = ErrorResponse(426, "upgrade_required",
+                                 "Open this endpoint as a WebSocket (GET with Upgrade: websocket).");
+      r.headers.emplace_back("Upgrade", "websocket");
+      return r;
+    }
+    const Principal& p = *c.principal;
+    if (p.kind == Principal::Kind::kSession) {
+      std::string expected = settings_.public_origin;
+      if (expected.empty()) {
+        expected = std::string(c.request.tls ? "https://" : "http://") +
+                   std::string(c.request.Header("host").value_or(""));
+      }
+      const auto origin = c.request.Header("origin");
+      if (!origin || *origin != expected) {
+        throw ApiError(403, "origin_refused",
+                       "A stream signed in with a session cookie must come from " + expected +
+                           " (the Origin header); scripts use an API key instead.");
+      }
+    }
+    Response r;
+    r.status = 101;
+    r.websocket_client = events_.Open({p.account_id, p.session_id, p.api_key_id}, c.request.websocket);
+    return r;
+  });
 }
 
 Response Api::Handle(const Request& request) {
@@ -241,6 +281,7 @@ void Api::AddRoutes() {
 
   r.Add("DELETE", "/api/v1/sessions/current", [this](Context& c) {
     auth_.SignOut(c.principal->session_id);
+    events_.CloseSession(c.principal->session_id);
     RecordAccountEvent(c, *c.principal, "session.delete", "session", c.principal->session_id);
     Response res = NoContent();
     res.headers.emplace_back("Set-Cookie", SessionCookie(c.request, "", 0));
@@ -249,6 +290,7 @@ void Api::AddRoutes() {
 
   r.Add("DELETE", "/api/v1/sessions", [this](Context& c) {
     auth_.SignOutEverywhere(c.principal->account_id);
+    events_.CloseAccount(c.principal->account_id);
     RecordAccountEvent(c, *c.principal, "session.delete_all", "account", c.principal->account_id);
     Response res = NoContent();
     res.headers.emplace_back("Set-Cookie", SessionCookie(c.request, "", 0));
@@ -264,6 +306,7 @@ void Api::AddRoutes() {
   r.Add("DELETE", "/api/v1/me", [this](Context& c) {
     const json body = c.Json();
     auth_.DeleteAccount(*c.principal, RequireString(body, "password"), FactorFrom(body));
+    events_.CloseAccount(c.principal->account_id);
     RecordAccountEvent(c, *c.principal, "account.delete", "account", c.principal->account_id);
     Response res = NoContent();
     res.headers.emplace_back("Set-Cookie", SessionCookie(c.request, "", 0));
@@ -295,6 +338,8 @@ void Api::AddRoutes() {
     const json body = c.Json();
     auth_.ChangePassword(*c.principal, RequireString(body, "current_password"), RequireString(body, "new_password"),
                          FactorFrom(body));
+    // The other sessions ended with the old password; so do their streams.
+    events_.CloseOtherSessions(c.principal->account_id, c.principal->session_id);
     RecordAccountEvent(c, *c.principal, "account.password", "account", c.principal->account_id);
     return NoContent();
   });
@@ -337,6 +382,7 @@ void Api::AddRoutes() {
     if (!repo_.DeleteApiKey(c.principal->account_id, c.params.at("key_id"))) {
       throw ApiError(404, "not_found", "You have no API key with this id.");
     }
+    events_.CloseApiKey(c.params.at("key_id"));
     RecordAccountEvent(c, *c.principal, "api_key.delete", "api_key", c.params.at("key_id"));
     return NoContent();
   });

@@ -14,6 +14,7 @@
 #include "api_json.h"
 #include "audit.h"
 #include "auth_service.h"
+#include "event_hub.h"
 #include "metrics.h"
 #include "org_service.h"
 #include "repository.h"
@@ -48,6 +49,10 @@ struct ApiSettings {
   // Mark the session cookie Secure even on plain HTTP (behind a TLS
   // reverse proxy). Requests that arrived over TLS always get Secure.
   bool cookie_secure = false;
+  // The origin browsers load the console from ("https://locks.example.org").
+  // A WebSocket authenticated by the session cookie must carry this Origin;
+  // empty: the request's own scheme://Host (same origin only).
+  std::string public_origin;
 };
 
 // The embedded server/openapi.json.
@@ -66,6 +71,8 @@ class Api {
   // Before serving.
   void AttachLink(const LinkServices& services) { link_ = services; }
   GroupsService& groups() { return groups_.service(); }
+  // The WebSocket stream's fan-out: producers publish door events here.
+  EventHub& events() { return events_; }
 
  private:
   void AddRoutes();
@@ -73,6 +80,7 @@ class Api {
   void AddLinkRoutes();  // api_link.cc
   // Relays per account in the last minute; false: over relay_per_minute.
   bool AllowRelay(const std::string& account_id);
+  void AddStreamRoute();
   Actor ActorOf(const Context& c) const;
   // An account's own change (sign-up, sign-in, password, keys...) in the
   // audit trail, without an organisation.
@@ -86,6 +94,7 @@ class Api {
   AuditTrail audit_;
   OrgService orgs_;
   GroupsApi groups_;
+  EventHub events_;
   Metrics metrics_;
   Router router_{metrics_};
   const Clock& clock_;

@@ -80,6 +80,12 @@ Config LoadConfigFile(const std::string& path) {
   r.Ms("http", "shutdown_grace_ms", c.http.shutdown_grace, 0, 3600000);
   r.Get("http", "threads", c.http.threads, 1, 64);
   r.Get("http", "cookie_secure", c.api.cookie_secure);
+  r.Get("http", "public_origin", c.api.public_origin);
+  r.Get("http", "ws_queue_messages", c.http.ws_queue_messages, 1, 1 << 20);
+  r.Get("http", "ws_queue_bytes", c.http.ws_queue_bytes, 1024, 1 << 30);
+  r.Ms("http", "ws_idle_timeout_ms", c.http.ws_idle_timeout, 1000, 3600000);
+  r.Get("tls", "cert_file", c.http.tls_cert_file);
+  r.Get("tls", "key_file", c.http.tls_key_file);
   r.Get("db", "url", c.db);
   r.Get("db", "busy_timeout_ms", c.db_busy_timeout_ms, 0, 600000);
   std::string profile(PasswordProfileName(c.api.auth.password_profile));
@@ -142,6 +148,17 @@ void FinishConfig(Config& c) {
     }
     if (c.uplink.backoff_max_ms < c.uplink.backoff_initial_ms) {
       throw ConfigError("uplink.backoff_max_ms must be at least uplink.backoff_initial_ms");
+    }
+  }
+  if (c.http.tls_cert_file.empty() != c.http.tls_key_file.empty()) {
+    throw ConfigError("TLS needs both tls.cert_file and tls.key_file (--tls-cert and --tls-key), or neither");
+  }
+  if (!c.api.public_origin.empty()) {
+    const auto& o = c.api.public_origin;
+    const bool scheme = o.rfind("https://", 0) == 0 || o.rfind("http://", 0) == 0;
+    if (!scheme || o.back() == '/' || o.find('/', o.find("//") + 2) != std::string::npos) {
+      throw ConfigError("http.public_origin \"" + o +
+                        "\" must be an origin such as https://locks.example.org (scheme, host, optional port; no path)");
     }
   }
   if (!IsPostgresUrl(c.db) && !(c.db.rfind("sqlite:", 0) == 0 && c.db.size() > 7)) {

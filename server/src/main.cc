@@ -2,6 +2,7 @@
 // and the HTTP listener; waits for SIGTERM/SIGINT and shuts down gracefully.
 //   mortise-server [--config FILE] [--listen HOST:PORT] [--db sqlite:PATH|postgresql://...]
 //                  [--uplink-broker HOST:PORT --uplink-ca F --uplink-cert F --uplink-key F [--uplink-ca-key F]]
+//                  [--tls-cert FILE --tls-key FILE]
 //   mortise-server backup --db sqlite:PATH --out FILE
 #include <signal.h>
 #include <sys/stat.h>
@@ -123,7 +124,8 @@ int Serve(Config config) {
   const uint16_t port = http.Start();
   const std::string host = config.http.host.find(':') != std::string::npos ? "[" + config.http.host + "]"
                                                                             : config.http.host;
-  std::fprintf(stderr, "mortise-server: listening on http://%s:%u\n", host.c_str(), port);
+  std::fprintf(stderr, "mortise-server: listening on %s://%s:%u\n", config.http.tls() ? "https" : "http", host.c_str(),
+               port);
   std::fflush(stderr);
   int sig = 0;
   sigwait(&set, &sig);
@@ -145,7 +147,7 @@ int main(int argc, char** argv) {
   // whatever umask it was started with (the storage layer also sets 0600).
   ::umask(077);
   CLI::App app("mortise-server: the Mortise management server (docs/server.md)");
-  std::string config_file, listen, db, profile;
+  std::string config_file, listen, db, profile, tls_cert, tls_key;
   app.add_option("--config", config_file, "TOML settings file (every setting: docs/server.md)");
   app.add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free port)");
   app.add_option("--db", db, "database: sqlite:PATH or postgresql://...");
@@ -155,6 +157,8 @@ int main(int argc, char** argv) {
   app.add_option("--uplink-cert", up_cert, "the server's broker certificate ([uplink] certificate)");
   app.add_option("--uplink-key", up_key, "its key ([uplink] key)");
   app.add_option("--uplink-ca-key", up_ca_key, "the CA's key: issues locks' broker certificates ([uplink] ca_key)");
+  app.add_option("--tls-cert", tls_cert, "serve HTTPS with this PEM certificate (chain); needs --tls-key");
+  app.add_option("--tls-key", tls_key, "the PEM private key of --tls-cert");
   app.add_option("--password-profile", profile, "Argon2id profile: interactive, moderate, test-fast (loopback only)");
   auto* backup = app.add_subcommand("backup", "consistent snapshot of a (running) SQLite database");
   std::string backup_db, backup_out;
@@ -175,6 +179,8 @@ int main(int argc, char** argv) {
     if (!up_cert.empty()) config.uplink.cert_file = up_cert;
     if (!up_key.empty()) config.uplink.key_file = up_key;
     if (!up_ca_key.empty()) config.uplink.ca_key_file = up_ca_key;
+    if (!tls_cert.empty()) config.http.tls_cert_file = tls_cert;
+    if (!tls_key.empty()) config.http.tls_key_file = tls_key;
     if (!profile.empty()) {
       const auto p = ParsePasswordProfile(profile);
       if (!p) throw ConfigError("--password-profile must be interactive, moderate or test-fast");

@@ -20,6 +20,11 @@ std::optional<Role> ParseRole(std::string_view name) {
 
 std::string_view RoleName(Role role) { return kRoleNames[static_cast<size_t>(role)]; }
 
+OrgAction EventAction(std::string_view type) {
+  if (type == "door.state" || type == "door.online" || type == "door.update") return OrgAction::kView;
+  return OrgAction::kReadAudit;
+}
+
 bool RoleAllows(Role role, OrgAction action) {
   const bool owner = role == Role::kOwner;
   const bool admin = owner || role == Role::kAdmin;
@@ -89,6 +94,7 @@ const std::vector<RouteSpec>& RouteRules() {
       // one is the owner's, from a session.
       {"GET", "/api/v1/orgs", A::kAccount, orgs_r, O::kNone},
       {"POST", "/api/v1/orgs", A::kAccount, orgs_w, O::kNone},
+      {"GET", "/api/v1/stream", A::kAccount, orgs_r, O::kNone},
       {"POST", "/api/v1/invitations/accept", A::kSessionOnly, "", O::kNone},
       {"GET", "/api/v1/orgs/{org_id}", A::kAccount, orgs_r, O::kView},
       {"DELETE", "/api/v1/orgs/{org_id}", A::kSessionOnly, "", O::kDeleteOrganisation},

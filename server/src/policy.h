@@ -44,6 +44,11 @@ enum class OrgAction {
 
 bool RoleAllows(Role role, OrgAction action);
 
+// Which action a role must allow to receive a stream event of `type`
+// (GET /api/v1/stream): door.state, door.online, door.update: kView (every
+// role); door.log (who opened what, when) and any other type: kReadAudit.
+OrgAction EventAction(std::string_view type);
+
 // May `actor` give a person whose role is `from` (nullopt: not yet a member,
 // an invitation) the role `to`? An owner may assign any role to anyone; an
 // admin only member, guest and installer, and only to people who hold one of

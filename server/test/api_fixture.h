@@ -36,6 +36,8 @@ class ApiFixture : public ::testing::TestWithParam<std::string> {
     o.port = 0;
     o.header_limit_bytes = 4096;
     o.body_limit_bytes = 8192;
+    o.tls_cert_file = tls_cert_;
+    o.tls_key_file = tls_key_;
     http_ = std::make_unique<HttpServer>(o, [this](const Request& r) { return api_->Handle(r); });
     port_ = http_->Start();
   }
@@ -70,6 +72,7 @@ class ApiFixture : public ::testing::TestWithParam<std::string> {
   // their own SetUp before calling ApiFixture::SetUp).
   ApiSettings settings_;
   bool in_ram_ = false;  // the SQLite database under /dev/shm (FreshTestDir)
+  std::string tls_cert_, tls_key_;  // both set: the listener serves TLS
   fs::path dir_;
   FakeClock clock_;
   SeededRandom random_{3};

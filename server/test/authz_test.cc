@@ -58,6 +58,9 @@ const std::map<std::string, std::string>& Expected() {
       {"DELETE /api/v1/me/api-keys/{key_id}", "204 204 204 204 204 204 401 403 403"},
       {"GET /api/v1/orgs", "200 200 200 200 200 200 401 200 403"},
       {"POST /api/v1/orgs", "201 201 201 201 201 201 401 201 403"},
+      // A plain GET past the access rule is told to upgrade; the upgrade
+      // itself (Origin, tenants) is StreamTest's.
+      {"GET /api/v1/stream", "426 426 426 426 426 426 401 426 403"},
       {"POST /api/v1/invitations/accept", "200 200 200 200 200 200 401 403 403"},
       {"GET /api/v1/orgs/{org_id}", "200 200 200 200 200 404 401 200 403"},
       {"DELETE /api/v1/orgs/{org_id}", "204 403 403 403 403 404 401 403 403"},

@@ -20,8 +20,10 @@
 #include <set>
 #include <thread>
 
+#include "beast_client.h"
 #include "fakes.h"
 #include "http_client.h"
+#include "test_ca.h"
 
 namespace mortise::server {
 namespace {
@@ -93,10 +95,10 @@ class ServerProcess {
     }
   }
   // The port of "mortise-server: listening on http://127.0.0.1:PORT".
-  uint16_t WaitReady() {
+  uint16_t WaitReady(const std::string& scheme = "http") {
     const std::string line = WaitForLine("mortise-server: listening on ");
     std::smatch m;
-    static const std::regex re("^mortise-server: listening on http://127\\.0\\.0\\.1:([0-9]+)$");
+    const std::regex re("^mortise-server: listening on " + scheme + "://127\\.0\\.0\\.1:([0-9]+)$");
     if (!std::regex_match(line, m, re)) return 0;
     return static_cast<uint16_t>(std::stoi(m[1]));
   }
@@ -334,6 +336,42 @@ TEST_F(ProcessTest, ConfigFileHoldsSettingsAndBadOnesAreRefusedByName) {
     ServerProcess s({"--listen", "127.0.0.1:0", "--db", "mysql://localhost/mortise"});
     EXPECT_EQ(s.Wait(), 2);
     EXPECT_NE(s.log().find("must be sqlite:PATH or postgresql://"), std::string::npos) << s.log();
+  }
+}
+
+TEST_F(ProcessTest, ServesHttpsWithTheGivenCertificateAndRefusesUnusableFiles) {
+  testing::TestCa ca(dir_);
+  {
+    ServerProcess s({"--listen", "127.0.0.1:0", "--db", Db(), "--tls-cert", ca.cert_file, "--tls-key", ca.key_file});
+    const uint16_t port = s.WaitReady("https");
+    ASSERT_NE(port, 0) << s.log();
+    std::string why;
+    const auto r = testing::HttpsRequest(port, ca.ca_file, "GET", "/healthz", "", {}, why);
+    ASSERT_TRUE(r) << why;
+    EXPECT_EQ(r->status, 200);
+    s.Signal(SIGTERM);
+    EXPECT_EQ(s.Wait(), 0);
+  }
+  const fs::path config = dir_ / "tls.toml";
+  std::ofstream(config) << "[http]\nlisten = \"127.0.0.1:0\"\n[db]\nurl = \"" << Db() << "\"\n[tls]\ncert_file = \""
+                        << ca.cert_file << "\"\nkey_file = \"" << ca.key_file << "\"\n";
+  {
+    ServerProcess s({"--config", config.string()});
+    ASSERT_NE(s.WaitReady("https"), 0) << s.log();
+    s.Signal(SIGTERM);
+    EXPECT_EQ(s.Wait(), 0);
+  }
+  {
+    ServerProcess s({"--listen", "127.0.0.1:0", "--db", Db(), "--tls-cert", ca.cert_file});
+    EXPECT_EQ(s.Wait(), 2);
+    EXPECT_NE(s.log().find("TLS needs both"), std::string::npos) << s.log();
+  }
+  {
+    ServerProcess s({"--listen", "127.0.0.1:0", "--db", Db(), "--tls-cert", ca.cert_file, "--tls-key", ca.cert_file});
+    EXPECT_EQ(s.Wait(), 1);
+    EXPECT_NE(s.log().find("mortise-server: TLS key " + ca.cert_file + " cannot be used"), std::string::npos)
+        << s.log();
+    EXPECT_EQ(s.log().find("listening"), std::string::npos) << s.log();
   }
 }
 
