@@ -27,7 +27,7 @@ namespace mortise::server {
 class SqlRepository;
 
 // Events for the console's stream: {"type": "door.state" | "door.online",
-// "door_id": ..., ...}. The lead wires it to the WebSocket hub.
+// "door_id": ..., ...}. main.cc wires it to the API's EventHub.
 using EventSink = std::function<void(std::string_view org_id, const nlohmann::json& event)>;
 
 struct DoorRef {

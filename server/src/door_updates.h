@@ -76,7 +76,7 @@ VerifiedKeyChain VerifyKeyChain(std::span<const uint8_t> chain, std::string_view
                                 const std::optional<std::string>& lock_id_hex, int64_t claim_generation,
                                 std::optional<uint64_t> group_id);
 
-// Events for the WebSocket ("door.update"); the lead wires it to EventHub.
+// Events for the WebSocket ("door.update"); main.cc wires it to the API's EventHub.
 using EventSink = std::function<void(std::string_view org_id, const nlohmann::json& event)>;
 
 struct DeliverySettings {

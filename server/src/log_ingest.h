@@ -58,7 +58,7 @@ struct LogIngestResult {
 class LogIngest {
  public:
   using EventSink = std::function<void(std::string_view org_id, const nlohmann::json& event)>;
-  // `sink` gets a `door.log` event per stored page (the lead wires it to the
+  // `sink` gets a `door.log` event per stored page (main.cc wires it to the
   // WebSocket hub).
   LogIngest(LogStore& store, const Clock& clock, EventSink sink = {});
 

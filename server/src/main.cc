@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "api.h"
 #include "api_error.h"
@@ -45,10 +46,16 @@ int Serve(Config config) {
   // The lock side ([uplink]): the door states, the door logs and the link
   // that relays frames to locks. The link exists before the API so the
   // access routes (signed updates, lockdown) can send through it.
+  // Events for the console's stream go to the API's hub once it exists
+  // (nothing publishes before the link and the ingest start, below).
+  Api* api_for_events = nullptr;
+  auto publish = [&api_for_events](std::string_view org_id, const nlohmann::json& event) {
+    if (api_for_events) api_for_events->events().Publish(org_id, event);
+  };
   DoorStateStore states(*repo);
-  DoorStateIngest ingest(states, clock, nullptr);
+  DoorStateIngest ingest(states, clock, publish);
   LogStore logs(*repo);
-  LogIngest log_ingest(logs, clock, nullptr);
+  LogIngest log_ingest(logs, clock, publish);
   std::optional<mortise::uplink::Credential> ca;
   std::unique_ptr<MqttLockLink> link;
   if (config.uplink.enabled()) {
@@ -70,6 +77,7 @@ int Serve(Config config) {
   }
 
   Api api(*repo, clock, random, config.api, link.get());
+  api_for_events = &api;
   HttpServer http(config.http, [&api](const Request& r) { return api.Handle(r); });
   api.metrics().AddGauge("mortise_server_http_connections", "HTTP connections open.",
                          [&http] { return static_cast<double>(http.open_connections()); });

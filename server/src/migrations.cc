@@ -18,7 +18,6 @@ std::span<const Migration> Migrations() {
       {3, "organisations", embedded::kMigration0003},
       {4, "audit", embedded::kMigration0004},
       {5, "access_groups", embedded::kMigration0005},
-      // 5 is srvgroups' (issue 13); the lead orders them at merge.
       {6, "door_state", embedded::kMigration0006},
       {7, "logs", embedded::kMigration0007},
   };
