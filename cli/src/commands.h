@@ -304,6 +304,12 @@ std::vector<protocol::KeyRef> GroupRevoked(Keyring& keyring, uint64_t id);
 // Signs the next snapshot of `l`'s owner access list and keeps it as the
 // lock's pending access list (the caller saves).
 void SignPendingAccessList(Context& ctx, Keyring& keyring, LockEntry& l);
+// Adds the group's revoked keys missing from `lock`'s owner access list;
+// true when one was missing (sign the next snapshot then).
+bool AddGroupRevocations(Keyring& keyring, LockEntry& lock, uint64_t group);
+// The lock `name` (empty: --lock or the only one) for a door of `group`:
+// owned by the group's identity, else Error(kRefused).
+LockEntry& GroupDoorLock(Context& ctx, Keyring& keyring, const GroupRef& group, const std::string& name);
 // Sends each named lock's pending access list in frame 0x05 (no session)
 // and forgets it once the lock holds it. Returns, per lock, "lock",
 // "status" (ok, unreachable, or the lock's refusal) and "version" (the

@@ -145,6 +145,26 @@ void SignPendingAccessList(Context& ctx, Keyring& keyring, LockEntry& l) {
   l.extra["pending_access_list"] = ToHex(update);  // signed: kept before anything is sent
 }
 
+bool AddGroupRevocations(Keyring& keyring, LockEntry& lock, uint64_t group) {
+  bool missing = false;
+  for (const protocol::KeyRef& k : GroupRevoked(keyring, group)) {
+    if (std::find(lock.access_list.revoked.begin(), lock.access_list.revoked.end(), k) != lock.access_list.revoked.end())
+      continue;
+    lock.access_list.revoked.push_back(k);
+    missing = true;
+  }
+  return missing;
+}
+
+LockEntry& GroupDoorLock(Context& ctx, Keyring& keyring, const GroupRef& group, const std::string& name) {
+  LockEntry& lock = name.empty() ? ctx.SelectLock(keyring) : keyring.content().SelectLock(name);
+  if (!lock.is_owner() || lock.identity != group.identity)
+    throw Error(ExitCode::kRefused,
+                "lock \"" + lock.name + "\" is not owned by identity \"" + group.identity + "\", whose group this is",
+                "A group spans the locks of one owner key.");
+  return lock;
+}
+
 
 std::vector<std::string> RevokeAtGroupDoors(Context& ctx, Keyring& keyring, const LockEntry& from,
                                             const protocol::KeyRef& key, uint64_t group) {
@@ -254,14 +274,7 @@ void DeliverGroupRevocations(Context& ctx, const GroupOptions& o) {
     const GroupRef group = FindGroup(keyring, o.group);
     LockEntry& lock = o.lock.empty() ? ctx.SelectLock(keyring) : keyring.content().SelectLock(o.lock);
     if (!lock.is_owner() || lock.identity != group.identity) return;  // CmdGroupDoor refuses it
-    bool missing = false;
-    for (const protocol::KeyRef& k : GroupRevoked(keyring, group.id)) {
-      if (std::find(lock.access_list.revoked.begin(), lock.access_list.revoked.end(), k) != lock.access_list.revoked.end())
-        continue;
-      lock.access_list.revoked.push_back(k);
-      missing = true;
-    }
-    if (missing) SignPendingAccessList(ctx, keyring, lock);
+    if (AddGroupRevocations(keyring, lock, group.id)) SignPendingAccessList(ctx, keyring, lock);
     keyring.Save();
     if (!lock.extra.contains("pending_access_list")) return;
     lock_name = lock.name;
@@ -305,11 +318,7 @@ int CmdGroupDoor(Context& ctx, const GroupOptions& o, bool add) {
   {
     Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
     const GroupRef group = FindGroup(keyring, o.group);
-    LockEntry& lock = o.lock.empty() ? ctx.SelectLock(keyring) : keyring.content().SelectLock(o.lock);
-    if (!lock.is_owner() || lock.identity != group.identity)
-      throw Error(ExitCode::kRefused,
-                  "lock \"" + lock.name + "\" is not owned by identity \"" + group.identity + "\", whose group this is",
-                  "A group spans the locks of one owner key.");
+    LockEntry& lock = GroupDoorLock(ctx, keyring, group, o.lock);
     std::vector<uint64_t> groups = DoorGroups(lock);
     const bool member = std::find(groups.begin(), groups.end(), group.id) != groups.end();
     const auto known = lock.extra.find("group_membership");

@@ -111,11 +111,7 @@ int CmdServerGroupDoor(Context& ctx, const ServerGroupOptions& o, bool add) {
   Server server(ctx, o.org);
   Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
   const GroupRef group = FindGroup(keyring, o.group);
-  LockEntry& lock = o.lock.empty() ? ctx.SelectLock(keyring) : keyring.content().SelectLock(o.lock);
-  if (!lock.is_owner() || lock.identity != group.identity)
-    throw Error(ExitCode::kRefused,
-                "lock \"" + lock.name + "\" is not owned by identity \"" + group.identity + "\", whose group this is",
-                "A group spans the locks of one owner key.");
+  LockEntry& lock = GroupDoorLock(ctx, keyring, group, o.lock);
   const json door = DoorOf(server, lock);
   const std::string door_id = door.value("id", "");
   const json updates = server.Get("/doors/" + door_id + "/updates", "reading the door's updates");
@@ -139,15 +135,7 @@ int CmdServerGroupDoor(Context& ctx, const ServerGroupOptions& o, bool add) {
     // A door put into the group first refuses the group's revoked keys: its
     // owner list with them goes to the server, which sends it before the
     // membership (docs/protocol.md 5.1).
-    bool missing = false;
-    for (const protocol::KeyRef& k : GroupRevoked(keyring, group.id)) {
-      if (std::find(lock.access_list.revoked.begin(), lock.access_list.revoked.end(), k) !=
-          lock.access_list.revoked.end())
-        continue;
-      lock.access_list.revoked.push_back(k);
-      missing = true;
-    }
-    if (missing) {
+    if (AddGroupRevocations(keyring, lock, group.id)) {
       lock.access_list.version =
           std::max(lock.access_list.version, VersionOf(StoredUpdate(updates, "access_list", "owner")));
       SignPendingAccessList(ctx, keyring, lock);
