@@ -185,6 +185,70 @@ class ServerCli(Base):
         self.assertNotEqual(rc, 0)
         self.assertIn("door_exists", err)
 
+    def test_groups_and_removing_a_person_everywhere_through_the_server(self):
+        """Issue 13: the owner's device signs, the server verifies and stores
+        (access groups, a key of a person, one access list per door)."""
+        password = "owner's long password"
+        browser, _ = self.sign_up("owner@example.org", password, with_totp=False)
+        status, doc, _ = browser.call("POST", "/api/v1/orgs", {"name": "Office", "kind": "organisation"})
+        self.assertEqual(status, 201, doc)
+        org = doc["organisation"]["id"]
+        status, doc, _ = browser.call("POST", "/api/v1/orgs/%s/sites" % org, {"name": "Main"})
+        self.assertEqual(status, 201, doc)
+        self.owner.ok("claim", self.lock.label(), "--endpoint", self.lock.endpoint, "--time", "none")
+        env = dict(self.owner.env, MORTISE_SERVER_PASSWORD=password)
+        p = subprocess.run([e2e_test.CLI, "--keyring", self.owner.keyring, "--json", "server", "login",
+                            self.server.url, "--email", "owner@example.org"],
+                           capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        door = self.owner.ok("server", "register", "--org", org, "--name", "Front door")["door"]
+
+        # An access group: the keyring's group, made known to the organisation;
+        # the door joins it by a membership signed here, verified there.
+        self.owner.ok("group", "create", "staff")
+        group = self.owner.ok("server", "group", "create", "staff", "--org", org, "--schedule", "weekdays")["group"]
+        out = self.owner.ok("server", "group", "add-door", "staff", "--org", org)
+        self.assertTrue(out["changed"])
+        self.assertEqual(out["membership"]["summary"]["groups"], [group["protocol_id"]])
+        listed = self.owner.ok("server", "group", "list", "--org", org)["groups"]
+        self.assertEqual([d["door_id"] for d in listed[0]["doors"]], [door["id"]])
+        self.assertTrue(listed[0]["doors"][0]["pending"])  # no lock has confirmed it
+        self.assertFalse(self.owner.ok("server", "group", "add-door", "staff", "--org", org)["changed"])
+
+        # Bob joins the organisation; the owner shares him a key and stores
+        # it on the server, assigned to him.
+        bob = Person(self.home, "bob")
+        bob.ok("init")
+        bb, _ = self.sign_up("bob@example.org", "bob's long password", with_totp=False)
+        status, inv, _ = browser.call("POST", "/api/v1/orgs/%s/invitations" % org, {"role": "member"})
+        self.assertEqual(status, 201, inv)
+        status, doc, _ = bb.call("POST", "/api/v1/invitations/accept", {"token": inv["token"]})
+        self.assertEqual(status, 200, doc)
+        status, me, _ = bb.call("GET", "/api/v1/me")
+        bob_id = me["account"]["id"]
+        mkp = bob.ok("id", "show", "--no-qr")["identity"]["public_key"]
+        share = self.owner.ok("key", "share", "--to", mkp, "--name", "bob", "--no-qr")
+        bob.ok("key", "accept", share["key"])
+        status, doc, _ = browser.call("POST", "/api/v1/orgs/%s/keys" % org,
+                                      {"account_id": bob_id, "chain": share["key"], "door_id": door["id"]})
+        self.assertEqual(status, 201, doc)
+        status, access, _ = browser.call("GET", "/api/v1/orgs/%s/people/%s/access" % (org, bob_id))
+        self.assertEqual([d["door_id"] for d in access["doors"]], [door["id"]])
+
+        # Remove him everywhere: one list per door, signed here, one job.
+        job = self.owner.ok("server", "person", "remove-everywhere", bob_id, "--org", org)["job"]
+        self.assertEqual([(d["door_id"], d["state"]) for d in job["doors"]], [(door["id"], "pending")])
+        status, access, _ = browser.call("GET", "/api/v1/orgs/%s/people/%s/access" % (org, bob_id))
+        self.assertEqual(access["doors"], [])
+        status, doc, _ = browser.call("GET", "/api/v1/orgs/%s/doors/%s/updates" % (org, door["id"]))
+        lists = [u for u in doc["updates"] if u["kind"] == "access_list"]
+        self.assertEqual(lists[0]["summary"]["revoked"][0]["serial"], "%016x" % share["serial"])
+        # The keyring knows the key is revoked (key list says so).
+        issued = self.owner.ok("key", "list")["issued"]
+        self.assertTrue(any(k["serial"] == share["serial"] and k["revoked"] for k in issued), issued)
+        # Nothing of his is left to remove.
+        self.assertIsNone(self.owner.ok("server", "person", "remove-everywhere", bob_id, "--org", org)["job"])
+
     def test_someone_without_the_owner_key_cannot_register_the_lock(self):
         self.owner.ok("claim", self.lock.label(), "--endpoint", self.lock.endpoint, "--time", "none")
         # Mallory admins her own organisation and holds a keyring with a key

@@ -57,6 +57,8 @@ struct AllOptions {
   ServerRegisterOptions server_register;
   StatusOptions status;
   ServerUplinkCertOptions server_uplink_cert;
+  ServerGroupOptions server_group;
+  ServerPersonOptions server_person;
 };
 
 class Tree {
@@ -678,6 +680,36 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   ucert->add_option("--out", a.server_uplink_cert.out,
                     "Where to write the certificate (lockd reads <state_dir>/uplink.crt by default)")
       ->required();
+  CLI::App* sgroup = t.Group(server, "group",
+                             "Access groups on the server: the keyring's groups, whose doors' signed memberships "
+                             "the server stores and delivers.");
+  CLI::App* sg_create = t.Add(sgroup, "create", "Make a group of your keyring (`mortise group create`) known to an "
+                                                "organisation.",
+                              [&a](Context& c) { return CmdServerGroupCreate(c, a.server_group); });
+  sg_create->add_option("group", a.server_group.group, "The group's name in your keyring")->required();
+  sg_create->add_option("--org", a.server_group.org, "The organisation (org_...)")->required();
+  sg_create->add_option("--schedule", a.server_group.schedule, "A schedule summary for people (\"weekdays 7-19\")");
+  CLI::App* sg_list = t.Add(sgroup, "list", "The organisation's groups, their doors and what each door holds.",
+                            [&a](Context& c) { return CmdServerGroupList(c, a.server_group); });
+  sg_list->add_option("--org", a.server_group.org, "The organisation (org_...)")->required();
+  for (const bool add : {true, false}) {
+    CLI::App* door = t.Add(sgroup, add ? "add-door" : "remove-door",
+                           add ? "Sign the door's new membership (after its owner list with the group's revoked "
+                                 "keys) and upload it; the server delivers it."
+                               : "Sign the door's membership without the group and upload it; the server delivers it.",
+                           [&a, add](Context& c) { return CmdServerGroupDoor(c, a.server_group, add); });
+    door->add_option("group", a.server_group.group, "The group's name in your keyring")->required();
+    door->add_option("lock", a.server_group.lock, "The lock's name in your keyring (default: --lock or the only one)");
+    door->add_option("--org", a.server_group.org, "The organisation (org_...)")->required();
+  }
+  CLI::App* person = t.Group(server, "person", "People of an organisation on the server.");
+  CLI::App* everywhere =
+      t.Add(person, "remove-everywhere",
+            "Revoke a person's keys at every door: asks the server where they are live, signs one new owner access "
+            "list per door here, uploads them as one job and shows each door's progress.",
+            [&a](Context& c) { return CmdServerRemoveEverywhere(c, a.server_person); });
+  everywhere->add_option("account", a.server_person.account, "The person's account id (acct_...)")->required();
+  everywhere->add_option("--org", a.server_person.org, "The organisation (org_...)")->required();
 
   app.footer(kFooter);
 }

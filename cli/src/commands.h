@@ -314,6 +314,27 @@ std::optional<uint64_t> GroupOfChain(std::span<const uint8_t> chain);
 // caller saves). Returns those locks' names.
 std::vector<std::string> RevokeAtGroupDoors(Context& ctx, Keyring& keyring, const LockEntry& from,
                                             const protocol::KeyRef& key, uint64_t group);
+// The groups of `lock`'s membership as this keyring last signed it, and its
+// version (0: none).
+std::vector<uint64_t> DoorGroups(const LockEntry& lock);
+uint64_t KnownMembershipVersion(const LockEntry& lock);
+// Signs the membership `groups` for `lock` at version `version` with the
+// owner's identity, records it (version, groups, the signed update kept as
+// pending) and saves, before anything is sent.
+std::vector<uint8_t> SignMembershipAndKeep(Context& ctx, Keyring& keyring, LockEntry& lock,
+                                           const std::vector<uint64_t>& groups, uint64_t version);
+// The keys of group `id` the owner revoked, as the keyring remembers them
+// (group entry "revoked": [{"issuer": 16 hex digits, "serial": n}]).
+std::vector<protocol::KeyRef> GroupRevoked(Keyring& keyring, uint64_t id);
+// Signs the next snapshot of `l`'s owner access list and keeps it as the
+// lock's pending access list (the caller saves).
+void SignPendingAccessList(Context& ctx, Keyring& keyring, LockEntry& l);
+// Adds the group's revoked keys missing from `lock`'s owner access list;
+// true when one was missing (sign the next snapshot then).
+bool AddGroupRevocations(Keyring& keyring, LockEntry& lock, uint64_t group);
+// The lock `name` (empty: --lock or the only one) for a door of `group`:
+// owned by the group's identity, else Error(kRefused).
+LockEntry& GroupDoorLock(Context& ctx, Keyring& keyring, const GroupRef& group, const std::string& name);
 // Sends each named lock's pending access list in frame 0x05 (no session)
 // and forgets it once the lock holds it. Returns, per lock, "lock",
 // "status" (ok, unreachable, or the lock's refusal) and "version" (the
@@ -370,6 +391,21 @@ struct ServerRegisterOptions {
   std::string name;  // empty: the lock's keyring name
 };
 int CmdServerRegister(Context& ctx, const ServerRegisterOptions& o);
+// commands_server_groups.cc: access through the server.
+struct ServerGroupOptions {
+  std::string org;
+  std::string group;     // the keyring's group name
+  std::string lock;      // add-door/remove-door: keyring name; empty: --lock or the only lock
+  std::string schedule;  // create: a summary for people
+};
+int CmdServerGroupCreate(Context& ctx, const ServerGroupOptions& o);
+int CmdServerGroupList(Context& ctx, const ServerGroupOptions& o);
+int CmdServerGroupDoor(Context& ctx, const ServerGroupOptions& o, bool add);
+struct ServerPersonOptions {
+  std::string org;
+  std::string account;  // acct_...
+};
+int CmdServerRemoveEverywhere(Context& ctx, const ServerPersonOptions& o);
 
 // Through mortise-server (commands_relay.cc). The door a lock is on is kept
 // in its keyring entry (extra.server) by `server register`.

@@ -37,6 +37,8 @@ uint64_t IdFrom(const json& j) {
   return std::stoull(s, nullptr, 16);
 }
 
+}  // namespace
+
 std::vector<uint64_t> DoorGroups(const LockEntry& lock) {
   std::vector<uint64_t> out;
   const auto m = lock.extra.find("group_membership");
@@ -45,16 +47,13 @@ std::vector<uint64_t> DoorGroups(const LockEntry& lock) {
   return out;
 }
 
-uint64_t KnownVersion(const LockEntry& lock) {
+uint64_t KnownMembershipVersion(const LockEntry& lock) {
   const auto m = lock.extra.find("group_membership");
   return m == lock.extra.end() ? 0 : m->value("version", uint64_t{0});
 }
 
-// Signs the membership `groups` for `lock` at version `version` with the
-// owner's identity, records it (version, groups, the signed update kept as
-// pending) and saves, before anything is sent.
-std::vector<uint8_t> SignAndKeep(Context& ctx, Keyring& keyring, LockEntry& lock, const std::vector<uint64_t>& groups,
-                                 uint64_t version) {
+std::vector<uint8_t> SignMembershipAndKeep(Context& ctx, Keyring& keyring, LockEntry& lock,
+                                           const std::vector<uint64_t>& groups, uint64_t version) {
   protocol::GroupMembershipState state;
   state.version = version;
   state.claim_generation = lock.claim_generation;
@@ -74,6 +73,8 @@ std::vector<uint8_t> SignAndKeep(Context& ctx, Keyring& keyring, LockEntry& lock
 }
 
 // Sends a signed update in frame 0x05 and returns the lock's answer.
+namespace {
+
 protocol::SignedUpdateReply Push(Context& ctx, const std::string& endpoint, protocol::SignedUpdateKind kind,
                                  const std::vector<uint8_t>& update) {
   std::vector<uint8_t> frame(2 + update.size());
@@ -115,8 +116,8 @@ json* GroupEntry(Keyring& keyring, uint64_t id) {
   return nullptr;
 }
 
-// The keys of group `id` the owner revoked, as the keyring remembers them
-// (group entry "revoked": [{"issuer": 16 hex digits, "serial": n}]).
+}  // namespace
+
 std::vector<protocol::KeyRef> GroupRevoked(Keyring& keyring, uint64_t id) {
   std::vector<protocol::KeyRef> out;
   const json* g = GroupEntry(keyring, id);
@@ -133,8 +134,6 @@ std::vector<protocol::KeyRef> GroupRevoked(Keyring& keyring, uint64_t id) {
   return out;
 }
 
-// Signs the next snapshot of `l`'s owner access list and keeps it as the
-// lock's pending access list (the caller saves).
 void SignPendingAccessList(Context& ctx, Keyring& keyring, LockEntry& l) {
   const crypto::P256KeyPair owner = keyring.content().GetIdentity(l.identity).KeyPair();
   const protocol::AccessListState state = l.access_list.NextSnapshot(l.claim_generation);
@@ -146,7 +145,26 @@ void SignPendingAccessList(Context& ctx, Keyring& keyring, LockEntry& l) {
   l.extra["pending_access_list"] = ToHex(update);  // signed: kept before anything is sent
 }
 
-}  // namespace
+bool AddGroupRevocations(Keyring& keyring, LockEntry& lock, uint64_t group) {
+  bool missing = false;
+  for (const protocol::KeyRef& k : GroupRevoked(keyring, group)) {
+    if (std::find(lock.access_list.revoked.begin(), lock.access_list.revoked.end(), k) != lock.access_list.revoked.end())
+      continue;
+    lock.access_list.revoked.push_back(k);
+    missing = true;
+  }
+  return missing;
+}
+
+LockEntry& GroupDoorLock(Context& ctx, Keyring& keyring, const GroupRef& group, const std::string& name) {
+  LockEntry& lock = name.empty() ? ctx.SelectLock(keyring) : keyring.content().SelectLock(name);
+  if (!lock.is_owner() || lock.identity != group.identity)
+    throw Error(ExitCode::kRefused,
+                "lock \"" + lock.name + "\" is not owned by identity \"" + group.identity + "\", whose group this is",
+                "A group spans the locks of one owner key.");
+  return lock;
+}
+
 
 std::vector<std::string> RevokeAtGroupDoors(Context& ctx, Keyring& keyring, const LockEntry& from,
                                             const protocol::KeyRef& key, uint64_t group) {
@@ -256,14 +274,7 @@ void DeliverGroupRevocations(Context& ctx, const GroupOptions& o) {
     const GroupRef group = FindGroup(keyring, o.group);
     LockEntry& lock = o.lock.empty() ? ctx.SelectLock(keyring) : keyring.content().SelectLock(o.lock);
     if (!lock.is_owner() || lock.identity != group.identity) return;  // CmdGroupDoor refuses it
-    bool missing = false;
-    for (const protocol::KeyRef& k : GroupRevoked(keyring, group.id)) {
-      if (std::find(lock.access_list.revoked.begin(), lock.access_list.revoked.end(), k) != lock.access_list.revoked.end())
-        continue;
-      lock.access_list.revoked.push_back(k);
-      missing = true;
-    }
-    if (missing) SignPendingAccessList(ctx, keyring, lock);
+    if (AddGroupRevocations(keyring, lock, group.id)) SignPendingAccessList(ctx, keyring, lock);
     keyring.Save();
     if (!lock.extra.contains("pending_access_list")) return;
     lock_name = lock.name;
@@ -326,11 +337,7 @@ int CmdGroupDoor(Context& ctx, const GroupOptions& o, bool add) {
   {
     Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
     const GroupRef group = FindGroup(keyring, o.group);
-    LockEntry& lock = o.lock.empty() ? ctx.SelectLock(keyring) : keyring.content().SelectLock(o.lock);
-    if (!lock.is_owner() || lock.identity != group.identity)
-      throw Error(ExitCode::kRefused,
-                  "lock \"" + lock.name + "\" is not owned by identity \"" + group.identity + "\", whose group this is",
-                  "A group spans the locks of one owner key.");
+    LockEntry& lock = GroupDoorLock(ctx, keyring, group, o.lock);
     std::vector<uint64_t> groups = DoorGroups(lock);
     const bool member = std::find(groups.begin(), groups.end(), group.id) != groups.end();
     const auto known = lock.extra.find("group_membership");
@@ -345,8 +352,8 @@ int CmdGroupDoor(Context& ctx, const GroupOptions& o, bool add) {
         throw Error(ExitCode::kBadInput, "lock \"" + lock.name + "\" is not in group \"" + o.group + "\"; nothing to remove");
       if (add && !member) groups.push_back(group.id);
       if (!add) groups.erase(std::remove(groups.begin(), groups.end(), group.id), groups.end());
-      version = KnownVersion(lock) + 1;
-      update = SignAndKeep(ctx, keyring, lock, groups, version);
+      version = KnownMembershipVersion(lock) + 1;
+      update = SignMembershipAndKeep(ctx, keyring, lock, groups, version);
     }
     endpoint = lock.endpoint;
     lock_name = lock.name;
@@ -358,7 +365,7 @@ int CmdGroupDoor(Context& ctx, const GroupOptions& o, bool add) {
     Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
     LockEntry& lock = keyring.content().SelectLock(lock_name);
     version = r.held_version + 1;
-    update = SignAndKeep(ctx, keyring, lock, DoorGroups(lock), version);
+    update = SignMembershipAndKeep(ctx, keyring, lock, DoorGroups(lock), version);
     r = Push(ctx, endpoint, protocol::SignedUpdateKind::kGroupMembership, update);
   }
   if (r.status != StatusCode::kOk)
@@ -385,7 +392,7 @@ int CmdGroupShow(Context& ctx, const GroupOptions& o) {
     const std::vector<uint64_t> g = DoorGroups(l);
     if (std::find(g.begin(), g.end(), group.id) == g.end()) continue;
     doors.push_back(l.name);
-    text += "  " + l.name + "  (membership version " + std::to_string(KnownVersion(l)) + ")\n";
+    text += "  " + l.name + "  (membership version " + std::to_string(KnownMembershipVersion(l)) + ")\n";
   }
   if (doors.empty()) text += "  no doors yet\n";
   ctx.out().Text(text);

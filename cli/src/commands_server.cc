@@ -18,39 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void Fail(const HttpAnswer& a, const std::string& doing) {
-  ExitCode code = ExitCode::kRefused;
-  std::string hint;
-  if (a.status == 401) {
-    code = ExitCode::kKeyring;
-    hint = "Sign in again with `mortise server login URL`.";
-  }
-  if (a.status >= 500) code = ExitCode::kUnreachable;
-  throw Error(code, doing + ": " + a.ErrorMessage() + (a.ErrorCode().empty() ? "" : " (" + a.ErrorCode() + ")"), hint);
-}
-
-json Expect(const HttpAnswer& a, int status, const std::string& doing) {
-  if (a.status != status) Fail(a, doing);
-  return a.Json();
-}
-
-// Every item of a paged list.
-std::vector<json> All(const ServerClient& client, const ServerSession& s, const std::string& path,
-                      const std::string& doing) {
-  std::vector<json> out;
-  std::string cursor;
-  for (int pages = 0; pages < 1000; ++pages) {
-    const std::string sep = path.find('?') == std::string::npos ? "?" : "&";
-    const json page = Expect(client.Request("GET", path + sep + "limit=100" + (cursor.empty() ? "" : "&cursor=" + cursor),
-                                            nullptr, s.Headers()),
-                             200, doing);
-    for (const auto& item : page.value("items", json::array())) out.push_back(item);
-    if (!page.contains("next_cursor") || !page["next_cursor"].is_string()) break;
-    cursor = page["next_cursor"];
-  }
-  return out;
-}
-
 std::string SecretFromEnv(const char* name) {
   const char* v = std::getenv(name);
   return v ? std::string(v) : std::string();
@@ -89,7 +56,7 @@ int CmdServerLogin(Context& ctx, const ServerLoginOptions& o) {
     }
     a = client.Request("POST", "/api/v1/sessions", body, {});
   }
-  const json j = Expect(a, 201, "signing in to " + client.url());
+  const json j = ExpectStatus(a, 201, "signing in to " + client.url());
   // The session token comes as the browser's cookie; the CLI keeps it.
   const std::string token = a.SetCookie("mortise_session");
   if (token.empty() || !j.contains("csrf_token") || !j["csrf_token"].is_string())
@@ -109,12 +76,12 @@ int CmdServerDoors(Context& ctx, const ServerDoorsOptions& o) {
   if (!o.org.empty()) {
     orgs.push_back(o.org);
   } else {
-    for (const auto& org : All(client, s, "/api/v1/orgs", "listing your organisations")) orgs.push_back(org["id"]);
+    for (const auto& org : AllPages(client, s, "/api/v1/orgs", "listing your organisations")) orgs.push_back(org["id"]);
   }
   json list = json::array();
   std::ostringstream text;
   for (const auto& org : orgs) {
-    for (const auto& d : All(client, s, "/api/v1/orgs/" + org + "/doors", "listing the doors of " + org)) {
+    for (const auto& d : AllPages(client, s, "/api/v1/orgs/" + org + "/doors", "listing the doors of " + org)) {
       list.push_back(d);
       text << d.value("id", "") << "  " << d.value("name", "") << "  lock " << d.value("lock_id", "") << "  in "
            << org << "\n";
@@ -144,12 +111,12 @@ int CmdServerRegister(Context& ctx, const ServerRegisterOptions& o) {
   const std::string base = "/api/v1/orgs/" + o.org;
   std::string site = o.site;
   if (site.empty()) {
-    const auto sites = All(client, s, base + "/sites", "listing the sites of " + o.org);
+    const auto sites = AllPages(client, s, base + "/sites", "listing the sites of " + o.org);
     if (sites.empty())
       throw Error(ExitCode::kUsage, "the organisation has no site", "Create one on the server first.");
     site = sites.front()["id"];
   }
-  const json ch = Expect(client.Request("POST", base + "/door-challenges", json::object(), s.Headers()), 201,
+  const json ch = ExpectStatus(client.Request("POST", base + "/door-challenges", json::object(), s.Headers()), 201,
                          "asking the server for a registration challenge");
   const auto challenge = server::FromHex(ch.value("challenge", ""), server::kDoorChallengeSize);
   if (!challenge) throw Error(ExitCode::kVerification, "the server's challenge is malformed");
@@ -168,7 +135,7 @@ int CmdServerRegister(Context& ctx, const ServerRegisterOptions& o) {
                      {"owner_public_key", ToHex(owner.public_key().bytes())},
                      {"signature", ToHex(sig)}};
   const json door =
-      Expect(client.Request("POST", base + "/doors", body, s.Headers()), 201, "registering the lock")["door"];
+      ExpectStatus(client.Request("POST", base + "/doors", body, s.Headers()), 201, "registering the lock")["door"];
   // Remembered, so unlock/lock/status reach the lock through this server
   // when it is not reachable locally.
   RememberServerDoor(*lock, ServerDoorRef{s.url, o.org, door.value("id", "")});

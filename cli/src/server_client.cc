@@ -234,4 +234,36 @@ ServerSession LoadServerSession(const std::filesystem::path& path) {
   return ServerSession{j["url"], j.value("email", ""), j["token"], j["csrf"]};
 }
 
+void FailServer(const HttpAnswer& a, const std::string& doing) {
+  ExitCode code = ExitCode::kRefused;
+  std::string hint;
+  if (a.status == 401) {
+    code = ExitCode::kKeyring;
+    hint = "Sign in again with `mortise server login URL`.";
+  }
+  if (a.status >= 500) code = ExitCode::kUnreachable;
+  throw Error(code, doing + ": " + a.ErrorMessage() + (a.ErrorCode().empty() ? "" : " (" + a.ErrorCode() + ")"), hint);
+}
+
+nlohmann::json ExpectStatus(const HttpAnswer& a, int status, const std::string& doing) {
+  if (a.status != status) FailServer(a, doing);
+  return a.Json();
+}
+
+std::vector<nlohmann::json> AllPages(const ServerClient& client, const ServerSession& s, const std::string& path,
+                      const std::string& doing) {
+  std::vector<nlohmann::json> out;
+  std::string cursor;
+  for (int pages = 0; pages < 1000; ++pages) {
+    const std::string sep = path.find('?') == std::string::npos ? "?" : "&";
+    const nlohmann::json page = ExpectStatus(client.Request("GET", path + sep + "limit=100" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                                            nullptr, s.Headers()),
+                             200, doing);
+    for (const auto& item : page.value("items", nlohmann::json::array())) out.push_back(item);
+    if (!page.contains("next_cursor") || !page["next_cursor"].is_string()) break;
+    cursor = page["next_cursor"];
+  }
+  return out;
+}
+
 }  // namespace mortise::cli

@@ -70,4 +70,14 @@ void SaveServerSession(const std::filesystem::path& path, const ServerSession& s
 // Error(kKeyring) when it is unreadable or readable by others.
 ServerSession LoadServerSession(const std::filesystem::path& path);
 
+// A server answer other than the one expected, as the CLI's error: 401 is
+// a keyring-class failure (sign in again), 5xx unreachable, anything else a
+// refusal, with the server's message and code.
+[[noreturn]] void FailServer(const HttpAnswer& a, const std::string& doing);
+// The answer's JSON when its status is `status`; FailServer otherwise.
+nlohmann::json ExpectStatus(const HttpAnswer& a, int status, const std::string& doing);
+// Every item of a paged list (cursor pages of 100).
+std::vector<nlohmann::json> AllPages(const ServerClient& client, const ServerSession& s, const std::string& path,
+                                     const std::string& doing);
+
 }  // namespace mortise::cli

@@ -1,5 +1,6 @@
 #include "door_updates.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <limits>
@@ -222,9 +223,17 @@ int64_t DoorUpdateDeliverer::Backoff(int64_t attempts) const {
 int DoorUpdateDeliverer::DeliverDue() {
   int sent = 0;
   const int64_t now = clock_.NowMs();
+  // Access lists before memberships (the order of `kind` in Due).
   for (const DoorUpdateRow& row : store_.Due(now, settings_.batch)) {
     const auto door = repo_.Door(row.org_id, row.door_id);
     if (!door || !link_.Online(door->lock_id)) continue;  // no attempt counted: sent once it is online
+    if (row.kind == kKindMembership) {
+      // A membership only once the door holds the owner's newest list: a
+      // door put into a group must first refuse the group's revoked keys
+      // (docs/protocol.md 5.1, A01). The list goes out in this pass.
+      const auto list = store_.Update(row.door_id, kKindAccessList, kIssuerOwner);
+      if (list && std::max(list->reported_version, list->confirmed_version) < list->version) continue;
+    }
     const auto update = FromHex(row.update_hex, row.update_hex.size() / 2);
     if (!update) continue;
     const auto kind = row.kind == kKindAccessList ? protocol::SignedUpdateKind::kAccessList

@@ -12,6 +12,7 @@
 #include "mortise/protocol/identity.h"
 #include "mortise/protocol/node.h"
 #include "mortise/protocol/remote.h"
+#include "mortise/protocol/text_forms.h"
 
 namespace mortise::server {
 namespace {
@@ -225,7 +226,13 @@ DoorKeyRow GroupsService::UploadKey(const Actor& actor, const std::string& org_i
     throw ApiError(400, "invalid_field", "Give either \"door_id\" (a key for one door) or \"group_id\" (a group key).");
   }
   std::vector<uint8_t> bytes;
-  if (chain.rfind("MK1.", 0) == 0) {
+  if (chain.rfind("MKS1.", 0) == 0) {
+    // The share string `mortise key share` prints: its chain.
+    const auto share = protocol::ShareFromText(chain);
+    if (!share.ok()) throw ApiError(400, "invalid_field", "\"chain\" is not a valid MKS1. share string.");
+    const auto view = share->chain_view();
+    bytes.assign(view.begin(), view.end());
+  } else if (chain.rfind("MK1.", 0) == 0) {
     bytes.resize(protocol::kMaxChainSize);
     const auto n = protocol::ChainFromText(chain, bytes);
     if (!n.ok()) throw ApiError(400, "invalid_field", "\"chain\" is not a valid MK1. key text.");

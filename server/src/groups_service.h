@@ -67,7 +67,7 @@ class GroupsService {
   // 404 not_found.
   std::pair<DoorRow, std::vector<DoorUpdateRow>> DoorUpdates(const std::string& org_id, const std::string& door_id);
 
-  // A key chain ("MK1." text or hex) issued to a person of the
+  // A key chain ("MKS1." share string, "MK1." text or hex) issued to a person of the
   // organisation, for a door (door_id) or an access group (group_ref).
   // 400 invalid_field, 404 not_found (person, door or group), the
   // refusals of VerifyKeyChain, 409 key_exists.

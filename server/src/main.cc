@@ -7,10 +7,13 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -19,6 +22,7 @@
 #include "api_error.h"
 #include "config.h"
 #include "door_state.h"
+#include "door_updates.h"
 #include "lock_link.h"
 #include "log_ingest.h"
 #include "log_store.h"
@@ -117,6 +121,16 @@ int Serve(Config config) {
   }
   api.AttachLink(services);
 
+  // Signed updates a door has not confirmed are re-sent while it is online
+  // (docs/server.md "Access"): one pass a second, each update on its own
+  // back-off.
+  std::unique_ptr<DoorUpdateDeliverer> deliverer;
+  std::mutex deliver_mu;
+  std::condition_variable deliver_cv;
+  bool deliver_stop = false;
+  std::thread deliver_thread;
+  if (link) deliverer = std::make_unique<DoorUpdateDeliverer>(*repo, *link, clock, config.api.access.delivery, publish);
+
   // Signals are taken by this thread alone (sigwait), so block them before
   // the worker threads start and inherit the mask.
   sigset_t set;
@@ -128,6 +142,21 @@ int Serve(Config config) {
   // Threads of the link to locks: started after the mask, like the HTTP workers.
   ingest.Start(config.uplink.state_flush_ms);
   if (link) link->Start();
+  if (deliverer) {
+    deliver_thread = std::thread([&] {
+      std::unique_lock lock(deliver_mu);
+      while (!deliver_stop) {
+        lock.unlock();
+        try {
+          deliverer->DeliverDue();
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "mortise-server: delivering signed updates: %s\n", e.what());
+        }
+        lock.lock();
+        deliver_cv.wait_for(lock, std::chrono::seconds(1), [&] { return deliver_stop; });
+      }
+    });
+  }
 
   const uint16_t port = http.Start();
   const std::string host = config.http.host.find(':') != std::string::npos ? "[" + config.http.host + "]"
@@ -142,6 +171,14 @@ int Serve(Config config) {
   std::fprintf(stderr, "mortise-server: shutting down (finishing requests in flight)\n");
   std::fflush(stderr);
   http.Wait();
+  if (deliver_thread.joinable()) {
+    {
+      std::lock_guard lock(deliver_mu);
+      deliver_stop = true;
+    }
+    deliver_cv.notify_all();
+    deliver_thread.join();
+  }
   if (link) link->Stop();
   ingest.Stop();
   std::fprintf(stderr, "mortise-server: stopped\n");

@@ -1,0 +1,221 @@
+// `mortise server group create|list|add-door|remove-door` and `mortise
+// server person remove-everywhere`: access through mortise-server
+// (docs/cli.md, "The server"). Everything that opens or stops a door is
+// signed here, with the owner identity of the keyring; the server verifies
+// and stores it, and delivers it to the locks until they confirm it.
+#include <algorithm>
+#include <sstream>
+
+#include "commands.h"
+#include "error.h"
+#include "key_string.h"
+#include "server_client.h"
+
+namespace mortise::cli {
+namespace {
+
+using nlohmann::json;
+
+struct Server {
+  ServerSession session;
+  ServerClient client;
+  std::string base;  // /api/v1/orgs/ORG
+
+  Server(Context& ctx, const std::string& org)
+      : session(LoadServerSession(ServerSessionPath(ctx.KeyringPath()))),
+        client(session.url, ctx.timeout()),
+        base("/api/v1/orgs/" + org) {}
+
+  json Get(const std::string& path, const std::string& doing) const {
+    return ExpectStatus(client.Request("GET", base + path, nullptr, session.Headers()), 200, doing);
+  }
+  // POST; 200 or 201 are success.
+  json Post(const std::string& path, const json& body, const std::string& doing) const {
+    const HttpAnswer a = client.Request("POST", base + path, body, session.Headers());
+    if (a.status == 200) return a.Json();
+    return ExpectStatus(a, 201, doing);
+  }
+};
+
+// The server's door for `lock` (by lock id) in the organisation.
+json DoorOf(const Server& server, const LockEntry& lock) {
+  const std::string id = ToHex(lock.lock_id);
+  for (const json& d : AllPages(server.client, server.session, server.base + "/doors", "listing the doors")) {
+    if (d.value("lock_id", "") == id) return d;
+  }
+  throw Error(ExitCode::kUsage, "lock \"" + lock.name + "\" is not a door of this organisation on the server",
+              "Register it first: mortise server register " + lock.name + " --org ORG");
+}
+
+// The stored update of `kind` (and issuer) of a door, null when none.
+json StoredUpdate(const json& updates, const std::string& kind, const std::string& issuer) {
+  for (const json& u : updates.value("updates", json::array())) {
+    if (u.value("kind", "") == kind && u.value("issuer", "") == issuer) return u;
+  }
+  return nullptr;
+}
+
+uint64_t VersionOf(const json& update) {
+  if (!update.is_object()) return 0;
+  return std::max(update.value("version", uint64_t{0}), update.value("held_version", uint64_t{0}));
+}
+
+std::string StateLine(const json& d) {
+  std::string line = d.value("door_id", "") + "  " + d.value("state", "");
+  if (!d.value("reason", "").empty()) line += " (" + d.value("reason", "") + ")";
+  return line;
+}
+
+}  // namespace
+
+int CmdServerGroupCreate(Context& ctx, const ServerGroupOptions& o) {
+  Server server(ctx, o.org);
+  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kRead);
+  const GroupRef group = FindGroup(keyring, o.group);
+  const IdentityEntry& identity = keyring.content().GetIdentity(group.identity);
+  const json g = server.Post("/groups",
+                             {{"name", o.group},
+                              {"protocol_id", GroupIdText(group.id)},
+                              {"owner_public_key", ToHex(identity.public_key)},
+                              {"schedule", o.schedule}},
+                             "creating the group on the server")["group"];
+  ctx.out().Text("Group \"" + o.group + "\" (" + GroupIdText(group.id) + ") is " + g.value("id", "") + " in " +
+                 o.org + ". Add doors with: mortise server group add-door " + o.group + " LOCK --org " + o.org + "\n");
+  ctx.out().Json({{"group", g}});
+  return 0;
+}
+
+int CmdServerGroupList(Context& ctx, const ServerGroupOptions& o) {
+  Server server(ctx, o.org);
+  json list = json::array();
+  std::ostringstream text;
+  for (const json& g : AllPages(server.client, server.session, server.base + "/groups", "listing the groups")) {
+    const json one = server.Get("/groups/" + g.value("id", ""), "reading group " + g.value("id", ""))["group"];
+    text << one.value("id", "") << "  " << one.value("name", "") << "  " << one.value("protocol_id", "");
+    if (!one.value("schedule", "").empty()) text << "  (" << one.value("schedule", "") << ")";
+    text << "\n";
+    for (const json& d : one.value("doors", json::array())) {
+      text << "  " << d.value("door_id", "") << "  " << d.value("name", "") << "  membership version "
+           << d.value("membership_version", 0) << ", door holds " << d.value("held_version", 0) << " ("
+           << d.value("evidence", "") << ")" << (d.value("pending", false) ? ", pending" : "") << "\n";
+    }
+    list.push_back(one);
+  }
+  if (list.empty()) text << "No groups. Create one with `mortise group create NAME`, then `mortise server group create NAME --org ORG`.\n";
+  ctx.out().Text(text.str());
+  ctx.out().Json({{"groups", list}});
+  return 0;
+}
+
+int CmdServerGroupDoor(Context& ctx, const ServerGroupOptions& o, bool add) {
+  Server server(ctx, o.org);
+  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+  const GroupRef group = FindGroup(keyring, o.group);
+  LockEntry& lock = GroupDoorLock(ctx, keyring, group, o.lock);
+  const json door = DoorOf(server, lock);
+  const std::string door_id = door.value("id", "");
+  const json updates = server.Get("/doors/" + door_id + "/updates", "reading the door's updates");
+  std::vector<uint64_t> groups = DoorGroups(lock);
+  const json stored = StoredUpdate(updates, "group_membership", "lock");
+  if (stored.is_object()) {
+    // The server's verified membership is the door's newest: start from it.
+    groups.clear();
+    for (const json& g : stored["summary"].value("groups", json::array())) {
+      groups.push_back(std::stoull(g.get<std::string>(), nullptr, 16));
+    }
+  }
+  const bool member = std::find(groups.begin(), groups.end(), group.id) != groups.end();
+  if (add == member) {
+    ctx.out().Text("Door " + door_id + " is " + (add ? "already" : "not") + " in group \"" + o.group + "\".\n");
+    ctx.out().Json({{"door_id", door_id}, {"group", o.group}, {"member", member}, {"changed", false}});
+    return 0;
+  }
+  json list_update = nullptr;
+  if (add) {
+    // A door put into the group first refuses the group's revoked keys: its
+    // owner list with them goes to the server, which sends it before the
+    // membership (docs/protocol.md 5.1).
+    if (AddGroupRevocations(keyring, lock, group.id)) {
+      lock.access_list.version =
+          std::max(lock.access_list.version, VersionOf(StoredUpdate(updates, "access_list", "owner")));
+      SignPendingAccessList(ctx, keyring, lock);
+      keyring.Save();
+      list_update = server.Post("/doors/" + door_id + "/updates",
+                                {{"kind", "access_list"}, {"update", lock.extra["pending_access_list"]}},
+                                "uploading the door's access list")["update"];
+    }
+    groups.push_back(group.id);
+  } else {
+    groups.erase(std::remove(groups.begin(), groups.end(), group.id), groups.end());
+  }
+  const uint64_t version = std::max(KnownMembershipVersion(lock), VersionOf(stored)) + 1;
+  const std::vector<uint8_t> update = SignMembershipAndKeep(ctx, keyring, lock, groups, version);
+  const json m = server.Post("/doors/" + door_id + "/updates", {{"kind", "group_membership"}, {"update", ToHex(update)}},
+                             "uploading the door's group membership")["update"];
+  ctx.out().Text("Door " + door_id + " (" + lock.name + ") " + (add ? "joins" : "leaves") + " group \"" + o.group +
+                 "\": membership version " + std::to_string(version) +
+                 " stored on the server, which delivers it to the lock" +
+                 (list_update.is_null() ? "" : " after the access list revoking the group's revoked keys") + ".\n");
+  ctx.out().Json({{"door_id", door_id}, {"group", o.group}, {"member", add}, {"changed", true}, {"membership", m},
+                  {"access_list", list_update}});
+  return 0;
+}
+
+int CmdServerRemoveEverywhere(Context& ctx, const ServerPersonOptions& o) {
+  Server server(ctx, o.org);
+  const json access = server.Get("/people/" + o.account + "/access", "reading where the person's keys are live");
+  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+  json updates = json::array();
+  std::vector<std::string> not_mine;
+  for (const json& d : access.value("doors", json::array())) {
+    std::vector<uint8_t> id_bytes;
+    protocol::LockId lock_id{};
+    if (!FromHex(d.value("lock_id", ""), id_bytes) || id_bytes.size() != lock_id.size())
+      throw Error(ExitCode::kVerification, "the server's answer names a malformed lock id");
+    std::copy(id_bytes.begin(), id_bytes.end(), lock_id.begin());
+    LockEntry* lock = keyring.content().FindLockById(lock_id);
+    if (!lock || !lock->is_owner()) {
+      not_mine.push_back(d.value("door_id", ""));
+      continue;
+    }
+    for (const json& k : d.value("keys", json::array())) {
+      std::vector<uint8_t> issuer;
+      protocol::KeyRef ref;
+      if (!FromHex(k.value("issuer_key_id", ""), issuer) || issuer.size() != ref.issuer.size())
+        throw Error(ExitCode::kVerification, "the server's answer names a malformed key");
+      std::copy(issuer.begin(), issuer.end(), ref.issuer.begin());
+      ref.serial = std::stoull(k.value("serial", "0"), nullptr, 16);
+      if (std::find(lock->access_list.revoked.begin(), lock->access_list.revoked.end(), ref) ==
+          lock->access_list.revoked.end())
+        lock->access_list.revoked.push_back(ref);
+      if (IssuedKey* issued = lock->FindIssued(ref.serial)) issued->revoked = true;
+    }
+    const uint64_t server_version = d["lists"].contains("owner") ? d["lists"]["owner"].value("version", uint64_t{0}) : 0;
+    lock->access_list.version = std::max(lock->access_list.version, server_version);
+    SignPendingAccessList(ctx, keyring, *lock);
+    updates.push_back({{"door_id", d.value("door_id", "")}, {"update", lock->extra["pending_access_list"]}});
+  }
+  if (!not_mine.empty()) {
+    std::string doors;
+    for (const auto& d : not_mine) doors += (doors.empty() ? "" : ", ") + d;
+    throw Error(ExitCode::kRefused, "this keyring does not own door(s) " + doors + "; nothing was signed or sent",
+                "Run the command on the device holding those locks' owner key.");
+  }
+  if (updates.empty()) {
+    ctx.out().Text("The person has no live key at any door of " + o.org + ".\n");
+    ctx.out().Json({{"job", nullptr}});
+    return 0;
+  }
+  keyring.Save();  // the signed lists are kept before anything is sent
+  const json job = server.Post("/people/" + o.account + "/removal", {{"updates", updates}},
+                               "uploading the signed access lists")["job"];
+  std::ostringstream text;
+  text << "Job " << job.value("id", "") << ": one new access list for each of " << updates.size()
+       << " door(s), stored on the server, which delivers each until its lock confirms it.\n";
+  for (const json& d : job.value("doors", json::array())) text << "  " << StateLine(d) << "\n";
+  ctx.out().Text(text.str());
+  ctx.out().Json({{"job", job}});
+  return 0;
+}
+
+}  // namespace mortise::cli
