@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "api.h"
+#include "fake_lock_link.h"
 #include "fakes.h"
 #include "http_client.h"
 #include "http_server.h"

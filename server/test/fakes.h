@@ -15,7 +15,6 @@
 #include <gtest/gtest.h>
 
 #include "clock_random.h"
-#include "fake_lock_link.h"
 #include "mortise/crypto/deterministic_entropy.h"
 #include "mortise/crypto/drbg.h"
 #include "repository.h"
