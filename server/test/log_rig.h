@@ -124,6 +124,7 @@ class LockLogRig {
   std::string lock_id_hex() const { return ToHex(authority_->identity().lock_id()); }
   std::string public_key_hex() const { return ToHex(authority_->identity().key().public_key().bytes()); }
   store::AuditLog& log() { return *log_; }
+  protocol::LockAuthority& authority() { return *authority_; }
   uint64_t head() const { return log_->next_seq() - 1; }
 
  private:
