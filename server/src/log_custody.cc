@@ -161,8 +161,6 @@ json LogCustody::CreateKey(std::string_view door_id) {
 
 json LogCustody::Install(std::string_view door_id, std::string_view text) {
   std::lock_guard lock(mu_);
-  const auto row = ReadRow(repo_, door_id);
-  if (!row) throw ApiError(409, "no_custody_key", "This door has no custody key yet: POST .../custody/key first.");
   const auto door = DoorKeysOf(repo_, door_id);
   if (!door) throw ApiError(404, "not_found", "This organisation has no door with this id.");
   std::vector<uint8_t> chain(protocol::kMaxChainSize);
@@ -178,6 +176,8 @@ json LogCustody::Install(std::string_view door_id, std::string_view text) {
     if (!n.ok()) throw ApiError(400, "invalid_key", "\"certificate\" is an MKS1 bundle or an MK1 key chain.");
     chain.resize(*n);
   }
+  const auto row = ReadRow(repo_, door_id);
+  if (!row) throw ApiError(409, "no_custody_key", "This door has no custody key yet: POST .../custody/key first.");
   // The lock's own checks (owner signature, this lock and claim, role and
   // permissions, delegation), as VerifyKeyChain runs them for any key.
   const VerifiedKeyChain verified =
