@@ -69,10 +69,7 @@ class CustodyTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
   void AddDoor(const std::string& id, LockLogRig& rig) {
-    repo_->QueryText("INSERT INTO doors (id, org_id, site_id, name, lock_id, lock_public_key, owner_public_key, "
-                     "registered_by, created_at) VALUES ('" +
-                     id + "', 'org_1', 'site_1', 'Front', '" + rig.lock_id_hex() + "', '" + rig.public_key_hex() +
-                     "', '" + ToHex(owner_->public_key().bytes()) + "', 'acct_1', 1)");
+    repo_->QueryText(rig.DoorInsertSql(id, ToHex(owner_->public_key().bytes())));
   }
   // The lock's side of frame 0x06 (protocol/src/custody.cc's order, the
   // parts a server test needs): its lock id and generation, h(N) from its
