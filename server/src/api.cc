@@ -4,6 +4,7 @@
 
 #include "api_error.h"
 #include "api_logs.h"
+#include "log_custody.h"
 #include "api_json.h"
 
 namespace mortise::server {
@@ -165,6 +166,7 @@ Api::Api(SqlRepository& repo, const Clock& clock, Random& random, ApiSettings se
   AddOrgRoutes();
   AddLinkRoutes();
   AddLogRoutes(router_, repo_);
+  AddCustodyRoutes(router_, repo_, clock_, random);
   groups_.AddRoutes(router_, [this](const Context& c) { return ActorOf(c); });
   AddStreamRoute();
 }

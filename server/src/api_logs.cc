@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "api_error.h"
+#include "log_custody.h"
 #include "log_store.h"
 #include "sql_repository.h"
 
@@ -48,7 +49,7 @@ void AddLogRoutes(Router& router, Repository& repo) {
   // The records, oldest first, each with its status (signed, unsigned,
   // contradicted); the gaps and losses over the page's span (and, on the
   // last page, up to the stored end); where the chain stands.
-  router.Add("GET", "/api/v1/orgs/{org_id}/doors/{door_id}/log", [store](Context& c) {
+  router.Add("GET", "/api/v1/orgs/{org_id}/doors/{door_id}/log", [store, sql](Context& c) {
     const LogDoor door = DoorOf(*store, c);
     const int limit = PageLimit(c.request);
     const uint64_t after = Cursor(c.request);
@@ -73,6 +74,7 @@ void AddLogRoutes(Router& router, Repository& repo) {
     return JsonResponse(200, json{{"items", items},
                                   {"gaps", gaps},
                                   {"chain", ChainJson(state)},
+                                  {"custody", CustodyView(*sql, door.id)},
                                   {"next_cursor", more ? json(std::to_string(rows.back().seq)) : json(nullptr)}}
                                  .dump());
   });

@@ -24,6 +24,7 @@
 #include "door_state.h"
 #include "door_updates.h"
 #include "lock_link.h"
+#include "log_custody.h"
 #include "log_ingest.h"
 #include "log_store.h"
 #include "mortise/uplink/pki.h"
@@ -130,6 +131,10 @@ int Serve(Config config) {
   bool deliver_stop = false;
   std::thread deliver_thread;
   if (link) deliverer = std::make_unique<DoorUpdateDeliverer>(*repo, *link, clock, config.api.access.delivery, publish);
+  // Log custody (docs/server.md "Log custody"): on the same loop, each door
+  // with a certified custody key acknowledges its newest verified records
+  // at the lock's pace.
+  LogCustody custody(*repo, clock, random);
 
   // Signals are taken by this thread alone (sigwait), so block them before
   // the worker threads start and inherit the mask.
@@ -151,6 +156,11 @@ int Serve(Config config) {
           deliverer->DeliverDue();
         } catch (const std::exception& e) {
           std::fprintf(stderr, "mortise-server: delivering signed updates: %s\n", e.what());
+        }
+        try {
+          custody.StepAll(*link);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "mortise-server: log custody: %s\n", e.what());
         }
         lock.lock();
         deliver_cv.wait_for(lock, std::chrono::seconds(1), [&] { return deliver_stop; });

@@ -9,6 +9,7 @@ extern const std::string_view kMigration0004;
 extern const std::string_view kMigration0005;
 extern const std::string_view kMigration0006;
 extern const std::string_view kMigration0007;
+extern const std::string_view kMigration0009;
 }  // namespace embedded
 
 std::span<const Migration> Migrations() {
@@ -20,6 +21,8 @@ std::span<const Migration> Migrations() {
       {5, "access_groups", embedded::kMigration0005},
       {6, "door_state", embedded::kMigration0006},
       {7, "logs", embedded::kMigration0007},
+      // 8 is srvplatform's if it needs one; numbers may have gaps.
+      {9, "log_custody", embedded::kMigration0009},
   };
   return kAll;
 }

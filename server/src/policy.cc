@@ -124,6 +124,11 @@ const std::vector<RouteSpec>& RouteRules() {
       // Door logs say who came and went: read like the audit trail.
       {"GET", "/api/v1/orgs/{org_id}/doors/{door_id}/log", A::kAccount, audit, O::kReadAudit},
       {"GET", "/api/v1/orgs/{org_id}/doors/{door_id}/log/pages", A::kAccount, audit, O::kReadAudit},
+      // Log custody (api_custody.cc): its state reads like the log; the
+      // key and the owner's certificate for it are access management's.
+      {"GET", "/api/v1/orgs/{org_id}/doors/{door_id}/custody", A::kAccount, audit, O::kReadAudit},
+      {"POST", "/api/v1/orgs/{org_id}/doors/{door_id}/custody", A::kAccount, orgs_w, O::kManageAccess},
+      {"POST", "/api/v1/orgs/{org_id}/doors/{door_id}/custody/key", A::kAccount, orgs_w, O::kManageAccess},
       // Access (api_groups.cc): anyone of the organisation sees groups and
       // what each door holds; owners and admins upload what their devices
       // signed, see people's keys and run bulk jobs.

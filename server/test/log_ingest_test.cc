@@ -47,12 +47,7 @@ class LogIngestTest : public ::testing::TestWithParam<std::string> {
     repo_.reset();
     fs::remove_all(dir_);
   }
-  void AddDoor(const std::string& id, LockLogRig& rig) {
-    repo_->QueryText("INSERT INTO doors (id, org_id, site_id, name, lock_id, lock_public_key, owner_public_key, "
-                     "registered_by, created_at) VALUES ('" +
-                     id + "', 'org_1', 'site_1', 'Front', '" + rig.lock_id_hex() + "', '" + rig.public_key_hex() +
-                     "', '04', 'acct_1', 1)");
-  }
+  void AddDoor(const std::string& id, LockLogRig& rig) { repo_->QueryText(rig.DoorInsertSql(id)); }
   LogIngestResult Ingest(const std::string& payload) { return ingest_->OnLogMessage(lock_.lock_id_hex(), payload); }
   int Count(const std::string& sql) { return std::stoi(repo_->QueryText(sql)); }
   int Records() { return Count("SELECT COUNT(*) FROM log_records WHERE door_id = 'door_1'"); }

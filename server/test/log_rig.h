@@ -121,9 +121,18 @@ class LockLogRig {
     return out;
   }
 
+  // The SQL that registers this lock as door `id` of org_1/site_1 (the
+  // tests' world), with `owner_hex` as the owner's public key.
+  std::string DoorInsertSql(const std::string& id, const std::string& owner_hex = "04") const {
+    return "INSERT INTO doors (id, org_id, site_id, name, lock_id, lock_public_key, owner_public_key, "
+           "registered_by, created_at) VALUES ('" +
+           id + "', 'org_1', 'site_1', 'Front', '" + lock_id_hex() + "', '" + public_key_hex() + "', '" + owner_hex +
+           "', 'acct_1', 1)";
+  }
   std::string lock_id_hex() const { return ToHex(authority_->identity().lock_id()); }
   std::string public_key_hex() const { return ToHex(authority_->identity().key().public_key().bytes()); }
   store::AuditLog& log() { return *log_; }
+  protocol::LockAuthority& authority() { return *authority_; }
   uint64_t head() const { return log_->next_seq() - 1; }
 
  private:
