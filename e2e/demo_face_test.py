@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""scripts/demo in a terminal: the lock face takes keys (issue 12, defect 1).
+"""scripts/demo in a terminal: the lock face takes keys (issue 12, defect 1),
+and the lock online (issue 14): the demo starts a private broker and
+mortise-server beside the lock and stops them with it; `--script` runs the
+README's tour through the server (`mortise unlock --via-server`).
 
-  demo_face_test.py --demo scripts/demo --lockd PATH --cli PATH
+  demo_face_test.py --demo scripts/demo --lockd PATH --cli PATH --server PATH --broker PATH
 
 Runs the interactive demo under a pseudo-terminal, as a person at a terminal
 would: Enter starts the face, 'o' opens the simulated door, and 'q' must stop the
@@ -17,17 +20,36 @@ import select
 import shutil
 import signal
 import sys
+import subprocess
 import tempfile
 import unittest
+import urllib.error
+import urllib.request
 
 ARGS = None
+
+
+def demo_env(tmp):
+    return dict(os.environ, TMPDIR=tmp, MORTISE_LOCKD=ARGS.lockd, MORTISE_CLI=ARGS.cli, MORTISE_SERVER=ARGS.server,
+                MORTISE_BROKER=ARGS.broker, TERM="xterm")
+
+
+def healthy(url):
+    """True when mortise-server answers at `url`; False when nothing listens."""
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=10) as r:
+            return r.status == 200
+    except (urllib.error.URLError, ConnectionError):
+        return False
+
+
 GUARD_SECONDS = int(os.environ.get("MORTISE_TEST_GUARD", "120"))  # only a guard against a hang
 
 
 class DemoFace(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="mortise-demo-test.")
-        env = dict(os.environ, TMPDIR=self.tmp, MORTISE_LOCKD=ARGS.lockd, MORTISE_CLI=ARGS.cli, TERM="xterm")
+        env = demo_env(self.tmp)
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
             os.execvpe(ARGS.demo, [ARGS.demo, "--no-build"], env)
@@ -91,6 +113,25 @@ class DemoFace(unittest.TestCase):
         self.assertEqual(os.listdir(self.tmp), [], "the demo must remove its directory when it stops")
         self.assertIn("scripts/demo: removed ", self.text())
 
+    def test_the_lock_is_online_beside_a_broker_and_server_that_stop_with_the_demo(self):
+        self.read_until(b"Press Enter")
+        text = self.out.decode()
+        url = re.search(r"\(server (http://127\.0\.0\.1:\d+), account ", text).group(1)
+        self.assertTrue(healthy(url), "the demo's mortise-server does not answer at " + url)
+        for step in ("mortise server login " + url, "mortise server register --org org_", "mortise server uplink-cert",
+                     "mortise status --via-server", "mortise unlock --via-server"):
+            self.assertIn(step, text)
+        demo = re.search(r"export DEMO=(\S+)", text).group(1)
+        with open(os.path.join(demo, "lockd.toml")) as f:
+            self.assertIn("[uplink]", f.read())
+        os.write(self.fd, b"\r")
+        self.read_until(b"Mortise lock (simulated)")
+        os.write(self.fd, b"q")
+        status = self.wait_exit()
+        self.assertEqual(os.WEXITSTATUS(status), 0, self.text())
+        self.assertFalse(healthy(url), "mortise-server still runs after the demo stopped")
+        self.assertEqual(os.listdir(self.tmp), [], "the demo must remove its directory when it stops")
+
     def test_the_readme_shows_the_prompt_the_demo_waits_at(self):
         # Newcomer: the demo waited at a prompt the README did not mention.
         prompt = "Press Enter to start it..."
@@ -119,6 +160,25 @@ class DemoFace(unittest.TestCase):
         self.assertIn("it holds your keyring (owner/keyring)", self.text())
         self.assertIn("rm -rf " + demo, self.text())
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class DemoScript(unittest.TestCase):
+    """`scripts/demo --script`: the README's tour, the online part included,
+    checked by the demo itself (exit 0 only if every step worked)."""
+
+    def test_the_tour_opens_the_door_through_the_server(self):
+        tmp = tempfile.mkdtemp(prefix="mortise-demo-test.")
+        p = subprocess.run([ARGS.demo, "--script", "--no-build"], env=demo_env(tmp), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=GUARD_SECONDS * 3)
+        out = p.stdout + p.stderr
+        self.assertEqual(p.returncode, 0, out[-4000:])
+        self.assertRegex(out, r"demo --script: all \d+ steps passed")
+        for line in ("$ mortise server register --org org_", "$ mortise server uplink-cert --request ",
+                     "$ mortise status --via-server", "$ mortise unlock --via-server", "$ mortise lock --via-server",
+                     "online:   yes", "lock-signed answer verified"):
+            self.assertIn(line, out)
+        self.assertEqual(os.listdir(tmp), [], "the demo must remove its directory when it stops")
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class ProgrammingMenuOnTheFace(unittest.TestCase):
@@ -186,6 +246,8 @@ def main():
     p.add_argument("--demo", required=True)
     p.add_argument("--lockd", required=True)
     p.add_argument("--cli", required=True)
+    p.add_argument("--server", required=True)
+    p.add_argument("--broker", required=True)
     ARGS, rest = p.parse_known_args()
 
     def on_alarm(*_):

@@ -224,6 +224,48 @@ class UplinkServer(unittest.TestCase):
         self.assertIn("lock offline", err)
         self.lock.start()  # for tearDown
 
+    def test_site_lockdown_through_the_server(self):
+        self.register()
+        self.owner.ok("unlock", "--via-server")
+        self.lock.advance(2000)
+        self.assertEqual(self.lock.status()["lockState"], "Unlocked")
+        b = server_test.Browser(self.server, "owner@example.org", "owner's long password")
+        status, doc, _ = b.call("GET", "/api/v1/orgs/%s/sites" % self.org)
+        self.assertEqual(status, 200, doc)
+        site = doc["items"][0]
+        # By name; the envelope is signed here, the lock's answer verified here.
+        out = self.owner.ok("server", "site", "lockdown", site["name"], "--org", self.org)
+        self.assertTrue(out["ok"], out)
+        self.assertEqual([d["state"] for d in out["doors"]], ["locked"])
+        self.assertEqual(out["doors"][0]["server_state"], "confirmed")
+        self.lock.advance(2000)
+        self.assertEqual(self.lock.status()["lockState"], "Locked")
+        status, doc, _ = b.call("GET", "/api/v1/orgs/%s/jobs/%s" % (self.org, out["job_id"]))
+        self.assertEqual(status, 200, doc)
+        self.assertEqual([d["state"] for d in doc["job"]["doors"]], ["confirmed"])
+        # A hostile server answers with an altered answer: the CLI says it is not the lock's.
+        def alter(path, status, body):
+            if path.endswith("/lockdown") and status == 201:
+                doc = json.loads(body)
+                a = doc["job"]["doors"][0]["answer"]
+                doc["job"]["doors"][0]["answer"] = a[:-1] + ("0" if a[-1] != "0" else "1")
+                doc["job"]["doors"][0]["state"] = "confirmed"
+                return 201, json.dumps(doc).encode()
+            return status, body
+
+        self.proxy.rewrite = alter
+        rc, out, err = self.owner.run("server", "site", "lockdown", site["id"], "--org", self.org)
+        self.assertEqual(rc, 6, err)
+        self.assertEqual([d["state"] for d in out["doors"]], ["not verified"])
+        self.proxy.rewrite = None
+        # The lock away: offline, said plainly, nothing sent.
+        self.lock.kill9()
+        self.wait_for("the lock offline on the server", lambda: not self.online())
+        rc, out, err = self.owner.run("server", "site", "lockdown", site["id"], "--org", self.org)
+        self.assertEqual(rc, 4, err)
+        self.assertEqual([d["state"] for d in out["doors"]], ["offline"])
+        self.lock.start()  # for tearDown
+
     def test_A09_a_hostile_server_cannot_make_the_cli_say_the_door_opened(self):
         self.register()
         kept = {}

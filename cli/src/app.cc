@@ -59,6 +59,7 @@ struct AllOptions {
   ServerUplinkCertOptions server_uplink_cert;
   ServerGroupOptions server_group;
   ServerPersonOptions server_person;
+  ServerSiteOptions server_site;
 };
 
 class Tree {
@@ -710,6 +711,14 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
             [&a](Context& c) { return CmdServerRemoveEverywhere(c, a.server_person); });
   everywhere->add_option("account", a.server_person.account, "The person's account id (acct_...)")->required();
   everywhere->add_option("--org", a.server_person.org, "The organisation (org_...)")->required();
+  CLI::App* ssite = t.Group(server, "site", "Sites of an organisation on the server.");
+  CLI::App* lockdown =
+      t.Add(ssite, "lockdown",
+            "Lock every door of a site now: signs one remote lock command per door here, has the server relay them "
+            "as one job and verifies each lock's signed answer against its pinned key.",
+            [&a](Context& c) { return CmdServerSiteLockdown(c, a.server_site); });
+  lockdown->add_option("site", a.server_site.site, "The site's id (site_...) or name")->required();
+  lockdown->add_option("--org", a.server_site.org, "The organisation (org_...)")->required();
 
   app.footer(kFooter);
 }

@@ -406,6 +406,11 @@ struct ServerPersonOptions {
   std::string account;  // acct_...
 };
 int CmdServerRemoveEverywhere(Context& ctx, const ServerPersonOptions& o);
+struct ServerSiteOptions {
+  std::string org;
+  std::string site;  // the site's id (site_...) or name
+};
+int CmdServerSiteLockdown(Context& ctx, const ServerSiteOptions& o);
 
 // Through mortise-server (commands_relay.cc). The door a lock is on is kept
 // in its keyring entry (extra.server) by `server register`.
@@ -423,6 +428,14 @@ bool RegisteredOnServer(Context& ctx);
 class LockSession;
 void CheckRemoteOutcome(const protocol::RemoteOutcome& r, const std::string& verb, LockSession* s);
 int OperateViaServer(Context& ctx, protocol::Command command, int64_t value, const char* verb, const char* done);
+// One remote envelope for `lock`, signed with `key` (its identity's) and the
+// counter the caller spent and saved; `client` verifies the lock's answer.
+struct SignedRemote {
+  SignedRemote(Context& ctx, const crypto::P256KeyPair& key, const LockEntry& lock, uint32_t counter,
+               protocol::Command command, int64_t value);
+  protocol::RemoteClient client;
+  std::vector<uint8_t> envelope;
+};
 int StatusViaServer(Context& ctx);
 struct ServerUplinkCertOptions {
   std::string request;  // the lock's uplink-request.json

@@ -69,6 +69,26 @@ std::string DoorPath(const Relay& r) { return "/api/v1/orgs/" + r.door.org + "/d
 
 }  // namespace
 
+SignedRemote::SignedRemote(Context& ctx, const crypto::P256KeyPair& key, const LockEntry& lock, uint32_t counter,
+                           protocol::Command command, int64_t value)
+    : client(key, lock.chain, lock.LockKey(), ctx.drbg()) {
+  std::vector<uint8_t> token;
+  const std::string token_hex = lock.extra.value("revalidation_token", std::string());
+  if (!token_hex.empty() && FromHex(token_hex, token) && !client.set_revalidation(token).ok()) {
+    throw Error(ExitCode::kKeyring, "the revalidation token stored for this lock is malformed");
+  }
+  protocol::CommandRequest request;
+  request.command = command;
+  request.value = value;
+  // The lock's clock is not readable from here; the lock keeps it right
+  // while online. A few seconds of margin under the 30 s the lock allows.
+  const int64_t expires_at = ctx.Now() + protocol::kMaxRemoteLifetimeS - 5;
+  envelope.resize(protocol::kMaxRemoteMessageSize);
+  const Result<size_t> n = client.Build(request, counter, expires_at, envelope);
+  if (!n.ok()) throw Error(ExitCode::kBadInput, "cannot build the remote command (too long?)");
+  envelope.resize(*n);
+}
+
 int OperateViaServer(Context& ctx, protocol::Command command, int64_t value, const char* verb, const char* done) {
   std::optional<crypto::P256KeyPair> key;
   LockEntry lock;
@@ -83,22 +103,9 @@ int OperateViaServer(Context& ctx, protocol::Command command, int64_t value, con
     lock = entry;
   }
   const Relay relay = RelayFor(ctx, lock);
-  protocol::RemoteClient client(*key, lock.chain, lock.LockKey(), ctx.drbg());
-  std::vector<uint8_t> token;
-  const std::string token_hex = lock.extra.value("revalidation_token", std::string());
-  if (!token_hex.empty() && FromHex(token_hex, token) && !client.set_revalidation(token).ok()) {
-    throw Error(ExitCode::kKeyring, "the revalidation token stored for this lock is malformed");
-  }
-  protocol::CommandRequest request;
-  request.command = command;
-  request.value = value;
-  // The lock's clock is not readable from here; the lock keeps it right
-  // while online. A few seconds of margin under the 30 s the lock allows.
-  const int64_t expires_at = ctx.Now() + protocol::kMaxRemoteLifetimeS - 5;
-  std::vector<uint8_t> envelope(protocol::kMaxRemoteMessageSize);
-  const Result<size_t> n = client.Build(request, counter, expires_at, envelope);
-  if (!n.ok()) throw Error(ExitCode::kBadInput, "cannot build the remote command (too long?)");
-  envelope.resize(*n);
+  SignedRemote signed_remote(ctx, *key, lock, counter, command, value);
+  protocol::RemoteClient& client = signed_remote.client;
+  const std::vector<uint8_t>& envelope = signed_remote.envelope;
 
   ServerClient server(relay.session.url, ctx.timeout() + std::chrono::seconds(15));
   const HttpAnswer a = server.Request("POST", DoorPath(relay) + "/remote", {{"envelope", Base64UrlEncode(envelope)}},

@@ -4,6 +4,8 @@
 // signed here, with the owner identity of the keyring; the server verifies
 // and stores it, and delivers it to the locks until they confirm it.
 #include <algorithm>
+#include <map>
+#include <memory>
 #include <sstream>
 
 #include "commands.h"
@@ -58,6 +60,17 @@ json StoredUpdate(const json& updates, const std::string& kind, const std::strin
 uint64_t VersionOf(const json& update) {
   if (!update.is_object()) return 0;
   return std::max(update.value("version", uint64_t{0}), update.value("held_version", uint64_t{0}));
+}
+
+// The keyring's lock for a door the server names (its "lock_id"), null
+// when this keyring has none.
+LockEntry* LockOfDoor(Keyring& keyring, const json& door) {
+  std::vector<uint8_t> id_bytes;
+  protocol::LockId lock_id{};
+  if (!FromHex(door.value("lock_id", ""), id_bytes) || id_bytes.size() != lock_id.size())
+    throw Error(ExitCode::kVerification, "the server's answer names a malformed lock id");
+  std::copy(id_bytes.begin(), id_bytes.end(), lock_id.begin());
+  return keyring.content().FindLockById(lock_id);
 }
 
 std::string StateLine(const json& d) {
@@ -168,12 +181,7 @@ int CmdServerRemoveEverywhere(Context& ctx, const ServerPersonOptions& o) {
   json updates = json::array();
   std::vector<std::string> not_mine;
   for (const json& d : access.value("doors", json::array())) {
-    std::vector<uint8_t> id_bytes;
-    protocol::LockId lock_id{};
-    if (!FromHex(d.value("lock_id", ""), id_bytes) || id_bytes.size() != lock_id.size())
-      throw Error(ExitCode::kVerification, "the server's answer names a malformed lock id");
-    std::copy(id_bytes.begin(), id_bytes.end(), lock_id.begin());
-    LockEntry* lock = keyring.content().FindLockById(lock_id);
+    LockEntry* lock = LockOfDoor(keyring, d);
     if (!lock || !lock->is_owner()) {
       not_mine.push_back(d.value("door_id", ""));
       continue;
@@ -216,6 +224,108 @@ int CmdServerRemoveEverywhere(Context& ctx, const ServerPersonOptions& o) {
   ctx.out().Text(text.str());
   ctx.out().Json({{"job", job}});
   return 0;
+}
+
+// A site lockdown: one remote envelope per door of the site, each signed
+// here for its lock (the bolt thrown: Command::kLock), relayed by the server
+// as one job. The lock-signed answers the job returns are verified here
+// against each lock's pinned key and the envelope sent: the server's verdict
+// is informative only.
+int CmdServerSiteLockdown(Context& ctx, const ServerSiteOptions& o) {
+  Server server(ctx, o.org);
+  std::string site_id;
+  for (const json& site : AllPages(server.client, server.session, server.base + "/sites", "listing the sites")) {
+    if (site.value("id", "") == o.site || site.value("name", "") == o.site) site_id = site.value("id", "");
+  }
+  if (site_id.empty()) {
+    throw Error(ExitCode::kUsage, "the organisation has no site \"" + o.site + "\"",
+                "List them: GET /api/v1/orgs/" + o.org + "/sites");
+  }
+  struct Door {
+    std::string id, lock_name;
+    std::unique_ptr<SignedRemote> remote;
+  };
+  std::vector<Door> doors;
+  std::vector<std::string> not_mine;
+  {
+    Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+    for (const json& d : AllPages(server.client, server.session, server.base + "/doors", "listing the doors")) {
+      if (d.value("site_id", "") != site_id) continue;
+      LockEntry* lock = LockOfDoor(keyring, d);
+      if (!lock) {
+        not_mine.push_back(d.value("id", ""));
+        continue;
+      }
+      const uint32_t counter = lock->NextRemoteCounter();
+      doors.push_back({d.value("id", ""), lock->name,
+                       std::make_unique<SignedRemote>(ctx, keyring.content().GetIdentity(lock->identity).KeyPair(),
+                                                      *lock, counter, protocol::Command::kLock, 0)});
+    }
+    if (!not_mine.empty()) {
+      std::string list;
+      for (const auto& d : not_mine) list += (list.empty() ? "" : ", ") + d;
+      throw Error(ExitCode::kRefused, "this keyring holds no key for door(s) " + list + "; nothing was signed or sent",
+                  "Every door of the site needs an envelope: run it on a device holding a key to each lock.");
+    }
+    if (doors.empty()) throw Error(ExitCode::kUsage, "site \"" + o.site + "\" has no door");
+    keyring.Save();  // the counters are spent before the envelopes leave
+  }
+  json envelopes = json::array();
+  for (const Door& d : doors) envelopes.push_back({{"door_id", d.id}, {"envelope", ToHex(d.remote->envelope)}});
+  const json job = server.Post("/sites/" + site_id + "/lockdown", {{"envelopes", envelopes}},
+                               "relaying the lockdown")["job"];
+  std::map<std::string, json> by_door;
+  for (const json& d : job.value("doors", json::array())) by_door[d.value("door_id", "")] = d;
+  std::ostringstream text;
+  text << "Lockdown of site " << site_id << " (job " << job.value("id", "") << "), door by door:\n";
+  json results = json::array();
+  int locked = 0;
+  ExitCode worst = ExitCode::kOk;
+  const auto worse = [&worst](ExitCode c) {
+    if (worst == ExitCode::kOk || c == ExitCode::kVerification) worst = c;
+  };
+  for (const Door& d : doors) {
+    const json row = by_door.count(d.id) ? by_door[d.id] : json::object();
+    const std::string server_says = row.value("state", "missing");
+    std::string state, why;
+    std::vector<uint8_t> answer;
+    if (row.contains("answer") && row["answer"].is_string() && FromHex(row["answer"].get<std::string>(), answer)) {
+      const Result<protocol::RemoteOutcome> outcome = d.remote->client.Verify(answer);
+      if (!outcome.ok()) {
+        state = "not verified";
+        why = "the answer is not signed by the lock or not about this envelope; the outcome is unknown";
+        worse(ExitCode::kVerification);
+      } else {
+        try {
+          CheckRemoteOutcome(*outcome, "lock", nullptr);
+          state = "locked";
+          why = "lock-signed answer verified";
+          ++locked;
+        } catch (const Error& e) {
+          state = e.code() == ExitCode::kRefused ? "refused" : "unknown";
+          why = e.what();
+          worse(e.code());
+        }
+      }
+    } else if (server_says == "offline") {
+      state = "offline";
+      why = "the lock is not connected; nothing was sent";
+      worse(ExitCode::kUnreachable);
+    } else {
+      state = "unknown";
+      why = "no verifiable answer (" + server_says + (row.value("reason", "").empty() ? "" : ": " + row.value("reason", "")) +
+            "); the outcome is unknown";
+      worse(ExitCode::kUnreachable);
+    }
+    text << "  " << d.id << " (" << d.lock_name << "): " << state << " — " << why << "\n";
+    results.push_back({{"door_id", d.id}, {"lock", d.lock_name}, {"state", state}, {"reason", why},
+                       {"server_state", server_says}});
+  }
+  text << locked << " of " << doors.size() << " door(s) locked (verified here).\n";
+  ctx.out().Text(text.str());
+  ctx.out().Json({{"job_id", job.value("id", "")}, {"site_id", site_id}, {"doors", results},
+                  {"locked", locked}, {"total", doors.size()}, {"ok", worst == ExitCode::kOk}});
+  return static_cast<int>(worst);
 }
 
 }  // namespace mortise::cli

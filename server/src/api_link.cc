@@ -10,6 +10,7 @@
 #include "door_registration.h"
 #include "door_state.h"
 #include "lock_link.h"
+#include "remote_verdict.h"
 #include "mortise/protocol/base64url.h"
 #include "mortise/protocol/node.h"
 #include "mortise/protocol/remote.h"
@@ -107,24 +108,13 @@ void Api::AddLinkRoutes() {
       throw ApiError(504, "outcome_unknown",
                      "No answer from the lock in time: the command may or may not have run (outcome unknown).");
     }
-    const auto lock_key_bytes = FromHex(door->lock_public_key, kPublicKeyBytes);
-    const auto lock_key = lock_key_bytes ? crypto::P256PublicKey::Import(*lock_key_bytes)
-                                         : Result<crypto::P256PublicKey>(StatusCode::kInvalidArgument);
-    if (answer->empty() || (*answer)[0] != static_cast<uint8_t>(protocol::FrameType::kRemote) || !lock_key.ok()) {
-      record("bad_answer");
-      throw ApiError(502, "bad_answer", "The lock's answer is not a remote result.");
+    const RemoteVerdict verdict = JudgeRemoteAnswer(*door, std::span<const uint8_t>(frame).subspan(1), *answer);
+    record(verdict.outcome);
+    if (verdict.outcome == "bad_answer") {
+      throw ApiError(502, "bad_answer", "The lock's answer is not a remote result that verifies against this door's key "
+                                        "and envelope.");
     }
-    const std::span<const uint8_t> result = std::span<const uint8_t>(*answer).subspan(1);
-    const auto outcome = protocol::VerifyRemoteResult(result, *lock_key, *command_hash);
-    if (!outcome.ok()) {
-      // Signed by another key, bound to another command, or an unsigned
-      // "success": nobody's word; shown to nobody as an outcome.
-      record("bad_answer");
-      throw ApiError(502, "bad_answer", "The answer does not verify against this door's key and envelope.");
-    }
-    const std::string verdict = outcome->confirmed ? "confirmed" : "unconfirmed";
-    record(verdict);
-    return JsonResponse(200, json{{"verdict", verdict}, {"result", Base64Url(result)}}.dump());
+    return JsonResponse(200, json{{"verdict", verdict.outcome}, {"result", Base64Url(verdict.result)}}.dump());
   });
 
   r.Add("POST", "/api/v1/orgs/{org_id}/doors/{door_id}/uplink-certificate", [this](Context& c) {

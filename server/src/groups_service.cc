@@ -6,6 +6,7 @@
 
 #include "api_error.h"
 #include "door_registration.h"
+#include "remote_verdict.h"
 #include "mortise/crypto/p256.h"
 #include "mortise/protocol/certificate.h"
 #include "mortise/protocol/group_membership.h"
@@ -412,9 +413,12 @@ BulkJobRow GroupsService::SiteLockdown(const Actor& actor, const std::string& or
     if (door.site_id != site_id) {
       throw ApiError(422, "wrong_door", "Door " + door_id + " is not at this site.");
     }
-    if (!by_door.emplace(door_id, HexBytes(e["envelope"].get<std::string>(), "envelope",
-                                           protocol::kMaxRemoteMessageSize))
-             .second) {
+    std::vector<uint8_t> envelope = HexBytes(e["envelope"].get<std::string>(), "envelope",
+                                             protocol::kMaxRemoteMessageSize);
+    if (!protocol::RemoteCommandHash(envelope).ok()) {
+      throw ApiError(400, "invalid_envelope", "The envelope for door " + door_id + " is not a RemoteCommand.");
+    }
+    if (!by_door.emplace(door_id, std::move(envelope)).second) {
       throw ApiError(409, "duplicate_door", "Door " + door_id + " is named twice.");
     }
   }
@@ -435,18 +439,20 @@ BulkJobRow GroupsService::SiteLockdown(const Actor& actor, const std::string& or
       const auto& envelope = by_door.at(d.id);
       std::vector<uint8_t> frame;
       frame.reserve(1 + envelope.size());
-      frame.push_back(0x03);  // frame type: remote envelope (docs/protocol.md section 12)
+      frame.push_back(static_cast<uint8_t>(protocol::FrameType::kRemote));
       frame.insert(frame.end(), envelope.begin(), envelope.end());
       const auto answer = link_->Exchange(d.lock_id, frame, settings_.lockdown_timeout_ms);
       if (!answer) {
         r.outcome = "no_answer";
         r.reason = "the lock did not answer in time";
-      } else if (answer->size() < 2 || (*answer)[0] != 0x03) {
-        r.outcome = "no_answer";
-        r.reason = "the answer is not a remote result";
       } else {
-        r.outcome = "answered";
-        r.answer = ToHex(std::span<const uint8_t>(answer->data() + 1, answer->size() - 1));
+        // Verified against the door's key and the envelope relayed: a
+        // lock-signed success, a lock-signed refusal, an unsigned refusal
+        // (outcome unknown) or nobody's word.
+        const RemoteVerdict verdict = JudgeRemoteAnswer(d, envelope, *answer);
+        r.outcome = verdict.outcome == "confirmed" && !verdict.done ? "refused" : verdict.outcome;
+        r.reason = verdict.reason;
+        r.answer = ToHex(verdict.result);
       }
     } else {
       r.reason = "the lock is offline";

@@ -87,7 +87,8 @@ struct BulkJobDoorRow {
   std::string kind;    // remove_person: the update's kind; site_lockdown: "remote"
   std::string issuer;  // remove_person: the update's issuer
   int64_t version = 0;
-  std::string outcome;  // site_lockdown: "answered", "no_answer", "offline"; remove_person: ""
+  std::string outcome;  // site_lockdown: "confirmed", "refused", "unconfirmed", "bad_answer",
+                        //   "no_answer", "offline" (remote_verdict.h); remove_person: ""
   std::string reason;
   std::string answer;  // site_lockdown: the lock's answer frame, hex ("" without one)
 };

@@ -288,6 +288,76 @@ TEST_P(LinkApiTest, A10_TheBrokerCertificateIsIssuedOnlyForTheDoorsOwnKey) {
   EXPECT_EQ(Call("POST", path, json::parse(uplink::RequestToJson(*request)), w_.callers["member"].headers).status, 403);
 }
 
+// A site lockdown (api_groups.cc) relays one envelope per door and records
+// the server's verdict on each answer, checked like the one-door relay's
+// against the door's key and the envelope it sent: the real lock's signed
+// "locked" is confirmed; the same lock's signed answer handed back for
+// another door of the site (a relay's replay) is bad_answer; a stranger's
+// envelope, refused unsigned, is unconfirmed.
+TEST_P(LinkApiTest, ALockdownRecordsTheVerdictOnEachDoorsAnswer) {
+  protocol::RemoteClient owner(owner_key_, {}, authority_->identity().public_key(), holder_rng_.drbg);
+  ASSERT_EQ(Relay(w_.callers["owner"], Envelope(owner, protocol::Command::kUnlock)).status, 200);
+  sim_->Run(5000);
+  ASSERT_EQ(sim_->lock().lock_state(), core::LockState::kUnlocked);
+  // The site's other door (the world's): its "answer" is the real lock's
+  // last signed answer, kept by the relay.
+  Bytes kept;
+  testing::FakeLockLink& groups_link = testing::ApiFixture::link_;  // the groups service's link
+  groups_link.SetOnline(lock_hex_, true);
+  groups_link.SetOnline(w_.door_lock_id, true);
+  groups_link.SetResponder([&](std::string_view lock, std::span<const uint8_t> frame) -> std::optional<Bytes> {
+    if (lock != lock_hex_) return kept;
+    Bytes reply(1 + protocol::kMaxRemoteMessageSize);
+    reply[0] = frame[0];
+    reply.resize(1 + *remote_->Handle(frame.subspan(1), sim_->clock().now_ms(), std::span<uint8_t>(reply).subspan(1)));
+    kept = reply;
+    return reply;
+  });
+  // The other door's envelopes come from another client: `owner` verifies
+  // the answer to the last envelope it built.
+  protocol::RemoteClient other(owner_key_, {}, authority_->identity().public_key(), holder_rng_.drbg);
+  const auto lockdown = [&](const Bytes& envelope) {
+    const json body = {{"envelopes",
+                        {{{"door_id", door_}, {"envelope", uplink::Hex(envelope)}},
+                         {{"door_id", w_.door}, {"envelope", uplink::Hex(Envelope(other, protocol::Command::kLock))}}}}};
+    const auto r = Call("POST", "/api/v1/orgs/" + w_.org + "/sites/" + w_.site_full + "/lockdown", body,
+                        w_.callers["owner"].headers);
+    EXPECT_EQ(r.status, 201) << r.body;
+    std::map<std::string, json> by_door;
+    const json answer = r.Json();  // kept: a range-for over a temporary's member dangles
+    for (const auto& d : answer["job"]["doors"]) by_door[d["door_id"]] = d;
+    EXPECT_EQ(by_door.size(), 2u) << r.body;
+    return by_door;
+  };
+  auto doors = lockdown(Envelope(owner, protocol::Command::kLock));
+  EXPECT_EQ(doors[door_]["state"], "confirmed") << doors[door_];
+  EXPECT_EQ(doors[w_.door]["state"], "bad_answer") << doors[w_.door];
+  EXPECT_EQ(doors[w_.door]["answer"], nullptr);
+  // The kept answer is the lock's, for the envelope relayed: the holder can verify it.
+  const std::string answer_hex = doors[door_]["answer"].get<std::string>();
+  Bytes answer(answer_hex.size() / 2);
+  ASSERT_TRUE(uplink::FromHex(answer_hex, answer));
+  const auto outcome = owner.Verify(answer);
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_TRUE(outcome->confirmed);
+  sim_->Run(5000);
+  EXPECT_EQ(sim_->lock().lock_state(), core::LockState::kLocked);
+
+  const auto stranger = crypto::P256KeyPair::Generate(holder_rng_.drbg).value();
+  protocol::RemoteClient client(stranger, {}, authority_->identity().public_key(), holder_rng_.drbg);
+  doors = lockdown(Envelope(client, protocol::Command::kLock));
+  EXPECT_EQ(doors[door_]["state"], "unconfirmed") << doors[door_];
+  EXPECT_EQ(doors[w_.door]["state"], "bad_answer") << doors[w_.door];
+
+  // Not a RemoteCommand: refused before anything is sent.
+  const size_t sent = groups_link.sent().size();
+  const auto r = Call("POST", "/api/v1/orgs/" + w_.org + "/sites/" + w_.site_full + "/lockdown",
+                      {{"envelopes", {{{"door_id", door_}, {"envelope", "0102"}}, {{"door_id", w_.door}, {"envelope", "0304"}}}}},
+                      w_.callers["owner"].headers);
+  EXPECT_EQ(r.ErrorCode(), "invalid_envelope") << r.body;
+  EXPECT_EQ(groups_link.sent().size(), sent);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backend, LinkApiTest, ::testing::Values(MORTISE_SERVER_TEST_BACKEND));
 
 }  // namespace
