@@ -155,12 +155,17 @@ Api::Api(SqlRepository& repo, const Clock& clock, Random& random, ApiSettings se
         return ParseRole(m->role);
       }),
       clock_(clock) {
+  groups_.service().SetRelayGate(&relay_gate_);
   router_.AddFilter(std::make_unique<JsonBodyFilter>());
   router_.AddFilter(std::make_unique<AuthFilter>(auth_));
   router_.AddFilter(std::make_unique<OrgFilter>(repo_));
   audit_.MaybePurge();
   metrics_.AddGauge("mortise_server_websocket_clients", "Event streams (GET /api/v1/stream WebSockets) open.",
                     [this] { return static_cast<double>(events_.clients()); });
+  metrics_.AddGauge("mortise_server_relays_in_flight", "Relays to locks waiting for their answers.",
+                    [this] { return static_cast<double>(relay_gate_.in_flight()); });
+  metrics_.AddGauge("mortise_server_relays_refused_total", "Relays refused as relay_busy (too many in flight).",
+                    [this] { return static_cast<double>(relay_gate_.refused()); });
   metrics_.AddGauge("mortise_server_db_pool_size", "Database connections the server holds.", [] { return 1.0; });
   AddRoutes();
   AddOrgRoutes();

@@ -17,6 +17,7 @@
 #include "event_hub.h"
 #include "metrics.h"
 #include "org_service.h"
+#include "relay_gate.h"
 #include "repository.h"
 #include "router.h"
 #include "sql_repository.h"
@@ -39,6 +40,11 @@ struct LinkServices {
   int64_t lock_cert_days = 825;
   int relay_timeout_ms = 10'000;
   int relay_per_minute = 30;
+  // Relays (remote commands, lockdowns) in flight at once, on the whole
+  // server and for one organisation (RelayGate; main.cc derives both from
+  // http.threads).
+  int relays_in_flight = 1;
+  int relays_in_flight_per_org = 1;
 };
 
 struct ApiSettings {
@@ -69,7 +75,11 @@ class Api {
   const Router& router() const { return router_; }
   Metrics& metrics() { return metrics_; }
   // Before serving.
-  void AttachLink(const LinkServices& services) { link_ = services; }
+  void AttachLink(const LinkServices& services) {
+    link_ = services;
+    relay_gate_.SetLimits(services.relays_in_flight, services.relays_in_flight_per_org);
+  }
+  RelayGate& relay_gate() { return relay_gate_; }
   GroupsService& groups() { return groups_.service(); }
   // The WebSocket stream's fan-out: producers publish door events here.
   EventHub& events() { return events_; }
@@ -99,6 +109,7 @@ class Api {
   Router router_{metrics_};
   const Clock& clock_;
   LinkServices link_;
+  RelayGate relay_gate_;
   std::mutex relay_mu_;
   std::map<std::string, std::deque<int64_t>> relays_;  // account -> times (ms) in the last minute
 };

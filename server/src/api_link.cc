@@ -102,7 +102,13 @@ void Api::AddLinkRoutes() {
       record("lock_offline");
       throw ApiError(503, "lock_offline", "The lock is not connected; nothing was sent.");
     }
-    const auto answer = link_.link->Exchange(door->lock_id, frame, link_.relay_timeout_ms);
+    // The worker thread blocks until the answer: bounded so the API keeps
+    // free workers (503 relay_busy beyond the bound).
+    std::optional<std::vector<uint8_t>> answer;
+    {
+      const auto permit = relay_gate_.AcquireOrThrow(door->org_id);
+      answer = link_.link->Exchange(door->lock_id, frame, link_.relay_timeout_ms);
+    }
     if (!answer) {
       record("outcome_unknown");
       throw ApiError(504, "outcome_unknown",

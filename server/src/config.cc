@@ -118,6 +118,7 @@ Config LoadConfigFile(const std::string& path) {
   r.Get("access", "exchange_timeout_ms", c.api.access.delivery.exchange_timeout_ms, 100, 120000);
   r.Get("access", "first_retry_ms", c.api.access.delivery.first_retry_ms, 100, 3600000);
   r.Get("access", "max_retry_ms", c.api.access.delivery.max_retry_ms, 1000, 7LL * 24 * 3600000);
+  r.Get("access", "recheck_ms", c.api.access.delivery.recheck_ms, 100, 3600000);
   r.Get("access", "lockdown_timeout_ms", c.api.access.lockdown_timeout_ms, 100, 120000);
   if (c.api.access.delivery.max_retry_ms < c.api.access.delivery.first_retry_ms) {
     throw ConfigError("access.max_retry_ms must not be below access.first_retry_ms");

@@ -226,21 +226,35 @@ int DoorUpdateDeliverer::DeliverDue() {
   // Access lists before memberships (the order of `kind` in Due).
   for (const DoorUpdateRow& row : store_.Due(now, settings_.batch)) {
     const auto door = repo_.Door(row.org_id, row.door_id);
-    if (!door || !link_.Online(door->lock_id)) continue;  // no attempt counted: sent once it is online
+    // Skipped rows move out of the way (no attempt counted), or a batch
+    // full of offline doors would hold up every other door's revocations.
+    if (!door || !link_.Online(door->lock_id)) {
+      store_.Defer(row, now + settings_.recheck_ms);
+      continue;
+    }
     if (row.kind == kKindMembership) {
       // A membership only once the door holds the owner's newest list: a
       // door put into a group must first refuse the group's revoked keys
       // (docs/protocol.md 5.1, A01). The list goes out in this pass.
       const auto list = store_.Update(row.door_id, kKindAccessList, kIssuerOwner);
-      if (list && std::max(list->reported_version, list->confirmed_version) < list->version) continue;
+      if (list && std::max(list->reported_version, list->confirmed_version) < list->version) {
+        store_.Defer(row, now + settings_.recheck_ms);
+        continue;
+      }
     }
     const auto update = FromHex(row.update_hex, row.update_hex.size() / 2);
-    if (!update) continue;
+    if (!update) {
+      store_.Defer(row, now + settings_.max_retry_ms);
+      continue;
+    }
     const auto kind = row.kind == kKindAccessList ? protocol::SignedUpdateKind::kAccessList
                                                   : protocol::SignedUpdateKind::kGroupMembership;
     std::vector<uint8_t> frame(2 + update->size());
     const auto n = protocol::EncodeSignedUpdateFrame(kind, *update, frame);
-    if (!n.ok()) continue;
+    if (!n.ok()) {
+      store_.Defer(row, now + settings_.max_retry_ms);
+      continue;
+    }
     frame.resize(*n);
     const auto answer = link_.Exchange(door->lock_id, frame, settings_.exchange_timeout_ms);
     ++sent;

@@ -84,14 +84,19 @@ struct DeliverySettings {
   int64_t first_retry_ms = 5000;    // [access] first_retry_ms: after the first attempt
   int64_t max_retry_ms = 3600000;   // [access] max_retry_ms: the back-off's bound
   int batch = 50;                   // updates looked at per DeliverDue
+  // [access] recheck_ms: an update skipped in a pass (door offline, or a
+  // membership waiting for its door's list) is looked at again after this,
+  // so skipped rows never fill the batch for the doors behind them.
+  int64_t recheck_ms = 5000;
 };
 
 // Re-sends every update a door has not confirmed (door_updates rows whose
 // confirmed_version is below their version) while the door is online: at
 // once after an upload, then after first_retry_ms, doubling up to
 // max_retry_ms, until a lock-signed record confirms it (RecordConfirmed).
-// An offline door is skipped without counting an attempt, so the update
-// goes out at the first DeliverDue after the door is online again. A
+// An offline door is skipped without counting an attempt and looked at
+// again after recheck_ms, so the update goes out within recheck_ms of the
+// door coming online again (and 50 offline doors never hold up the rest). A
 // membership waits until the door is known to hold the owner's newest
 // access list (a door put into a group refuses the group's revoked keys
 // first, docs/protocol.md 5.1); access lists go first in each pass.

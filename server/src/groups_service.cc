@@ -1,8 +1,10 @@
 #include "groups_service.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "api_error.h"
 #include "door_registration.h"
@@ -159,20 +161,24 @@ std::vector<std::pair<DoorRow, DoorUpdateRow>> GroupsService::GroupDoors(const A
   return out;
 }
 
-std::optional<DoorUpdateRow> GroupsService::Prepare(const Actor& actor, const DoorRow& door, std::string_view kind,
-                                                    std::string_view update_hex) {
+GroupsService::Prepared GroupsService::Prepare(const Actor& actor, const DoorRow& door, std::string_view kind,
+                                              std::string_view update_hex) {
   const auto bytes = HexBytes(update_hex, "update", protocol::kMaxAccessListUpdateSize);
   const VerifiedDoorUpdate v = VerifyDoorUpdate(door, kind, bytes, store_.ClaimGeneration(door.id));
   const auto stored = store_.Update(door.id, v.kind, v.issuer);
-  if (stored && stored->update_hex == v.update_hex) return std::nullopt;
+  // v.update_hex is the canonical (lower-case) form of the bytes, as stored:
+  // the same update in upper case is the same update.
+  if (stored && stored->update_hex == v.update_hex) return {*stored, true};
   if (stored && v.version <= stored->version) {
     throw ApiError(409, "stale_version", "Door " + door.id + " has version " + std::to_string(stored->version) +
                                              " of this " + v.kind + " stored; sign one above it.");
   }
   if (v.kind == kKindMembership) {
     // The lock refuses a membership more than 2^32 above the highest it
-    // accepted; the highest the server knows of is a bound from below.
-    const int64_t known = stored ? std::max({stored->version, stored->reported_version, stored->confirmed_version}) : 0;
+    // accepted; the highest the server knows of is a bound from below. Not
+    // the reported version: an unsigned 0x05 answer anyone on the path can
+    // forge would then block every later upload.
+    const int64_t known = stored ? std::max(stored->version, stored->confirmed_version) : 0;
     if (static_cast<uint64_t>(v.version - known) > protocol::kMaxGroupMembershipVersionStep) {
       throw ApiError(409, "version_too_far", "Door " + door.id + " would refuse version " + std::to_string(v.version) +
                                                  ": more than 2^32 above " + std::to_string(known) + ".");
@@ -189,26 +195,21 @@ std::optional<DoorUpdateRow> GroupsService::Prepare(const Actor& actor, const Do
   row.summary = v.summary.dump();
   row.uploaded_by = actor.principal.account_id;
   row.uploaded_at = clock_.NowMs();
-  return row;
+  return {row, false};
 }
 
 std::pair<DoorUpdateRow, bool> GroupsService::UploadUpdate(const Actor& actor, const std::string& org_id,
                                                            const std::string& door_id, std::string_view kind,
                                                            std::string_view update_hex) {
   const DoorRow door = DoorOf(org_id, door_id);
-  const auto row = Prepare(actor, door, kind, update_hex);
-  if (!row) {
-    // The same bytes again: stored already (an idempotent retry).
-    for (const auto& r : store_.UpdatesOfDoor(door.id)) {
-      if (r.update_hex == update_hex) return {r, false};
-    }
-  }
+  const auto [row, stored_already] = Prepare(actor, door, kind, update_hex);
+  if (stored_already) return {row, false};  // the same bytes again: an idempotent retry
   const auto event = audit_.Event(actor, org_id, "door.update", "door", door.id,
-                                  json{{"kind", row->kind}, {"issuer", row->issuer}, {"version", row->version}});
-  if (store_.PutUpdates({*row}, {event}) >= 0) {
-    throw ApiError(409, "stale_version", "A newer " + row->kind + " was stored for door " + door.id + " meanwhile.");
+                                  json{{"kind", row.kind}, {"issuer", row.issuer}, {"version", row.version}});
+  if (store_.PutUpdates({row}, {event}) >= 0) {
+    throw ApiError(409, "stale_version", "A newer " + row.kind + " was stored for door " + door.id + " meanwhile.");
   }
-  return {*store_.Update(door.id, row->kind, row->issuer), true};
+  return {*store_.Update(door.id, row.kind, row.issuer), true};
 }
 
 std::pair<DoorRow, std::vector<DoorUpdateRow>> GroupsService::DoorUpdates(const std::string& org_id,
@@ -357,12 +358,12 @@ BulkJobRow GroupsService::RemovePerson(const Actor& actor, const std::string& or
     if (!seen.insert(door_id).second) throw ApiError(409, "duplicate_door", "Door " + door_id + " is named twice.");
     const DoorRow door = DoorOf(org_id, door_id);
     const std::string hex = u["update"].get<std::string>();
-    auto row = Prepare(actor, door, kKindAccessList, hex);
-    if (row && live.count(door.id)) {
+    const auto [row, stored_already] = Prepare(actor, door, kKindAccessList, hex);
+    if (live.count(door.id)) {
       // The owner's list may name any key; an admin's only its own.
-      const json summary = json::parse(row->summary);
+      const json summary = json::parse(row.summary);
       for (const json& k : live.at(door.id)["keys"]) {
-        if (row->issuer != kIssuerOwner && k["list_issuer"] != row->issuer) continue;
+        if (row.issuer != kIssuerOwner && k["list_issuer"] != row.issuer) continue;
         if (!ListRefuses(summary, k["issuer_key_id"], k["serial"], k["issuer_epoch"].get<int64_t>())) {
           throw ApiError(422, "keys_still_live", "The list for door " + door.id + " leaves the person's key " +
                                                      k["issuer_key_id"].get<std::string>() + "/" +
@@ -370,15 +371,9 @@ BulkJobRow GroupsService::RemovePerson(const Actor& actor, const std::string& or
         }
       }
     }
-    if (row) {
-      rows.push_back(*row);
-      job_doors.push_back({job.id, door.id, row->kind, row->issuer, row->version, "", "", ""});
-    } else {
-      // Stored already (a retried job): progress follows the stored one.
-      for (const auto& r : store_.UpdatesOfDoor(door.id)) {
-        if (r.update_hex == hex) job_doors.push_back({job.id, door.id, r.kind, r.issuer, r.version, "", "", ""});
-      }
-    }
+    // Stored already (a retried job): progress follows the stored one.
+    if (!stored_already) rows.push_back(row);
+    job_doors.push_back({job.id, door.id, row.kind, row.issuer, row.version, "", "", ""});
   }
   std::vector<AuditEvent> events;
   events.push_back(audit_.Event(actor, org_id, "person.remove_everywhere", "account", account_id,
@@ -432,33 +427,55 @@ BulkJobRow GroupsService::SiteLockdown(const Actor& actor, const std::string& or
   }
   if (!link_) throw ApiError(503, "no_lock_link", "This server has no link to locks configured.");
   BulkJobRow job{NewId("job_"), org_id, "site_lockdown", site_id, actor.principal.account_id, clock_.NowMs()};
+  std::optional<RelayGate::Permit> permit;
+  if (gate_ != nullptr) permit.emplace(gate_->AcquireOrThrow(org_id));
   std::vector<BulkJobDoorRow> rows;
-  for (const DoorRow& d : doors) {
-    BulkJobDoorRow r{job.id, d.id, "remote", "", 0, "offline", "", ""};
-    if (link_->Online(d.lock_id)) {
-      const auto& envelope = by_door.at(d.id);
-      std::vector<uint8_t> frame;
-      frame.reserve(1 + envelope.size());
-      frame.push_back(static_cast<uint8_t>(protocol::FrameType::kRemote));
-      frame.insert(frame.end(), envelope.begin(), envelope.end());
-      const auto answer = link_->Exchange(d.lock_id, frame, settings_.lockdown_timeout_ms);
-      if (!answer) {
-        r.outcome = "no_answer";
-        r.reason = "the lock did not answer in time";
-      } else {
-        // Verified against the door's key and the envelope relayed: a
-        // lock-signed success, a lock-signed refusal, an unsigned refusal
-        // (outcome unknown) or nobody's word.
-        const RemoteVerdict verdict = JudgeRemoteAnswer(d, envelope, *answer);
-        r.outcome = verdict.outcome == "confirmed" && !verdict.done ? "refused" : verdict.outcome;
-        r.reason = verdict.reason;
-        r.answer = ToHex(verdict.result);
-      }
-    } else {
+  for (const DoorRow& d : doors) rows.push_back(BulkJobDoorRow{job.id, d.id, "remote", "", 0, "offline", "", ""});
+  // The doors answer in parallel (at most lockdown_parallel at once), so a
+  // lockdown takes about one timeout, not one per door.
+  const auto relay = [&](size_t i) {
+    const DoorRow& d = doors[i];
+    BulkJobDoorRow& r = rows[i];
+    if (!link_->Online(d.lock_id)) {
       r.reason = "the lock is offline";
+      return;
     }
-    rows.push_back(r);
-  }
+    const auto& envelope = by_door.at(d.id);
+    std::vector<uint8_t> frame;
+    frame.reserve(1 + envelope.size());
+    frame.push_back(static_cast<uint8_t>(protocol::FrameType::kRemote));
+    frame.insert(frame.end(), envelope.begin(), envelope.end());
+    const auto answer = link_->Exchange(d.lock_id, frame, settings_.lockdown_timeout_ms);
+    if (!answer) {
+      r.outcome = "no_answer";
+      r.reason = "the lock did not answer in time";
+      return;
+    }
+    // Verified against the door's key and the envelope relayed: a
+    // lock-signed success, a lock-signed refusal, an unsigned refusal
+    // (outcome unknown) or nobody's word.
+    const RemoteVerdict verdict = JudgeRemoteAnswer(d, envelope, *answer);
+    r.outcome = verdict.outcome == "confirmed" && !verdict.done ? "refused" : verdict.outcome;
+    r.reason = verdict.reason;
+    r.answer = ToHex(verdict.result);
+  };
+  std::atomic<size_t> next{0};
+  const auto worker = [&] {
+    for (size_t i = next++; i < doors.size(); i = next++) {
+      try {
+        relay(i);
+      } catch (const std::exception&) {  // a link failure is this door's outcome, not the job's
+        rows[i].outcome = "no_answer";
+        rows[i].reason = "the relay failed";
+      }
+    }
+  };
+  const size_t parallel = std::min(doors.size(), static_cast<size_t>(std::max(1, settings_.lockdown_parallel)));
+  std::vector<std::jthread> workers;
+  for (size_t t = 1; t < parallel; ++t) workers.emplace_back(worker);
+  worker();
+  workers.clear();  // joins
+  permit.reset();
   const auto event = audit_.Event(actor, org_id, "site.lockdown", "site", site_id,
                                   json{{"job_id", job.id}, {"doors", rows.size()}});
   store_.CreateJob(job, rows, event);

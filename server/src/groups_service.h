@@ -20,6 +20,7 @@
 #include "door_updates.h"
 #include "groups_store.h"
 #include "lock_link.h"
+#include "relay_gate.h"
 
 namespace mortise::server {
 
@@ -33,6 +34,7 @@ nlohmann::json DoorUpdateJson(const DoorUpdateRow& row);
 struct AccessSettings {
   DeliverySettings delivery;
   int lockdown_timeout_ms = 10000;  // [access] lockdown_timeout_ms: one door's answer to its envelope
+  int lockdown_parallel = 8;        // doors of one lockdown waiting for their answers at once
 };
 
 class GroupsService {
@@ -101,14 +103,21 @@ class GroupsService {
   nlohmann::json JobView(const std::string& org_id, const std::string& job_id);
 
   GroupsStore& store() { return store_; }
+  // Bounds the lockdowns in flight (each holds one permit while its doors
+  // answer); null: unbounded.
+  void SetRelayGate(RelayGate* gate) { gate_ = gate; }
 
  private:
   std::string NewId(std::string_view prefix);
   DoorRow DoorOf(const std::string& org_id, const std::string& door_id);
   // Verifies `update_hex` for `door` and checks its version against the
-  // stored ones; the row to store, or nullopt when these bytes are stored.
-  std::optional<DoorUpdateRow> Prepare(const Actor& actor, const DoorRow& door, std::string_view kind,
-                                       std::string_view update_hex);
+  // stored ones: the row to store, or the stored row (stored_already) when
+  // these bytes are stored (whatever the hex's case).
+  struct Prepared {
+    DoorUpdateRow row;
+    bool stored_already = false;
+  };
+  Prepared Prepare(const Actor& actor, const DoorRow& door, std::string_view kind, std::string_view update_hex);
 
   SqlRepository& repo_;
   GroupsStore store_;
@@ -117,6 +126,7 @@ class GroupsService {
   AuditTrail& audit_;
   LockLink* link_;
   AccessSettings settings_;
+  RelayGate* gate_ = nullptr;
 };
 
 }  // namespace mortise::server

@@ -207,6 +207,13 @@ std::vector<DoorUpdateRow> GroupsStore::Due(int64_t now, int limit) {
              ReadUpdate);
 }
 
+void GroupsStore::Defer(const DoorUpdateRow& row, int64_t next_at) {
+  repo_.WriteTransaction([&](SqlDriver& d, const SqlRepository::AuditAppend&) {
+    d.Exec("UPDATE door_updates SET next_attempt_at = ? WHERE door_id = ? AND kind = ? AND issuer = ? AND version = ?",
+           {V(next_at), V(row.door_id), V(row.kind), V(row.issuer), V(row.version)});
+  });
+}
+
 void GroupsStore::RecordAttempt(const DoorUpdateRow& row, int64_t now, int64_t next_at, std::string_view status,
                                 std::optional<int64_t> reported) {
   repo_.WriteTransaction([&](SqlDriver& d, const SqlRepository::AuditAppend&) {

@@ -117,6 +117,9 @@ class GroupsStore {
 
   // The deliverer's view: updates not confirmed whose next attempt is due.
   std::vector<DoorUpdateRow> Due(int64_t now, int limit);
+  // A row skipped without an attempt (door offline, membership waiting for
+  // its list): looked at again at `next_at`, nothing else changes.
+  void Defer(const DoorUpdateRow& row, int64_t next_at);
   // After an attempt at `version`: the status, the next attempt, and the
   // version the lock reported holding (raised only).
   void RecordAttempt(const DoorUpdateRow& row, int64_t now, int64_t next_at, std::string_view status,

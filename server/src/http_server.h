@@ -34,7 +34,8 @@ struct HttpOptions {
   // After Shutdown(), requests in flight have this long to finish before
   // their connections are cut.
   std::chrono::milliseconds shutdown_grace{10000};
-  int threads = 2;
+  // Half of them at most wait on locks' answers (RelayGate::TotalFor).
+  int threads = 8;
   // TLS served directly: both PEM files or neither (plain HTTP, e.g. behind
   // a TLS reverse proxy). The certificate file may hold the chain.
   std::string tls_cert_file;

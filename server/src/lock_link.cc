@@ -1,5 +1,7 @@
 #include "lock_link.h"
 
+#include <cstdio>
+
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -226,23 +228,37 @@ void MqttLockLink::OnMessage(const uplink::Message& m) {
     answered_.notify_all();
     return;
   }
-  if (handlers_.registered && !handlers_.registered(lock)) {
-    ++ignored_;
-    return;
+  const bool online_channel = channel == uplink::ChannelName(uplink::Channel::kOnline);
+  const bool online = payload == "online";
+  if (online_channel) {
+    // Kept for every well-formed lock id (bounded), registered or not: a
+    // door registered while its lock is connected is online at once.
+    std::lock_guard guard(mu_);
+    if (online_.count(lock) != 0 || online_.size() < kMaxOnlineLocks) online_[lock] = online;
   }
-  if (channel == uplink::ChannelName(uplink::Channel::kOnline)) {
-    const bool online = payload == "online";
-    {
-      std::lock_guard guard(mu_);
-      online_[lock] = online;
+  // The handlers query the database: a failure there is this message's,
+  // never the link thread's (an exception must not unwind through the MQTT
+  // library's C callback).
+  try {
+    if (handlers_.registered && !handlers_.registered(lock)) {
+      ++ignored_;
+      return;
     }
-    if (handlers_.on_online) handlers_.on_online(lock, online);
-  } else if (channel == uplink::ChannelName(uplink::Channel::kState)) {
-    if (handlers_.on_state) handlers_.on_state(lock, payload);
-  } else if (channel == uplink::ChannelName(uplink::Channel::kLog)) {
-    if (handlers_.on_log) handlers_.on_log(lock, payload);
-  } else {
-    ++ignored_;
+    if (online_channel) {
+      if (handlers_.on_online) handlers_.on_online(lock, online);
+    } else if (channel == uplink::ChannelName(uplink::Channel::kState)) {
+      if (handlers_.on_state) handlers_.on_state(lock, payload);
+    } else if (channel == uplink::ChannelName(uplink::Channel::kLog)) {
+      if (handlers_.on_log) handlers_.on_log(lock, payload);
+    } else {
+      ++ignored_;
+    }
+  } catch (const std::exception& e) {
+    ++failed_messages_;
+    std::fprintf(stderr, "mortise-server: message on %s dropped: %s\n", m.topic.c_str(), e.what());
+  } catch (...) {
+    ++failed_messages_;
+    std::fprintf(stderr, "mortise-server: message on %s dropped\n", m.topic.c_str());
   }
 }
 

@@ -98,6 +98,10 @@ class MqttLockLink final : public LockLink {
   uint64_t ignored_messages() const { return ignored_.load(); }
   uint64_t dropped_answers() const { return dropped_answers_.load(); }
   uint64_t connections() const { return connections_.load(); }
+  // Messages a handler failed on (threw, e.g. a database error): dropped.
+  uint64_t failed_messages() const { return failed_messages_.load(); }
+  // Locks whose retained `online` the link keeps (registered or not).
+  static constexpr size_t kMaxOnlineLocks = 100000;
 
  private:
   struct Pending {
@@ -135,7 +139,7 @@ class MqttLockLink final : public LockLink {
   int failures_ = 0;
   std::thread thread_;
   std::atomic<bool> connected_{false};
-  std::atomic<uint64_t> ignored_{0}, dropped_answers_{0}, connections_{0};
+  std::atomic<uint64_t> ignored_{0}, dropped_answers_{0}, connections_{0}, failed_messages_{0};
 };
 
 }  // namespace mortise::server

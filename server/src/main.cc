@@ -92,6 +92,8 @@ int Serve(Config config) {
   services.lock_cert_days = config.uplink.lock_cert_days;
   services.relay_timeout_ms = config.uplink.relay_timeout_ms;
   services.relay_per_minute = config.uplink.relay_per_minute;
+  services.relays_in_flight = RelayGate::TotalFor(config.http.threads);
+  services.relays_in_flight_per_org = RelayGate::PerOrgFor(services.relays_in_flight);
   if (!config.uplink.ca_key_file.empty()) {
     ca = mortise::uplink::Credential{ReadFile(config.uplink.ca_key_file), ReadFile(config.uplink.ca_file)};
     services.ca = &*ca;

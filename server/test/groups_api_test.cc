@@ -5,7 +5,9 @@
 // 0x05/0x03 replies (docs/protocol.md section 12).
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 
 #include "config.h"
 #include "door_updates.h"
@@ -178,6 +180,36 @@ TEST_P(GroupsApiTest, AMembershipTheLockWouldRefuseAsTooFarAboveIsRefused) {
   EXPECT_EQ(r.status, 201) << r.body;
 }
 
+// The same update in upper-case hex is the same update: 200, the stored
+// row, nothing new (it used to read an empty optional).
+TEST_P(GroupsApiTest, TheSameUpdateInUpperCaseHexIsAnIdempotentRetry) {
+  const std::string list = signer_.AccessList(w_.door_lock_id, 1, 1, {Ref(5)});
+  ASSERT_EQ(Upload(w_.door, "access_list", list).status, 201);
+  std::string upper = list;
+  for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  ASSERT_NE(upper, list);
+  const auto r = Upload(w_.door, "access_list", upper);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["update"]["update"], list);
+  EXPECT_EQ(Updates(w_.door).size(), 1u);
+  EXPECT_EQ(Audited("door.update"), 1);
+}
+
+// A09: an unsigned 0x05 "held" answer (forgeable by anyone on the path)
+// claiming a huge version does not make later memberships version_too_far.
+TEST_P(GroupsApiTest, A09_AForgedHeldAnswerDoesNotBlockLaterMemberships) {
+  ASSERT_EQ(Upload(w_.door, "group_membership", signer_.Membership(w_.door_lock_id, 1, 1, {7})).status, 201);
+  link_.SetOnline(w_.door_lock_id, true);
+  link_.SetAnswer([](std::string_view, std::span<const uint8_t>) -> std::optional<std::vector<uint8_t>> {
+    return UpdateReply(2, StatusCode::kAlreadyExists, 1ULL << 60);
+  });
+  auto deliverer = Deliverer();
+  EXPECT_EQ(deliverer.DeliverDue(), 1);
+  EXPECT_EQ(Updates(w_.door)[0]["reported_version"], int64_t{1} << 60);
+  const auto r = Upload(w_.door, "group_membership", signer_.Membership(w_.door_lock_id, 2, 1, {7}));
+  EXPECT_EQ(r.status, 201) << r.body;
+}
+
 TEST_P(GroupsApiTest, AGroupShowsTheDoorsWhoseVerifiedMembershipListsIt) {
   const std::string group = NewGroup("00000000000000aa");
   std::string lock2;
@@ -291,6 +323,8 @@ TEST_P(GroupsApiTest, TheDelivererResendsWhileTheDoorIsOnlineUntilItConfirms) {
   EXPECT_EQ(deliverer.DeliverDue(), 0);  // offline: nothing sent, no attempt counted
   EXPECT_EQ(Updates(w_.door)[0]["delivery"]["attempts"], 0);
   link_.SetOnline(w_.door_lock_id, true);
+  EXPECT_EQ(deliverer.DeliverDue(), 0);  // looked at again after recheck_ms
+  clock_.Advance(DeliverySettings{}.recheck_ms);
   EXPECT_EQ(deliverer.DeliverDue(), 1);
   json u = Updates(w_.door)[0];
   EXPECT_EQ(u["held_version"], 1);
@@ -397,10 +431,13 @@ TEST_P(GroupsApiTest, RemovingAPersonEverywhereIsOneJobWithProgressPerDoor) {
 
   // Door 1 online and applying; door 2 online and refusing.
   link_.SetOnline(w_.door_lock_id, true);
-  auto deliverer = Deliverer();
+  DeliverySettings quick;
+  quick.recheck_ms = 1;  // door 2 is looked at again 1 ms after its skip
+  DoorUpdateDeliverer deliverer(*repo_, link_, clock_, quick);
   EXPECT_EQ(deliverer.DeliverDue(), 1);
   link_.SetOnline(lock2, true);
   locks_.refuse = StatusCode::kPermissionDenied;
+  clock_.Advance(1);
   EXPECT_EQ(deliverer.DeliverDue(), 1);
   json j = As(owner_, "GET", Org("/jobs/" + job)).Json()["job"];
   by_door.clear();
@@ -460,6 +497,66 @@ TEST_P(GroupsApiTest, LockingDownASiteRelaysOneEnvelopePerDoorAndRecordsEachOutc
   // An envelope for a door of another site.
   r = As(owner_, "POST", Org("/sites/" + w_.site_empty + "/lockdown"), {{"envelopes", {envelopes[0]}}});
   EXPECT_EQ(r.ErrorCode(), "wrong_door");
+}
+
+// 51 offline doors with pending lists come first in the deliverer's order;
+// the one online door's revocation still goes out: skipped rows move out of
+// the batch (access.recheck_ms) instead of filling every pass.
+TEST_P(GroupsApiTest, AFullBatchOfOfflineDoorsDoesNotHoldUpAnOnlineDoorsUpdate) {
+  for (int i = 0; i < DeliverySettings{}.batch + 1; ++i) {
+    std::string lock;
+    const std::string door = NewDoor(w_.org, w_.site_full, &lock);
+    ASSERT_EQ(Upload(door, "access_list", signer_.AccessList(lock, 1, 1, {Ref(5)})).status, 201);
+  }
+  clock_.Advance(1);  // the online door's update is due after all of them
+  ASSERT_EQ(Upload(w_.door, "access_list", signer_.AccessList(w_.door_lock_id, 1, 1, {Ref(5)})).status, 201);
+  link_.SetOnline(w_.door_lock_id, true);
+  auto deliverer = Deliverer();
+  int sent = 0;
+  for (int pass = 0; pass < 3; ++pass) sent += deliverer.DeliverDue();
+  EXPECT_EQ(sent, 1);
+  const auto frames = link_.Sent();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].first, w_.door_lock_id);
+  // The offline doors are looked at again after recheck_ms: still offline,
+  // nothing goes to them.
+  EXPECT_EQ(deliverer.DeliverDue(), 0);
+  clock_.Advance(DeliverySettings{}.recheck_ms);
+  deliverer.DeliverDue();
+  for (const auto& [lock, frame] : link_.Sent()) EXPECT_EQ(lock, w_.door_lock_id);
+}
+
+// A lockdown asks its doors in parallel: each door's answer here waits
+// until every door has been asked, which one-after-another never reaches.
+TEST_P(GroupsApiTest, ALockdownAsksItsDoorsInParallel) {
+  std::string lock2, lock3;
+  const std::string door2 = NewDoor(w_.org, w_.site_full, &lock2);
+  const std::string door3 = NewDoor(w_.org, w_.site_full, &lock3);
+  for (const auto& l : {w_.door_lock_id, lock2, lock3}) link_.SetOnline(l, true);
+  std::mutex mu;
+  std::condition_variable cv;
+  int asked = 0;
+  link_.SetAnswer([&](std::string_view, std::span<const uint8_t>) -> std::optional<std::vector<uint8_t>> {
+    std::unique_lock l(mu);
+    ++asked;
+    cv.notify_all();
+    // The bound only guards against a hang when the doors are asked in turn.
+    if (!cv.wait_for(l, std::chrono::seconds(20), [&] { return asked == 3; })) return std::nullopt;
+    return std::vector<uint8_t>{0x03, 0x01};
+  });
+  const json envelopes = {{{"door_id", w_.door}, {"envelope", "0102"}},
+                          {{"door_id", door2}, {"envelope", "0304"}},
+                          {{"door_id", door3}, {"envelope", "0506"}}};
+  const auto r = As(owner_, "POST", Org("/sites/" + w_.site_full + "/lockdown"), {{"envelopes", envelopes}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  for (const auto& d : r.Json()["job"]["doors"]) EXPECT_EQ(d["state"], "answered") << d.dump();
+  EXPECT_EQ(api_->relay_gate().in_flight(), 0);
+  // While the server's relays are all in flight, a lockdown is refused.
+  const auto permit = api_->relay_gate().TryAcquire(w_.org);
+  ASSERT_TRUE(permit);
+  const auto busy = As(owner_, "POST", Org("/sites/" + w_.site_full + "/lockdown"), {{"envelopes", envelopes}});
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(busy.ErrorCode(), "relay_busy");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backend, GroupsApiTest, ::testing::Values(MORTISE_SERVER_TEST_BACKEND));

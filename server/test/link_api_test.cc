@@ -5,7 +5,10 @@
 // the per-account rate limit, the audit; the broker certificate of a lock.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "door_state.h"
 #include "fake_lock_link.h"
@@ -183,6 +186,62 @@ TEST_P(LinkApiTest, A09_AnAnswerTheLockDidNotSignForThisEnvelopeIsRejected) {
   EXPECT_EQ(r.ErrorCode(), "bad_answer") << r.body;
   sim_->Run(5000);
   EXPECT_EQ(sim_->lock().lock_state(), core::LockState::kLocked);
+}
+
+// A18: relays wait on HTTP worker threads; a lock that never answers (or a
+// guest relaying to it) holds at most the bound, one more is refused at once
+// with 503 relay_busy and the API keeps answering.
+TEST_P(LinkApiTest, A18_BlockedRelaysBeyondTheBoundGetRelayBusyAndTheApiStillAnswers) {
+  protocol::RemoteClient owner(owner_key_, {}, authority_->identity().public_key(), holder_rng_.drbg);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, released = false;
+  link_.SetResponder([&](std::string_view, std::span<const uint8_t>) -> std::optional<Bytes> {
+    std::unique_lock l(mu);
+    entered = true;
+    cv.notify_all();
+    // Only a guard against a hang when the bound is missing (the test then
+    // fails on the second relay's status): released by the test.
+    cv.wait_for(l, std::chrono::seconds(30), [&] { return released; });
+    return std::nullopt;
+  });
+  const Bytes first = Envelope(owner), second = Envelope(owner);
+  std::optional<testing::HttpResult> held;
+  std::thread holder([&] { held = Relay(w_.callers["guest"], first); });
+  {
+    std::unique_lock l(mu);
+    cv.wait(l, [&] { return entered; });
+  }
+  EXPECT_EQ(api_->relay_gate().in_flight(), 1);
+  const auto refused = Relay(w_.callers["owner"], second);
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.ErrorCode(), "relay_busy");
+  EXPECT_EQ(refused.Header("retry-after").value_or(""), "1");
+  EXPECT_EQ(Call("GET", "/healthz").status, 200);
+  EXPECT_EQ(Call("GET", "/metrics").status, 200);
+  {
+    std::lock_guard l(mu);
+    released = true;
+  }
+  cv.notify_all();
+  holder.join();
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->ErrorCode(), "outcome_unknown");
+  EXPECT_EQ(link_.sent().size(), 1u) << "the refused relay sent nothing";
+  EXPECT_EQ(api_->relay_gate().in_flight(), 0);
+  // The bounds: on the whole server and per organisation.
+  RelayGate gate(2, 1);
+  auto a = gate.TryAcquire("org_a");
+  EXPECT_TRUE(a);
+  EXPECT_FALSE(gate.TryAcquire("org_a")) << "one organisation's bound";
+  auto b = gate.TryAcquire("org_b");
+  EXPECT_TRUE(b);
+  EXPECT_FALSE(gate.TryAcquire("org_c")) << "the server's bound";
+  b.reset();
+  EXPECT_TRUE(gate.TryAcquire("org_c"));
+  EXPECT_EQ(RelayGate::TotalFor(8), 4);
+  EXPECT_EQ(RelayGate::PerOrgFor(4), 2);
+  EXPECT_EQ(RelayGate::TotalFor(1), 1);
 }
 
 TEST_P(LinkApiTest, AnOfflineLockAndAMissingAnswerAreSaidPlainly) {

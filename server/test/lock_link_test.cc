@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 
 #include "fakes.h"
@@ -61,6 +62,8 @@ class LockLinkTest : public uplink::test::BrokerTest {
     LockLinkHandlers h;
     h.registered = [this](std::string_view lock) { return lock == lock_->username; };
     h.on_state = [this](std::string_view lock, std::string_view payload) {
+      // A handler's failure (e.g. the database's), for the test below.
+      if (payload == "throw") throw std::runtime_error("database is locked");
       std::lock_guard l(mu_);
       states_.emplace_back(std::string(lock), std::string(payload));
     };
@@ -196,7 +199,28 @@ TEST_F(LockLinkTest, LocksThatAreNotRegisteredDoorsAreIgnoredAndCounted) {
   ASSERT_EQ(states_.size(), 1u);
   EXPECT_EQ(states_[0].first, lock_->username);
   EXPECT_EQ(states_[0].second, "{\"bolt\":\"locked\"}");
-  EXPECT_FALSE(link_->Online(stranger_->username));
+  // Its retained `online` is kept all the same: registered while connected,
+  // the door is online at once, not at the lock's next reconnection.
+  EXPECT_TRUE(link_->Online(stranger_->username));
+}
+
+// A handler that throws (a database error on the link thread) costs that
+// message only: counted, dropped, and the link goes on.
+TEST_F(LockLinkTest, AHandlerThatThrowsDropsItsMessageAndTheLinkSurvives) {
+  StartLink();
+  auto lock = LockOnline(*lock_);
+  EXPECT_LT(PublishAndWait(*lock, LockTopic(lock_->username, Channel::kState), "throw", false), 0x80);
+  ASSERT_TRUE(WaitFor([&] { return link_->failed_messages() == 1; }, {lock.get()}));
+  EXPECT_LT(PublishAndWait(*lock, LockTopic(lock_->username, Channel::kState), "{\"bolt\":\"locked\"}", false),
+            0x80);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard l(mu_);
+        return !states_.empty();
+      },
+      {lock.get()}));
+  EXPECT_TRUE(link_->connected());
+  EXPECT_TRUE(link_->Online(lock_->username));
 }
 
 TEST_F(LockLinkTest, TheLinkComesBackAfterTheBrokerRestarts) {
