@@ -323,8 +323,8 @@ int CmdGroupDoor(Context& ctx, const GroupOptions& o, bool add) {
     if (lock.is_owner() && lock.identity == group.identity && !pending &&
         std::find(groups.begin(), groups.end(), group.id) != groups.end()) {
       ctx.out().Text("Lock \"" + lock.name + "\" is already in group \"" + o.group + "\" (membership version " +
-                     std::to_string(KnownVersion(lock)) + "); nothing to sign or send.\n");
-      ctx.out().Json({{"lock", lock.name}, {"group", o.group}, {"member", true}, {"version", KnownVersion(lock)},
+                     std::to_string(KnownMembershipVersion(lock)) + "); nothing to sign or send.\n");
+      ctx.out().Json({{"lock", lock.name}, {"group", o.group}, {"member", true}, {"version", KnownMembershipVersion(lock)},
                       {"changed", false}});
       return 0;
     }
