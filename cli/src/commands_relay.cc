@@ -100,7 +100,7 @@ int OperateViaServer(Context& ctx, protocol::Command command, int64_t value, con
   if (!n.ok()) throw Error(ExitCode::kBadInput, "cannot build the remote command (too long?)");
   envelope.resize(*n);
 
-  ServerClient server(relay.session.url, ctx.timeout() + std::chrono::seconds(15));
+  const ServerClient server = relay.session.Client(ctx.timeout() + std::chrono::seconds(15));
   const HttpAnswer a = server.Request("POST", DoorPath(relay) + "/remote", {{"envelope", Base64UrlEncode(envelope)}},
                                       relay.session.Headers());
   const std::string what = std::string("the remote ") + verb + " through " + relay.session.url;
@@ -146,7 +146,7 @@ int StatusViaServer(Context& ctx) {
     lock = ctx.SelectLock(keyring);
   }
   const Relay relay = RelayFor(ctx, lock);
-  ServerClient server(relay.session.url, ctx.timeout());
+  const ServerClient server = relay.session.Client(ctx.timeout());
   const HttpAnswer a = server.Request("GET", DoorPath(relay) + "/state", nullptr, relay.session.Headers());
   if (a.status != 200) {
     throw Error(a.status >= 500 ? ExitCode::kUnreachable : ExitCode::kRefused,
@@ -196,7 +196,7 @@ int CmdServerUplinkCert(Context& ctx, const ServerUplinkCertOptions& o) {
     lock = *found;
   }
   const Relay relay = RelayFor(ctx, lock);
-  ServerClient server(relay.session.url, ctx.timeout());
+  const ServerClient server = relay.session.Client(ctx.timeout());
   const HttpAnswer a =
       server.Request("POST", DoorPath(relay) + "/uplink-certificate", request, relay.session.Headers());
   if (a.status != 201) {
