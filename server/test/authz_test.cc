@@ -548,7 +548,7 @@ TEST_P(AuthzTest, A09_AMadeUpOwnerKeyCannotRegisterARealLock) {
   const auto made_up = signer_.NewLock();  // her own key, named as the owner
   const auto her_body = [&](const nlohmann::json& proof) {
     const auto ch = Call("POST", hers + "/door-challenges", json::object(), mallory.headers).Json();
-    const auto message = DoorRegistrationMessage(FromHex(ch["challenge"], kDoorChallengeSize).value(), w.other_org,
+    const auto message = DoorRegistrationMessage(FromHex(ch["challenge"].get<std::string>(), kDoorChallengeSize).value(), w.other_org,
                                                  protocol::LockIdOf(lock.public_key()), lock.public_key().bytes())
                              .value();
     crypto::P256Signature sig{};
