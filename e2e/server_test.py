@@ -47,12 +47,12 @@ def totp(secret_b32, at=None):
 class Server:
     """mortise-server on 127.0.0.1:0 with a database in `dir`."""
 
-    def __init__(self, dir):
+    def __init__(self, dir, extra=()):
         self.dir = dir
         os.chmod(dir, 0o700)
         self.proc = subprocess.Popen(
             [SERVER, "--listen", "127.0.0.1:0", "--db", "sqlite:" + os.path.join(dir, "db"),
-             "--password-profile", "test-fast"] + SERVER_EXTRA,
+             "--password-profile", "test-fast"] + SERVER_EXTRA + list(extra),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines = []
         ready = threading.Event()
@@ -61,7 +61,7 @@ class Server:
         def pump():
             for line in self.proc.stderr:
                 self.lines.append(line)
-                m = re.match(r"^mortise-server: listening on (http://127\.0\.0\.1:\d+)$", line.strip())
+                m = re.match(r"^mortise-server: listening on (https?://127\.0\.0\.1:\d+)$", line.strip())
                 if m:
                     self.url = m.group(1)
                     ready.set()
@@ -78,6 +78,7 @@ class Server:
     def call(self, method, path, body=None, cookie=None, csrf=None):
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method)
+        context = getattr(self, "ssl_context", None)
         if data is not None:
             req.add_header("Content-Type", "application/json")
         if cookie:
@@ -85,7 +86,7 @@ class Server:
         if csrf:
             req.add_header("X-CSRF-Token", csrf)
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
+            with urllib.request.urlopen(req, timeout=30, context=context) as r:
                 raw = r.read()
                 return r.status, (json.loads(raw) if raw else {}), r.headers
         except urllib.error.HTTPError as e:
@@ -170,6 +171,19 @@ class ServerCli(Base):
         session_file = json.loads(p.stdout)["session_file"]
         self.assertEqual(stat.S_IMODE(os.stat(session_file).st_mode), 0o600)
 
+        # `server orgs`: the organisations this account is in, with its role.
+        status, doc, _ = browser.call("POST", "/api/v1/orgs", {"name": "Office", "kind": "organisation"})
+        self.assertEqual(status, 201, doc)
+        office = doc["organisation"]["id"]
+        orgs = self.owner.ok("server", "orgs")["organisations"]
+        self.assertEqual(sorted((o["id"], o["name"], o["kind"], o["role"]) for o in orgs),
+                         sorted([(org, "Flat 3", "home", "owner"), (office, "Office", "organisation", "owner")]))
+        for o in orgs:
+            self.assertRegex(o["created_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        p = subprocess.run([e2e_test.CLI, "--keyring", self.owner.keyring, "server", "orgs"], capture_output=True,
+                           text=True, env=self.owner.env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("%s  Flat 3  (home)  you: owner" % org, p.stdout)
         self.assertEqual(self.owner.ok("server", "doors")["doors"], [])
         door = self.owner.ok("server", "register", "--org", org, "--name", "Front door")["door"]
         self.assertEqual(door["lock_id"], lock_id)
@@ -248,6 +262,74 @@ class ServerCli(Base):
         self.assertTrue(any(k["serial"] == share["serial"] and k["revoked"] for k in issued), issued)
         # Nothing of his is left to remove.
         self.assertIsNone(self.owner.ok("server", "person", "remove-everywhere", bob_id, "--org", org)["job"])
+
+    def test_the_cli_speaks_https_and_verifies_the_server(self):
+        """Issue 13: https:// with the chain and host name verified; a
+        private CA by --ca or MORTISE_SERVER_CA; plain http:// only to
+        this machine."""
+        pki = os.path.join(self.home, "pki")
+        os.mkdir(pki)
+
+        def ossl(*args):
+            subprocess.run(["openssl"] + list(args), cwd=pki, check=True, capture_output=True, timeout=60)
+
+        for ca in ("ca", "other-ca"):
+            ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                 "-subj", "/CN=Mortise test " + ca, "-keyout", ca + ".key", "-out", ca + ".pem")
+        # The server's certificate names 127.0.0.1 and mortise.test, not localhost.
+        ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=mortise.test",
+             "-keyout", "server.key", "-out", "server.csr")
+        with open(os.path.join(pki, "san.ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:mortise.test\n")
+        ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+             "-extfile", "san.ext", "-out", "server.pem")
+        sdir = os.path.join(self.home, "tls-server")
+        os.mkdir(sdir, 0o700)
+        tls = Server(sdir, ["--tls-cert", os.path.join(pki, "server.pem"), "--tls-key", os.path.join(pki, "server.key")])
+        try:
+            self.assertTrue(tls.url.startswith("https://127.0.0.1:"), tls.url)
+            import ssl
+            tls.ssl_context = ssl.create_default_context(cafile=os.path.join(pki, "ca.pem"))
+            password = "owner's long password"
+            status, doc, _ = tls.call("POST", "/api/v1/accounts", {"email": "owner@example.org", "password": password})
+            self.assertEqual(status, 201, doc)
+            env = dict(self.owner.env, MORTISE_SERVER_PASSWORD=password)
+            env.pop("MORTISE_SERVER_CA", None)
+            cli = [e2e_test.CLI, "--keyring", self.owner.keyring, "--json"]
+
+            def login(url, *more, extra_env=None):
+                return subprocess.run(cli + ["server", "login", url, "--email", "owner@example.org"] + list(more),
+                                      capture_output=True, text=True, env=dict(env, **(extra_env or {})), timeout=60)
+
+            # No CA given: the system's trust store does not know the test CA.
+            p = login(tls.url)
+            self.assertEqual(p.returncode, 6, p.stderr)
+            self.assertIn("certificate does not verify", p.stderr)
+            self.assertIn("--ca FILE", p.stderr)
+            # Another CA (by the environment): refused, nothing signed in.
+            p = login(tls.url, extra_env={"MORTISE_SERVER_CA": os.path.join(pki, "other-ca.pem")})
+            self.assertEqual(p.returncode, 6, p.stderr)
+            self.assertFalse(os.path.exists(os.path.join(os.path.dirname(self.owner.keyring), "server-session.json")))
+            # The right CA but a host name the certificate does not name.
+            port = tls.url.rsplit(":", 1)[1]
+            p = login("https://localhost:" + port, "--ca", os.path.join(pki, "ca.pem"))
+            self.assertEqual(p.returncode, 6, p.stderr)
+            # The right CA by the environment, then by --ca (kept with the session).
+            p = login(tls.url, extra_env={"MORTISE_SERVER_CA": os.path.join(pki, "ca.pem")})
+            self.assertEqual(p.returncode, 0, p.stderr)
+            p = login(tls.url, "--ca", os.path.join(pki, "ca.pem"))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(self.owner.ok("server", "orgs")["organisations"], [])
+            # Plain http:// to a host that is not this machine: refused before connecting.
+            for url in ("http://192.0.2.1:8080", "http://mortise.test:80"):
+                p = login(url)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn("unencrypted", p.stderr)
+                self.assertIn("https://", p.stderr)
+        finally:
+            tls.stop()
+            with open("e2e_server_%s_tls.log" % self._testMethodName, "w") as f:
+                f.write("".join(tls.lines))
 
     def test_someone_without_the_owner_key_cannot_register_the_lock(self):
         self.owner.ok("claim", self.lock.label(), "--endpoint", self.lock.endpoint, "--time", "none")

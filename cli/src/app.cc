@@ -657,11 +657,17 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
                              "lock (the server stores; the lock decides).");
   CLI::App* login = t.Add(server, "login", "Sign in to a server (password, then the two-factor code if enabled).",
                           [&a](Context& c) { return CmdServerLogin(c, a.server_login); });
-  login->add_option("url", a.server_login.url, "http://HOST:PORT")->required();
+  login->add_option("url", a.server_login.url, "https://HOST:PORT (http:// only for 127.0.0.1/::1/localhost)")
+      ->required();
+  login->add_option("--ca", a.server_login.ca,
+                    "PEM file of the private CA that issued the server's certificate (default: MORTISE_SERVER_CA, "
+                    "else the system's trust store); remembered with the session");
   login->add_option("--email", a.server_login.email, "Account email (asked if not given)");
   login->add_option("--password-fd", a.server_login.password_fd,
                     "Read the password as one line from this file descriptor");
   login->add_option("--totp", a.server_login.totp, "The current two-factor code (asked if needed and not given)");
+  t.Add(server, "orgs", "List the organisations you are in on the server (id, name, kind, your role).",
+        [](Context& c) { return CmdServerOrgs(c); });
   CLI::App* doors = t.Add(server, "doors", "List the doors of your organisations on the server.",
                           [&a](Context& c) { return CmdServerDoors(c, a.server_doors); });
   doors->add_option("--org", a.server_doors.org, "Only this organisation (org_...)");

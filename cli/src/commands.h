@@ -378,8 +378,11 @@ struct ServerLoginOptions {
   std::string email;
   int password_fd = -1;  // --password-fd; else MORTISE_SERVER_PASSWORD, else a prompt
   std::string totp;      // --totp; else MORTISE_SERVER_TOTP, else a prompt when the account needs it
+  std::string ca;        // --ca: PEM CA file trusted for https:// (kept with the session)
 };
 int CmdServerLogin(Context& ctx, const ServerLoginOptions& o);
+// The organisations the signed-in account is in: id, name, kind, role.
+int CmdServerOrgs(Context& ctx);
 struct ServerDoorsOptions {
   std::string org;  // empty: every organisation I am in
 };

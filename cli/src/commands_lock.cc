@@ -274,6 +274,12 @@ int CmdClaim(Context& ctx, const ClaimOptions& o) {
   entry.offline_pin_secret.emplace(outcome.offline_pin_secret);
   entry.access_list.floor = outcome.access_list_floor;
   entry.claim_generation = outcome.claim_generation;
+  // The lock's signed word that it installed this owner key: what
+  // `mortise server register` shows the server (docs/server.md).
+  entry.extra["claim_proof"] = {{"transcript_hash", ToHex(outcome.proof.transcript_hash)},
+                                {"signature", ToHex(outcome.proof.signature)},
+                                {"access_list_floor", outcome.proof.access_list_floor},
+                                {"claim_generation", outcome.proof.claim_generation}};
   entry.added_at = ctx.Now();
   LockEntry& added = keyring.content().AddLock(std::move(entry));
   keyring.Save();  // the lock is ours: never lose that, whatever follows

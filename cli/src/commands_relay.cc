@@ -107,7 +107,7 @@ int OperateViaServer(Context& ctx, protocol::Command command, int64_t value, con
   protocol::RemoteClient& client = signed_remote.client;
   const std::vector<uint8_t>& envelope = signed_remote.envelope;
 
-  ServerClient server(relay.session.url, ctx.timeout() + std::chrono::seconds(15));
+  const ServerClient server = relay.session.Client(ctx.timeout() + std::chrono::seconds(15));
   const HttpAnswer a = server.Request("POST", DoorPath(relay) + "/remote", {{"envelope", Base64UrlEncode(envelope)}},
                                       relay.session.Headers());
   const std::string what = std::string("the remote ") + verb + " through " + relay.session.url;
@@ -153,7 +153,7 @@ int StatusViaServer(Context& ctx) {
     lock = ctx.SelectLock(keyring);
   }
   const Relay relay = RelayFor(ctx, lock);
-  ServerClient server(relay.session.url, ctx.timeout());
+  const ServerClient server = relay.session.Client(ctx.timeout());
   const HttpAnswer a = server.Request("GET", DoorPath(relay) + "/state", nullptr, relay.session.Headers());
   if (a.status != 200) {
     throw Error(a.status >= 500 ? ExitCode::kUnreachable : ExitCode::kRefused,
@@ -203,7 +203,7 @@ int CmdServerUplinkCert(Context& ctx, const ServerUplinkCertOptions& o) {
     lock = *found;
   }
   const Relay relay = RelayFor(ctx, lock);
-  ServerClient server(relay.session.url, ctx.timeout());
+  const ServerClient server = relay.session.Client(ctx.timeout());
   const HttpAnswer a =
       server.Request("POST", DoorPath(relay) + "/uplink-certificate", request, relay.session.Headers());
   if (a.status != 201) {

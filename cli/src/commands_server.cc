@@ -26,7 +26,9 @@ std::string SecretFromEnv(const char* name) {
 }  // namespace
 
 int CmdServerLogin(Context& ctx, const ServerLoginOptions& o) {
-  ServerClient client(o.url, ctx.timeout());
+  // A CA given here is remembered with the session for later commands.
+  const std::string ca = o.ca.empty() ? "" : std::filesystem::absolute(o.ca).string();
+  ServerClient client(o.url, ctx.timeout(), ca);
   std::string email = o.email;
   if (email.empty()) {
     PassphraseSource tty;
@@ -61,7 +63,7 @@ int CmdServerLogin(Context& ctx, const ServerLoginOptions& o) {
   const std::string token = a.SetCookie("mortise_session");
   if (token.empty() || !j.contains("csrf_token") || !j["csrf_token"].is_string())
     throw Error(ExitCode::kVerification, "the server's sign-in answer has no session");
-  ServerSession s{client.url(), email, token, j["csrf_token"]};
+  ServerSession s{client.url(), email, token, j["csrf_token"], ca};
   const auto path = ServerSessionPath(ctx.KeyringPath());
   SaveServerSession(path, s);
   ctx.out().Text("Signed in to " + client.url() + " as " + email + " (session saved in " + path.string() + ").\n");
@@ -69,9 +71,31 @@ int CmdServerLogin(Context& ctx, const ServerLoginOptions& o) {
   return 0;
 }
 
+int CmdServerOrgs(Context& ctx) {
+  const ServerSession s = LoadServerSession(ServerSessionPath(ctx.KeyringPath()));
+  const ServerClient client = s.Client(ctx.timeout());
+  json list = json::array();
+  std::ostringstream text;
+  for (const auto& org : AllPages(client, s, "/api/v1/orgs", "listing your organisations")) {
+    const json item = {{"id", org.value("id", "")},
+                       {"name", org.value("name", "")},
+                       {"kind", org.value("kind", "")},
+                       {"role", org.value("role", "")},
+                       // The API's times are Unix milliseconds; the CLI's schema is ISO-8601.
+                       {"created_at", JsonUtc(org.value("created_at", int64_t{0}) / 1000)}};
+    text << item["id"].get<std::string>() << "  " << item["name"].get<std::string>() << "  ("
+         << item["kind"].get<std::string>() << ")  you: " << item["role"].get<std::string>() << "\n";
+    list.push_back(item);
+  }
+  if (list.empty()) text << "You are in no organisation on " << client.url() << ".\n";
+  ctx.out().Text(text.str());
+  ctx.out().Json({{"organisations", list}});
+  return 0;
+}
+
 int CmdServerDoors(Context& ctx, const ServerDoorsOptions& o) {
   const ServerSession s = LoadServerSession(ServerSessionPath(ctx.KeyringPath()));
-  ServerClient client(s.url, ctx.timeout());
+  const ServerClient client = s.Client(ctx.timeout());
   std::vector<std::string> orgs;
   if (!o.org.empty()) {
     orgs.push_back(o.org);
@@ -95,7 +119,7 @@ int CmdServerDoors(Context& ctx, const ServerDoorsOptions& o) {
 
 int CmdServerRegister(Context& ctx, const ServerRegisterOptions& o) {
   const ServerSession s = LoadServerSession(ServerSessionPath(ctx.KeyringPath()));
-  ServerClient client(s.url, ctx.timeout());
+  const ServerClient client = s.Client(ctx.timeout());
   Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);  // remembers the door
   LockEntry* lock = nullptr;
   if (!o.lock.empty()) {
@@ -108,6 +132,14 @@ int CmdServerRegister(Context& ctx, const ServerRegisterOptions& o) {
   if (!lock->is_owner())
     throw Error(ExitCode::kUsage, "you are not the owner of lock \"" + lock->name + "\"",
                 "Only the owner key can register a lock with an organisation.");
+  // The lock's own signed proof that it installed this owner key, kept at
+  // claiming: without it the server cannot tell the real owner from anyone
+  // who knows the lock's public key.
+  const auto proof = lock->extra.find("claim_proof");
+  if (proof == lock->extra.end() || !proof->is_object())
+    throw Error(ExitCode::kUsage, "the keyring holds no claim proof for lock \"" + lock->name + "\"",
+                "The server needs the lock's signed claim proof, which `mortise claim` keeps from this version on; "
+                "a lock claimed earlier or taken over cannot be registered yet (docs/server.md, Registering a door).");
   const std::string base = "/api/v1/orgs/" + o.org;
   std::string site = o.site;
   if (site.empty()) {
@@ -133,7 +165,8 @@ int CmdServerRegister(Context& ctx, const ServerRegisterOptions& o) {
                      {"lock_id", ToHex(lock->lock_id)},
                      {"lock_public_key", ToHex(lock_key.bytes())},
                      {"owner_public_key", ToHex(owner.public_key().bytes())},
-                     {"signature", ToHex(sig)}};
+                     {"signature", ToHex(sig)},
+                     {"claim_proof", *proof}};
   const json door =
       ExpectStatus(client.Request("POST", base + "/doors", body, s.Headers()), 201, "registering the lock")["door"];
   // Remembered, so unlock/lock/status reach the lock through this server

@@ -25,7 +25,7 @@ struct Server {
 
   Server(Context& ctx, const std::string& org)
       : session(LoadServerSession(ServerSessionPath(ctx.KeyringPath()))),
-        client(session.url, ctx.timeout()),
+        client(session.Client(ctx.timeout())),
         base("/api/v1/orgs/" + org) {}
 
   json Get(const std::string& path, const std::string& doing) const {

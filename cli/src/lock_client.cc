@@ -90,6 +90,7 @@ ClaimOutcome LockClient::Claim(const protocol::ClaimLabel& label, const crypto::
   outcome.offline_pin_secret = client.offline_pin_secret();
   outcome.access_list_floor = client.access_list_floor();
   outcome.claim_generation = client.claim_generation();
+  outcome.proof = client.proof();
   return outcome;
 }
 

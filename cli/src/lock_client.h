@@ -28,6 +28,7 @@ struct ClaimOutcome {
   crypto::SecretBytes<protocol::kOfflinePinSecretSize> offline_pin_secret;
   uint64_t access_list_floor = 0;
   uint32_t claim_generation = 0;
+  protocol::ClaimProof proof;  // the lock's signature over the claim (kept for the server)
 };
 
 // What a log read produced: the items as received and the verifier's

@@ -2,14 +2,23 @@
 
 #include <optional>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <fstream>
 #include <sstream>
 
@@ -96,20 +105,62 @@ std::string HttpAnswer::ErrorMessage() const {
   return "HTTP " + std::to_string(status);
 }
 
-ServerClient::ServerClient(std::string url, std::chrono::milliseconds timeout) : timeout_(timeout) {
+namespace {
+
+// http:// is refused for anything but this machine: the session cookie and
+// the password would cross the network in the clear.
+bool IsLoopbackHost(const std::string& host) {
+  if (host == "localhost" || host == "::1") return true;
+  in_addr a4{};
+  if (::inet_pton(AF_INET, host.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+  return false;
+}
+
+bool IsIpLiteral(const std::string& host) {
+  in_addr a4{};
+  in6_addr a6{};
+  return ::inet_pton(AF_INET, host.c_str(), &a4) == 1 || ::inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+}
+
+std::string TlsErrorText() {
+  const unsigned long e = ERR_get_error();
+  if (e == 0) return "the connection closed during the TLS handshake";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
+
+}  // namespace
+
+ServerClient::ServerClient(std::string url, std::chrono::milliseconds timeout, std::string ca_file)
+    : ca_file_(std::move(ca_file)), timeout_(timeout) {
   while (!url.empty() && url.back() == '/') url.pop_back();
-  if (url.starts_with("https://"))
-    throw Error(ExitCode::kUsage, "the CLI does not speak TLS to the server yet",
-                "Reach the server over http:// on its host or through an SSH tunnel.");
-  if (!url.starts_with("http://"))
-    throw Error(ExitCode::kBadInput, "\"" + url + "\" is not a server URL", "Give it as http://HOST:PORT.");
-  const std::string rest = url.substr(7);
+  const char* const kForm = "Give it as https://HOST:PORT (or http://127.0.0.1:PORT on the server's own host).";
+  size_t scheme_end = 0;
+  if (url.starts_with("https://")) {
+    tls_ = true;
+    scheme_end = 8;
+  } else if (url.starts_with("http://")) {
+    scheme_end = 7;
+  } else {
+    throw Error(ExitCode::kBadInput, "\"" + url + "\" is not a server URL", kForm);
+  }
+  const std::string rest = url.substr(scheme_end);
   const size_t colon = rest.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size() || rest.find('/') != std::string::npos)
-    throw Error(ExitCode::kBadInput, "\"" + url + "\" is not a server URL", "Give it as http://HOST:PORT.");
+    throw Error(ExitCode::kBadInput, "\"" + url + "\" is not a server URL", kForm);
   host_ = rest.substr(0, colon);
   if (host_.size() > 2 && host_.front() == '[' && host_.back() == ']') host_ = host_.substr(1, host_.size() - 2);
   port_ = rest.substr(colon + 1);
+  if (!tls_ && !IsLoopbackHost(host_))
+    throw Error(ExitCode::kBadInput,
+                "refusing plain http:// to " + host_ + ": your password and session would cross the network unencrypted",
+                "Use https://" + rest + " (run mortise-server with --tls-cert/--tls-key), or reach it on its own host "
+                "or through an SSH tunnel at http://127.0.0.1:PORT.");
+  if (tls_ && ca_file_.empty()) {
+    const char* env = std::getenv("MORTISE_SERVER_CA");
+    if (env != nullptr) ca_file_ = env;
+  }
   url_ = url;
 }
 
@@ -139,6 +190,64 @@ HttpAnswer ServerClient::Request(const std::string& method, const std::string& p
     throw Error(ExitCode::kUnreachable, "cannot connect to the server " + url_ + " (" + std::strerror(errno) + ")",
                 "Check that mortise-server runs and the URL is right.");
   Fd sock(fd);
+  // With https://, TLS over the connected socket: the chain is verified
+  // against the system's trust store or the private CA given (--ca,
+  // MORTISE_SERVER_CA), and the certificate must name host_.
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(nullptr, SSL_CTX_free);
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, SSL_free);
+  if (tls_) {
+    ctx.reset(SSL_CTX_new(TLS_client_method()));
+    if (!ctx) throw Error(ExitCode::kInternal, "cannot set up TLS: " + TlsErrorText());
+    SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+    if (!ca_file_.empty()) {
+      if (SSL_CTX_load_verify_locations(ctx.get(), ca_file_.c_str(), nullptr) != 1)
+        throw Error(ExitCode::kBadInput, "cannot read the CA certificate " + ca_file_,
+                    "Give a PEM file with --ca FILE or MORTISE_SERVER_CA.");
+    } else if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
+      throw Error(ExitCode::kInternal, "cannot load the system's trusted certificates");
+    }
+    ssl.reset(SSL_new(ctx.get()));
+    if (!ssl || SSL_set_fd(ssl.get(), sock.get()) != 1) throw Error(ExitCode::kInternal, "cannot set up TLS");
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (IsIpLiteral(host_)) {
+      if (X509_VERIFY_PARAM_set1_ip_asc(param, host_.c_str()) != 1) throw Error(ExitCode::kInternal, "cannot set up TLS");
+    } else {
+      if (SSL_set1_host(ssl.get(), host_.c_str()) != 1 || SSL_set_tlsext_host_name(ssl.get(), host_.c_str()) != 1)
+        throw Error(ExitCode::kInternal, "cannot set up TLS");
+    }
+    if (SSL_connect(ssl.get()) != 1) {
+      const long verdict = SSL_get_verify_result(ssl.get());
+      if (verdict != X509_V_OK)
+        throw Error(ExitCode::kVerification,
+                    "the server " + url_ + " is not who it claims to be: its certificate does not verify (" +
+                        X509_verify_cert_error_string(verdict) + ")",
+                    ca_file_.empty() ? "If the server uses a private CA, give its certificate with --ca FILE or "
+                                       "MORTISE_SERVER_CA."
+                                     : "Check that " + ca_file_ + " is the CA that issued the server's certificate "
+                                       "and that the URL names the host in it.");
+      throw Error(ExitCode::kUnreachable, "cannot open TLS to the server " + url_ + " (" + TlsErrorText() + ")",
+                  "Check that the URL is right and the server speaks TLS there.");
+    }
+  }
+  const auto send_some = [&](const char* p, size_t n) -> ssize_t {
+    if (tls_) return SSL_write(ssl.get(), p, static_cast<int>(std::min<size_t>(n, 1u << 30)));
+    return ::send(sock.get(), p, n, MSG_NOSIGNAL);
+  };
+  const auto recv_some = [&](char* p, size_t n) -> ssize_t {
+    if (!tls_) return ::recv(sock.get(), p, n, 0);
+    const int r = SSL_read(ssl.get(), p, static_cast<int>(n));
+    if (r > 0) return r;
+    const int e = SSL_get_error(ssl.get(), r);
+    if (e == SSL_ERROR_ZERO_RETURN) return 0;
+    // A server that closes without close_notify after a complete answer
+    // (Connection: close) reads as the end; the HTTP framing below judges it.
+    if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0) return 0;
+    if (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) return 0;
+    if (errno == 0) errno = EIO;
+    return -1;
+  };
   const std::string payload = body.is_null() ? "" : body.dump();
   std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + host_ + "\r\nConnection: close\r\n" +
                     "User-Agent: mortise-cli\r\nAccept: application/json\r\n";
@@ -147,14 +256,16 @@ HttpAnswer ServerClient::Request(const std::string& method, const std::string& p
   if (!payload.empty() || method != "GET") req += "Content-Length: " + std::to_string(payload.size()) + "\r\n";
   req += "\r\n" + payload;
   for (size_t sent = 0; sent < req.size();) {
-    const ssize_t n = ::send(sock.get(), req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n = send_some(req.data() + sent, req.size() - sent);
     if (n <= 0) throw Error(ExitCode::kUnreachable, "the server " + url_ + " closed the connection");
     sent += static_cast<size_t>(n);
   }
   std::string in;
   char buf[16384];
   for (;;) {
-    const ssize_t n = ::recv(sock.get(), buf, sizeof buf, 0);
+    errno = 0;
+    ERR_clear_error();
+    const ssize_t n = recv_some(buf, sizeof buf);
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -203,7 +314,8 @@ void SaveServerSession(const std::filesystem::path& path, const ServerSession& s
                               {"url", s.url},
                               {"email", s.email},
                               {"token", s.token},
-                              {"csrf", s.csrf}};
+                              {"csrf", s.csrf},
+                              {"ca", s.ca}};
   const std::string text = doc.dump(2) + "\n";
   const std::string tmp = path.string() + ".tmp";
   ::unlink(tmp.c_str());
@@ -231,7 +343,8 @@ ServerSession LoadServerSession(const std::filesystem::path& path) {
       !j.contains("token") || !j["token"].is_string() || !j.contains("url") || !j["url"].is_string() ||
       !j.contains("csrf") || !j["csrf"].is_string())
     throw Error(ExitCode::kKeyring, path.string() + " is damaged", "Run `mortise server login URL` again.");
-  return ServerSession{j["url"], j.value("email", ""), j["token"], j["csrf"]};
+  const std::string ca = j.contains("ca") && j["ca"].is_string() ? j["ca"].get<std::string>() : "";
+  return ServerSession{j["url"], j.value("email", ""), j["token"], j["csrf"], ca};
 }
 
 void FailServer(const HttpAnswer& a, const std::string& doing) {

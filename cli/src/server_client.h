@@ -1,7 +1,7 @@
 // The CLI's side of mortise-server's HTTP API (docs/server.md): a small
-// blocking HTTP/1.1 client (plain http://, one request per connection; put
-// a TLS reverse proxy in front of a server reached over a network and talk
-// to it through an SSH tunnel or on the host until the CLI speaks TLS), and
+// blocking HTTP/1.1 client (one request per connection; https:// with the
+// server's certificate chain and host name verified by OpenSSL, plain
+// http:// only to a loopback host), and
 // the signed-in session kept between commands in
 // <keyring directory>/server-session.json, mode 0600 (it is a bearer
 // credential: whoever reads it acts as you on the server until it expires
@@ -34,20 +34,25 @@ struct HttpAnswer {
 
 class ServerClient {
  public:
-  // `url`: "http://HOST:PORT" (a trailing '/' is dropped). Throws
-  // Error(kUsage) for any other form.
-  ServerClient(std::string url, std::chrono::milliseconds timeout);
+  // `url`: "https://HOST:PORT", or "http://HOST:PORT" for a loopback HOST
+  // (127.0.0.0/8, ::1, localhost); a trailing '/' is dropped. Throws
+  // Error(kBadInput) for any other form or a plain http:// to another host.
+  // `ca_file`: a PEM file of the CA(s) to trust for https://; empty: the
+  // file named by MORTISE_SERVER_CA, else the system's trust store.
+  ServerClient(std::string url, std::chrono::milliseconds timeout, std::string ca_file = "");
 
   // Sends one request; `headers` as "Name: value". Throws
   // Error(kUnreachable) when the server cannot be reached or does not
-  // answer within the timeout, Error(kVerification) for a malformed answer.
+  // answer within the timeout, Error(kVerification) for a malformed answer
+  // or a server certificate that does not verify (chain or host name).
   HttpAnswer Request(const std::string& method, const std::string& path, const nlohmann::json& body,
                      const std::vector<std::string>& headers) const;
 
   const std::string& url() const { return url_; }
 
  private:
-  std::string url_, host_, port_;
+  std::string url_, host_, port_, ca_file_;
+  bool tls_ = false;
   std::chrono::milliseconds timeout_;
 };
 
@@ -56,6 +61,10 @@ struct ServerSession {
   std::string email;
   std::string token;  // the session cookie's value
   std::string csrf;   // the X-CSRF-Token for writes
+  std::string ca;     // the CA file given at sign-in (--ca), "" for the default
+
+  // A client for this session's server, trusting its CA.
+  ServerClient Client(std::chrono::milliseconds timeout) const { return ServerClient(url, timeout, ca); }
 
   // Cookie and CSRF headers for a request.
   std::vector<std::string> Headers() const;

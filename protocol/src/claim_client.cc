@@ -197,12 +197,13 @@ Status ClaimClient::Step(std::span<const uint8_t> bytes, std::span<uint8_t> out,
   }
   const uint64_t floor = internal::GetU64(p + kResultFloorAt);
   const uint32_t generation = internal::GetU32(p + kResultFloorAt + 8);
-  const Proof proof(transcript_hash_, owner_.public_key(), floor, generation);
-  if (!lock_key->Verify(proof.bytes, std::span<const uint8_t>(p + crypto::kP256PublicKeySize,
-                                                              crypto::kP256SignatureSize))
-           .ok()) {
-    return StatusCode::kUnauthenticated;
-  }
+  ClaimProof proof;
+  proof.transcript_hash = transcript_hash_;
+  std::memcpy(proof.signature.data(), p + crypto::kP256PublicKeySize, crypto::kP256SignatureSize);
+  proof.access_list_floor = floor;
+  proof.claim_generation = generation;
+  MORTISE_TRY(VerifyClaimProof(*lock_key, owner_.public_key(), proof));
+  proof_ = proof;
   std::memcpy(pin_secret_.data(), p + crypto::kP256PublicKeySize + crypto::kP256SignatureSize, kOfflinePinSecretSize);
   floor_ = floor;
   generation_ = generation;
@@ -210,6 +211,23 @@ Status ClaimClient::Step(std::span<const uint8_t> bytes, std::span<uint8_t> out,
   pake_.reset();
   state_ = State::kDone;
   len = 0;
+  return Status::Ok();
+}
+
+std::array<uint8_t, kClaimProofMessageSize> ClaimProofMessage(const crypto::Digest& transcript_hash,
+                                                              const crypto::P256PublicKey& owner,
+                                                              uint64_t access_list_floor, uint32_t claim_generation) {
+  static_assert(sizeof(Proof::bytes) == kClaimProofMessageSize);
+  const Proof proof(transcript_hash, owner, access_list_floor, claim_generation);
+  std::array<uint8_t, kClaimProofMessageSize> out{};
+  std::memcpy(out.data(), proof.bytes, out.size());
+  return out;
+}
+
+Status VerifyClaimProof(const crypto::P256PublicKey& lock_key, const crypto::P256PublicKey& owner,
+                        const ClaimProof& proof) {
+  const auto message = ClaimProofMessage(proof.transcript_hash, owner, proof.access_list_floor, proof.claim_generation);
+  if (!lock_key.Verify(message, proof.signature).ok()) return StatusCode::kUnauthenticated;
   return Status::Ok();
 }
 

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <limits>
+
 #include "api_error.h"
 #include "api_logs.h"
 #include "log_custody.h"
@@ -167,6 +169,17 @@ Api::Api(SqlRepository& repo, const Clock& clock, Random& random, ApiSettings se
   metrics_.AddGauge("mortise_server_relays_refused_total", "Relays refused as relay_busy (too many in flight).",
                     [this] { return static_cast<double>(relay_gate_.refused()); });
   metrics_.AddGauge("mortise_server_db_pool_size", "Database connections the server holds.", [] { return 1.0; });
+  // The one connection is shared under the repository's mutex: in use or
+  // not, callers waiting for it, how often and how long they waited.
+  const CountingMutex& db = repo.connection_use();
+  metrics_.AddGauge("mortise_server_db_connections_in_use", "Database connections running a call now.",
+                    [&db] { return static_cast<double>(db.in_use()); });
+  metrics_.AddGauge("mortise_server_db_waiting", "Calls waiting now for a database connection.",
+                    [&db] { return static_cast<double>(db.waiting()); });
+  metrics_.AddCounter("mortise_server_db_waits_total", "Calls that had to wait for a database connection.",
+                      [&db] { return static_cast<double>(db.waits()); });
+  metrics_.AddCounter("mortise_server_db_wait_seconds_total", "Time calls spent waiting for a database connection.",
+                      [&db] { return db.wait_seconds(); });
   AddRoutes();
   AddOrgRoutes();
   AddLinkRoutes();
@@ -494,7 +507,25 @@ void Api::AddOrgRoutes() {
     DoorRegistration reg{RequireString(body, "challenge_id"),    RequireString(body, "site_id"),
                          RequireString(body, "name"),            RequireString(body, "lock_id"),
                          RequireString(body, "lock_public_key"), RequireString(body, "owner_public_key"),
-                         RequireString(body, "signature")};
+                         RequireString(body, "signature"),       "", "", 0, 0};
+    // The lock's signed claim proof naming owner_public_key (docs/server.md).
+    const auto proof = body.find("claim_proof");
+    if (proof == body.end() || !proof->is_object()) {
+      throw ApiError(400, "claim_proof_required",
+                     "claim_proof is required: the lock's signed proof that it installed owner_public_key "
+                     "(kept by the owner's device at claiming).");
+    }
+    const auto uint_field = [&](const char* name, uint64_t max) -> uint64_t {
+      const auto f = proof->find(name);
+      if (f == proof->end() || !f->is_number_unsigned() || f->get<uint64_t>() > max) {
+        throw ApiError(400, "invalid_claim_proof", std::string("claim_proof.") + name + " must be an unsigned integer.");
+      }
+      return f->get<uint64_t>();
+    };
+    reg.proof_transcript_hash = RequireString(*proof, "transcript_hash");
+    reg.proof_signature = RequireString(*proof, "signature");
+    reg.proof_access_list_floor = uint_field("access_list_floor", std::numeric_limits<uint64_t>::max());
+    reg.proof_claim_generation = static_cast<uint32_t>(uint_field("claim_generation", std::numeric_limits<uint32_t>::max()));
     const auto door = orgs_.RegisterDoor(ActorOf(c), c.params.at("org_id"), reg);
     return JsonResponse(201, json{{"door", DoorJson(door)}}.dump());
   });

@@ -65,6 +65,11 @@ void Metrics::AddGauge(std::string name, std::string help, std::function<double(
   gauges_.push_back({std::move(name), std::move(help), std::move(read)});
 }
 
+void Metrics::AddCounter(std::string name, std::string help, std::function<double()> read) {
+  std::lock_guard lock(mu_);
+  gauges_.push_back({std::move(name), std::move(help), std::move(read), "counter"});
+}
+
 void Metrics::CountDbError() {
   std::lock_guard lock(mu_);
   ++db_errors_;
@@ -100,7 +105,7 @@ std::string Metrics::Render() const {
        "mortise_server_db_errors_total "
     << db_errors_ << "\n";
   for (const auto& g : gauges_) {
-    o << "# HELP " << g.name << " " << g.help << "\n# TYPE " << g.name << " gauge\n"
+    o << "# HELP " << g.name << " " << g.help << "\n# TYPE " << g.name << " " << g.type << "\n"
       << g.name << " " << Number(g.read()) << "\n";
   }
   return o.str();

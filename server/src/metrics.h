@@ -20,6 +20,8 @@ class Metrics {
   // chose. So the number of series is bounded by the routes, whatever callers send.
   void ObserveRequest(const std::string& route, const std::string& method, int status, double seconds);
   void AddGauge(std::string name, std::string help, std::function<double()> read);
+  // A counter read at scrape time (rendered with TYPE counter).
+  void AddCounter(std::string name, std::string help, std::function<double()> read);
   void CountDbError();
   std::string Render() const;
 
@@ -34,6 +36,7 @@ class Metrics {
   struct Gauge {
     std::string name, help;
     std::function<double()> read;
+    const char* type = "gauge";
   };
   mutable std::mutex mu_;
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;

@@ -9,6 +9,7 @@
 #include "csv.h"
 #include "door_registration.h"
 #include "mortise/crypto/p256.h"
+#include "mortise/protocol/claim_proof.h"
 #include "mortise/protocol/identity.h"
 #include "policy.h"
 
@@ -110,6 +111,8 @@ DoorRow OrgService::RegisterDoor(const Actor& actor, const std::string& org_id, 
   const auto lock_key = HexField(reg.lock_public_key, kPublicKeyBytes, "lock_public_key");
   const auto owner_key = HexField(reg.owner_public_key, kPublicKeyBytes, "owner_public_key");
   const auto signature = HexField(reg.signature, kSignatureBytes, "signature");
+  const auto proof_hash = HexField(reg.proof_transcript_hash, crypto::kSha256Size, "claim_proof.transcript_hash");
+  const auto proof_sig = HexField(reg.proof_signature, kSignatureBytes, "claim_proof.signature");
   if (!repo_.Site(org_id, reg.site_id)) throw ApiError(404, "not_found", "This organisation has no site with this id.");
   const auto challenge = repo_.TakeDoorChallenge(org_id, actor.principal.account_id, reg.challenge_id);
   if (!challenge) {
@@ -133,6 +136,19 @@ DoorRow OrgService::RegisterDoor(const Actor& actor, const std::string& org_id, 
   if (!message || !owner_pub->Verify(*message, signature).ok()) {
     throw ApiError(403, "invalid_signature",
                    "The signature does not verify with owner_public_key over this challenge, organisation and lock.");
+  }
+  // The lock vouches for the owner key: its claim proof (protocol/claim_proof.h)
+  // is signed by the lock's identity key, which only the lock holds. A key
+  // made up by someone who merely knows the lock's public key has none
+  // (attack A09 in the catalogue: registration squatting).
+  protocol::ClaimProof proof;
+  std::copy(proof_hash.begin(), proof_hash.end(), proof.transcript_hash.begin());
+  std::copy(proof_sig.begin(), proof_sig.end(), proof.signature.begin());
+  proof.access_list_floor = reg.proof_access_list_floor;
+  proof.claim_generation = reg.proof_claim_generation;
+  if (!protocol::VerifyClaimProof(*lock_pub, *owner_pub, proof).ok()) {
+    throw ApiError(403, "invalid_claim_proof",
+                   "claim_proof is not the lock's signature for owner_public_key: the lock was not claimed by this key.");
   }
   DoorRow door{NewId("door_"),
                org_id,

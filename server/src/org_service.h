@@ -34,6 +34,12 @@ struct DoorRegistration {
   std::string lock_public_key;   // hex, 65 bytes
   std::string owner_public_key;  // hex, 65 bytes
   std::string signature;         // hex, 64 bytes, over DoorRegistrationMessage
+  // The lock's claim proof for owner_public_key (protocol/claim_proof.h):
+  // only the lock can make it, so a made-up owner key cannot register it.
+  std::string proof_transcript_hash;  // hex, 32 bytes
+  std::string proof_signature;        // hex, 64 bytes, by the lock key
+  uint64_t proof_access_list_floor = 0;
+  uint32_t proof_claim_generation = 0;
 };
 
 struct NewInvitation {

@@ -5,6 +5,9 @@
 
 #include <functional>
 #include <memory>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -20,6 +23,47 @@ struct StorageOptions {
   // Apply migrations up to this version only (tests of an older schema);
   // 0: all.
   int migrate_to = 0;
+};
+
+// The repository's mutex over its one connection, counted for /metrics
+// (mortise_server_db_*): whether the connection is in use, how many callers
+// wait for it now, how many ever had to wait and for how long in all.
+// A Lockable: std::lock_guard works on it as on std::mutex.
+class CountingMutex {
+ public:
+  void lock() {
+    if (mu_.try_lock()) {
+      in_use_.store(1);
+      return;
+    }
+    waiting_.fetch_add(1);
+    const auto start = std::chrono::steady_clock::now();
+    mu_.lock();
+    const auto waited = std::chrono::steady_clock::now() - start;
+    waiting_.fetch_sub(1);
+    waits_.fetch_add(1);
+    wait_ns_.fetch_add(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(waited).count()));
+    in_use_.store(1);
+  }
+  bool try_lock() {
+    if (!mu_.try_lock()) return false;
+    in_use_.store(1);
+    return true;
+  }
+  void unlock() {
+    in_use_.store(0);
+    mu_.unlock();
+  }
+
+  int in_use() const { return in_use_.load(); }
+  int waiting() const { return waiting_.load(); }
+  uint64_t waits() const { return waits_.load(); }
+  double wait_seconds() const { return static_cast<double>(wait_ns_.load()) / 1e9; }
+
+ private:
+  std::mutex mu_;
+  std::atomic<int> in_use_{0}, waiting_{0};
+  std::atomic<uint64_t> waits_{0}, wait_ns_{0};
 };
 
 class SqlRepository final : public Repository {
@@ -104,6 +148,8 @@ class SqlRepository final : public Repository {
   // Raw SQL for tests: the first column of the first row, "" when none.
   std::string QueryText(const std::string& sql);
   std::string_view backend() const { return driver_->name(); }
+  // The connection's use, for the mortise_server_db_* gauges.
+  const CountingMutex& connection_use() const { return mu_; }
 
   // The server's stores outside the Repository interface (door_state,
   // log_store, ...) use the same connection (their own tables and
@@ -127,7 +173,7 @@ class SqlRepository final : public Repository {
   // audit event: one transaction.
   bool ChangeOne(std::string_view sql, const std::vector<SqlValue>& args, const AuditEvent& event);
 
-  std::mutex mu_;
+  CountingMutex mu_;
   std::unique_ptr<SqlDriver> driver_;
 };
 

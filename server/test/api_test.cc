@@ -4,7 +4,9 @@
 // two-factor, API keys and their scopes, paging, export, deletion, metrics.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "api_fixture.h"
 
@@ -302,6 +304,45 @@ TEST_P(ApiTest, MetricsCountRequestsPerRouteInPrometheusText) {
             std::string::npos);
   EXPECT_NE(r.body.find("mortise_server_websocket_clients 0"), std::string::npos);
   EXPECT_NE(r.body.find("mortise_server_db_pool_size 1"), std::string::npos);
+}
+
+// The DB gauges follow the one connection: in use while a call runs, a
+// second caller counted as waiting while it waits, then as one wait with
+// its time. Deterministic: the holder keeps the connection until the
+// waiter is seen waiting (no sleeps, no timing thresholds).
+TEST_P(ApiTest, MetricsShowTheDatabaseConnectionInUseAndTheCallsWaitingForIt) {
+  const auto value = [](const std::string& body, const std::string& name) {
+    const size_t at = body.find("\n" + name + " ");
+    EXPECT_NE(at, std::string::npos) << name << " missing:\n" << body;
+    return at == std::string::npos ? -1.0 : std::stod(body.substr(at + name.size() + 2));
+  };
+  std::string before = Call("GET", "/metrics").body;
+  EXPECT_EQ(value(before, "mortise_server_db_connections_in_use"), 0);
+  EXPECT_EQ(value(before, "mortise_server_db_waiting"), 0);
+  const double waits_before = value(before, "mortise_server_db_waits_total");
+  EXPECT_NE(before.find("# TYPE mortise_server_db_waits_total counter"), std::string::npos);
+  EXPECT_NE(before.find("# TYPE mortise_server_db_wait_seconds_total counter"), std::string::npos);
+
+  std::atomic<bool> holding{false}, release{false};
+  std::thread holder([&] {
+    repo_->WithDriver([&](SqlDriver&) {
+      holding = true;
+      while (!release) std::this_thread::yield();
+      return 0;
+    });
+  });
+  while (!holding) std::this_thread::yield();
+  std::thread waiter([&] { (void)repo_->QueryText("SELECT 1"); });
+  while (repo_->connection_use().waiting() == 0) std::this_thread::yield();
+  const std::string during = Call("GET", "/metrics").body;
+  EXPECT_EQ(value(during, "mortise_server_db_connections_in_use"), 1);
+  EXPECT_GE(value(during, "mortise_server_db_waiting"), 1);
+  release = true;
+  holder.join();
+  waiter.join();
+  const std::string after = Call("GET", "/metrics").body;
+  EXPECT_GE(value(after, "mortise_server_db_waits_total"), waits_before + 1);
+  EXPECT_GT(value(after, "mortise_server_db_wait_seconds_total"), 0.0);
 }
 
 // Anonymous callers choose the method token and the path; neither may become a

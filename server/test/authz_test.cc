@@ -539,6 +539,67 @@ TEST_P(AuthzTest, A09_ADoorIsRegisteredOnlyWithProofOfTheOwnerKey) {
   EXPECT_EQ(doors(), before + 1);
 }
 
+// Registration squatting: someone who knows a lock's public key (every key
+// string carries it) makes up an owner key, signs the challenge with it and
+// registers the lock first. The lock's claim proof names the key the lock
+// installed, signed by the lock: a made-up key has none, a proof for the
+// real owner's key does not cover the made-up key, and a proof signed by
+// any other key than the lock's is refused. The real owner then registers.
+TEST_P(AuthzTest, A09_AMadeUpOwnerKeyCannotRegisterARealLock) {
+  World w = NewWorld("account:read");
+  const Caller& mallory = w.callers["outsider"];
+  const Caller& owner = w.callers["owner"];
+  const std::string hers = "/api/v1/orgs/" + w.other_org;
+  const std::string her_site = Call("GET", hers + "/sites", nullptr, mallory.headers).Json()["items"][0]["id"];
+  auto lock = signer_.NewLock();
+  const auto made_up = signer_.NewLock();  // her own key, named as the owner
+  const auto her_body = [&](const nlohmann::json& proof) {
+    const auto ch = Call("POST", hers + "/door-challenges", json::object(), mallory.headers).Json();
+    const auto message = DoorRegistrationMessage(FromHex(ch["challenge"].get<std::string>(), kDoorChallengeSize).value(), w.other_org,
+                                                 protocol::LockIdOf(lock.public_key()), lock.public_key().bytes())
+                             .value();
+    crypto::P256Signature sig{};
+    EXPECT_TRUE(made_up.Sign(message, sig, drbg_.drbg).ok());
+    json body = {{"challenge_id", ch["challenge_id"]},
+                 {"site_id", her_site},
+                 {"name", "Squatted"},
+                 {"lock_id", ToHex(protocol::LockIdOf(lock.public_key()))},
+                 {"lock_public_key", ToHex(lock.public_key().bytes())},
+                 {"owner_public_key", ToHex(made_up.public_key().bytes())},
+                 {"signature", ToHex(sig)}};
+    if (!proof.is_null()) body["claim_proof"] = proof;
+    return body;
+  };
+  // No proof at all.
+  EXPECT_EQ(Call("POST", hers + "/doors", her_body(nullptr), mallory.headers).ErrorCode(), "claim_proof_required");
+  // The real owner's proof (say, copied from a backup): it names the real key.
+  EXPECT_EQ(Call("POST", hers + "/doors", her_body(signer_.ClaimProofJson(lock, signer_.owner().public_key())),
+                 mallory.headers)
+                .ErrorCode(),
+            "invalid_claim_proof");
+  // A proof for her key signed by her own key, not the lock's.
+  EXPECT_EQ(Call("POST", hers + "/doors", her_body(signer_.ClaimProofJson(made_up, made_up.public_key())),
+                 mallory.headers)
+                .ErrorCode(),
+            "invalid_claim_proof");
+  // A changed field of a genuine proof (the generation) breaks it.
+  {
+    json proof = signer_.ClaimProofJson(lock, signer_.owner().public_key());
+    proof["claim_generation"] = 2;
+    const auto ch = Call("POST", "/api/v1/orgs/" + w.org + "/door-challenges", json::object(), owner.headers).Json();
+    json body = signer_.Body(ch["challenge_id"], ch["challenge"], w.org, w.site_full, lock);
+    body["claim_proof"] = proof;
+    EXPECT_EQ(Call("POST", "/api/v1/orgs/" + w.org + "/doors", body, owner.headers).ErrorCode(),
+              "invalid_claim_proof");
+  }
+  EXPECT_EQ(repo_->Doors(w.other_org, "", 100).size(), 0u);
+  // The real owner registers it (the lock's proof for their key).
+  const auto ch = Call("POST", "/api/v1/orgs/" + w.org + "/door-challenges", json::object(), owner.headers).Json();
+  const auto r = Call("POST", "/api/v1/orgs/" + w.org + "/doors",
+                      signer_.Body(ch["challenge_id"], ch["challenge"], w.org, w.site_full, lock), owner.headers);
+  EXPECT_EQ(r.status, 201) << r.body;
+}
+
 INSTANTIATE_TEST_SUITE_P(Backend, AuthzTest, ::testing::Values(MORTISE_SERVER_TEST_BACKEND));
 
 }  // namespace

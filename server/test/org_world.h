@@ -19,6 +19,7 @@
 #include "mortise/crypto/p256.h"
 #include "mortise/protocol/access_list.h"
 #include "mortise/protocol/certificate.h"
+#include "mortise/protocol/claim_proof.h"
 #include "mortise/protocol/group_membership.h"
 #include "mortise/protocol/identity.h"
 #include "policy.h"
@@ -125,7 +126,24 @@ class DoorSigner {
             {"lock_id", ToHex(lock_id)},
             {"lock_public_key", ToHex(lock.public_key().bytes())},
             {"owner_public_key", ToHex(owner_->public_key().bytes())},
-            {"signature", ToHex(sig)}};
+            {"signature", ToHex(sig)},
+            {"claim_proof", ClaimProofJson(lock, owner_->public_key())}};
+  }
+  // The lock's claim proof for `owner` as POST .../doors takes it: what
+  // the lock signs in M6 of a claim (a made-up transcript hash: the server
+  // checks the lock's signature, not the claim it came from).
+  nlohmann::json ClaimProofJson(const crypto::P256KeyPair& lock, const crypto::P256PublicKey& owner,
+                                uint32_t generation = 1) {
+    protocol::ClaimProof proof;
+    proof.transcript_hash.fill(0x5a);
+    proof.claim_generation = generation;
+    const auto message =
+        protocol::ClaimProofMessage(proof.transcript_hash, owner, proof.access_list_floor, proof.claim_generation);
+    (void)lock.Sign(message, proof.signature, drbg_);
+    return {{"transcript_hash", ToHex(proof.transcript_hash)},
+            {"signature", ToHex(proof.signature)},
+            {"access_list_floor", proof.access_list_floor},
+            {"claim_generation", proof.claim_generation}};
   }
 
  private:

@@ -57,6 +57,7 @@
 #include "mortise/crypto/p256.h"
 #include "mortise/crypto/pake.h"
 #include "mortise/crypto/secret.h"
+#include "mortise/protocol/claim_proof.h"
 #include "mortise/protocol/identity.h"
 #include "mortise/protocol/lock_authority.h"
 #include "mortise/status.h"
@@ -218,6 +219,9 @@ class ClaimClient {
   // The claim generation the owner's certificates and access lists must
   // name (signed by the lock in its proof).
   uint32_t claim_generation() const { return generation_; }
+  // The lock's signed proof that it installed this owner key (kept by the
+  // owner's device; shown to mortise-server to register the door).
+  const ClaimProof& proof() const { return proof_; }
 
  private:
   enum class State : uint8_t { kInit, kAwaitParams, kAwaitPake, kAwaitResult, kDone, kFailed };
@@ -236,6 +240,7 @@ class ClaimClient {
   crypto::SecretBytes<kOfflinePinSecretSize> pin_secret_;
   uint64_t floor_ = 0;
   uint32_t generation_ = 0;
+  ClaimProof proof_;
 };
 
 }  // namespace mortise::protocol
