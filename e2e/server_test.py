@@ -275,9 +275,9 @@ class ServerCli(Base):
         # 1. The server claims the door is in "staff" (a summary with no
         # signed bytes behind it): the CLI refuses, signs nothing.
         def forge(path, status, body):
-            if path.split("?")[0] != updates_path:
-                return status, body
             doc = json.loads(body)
+            if path.split("?")[0] != updates_path or "updates" not in doc:
+                return status, body
             doc["updates"].append({"door_id": door["id"], "kind": "group_membership", "issuer": "lock",
                                    "version": 7, "held_version": 7, "update": "00" * 80,
                                    "summary": {"version": 7, "groups": [staff]}})
