@@ -327,14 +327,7 @@ TEST_F(UplinkProcess, NothingGoesUpAfterATransfer) {
 
   // The buyer registers the lock again: a new certificate, and the uplink
   // starts under the new claim.
-  std::string why;
-  auto cert_request = uplink::RequestFromJson(ReadFile(state_ / "uplink-request.json"), why);
-  ASSERT_TRUE(cert_request) << why;
-  const int64_t now = time(nullptr);
-  auto cert = uplink::IssueLockCertificate(deployment_->ca(), *cert_request, *lock_key_, now - 60, now + 86400, why);
-  ASSERT_TRUE(cert) << why;
-  std::ofstream(state_ / "uplink.crt.tmp") << *cert;
-  fs::rename(state_ / "uplink.crt.tmp", state_ / "uplink.crt");
+  ASSERT_NO_FATAL_FAILURE(InstallCertificate());
   ASSERT_TRUE(WaitUntil([&] { return uplink_status()["connected"].get<bool>(); })) << p->stderr_text();
   EXPECT_EQ(uplink_status()["stoppedReason"], "");
   EXPECT_EQ(nlohmann::json::parse(ReadFile(state_ / "uplink-binding.json"))["claim_generation"], 2);
