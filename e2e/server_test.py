@@ -15,6 +15,7 @@ import argparse
 import base64
 import hashlib
 import hmac
+import http.server
 import json
 import os
 import re
@@ -92,6 +93,63 @@ class Server:
         except urllib.error.HTTPError as e:
             raw = e.read()
             return e.code, (json.loads(raw) if raw else {}), e.headers
+
+
+class Proxy:
+    """An HTTP proxy in front of mortise-server that the test controls: the
+    server as a hostile party sees and can rewrite every answer."""
+
+    def __init__(self, target):
+        self.target = target
+        self.rewrite = None  # f(path, status, body bytes) -> (status, body bytes), after forwarding
+        self.intercept = None  # f(path) -> (status, body bytes) answered instead of forwarding, or None
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def handle_one(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(n) if n else None
+                answer = proxy.intercept(self.path) if proxy.intercept else None
+                if answer:
+                    self.send_response(answer[0])
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer[1])))
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(answer[1])
+                    return
+                req = urllib.request.Request(proxy.target + self.path, data=data, method=self.command)
+                for k in ("Content-Type", "Cookie", "X-CSRF-Token", "Authorization", "User-Agent"):
+                    if self.headers.get(k):
+                        req.add_header(k, self.headers[k])
+                try:
+                    with urllib.request.urlopen(req, timeout=60) as r:
+                        status, body, headers = r.status, r.read(), r.headers
+                except urllib.error.HTTPError as e:
+                    status, body, headers = e.code, e.read(), e.headers
+                if proxy.rewrite:
+                    status, body = proxy.rewrite(self.path, status, body)
+                self.send_response(status)
+                for k in ("Content-Type", "Set-Cookie"):
+                    for v in headers.get_all(k) or []:
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_DELETE = do_PATCH = handle_one
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 class Browser:
@@ -198,6 +256,100 @@ class ServerCli(Base):
         rc, _, err = self.owner.run("server", "register", "--org", org)
         self.assertNotEqual(rc, 0)
         self.assertIn("door_exists", err)
+
+    def test_A09_a_hostile_server_cannot_steer_what_the_owner_signs(self):
+        """Reviewer finding: the CLI signed memberships and lists from the
+        server's JSON. Now it verifies the stored bytes with the owner key and
+        never takes a version the server merely names."""
+        password = "owner's long password"
+        browser, _ = self.sign_up("owner@example.org", password, with_totp=False)
+        status, doc, _ = browser.call("POST", "/api/v1/orgs", {"name": "Office", "kind": "organisation"})
+        org = doc["organisation"]["id"]
+        status, doc, _ = browser.call("POST", "/api/v1/orgs/%s/sites" % org, {"name": "Main"})
+        self.assertEqual(status, 201, doc)
+        self.owner.ok("claim", self.lock.label(), "--endpoint", self.lock.endpoint, "--time", "none")
+        proxy = Proxy(self.server.url)
+        self.addCleanup(proxy.stop)
+        env = dict(self.owner.env, MORTISE_SERVER_PASSWORD=password)
+        p = subprocess.run([e2e_test.CLI, "--keyring", self.owner.keyring, "--json", "server", "login",
+                            proxy.url, "--email", "owner@example.org"], capture_output=True, text=True, env=env,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        door = self.owner.ok("server", "register", "--org", org, "--name", "Front door")["door"]
+        self.owner.ok("group", "create", "staff")
+        self.owner.ok("group", "create", "guests")
+        staff = self.owner.ok("server", "group", "create", "staff", "--org", org)["group"]["protocol_id"]
+        guests = self.owner.ok("server", "group", "create", "guests", "--org", org)["group"]["protocol_id"]
+        updates_path = "/api/v1/orgs/%s/doors/%s/updates" % (org, door["id"])
+
+        def stored_memberships():
+            status, doc, _ = browser.call("GET", updates_path)
+            return [u for u in doc["updates"] if u["kind"] == "group_membership"]
+
+        # 1. The server claims the door is in "staff" (a summary with no
+        # signed bytes behind it): the CLI refuses, signs nothing.
+        def forge(path, status, body):
+            doc = json.loads(body)
+            if path.split("?")[0] != updates_path or "updates" not in doc:
+                return status, body
+            doc["updates"].append({"door_id": door["id"], "kind": "group_membership", "issuer": "lock",
+                                   "version": 7, "held_version": 7, "update": "00" * 80,
+                                   "summary": {"version": 7, "groups": [staff]}})
+            return status, json.dumps(doc).encode()
+
+        proxy.rewrite = forge
+        rc, _, err = self.owner.run("server", "group", "add-door", "guests", "--org", org)
+        self.assertEqual(rc, 6, err)
+        self.assertIn("nothing was signed", err)
+        self.assertEqual(stored_memberships(), [])
+
+        # 2. A real membership, then the server inflates every version it
+        # names (and the lock's unsigned held_version) to 2^64-2 and adds
+        # "staff" to the summary: the next membership is version 2, without
+        # "staff", and the change is printed before signing.
+        proxy.rewrite = None
+        self.assertEqual(self.owner.ok("server", "group", "add-door", "guests", "--org", org)["version"], 1)
+
+        def inflate(path, status, body):
+            if path.split("?")[0] != updates_path and not path.startswith("/api/v1/orgs/%s/people/" % org):
+                return status, body
+            doc = json.loads(body)
+            for u in doc.get("updates", []):
+                u["version"] = u["held_version"] = 2**64 - 2
+                u["summary"]["groups"] = [staff, guests]
+            for d in doc.get("doors", []):
+                for l in d["lists"].values():
+                    l["version"] = l["held_version"] = 2**64 - 2
+            return status, json.dumps(doc).encode()
+
+        proxy.rewrite = inflate
+        out = self.owner.ok("server", "group", "remove-door", "guests", "--org", org)
+        self.assertEqual((out["version"], out["groups"], out["added"], out["removed"]), (2, [], [], [guests]))
+        self.assertEqual(out["membership"]["summary"]["version"], 2)
+        p = subprocess.run([e2e_test.CLI, "--keyring", self.owner.keyring, "--wait", "0", "server", "group",
+                            "add-door", "staff", "--org", org], capture_output=True, text=True, env=self.owner.env,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("Signing membership version 3 of", p.stdout)
+        self.assertIn("added: staff (%s); removed: none" % staff, p.stdout)
+
+        # 3. remove-everywhere: the owner list's version the server names in
+        # the person's access is not signed upon either.
+        bob = Person(self.home, "bob")
+        bob.ok("init")
+        bb, _ = self.sign_up("bob@example.org", "bob's long password", with_totp=False)
+        status, inv, _ = browser.call("POST", "/api/v1/orgs/%s/invitations" % org, {"role": "member"})
+        status, doc, _ = bb.call("POST", "/api/v1/invitations/accept", {"token": inv["token"]})
+        status, me, _ = bb.call("GET", "/api/v1/me")
+        mkp = bob.ok("id", "show", "--no-qr")["identity"]["public_key"]
+        share = self.owner.ok("key", "share", "--to", mkp, "--name", "bob", "--no-qr")
+        status, doc, _ = browser.call("POST", "/api/v1/orgs/%s/keys" % org,
+                                      {"account_id": me["account"]["id"], "chain": share["key"], "door_id": door["id"]})
+        self.assertEqual(status, 201, doc)
+        self.owner.ok("server", "person", "remove-everywhere", me["account"]["id"], "--org", org)
+        status, doc, _ = browser.call("GET", updates_path)
+        lists = [u for u in doc["updates"] if u["kind"] == "access_list"]
+        self.assertEqual([l["version"] for l in lists], [1])
 
     def test_groups_and_removing_a_person_everywhere_through_the_server(self):
         """Issue 13: the owner's device signs, the server verifies and stores

@@ -15,7 +15,6 @@ server turns hostile (the test owns an HTTP proxy in front of it): a replayed
 genuine answer, an altered one — the CLI never says the door opened.
 """
 import argparse
-import http.server
 import json
 import os
 import re
@@ -63,61 +62,7 @@ class Broker:
         self.proc.wait(30)
 
 
-class Proxy:
-    """An HTTP proxy in front of mortise-server that the test controls: the
-    server as a hostile party sees and can rewrite every answer."""
-
-    def __init__(self, target):
-        self.target = target
-        self.rewrite = None  # f(path, status, body bytes) -> (status, body bytes), after forwarding
-        self.intercept = None  # f(path) -> (status, body bytes) answered instead of forwarding, or None
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def handle_one(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                data = self.rfile.read(n) if n else None
-                answer = proxy.intercept(self.path) if proxy.intercept else None
-                if answer:
-                    self.send_response(answer[0])
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(answer[1])))
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                    self.wfile.write(answer[1])
-                    return
-                req = urllib.request.Request(proxy.target + self.path, data=data, method=self.command)
-                for k in ("Content-Type", "Cookie", "X-CSRF-Token", "Authorization", "User-Agent"):
-                    if self.headers.get(k):
-                        req.add_header(k, self.headers[k])
-                try:
-                    with urllib.request.urlopen(req, timeout=60) as r:
-                        status, body, headers = r.status, r.read(), r.headers
-                except urllib.error.HTTPError as e:
-                    status, body, headers = e.code, e.read(), e.headers
-                if proxy.rewrite:
-                    status, body = proxy.rewrite(self.path, status, body)
-                self.send_response(status)
-                for k in ("Content-Type", "Set-Cookie"):
-                    for v in headers.get_all(k) or []:
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = do_DELETE = do_PATCH = handle_one
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+Proxy = server_test.Proxy  # the hostile server in front of the real one
 
 
 class UplinkServer(unittest.TestCase):

@@ -11,6 +11,8 @@
 #include "commands.h"
 #include "error.h"
 #include "key_string.h"
+#include "mortise/protocol/access_list.h"
+#include "mortise/protocol/group_membership.h"
 #include "server_client.h"
 
 namespace mortise::cli {
@@ -57,9 +59,82 @@ json StoredUpdate(const json& updates, const std::string& kind, const std::strin
   return nullptr;
 }
 
-uint64_t VersionOf(const json& update) {
-  if (!update.is_object()) return 0;
-  return std::max(update.value("version", uint64_t{0}), update.value("held_version", uint64_t{0}));
+// Nothing the server says about a stored update (its summary, "version",
+// the lock's unsigned "held_version") is signed upon: only the update's own
+// bytes, verified here with this keyring's owner key for the lock, its id
+// and claim generation. A server that could steer what the owner signs
+// could add a group to a door, or raise a version to 2^64-1 so the lock
+// never accepts another update.
+std::vector<uint8_t> StoredBytes(const json& stored, const std::string& what) {
+  std::vector<uint8_t> bytes;
+  if (!FromHex(stored.value("update", ""), bytes) || bytes.empty())
+    throw Error(ExitCode::kVerification, "the server's stored " + what + " is not hex; nothing was signed");
+  return bytes;
+}
+
+[[noreturn]] void RefuseStored(const LockEntry& lock, const std::string& what) {
+  throw Error(ExitCode::kVerification,
+              "the server's stored " + what + " for \"" + lock.name +
+                  "\" is not one this lock's owner (or its admins) signed for its claim; nothing was signed or sent",
+              "The server may be compromised: check the door's updates with the organisation's admins.");
+}
+
+// The version to build on: what the keyring knows, or a verified stored
+// version at most one lock-accepted step above it (the step the lock itself
+// allows a membership, docs/protocol.md 5.1).
+uint64_t BaseVersion(const LockEntry& lock, uint64_t known, uint64_t stored, const std::string& what) {
+  if (stored > known && stored - known > protocol::kMaxGroupMembershipVersionStep) {
+    throw Error(ExitCode::kVerification,
+                "the server's stored " + what + " for \"" + lock.name + "\" has version " + std::to_string(stored) +
+                    ", more than 2^32 above this keyring's " + std::to_string(known) + "; nothing was signed or sent",
+                "The server may be compromised: check the door's updates with the organisation's admins.");
+  }
+  return std::max(known, stored);
+}
+
+// The verified version of the owner's stored access list (0: none stored).
+uint64_t StoredListVersion(const json& stored, const Keyring& keyring, const LockEntry& lock) {
+  if (!stored.is_object()) return 0;
+  const std::vector<uint8_t> bytes = StoredBytes(stored, "access list");
+  const Result<protocol::AccessListState> list = protocol::VerifyAccessList(
+      bytes, lock.lock_id, lock.claim_generation, keyring.content().GetIdentity(lock.identity).PublicKey());
+  if (!list.ok() || list->by_admin) RefuseStored(lock, "access list");
+  return BaseVersion(lock, lock.access_list.version, list->version, "access list");
+}
+
+struct Membership {
+  uint64_t version = 0;
+  std::vector<uint64_t> groups;
+};
+
+// The door's newest membership this keyring can vouch for: its own record,
+// or the server's stored one when its verified version is higher.
+Membership CurrentMembership(const json& stored, const Keyring& keyring, const LockEntry& lock) {
+  Membership mine{KnownMembershipVersion(lock), DoorGroups(lock)};
+  if (!stored.is_object()) return mine;
+  const std::vector<uint8_t> bytes = StoredBytes(stored, "group membership");
+  const Result<protocol::VerifiedGroupMembership> m = protocol::VerifyGroupMembership(
+      bytes, lock.lock_id, lock.claim_generation, keyring.content().GetIdentity(lock.identity).PublicKey());
+  if (!m.ok()) RefuseStored(lock, "group membership");
+  BaseVersion(lock, mine.version, m->state.version, "group membership");
+  if (m->state.version <= mine.version) return mine;
+  const auto g = m->state.group_list();
+  return {m->state.version, std::vector<uint64_t>(g.begin(), g.end())};
+}
+
+// "staff (0123456789abcdef)" for a group of the keyring, the id otherwise.
+std::string GroupLabel(Keyring& keyring, uint64_t id) {
+  for (const json& g : keyring.content().extra().value("groups", json::array())) {
+    if (g.value("id", "") == GroupIdText(id)) return g.value("name", "") + " (" + GroupIdText(id) + ")";
+  }
+  return GroupIdText(id);
+}
+
+std::string GroupLabels(Keyring& keyring, const std::vector<uint64_t>& ids) {
+  if (ids.empty()) return "none";
+  std::string out;
+  for (const uint64_t id : ids) out += (out.empty() ? "" : ", ") + GroupLabel(keyring, id);
+  return out;
 }
 
 // The keyring's lock for a door the server names (its "lock_id"), null
@@ -128,15 +203,8 @@ int CmdServerGroupDoor(Context& ctx, const ServerGroupOptions& o, bool add) {
   const json door = DoorOf(server, lock);
   const std::string door_id = door.value("id", "");
   const json updates = server.Get("/doors/" + door_id + "/updates", "reading the door's updates");
-  std::vector<uint64_t> groups = DoorGroups(lock);
-  const json stored = StoredUpdate(updates, "group_membership", "lock");
-  if (stored.is_object()) {
-    // The server's verified membership is the door's newest: start from it.
-    groups.clear();
-    for (const json& g : stored["summary"].value("groups", json::array())) {
-      groups.push_back(std::stoull(g.get<std::string>(), nullptr, 16));
-    }
-  }
+  const Membership current = CurrentMembership(StoredUpdate(updates, "group_membership", "lock"), keyring, lock);
+  std::vector<uint64_t> groups = current.groups;
   const bool member = std::find(groups.begin(), groups.end(), group.id) != groups.end();
   if (add == member) {
     ctx.out().Text("Door " + door_id + " is " + (add ? "already" : "not") + " in group \"" + o.group + "\".\n");
@@ -149,8 +217,7 @@ int CmdServerGroupDoor(Context& ctx, const ServerGroupOptions& o, bool add) {
     // owner list with them goes to the server, which sends it before the
     // membership (docs/protocol.md 5.1).
     if (AddGroupRevocations(keyring, lock, group.id)) {
-      lock.access_list.version =
-          std::max(lock.access_list.version, VersionOf(StoredUpdate(updates, "access_list", "owner")));
+      lock.access_list.version = StoredListVersion(StoredUpdate(updates, "access_list", "owner"), keyring, lock);
       SignPendingAccessList(ctx, keyring, lock);
       keyring.Save();
       list_update = server.Post("/doors/" + door_id + "/updates",
@@ -161,7 +228,16 @@ int CmdServerGroupDoor(Context& ctx, const ServerGroupOptions& o, bool add) {
   } else {
     groups.erase(std::remove(groups.begin(), groups.end(), group.id), groups.end());
   }
-  const uint64_t version = std::max(KnownMembershipVersion(lock), VersionOf(stored)) + 1;
+  const uint64_t version = current.version + 1;
+  // What is signed, said before signing: the whole membership and its change.
+  std::vector<uint64_t> added, removed;
+  for (const uint64_t g : groups)
+    if (std::find(current.groups.begin(), current.groups.end(), g) == current.groups.end()) added.push_back(g);
+  for (const uint64_t g : current.groups)
+    if (std::find(groups.begin(), groups.end(), g) == groups.end()) removed.push_back(g);
+  ctx.out().Text("Signing membership version " + std::to_string(version) + " of \"" + lock.name +
+                 "\": groups " + GroupLabels(keyring, groups) + " (added: " + GroupLabels(keyring, added) +
+                 "; removed: " + GroupLabels(keyring, removed) + ").\n");
   const std::vector<uint8_t> update = SignMembershipAndKeep(ctx, keyring, lock, groups, version);
   const json m = server.Post("/doors/" + door_id + "/updates", {{"kind", "group_membership"}, {"update", ToHex(update)}},
                              "uploading the door's group membership")["update"];
@@ -169,7 +245,12 @@ int CmdServerGroupDoor(Context& ctx, const ServerGroupOptions& o, bool add) {
                  "\": membership version " + std::to_string(version) +
                  " stored on the server, which delivers it to the lock" +
                  (list_update.is_null() ? "" : " after the access list revoking the group's revoked keys") + ".\n");
-  ctx.out().Json({{"door_id", door_id}, {"group", o.group}, {"member", add}, {"changed", true}, {"membership", m},
+  json ids = json::array(), added_ids = json::array(), removed_ids = json::array();
+  for (const uint64_t g : groups) ids.push_back(GroupIdText(g));
+  for (const uint64_t g : added) added_ids.push_back(GroupIdText(g));
+  for (const uint64_t g : removed) removed_ids.push_back(GroupIdText(g));
+  ctx.out().Json({{"door_id", door_id}, {"group", o.group}, {"member", add}, {"changed", true}, {"version", version},
+                  {"groups", ids}, {"added", added_ids}, {"removed", removed_ids}, {"membership", m},
                   {"access_list", list_update}});
   return 0;
 }
@@ -198,8 +279,11 @@ int CmdServerRemoveEverywhere(Context& ctx, const ServerPersonOptions& o) {
         lock->access_list.revoked.push_back(ref);
       if (IssuedKey* issued = lock->FindIssued(ref.serial)) issued->revoked = true;
     }
-    const uint64_t server_version = d["lists"].contains("owner") ? d["lists"]["owner"].value("version", uint64_t{0}) : 0;
-    lock->access_list.version = std::max(lock->access_list.version, server_version);
+    // The version the server names here is not signed upon: the owner's
+    // stored list is read and verified instead.
+    const json stored = StoredUpdate(
+        server.Get("/doors/" + d.value("door_id", "") + "/updates", "reading the door's updates"), "access_list", "owner");
+    lock->access_list.version = StoredListVersion(stored, keyring, *lock);
     SignPendingAccessList(ctx, keyring, *lock);
     updates.push_back({{"door_id", d.value("door_id", "")}, {"update", lock->extra["pending_access_list"]}});
   }
@@ -210,7 +294,7 @@ int CmdServerRemoveEverywhere(Context& ctx, const ServerPersonOptions& o) {
                 "Run the command on the device holding those locks' owner key.");
   }
   if (updates.empty()) {
-    ctx.out().Text("The person has no live key at any door of " + o.org + ".\n");
+    ctx.out().Text("The person has no key the server knows of at any door of " + o.org + ".\n");
     ctx.out().Json({{"job", nullptr}});
     return 0;
   }

@@ -445,6 +445,19 @@ void DoorLock::StartLockout(uint32_t level) {
   Indicate(Signal::kLockedOut);
 }
 
+SetCredentialResponse DoorLock::SetCredential(const SetCredentialRequest& req, const Actor& actor) {
+  now_ms();
+  const bool pin = req.credential.type == CredentialType::kPin || req.credential.type == CredentialType::kProgrammingPIN;
+  if (pin && locked_out()) {
+    SetCredentialResponse refused;
+    refused.status = DlStatus::kFailure;
+    return refused;
+  }
+  SetCredentialResponse r = db_.SetCredential(req, actor);
+  if (pin && r.status == DlStatus::kDuplicate && RecordAttempt()) CheckFailureLimit();
+  return r;
+}
+
 void DoorLock::ReportAuthenticationFailure(OperationSource /*source*/) {
   now_ms();
   if (locked_out()) return;

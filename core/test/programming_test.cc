@@ -129,6 +129,35 @@ TEST_F(ProgrammingTest, AUserPinNeverEqualsTheProgrammingPin) {
   EXPECT_EQ(SetProgrammingPin("515151", DataOperationType::kModify).status, DlStatus::kDuplicate);
 }
 
+// Reviewer finding: SetCredential's duplicate answer told a PIN-managing
+// admin, uncounted, whether a code was the programming PIN.
+TEST_F(ProgrammingTest, A20_AManagementPinThatClashesIsCountedLikeAWrongPin) {
+  ASSERT_EQ(SetProgrammingPin("909090").status, DlStatus::kSuccess);
+  AddPinUser("515151");
+  SetCredentialRequest req;
+  req.credential = {CredentialType::kPin, 5};
+  std::vector<uint8_t> data;
+  auto set = [&](const std::string& pin) {
+    data = Bytes(pin);
+    req.credential_data = data;
+    return lock().SetCredential(req, Actor{OperationSource::kRemote, 1}).status;
+  };
+  // The programming PIN and another user's PIN answer alike, and count.
+  EXPECT_EQ(set("909090"), DlStatus::kDuplicate);
+  EXPECT_EQ(set("515151"), DlStatus::kDuplicate);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(set("909090"), DlStatus::kDuplicate);
+  EXPECT_FALSE(lock().locked_out());
+  EXPECT_EQ(set("515151"), DlStatus::kDuplicate);  // the fifth: limit 5
+  EXPECT_TRUE(lock().locked_out());
+  // Locked out: every PIN is refused unchecked, the clash says nothing more.
+  EXPECT_EQ(set("909090"), DlStatus::kFailure);
+  EXPECT_EQ(set("123456"), DlStatus::kFailure);
+  // When the lockout has passed, a PIN nobody holds is taken.
+  sim_.Run(3'600'000, 1000);
+  EXPECT_FALSE(lock().locked_out());
+  EXPECT_EQ(set("123456"), DlStatus::kSuccess);
+}
+
 TEST_F(ProgrammingTest, TheProgrammingPinSurvivesARestart) {
   ASSERT_EQ(SetProgrammingPin("909090").status, DlStatus::kSuccess);
   sim::SimLock rebooted(&sim_.store(), 21);

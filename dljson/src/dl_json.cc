@@ -124,7 +124,7 @@ json DoorLockJson::ExecuteImpl(const protocol::ManagementCommand& c) {
       if (c.has_user_index) r.user_index = c.user_index;
       r.user_status = c.user_status;
       r.user_type = c.user_type;
-      auto resp = db.SetCredential(r, actor_);
+      auto resp = lock_.SetCredential(r, actor_);  // duplicates counted (A15, A20)
       json out = StatusJson(resp.status);
       out["userIndex"] = Opt(resp.user_index);
       out["nextCredentialIndex"] = Opt(resp.next_credential_index);

@@ -545,6 +545,22 @@ int RunDaemon(const Config& config) {
     // by a verified frame 0x06), or the oldest record still held when the
     // full ring overwrote records after it (declared lost in the log).
     up.log_resume_from = [&p] { return std::max(p.audit_log->upload_from(), p.audit_log->oldest_seq()); };
+    up.claim_generation = [&p]() -> std::optional<uint32_t> {
+      if (!p.authority->claimed()) return std::nullopt;
+      return p.authority->claim_generation();
+    };
+    up.load_binding = [&p]() -> std::optional<std::string> {
+      std::string refused;
+      auto text = p.state->ReadFile("uplink-binding.json", StateDir::Secret::kNo, refused);
+      if (!refused.empty()) spdlog::error("uplink: {}", refused);
+      return text;
+    };
+    up.save_binding = [&p](const std::string& text) {
+      std::string failed;
+      const bool ok = p.state->WriteAtomically("uplink-binding.json", text, failed);
+      if (!ok) spdlog::error("uplink: {}", failed);
+      return ok;
+    };
     up.now_ms = [] { return MonotonicNowMs(); };
     up.uniform = [&p](uint64_t n) -> uint64_t {
       uint64_t r = 0;

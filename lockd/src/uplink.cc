@@ -3,9 +3,12 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 
 #include <spdlog/spdlog.h>
 
+#include "mortise/crypto/hash.h"
 #include "mortise/protocol/node.h"
 #include "mortise/uplink/hex.h"
 #include "mortise/uplink/topics.h"
@@ -29,6 +32,16 @@ std::vector<uint8_t> Bytes(const std::string& s) { return std::vector<uint8_t>(s
 // proximity.
 bool RelayedType(uint8_t t) { return t == 0x03 || t == 0x04 || t == 0x05 || t == 0x06 || t == 0x07; }
 
+// The SHA-256 of a file in hex; empty when it cannot be read.
+std::string FileSha256(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return {};
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (f.bad()) return {};
+  return uplink::Hex(crypto::Sha256::Hash(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())));
+}
+
 }  // namespace
 
 uint64_t Backoff::Next() {
@@ -46,6 +59,55 @@ Uplink::Uplink(const UplinkConfig& config, uplink::TlsFiles tls, UplinkParts par
       parts_(std::move(parts)),
       backoff_(config.backoff_initial_ms, config.backoff_max_ms, parts_.uniform) {
   next_attempt_ms_ = parts_.now_ms();
+  if (!parts_.load_binding) return;
+  const std::optional<std::string> text = parts_.load_binding();
+  if (!text) return;
+  const auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_object() && j.contains("certificate_sha256") && j["certificate_sha256"].is_string() &&
+      j.contains("claim_generation") && j["claim_generation"].is_number_unsigned() &&
+      j["claim_generation"].get<uint64_t>() <= UINT32_MAX) {
+    binding_ = Binding{j["certificate_sha256"].get<std::string>(), j["claim_generation"].get<uint32_t>()};
+  } else {
+    spdlog::error("uplink: uplink-binding.json is malformed; it is written again at the next connect");
+  }
+}
+
+std::string Uplink::StopReason(const std::string& cert_sha256) const {
+  if (!parts_.claim_generation || !binding_ || cert_sha256.empty() || binding_->cert_sha256 != cert_sha256) return {};
+  const std::optional<uint32_t> now = parts_.claim_generation();
+  if (now && *now == binding_->claim_generation) return {};
+  return "the broker certificate was first used under claim generation " +
+         std::to_string(binding_->claim_generation) + " and the lock is " +
+         (now ? "now under claim generation " + std::to_string(*now) + " (ownership transferred, or reset and claimed again)"
+              : std::string("no longer claimed (factory reset)")) +
+         ": the certificate belongs to the previous owner's door, so nothing more is sent with it; the new owner "
+         "registers the lock again, which installs a new certificate";
+}
+
+void Uplink::Stop(const std::string& why) {
+  if (stopped_reason_ != why) spdlog::error("uplink: stopped: {}", why);
+  stopped_reason_ = why;
+  // Nothing queued for the previous owner's server goes up.
+  queue_.clear();
+  inflight_.clear();
+  log_inflight_ = false;
+  last_state_.clear();
+  if (client_) {
+    client_->on_closed = nullptr;
+    client_->Disconnect(/*with_will=*/true);
+    client_.reset();
+  }
+  next_attempt_ms_ = parts_.now_ms() + backoff_.Next();
+}
+
+// Checked on every pass: a transfer between two passes (a local session,
+// or a relayed envelope) stops the uplink before anything more is sent.
+bool Uplink::StoppedNow() {
+  if (!client_) return false;
+  const std::string why = StopReason(cert_sha256_);
+  if (why.empty()) return false;
+  Stop(why);
+  return true;
 }
 
 Uplink::~Uplink() {
@@ -70,6 +132,7 @@ nlohmann::json Uplink::Status() const {
   j["logHeld"] = parts_.now_ms() < log_hold_until_ms_;
   j["waitingForCertificate"] = waiting_for_certificate_;
   j["lastError"] = last_error_;
+  j["stoppedReason"] = stopped_reason_;
   return j;
 }
 
@@ -106,6 +169,15 @@ void Uplink::StartAttempt() {
     return;
   }
   waiting_for_certificate_ = false;
+  cert_sha256_ = FileSha256(tls_.cert_file);
+  if (const std::string why = StopReason(cert_sha256_); !why.empty()) {
+    Stop(why);  // checked again with back-off: a new certificate lifts it
+    return;
+  }
+  if (!stopped_reason_.empty()) {
+    spdlog::info("uplink: a new certificate is in place: the uplink starts again");
+    stopped_reason_.clear();
+  }
   uplink::ClientOptions o;
   o.host = config_.host;
   o.port = config_.port;
@@ -152,6 +224,15 @@ void Uplink::OnConnected() {
   backoff_.Reset();
   last_error_.clear();
   spdlog::info("uplink: connected to {}:{} as {}", config_.host, config_.port, parts_.username);
+  // The first connect with a certificate binds it to the claim in force.
+  const std::optional<uint32_t> generation = parts_.claim_generation ? parts_.claim_generation() : std::nullopt;
+  if (generation && !cert_sha256_.empty() && parts_.save_binding &&
+      (!binding_ || binding_->cert_sha256 != cert_sha256_)) {
+    binding_ = Binding{cert_sha256_, *generation};
+    const nlohmann::json j = {{"certificate_sha256", cert_sha256_}, {"claim_generation", *generation}};
+    if (!parts_.save_binding(j.dump() + "\n"))
+      spdlog::error("uplink: cannot write uplink-binding.json (kept in memory for this run)");
+  }
   if (!client_->Subscribe(uplink::LockTopic(parts_.username, Channel::kDown), 1))
     spdlog::error("uplink: cannot subscribe to the down topic");
   // Online first, then the state: a reader sees both at once.
@@ -245,6 +326,7 @@ void Uplink::Flush() {
 
 void Uplink::Tick(bool readable, bool writable) {
   if (client_ && client_->state() == MqttClient::State::kClosed) client_.reset();
+  if (StoppedNow()) return;
   if (!client_) {
     if (parts_.now_ms() >= next_attempt_ms_) StartAttempt();
     if (!client_) {
@@ -253,6 +335,7 @@ void Uplink::Tick(bool readable, bool writable) {
     }
   }
   client_->Service(readable, writable);
+  if (StoppedNow()) return;
   if (client_->state() == MqttClient::State::kConnected) {
     PublishState();
     PullLog();

@@ -83,6 +83,18 @@ struct UplinkParts {
   // the ring has overwritten records after the cursor. Unset: no log
   // upload.
   std::function<uint64_t()> log_resume_from;
+  // The certificate's claim (docs/uplink.md, "After an ownership
+  // transfer"): the lock's claim generation now (nullopt while unclaimed),
+  // and the state directory's uplink-binding.json read and written whole.
+  // At the first connect with a certificate, its SHA-256 and the claim
+  // generation are kept there; while the generation differs from the one
+  // kept for the certificate in place, the uplink stops (no connect, no
+  // upload): the lock changed hands, and the certificate (825 days) names
+  // a door of the previous owner's organisation. A new certificate
+  // (registration by the new owner) lifts it. Unset: no such check.
+  std::function<std::optional<uint32_t>()> claim_generation;
+  std::function<std::optional<std::string>()> load_binding;
+  std::function<bool(const std::string&)> save_binding;
   std::function<uint64_t()> now_ms;  // monotonic, real time
   std::function<uint64_t(uint64_t)> uniform;  // jitter randomness
 };
@@ -117,6 +129,11 @@ class Uplink {
     uint64_t log_next = 0;  // kLog: where the next page starts once the broker has it
   };
   void StartAttempt();
+  // Why the certificate with this SHA-256 may not be used now (empty: it
+  // may), and stopping for that reason.
+  std::string StopReason(const std::string& cert_sha256) const;
+  void Stop(const std::string& why);
+  bool StoppedNow();
   void OnConnected();
   void OnClosed();
   void OnMessage(const uplink::Message& m);
@@ -148,6 +165,16 @@ class Uplink {
   uint64_t attempts_ = 0;
   std::string last_error_;
   bool waiting_for_certificate_ = false;
+  // The certificate's claim: what uplink-binding.json holds, the digest of
+  // the certificate the current connection uses, and why the uplink is
+  // stopped (empty: it is not).
+  struct Binding {
+    std::string cert_sha256;
+    uint32_t claim_generation = 0;
+  };
+  std::optional<Binding> binding_;
+  std::string cert_sha256_;
+  std::string stopped_reason_;
 };
 
 }  // namespace mortise::lockd

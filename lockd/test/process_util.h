@@ -169,17 +169,13 @@ struct SeededDrbg {
   crypto::Drbg drbg;
 };
 
-// One cold session running `command` (with `value`), then EndSession (as the CLI does).
+// One cold session running `request`, then EndSession (as the CLI does).
 // Returns the command's status, or the handshake's failure.
-inline StatusCode RunCold(FrameLink& link, protocol::SessionClient& client, protocol::Command command,
-                          int64_t value = 0) {
+inline StatusCode RunCold(FrameLink& link, protocol::SessionClient& client, const protocol::CommandRequest& request) {
   uint8_t out[protocol::kMaxSessionMessageSize];
   Result<size_t> m1 = client.Hello(out);
   if (!m1.ok()) return m1.status().code();
   const std::vector<uint8_t> m2 = link.Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m1));
-  protocol::CommandRequest request;
-  request.command = command;
-  request.value = value;
   Result<size_t> m3 = client.Finish(m2, request, out);
   if (!m3.ok()) return m3.status().code();
   Result<protocol::CommandResponse> r =
@@ -190,6 +186,15 @@ inline StatusCode RunCold(FrameLink& link, protocol::SessionClient& client, prot
   Result<size_t> m4 = client.Send(end, out);
   if (m4.ok()) client.Receive(link.Exchange(protocol::FrameType::kSession, std::span<const uint8_t>(out, *m4))).IgnoreError();
   return r->status;
+}
+
+// The same with `command` and `value`.
+inline StatusCode RunCold(FrameLink& link, protocol::SessionClient& client, protocol::Command command,
+                          int64_t value = 0) {
+  protocol::CommandRequest request;
+  request.command = command;
+  request.value = value;
+  return RunCold(link, client, request);
 }
 
 // Claims the lock at `lock_path` for `owner` with the label the control

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mortise/protocol/custody.h"
+#include "mortise/protocol/management.h"
 #include "mortise/store/audit_log.h"
 #include "mortise/uplink/hex.h"
 
@@ -257,6 +258,79 @@ TEST_F(UplinkProcess, TheLogUploadResumesFromTheCustodyCursorAfterABrokerRestart
     const Read after_restart = read_to_head(server);
     EXPECT_EQ(after_restart.first_from, again.end_seq + 1);
   }
+  EXPECT_EQ(p->Signal(SIGTERM), 0) << p->stderr_text();
+}
+
+// Reviewer finding (issue 14): after an ownership transfer the lock kept
+// publishing its state and log with its 825-day certificate, under the
+// previous owner's door on the server. Now the certificate is bound to the
+// claim generation it was first used under, and the uplink stops.
+TEST_F(UplinkProcess, NothingGoesUpAfterATransfer) {
+  auto p = std::make_unique<Process>(dir_, Args(), "seller");
+  ASSERT_NO_FATAL_FAILURE(StartRegistered(*p));
+  ASSERT_NO_FATAL_FAILURE(SetLockTime());
+  ServerClient server(*broker_, *deployment_);
+  ASSERT_TRUE(server.WaitFor([&](const uplink::Message& m) {
+    return m.topic == Topic(uplink::Channel::kState) && nlohmann::json::parse(Text(m.payload))["bolt"] == "locked";
+  })) << p->stderr_text();
+  // The first connect bound the certificate to the claim (generation 1).
+  const auto binding = nlohmann::json::parse(ReadFile(state_ / "uplink-binding.json"));
+  EXPECT_EQ(binding["claim_generation"], 1);
+  auto uplink_status = [&] { return control_->Ask({{"cmd", "status"}})["uplink"]; };
+  EXPECT_EQ(uplink_status()["stoppedReason"], "");
+
+  // The owner hands the lock to a buyer.
+  const crypto::P256KeyPair buyer = *crypto::P256KeyPair::Generate(rng_.drbg);
+  protocol::ManagementCommand c;
+  c.op = protocol::ManagementOp::kTransferOwnership;
+  const auto key = buyer.public_key().Compressed();
+  std::copy(key.begin(), key.end(), c.new_owner.begin());
+  c.claim_generation = 1;
+  uint8_t payload[protocol::kMaxManagementCommandSize];
+  Result<size_t> n = protocol::EncodeManagement(c, payload);
+  ASSERT_TRUE(n.ok());
+  protocol::CommandRequest request;
+  request.command = protocol::Command::kManagement;
+  request.payload = std::span<const uint8_t>(payload, *n);
+  protocol::SessionClient s(owner_, {}, protocol::LockIdOf(*lock_key_), rng_.drbg);
+  ASSERT_EQ(RunCold(*link_, s, request), StatusCode::kOk);
+
+  // The daemon stops its uplink and says why; the broker publishes the
+  // last will.
+  ASSERT_TRUE(WaitUntil([&] { return !uplink_status()["stoppedReason"].get<std::string>().empty(); }))
+      << p->stderr_text();
+  EXPECT_NE(uplink_status()["stoppedReason"].get<std::string>().find("claim generation 2"), std::string::npos);
+  EXPECT_NE(p->stderr_text().find("uplink: stopped:"), std::string::npos);
+  ASSERT_TRUE(server.WaitFor([&](const uplink::Message& m) {
+    return m.topic == Topic(uplink::Channel::kOnline) && Text(m.payload) == "offline";
+  }));
+  // A state change and a new record while it retries: no connection.
+  const uint64_t connects = uplink_status()["connects"].get<uint64_t>();
+  control_->Ask({{"cmd", "thumbturn"}, {"lock", false}});
+  const uint64_t attempts = uplink_status()["attempts"].get<uint64_t>();
+  ASSERT_TRUE(WaitUntil([&] { return uplink_status()["attempts"].get<uint64_t>() >= attempts + 3; }));
+  EXPECT_EQ(uplink_status()["connects"].get<uint64_t>(), connects);
+  EXPECT_FALSE(uplink_status()["connected"].get<bool>());
+
+  // Nor after a restart: the binding is on disk.
+  EXPECT_EQ(p->Signal(SIGTERM), 0) << p->stderr_text();
+  p = std::make_unique<Process>(dir_, Args(), "restarted");
+  ASSERT_TRUE(p->WaitReady()) << p->stderr_text();
+  control_ = std::make_unique<ControlClient>(control_path());
+  ASSERT_TRUE(WaitUntil([&] { return uplink_status()["attempts"].get<uint64_t>() >= 3; })) << p->stderr_text();
+  EXPECT_EQ(uplink_status()["connects"], 0);
+  EXPECT_FALSE(uplink_status()["stoppedReason"].get<std::string>().empty());
+  for (const uplink::Message& m : server.got) {
+    if (m.topic != Topic(uplink::Channel::kState)) continue;
+    EXPECT_NE(nlohmann::json::parse(Text(m.payload))["bolt"], "unlocked") << "a state after the transfer went up";
+  }
+
+  // The buyer registers the lock again: a new certificate, and the uplink
+  // starts under the new claim.
+  ASSERT_NO_FATAL_FAILURE(InstallCertificate());
+  ASSERT_TRUE(WaitUntil([&] { return uplink_status()["connected"].get<bool>(); })) << p->stderr_text();
+  EXPECT_EQ(uplink_status()["stoppedReason"], "");
+  EXPECT_EQ(nlohmann::json::parse(ReadFile(state_ / "uplink-binding.json"))["claim_generation"], 2);
   EXPECT_EQ(p->Signal(SIGTERM), 0) << p->stderr_text();
 }
 

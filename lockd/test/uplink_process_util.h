@@ -116,11 +116,17 @@ class UplinkProcess : public lockdProcess {
     ASSERT_TRUE(key);
     lock_key_.emplace(*key);
     username_ = uplink::LockUsername(protocol::LockIdOf(*key));
+    ASSERT_NO_FATAL_FAILURE(InstallCertificate());
+  }
+
+  // Issues a broker certificate (a new one at every call) for the request
+  // the daemon wrote, as registration does, and puts it in place.
+  void InstallCertificate() {
     std::string why;
     auto request = uplink::RequestFromJson(ReadFile(state_ / "uplink-request.json"), why);
     ASSERT_TRUE(request) << why;
     const int64_t now = time(nullptr);
-    auto cert = uplink::IssueLockCertificate(deployment_->ca(), *request, *key, now - 60, now + 86400, why);
+    auto cert = uplink::IssueLockCertificate(deployment_->ca(), *request, *lock_key_, now - 60, now + 86400, why);
     ASSERT_TRUE(cert) << why;
     // Written beside, then renamed: the daemon never reads half a file.
     std::ofstream(state_ / "uplink.crt.tmp") << *cert;

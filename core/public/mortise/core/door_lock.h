@@ -142,6 +142,16 @@ class DoorLock {
   OperationResult UnlockWithTimeout(const RemoteOperation& op, uint16_t timeout_s);
   OperationResult UnboltDoor(const RemoteOperation& op);  // withdraws the bolt, never the latch
 
+  // SetCredential as a management command (a session's or an envelope's;
+  // the keypad programming menu calls the database itself). The database
+  // answers kDuplicate alike for another user's PIN and for the
+  // programming PIN, so a PIN-managing admin could test codes with it
+  // (and keep the programming menu after losing their key): a PIN refused
+  // as kDuplicate counts towards WrongCodeEntryLimit like a wrong PIN, and
+  // while the keypad is locked out a PIN is refused with kFailure,
+  // unchecked (A15, A20).
+  SetCredentialResponse SetCredential(const SetCredentialRequest& req, const Actor& actor);
+
   // A failed authentication on the short-range link or a forged remote
   // command: counts towards WrongCodeEntryLimit like a wrong PIN.
   void ReportAuthenticationFailure(OperationSource source);
