@@ -544,12 +544,24 @@ TEST_P(GroupsApiTest, ALockdownAsksItsDoorsInParallel) {
     if (!cv.wait_for(l, std::chrono::seconds(20), [&] { return asked == 3; })) return std::nullopt;
     return std::vector<uint8_t>{0x03, 0x01};
   });
-  const json envelopes = {{{"door_id", w_.door}, {"envelope", "0102"}},
-                          {{"door_id", door2}, {"envelope", "0304"}},
-                          {{"door_id", door3}, {"envelope", "0506"}}};
+  // Well-formed envelopes; the answers are nobody's signature (bad_answer):
+  // what matters here is that every door was asked before any answered.
+  testing::SeededDrbg rng{37};
+  const auto envelope = [&] {
+    protocol::RemoteClient client(signer_.owner(), {}, signer_.NewLock().public_key(), rng.drbg);
+    protocol::CommandRequest lock_command;
+    lock_command.command = protocol::Command::kLock;
+    std::vector<uint8_t> out(protocol::kMaxRemoteMessageSize);
+    out.resize(client.Build(lock_command, 1, 1'750'000'020, out).value());
+    return ToHex(out);
+  };
+  const json envelopes = {{{"door_id", w_.door}, {"envelope", envelope()}},
+                          {{"door_id", door2}, {"envelope", envelope()}},
+                          {{"door_id", door3}, {"envelope", envelope()}}};
   const auto r = As(owner_, "POST", Org("/sites/" + w_.site_full + "/lockdown"), {{"envelopes", envelopes}});
   ASSERT_EQ(r.status, 201) << r.body;
-  for (const auto& d : r.Json()["job"]["doors"]) EXPECT_EQ(d["state"], "answered") << d.dump();
+  EXPECT_EQ(asked, 3);
+  for (const auto& d : r.Json()["job"]["doors"]) EXPECT_EQ(d["state"], "bad_answer") << d.dump();
   EXPECT_EQ(api_->relay_gate().in_flight(), 0);
   // While the server's relays are all in flight, a lockdown is refused.
   const auto permit = api_->relay_gate().TryAcquire(w_.org);
