@@ -1,5 +1,7 @@
 #include "api.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include <limits>
@@ -218,7 +220,10 @@ void Api::AddStreamRoute() {
     }
     Response r;
     r.status = 101;
-    r.websocket_client = events_.Open({p.account_id, p.session_id, p.api_key_id}, c.request.websocket);
+    // An API key sees door logs only with the scope the log routes need.
+    const bool reads_logs = p.kind != Principal::Kind::kApiKey ||
+                            std::find(p.scopes.begin(), p.scopes.end(), "audit:read") != p.scopes.end();
+    r.websocket_client = events_.Open({p.account_id, p.session_id, p.api_key_id, reads_logs}, c.request.websocket);
     return r;
   });
 }

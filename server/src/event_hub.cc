@@ -110,6 +110,7 @@ size_t EventHub::Publish(std::string_view org_id, const json& event) {
       continue;
     }
     if (!RoleAllows(*it->second, needs)) continue;
+    if (needs == OrgAction::kReadAudit && !s->who_.reads_logs) continue;
     if (s->peer_->Send(text)) ++sent;
   }
   return sent;

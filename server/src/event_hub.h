@@ -36,6 +36,9 @@ class EventHub {
     std::string account_id;
     std::string session_id;  // a browser session, or
     std::string api_key_id;  // an API key
+    // False for an API key without `audit:read`: `door.log` events are not
+    // sent to it (the log routes need that scope too).
+    bool reads_logs = true;
   };
   // A new stream; the returned client handles its messages
   // ({"subscribe": ["org_..."]}) and its end. Give it to Response::websocket_client.

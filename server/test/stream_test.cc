@@ -99,7 +99,7 @@ TEST_P(StreamTest, A09_AGuestGetsDoorStatesButNotTheLogAndARemovedPersonNothing)
 
 TEST_P(StreamTest, NoCredentialsAWrongOriginOrAKeyWithoutTheScopeAreRefused) {
   Browser ana;
-  MemberOfNewOrg("ana@example.org", ana);
+  const std::string org = MemberOfNewOrg("ana@example.org", ana);
   HttpResult r;
   EXPECT_FALSE(Open({}, &r));
   EXPECT_EQ(r.status, 401);
@@ -118,6 +118,12 @@ TEST_P(StreamTest, NoCredentialsAWrongOriginOrAKeyWithoutTheScopeAreRefused) {
   // A script's key needs no Origin.
   auto ws = Open({"Authorization: Bearer " + key->Json()["token"].get<std::string>()});
   ASSERT_TRUE(ws);
+  // Without audit:read (which the log routes need) it gets door states but
+  // no door log events.
+  EXPECT_EQ(Subscribe(*ws, org)["type"], "subscribed");
+  EXPECT_EQ(api_->events().Publish(org, {{"type", "door.log"}, {"door_id", "door_1"}}), 0u);
+  EXPECT_EQ(api_->events().Publish(org, {{"type", "door.state"}, {"door_id", "door_1"}}), 1u);
+  EXPECT_EQ(Next(*ws)["type"], "door.state");
   // Revoking the key closes its stream.
   ASSERT_EQ(ana.Call("DELETE", "/api/v1/me/api-keys/" + key->Json()["api_key"]["id"].get<std::string>())->status, 204);
   EXPECT_FALSE(ws->Read());
