@@ -561,7 +561,8 @@ TEST_P(GroupsApiTest, ALockdownAsksItsDoorsInParallel) {
   const auto r = As(owner_, "POST", Org("/sites/" + w_.site_full + "/lockdown"), {{"envelopes", envelopes}});
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(asked, 3);
-  for (const auto& d : r.Json()["job"]["doors"]) EXPECT_EQ(d["state"], "bad_answer") << d.dump();
+  const json doors = r.Json()["job"]["doors"];  // kept: a range-for over a temporary's member dangles
+  for (const auto& d : doors) EXPECT_EQ(d["state"], "bad_answer") << d.dump();
   EXPECT_EQ(api_->relay_gate().in_flight(), 0);
   // While the server's relays are all in flight, a lockdown is refused.
   const auto permit = api_->relay_gate().TryAcquire(w_.org);
