@@ -57,6 +57,16 @@ class FakeLocks {
 
 class GroupsApiTest : public testing::OrgWorldFixture {
  protected:
+  // A well-formed owner's Lock envelope for a lock of its own (its answers
+  // verify against no door here: the verdicts on real answers are LinkApiTest's).
+  std::string LockEnvelopeHex(testing::SeededDrbg& rng) {
+    protocol::RemoteClient client(signer_.owner(), {}, signer_.NewLock().public_key(), rng.drbg);
+    protocol::CommandRequest lock_command;
+    lock_command.command = protocol::Command::kLock;
+    std::vector<uint8_t> out(protocol::kMaxRemoteMessageSize);
+    out.resize(client.Build(lock_command, 1, 1'750'000'020, out).value());
+    return ToHex(out);
+  }
   void SetUp() override {
     OrgWorldFixture::SetUp();
     w_ = NewWorld("account:read");
@@ -468,14 +478,7 @@ TEST_P(GroupsApiTest, LockingDownASiteRelaysOneEnvelopePerDoorAndRecordsEachOutc
   // Well-formed envelopes (the answers below verify against nothing: the
   // verdicts on real locks' answers are in LinkApiTest).
   testing::SeededDrbg rng{31};
-  const auto envelope = [&] {
-    protocol::RemoteClient client(signer_.owner(), {}, signer_.NewLock().public_key(), rng.drbg);
-    protocol::CommandRequest lock_command;
-    lock_command.command = protocol::Command::kLock;
-    std::vector<uint8_t> out(protocol::kMaxRemoteMessageSize);
-    out.resize(client.Build(lock_command, 1, 1'750'000'020, out).value());
-    return ToHex(out);
-  };
+  const auto envelope = [&] { return LockEnvelopeHex(rng); };
   const json envelopes = {{{"door_id", w_.door}, {"envelope", envelope()}},
                           {{"door_id", door2}, {"envelope", envelope()}},
                           {{"door_id", door3}, {"envelope", envelope()}}};
@@ -547,14 +550,7 @@ TEST_P(GroupsApiTest, ALockdownAsksItsDoorsInParallel) {
   // Well-formed envelopes; the answers are nobody's signature (bad_answer):
   // what matters here is that every door was asked before any answered.
   testing::SeededDrbg rng{37};
-  const auto envelope = [&] {
-    protocol::RemoteClient client(signer_.owner(), {}, signer_.NewLock().public_key(), rng.drbg);
-    protocol::CommandRequest lock_command;
-    lock_command.command = protocol::Command::kLock;
-    std::vector<uint8_t> out(protocol::kMaxRemoteMessageSize);
-    out.resize(client.Build(lock_command, 1, 1'750'000'020, out).value());
-    return ToHex(out);
-  };
+  const auto envelope = [&] { return LockEnvelopeHex(rng); };
   const json envelopes = {{{"door_id", w_.door}, {"envelope", envelope()}},
                           {{"door_id", door2}, {"envelope", envelope()}},
                           {{"door_id", door3}, {"envelope", envelope()}}};
