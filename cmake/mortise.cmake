@@ -42,6 +42,12 @@ function(mortise_fuzzer name)
     target_link_libraries(${name} PRIVATE ${F_LIBS})
     target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
     set_property(GLOBAL APPEND PROPERTY MORTISE_FUZZERS "${name}=${F_CORPUS}")
+    # The fuzz preset builds this target alone: the fuzzers and what they
+    # link, nothing else of the tree (CMakePresets.json).
+    if(NOT TARGET mortise_fuzzers)
+      add_custom_target(mortise_fuzzers)
+    endif()
+    add_dependencies(mortise_fuzzers ${name})
     set(list_file ${CMAKE_BINARY_DIR}/fuzzers.txt)
     get_property(all GLOBAL PROPERTY MORTISE_FUZZERS)
     string(REPLACE ";" "\n" all "${all}")

@@ -158,6 +158,9 @@ class DemoFace(unittest.TestCase):
         self.assertEqual(os.WEXITSTATUS(status), 0, self.text())
         self.assertTrue(os.path.exists(os.path.join(demo, "owner", "keyring")), "the keyring was deleted")
         self.assertIn("it holds your keyring (owner/keyring)", self.text())
+        # Nothing was claimed: the demo says what is there, not "the lock it owns".
+        self.assertIn("the lock (lock/) was not claimed", self.text())
+        self.assertIn("to start this lock again (offline): ", self.text())
         self.assertIn("rm -rf " + demo, self.text())
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -178,6 +181,8 @@ class DemoScript(unittest.TestCase):
                      "online:   yes", "lock-signed answer verified"):
             self.assertIn(line, out)
         self.assertEqual(os.listdir(tmp), [], "the demo must remove its directory when it stops")
+        # The tour made two keyrings there: the message says so.
+        self.assertIn("with the keyrings the tour made (owner/keyring, guest/keyring)", out)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -12,6 +12,8 @@ import argparse
 import json
 import os
 import pty
+import re
+import resource
 import select
 import shutil
 import signal
@@ -177,7 +179,7 @@ class Person:
         self.keyring = os.path.join(home, name + ".keyring")
         # MORTISE_NOW: this device's clock agrees with the simulated lock's
         # start (the tests set the lock's time explicitly).
-        self.env = dict(os.environ, MORTISE_PASSPHRASE="pass-" + name, MORTISE_KEYRING_KDF="fast",
+        self.env = dict(os.environ, MORTISE_PASSPHRASE="passphrase-" + name, MORTISE_KEYRING_KDF="fast",
                         MORTISE_NOW=TUESDAY_0759)
         self.env.pop("MORTISE_KEYRING", None)
 
@@ -1359,10 +1361,22 @@ class OwnerCli(Base):
         self.lock.advance(2000)
         self.relock()
 
-        out = self.owner.ok("lock", "transfer", "--to", mkp, "--yes")
-        text = out["transfer"]
-        self.assertTrue(text.startswith("MKT1."), out)
-        self.assertEqual(out["users_cleared"], False)
+        # The lock answers, then the CLI dies at its first file write (no
+        # file may grow here: SIGXFSZ, like a crash mid-save). The text,
+        # which cannot be made again, went out before the keyring forgot the
+        # lock (--json: on stderr at once): nothing needs a factory reset.
+        p = subprocess.run([CLI, "--keyring", self.owner.keyring, "--json", "--wait", "0", "lock", "transfer",
+                            "--to", mkp, "--yes"], capture_output=True, text=True, env=self.owner.env, timeout=60,
+                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1, 1)))
+        self.assertEqual(p.returncode, -signal.SIGXFSZ, p.stderr)
+        found = re.search(r"transfer text \(give it to the new owner\): (MKT1\.\S+)", p.stderr)
+        self.assertIsNotNone(found, p.stderr)
+        text = found.group(1)
+        # The keyring still lists the lock (the save never happened): its
+        # entry works no more, and forgetting it is the old owner's.
+        stale = self.owner.ok("lock", "list")["locks"]
+        self.assertEqual(len(stale), 1, stale)
+        self.owner.ok("lock", "forget", stale[0]["name"], "--yes")
         self.assertEqual(self.owner.ok("lock", "list")["locks"], [])
         # Every key of the old owner ended.
         rc, _, err = guest.run("unlock")

@@ -101,8 +101,9 @@ class Proxy:
 
     def __init__(self, target):
         self.target = target
-        self.rewrite = None  # f(path, status, body bytes) -> (status, body bytes), after forwarding
+        self.rewrite = None  # f(path, status, body bytes) -> (status, body bytes) or None (close unanswered), after forwarding
         self.intercept = None  # f(path) -> (status, body bytes) answered instead of forwarding, or None
+        self.observe = None  # f(path, request body bytes or None): sees every request (what the server keeps)
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -112,6 +113,8 @@ class Proxy:
             def handle_one(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(n) if n else None
+                if proxy.observe:
+                    proxy.observe(self.path, data)
                 answer = proxy.intercept(self.path) if proxy.intercept else None
                 if answer:
                     self.send_response(answer[0])
@@ -131,7 +134,11 @@ class Proxy:
                 except urllib.error.HTTPError as e:
                     status, body, headers = e.code, e.read(), e.headers
                 if proxy.rewrite:
-                    status, body = proxy.rewrite(self.path, status, body)
+                    rewritten = proxy.rewrite(self.path, status, body)
+                    if rewritten is None:  # no answer at all: the connection just closes
+                        self.close_connection = True
+                        return
+                    status, body = rewritten
                 self.send_response(status)
                 for k in ("Content-Type", "Set-Cookie"):
                     for v in headers.get_all(k) or []:
@@ -200,10 +207,53 @@ class ServerCli(Base):
         self.assertEqual(status, 200, doc)
         return b, secret
 
+    def office(self, password):
+        """The owner signs up and makes an organisation with a site; returns
+        the owner's browser and the organisation's id."""
+        browser, _ = self.sign_up("owner@example.org", password, with_totp=False)
+        status, doc, _ = browser.call("POST", "/api/v1/orgs", {"name": "Office", "kind": "organisation"})
+        self.assertEqual(status, 201, doc)
+        org = doc["organisation"]["id"]
+        status, doc, _ = browser.call("POST", "/api/v1/orgs/%s/sites" % org, {"name": "Main"})
+        self.assertEqual(status, 201, doc)
+        return browser, org
+
+    def cli_login(self, person, email, password):
+        p = subprocess.run([e2e_test.CLI, "--keyring", person.keyring, "--json", "server", "login", self.server.url,
+                            "--email", email], capture_output=True, text=True,
+                           env=dict(person.env, MORTISE_SERVER_PASSWORD=password), timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def member(self, browser, org, name):
+        """A person with a keyring who signs up and joins `org` as a member;
+        returns the person and their account id."""
+        person = Person(self.home, name)
+        person.ok("init")
+        session, _ = self.sign_up("%s@example.org" % name, "%s's long password" % name, with_totp=False)
+        status, inv, _ = browser.call("POST", "/api/v1/orgs/%s/invitations" % org, {"role": "member"})
+        self.assertEqual(status, 201, inv)
+        status, doc, _ = session.call("POST", "/api/v1/invitations/accept", {"token": inv["token"]})
+        self.assertEqual(status, 200, doc)
+        status, me, _ = session.call("GET", "/api/v1/me")
+        return person, me["account"]["id"]
+
     def next_code(self, secret):
         """The code of the step after the one enrolment used (each step is
         accepted once; the server takes one step of drift either way)."""
         return totp(secret, self.confirmed_at + 30)
+
+    def claim_and_sign_in_through_a_proxy(self, password):
+        """The owner claims the lock and signs in through a Proxy the test
+        controls (the server as a hostile party sees every answer)."""
+        self.owner.ok("claim", self.lock.label(), "--endpoint", self.lock.endpoint, "--time", "none")
+        proxy = Proxy(self.server.url)
+        self.addCleanup(proxy.stop)
+        env = dict(self.owner.env, MORTISE_SERVER_PASSWORD=password)
+        p = subprocess.run([e2e_test.CLI, "--keyring", self.owner.keyring, "--json", "server", "login",
+                            proxy.url, "--email", "owner@example.org"], capture_output=True, text=True, env=env,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return proxy
 
     def test_login_register_a_claimed_lock_and_list_it(self):
         password = "owner's long password"
@@ -267,14 +317,7 @@ class ServerCli(Base):
         org = doc["organisation"]["id"]
         status, doc, _ = browser.call("POST", "/api/v1/orgs/%s/sites" % org, {"name": "Main"})
         self.assertEqual(status, 201, doc)
-        self.owner.ok("claim", self.lock.label(), "--endpoint", self.lock.endpoint, "--time", "none")
-        proxy = Proxy(self.server.url)
-        self.addCleanup(proxy.stop)
-        env = dict(self.owner.env, MORTISE_SERVER_PASSWORD=password)
-        p = subprocess.run([e2e_test.CLI, "--keyring", self.owner.keyring, "--json", "server", "login",
-                            proxy.url, "--email", "owner@example.org"], capture_output=True, text=True, env=env,
-                           timeout=60)
-        self.assertEqual(p.returncode, 0, p.stderr)
+        proxy = self.claim_and_sign_in_through_a_proxy(password)
         door = self.owner.ok("server", "register", "--org", org, "--name", "Front door")["door"]
         self.owner.ok("group", "create", "staff")
         self.owner.ok("group", "create", "guests")
@@ -351,22 +394,77 @@ class ServerCli(Base):
         lists = [u for u in doc["updates"] if u["kind"] == "access_list"]
         self.assertEqual([l["version"] for l in lists], [1])
 
+    def test_A09_a_revocation_through_a_hostile_server_is_numbered_from_signed_bytes(self):
+        """`mortise key revoke` through the server (the lock not reachable
+        locally): the list is signed here; its number never comes from the
+        server's JSON, and stored bytes the owner did not sign stop it."""
+        password = "owner's long password"
+        browser, _ = self.sign_up("owner@example.org", password, with_totp=False)
+        status, doc, _ = browser.call("POST", "/api/v1/orgs", {"name": "Flat 3"})
+        org = doc["organisation"]["id"]
+        proxy = self.claim_and_sign_in_through_a_proxy(password)
+        door = self.owner.ok("server", "register", "--org", org, "--name", "Front door")["door"]
+        updates_path = "/api/v1/orgs/%s/doors/%s/updates" % (org, door["id"])
+        gus = Person(self.home, "gus")
+        gus.ok("init")
+        mkp = gus.ok("id", "show", "--no-qr")["identity"]["public_key"]
+        self.owner.ok("key", "share", "--to", mkp, "--name", "gus", "--no-qr")
+        self.owner.ok("lock", "endpoint", "lock", os.path.join(self.home, "nowhere.sock"))
+
+        def stored_lists():
+            status, doc, _ = browser.call("GET", updates_path)
+            return [u["version"] for u in doc["updates"] if u["kind"] == "access_list"]
+
+        # 1. The server shows an owner list the owner never signed: nothing uploaded.
+        def forge(path, status, body):
+            doc = json.loads(body)
+            if path.split("?")[0] != updates_path or "updates" not in doc:
+                return status, body
+            doc["updates"].append({"door_id": door["id"], "kind": "access_list", "issuer": "owner",
+                                   "version": 7, "held_version": 7, "update": "00" * 80, "summary": {"version": 7}})
+            return status, json.dumps(doc).encode()
+
+        proxy.rewrite = forge
+        rc, _, err = self.owner.run("key", "revoke", "gus")
+        self.assertEqual(rc, 6, err)
+        self.assertIn("nothing was signed or sent", err)
+        self.assertEqual(stored_lists(), [])
+
+        # 2. Stored, not confirmed: the lock is offline (this server has no
+        #    uplink), exit 8.
+        proxy.rewrite = None
+        rc, out, err = self.owner.run("key", "revoke", "gus")
+        self.assertEqual(rc, 8, err)
+        self.assertEqual(out["doors"][0]["state"], "pending")
+        self.assertFalse(out["confirmed"])
+        version = out["access_list_version"]
+        self.assertEqual(stored_lists(), [version])
+
+        # 3. The server names every version 2^64-2: the next list is the next
+        #    number after the verified bytes, not after the server's word.
+        def inflate(path, status, body):
+            doc = json.loads(body)
+            if path.split("?")[0] != updates_path:
+                return status, body
+            for u in doc.get("updates", []):
+                u["version"] = u["held_version"] = 2**64 - 2
+            return status, json.dumps(doc).encode()
+
+        proxy.rewrite = inflate
+        rc, out, err = self.owner.run("key", "revoke", "gus", "--via-server", "--wait=0.2")
+        self.assertEqual(rc, 8, err)
+        self.assertEqual(out["access_list_version"], version + 1)
+        self.assertEqual(out["doors"][0]["state"], "pending")
+        proxy.rewrite = None
+        self.assertEqual(stored_lists(), [version + 1])
+
     def test_groups_and_removing_a_person_everywhere_through_the_server(self):
         """Issue 13: the owner's device signs, the server verifies and stores
         (access groups, a key of a person, one access list per door)."""
         password = "owner's long password"
-        browser, _ = self.sign_up("owner@example.org", password, with_totp=False)
-        status, doc, _ = browser.call("POST", "/api/v1/orgs", {"name": "Office", "kind": "organisation"})
-        self.assertEqual(status, 201, doc)
-        org = doc["organisation"]["id"]
-        status, doc, _ = browser.call("POST", "/api/v1/orgs/%s/sites" % org, {"name": "Main"})
-        self.assertEqual(status, 201, doc)
+        browser, org = self.office(password)
         self.owner.ok("claim", self.lock.label(), "--endpoint", self.lock.endpoint, "--time", "none")
-        env = dict(self.owner.env, MORTISE_SERVER_PASSWORD=password)
-        p = subprocess.run([e2e_test.CLI, "--keyring", self.owner.keyring, "--json", "server", "login",
-                            self.server.url, "--email", "owner@example.org"],
-                           capture_output=True, text=True, env=env, timeout=60)
-        self.assertEqual(p.returncode, 0, p.stderr)
+        self.cli_login(self.owner, "owner@example.org", password)
         door = self.owner.ok("server", "register", "--org", org, "--name", "Front door")["door"]
 
         # An access group: the keyring's group, made known to the organisation;
@@ -383,15 +481,7 @@ class ServerCli(Base):
 
         # Bob joins the organisation; the owner shares him a key and stores
         # it on the server, assigned to him.
-        bob = Person(self.home, "bob")
-        bob.ok("init")
-        bb, _ = self.sign_up("bob@example.org", "bob's long password", with_totp=False)
-        status, inv, _ = browser.call("POST", "/api/v1/orgs/%s/invitations" % org, {"role": "member"})
-        self.assertEqual(status, 201, inv)
-        status, doc, _ = bb.call("POST", "/api/v1/invitations/accept", {"token": inv["token"]})
-        self.assertEqual(status, 200, doc)
-        status, me, _ = bb.call("GET", "/api/v1/me")
-        bob_id = me["account"]["id"]
+        bob, bob_id = self.member(browser, org, "bob")
         mkp = bob.ok("id", "show", "--no-qr")["identity"]["public_key"]
         share = self.owner.ok("key", "share", "--to", mkp, "--name", "bob", "--no-qr")
         bob.ok("key", "accept", share["key"])
@@ -414,6 +504,118 @@ class ServerCli(Base):
         self.assertTrue(any(k["serial"] == share["serial"] and k["revoked"] for k in issued), issued)
         # Nothing of his is left to remove.
         self.assertIsNone(self.owner.ok("server", "person", "remove-everywhere", bob_id, "--org", org)["job"])
+
+    def test_the_server_issues_revalidation_tokens_it_was_certified_for(self):
+        """Issue 14: the owner certifies the server's duty key (signed here);
+        a holder fetches tokens through the server for a key that demands
+        them; the lock takes them; once the owner revokes the key the server
+        issues none."""
+        password = "owner's long password"
+        browser, org = self.office(password)
+        # Tokens are issued on the server's clock (the real one): the lock's
+        # and the devices' clocks agree with it here.
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.owner.env["MORTISE_NOW"] = now
+        self.owner.ok("claim", self.lock.label(), "--endpoint", self.lock.endpoint, "--time", "now")
+        self.cli_login(self.owner, "owner@example.org", password)
+        door = self.owner.ok("server", "register", "--org", org, "--name", "Front door")["door"]
+        # Both duties, each its own certificate with its right alone.
+        time_duty = self.owner.ok("server", "duty", "--time")
+        reval_duty = self.owner.ok("server", "duty", "--revalidate")
+        self.assertNotEqual(time_duty["serial"], reval_duty["serial"])
+        status, duties, _ = browser.call("GET", "/api/v1/orgs/%s/doors/%s/duties" % (org, door["id"]))
+        self.assertEqual(status, 200, duties)
+        self.assertEqual(duties["time"]["serial"], str(time_duty["serial"]))
+        self.assertEqual(duties["revalidate"]["serial"], str(reval_duty["serial"]))
+        issued = {k["serial"]: k for k in self.owner.ok("key", "list")["issued"]}
+        self.assertIn(reval_duty["serial"], issued)
+
+        # Bob: a member whose key demands a token younger than an hour.
+        bob, bob_id = self.member(browser, org, "bob")
+        bob.env["MORTISE_NOW"] = now
+        mkp = bob.ok("id", "show", "--no-qr")["identity"]["public_key"]
+        share = self.owner.ok("key", "share", "--to", mkp, "--name", "bob", "--role", "member",
+                              "--revalidate-every", "3600", "--no-qr")
+        bob.ok("key", "accept", share["key"])
+        rc, _, err = bob.run("unlock")
+        self.assertEqual(rc, 3, err)  # no token: the lock refuses
+        self.cli_login(bob, "bob@example.org", "bob's long password")
+        # Not registered with the server yet: no token.
+        rc, _, err = bob.run("key", "token", "--from-server", "--org", org, "--door", door["id"])
+        self.assertEqual(rc, 3, err)
+        self.assertIn("not_registered", err)
+        status, doc, _ = browser.call("POST", "/api/v1/orgs/%s/keys" % org,
+                                      {"account_id": bob_id, "chain": share["key"], "door_id": door["id"]})
+        self.assertEqual(status, 201, doc)
+        out = bob.ok("key", "token", "--from-server", "--org", org, "--door", door["id"])
+        self.assertRegex(out["valid_until"], r"^\d{4}-")
+        bob.ok("unlock")  # the lock takes the server's token
+        self.lock.advance(2000)
+
+        # The owner removes him everywhere: the server issues no more tokens.
+        # (Both keyrings are in one directory, so they share one server
+        # session file: each signs in again before its turn.)
+        self.cli_login(self.owner, "owner@example.org", password)
+        self.owner.ok("server", "person", "remove-everywhere", bob_id, "--org", org)
+        self.cli_login(bob, "bob@example.org", "bob's long password")
+        rc, _, err = bob.run("key", "token", "--from-server")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("revoked", err)
+
+    def test_signup_and_org_create_from_the_cli_and_what_a_guest_is_told(self):
+        """A newcomer's findings: an account and an organisation without
+        curl (`server signup`, `server org create`), the server's refusals
+        said plainly; a guest who cannot register a lock is told what its
+        owner does, and then finds the door by the lock's id."""
+        def cli(person, *args, password=None):
+            env = dict(person.env)
+            if password is not None:
+                env["MORTISE_SERVER_PASSWORD"] = password
+            p = subprocess.run([e2e_test.CLI, "--keyring", person.keyring, "--json"] + list(args),
+                               capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL,
+                               start_new_session=True)
+            return p.returncode, p.stdout, p.stderr
+
+        signup = ("server", "signup", "--server", self.server.url, "--email", "owner@example.org")
+        rc, _, err = cli(self.owner, *signup, password="short")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("Choose a password of 12 to 1024 characters", err)
+        rc, out, err = cli(self.owner, *signup, password="owner's long password")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["email"], "owner@example.org")
+        rc, _, err = cli(self.owner, *signup, password="owner's long password")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("an account with the email owner@example.org already exists", err)
+        self.assertIn("mortise server login", err)
+        org = self.owner.ok("server", "org", "create", "Flat 3")["id"]
+        self.assertTrue(org.startswith("org_"), org)
+        orgs = self.owner.ok("server", "orgs")["organisations"]
+        self.assertEqual([(o["id"], o["name"], o["role"]) for o in orgs], [(org, "Flat 3", "owner")])
+
+        # A guest's key; the lock is not on the server yet.
+        self.owner.ok("claim", self.lock.label(), "--endpoint", self.lock.endpoint, "--time", "none")
+        gus = self.guest("gus", "--role", "guest")
+        rc, _, err = gus.run("unlock", "--via-server")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("Its owner registers it (mortise server register)", err)
+        self.assertIn("mortise server login", err)
+        self.assertNotIn("Register it once", err)
+        # The owner registers it and invites him; he signs up from the CLI
+        # and relays: the door is found by the lock's id (this server has no
+        # link to locks, so the relay stops there, past the lookup).
+        self.owner.ok("server", "register", "--org", org, "--name", "Front door")
+        rc, _, err = cli(gus, "server", "signup", self.server.url, "--email", "gus@example.org",
+                         password="gus's long password")
+        self.assertEqual(rc, 0, err)
+        owner_browser = Browser(self.server, "owner@example.org", "owner's long password")
+        status, inv, _ = owner_browser.call("POST", "/api/v1/orgs/%s/invitations" % org, {"role": "guest"})
+        self.assertEqual(status, 201, inv)
+        status, doc, _ = Browser(self.server, "gus@example.org", "gus's long password").call(
+            "POST", "/api/v1/invitations/accept", {"token": inv["token"]})
+        self.assertEqual(status, 200, doc)
+        rc, _, err = gus.run("unlock", "--via-server")
+        self.assertNotIn("not a door", err)
+        self.assertEqual(rc, 4, err)
 
     def test_the_cli_speaks_https_and_verifies_the_server(self):
         """Issue 13: https:// with the chain and host name verified; a

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -43,6 +44,8 @@ struct AllOptions {
   DlOptions dl;
   OperateOptions lock_op;
   KeyRevalidateOptions key_revalidate;
+  KeyTokenFetchOptions key_token_fetch;
+  ServerDutyOptions server_duty;
   KeyTokenOptions key_token;
   OperateOptions unlatch;
   KeyShareOptions key_share;
@@ -53,6 +56,8 @@ struct AllOptions {
   KeyReshareOptions key_reshare;
   LogOptions log;
   ServerLoginOptions server_login;
+  ServerLoginOptions server_signup;
+  ServerOrgCreateOptions server_org_create;
   ServerDoorsOptions server_doors;
   ServerRegisterOptions server_register;
   StatusOptions status;
@@ -186,13 +191,37 @@ const char* kFooter =
     "4 lock or server unreachable (or outcome unknown), 5 keyring problem or server sign-in refused,\n"
     "6 verification failure, 7 internal error. See docs/cli.md section 8.";
 
+// Users are addressed by the lock's number for them (Matter user index),
+// not by name: a name gets a message that says so instead of CLI11's
+// "Could not convert".
+const CLI::Validator kUserIndex(
+    [](std::string& v) -> std::string {
+      const bool digits = !v.empty() && v.size() <= 5 &&
+                          std::all_of(v.begin(), v.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+      const unsigned long n = digits ? std::stoul(v) : 0;
+      if (digits && n >= 1 && n <= 65534) return {};
+      return "users are numbered 1, 2, ... on the lock, \"" + v +
+             "\" is not a user number; run `mortise user list` to see each user's number and name";
+    },
+    "USER#");
+
+// Matter's limit on a user's name (the lock refuses more, after the CLI has
+// connected); checked before anything is sent.
+const CLI::Validator kUserName(
+    [](std::string& v) -> std::string {
+      if (v.size() <= 10) return {};
+      return "\"" + v + "\" is " + std::to_string(v.size()) +
+             " bytes: a user name is at most 10 bytes (UTF-8) on the lock (Matter's limit)";
+    },
+    "NAME");
+
 void AddPinActions(Tree& t, CLI::App* pin, PinOptions& o) {
   CLI::App* list = t.Add(pin, "list", "List the PIN codes stored in the lock (slots and users, never the codes).",
                          [&o](Context& c) { o.action = "list"; return CmdPin(c, o); });
   (void)list;
   CLI::App* add = t.Add(pin, "add", "Store a PIN code for a user in the lock. The code is asked on the terminal.",
                         [&o](Context& c) { o.action = "add"; return CmdPin(c, o); });
-  add->add_option("--user", o.user, "User index (1-based) the PIN belongs to")->required();
+  add->add_option("--user", o.user, "User index (1-based) the PIN belongs to")->required()->check(kUserIndex);
   add->add_option("--slot", o.slot, "Credential slot (default: the next free one)");
   add->add_flag("--stdin", o.pin_from_stdin, "Read the PIN from stdin (one line) instead of the terminal");
   CLI::App* remove = t.Add(pin, "remove", "Remove a PIN code from the lock.",
@@ -257,7 +286,7 @@ void AddCredentialActions(Tree& t, CLI::App* group, CredentialOptions& o, const 
                              : "Store a fingerprint for a user by the sensor's template id (the simulated sensor's "
                                "`finger` control command presents the same id).",
                         act(card ? "add" : "enroll"));
-  add->add_option("--user", o.user, "User index (1-based)")->required();
+  add->add_option("--user", o.user, "User index (1-based)")->required()->check(kUserIndex);
   add->add_option("--slot", o.slot, "Credential slot (default: the next free one)");
   add->add_option("--uid", o.uid, card ? "Card UID in hex, e.g. 04a1b2c3" : "Template id in hex, e.g. 07")->required();
   CLI::App* remove = t.Add(group, "remove", std::string("Remove a ") + what + " from the lock.", act("remove"));
@@ -288,9 +317,9 @@ void AddScheduleActions(Tree& t, CLI::App* schedule, ScheduleOptions& o) {
     CLI::App* add = t.Add(group, "add", "Add or replace one.", act("add"));
     CLI::App* remove = t.Add(group, "remove", "Remove one.", act("remove"));
     if (kind != "holiday") {
-      list->add_option("--user", o.user, "User index (1-based)")->required();
-      add->add_option("--user", o.user, "User index (1-based)")->required();
-      remove->add_option("--user", o.user, "User index (1-based)")->required();
+      list->add_option("--user", o.user, "User index (1-based)")->required()->check(kUserIndex);
+      add->add_option("--user", o.user, "User index (1-based)")->required()->check(kUserIndex);
+      remove->add_option("--user", o.user, "User index (1-based)")->required()->check(kUserIndex);
     }
     add->add_option("--slot", o.slot, "Schedule index (default: the next free one)");
     remove->add_option("--slot", o.slot, "Schedule index")->required();
@@ -383,6 +412,8 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   transfer->add_flag("--clear-users", a.lock_transfer.clear_users,
                      "Also clear the lock's users and their PINs, cards and schedules (default: they stay)");
   transfer->add_flag("--yes", a.lock_transfer.yes, "Confirm: the lock stops being yours");
+  transfer->add_option("--out", a.lock_transfer.out,
+                       "Also write the MKT1... text to this file (0600, made durable before the lock leaves your keyring)");
   CLI::App* take_over = t.Add(lock, "take-over",
                               "Become the owner of a lock handed over to you: add it to your keyring from the MKT1... "
                               "text the old owner's `lock transfer` printed.",
@@ -489,9 +520,11 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   };
   t.Add(user, "list", "List the lock's users.", user_act("list"));
   CLI::App* user_show = t.Add(user, "show", "Show one user and their credentials.", user_act("show"));
-  user_show->add_option("index", a.user.index, "User index (1-based)")->required();
+  user_show->add_option("index", a.user.index, "User index (1-based)")->required()->check(kUserIndex);
   CLI::App* user_add = t.Add(user, "add", "Add a user.", user_act("add"));
-  user_add->add_option("name", a.user.name, "User name (at most 10 bytes, as Matter stores it)")->required();
+  user_add->add_option("name", a.user.name, "User name (at most 10 bytes, as Matter stores it)")
+      ->required()
+      ->check(kUserName);
   user_add->add_option("--index", a.user.index, "User index (default: the next free one)");
   user_add->add_option("--type", a.user.type,
                        "unrestricted, year-day, week-day, programming, non-access, forced, disposable, expiring, "
@@ -499,8 +532,8 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
       ->default_str("unrestricted");
   user_add->add_option("--credential-rule", a.user.credential_rule, "single, dual or tri")->default_str("single");
   CLI::App* user_update = t.Add(user, "update", "Change a user's name, type or credential rule.", user_act("update"));
-  user_update->add_option("index", a.user.index, "User index (1-based)")->required();
-  user_update->add_option("--name", a.user.name, "New name");
+  user_update->add_option("index", a.user.index, "User index (1-based)")->required()->check(kUserIndex);
+  user_update->add_option("--name", a.user.name, "New name (at most 10 bytes)")->check(kUserName);
   user_update->add_option("--type", a.user.type, "New user type");
   user_update->add_option("--credential-rule", a.user.credential_rule, "single, dual or tri");
   for (const char* action : {"remove", "enable", "disable"}) {
@@ -508,7 +541,7 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
                              : std::string(action) == "enable" ? "Enable a disabled user."
                                                                : "Disable a user without removing them.";
     CLI::App* sub = t.Add(user, action, desc, user_act(action));
-    sub->add_option("index", a.user.index, "User index (1-based)")->required();
+    sub->add_option("index", a.user.index, "User index (1-based)")->required()->check(kUserIndex);
   }
 
   CLI::App* pin = t.Group(&app, "pin", "Keypad PIN codes stored in the lock, and offline PIN codes.");
@@ -618,6 +651,11 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
                            [&a](Context& c) { return CmdKeyRevoke(c, a.key_revoke); });
   revoke->add_option("key", a.key_revoke.key, "Serial number or holder name (see `key list`)")->required();
   revoke->add_flag("--no-push", a.key_revoke.no_push, "Sign the access list but do not send it now");
+  revoke->add_flag("--via-server", a.key_revoke.via_server,
+                   "Upload the signed list to mortise-server, which delivers it to the lock (also by itself when "
+                   "the lock is not reachable locally)");
+  revoke->add_flag("--wait{60}", a.key_revoke.wait_s,
+                   "Through the server: wait until the lock confirmed it, at most S seconds (--wait=S; default 60)");
   t.Add(key, "list", "List the keys you issued for the lock (and their state) and your own key.",
         [](Context& c) { return CmdKeyList(c); });
   CLI::App* reval = t.Add(key, "revalidate",
@@ -627,9 +665,22 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   reval->add_option("key", a.key_revalidate.key, "Serial number or holder name (see `key list`)")->required();
   reval->add_option("--at", a.key_revalidate.at, "Issued-at time, UTC (default: now)");
   reval->add_flag("--no-qr", a.key_revalidate.no_qr, "Do not draw the QR code");
-  CLI::App* token = t.Add(key, "token", "Store a revalidation token (MKR1...) the owner sent you for your key.",
-                          [&a](Context& c) { return CmdKeyToken(c, a.key_token); });
-  token->add_option("string", a.key_token.text, "The MKR1... string; - reads it from stdin")->required();
+  CLI::App* token = t.Add(key, "token",
+                          "Store a revalidation token (MKR1...) the owner sent you for your key, or fetch a fresh "
+                          "one through mortise-server with --from-server.",
+                          [&a](Context& c) {
+                            if (a.key_token.from_server != a.key_token.text.empty()) {
+                              throw Error(ExitCode::kUsage, "give either the MKR1... string or --from-server");
+                            }
+                            return a.key_token.from_server ? CmdKeyTokenFromServer(c, a.key_token_fetch)
+                                                           : CmdKeyToken(c, a.key_token);
+                          });
+  token->add_option("string", a.key_token.text, "The MKR1... string; - reads it from stdin");
+  token->add_flag("--from-server", a.key_token.from_server,
+                  "Fetch a token through the server you are signed in to (it issues one only for a key registered "
+                  "to you and not revoked)");
+  token->add_option("--org", a.key_token_fetch.org, "With --from-server: the organisation (default: the lock's door)");
+  token->add_option("--door", a.key_token_fetch.door, "With --from-server: the door (default: the lock's door)");
 
   CLI::App* log = t.Add(&app, "log",
                         "Read the lock's audit log over the secure session and verify it is complete: every "
@@ -640,6 +691,9 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   log->add_option("--from", a.log.from, "Start at this sequence number (default: after the last one verified)");
   log->add_option("--limit", a.log.limit, "At most this many entries");
   log->add_option("--interval", a.log.interval_s, "Seconds between polls with --follow")->check(CLI::PositiveNumber);
+  log->add_flag("--server,--via-server", a.log.server,
+                "Read the copy mortise-server stores (the lock's registered door) and verify it here with the lock's "
+                "key (also by itself when the lock is not reachable locally)");
   CLI::App* ack = t.Add(log, "ack",
                         "Acknowledge, with a log-custody key (or the owner's), that you hold the lock's log through "
                         "a record: the lock moves its upload cursor there and may then reuse those records.",
@@ -666,6 +720,24 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   login->add_option("--password-fd", a.server_login.password_fd,
                     "Read the password as one line from this file descriptor");
   login->add_option("--totp", a.server_login.totp, "The current two-factor code (asked if needed and not given)");
+  CLI::App* signup = t.Add(server, "signup",
+                           "Create an account on a server (password asked twice on a terminal) and sign in to it.",
+                           [&a](Context& c) { return CmdServerSignup(c, a.server_signup); });
+  signup->add_option("url,--server", a.server_signup.url,
+                     "https://HOST:PORT (http:// only for 127.0.0.1/::1/localhost)")
+      ->required();
+  signup->add_option("--ca", a.server_signup.ca,
+                     "PEM file of the private CA that issued the server's certificate; remembered with the session");
+  signup->add_option("--email", a.server_signup.email, "Account email (asked if not given)");
+  signup->add_option("--password-fd", a.server_signup.password_fd,
+                     "Read the password as one line from this file descriptor");
+  CLI::App* sorg = t.Group(server, "org", "Organisations on the server.");
+  CLI::App* org_create = t.Add(sorg, "create",
+                               "Create an organisation you own (a \"home\" gets one site) and print its id.",
+                               [&a](Context& c) { return CmdServerOrgCreate(c, a.server_org_create); });
+  org_create->add_option("name", a.server_org_create.name, "Its name")->required();
+  org_create->add_option("--kind", a.server_org_create.kind, "home (default: one site) or organisation")
+      ->check(CLI::IsMember({"home", "organisation"}));
   t.Add(server, "orgs", "List the organisations you are in on the server (id, name, kind, your role).",
         [](Context& c) { return CmdServerOrgs(c); });
   CLI::App* doors = t.Add(server, "doors", "List the doors of your organisations on the server.",
@@ -687,6 +759,15 @@ void Build(CLI::App& app, Tree& t, AllOptions& a) {
   ucert->add_option("--out", a.server_uplink_cert.out,
                     "Where to write the certificate (lockd reads <state_dir>/uplink.crt by default)")
       ->required();
+  CLI::App* sduty = t.Add(server, "duty",
+                          "Certify the server's duty key for the lock's door with one duty's right alone, signed "
+                          "here with the owner's key: --time (it keeps the lock's clock right by small, rate-limited "
+                          "corrections) or --revalidate (it issues revalidation tokens for keys it holds as live). "
+                          "Neither opens a door.",
+                          [&a](Context& c) { return CmdServerDuty(c, a.server_duty); });
+  sduty->add_option("lock", a.server_duty.lock, "The lock's name in your keyring (default: --lock or the only one)");
+  sduty->add_flag("--time", a.server_duty.time, "The time-statement duty (frame 0x07)");
+  sduty->add_flag("--revalidate", a.server_duty.revalidate, "The revalidation-token duty");
   CLI::App* sgroup = t.Group(server, "group",
                              "Access groups on the server: the keyring's groups, whose doors' signed memberships "
                              "the server stores and delivers.");

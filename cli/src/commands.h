@@ -50,7 +50,9 @@ class Context {
   crypto::Drbg& drbg();
 
   // The passphrase, read once per process from the sources of passphrase.h.
-  // `creating`: ask twice on a terminal and refuse an empty one.
+  // `creating`: ask twice on a terminal and refuse one shorter than
+  // kMinNewPassphrase characters (exit 2).
+  static constexpr size_t kMinNewPassphrase = 8;
   const SecretString& Passphrase(bool creating = false);
   // Opens the keyring (with a progress spinner while Argon2id runs).
   Keyring OpenKeyring(Keyring::Access access);
@@ -119,6 +121,7 @@ struct LockTransferOptions {
   std::string to;          // the new owner's public key (MKP1.)
   bool clear_users = false;
   bool yes = false;
+  std::string out;         // also write the MKT1. text here (durably, 0600) before the lock is forgotten
 };
 int CmdLockTransfer(Context& ctx, const LockTransferOptions& o);
 struct LockTakeOverOptions {
@@ -262,6 +265,14 @@ struct KeyShareOptions {
   std::string group;     // a group-scoped key for this group of yours (empty: this lock only)
 };
 int CmdKeyShare(Context& ctx, const KeyShareOptions& o);
+// What CmdKeyShare signs and records (the keyring is saved), without printing:
+// the MKS1 text and the certificate's fields. `server duty` certifies the
+// server's duty key with it.
+struct SharedKey {
+  std::string text;
+  protocol::CertificateFields fields;
+};
+SharedKey ShareKey(Context& ctx, Keyring& keyring, LockEntry& lock, const KeyShareOptions& o);
 
 // key revalidate: the owner issues a revalidation token (MKR1...) for a key
 // that demands freshness; key token: the holder stores one.
@@ -273,8 +284,31 @@ struct KeyRevalidateOptions {
 int CmdKeyRevalidate(Context& ctx, const KeyRevalidateOptions& o);
 struct KeyTokenOptions {
   std::string text;      // "MKR1." string; "-": read it from stdin
+  bool from_server = false;  // fetch it through mortise-server instead (CmdKeyTokenFromServer)
 };
 int CmdKeyToken(Context& ctx, const KeyTokenOptions& o);
+// key token --from-server: fetch a fresh token for this device's key at the
+// selected lock through mortise-server (POST .../revalidation) and store it.
+struct KeyTokenFetchOptions {
+  std::string org;   // default: the door remembered for the lock
+  std::string door;
+};
+int CmdKeyTokenFromServer(Context& ctx, const KeyTokenFetchOptions& o);
+// Before a door operation: when the selected lock's key demands
+// revalidation, its stored token is missing or in the last tenth of its
+// life, and the lock is on a server this device is signed in to, fetches a
+// fresh one (CmdKeyTokenFromServer). A failure is a note, never an error:
+// the lock then refuses the key and says why.
+void RefreshRevalidationTokenIfDue(Context& ctx);
+
+// server duty: certify the server's duty key for the lock's door with one
+// duty's right alone (owner only), signed on this device, and upload it.
+struct ServerDutyOptions {
+  std::string lock;  // default: --lock or the only one
+  bool time = false;
+  bool revalidate = false;
+};
+int CmdServerDuty(Context& ctx, const ServerDutyOptions& o);
 
 struct KeyAcceptOptions {
   std::string text;      // "MKS1." string; "-": read it from stdin
@@ -353,6 +387,8 @@ int CmdKeyReshare(Context& ctx, const KeyReshareOptions& o);
 struct KeyRevokeOptions {
   std::string key;       // serial (decimal) or holder name
   bool no_push = false;  // sign the access list but do not send it to the lock now
+  bool via_server = false;  // upload it to mortise-server (the lock's registered door) instead
+  double wait_s = 0;     // through the server: poll until the lock confirmed it, at most this long
 };
 int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o);
 int CmdKeyList(Context& ctx);
@@ -362,6 +398,7 @@ struct LogOptions {
   uint64_t from = 0;     // 0: from the keyring's cursor
   uint32_t limit = 0;    // 0: everything new
   double interval_s = 2.0;
+  bool server = false;   // the copy mortise-server stores, verified here (commands_relay.cc)
 };
 int CmdLog(Context& ctx, const LogOptions& o);
 
@@ -381,6 +418,15 @@ struct ServerLoginOptions {
   std::string ca;        // --ca: PEM CA file trusted for https:// (kept with the session)
 };
 int CmdServerLogin(Context& ctx, const ServerLoginOptions& o);
+// Creates an account (POST /api/v1/accounts; the password asked twice on a
+// terminal), then signs in as CmdServerLogin does.
+int CmdServerSignup(Context& ctx, const ServerLoginOptions& o);
+struct ServerOrgCreateOptions {
+  std::string name;
+  std::string kind;  // --kind home|organisation; empty: the server's default (home)
+};
+// Creates an organisation owned by the signed-in account; prints its id.
+int CmdServerOrgCreate(Context& ctx, const ServerOrgCreateOptions& o);
 // The organisations the signed-in account is in: id, name, kind, role.
 int CmdServerOrgs(Context& ctx);
 struct ServerDoorsOptions {
@@ -440,6 +486,35 @@ struct SignedRemote {
   std::vector<uint8_t> envelope;
 };
 int StatusViaServer(Context& ctx);
+// `mortise key revoke` through the server: the pending access lists
+// CmdKeyRevoke signed for `locks` (the revoked key's lock first, then the
+// other doors of its group) uploaded to the server each lock is registered
+// on; per door, what the server says the lock holds. Exit 0 when every lock
+// confirmed it, else Error(kPending) (stored, not confirmed yet), or
+// Error(kRefused) when a lock refused it.
+int RevokeViaServer(Context& ctx, uint64_t serial, const std::vector<std::string>& locks, double wait_s);
+// Where a door's update of `version` stands, from the server's row of it
+// (GET/POST .../updates): what the server says the lock answered, which is
+// informative (the lock's signature is not in it).
+struct HeldState {
+  std::string state;   // pending, sent, reported, confirmed, failed
+  std::string reason;  // in words
+};
+HeldState HeldStateOf(const nlohmann::json& row, uint64_t version);
+// commands_server_groups.cc: the door's stored update of `kind` and `issuer`
+// in a GET .../updates answer (null: none), and the owner's stored access
+// list verified with this keyring's owner key for `lock` (nullopt: none
+// stored; Error(kVerification) when it is not the owner's, or more than
+// 2^32 above what the keyring knows). Never number from the server's JSON.
+nlohmann::json StoredUpdate(const nlohmann::json& updates, const std::string& kind, const std::string& issuer);
+std::optional<protocol::AccessListState> VerifiedStoredList(const nlohmann::json& stored, const Keyring& keyring,
+                                                            const LockEntry& lock);
+// The version to sign the next owner list above: the keyring's, or the
+// verified stored one when higher.
+uint64_t StoredListVersion(const nlohmann::json& stored, const Keyring& keyring, const LockEntry& lock);
+// `mortise log --server`: the raw pages the server stores, verified here
+// with the pinned lock key (stored_log.h) and printed as `mortise log` does.
+int LogViaServer(Context& ctx, const LogOptions& o);
 struct ServerUplinkCertOptions {
   std::string request;  // the lock's uplink-request.json
   std::string out;      // the certificate, PEM

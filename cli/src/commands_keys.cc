@@ -20,6 +20,7 @@
 #include "base64url.h"
 #include "key_string.h"
 #include "lock_session.h"
+#include "log_print.h"
 #include "log_text.h"
 #include "mortise/dljson/event_json.h"
 #include "mortise/protocol/access_list.h"
@@ -90,9 +91,7 @@ void OnSignal(int) { g_stop = 1; }
 
 }  // namespace
 
-int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
-  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
-  LockEntry& lock = ctx.SelectLock(keyring);
+SharedKey ShareKey(Context& ctx, Keyring& keyring, LockEntry& lock, const KeyShareOptions& o) {
   // The owner signs with the root key; an admin whose certificate carries
   // the delegate right signs the second certificate of a two-deep chain
   // (docs/protocol.md 4.3), within its own limits, which the lock checks.
@@ -253,6 +252,15 @@ int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
   lock.RecordIssuedKey(issued);
   keyring.Save();
 
+  return SharedKey{text, f};
+}
+
+int CmdKeyShare(Context& ctx, const KeyShareOptions& o) {
+  Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+  LockEntry& lock = ctx.SelectLock(keyring);
+  const SharedKey shared = ShareKey(ctx, keyring, lock, o);
+  const std::string& text = shared.text;
+  const protocol::CertificateFields& f = shared.fields;
   if (!o.out.empty()) {
     std::ofstream file(o.out, std::ios::trunc);
     file << text << "\n";
@@ -346,9 +354,11 @@ int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o) {
   uint64_t version = 0;
   std::vector<std::string> group_doors;  // the group's other doors, for a group key
   std::vector<uint8_t> update(protocol::kMaxAccessListUpdateSize);
+  std::string lock_name;
   {
     Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
     LockEntry& lock = ctx.SelectLock(keyring);
+    lock_name = lock.name;
     // The owner's list may name any key; an admin signs a list of its own
     // that names only the keys it issued (the lock checks both).
     std::optional<AdminCertificate> admin;
@@ -402,8 +412,22 @@ int CmdKeyRevoke(Context& ctx, const KeyRevokeOptions& o) {
     lock.extra["pending_access_list"] = ToHex(update);  // signed: kept before anything is sent
     keyring.Save();
   }
-  if (!o.no_push) {
-    LockSession s(ctx);  // delivers the pending update first
+  if (o.via_server && o.no_push) throw Error(ExitCode::kUsage, "--no-push sends nothing: it takes no --via-server");
+  bool via_server = o.via_server;
+  if (!o.no_push && !via_server) {
+    try {
+      LockSession s(ctx);  // delivers the pending update first
+    } catch (const Error& e) {
+      // Not reachable here (nothing was sent): through the server the lock
+      // is registered on, if any. The signed list stays pending here too.
+      if (e.code() != ExitCode::kUnreachable || !RegisteredOnServer(ctx)) throw;
+      via_server = true;
+    }
+  }
+  if (via_server) {
+    std::vector<std::string> locks = {lock_name};
+    locks.insert(locks.end(), group_doors.begin(), group_doors.end());
+    return RevokeViaServer(ctx, serial, locks, o.wait_s);
   }
   nlohmann::json doors = nlohmann::json::array();
   std::string door_text;
@@ -572,7 +596,17 @@ int CmdKeyList(Context& ctx) {
 }
 
 int CmdLog(Context& ctx, const LogOptions& o) {
-  LockSession s(ctx);
+  if (o.server) return LogViaServer(ctx, o);
+  std::optional<LockSession> session;
+  try {
+    session.emplace(ctx);
+  } catch (const Error& e) {
+    // Not reachable here: the copy the server the lock is registered on
+    // stores, verified on this device.
+    if (e.code() != ExitCode::kUnreachable || o.follow || !RegisteredOnServer(ctx)) throw;
+    return LogViaServer(ctx, o);
+  }
+  LockSession& s = *session;
   if (o.follow) {
     signal(SIGINT, OnSignal);
     signal(SIGTERM, OnSignal);
@@ -588,30 +622,6 @@ int CmdLog(Context& ctx, const LogOptions& o) {
   // holding the pinned lock key would check a stored copy, offline.
   const crypto::P256PublicKey lock_key = s.lock().LockKey();
   const protocol::LockId lock_id = protocol::LockIdOf(lock_key);
-  // The keys the lock introduced in its log (index -> issuer, serial), kept
-  // with the lock so later reads name them too; keys this device issued are
-  // named by their holder.
-  json log_keys = s.lock().extra.contains("log_keys") && s.lock().extra["log_keys"].is_object()
-                      ? s.lock().extra["log_keys"]
-                      : json::object();
-  const std::string my_key_id = ToHex(protocol::KeyIdOf(s.key().public_key()));
-  auto key_json = [&](uint16_t index) {
-    json k = {{"index", index}};
-    if (index == 0) {
-      k["name"] = "the owner's key";
-      return k;
-    }
-    const std::string at = std::to_string(index);
-    if (!log_keys.contains(at)) return k;
-    k["issuer"] = log_keys[at]["issuer"];
-    k["serial"] = log_keys[at]["serial"];
-    if (k["issuer"] == my_key_id) {
-      for (const IssuedKey& issued : s.lock().issued)
-        if (issued.serial == k["serial"].get<uint64_t>()) k["name"] = "key '" + issued.holder_name + "'";
-    }
-    if (!k.contains("name")) k["name"] = "key " + std::to_string(k["serial"].get<uint64_t>()) + " of issuer " + k["issuer"].get<std::string>();
-    return k;
-  };
   // Users by name, asked of the lock once per read (a key without the
   // right to read users sees their numbers).
   std::map<uint16_t, std::string> user_names;
@@ -630,6 +640,10 @@ int CmdLog(Context& ctx, const LogOptions& o) {
     user_names[index] = name;
     return name;
   };
+  // The keys the lock introduced in its log (index -> issuer, serial), kept
+  // with the lock so later reads name them too; keys this device issued are
+  // named by their holder.
+  LogPrinter printer(s.lock(), ToHex(protocol::KeyIdOf(s.key().public_key())), user_name);
   do {
     LogRead read;
     try {
@@ -657,7 +671,7 @@ int CmdLog(Context& ctx, const LogOptions& o) {
     uint64_t limited_at = 0;
     for (const store::LogItem& item : read.items) {
       if (item.type == store::LogItemType::kVoid) {
-        text += "  #" + std::to_string(item.seq) + "  !! the lock cannot read this record (flash damage)\n";
+        printer.Print(item, text, events);
         continue;
       }
       if (item.type != store::LogItemType::kRecord || item.seq < from) continue;
@@ -665,74 +679,7 @@ int CmdLog(Context& ctx, const LogOptions& o) {
         limited_at = item.seq;  // the cursor stops before what was not shown
         break;
       }
-      Result<store::LogRecord> r = store::DecodeLogRecord(item.seq, std::span<const uint8_t>(item.bytes.data(), item.length));
-      if (!r.ok()) continue;  // counted by the verifier as malformed
-      ++shown;
-      json e;
-      if (r->type == store::LogRecordType::kSignedHead) {
-        --shown;  // not an event
-        continue;
-      }
-      if (r->type == store::LogRecordType::kKeyIntro) {
-        // From here on, credential index key_index of protocol keys names
-        // this exact key (issuer key id, serial).
-        log_keys[std::to_string(r->key_index)] = {{"issuer", ToHex(r->issuer_key_id)}, {"serial", r->serial}};
-        e = {{"seq", r->seq}, {"key", key_json(r->key_index)}};
-        const std::string sentence = "the lock names " + e["key"]["name"].get<std::string>() + " #" +
-                                     std::to_string(r->key_index) + " (issuer " + ToHex(r->issuer_key_id) +
-                                     ", serial " + std::to_string(r->serial) + ")";
-        e["text"] = sentence;  // every entry of log --json has its sentence
-        text += "  #" + std::to_string(r->seq) + "  " + sentence + "\n";
-        events.push_back(e);
-        continue;
-      }
-      if (r->type == store::LogRecordType::kLoss) {
-        const char* reason = r->reason == store::LossReason::kOverflow       ? "overflow"
-                             : r->reason == store::LossReason::kWriteFailure ? "write-failure"
-                             : r->reason == store::LossReason::kLogLost      ? "log-lost"
-                             : r->reason == store::LossReason::kTampered     ? "tampered"
-                                                                             : "late-seal";
-        e = {{"seq", r->seq}, {"loss", {{"reason", reason}, {"first", r->first_lost}, {"count", r->lost_count}}}};
-        const std::string range = "#" + std::to_string(r->first_lost) + ".." +
-                                  std::to_string(r->first_lost + (r->lost_count == 0 ? 0 : r->lost_count - 1));
-        std::string sentence;
-        if (r->reason == store::LossReason::kTampered) {
-          sentence = "!! TAMPERING: the lock found its stored log altered (" + range +
-                     ": records edited, removed or added while it was off, or flash damage); it cannot vouch for them";
-        } else if (r->reason == store::LossReason::kLateSeal) {
-          sentence = "note: the segment ending at #" + std::to_string(r->first_lost) +
-                     " had lost its seal (a power cut or an erasure); the lock re-verified it";
-        } else {
-          sentence = "!! the lock declares " + std::to_string(r->lost_count) + " event(s) lost (" +
-                     (r->reason == store::LossReason::kOverflow       ? "overwritten before being read"
-                      : r->reason == store::LossReason::kWriteFailure ? "flash write failed"
-                                                                      : "log lost") +
-                     ")";
-        }
-        e["text"] = sentence;
-        text += "  #" + std::to_string(r->seq) + "  " + sentence + "\n";
-      } else {
-        e = CliJsonFromLock(dljson::EventToJson(r->event));
-        e["seq"] = r->seq;
-        const core::LockEvent& ev = r->event;
-        EventNames names;
-        if (ev.user_index != 0 && ev.user_index != 0xFFFE) {
-          names.user = user_name(ev.user_index);
-          if (!names.user.empty()) e["user_name"] = names.user;
-          names.user = names.user.empty() ? std::string() : names.user + " (user " + std::to_string(ev.user_index) + ")";
-        }
-        const bool by_key = ev.has_credential && (ev.credential.type == core::CredentialType::kAliroEvictableEndpointKey ||
-                                                   ev.credential.type == core::CredentialType::kAliroNonEvictableEndpointKey);
-        if (by_key) {
-          // A protocol key: named exactly through the lock's key introductions.
-          e["key"] = key_json(ev.credential.index);
-          names.key = e["key"]["name"].get<std::string>();
-        }
-        const std::string sentence = DescribeEvent(ev, names);
-        e["text"] = sentence;
-        text += "  #" + std::to_string(r->seq) + "  " + FormatUtc(ev.utc_seconds) + "  " + sentence + "\n";
-      }
-      events.push_back(e);
+      if (printer.Print(item, text, events)) ++shown;
     }
     if (!f.ok()) {
       problems = true;
@@ -802,9 +749,9 @@ int CmdLog(Context& ctx, const LogOptions& o) {
         end = {{"through", read.end_seq}, {"hash", ToHex(read.end_chain)}};
         chain_end = end;
       }
-      s.Update([head, &log_keys, &end](LockEntry& l) {
+      s.Update([head, &printer, &end](LockEntry& l) {
         l.AdvanceLogCursor(head);
-        l.extra["log_keys"] = log_keys;
+        l.extra["log_keys"] = printer.log_keys();
         if (!end.is_null()) l.extra["log_chain"] = end;
       });
       from = head + 1;

@@ -101,6 +101,7 @@ namespace {
 // out) before it tells the person "locked" or "unlocked".
 int Operate(Context& ctx, protocol::Command command, int64_t value, bool remote, bool via_server, const char* verb,
             const char* done) {
+  RefreshRevalidationTokenIfDue(ctx);
   if (via_server) return OperateViaServer(ctx, command, value, verb, done);
   std::optional<LockSession> session;
   try {

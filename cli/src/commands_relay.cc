@@ -5,16 +5,24 @@
 // verifies against the lock key it pinned (the server's own verdict is not
 // trusted). The door a lock is on is remembered in the keyring's entry for
 // the lock (`extra.server`: url, org, door) by `mortise server register`.
+#include <poll.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <ctime>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "base64url.h"
 #include "commands.h"
 #include "error.h"
 #include "key_string.h"
+#include "log_print.h"
 #include "refusal.h"
 #include "server_client.h"
+#include "stored_log.h"
 #include "mortise/protocol/remote.h"
 
 namespace mortise::cli {
@@ -51,12 +59,42 @@ struct Relay {
 
 // The door of the selected lock on the server this device is signed in to.
 Relay RelayFor(Context& ctx, const LockEntry& lock) {
-  const auto door = ServerDoorOf(lock);
+  auto door = ServerDoorOf(lock);
+  const std::filesystem::path session_path = ServerSessionPath(ctx.KeyringPath());
+  std::error_code ec;
+  const bool signed_in = std::filesystem::exists(session_path, ec);
+  if (!door && signed_in) {
+    // Not registered from this keyring (a guest's, a family member's): the
+    // lock's door in an organisation the signed-in account is in, found by
+    // its lock id. The server is not trusted for it: the lock's answer is
+    // verified against the pinned key all the same.
+    ServerSession s = LoadServerSession(session_path);
+    const ServerClient client = s.Client(ctx.timeout());
+    const std::string want = ToHex(lock.lock_id);
+    for (const auto& org : AllPages(client, s, "/api/v1/orgs", "listing your organisations")) {
+      const std::string org_id = org.value("id", "");
+      for (const auto& d : AllPages(client, s, "/api/v1/orgs/" + org_id + "/doors", "listing the doors of " + org_id)) {
+        std::string id = d.value("lock_id", "");
+        std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (id == want) door = ServerDoorRef{s.url, org_id, d.value("id", "")};
+      }
+    }
+    if (door) return Relay{*door, std::move(s)};
+  }
   if (!door) {
+    if (lock.role != protocol::Role::kOwner && lock.role != protocol::Role::kAdmin) {
+      // A guest cannot register a lock: say what the owner does and then they.
+      throw Error(ExitCode::kUsage,
+                  "lock '" + lock.name + "' is not a door in any organisation " +
+                      (signed_in ? "you are in on the server you are signed in to" : "you are signed in to"),
+                  "Its owner registers it (mortise server register) and adds you to that organisation on the "
+                  "server (any role, guest too, may relay a command you sign); then sign in with "
+                  "`mortise server login URL --email E` (or `mortise server signup` for a new account) and try again.");
+    }
     throw Error(ExitCode::kUsage, "lock '" + lock.name + "' is not registered with a server",
                 "Register it once: mortise server register " + lock.name + " --org ORG");
   }
-  ServerSession s = LoadServerSession(ServerSessionPath(ctx.KeyringPath()));
+  ServerSession s = LoadServerSession(session_path);
   if (s.url != door->url) {
     throw Error(ExitCode::kUsage,
                 "lock '" + lock.name + "' is registered on " + door->url + ", but you are signed in to " + s.url,
@@ -108,9 +146,12 @@ int OperateViaServer(Context& ctx, protocol::Command command, int64_t value, con
   const std::vector<uint8_t>& envelope = signed_remote.envelope;
 
   const ServerClient server = relay.session.Client(ctx.timeout() + std::chrono::seconds(15));
-  const HttpAnswer a = server.Request("POST", DoorPath(relay) + "/remote", {{"envelope", Base64UrlEncode(envelope)}},
-                                      relay.session.Headers());
   const std::string what = std::string("the remote ") + verb + " through " + relay.session.url;
+  // The envelope may have been relayed and run: a server that dies or hangs
+  // up after sending it must not read as "it did not run".
+  const HttpAnswer a = server.RequestRelayed("POST", DoorPath(relay) + "/remote",
+                                             {{"envelope", Base64UrlEncode(envelope)}}, relay.session.Headers(), what,
+                                             "Check with mortise status once the command's 30 s have passed.");
   if (a.status == 503 && a.ErrorCode() == "lock_offline") {
     throw Error(ExitCode::kUnreachable, "lock offline: the server has no connection to lock '" + lock.name +
                                             "'; nothing was sent",
@@ -178,6 +219,293 @@ int StatusViaServer(Context& ctx) {
   }
   ctx.out().Text(out);
   ctx.out().Json({{"lock", lock.name}, {"via_server", relay.session.url}, {"state", st}});
+  return 0;
+}
+
+int LogViaServer(Context& ctx, const LogOptions& o) {
+  if (o.follow) throw Error(ExitCode::kUsage, "--follow reads from the lock itself, not from the server's copy");
+  LockEntry lock;
+  std::string my_key_id;
+  {
+    Keyring keyring = ctx.OpenKeyring(Keyring::Access::kRead);
+    lock = ctx.SelectLock(keyring);
+    my_key_id = ToHex(protocol::KeyIdOf(keyring.content().GetIdentity(lock.identity).KeyPair().public_key()));
+  }
+  const Relay relay = RelayFor(ctx, lock);
+  const uint64_t from = o.from != 0 ? o.from : lock.log_cursor + 1;
+  const crypto::P256PublicKey lock_key = lock.LockKey();
+  const std::string lock_id = ToHex(lock.lock_id);
+  // The pages as the lock sent them, in the order the server says they
+  // arrived; verified here with the pinned key alone (the server's
+  // verdicts are not read: a hostile server writes what it likes there).
+  StoredLogVerifier verifier(lock_key, lock.lock_id, from, ctx.Now(), 0);
+  const ServerClient server = relay.session.Client(ctx.timeout());
+  const std::string doing = "the log of lock '" + lock.name + "' from " + relay.session.url;
+  std::string cursor;
+  std::set<std::string> seen_cursors{cursor};
+  // More pages than any lock's log could have filled on the server
+  // (a million records in pages of at least one).
+  constexpr size_t kMaxStoredLogPages = 1'000'000;
+  size_t pages = 0;
+  for (;;) {
+    const json body = ExpectStatus(server.Request("GET",
+                                                  DoorPath(relay) + "/log/pages?limit=20" +
+                                                      (cursor.empty() ? "" : "&cursor=" + cursor),
+                                                  nullptr, relay.session.Headers()),
+                                   200, doing);
+    if (body.value("lock_id", std::string()) != lock_id) {
+      throw Error(ExitCode::kVerification,
+                  "the server's pages for lock '" + lock.name + "' are of another lock (" +
+                      body.value("lock_id", std::string("none")) + ", not " + lock_id + ")",
+                  "The server has this door on the wrong lock, or is lying; nothing it stores for it was shown.");
+    }
+    for (const json& page : body.value("items", json::array())) {
+      ++pages;
+      const std::string name =
+          "page " + (page.contains("page") && page["page"].is_number() ? std::to_string(page["page"].get<int64_t>())
+                                                                       : "?" + std::to_string(pages));
+      verifier.Add(StoredLogPage{name, page.contains("items") && page["items"].is_string() ? page["items"].get<std::string>()
+                                                                                         : std::string()});
+    }
+    if (!body.contains("next_cursor") || !body["next_cursor"].is_string()) break;
+    const std::string next = body["next_cursor"].get<std::string>();
+    // A server that hands back a cursor it gave before (or never stops)
+    // would keep this loop going: refused (review finding).
+    if (!seen_cursors.insert(next).second || pages > kMaxStoredLogPages)
+      throw Error(ExitCode::kVerification, doing + ": the server's pages do not advance");
+    cursor = next;
+  }
+  const store::LogFindings& f = verifier.Finish();
+
+  LogPrinter printer(lock, my_key_id, nullptr);  // users by number: the lock is not asked
+  json events = json::array();
+  json unsigned_ranges = json::array();
+  std::string text = "lock '" + lock.name + "': the log as " + relay.session.url +
+                     " stores it, verified here with the lock's key\n";
+  uint32_t shown = 0;
+  uint64_t last_shown = 0;
+  std::optional<std::pair<uint64_t, uint64_t>> run;  // a run of records no signature covers
+  auto close_run = [&]() {
+    if (run) unsigned_ranges.push_back({{"first", run->first}, {"last", run->second}});
+    run.reset();
+  };
+  for (const StoredLogEntry& e : verifier.entries()) {
+    if (e.item.seq < from) {
+      printer.Learn(e.item);
+      continue;
+    }
+    if (o.limit != 0 && shown >= o.limit) break;
+    const size_t before = events.size();
+    if (printer.Print(e.item, text, events)) ++shown;
+    if (events.size() > before) events.back()["signed"] = e.is_signed;
+    last_shown = e.item.seq;
+    if (!e.is_signed) {
+      if (run && run->second + 1 == e.item.seq) run->second = e.item.seq;
+      else {
+        close_run();
+        run = std::make_pair(e.item.seq, e.item.seq);
+      }
+    } else {
+      close_run();
+    }
+  }
+  close_run();
+  json problems = json::array();
+  for (const std::string& p : verifier.problems()) {
+    text += "!! " + p + "\n";
+    problems.push_back(p);
+  }
+  json gaps = json::array();
+  for (const StoredLogVerifier::Gap& g : verifier.gaps()) {
+    const std::string range = g.first == g.last ? "#" + std::to_string(g.first)
+                                                : "#" + std::to_string(g.first) + "..#" + std::to_string(g.last);
+    text += "!! " + range + " missing from the server's copy and not declared lost by the lock (withheld or lost on the way)\n";
+    gaps.push_back({{"first", g.first}, {"last", g.last}});
+  }
+  if (f.explained_gaps != 0 || f.lost_by_lock != 0) {
+    text += "!! the lock itself declared " + std::to_string(f.explained_gaps + f.lost_by_lock) +
+            " event(s) lost (see the records above)\n";
+  }
+  for (const json& r : unsigned_ranges) {
+    const uint64_t a = r["first"], b = r["last"];
+    const bool tail = b == verifier.entries().back().item.seq;
+    text += "!! " + (a == b ? "#" + std::to_string(a) : "#" + std::to_string(a) + "..#" + std::to_string(b)) +
+            (tail ? " not signed by the lock yet (it signs its newest record at most every 10 minutes): nothing "
+                    "vouches for them yet; read again later"
+                  : " not covered by any signature of the lock: nothing vouches for them") +
+            "\n";
+  }
+  json signed_heads;
+  if (verifier.signed_through() != 0) {
+    const int64_t age = ctx.Now() - verifier.signed_at();
+    text += "  log signed by the lock through #" + std::to_string(verifier.signed_through()) + " at " +
+            FormatUtc(verifier.signed_at()) +
+            (age > 3600 ? " (" + std::to_string(age / 3600) +
+                              " h ago: pages after it may be withheld by the server, or the lock is offline)"
+                        : std::string()) +
+            "\n";
+    signed_heads = {{"through", verifier.signed_through()}, {"at", JsonUtc(verifier.signed_at())}};
+  }
+  const bool ok = verifier.ok();
+  json chain_end;
+  uint64_t end_seq = 0;
+  store::LogChain end_chain{};
+  if (pages == 0) text += "  the server stores no page of this lock's log yet\n";
+  if (ok) {
+    if (shown == 0 && pages != 0) text += "  no new events since #" + std::to_string(from - 1) + " (mortise log --from N shows earlier ones)\n";
+    if (!verifier.entries().empty()) {
+      text += "  the log's chain verified through #" + std::to_string(verifier.entries().back().item.seq) +
+              " with the lock's signature: complete, in order, unedited\n";
+    }
+    if (o.limit == 0 && verifier.StreamEnd(end_seq, end_chain)) chain_end = {{"through", end_seq}, {"hash", ToHex(end_chain)}};
+  } else {
+    text += "!! LOG VERIFICATION FAILED for the server's copy: what is marked above is not vouched for by the lock\n";
+  }
+  ctx.out().Text(text);
+  if (ok && last_shown != 0) {
+    // A verified read moves the cursor like a read from the lock.
+    Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+    LockEntry& l = ctx.SelectLock(keyring);
+    l.AdvanceLogCursor(last_shown);
+    l.extra["log_keys"] = printer.log_keys();
+    if (!chain_end.is_null()) l.extra["log_chain"] = chain_end;
+    keyring.Save();
+  }
+  ctx.out().Json({{"events", events}, {"verified", ok}, {"signed", signed_heads}, {"chain", chain_end},
+                  {"via_server", relay.session.url}, {"problems", problems}, {"gaps", gaps},
+                  {"unsigned", unsigned_ranges}});
+  if (!ok) {
+    throw Error(ExitCode::kVerification, "the server's copy of the lock's log did not verify",
+                "Records may have been removed, edited or forged, or are not signed by the lock yet; keep this output.");
+  }
+  return 0;
+}
+
+HeldState HeldStateOf(const json& row, uint64_t version) {
+  const auto num = [&](const char* k) { return row.contains(k) && row[k].is_number_unsigned() ? row[k].get<uint64_t>() : 0; };
+  const std::string last = row.contains("delivery") ? row["delivery"].value("last_status", std::string()) : std::string();
+  const uint64_t attempts = row.contains("delivery") ? row["delivery"].value("attempts", uint64_t{0}) : 0;
+  if (num("confirmed_version") >= version)
+    return {"confirmed", "the server says the lock confirmed version " + std::to_string(num("confirmed_version")) +
+                             " in its signed log"};
+  if (num("reported_version") >= version)
+    return {"reported", "the lock answered that it holds version " + std::to_string(num("reported_version")) +
+                            " (an unsigned answer: not yet confirmed)"};
+  if (last.rfind("refused:", 0) == 0) return {"failed", "the lock refused it: " + last.substr(8)};
+  if (attempts > 0) return {"sent", "sent to the lock, not confirmed yet (" + last + ")"};
+  return {"pending", "stored on the server, not sent yet (the lock is offline?); the server sends it when it connects"};
+}
+
+int RevokeViaServer(Context& ctx, uint64_t serial, const std::vector<std::string>& locks, double wait_s) {
+  struct Door {
+    std::string lock, door_id, issuer;
+    uint64_t version = 0;
+    std::optional<Relay> relay;
+    HeldState held;
+  };
+  std::vector<Door> doors;
+  for (const std::string& name : locks) {
+    Door d;
+    d.lock = name;
+    Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+    LockEntry& lock = keyring.content().SelectLock(name);
+    if (!ServerDoorOf(lock) && name != locks.front()) {
+      d.held = {"not registered", "not registered on a server; the next command you send to it delivers it"};
+      doors.push_back(std::move(d));
+      continue;
+    }
+    d.relay = RelayFor(ctx, lock);
+    d.door_id = d.relay->door.door;
+    const ServerClient server = d.relay->session.Client(ctx.timeout());
+    const std::string doing = "the revocation for lock '" + name + "' through " + d.relay->session.url;
+    std::vector<uint8_t> update;
+    if (!FromHex(lock.extra.value("pending_access_list", std::string()), update) || update.empty())
+      throw Error(ExitCode::kInternal, "no signed access list is pending for lock '" + name + "'");
+    if (lock.is_owner()) {
+      // The number to build on is what this keyring signed, or a stored list
+      // verified here with the owner key (never the server's JSON): a list
+      // numbered at or below the stored one would be refused as stale.
+      const json updates = ExpectStatus(
+          server.Request("GET", DoorPath(*d.relay) + "/updates", nullptr, d.relay->session.Headers()), 200, doing);
+      const std::optional<protocol::AccessListState> stored =
+          VerifiedStoredList(StoredUpdate(updates, "access_list", "owner"), keyring, lock);
+      if (stored && stored->version >= lock.access_list.version) {
+        // Signed by this owner key elsewhere: its revocations stay revoked.
+        auto merge = [](auto& into, const auto* from, size_t n) {
+          for (size_t i = 0; i < n; ++i)
+            if (std::find(into.begin(), into.end(), from[i]) == into.end()) into.push_back(from[i]);
+        };
+        merge(lock.access_list.revoked, stored->revoked, stored->revoked_count);
+        merge(lock.access_list.disabled, stored->disabled, stored->disabled_count);
+        for (size_t i = 0; i < stored->epoch_count; ++i) {
+          bool found = false;
+          for (auto& e : lock.access_list.min_epochs)
+            if (e.issuer == stored->epochs[i].issuer) {
+              e.min_epoch = std::max(e.min_epoch, stored->epochs[i].min_epoch);
+              found = true;
+            }
+          if (!found) lock.access_list.min_epochs.push_back(stored->epochs[i]);
+        }
+        lock.access_list.version = StoredListVersion(StoredUpdate(updates, "access_list", "owner"), keyring, lock);
+        SignPendingAccessList(ctx, keyring, lock);
+        keyring.Save();
+        ctx.out().Text("The server stores your access list version " + std::to_string(stored->version) +
+                       " (verified with your owner key): signed version " + std::to_string(lock.access_list.version) +
+                       " with its revocations and this one.\n");
+        FromHex(lock.extra["pending_access_list"].get<std::string>(), update);
+      }
+    }
+    d.version = lock.access_list.version;
+    const HttpAnswer a = server.Request("POST", DoorPath(*d.relay) + "/updates",
+                                        {{"kind", "access_list"}, {"update", ToHex(update)}}, d.relay->session.Headers());
+    const json row = (a.status == 200 ? a.Json() : ExpectStatus(a, 201, doing)).value("update", json::object());
+    d.issuer = row.value("issuer", std::string(lock.is_owner() ? "owner" : ""));
+    d.held = HeldStateOf(row, d.version);
+    doors.push_back(std::move(d));
+  }
+  // --wait: what the server says, again, until every lock confirmed it.
+  const auto done = [&] {
+    for (const Door& d : doors)
+      if (d.relay && d.held.state != "confirmed" && d.held.state != "failed") return false;
+    return true;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait_s * 1000));
+  while (wait_s > 0 && !done() && std::chrono::steady_clock::now() < deadline) {
+    poll(nullptr, 0, 500);
+    for (Door& d : doors) {
+      if (!d.relay || d.held.state == "confirmed" || d.held.state == "failed") continue;
+      const ServerClient server = d.relay->session.Client(ctx.timeout());
+      const json updates = ExpectStatus(
+          server.Request("GET", DoorPath(*d.relay) + "/updates", nullptr, d.relay->session.Headers()), 200,
+          "the revocation for lock '" + d.lock + "'");
+      const json row = StoredUpdate(updates, "access_list", d.issuer);
+      if (row.is_object()) d.held = HeldStateOf(row, d.version);
+    }
+  }
+  std::string text = "key " + std::to_string(serial) + " revoked; the signed access list went to the server:\n";
+  json out = json::array();
+  bool all_confirmed = true, refused = false;
+  for (const Door& d : doors) {
+    text += "  " + d.lock + (d.door_id.empty() ? "" : " (door " + d.door_id + ")") + ": " + d.held.state + " — " +
+            d.held.reason + "\n";
+    out.push_back({{"lock", d.lock}, {"door_id", d.door_id}, {"version", d.version}, {"state", d.held.state},
+                   {"reason", d.held.reason}});
+    if (d.held.state != "confirmed") all_confirmed = false;
+    if (d.held.state == "failed") refused = true;
+  }
+  if (!all_confirmed && !refused)
+    text += "The list stays pending in your keyring too: the next command you send to the lock delivers it.\n";
+  ctx.out().Text(text);
+  ctx.out().Json({{"revoked", serial}, {"access_list_version", doors.front().version}, {"pushed", true},
+                  {"via_server", doors.front().relay ? json(doors.front().relay->session.url) : json(nullptr)},
+                  {"doors", out}, {"confirmed", all_confirmed}});
+  if (refused) throw Error(ExitCode::kRefused, "a lock refused the new access list (see above)");
+  if (!all_confirmed) {
+    throw Error(ExitCode::kPending,
+                "stored on the server; not every lock has confirmed the new access list yet",
+                "The server re-sends it until the lock confirms it (--wait waits for that); the list stays pending in "
+                "your keyring, so the next command you send to the lock locally delivers it too.");
+  }
   return 0;
 }
 

@@ -1,4 +1,4 @@
-// `mortise server login|doors|register`: the CLI as a client of
+// `mortise server signup|login|org create|orgs|doors|register`: the CLI as a client of
 // mortise-server. The server stores and relays; registering a door proves
 // to it that this keyring holds the lock's owner key, by signing the
 // server's one-time challenge bound to the organisation and the lock
@@ -25,26 +25,35 @@ std::string SecretFromEnv(const char* name) {
 
 }  // namespace
 
-int CmdServerLogin(Context& ctx, const ServerLoginOptions& o) {
-  // A CA given here is remembered with the session for later commands.
-  const std::string ca = o.ca.empty() ? "" : std::filesystem::absolute(o.ca).string();
-  ServerClient client(o.url, ctx.timeout(), ca);
-  std::string email = o.email;
-  if (email.empty()) {
-    PassphraseSource tty;
-    tty.use_env = false;
-    email = ReadPassphrase(tty, "Email: ", false).str();
-  }
+namespace {
+
+// The account's password: --password-fd, else MORTISE_SERVER_PASSWORD, else
+// the terminal (twice when `confirm`, for a new account). Never an argument.
+std::string ReadServerPassword(int password_fd, const std::string& email, bool confirm) {
   std::string password = SecretFromEnv("MORTISE_SERVER_PASSWORD");
-  if (o.password_fd >= 0) {
-    password = ReadLineFromFd(o.password_fd).str();
+  if (password_fd >= 0) {
+    password = ReadLineFromFd(password_fd).str();
   } else if (password.empty()) {
     PassphraseSource tty;
     tty.use_env = false;
-    password = ReadPassphrase(tty, "Password for " + email + ": ", false).str();
+    password = ReadPassphrase(tty, "Password for " + email + ": ", confirm).str();
   }
+  return password;
+}
+
+std::string ReadEmail(const std::string& given) {
+  if (!given.empty()) return given;
+  PassphraseSource tty;
+  tty.use_env = false;
+  return ReadPassphrase(tty, "Email: ", false).str();
+}
+
+// Signs in (POST /api/v1/sessions, then the two-factor code if the account
+// needs one) and saves the session next to the keyring.
+void SignIn(Context& ctx, const ServerClient& client, const std::string& email, const std::string& password,
+            const std::string& totp_given, const std::string& ca) {
   json body = {{"email", email}, {"password", password}};
-  std::string totp = o.totp.empty() ? SecretFromEnv("MORTISE_SERVER_TOTP") : o.totp;
+  std::string totp = totp_given.empty() ? SecretFromEnv("MORTISE_SERVER_TOTP") : totp_given;
   if (!totp.empty()) body["totp_code"] = totp;
   HttpAnswer a = client.Request("POST", "/api/v1/sessions", body, {});
   if (a.status == 401 && a.ErrorCode() == "second_factor_required") {
@@ -64,10 +73,57 @@ int CmdServerLogin(Context& ctx, const ServerLoginOptions& o) {
   if (token.empty() || !j.contains("csrf_token") || !j["csrf_token"].is_string())
     throw Error(ExitCode::kVerification, "the server's sign-in answer has no session");
   ServerSession s{client.url(), email, token, j["csrf_token"], ca};
+  SaveServerSession(ServerSessionPath(ctx.KeyringPath()), s);
+}
+
+}  // namespace
+
+int CmdServerLogin(Context& ctx, const ServerLoginOptions& o) {
+  // A CA given here is remembered with the session for later commands.
+  const std::string ca = o.ca.empty() ? "" : std::filesystem::absolute(o.ca).string();
+  ServerClient client(o.url, ctx.timeout(), ca);
+  const std::string email = ReadEmail(o.email);
+  SignIn(ctx, client, email, ReadServerPassword(o.password_fd, email, false), o.totp, ca);
   const auto path = ServerSessionPath(ctx.KeyringPath());
-  SaveServerSession(path, s);
   ctx.out().Text("Signed in to " + client.url() + " as " + email + " (session saved in " + path.string() + ").\n");
   ctx.out().Json({{"url", client.url()}, {"email", email}, {"session_file", path.string()}});
+  return 0;
+}
+
+int CmdServerSignup(Context& ctx, const ServerLoginOptions& o) {
+  const std::string ca = o.ca.empty() ? "" : std::filesystem::absolute(o.ca).string();
+  ServerClient client(o.url, ctx.timeout(), ca);
+  const std::string email = ReadEmail(o.email);
+  const std::string password = ReadServerPassword(o.password_fd, email, true);
+  const HttpAnswer a = client.Request("POST", "/api/v1/accounts", json{{"email", email}, {"password", password}}, {});
+  if (a.status == 409 && a.ErrorCode() == "email_taken")
+    throw Error(ExitCode::kRefused, "an account with the email " + email + " already exists on " + client.url(),
+                "Sign in to it with `mortise server login " + client.url() + " --email " + email +
+                    "`, or sign up with another email.");
+  const json account = ExpectStatus(a, 201, "creating an account on " + client.url()).value("account", json::object());
+  SignIn(ctx, client, email, password, "", ca);
+  const auto path = ServerSessionPath(ctx.KeyringPath());
+  ctx.out().Text("Created the account " + email + " on " + client.url() + " and signed in (session saved in " +
+                 path.string() + ").\nNext: `mortise server org create NAME`.\n");
+  ctx.out().Json({{"url", client.url()},
+                  {"email", email},
+                  {"account_id", account.value("id", "")},
+                  {"session_file", path.string()}});
+  return 0;
+}
+
+int CmdServerOrgCreate(Context& ctx, const ServerOrgCreateOptions& o) {
+  const ServerSession s = LoadServerSession(ServerSessionPath(ctx.KeyringPath()));
+  const ServerClient client = s.Client(ctx.timeout());
+  json body = {{"name", o.name}};
+  if (!o.kind.empty()) body["kind"] = o.kind;
+  const json org = ExpectStatus(client.Request("POST", "/api/v1/orgs", body, s.Headers()), 201,
+                                "creating the organisation \"" + o.name + "\"")
+                       .value("organisation", json::object());
+  const std::string id = org.value("id", "");
+  if (id.empty()) throw Error(ExitCode::kVerification, "the server's answer names no organisation id");
+  ctx.out().Text(id + "\n");
+  ctx.out().Json({{"id", id}, {"name", org.value("name", o.name)}, {"kind", org.value("kind", "")}});
   return 0;
 }
 

@@ -33,9 +33,14 @@ struct Server {
   json Get(const std::string& path, const std::string& doing) const {
     return ExpectStatus(client.Request("GET", base + path, nullptr, session.Headers()), 200, doing);
   }
-  // POST; 200 or 201 are success.
-  json Post(const std::string& path, const json& body, const std::string& doing) const {
-    const HttpAnswer a = client.Request("POST", base + path, body, session.Headers());
+  // POST; 200 or 201 are success. `relayed` (with its hint): the request
+  // relays commands to locks, whose outcome is unknown when no answer comes
+  // (ServerClient::RequestRelayed).
+  json Post(const std::string& path, const json& body, const std::string& doing, const std::string& relayed = "",
+            const std::string& relayed_hint = "") const {
+    const HttpAnswer a = relayed.empty() ? client.Request("POST", base + path, body, session.Headers())
+                                         : client.RequestRelayed("POST", base + path, body, session.Headers(), relayed,
+                                                                 relayed_hint);
     if (a.status == 200) return a.Json();
     return ExpectStatus(a, 201, doing);
   }
@@ -51,13 +56,16 @@ json DoorOf(const Server& server, const LockEntry& lock) {
               "Register it first: mortise server register " + lock.name + " --org ORG");
 }
 
-// The stored update of `kind` (and issuer) of a door, null when none.
+}  // namespace
+
 json StoredUpdate(const json& updates, const std::string& kind, const std::string& issuer) {
   for (const json& u : updates.value("updates", json::array())) {
     if (u.value("kind", "") == kind && u.value("issuer", "") == issuer) return u;
   }
   return nullptr;
 }
+
+namespace {
 
 // Nothing the server says about a stored update (its summary, "version",
 // the lock's unsigned "held_version") is signed upon: only the update's own
@@ -92,15 +100,25 @@ uint64_t BaseVersion(const LockEntry& lock, uint64_t known, uint64_t stored, con
   return std::max(known, stored);
 }
 
-// The verified version of the owner's stored access list (0: none stored).
-uint64_t StoredListVersion(const json& stored, const Keyring& keyring, const LockEntry& lock) {
-  if (!stored.is_object()) return 0;
+}  // namespace
+
+std::optional<protocol::AccessListState> VerifiedStoredList(const json& stored, const Keyring& keyring,
+                                                            const LockEntry& lock) {
+  if (!stored.is_object()) return std::nullopt;
   const std::vector<uint8_t> bytes = StoredBytes(stored, "access list");
   const Result<protocol::AccessListState> list = protocol::VerifyAccessList(
       bytes, lock.lock_id, lock.claim_generation, keyring.content().GetIdentity(lock.identity).PublicKey());
   if (!list.ok() || list->by_admin) RefuseStored(lock, "access list");
-  return BaseVersion(lock, lock.access_list.version, list->version, "access list");
+  BaseVersion(lock, lock.access_list.version, list->version, "access list");
+  return *list;
 }
+
+uint64_t StoredListVersion(const json& stored, const Keyring& keyring, const LockEntry& lock) {
+  const std::optional<protocol::AccessListState> list = VerifiedStoredList(stored, keyring, lock);
+  return list ? std::max(lock.access_list.version, list->version) : lock.access_list.version;
+}
+
+namespace {
 
 struct Membership {
   uint64_t version = 0;
@@ -356,8 +374,11 @@ int CmdServerSiteLockdown(Context& ctx, const ServerSiteOptions& o) {
   }
   json envelopes = json::array();
   for (const Door& d : doors) envelopes.push_back({{"door_id", d.id}, {"envelope", ToHex(d.remote->envelope)}});
-  const json job = server.Post("/sites/" + site_id + "/lockdown", {{"envelopes", envelopes}},
-                               "relaying the lockdown")["job"];
+  // A server that dies or hangs up mid-job may have relayed every envelope.
+  const json job = server.Post("/sites/" + site_id + "/lockdown", {{"envelopes", envelopes}}, "relaying the lockdown",
+                               "the lockdown of site " + site_id + " (" + std::to_string(doors.size()) + " door(s))",
+                               "Each door may be locked: check them with mortise status --via-server once the "
+                               "envelopes' 30 s have passed.")["job"];
   std::map<std::string, json> by_door;
   for (const json& d : job.value("doors", json::array())) by_door[d.value("door_id", "")] = d;
   std::ostringstream text;

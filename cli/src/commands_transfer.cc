@@ -7,10 +7,12 @@
 // the offline-PIN secret sealed to its identity, and adds the lock to its
 // keyring as its owner.
 #include <algorithm>
+#include <span>
 
 #include "commands.h"
 #include "error.h"
 #include "key_string.h"
+#include "keyring.h"
 #include "lock_session.h"
 #include "mortise/protocol/management.h"
 #include "mortise/protocol/transfer.h"
@@ -67,25 +69,37 @@ int CmdLockTransfer(Context& ctx, const LockTransferOptions& o) {
   std::copy(lock.name.begin(), lock.name.end(), bundle.lock_name_hint.begin());
   bundle.lock_name_hint_len = lock.name.size();
   const std::string text = EncodeTransferString(bundle);
-  // Nothing this keyring holds for the lock works any more: it goes, and
-  // what the new owner needs is printed.
-  {
-    Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
-    keyring.content().ForgetLock(lock.name);
-    keyring.Save();
-  }
   const std::string to_text = EncodePublicKeyString(to);
+  // The lock now belongs to the new owner and the text cannot be made
+  // again: it goes out (printed, then durably to --out) before this keyring
+  // forgets the lock. A crash in between leaves a stale entry, never a lost
+  // text; a --out that cannot be written still leaves the printed text (and
+  // --json's error output carries "transfer").
   ctx.out().Text("Lock \"" + lock.name + "\" now belongs to " + to_text + ".\n" +
                  (o.clear_users ? "Its users and their PINs and cards were cleared.\n"
                                 : "Its users and their PINs and cards stay.\n") +
-                 "Every key you issued for it, your offline codes and your own access have ended; it is no longer in "
-                 "your keyring.\n\nGive the new owner this text (only their key opens it; it cannot be made again):\n" +
+                 "Every key you issued for it, your offline codes and your own access have ended.\n\nGive the new "
+                 "owner this text (only their key opens it; it cannot be made again):\n" +
                  text + "\n\nThey run: mortise lock take-over " + text + "\n");
+  // --json prints its document at the end: the text goes to stderr now.
+  if (ctx.out().json()) ctx.out().Note("transfer text (give it to the new owner): " + text);
   ctx.out().Json({{"lock", lock.name},
                   {"lock_id", ToHex(lock.lock_id)},
                   {"new_owner", to_text},
                   {"users_cleared", o.clear_users},
                   {"transfer", text}});
+  if (!o.out.empty()) {
+    const std::string line = text + "\n";
+    AtomicReplace(o.out, std::span(reinterpret_cast<const uint8_t*>(line.data()), line.size()), "the transfer file");
+    ctx.out().Text("Also written to " + o.out + ".\n");
+  }
+  // Nothing this keyring holds for the lock works any more.
+  {
+    Keyring keyring = ctx.OpenKeyring(Keyring::Access::kUpdate);
+    keyring.content().ForgetLock(lock.name);
+    keyring.Save();
+  }
+  ctx.out().Text("It is no longer in your keyring.\n");
   return 0;
 }
 

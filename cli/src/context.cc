@@ -35,6 +35,20 @@ const SecretString& Context::Passphrase(bool creating) {
     PassphraseSource source = source_override_.value_or(PassphraseSource{});
     source.fd = options_.passphrase_fd;
     passphrase_.emplace(ReadPassphrase(source, creating ? "New keyring passphrase: " : "Keyring passphrase: ", creating));
+    if (creating) {
+      // The keyring file holds every key: a short passphrase falls to a
+      // guessing run on a copy of it, whatever the KDF.
+      size_t chars = 0;
+      for (const char ch : passphrase_->view()) chars += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+      if (chars < kMinNewPassphrase) {
+        passphrase_.reset();
+        throw Error(ExitCode::kBadInput,
+                    "a new keyring passphrase needs at least " + std::to_string(kMinNewPassphrase) +
+                        " characters (this one has " + std::to_string(chars) + "); nothing was created",
+                    "Choose a longer one (a few unrelated words make a good one), on the terminal or in "
+                    "MORTISE_PASSPHRASE.");
+      }
+    }
   }
   return *passphrase_;
 }

@@ -14,6 +14,7 @@ enum class ExitCode : int {
   kKeyring = 5,       // wrong passphrase, missing or damaged keyring, keyring locked
   kVerification = 6,  // lock key mismatch, log chain broken, forged or unexpected answer
   kInternal = 7,      // a bug, or a lock that does not support the request (kUnimplemented)
+  kPending = 8,       // stored on mortise-server for the lock, which has not confirmed it yet
 };
 
 inline constexpr int ToInt(ExitCode code) { return static_cast<int>(code); }

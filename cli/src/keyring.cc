@@ -440,22 +440,23 @@ void WriteAll(int fd, const uint8_t* p, size_t n, const std::string& tmp) {
   }
 }
 
-// Replaces `path` with `bytes` atomically and durably.
-void AtomicReplace(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
+}  // namespace
+
+void AtomicReplace(const std::filesystem::path& path, std::span<const uint8_t> bytes, const std::string& what) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::string tmp = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
   const int fd = ::mkstemp(tmp.data());
   if (fd < 0)
-    throw Error(ExitCode::kKeyring, "cannot write the keyring (" + Errno("mkstemp") + " in " + dir.string() + ")",
-                "Check the directory's permissions and free space; the old keyring is unchanged.");
+    throw Error(ExitCode::kKeyring, "cannot write " + what + " (" + Errno("mkstemp") + " in " + dir.string() + ")",
+                "Check the directory's permissions and free space; " + what + " is unchanged.");
   try {
-    if (::fchmod(fd, 0600) != 0) throw Error(ExitCode::kKeyring, "cannot write the keyring (" + Errno("fchmod") + ")");
+    if (::fchmod(fd, 0600) != 0) throw Error(ExitCode::kKeyring, "cannot write " + what + " (" + Errno("fchmod") + ")");
     WriteAll(fd, bytes.data(), bytes.size(), tmp);
     if (::fsync(fd) != 0)
-      throw Error(ExitCode::kKeyring, "cannot write the keyring (" + Errno("fsync") + ")",
-                  "The disk may be failing; the old keyring is unchanged.");
+      throw Error(ExitCode::kKeyring, "cannot write " + what + " (" + Errno("fsync") + ")",
+                  "The disk may be failing; " + what + " is unchanged.");
     if (::close(fd) != 0) {
-      throw Error(ExitCode::kKeyring, "cannot write the keyring (" + Errno("close") + ")");
+      throw Error(ExitCode::kKeyring, "cannot write " + what + " (" + Errno("close") + ")");
     }
   } catch (...) {
     ::close(fd);  // may fail with EBADF after a failed close; harmless
@@ -465,7 +466,8 @@ void AtomicReplace(const std::filesystem::path& path, std::span<const uint8_t> b
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string why = Errno("rename");
     ::unlink(tmp.c_str());
-    throw Error(ExitCode::kKeyring, "cannot replace the keyring (" + why + ")", "The old keyring is unchanged.");
+    throw Error(ExitCode::kKeyring, "cannot replace " + what + " (" + why + ")",
+                "Nothing was replaced: " + what + " is unchanged.");
   }
   // The rename is durable only once the directory is.
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -474,8 +476,6 @@ void AtomicReplace(const std::filesystem::path& path, std::span<const uint8_t> b
     ::close(dfd);
   }
 }
-
-}  // namespace
 
 // --- KdfParams ---------------------------------------------------------------
 
@@ -895,7 +895,7 @@ void Keyring::Write() {
                                              reinterpret_cast<const uint8_t*>(text.data()), text.size(), header.data(),
                                              header.size(), nullptr, header_.nonce.data(), key_.data());
   WipeString(text);
-  AtomicReplace(path_, file);
+  AtomicReplace(path_, file, "the keyring");
 }
 
 std::filesystem::path DefaultKeyringPath() {

@@ -45,6 +45,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -313,6 +314,11 @@ class Keyring {
 // $XDG_CONFIG_HOME/mortise/keyring, else ~/.config/mortise/keyring.
 // Throws Error(kKeyring) when none of HOME, XDG_CONFIG_HOME or
 // MORTISE_KEYRING is set.
+// Replaces `path` with `bytes` atomically and durably (a 0600 temporary
+// beside it, fsync, rename, fsync of the directory). Throws
+// Error(kKeyring) naming `what` ("the keyring", "the transfer file");
+// the old file is then unchanged.
+void AtomicReplace(const std::filesystem::path& path, std::span<const uint8_t> bytes, const std::string& what);
 std::filesystem::path DefaultKeyringPath();
 
 // "owner", "admin", ... and back (throws Error(kKeyring) on anything else).

@@ -257,7 +257,7 @@ HttpAnswer ServerClient::Request(const std::string& method, const std::string& p
   req += "\r\n" + payload;
   for (size_t sent = 0; sent < req.size();) {
     const ssize_t n = send_some(req.data() + sent, req.size() - sent);
-    if (n <= 0) throw Error(ExitCode::kUnreachable, "the server " + url_ + " closed the connection");
+    if (n <= 0) throw NoAnswerError(ExitCode::kUnreachable, "the server " + url_ + " closed the connection");
     sent += static_cast<size_t>(n);
   }
   std::string in;
@@ -269,14 +269,14 @@ HttpAnswer ServerClient::Request(const std::string& method, const std::string& p
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw Error(ExitCode::kUnreachable, "the server " + url_ + " did not answer in time", "Try again, or --timeout.");
+      throw NoAnswerError(ExitCode::kUnreachable, "the server " + url_ + " did not answer in time", "Try again, or --timeout.");
     }
     in.append(buf, static_cast<size_t>(n));
-    if (in.size() > (64u << 20)) throw Error(ExitCode::kVerification, "the server's answer is too large");
+    if (in.size() > (64u << 20)) throw NoAnswerError(ExitCode::kVerification, "the server's answer is too large");
   }
   const size_t head_end = in.find("\r\n\r\n");
   if (!in.starts_with("HTTP/1.") || head_end == std::string::npos || in.size() < 12)
-    throw Error(ExitCode::kVerification, "the server's answer is not HTTP");
+    throw NoAnswerError(ExitCode::kVerification, "the server's answer is not HTTP");
   HttpAnswer a;
   a.status = std::atoi(in.substr(9, 3).c_str());
   for (size_t line = in.find("\r\n") + 2; line < head_end;) {
@@ -356,6 +356,16 @@ void FailServer(const HttpAnswer& a, const std::string& doing) {
   }
   if (a.status >= 500) code = ExitCode::kUnreachable;
   throw Error(code, doing + ": " + a.ErrorMessage() + (a.ErrorCode().empty() ? "" : " (" + a.ErrorCode() + ")"), hint);
+}
+
+HttpAnswer ServerClient::RequestRelayed(const std::string& method, const std::string& path, const nlohmann::json& body,
+                                        const std::vector<std::string>& headers, const std::string& what,
+                                        const std::string& hint) const {
+  try {
+    return Request(method, path, body, headers);
+  } catch (const NoAnswerError& e) {
+    throw Error(ExitCode::kUnreachable, std::string(e.what()) + " — the outcome of " + what + " is unknown", hint);
+  }
 }
 
 nlohmann::json ExpectStatus(const HttpAnswer& a, int status, const std::string& doing) {

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "error.h"
+
 namespace mortise::cli {
 
 struct HttpAnswer {
@@ -32,6 +34,14 @@ struct HttpAnswer {
   std::string ErrorMessage() const;
 };
 
+// Thrown by ServerClient::Request once the request may have reached the
+// server but no usable answer came back (the connection closed, timed out,
+// or what came is not HTTP): for a relayed command the outcome is unknown.
+class NoAnswerError : public Error {
+ public:
+  using Error::Error;
+};
+
 class ServerClient {
  public:
   // `url`: "https://HOST:PORT", or "http://HOST:PORT" for a loopback HOST
@@ -44,9 +54,18 @@ class ServerClient {
   // Sends one request; `headers` as "Name: value". Throws
   // Error(kUnreachable) when the server cannot be reached or does not
   // answer within the timeout, Error(kVerification) for a malformed answer
-  // or a server certificate that does not verify (chain or host name).
+  // or a server certificate that does not verify (chain or host name); from
+  // the first byte of the request on, these are NoAnswerError.
   HttpAnswer Request(const std::string& method, const std::string& path, const nlohmann::json& body,
                      const std::vector<std::string>& headers) const;
+  // As Request, for a request that relays commands to locks (a remote
+  // command, a site lockdown): a NoAnswerError becomes Error(kUnreachable)
+  // saying that the outcome of `what` is unknown, with `hint` — the server
+  // may have relayed it and the lock run it, so it never reads as "it did
+  // not run" (nor as a malformed answer, exit 6).
+  HttpAnswer RequestRelayed(const std::string& method, const std::string& path, const nlohmann::json& body,
+                            const std::vector<std::string>& headers, const std::string& what,
+                            const std::string& hint) const;
 
   const std::string& url() const { return url_; }
 

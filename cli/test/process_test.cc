@@ -72,7 +72,7 @@ class CliProcessTest : public ::testing::Test {
     r.err = Slurp(err);
     return r;
   }
-  RunResult Init() { return Mortise({"init"}, {"MORTISE_PASSPHRASE=pw"}); }
+  RunResult Init() { return Mortise({"init"}, {"MORTISE_PASSPHRASE=long-enough-pw"}); }
 
   testing::TempDir dir;
 };
@@ -101,7 +101,7 @@ TEST_F(CliProcessTest, InitWithoutAnyPassphraseSourceFailsClearly) {
 
 TEST_F(CliProcessTest, IdentitiesWithJsonOutput) {
   ASSERT_EQ(Init().code, 0);
-  RunResult r = Mortise({"--json", "id", "new", "phone", "--default"}, {"MORTISE_PASSPHRASE=pw"});
+  RunResult r = Mortise({"--json", "id", "new", "phone", "--default"}, {"MORTISE_PASSPHRASE=long-enough-pw"});
   ASSERT_EQ(r.code, 0) << r.err;
   nlohmann::json doc = nlohmann::json::parse(r.out);
   EXPECT_EQ(doc["ok"], true);
@@ -109,37 +109,37 @@ TEST_F(CliProcessTest, IdentitiesWithJsonOutput) {
   const std::string phone_key = doc["identity"]["public_key"];
   EXPECT_TRUE(phone_key.starts_with("MKP1."));
 
-  r = Mortise({"id", "list", "--json"}, {"MORTISE_PASSPHRASE=pw"});  // global option after the command
+  r = Mortise({"id", "list", "--json"}, {"MORTISE_PASSPHRASE=long-enough-pw"});  // global option after the command
   ASSERT_EQ(r.code, 0) << r.err;
   doc = nlohmann::json::parse(r.out);
   ASSERT_EQ(doc["identities"].size(), 2u);
   EXPECT_EQ(doc["identities"][1]["default"], true);
 
-  r = Mortise({"id", "show", "--no-qr"}, {"MORTISE_PASSPHRASE=pw"});
+  r = Mortise({"id", "show", "--no-qr"}, {"MORTISE_PASSPHRASE=long-enough-pw"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_HAS(r.out, phone_key);
-  r = Mortise({"id", "show", "default"}, {"MORTISE_PASSPHRASE=pw"});
+  r = Mortise({"id", "show", "default"}, {"MORTISE_PASSPHRASE=long-enough-pw"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_HAS(r.out, "\u2580");  // the QR code's half blocks
 
-  r = Mortise({"id", "new", "phone"}, {"MORTISE_PASSPHRASE=pw"});
+  r = Mortise({"id", "new", "phone"}, {"MORTISE_PASSPHRASE=long-enough-pw"});
   EXPECT_EQ(r.code, 1);
   EXPECT_HAS(r.err, "already exists");
-  r = Mortise({"id", "show", "nobody"}, {"MORTISE_PASSPHRASE=pw"});
+  r = Mortise({"id", "show", "nobody"}, {"MORTISE_PASSPHRASE=long-enough-pw"});
   EXPECT_EQ(r.code, 1);
 }
 
 TEST_F(CliProcessTest, PassphraseFromADescriptor) {
-  RunResult r = Mortise({"--passphrase-fd", "3", "init"}, {}, "from fd\n");
+  RunResult r = Mortise({"--passphrase-fd", "3", "init"}, {}, "from the fd\n");
   ASSERT_EQ(r.code, 0) << r.err;
-  r = Mortise({"id", "list", "--passphrase-fd", "3"}, {}, "from fd\n");
+  r = Mortise({"id", "list", "--passphrase-fd", "3"}, {}, "from the fd\n");
   EXPECT_EQ(r.code, 0) << r.err;
-  r = Mortise({"id", "list"}, {"MORTISE_PASSPHRASE=from fd"});
+  r = Mortise({"id", "list"}, {"MORTISE_PASSPHRASE=from the fd"});
   EXPECT_EQ(r.code, 0) << r.err;
 }
 
 TEST_F(CliProcessTest, KeyringErrorsExitFive) {
-  RunResult r = Mortise({"id", "list"}, {"MORTISE_PASSPHRASE=pw"});
+  RunResult r = Mortise({"id", "list"}, {"MORTISE_PASSPHRASE=long-enough-pw"});
   EXPECT_EQ(r.code, 5);
   EXPECT_HAS(r.err, "mortise: no keyring at");
   EXPECT_HAS(r.err, "mortise init");
@@ -156,10 +156,55 @@ TEST_F(CliProcessTest, KeyringErrorsExitFive) {
   EXPECT_EQ(doc["error"]["code"], 5);
 
   std::filesystem::resize_file(dir / "keyring", 20);
-  r = Mortise({"id", "list"}, {"MORTISE_PASSPHRASE=pw"});
+  r = Mortise({"id", "list"}, {"MORTISE_PASSPHRASE=long-enough-pw"});
   EXPECT_EQ(r.code, 5);
   EXPECT_HAS(r.err, "truncated");
   EXPECT_EQ(std::filesystem::file_size(dir / "keyring"), 20u);
+}
+
+// A newcomer's finding: `mortise init` took a 3-character passphrase for the
+// file that holds every key. A new keyring needs at least 8 characters, from
+// the environment as from a descriptor; opening one does not check.
+TEST_F(CliProcessTest, InitRefusesAShortPassphrase) {
+  RunResult r = Mortise({"init"}, {"MORTISE_PASSPHRASE=abc"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_HAS(r.err, "a new keyring passphrase needs at least 8 characters (this one has 3); nothing was created");
+  EXPECT_FALSE(std::filesystem::exists(dir / "keyring"));
+  r = Mortise({"--passphrase-fd", "3", "init"}, {}, "seven77\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_FALSE(std::filesystem::exists(dir / "keyring"));
+  // Characters, not bytes: 7 two-byte letters are still too short.
+  r = Mortise({"init"}, {"MORTISE_PASSPHRASE=\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"});
+  EXPECT_EQ(r.code, 2);
+  r = Mortise({"init"}, {"MORTISE_PASSPHRASE=eight888"});
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+// Users are numbered on the lock: a name where a number goes says so and
+// points at `mortise user list` (before the keyring or the lock is asked).
+TEST_F(CliProcessTest, AUserGivenByNameSaysUsersAreNumbered) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"pin", "add", "--user", "alice"},
+           {"card", "add", "--user", "alice", "--uid", "04a1"},
+           {"schedule", "weekday", "list", "--user", "alice"},
+           {"user", "show", "alice"},
+           {"pin", "add", "--user", "0"}}) {
+    const RunResult r = Mortise(args);
+    EXPECT_EQ(r.code, 2) << args[0] << " " << r.err;
+    EXPECT_HAS(r.err, "users are numbered 1, 2, ... on the lock");
+    EXPECT_HAS(r.err, "run `mortise user list`");
+    EXPECT_EQ(r.err.find("Could not convert"), std::string::npos) << r.err;
+  }
+}
+
+// Matter's limit on a user's name, said before connecting to the lock.
+TEST_F(CliProcessTest, AUserNameLongerThanTenBytesIsRefusedHere) {
+  RunResult r = Mortise({"user", "add", "alice smith"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_HAS(r.err, "\"alice smith\" is 11 bytes: a user name is at most 10 bytes (UTF-8) on the lock (Matter's limit)");
+  r = Mortise({"user", "update", "1", "--name", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_HAS(r.err, "is 12 bytes");
 }
 
 TEST_F(CliProcessTest, UsageErrorsExitOneAndHelpExitsZero) {
@@ -200,24 +245,24 @@ TEST_F(CliProcessTest, LockCommandsWithoutALockSayWhatToDo) {
   // No lock in the keyring: a usage error naming the way out, nothing changed.
   for (std::vector<std::string> args : {std::vector<std::string>{"unlock"}, {"lock"}, {"status"},
                                         {"pin", "offline", "erase-all"}}) {
-    RunResult r = Mortise(args, {"MORTISE_PASSPHRASE=pw"});
+    RunResult r = Mortise(args, {"MORTISE_PASSPHRASE=long-enough-pw"});
     EXPECT_EQ(r.code, 1) << args[0] << ": " << r.err;
     EXPECT_HAS(r.err, "mortise: ");
   }
   // A malformed public key string for key share: bad input, exit 2.
-  RunResult r = Mortise({"key", "share", "--to", "MKP1.x"}, {"MORTISE_PASSPHRASE=pw"});
+  RunResult r = Mortise({"key", "share", "--to", "MKP1.x"}, {"MORTISE_PASSPHRASE=long-enough-pw"});
   EXPECT_TRUE(r.code == 1 || r.code == 2) << r.err;
   // Claim with a malformed label: exit 2 before anything is contacted.
-  r = Mortise({"claim", "MC1.short", "--endpoint", "/nonexistent/lock.sock"}, {"MORTISE_PASSPHRASE=pw"});
+  r = Mortise({"claim", "MC1.short", "--endpoint", "/nonexistent/lock.sock"}, {"MORTISE_PASSPHRASE=long-enough-pw"});
   EXPECT_TRUE(r.code == 2 || r.code == 4) << r.err;
 }
 
 TEST_F(CliProcessTest, LockListAndForget) {
   ASSERT_EQ(Init().code, 0);
-  RunResult r = Mortise({"lock", "list"}, {"MORTISE_PASSPHRASE=pw"});
+  RunResult r = Mortise({"lock", "list"}, {"MORTISE_PASSPHRASE=long-enough-pw"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_HAS(r.out, "No locks");
-  r = Mortise({"lock", "forget", "front"}, {"MORTISE_PASSPHRASE=pw"});
+  r = Mortise({"lock", "forget", "front"}, {"MORTISE_PASSPHRASE=long-enough-pw"});
   EXPECT_EQ(r.code, 1);
   EXPECT_HAS(r.err, "no lock named \"front\"");
 }
@@ -306,11 +351,11 @@ TEST_F(CliProcessTest, InfoChecksTheAnswerAgainstTheKeyringsPin) {
     l.endpoint = "unix:" + sock.string();
     l.identity = "me";
     c.AddLock(l);
-    Keyring::Create(dir / "keyring", "pw", KdfParams::Fast(), std::move(c));
+    Keyring::Create(dir / "keyring", "long-enough-pw", KdfParams::Fast(), std::move(c));
   }
   {
     FakeLock lock(sock, InfoFrame(fx.lock_id, protocol::KeyIdOf(fx.lock.public_key()), true));
-    const RunResult r = Mortise({"info"}, {"MORTISE_PASSPHRASE=pw"});
+    const RunResult r = Mortise({"info"}, {"MORTISE_PASSPHRASE=long-enough-pw"});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_HAS(r.out, "Lock          front (lock id matches the keyring)");
   }
@@ -319,7 +364,7 @@ TEST_F(CliProcessTest, InfoChecksTheAnswerAgainstTheKeyringsPin) {
     protocol::LockId other = fx.lock_id;
     other[0] ^= 1;
     FakeLock lock(sock, InfoFrame(other, protocol::KeyIdOf(fx.lock.public_key()), true));
-    const RunResult r = Mortise({"info"}, {"MORTISE_PASSPHRASE=pw"});
+    const RunResult r = Mortise({"info"}, {"MORTISE_PASSPHRASE=long-enough-pw"});
     EXPECT_EQ(r.code, 6);
     EXPECT_HAS(r.err, "is not \"front\"");
   }
@@ -360,7 +405,7 @@ TEST_F(CliProcessTest, InfoErrorPaths) {
   }
   // Without --endpoint, the keyring must name a lock.
   ASSERT_EQ(Init().code, 0);
-  r = Mortise({"info"}, {"MORTISE_PASSPHRASE=pw"});
+  r = Mortise({"info"}, {"MORTISE_PASSPHRASE=long-enough-pw"});
   EXPECT_EQ(r.code, 1);
   EXPECT_HAS(r.err, "knows no lock yet");
 }

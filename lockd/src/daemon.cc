@@ -110,7 +110,10 @@ class NodeAdapter final : public NodeControls {
 };
 
 // The lock's state as the uplink publishes it (docs/uplink.md "state").
-nlohmann::json UplinkState(const core::DoorLock& lock, const protocol::LockNode& node) {
+// The claim generation tells the server of a lock handed to a new owner
+// (the old organisation's door is then marked transferred).
+nlohmann::json UplinkState(const core::DoorLock& lock, const protocol::LockNode& node,
+                           const protocol::LockAuthority& authority) {
   nlohmann::json alarms = nlohmann::json::array();
   if (lock.battery_percent() <= lock.settings().battery_low_percent) alarms.push_back("batteryLow");
   if (lock.locked_out()) alarms.push_back("keypadLockedOut");
@@ -122,7 +125,8 @@ nlohmann::json UplinkState(const core::DoorLock& lock, const protocol::LockNode&
                         {"alarms", alarms},
                         {"firmware", MORTISE_VERSION},
                         {"timeKnown", lock.utc_now().has_value()},
-                        {"claimed", node.claimed()}};
+                        {"claimed", node.claimed()},
+                        {"claimGeneration", authority.claimed() ? authority.claim_generation() : 0}};
 }
 
 // The uplink's TLS key (made here once, 0600) and the certificate request
@@ -524,7 +528,7 @@ int RunDaemon(const Config& config) {
     if (!PrepareUplinkIdentity(*p.state, *p.authority, *p.drbg)) return kExitFailure;
     UplinkParts up;
     up.username = p.node_controls->lock_id_hex();
-    up.state = [&lock, &node] { return UplinkState(lock, node); };
+    up.state = [&lock, &node, &p] { return UplinkState(lock, node, *p.authority); };
     up.handle_frame = on_frame;
     up.log_next_seq = [&p] { return p.audit_log->next_seq(); };
     up.read_log = [&p](uint64_t from, size_t max_bytes) -> std::optional<LogPage> {
@@ -544,6 +548,7 @@ int RunDaemon(const Config& config) {
     // The custody cursor + 1 (the store's acknowledged counter, moved only
     // by a verified frame 0x06), or the oldest record still held when the
     // full ring overwrote records after it (declared lost in the log).
+    up.log_signed_through = [&p] { return p.audit_log->last_signed_seq(); };
     up.log_resume_from = [&p] { return std::max(p.audit_log->upload_from(), p.audit_log->oldest_seq()); };
     up.claim_generation = [&p]() -> std::optional<uint32_t> {
       if (!p.authority->claimed()) return std::nullopt;

@@ -152,7 +152,7 @@ bool Uplink::Enqueue(Channel channel, std::vector<uint8_t> payload, std::vector<
                  config_.queue_limit, uplink::ChannelName(channel), dropped_);
     return false;
   }
-  queue_.push_back(Outgoing{channel, std::move(payload), std::move(correlation), 0});
+  queue_.push_back(Outgoing{channel, std::move(payload), std::move(correlation), 0, 0});
   return true;
 }
 
@@ -210,6 +210,7 @@ void Uplink::StartAttempt() {
         // this connection. Only the server's signed custody acknowledgement
         // (frame 0x06) moves where the next connection starts.
         log_sent_ = std::max(log_sent_, it->second.log_next);
+        log_signed_sent_ = std::max(log_signed_sent_, it->second.log_signed);
       }
     }
     if (reason >= 0x80) spdlog::warn("uplink: the broker refused a {} message (reason {:#x})",
@@ -236,12 +237,13 @@ void Uplink::OnConnected() {
   if (!client_->Subscribe(uplink::LockTopic(parts_.username, Channel::kDown), 1))
     spdlog::error("uplink: cannot subscribe to the down topic");
   // Online first, then the state: a reader sees both at once.
-  queue_.push_front(Outgoing{Channel::kOnline, Bytes("online"), {}, 0});
+  queue_.push_front(Outgoing{Channel::kOnline, Bytes("online"), {}, 0, 0});
   last_state_.clear();
   // The log resumes from the custody cursor + 1: pages the broker took in
   // an earlier connection but the server never acknowledged go up again
   // (the server drops sequence numbers it holds).
   log_sent_ = 0;
+  log_signed_sent_ = 0;
 }
 
 void Uplink::OnClosed() {
@@ -295,15 +297,25 @@ void Uplink::PullLog() {
     return;
   for (const auto& o : queue_)
     if (o.channel == Channel::kLog) return;
-  const uint64_t from = LogFrom();
+  uint64_t from = LogFrom();
   const uint64_t head = parts_.log_next_seq();
+  // A signed head made after the records it covers went up in this
+  // connection (not acknowledged: the server may hold them unsigned): the
+  // page starts again at its record, which the head follows. The server
+  // stores nothing twice and marks the records it holds signed.
+  const uint64_t signed_through = parts_.log_signed_through ? parts_.log_signed_through() : 0;
+  if (signed_through > log_signed_sent_ && signed_through < from && signed_through >= parts_.log_resume_from())
+    from = signed_through;
   if (from >= head) return;
   std::optional<LogPage> page = parts_.read_log(from, config_.log_page_bytes);
   if (!page) return;
   const uint64_t next = page->next_from != 0 ? page->next_from : head;
   nlohmann::json j = {{"from", from}, {"next", next}, {"head", page->next_from == 0}, {"items", uplink::Hex(page->bytes)}};
   const std::string text = j.dump();
-  queue_.push_back(Outgoing{Channel::kLog, Bytes(text), {}, next});
+  // The page carries the head when it holds the head's record (a page
+  // never ends between a timed head and its record: protocol::AuditLogSource).
+  const uint64_t carried = from <= signed_through && signed_through < next ? signed_through : 0;
+  queue_.push_back(Outgoing{Channel::kLog, Bytes(text), {}, next, carried});
   log_inflight_ = true;
 }
 

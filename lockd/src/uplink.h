@@ -77,6 +77,11 @@ struct UplinkParts {
   // reader; nullopt: the log cannot be read now.
   std::function<uint64_t()> log_next_seq;
   std::function<std::optional<LogPage>(uint64_t from, size_t max_bytes)> read_log;
+  // The last record the lock's newest signed head covers (0: none since
+  // the daemon started; store::AuditLog::last_signed_seq). A page from that
+  // record carries the head (a timed head is exported right after its
+  // record). Unset: pages go up only for new records.
+  std::function<uint64_t()> log_signed_through;
   // Where an upload resumes after any (re)connect, daemon start included:
   // the first record after the log-custody cursor (store 0xFF01, moved
   // only by a verified frame 0x06), or the oldest record still held when
@@ -127,6 +132,7 @@ class Uplink {
     std::vector<uint8_t> payload;
     std::vector<uint8_t> correlation;
     uint64_t log_next = 0;  // kLog: where the next page starts once the broker has it
+    uint64_t log_signed = 0;  // kLog: the signed head the page carries (the last record it covers; 0: none)
   };
   void StartAttempt();
   // Why the certificate with this SHA-256 may not be used now (empty: it
@@ -155,6 +161,12 @@ class Uplink {
   // after every (re)connect: the upload restarts from log_resume_from().
   uint64_t log_sent_ = 0;
   uint64_t LogFrom() const;
+  // Within one connection: the newest signed head (the last record it
+  // covers) in a page the broker has taken. A head the lock signs after
+  // its records went up (a timed head on a quiet lock) is above it: the
+  // upload steps back to the head's record, so the server gets the
+  // signature without waiting for a reconnect (docs/uplink.md).
+  uint64_t log_signed_sent_ = 0;
   // A page the broker delivered to nobody (PUBACK 0x10: no server
   // subscribed) moved nothing; uploads wait until then and resume from it.
   uint64_t log_hold_until_ms_ = 0;

@@ -14,6 +14,23 @@
 namespace mortise::lockd::test {
 namespace {
 
+// The export items of a log message (docs/uplink.md, "log").
+std::vector<store::LogItem> PageItems(const nlohmann::json& page) {
+  const std::string hex = page["items"].get<std::string>();
+  std::vector<uint8_t> bytes(hex.size() / 2);
+  EXPECT_TRUE(uplink::FromHex(hex, bytes));
+  std::vector<store::LogItem> items;
+  for (std::span<const uint8_t> rest(bytes); !rest.empty();) {
+    store::LogItem item;
+    Result<size_t> n = store::DecodeLogItem(rest, item);
+    EXPECT_TRUE(n.ok() && *n > 0);
+    if (!n.ok() || *n == 0) break;
+    items.push_back(item);
+    rest = rest.subspan(*n);
+  }
+  return items;
+}
+
 TEST_F(UplinkProcess, StateIsRetainedAndARemoteEnvelopeGetsALockSignedAnswer) {
   Process p(dir_, Args(), "uplink");
   ASSERT_NO_FATAL_FAILURE(StartRegistered(p));
@@ -144,6 +161,64 @@ TEST_F(UplinkProcess, TheAuditLogIsUploadedInOrderFromItsFirstRecord) {
   EXPECT_EQ(p.Signal(SIGTERM), 0) << p.stderr_text();
 }
 
+// A timed signed head (every 10 minutes of lock time while records wait
+// unsigned) made after its records went up, on a quiet lock in one
+// connection: a page from the head's record, with the head after it, goes
+// up at once (no new record, no segment roll, no reconnect), so the server
+// can mark the records it holds signed and acknowledge custody.
+TEST_F(UplinkProcess, ATimedSignedHeadMadeAfterItsRecordsWentUpIsUploadedWithoutAReconnect) {
+  Process p(dir_, Args(), "timed");
+  ASSERT_NO_FATAL_FAILURE(StartRegistered(p));
+  ServerClient server(*broker_, *deployment_);
+  ASSERT_NO_FATAL_FAILURE(SetLockTime());
+  const protocol::LockId lock_id = protocol::LockIdOf(*lock_key_);
+  // Two records (the bolt ends locked: nothing more happens on its own),
+  // and a minute for anything they start; the lock signed its first head at
+  // once when its time was set, so these wait unsigned.
+  control_->Ask({{"cmd", "thumbturn"}, {"lock", false}});
+  control_->Ask({{"cmd", "thumbturn"}, {"lock", true}});
+  control_->Ask({{"cmd", "advance"}, {"ms", 60'000}});
+  // Every record went up (the broker took the page reaching the head).
+  uint64_t last = 0;
+  ASSERT_TRUE(WaitUntil([&] {
+    const auto st = control_->Ask({{"cmd", "status"}});
+    last = st["log"]["head"].get<uint64_t>();
+    return st["uplink"]["logFrom"].get<uint64_t>() == last + 1;
+  })) << p.stderr_text();
+  const uint64_t connects = control_->Ask({{"cmd", "status"}})["uplink"]["connects"].get<uint64_t>();
+  // The pages so far, through the one that reached the last record.
+  for (auto page = server.WaitFor([&](const uplink::Message& m) { return m.topic == Topic(uplink::Channel::kLog); });
+       page;
+       page = server.WaitFor([&](const uplink::Message& m) { return m.topic == Topic(uplink::Channel::kLog); })) {
+    const auto j = nlohmann::json::parse(Text(page->payload));
+    if (j["head"].get<bool>() && j["next"].get<uint64_t>() == last + 1) break;
+  }
+  // Ten minutes later the lock signs its head over the last record.
+  control_->Ask({{"cmd", "advance"}, {"ms", 660'000}});
+  auto page = server.WaitFor([&](const uplink::Message& m) { return m.topic == Topic(uplink::Channel::kLog); });
+  ASSERT_TRUE(page) << "no page carried the new signed head; " << p.stderr_text();
+  const auto j = nlohmann::json::parse(Text(page->payload));
+  const uint64_t from = j["from"].get<uint64_t>();
+  EXPECT_LE(from, last) << "the page starts again at the head's record";
+  store::LogVerifier verifier(*lock_key_, lock_id, from, 0, 0);
+  bool has_head = false;
+  for (const store::LogItem& item : PageItems(j)) {
+    verifier.Feed(item);
+    has_head = has_head || item.type == store::LogItemType::kSignedHead;
+  }
+  const store::LogFindings& f = verifier.Finish();
+  EXPECT_TRUE(has_head);
+  EXPECT_EQ(f.signed_through, last);
+  EXPECT_EQ(f.bad_signatures, 0u);
+  EXPECT_TRUE(f.offline_ok());
+  // In the same connection, and the upload position is where it was.
+  EXPECT_EQ(control_->Ask({{"cmd", "status"}})["uplink"]["connects"].get<uint64_t>(), connects);
+  EXPECT_TRUE(WaitUntil([&] {
+    return control_->Ask({{"cmd", "status"}})["uplink"]["logFrom"].get<uint64_t>() == last + 1;
+  }));
+  EXPECT_EQ(p.Signal(SIGTERM), 0) << p.stderr_text();
+}
+
 // The log upload's position after any disconnect is the custody cursor:
 // pages the broker took go up once per connection; a broker restart or a
 // kill -9 starts again from the cursor + 1 (from the first record while
@@ -175,17 +250,7 @@ TEST_F(UplinkProcess, TheLogUploadResumesFromTheCustodyCursorAfterABrokerRestart
         r.first_from = from;
         verifier.emplace(*lock_key_, lock_id, from, 0, 0);
       }
-      const std::string hex = j["items"].get<std::string>();
-      std::vector<uint8_t> bytes(hex.size() / 2);
-      EXPECT_TRUE(uplink::FromHex(hex, bytes));
-      for (std::span<const uint8_t> rest(bytes); !rest.empty();) {
-        store::LogItem item;
-        Result<size_t> n = store::DecodeLogItem(rest, item);
-        EXPECT_TRUE(n.ok() && *n > 0);
-        if (!n.ok() || *n == 0) break;
-        verifier->Feed(item);
-        rest = rest.subspan(*n);
-      }
+      for (const store::LogItem& item : PageItems(j)) verifier->Feed(item);
       head = j["head"].get<bool>();
     }
     EXPECT_TRUE(verifier->StreamEnd(r.end_seq, r.end_chain));

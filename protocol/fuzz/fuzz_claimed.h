@@ -8,6 +8,7 @@
 #include "mortise/crypto/drbg.h"
 #include "mortise/protocol/lock_authority.h"
 #include "mortise/sim/memory_store.h"
+#include "mortise/sim/sim_lock.h"
 
 namespace mortise::protocol::fuzzing {
 
@@ -30,6 +31,29 @@ struct ClaimedStore {
   std::optional<crypto::P256PublicKey> lock_key;
   LockId lock_id{};
   uint32_t generation = 0;
+  bool ok = false;
+};
+
+// A ClaimedStore whose expensive starts ran once, over a working copy: the
+// lock authority's (it derives the lock's public key, a scalar
+// multiplication) and the simulated lock's first (it installs the user
+// database: thousands of erases). For every input: `store = ready`, then a
+// new SimLock over `store` and a new server over `authority` (which only
+// reads what the reset restores).
+struct StartedLock {
+  StartedLock(uint64_t claim_seed, uint64_t drbg_seed)
+      : p(claim_seed), entropy(drbg_seed), drbg(entropy), store(p.store), authority(store, drbg) {
+    ok = p.ok && drbg.Seed().ok() && authority.Start().ok();
+    sim::SimLock first(&store);
+    ok = ok && first.Start().ok();
+    ready = store;
+  }
+  ClaimedStore p;
+  crypto::DeterministicEntropy entropy;
+  crypto::Drbg drbg;
+  sim::MemoryStore store;
+  LockAuthority authority;
+  sim::MemoryStore ready;  // `store` after the starts
   bool ok = false;
 };
 

@@ -9,6 +9,9 @@
 #include "api_error.h"
 #include "api_logs.h"
 #include "log_custody.h"
+#include "api_duty.h"
+#include "uplink_certs.h"
+#include "door_transfers.h"
 #include "api_json.h"
 
 namespace mortise::server {
@@ -170,6 +173,18 @@ Api::Api(SqlRepository& repo, const Clock& clock, Random& random, ApiSettings se
                     [this] { return static_cast<double>(relay_gate_.in_flight()); });
   metrics_.AddGauge("mortise_server_relays_refused_total", "Relays refused as relay_busy (too many in flight).",
                     [this] { return static_cast<double>(relay_gate_.refused()); });
+  metrics_.AddGauge("mortise_server_relays_in_flight_main", "Remote commands in flight to doors in good standing.",
+                    [this] { return static_cast<double>(relay_gate_.in_flight(RelayPool::kMain)); });
+  metrics_.AddGauge("mortise_server_relays_in_flight_probation",
+                    "Remote commands in flight to doors on probation (an earlier relay unanswered or slow).",
+                    [this] { return static_cast<double>(relay_gate_.in_flight(RelayPool::kProbation)); });
+  metrics_.AddGauge("mortise_server_relays_in_flight_lockdown", "Site lockdowns waiting for their doors' answers.",
+                    [this] { return static_cast<double>(relay_gate_.in_flight(RelayPool::kLockdown)); });
+  metrics_.AddGauge("mortise_server_relay_locks_on_probation", "Locks whose relays go through the probation pool.",
+                    [this] { return static_cast<double>(relay_gate_.locks_on_probation()); });
+  metrics_.AddCounter("mortise_server_lockdowns_unawaited_total",
+                      "Site lockdowns sent without waiting for answers (every lockdown slot in use).",
+                      [this] { return static_cast<double>(relay_gate_.unawaited_lockdowns()); });
   metrics_.AddGauge("mortise_server_db_pool_size", "Database connections the server holds.", [] { return 1.0; });
   // The one connection is shared under the repository's mutex: in use or
   // not, callers waiting for it, how often and how long they waited.
@@ -188,6 +203,7 @@ Api::Api(SqlRepository& repo, const Clock& clock, Random& random, ApiSettings se
   AddLogRoutes(router_, repo_);
   AddCustodyRoutes(router_, repo_, clock_, random);
   groups_.AddRoutes(router_, [this](const Context& c) { return ActorOf(c); });
+  AddDutyRoutes(router_, repo_, clock_, random, groups_.service(), metrics_);
   AddStreamRoute();
 }
 
@@ -226,6 +242,11 @@ void Api::AddStreamRoute() {
     r.websocket_client = events_.Open({p.account_id, p.session_id, p.api_key_id, reads_logs}, c.request.websocket);
     return r;
   });
+}
+
+size_t Api::CloseExpiredStreams() {
+  return events_.CloseEndedSessions(
+      [this](const std::string& account, const std::string& session) { return !auth_.SessionLive(account, session); });
 }
 
 Response Api::Handle(const Request& request) {
@@ -330,7 +351,25 @@ void Api::AddRoutes() {
 
   r.Add("DELETE", "/api/v1/me", [this](Context& c) {
     const json body = c.Json();
-    auth_.DeleteAccount(*c.principal, RequireString(body, "password"), FactorFrom(body));
+    // The lock is the authority: deleting the account cannot end a key the
+    // person holds, and deleting it would drop the key rows an admin sees
+    // and revokes from (door_keys goes with the account). So the account
+    // stays, a member with its keys in view, until no key is live.
+    auth_.DeleteAccount(*c.principal, RequireString(body, "password"), FactorFrom(body),
+                        [this](const std::string& account_id) {
+                          std::string live;
+                          for (const auto& [org, role] : repo_.OrganisationsOf(account_id, "", 1000)) {
+                            const json access = groups_.service().PersonAccess(org.id, account_id);
+                            for (const json& d : access["doors"])
+                              live += (live.empty() ? "" : ", ") + d["name"].get<std::string>() + " (" + org.name + ")";
+                          }
+                          if (!live.empty()) {
+                            throw ApiError(409, "keys_live",
+                                           "Your keys still open doors: " + live +
+                                               ". An admin of each organisation removes you everywhere first "
+                                               "(their signed access lists end the keys); then delete your account.");
+                          }
+                        });
     events_.CloseAccount(c.principal->account_id);
     RecordAccountEvent(c, *c.principal, "account.delete", "account", c.principal->account_id);
     Response res = NoContent();
@@ -467,6 +506,7 @@ void Api::AddOrgRoutes() {
 
   r.Add("DELETE", "/api/v1/orgs/{org_id}", [this](Context& c) {
     orgs_.Delete(ActorOf(c), c.params.at("org_id"));
+    if (link_.certs != nullptr) link_.certs->RevokeRemovedDoors();
     return NoContent();
   });
 
@@ -485,6 +525,7 @@ void Api::AddOrgRoutes() {
 
   r.Add("DELETE", "/api/v1/orgs/{org_id}/sites/{site_id}", [this](Context& c) {
     orgs_.DeleteSite(ActorOf(c), c.params.at("org_id"), c.params.at("site_id"));
+    if (link_.certs != nullptr) link_.certs->RevokeRemovedDoors();
     return NoContent();
   });
 
@@ -532,11 +573,17 @@ void Api::AddOrgRoutes() {
     reg.proof_access_list_floor = uint_field("access_list_floor", std::numeric_limits<uint64_t>::max());
     reg.proof_claim_generation = static_cast<uint32_t>(uint_field("claim_generation", std::numeric_limits<uint32_t>::max()));
     const auto door = orgs_.RegisterDoor(ActorOf(c), c.params.at("org_id"), reg);
+    // The generation the verified claim proof names: a higher one from the
+    // lock later means it changed owner (door_transfers.h).
+    if (link_.transfers != nullptr) link_.transfers->Registered(door.id, reg.proof_claim_generation);
     return JsonResponse(201, json{{"door", DoorJson(door)}}.dump());
   });
 
   r.Add("DELETE", "/api/v1/orgs/{org_id}/doors/{door_id}", [this](Context& c) {
     orgs_.DeleteDoor(ActorOf(c), c.params.at("org_id"), c.params.at("door_id"));
+    // The removed door's broker certificates are revoked (docs/uplink.md
+    // "Revocation"); so after a site or an organisation goes.
+    if (link_.certs != nullptr) link_.certs->RevokeRemovedDoors();
     return NoContent();
   });
 

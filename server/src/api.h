@@ -30,6 +30,8 @@ namespace mortise::server {
 
 class LockLink;
 class DoorStateStore;
+class UplinkCertificates;
+class DoorTransfers;
 
 // The lock side (api_link.cc, docs/uplink.md): what main.cc attaches when
 // [uplink] is configured. Routes answer 503 uplink_off while absent.
@@ -37,14 +39,15 @@ struct LinkServices {
   LockLink* link = nullptr;              // relays frames to locks
   DoorStateStore* states = nullptr;      // the doors' stored state
   const uplink::Credential* ca = nullptr;  // issues locks' broker certificates
+  UplinkCertificates* certs = nullptr;     // records and revokes them (with ca)
+  DoorTransfers* transfers = nullptr;      // doors whose lock changed owner
   int64_t lock_cert_days = 825;
   int relay_timeout_ms = 10'000;
   int relay_per_minute = 30;
-  // Relays (remote commands, lockdowns) in flight at once, on the whole
-  // server and for one organisation (RelayGate; main.cc derives both from
-  // http.threads).
-  int relays_in_flight = 1;
-  int relays_in_flight_per_org = 1;
+  // Relays (remote commands, lockdowns) in flight at once per pool, and
+  // the doors' standing (RelayGate; main.cc derives the bounds from
+  // http.threads and [uplink]).
+  RelayLimits relays;
 };
 
 struct ApiSettings {
@@ -77,12 +80,15 @@ class Api {
   // Before serving.
   void AttachLink(const LinkServices& services) {
     link_ = services;
-    relay_gate_.SetLimits(services.relays_in_flight, services.relays_in_flight_per_org);
+    relay_gate_.SetLimits(services.relays);
   }
   RelayGate& relay_gate() { return relay_gate_; }
   GroupsService& groups() { return groups_.service(); }
   // The WebSocket stream's fan-out: producers publish door events here.
   EventHub& events() { return events_; }
+  // Closes the event streams whose session expired after they opened
+  // (main.cc calls it every few seconds; returns how many).
+  size_t CloseExpiredStreams();
 
  private:
   void AddRoutes();

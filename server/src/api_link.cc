@@ -9,8 +9,10 @@
 #include "api_error.h"
 #include "door_registration.h"
 #include "door_state.h"
+#include "door_transfers.h"
 #include "lock_link.h"
 #include "remote_verdict.h"
+#include "uplink_certs.h"
 #include "mortise/protocol/base64url.h"
 #include "mortise/protocol/node.h"
 #include "mortise/protocol/remote.h"
@@ -67,6 +69,9 @@ void Api::AddLinkRoutes() {
     // a batch behind).
     if (link_.link != nullptr) state["online"] = link_.link->Online(door->lock_id);
     state["informative"] = true;
+    // A lock handed to a new owner: this door is no longer relayed to.
+    const auto transferred = link_.transfers ? link_.transfers->Transferred(door->id) : std::nullopt;
+    state["transferred"] = transferred ? *transferred : json(nullptr);
     return JsonResponse(200, json{{"door_id", door->id}, {"state", state}}.dump());
   });
 
@@ -98,16 +103,26 @@ void Api::AddLinkRoutes() {
     const auto record = [&](const std::string& outcome) {
       audit_.Record(audit_.Event(ActorOf(c), door->org_id, "door.remote", "door", door->id, json{{"outcome", outcome}}));
     };
+    if (link_.transfers != nullptr && link_.transfers->Transferred(door->id)) {
+      record("door_transferred");
+      throw ApiError(409, "door_transferred",
+                     "This door's lock now belongs to another owner (its claim generation is above the one it was "
+                     "registered under); nothing was sent. Remove the door; the new owner registers the lock.");
+    }
     if (!link_.link->Online(door->lock_id)) {
       record("lock_offline");
       throw ApiError(503, "lock_offline", "The lock is not connected; nothing was sent.");
     }
     // The worker thread blocks until the answer: bounded so the API keeps
-    // free workers (503 relay_busy beyond the bound).
+    // free workers, and by the lock's standing so locks that do not answer
+    // wait only in the probation pool, with its shorter timeout (503
+    // relay_busy beyond a bound; relay_gate.h).
     std::optional<std::vector<uint8_t>> answer;
     {
-      const auto permit = relay_gate_.AcquireOrThrow(door->org_id);
-      answer = link_.link->Exchange(door->lock_id, frame, link_.relay_timeout_ms);
+      auto permit = relay_gate_.AcquireOrThrow(door->org_id, c.principal->account_id, door->lock_id, clock_.NowMs());
+      const int64_t sent_at = clock_.NowMs();
+      answer = link_.link->Exchange(door->lock_id, frame, permit.TimeoutMs(link_.relay_timeout_ms));
+      permit.Finish(answer.has_value(), clock_.NowMs() - sent_at, clock_.NowMs());
     }
     if (!answer) {
       record("outcome_unknown");
@@ -146,8 +161,28 @@ void Api::AddLinkRoutes() {
     const auto cert = uplink::IssueLockCertificate(*link_.ca, *request, *door_key, now_s - 300,
                                                    now_s + link_.lock_cert_days * 86400, why);
     if (!cert) throw ApiError(422, "request_refused", "No certificate: " + why);
-    audit_.Record(audit_.Event(ActorOf(c), door->org_id, "door.uplink_certificate", "door", door->id, json::object()));
-    return JsonResponse(201, json{{"certificate", *cert}, {"lock_id", door->lock_id}}.dump());
+    const std::string serial = uplink::SerialOf(*cert, why);
+    audit_.Record(audit_.Event(ActorOf(c), door->org_id, "door.uplink_certificate", "door", door->id,
+                               json{{"serial", serial}}));
+    // Recorded; the door's earlier certificates are revoked (re-issue
+    // replaces, docs/uplink.md "Revocation").
+    if (link_.certs != nullptr) link_.certs->Issued(*door, *cert);
+    return JsonResponse(201, json{{"certificate", *cert}, {"lock_id", door->lock_id}, {"serial", serial}}.dump());
+  });
+
+  // Revokes the door's broker certificates now (a copied certificate, a
+  // lock about to change hands) and writes the broker's revocation list
+  // again; the door's certificates as they stand come back.
+  r.Add("POST", "/api/v1/orgs/{org_id}/doors/{door_id}/uplink-certificate/revoke", [this](Context& c) {
+    const auto door = repo_.Door(c.params.at("org_id"), c.params.at("door_id"));
+    if (!door) throw ApiError(404, "not_found", "This organisation has no door with this id.");
+    if (link_.certs == nullptr) {
+      throw ApiError(503, "uplink_off", "This server issues no broker certificates ([uplink] ca_key is not set).");
+    }
+    const int revoked = link_.certs->RevokeDoor(door->id, "revoked");
+    audit_.Record(audit_.Event(ActorOf(c), door->org_id, "door.uplink_certificate_revoked", "door", door->id,
+                               json{{"revoked", revoked}}));
+    return JsonResponse(200, json{{"revoked", revoked}, {"certificates", link_.certs->View(door->id)}}.dump());
   });
 }
 

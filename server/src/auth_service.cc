@@ -153,6 +153,14 @@ NewSession AuthService::SignIn(std::string_view email, std::string_view password
   return s;
 }
 
+bool AuthService::SessionLive(const std::string& account_id, const std::string& session_id) {
+  const int64_t now = NowMs();
+  for (const SessionRow& row : repo_.Sessions(account_id)) {
+    if (row.id == session_id) return now < row.expires_at && now - row.last_seen_at < settings_.session_idle_s * 1000;
+  }
+  return false;
+}
+
 std::optional<Principal> AuthService::AuthenticateSession(std::string_view token) {
   if (token.empty() || token.size() > 256) return std::nullopt;
   auto row = repo_.SessionByTokenHash(Sha256Hex(token));
@@ -269,7 +277,8 @@ void AuthService::ChangePassword(const Principal& who, std::string_view current,
                                                                          : std::nullopt);
 }
 
-void AuthService::DeleteAccount(const Principal& who, std::string_view password, const SecondFactor& factor) {
+void AuthService::DeleteAccount(const Principal& who, std::string_view password, const SecondFactor& factor,
+                                const std::function<void(const std::string& account_id)>& may_delete) {
   AccountRow account;
   CheckPasswordAndFactor(who, password, factor, account);
   // An organisation is never left without an owner (nobody could manage
@@ -278,6 +287,7 @@ void AuthService::DeleteAccount(const Principal& who, std::string_view password,
     throw ApiError(409, "sole_owner",
                    "You are the only owner of an organisation: make someone else owner, or delete it, first.");
   }
+  if (may_delete) may_delete(account.id);
   repo_.DeleteAccount(account.id);
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -87,6 +88,10 @@ class AuthService {
   // nullopt: unknown or revoked. Records the last-used time.
   std::optional<Principal> AuthenticateApiKey(std::string_view token);
 
+  // Whether the account's session is still valid now (not past its
+  // lifetime or idle timeout, as AuthenticateSession judges). Used to end
+  // event streams whose session expired after they opened.
+  bool SessionLive(const std::string& account_id, const std::string& session_id);
   void SignOut(const std::string& session_id);
   void SignOutEverywhere(const std::string& account_id);
 
@@ -105,7 +110,10 @@ class AuthService {
                       const SecondFactor& factor);
   // Same checks, then deletes the account and everything it owns.
   // 409 sole_owner while it is the only owner of an organisation.
-  void DeleteAccount(const Principal& who, std::string_view password, const SecondFactor& factor);
+  // `may_delete` (after the checks, before deleting) throws to refuse: the
+  // API refuses while the person's door keys are live (409 keys_live).
+  void DeleteAccount(const Principal& who, std::string_view password, const SecondFactor& factor,
+                     const std::function<void(const std::string& account_id)>& may_delete = {});
 
   // 400 invalid_name / invalid_scope.
   NewApiKey CreateApiKey(const std::string& account_id, std::string_view name, const std::vector<std::string>& scopes);

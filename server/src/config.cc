@@ -109,12 +109,22 @@ Config LoadConfigFile(const std::string& path) {
   r.Get("uplink", "certificate", c.uplink.cert_file);
   r.Get("uplink", "key", c.uplink.key_file);
   r.Get("uplink", "ca_key", c.uplink.ca_key_file);
+  r.Get("uplink", "crl_file", c.uplink.crl_file);
   r.Get("uplink", "lock_certificate_days", c.uplink.lock_cert_days, 1, 3650);
   r.Get("uplink", "backoff_initial_ms", c.uplink.backoff_initial_ms, 10, 600000);
   r.Get("uplink", "backoff_max_ms", c.uplink.backoff_max_ms, 10, 3600000);
   r.Get("uplink", "state_flush_ms", c.uplink.state_flush_ms, 0, 60000);
   r.Get("uplink", "relay_timeout_ms", c.uplink.relay_timeout_ms, 100, 60000);
   r.Get("uplink", "relay_per_minute", c.uplink.relay_per_minute, 1, 100000);
+  r.Get("uplink", "relay_probation_timeout_ms", c.uplink.relays.probation_timeout_ms, 100, 60000);
+  r.Get("uplink", "relay_fast_answer_ms", c.uplink.relays.fast_answer_ms, 10, 60000);
+  r.Get("uplink", "relay_probation_ms", c.uplink.relays.probation_ms, 0, 24LL * 3600 * 1000);
+  r.Get("uplink", "relay_probation_slots", c.uplink.relays.probation, 1, 64);
+  r.Get("uplink", "lockdown_slots", c.uplink.relays.lockdowns, 1, 64);
+  if (c.uplink.relays.fast_answer_ms > c.uplink.relays.probation_timeout_ms) {
+    throw ConfigError("uplink.relay_fast_answer_ms must not be above uplink.relay_probation_timeout_ms "
+                      "(a door on probation could never answer quickly enough to leave it)");
+  }
   r.Get("access", "exchange_timeout_ms", c.api.access.delivery.exchange_timeout_ms, 100, 120000);
   r.Get("access", "first_retry_ms", c.api.access.delivery.first_retry_ms, 100, 3600000);
   r.Get("access", "max_retry_ms", c.api.access.delivery.max_retry_ms, 1000, 7LL * 24 * 3600000);

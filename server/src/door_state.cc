@@ -43,6 +43,10 @@ std::optional<json> SanitiseState(std::string_view payload) {
     if (!it->is_boolean()) return std::nullopt;
     out[key] = *it;
   }
+  if (const auto it = in.find("claimGeneration"); it != in.end()) {
+    if (!it->is_number_unsigned() || it->get<uint64_t>() > UINT32_MAX) return std::nullopt;
+    out["claimGeneration"] = it->get<uint64_t>();
+  }
   return out;
 }
 
@@ -123,6 +127,10 @@ void DoorStateIngest::OnState(std::string_view lock_id_hex, std::string_view pay
       ++malformed_;
       return;
     }
+  }
+  if (claim_observer_ && state->contains("claimGeneration")) {
+    if (const auto door = store_.DoorOfLock(lock_id_hex))
+      claim_observer_(*door, (*state)["claimGeneration"].get<int64_t>());
   }
   Note(lock_id_hex, std::move(state), std::nullopt);
 }

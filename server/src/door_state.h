@@ -70,6 +70,12 @@ class DoorStateIngest {
   DoorStateIngest(DoorStateStore& store, const Clock& clock, EventSink sink = nullptr);
   ~DoorStateIngest();
 
+  // Called (on the link's thread, before the state is queued) with the
+  // claim generation a state message names (door_transfers.h). Set before
+  // Start.
+  void SetClaimObserver(std::function<void(const DoorRef& door, int64_t generation)> observer) {
+    claim_observer_ = std::move(observer);
+  }
   // From the lock link's thread.
   void OnState(std::string_view lock_id_hex, std::string_view payload);
   void OnOnline(std::string_view lock_id_hex, bool online);
@@ -97,6 +103,7 @@ class DoorStateIngest {
   DoorStateStore& store_;
   const Clock& clock_;
   EventSink sink_;
+  std::function<void(const DoorRef&, int64_t)> claim_observer_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, PendingDoor> pending_;  // door id -> latest

@@ -70,8 +70,9 @@ struct VerifiedKeyChain {
 // summary says when it is valid) and nothing is revoked yet (the door's
 // lists say that). Throws ApiError: 400 invalid_key (malformed), 403
 // invalid_signature, 403 not_permitted (another lock, claim or group, role
-// beyond its mask, bad delegation, or a key that demands revalidation
-// tokens: none can be judged here), 409 stale_claim.
+// beyond its mask, bad delegation), 409 stale_claim. A key that demands
+// revalidation tokens is judged as far as any other; its token is the
+// lock's affair.
 VerifiedKeyChain VerifyKeyChain(std::span<const uint8_t> chain, std::string_view owner_public_key_hex,
                                 const std::optional<std::string>& lock_id_hex, int64_t claim_generation,
                                 std::optional<uint64_t> group_id);

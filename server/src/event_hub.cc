@@ -150,6 +150,30 @@ void EventHub::CloseOtherSessions(const std::string& account_id, const std::stri
       "password changed");
 }
 
+size_t EventHub::CloseEndedSessions(
+    const std::function<bool(const std::string& account_id, const std::string& session_id)>& ended) {
+  std::map<std::string, std::string> sessions;  // session id -> account id
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [p, w] : streams_) {
+      if (auto s = w.lock(); s && !s->who_.session_id.empty()) sessions.emplace(s->who_.session_id, s->who_.account_id);
+    }
+  }
+  std::set<std::string> gone;
+  for (const auto& [session, account] : sessions)
+    if (ended(account, session)) gone.insert(session);
+  if (gone.empty()) return 0;
+  size_t closed = 0;
+  CloseWhere(
+      [&](const Credential& c) {
+        const bool hit = !c.session_id.empty() && gone.count(c.session_id) > 0;
+        closed += hit ? 1 : 0;
+        return hit;
+      },
+      "session expired");
+  return closed;
+}
+
 size_t EventHub::clients() const {
   std::lock_guard lock(mu_);
   return streams_.size();

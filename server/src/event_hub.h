@@ -55,6 +55,13 @@ class EventHub {
   void CloseAccount(const std::string& account_id);
   // A password change: the account's other sessions end (not its API keys).
   void CloseOtherSessions(const std::string& account_id, const std::string& kept_session_id);
+  // Closes the streams whose session has ended by itself (its lifetime or
+  // idle timeout passed after the stream opened): `ended(account_id,
+  // session_id)` says so; it runs without the hub's lock, once per session.
+  // Streams of API keys are not asked. Returns the streams closed
+  // (code 1008, "session expired").
+  size_t CloseEndedSessions(const std::function<bool(const std::string& account_id,
+                                                     const std::string& session_id)>& ended);
 
   // Streams open now (for /metrics).
   size_t clients() const;

@@ -218,15 +218,7 @@ std::pair<DoorRow, std::vector<DoorUpdateRow>> GroupsService::DoorUpdates(const 
   return {door, store_.UpdatesOfDoor(door.id)};
 }
 
-DoorKeyRow GroupsService::UploadKey(const Actor& actor, const std::string& org_id, const std::string& account_id,
-                                    std::string_view chain, const std::optional<std::string>& door_id,
-                                    const std::optional<std::string>& group_ref) {
-  if (!repo_.Membership(org_id, account_id)) {
-    throw ApiError(404, "not_found", "This organisation has no person with this account id.");
-  }
-  if (door_id.has_value() == group_ref.has_value()) {
-    throw ApiError(400, "invalid_field", "Give either \"door_id\" (a key for one door) or \"group_id\" (a group key).");
-  }
+std::vector<uint8_t> KeyChainFromText(std::string_view chain) {
   std::vector<uint8_t> bytes;
   if (chain.rfind("MKS1.", 0) == 0) {
     // The share string `mortise key share` prints: its chain.
@@ -242,6 +234,19 @@ DoorKeyRow GroupsService::UploadKey(const Actor& actor, const std::string& org_i
   } else {
     bytes = HexBytes(chain, "chain", protocol::kMaxChainSize);
   }
+  return bytes;
+}
+
+DoorKeyRow GroupsService::UploadKey(const Actor& actor, const std::string& org_id, const std::string& account_id,
+                                    std::string_view chain, const std::optional<std::string>& door_id,
+                                    const std::optional<std::string>& group_ref) {
+  if (!repo_.Membership(org_id, account_id)) {
+    throw ApiError(404, "not_found", "This organisation has no person with this account id.");
+  }
+  if (door_id.has_value() == group_ref.has_value()) {
+    throw ApiError(400, "invalid_field", "Give either \"door_id\" (a key for one door) or \"group_id\" (a group key).");
+  }
+  const std::vector<uint8_t> bytes = KeyChainFromText(chain);
   DoorKeyRow k;
   VerifiedKeyChain v;
   if (door_id) {
@@ -375,6 +380,17 @@ BulkJobRow GroupsService::RemovePerson(const Actor& actor, const std::string& or
     if (!stored_already) rows.push_back(row);
     job_doors.push_back({job.id, door.id, row.kind, row.issuer, row.version, "", "", ""});
   }
+  // Every door where a key of the person is live must be in the job: a job
+  // that leaves one out would show only the doors it sent, as if the
+  // person were removed everywhere.
+  std::string missing;
+  for (const auto& [door_id, d] : live)
+    if (!seen.count(door_id)) missing += (missing.empty() ? "" : ", ") + door_id;
+  if (!missing.empty()) {
+    throw ApiError(422, "doors_missing",
+                   "The person's keys are live at doors this job leaves out: " + missing +
+                       ". Give a list for each (GET .../people/{id}/access names them); nothing was stored.");
+  }
   std::vector<AuditEvent> events;
   events.push_back(audit_.Event(actor, org_id, "person.remove_everywhere", "account", account_id,
                                 json{{"job_id", job.id}, {"doors", job_doors.size()}}));
@@ -427,8 +443,10 @@ BulkJobRow GroupsService::SiteLockdown(const Actor& actor, const std::string& or
   }
   if (!link_) throw ApiError(503, "no_lock_link", "This server has no link to locks configured.");
   BulkJobRow job{NewId("job_"), org_id, "site_lockdown", site_id, actor.principal.account_id, clock_.NowMs()};
-  std::optional<RelayGate::Permit> permit;
-  if (gate_ != nullptr) permit.emplace(gate_->AcquireOrThrow(org_id));
+  // Never refused for relay capacity: its own pool, and without a free
+  // slot the envelopes still go out, unawaited (relay_gate.h).
+  std::optional<RelayGate::Lockdown> lease;
+  if (gate_ != nullptr) lease.emplace(gate_->StartLockdown(org_id));
   std::vector<BulkJobDoorRow> rows;
   for (const DoorRow& d : doors) rows.push_back(BulkJobDoorRow{job.id, d.id, "remote", "", 0, "offline", "", ""});
   // The doors answer in parallel (at most lockdown_parallel at once), so a
@@ -445,10 +463,20 @@ BulkJobRow GroupsService::SiteLockdown(const Actor& actor, const std::string& or
     frame.reserve(1 + envelope.size());
     frame.push_back(static_cast<uint8_t>(protocol::FrameType::kRemote));
     frame.insert(frame.end(), envelope.begin(), envelope.end());
-    const auto answer = link_->Exchange(d.lock_id, frame, settings_.lockdown_timeout_ms);
+    // A door on probation (it left an earlier relay unanswered) is waited
+    // for only briefly, so it does not hold up the lockdown.
+    bool on_probation = false;
+    const int timeout_ms =
+        lease ? lease->TimeoutMs(d.lock_id, settings_.lockdown_timeout_ms, clock_.NowMs(), on_probation)
+              : settings_.lockdown_timeout_ms;
+    const int64_t sent_at = clock_.NowMs();
+    const auto answer = link_->Exchange(d.lock_id, frame, timeout_ms);
+    if (lease) lease->Finish(d.lock_id, on_probation, answer.has_value(), clock_.NowMs() - sent_at, clock_.NowMs());
     if (!answer) {
       r.outcome = "no_answer";
-      r.reason = "the lock did not answer in time";
+      r.reason = lease && !lease->awaited()
+                     ? "sent; the answer was not awaited (the server's lockdown slots were in use): check the door"
+                     : "the lock did not answer in time";
       return;
     }
     // Verified against the door's key and the envelope relayed: a
@@ -475,7 +503,7 @@ BulkJobRow GroupsService::SiteLockdown(const Actor& actor, const std::string& or
   for (size_t t = 1; t < parallel; ++t) workers.emplace_back(worker);
   worker();
   workers.clear();  // joins
-  permit.reset();
+  lease.reset();
   const auto event = audit_.Event(actor, org_id, "site.lockdown", "site", site_id,
                                   json{{"job_id", job.id}, {"doors", rows.size()}});
   store_.CreateJob(job, rows, event);

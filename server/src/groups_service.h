@@ -37,6 +37,10 @@ struct AccessSettings {
   int lockdown_parallel = 8;        // doors of one lockdown waiting for their answers at once
 };
 
+// A key chain's bytes from an "MKS1." share string, "MK1." text or hex.
+// 400 invalid_field.
+std::vector<uint8_t> KeyChainFromText(std::string_view chain);
+
 class GroupsService {
  public:
   // `link` may be null (no lock link configured): a lockdown answers 503.
@@ -88,7 +92,9 @@ class GroupsService {
   // each verified like UploadUpdate, stored all or none. 400
   // invalid_field, 404 not_found, 409 duplicate_door, 422 keys_still_live
   // (a list that leaves a key of the person live at its door, as
-  // PersonAccess sees it), and the refusals of UploadUpdate naming the door.
+  // PersonAccess sees it), 422 doors_missing (a door where a key of the
+  // person is live has no list in the job; the message names them), and
+  // the refusals of UploadUpdate naming the door.
   BulkJobRow RemovePerson(const Actor& actor, const std::string& org_id, const std::string& account_id,
                           const nlohmann::json& updates);
   // Relays one holder-signed remote envelope per door of the site (frame
@@ -96,15 +102,19 @@ class GroupsService {
   // (the lock's answer is kept for the device, which verifies its
   // signature), "no_answer", "offline". 404 not_found, 400 invalid_field,
   // 400 missing_envelope (a door of the site without one), 422 wrong_door
-  // (an envelope for a door outside the site), 503 no_lock_link.
+  // (an envelope for a door outside the site), 503 no_lock_link. Never
+  // 503 relay_busy: when the server's lockdown slots are in use (or this
+  // organisation has a lockdown in flight) the envelopes are sent without
+  // waiting, each door "no_answer" saying so.
   BulkJobRow SiteLockdown(const Actor& actor, const std::string& org_id, const std::string& site_id,
                           const nlohmann::json& envelopes);
   // The job with its per-door progress. 404 not_found.
   nlohmann::json JobView(const std::string& org_id, const std::string& job_id);
 
   GroupsStore& store() { return store_; }
-  // Bounds the lockdowns in flight (each holds one permit while its doors
-  // answer); null: unbounded.
+  // Bounds the lockdowns awaited at once (each holds a lockdown slot while
+  // its doors answer; without one its envelopes go out unawaited) and
+  // shortens the wait for doors on probation; null: unbounded.
   void SetRelayGate(RelayGate* gate) { gate_ = gate; }
 
  private:

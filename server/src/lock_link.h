@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "relay_gate.h"
+
 namespace mortise::uplink {
 class MqttClient;
 struct Message;
@@ -52,12 +54,19 @@ struct UplinkSettings {
   std::string cert_file;  // the server's client certificate (CN mortise-server)
   std::string key_file;   // its key
   std::string ca_key_file;  // the deployment CA's key: issues locks' broker certificates
+  // The revocation list the server writes for the broker (docs/uplink.md
+  // "Revocation"); empty: crl.pem beside ca_key_file (the layout of a
+  // mortise-broker deployment directory).
+  std::string crl_file;
   int64_t lock_cert_days = 825;  // validity of a lock's broker certificate
   int backoff_initial_ms = 500;  // reconnect back-off: uniform in [d/2, d], d doubling
   int backoff_max_ms = 30'000;
   int state_flush_ms = 250;  // door state writes: at most one batch per this period
   int relay_timeout_ms = 10'000;  // the relay API's wait for a lock's answer
   int relay_per_minute = 30;      // relayed commands per account per minute
+  // The relay pools' knobs (probation, lockdown slots, timeouts); the
+  // main pool's bounds come from http.threads (RelayGate::LimitsFor).
+  RelayLimits relays;
   bool enabled() const { return !broker.empty(); }
 };
 

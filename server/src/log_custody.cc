@@ -9,7 +9,9 @@
 #include "api_error.h"
 #include "door_registration.h"
 #include "door_updates.h"
+#include "duty_keys.h"
 #include "log_store.h"
+#include "sql_values.h"
 #include "mortise/crypto/drbg.h"
 #include "mortise/crypto/p256.h"
 #include "mortise/protocol/certificate.h"
@@ -22,24 +24,9 @@ namespace {
 
 using nlohmann::json;
 
-SqlValue V(std::string_view s) { return std::string(s); }
-SqlValue V(int64_t v) { return v; }
-SqlValue V(uint64_t v) { return static_cast<int64_t>(v); }
-std::string Text(const SqlRow& r, size_t i) { return r.at(i).value_or(""); }
-int64_t Int(const SqlRow& r, size_t i) { return r.at(i) ? std::stoll(*r[i]) : 0; }
-
-// The server's randomness as the crypto library's entropy source.
-class RandomEntropy final : public crypto::EntropySource {
- public:
-  explicit RandomEntropy(Random& random) : random_(random) {}
-  Status Fill(std::span<uint8_t> out) override {
-    random_.Fill(out);
-    return Status::Ok();
-  }
-
- private:
-  Random& random_;
-};
+using sql::Int;
+using sql::Text;
+using sql::V;
 
 struct CustodyRow {
   std::string private_key, public_key;
@@ -75,30 +62,6 @@ std::optional<CustodyRow> ReadRow(SqlRepository& repo, std::string_view door_id)
   return c;
 }
 
-crypto::P256PublicKey PublicKeyOf(std::string_view hex) {
-  const auto bytes = FromHex(hex, crypto::kP256PublicKeySize);
-  if (!bytes) throw std::runtime_error("a stored public key is not 65 bytes of hex");
-  auto key = crypto::P256PublicKey::Import(*bytes);
-  if (!key.ok()) throw std::runtime_error("a stored public key is not a P-256 point");
-  return *key;
-}
-
-std::string KeyText(std::string_view public_key_hex) {
-  std::array<char, protocol::kPublicKeyTextSize> buf{};
-  auto n = protocol::PublicKeyToText(PublicKeyOf(public_key_hex), buf);
-  if (!n.ok()) throw std::runtime_error("cannot write the custody key's text form");
-  return std::string(buf.data(), *n);
-}
-
-struct DoorKeys {
-  std::string lock_id, lock_public_key, owner_public_key;
-};
-std::optional<DoorKeys> DoorKeysOf(SqlRepository& repo, std::string_view door_id) {
-  const auto rows =
-      repo.Read("SELECT lock_id, lock_public_key, owner_public_key FROM doors WHERE id = ?", {V(door_id)});
-  if (rows.empty()) return std::nullopt;
-  return DoorKeys{Text(rows[0], 0), Text(rows[0], 1), Text(rows[0], 2)};
-}
 
 void SetAttempt(SqlRepository& repo, std::string_view door_id, int64_t now, std::string_view status) {
   repo.WithDriver([&](SqlDriver& db) {
@@ -129,7 +92,7 @@ json CustodyView(SqlRepository& repo, std::string_view door_id) {
   const auto row = ReadRow(repo, door_id);
   if (!row) return {{"state", "none"}};
   json j = {{"state", row->chain ? "certified" : "uncertified"},
-            {"public_key", KeyText(row->public_key)},
+            {"public_key", PublicKeyTextFromHex(row->public_key)},
             {"created_at", row->created_at},
             {"claim_generation", row->chain ? json(row->claim_generation) : json(nullptr)},
             {"acknowledged_through", row->acked_seq},
@@ -161,41 +124,11 @@ json LogCustody::CreateKey(std::string_view door_id) {
 
 json LogCustody::Install(std::string_view door_id, std::string_view text) {
   std::lock_guard lock(mu_);
-  const auto door = DoorKeysOf(repo_, door_id);
-  if (!door) throw ApiError(404, "not_found", "This organisation has no door with this id.");
-  std::vector<uint8_t> chain(protocol::kMaxChainSize);
-  if (protocol::IdentifyText(text) == protocol::TextForm::kShare) {
-    auto bundle = protocol::ShareFromText(text);
-    if (!bundle.ok()) throw ApiError(400, "invalid_key", "The MKS1 bundle does not decode.");
-    if (ToHex(bundle->lock_key) != door.value().lock_public_key) {
-      throw ApiError(422, "wrong_door", "This key is for another lock than this door's.");
-    }
-    chain.assign(bundle->chain.begin(), bundle->chain.begin() + static_cast<std::ptrdiff_t>(bundle->chain_len));
-  } else {
-    auto n = protocol::ChainFromText(text, chain);
-    if (!n.ok()) throw ApiError(400, "invalid_key", "\"certificate\" is an MKS1 bundle or an MK1 key chain.");
-    chain.resize(*n);
-  }
-  const auto row = ReadRow(repo_, door_id);
-  if (!row) throw ApiError(409, "no_custody_key", "This door has no custody key yet: POST .../custody/key first.");
-  // The lock's own checks (owner signature, this lock and claim, role and
-  // permissions, delegation), as VerifyKeyChain runs them for any key.
-  const VerifiedKeyChain verified =
-      VerifyKeyChain(chain, door->owner_public_key, door->lock_id, row->claim_generation, std::nullopt);
-  const auto split = protocol::SplitChain(chain);
-  const protocol::CertificateFields& holder = split->holder;
-  auto holder_key = crypto::P256PublicKey::Import(holder.holder_key);
-  if (!holder_key.ok() || ToHex(holder_key->bytes()) != row->public_key) {
-    throw ApiError(422, "wrong_holder", "This certificate is for another key than this door's custody key.");
-  }
-  if (holder.permissions != protocol::kPermLogCustody) {
-    throw ApiError(422, "wrong_permissions",
-                   "A custody certificate carries the log-custody right alone (mortise key share --custody).");
-  }
+  const DutyCertificate c = VerifyDutyCertificate(repo_, door_id, text, protocol::kPermLogCustody,
+                                                  "mortise key share --custody", "no_custody_key");
   repo_.WithDriver([&](SqlDriver& db) {
     db.Exec("UPDATE log_custody SET chain = ?, claim_generation = ?, installed_at = ? WHERE door_id = ?",
-            {V(verified.chain_hex), V(static_cast<int64_t>(holder.claim_generation)), V(clock_.NowMs()),
-             V(door_id)});
+            {V(c.chain_hex), V(static_cast<int64_t>(c.claim_generation)), V(clock_.NowMs()), V(door_id)});
   });
   return View(door_id);
 }
@@ -204,7 +137,7 @@ CustodyOutcome LogCustody::Step(LockLink& link, std::string_view door_id) {
   std::lock_guard lock(mu_);
   const auto row = ReadRow(repo_, door_id);
   if (!row || !row->chain) return CustodyOutcome::kNotDue;
-  const auto door = DoorKeysOf(repo_, door_id);
+  const auto door = DutyDoorOf(repo_, door_id);
   if (!door) return CustodyOutcome::kNotDue;
   LogStore logs(repo_);
   const LogChainState state = logs.State(door_id);
@@ -258,7 +191,7 @@ CustodyOutcome LogCustody::Step(LockLink& link, std::string_view door_id) {
   }
   // The lock's receipt, with its own key: the position and the hash it
   // signed must be exactly what was acknowledged.
-  if (!protocol::VerifyCustodyReceipt(*reply, PublicKeyOf(door->lock_public_key), ack.lock_id, ack.generation).ok() ||
+  if (!protocol::VerifyCustodyReceipt(*reply, PublicKeyFromHex(door->lock_public_key), ack.lock_id, ack.generation).ok() ||
       reply->cursor != n || reply->cursor_chain != ack.chain) {
     return finish(CustodyOutcome::kBadReceipt);
   }

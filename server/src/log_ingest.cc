@@ -1,13 +1,13 @@
 #include "log_ingest.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 #include <optional>
 #include <vector>
 
 #include "api_error.h"
 #include "door_registration.h"
-#include "mortise/crypto/p256.h"
 #include "mortise/dljson/event_json.h"
 #include "mortise/store/audit_log.h"
 
@@ -192,8 +192,15 @@ LogIngest::LogIngest(LogStore& store, const Clock& clock, EventSink sink)
     : store_(store), clock_(clock), sink_(std::move(sink)) {}
 
 LogIngestResult LogIngest::OnLogMessage(std::string_view lock_id_hex, std::string_view payload) {
-  std::lock_guard lock(mu_);
-  LogIngestResult r = Ingest(lock_id_hex, payload);
+  const LogMessageIn m{std::string(lock_id_hex), std::string(payload)};
+  return OnLogMessages(std::span<const LogMessageIn>(&m, 1)).front();
+}
+
+void LogIngest::Count(const LogIngestResult& r) {
+  if (!r.error.empty()) {
+    ++counters_.errors;
+    return;
+  }
   switch (r.verdict) {
     case LogVerdict::kMalformed: ++counters_.malformed; break;
     case LogVerdict::kUnknownDoor: ++counters_.unknown_door; break;
@@ -205,10 +212,116 @@ LogIngestResult LogIngest::OnLogMessage(std::string_view lock_id_hex, std::strin
   }
   if (r.page_no != 0) ++counters_.pages;
   counters_.records += r.new_records;
-  return r;
+  counters_.refused_dropped += r.refused_dropped;
 }
 
-LogIngestResult LogIngest::Ingest(std::string_view lock_id_hex, std::string_view payload) {
+std::vector<LogIngestResult> LogIngest::OnLogMessages(std::span<const LogMessageIn> messages) {
+  std::lock_guard lock(mu_);
+  using Event = std::pair<std::string, json>;
+  std::vector<LogIngestResult> results;
+  std::vector<Event> events;
+  auto run = [&](std::span<const LogMessageIn> part) {
+    return store_.InTransaction([&](LogStore::Tx& tx) {
+      std::vector<LogIngestResult> out;
+      std::vector<Event> ev;
+      for (const LogMessageIn& m : part) {
+        Event e;
+        out.push_back(Ingest(tx, m.lock_id_hex, m.payload, e));
+        if (!e.first.empty()) ev.push_back(std::move(e));
+      }
+      return std::make_pair(std::move(out), std::move(ev));
+    });
+  };
+  try {
+    auto [out, ev] = run(messages);
+    ++counters_.commits;
+    results = std::move(out);
+    events = std::move(ev);
+  } catch (const std::exception& batch_error) {
+    // One message at a time: only the one the database refuses is lost.
+    results.clear();
+    for (size_t i = 0; i < messages.size(); ++i) {
+      try {
+        auto [out, ev] = run(messages.subspan(i, 1));
+        ++counters_.commits;
+        results.push_back(std::move(out.front()));
+        for (Event& e : ev) events.push_back(std::move(e));
+      } catch (const std::exception& e) {
+        LogIngestResult r;
+        r.error = e.what();
+        r.detail = std::string("not stored: ") + e.what();
+        results.push_back(std::move(r));
+      }
+    }
+  }
+  for (const LogIngestResult& r : results) Count(r);
+  if (sink_)
+    for (const Event& e : events) sink_(e.first, e.second);
+  return results;
+}
+
+void LogIngest::Start(size_t max_batch, size_t max_queue) {
+  std::lock_guard lock(queue_mu_);
+  if (thread_.joinable()) return;
+  max_batch_ = std::max<size_t>(1, max_batch);
+  max_queue_ = std::max<size_t>(1, max_queue);
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void LogIngest::Enqueue(std::string_view lock_id_hex, std::string_view payload) {
+  std::unique_lock lock(queue_mu_);
+  if (!thread_.joinable()) {
+    // Not started (tests, or after Stop): taken at once.
+    lock.unlock();
+    (void)OnLogMessage(lock_id_hex, payload);
+    return;
+  }
+  room_cv_.wait(lock, [&] { return queue_.size() < max_queue_ || stopping_; });
+  queue_.push_back(LogMessageIn{std::string(lock_id_hex), std::string(payload)});
+  queue_cv_.notify_one();
+}
+
+void LogIngest::Run() {
+  std::vector<LogMessageIn> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;  // stopping, nothing left
+      batch.clear();
+      while (!queue_.empty() && batch.size() < max_batch_) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      room_cv_.notify_all();
+    }
+    for (const LogIngestResult& r : OnLogMessages(batch))
+      if (!r.error.empty()) std::fprintf(stderr, "mortise-server: log page not stored: %s\n", r.error.c_str());
+  }
+}
+
+void LogIngest::Stop() {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  room_cv_.notify_all();
+  thread_.join();
+  std::vector<LogMessageIn> left;  // handed on while the thread was ending
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = false;
+    left.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+    queue_.clear();
+  }
+  if (!left.empty()) (void)OnLogMessages(left);
+}
+
+LogIngestResult LogIngest::Ingest(LogStore::Tx& tx, std::string_view lock_id_hex, std::string_view payload,
+                                  std::pair<std::string, json>& event) {
   LogIngestResult result;
   std::string why;
   std::optional<Message> m = Parse(payload, why);
@@ -217,16 +330,15 @@ LogIngestResult LogIngest::Ingest(std::string_view lock_id_hex, std::string_view
     return result;
   }
   const std::optional<LogDoor> door =
-      FromHex(lock_id_hex, kLockIdBytes) ? store_.DoorByLockId(lock_id_hex) : std::nullopt;
+      FromHex(lock_id_hex, kLockIdBytes) ? tx.DoorByLockId(lock_id_hex) : std::nullopt;
   if (!door) {
     result.verdict = LogVerdict::kUnknownDoor;
     result.detail = "no door has lock id " + std::string(lock_id_hex.substr(0, 2 * kLockIdBytes));
     return result;
   }
-  const auto key_bytes = FromHex(door->lock_public_key, kPublicKeyBytes);
   const auto lock_id = FromHex(door->lock_id, kLockIdBytes);
-  Result<crypto::P256PublicKey> key = crypto::P256PublicKey::Import(*key_bytes);
-  if (!key.ok()) throw StorageError("door " + door->id + ": stored lock key does not import");
+  const std::shared_ptr<const OpenSslSignatureCheck> key = keys_.Get(door->lock_public_key);
+  if (!key) throw StorageError("door " + door->id + ": stored lock key does not import");
 
   // Verify the page with the lock's public key alone.
   const store::LogItem& anchor = m->items.front();
@@ -267,10 +379,10 @@ LogIngestResult LogIngest::Ingest(std::string_view lock_id_hex, std::string_view
   }
   const store::LogFindings& f = verifier.Finish();
 
-  const LogChainState state = store_.State(door->id);
+  const LogChainState state = tx.State(door->id);
   const uint64_t page_last = records.empty() ? n : records.back().seq;
   // What is stored over the page's span (the anchor included).
-  const auto stored = store_.Chains(door->id, n, std::min(page_last, state.last_seq));
+  const auto stored = tx.Chains(door->id, n, std::min(page_last, state.last_seq));
   std::string conflict;
   std::vector<uint64_t> conflicting;  // stored records the page contradicts
   bool signed_conflict = false;
@@ -284,16 +396,35 @@ LogIngestResult LogIngest::Ingest(std::string_view lock_id_hex, std::string_view
   }
   uint64_t duplicates = 0;
   std::vector<const PageRecord*> fresh;
+  // Stored gaps (numbers never received) the page's span reaches into: a
+  // page the lock sends again after a failed write fills them.
+  std::vector<LogGapRow> open_gaps;
+  if (n < state.last_seq)
+    for (LogGapRow& g : tx.Gaps(door->id, n + 1, std::min(page_last, state.last_seq)))
+      if (g.kind == "gap") open_gaps.push_back(std::move(g));
+  auto in_open_gap = [&](uint64_t seq) {
+    return std::any_of(open_gaps.begin(), open_gaps.end(),
+                       [&](const LogGapRow& g) { return g.first <= seq && seq <= g.last; });
+  };
+  std::vector<uint64_t> filled;  // numbers of stored gaps this page fills
+  uint64_t matched_after = 0;    // the newest stored record the page repeats identically
   for (const PageRecord& rec : records) {
     auto it = stored.find(rec.seq);
     if (it == stored.end()) {
-      // Below the stored end but never stored: a page of numbers already
-      // passed (pages come in order from one lock); kept out.
-      if (rec.seq > state.last_seq) fresh.push_back(&rec);
+      // Below the stored end and never stored: inside a gap, the page fills
+      // it; otherwise numbers already passed (pages come in order from one
+      // lock), kept out.
+      if (rec.seq > state.last_seq) {
+        fresh.push_back(&rec);
+      } else if (in_open_gap(rec.seq)) {
+        fresh.push_back(&rec);
+        filled.push_back(rec.seq);
+      }
       continue;
     }
     if (it->second.first == rec.chain) {
       ++duplicates;
+      matched_after = rec.seq;
       continue;
     }
     conflicting.push_back(rec.seq);
@@ -301,10 +432,21 @@ LogIngestResult LogIngest::Ingest(std::string_view lock_id_hex, std::string_view
     if (conflict.empty()) conflict = "record #" + std::to_string(rec.seq) + " differs from the stored one";
   }
 
+  // Stored unsigned records this page repeats under a signature of the
+  // lock that verified (sent again after a gap was filled unsigned).
+  const bool page_signed = f.signed_through > n && f.bad_signatures == 0;
+  bool signs_stored = false;
+  if (page_signed && conflict.empty())
+    for (const PageRecord& rec : records) {
+      auto it = stored.find(rec.seq);
+      if (rec.seq <= f.signed_through && it != stored.end() && it->second.first == rec.chain &&
+          it->second.second == kRecordUnsigned)
+        signs_stored = true;
+    }
+
   LogPageWrite w;
   w.door_id = door->id;
   w.page = LogPageRow{0, clock_.NowMs(), m->from, m->next, m->head, "", "", 0, m->items_hex};
-  const bool page_signed = f.signed_through > n && f.bad_signatures == 0;
   if (f.malformed != 0 || f.order_errors != 0 || anchors != 1 || f.bad_tags != 0) {
     result.verdict = LogVerdict::kBrokenChain;
     result.detail = f.malformed != 0    ? std::to_string(f.malformed) + " record(s) do not decode"
@@ -317,7 +459,8 @@ LogIngestResult LogIngest::Ingest(std::string_view lock_id_hex, std::string_view
   } else if (!conflict.empty() && (signed_conflict || !page_signed)) {
     result.verdict = LogVerdict::kBrokenChain;
     result.detail = conflict + (signed_conflict ? " (a record the lock signed is never overwritten)" : "");
-  } else if (fresh.empty() && conflict.empty() && !(page_signed && f.signed_through > state.signed_through)) {
+  } else if (fresh.empty() && conflict.empty() && !(page_signed && f.signed_through > state.signed_through) &&
+             !signs_stored) {
     result.verdict = LogVerdict::kDuplicate;
     result.detail = "every record is stored already";
     result.duplicate_records = duplicates;
@@ -359,7 +502,7 @@ LogIngestResult LogIngest::Ingest(std::string_view lock_id_hex, std::string_view
     // (together) is a declared loss, not a gap.
     std::vector<LogGapRow> declared_losses = losses;
     std::vector<LogGapRow> stored_gaps;
-    if (!losses.empty() || !skipped.empty() || n > state.last_seq) stored_gaps = store_.Gaps(door->id, 1, kMaxSeq);
+    if (!losses.empty() || !skipped.empty() || n > state.last_seq) stored_gaps = tx.Gaps(door->id, 1, kMaxSeq);
     for (const LogGapRow& g : stored_gaps)
       if (g.kind == "loss") declared_losses.push_back(g);
     auto declared = [&](uint64_t first, uint64_t last) {
@@ -378,17 +521,51 @@ LogIngestResult LogIngest::Ingest(std::string_view lock_id_hex, std::string_view
     if (!losses.empty())
       for (const LogGapRow& g : stored_gaps)
         if (g.kind == "gap" && declared(g.first, g.last)) w.declared_gaps.push_back(g.first);
-    if (n > state.last_seq && !declared(state.last_seq + 1, n))
-      w.gaps.push_back(LogGapRow{"gap", state.last_seq + 1, n, "", 0});
+    // Gaps this page fills (records the lock sent again): what stays
+    // unreceived stays a gap. Unless the page continued the stored chain
+    // into the gap (its anchor is a stored record) and out of it (it repeats
+    // a stored record after the gap) with nothing left, the chain is not
+    // known to run through it: a break stays, so no later signature marks
+    // records before it signed.
+    if (!filled.empty()) {
+      const bool anchored_on_stored = n == 0 || stored.count(n) != 0;
+      for (const LogGapRow& g : open_gaps) {
+        std::vector<LogGapRow> rest;
+        uint64_t at = g.first;
+        bool touched = false;
+        for (uint64_t seq : filled) {
+          if (seq < g.first || seq > g.last) continue;
+          touched = true;
+          if (seq > at) rest.push_back(LogGapRow{"gap", at, seq - 1, "", 0});
+          at = seq + 1;
+        }
+        if (!touched) continue;
+        if (at <= g.last) rest.push_back(LogGapRow{"gap", at, g.last, "", 0});
+        w.filled_gaps.push_back(g.first);
+        for (const LogGapRow& r : rest)
+          if (!declared(r.first, r.last)) w.gaps.push_back(r);
+        const bool through = anchored_on_stored && g.first > n && rest.empty() && matched_after > g.last;
+        if (!through) w.gaps.push_back(LogGapRow{"break", g.first, g.last, "filled by page; chain not verified across", 0});
+      }
+    }
+    // A page starting after the stored end does not continue the stored
+    // chain: a gap, or (numbers the lock declared lost) a break.
+    if (n > state.last_seq)
+      w.gaps.push_back(declared(state.last_seq + 1, n)
+                           ? LogGapRow{"break", state.last_seq + 1, n, "declared lost: chain not verified across", 0}
+                           : LogGapRow{"gap", state.last_seq + 1, n, "", 0});
     for (const Span& s : skipped)
       if (s.first > state.last_seq && !declared(s.first, s.last))
         w.gaps.push_back(LogGapRow{"gap", s.first, s.last, "", 0});
     // (A loss row already stored is kept: the insert skips it.)
     w.gaps.insert(w.gaps.end(), losses.begin(), losses.end());
-    if (page_signed && signed_through > state.signed_through) {
+    if (page_signed && (signed_through > state.signed_through || signs_stored)) {
       // The signature covers the chain back to where it continued the
       // stored records unbroken: after the newest gap before the page.
-      const uint64_t from = anchor_conflict ? n + 1 : store_.LastGapBefore(door->id, n + 1) + 1;
+      // (Only a page whose anchor is a stored record, same chain, continues
+      // it; any other's signature covers from its anchor on.)
+      const bool continues = n == 0 || (stored.count(n) != 0 && !anchor_conflict);
+      const uint64_t from = continues ? tx.LastGapBefore(door->id, n + 1) + 1 : n + 1;
       w.statuses.push_back({from, signed_through, kRecordSigned});
     }
     LogChainState next = state;
@@ -407,14 +584,16 @@ LogIngestResult LogIngest::Ingest(std::string_view lock_id_hex, std::string_view
   w.page.verdict = std::string(LogVerdictName(result.verdict));
   w.page.detail = result.detail;
   w.page.new_records = static_cast<int64_t>(result.new_records);
-  result.page_no = store_.WritePage(w);
+  const int64_t dropped_before = tx.dropped_refused();
+  result.page_no = tx.WritePage(w);
+  result.refused_dropped = static_cast<uint64_t>(tx.dropped_refused() - dropped_before);
   if (sink_) {
-    sink_(door->org_id, json{{"type", "door.log"},
+    event = {door->org_id, json{{"type", "door.log"},
                              {"door_id", door->id},
                              {"page", result.page_no},
                              {"verdict", LogVerdictName(result.verdict)},
                              {"new_records", result.new_records},
-                             {"through", accepted ? std::max(page_last, state.last_seq) : state.last_seq}});
+                             {"through", accepted ? std::max(page_last, state.last_seq) : state.last_seq}}};
   }
   return result;
 }

@@ -8,15 +8,21 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "clock_random.h"
+#include "log_ingest_verify.h"
 #include "log_store.h"
 
 namespace mortise::server {
@@ -53,6 +59,14 @@ struct LogIngestResult {
   uint64_t new_records = 0;
   uint64_t duplicate_records = 0;
   int64_t page_no = 0;  // 0: not stored
+  uint64_t refused_dropped = 0;  // older refused pages of the door deleted (kMaxRefusedPages)
+  std::string error;    // the database failed: nothing of this page stored (it comes again)
+};
+
+// A `log` message as the link received it.
+struct LogMessageIn {
+  std::string lock_id_hex;
+  std::string payload;
 };
 
 class LogIngest {
@@ -66,6 +80,24 @@ class LogIngest {
   // publisher as that lock). Thread-safe; never throws for bad input
   // (StorageError from the database propagates).
   LogIngestResult OnLogMessage(std::string_view lock_id_hex, std::string_view payload);
+  // Several messages in one transaction (group commit): each is decided as
+  // if alone and in order (it sees the pages before it), one commit for all;
+  // the `door.log` events and the counters follow the commit. When the
+  // transaction fails, each message is tried again in its own, so a
+  // database error loses at most the page that caused it (its `error`; the
+  // lock sends it again from its custody cursor). Never throws.
+  std::vector<LogIngestResult> OnLogMessages(std::span<const LogMessageIn> messages);
+
+  // The intake's own thread (main.cc): Enqueue hands a message from the
+  // link's thread; the thread takes every message waiting, at most
+  // `max_batch`, into one OnLogMessages. At most `max_queue` wait: Enqueue
+  // then blocks the link's thread (back-pressure through the broker, which
+  // holds the lock's QoS 1 messages), never drops. Stop() ingests what is
+  // queued and joins.
+  void Start(size_t max_batch = 64, size_t max_queue = 1024);
+  void Enqueue(std::string_view lock_id_hex, std::string_view payload);
+  void Stop();
+  ~LogIngest() { Stop(); }
 
   struct Counters {
     std::atomic<uint64_t> pages{0};  // stored pages
@@ -75,18 +107,36 @@ class LogIngest {
     std::atomic<uint64_t> bad_signature{0};
     std::atomic<uint64_t> unknown_door{0};
     std::atomic<uint64_t> malformed{0};
+    std::atomic<uint64_t> errors{0};   // pages not stored: the database failed
+    std::atomic<uint64_t> refused_dropped{0};  // refused pages deleted beyond kMaxRefusedPages per door
+    std::atomic<uint64_t> commits{0};  // transactions of the intake
   };
   const Counters& counters() const { return counters_; }
 
  private:
-  LogIngestResult Ingest(std::string_view lock_id_hex, std::string_view payload);
+  // A page's decision and writes inside `tx`; `event` gets the door.log
+  // event to publish after the commit (org id, event).
+  LogIngestResult Ingest(LogStore::Tx& tx, std::string_view lock_id_hex, std::string_view payload,
+                         std::pair<std::string, nlohmann::json>& event);
+  void Count(const LogIngestResult& r);
+  void Run();
 
   LogStore& store_;
   const Clock& clock_;
   EventSink sink_;
-  // One page at a time: each continues the chain the previous one stored.
+  DoorKeyCache keys_;
+  // One batch at a time: each page continues the chain the previous one stored.
   std::mutex mu_;
   Counters counters_;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;   // the thread waits for messages
+  std::condition_variable room_cv_;    // Enqueue waits for room
+  std::deque<LogMessageIn> queue_;
+  size_t max_batch_ = 64;
+  size_t max_queue_ = 1024;
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 }  // namespace mortise::server

@@ -3,33 +3,19 @@
 #include <algorithm>
 #include <utility>
 
+#include "sql_values.h"
+
 namespace mortise::server {
 namespace {
 
-using Args = std::vector<SqlValue>;
-
-SqlValue V(std::string_view s) { return std::string(s); }
-SqlValue V(uint64_t v) { return static_cast<int64_t>(v); }
-SqlValue V(int64_t v) { return v; }
-
-std::string Text(const SqlRow& r, size_t i) { return r.at(i).value_or(""); }
-int64_t Int(const SqlRow& r, size_t i) { return r.at(i) ? std::stoll(*r[i]) : 0; }
+using sql::Args;
+using sql::Int;
+using sql::Text;
+using sql::V;
 uint64_t U64(const SqlRow& r, size_t i) { return r.at(i) ? std::stoull(*r[i]) : 0; }
 
 // Rows per multi-row INSERT: 7 parameters each, under SQLite's 999.
 constexpr size_t kInsertBatch = 100;
-
-template <typename F>
-void InTransaction(SqlDriver& db, F f) {
-  db.Begin();
-  try {
-    f();
-    db.Commit();
-  } catch (...) {
-    db.Rollback();
-    throw;
-  }
-}
 
 // The rows of one query, each read by `read`, under the repository's mutex.
 template <typename Read>
@@ -48,12 +34,14 @@ std::optional<LogDoor> ReadDoor(const std::vector<SqlRow>& rows) {
 
 }  // namespace
 
-std::optional<LogDoor> LogStore::DoorByLockId(std::string_view lock_id_hex) {
+std::optional<LogDoor> LogStore::Tx::DoorByLockId(std::string_view lock_id_hex) {
   std::string lower(lock_id_hex);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  return repo_.WithDriver([&](SqlDriver& db) {
-    return ReadDoor(db.Query("SELECT id, org_id, lock_id, lock_public_key FROM doors WHERE lock_id = ?", {V(lower)}));
-  });
+  return ReadDoor(db_.Query("SELECT id, org_id, lock_id, lock_public_key FROM doors WHERE lock_id = ?", {V(lower)}));
+}
+
+std::optional<LogDoor> LogStore::DoorByLockId(std::string_view lock_id_hex) {
+  return repo_.WithDriver([&](SqlDriver& db) { return Tx(db).DoorByLockId(lock_id_hex); });
 }
 
 std::optional<LogDoor> LogStore::Door(std::string_view org_id, std::string_view door_id) {
@@ -63,97 +51,115 @@ std::optional<LogDoor> LogStore::Door(std::string_view org_id, std::string_view 
   });
 }
 
+LogChainState LogStore::Tx::State(std::string_view door_id) {
+  LogChainState s;
+  const auto rows = db_.Query(
+      "SELECT last_seq, chain, signed_through, signed_at, pages FROM log_chains WHERE door_id = ?", {V(door_id)});
+  if (rows.empty()) return s;
+  s.last_seq = U64(rows[0], 0);
+  s.chain = Text(rows[0], 1);
+  s.signed_through = U64(rows[0], 2);
+  s.signed_at = Int(rows[0], 3);
+  s.pages = Int(rows[0], 4);
+  return s;
+}
+
 LogChainState LogStore::State(std::string_view door_id) {
-  return repo_.WithDriver([&](SqlDriver& db) {
-    LogChainState s;
-    const auto rows = db.Query(
-        "SELECT last_seq, chain, signed_through, signed_at, pages FROM log_chains WHERE door_id = ?", {V(door_id)});
-    if (rows.empty()) return s;
-    s.last_seq = U64(rows[0], 0);
-    s.chain = Text(rows[0], 1);
-    s.signed_through = U64(rows[0], 2);
-    s.signed_at = Int(rows[0], 3);
-    s.pages = Int(rows[0], 4);
-    return s;
-  });
+  return repo_.WithDriver([&](SqlDriver& db) { return Tx(db).State(door_id); });
+}
+
+std::map<uint64_t, std::pair<std::string, std::string>> LogStore::Tx::Chains(std::string_view door_id, uint64_t first,
+                                                                             uint64_t last) {
+  std::map<uint64_t, std::pair<std::string, std::string>> out;
+  for (const SqlRow& r : db_.Query("SELECT seq, chain, status FROM log_records WHERE door_id = ? AND seq >= ? AND "
+                                   "seq <= ?",
+                                   {V(door_id), V(first), V(last)}))
+    out[U64(r, 0)] = {Text(r, 1), Text(r, 2)};
+  return out;
 }
 
 std::map<uint64_t, std::pair<std::string, std::string>> LogStore::Chains(std::string_view door_id, uint64_t first,
                                                                          uint64_t last) {
-  return repo_.WithDriver([&](SqlDriver& db) {
-    std::map<uint64_t, std::pair<std::string, std::string>> out;
-    for (const SqlRow& r : db.Query("SELECT seq, chain, status FROM log_records WHERE door_id = ? AND seq >= ? AND "
-                                    "seq <= ?",
-                                    {V(door_id), V(first), V(last)}))
-      out[U64(r, 0)] = {Text(r, 1), Text(r, 2)};
-    return out;
-  });
+  return repo_.WithDriver([&](SqlDriver& db) { return Tx(db).Chains(door_id, first, last); });
 }
 
-uint64_t LogStore::LastGapBefore(std::string_view door_id, uint64_t seq) {
-  return repo_.WithDriver([&](SqlDriver& db) {
-    const auto rows = db.Query(
-        "SELECT COALESCE(MAX(last_seq), 0) FROM log_gaps WHERE door_id = ? AND kind = 'gap' AND last_seq < ?",
-        {V(door_id), V(seq)});
-    return rows.empty() ? uint64_t{0} : U64(rows[0], 0);
-  });
+uint64_t LogStore::Tx::LastGapBefore(std::string_view door_id, uint64_t seq) {
+  const auto rows = db_.Query(
+      "SELECT COALESCE(MAX(last_seq), 0) FROM log_gaps WHERE door_id = ? AND kind IN ('gap', 'break') AND "
+      "last_seq < ?",
+      {V(door_id), V(seq)});
+  return rows.empty() ? uint64_t{0} : U64(rows[0], 0);
 }
 
 int64_t LogStore::WritePage(const LogPageWrite& w) {
-  return repo_.WithDriver([&](SqlDriver& db) {
-    int64_t page_no = 0;
-    InTransaction(db, [&] {
-      const auto rows = db.Query("SELECT COALESCE(MAX(page_no), 0) FROM log_pages WHERE door_id = ?", {V(w.door_id)});
-      page_no = (rows.empty() ? 0 : Int(rows[0], 0)) + 1;
-      const LogPageRow& p = w.page;
-      db.Exec("INSERT INTO log_pages (door_id, page_no, received_at, from_seq, next_seq, reached_head, verdict, "
-              "detail, new_records, items) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-              {V(w.door_id), V(page_no), V(p.received_at), V(p.from), V(p.next), V(int64_t{p.head ? 1 : 0}),
-               V(p.verdict), V(p.detail), V(p.new_records), V(p.items)});
-      for (uint64_t seq : w.replace)
-        db.Exec("DELETE FROM log_records WHERE door_id = ? AND seq = ? AND status <> 'signed'", {V(w.door_id), V(seq)});
-      for (size_t at = 0; at < w.records.size(); at += kInsertBatch) {
-        const size_t end = std::min(w.records.size(), at + kInsertBatch);
-        std::string sql = "INSERT INTO log_records (door_id, seq, page_no, record_type, chain, status, summary) VALUES ";
-        Args args;
-        args.reserve((end - at) * 7);
-        for (size_t i = at; i < end; ++i) {
-          const LogRecordRow& r = w.records[i];
-          sql += i == at ? "(?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?)";
-          args.insert(args.end(), {V(w.door_id), V(r.seq), V(page_no), V(r.type), V(r.chain), V(r.status),
-                                   V(r.summary)});
-        }
-        // A record already stored (another server took the same page) is
-        // kept: never stored twice, never overwritten.
-        sql += " ON CONFLICT (door_id, seq) DO NOTHING";
-        db.Exec(sql, args);
-      }
-      for (uint64_t first : w.declared_gaps)
-        db.Exec("DELETE FROM log_gaps WHERE door_id = ? AND kind = 'gap' AND first_seq = ?", {V(w.door_id), V(first)});
-      for (const LogGapRow& g : w.gaps)
-        db.Exec("INSERT INTO log_gaps (door_id, kind, first_seq, last_seq, reason, page_no) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (door_id, kind, first_seq) DO NOTHING",
-                {V(w.door_id), V(g.kind), V(g.first), V(g.last), V(g.reason), V(page_no)});
-      for (const auto& s : w.statuses) {
-        if (s.first > s.last) continue;
-        db.Exec("UPDATE log_records SET status = ? WHERE door_id = ? AND seq >= ? AND seq <= ? AND status = 'unsigned'",
-                {V(s.status), V(w.door_id), V(s.first), V(s.last)});
-      }
-      if (w.chain) {
-        const LogChainState& c = *w.chain;
-        db.Exec("INSERT INTO log_chains (door_id, last_seq, chain, signed_through, signed_at, pages) "
-                "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (door_id) DO UPDATE SET last_seq = excluded.last_seq, "
-                "chain = excluded.chain, signed_through = excluded.signed_through, signed_at = excluded.signed_at, "
-                "pages = log_chains.pages + 1",
-                {V(w.door_id), V(c.last_seq), V(c.chain), V(c.signed_through), V(c.signed_at)});
-      } else {
-        db.Exec("INSERT INTO log_chains (door_id, last_seq, chain, signed_through, signed_at, pages) "
-                "VALUES (?, 0, '', 0, 0, 1) ON CONFLICT (door_id) DO UPDATE SET pages = log_chains.pages + 1",
-                {V(w.door_id)});
-      }
-    });
-    return page_no;
-  });
+  return InTransaction([&](Tx& tx) { return tx.WritePage(w); });
+}
+
+int64_t LogStore::Tx::WritePage(const LogPageWrite& w) {
+  SqlDriver& db = db_;
+  const auto rows = db.Query("SELECT COALESCE(MAX(page_no), 0) FROM log_pages WHERE door_id = ?", {V(w.door_id)});
+  const int64_t page_no = (rows.empty() ? 0 : Int(rows[0], 0)) + 1;
+  const LogPageRow& p = w.page;
+  db.Exec("INSERT INTO log_pages (door_id, page_no, received_at, from_seq, next_seq, reached_head, verdict, "
+          "detail, new_records, items) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          {V(w.door_id), V(page_no), V(p.received_at), V(p.from), V(p.next), V(int64_t{p.head ? 1 : 0}),
+           V(p.verdict), V(p.detail), V(p.new_records), V(p.items)});
+  if (p.verdict == "broken_chain" || p.verdict == "bad_signature") {
+    dropped_refused_ += db.Exec(
+        "DELETE FROM log_pages WHERE door_id = ? AND verdict IN ('broken_chain', 'bad_signature') AND page_no <= "
+        "(SELECT page_no FROM log_pages WHERE door_id = ? AND verdict IN ('broken_chain', 'bad_signature') "
+        "ORDER BY page_no DESC LIMIT 1 OFFSET ?)",
+        {V(w.door_id), V(w.door_id), V(kMaxRefusedPages)});
+  }
+  for (uint64_t seq : w.replace)
+    db.Exec("DELETE FROM log_records WHERE door_id = ? AND seq = ? AND status <> 'signed'", {V(w.door_id), V(seq)});
+  for (size_t at = 0; at < w.records.size(); at += kInsertBatch) {
+    const size_t end = std::min(w.records.size(), at + kInsertBatch);
+    std::string sql = "INSERT INTO log_records (door_id, seq, page_no, record_type, chain, status, summary) VALUES ";
+    Args args;
+    args.reserve((end - at) * 7);
+    for (size_t i = at; i < end; ++i) {
+      const LogRecordRow& r = w.records[i];
+      sql += i == at ? "(?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?)";
+      args.insert(args.end(), {V(w.door_id), V(r.seq), V(page_no), V(r.type), V(r.chain), V(r.status),
+                               V(r.summary)});
+    }
+    // A record already stored (another server took the same page) is
+    // kept: never stored twice, never overwritten.
+    sql += " ON CONFLICT (door_id, seq) DO NOTHING";
+    db.Exec(sql, args);
+  }
+  for (uint64_t first : w.declared_gaps) {
+    db.Exec("INSERT INTO log_gaps (door_id, kind, first_seq, last_seq, reason, page_no) SELECT door_id, 'break', "
+            "first_seq, last_seq, 'declared lost: chain not verified across', page_no FROM log_gaps WHERE door_id = ? "
+            "AND kind = 'gap' AND first_seq = ? ON CONFLICT (door_id, kind, first_seq) DO NOTHING",
+            {V(w.door_id), V(first)});
+    db.Exec("DELETE FROM log_gaps WHERE door_id = ? AND kind = 'gap' AND first_seq = ?", {V(w.door_id), V(first)});
+  }
+  for (uint64_t first : w.filled_gaps)
+    db.Exec("DELETE FROM log_gaps WHERE door_id = ? AND kind = 'gap' AND first_seq = ?", {V(w.door_id), V(first)});
+  for (const LogGapRow& g : w.gaps)
+    db.Exec("INSERT INTO log_gaps (door_id, kind, first_seq, last_seq, reason, page_no) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (door_id, kind, first_seq) DO NOTHING",
+            {V(w.door_id), V(g.kind), V(g.first), V(g.last), V(g.reason), V(page_no)});
+  for (const auto& s : w.statuses) {
+    if (s.first > s.last) continue;
+    db.Exec("UPDATE log_records SET status = ? WHERE door_id = ? AND seq >= ? AND seq <= ? AND status = 'unsigned'",
+            {V(s.status), V(w.door_id), V(s.first), V(s.last)});
+  }
+  if (w.chain) {
+    const LogChainState& c = *w.chain;
+    db.Exec("INSERT INTO log_chains (door_id, last_seq, chain, signed_through, signed_at, pages) "
+            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (door_id) DO UPDATE SET last_seq = excluded.last_seq, "
+            "chain = excluded.chain, signed_through = excluded.signed_through, signed_at = excluded.signed_at, "
+            "pages = log_chains.pages + 1",
+            {V(w.door_id), V(c.last_seq), V(c.chain), V(c.signed_through), V(c.signed_at)});
+  } else {
+    db.Exec("INSERT INTO log_chains (door_id, last_seq, chain, signed_through, signed_at, pages) "
+            "VALUES (?, 0, '', 0, 0, 1) ON CONFLICT (door_id) DO UPDATE SET pages = log_chains.pages + 1",
+            {V(w.door_id)});
+  }
+  return page_no;
 }
 
 std::vector<LogRecordRow> LogStore::Records(std::string_view door_id, uint64_t after_seq, int limit) {
@@ -165,12 +171,19 @@ std::vector<LogRecordRow> LogStore::Records(std::string_view door_id, uint64_t a
                     });
 }
 
+std::vector<LogGapRow> LogStore::Tx::Gaps(std::string_view door_id, uint64_t first, uint64_t last) {
+  std::vector<LogGapRow> out;
+  for (const SqlRow& r : db_.Query("SELECT kind, first_seq, last_seq, reason, page_no FROM log_gaps WHERE door_id = ? "
+                                   "AND last_seq >= ? AND first_seq <= ? ORDER BY first_seq, kind",
+                                   {V(door_id), V(first), V(last)}))
+    out.push_back(LogGapRow{Text(r, 0), U64(r, 1), U64(r, 2), Text(r, 3), Int(r, 4)});
+  return out;
+}
+
 std::vector<LogGapRow> LogStore::Gaps(std::string_view door_id, uint64_t first, uint64_t last) {
-  return SelectRows(repo_,
-                    "SELECT kind, first_seq, last_seq, reason, page_no FROM log_gaps WHERE door_id = ? AND "
-                    "last_seq >= ? AND first_seq <= ? ORDER BY first_seq, kind",
-                    {V(door_id), V(first), V(last)},
-                    [](const SqlRow& r) { return LogGapRow{Text(r, 0), U64(r, 1), U64(r, 2), Text(r, 3), Int(r, 4)}; });
+  std::vector<LogGapRow> out = repo_.WithDriver([&](SqlDriver& db) { return Tx(db).Gaps(door_id, first, last); });
+  std::erase_if(out, [](const LogGapRow& g) { return g.kind == "break"; });
+  return out;
 }
 
 std::vector<LogPageRow> LogStore::Pages(std::string_view door_id, int64_t after_page, int limit) {

@@ -3,7 +3,8 @@
 // with its decoded summary, gaps and declared losses, and where each door's
 // hash chain stands. Its own small store over the repository's SqlDriver
 // (SqlRepository::WithDriver); LogIngest decides, this class only reads and
-// writes. Every write of a page is one transaction. Throws StorageError.
+// writes. Pages are written inside a transaction of the intake (one page or
+// a group, InTransaction). Throws StorageError.
 #pragma once
 
 #include <cstdint>
@@ -51,7 +52,10 @@ struct LogRecordRow {
 };
 
 struct LogGapRow {
-  std::string kind;  // 'gap' (never received), 'loss' (declared by the lock), 'void'
+  // 'gap' (never received), 'loss' (declared by the lock), 'void'; and
+  // 'break', never shown: where the stored chain is not known to continue
+  // (a gap declared or filled since), which no later signature reaches back over.
+  std::string kind;
   uint64_t first = 0;
   uint64_t last = 0;
   std::string reason;
@@ -77,7 +81,13 @@ struct LogPageWrite {
   std::vector<LogRecordRow> records;  // records to insert (an existing seq is kept)
   std::vector<uint64_t> replace;    // unsigned records to delete first (the lock's signature contradicts them)
   std::vector<LogGapRow> gaps;
-  std::vector<uint64_t> declared_gaps;  // first_seq of 'gap' rows the lock's loss records now declare: deleted
+  // first_seq of 'gap' rows the lock's loss records now declare: kept as
+  // 'break' rows (the chain is not known to run across them: no signature
+  // after one covers records before it), not shown as gaps.
+  std::vector<uint64_t> declared_gaps;
+  // first_seq of 'gap' rows this page fills (deleted first; what stays
+  // unreceived and any break are in `gaps`).
+  std::vector<uint64_t> filled_gaps;
   // Set the status of stored records in [first, last] from unsigned to
   // `status` (signed, or contradicted); empty when first > last.
   struct StatusRange {
@@ -89,24 +99,70 @@ struct LogPageWrite {
   std::optional<LogChainState> chain;  // the new chain state; nullopt: unchanged (pages + 1)
 };
 
+// Refused pages kept per door as evidence (the newest): a lock that is
+// itself compromised can publish only under its own topics, and with this
+// bound cannot grow the database without limit.
+inline constexpr int64_t kMaxRefusedPages = 100;
+
 class LogStore {
  public:
   explicit LogStore(SqlRepository& repo) : repo_(repo) {}
 
+  // What the intake reads and writes, on the connection of one transaction
+  // (LogStore::InTransaction): each page's reads see the pages written
+  // before it in the same transaction (group commit).
+  class Tx {
+   public:
+    explicit Tx(SqlDriver& db) : db_(db) {}
+    std::optional<LogDoor> DoorByLockId(std::string_view lock_id_hex);
+    LogChainState State(std::string_view door_id);
+    // Stored records with first <= seq <= last: seq -> (chain hex, status).
+    std::map<uint64_t, std::pair<std::string, std::string>> Chains(std::string_view door_id, uint64_t first,
+                                                                   uint64_t last);
+    // The last sequence number of the newest 'gap' or 'break' row ending before `seq` (0: none).
+    uint64_t LastGapBefore(std::string_view door_id, uint64_t seq);
+    // Gaps and losses overlapping [first, last].
+    std::vector<LogGapRow> Gaps(std::string_view door_id, uint64_t first, uint64_t last);
+    // Returns the page number given to the page. A refused page (verdict
+    // broken_chain or bad_signature) is kept as evidence with the door's
+    // newest kMaxRefusedPages refused ones; older refused pages are deleted
+    // (how many: dropped_refused()).
+    int64_t WritePage(const LogPageWrite& write);
+    int64_t dropped_refused() const { return dropped_refused_; }
+
+   private:
+    SqlDriver& db_;
+    int64_t dropped_refused_ = 0;
+  };
+  // Runs f(Tx&) in one transaction, committed when f returns and rolled
+  // back when it throws; the repository's connection is held meanwhile.
+  template <typename F>
+  decltype(auto) InTransaction(F&& f) {
+    return repo_.WithDriver([&](SqlDriver& db) -> decltype(auto) {
+      db.Begin();
+      try {
+        Tx tx(db);
+        decltype(auto) out = f(tx);
+        db.Commit();
+        return out;
+      } catch (...) {
+        db.Rollback();
+        throw;
+      }
+    });
+  }
+
   std::optional<LogDoor> DoorByLockId(std::string_view lock_id_hex);
   std::optional<LogDoor> Door(std::string_view org_id, std::string_view door_id);
   LogChainState State(std::string_view door_id);
-  // Stored records with first <= seq <= last: seq -> (chain hex, status).
   std::map<uint64_t, std::pair<std::string, std::string>> Chains(std::string_view door_id, uint64_t first,
                                                                  uint64_t last);
-  // The last sequence number of the newest 'gap' row ending before `seq` (0: none).
-  uint64_t LastGapBefore(std::string_view door_id, uint64_t seq);
-  // Returns the page number given to the page.
+  // One page in its own transaction (Tx::WritePage).
   int64_t WritePage(const LogPageWrite& write);
 
   // Reading (the API): records with seq > after_seq, oldest first.
   std::vector<LogRecordRow> Records(std::string_view door_id, uint64_t after_seq, int limit);
-  // Gaps and losses overlapping [first, last].
+  // Gaps and losses overlapping [first, last] (no breaks).
   std::vector<LogGapRow> Gaps(std::string_view door_id, uint64_t first, uint64_t last);
   // Pages with page_no > after_page, in arrival order.
   std::vector<LogPageRow> Pages(std::string_view door_id, int64_t after_page, int limit);

@@ -25,6 +25,9 @@
 #include "door_updates.h"
 #include "lock_link.h"
 #include "log_custody.h"
+#include "duty_time.h"
+#include "uplink_certs.h"
+#include "door_transfers.h"
 #include "log_ingest.h"
 #include "log_store.h"
 #include "mortise/uplink/pki.h"
@@ -59,25 +62,30 @@ int Serve(Config config) {
   };
   DoorStateStore states(*repo);
   DoorStateIngest ingest(states, clock, publish);
+  // A door whose lock names a higher claim generation than it was
+  // registered under is marked transferred (door_transfers.h).
+  DoorTransfers transfers(*repo, clock);
+  ingest.SetClaimObserver([&transfers, &publish](const DoorRef& door, int64_t generation) {
+    try {
+      transfers.Observe(door, generation, publish);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "mortise-server: claim generation of %s not recorded: %s\n", door.door_id.c_str(), e.what());
+    }
+  });
   LogStore logs(*repo);
   LogIngest log_ingest(logs, clock, publish);
   std::optional<mortise::uplink::Credential> ca;
+  std::optional<UplinkCertificates> certs;
   std::unique_ptr<MqttLockLink> link;
   if (config.uplink.enabled()) {
     LockLinkHandlers h;
     h.registered = [&states](std::string_view lock) { return states.DoorOfLock(lock).has_value(); };
     h.on_state = [&ingest](std::string_view lock, std::string_view payload) { ingest.OnState(lock, payload); };
     h.on_online = [&ingest](std::string_view lock, bool online) { ingest.OnOnline(lock, online); };
-    h.on_log = [&log_ingest](std::string_view lock, std::string_view payload) {
-      try {
-        log_ingest.OnLogMessage(lock, payload);
-      } catch (const std::exception& e) {
-        // The page stays after the lock's cursor: it comes again at the
-        // lock's next connection.
-        std::fprintf(stderr, "mortise-server: log page of %.*s not stored: %s\n", static_cast<int>(lock.size()),
-                     lock.data(), e.what());
-      }
-    };
+    // Pages go to the intake's thread (group commit, docs/server.md "Door
+    // logs"); a page the database refuses stays after the lock's cursor
+    // and comes again at the lock's next connection.
+    h.on_log = [&log_ingest](std::string_view lock, std::string_view payload) { log_ingest.Enqueue(lock, payload); };
     link = std::make_unique<MqttLockLink>(config.uplink, std::move(h), random);
   }
 
@@ -89,14 +97,30 @@ int Serve(Config config) {
 
   LinkServices services;
   services.states = &states;
+  services.transfers = &transfers;
   services.lock_cert_days = config.uplink.lock_cert_days;
   services.relay_timeout_ms = config.uplink.relay_timeout_ms;
   services.relay_per_minute = config.uplink.relay_per_minute;
-  services.relays_in_flight = RelayGate::TotalFor(config.http.threads);
-  services.relays_in_flight_per_org = RelayGate::PerOrgFor(services.relays_in_flight);
+  services.relays = RelayGate::LimitsFor(config.http.threads, config.uplink.relays);
   if (!config.uplink.ca_key_file.empty()) {
     ca = mortise::uplink::Credential{ReadFile(config.uplink.ca_key_file), ReadFile(config.uplink.ca_file)};
     services.ca = &*ca;
+    // The certificates it issues are recorded and revoked (docs/uplink.md
+    // "Revocation"); the list is written at start too (a door removed while
+    // the server was down, or just before a crash).
+    std::string crl_file = config.uplink.crl_file;
+    if (crl_file.empty()) {
+      const size_t slash = config.uplink.ca_key_file.rfind('/');
+      crl_file = (slash == std::string::npos ? std::string(".") : config.uplink.ca_key_file.substr(0, slash)) +
+                 "/crl.pem";
+    }
+    certs.emplace(*repo, clock, *ca, crl_file);
+    services.certs = &*certs;
+    try {
+      certs->RevokeRemovedDoors(true);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "mortise-server: warning: %s\n", e.what());
+    }
   }
   if (link) {
     services.link = link.get();
@@ -121,6 +145,14 @@ int Serve(Config config) {
                              return static_cast<double>(c.broken.load() + c.bad_signature.load() +
                                                         c.unknown_door.load() + c.malformed.load());
                            });
+    api.metrics().AddGauge("mortise_server_log_refused_pages_dropped_total",
+                           "Refused door log pages deleted beyond the newest 100 kept per door as evidence.",
+                           [&c] { return static_cast<double>(c.refused_dropped.load()); });
+    api.metrics().AddGauge("mortise_server_log_pages_not_stored_total",
+                           "Door log pages the database failed to store (the lock sends them again).",
+                           [&c] { return static_cast<double>(c.errors.load()); });
+    api.metrics().AddGauge("mortise_server_log_commits_total", "Transactions of the door log intake (group commit).",
+                           [&c] { return static_cast<double>(c.commits.load()); });
   }
   api.AttachLink(services);
 
@@ -137,6 +169,16 @@ int Serve(Config config) {
   // with a certified custody key acknowledges its newest verified records
   // at the lock's pace.
   LogCustody custody(*repo, clock, random);
+  // Duties (docs/server.md "Duties"): on the same loop, each door whose
+  // owner certified the server's time key has its clock asked and, when it
+  // drifted, corrected by a small statement at the lock's pace.
+  DutyClock duty_clock(*repo, clock, random);
+  api.metrics().AddCounter("mortise_server_time_corrections_total", "Time statements the locks answered corrected.",
+                           [&duty_clock] { return static_cast<double>(duty_clock.corrections()); });
+  api.metrics().AddCounter("mortise_server_time_refusals_total", "Time statements the locks refused.",
+                           [&duty_clock] { return static_cast<double>(duty_clock.refusals()); });
+  api.metrics().AddCounter("mortise_server_time_queries_total", "Locks' clocks asked (bare frame 0x07).",
+                           [&duty_clock] { return static_cast<double>(duty_clock.queries()); });
 
   // Signals are taken by this thread alone (sigwait), so block them before
   // the worker threads start and inherit the mask.
@@ -148,6 +190,7 @@ int Serve(Config config) {
 
   // Threads of the link to locks: started after the mask, like the HTTP workers.
   ingest.Start(config.uplink.state_flush_ms);
+  log_ingest.Start();
   if (link) link->Start();
   if (deliverer) {
     deliver_thread = std::thread([&] {
@@ -164,6 +207,11 @@ int Serve(Config config) {
         } catch (const std::exception& e) {
           std::fprintf(stderr, "mortise-server: log custody: %s\n", e.what());
         }
+        try {
+          duty_clock.StepAll(*link);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "mortise-server: time statements: %s\n", e.what());
+        }
         lock.lock();
         deliver_cv.wait_for(lock, std::chrono::seconds(1), [&] { return deliver_stop; });
       }
@@ -176,8 +224,16 @@ int Serve(Config config) {
   std::fprintf(stderr, "mortise-server: listening on %s://%s:%u\n", config.http.tls() ? "https" : "http", host.c_str(),
                port);
   std::fflush(stderr);
-  int sig = 0;
-  sigwait(&set, &sig);
+  // While waiting for the signal: every 5 s, event streams whose session
+  // expired after they opened are closed (docs/server.md "Events").
+  const timespec tick{5, 0};
+  while (sigtimedwait(&set, nullptr, &tick) < 0) {
+    try {
+      api.CloseExpiredStreams();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "mortise-server: closing expired streams: %s\n", e.what());
+    }
+  }
   // After Shutdown() returns, every response carries Connection: close.
   http.Shutdown();
   std::fprintf(stderr, "mortise-server: shutting down (finishing requests in flight)\n");
@@ -192,6 +248,7 @@ int Serve(Config config) {
     deliver_thread.join();
   }
   if (link) link->Stop();
+  log_ingest.Stop();  // after the link: what it handed on is stored
   ingest.Stop();
   std::fprintf(stderr, "mortise-server: stopped\n");
   return 0;
@@ -208,12 +265,14 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_file, "TOML settings file (every setting: docs/server.md)");
   app.add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free port)");
   app.add_option("--db", db, "database: sqlite:PATH or postgresql://...");
-  std::string up_broker, up_ca, up_cert, up_key, up_ca_key;
+  std::string up_broker, up_ca, up_cert, up_key, up_ca_key, up_crl;
   app.add_option("--uplink-broker", up_broker, "MQTT broker HOST:PORT (TLS): the link to locks ([uplink] broker)");
   app.add_option("--uplink-ca", up_ca, "the deployment's CA certificate ([uplink] ca)");
   app.add_option("--uplink-cert", up_cert, "the server's broker certificate ([uplink] certificate)");
   app.add_option("--uplink-key", up_key, "its key ([uplink] key)");
   app.add_option("--uplink-ca-key", up_ca_key, "the CA's key: issues locks' broker certificates ([uplink] ca_key)");
+  app.add_option("--uplink-crl", up_crl,
+                 "the revocation list written for the broker ([uplink] crl_file; default crl.pem beside the CA key)");
   app.add_option("--tls-cert", tls_cert, "serve HTTPS with this PEM certificate (chain); needs --tls-key");
   app.add_option("--tls-key", tls_key, "the PEM private key of --tls-cert");
   app.add_option("--password-profile", profile, "Argon2id profile: interactive, moderate, test-fast (loopback only)");
@@ -236,6 +295,7 @@ int main(int argc, char** argv) {
     if (!up_cert.empty()) config.uplink.cert_file = up_cert;
     if (!up_key.empty()) config.uplink.key_file = up_key;
     if (!up_ca_key.empty()) config.uplink.ca_key_file = up_ca_key;
+    if (!up_crl.empty()) config.uplink.crl_file = up_crl;
     if (!tls_cert.empty()) config.http.tls_cert_file = tls_cert;
     if (!tls_key.empty()) config.http.tls_key_file = tls_key;
     if (!profile.empty()) {

@@ -10,6 +10,8 @@ extern const std::string_view kMigration0005;
 extern const std::string_view kMigration0006;
 extern const std::string_view kMigration0007;
 extern const std::string_view kMigration0009;
+extern const std::string_view kMigration0010;
+extern const std::string_view kMigration0011;
 }  // namespace embedded
 
 std::span<const Migration> Migrations() {
@@ -23,6 +25,8 @@ std::span<const Migration> Migrations() {
       {7, "logs", embedded::kMigration0007},
       // 8 is srvplatform's if it needs one; numbers may have gaps.
       {9, "log_custody", embedded::kMigration0009},
+      {10, "duties", embedded::kMigration0010},
+      {11, "uplink_certificates", embedded::kMigration0011},
   };
   return kAll;
 }

@@ -112,6 +112,8 @@ const std::vector<RouteSpec>& RouteRules() {
       {"GET", "/api/v1/orgs/{org_id}/doors/{door_id}/state", A::kAccount, orgs_r, O::kView},
       {"POST", "/api/v1/orgs/{org_id}/doors/{door_id}/remote", A::kAccount, orgs_w, O::kRelay},
       {"POST", "/api/v1/orgs/{org_id}/doors/{door_id}/uplink-certificate", A::kAccount, orgs_w, O::kRegisterDoor},
+      // Revoking it is removing the door's broker identity.
+      {"POST", "/api/v1/orgs/{org_id}/doors/{door_id}/uplink-certificate/revoke", A::kAccount, orgs_w, O::kRemoveDoor},
       {"GET", "/api/v1/orgs/{org_id}/people", A::kAccount, orgs_r, O::kViewPeople},
       {"PATCH", "/api/v1/orgs/{org_id}/people/{account_id}", A::kAccount, orgs_w, O::kManagePeople},
       {"DELETE", "/api/v1/orgs/{org_id}/people/{account_id}", A::kAccount, orgs_w, O::kManagePeopleOrSelf},
@@ -129,6 +131,13 @@ const std::vector<RouteSpec>& RouteRules() {
       {"GET", "/api/v1/orgs/{org_id}/doors/{door_id}/custody", A::kAccount, audit, O::kReadAudit},
       {"POST", "/api/v1/orgs/{org_id}/doors/{door_id}/custody", A::kAccount, orgs_w, O::kManageAccess},
       {"POST", "/api/v1/orgs/{org_id}/doors/{door_id}/custody/key", A::kAccount, orgs_w, O::kManageAccess},
+      // Duties (api_duty.cc): the server's duty certificates and the door's
+      // clock read like the door; certifying is the owner's or an admin's;
+      // any role may ask a token for its own key (the service checks that
+      // the key is the caller's and live).
+      {"GET", "/api/v1/orgs/{org_id}/doors/{door_id}/duties", A::kAccount, orgs_r, O::kView},
+      {"POST", "/api/v1/orgs/{org_id}/doors/{door_id}/duties/{duty}", A::kAccount, orgs_w, O::kManageAccess},
+      {"POST", "/api/v1/orgs/{org_id}/doors/{door_id}/revalidation", A::kAccount, orgs_w, O::kRelay},
       // Access (api_groups.cc): anyone of the organisation sees groups and
       // what each door holds; owners and admins upload what their devices
       // signed, see people's keys and run bulk jobs.

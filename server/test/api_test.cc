@@ -368,7 +368,7 @@ TEST_P(ApiTest, A18_UnknownMethodsAndPathsKeepTheMetricSeriesBounded) {
   EXPECT_EQ(r.body.find("/no/such"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backend, ApiTest, ::testing::Values(MORTISE_SERVER_TEST_BACKEND));
+INSTANTIATE_TEST_SUITE_P(Backend, ApiTest, ::testing::Values(testing::TestBackend()));
 
 }  // namespace
 }  // namespace mortise::server

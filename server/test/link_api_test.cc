@@ -5,11 +5,19 @@
 // the per-account rate limit, the audit; the broker certificate of a lock.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
+#include "config_text.h"
 #include "door_state.h"
 #include "fake_lock_link.h"
 #include "mortise/protocol/base64url.h"
@@ -59,7 +67,7 @@ class LinkApiTest : public testing::OrgWorldFixture {
     sim_->Run(31000);
     lock_hex_ = uplink::Hex(authority_->identity().lock_id());
 
-    lock_side_.Attach(*api_, *repo_, 5);
+    lock_side_.Attach(*api_, *repo_, clock_, 5, (dir_ / "crl.pem").string());
     ASSERT_FALSE(HasFatalFailure());
 
     w_ = NewWorld("account:read");
@@ -69,7 +77,7 @@ class LinkApiTest : public testing::OrgWorldFixture {
     ASSERT_TRUE(repo_->CreateDoor(d, SeedEvent(w_.org)));
     door_ = d.id;
     // The fake link hands frames to the lock as lockd's uplink does.
-    link_.SetResponder([this](std::string_view, std::span<const uint8_t> frame) -> std::optional<Bytes> {
+    lock_answers_ = [this](std::string_view, std::span<const uint8_t> frame) -> std::optional<Bytes> {
       if (frame.empty() || frame[0] != static_cast<uint8_t>(protocol::FrameType::kRemote)) return Bytes{0};
       Bytes reply(1 + protocol::kMaxRemoteMessageSize);
       reply[0] = frame[0];
@@ -77,7 +85,8 @@ class LinkApiTest : public testing::OrgWorldFixture {
       if (!n.ok()) return std::nullopt;
       reply.resize(1 + *n);
       return reply;
-    });
+    };
+    link_.SetResponder(lock_answers_);
     link_.SetOnline(lock_hex_, true);
   }
 
@@ -94,11 +103,23 @@ class LinkApiTest : public testing::OrgWorldFixture {
   }
 
   testing::HttpResult Relay(const Caller& who, std::span<const uint8_t> envelope) {
-    return Call("POST", "/api/v1/orgs/" + w_.org + "/doors/" + door_ + "/remote", {{"envelope", B64(envelope)}},
+    return RelayTo(w_.org, door_, who, envelope);
+  }
+  testing::HttpResult RelayTo(const std::string& org, const std::string& door, const Caller& who,
+                              std::span<const uint8_t> envelope) {
+    return Call("POST", "/api/v1/orgs/" + org + "/doors/" + door + "/remote", {{"envelope", B64(envelope)}},
                 who.headers);
+  }
+  int LastTimeout(const testing::FakeLockLink& link, const std::string& lock) const {
+    int t = -1;
+    for (const auto& [l, ms] : link.Timeouts()) {
+      if (l == lock) t = ms;
+    }
+    return t;
   }
 
   std::string why_;
+  testing::FakeLockLink::Responder lock_answers_;  // the simulated lock's answer to a frame
   testing::SeededDrbg lock_rng_{21}, holder_rng_{22};
   crypto::P256KeyPair owner_key_ = crypto::P256KeyPair::Generate(holder_rng_.drbg).value();
   sim::MemoryStore store_;
@@ -229,19 +250,313 @@ TEST_P(LinkApiTest, A18_BlockedRelaysBeyondTheBoundGetRelayBusyAndTheApiStillAns
   EXPECT_EQ(held->ErrorCode(), "outcome_unknown");
   EXPECT_EQ(link_.sent().size(), 1u) << "the refused relay sent nothing";
   EXPECT_EQ(api_->relay_gate().in_flight(), 0);
-  // The bounds: on the whole server and per organisation.
-  RelayGate gate(2, 1);
-  auto a = gate.TryAcquire("org_a");
+  // The main pool's bounds: on the whole server, per organisation, per
+  // account, one command per lock.
+  RelayGate gate(RelayLimits{.main = 3, .main_per_org = 1, .main_per_account = 2});
+  auto a = gate.TryAcquire("org_a", "acct_1", "lock_1", 0);
   EXPECT_TRUE(a);
-  EXPECT_FALSE(gate.TryAcquire("org_a")) << "one organisation's bound";
-  auto b = gate.TryAcquire("org_b");
+  EXPECT_FALSE(gate.TryAcquire("org_a", "acct_2", "lock_2", 0)) << "one organisation's bound";
+  EXPECT_FALSE(gate.TryAcquire("org_b", "acct_2", "lock_1", 0)) << "one command per lock";
+  auto b = gate.TryAcquire("org_b", "acct_1", "lock_2", 0);
   EXPECT_TRUE(b);
-  EXPECT_FALSE(gate.TryAcquire("org_c")) << "the server's bound";
+  EXPECT_FALSE(gate.TryAcquire("org_c", "acct_1", "lock_3", 0)) << "one account's bound";
+  auto c = gate.TryAcquire("org_c", "acct_2", "lock_3", 0);
+  EXPECT_TRUE(c);
+  EXPECT_FALSE(gate.TryAcquire("org_d", "acct_3", "lock_4", 0)) << "the server's bound";
   b.reset();
-  EXPECT_TRUE(gate.TryAcquire("org_c"));
+  EXPECT_TRUE(gate.TryAcquire("org_d", "acct_3", "lock_4", 0));
   EXPECT_EQ(RelayGate::TotalFor(8), 4);
   EXPECT_EQ(RelayGate::PerOrgFor(4), 2);
   EXPECT_EQ(RelayGate::TotalFor(1), 1);
+  const RelayLimits eight = RelayGate::LimitsFor(8, {});
+  EXPECT_EQ(eight.main, 4);
+  EXPECT_EQ(eight.main_per_org, 2);
+  EXPECT_EQ(eight.main_per_account, 2);
+  EXPECT_EQ(eight.probation, 1);
+  EXPECT_EQ(eight.lockdowns, 1);
+}
+
+// Locks that never answer: an exchange to one of them, while `hold` is set,
+// waits until the test releases it (standing in for the relay's timeout),
+// then answers nothing; without `hold` it answers nothing at once.
+struct Silence {
+  std::optional<Bytes> Answer() {
+    if (!hold) return std::nullopt;
+    std::unique_lock l(mu);
+    ++entered;
+    cv.notify_all();
+    // Only a guard against a hang when a bound is missing.
+    cv.wait_for(l, std::chrono::seconds(30), [&] { return released; });
+    return std::nullopt;
+  }
+  // Waits until `pred` holds (under `mu`); false after 30 s.
+  template <typename Pred>
+  bool WaitUntil(Pred pred) {
+    std::unique_lock l(mu);
+    return cv.wait_for(l, std::chrono::seconds(30), pred);
+  }
+  void Release() {
+    {
+      std::lock_guard l(mu);
+      released = true;
+    }
+    cv.notify_all();
+  }
+  std::set<std::string> locks;
+  std::atomic<bool> hold{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  int entered = 0;
+  bool released = false;
+  std::vector<std::string> codes;  // the error codes of finished relays (under mu)
+};
+
+// A18 (red team F1): an attacker with two accounts and four organisations of
+// their own, eight locks online that never answer, keeps a relay going to
+// every one of them. After each lock's first unanswered relay it is on
+// probation: all of them together hold the one probation slot, the rest are
+// refused at once, and the victim's door, in good standing, still relays
+// through the main pool.
+TEST_P(LinkApiTest, A18_ALockThatNeverAnswersCannotTakeOtherTenantsRelaySlots) {
+  RelayGate& gate = api_->relay_gate();
+  gate.SetLimits(RelayGate::LimitsFor(8, {}));  // the defaults: main 4 (2 per organisation and per account), probation 1
+  protocol::RemoteClient owner(owner_key_, {}, authority_->identity().public_key(), holder_rng_.drbg);
+  struct Target {
+    Caller who;
+    std::string org, door, lock;
+  };
+  std::vector<Target> targets;
+  Silence silence;
+  for (int a = 0; a < 2; ++a) {
+    const Caller attacker = NewAccount("attacker");
+    for (int o = 0; o < 2; ++o) {
+      std::string site;
+      const std::string org = NewOrg(attacker, "home", &site);
+      for (int d = 0; d < 2; ++d) {
+        std::string lock;
+        const std::string door = NewDoor(org, site, &lock);
+        link_.SetOnline(lock, true);
+        silence.locks.insert(lock);
+        targets.push_back({attacker, org, door, lock});
+      }
+    }
+  }
+  link_.SetResponder([&](std::string_view lock, std::span<const uint8_t> frame) -> std::optional<Bytes> {
+    if (silence.locks.count(std::string(lock))) return silence.Answer();
+    return lock_answers_(lock, frame);
+  });
+  // Each attacker lock is asked once and leaves it unanswered (504): a strike.
+  const Bytes env = Envelope(owner);
+  for (const auto& t : targets) {
+    EXPECT_EQ(RelayTo(t.org, t.door, t.who, env).ErrorCode(), "outcome_unknown");
+    EXPECT_TRUE(gate.OnProbation(t.lock, clock_.NowMs()));
+  }
+  EXPECT_EQ(gate.locks_on_probation(), targets.size());
+  clock_.Advance(60'001);  // the per-account rate limit's minute; well inside the probation
+  // Now a relay to every attacker lock at once, each waiting out its timeout.
+  silence.hold = true;
+  std::vector<std::thread> threads;
+  for (const auto& t : targets) {
+    threads.emplace_back([&, t] {
+      const auto r = RelayTo(t.org, t.door, t.who, env);
+      std::lock_guard l(silence.mu);
+      silence.codes.push_back(r.ErrorCode());
+      silence.cv.notify_all();
+    });
+  }
+  ASSERT_TRUE(silence.WaitUntil([&] { return silence.entered + silence.codes.size() == targets.size(); }));
+  {
+    std::lock_guard l(silence.mu);
+    EXPECT_EQ(silence.entered, 1) << "only the probation slot holds one";
+    EXPECT_EQ(std::count(silence.codes.begin(), silence.codes.end(), "relay_busy"), 7);
+  }
+  EXPECT_EQ(gate.in_flight(RelayPool::kProbation), 1);
+  EXPECT_EQ(gate.in_flight(RelayPool::kMain), 0);
+  // The victim's door relays through the main pool, with the full timeout.
+  auto r = Relay(w_.callers["owner"], Envelope(owner));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["verdict"], "confirmed");
+  EXPECT_EQ(LastTimeout(link_, lock_hex_), 10'000);
+  r = Relay(w_.callers["member"], Envelope(owner, protocol::Command::kLock));
+  EXPECT_EQ(r.status, 200) << r.body;
+  // The lock on probation was given the probation timeout only.
+  for (const auto& t : targets) {
+    const int timeout = LastTimeout(link_, t.lock);
+    EXPECT_TRUE(timeout == 10'000 || timeout == 3'000) << timeout;
+  }
+  const auto timeouts = link_.Timeouts();
+  EXPECT_EQ(std::count_if(timeouts.begin(), timeouts.end(), [](const auto& e) { return e.second == 3'000; }), 1);
+  silence.Release();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::count(silence.codes.begin(), silence.codes.end(), "outcome_unknown"), 1);
+  EXPECT_EQ(gate.in_flight(), 0);
+}
+
+// A18 (red team F1): an attacker holds the whole main pool (fresh locks of
+// two accounts), the probation slot and the lockdown slot (a lockdown of
+// their own site whose lock never answers). The victim's site lockdown is
+// not refused: its envelopes go out unawaited and the door locks. Once the
+// slot is free, a lockdown waits for its doors, a door on probation only
+// for the probation timeout.
+TEST_P(LinkApiTest, A18_ALockdownIsNotRefusedBecauseOfAnotherTenantsRelays) {
+  RelayGate& gate = api_->relay_gate();
+  gate.SetLimits(RelayGate::LimitsFor(8, {}));
+  testing::FakeLockLink& groups_link = testing::ApiFixture::link_;  // the lockdown's link
+  protocol::RemoteClient owner(owner_key_, {}, authority_->identity().public_key(), holder_rng_.drbg);
+  ASSERT_EQ(Relay(w_.callers["owner"], Envelope(owner)).status, 200);
+  sim_->Run(5000);
+  ASSERT_EQ(sim_->lock().lock_state(), core::LockState::kUnlocked);
+
+  Silence silence;
+  const auto responder = [&](std::string_view lock, std::span<const uint8_t> frame) -> std::optional<Bytes> {
+    if (silence.locks.count(std::string(lock))) return silence.Answer();
+    return lock_answers_(lock, frame);
+  };
+  link_.SetResponder(responder);
+  groups_link.SetResponder(responder);
+  groups_link.SetOnline(lock_hex_, true);
+  struct Target {
+    Caller who;
+    std::string org, door, lock, site;
+  };
+  const auto silent_door = [&](const Caller& who) {
+    Target t{who, "", "", "", ""};
+    t.org = NewOrg(who, "home", &t.site);
+    t.door = NewDoor(t.org, t.site, &t.lock);
+    link_.SetOnline(t.lock, true);
+    groups_link.SetOnline(t.lock, true);
+    silence.locks.insert(t.lock);
+    return t;
+  };
+  const Caller a = NewAccount("attacker"), b = NewAccount("attacker");
+  std::vector<Target> main_fill;
+  for (const Caller* who : {&a, &a, &b, &b}) main_fill.push_back(silent_door(*who));
+  const Target probation = silent_door(a), lockdown = silent_door(a);
+  const Bytes env = Envelope(owner);
+  ASSERT_EQ(RelayTo(probation.org, probation.door, a, env).ErrorCode(), "outcome_unknown");  // a strike
+  silence.hold = true;
+  std::vector<std::thread> threads;
+  for (const Target& t : main_fill) threads.emplace_back([&, t] { RelayTo(t.org, t.door, t.who, env); });
+  threads.emplace_back([&] { RelayTo(probation.org, probation.door, a, env); });
+  threads.emplace_back([&] {
+    Call("POST", "/api/v1/orgs/" + lockdown.org + "/sites/" + lockdown.site + "/lockdown",
+         {{"envelopes", {{{"door_id", lockdown.door}, {"envelope", uplink::Hex(env)}}}}}, a.headers);
+  });
+  ASSERT_TRUE(silence.WaitUntil([&] { return silence.entered == 6; }));
+  EXPECT_EQ(gate.in_flight(RelayPool::kMain), 4);
+  EXPECT_EQ(gate.in_flight(RelayPool::kProbation), 1);
+  EXPECT_EQ(gate.in_flight(RelayPool::kLockdown), 1);
+
+  // The victim's lockdown: not refused; sent without waiting; the door locks.
+  const std::string path = "/api/v1/orgs/" + w_.org + "/sites/" + w_.site_full + "/lockdown";
+  protocol::RemoteClient other(owner_key_, {}, authority_->identity().public_key(), holder_rng_.drbg);
+  const auto victim_lockdown = [&] {
+    const json body = {{"envelopes",
+                        {{{"door_id", door_}, {"envelope", uplink::Hex(Envelope(owner, protocol::Command::kLock))}},
+                         {{"door_id", w_.door}, {"envelope", uplink::Hex(Envelope(other, protocol::Command::kLock))}}}}};
+    const auto r = Call("POST", path, body, w_.callers["owner"].headers);
+    EXPECT_EQ(r.status, 201) << r.body;
+    std::map<std::string, json> by_door;
+    const json answer = r.Json();
+    for (const auto& d : answer["job"]["doors"]) by_door[d["door_id"]] = d;
+    return by_door;
+  };
+  auto doors = victim_lockdown();
+  EXPECT_EQ(doors[door_]["state"], "no_answer") << doors[door_];
+  EXPECT_NE(doors[door_]["reason"].get<std::string>().find("not awaited"), std::string::npos) << doors[door_];
+  EXPECT_EQ(doors[w_.door]["state"], "offline") << doors[w_.door];
+  EXPECT_EQ(LastTimeout(groups_link, lock_hex_), 0);
+  EXPECT_EQ(gate.unawaited_lockdowns(), 1u);
+  sim_->Run(5000);
+  EXPECT_EQ(sim_->lock().lock_state(), core::LockState::kLocked) << "the envelope reached the lock";
+
+  silence.Release();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(gate.in_flight(), 0);
+  // The slot is free: the lockdown waits for its doors. The site's other
+  // door left a relay unanswered (on probation): waited for 3 s, not 10.
+  silence.hold = false;
+  silence.locks.insert(w_.door_lock_id);
+  link_.SetOnline(w_.door_lock_id, true);
+  groups_link.SetOnline(w_.door_lock_id, true);
+  ASSERT_EQ(RelayTo(w_.org, w_.door, w_.callers["owner"], env).ErrorCode(), "outcome_unknown");
+  ASSERT_TRUE(gate.OnProbation(w_.door_lock_id, clock_.NowMs()));
+  doors = victim_lockdown();
+  EXPECT_EQ(doors[door_]["state"], "confirmed") << doors[door_];
+  EXPECT_EQ(doors[w_.door]["state"], "no_answer") << doors[w_.door];
+  EXPECT_EQ(LastTimeout(groups_link, lock_hex_), AccessSettings{}.lockdown_timeout_ms);
+  EXPECT_EQ(LastTimeout(groups_link, w_.door_lock_id), 3'000);
+  EXPECT_EQ(gate.unawaited_lockdowns(), 1u);
+}
+
+// A door whose relay went unanswered, or answered slowly, relays on
+// probation (the probation timeout) until, after its probation, it answers
+// quickly again; a second strike within a day doubles the probation.
+TEST_P(LinkApiTest, ADoorThatAnswersQuicklyAgainReturnsToTheMainPool) {
+  RelayGate& gate = api_->relay_gate();
+  gate.SetLimits(RelayGate::LimitsFor(8, {}));
+  const RelayLimits limits = gate.limits();
+  protocol::RemoteClient owner(owner_key_, {}, authority_->identity().public_key(), holder_rng_.drbg);
+  enum class Lock { kAnswers, kSilent, kSlow } mode = Lock::kAnswers;
+  link_.SetResponder([&](std::string_view lock, std::span<const uint8_t> frame) -> std::optional<Bytes> {
+    if (mode == Lock::kSilent) return std::nullopt;
+    if (mode == Lock::kSlow) clock_.Advance(limits.fast_answer_ms + 1);
+    return lock_answers_(lock, frame);
+  });
+  const auto relay = [&](int expected_timeout) {
+    clock_.Advance(60'001);  // past the per-account rate limit
+    const auto r = Relay(w_.callers["owner"], Envelope(owner, protocol::Command::kLock));
+    EXPECT_EQ(LastTimeout(link_, lock_hex_), expected_timeout);
+    return r;
+  };
+  EXPECT_EQ(relay(10'000).status, 200) << "a door the server has not seen fail relays in the main pool";
+  EXPECT_FALSE(gate.OnProbation(lock_hex_, clock_.NowMs()));
+  mode = Lock::kSilent;
+  EXPECT_EQ(relay(10'000).ErrorCode(), "outcome_unknown");
+  EXPECT_TRUE(gate.OnProbation(lock_hex_, clock_.NowMs()));
+  mode = Lock::kAnswers;
+  EXPECT_EQ(relay(3'000).status, 200) << "on probation: the probation pool's timeout";
+  EXPECT_TRUE(gate.OnProbation(lock_hex_, clock_.NowMs())) << "a quick answer before the probation is over";
+  clock_.Advance(limits.probation_ms);
+  EXPECT_EQ(relay(3'000).status, 200);
+  EXPECT_FALSE(gate.OnProbation(lock_hex_, clock_.NowMs())) << "a quick answer after it: back in the main pool";
+  // A slow answer is a strike too; the second within a day: twice as long.
+  mode = Lock::kSlow;
+  EXPECT_EQ(relay(10'000).status, 200);
+  EXPECT_TRUE(gate.OnProbation(lock_hex_, clock_.NowMs()));
+  mode = Lock::kAnswers;
+  clock_.Advance(limits.probation_ms);
+  EXPECT_EQ(relay(3'000).status, 200);
+  EXPECT_TRUE(gate.OnProbation(lock_hex_, clock_.NowMs()));
+  clock_.Advance(limits.probation_ms);
+  EXPECT_EQ(relay(3'000).status, 200);
+  EXPECT_FALSE(gate.OnProbation(lock_hex_, clock_.NowMs()));
+  EXPECT_EQ(relay(10'000).status, 200);
+  EXPECT_EQ(gate.locks_on_probation(), 0u);
+}
+
+// One remote command in flight per door: a second one to the same door is
+// refused at once though the pool has room; another door is not held up.
+TEST_P(LinkApiTest, A18_OneRemoteCommandInFlightPerDoor) {
+  RelayGate& gate = api_->relay_gate();
+  gate.SetLimits(RelayGate::LimitsFor(8, {}));
+  protocol::RemoteClient owner(owner_key_, {}, authority_->identity().public_key(), holder_rng_.drbg);
+  Silence silence;
+  silence.locks.insert(lock_hex_);
+  silence.hold = true;
+  link_.SetResponder([&](std::string_view, std::span<const uint8_t>) { return silence.Answer(); });
+  link_.SetOnline(w_.door_lock_id, true);
+  const Bytes first = Envelope(owner), second = Envelope(owner);
+  std::thread holder([&] { Relay(w_.callers["guest"], first); });
+  ASSERT_TRUE(silence.WaitUntil([&] { return silence.entered == 1; }));
+  const auto refused = Relay(w_.callers["owner"], second);
+  EXPECT_EQ(refused.ErrorCode(), "relay_busy") << refused.body;
+  EXPECT_EQ(refused.Header("retry-after").value_or(""), "1");
+  silence.hold = false;  // the other door answers nothing at once
+  EXPECT_EQ(RelayTo(w_.org, w_.door, w_.callers["owner"], second).ErrorCode(), "outcome_unknown");
+  silence.Release();
+  holder.join();
+  EXPECT_EQ(gate.in_flight(), 0);
 }
 
 TEST_P(LinkApiTest, AnOfflineLockAndAMissingAnswerAreSaidPlainly) {
@@ -276,6 +591,45 @@ TEST_P(LinkApiTest, RelaysAreRateLimitedPerAccount) {
   EXPECT_EQ(Relay(w_.callers["admin"], Envelope(owner)).status, 200);
   clock_.Advance(60'001);
   EXPECT_EQ(Relay(w_.callers["member"], Envelope(owner)).status, 200);
+}
+
+// A lock handed to a new owner names a higher claim generation in its
+// state: the old organisation's door is marked transferred, the relay
+// sends it nothing more (409 door_transferred), GET .../state says so and
+// the console gets a door.transferred event.
+TEST_P(LinkApiTest, ADoorWhoseLockNamesAHigherClaimGenerationIsMarkedTransferredAndNotRelayedTo) {
+  std::vector<json> events;
+  const EventSink sink = [&](std::string_view, const json& e) { events.push_back(e); };
+  DoorStateIngest ingest(*lock_side_.states, clock_, sink);
+  ingest.SetClaimObserver(
+      [&](const DoorRef& door, int64_t generation) { lock_side_.transfers->Observe(door, generation, sink); });
+  lock_side_.transfers->Registered(door_, 1);
+  protocol::RemoteClient owner(owner_key_, {}, authority_->identity().public_key(), holder_rng_.drbg);
+  // The generation it was registered under: relayed as before.
+  ingest.OnState(lock_hex_, json{{"bolt", "locked"}, {"claimGeneration", 1}}.dump());
+  EXPECT_EQ(Relay(w_.callers["owner"], Envelope(owner)).status, 200);
+  const size_t sent = link_.Sent().size();
+  const std::string path = "/api/v1/orgs/" + w_.org + "/doors/" + door_ + "/state";
+  EXPECT_TRUE(Call("GET", path, nullptr, w_.callers["guest"].headers).Json()["state"]["transferred"].is_null());
+  // A malformed generation is refused with the message, marking nothing.
+  ingest.OnState(lock_hex_, R"({"claimGeneration": -2})");
+  ingest.OnState(lock_hex_, R"({"claimGeneration": 4294967296})");
+  EXPECT_EQ(ingest.malformed(), 2u);
+  // The lock changed owner.
+  ingest.OnState(lock_hex_, json{{"bolt", "locked"}, {"claimGeneration", 2}}.dump());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["type"], "door.transferred");
+  EXPECT_EQ(events[0]["claim_generation"], 2);
+  const auto r = Relay(w_.callers["owner"], Envelope(owner));
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(r.ErrorCode(), "door_transferred");
+  EXPECT_EQ(link_.Sent().size(), sent) << "a frame went to a transferred door";
+  const json t = Call("GET", path, nullptr, w_.callers["guest"].headers).Json()["state"]["transferred"];
+  EXPECT_EQ(t["claim_generation"], 2);
+  EXPECT_EQ(t["registered_generation"], 1);
+  // Said once.
+  ingest.OnState(lock_hex_, json{{"claimGeneration", 3}}.dump());
+  EXPECT_EQ(events.size(), 1u);
 }
 
 // State messages: sanitised, coalesced per door, written in one batch,
@@ -345,6 +699,83 @@ TEST_P(LinkApiTest, A10_TheBrokerCertificateIsIssuedOnlyForTheDoorsOwnKey) {
   EXPECT_EQ(uplink::CommonNameOf(r.Json()["certificate"], why_), lock_hex_);
   // A member cannot: issuing is part of registering.
   EXPECT_EQ(Call("POST", path, json::parse(uplink::RequestToJson(*request)), w_.callers["member"].headers).status, 403);
+}
+
+// Revocation (docs/uplink.md "Revocation"): every certificate issued is
+// recorded; a re-issue revokes the door's earlier one, an admin revokes on
+// request, removing the door revokes what it still had, and each change
+// rewrites the broker's list, signed by the deployment CA, naming the lock.
+TEST_P(LinkApiTest, A10_BrokerCertificatesAreRevokedOnReissueOnRequestAndWithTheirDoor) {
+  const std::string path = "/api/v1/orgs/" + w_.org + "/doors/" + door_ + "/uplink-certificate";
+  const std::string crl_file = (dir_ / "crl.pem").string();
+  const auto issue = [&] {
+    const auto tls_key = uplink::GenerateKey(why_);
+    EXPECT_TRUE(tls_key) << why_;
+    const auto request = uplink::MakeLockRequest(*tls_key, authority_->identity().key(), lock_rng_.drbg, why_);
+    EXPECT_TRUE(request) << why_;
+    const auto r = Call("POST", path, json::parse(uplink::RequestToJson(*request)), w_.callers["owner"].headers);
+    EXPECT_EQ(r.status, 201) << r.body;
+    const std::string serial = r.Json()["serial"];
+    EXPECT_EQ(serial, uplink::SerialOf(r.Json()["certificate"], why_));
+    return serial;
+  };
+  const auto listed = [&] {
+    std::ifstream in(crl_file);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::map<std::string, std::string> out;  // serial -> identity
+    const auto entries = uplink::VerifyCrl(lock_side_.ca->cert_pem, text, why_);
+    EXPECT_TRUE(entries) << why_;
+    if (entries)
+      for (const auto& e : *entries) out[e.serial_hex] = e.identity;
+    return out;
+  };
+  const std::string first = issue();
+  const std::string second = issue();
+  EXPECT_EQ(listed(), (std::map<std::string, std::string>{{first, lock_hex_}})) << "a re-issue revokes the old one";
+  // A member may not revoke; an admin may.
+  EXPECT_EQ(Call("POST", path + "/revoke", json::object(), w_.callers["member"].headers).status, 403);
+  auto r = Call("POST", path + "/revoke", json::object(), w_.callers["admin"].headers);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["revoked"], 1);
+  ASSERT_EQ(r.Json()["certificates"].size(), 2u);
+  std::map<std::string, std::string> reasons;
+  const json certificates = r.Json()["certificates"];
+  for (const auto& c : certificates) {
+    EXPECT_EQ(c["state"], "revoked");
+    reasons[c["serial"]] = c["reason"];
+  }
+  EXPECT_EQ(reasons, (std::map<std::string, std::string>{{first, "reissued"}, {second, "revoked"}}));
+  EXPECT_EQ(listed().size(), 2u);
+  // Again: nothing more to revoke; the list is written again all the same.
+  std::filesystem::remove(crl_file);
+  r = Call("POST", path + "/revoke", json::object(), w_.callers["owner"].headers);
+  EXPECT_EQ(r.Json()["revoked"], 0);
+  EXPECT_EQ(listed().size(), 2u);
+  // A third certificate, then the door is removed: it is revoked with it,
+  // and its row stays (an admin still sees what was issued).
+  const std::string third = issue();
+  EXPECT_EQ(listed().count(third), 0u);
+  ASSERT_EQ(Call("DELETE", "/api/v1/orgs/" + w_.org + "/doors/" + door_, nullptr, w_.callers["owner"].headers).status,
+            204);
+  EXPECT_EQ(listed().count(third), 1u);
+  EXPECT_EQ(repo_->QueryText("SELECT reason FROM uplink_certificates WHERE serial = '" + third + "'"), "door_removed");
+  EXPECT_EQ(lock_side_.certs->RevokeRemovedDoors(), 0);
+}
+
+// A door removed without the revocation having run (the server stopped
+// between the two) is caught by the sweep the server runs at start.
+TEST_P(LinkApiTest, A10_TheStartSweepRevokesTheCertificateOfADoorRemovedBehindItsBack) {
+  const auto tls_key = uplink::GenerateKey(why_);
+  ASSERT_TRUE(tls_key) << why_;
+  const auto request = uplink::MakeLockRequest(*tls_key, authority_->identity().key(), lock_rng_.drbg, why_);
+  ASSERT_TRUE(request) << why_;
+  const auto r = Call("POST", "/api/v1/orgs/" + w_.org + "/doors/" + door_ + "/uplink-certificate",
+                      json::parse(uplink::RequestToJson(*request)), w_.callers["owner"].headers);
+  ASSERT_EQ(r.status, 201) << r.body;
+  ASSERT_TRUE(repo_->DeleteDoor(w_.org, door_, SeedEvent(w_.org)));
+  EXPECT_EQ(lock_side_.certs->RevokeRemovedDoors(true), 1);
+  const std::string serial = r.Json()["serial"];
+  EXPECT_EQ(repo_->QueryText("SELECT state FROM uplink_certificates WHERE serial = '" + serial + "'"), "revoked");
 }
 
 // A site lockdown (api_groups.cc) relays one envelope per door and records
@@ -417,7 +848,25 @@ TEST_P(LinkApiTest, ALockdownRecordsTheVerdictOnEachDoorsAnswer) {
   EXPECT_EQ(groups_link.sent().size(), sent);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backend, LinkApiTest, ::testing::Values(MORTISE_SERVER_TEST_BACKEND));
+INSTANTIATE_TEST_SUITE_P(Backend, LinkApiTest, ::testing::Values(testing::TestBackend()));
+
+// [uplink] relay knobs in the TOML file (docs/server.md, Settings), and
+// main.cc's bounds from them and http.threads.
+TEST(RelaySettings, AreReadFromTheConfigFileAndCheckedTogether) {
+  const Config c = testing::LoadConfigText(
+      "[uplink]\nrelay_probation_timeout_ms = 4000\nrelay_fast_answer_ms = 1500\nrelay_probation_ms = 60000\n"
+      "relay_probation_slots = 2\nlockdown_slots = 3\n");
+  const RelayLimits l = RelayGate::LimitsFor(8, c.uplink.relays);
+  EXPECT_EQ(l.probation_timeout_ms, 4000);
+  EXPECT_EQ(l.fast_answer_ms, 1500);
+  EXPECT_EQ(l.probation_ms, 60000);
+  EXPECT_EQ(l.probation, 2);
+  EXPECT_EQ(l.lockdowns, 3);
+  EXPECT_EQ(l.main, 4);
+  EXPECT_THROW(testing::LoadConfigText("[uplink]\nrelay_probation_timeout_ms = 1000\nrelay_fast_answer_ms = 2000\n"),
+               ConfigError)
+      << "a door on probation could never answer quickly enough";
+}
 
 }  // namespace
 }  // namespace mortise::server

@@ -291,8 +291,8 @@ TEST_P(AuditRetentionTest, EventsOlderThanTheRetentionAreAppendedNoMoreAndPurged
   EXPECT_EQ(count(), 1u);  // 31 days: the old one purged (before the request), the new one kept
 }
 
-INSTANTIATE_TEST_SUITE_P(Backend, OrgApiTest, ::testing::Values(MORTISE_SERVER_TEST_BACKEND));
-INSTANTIATE_TEST_SUITE_P(Backend, AuditRetentionTest, ::testing::Values(MORTISE_SERVER_TEST_BACKEND));
+INSTANTIATE_TEST_SUITE_P(Backend, OrgApiTest, ::testing::Values(testing::TestBackend()));
+INSTANTIATE_TEST_SUITE_P(Backend, AuditRetentionTest, ::testing::Values(testing::TestBackend()));
 
 }  // namespace
 }  // namespace mortise::server

@@ -28,6 +28,14 @@ class PostgresServer {
   bool started_ = false;
 };
 
+// The backend the parameterised suites of this test program run on
+// (INSTANTIATE_TEST_SUITE_P(Backend, ..., ::testing::Values(TestBackend()))):
+// "sqlite" in each module's test program, "postgresql" in
+// server_postgres_test. Chosen at link time (test/backend.cc, built once per
+// backend in server/CMakeLists.txt), so a test source is compiled once and
+// linked into both programs.
+const char* TestBackend();
+
 // A fresh empty database of `backend` ("sqlite" or "postgresql") as a URL for
 // OpenRepository / --db; SQLite files go under `dir`.
 std::string FreshDatabaseUrl(const std::string& backend, const std::string& dir);

@@ -210,7 +210,7 @@ TEST_P(RepositoryContract, TotpStepsOnlyMoveForward) {
   EXPECT_TRUE(repo->ConsumeTotpStep("acct_1", 11));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backend, RepositoryContract, ::testing::Values(MORTISE_SERVER_TEST_BACKEND));
+INSTANTIATE_TEST_SUITE_P(Backend, RepositoryContract, ::testing::Values(testing::TestBackend()));
 
 }  // namespace
 }  // namespace mortise::server

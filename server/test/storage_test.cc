@@ -101,6 +101,7 @@ TEST_F(StorageTest, OpenNamesThePathWhenItCannotOpen) {
     ADD_FAILURE();
   } catch (const StorageError& e) {
     EXPECT_NE(std::string(e.what()).find("missing"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("does not exist; create it first"), std::string::npos) << e.what();
   }
 }
 

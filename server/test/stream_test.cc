@@ -147,6 +147,32 @@ TEST_P(StreamTest, SigningOutClosesTheStream) {
   EXPECT_EQ(api_->events().Publish(org, {{"type", "door.state"}}), 0u);
 }
 
+// A session that expires by itself (idle timeout or lifetime) after its
+// stream opened ends the stream too; a session still valid keeps its own.
+// The server's clock is a fake: no waiting.
+TEST_P(StreamTest, AStreamIsClosedWhenItsSessionExpiresAfterItOpened) {
+  Browser ana, bob;
+  const std::string org = MemberOfNewOrg("ana@example.org", ana);
+  auto ws = OpenAs(ana);
+  ASSERT_TRUE(ws);
+  EXPECT_EQ(Subscribe(*ws, org)["type"], "subscribed");
+  EXPECT_EQ(api_->CloseExpiredStreams(), 0u);
+  // Bob signs in 11 hours later; an hour after that Ana's session has been
+  // idle for the whole idle timeout (12 h), Bob's for one hour.
+  clock_.Advance(11 * 3600 * 1000LL);
+  const std::string bobs = MemberOfNewOrg("bob@example.org", bob);
+  auto bws = OpenAs(bob);
+  ASSERT_TRUE(bws);
+  EXPECT_EQ(Subscribe(*bws, bobs)["type"], "subscribed");
+  clock_.Advance(3600 * 1000LL);
+  EXPECT_EQ(api_->CloseExpiredStreams(), 1u);
+  EXPECT_FALSE(ws->Read());
+  EXPECT_EQ(ws->close_code(), 1008);
+  EXPECT_EQ(ws->close_reason(), "session expired");
+  EXPECT_EQ(api_->events().Publish(bobs, {{"type", "door.state"}}), 1u);
+  EXPECT_EQ(Next(*bws)["type"], "door.state");
+}
+
 TEST_P(StreamTest, ASlowConsumerIsDisconnectedWhileThePublisherAndOthersGoOn) {
   Browser ana;
   const std::string org = MemberOfNewOrg("ana@example.org", ana);

@@ -264,6 +264,23 @@ LogVerifier::LogVerifier(const crypto::P256PublicKey& lock_key, std::span<const 
   std::memcpy(lock_id_.data(), lock_id.data(), kLogLockIdSize);
 }
 
+LogVerifier::LogVerifier(const LogSignatureCheck& check, std::span<const uint8_t, kLogLockIdSize> lock_id,
+                         uint64_t expected_first, int64_t now_utc, int64_t max_head_age_s)
+    : auth_(nullptr),
+      check_(&check),
+      now_utc_(now_utc),
+      max_head_age_s_(max_head_age_s),
+      challenge_{},
+      expected_first_(expected_first) {
+  std::memcpy(lock_id_.data(), lock_id.data(), kLogLockIdSize);
+}
+
+bool LogVerifier::SignatureValid(std::span<const uint8_t, kSignedHeadMessageSize> message,
+                                 std::span<const uint8_t, kLogSignatureSize> signature) const {
+  if (check_ != nullptr) return check_->Check(message, signature);
+  return lock_key_->Verify(message, signature).ok();
+}
+
 void LogVerifier::AddGap(uint64_t first, uint64_t last) {
   if (first > last) return;
   if (gap_count_ < kMaxRanges) {
@@ -297,7 +314,7 @@ void LogVerifier::Feed(const LogItem& item) {
       } else {
         AddGap(next_, item.seq);
       }
-      if (anchored_ && lock_key_ != nullptr && item.seq + 1 != next_) {
+      if (anchored_ && offline() && item.seq + 1 != next_) {
         // Offline, nothing vouches for an anchor that restarts the chain (the
         // chain is unkeyed: anyone can compute a true h(n)). A later signed
         // head covers only what follows it, and loss records before it that
@@ -341,10 +358,10 @@ void LogVerifier::Feed(const LogItem& item) {
         } else if (r->type == LogRecordType::kSignedHead) {
           // Anyone with the lock's public key: the signature covers the
           // chain before this record, so every record since the anchor.
-          if (lock_key_ != nullptr) {
+          if (offline()) {
             uint8_t m[kSignedHeadMessageSize];
             EncodeSignedHeadMessage(lock_id_, item.seq, chain_, r->signed_utc, m);
-            if (chain_valid_ && anchored_ && lock_key_->Verify(m, r->signature).ok()) {
+            if (chain_valid_ && anchored_ && SignatureValid(m, r->signature)) {
               SignedHeadVerified(item.seq, r->signed_utc);
               chain_ = ChainNext(chain_, item.seq, bytes);
               next_ = item.seq + 1;
@@ -376,12 +393,13 @@ void LogVerifier::Feed(const LogItem& item) {
     }
     case LogItemType::kSignedHead: {
       // A timed head: signs h(seq) at its place in the stream.
-      if (lock_key_ == nullptr) return;  // only an offline reader can check it; others skip it
+      if (!offline()) return;  // only an offline reader can check it; others skip it
       const bool in_place = anchored_ && chain_valid_ && item.seq + 1 == next_;
       uint8_t m[kSignedHeadMessageSize];
       const int64_t utc = static_cast<int64_t>(GetLe64(item.bytes.data()));
       EncodeSignedHeadMessage(lock_id_, item.seq + 1, chain_, utc, m);
-      if (in_place && lock_key_->Verify(m, std::span<const uint8_t>(item.bytes.data() + 8, kLogSignatureSize)).ok()) {
+      if (in_place && SignatureValid(m, std::span<const uint8_t, kLogSignatureSize>(item.bytes.data() + 8,
+                                                                                  kLogSignatureSize))) {
         SignedHeadVerified(item.seq, utc);
         Verified();
       } else {
@@ -417,12 +435,12 @@ void LogVerifier::Feed(const LogItem& item) {
 const LogFindings& LogVerifier::Finish() {
   findings_.unverified += unverified_;
   unverified_ = 0;
-  if (lock_key_ != nullptr) {
+  if (offline()) {
     findings_.stale_head = findings_.signed_through == 0 || now_utc_ - findings_.signed_at > max_head_age_s_;
   }
   // Offline, a loss record explains a gap only when a verified signed head
   // after it covers it: the chain alone is unkeyed, anyone can forge one.
-  const size_t losses = lock_key_ != nullptr ? losses_signed_ : loss_count_;
+  const size_t losses = offline() ? losses_signed_ : loss_count_;
   for (size_t g = 0; g < gap_count_; ++g) {
     // Covered when the union of the lock's loss records spans the whole gap.
     uint64_t at = gaps_[g].first;

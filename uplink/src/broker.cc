@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -113,6 +114,11 @@ std::string ConfigText(const std::string& dir, uint16_t port, const std::string&
     << "connection_messages true\n"
     << "acl_file " << dir << "/acl\n"
     << "max_packet_size 65536\n"
+    << "set_tcp_nodelay true\n"  // small messages out at once (docs/uplink.md)
+    // A catching-up fleet's log pages wait in the server's queue instead of
+    // being dropped at Mosquitto's default 1,000 (docs/uplink.md).
+    << "max_queued_messages 100000\n"
+    << "max_queued_bytes 268435456\n"
     << "\n# The only listener.\n"
     << "listener " << port << " 127.0.0.1\n"
     << "socket_domain ipv4\n"
@@ -125,7 +131,10 @@ std::string ConfigText(const std::string& dir, uint16_t port, const std::string&
     << "use_identity_as_username true\n"
     // The client id is the certificate's identity too, so no client can take
     // another's id and knock it off the broker (A10).
-    << "use_username_as_clientid true\n";
+    << "use_username_as_clientid true\n"
+    // Revoked client certificates fail the handshake (docs/uplink.md
+    // "Revocation"); reloaded on SIGHUP.
+    << "crlfile " << dir << "/crl.pem\n";
   return c.str();
 }
 
@@ -182,6 +191,10 @@ std::optional<Deployment> Deployment::Create(const std::string& dir, BrokerCert 
   if (!WriteCredential(dir, "ca", *ca, why) || !WriteCredential(dir, "broker", *broker_cred, why) ||
       !WriteCredential(dir, "server", *server, why) || !WriteFile(dir + "/acl", AclText(), 0644, why))
     return std::nullopt;
+  // With `crlfile` set, OpenSSL refuses every client while no CRL of the CA
+  // exists: the deployment starts with an empty one (the server replaces it).
+  auto crl = MakeCrl(*ca, {}, now - 60, now + 3650 * kDay, why);
+  if (!crl || !WriteFile(d.crl_file(), *crl, 0644, why)) return std::nullopt;
   return d;
 }
 
@@ -195,6 +208,12 @@ std::optional<Deployment> Deployment::Load(const std::string& dir, std::string& 
   Deployment d;
   d.dir_ = dir;
   d.ca_ = Credential{*key, *cert};
+  // A deployment made before revocation existed has no list yet.
+  if (access(d.crl_file().c_str(), F_OK) != 0) {
+    const int64_t now = time(nullptr);
+    auto crl = MakeCrl(d.ca_, {}, now - 60, now + 3650 * kDay, why);
+    if (!crl || !WriteFile(d.crl_file(), *crl, 0644, why)) return std::nullopt;
+  }
   return d;
 }
 
@@ -207,6 +226,12 @@ std::optional<TlsFiles> Deployment::IssueClient(const std::string& name, const s
 
 std::unique_ptr<Broker> Broker::Start(const Deployment& deployment, std::string& why, uint16_t first_port) {
   std::unique_ptr<Broker> b(new Broker(deployment));
+  // Nobody is connected at the start: what the list revokes now needs no
+  // disconnection.
+  if (auto text = ReadText(deployment.crl_file())) {
+    if (auto entries = VerifyCrl(ReadText(deployment.ca_file()).value_or(""), *text, why))
+      for (const auto& e : *entries) b->applied_serials_.insert(e.serial_hex);
+  }
   for (int attempt = 0; attempt < 20; ++attempt) {
     b->port_ = attempt == 0 && first_port != 0 ? first_port : FreeLoopbackPort();
     if (b->port_ == 0) {
@@ -312,6 +337,62 @@ ClientOptions Broker::Client(const TlsFiles& tls) const {
   o.port = port_;
   o.tls = tls;
   return o;
+}
+
+bool Broker::Reload(std::string& why) {
+  if (pid_ <= 0) {
+    why = "the broker is not running";
+    return false;
+  }
+  const size_t log_start = log().size();
+  kill(pid_, SIGHUP);
+  for (int i = 0; i < 1000; ++i) {
+    if (log().find("Reloading config.", log_start) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  why = "the broker did not say it reloaded within 10 s";
+  return false;
+}
+
+bool Broker::TakeOver(const std::string& identity, std::string& why) {
+  const int64_t now = time(nullptr);
+  auto cred = Issue(deployment_.ca(), CertificateSpec{identity, Usage::kClient, {}, {}, now - 60, now + 300}, why);
+  const std::string base = deployment_.dir() + "/takeover";
+  if (!cred || !WriteCredential(deployment_.dir(), "takeover", *cred, why)) return false;
+  auto client = MqttClient::Create(Client(TlsFiles{deployment_.ca_file(), base + ".crt", base + ".key"}), why);
+  bool ok = false;
+  if (client && client->Connect()) {
+    client->RunUntil([&] { return client->state() != MqttClient::State::kConnecting; }, 10'000);
+    ok = client->state() == MqttClient::State::kConnected;
+    if (!ok) why = identity + ": " + client->last_error();
+    client->Disconnect();
+  } else if (client) {
+    why = client->last_error();
+  }
+  std::remove((base + ".key").c_str());
+  std::remove((base + ".crt").c_str());
+  return ok;
+}
+
+int Broker::ApplyRevocations(std::string& why) {
+  const auto text = ReadText(deployment_.crl_file());
+  const auto entries = text ? VerifyCrl(deployment_.ca().cert_pem, *text, why) : std::nullopt;
+  if (!entries) {
+    if (!text) why = deployment_.crl_file() + ": cannot be read";
+    why = "revocation list not applied: " + why;
+    return -1;
+  }
+  if (!Reload(why)) return -1;
+  int disconnected = 0;
+  std::set<std::string> identities;
+  for (const auto& e : *entries)
+    if (!applied_serials_.contains(e.serial_hex)) identities.insert(e.identity);
+  for (const std::string& identity : identities) {
+    if (!TakeOver(identity, why)) return -1;
+    ++disconnected;
+  }
+  for (const auto& e : *entries) applied_serials_.insert(e.serial_hex);
+  return disconnected;
 }
 
 }  // namespace mortise::uplink

@@ -37,6 +37,8 @@ std::unique_ptr<MqttClient> MqttClient::Create(const ClientOptions& options, std
   }
   mosquitto* m = client->mosq_;
   mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+  // Small messages go out at once (no wait for a delayed ACK: docs/uplink.md).
+  mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
   const char* cert = options.tls.cert_file.empty() ? nullptr : options.tls.cert_file.c_str();
   const char* key = options.tls.key_file.empty() ? nullptr : options.tls.key_file.c_str();
   int result = mosquitto_tls_set(m, options.tls.ca_file.c_str(), nullptr, cert, key, nullptr);

@@ -1,5 +1,9 @@
 #include "mortise/uplink/pki.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -9,8 +13,14 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
+#include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -27,6 +37,8 @@ using PKey = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
 using Cert = std::unique_ptr<X509, Deleter<X509, X509_free>>;
 using Req = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
 using Bio = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
+using Crl = std::unique_ptr<X509_CRL, Deleter<X509_CRL, X509_CRL_free>>;
+using Big = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
 
 std::string OpenSslError(const char* what) {
   std::string s = what;
@@ -152,6 +164,23 @@ std::optional<std::string> SignCertificate(const CertificateSpec& spec, EVP_PKEY
     return std::nullopt;
   }
   return BioText(bio.get());
+}
+
+// Lowercase hex without leading zeros ("0" for zero).
+std::string SerialHex(const ASN1_INTEGER* serial) {
+  Big bn(ASN1_INTEGER_to_BN(serial, nullptr));
+  if (!bn) return {};
+  char* hex = BN_bn2hex(bn.get());
+  if (hex == nullptr) return {};
+  std::string s(hex);
+  OPENSSL_free(hex);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const size_t first = s.find_first_not_of('0');
+  return first == std::string::npos ? "0" : s.substr(first);
+}
+
+bool IsHexText(const std::string& s) {
+  return !s.empty() && s.size() <= 40 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 std::optional<SpkiHash> SpkiHashOfKey(EVP_PKEY* key, std::string& why) {
@@ -357,6 +386,169 @@ std::string CommonNameOf(const std::string& cert_pem, std::string& why) {
     return {};
   }
   return cn;
+}
+
+std::string SerialOf(const std::string& cert_pem, std::string& why) {
+  Cert cert = ParseCert(cert_pem);
+  if (!cert) {
+    why = OpenSslError("not a certificate");
+    return {};
+  }
+  return SerialHex(X509_get0_serialNumber(cert.get()));
+}
+
+int64_t NotAfterOf(const std::string& cert_pem) {
+  Cert cert = ParseCert(cert_pem);
+  ASN1_TIME* epoch = cert ? ASN1_TIME_set(nullptr, 0) : nullptr;
+  int days = 0, seconds = 0;
+  const bool ok = epoch != nullptr && ASN1_TIME_diff(&days, &seconds, epoch, X509_get0_notAfter(cert.get())) == 1;
+  ASN1_TIME_free(epoch);
+  ERR_clear_error();
+  return ok ? static_cast<int64_t>(days) * 86400 + seconds : 0;
+}
+
+std::optional<std::string> MakeCrl(const Credential& ca, const std::vector<RevokedCertificate>& revoked,
+                                   int64_t this_update, int64_t next_update, std::string& why) {
+  Cert ca_cert = ParseCert(ca.cert_pem);
+  PKey ca_key = ParseKey(ca.key_pem);
+  if (!ca_cert || !ca_key) {
+    why = OpenSslError("cannot read the CA's certificate or key");
+    return std::nullopt;
+  }
+  Crl crl(X509_CRL_new());
+  if (!crl) {
+    why = OpenSslError("X509_CRL_new");
+    return std::nullopt;
+  }
+  X509_CRL_set_version(crl.get(), 1);  // v2
+  X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca_cert.get()));
+  using Time = std::unique_ptr<ASN1_TIME, Deleter<ASN1_TIME, ASN1_TIME_free>>;
+  Time last(ASN1_TIME_set(nullptr, static_cast<time_t>(this_update)));
+  Time next(ASN1_TIME_set(nullptr, static_cast<time_t>(next_update)));
+  if (!last || !next || X509_CRL_set1_lastUpdate(crl.get(), last.get()) != 1 ||
+      X509_CRL_set1_nextUpdate(crl.get(), next.get()) != 1) {
+    why = OpenSslError("cannot set the CRL's validity");
+    return std::nullopt;
+  }
+  std::string comments;
+  for (const RevokedCertificate& r : revoked) {
+    if (!IsHexText(r.serial_hex)) {
+      why = "serial \"" + r.serial_hex + "\" is not lowercase hex";
+      return std::nullopt;
+    }
+    if (r.identity.empty() || r.identity.find_first_of(" \t\r\n") != std::string::npos) {
+      why = "identity \"" + r.identity + "\" is empty or has white space";
+      return std::nullopt;
+    }
+    BIGNUM* raw = nullptr;
+    if (BN_hex2bn(&raw, r.serial_hex.c_str()) == 0) {
+      why = OpenSslError("BN_hex2bn");
+      return std::nullopt;
+    }
+    Big bn(raw);
+    X509_REVOKED* entry = X509_REVOKED_new();
+    ASN1_INTEGER* serial = BN_to_ASN1_INTEGER(bn.get(), nullptr);
+    Time when(ASN1_TIME_set(nullptr, static_cast<time_t>(r.revoked_at)));
+    const bool ok = entry != nullptr && serial != nullptr && when &&
+                    X509_REVOKED_set_serialNumber(entry, serial) == 1 &&
+                    X509_REVOKED_set_revocationDate(entry, when.get()) == 1 && X509_CRL_add0_revoked(crl.get(), entry) == 1;
+    ASN1_INTEGER_free(serial);
+    if (!ok) {
+      X509_REVOKED_free(entry);
+      why = OpenSslError("cannot add a CRL entry");
+      return std::nullopt;
+    }
+    comments += std::string(kCrlCommentPrefix) + r.serial_hex + " " + r.identity + "\n";
+  }
+  X509_CRL_sort(crl.get());
+  // The CRL number increases with each list (RFC 5280 5.2.3): its time.
+  using Int = std::unique_ptr<ASN1_INTEGER, Deleter<ASN1_INTEGER, ASN1_INTEGER_free>>;
+  Int number(ASN1_INTEGER_new());
+  if (!number || ASN1_INTEGER_set_int64(number.get(), this_update) != 1 ||
+      X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, 0) != 1 ||
+      X509_CRL_sign(crl.get(), ca_key.get(), EVP_sha256()) == 0) {
+    why = OpenSslError("cannot sign the CRL");
+    return std::nullopt;
+  }
+  Bio bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509_CRL(bio.get(), crl.get()) != 1) {
+    why = OpenSslError("cannot encode the CRL");
+    return std::nullopt;
+  }
+  return "# The Mortise deployment's revoked broker certificates (docs/uplink.md \"Revocation\").\n" + comments +
+         BioText(bio.get());
+}
+
+std::optional<std::vector<RevokedCertificate>> VerifyCrl(const std::string& ca_cert_pem, const std::string& crl_text,
+                                                        std::string& why) {
+  Cert ca_cert = ParseCert(ca_cert_pem);
+  Bio bio = ReadBio(crl_text);
+  Crl crl(bio ? PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!ca_cert || !crl) {
+    why = OpenSslError(ca_cert ? "no CRL in the text" : "cannot read the CA's certificate");
+    return std::nullopt;
+  }
+  PKey ca_key(X509_get_pubkey(ca_cert.get()));
+  if (!ca_key || X509_CRL_verify(crl.get(), ca_key.get()) != 1 ||
+      X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(ca_cert.get())) != 0) {
+    why = OpenSslError("the CRL is not signed by this deployment's CA");
+    return std::nullopt;
+  }
+  std::set<std::string> signed_serials;
+  const STACK_OF(X509_REVOKED)* entries = X509_CRL_get_REVOKED(crl.get());
+  for (int i = 0; entries != nullptr && i < sk_X509_REVOKED_num(entries); ++i)
+    signed_serials.insert(SerialHex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(entries, i))));
+  std::vector<RevokedCertificate> out;
+  std::set<std::string> named;
+  std::istringstream lines(crl_text);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with(kCrlCommentPrefix)) continue;
+    std::istringstream fields(line.substr(sizeof(kCrlCommentPrefix) - 1));
+    RevokedCertificate r;
+    if (!(fields >> r.serial_hex >> r.identity) || !signed_serials.contains(r.serial_hex) ||
+        !named.insert(r.serial_hex).second) {
+      why = "the comment line \"" + line + "\" names no serial the CRL lists, or one twice";
+      return std::nullopt;
+    }
+    out.push_back(std::move(r));
+  }
+  if (named != signed_serials) {
+    why = "the CRL lists serials that no comment line names";
+    return std::nullopt;
+  }
+  return out;
+}
+
+bool WriteCrlFile(const std::string& path, const std::string& text, std::string& why) {
+  const std::string tmp = path + ".tmp";
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) {
+    why = tmp + ": " + std::strerror(errno);
+    return false;
+  }
+  fchmod(fd, 0644);
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t w = write(fd, text.data() + done, text.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    done += static_cast<size_t>(w);
+  }
+  const bool written = done == text.size() && fsync(fd) == 0;
+  close(fd);
+  if (!written || rename(tmp.c_str(), path.c_str()) != 0) {
+    why = path + ": " + std::strerror(errno);
+    unlink(tmp.c_str());
+    return false;
+  }
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return true;
 }
 
 }  // namespace mortise::uplink

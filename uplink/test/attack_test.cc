@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "uplink_test_util.h"
 
 namespace mortise::uplink::test {
@@ -206,6 +209,82 @@ TEST_F(LockTopics, A10_TheServerWritesOnlyDownTopicsAndReadsNoCommands) {
   ASSERT_EQ(server_got_.size(), 1u) << server_got_.back().topic;
   EXPECT_EQ(server_got_[0].topic, B(Channel::kState));
   EXPECT_EQ(server_got_[0].payload, Bytes("sentinel"));
+}
+
+// --- A10: a revoked certificate ------------------------------------------------------
+
+// The server revokes a lock's certificate (door removed, certificate
+// re-issued, explicit revocation) by rewriting the deployment's CRL; the
+// broker applies it. The revoked certificate's client, connected now, is
+// disconnected and cannot come back; the same lock with its re-issued
+// certificate connects; an unrelated lock stays connected throughout.
+TEST_F(LockTopics, A10_ARevokedCertificateIsDisconnectedAndRefusedAndItsReissueReplacesIt) {
+  std::string why;
+  // The lock's new TLS key and certificate, issued for the same identity.
+  const TlsFiles old_files = a_->files;
+  SeededDrbg rng(23);
+  auto key = GenerateKey(why);
+  ASSERT_TRUE(key) << why;
+  auto request = MakeLockRequest(*key, a_->identity, rng.drbg, why);
+  ASSERT_TRUE(request) << why;
+  auto cert = IssueLockCertificate(deployment_->ca(), *request, a_->identity.public_key(), Now() - 60, Now() + 86400, why);
+  ASSERT_TRUE(cert) << why;
+  const std::string base = dir_ + "/lock-a2";
+  std::ofstream(base + ".key") << *key;
+  std::ofstream(base + ".crt") << *cert;
+  const TlsFiles new_files{deployment_->ca_file(), base + ".crt", base + ".key"};
+
+  std::ifstream old_in(old_files.cert_file);
+  const std::string old_pem((std::istreambuf_iterator<char>(old_in)), std::istreambuf_iterator<char>());
+  const std::string old_serial = SerialOf(old_pem, why);
+  ASSERT_FALSE(old_serial.empty()) << why;
+  auto crl = MakeCrl(deployment_->ca(), {{old_serial, a_->username, Now()}}, Now() - 60, Now() + 86400, why);
+  ASSERT_TRUE(crl) << why;
+  std::ofstream(deployment_->crl_file()) << *crl;
+  ASSERT_EQ(broker_->ApplyRevocations(why), 1) << why;
+
+  // The connection with the revoked certificate is closed by the broker.
+  EXPECT_TRUE(ca_->RunUntil([&] { return ca_->state() != MqttClient::State::kConnected; }, kBoundMs));
+  EXPECT_EQ(ca_->state(), MqttClient::State::kClosed);
+  // It cannot come back: the handshake fails (no CONNACK at all).
+  auto again = Connect(old_files);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->state(), MqttClient::State::kClosed);
+  EXPECT_EQ(again->connack_reason(), -1) << "a revoked certificate got as far as MQTT";
+  // The re-issued certificate connects and gets the lock's commands.
+  auto renewed = Connect(new_files);
+  ASSERT_TRUE(renewed);
+  ASSERT_EQ(renewed->state(), MqttClient::State::kConnected) << renewed->last_error();
+  std::vector<Message> renewed_got;
+  renewed->on_message = [&](const Message& m) { renewed_got.push_back(m); };
+  EXPECT_EQ(SubscribeAndWait(*renewed, A(Channel::kDown)), 1);
+  EXPECT_LT(PublishAndWait(*server_, A(Channel::kDown), "for the renewed lock"), 0x80);
+  ASSERT_TRUE(renewed->RunUntil([&] { return !renewed_got.empty(); }, kBoundMs));
+  // The unrelated lock was never disconnected: the same connection still
+  // receives its commands.
+  EXPECT_EQ(cb_->state(), MqttClient::State::kConnected);
+  EXPECT_EQ(SubscribeAndWait(*cb_, B(Channel::kDown)), 1);
+  EXPECT_LT(PublishAndWait(*server_, B(Channel::kDown), "still here"), 0x80);
+  ASSERT_TRUE(cb_->RunUntil([&] { return !b_got_.empty(); }, kBoundMs));
+  EXPECT_EQ(b_got_.back().payload, Bytes("still here"));
+  // Applying the same list again disconnects nobody.
+  EXPECT_EQ(broker_->ApplyRevocations(why), 0) << why;
+  EXPECT_EQ(renewed->state(), MqttClient::State::kConnected);
+}
+
+TEST_F(BrokerTest, A10_ARevocationListNotSignedByTheDeploymentsCaIsNotApplied) {
+  StartDeployment();
+  std::string why;
+  auto other = MakeCa(CertificateSpec{"Another CA", Usage::kCa, {}, {}, Now() - 60, Now() + 86400}, why);
+  ASSERT_TRUE(other) << why;
+  auto crl = MakeCrl(*other, {{"1234", "mortise-server", Now()}}, Now() - 60, Now() + 86400, why);
+  ASSERT_TRUE(crl) << why;
+  std::ofstream(deployment_->crl_file()) << *crl;
+  EXPECT_EQ(broker_->ApplyRevocations(why), -1);
+  EXPECT_NE(why.find("not applied"), std::string::npos) << why;
+  // The broker still runs on its last good list: the server connects.
+  auto c = Connect(deployment_->server_files());
+  EXPECT_EQ(c->state(), MqttClient::State::kConnected) << c->last_error();
 }
 
 // --- A11: the broker's certificate ------------------------------------------------

@@ -2,6 +2,7 @@
 // a registered lock connect over TLS, retained state and correlation data
 // reach the reader, a last will fires, and the broker restarts on its port.
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -35,6 +36,22 @@ TEST_F(BrokerTest, TheConfigurationDeclaresOneTlsListenerAndNoAnonymousClients) 
                            "use_username_as_clientid true\n",
                            "cafile /d/ca.crt\n", "acl_file /d/acl\n", "user me\n"})
     EXPECT_NE(c.find(line), std::string::npos) << line;
+}
+
+// A request and its answer are small messages written one after the other
+// (PUBACK, then the answer): with Nagle's algorithm the second waits for the
+// peer's delayed ACK, ~40 ms a hop (docs/performance.md measured it). Both
+// ends send at once: the broker (set_tcp_nodelay) and every client.
+TEST_F(BrokerTest, SmallMessagesAreNotHeldBackForADelayedAck) {
+  EXPECT_NE(ConfigText("/d", 4242, "me").find("\nset_tcp_nodelay true\n"), std::string::npos);
+  StartDeployment();
+  auto server = Connect(deployment_->server_files());
+  ASSERT_TRUE(server);
+  ASSERT_EQ(server->state(), MqttClient::State::kConnected) << server->last_error();
+  int on = 0;
+  socklen_t len = sizeof(on);
+  ASSERT_EQ(getsockopt(server->fd(), IPPROTO_TCP, TCP_NODELAY, &on, &len), 0);
+  EXPECT_NE(on, 0) << "the client's socket waits for ACKs before sending small segments";
 }
 
 TEST_F(BrokerTest, RetainedStateCorrelationDataAndTheLastWillReachTheServer) {

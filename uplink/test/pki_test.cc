@@ -144,6 +144,43 @@ TEST_F(PkiTest, RequestsTravelAsJsonAndMalformedOnesAreRefused) {
   EXPECT_FALSE(RequestFromJson(R"({"lock_id":"00","csr":"x","binding":"00"})", why));
 }
 
+TEST_F(PkiTest, ARevocationListNamesItsIdentitiesAndAnEditedOneIsRefused) {
+  std::string why;
+  auto issued = Issue(ca_, CertificateSpec{"0011aa", Usage::kClient, {}, {}, kNow - 60, kNow + 3600}, why);
+  ASSERT_TRUE(issued) << why;
+  const std::string serial = SerialOf(issued->cert_pem, why);
+  ASSERT_FALSE(serial.empty()) << why;
+  EXPECT_NE(serial[0], '0');
+  auto crl = MakeCrl(ca_, {{serial, "0011aa", kNow}, {"1f", "0022bb", kNow}}, kNow, kNow + 86400, why);
+  ASSERT_TRUE(crl) << why;
+  auto entries = VerifyCrl(ca_.cert_pem, *crl, why);
+  ASSERT_TRUE(entries) << why;
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].serial_hex, serial);
+  EXPECT_EQ((*entries)[0].identity, "0011aa");
+  // The signed entries and the identities must agree: a comment line for a
+  // serial the CA did not sign, or a signed serial no line names, is refused.
+  std::string extra = *crl;
+  extra.insert(0, std::string(kCrlCommentPrefix) + "abc 0033cc\n");
+  EXPECT_FALSE(VerifyCrl(ca_.cert_pem, extra, why));
+  std::string missing = *crl;
+  missing.erase(missing.find(kCrlCommentPrefix), missing.find('\n', missing.find(kCrlCommentPrefix)) + 1 -
+                                                     missing.find(kCrlCommentPrefix));
+  EXPECT_FALSE(VerifyCrl(ca_.cert_pem, missing, why));
+  // Another CA's list is refused; bad input is refused before signing.
+  auto other = MakeCa(CertificateSpec{"other CA", Usage::kCa, {}, {}, kNow - 60, kNow + 86400}, why);
+  ASSERT_TRUE(other) << why;
+  EXPECT_FALSE(VerifyCrl(other->cert_pem, *crl, why));
+  EXPECT_FALSE(MakeCrl(ca_, {{"XYZ", "0011aa", kNow}}, kNow, kNow + 86400, why));
+  EXPECT_FALSE(MakeCrl(ca_, {{"12", "two words", kNow}}, kNow, kNow + 86400, why));
+  // An empty list verifies (the broker's first).
+  auto empty = MakeCrl(ca_, {}, kNow, kNow + 86400, why);
+  ASSERT_TRUE(empty) << why;
+  auto none = VerifyCrl(ca_.cert_pem, *empty, why);
+  ASSERT_TRUE(none) << why;
+  EXPECT_TRUE(none->empty());
+}
+
 TEST(Hex, RoundTripsAndRefusesOddOrForeignText) {
   const std::array<uint8_t, 3> bytes{0x00, 0xAB, 0x7F};
   EXPECT_EQ(Hex(bytes), "00ab7f");

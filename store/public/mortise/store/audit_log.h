@@ -223,6 +223,19 @@ struct LogFindings {
   }
 };
 
+// Checks a lock's ECDSA P-256 signature over a signed-head message (offline
+// verification). The default is the lock's own crypto backend
+// (crypto::P256PublicKey); a reader on a larger machine may give a faster
+// implementation of the same check (the server uses OpenSSL's).
+class LogSignatureCheck {
+ public:
+  virtual bool Check(std::span<const uint8_t, kSignedHeadMessageSize> message,
+                     std::span<const uint8_t, kLogSignatureSize> signature) const = 0;
+
+ protected:
+  ~LogSignatureCheck() = default;  // as LogItemSink: no operator delete needed
+};
+
 // Verifies an export outside the lock (CLI, server) as well as in tests.
 // `expected_first` is the first sequence number the reader has not seen yet
 // (its last acknowledgement + 1); records before it may be absent.
@@ -244,6 +257,9 @@ class LogVerifier {
   // and every signed head's signature over it. `now_utc` is the reader's
   // time; a newest signed head more than `max_head_age_s` older is stale.
   LogVerifier(const crypto::P256PublicKey& lock_key, std::span<const uint8_t, kLogLockIdSize> lock_id,
+              uint64_t expected_first, int64_t now_utc, int64_t max_head_age_s);
+  // The same with the signatures checked by `check` (it outlives the verifier).
+  LogVerifier(const LogSignatureCheck& check, std::span<const uint8_t, kLogLockIdSize> lock_id,
               uint64_t expected_first, int64_t now_utc, int64_t max_head_age_s);
   void Feed(const LogItem& item);
   // Where the stream fed so far ends: the last sequence number and h(seq),
@@ -279,7 +295,12 @@ class LogVerifier {
   }
 
   const LogAuthenticator* auth_;  // null: tags authenticated by the channel (or offline)
-  const crypto::P256PublicKey* lock_key_ = nullptr;  // offline mode
+  // Offline mode: the lock's key, or a check given by the reader (one of them).
+  bool SignatureValid(std::span<const uint8_t, kSignedHeadMessageSize> message,
+                      std::span<const uint8_t, kLogSignatureSize> signature) const;
+  bool offline() const { return lock_key_ != nullptr || check_ != nullptr; }
+  const crypto::P256PublicKey* lock_key_ = nullptr;
+  const LogSignatureCheck* check_ = nullptr;
   std::array<uint8_t, kLogLockIdSize> lock_id_{};
   int64_t now_utc_ = 0;
   int64_t max_head_age_s_ = 0;

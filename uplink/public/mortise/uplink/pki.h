@@ -106,4 +106,44 @@ inline constexpr char kServerUsername[] = "mortise-server";
 // The CN of a PEM certificate ("" with why when it has none).
 std::string CommonNameOf(const std::string& cert_pem, std::string& why);
 
+// The serial number of a PEM certificate, lowercase hex without leading
+// zeros ("" with why when it is not a certificate).
+std::string SerialOf(const std::string& cert_pem, std::string& why);
+// The end of a PEM certificate's validity, UTC seconds (0: not a
+// certificate).
+int64_t NotAfterOf(const std::string& cert_pem);
+
+// --- Revocation (docs/uplink.md "Revocation") ----------------------------
+//
+// The deployment's certificate revocation list: an X.509 v2 CRL signed by
+// the CA's key (the server signs it; the broker loads it with Mosquitto's
+// `crlfile` and refuses the listed serials at the TLS handshake). Above
+// the PEM block, one comment line per entry names the identity (the CN)
+// the serial was issued to: OpenSSL skips text outside PEM blocks, and the
+// broker's wrapper needs the identity to disconnect a revoked client that
+// is connected now (a CRL names serials only). VerifyCrl checks that the
+// comments and the signed entries agree, so the list of identities to
+// disconnect is exactly what the CA signed.
+struct RevokedCertificate {
+  std::string serial_hex;  // lowercase, no leading zeros (SerialOf)
+  std::string identity;    // the certificate's CN (a lock id in hex)
+  int64_t revoked_at = 0;  // UTC seconds
+};
+inline constexpr char kCrlCommentPrefix[] = "# mortise-revoked ";
+// The CRL text for `revoked`, signed by `ca`, valid [this_update,
+// next_update]. nullopt + why: a serial that is not hex, an identity with
+// white space or a line break, the CA unreadable.
+std::optional<std::string> MakeCrl(const Credential& ca, const std::vector<RevokedCertificate>& revoked,
+                                   int64_t this_update, int64_t next_update, std::string& why);
+// The entries of a CRL text as its comment lines name them, after checking
+// that the CRL's signature verifies with `ca_cert_pem` and that the
+// comments name exactly the serials the CRL lists. nullopt + why otherwise.
+// Replaces the file at `path` with `text` durably and atomically (a
+// temporary beside it, fsync, rename, fsync of the directory; mode 0644:
+// the broker reads it as its own user), so a broker never loads half a
+// list. False with why.
+bool WriteCrlFile(const std::string& path, const std::string& text, std::string& why);
+std::optional<std::vector<RevokedCertificate>> VerifyCrl(const std::string& ca_cert_pem, const std::string& crl_text,
+                                                        std::string& why);
+
 }  // namespace mortise::uplink
