@@ -493,8 +493,8 @@ int main(int argc, char** argv) {
   auto broker = uplink::Broker::Start(*deployment, why);
   if (!broker) Die("broker: " + why);
   // Sized for the sweep (docs/performance.md): relays block an HTTP worker,
-  // a quarter of the workers may relay for one organisation
-  // (RelayGate::TotalFor), and every holder is in one organisation.
+  // 15 of the 64 workers may relay for one organisation
+  // (RelayGate::LimitsFor), and every holder is in one organisation.
   {
     std::ofstream(dir / "server.toml") << "[http]\nthreads = 64\nheader_timeout_ms = 3600000\n"
                                        << "[uplink]\nrelay_per_minute = 100000\nrelay_timeout_ms = 5000\n";

@@ -119,7 +119,7 @@ Config LoadConfigFile(const std::string& path) {
   r.Get("uplink", "relay_probation_timeout_ms", c.uplink.relays.probation_timeout_ms, 100, 60000);
   r.Get("uplink", "relay_fast_answer_ms", c.uplink.relays.fast_answer_ms, 10, 60000);
   r.Get("uplink", "relay_probation_ms", c.uplink.relays.probation_ms, 0, 24LL * 3600 * 1000);
-  r.Get("uplink", "relay_probation_slots", c.uplink.relays.probation, 1, 64);
+  r.Get("uplink", "relay_probation_slots", c.uplink.relays.probation, 2, 64);
   r.Get("uplink", "lockdown_slots", c.uplink.relays.lockdowns, 1, 64);
   if (c.uplink.relays.fast_answer_ms > c.uplink.relays.probation_timeout_ms) {
     throw ConfigError("uplink.relay_fast_answer_ms must not be above uplink.relay_probation_timeout_ms "

@@ -51,7 +51,9 @@ void RelayGate::SetLimits(RelayLimits limits) {
   limits.main = std::max(1, limits.main);
   limits.main_per_org = std::max(1, limits.main_per_org);
   limits.main_per_account = std::max(1, limits.main_per_account);
-  limits.probation = std::max(1, limits.probation);
+  limits.probation_per_org = std::max(1, limits.probation_per_org);
+  limits.probation_per_account = std::max(1, limits.probation_per_account);
+  limits.probation = std::max(limits.probation_per_org + 1, limits.probation);
   limits.lockdowns = std::max(1, limits.lockdowns);
   limits.probation_timeout_ms = std::max(1, limits.probation_timeout_ms);
   limits.fast_answer_ms = std::max(0, limits.fast_answer_ms);
@@ -82,6 +84,18 @@ bool RelayGate::OnProbation(std::string_view lock_id, int64_t) const {
   return OnProbationLocked(lock_id);
 }
 
+int64_t RelayGate::BusyLocked(std::string_view lock_id, int64_t now_ms) const {
+  const auto it = busy_.find(lock_id);
+  if (it == busy_.end()) return 0;
+  const int64_t forgiven = std::max<int64_t>(0, now_ms - it->second.at_ms) * kBusyForgivenPerMinuteMs / 60'000;
+  return std::max<int64_t>(0, it->second.held_ms - forgiven);
+}
+
+int64_t RelayGate::BusyMs(std::string_view lock_id, int64_t now_ms) const {
+  std::lock_guard l(mu_);
+  return BusyLocked(lock_id, now_ms);
+}
+
 void RelayGate::RecordLocked(std::string_view lock_id, bool on_probation, bool answered, int64_t elapsed_ms,
                              int64_t now_ms) {
   const bool quick = answered && elapsed_ms <= limits_.fast_answer_ms;
@@ -92,12 +106,24 @@ void RelayGate::RecordLocked(std::string_view lock_id, bool on_probation, bool a
     return;
   }
   if (quick) {
-    if (it != standing_.end() && !it->second.probation && now_ms - it->second.last_strike_ms > kStrikesForgottenMs) {
-      standing_.erase(it);
+    // The answer was quick, but the lock's relays may have held workers
+    // beyond its time budget (a lock answering just under the threshold).
+    const int64_t held = BusyLocked(lock_id, now_ms) + std::max<int64_t>(0, elapsed_ms);
+    if (held <= int64_t{kBusyBudgetAnswers} * limits_.fast_answer_ms) {
+      if (held > 0) {
+        busy_[std::string(lock_id)] = Busy{held, now_ms};
+      } else if (const auto b = busy_.find(lock_id); b != busy_.end()) {
+        busy_.erase(b);
+      }
+      if (it != standing_.end() && !it->second.probation && now_ms - it->second.last_strike_ms > kStrikesForgottenMs) {
+        standing_.erase(it);
+      }
+      return;
     }
-    return;
   }
-  // A relay in good standing ended without a quick answer: a strike.
+  // A relay in good standing ended without a quick answer, or beyond the
+  // lock's time budget: a strike (its budget starts again afterwards).
+  if (const auto b = busy_.find(lock_id); b != busy_.end()) busy_.erase(b);
   if (it == standing_.end()) it = standing_.emplace(std::string(lock_id), Standing{}).first;
   Standing& s = it->second;
   if (now_ms - s.last_strike_ms > kStrikesForgottenMs) s.strikes = 0;
@@ -117,23 +143,21 @@ std::optional<RelayGate::Permit> RelayGate::TryAcquire(std::string_view org_id, 
     return it == m.end() ? 0 : it->second;
   };
   const RelayPool pool = OnProbationLocked(lock_id) ? RelayPool::kProbation : RelayPool::kMain;
-  bool ok = count(by_lock_, lock_id) == 0;
-  if (pool == RelayPool::kProbation) {
-    ok = ok && in_flight_[Index(pool)] < limits_.probation;
-  } else {
-    ok = ok && in_flight_[Index(pool)] < limits_.main && count(main_by_org_, org_id) < limits_.main_per_org &&
-         count(main_by_account_, account_id) < limits_.main_per_account;
-  }
+  const int p = Index(pool);
+  const bool in_main = pool == RelayPool::kMain;
+  const int server_bound = in_main ? limits_.main : limits_.probation;
+  const int org_bound = in_main ? limits_.main_per_org : limits_.probation_per_org;
+  const int account_bound = in_main ? limits_.main_per_account : limits_.probation_per_account;
+  const bool ok = count(by_lock_, lock_id) == 0 && in_flight_[p] < server_bound &&
+                  count(by_org_[p], org_id) < org_bound && count(by_account_[p], account_id) < account_bound;
   if (!ok) {
     ++refused_;
     return std::nullopt;
   }
-  ++in_flight_[Index(pool)];
+  ++in_flight_[p];
   ++by_lock_[std::string(lock_id)];
-  if (pool == RelayPool::kMain) {
-    ++main_by_org_[std::string(org_id)];
-    ++main_by_account_[std::string(account_id)];
-  }
+  ++by_org_[p][std::string(org_id)];
+  ++by_account_[p][std::string(account_id)];
   return Permit(this, pool, std::string(org_id), std::string(account_id), std::string(lock_id));
 }
 
@@ -167,12 +191,11 @@ void RelayGate::Decrement(std::map<std::string, int, std::less<>>& m, const std:
 
 void RelayGate::Release(RelayPool pool, const std::string& org, const std::string& account, const std::string& lock) {
   std::lock_guard l(mu_);
-  --in_flight_[Index(pool)];
+  const int p = Index(pool);
+  --in_flight_[p];
   Decrement(by_lock_, lock);
-  if (pool == RelayPool::kMain) {
-    Decrement(main_by_org_, org);
-    Decrement(main_by_account_, account);
-  }
+  Decrement(by_org_[p], org);
+  Decrement(by_account_[p], account);
 }
 
 void RelayGate::EndLockdown(const std::string& org, bool awaited) {

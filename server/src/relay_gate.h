@@ -8,15 +8,24 @@
 // quickly (within `fast_answer_ms`; real locks answer in milliseconds), or
 // that has never been asked since the server started, relays through the
 // main pool (`main` in flight on the server, `main_per_org` for one
-// organisation, `main_per_account` for one account). A lock whose relay in
-// good standing ended without an answer, or with a slow one, takes a
-// strike and is put on probation for `probation_ms` doubled per strike
-// within a day (at most 12 × `probation_ms`): meanwhile its relays go
-// through the probation pool (`probation` in flight on the whole server,
-// default 1) with the shorter `probation_timeout_ms`; after the time, its
-// next quick answer there returns it to the main pool. So locks that never
-// answer can hold the main pool once per strike at most, and otherwise only
-// the probation slots. At most one remote command is in flight per lock.
+// organisation, `main_per_account` for one account; LimitsFor keeps the
+// last two below half of `main`, so two organisations or two accounts
+// never fill it). A lock whose relay in good standing ended without an
+// answer, or with a slow one, takes a strike; so does a lock whose quick
+// answers together held workers for more than its time budget
+// (kBusyBudgetAnswers × `fast_answer_ms`, of which kBusyForgivenPerMinuteMs
+// is forgiven a minute): a lock patched to answer just under the threshold
+// cannot keep main slots. A strike puts the lock on probation for
+// `probation_ms` doubled per strike within a day (at most 12 ×
+// `probation_ms`): meanwhile its relays go through the probation pool
+// (`probation` in flight on the server, at least 2; `probation_per_org` for
+// one organisation and `probation_per_account` for one account, 1: so one
+// organisation's locks on probation never refuse another organisation's
+// door on probation) with the shorter `probation_timeout_ms`; after the
+// time, its next quick answer there returns it to the main pool. So locks
+// that never answer can hold the main pool once per strike at most, and
+// otherwise only their organisation's probation slot. At most one remote
+// command is in flight per lock.
 //
 // Site lockdowns have their own pool (`lockdowns` awaited at once on the
 // server, one per organisation) and are never refused: when no lockdown
@@ -37,11 +46,13 @@ namespace mortise::server {
 enum class RelayPool { kMain, kProbation, kLockdown };
 
 struct RelayLimits {
-  int main = 1;              // remote commands to doors in good standing, on the server
-  int main_per_org = 1;      // ... for one organisation
-  int main_per_account = 1;  // ... asked by one account
-  int probation = 1;         // remote commands to doors on probation, on the server
-  int lockdowns = 1;         // lockdowns awaited at once, on the server (one per organisation)
+  int main = 1;                   // remote commands to doors in good standing, on the server
+  int main_per_org = 1;           // ... for one organisation
+  int main_per_account = 1;       // ... asked by one account
+  int probation = 2;              // remote commands to doors on probation, on the server
+  int probation_per_org = 1;      // ... for one organisation
+  int probation_per_account = 1;  // ... asked by one account
+  int lockdowns = 1;              // lockdowns awaited at once, on the server (one per organisation)
   int probation_timeout_ms = 3000;  // the wait for a door on probation
   int fast_answer_ms = 2000;        // an answer within this keeps (or earns) a door its place
   int64_t probation_ms = 300'000;   // the first strike's probation; doubles per strike
@@ -107,14 +118,16 @@ class RelayGate {
   };
 
   explicit RelayGate(RelayLimits limits = {}) { SetLimits(limits); }
-  // Every bound at least 1. Relays in flight keep their permits.
+  // Every bound at least 1; `probation` above `probation_per_org` (one
+  // organisation never holds the whole probation pool). Relays in flight
+  // keep their permits.
   void SetLimits(RelayLimits limits);
   RelayLimits limits() const;
 
   // A remote command from `account_id` in `org_id` to the door of lock
   // `lock_id`. nullopt: that lock has a command in flight, or its pool
-  // (main: server, organisation or account bound; probation: server bound)
-  // is full.
+  // (main or probation, by the lock's standing) is full on the server, for
+  // this organisation or for this account.
   std::optional<Permit> TryAcquire(std::string_view org_id, std::string_view account_id, std::string_view lock_id,
                                    int64_t now_ms);
   // TryAcquire, or an ApiError 503 relay_busy with Retry-After: 1.
@@ -131,14 +144,34 @@ class RelayGate {
   size_t locks_on_probation() const;
 
   // The bounds for a server with `http_threads` workers: at most half of
-  // them wait in the main pool (at least 1), half of those for one
-  // organisation or one account (at least 1); plus one probation slot and
-  // one lockdown slot, so half the workers minus two never wait on a lock.
+  // them wait in the main pool (at least 1); one organisation or one
+  // account less than half of those (at least 1), so with 3 or more main
+  // slots (http.threads >= 6) two organisations leave at least one free:
+  // with the default 8 threads, 4 main slots, 1 per organisation and per
+  // account. Plus the probation slots (2) and the lockdown slot (1): 7 of
+  // 8 workers at most wait on locks.
   static int TotalFor(int http_threads) { return http_threads / 2 > 1 ? http_threads / 2 : 1; }
-  static int PerOrgFor(int total) { return total / 2 > 1 ? total / 2 : 1; }
+  static int PerOrgFor(int total) { return (total - 1) / 2 > 1 ? (total - 1) / 2 : 1; }
   static RelayLimits LimitsFor(int http_threads, RelayLimits knobs);
 
+  // The time budget of a lock in good standing: its relays may hold
+  // workers for this many times `fast_answer_ms` (20 s by default) beyond
+  // what is forgiven (kBusyForgivenPerMinuteMs for each minute since);
+  // beyond, a strike. Real locks answer in milliseconds and never come near
+  // it; a lock that always answers just under `fast_answer_ms` is struck
+  // on its 11th relay in a row, and then holds main slots for at most that
+  // budget per probation it waits out.
+  static constexpr int kBusyBudgetAnswers = 10;
+  static constexpr int64_t kBusyForgivenPerMinuteMs = 1000;
+  // How long the lock's relays in good standing have held workers, less
+  // what is forgiven, as of `now_ms` (0 for a lock on probation).
+  int64_t BusyMs(std::string_view lock_id, int64_t now_ms) const;
+
  private:
+  struct Busy {
+    int64_t held_ms = 0;  // less what was forgiven up to at_ms
+    int64_t at_ms = 0;
+  };
   struct Standing {
     int strikes = 0;
     int64_t last_strike_ms = 0;
@@ -148,6 +181,7 @@ class RelayGate {
   void Release(RelayPool pool, const std::string& org, const std::string& account, const std::string& lock);
   void EndLockdown(const std::string& org, bool awaited);
   bool OnProbationLocked(std::string_view lock_id) const;
+  int64_t BusyLocked(std::string_view lock_id, int64_t now_ms) const;
   void RecordLocked(std::string_view lock_id, bool on_probation, bool answered, int64_t elapsed_ms, int64_t now_ms);
   static void Decrement(std::map<std::string, int, std::less<>>& m, const std::string& key);
 
@@ -156,9 +190,13 @@ class RelayGate {
   int in_flight_[3] = {0, 0, 0};
   uint64_t refused_ = 0;
   uint64_t unawaited_ = 0;
-  std::map<std::string, int, std::less<>> main_by_org_, main_by_account_, lockdown_by_org_, by_lock_;
+  // Relays in flight by organisation and by account, per pool (main,
+  // probation); lockdowns by organisation; remote commands by lock.
+  std::map<std::string, int, std::less<>> by_org_[2], by_account_[2], lockdown_by_org_, by_lock_;
   // Locks that took a strike in the last day (others are in good standing).
   std::map<std::string, Standing, std::less<>> standing_;
+  // Locks in good standing whose relays held workers not yet forgiven.
+  std::map<std::string, Busy, std::less<>> busy_;
 };
 
 }  // namespace mortise::server

@@ -266,14 +266,25 @@ TEST_P(LinkApiTest, A18_BlockedRelaysBeyondTheBoundGetRelayBusyAndTheApiStillAns
   b.reset();
   EXPECT_TRUE(gate.TryAcquire("org_d", "acct_3", "lock_4", 0));
   EXPECT_EQ(RelayGate::TotalFor(8), 4);
-  EXPECT_EQ(RelayGate::PerOrgFor(4), 2);
   EXPECT_EQ(RelayGate::TotalFor(1), 1);
+  // One organisation's share is below half the pool (two never fill one of
+  // 3 slots or more).
+  EXPECT_EQ(RelayGate::PerOrgFor(1), 1);
+  EXPECT_EQ(RelayGate::PerOrgFor(3), 1);
+  EXPECT_EQ(RelayGate::PerOrgFor(4), 1);
+  EXPECT_EQ(RelayGate::PerOrgFor(5), 2);
+  EXPECT_EQ(RelayGate::PerOrgFor(8), 3);
   const RelayLimits eight = RelayGate::LimitsFor(8, {});
   EXPECT_EQ(eight.main, 4);
-  EXPECT_EQ(eight.main_per_org, 2);
-  EXPECT_EQ(eight.main_per_account, 2);
-  EXPECT_EQ(eight.probation, 1);
+  EXPECT_EQ(eight.main_per_org, 1);
+  EXPECT_EQ(eight.main_per_account, 1);
+  EXPECT_EQ(eight.probation, 2);
+  EXPECT_EQ(eight.probation_per_org, 1);
+  EXPECT_EQ(eight.probation_per_account, 1);
   EXPECT_EQ(eight.lockdowns, 1);
+  // The probation pool is always larger than one organisation's share.
+  RelayGate one(RelayLimits{.probation = 1});
+  EXPECT_EQ(one.limits().probation, 2);
 }
 
 // Locks that never answer: an exchange to one of them, while `hold` is set,
@@ -314,12 +325,13 @@ struct Silence {
 // A18 (red team F1): an attacker with two accounts and four organisations of
 // their own, eight locks online that never answer, keeps a relay going to
 // every one of them. After each lock's first unanswered relay it is on
-// probation: all of them together hold the one probation slot, the rest are
-// refused at once, and the victim's door, in good standing, still relays
-// through the main pool.
+// probation: all of them together hold the two probation slots (one per
+// account), the rest are refused at once, and the victim's door, in good
+// standing, still relays through the main pool.
 TEST_P(LinkApiTest, A18_ALockThatNeverAnswersCannotTakeOtherTenantsRelaySlots) {
   RelayGate& gate = api_->relay_gate();
-  gate.SetLimits(RelayGate::LimitsFor(8, {}));  // the defaults: main 4 (2 per organisation and per account), probation 1
+  // The defaults: main 4 (1 per organisation and per account), probation 2 (1 each).
+  gate.SetLimits(RelayGate::LimitsFor(8, {}));
   protocol::RemoteClient owner(owner_key_, {}, authority_->identity().public_key(), holder_rng_.drbg);
   struct Target {
     Caller who;
@@ -367,15 +379,17 @@ TEST_P(LinkApiTest, A18_ALockThatNeverAnswersCannotTakeOtherTenantsRelaySlots) {
   ASSERT_TRUE(silence.WaitUntil([&] { return silence.entered + silence.codes.size() == targets.size(); }));
   {
     std::lock_guard l(silence.mu);
-    EXPECT_EQ(silence.entered, 1) << "only the probation slot holds one";
-    EXPECT_EQ(std::count(silence.codes.begin(), silence.codes.end(), "relay_busy"), 7);
+    EXPECT_EQ(silence.entered, 2) << "only the probation slots hold them, one per account";
+    EXPECT_EQ(std::count(silence.codes.begin(), silence.codes.end(), "relay_busy"), 6);
   }
-  EXPECT_EQ(gate.in_flight(RelayPool::kProbation), 1);
+  EXPECT_EQ(gate.in_flight(RelayPool::kProbation), 2);
   EXPECT_EQ(gate.in_flight(RelayPool::kMain), 0);
   // The victim's door relays through the main pool, with the full timeout.
   auto r = Relay(w_.callers["owner"], Envelope(owner));
-  ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.Json()["verdict"], "confirmed");
+  EXPECT_EQ(r.status, 200) << r.body;  // not ASSERT: the attacker's relays are still to be released
+  if (r.status == 200) {
+    EXPECT_EQ(r.Json()["verdict"], "confirmed");
+  }
   EXPECT_EQ(LastTimeout(link_, lock_hex_), 10'000);
   r = Relay(w_.callers["member"], Envelope(owner, protocol::Command::kLock));
   EXPECT_EQ(r.status, 200) << r.body;
@@ -385,15 +399,82 @@ TEST_P(LinkApiTest, A18_ALockThatNeverAnswersCannotTakeOtherTenantsRelaySlots) {
     EXPECT_TRUE(timeout == 10'000 || timeout == 3'000) << timeout;
   }
   const auto timeouts = link_.Timeouts();
-  EXPECT_EQ(std::count_if(timeouts.begin(), timeouts.end(), [](const auto& e) { return e.second == 3'000; }), 1);
+  EXPECT_EQ(std::count_if(timeouts.begin(), timeouts.end(), [](const auto& e) { return e.second == 3'000; }), 2);
   silence.Release();
   for (auto& t : threads) t.join();
-  EXPECT_EQ(std::count(silence.codes.begin(), silence.codes.end(), "outcome_unknown"), 1);
+  EXPECT_EQ(std::count(silence.codes.begin(), silence.codes.end(), "outcome_unknown"), 2);
+  EXPECT_EQ(gate.in_flight(), 0);
+}
+
+// A18 (review finding): the probation pool is shared per organisation. An
+// attacker's organisation of locks that never answer, all on probation and
+// all kept busy, holds one probation slot; the victim's door, which took a
+// single strike (it was silent once), still relays through the probation
+// pool, with its timeout, and is confirmed.
+TEST_P(LinkApiTest, A18_ATenantsSilentLocksCannotRefuseAnotherTenantsDoorOnProbation) {
+  RelayGate& gate = api_->relay_gate();
+  gate.SetLimits(RelayGate::LimitsFor(8, {}));
+  protocol::RemoteClient owner(owner_key_, {}, authority_->identity().public_key(), holder_rng_.drbg);
+  Silence silence;
+  const Caller attacker = NewAccount("attacker");
+  std::string site;
+  const std::string org = NewOrg(attacker, "home", &site);
+  std::vector<std::string> doors;
+  for (int d = 0; d < 3; ++d) {
+    std::string lock;
+    doors.push_back(NewDoor(org, site, &lock));
+    link_.SetOnline(lock, true);
+    silence.locks.insert(lock);
+  }
+  bool victim_silent = true;
+  link_.SetResponder([&](std::string_view lock, std::span<const uint8_t> frame) -> std::optional<Bytes> {
+    if (silence.locks.count(std::string(lock))) return silence.Answer();
+    if (victim_silent) return std::nullopt;
+    return lock_answers_(lock, frame);
+  });
+  // Every door takes a strike: the attacker's never answer, the victim's
+  // was silent once.
+  const Bytes env = Envelope(owner);
+  for (const auto& door : doors) EXPECT_EQ(RelayTo(org, door, attacker, env).ErrorCode(), "outcome_unknown");
+  EXPECT_EQ(Relay(w_.callers["owner"], Envelope(owner)).ErrorCode(), "outcome_unknown");
+  ASSERT_TRUE(gate.OnProbation(lock_hex_, clock_.NowMs()));
+  EXPECT_EQ(gate.locks_on_probation(), 4u);
+  victim_silent = false;
+  clock_.Advance(60'001);  // the per-account rate limit's minute; well inside the probation
+  // The attacker keeps a relay going to each of their doors.
+  silence.hold = true;
+  std::vector<std::thread> threads;
+  for (const auto& door : doors) {
+    threads.emplace_back([&, door] {
+      const auto r = RelayTo(org, door, attacker, env);
+      std::lock_guard l(silence.mu);
+      silence.codes.push_back(r.ErrorCode());
+      silence.cv.notify_all();
+    });
+  }
+  ASSERT_TRUE(silence.WaitUntil([&] { return silence.entered + silence.codes.size() == doors.size(); }));
+  {
+    std::lock_guard l(silence.mu);
+    EXPECT_EQ(silence.entered, 1) << "one organisation holds one probation slot";
+    EXPECT_EQ(std::count(silence.codes.begin(), silence.codes.end(), "relay_busy"), 2)
+        << ::testing::PrintToString(silence.codes);
+  }
+  EXPECT_EQ(gate.in_flight(RelayPool::kProbation), 1);
+  // The victim's door on probation: relayed (not relay_busy), with the
+  // probation timeout, and confirmed.
+  const auto r = Relay(w_.callers["owner"], Envelope(owner, protocol::Command::kLock));
+  EXPECT_EQ(r.status, 200) << r.body;  // not ASSERT: the attacker's relays are still to be released
+  if (r.status == 200) {
+    EXPECT_EQ(r.Json()["verdict"], "confirmed");
+  }
+  EXPECT_EQ(LastTimeout(link_, lock_hex_), 3'000);
+  silence.Release();
+  for (auto& t : threads) t.join();
   EXPECT_EQ(gate.in_flight(), 0);
 }
 
 // A18 (red team F1): an attacker holds the whole main pool (fresh locks of
-// two accounts), the probation slot and the lockdown slot (a lockdown of
+// four accounts), the probation slots and the lockdown slot (a lockdown of
 // their own site whose lock never answers). The victim's site lockdown is
 // not refused: its envelopes go out unawaited and the door locks. Once the
 // slot is free, a lockdown waits for its doors, a door on probation only
@@ -428,23 +509,27 @@ TEST_P(LinkApiTest, A18_ALockdownIsNotRefusedBecauseOfAnotherTenantsRelays) {
     silence.locks.insert(t.lock);
     return t;
   };
-  const Caller a = NewAccount("attacker"), b = NewAccount("attacker");
-  std::vector<Target> main_fill;
-  for (const Caller* who : {&a, &a, &b, &b}) main_fill.push_back(silent_door(*who));
-  const Target probation = silent_door(a), lockdown = silent_door(a);
+  const Caller a = NewAccount("attacker"), b = NewAccount("attacker"), third = NewAccount("attacker"),
+               fourth = NewAccount("attacker");
+  std::vector<Target> main_fill, probation;
+  for (const Caller* who : {&a, &b, &third, &fourth}) main_fill.push_back(silent_door(*who));
+  for (const Caller* who : {&a, &b}) probation.push_back(silent_door(*who));
+  const Target lockdown = silent_door(a);
   const Bytes env = Envelope(owner);
-  ASSERT_EQ(RelayTo(probation.org, probation.door, a, env).ErrorCode(), "outcome_unknown");  // a strike
+  for (const Target& t : probation) {
+    ASSERT_EQ(RelayTo(t.org, t.door, t.who, env).ErrorCode(), "outcome_unknown");  // a strike
+  }
   silence.hold = true;
   std::vector<std::thread> threads;
   for (const Target& t : main_fill) threads.emplace_back([&, t] { RelayTo(t.org, t.door, t.who, env); });
-  threads.emplace_back([&] { RelayTo(probation.org, probation.door, a, env); });
+  for (const Target& t : probation) threads.emplace_back([&, t] { RelayTo(t.org, t.door, t.who, env); });
   threads.emplace_back([&] {
     Call("POST", "/api/v1/orgs/" + lockdown.org + "/sites/" + lockdown.site + "/lockdown",
          {{"envelopes", {{{"door_id", lockdown.door}, {"envelope", uplink::Hex(env)}}}}}, a.headers);
   });
-  ASSERT_TRUE(silence.WaitUntil([&] { return silence.entered == 6; }));
+  ASSERT_TRUE(silence.WaitUntil([&] { return silence.entered == 7; }));
   EXPECT_EQ(gate.in_flight(RelayPool::kMain), 4);
-  EXPECT_EQ(gate.in_flight(RelayPool::kProbation), 1);
+  EXPECT_EQ(gate.in_flight(RelayPool::kProbation), 2);
   EXPECT_EQ(gate.in_flight(RelayPool::kLockdown), 1);
 
   // The victim's lockdown: not refused; sent without waiting; the door locks.
@@ -539,7 +624,8 @@ TEST_P(LinkApiTest, ADoorThatAnswersQuicklyAgainReturnsToTheMainPool) {
 // refused at once though the pool has room; another door is not held up.
 TEST_P(LinkApiTest, A18_OneRemoteCommandInFlightPerDoor) {
   RelayGate& gate = api_->relay_gate();
-  gate.SetLimits(RelayGate::LimitsFor(8, {}));
+  gate.SetLimits(RelayGate::LimitsFor(16, {}));  // 8 main slots, 3 for one organisation or account
+  ASSERT_EQ(gate.limits().main_per_org, 3);
   protocol::RemoteClient owner(owner_key_, {}, authority_->identity().public_key(), holder_rng_.drbg);
   Silence silence;
   silence.locks.insert(lock_hex_);
@@ -850,19 +936,139 @@ TEST_P(LinkApiTest, ALockdownRecordsTheVerdictOnEachDoorsAnswer) {
 
 INSTANTIATE_TEST_SUITE_P(Backend, LinkApiTest, ::testing::Values(testing::TestBackend()));
 
+// The relay pools driven directly, on injected time (relay_gate.h).
+
+// A relay to `lock` in good standing left unanswered: a strike.
+void Strike(RelayGate& gate, std::string_view org, std::string_view account, std::string_view lock, int64_t now_ms) {
+  auto permit = gate.TryAcquire(org, account, lock, now_ms);
+  ASSERT_TRUE(permit);
+  ASSERT_EQ(permit->pool(), RelayPool::kMain);
+  permit->Finish(false, 10'000, now_ms);
+  ASSERT_TRUE(gate.OnProbation(lock, now_ms));
+}
+
+// A18 (review finding): one organisation's locks on probation hold at most
+// one probation slot (and one account's at most one), so another
+// organisation's door that took a single strike is not refused; the
+// server's bound still holds.
+TEST(RelayGatePools, A18_OneTenantsLocksOnProbationCannotRefuseAnotherTenantsDoor) {
+  RelayGate gate(RelayGate::LimitsFor(8, {}));
+  const int64_t now = 1'000'000;
+  for (const char* lock : {"lock_x1", "lock_x2", "lock_x3"}) Strike(gate, "org_x", "acct_x", lock, now);
+  Strike(gate, "org_x2", "acct_x", "lock_x4", now);
+  Strike(gate, "org_v", "acct_v", "lock_v", now);
+  Strike(gate, "org_w", "acct_w", "lock_w", now);
+  auto held = gate.TryAcquire("org_x", "acct_x", "lock_x1", now);
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->pool(), RelayPool::kProbation);
+  EXPECT_FALSE(gate.TryAcquire("org_x", "acct_y", "lock_x2", now)) << "one organisation's probation slot";
+  EXPECT_FALSE(gate.TryAcquire("org_x2", "acct_x", "lock_x4", now)) << "one account's probation slot";
+  auto victim = gate.TryAcquire("org_v", "acct_v", "lock_v", now);
+  ASSERT_TRUE(victim) << "another organisation's door on probation relays";
+  EXPECT_EQ(victim->pool(), RelayPool::kProbation);
+  EXPECT_EQ(victim->TimeoutMs(10'000), 3'000);
+  EXPECT_FALSE(gate.TryAcquire("org_w", "acct_w", "lock_w", now)) << "the server's bound";
+  EXPECT_EQ(gate.in_flight(RelayPool::kProbation), 2);
+  victim.reset();
+  EXPECT_TRUE(gate.TryAcquire("org_w", "acct_w", "lock_w", now));
+}
+
+// A18 (review finding): locks patched to answer just under the fast-answer
+// threshold are never struck for one slow answer; two organisations (their
+// accounts in both) relaying to as many of them as they are let hold at
+// most one main slot each, so a third organisation's door still relays.
+TEST(RelayGatePools, A18_TwoOrganisationsOfSlowLocksCannotFillTheMainPool) {
+  RelayGate gate(RelayGate::LimitsFor(8, {}));
+  const int just_under = gate.limits().fast_answer_ms - 1;
+  int64_t now = 1'000'000;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<RelayGate::Permit> held;
+    for (const char* org : {"org_a", "org_b"}) {
+      for (const char* account : {"acct_1", "acct_2"}) {
+        for (int i = 0; i < 4; ++i) {
+          auto p = gate.TryAcquire(org, account, std::string(org) + "_lock_" + std::to_string(i), now);
+          if (p) held.push_back(std::move(*p));
+        }
+      }
+    }
+    EXPECT_EQ(held.size(), 2u) << "one main slot per organisation";
+    EXPECT_EQ(gate.in_flight(RelayPool::kMain), 2);
+    auto third = gate.TryAcquire("org_c", "acct_c", "lock_c", now);
+    ASSERT_TRUE(third) << "a third organisation still relays";
+    EXPECT_EQ(third->pool(), RelayPool::kMain);
+    third.reset();
+    now += just_under;
+    for (auto& p : held) p.Finish(true, just_under, now);
+  }
+  EXPECT_EQ(gate.locks_on_probation(), 0u) << "answers under the threshold are no strike by themselves";
+}
+
+// A18 (review finding): a lock that always answers just under the
+// threshold spends its time budget (10 × fast_answer_ms, 1 s a minute
+// forgiven) and is struck: its relays then go through the probation pool.
+// Quick answers, and slow ones far apart, never are.
+TEST(RelayGatePools, A18_ALockAnsweringJustUnderTheThresholdIsStruckOnceItsTimeBudgetIsSpent) {
+  RelayGate gate(RelayGate::LimitsFor(8, {}));
+  const RelayLimits l = gate.limits();
+  const int just_under = l.fast_answer_ms - 1;
+  int64_t now = 1'000'000;
+  int relays = 0;
+  while (!gate.OnProbation("lock_s", now) && relays < 100) {
+    auto p = gate.TryAcquire("org_a", "acct_a", "lock_s", now);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->pool(), RelayPool::kMain);
+    now += just_under;
+    p->Finish(true, just_under, now);
+    ++relays;
+  }
+  // 10 answers of 1,999 ms (33 ms forgiven after each) are 19,693 ms; the
+  // 11th goes beyond 20,000.
+  EXPECT_EQ(relays, 11);
+  EXPECT_TRUE(gate.OnProbation("lock_s", now));
+  EXPECT_EQ(gate.BusyMs("lock_s", now), 0) << "the budget starts again after the strike";
+  auto p = gate.TryAcquire("org_a", "acct_a", "lock_s", now);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->pool(), RelayPool::kProbation);
+  p.reset();
+
+  // A lock answering like a real one (150 ms, every 10 s, for a day), and
+  // one answering just under the threshold every two minutes (forgiven
+  // before the next): never struck.
+  for (int i = 0; i < 8'640; ++i) {
+    auto q = gate.TryAcquire("org_b", "acct_b", "lock_real", now);
+    ASSERT_TRUE(q);
+    q->Finish(true, 150, now + 150);
+    if (i % 12 == 0) {
+      auto r = gate.TryAcquire("org_c", "acct_c", "lock_slowish", now);
+      ASSERT_TRUE(r);
+      r->Finish(true, just_under, now + just_under);
+    }
+    now += 10'000;
+  }
+  EXPECT_FALSE(gate.OnProbation("lock_real", now));
+  EXPECT_FALSE(gate.OnProbation("lock_slowish", now));
+  EXPECT_LT(gate.BusyMs("lock_slowish", now), l.fast_answer_ms);
+  EXPECT_EQ(gate.locks_on_probation(), 1u);
+}
+
+
 // [uplink] relay knobs in the TOML file (docs/server.md, Settings), and
 // main.cc's bounds from them and http.threads.
 TEST(RelaySettings, AreReadFromTheConfigFileAndCheckedTogether) {
   const Config c = testing::LoadConfigText(
       "[uplink]\nrelay_probation_timeout_ms = 4000\nrelay_fast_answer_ms = 1500\nrelay_probation_ms = 60000\n"
-      "relay_probation_slots = 2\nlockdown_slots = 3\n");
+      "relay_probation_slots = 3\nlockdown_slots = 3\n");
   const RelayLimits l = RelayGate::LimitsFor(8, c.uplink.relays);
   EXPECT_EQ(l.probation_timeout_ms, 4000);
   EXPECT_EQ(l.fast_answer_ms, 1500);
   EXPECT_EQ(l.probation_ms, 60000);
-  EXPECT_EQ(l.probation, 2);
+  EXPECT_EQ(l.probation, 3);
+  EXPECT_EQ(l.probation_per_org, 1);
   EXPECT_EQ(l.lockdowns, 3);
   EXPECT_EQ(l.main, 4);
+  EXPECT_EQ(l.main_per_org, 1);
+  EXPECT_THROW(testing::LoadConfigText("[uplink]\nrelay_probation_slots = 1\n"), ConfigError)
+      << "one organisation's door on probation would refuse every other's";
   EXPECT_THROW(testing::LoadConfigText("[uplink]\nrelay_probation_timeout_ms = 1000\nrelay_fast_answer_ms = 2000\n"),
                ConfigError)
       << "a door on probation could never answer quickly enough";
