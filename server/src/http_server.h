@@ -35,7 +35,7 @@ struct HttpOptions {
   // their connections are cut.
   std::chrono::milliseconds shutdown_grace{10000};
   // Half of them at most wait on locks' answers (RelayGate::TotalFor).
-  int threads = 8;
+  int threads = 16;
   // TLS served directly: both PEM files or neither (plain HTTP, e.g. behind
   // a TLS reverse proxy). The certificate file may hold the chain.
   std::string tls_cert_file;

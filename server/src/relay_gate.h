@@ -147,9 +147,9 @@ class RelayGate {
   // them wait in the main pool (at least 1); one organisation or one
   // account less than half of those (at least 1), so with 3 or more main
   // slots (http.threads >= 6) two organisations leave at least one free:
-  // with the default 8 threads, 4 main slots, 1 per organisation and per
-  // account. Plus the probation slots (2) and the lockdown slot (1): 7 of
-  // 8 workers at most wait on locks.
+  // with the default 16 threads, 8 main slots, 3 per organisation and per
+  // account. Plus the probation slots (2) and the lockdown slot (1): 11 of
+  // 16 workers at most wait on locks.
   static int TotalFor(int http_threads) { return http_threads / 2 > 1 ? http_threads / 2 : 1; }
   static int PerOrgFor(int total) { return (total - 1) / 2 > 1 ? (total - 1) / 2 : 1; }
   static RelayLimits LimitsFor(int http_threads, RelayLimits knobs);

@@ -1067,6 +1067,14 @@ TEST(RelaySettings, AreReadFromTheConfigFileAndCheckedTogether) {
   EXPECT_EQ(l.lockdowns, 3);
   EXPECT_EQ(l.main, 4);
   EXPECT_EQ(l.main_per_org, 1);
+  // The default: a site's people may open three doors at the same moment.
+  const Config defaults = testing::LoadConfigText("");
+  EXPECT_EQ(defaults.http.threads, 16);
+  const RelayLimits d = RelayGate::LimitsFor(defaults.http.threads, defaults.uplink.relays);
+  EXPECT_EQ(d.main, 8);
+  EXPECT_EQ(d.main_per_org, 3);
+  EXPECT_EQ(d.main_per_account, 3);
+  EXPECT_LE(d.main + d.probation + d.lockdowns, defaults.http.threads - 4) << "the API keeps free workers";
   EXPECT_THROW(testing::LoadConfigText("[uplink]\nrelay_probation_slots = 1\n"), ConfigError)
       << "one organisation's door on probation would refuse every other's";
   EXPECT_THROW(testing::LoadConfigText("[uplink]\nrelay_probation_timeout_ms = 1000\nrelay_fast_answer_ms = 2000\n"),
