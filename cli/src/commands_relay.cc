@@ -385,9 +385,11 @@ HeldState HeldStateOf(const json& row, uint64_t version) {
   const auto num = [&](const char* k) { return row.contains(k) && row[k].is_number_unsigned() ? row[k].get<uint64_t>() : 0; };
   const std::string last = row.contains("delivery") ? row["delivery"].value("last_status", std::string()) : std::string();
   const uint64_t attempts = row.contains("delivery") ? row["delivery"].value("attempts", uint64_t{0}) : 0;
+  // The server's word is never "confirmed": only a receipt the lock signed,
+  // verified on this device, is (A09: a hostile server claims anything).
   if (num("confirmed_version") >= version)
-    return {"confirmed", "the server says the lock confirmed version " + std::to_string(num("confirmed_version")) +
-                             " in its signed log"};
+    return {"reported", "the server says the lock confirmed version " + std::to_string(num("confirmed_version")) +
+                            ", with no receipt signed by the lock verified here: not confirmed"};
   if (num("reported_version") >= version)
     return {"reported", "the lock answered that it holds version " + std::to_string(num("reported_version")) +
                             " (an unsigned answer: not yet confirmed)"};
