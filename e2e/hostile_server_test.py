@@ -799,8 +799,10 @@ class HostileServer(unittest.TestCase):
                 reply = self.inject(b"\x05\x01" + update)
                 if update is forged[0] and reply == b"\x00":
                     continue  # no longer decodes strictly: answered 0x00, changes nothing
-                self.assertEqual(len(reply), 11, reply)
-                status, held = reply[2], struct.unpack("<Q", reply[3:])[0]
+                # 75 bytes: with the lock's receipt ("not above: I hold 2"),
+                # while its signature budget lasts; 11 without.
+                self.assertIn(len(reply), (11, 75), reply)
+                status, held = reply[2], struct.unpack("<Q", reply[3:11])[0]
                 self.assertNotEqual(status, 0, update.hex())
                 self.assertEqual(held, 2)
         self.assertFalse(self.opens(carol))
@@ -816,6 +818,65 @@ class HostileServer(unittest.TestCase):
         self.assertFalse(self.opens(carol))
         self.assertFalse(self.opens(bob))
 
+
+    def test_A09_a_confirmed_version_or_receipt_written_into_the_database_does_not_make_the_cli_say_confirmed(self):
+        frank = self.person("frank")
+        self.assertTrue(self.opens(frank))
+        # The genuine path first: the lock's receipt for the list, verified
+        # by the owner's CLI with the pinned lock key (the lock's clock moved
+        # since its last signature: its budget is whole).
+        self.lock.advance(3000)
+        out = self.owner.ok("key", "revoke", "frank", "--via-server", "--wait=30")
+        self.assertTrue(out["confirmed"], out)
+        self.assertEqual(out["doors"][0]["state"], "confirmed")
+        self.assertFalse(self.opens(frank))
+        with self.db() as c:
+            (genuine,) = c.execute("SELECT receipt FROM door_updates WHERE door_id = ? AND kind = 'access_list' "
+                                   "AND issuer = 'owner'", (self.door["id"],)).fetchone()
+        self.assertEqual(len(genuine), 150)  # the lock's 75-byte answer, hex
+        # The hostile database: every owner list stored from now on is
+        # marked confirmed at its own version the moment it is stored (so
+        # the deliverer never sends it), with `receipt` as written here:
+        # none; the lock's genuine receipt of the previous list; that receipt
+        # with its held version raised to the new one.
+        held_raised = bytearray(bytes.fromhex(genuine))
+        held_raised[3] = 0xFF  # held version (LE64): far above; the signature no longer covers it
+        variants = [("no receipt", ""), ("the previous list's receipt", genuine),
+                    ("an edited receipt", bytes(held_raised).hex())]
+        try:
+            for what, receipt in variants:
+                with self.db() as c:
+                    c.execute("DROP TRIGGER IF EXISTS hostile_confirmed")
+                    c.execute("CREATE TRIGGER hostile_confirmed AFTER UPDATE OF version ON door_updates "
+                              "WHEN NEW.kind = 'access_list' AND NEW.issuer = 'owner' BEGIN "
+                              "UPDATE door_updates SET confirmed_version = NEW.version, reported_version = NEW.version, "
+                              "attempts = 1, last_status = 'applied', receipt = '%s' "
+                              "WHERE door_id = NEW.door_id AND kind = NEW.kind AND issuer = NEW.issuer; END" % receipt)
+                rc, out, err = self.owner.run("key", "revoke", "frank", "--via-server", "--wait=2")
+                self.assertEqual(rc, 8, (what, err))
+                self.assertFalse(out["confirmed"], what)
+                door = out["doors"][0]
+                self.assertNotEqual(door["state"], "confirmed", what)
+                self.assertIn("server says", door["reason"], what)
+                if receipt:
+                    self.assertIn("does not verify", door["reason"], what)
+                status, doc, _ = self.api("GET", self.door_path() + "/updates")
+                row = [u for u in doc["updates"] if u["kind"] == "access_list" and u["issuer"] == "owner"][0]
+                self.assertEqual((row["version"], row["confirmed_version"], row["evidence"]),
+                                 (out["access_list_version"], out["access_list_version"], "confirmed"), what)
+        finally:
+            with self.db() as c:
+                c.execute("DROP TRIGGER IF EXISTS hostile_confirmed")
+        # The database mended: the deliverer sends the newest list, and the
+        # lock's own receipt for it is what the CLI calls confirmed.
+        with self.db() as c:
+            c.execute("UPDATE door_updates SET confirmed_version = 0, reported_version = 0, attempts = 0, "
+                      "next_attempt_at = 0, last_status = 'pending', receipt = '' "
+                      "WHERE door_id = ? AND kind = 'access_list' AND issuer = 'owner'", (self.door["id"],))
+        self.lock.advance(3000)
+        out = self.owner.ok("key", "revoke", "frank", "--via-server", "--wait=30")
+        self.assertTrue(out["confirmed"], out)
+        self.assertFalse(self.opens(frank))
 
     # --- 5. it cannot hide, edit or reorder a log entry unseen
 

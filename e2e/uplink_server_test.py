@@ -426,12 +426,16 @@ class UplinkServer(unittest.TestCase):
         self.lock.advance(2000)
         # The owner is away: the lock is not reachable from here.
         self.owner.ok("lock", "endpoint", "lock", os.path.join(self.tmp, "nowhere.sock"))
-        rc, out, err = self.owner.run("key", "revoke", "gus")
-        # Stored on the server; the lock has not confirmed it in its signed log yet.
-        self.assertIn(rc, (0, 8), err)
+        # --wait: until the lock's receipt (its signature over this very list,
+        # docs/protocol.md section 12) verifies here with the pinned lock key.
+        # The lock's clock has moved since its last signature: its budget is whole.
+        rc, out, err = self.owner.run("key", "revoke", "gus", "--wait=30")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(out["confirmed"], out)
         self.assertEqual(out["via_server"], self.proxy.url)
         self.assertEqual(out["doors"][0]["door_id"], self.door["id"])
-        self.assertIn(out["doors"][0]["state"], ("pending", "sent", "reported", "confirmed"))
+        self.assertEqual(out["doors"][0]["state"], "confirmed", out)
+        self.assertIn("verified here", out["doors"][0]["reason"])
         version = out["access_list_version"]
         # The server delivers it over the uplink; the lock answers it holds it.
         b = server_test.Browser(self.server, "owner@example.org", "owner's long password")
@@ -440,7 +444,7 @@ class UplinkServer(unittest.TestCase):
             status, doc, _ = b.call("GET", "/api/v1/orgs/%s/doors/%s/updates" % (self.org, self.door["id"]))
             self.assertEqual(status, 200, doc)
             rows = [u for u in doc["updates"] if u["kind"] == "access_list" and u["issuer"] == "owner"]
-            return rows and max(rows[0]["reported_version"], rows[0]["confirmed_version"]) >= version
+            return rows and rows[0]["confirmed_version"] >= version and rows[0]["receipt"]
 
         self.wait_for("the lock holding the new list", held)
         rc, _, err = gus.run("unlock")
@@ -448,13 +452,21 @@ class UplinkServer(unittest.TestCase):
         self.assertIn("revoked", err)
         self.lock.advance(2000)
         self.assertEqual(self.lock.status()["lockState"], "Locked")
-        # --wait: until the lock confirms it in its signed log, bounded; not
-        # confirmed in time (the lock's clock stands still) is exit 8.
+        # Again, explicitly through the server: a new version, confirmed the same way.
+        rc, out, err = self.owner.run("key", "revoke", "gus", "--via-server", "--wait=30")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(out["confirmed"])
+        self.assertGreater(out["access_list_version"], version)
+        self.assertEqual(out["doors"][0]["state"], "confirmed")
+        # Not confirmed in time is exit 8: the lock's uplink is gone, the
+        # server stores the list and cannot deliver it.
+        self.lock.kill9()
+        self.wait_for("the lock offline on the server", lambda: not self.online())
         rc, out, err = self.owner.run("key", "revoke", "gus", "--via-server", "--wait=1")
         self.assertEqual(rc, 8, err)
         self.assertFalse(out["confirmed"])
-        self.assertGreater(out["access_list_version"], version)
         self.assertIn(out["doors"][0]["state"], ("pending", "sent", "reported"))
+        self.lock.start()  # for tearDown
 
 def main(suite="UplinkServer"):
     """Runs `suite` (or the tests named) of the script being run; the

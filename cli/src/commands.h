@@ -494,13 +494,23 @@ int StatusViaServer(Context& ctx);
 // Error(kRefused) when a lock refused it.
 int RevokeViaServer(Context& ctx, uint64_t serial, const std::vector<std::string>& locks, double wait_s);
 // Where a door's update of `version` stands, from the server's row of it
-// (GET/POST .../updates): what the server says the lock answered, which is
-// informative (the lock's signature is not in it).
+// (GET/POST .../updates). "confirmed" only when the row's `receipt` (the
+// lock's signed answer to frame 0x05, docs/protocol.md section 12) verifies
+// here against `pinned`: the lock key pinned in this keyring and the exact
+// access list this device signed (its lock id and claim generation are read
+// from those bytes), saying the lock holds at least `version`. Everything
+// else the row says (confirmed_version included) is the server's word:
+// "reported", "sent", "pending" or "failed" (the server says the lock
+// refused it). Without `pinned`, never "confirmed".
 struct HeldState {
   std::string state;   // pending, sent, reported, confirmed, failed
   std::string reason;  // in words
 };
-HeldState HeldStateOf(const nlohmann::json& row, uint64_t version);
+struct PinnedUpdate {
+  std::array<uint8_t, crypto::kP256PublicKeySize> lock_key{};
+  std::vector<uint8_t> update;  // the access list as this device signed it
+};
+HeldState HeldStateOf(const nlohmann::json& row, uint64_t version, const PinnedUpdate* pinned = nullptr);
 // commands_server_groups.cc: the door's stored update of `kind` and `issuer`
 // in a GET .../updates answer (null: none), and the owner's stored access
 // list verified with this keyring's owner key for `lock` (nullopt: none

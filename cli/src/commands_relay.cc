@@ -23,6 +23,8 @@
 #include "refusal.h"
 #include "server_client.h"
 #include "stored_log.h"
+#include "mortise/protocol/access_list.h"
+#include "mortise/protocol/node.h"
 #include "mortise/protocol/remote.h"
 
 namespace mortise::cli {
@@ -381,19 +383,57 @@ int LogViaServer(Context& ctx, const LogOptions& o) {
   return 0;
 }
 
-HeldState HeldStateOf(const json& row, uint64_t version) {
+namespace {
+
+// The version the row's receipt proves the lock holds, verified against
+// `pinned`; nullopt when there is none or it does not verify.
+std::optional<uint64_t> VerifiedReceipt(const json& row, const PinnedUpdate& pinned, bool& present) {
+  present = row.contains("receipt") && row["receipt"].is_string() && !row["receipt"].get<std::string>().empty();
+  if (!present) return std::nullopt;
+  std::vector<uint8_t> frame;
+  if (!FromHex(row["receipt"].get<std::string>(), frame)) return std::nullopt;
+  const Result<protocol::SignedUpdateReply> reply = protocol::DecodeSignedUpdateReply(frame);
+  const Result<protocol::AccessListHeader> header = protocol::PeekAccessList(pinned.update);
+  const Result<crypto::P256PublicKey> key = crypto::P256PublicKey::Import(pinned.lock_key);
+  if (!reply.ok() || !header.ok() || !key.ok()) return std::nullopt;
+  const Result<uint64_t> held =
+      protocol::VerifySignedUpdateReceipt(*reply, *key, header->lock_id, header->claim_generation,
+                                          protocol::SignedUpdateKind::kAccessList, pinned.update);
+  if (!held.ok()) return std::nullopt;
+  return *held;
+}
+
+}  // namespace
+
+HeldState HeldStateOf(const json& row, uint64_t version, const PinnedUpdate* pinned) {
   const auto num = [&](const char* k) { return row.contains(k) && row[k].is_number_unsigned() ? row[k].get<uint64_t>() : 0; };
   const std::string last = row.contains("delivery") ? row["delivery"].value("last_status", std::string()) : std::string();
   const uint64_t attempts = row.contains("delivery") ? row["delivery"].value("attempts", uint64_t{0}) : 0;
+  bool receipt_shown = false;
+  if (pinned) {
+    const std::optional<uint64_t> held = VerifiedReceipt(row, *pinned, receipt_shown);
+    if (held && *held >= version)
+      return {"confirmed", "the lock signed a receipt for this list: it holds version " + std::to_string(*held) +
+                               " (verified here with the pinned lock key)"};
+    if (held) receipt_shown = false;  // genuine, for this list, but below it (never signed so by a lock)
+  }
+  const std::string bad_receipt =
+      receipt_shown ? "; the receipt the server shows does not verify with the lock key pinned here (not this "
+                      "lock's, or not for this list)"
+                    : "";
+  // The server's word is never "confirmed": only a receipt the lock signed,
+  // verified on this device, is (A09: a hostile server claims anything).
   if (num("confirmed_version") >= version)
-    return {"confirmed", "the server says the lock confirmed version " + std::to_string(num("confirmed_version")) +
-                             " in its signed log"};
+    return {"reported", "the server says the lock confirmed version " + std::to_string(num("confirmed_version")) +
+                            ", with no receipt signed by the lock verified here: not confirmed" + bad_receipt};
   if (num("reported_version") >= version)
-    return {"reported", "the lock answered that it holds version " + std::to_string(num("reported_version")) +
-                            " (an unsigned answer: not yet confirmed)"};
-  if (last.rfind("refused:", 0) == 0) return {"failed", "the lock refused it: " + last.substr(8)};
-  if (attempts > 0) return {"sent", "sent to the lock, not confirmed yet (" + last + ")"};
-  return {"pending", "stored on the server, not sent yet (the lock is offline?); the server sends it when it connects"};
+    return {"reported", "the server says the lock answered that it holds version " +
+                            std::to_string(num("reported_version")) + " (an unsigned answer: not yet confirmed)" +
+                            bad_receipt};
+  if (last.rfind("refused:", 0) == 0) return {"failed", "the server says the lock refused it: " + last.substr(8)};
+  if (attempts > 0) return {"sent", "sent to the lock, not confirmed yet (" + last + ")" + bad_receipt};
+  return {"pending", "stored on the server, not sent yet (the lock is offline?); the server sends it when it connects" +
+                         bad_receipt};
 }
 
 int RevokeViaServer(Context& ctx, uint64_t serial, const std::vector<std::string>& locks, double wait_s) {
@@ -401,6 +441,7 @@ int RevokeViaServer(Context& ctx, uint64_t serial, const std::vector<std::string
     std::string lock, door_id, issuer;
     uint64_t version = 0;
     std::optional<Relay> relay;
+    PinnedUpdate pinned;
     HeldState held;
   };
   std::vector<Door> doors;
@@ -456,11 +497,12 @@ int RevokeViaServer(Context& ctx, uint64_t serial, const std::vector<std::string
       }
     }
     d.version = lock.access_list.version;
+    d.pinned = {lock.lock_key, update};
     const HttpAnswer a = server.Request("POST", DoorPath(*d.relay) + "/updates",
                                         {{"kind", "access_list"}, {"update", ToHex(update)}}, d.relay->session.Headers());
     const json row = (a.status == 200 ? a.Json() : ExpectStatus(a, 201, doing)).value("update", json::object());
     d.issuer = row.value("issuer", std::string(lock.is_owner() ? "owner" : ""));
-    d.held = HeldStateOf(row, d.version);
+    d.held = HeldStateOf(row, d.version, &d.pinned);
     doors.push_back(std::move(d));
   }
   // --wait: what the server says, again, until every lock confirmed it.
@@ -479,7 +521,7 @@ int RevokeViaServer(Context& ctx, uint64_t serial, const std::vector<std::string
           server.Request("GET", DoorPath(*d.relay) + "/updates", nullptr, d.relay->session.Headers()), 200,
           "the revocation for lock '" + d.lock + "'");
       const json row = StoredUpdate(updates, "access_list", d.issuer);
-      if (row.is_object()) d.held = HeldStateOf(row, d.version);
+      if (row.is_object()) d.held = HeldStateOf(row, d.version, &d.pinned);
     }
   }
   std::string text = "key " + std::to_string(serial) + " revoked; the signed access list went to the server:\n";

@@ -6,6 +6,7 @@
 #include "codec.h"
 #include "le.h"
 #include "mortise.pb.h"
+#include "mortise/crypto/hash.h"
 
 namespace mortise::protocol {
 
@@ -135,11 +136,7 @@ Result<size_t> LockNode::HandleSignedUpdate(std::span<const uint8_t> body, uint6
       return StatusCode::kPermissionDenied;
     }
     if (version <= held) return StatusCode::kAlreadyExists;
-    // The budget: a signature check at most every kSignedUpdateCostMs on
-    // average, kSignedUpdateBurst at once.
-    const uint64_t start = update_schedule_ms_ > now_ms ? update_schedule_ms_ : now_ms;
-    if (start - now_ms >= kSignedUpdateBurst * kSignedUpdateCostMs) return StatusCode::kUnavailable;
-    update_schedule_ms_ = start + kSignedUpdateCostMs;
+    if (!SpendUpdateBudget(now_ms)) return StatusCode::kUnavailable;
     return StatusCode::kOk;
   };
   switch (kind) {
@@ -170,7 +167,33 @@ Result<size_t> LockNode::HandleSignedUpdate(std::span<const uint8_t> body, uint6
   out[0] = static_cast<uint8_t>(kind);
   out[1] = static_cast<uint8_t>(status);
   internal::PutU64(out.data() + 2, held);
-  return kSignedUpdateReplySize - 1;
+  // The receipt: what this lock now holds, for exactly these bytes, under
+  // its signature, so a carrier (the server) can prove delivery to whoever
+  // signed the update. A refusal is never signed; a receipt spends the
+  // budget like a check (a replayed update cannot make the lock sign
+  // without bound): with none left the answer stays unsigned and the
+  // carrier sends again later.
+  if ((status != StatusCode::kOk && status != StatusCode::kAlreadyExists) ||
+      out.size() < kSignedUpdateReceiptReplySize - 1 || !SpendUpdateBudget(now_ms)) {
+    return kSignedUpdateReplySize - 1;
+  }
+  const auto message = SignedUpdateReceiptMessage(authority_.identity().lock_id(), authority_.claim_generation(),
+                                                  kind, status, held, update);
+  crypto::P256Signature sig{};
+  if (!authority_.identity().key().SignDigest(crypto::Sha256::Hash(message), sig, authority_.drbg()).ok()) {
+    return kSignedUpdateReplySize - 1;
+  }
+  std::memcpy(out.data() + kSignedUpdateReplySize - 1, sig.data(), sig.size());
+  return kSignedUpdateReceiptReplySize - 1;
+}
+
+bool LockNode::SpendUpdateBudget(uint64_t now_ms) {
+  // A signature operation at most every kSignedUpdateCostMs on average,
+  // kSignedUpdateBurst at once (a virtual schedule).
+  const uint64_t start = update_schedule_ms_ > now_ms ? update_schedule_ms_ : now_ms;
+  if (start - now_ms >= kSignedUpdateBurst * kSignedUpdateCostMs) return false;
+  update_schedule_ms_ = start + kSignedUpdateCostMs;
+  return true;
 }
 
 }  // namespace mortise::protocol

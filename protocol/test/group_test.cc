@@ -637,14 +637,17 @@ TEST_F(SignedUpdateFrameTest, UnparseableUpdatesAreAnsweredWithZero) {
 }
 
 // Cheap checks run before any signature: a forged update for another lock,
-// another claim or a version not above the held one costs a decode, and
-// spends none of the signature budget.
+// another claim or a version not above the held one costs a decode and is
+// never verified (one not above is answered with a receipt while the budget
+// lasts: UpdateReceiptTest).
 TEST_F(SignedUpdateFrameTest, A18_CheapChecksRefuseBeforeTheSignatureAndFloodsAreBudgeted) {
   ASSERT_EQ(Reply(SignedUpdateKind::kGroupMembership, Groups(10, {kFrontDoors}, owner_)).status, StatusCode::kOk);
   // Not above the held version, even signed by a stranger: refused unverified.
   for (int i = 0; i < 50; ++i) {
     EXPECT_EQ(Reply(SignedUpdateKind::kGroupMembership, Groups(10, {}, stranger_)).status, StatusCode::kAlreadyExists);
   }
+  // (Their receipts spent the signature budget; it refills with time.)
+  now_ms_ += kSignedUpdateBurst * kSignedUpdateCostMs;
   // Well-formed forgeries above the floor: at most the burst is verified at
   // once, the rest answered kUnavailable until time passes.
   int unauthenticated = 0, unavailable = 0;
@@ -653,7 +656,7 @@ TEST_F(SignedUpdateFrameTest, A18_CheapChecksRefuseBeforeTheSignatureAndFloodsAr
     if (s == StatusCode::kUnauthenticated) ++unauthenticated;
     if (s == StatusCode::kUnavailable) ++unavailable;
   }
-  EXPECT_EQ(unauthenticated, static_cast<int>(kSignedUpdateBurst) - 1);  // the valid one above spent one
+  EXPECT_EQ(unauthenticated, static_cast<int>(kSignedUpdateBurst));
   EXPECT_EQ(unavailable, 20 - unauthenticated);
   // The owner's genuine update waits out the flood, then goes through.
   EXPECT_EQ(Reply(SignedUpdateKind::kGroupMembership, Groups(12, {}, owner_)).status, StatusCode::kUnavailable);
@@ -664,8 +667,154 @@ TEST_F(SignedUpdateFrameTest, A18_CheapChecksRefuseBeforeTheSignatureAndFloodsAr
 
 TEST_F(SignedUpdateFrameTest, AnUnclaimedLockRefusesUpdates) {
   ASSERT_TRUE(node_->FactoryReset(now_ms_).ok());
-  EXPECT_EQ(Reply(SignedUpdateKind::kGroupMembership, Groups(1, {kFrontDoors}, owner_)).status,
-            StatusCode::kFailedPrecondition);
+  const SignedUpdateReply r = Reply(SignedUpdateKind::kGroupMembership, Groups(1, {kFrontDoors}, owner_));
+  EXPECT_EQ(r.status, StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(r.signature.has_value());
+}
+
+// --- Frame 0x05 receipts: the lock signs what it holds for exactly these bytes ---
+
+class UpdateReceiptTest : public SignedUpdateFrameTest {
+ protected:
+  Result<uint64_t> Verify(const SignedUpdateReply& r, SignedUpdateKind kind, const Bytes& update) {
+    return VerifySignedUpdateReceipt(r, authority_->identity().public_key(), lock_id_,
+                                     authority_->claim_generation(), kind, update);
+  }
+};
+
+TEST_F(UpdateReceiptTest, AnAppliedUpdateAndOneAlreadyHeldAreAnsweredWithAReceiptThatVerifies) {
+  const Bytes acl = Acl(3, 61, owner_);
+  const Bytes frame = Send(SignedUpdateKind::kAccessList, acl);
+  EXPECT_EQ(frame.size(), kSignedUpdateReceiptReplySize);
+  const Result<SignedUpdateReply> r = DecodeSignedUpdateReply(frame);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, StatusCode::kOk);
+  ASSERT_TRUE(r->signature.has_value());
+  const Result<uint64_t> held = Verify(*r, SignedUpdateKind::kAccessList, acl);
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(*held, 3u);
+  // The same bytes again: kAlreadyExists, signed too (the server's resend
+  // after an unsigned answer is confirmed so).
+  const SignedUpdateReply again = Reply(SignedUpdateKind::kAccessList, acl);
+  EXPECT_EQ(again.status, StatusCode::kAlreadyExists);
+  ASSERT_TRUE(Verify(again, SignedUpdateKind::kAccessList, acl).ok());
+  EXPECT_EQ(*Verify(again, SignedUpdateKind::kAccessList, acl), 3u);
+  // A membership too.
+  const Bytes groups = Groups(2, {kFrontDoors}, owner_);
+  const SignedUpdateReply m = Reply(SignedUpdateKind::kGroupMembership, groups);
+  ASSERT_EQ(m.status, StatusCode::kOk);
+  ASSERT_TRUE(Verify(m, SignedUpdateKind::kGroupMembership, groups).ok());
+  EXPECT_EQ(*Verify(m, SignedUpdateKind::kGroupMembership, groups), 2u);
+}
+
+TEST_F(UpdateReceiptTest, A09_AReceiptForAnotherUpdateLockClaimOrKindOrWithAnEditedByteDoesNotVerify) {
+  const Bytes acl = Acl(3, 61, owner_);
+  const Bytes frame = Send(SignedUpdateKind::kAccessList, acl);
+  const Result<SignedUpdateReply> r = DecodeSignedUpdateReply(frame);
+  ASSERT_TRUE(r.ok() && r->signature.has_value());
+  const crypto::P256PublicKey& lock_key = authority_->identity().public_key();
+  const uint32_t gen = authority_->claim_generation();
+  ASSERT_TRUE(VerifySignedUpdateReceipt(*r, lock_key, lock_id_, gen, SignedUpdateKind::kAccessList, acl).ok());
+  // Another update: a later version, the same list re-signed, one byte edited.
+  const Bytes later = Acl(4, 61, owner_);
+  const Bytes resigned = Acl(3, 61, owner_);
+  ASSERT_NE(resigned, acl);
+  Bytes edited = acl;
+  edited[edited.size() / 2] ^= 0x01;
+  for (const Bytes& other : {later, resigned, edited}) {
+    EXPECT_EQ(VerifySignedUpdateReceipt(*r, lock_key, lock_id_, gen, SignedUpdateKind::kAccessList, other).status().code(),
+              StatusCode::kUnauthenticated);
+  }
+  // Another lock (its id; its key), another claim.
+  LockId other_lock = lock_id_;
+  other_lock[0] ^= 0x01;
+  EXPECT_FALSE(VerifySignedUpdateReceipt(*r, lock_key, other_lock, gen, SignedUpdateKind::kAccessList, acl).ok());
+  EXPECT_FALSE(
+      VerifySignedUpdateReceipt(*r, stranger_.public_key(), lock_id_, gen, SignedUpdateKind::kAccessList, acl).ok());
+  EXPECT_FALSE(VerifySignedUpdateReceipt(*r, lock_key, lock_id_, gen + 1, SignedUpdateKind::kAccessList, acl).ok());
+  // Another kind: asked for, or the reply's kind byte edited.
+  EXPECT_FALSE(VerifySignedUpdateReceipt(*r, lock_key, lock_id_, gen, SignedUpdateKind::kGroupMembership, acl).ok());
+  SignedUpdateReply as_membership = *r;
+  as_membership.kind = SignedUpdateKind::kGroupMembership;
+  EXPECT_FALSE(
+      VerifySignedUpdateReceipt(as_membership, lock_key, lock_id_, gen, SignedUpdateKind::kGroupMembership, acl).ok());
+  // Any byte of the reply edited (kind, status, held version, signature).
+  for (size_t at = 1; at < frame.size(); ++at) {
+    Bytes f = frame;
+    f[at] ^= 0x01;
+    const Result<SignedUpdateReply> e = DecodeSignedUpdateReply(f);
+    if (!e.ok()) continue;
+    EXPECT_FALSE(VerifySignedUpdateReceipt(*e, lock_key, lock_id_, gen, SignedUpdateKind::kAccessList, acl).ok()) << at;
+  }
+  // Cut to the unsigned form: nothing to verify.
+  const Bytes cut(frame.begin(), frame.begin() + kSignedUpdateReplySize);
+  const Result<SignedUpdateReply> u = DecodeSignedUpdateReply(cut);
+  ASSERT_TRUE(u.ok());
+  EXPECT_FALSE(u->signature.has_value());
+  EXPECT_EQ(VerifySignedUpdateReceipt(*u, lock_key, lock_id_, gen, SignedUpdateKind::kAccessList, acl).status().code(),
+            StatusCode::kUnauthenticated);
+  // Neither length nor any other is decoded.
+  EXPECT_FALSE(DecodeSignedUpdateReply(Bytes(frame.begin(), frame.end() - 1)).ok());
+}
+
+TEST_F(UpdateReceiptTest, A18_AReplayedUpdateIsSignedOnlyWhileTheBudgetLastsThenAnsweredUnsigned) {
+  const Bytes acl = Acl(1, 61, owner_);
+  ASSERT_TRUE(Reply(SignedUpdateKind::kAccessList, acl).signature.has_value());  // check + receipt: 2 spent
+  int signed_replies = 0, unsigned_replies = 0;
+  for (int i = 0; i < 30; ++i) {
+    const Bytes frame = Send(SignedUpdateKind::kAccessList, acl);
+    const Result<SignedUpdateReply> r = DecodeSignedUpdateReply(frame);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, StatusCode::kAlreadyExists);
+    EXPECT_EQ(r->held_version, 1u);
+    if (r->signature) {
+      ++signed_replies;
+      EXPECT_TRUE(Verify(*r, SignedUpdateKind::kAccessList, acl).ok());
+    } else {
+      ++unsigned_replies;
+      EXPECT_EQ(frame.size(), kSignedUpdateReplySize);
+    }
+  }
+  EXPECT_EQ(signed_replies, static_cast<int>(kSignedUpdateBurst) - 2);
+  EXPECT_EQ(unsigned_replies, 30 - signed_replies);
+  // Time refills it: one receipt per kSignedUpdateCostMs.
+  now_ms_ += kSignedUpdateCostMs;
+  EXPECT_TRUE(Reply(SignedUpdateKind::kAccessList, acl).signature.has_value());
+  EXPECT_FALSE(Reply(SignedUpdateKind::kAccessList, acl).signature.has_value());
+  // A valid new update whose check spent the last share is applied, and
+  // answered unsigned; sent again later, it is confirmed signed.
+  now_ms_ += kSignedUpdateCostMs;
+  const Bytes next = Acl(2, 61, owner_);
+  const SignedUpdateReply applied = Reply(SignedUpdateKind::kAccessList, next);
+  EXPECT_EQ(applied.status, StatusCode::kOk);
+  EXPECT_FALSE(applied.signature.has_value());
+  now_ms_ += kSignedUpdateCostMs;
+  const SignedUpdateReply later = Reply(SignedUpdateKind::kAccessList, next);
+  EXPECT_EQ(later.status, StatusCode::kAlreadyExists);
+  ASSERT_TRUE(Verify(later, SignedUpdateKind::kAccessList, next).ok());
+  EXPECT_EQ(*Verify(later, SignedUpdateKind::kAccessList, next), 2u);
+}
+
+TEST_F(UpdateReceiptTest, RefusalsAreNeverSigned) {
+  // Forged (kUnauthenticated), another lock (kPermissionDenied), the
+  // budget spent (kUnavailable): the 11-byte form.
+  EXPECT_EQ(Send(SignedUpdateKind::kAccessList, Acl(1, 61, stranger_)).size(), kSignedUpdateReplySize);
+  Bytes other(kMaxAccessListUpdateSize);
+  LockId other_lock = lock_id_;
+  other_lock[0] ^= 0x01;
+  AccessListState s = testing::ListAt(1);
+  const Result<size_t> n = SignAccessList(s, other_lock, owner_, owner_rng_.drbg, other);
+  ASSERT_TRUE(n.ok());
+  other.resize(*n);
+  const Bytes denied = Send(SignedUpdateKind::kAccessList, other);
+  ASSERT_TRUE(DecodeSignedUpdateReply(denied).ok());
+  EXPECT_EQ(DecodeSignedUpdateReply(denied)->status, StatusCode::kPermissionDenied);
+  EXPECT_EQ(denied.size(), kSignedUpdateReplySize);
+  for (uint64_t v = 2; v < 2 + kSignedUpdateBurst; ++v) Send(SignedUpdateKind::kAccessList, Acl(v, 61, stranger_));
+  const Bytes busy = Send(SignedUpdateKind::kAccessList, Acl(20, 61, owner_));
+  ASSERT_TRUE(DecodeSignedUpdateReply(busy).ok());
+  EXPECT_EQ(DecodeSignedUpdateReply(busy)->status, StatusCode::kUnavailable);
+  EXPECT_EQ(busy.size(), kSignedUpdateReplySize);
 }
 
 }  // namespace

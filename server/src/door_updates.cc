@@ -90,6 +90,27 @@ void CheckHeader(const DoorRow& door, const protocol::LockId& lock_id, uint32_t 
   }
 }
 
+// The version a lock-signed receipt proves the door holds, verified with
+// the door's registered lock key against the row's stored update bytes and
+// claim generation; nullopt when it does not verify.
+std::optional<uint64_t> VerifiedReceipt(const DoorRow& door, const DoorUpdateRow& row, protocol::SignedUpdateKind kind,
+                                        std::span<const uint8_t> update, const protocol::SignedUpdateReply& reply) {
+  const auto key_bytes = FromHex(door.lock_public_key, kPublicKeyBytes);
+  const auto lock_id = FromHex(door.lock_id, kLockIdBytes);
+  if (!key_bytes || !lock_id || row.claim_generation < 0 ||
+      row.claim_generation > std::numeric_limits<uint32_t>::max()) {
+    return std::nullopt;
+  }
+  const auto key = crypto::P256PublicKey::Import(*key_bytes);
+  if (!key.ok()) return std::nullopt;
+  protocol::LockId id{};
+  std::copy(lock_id->begin(), lock_id->end(), id.begin());
+  const auto held = protocol::VerifySignedUpdateReceipt(reply, *key, id, static_cast<uint32_t>(row.claim_generation),
+                                                        kind, update);
+  if (!held.ok()) return std::nullopt;
+  return *held;
+}
+
 const char* CertRoleName(protocol::Role r) {
   static constexpr const char* kNames[] = {"unspecified", "owner", "admin", "member", "guest", "installer"};
   const auto i = static_cast<size_t>(r);
@@ -296,9 +317,15 @@ int DoorUpdateDeliverer::DeliverDue() {
     const int64_t after = clock_.NowMs();
     std::string status = "no_answer";
     std::optional<int64_t> reported;
+    std::optional<uint64_t> receipt_held;  // a receipt that verified
     if (answer) {
       const auto reply = protocol::DecodeSignedUpdateReply(*answer);
-      if (!reply.ok() || reply->kind != kind) {
+      if (reply.ok() && reply->kind == kind && reply->signature) {
+        receipt_held = VerifiedReceipt(*door, row, kind, *update, *reply);
+      }
+      if (!reply.ok() || reply->kind != kind || (reply->signature && !receipt_held)) {
+        // A signature that does not verify (for another update, lock or
+        // claim, or forged on the way) is no answer of this lock's.
         status = "bad_answer";
       } else {
         if (reply->held_version <= kMaxStoredVersion) reported = static_cast<int64_t>(reply->held_version);
@@ -315,6 +342,11 @@ int DoorUpdateDeliverer::DeliverDue() {
       }
     }
     store_.RecordAttempt(row, after, after + Backoff(row.attempts + 1), status, reported);
+    // Confirmed only by the lock's signature over these very bytes.
+    if (receipt_held && *receipt_held >= static_cast<uint64_t>(row.version) && *receipt_held <= kMaxStoredVersion) {
+      store_.RecordReceipt(row, ToHex(*answer));
+      RecordConfirmed(door->lock_id, row.kind, *receipt_held, row.issuer);
+    }
     if (sink_) {
       sink_(row.org_id, json{{"type", "door.update"},
                              {"door_id", row.door_id},

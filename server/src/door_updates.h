@@ -94,7 +94,13 @@ struct DeliverySettings {
 // Re-sends every update a door has not confirmed (door_updates rows whose
 // confirmed_version is below their version) while the door is online: at
 // once after an upload, then after first_retry_ms, doubling up to
-// max_retry_ms, until a lock-signed record confirms it (RecordConfirmed).
+// max_retry_ms, until the lock confirms it: its answer carries a receipt
+// (docs/protocol.md section 12) that verifies with the door's registered
+// lock key against the row's stored update bytes and claim generation and
+// says it holds at least the row's version (RecordConfirmed; the receipt is
+// kept in the row), or a lock-signed record does. An unsigned answer only
+// raises reported_version; a signature that does not verify is
+// "bad_answer" and changes nothing.
 // An offline door is skipped without counting an attempt and looked at
 // again after recheck_ms, so the update goes out within recheck_ms of the
 // door coming online again (and 50 offline doors never hold up the rest). A

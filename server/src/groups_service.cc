@@ -97,6 +97,7 @@ json DoorUpdateJson(const DoorUpdateRow& r) {
             {"version", r.version},
             {"claim_generation", r.claim_generation},
             {"update", r.update_hex},
+            {"receipt", r.receipt.empty() ? json(nullptr) : json(r.receipt)},
             {"summary", ParseSummary(r.summary)},
             {"uploaded_by", r.uploaded_by},
             {"uploaded_at", r.uploaded_at},

@@ -16,7 +16,7 @@ AccessGroupRow ReadGroup(const SqlRow& s) {
 constexpr const char* kUpdateColumns =
     "door_id, org_id, kind, issuer, version, claim_generation, update_hex, summary, uploaded_by, uploaded_at, "
     "reported_version, reported_at, confirmed_version, confirmed_at, attempts, next_attempt_at, last_attempt_at, "
-    "last_status";
+    "last_status, receipt";
 
 DoorUpdateRow ReadUpdate(const SqlRow& s) {
   DoorUpdateRow r;
@@ -38,6 +38,7 @@ DoorUpdateRow ReadUpdate(const SqlRow& s) {
   r.next_attempt_at = Int(s, 15);
   r.last_attempt_at = OptInt(s, 16);
   r.last_status = Text(s, 17);
+  r.receipt = Text(s, 18);
   return r;
 }
 
@@ -183,7 +184,7 @@ int GroupsStore::PutUpdates(const std::vector<DoorUpdateRow>& rows, const std::v
                   V(r.update_hex), V(r.summary), V(r.uploaded_by), V(r.uploaded_at), V(r.uploaded_at)});
         } else {
           d.Exec("UPDATE door_updates SET version = ?, claim_generation = ?, update_hex = ?, summary = ?, "
-                 "uploaded_by = ?, uploaded_at = ?, attempts = 0, next_attempt_at = ?, last_status = 'pending' "
+                 "uploaded_by = ?, uploaded_at = ?, attempts = 0, next_attempt_at = ?, last_status = 'pending', receipt = '' "
                  "WHERE door_id = ? AND kind = ? AND issuer = ?",
                  {V(r.version), V(r.claim_generation), V(r.update_hex), V(r.summary), V(r.uploaded_by),
                   V(r.uploaded_at), V(r.uploaded_at), V(r.door_id), V(r.kind), V(r.issuer)});
@@ -245,6 +246,14 @@ std::optional<std::pair<std::string, std::string>> GroupsStore::RecordConfirmed(
            {V(version), V(now), V(door_id), V(kind), V(issuer), V(version)});
   });
   return std::make_pair(org_id, door_id);
+}
+
+void GroupsStore::RecordReceipt(const DoorUpdateRow& row, std::string_view receipt_hex) {
+  repo_.WriteTransaction([&](SqlDriver& d, const SqlRepository::AuditAppend&) {
+    // Only on the version it was verified for: the receipt names its bytes.
+    d.Exec("UPDATE door_updates SET receipt = ? WHERE door_id = ? AND kind = ? AND issuer = ? AND version = ?",
+           {V(receipt_hex), V(row.door_id), V(row.kind), V(row.issuer), V(row.version)});
+  });
 }
 
 bool GroupsStore::CreateKey(const DoorKeyRow& k, const AuditEvent& event) {

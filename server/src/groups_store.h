@@ -54,7 +54,12 @@ struct DoorUpdateRow {
   int64_t attempts = 0;  // deliveries of this version
   int64_t next_attempt_at = 0;
   std::optional<int64_t> last_attempt_at;
-  std::string last_status;  // "pending", "sent", "applied", "held", "offline", "no_answer", "refused:<status>", "busy"
+  std::string last_status;  // "pending", "sent", "applied", "held", "offline", "no_answer", "refused:<status>", "busy",
+                            // "bad_answer"
+  // The lock's signed answer (75 bytes, hex) that verified against the door's
+  // lock key and update_hex and says it holds at least `version`; "" until
+  // then (migration 0012). Devices verify it again themselves.
+  std::string receipt;
 };
 
 struct DoorKeyRow {
@@ -124,6 +129,9 @@ class GroupsStore {
   // version the lock reported holding (raised only).
   void RecordAttempt(const DoorUpdateRow& row, int64_t now, int64_t next_at, std::string_view status,
                      std::optional<int64_t> reported);
+  // Keeps the lock-signed receipt verified for `row` (only while the row is
+  // still at row.version).
+  void RecordReceipt(const DoorUpdateRow& row, std::string_view receipt_hex);
   // A lock-signed record says the door holds `version` of (kind, issuer):
   // raises confirmed_version (and reported_version) of the door with this
   // lock id. Returns the door's org id and id, nullopt for an unknown lock.

@@ -12,6 +12,7 @@ extern const std::string_view kMigration0007;
 extern const std::string_view kMigration0009;
 extern const std::string_view kMigration0010;
 extern const std::string_view kMigration0011;
+extern const std::string_view kMigration0012;
 }  // namespace embedded
 
 std::span<const Migration> Migrations() {
@@ -27,6 +28,7 @@ std::span<const Migration> Migrations() {
       {9, "log_custody", embedded::kMigration0009},
       {10, "duties", embedded::kMigration0010},
       {11, "uplink_certificates", embedded::kMigration0011},
+      {12, "update_receipts", embedded::kMigration0012},
   };
   return kAll;
 }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <functional>
 #include <fstream>
 #include <mutex>
 
@@ -14,6 +15,7 @@
 #include "groups_store.h"
 #include "mortise/protocol/access_list.h"
 #include "mortise/protocol/group_membership.h"
+#include "mortise/protocol/node.h"
 #include "mortise/protocol/remote.h"
 #include "org_world.h"
 
@@ -30,10 +32,45 @@ std::vector<uint8_t> UpdateReply(uint8_t kind, StatusCode status, uint64_t held)
   return r;
 }
 
+// The same answer with the lock's receipt (docs/protocol.md section 12),
+// signed by `key` for `update` at `lock_id_hex` under `generation`.
+std::vector<uint8_t> SignedUpdateReply(uint8_t kind, StatusCode status, uint64_t held, const crypto::P256KeyPair& key,
+                                       const std::string& lock_id_hex, uint32_t generation,
+                                       std::span<const uint8_t> update, crypto::Drbg& drbg) {
+  std::vector<uint8_t> r = UpdateReply(kind, status, held);
+  protocol::LockId id{};
+  const auto bytes = FromHex(lock_id_hex, protocol::kLockIdSize).value();
+  std::copy(bytes.begin(), bytes.end(), id.begin());
+  const auto message = protocol::SignedUpdateReceiptMessage(id, generation, static_cast<protocol::SignedUpdateKind>(kind),
+                                                            status, held, update);
+  crypto::P256Signature sig{};
+  EXPECT_TRUE(key.SignDigest(crypto::Sha256::Hash(message), sig, drbg).ok());
+  r.insert(r.end(), sig.begin(), sig.end());
+  return r;
+}
+
+uint32_t GenerationOf(uint8_t kind, std::span<const uint8_t> update) {
+  return kind == 1 ? protocol::PeekAccessList(update).value().claim_generation
+                   : protocol::PeekGroupMembership(update).value().claim_generation;
+}
+
 // Stands in for locks that apply every update above what they hold (or
-// refuse with `refuse` when it is not kOk) and answer as frame 0x05 does.
+// refuse with `refuse` when it is not kOk) and answer as frame 0x05 does:
+// with a receipt signed by the lock's key when `keys` is set (a real
+// lock's budget permitting), unsigned otherwise.
 class FakeLocks {
  public:
+  const std::map<std::string, crypto::P256KeyPair>* keys = nullptr;
+  testing::SeededDrbg rng{91};
+  std::vector<uint8_t> Reply(std::string_view lock, std::span<const uint8_t> frame, StatusCode status, uint64_t held) {
+    const auto k = keys ? keys->find(std::string(lock)) : std::map<std::string, crypto::P256KeyPair>::const_iterator{};
+    if (!keys || k == keys->end() || (status != StatusCode::kOk && status != StatusCode::kAlreadyExists)) {
+      return UpdateReply(frame[1], status, held);
+    }
+    const auto update = frame.subspan(2);
+    return SignedUpdateReply(frame[1], status, held, k->second, std::string(lock), GenerationOf(frame[1], update),
+                             update, rng.drbg);
+  }
   std::optional<std::vector<uint8_t>> Answer(std::string_view lock, std::span<const uint8_t> frame) {
     if (frame.size() < 3 || frame[0] != 0x05) return std::vector<uint8_t>{0x00};
     const auto update = frame.subspan(2);
@@ -44,10 +81,10 @@ class FakeLocks {
       version = protocol::PeekGroupMembership(update).value().version;
     }
     uint64_t& held = held_[std::string(lock) + char('0' + frame[1])];
-    if (refuse != StatusCode::kOk) return UpdateReply(frame[1], refuse, held);
-    if (version <= held) return UpdateReply(frame[1], StatusCode::kAlreadyExists, held);
+    if (refuse != StatusCode::kOk) return Reply(lock, frame, refuse, held);
+    if (version <= held) return Reply(lock, frame, StatusCode::kAlreadyExists, held);
     held = version;
-    return UpdateReply(frame[1], StatusCode::kOk, held);
+    return Reply(lock, frame, StatusCode::kOk, held);
   }
   StatusCode refuse = StatusCode::kOk;
 
@@ -372,6 +409,108 @@ TEST_P(GroupsApiTest, TheDelivererResendsWhileTheDoorIsOnlineUntilItConfirms) {
   // A newer upload is pending again and goes out at once.
   ASSERT_EQ(Upload(w_.door, "access_list", signer_.AccessList(w_.door_lock_id, 2, 1)).status, 201);
   EXPECT_EQ(deliverer.DeliverDue(), 1);
+}
+
+// Frame 0x05 receipts: the lock's signature over exactly the stored bytes,
+// verified with the door's registered lock key, confirms an update; the
+// receipt is kept and shown so devices verify it themselves.
+TEST_P(GroupsApiTest, AReceiptSignedByTheDoorsLockConfirmsTheUpdateAndIsKept) {
+  const std::string list = signer_.AccessList(w_.door_lock_id, 1, 1, {Ref(5)});
+  ASSERT_EQ(Upload(w_.door, "access_list", list).status, 201);
+  EXPECT_TRUE(Updates(w_.door)[0]["receipt"].is_null());
+  locks_.keys = &lock_keys_;
+  link_.SetOnline(w_.door_lock_id, true);
+  clock_.Advance(DeliverySettings{}.recheck_ms);
+  auto deliverer = Deliverer();
+  EXPECT_EQ(deliverer.DeliverDue(), 1);
+  const json u = Updates(w_.door)[0];
+  EXPECT_EQ(u["evidence"], "confirmed");
+  EXPECT_EQ(u["confirmed_version"], 1);
+  EXPECT_EQ(u["pending"], false);
+  EXPECT_EQ(u["delivery"]["last_status"], "applied");
+  ASSERT_TRUE(u["receipt"].is_string());
+  const std::string receipt = u["receipt"];
+  EXPECT_EQ(receipt.size(), 2 * protocol::kSignedUpdateReceiptReplySize);
+  // What the server stored verifies on a device, against the bytes it signed.
+  const auto reply = protocol::DecodeSignedUpdateReply(FromHex(receipt, receipt.size() / 2).value());
+  ASSERT_TRUE(reply.ok());
+  protocol::LockId id{};
+  const auto id_bytes = FromHex(w_.door_lock_id, protocol::kLockIdSize).value();
+  std::copy(id_bytes.begin(), id_bytes.end(), id.begin());
+  const auto held = protocol::VerifySignedUpdateReceipt(*reply, lock_keys_.at(w_.door_lock_id).public_key(), id, 1,
+                                                        protocol::SignedUpdateKind::kAccessList,
+                                                        FromHex(list, list.size() / 2).value());
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(*held, 1u);
+  // Confirmed: never sent again.
+  clock_.Advance(DeliverySettings{}.max_retry_ms * 10);
+  EXPECT_EQ(deliverer.DeliverDue(), 0);
+  // A new version starts afresh: no receipt until its own.
+  ASSERT_EQ(Upload(w_.door, "access_list", signer_.AccessList(w_.door_lock_id, 2, 1)).status, 201);
+  EXPECT_TRUE(Updates(w_.door)[0]["receipt"].is_null());
+  EXPECT_EQ(Updates(w_.door)[0]["pending"], true);
+  EXPECT_EQ(deliverer.DeliverDue(), 1);
+  EXPECT_EQ(Updates(w_.door)[0]["confirmed_version"], 2);
+  EXPECT_FALSE(Updates(w_.door)[0]["receipt"].is_null());
+}
+
+// A09: a relay (or the broker) answering for the lock cannot confirm an
+// update: a receipt signed by another key, or by the lock for other bytes,
+// another claim or another kind, is a bad answer and changes nothing.
+TEST_P(GroupsApiTest, A09_AForgedReceiptOrAReceiptForAnotherUpdateIsNotConfirmed) {
+  const std::string list = signer_.AccessList(w_.door_lock_id, 2, 1, {Ref(5)});
+  ASSERT_EQ(Upload(w_.door, "access_list", list).status, 201);
+  const std::string other_hex = signer_.AccessList(w_.door_lock_id, 2, 1, {Ref(6)});
+  const std::vector<uint8_t> other_list = FromHex(other_hex, other_hex.size() / 2).value();
+  const crypto::P256KeyPair& lock_key = lock_keys_.at(w_.door_lock_id);
+  const crypto::P256KeyPair stranger = signer_.NewLock();
+  testing::SeededDrbg rng(92);
+  using Forge = std::function<std::vector<uint8_t>(std::span<const uint8_t> update)>;
+  const std::vector<std::pair<std::string, Forge>> forgeries = {
+      {"another key", [&](std::span<const uint8_t> u) {
+         return SignedUpdateReply(1, StatusCode::kOk, 2, stranger, w_.door_lock_id, 1, u, rng.drbg);
+       }},
+      {"another update", [&](std::span<const uint8_t>) {
+         return SignedUpdateReply(1, StatusCode::kOk, 2, lock_key, w_.door_lock_id, 1, other_list, rng.drbg);
+       }},
+      {"another claim", [&](std::span<const uint8_t> u) {
+         return SignedUpdateReply(1, StatusCode::kOk, 2, lock_key, w_.door_lock_id, 2, u, rng.drbg);
+       }},
+      {"another kind", [&](std::span<const uint8_t> u) {
+         std::vector<uint8_t> r = SignedUpdateReply(2, StatusCode::kOk, 2, lock_key, w_.door_lock_id, 1, u, rng.drbg);
+         r[1] = 1;
+         return r;
+       }},
+      {"an edited held version", [&](std::span<const uint8_t> u) {
+         std::vector<uint8_t> r = SignedUpdateReply(1, StatusCode::kOk, 1, lock_key, w_.door_lock_id, 1, u, rng.drbg);
+         r[3] = 2;
+         return r;
+       }},
+  };
+  link_.SetOnline(w_.door_lock_id, true);
+  clock_.Advance(DeliverySettings{}.recheck_ms);
+  auto deliverer = Deliverer();
+  for (const auto& [what, forge] : forgeries) {
+    link_.SetAnswer([&](std::string_view, std::span<const uint8_t> frame) -> std::optional<std::vector<uint8_t>> {
+      return forge(frame.subspan(2));
+    });
+    clock_.Advance(DeliverySettings{}.max_retry_ms);
+    EXPECT_EQ(deliverer.DeliverDue(), 1) << what;
+    const json u = Updates(w_.door)[0];
+    EXPECT_EQ(u["delivery"]["last_status"], "bad_answer") << what;
+    EXPECT_EQ(u["confirmed_version"], 0) << what;
+    EXPECT_EQ(u["reported_version"], 0) << what;
+    EXPECT_EQ(u["pending"], true) << what;
+    EXPECT_TRUE(u["receipt"].is_null()) << what;
+  }
+  // The lock's own receipt for these bytes: confirmed.
+  link_.SetAnswer([&](std::string_view, std::span<const uint8_t> frame) -> std::optional<std::vector<uint8_t>> {
+    return SignedUpdateReply(1, StatusCode::kOk, 2, lock_key, w_.door_lock_id, 1, frame.subspan(2), rng.drbg);
+  });
+  clock_.Advance(DeliverySettings{}.max_retry_ms);
+  EXPECT_EQ(deliverer.DeliverDue(), 1);
+  EXPECT_EQ(Updates(w_.door)[0]["confirmed_version"], 2);
+  EXPECT_EQ(Updates(w_.door)[0]["pending"], false);
 }
 
 // A door put into a group must hold the owner's list (with the group's

@@ -246,6 +246,7 @@ class OrgWorldFixture : public ApiFixture {
     DoorRow d{Id("door_"), org, site, "Door", ToHex(protocol::LockIdOf(lock.public_key())),
               ToHex(lock.public_key().bytes()), ToHex(signer_.owner().public_key().bytes()), "seed", clock_.NowMs()};
     if (lock_id) *lock_id = d.lock_id;
+    lock_keys_.emplace(d.lock_id, lock);
     EXPECT_TRUE(repo_->CreateDoor(d, SeedEvent(org)));
     return d.id;
   }
@@ -294,6 +295,9 @@ class OrgWorldFixture : public ApiFixture {
   std::string password_hash_;
   int accounts_ = 0;
   DoorSigner signer_{7};
+  // The lock key of each door NewDoor made, by lock id (hex): a test signs
+  // the lock's answers with it (frame 0x05 receipts).
+  std::map<std::string, crypto::P256KeyPair> lock_keys_;
 };
 
 }  // namespace mortise::server::testing

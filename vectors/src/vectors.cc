@@ -984,12 +984,27 @@ Bytes Exchange(protocol::LockNode& node, Lock& lock, std::span<const uint8_t> fr
   return reply;
 }
 
-Json UpdateReplyJson(const Bytes& frame) {
+// The lock's reply to `sent` (a frame 0x05) and, when it is signed, the
+// receipt message and the version the receipt proves (verified with the
+// lock's key, docs/protocol.md section 12).
+Json UpdateReplyJson(const Bytes& frame, const Bytes& sent, Lock& lock) {
   const protocol::SignedUpdateReply r = Take(protocol::DecodeSignedUpdateReply(frame), "DecodeSignedUpdateReply");
-  return Json{{"frame", Hex(frame)},
-              {"kind", static_cast<int>(r.kind)},
-              {"status", static_cast<int>(r.status)},
-              {"held_version", U64(r.held_version)}};
+  Json j{{"frame", Hex(frame)},
+         {"kind", static_cast<int>(r.kind)},
+         {"status", static_cast<int>(r.status)},
+         {"held_version", U64(r.held_version)},
+         {"signed", r.signature.has_value()}};
+  if (r.signature) {
+    const std::span<const uint8_t> update = std::span<const uint8_t>(sent).subspan(2);
+    const protocol::LockIdentity& id = lock.authority().identity();
+    j["signature"] = Hex(*r.signature);
+    j["receipt_message"] = Hex(protocol::SignedUpdateReceiptMessage(id.lock_id(), kGeneration, r.kind, r.status,
+                                                                   r.held_version, update));
+    j["receipt_held_version"] = U64(Take(
+        protocol::VerifySignedUpdateReceipt(r, id.public_key(), id.lock_id(), kGeneration, r.kind, update),
+        "VerifySignedUpdateReceipt"));
+  }
+  return j;
 }
 
 // A started node on a claimed lock (the setup code of keys.json's label).
@@ -1013,7 +1028,7 @@ Json MakeGroupMemberships() {
       "Group memberships (GroupMembershipUpdate, format 1): a group key (certificate scope 2, the front doors' "
       "group) and its MK1 chain; the lock's membership signed by the owner (version 1: front and staff doors) and "
       "by an admin holding manage groups, bit 12 (version 2: staff doors only), each in frame 0x05 with the lock's "
-      "reply, and the owner's replayed. The group key verifies at verify_at while the membership lists its group.",
+      "reply (signed: the lock's receipt, \"mortise-update-receipt-v1\", verified with its key), and the owner's replayed. The group key verifies at verify_at while the membership lists its group.",
       "mortise-groups-v1");
   j["certificate_domain"] = "mortise-cert-v1";
   j["verify_at"] = kMonday;
@@ -1023,6 +1038,8 @@ Json MakeGroupMemberships() {
   Lock lock(702);
   LockNode node(lock.authority(), lock.sim().lock(), lock.store());
   StartNode(node, lock);
+  j["lock_key"] = Hex(lock.authority().identity().public_key().bytes());
+  j["receipt_domain"] = "mortise-update-receipt-v1";
 
   GroupMembershipState by_owner;
   by_owner.version = 1;
@@ -1080,12 +1097,12 @@ Json MakeGroupMemberships() {
                       "EncodeSignedUpdateFrame"));
     if (first_frame.empty()) first_frame = frame;
     m["frame"] = Hex(frame);
-    m["reply"] = UpdateReplyJson(Exchange(node, lock, frame));
+    m["reply"] = UpdateReplyJson(Exchange(node, lock, frame), frame, lock);
     memberships.push_back(m);
   }
   j["memberships"] = memberships;
   // The owner's version 1 again, after version 2: refused, nothing changes.
-  j["replayed"] = Json{{"membership", "owner"}, {"reply", UpdateReplyJson(Exchange(node, lock, first_frame))}};
+  j["replayed"] = Json{{"membership", "owner"}, {"reply", UpdateReplyJson(Exchange(node, lock, first_frame), first_frame, lock)}};
   if (lock.authority().group_membership().version != 2) {
     throw std::runtime_error("groups: the lock does not hold version 2");
   }

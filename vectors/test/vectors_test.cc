@@ -431,6 +431,39 @@ TEST(VectorsTest, LogStreamVerifiesOfflineWithTheLocksPublicKey) {
   EXPECT_FALSE(verify(edited).offline_ok());
 }
 
+// A frame 0x05 reply with the lock's receipt: the message built here from
+// the fields (label with its zero, lock id, LE32 generation, kind, status,
+// LE64 held version, SHA-256 of the update sent) and verified with the
+// lock's key, by hand and with VerifySignedUpdateReceipt.
+void ExpectUpdateReceipt(const Json& reply, const Json& j, const Bytes& update) {
+  ASSERT_TRUE(reply["signed"].get<bool>());
+  const Bytes frame = H(reply["frame"]);
+  ASSERT_EQ(frame.size(), protocol::kSignedUpdateReceiptReplySize);
+  const protocol::LockId lock_id = LockIdFrom(j["lock_id"]);
+  const uint32_t generation = j["claim_generation"];
+  const std::string label = j["receipt_domain"];
+  Bytes message(label.begin(), label.end());
+  message.push_back(0);
+  const crypto::Digest h = crypto::Sha256::Hash(update);
+  for (const Bytes& part : {Bytes(lock_id.begin(), lock_id.end()), Le(generation, 4), Bytes{frame[1], frame[2]},
+                            Bytes(frame.begin() + 3, frame.begin() + 11), Bytes(h.begin(), h.end())}) {
+    message.insert(message.end(), part.begin(), part.end());
+  }
+  EXPECT_EQ(Hex(message), reply["receipt_message"]);
+  const crypto::P256PublicKey lock_key = Key(j["lock_key"]);
+  EXPECT_EQ(Hex(std::span<const uint8_t>(frame).subspan(11)), reply["signature"]);
+  EXPECT_TRUE(lock_key.VerifyDigest(crypto::Sha256::Hash(message), H(reply["signature"])).ok());
+  const Result<protocol::SignedUpdateReply> r = protocol::DecodeSignedUpdateReply(frame);
+  ASSERT_TRUE(r.ok());
+  const Result<uint64_t> held =
+      protocol::VerifySignedUpdateReceipt(*r, lock_key, lock_id, generation, r->kind, update);
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(*held, U(reply["receipt_held_version"]));
+  Bytes edited = update;
+  edited.back() ^= 0x01;
+  EXPECT_FALSE(protocol::VerifySignedUpdateReceipt(*r, lock_key, lock_id, generation, r->kind, edited).ok());
+}
+
 TEST(VectorsTest, GroupMembershipsVerifyAndDecideWhereTheGroupKeyOpens) {
   const Json j = Load("group_memberships.json");
   const crypto::P256PublicKey owner = Key(j["owner_key"]);
@@ -504,6 +537,7 @@ TEST(VectorsTest, GroupMembershipsVerifyAndDecideWhereTheGroupKeyOpens) {
     EXPECT_EQ(r->status, StatusCode::kOk);
     EXPECT_EQ(r->held_version, U(m["reply"]["held_version"]));
     EXPECT_EQ(r->held_version, v->state.version);
+    ExpectUpdateReceipt(m["reply"], j, update);
   }
   // The owner's membership list both groups; the admin's later one takes the door out of the key's group.
   EXPECT_EQ(j["memberships"][0]["group_key_status"], 0);
@@ -513,6 +547,7 @@ TEST(VectorsTest, GroupMembershipsVerifyAndDecideWhereTheGroupKeyOpens) {
   EXPECT_EQ(replayed->status, StatusCode::kAlreadyExists);
   EXPECT_EQ(static_cast<int>(replayed->status), j["replayed"]["reply"]["status"]);
   EXPECT_EQ(replayed->held_version, 2u);
+  ExpectUpdateReceipt(j["replayed"]["reply"], j, H(j["memberships"][0]["update"]));
 }
 
 TEST(VectorsTest, CustodyAcknowledgementNamesTheLogsChainAndTheLockSignsTheCursor) {

@@ -12,8 +12,10 @@
 //   0x05 update   a signed update any device may carry without a session or
 //                 a key of its own: kind (1: access list, 2: group
 //                 membership) || the encoded update; the reply is
-//                 kind || status || the version now held (8 LE)
-//                 (SignedUpdateReply; docs/protocol.md section 12)
+//                 kind || status || the version now held (8 LE), and for
+//                 an update applied or not above the held version, while
+//                 the signature budget lasts, the lock's signature of a
+//                 receipt (SignedUpdateReply; docs/protocol.md section 12)
 //   0x06 custody  a log-custody acknowledgement (custody.h); answered only
 //                 when the integrator set a LogCustodian
 //   0x07 time     a time statement (time_statement.h): a small, budgeted
@@ -30,6 +32,7 @@
 #pragma once
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -65,8 +68,18 @@ enum class SignedUpdateKind : uint8_t {
 // The reply: 0x05 || kind (1) || status (1, a StatusCode: 0 applied,
 // kAlreadyExists not above the held version, ...) || held version (8 LE:
 // the highest version the lock has accepted for that kind and issuer, after
-// this update). Not signed (docs/protocol.md section 12 says why).
+// this update) [|| signature (64, r || s)]. The signature (the receipt) is
+// the lock's identity key's, over SHA-256 of
+//   "mortise-update-receipt-v1\0" || lock id (16) || claim generation (4 LE)
+//   || kind (1) || status (1) || held version (8 LE) || SHA-256(update)
+// where update is the bytes after the kind exactly as received. Only
+// statuses 0 and kAlreadyExists are signed, and only while the signature
+// budget below lasts (each receipt costs one check's share of it, so
+// replaying an old update cannot make the lock sign without bound); every
+// other answer is the 11-byte unsigned form (docs/protocol.md section 12).
 inline constexpr size_t kSignedUpdateReplySize = 1 + 1 + 1 + 8;
+inline constexpr size_t kSignedUpdateReceiptReplySize = kSignedUpdateReplySize + crypto::kP256SignatureSize;
+inline constexpr size_t kSignedUpdateReceiptMessageSize = 26 + kLockIdSize + 4 + 1 + 1 + 8 + crypto::kSha256Size;
 // Signature checks frame 0x05 spends at most: one per
 // kSignedUpdateCostMs on average, kSignedUpdateBurst in a row. Beyond, an
 // update that passed the cheap checks is answered kUnavailable unverified
@@ -79,12 +92,32 @@ struct SignedUpdateReply {
   SignedUpdateKind kind = SignedUpdateKind::kAccessList;
   StatusCode status = StatusCode::kOk;
   uint64_t held_version = 0;
+  // The receipt's signature, when the lock signed one (not yet verified:
+  // VerifySignedUpdateReceipt).
+  std::optional<crypto::P256Signature> signature;
 };
 // Client side: builds the request frame (type, kind, update) into `out`.
 // kResourceExhausted: `out` too small. kInvalidArgument: an empty update.
 Result<size_t> EncodeSignedUpdateFrame(SignedUpdateKind kind, std::span<const uint8_t> update, std::span<uint8_t> out);
-// kInvalidArgument: not a 0x05 reply of the right size, or an unknown kind.
+// kInvalidArgument: not a 0x05 reply of either size (11 unsigned, 75 with a
+// receipt), or an unknown kind.
 Result<SignedUpdateReply> DecodeSignedUpdateReply(std::span<const uint8_t> frame);
+// The receipt message above (kSignedUpdateReceiptMessageSize bytes) for
+// these fields; the lock signs it, VerifySignedUpdateReceipt checks it.
+std::array<uint8_t, kSignedUpdateReceiptMessageSize> SignedUpdateReceiptMessage(
+    const LockId& lock_id, uint32_t claim_generation, SignedUpdateKind kind, StatusCode status, uint64_t held_version,
+    std::span<const uint8_t> update);
+// Verifies that `reply` carries the signature of the lock whose key is
+// `lock_key` over a receipt for exactly `update` (the bytes sent after the
+// kind) of `kind` at `lock_id` under `claim_generation`. Returns the version
+// the lock then held (at least it holds it now: versions only rise).
+// kUnauthenticated: no signature, or it does not verify (another lock,
+// claim, kind or update, an edited byte, a forgery). kFailedPrecondition:
+// signed, but a status other than 0 and kAlreadyExists (never signed by a
+// lock). kInvalidArgument: reply.kind is not `kind`.
+Result<uint64_t> VerifySignedUpdateReceipt(const SignedUpdateReply& reply, const crypto::P256PublicKey& lock_key,
+                                           const LockId& lock_id, uint32_t claim_generation, SignedUpdateKind kind,
+                                           std::span<const uint8_t> update);
 
 // Session frames are at most 1 + kMaxSessionMessageSize bytes (a third
 // message with the schema's largest identity and request; realistic ones
@@ -188,6 +221,9 @@ class LockNode final : public core::DoorLock::FactoryResetHook {
   TimeServer time_;
   // Frame 0x05: cheap checks, the rate limit, then the authority.
   Result<size_t> HandleSignedUpdate(std::span<const uint8_t> body, uint64_t now_ms, std::span<uint8_t> out);
+  // One signature operation (a check or a receipt) from frame 0x05's
+  // budget; false (nothing spent) when it is spent.
+  bool SpendUpdateBudget(uint64_t now_ms);
 
   std::optional<ClaimLabel> label_;
   bool started_ = false;
