@@ -116,7 +116,7 @@ bool OwnerKeySignedChain(const LockEntry& lock, const crypto::P256PublicKey& own
       protocol::VerifyChain(lock.chain, {}, ChainContext(lock, split->holder, owner, std::nullopt, group));
   if (v.ok()) return true;
   const StatusCode c = v.status().code();
-  return c != StatusCode::kUnauthenticated && c != StatusCode::kInvalidArgument && c != StatusCode::kFailedPrecondition;
+  return c != StatusCode::kUnauthenticated && c != StatusCode::kInvalidArgument;
 }
 
 std::optional<crypto::P256PublicKey> PinnedOwnerKey(const LockEntry& lock) {
@@ -133,8 +133,12 @@ TokenVerdict VerifyRevalidationTokenHere(const LockEntry& lock, std::span<const 
   const Result<protocol::RevalidationTokenInfo> info = protocol::DecodeRevalidationToken(token);
   const Result<uint32_t> max_age = protocol::ChainRevalidationMaxAge(lock.chain);
   const Result<protocol::ShareChain> split = protocol::SplitChain(lock.chain);
-  if (!info.ok() || !max_age.ok() || *max_age == 0 || !split.ok()) {
-    v.problem = "it is not a revalidation token for a key that demands one";
+  if (!info.ok()) {
+    v.problem = "it does not decode as a revalidation token";
+    return v;
+  }
+  if (!max_age.ok() || *max_age == 0 || !split.ok()) {
+    v.problem = "your key for this lock demands no revalidation token";
     return v;
   }
   const Result<protocol::RevalidationFields> mine = protocol::RevalidationFieldsFor(lock.chain, info->fields.issued_at);

@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -66,7 +67,14 @@ std::optional<nlohmann::json> ParseAnswer(const std::string& body) {
 }
 }  // namespace
 
+namespace {
+std::atomic<bool> server_answer_read{false};
+}  // namespace
+
+bool ServerAnswerRead() { return server_answer_read; }
+
 nlohmann::json HttpAnswer::Json() const {
+  server_answer_read = true;
   std::optional<nlohmann::json> j = ParseAnswer(body);
   if (!j) {
     throw Error(ExitCode::kVerification, "the server's answer is not one mortise-server gives (malformed or nested too deep)",

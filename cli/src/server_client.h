@@ -118,6 +118,12 @@ nlohmann::json AnswerArray(const nlohmann::json& j, const std::string& key);
 nlohmann::json AnswerObject(const nlohmann::json& j, const std::string& key);
 // Throws Error(kVerification) "the server's answer is malformed: <what>".
 [[noreturn]] void FailMalformedAnswer(const std::string& what);
+// True once this process has parsed a server's answer (HttpAnswer::Json).
+// The CLI's last resort (app.cc): nlohmann's type_error / out_of_range
+// escaping a command after that is a reader not written with the accessors
+// above meeting a server's wrong type, and is reported as a malformed
+// answer (exit 6), not as an internal error.
+bool ServerAnswerRead();
 
 // A cursor a server may hand back (`next_cursor`), safe to put in a URL as
 // it is: 1..kMaxCursorLength letters, digits, '-', '_' or '.'. The CLI

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "key_string.h"
 
@@ -262,6 +263,7 @@ size_t FetchStoredLogPages(const ServerClient& server, const std::string& pages_
                            const std::string& lock_name, const std::string& doing,
                            const std::function<void(const StoredLogPage&)>& add, const StoredLogFetchLimits& limits) {
   std::string cursor;
+  std::set<std::string> seen{cursor};
   size_t pages = 0, bytes = 0;
   const auto fail = [&](const std::string& why) {
     throw Error(ExitCode::kVerification, doing + ": " + why,
@@ -304,10 +306,17 @@ size_t FetchStoredLogPages(const ServerClient& server, const std::string& pages_
     const std::optional<std::string> next = AnswerOptionalString(body, "next_cursor");
     if (!next) return pages;
     if (!IsCursor(*next)) FailMalformedAnswer("\"next_cursor\" is not a cursor");
-    // An answer that names a next cursor but carries no page, or the
-    // cursor it was asked with, makes no progress: a server that kept
-    // answering so would keep this loop going (finding A09-2).
-    if (items.empty() || *next == cursor) fail("the server's pages do not advance (a next cursor with no page)");
+    // mortise-server names a next cursor only after a full answer (it
+    // reads one page more than asked for to know): an answer with fewer
+    // pages, none at all, makes no progress, and a cursor given before goes
+    // round in a circle. A server that kept answering so would keep this
+    // loop going (finding A09-2); with full answers, the requests number at
+    // most max_pages / page_size + 1, and so do the cursors kept.
+    if (items.size() != limits.page_size) {
+      fail("the server's pages do not advance (a next cursor after " + std::to_string(items.size()) + " of the " +
+           std::to_string(limits.page_size) + " pages asked for)");
+    }
+    if (!seen.insert(*next).second) fail("the server's pages do not advance (a cursor it gave before)");
     cursor = *next;
   }
 }

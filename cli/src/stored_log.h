@@ -112,13 +112,15 @@ struct StoredLogFetchLimits {
 // Reads the pages the server stores for a door (`GET pages_path?limit=N`,
 // then `&cursor=C` as each answer says) and hands each to `add`, in the
 // order given; returns how many. Every answer must name the lock
-// `lock_id_hex`, and an answer that names a next cursor must carry at least
-// one page (mortise-server names one only when more pages follow: one with
-// no page makes no progress), so the requests number at most max_pages + 1
-// and nothing kept grows with them but the pages themselves.
+// `lock_id_hex`, and an answer that names a next cursor must carry the
+// page_size pages asked for (mortise-server names one only after a full
+// answer, when more pages follow) and a cursor not given before, so the
+// requests, and the cursors kept to tell a circle, number at most
+// max_pages / page_size + 1.
 // Throws Error(kVerification), nothing else having been used: an answer
 // of another lock, malformed (a field of the wrong type, a next_cursor that
-// is not IsCursor), with more pages than asked for, without progress, or
+// is not IsCursor), with more pages than asked for, without progress (a
+// next cursor after fewer pages than asked for, or one given before), or
 // past max_pages / max_bytes in total; the server's refusals as
 // ExpectStatus (`doing` names what was being read).
 size_t FetchStoredLogPages(const ServerClient& server, const std::string& pages_path,

@@ -222,6 +222,7 @@ TEST(HostileServerTest, A09_AServerThatNeverEndsItsListMeetsThePageBound) {
                             {"next_cursor", std::to_string(i)}}.dump()};
   });
   StoredLogFetchLimits limits;
+  limits.page_size = 1;
   limits.max_pages = 5;
   std::string what;
   EXPECT_EQ(FetchFails(s, &what, limits), ExitCode::kVerification);
@@ -236,6 +237,7 @@ TEST(HostileServerTest, A09_AServerThatPadsItsAnswersMeetsTheByteBound) {
                             {"next_cursor", first ? "1" : "2"}}.dump()};
   });
   StoredLogFetchLimits limits;
+  limits.page_size = 1;
   limits.max_bytes = 1000;
   EXPECT_EQ(FetchFails(s, nullptr, limits), ExitCode::kVerification);
   EXPECT_EQ(s.requests(), 2);
@@ -261,12 +263,28 @@ TEST(HostileServerTest, A09_MorePagesThanAskedForACursorThatIsNotOneOrARepeatedC
     EXPECT_EQ(s.requests(), 1);
   }
   {
+    // A next cursor after fewer pages than asked for: no progress.
     FakeServer s([](const std::string&, const std::string&) {
       return Answer{200, json{{"lock_id", kLockHex}, {"items", json::array({{{"page", 1}, {"items", ""}}})},
                               {"next_cursor", "7"}}.dump()};
     });
-    EXPECT_EQ(FetchFails(s), ExitCode::kVerification);
-    EXPECT_EQ(s.requests(), 2);
+    std::string what;
+    EXPECT_EQ(FetchFails(s, &what), ExitCode::kVerification);
+    EXPECT_TRUE(Has(what, "do not advance")) << what;
+    EXPECT_EQ(s.requests(), 1);
+  }
+  {
+    // Full answers whose cursors go round in a circle ("1", "2", "1").
+    std::atomic<int> n{0};
+    FakeServer s([&](const std::string&, const std::string&) {
+      json items = json::array();
+      for (int i = 0; i < 20; ++i) items.push_back({{"page", i}, {"items", ""}});
+      return Answer{200, json{{"lock_id", kLockHex}, {"items", items}, {"next_cursor", std::to_string(1 + n++ % 2)}}.dump()};
+    });
+    std::string what;
+    EXPECT_EQ(FetchFails(s, &what), ExitCode::kVerification);
+    EXPECT_TRUE(Has(what, "a cursor it gave before")) << what;
+    EXPECT_EQ(s.requests(), 3);
   }
 }
 
@@ -469,6 +487,18 @@ TEST_F(HostileServerCliTest, A09_WrongTypesInServerAnswersExitSixNotSeven) {
       EXPECT_TRUE(Has(r.err, "malformed")) << r.err;
     }
   }
+}
+
+// The last resort: a reader that does not use the typed accessors (here
+// `server orgs` reading an organisation's name) meets a wrong type.
+TEST_F(HostileServerCliTest, A09_AWrongTypeMetByAnyReaderIsAMalformedAnswer) {
+  FakeServer s([](const std::string&, const std::string&) {
+    return Answer{200, json{{"items", json::array({{{"id", "org_1"}, {"name", 5}}})}, {"next_cursor", nullptr}}.dump()};
+  });
+  MakeKeyring(s.url(), /*guest=*/false);
+  const Run r = Mortise({"server", "orgs"});
+  EXPECT_EQ(r.code, 6) << r.err;
+  EXPECT_TRUE(Has(r.err, "the server's answer is malformed")) << r.err;
 }
 
 // Finding A09-4: a token with a broken signature, or one long expired, was
