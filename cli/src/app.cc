@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "error.h"
+#include "server_client.h"
 
 namespace mortise::cli {
 namespace {
@@ -855,6 +856,19 @@ int Run(int argc, char** argv) {
     return ToInt(e.code());
   } catch (const std::bad_alloc&) {
     out.PrintError(Error(ExitCode::kInternal, "out of memory"));
+    return ToInt(ExitCode::kInternal);
+  } catch (const nlohmann::json::exception& e) {
+    // A server's answer of another shape than the API's, met by a reader
+    // that does not check types (server_client.h, AnswerString): the
+    // server's fault, said as such (A09), not "please report".
+    if (ServerAnswerRead()) {
+      const Error malformed(ExitCode::kVerification, std::string("the server's answer is malformed (") + e.what() + ")",
+                            "Check the server URL; the server may be broken or hostile.");
+      out.PrintError(malformed);
+      return ToInt(malformed.code());
+    }
+    out.PrintError(Error(ExitCode::kInternal, std::string("internal error: ") + e.what(),
+                         "Please report this with the command you ran."));
     return ToInt(ExitCode::kInternal);
   } catch (const std::exception& e) {
     out.PrintError(Error(ExitCode::kInternal, std::string("internal error: ") + e.what(),

@@ -12,7 +12,6 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
-#include <set>
 #include <sstream>
 
 #include "base64url.h"
@@ -74,11 +73,11 @@ Relay RelayFor(Context& ctx, const LockEntry& lock) {
     const ServerClient client = s.Client(ctx.timeout());
     const std::string want = ToHex(lock.lock_id);
     for (const auto& org : AllPages(client, s, "/api/v1/orgs", "listing your organisations")) {
-      const std::string org_id = org.value("id", "");
+      const std::string org_id = AnswerString(org, "id");
       for (const auto& d : AllPages(client, s, "/api/v1/orgs/" + org_id + "/doors", "listing the doors of " + org_id)) {
-        std::string id = d.value("lock_id", "");
+        std::string id = AnswerString(d, "lock_id");
         std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return std::tolower(c); });
-        if (id == want) door = ServerDoorRef{s.url, org_id, d.value("id", "")};
+        if (id == want) door = ServerDoorRef{s.url, org_id, AnswerString(d, "id")};
       }
     }
     if (door) return Relay{*door, std::move(s)};
@@ -176,7 +175,7 @@ int OperateViaServer(Context& ctx, protocol::Command command, int64_t value, con
   // The answer is checked here, against the lock key pinned in the keyring:
   // the server's "verdict" is informative only.
   const json body = a.Json();
-  const auto result = Base64UrlDecode(body.value("result", std::string()));
+  const auto result = Base64UrlDecode(AnswerString(body, "result"));
   if (!result) throw Error(ExitCode::kVerification, "the server's answer carries no remote result");
   const Result<protocol::RemoteOutcome> outcome = client.Verify(*result);
   if (!outcome.ok()) {
@@ -203,12 +202,13 @@ int StatusViaServer(Context& ctx) {
                 "the lock's state from " + relay.session.url + ": " + a.ErrorMessage() +
                     (a.ErrorCode().empty() ? "" : " (" + a.ErrorCode() + ")"));
   }
-  const json st = a.Json().value("state", json::object());
+  const json st = AnswerObject(a.Json(), "state");
   const auto text = [&](const char* k) {
     const auto it = st.find(k);
     return it != st.end() && it->is_string() ? it->get<std::string>() : std::string("unknown");
   };
-  const bool online = st.value("online", false);
+  const auto online_field = st.find("online");
+  const bool online = online_field != st.end() && online_field->is_boolean() && online_field->get<bool>();
   std::string out = "lock '" + lock.name + "' through " + relay.session.url + " (as the lock last published it)\n";
   out += "  online:   " + std::string(online ? "yes" : "no — lock offline") + "\n";
   out += "  bolt:     " + text("bolt") + "\n";
@@ -243,40 +243,9 @@ int LogViaServer(Context& ctx, const LogOptions& o) {
   StoredLogVerifier verifier(lock_key, lock.lock_id, from, ctx.Now(), 0);
   const ServerClient server = relay.session.Client(ctx.timeout());
   const std::string doing = "the log of lock '" + lock.name + "' from " + relay.session.url;
-  std::string cursor;
-  std::set<std::string> seen_cursors{cursor};
-  // More pages than any lock's log could have filled on the server
-  // (a million records in pages of at least one).
-  constexpr size_t kMaxStoredLogPages = 1'000'000;
-  size_t pages = 0;
-  for (;;) {
-    const json body = ExpectStatus(server.Request("GET",
-                                                  DoorPath(relay) + "/log/pages?limit=20" +
-                                                      (cursor.empty() ? "" : "&cursor=" + cursor),
-                                                  nullptr, relay.session.Headers()),
-                                   200, doing);
-    if (body.value("lock_id", std::string()) != lock_id) {
-      throw Error(ExitCode::kVerification,
-                  "the server's pages for lock '" + lock.name + "' are of another lock (" +
-                      body.value("lock_id", std::string("none")) + ", not " + lock_id + ")",
-                  "The server has this door on the wrong lock, or is lying; nothing it stores for it was shown.");
-    }
-    for (const json& page : body.value("items", json::array())) {
-      ++pages;
-      const std::string name =
-          "page " + (page.contains("page") && page["page"].is_number() ? std::to_string(page["page"].get<int64_t>())
-                                                                       : "?" + std::to_string(pages));
-      verifier.Add(StoredLogPage{name, page.contains("items") && page["items"].is_string() ? page["items"].get<std::string>()
-                                                                                         : std::string()});
-    }
-    if (!body.contains("next_cursor") || !body["next_cursor"].is_string()) break;
-    const std::string next = body["next_cursor"].get<std::string>();
-    // A server that hands back a cursor it gave before (or never stops)
-    // would keep this loop going: refused (review finding).
-    if (!seen_cursors.insert(next).second || pages > kMaxStoredLogPages)
-      throw Error(ExitCode::kVerification, doing + ": the server's pages do not advance");
-    cursor = next;
-  }
+  // Bounded against a server that never ends its list (FetchStoredLogPages).
+  const size_t pages = FetchStoredLogPages(server, DoorPath(relay) + "/log/pages", relay.session.Headers(), lock_id,
+                                           lock.name, doing, [&](const StoredLogPage& page) { verifier.Add(page); });
   const store::LogFindings& f = verifier.Finish();
 
   LogPrinter printer(lock, my_key_id, nullptr);  // users by number: the lock is not asked
@@ -348,12 +317,17 @@ int LogViaServer(Context& ctx, const LogOptions& o) {
             "\n";
     signed_heads = {{"through", verifier.signed_through()}, {"at", JsonUtc(verifier.signed_at())}};
   }
-  const bool ok = verifier.ok();
+  // No page at all vouches for nothing: the lock has not uploaded yet, or
+  // the server withholds every page; neither reads as a verified log.
+  const bool nothing = pages == 0;
+  const bool ok = verifier.ok() && !nothing;
   json chain_end;
   uint64_t end_seq = 0;
   store::LogChain end_chain{};
-  if (pages == 0) text += "  the server stores no page of this lock's log yet\n";
-  if (ok) {
+  if (nothing) {
+    text += "!! NOTHING VERIFIED: the server sent no page of this lock's log, so nothing vouches that the log is "
+            "current (the server may be withholding its pages, or the lock has not uploaded any yet)\n";
+  } else if (ok) {
     if (shown == 0 && pages != 0) text += "  no new events since #" + std::to_string(from - 1) + " (mortise log --from N shows earlier ones)\n";
     if (!verifier.entries().empty()) {
       text += "  the log's chain verified through #" + std::to_string(verifier.entries().back().item.seq) +
@@ -376,6 +350,11 @@ int LogViaServer(Context& ctx, const LogOptions& o) {
   ctx.out().Json({{"events", events}, {"verified", ok}, {"signed", signed_heads}, {"chain", chain_end},
                   {"via_server", relay.session.url}, {"problems", problems}, {"gaps", gaps},
                   {"unsigned", unsigned_ranges}});
+  if (nothing) {
+    throw Error(ExitCode::kVerification, "the server sent no page of the lock's log: nothing was verified",
+                "If the lock is online and uploading, the server may be withholding its log; read it from the lock "
+                "(mortise log) or try again later.");
+  }
   if (!ok) {
     throw Error(ExitCode::kVerification, "the server's copy of the lock's log did not verify",
                 "Records may have been removed, edited or forged, or are not signed by the lock yet; keep this output.");
@@ -581,7 +560,7 @@ int CmdServerUplinkCert(Context& ctx, const ServerUplinkCertOptions& o) {
                 "the server issued no certificate: " + a.ErrorMessage() +
                     (a.ErrorCode().empty() ? "" : " (" + a.ErrorCode() + ")"));
   }
-  const std::string pem = a.Json().value("certificate", std::string());
+  const std::string pem = AnswerString(a.Json(), "certificate");
   if (pem.rfind("-----BEGIN CERTIFICATE-----", 0) != 0) throw Error(ExitCode::kVerification, "the server's answer is not a certificate");
   std::ofstream out(o.out, std::ios::trunc);
   out << pem;

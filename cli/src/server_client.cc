@@ -15,6 +15,8 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -65,7 +67,14 @@ std::optional<nlohmann::json> ParseAnswer(const std::string& body) {
 }
 }  // namespace
 
+namespace {
+std::atomic<bool> server_answer_read{false};
+}  // namespace
+
+bool ServerAnswerRead() { return server_answer_read; }
+
 nlohmann::json HttpAnswer::Json() const {
+  server_answer_read = true;
   std::optional<nlohmann::json> j = ParseAnswer(body);
   if (!j) {
     throw Error(ExitCode::kVerification, "the server's answer is not one mortise-server gives (malformed or nested too deep)",
@@ -373,6 +382,57 @@ nlohmann::json ExpectStatus(const HttpAnswer& a, int status, const std::string& 
   return a.Json();
 }
 
+void FailMalformedAnswer(const std::string& what) {
+  throw Error(ExitCode::kVerification, "the server's answer is malformed: " + what,
+              "Check the server URL; the server may be broken or hostile (nothing it sent was used).");
+}
+
+namespace {
+
+const char* TypeName(const nlohmann::json& v) { return v.type_name(); }
+
+// The field, or nullptr when absent or null; the answer must be an object.
+const nlohmann::json* AnswerField(const nlohmann::json& j, const std::string& key) {
+  if (!j.is_object()) FailMalformedAnswer(std::string("not an object (") + TypeName(j) + ")");
+  const auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+[[noreturn]] void FailFieldType(const std::string& key, const char* want, const nlohmann::json& got) {
+  FailMalformedAnswer("\"" + key + "\" is not " + want + " (" + TypeName(got) + ")");
+}
+
+}  // namespace
+
+std::string AnswerString(const nlohmann::json& j, const std::string& key, const std::string& fallback) {
+  const nlohmann::json* v = AnswerField(j, key);
+  if (v == nullptr) return fallback;
+  if (!v->is_string()) FailFieldType(key, "a string", *v);
+  return v->get<std::string>();
+}
+
+std::optional<std::string> AnswerOptionalString(const nlohmann::json& j, const std::string& key) {
+  const nlohmann::json* v = AnswerField(j, key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_string()) FailFieldType(key, "a string", *v);
+  return v->get<std::string>();
+}
+
+nlohmann::json AnswerArray(const nlohmann::json& j, const std::string& key) {
+  const nlohmann::json* v = AnswerField(j, key);
+  if (v == nullptr) return nlohmann::json::array();
+  if (!v->is_array()) FailFieldType(key, "an array", *v);
+  return *v;
+}
+
+nlohmann::json AnswerObject(const nlohmann::json& j, const std::string& key) {
+  const nlohmann::json* v = AnswerField(j, key);
+  if (v == nullptr) return nlohmann::json::object();
+  if (!v->is_object()) FailFieldType(key, "an object", *v);
+  return *v;
+}
+
 std::vector<nlohmann::json> AllPages(const ServerClient& client, const ServerSession& s, const std::string& path,
                       const std::string& doing) {
   std::vector<nlohmann::json> out;
@@ -382,11 +442,24 @@ std::vector<nlohmann::json> AllPages(const ServerClient& client, const ServerSes
     const nlohmann::json page = ExpectStatus(client.Request("GET", path + sep + "limit=100" + (cursor.empty() ? "" : "&cursor=" + cursor),
                                             nullptr, s.Headers()),
                              200, doing);
-    for (const auto& item : page.value("items", nlohmann::json::array())) out.push_back(item);
-    if (!page.contains("next_cursor") || !page["next_cursor"].is_string()) break;
-    cursor = page["next_cursor"];
+    for (const auto& item : AnswerArray(page, "items")) {
+      if (!item.is_object()) FailMalformedAnswer("an item of \"items\" is not an object");
+      out.push_back(item);
+    }
+    const std::optional<std::string> next = AnswerOptionalString(page, "next_cursor");
+    if (!next) break;
+    if (!IsCursor(*next)) FailMalformedAnswer("\"next_cursor\" is not a cursor");
+    cursor = *next;
   }
   return out;
+}
+
+bool IsCursor(const std::string& cursor) {
+  if (cursor.empty() || cursor.size() > kMaxCursorLength) return false;
+  for (const char c : cursor) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
 }
 
 }  // namespace mortise::cli

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -104,7 +105,35 @@ ServerSession LoadServerSession(const std::filesystem::path& path);
 [[noreturn]] void FailServer(const HttpAnswer& a, const std::string& doing);
 // The answer's JSON when its status is `status`; FailServer otherwise.
 nlohmann::json ExpectStatus(const HttpAnswer& a, int status, const std::string& doing);
-// Every item of a paged list (cursor pages of 100).
+// Typed reads of a field of a server's answer (an object). A hostile or
+// broken server may send any JSON: a field of another type than the API's
+// is the server's fault, so these throw Error(kVerification) "the server's
+// answer is malformed: \"KEY\" is not a string (...)" where nlohmann's own
+// accessors would throw type_error (an internal error, exit 7). A field
+// that is absent or null gives the fallback (an empty string, array or
+// object; nullopt). `j` that is not an object: Error(kVerification) too.
+std::string AnswerString(const nlohmann::json& j, const std::string& key, const std::string& fallback = "");
+std::optional<std::string> AnswerOptionalString(const nlohmann::json& j, const std::string& key);
+nlohmann::json AnswerArray(const nlohmann::json& j, const std::string& key);
+nlohmann::json AnswerObject(const nlohmann::json& j, const std::string& key);
+// Throws Error(kVerification) "the server's answer is malformed: <what>".
+[[noreturn]] void FailMalformedAnswer(const std::string& what);
+// True once this process has parsed a server's answer (HttpAnswer::Json).
+// The CLI's last resort (app.cc): nlohmann's type_error / out_of_range
+// escaping a command after that is a reader not written with the accessors
+// above meeting a server's wrong type, and is reported as a malformed
+// answer (exit 6), not as an internal error.
+bool ServerAnswerRead();
+
+// A cursor a server may hand back (`next_cursor`), safe to put in a URL as
+// it is: 1..kMaxCursorLength letters, digits, '-', '_' or '.'. The CLI
+// refuses any other (it would go into the request line unescaped).
+inline constexpr size_t kMaxCursorLength = 64;
+bool IsCursor(const std::string& cursor);
+
+// Every item of a paged list (cursor pages of 100). Throws
+// Error(kVerification) for an answer whose items are not objects or whose
+// next_cursor is not a cursor (IsCursor).
 std::vector<nlohmann::json> AllPages(const ServerClient& client, const ServerSession& s, const std::string& path,
                                      const std::string& doing);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "key_string.h"
 
@@ -255,6 +256,69 @@ bool StoredLogVerifier::ok() const {
   for (const StoredLogEntry& e : entries_)
     if (e.item.seq >= expected_first_ && !e.is_signed) return false;
   return true;
+}
+
+size_t FetchStoredLogPages(const ServerClient& server, const std::string& pages_path,
+                           const std::vector<std::string>& headers, const std::string& lock_id_hex,
+                           const std::string& lock_name, const std::string& doing,
+                           const std::function<void(const StoredLogPage&)>& add, const StoredLogFetchLimits& limits) {
+  std::string cursor;
+  std::set<std::string> seen{cursor};
+  size_t pages = 0, bytes = 0;
+  const auto fail = [&](const std::string& why) {
+    throw Error(ExitCode::kVerification, doing + ": " + why,
+                "The server may be broken or hostile; nothing it sent was shown as the lock's log.");
+  };
+  for (;;) {
+    const nlohmann::json body = ExpectStatus(
+        server.Request("GET",
+                       pages_path + "?limit=" + std::to_string(limits.page_size) +
+                           (cursor.empty() ? "" : "&cursor=" + cursor),
+                       nullptr, headers),
+        200, doing);
+    const std::string lock_id = AnswerString(body, "lock_id");
+    if (lock_id != lock_id_hex) {
+      throw Error(ExitCode::kVerification,
+                  "the server's pages for lock '" + lock_name + "' are of another lock (" +
+                      (lock_id.empty() ? std::string("none") : lock_id.substr(0, 64)) + ", not " + lock_id_hex + ")",
+                  "The server has this door on the wrong lock, or is lying; nothing it stores for it was shown.");
+    }
+    const nlohmann::json items = AnswerArray(body, "items");
+    if (items.size() > limits.page_size) {
+      fail("the server sent " + std::to_string(items.size()) + " pages where " + std::to_string(limits.page_size) +
+           " were asked for");
+    }
+    for (const nlohmann::json& page : items) {
+      if (!page.is_object()) FailMalformedAnswer("a page of \"items\" is not an object");
+      ++pages;
+      const auto number = page.find("page");
+      const std::string name =
+          "page " + (number != page.end() && number->is_number_integer() ? std::to_string(number->get<int64_t>())
+                                                                        : "?" + std::to_string(pages));
+      std::string hex = AnswerString(page, "items");
+      bytes += hex.size();
+      if (pages > limits.max_pages || bytes > limits.max_bytes) {
+        fail("the server's pages go on past " + std::to_string(limits.max_pages) + " pages or " +
+             std::to_string(limits.max_bytes >> 20) + " MiB, more than a lock's log fills");
+      }
+      add(StoredLogPage{name, std::move(hex)});
+    }
+    const std::optional<std::string> next = AnswerOptionalString(body, "next_cursor");
+    if (!next) return pages;
+    if (!IsCursor(*next)) FailMalformedAnswer("\"next_cursor\" is not a cursor");
+    // mortise-server names a next cursor only after a full answer (it
+    // reads one page more than asked for to know): an answer with fewer
+    // pages, none at all, makes no progress, and a cursor given before goes
+    // round in a circle. A server that kept answering so would keep this
+    // loop going (finding A09-2); with full answers, the requests number at
+    // most max_pages / page_size + 1, and so do the cursors kept.
+    if (items.size() != limits.page_size) {
+      fail("the server's pages do not advance (a next cursor after " + std::to_string(items.size()) + " of the " +
+           std::to_string(limits.page_size) + " pages asked for)");
+    }
+    if (!seen.insert(*next).second) fail("the server's pages do not advance (a cursor it gave before)");
+    cursor = *next;
+  }
 }
 
 }  // namespace mortise::cli

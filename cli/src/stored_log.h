@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "mortise/crypto/p256.h"
 #include "mortise/protocol/identity.h"
 #include "mortise/store/audit_log.h"
+#include "server_client.h"
 
 namespace mortise::cli {
 
@@ -98,5 +100,33 @@ class StoredLogVerifier {
   std::vector<Gap> gaps_;
   bool finished_ = false;
 };
+
+// How far `mortise log --server` reads a server's pages: a hostile server
+// that never ends its list, or pads it, meets these bounds (A09).
+struct StoredLogFetchLimits {
+  size_t page_size = 20;            // asked for per request; an answer with more is refused
+  size_t max_pages = 1'000'000;     // more than any lock's log fills (a million records, pages of one or more)
+  size_t max_bytes = size_t{512} << 20;  // the pages' hex, in total
+};
+
+// Reads the pages the server stores for a door (`GET pages_path?limit=N`,
+// then `&cursor=C` as each answer says) and hands each to `add`, in the
+// order given; returns how many. Every answer must name the lock
+// `lock_id_hex`, and an answer that names a next cursor must carry the
+// page_size pages asked for (mortise-server names one only after a full
+// answer, when more pages follow) and a cursor not given before, so the
+// requests, and the cursors kept to tell a circle, number at most
+// max_pages / page_size + 1.
+// Throws Error(kVerification), nothing else having been used: an answer
+// of another lock, malformed (a field of the wrong type, a next_cursor that
+// is not IsCursor), with more pages than asked for, without progress (a
+// next cursor after fewer pages than asked for, or one given before), or
+// past max_pages / max_bytes in total; the server's refusals as
+// ExpectStatus (`doing` names what was being read).
+size_t FetchStoredLogPages(const ServerClient& server, const std::string& pages_path,
+                           const std::vector<std::string>& headers, const std::string& lock_id_hex,
+                           const std::string& lock_name, const std::string& doing,
+                           const std::function<void(const StoredLogPage&)>& add,
+                           const StoredLogFetchLimits& limits = {});
 
 }  // namespace mortise::cli
