@@ -34,7 +34,9 @@
 // Only failures that depend on nothing but the inputs are kept (never an
 // allocation failure). The table is fixed (direct-mapped, overwritten on a
 // collision), so memory stays bounded however long the fuzzer runs; an
-// eviction costs time only.
+// eviction costs time only. In the corpus replays of ordinary builds, and in
+// a fuzzer run with MORTISE_FUZZ_MEMO_CHECK set, every hit is computed again
+// and compared, and a difference aborts (Checking() below).
 #pragma once
 
 #include <dlfcn.h>
@@ -48,6 +50,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+// libFuzzer's entry point for drivers of its own: present (non-null) only in
+// a libFuzzer binary, which is how the memo tells a fuzzer from a replay.
+extern "C" __attribute__((weak)) int LLVMFuzzerRunDriver(int* argc, char*** argv,
+                                                         int (*user_callback)(const uint8_t* data, size_t size));
 
 // The memo's own branches are not coverage: a hit and a miss of the same
 // input must look alike to the fuzzer (clang's fuzz builds; the replay
@@ -242,12 +249,38 @@ MORTISE_MEMO_FN inline void LearnVerification(mbedtls_ecp_group* grp, const mbed
   mbedtls_ecp_point_free(&q);
 }
 
+// Whether every hit is also computed and compared (a mismatch aborts): in
+// the corpus replays of ordinary builds (no libFuzzer driver: the CTest
+// `*_fuzzer_corpus` tests prove the memo exact on every seed), and in a
+// fuzzer run with MORTISE_FUZZ_MEMO_CHECK set.
+MORTISE_MEMO_FN inline bool Checking() {
+  static const bool checking = &LLVMFuzzerRunDriver == nullptr || std::getenv("MORTISE_FUZZ_MEMO_CHECK") != nullptr;
+  return checking;
+}
+
+MORTISE_MEMO_FN inline void Check(bool same, const char* what) {
+  if (same) return;
+  std::fprintf(stderr, "fuzz_p256_memo.h: a memoised %s differs from the library's\n", what);
+  std::abort();
+}
+
+MORTISE_MEMO_FN inline bool SamePoint(const mbedtls_ecp_group* grp, const mbedtls_ecp_point* p, const Entry& e) {
+  uint8_t out[65];
+  size_t n = 0;
+  return WritePoint(grp, p, out, n) && n == e.value_size && std::memcmp(out, e.value, n) == 0;
+}
+
+MORTISE_MEMO_FN inline bool SameMpi(const mbedtls_mpi* x, const uint8_t* bytes) {
+  uint8_t out[32];
+  return mbedtls_mpi_write_binary(x, out, sizeof(out)) == 0 && std::memcmp(out, bytes, sizeof(out)) == 0;
+}
+
 }  // namespace mortise::fuzzing::p256_memo
 
 extern "C" {
 
-MORTISE_MEMO_FN int mbedtls_ecdsa_verify(mbedtls_ecp_group* grp, const unsigned char* buf, size_t blen, const mbedtls_ecp_point* Q,
-                         const mbedtls_mpi* r, const mbedtls_mpi* s) {
+MORTISE_MEMO_FN int mbedtls_ecdsa_verify(mbedtls_ecp_group* grp, const unsigned char* buf, size_t blen,
+                                         const mbedtls_ecp_point* Q, const mbedtls_mpi* r, const mbedtls_mpi* s) {
   namespace m = mortise::fuzzing::p256_memo;
   static const auto real = m::Real<decltype(&mbedtls_ecdsa_verify)>("mbedtls_ecdsa_verify");
   m::Key k;
@@ -259,19 +292,19 @@ MORTISE_MEMO_FN int mbedtls_ecdsa_verify(mbedtls_ecp_group* grp, const unsigned 
   k.Add(grp, Q);
   k.Add(r);
   k.Add(s);
-  if (k.ok) {
-    if (const m::Entry* e = m::Find(k)) {
-      return e->rc;
-    }
+  if (!k.ok) return real(grp, buf, blen, Q, r, s);
+  if (const m::Entry* e = m::Find(k)) {
+    if (m::Checking()) m::Check(real(m::Curve(), buf, blen, Q, r, s) == e->rc, "verification");
+    return e->rc;
   }
-  const int rc = real(k.ok ? m::Curve() : grp, buf, blen, Q, r, s);
+  const int rc = real(m::Curve(), buf, blen, Q, r, s);
   m::Store(k, rc, nullptr, 0, nullptr);
   return rc;
 }
 
 MORTISE_MEMO_FN int mbedtls_ecdsa_sign(mbedtls_ecp_group* grp, mbedtls_mpi* r, mbedtls_mpi* s, const mbedtls_mpi* d,
-                       const unsigned char* buf, size_t blen, int (*f_rng)(void*, unsigned char*, size_t),
-                       void* p_rng) {
+                                       const unsigned char* buf, size_t blen,
+                                       int (*f_rng)(void*, unsigned char*, size_t), void* p_rng) {
   namespace m = mortise::fuzzing::p256_memo;
   static const auto real = m::Real<decltype(&mbedtls_ecdsa_sign)>("mbedtls_ecdsa_sign");
   m::Key k;
@@ -281,39 +314,43 @@ MORTISE_MEMO_FN int mbedtls_ecdsa_sign(mbedtls_ecp_group* grp, mbedtls_mpi* r, m
   k.Add(&len, sizeof(len));
   k.Add(buf, blen);
   k.Add(d);
-  // Only a signature whose randomness is a local HMAC-DRBG (its state is the
-  // key; nothing else draws from it) is memoised.
-  const mbedtls_hmac_drbg_context* hmac = nullptr;
+  // Only a signature whose randomness is a local HMAC-DRBG is memoised: its
+  // state is part of the key, and nothing else draws from it afterwards.
   if (f_rng == &mbedtls_hmac_drbg_random && p_rng != nullptr) {
-    hmac = static_cast<const mbedtls_hmac_drbg_context*>(p_rng);
+    const mbedtls_hmac_drbg_context* hmac = static_cast<const mbedtls_hmac_drbg_context*>(p_rng);
     k.Add(hmac->V, sizeof(hmac->V));
     k.Add(&hmac->reseed_counter, sizeof(hmac->reseed_counter));
   } else {
     k.ok = false;
   }
-  if (k.ok) {
-    if (const m::Entry* e = m::Find(k)) {
-      if (e->rc != 0) return e->rc;
-      if (mbedtls_mpi_read_binary(r, e->value, 32) == 0 && mbedtls_mpi_read_binary(s, e->value + 32, 32) == 0) {
-        return 0;
-      }
+  if (!k.ok) return real(grp, r, s, d, buf, blen, f_rng, p_rng);
+  if (const m::Entry* e = m::Find(k)) {
+    if (m::Checking()) {
+      const int rc = real(m::Curve(), r, s, d, buf, blen, f_rng, p_rng);
+      m::Check(rc == e->rc && (rc != 0 || (m::SameMpi(r, e->value) && m::SameMpi(s, e->value + 32))), "signature");
+    }
+    if (e->rc != 0) return e->rc;
+    if (mbedtls_mpi_read_binary(r, e->value, 32) != 0 || mbedtls_mpi_read_binary(s, e->value + 32, 32) != 0) {
       return MBEDTLS_ERR_MPI_ALLOC_FAILED;
     }
+    return 0;
   }
-  const int rc = real(k.ok ? m::Curve() : grp, r, s, d, buf, blen, f_rng, p_rng);
+  const int rc = real(m::Curve(), r, s, d, buf, blen, f_rng, p_rng);
+  if (rc != 0) {
+    m::Store(k, rc, nullptr, 0, nullptr);
+    return rc;
+  }
   uint8_t rs[64];
-  if (rc == 0) {
-    if (mbedtls_mpi_write_binary(r, rs, 32) != 0 || mbedtls_mpi_write_binary(s, rs + 32, 32) != 0) return rc;
+  if (mbedtls_mpi_write_binary(r, rs, 32) == 0 && mbedtls_mpi_write_binary(s, rs + 32, 32) == 0) {
     m::Store(k, rc, rs, sizeof(rs), nullptr);
     m::LearnVerification(grp, d, buf, blen, r, s);
-  } else {
-    m::Store(k, rc, nullptr, 0, nullptr);
   }
   return rc;
 }
 
-MORTISE_MEMO_FN int mbedtls_ecp_mul(mbedtls_ecp_group* grp, mbedtls_ecp_point* R, const mbedtls_mpi* m_, const mbedtls_ecp_point* P,
-                    int (*f_rng)(void*, unsigned char*, size_t), void* p_rng) {
+MORTISE_MEMO_FN int mbedtls_ecp_mul(mbedtls_ecp_group* grp, mbedtls_ecp_point* R, const mbedtls_mpi* m_,
+                                    const mbedtls_ecp_point* P, int (*f_rng)(void*, unsigned char*, size_t),
+                                    void* p_rng) {
   namespace m = mortise::fuzzing::p256_memo;
   static const auto real = m::Real<decltype(&mbedtls_ecp_mul)>("mbedtls_ecp_mul");
   m::Key k;
@@ -322,27 +359,32 @@ MORTISE_MEMO_FN int mbedtls_ecp_mul(mbedtls_ecp_group* grp, mbedtls_ecp_point* R
   k.Add(m_);
   k.Add(grp, P);
   k.Add(static_cast<uint8_t>(f_rng != nullptr));
-  if (k.ok) {
-    if (const m::Entry* e = m::Find(k)) {
-      const int drawn = m::Replay(*e, f_rng, p_rng);
-      if (drawn != 0) return drawn;
-      if (e->rc != 0) return e->rc;
-      return mbedtls_ecp_point_read_binary(grp, R, e->value, e->value_size);
+  if (!k.ok) return real(grp, R, m_, P, f_rng, p_rng);
+  if (const m::Entry* e = m::Find(k)) {
+    const int drawn = m::Replay(*e, f_rng, p_rng);
+    if (drawn != 0) return drawn;
+    if (m::Checking()) {
+      const int rc = real(m::Curve(), R, m_, P, nullptr, nullptr);
+      m::Check(rc == e->rc && (rc != 0 || m::SamePoint(grp, R, *e)), "scalar multiplication");
     }
+    if (e->rc != 0) return e->rc;
+    return mbedtls_ecp_point_read_binary(grp, R, e->value, e->value_size);
   }
   m::Recorder rec{f_rng, p_rng, {}, 0, false};
-  mbedtls_ecp_group* curve = k.ok ? m::Curve() : grp;
-  const int rc =
-      f_rng == nullptr ? real(curve, R, m_, P, nullptr, nullptr) : real(curve, R, m_, P, &m::Recorder::Draw, &rec);
+  const int rc = f_rng == nullptr ? real(m::Curve(), R, m_, P, nullptr, nullptr)
+                                  : real(m::Curve(), R, m_, P, &m::Recorder::Draw, &rec);
   uint8_t out[65];
   size_t n = 0;
-  if (rc == 0 && !m::WritePoint(grp, R, out, n)) return rc;
-  m::Store(k, rc, out, rc == 0 ? n : 0, &rec);
+  if (rc != 0) {
+    m::Store(k, rc, nullptr, 0, &rec);
+  } else if (m::WritePoint(grp, R, out, n)) {
+    m::Store(k, rc, out, n, &rec);
+  }
   return rc;
 }
 
-MORTISE_MEMO_FN int mbedtls_ecp_muladd(mbedtls_ecp_group* grp, mbedtls_ecp_point* R, const mbedtls_mpi* m_, const mbedtls_ecp_point* P,
-                       const mbedtls_mpi* n_, const mbedtls_ecp_point* Q) {
+MORTISE_MEMO_FN int mbedtls_ecp_muladd(mbedtls_ecp_group* grp, mbedtls_ecp_point* R, const mbedtls_mpi* m_,
+                                       const mbedtls_ecp_point* P, const mbedtls_mpi* n_, const mbedtls_ecp_point* Q) {
   namespace m = mortise::fuzzing::p256_memo;
   static const auto real = m::Real<decltype(&mbedtls_ecp_muladd)>("mbedtls_ecp_muladd");
   m::Key k;
@@ -352,22 +394,29 @@ MORTISE_MEMO_FN int mbedtls_ecp_muladd(mbedtls_ecp_group* grp, mbedtls_ecp_point
   k.Add(grp, P);
   k.Add(n_);
   k.Add(grp, Q);
-  if (k.ok) {
-    if (const m::Entry* e = m::Find(k)) {
-      if (e->rc != 0) return e->rc;
-      return mbedtls_ecp_point_read_binary(grp, R, e->value, e->value_size);
+  if (!k.ok) return real(grp, R, m_, P, n_, Q);
+  if (const m::Entry* e = m::Find(k)) {
+    if (m::Checking()) {
+      const int rc = real(m::Curve(), R, m_, P, n_, Q);
+      m::Check(rc == e->rc && (rc != 0 || m::SamePoint(grp, R, *e)), "multiply-add");
     }
+    if (e->rc != 0) return e->rc;
+    return mbedtls_ecp_point_read_binary(grp, R, e->value, e->value_size);
   }
-  const int rc = real(k.ok ? m::Curve() : grp, R, m_, P, n_, Q);
+  const int rc = real(m::Curve(), R, m_, P, n_, Q);
   uint8_t out[65];
   size_t n = 0;
-  if (rc == 0 && !m::WritePoint(grp, R, out, n)) return rc;
-  m::Store(k, rc, out, rc == 0 ? n : 0, nullptr);
+  if (rc != 0) {
+    m::Store(k, rc, nullptr, 0, nullptr);
+  } else if (m::WritePoint(grp, R, out, n)) {
+    m::Store(k, rc, out, n, nullptr);
+  }
   return rc;
 }
 
 MORTISE_MEMO_FN int mbedtls_ecdh_compute_shared(mbedtls_ecp_group* grp, mbedtls_mpi* z, const mbedtls_ecp_point* Q,
-                                const mbedtls_mpi* d, int (*f_rng)(void*, unsigned char*, size_t), void* p_rng) {
+                                                const mbedtls_mpi* d, int (*f_rng)(void*, unsigned char*, size_t),
+                                                void* p_rng) {
   namespace m = mortise::fuzzing::p256_memo;
   static const auto real = m::Real<decltype(&mbedtls_ecdh_compute_shared)>("mbedtls_ecdh_compute_shared");
   m::Key k;
@@ -376,21 +425,26 @@ MORTISE_MEMO_FN int mbedtls_ecdh_compute_shared(mbedtls_ecp_group* grp, mbedtls_
   k.Add(grp, Q);
   k.Add(d);
   k.Add(static_cast<uint8_t>(f_rng != nullptr));
-  if (k.ok) {
-    if (const m::Entry* e = m::Find(k)) {
-      const int drawn = m::Replay(*e, f_rng, p_rng);
-      if (drawn != 0) return drawn;
-      if (e->rc != 0) return e->rc;
-      return mbedtls_mpi_read_binary(z, e->value, e->value_size);
+  if (!k.ok) return real(grp, z, Q, d, f_rng, p_rng);
+  if (const m::Entry* e = m::Find(k)) {
+    const int drawn = m::Replay(*e, f_rng, p_rng);
+    if (drawn != 0) return drawn;
+    if (m::Checking()) {
+      const int rc = real(m::Curve(), z, Q, d, nullptr, nullptr);
+      m::Check(rc == e->rc && (rc != 0 || m::SameMpi(z, e->value)), "key agreement");
     }
+    if (e->rc != 0) return e->rc;
+    return mbedtls_mpi_read_binary(z, e->value, e->value_size);
   }
   m::Recorder rec{f_rng, p_rng, {}, 0, false};
-  mbedtls_ecp_group* curve = k.ok ? m::Curve() : grp;
-  const int rc =
-      f_rng == nullptr ? real(curve, z, Q, d, nullptr, nullptr) : real(curve, z, Q, d, &m::Recorder::Draw, &rec);
+  const int rc = f_rng == nullptr ? real(m::Curve(), z, Q, d, nullptr, nullptr)
+                                  : real(m::Curve(), z, Q, d, &m::Recorder::Draw, &rec);
   uint8_t out[32];
-  if (rc == 0 && mbedtls_mpi_write_binary(z, out, sizeof(out)) != 0) return rc;
-  m::Store(k, rc, out, rc == 0 ? sizeof(out) : 0, &rec);
+  if (rc != 0) {
+    m::Store(k, rc, nullptr, 0, &rec);
+  } else if (mbedtls_mpi_write_binary(z, out, sizeof(out)) == 0) {
+    m::Store(k, rc, out, sizeof(out), &rec);
+  }
   return rc;
 }
 
