@@ -1,7 +1,8 @@
-// A memo of the P-256 operations, for the protocol fuzzers: each one costs
-// milliseconds (mbedTLS, ~2.5 ms a verification here), and a fuzzer that
-// repeats a real handshake, re-verifies a fixed chain or re-derives a lock's
-// identity key for every input spends its time there, not in the parsers.
+// A memo of the P-256 operations, for the protocol fuzzers: each costs
+// milliseconds (mbedTLS under the fuzz preset: a verification ~2.5 ms on this
+// machine), and a fuzzer that repeats a real handshake, re-verifies a fixed
+// chain or re-derives a lock's identity key for every input spends its time
+// there, not in the parsers (docs/performance.md, "Protocol fuzzers").
 //
 // How: this header defines mbedtls_ecdsa_verify, mbedtls_ecdsa_sign,
 // mbedtls_ecp_mul, mbedtls_ecp_muladd and mbedtls_ecdh_compute_shared. The
@@ -12,6 +13,8 @@
 // file of a fuzzer (its only one). mbedTLS must be linked as a shared
 // library (Debian's libmbedcrypto.so, what crypto/CMakeLists.txt finds);
 // against a static one the link fails with duplicate symbols, loudly.
+// Written against mbedTLS 2.28 (Debian 12): it reads the HMAC-DRBG's `V`
+// and `reseed_counter`, which 3.x makes private.
 //
 // Why it changes nothing but time:
 //   - the key of an entry is every input of the operation, byte for byte
