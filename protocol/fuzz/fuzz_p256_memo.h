@@ -70,8 +70,9 @@ extern "C" __attribute__((weak)) int LLVMFuzzerRunDriver(int* argc, char*** argv
 
 namespace mortise::fuzzing::p256_memo {
 
-// The largest key: a tag, the group id, a digest (up to 64 bytes) and two
-// scalars and two points (32 + 32 + 65 + 65), or a signature's V (64).
+// Room for the largest key with margin (a multiply-add's: tag, group, two
+// scalars of 32 bytes and two points of 1 + 65, 201 bytes; a signature's:
+// 141); an operation whose key would not fit is not memoised.
 inline constexpr size_t kMaxKey = 1 + 4 + 64 + 2 * 32 + 2 * 65 + 64;
 inline constexpr size_t kMaxValue = 2 * 65;
 inline constexpr size_t kMaxDraws = 32;  // blinding draws recorded per operation
