@@ -6,8 +6,20 @@
 // Keys come from the DRBG seed 7 (owner, revalidation service, admin, guest,
 // in that order), as in SeedCorpusTest.GenerateRevalidationSeeds, so the
 // checked-in seeds carry valid signatures.
+// A mutated token fails its signature check, so the checks after it (the
+// issuer certificate's lock, permissions and own revalidation, no
+// self-revalidation, the access list and time applied to the issuer) would
+// see only the seeds. So a token that decodes is also re-signed, what it
+// states kept: by the owner, or, when it names an issuer certificate, that
+// certificate re-issued by the owner to the fixture's key its holder key
+// names (any other holder key becomes the revalidation service's) and the
+// token signed by that key; the re-signed token goes through the same chains.
+// P-256 operations are memoised (fuzz_p256_memo.h): the fixed chains'
+// signatures are checked once per process, and a signature the harness made
+// costs no verification.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <span>
 
@@ -15,6 +27,7 @@
 #include "mortise/crypto/drbg.h"
 #include "mortise/protocol/certificate.h"
 #include "mortise/protocol/revalidation.h"
+#include "fuzz_p256_memo.h"
 
 using namespace mortise;
 
@@ -34,6 +47,7 @@ struct Fixture {
       return;
     }
     owner.emplace(*o);
+    service.emplace(*s);
     admin.emplace(*a);
     guest.emplace(*g);
     protocol::CertificateFields gf;
@@ -71,7 +85,7 @@ struct Fixture {
   }
   crypto::DeterministicEntropy entropy;
   crypto::Drbg drbg;
-  std::optional<crypto::P256KeyPair> owner, admin, guest;
+  std::optional<crypto::P256KeyPair> owner, service, admin, guest;
   uint8_t direct[protocol::kMaxChainSize] = {};
   uint8_t delegated[protocol::kMaxChainSize] = {};
   size_t direct_len = 0, delegated_len = 0;
@@ -82,7 +96,7 @@ struct Fixture {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Fixture f;
-  if (!f.ok) return 0;
+  if (!f.ok) std::abort();  // every input would do nothing
   const std::span<const uint8_t> in(data, size);
 
   (void)protocol::DecodeRevalidationToken(in);
@@ -96,5 +110,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)protocol::VerifyChain(std::span<const uint8_t>(f.direct, f.direct_len), in, ctx);
   (void)protocol::RevalidationFieldsFor(in, static_cast<uint64_t>(kNow));
   (void)protocol::ChainRevalidationMaxAge(in);
+
+  Result<protocol::RevalidationTokenInfo> info = protocol::DecodeRevalidationToken(in);
+  if (!info.ok()) return 0;
+  crypto::DeterministicEntropy entropy(8);  // the signatures' hedging, the same for every input
+  crypto::Drbg drbg(entropy);
+  if (!drbg.Seed().ok()) return 0;
+  uint8_t token[protocol::kMaxRevalidationTokenSize];
+  Result<size_t> n = StatusCode::kInvalidArgument;
+  if (!info->issuer) {
+    n = protocol::IssueRevalidationToken(info->fields, *f.owner, {}, drbg, token);
+  } else {
+    protocol::CertificateFields issuer = *info->issuer;
+    const crypto::P256KeyPair* signer = &*f.service;
+    for (const crypto::P256KeyPair* k : {&*f.owner, &*f.admin, &*f.guest}) {
+      if (k->public_key().Compressed() == issuer.holder_key) signer = k;
+    }
+    issuer.holder_key = signer->public_key().Compressed();
+    uint8_t cert[protocol::kMaxCertificateSize];
+    Result<size_t> c = protocol::IssueCertificate(issuer, *f.owner, drbg, cert);
+    if (c.ok()) {
+      n = protocol::IssueRevalidationToken(info->fields, *signer, std::span<const uint8_t>(cert, *c), drbg, token);
+    }
+  }
+  if (!n.ok()) return 0;
+  const std::span<const uint8_t> resigned(token, *n);
+  ctx.utc_now = kNow;
+  (void)protocol::VerifyChain(std::span<const uint8_t>(f.direct, f.direct_len), resigned, ctx);
+  (void)protocol::VerifyChain(std::span<const uint8_t>(f.delegated, f.delegated_len), resigned, ctx);
   return 0;
 }
