@@ -595,11 +595,25 @@ LogIngestResult LogIngest::Ingest(LogStore::Tx& tx, std::string_view lock_id_hex
     const uint64_t signs_from =
         !signs ? 0 : continues ? tx.LastGapBefore(door->id, n + 1, w.joined_break) + 1 : n + 1;
     // Losses and voids the lock declared under a verified signature: this
-    // page's (those of stored records this signature now covers follow the
-    // write). Claims no signature covers are no rows (A02).
+    // page's, and those of loss and void records stored unsigned (marked by
+    // 'claim' rows) that this signature now covers. Claims no signature
+    // covers are no rows, only a 'claim' mark (A02).
     std::vector<LogGapRow> losses;
-    for (const auto& [seq, row] : claims)
-      if (seq <= signed_through) losses.push_back(row);
+    for (const auto& [seq, row] : claims) {
+      if (seq <= signed_through) {
+        losses.push_back(row);
+      } else if (std::any_of(fresh.begin(), fresh.end(), [&](const PageRecord* r) { return r->seq == seq; })) {
+        w.gaps.push_back(LogGapRow{"claim", seq, seq, "", 0});
+      }
+    }
+    if (signs)
+      for (const LogRecordRow& r : tx.MarkedClaims(door->id, signs_from, signed_through)) {
+        w.cleared_claims.push_back(r.seq);
+        if (r.status != kRecordUnsigned ||
+            std::find(conflicting.begin(), conflicting.end(), r.seq) != conflicting.end())
+          continue;  // signed before, or replaced by this page (its own claims are above)
+        if (std::optional<LogGapRow> row = ClaimOfStored(r)) losses.push_back(*row);
+      }
     for (const PageRecord* rec : fresh) {
       w.records.push_back(LogRecordRow{rec->seq, 0, rec->decoded.type, rec->chain,
                                        std::string(rec->seq <= signed_through ? kRecordSigned : kRecordUnsigned),
@@ -690,24 +704,6 @@ LogIngestResult LogIngest::Ingest(LogStore::Tx& tx, std::string_view lock_id_hex
   w.page.new_records = static_cast<int64_t>(result.new_records);
   const int64_t dropped_before = tx.dropped_refused();
   result.page_no = tx.WritePage(w);
-  if (!tx.promoted().empty()) {
-    // Loss and void records stored unsigned that this page's signature now
-    // covers: the lock's declarations from now on, and the gaps they cover
-    // declared.
-    std::vector<LogGapRow> rows;
-    for (const LogRecordRow& r : tx.promoted())
-      if (std::optional<LogGapRow> row = ClaimOfStored(r)) rows.push_back(*row);
-    std::vector<uint64_t> declared_gaps;
-    if (!rows.empty()) {
-      const std::vector<LogGapRow> stored_gaps = tx.Gaps(door->id, 1, kMaxSeq);
-      std::vector<LogGapRow> all = rows;
-      for (const LogGapRow& g : stored_gaps)
-        if (g.kind == "loss") all.push_back(g);
-      for (const LogGapRow& g : stored_gaps)
-        if (g.kind == "gap" && Covered(all, g.first, g.last)) declared_gaps.push_back(g.first);
-      tx.WriteGaps(door->id, result.page_no, rows, declared_gaps);
-    }
-  }
   result.refused_dropped = static_cast<uint64_t>(tx.dropped_refused() - dropped_before);
   if (sink_) {
     event = {door->org_id, json{{"type", "door.log"},

@@ -93,6 +93,20 @@ uint64_t LogStore::Tx::LastGapBefore(std::string_view door_id, uint64_t seq, uin
   return rows.empty() ? uint64_t{0} : U64(rows[0], 0);
 }
 
+std::vector<LogRecordRow> LogStore::Tx::MarkedClaims(std::string_view door_id, uint64_t first, uint64_t last) {
+  std::vector<LogRecordRow> out;
+  if (first > last) return out;
+  for (const SqlRow& m : db_.Query("SELECT first_seq FROM log_gaps WHERE door_id = ? AND kind = 'claim' AND "
+                                   "first_seq >= ? AND first_seq <= ? ORDER BY first_seq",
+                                   {V(door_id), V(first), V(last)})) {
+    const uint64_t seq = U64(m, 0);
+    const auto rows = db_.Query("SELECT record_type, status, summary FROM log_records WHERE door_id = ? AND seq = ?",
+                                {V(door_id), V(seq)});
+    if (!rows.empty()) out.push_back(LogRecordRow{seq, 0, Text(rows[0], 0), "", Text(rows[0], 1), Text(rows[0], 2)});
+  }
+  return out;
+}
+
 uint64_t LogStore::SignedThroughWithoutHoles(std::string_view door_id, uint64_t after, uint64_t through,
                                              int64_t max_records) {
   if (through <= after) return 0;
@@ -182,22 +196,12 @@ int64_t LogStore::Tx::WritePage(const LogPageWrite& w) {
     db.Exec("DELETE FROM log_gaps WHERE door_id = ? AND kind = 'break' AND first_seq = ? AND last_seq = ?",
             {V(w.door_id), V(w.joined_break), V(w.joined_break)});
   WriteGaps(w.door_id, page_no, w.gaps, w.declared_gaps, w.filled_gaps);
-  promoted_.clear();
+  for (uint64_t seq : w.cleared_claims)
+    db.Exec("DELETE FROM log_gaps WHERE door_id = ? AND kind = 'claim' AND first_seq = ?", {V(w.door_id), V(seq)});
   for (const auto& s : w.statuses) {
     if (s.first > s.last) continue;
-    if (s.status != kRecordSigned) {
-      db.Exec("UPDATE log_records SET status = ? WHERE door_id = ? AND seq >= ? AND seq <= ? AND status = 'unsigned'",
-              {V(s.status), V(w.door_id), V(s.first), V(s.last)});
-      continue;
-    }
-    // The same range scan tells which loss and void records became signed.
-    for (const SqlRow& r : db.Query("UPDATE log_records SET status = 'signed' WHERE door_id = ? AND seq >= ? AND "
-                                    "seq <= ? AND status = 'unsigned' RETURNING seq, record_type, summary",
-                                    {V(w.door_id), V(s.first), V(s.last)})) {
-      const std::string type = Text(r, 1);
-      if (type == "loss" || type == "void")
-        promoted_.push_back(LogRecordRow{U64(r, 0), page_no, type, "", std::string(kRecordSigned), Text(r, 2)});
-    }
+    db.Exec("UPDATE log_records SET status = ? WHERE door_id = ? AND seq >= ? AND seq <= ? AND status = 'unsigned'",
+            {V(s.status), V(w.door_id), V(s.first), V(s.last)});
   }
   if (w.chain) {
     const LogChainState& c = *w.chain;
@@ -251,7 +255,7 @@ std::vector<LogGapRow> LogStore::Tx::Gaps(std::string_view door_id, uint64_t fir
 
 std::vector<LogGapRow> LogStore::Gaps(std::string_view door_id, uint64_t first, uint64_t last) {
   std::vector<LogGapRow> out = repo_.WithDriver([&](SqlDriver& db) { return Tx(db).Gaps(door_id, first, last); });
-  std::erase_if(out, [](const LogGapRow& g) { return g.kind == "break"; });
+  std::erase_if(out, [](const LogGapRow& g) { return g.kind == "break" || g.kind == "claim"; });
   return out;
 }
 

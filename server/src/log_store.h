@@ -52,9 +52,12 @@ struct LogRecordRow {
 };
 
 struct LogGapRow {
-  // 'gap' (never received), 'loss' (declared by the lock), 'void'; and
-  // 'break', never shown: where the stored chain is not known to continue
-  // (a gap declared or filled since), which no later signature reaches back over.
+  // 'gap' (never received), 'loss' (declared by the lock), 'void'; and,
+  // never shown: 'break', where the stored chain is not known to continue
+  // (a gap declared or filled since), which no later signature reaches back
+  // over; 'claim', a loss or void record stored unsigned (first = last =
+  // its number), which becomes a 'loss' or 'void' row when a signature of
+  // the lock covers it.
   std::string kind;
   uint64_t first = 0;
   uint64_t last = 0;
@@ -91,6 +94,8 @@ struct LogPageWrite {
   // A 'break' row of this single stored number is deleted (0: none): the
   // page continues the stored chain from it into the next record.
   uint64_t joined_break = 0;
+  // 'claim' rows deleted (first_seq): the signature of this page decided them.
+  std::vector<uint64_t> cleared_claims;
   // Set the status of stored records in [first, last] from unsigned to
   // `status` (signed, or contradicted); empty when first > last.
   struct StatusRange {
@@ -134,11 +139,12 @@ class LogStore {
     // (how many: dropped_refused()).
     int64_t WritePage(const LogPageWrite& write);
     int64_t dropped_refused() const { return dropped_refused_; }
-    // The loss and void records the last WritePage's `signed` statuses
-    // turned from unsigned to signed (seq, type and summary set): claims a
-    // signature of the lock now covers, for the intake to write as rows
-    // (WriteGaps). Usually none.
-    const std::vector<LogRecordRow>& promoted() const { return promoted_; }
+    // The records at the numbers a 'claim' row marks in [first, last]
+    // (seq, type, status and summary set; a marked number with no record is
+    // left out): loss and void records stored unsigned, which a signature
+    // covering them turns into loss and void rows. Reads only marked
+    // numbers, so a signature over a long range costs one index probe.
+    std::vector<LogRecordRow> MarkedClaims(std::string_view door_id, uint64_t first, uint64_t last);
     // Turns the 'gap' rows starting at `declared_gaps` into 'break' rows,
     // deletes those starting at `filled_gaps`, then inserts `gaps` (an
     // existing row is kept) for page `page_no` (LogPageWrite's fields).
@@ -148,7 +154,6 @@ class LogStore {
    private:
     SqlDriver& db_;
     int64_t dropped_refused_ = 0;
-    std::vector<LogRecordRow> promoted_;
   };
   // Runs f(Tx&) in one transaction, committed when f returns and rolled
   // back when it throws; the repository's connection is held meanwhile.
@@ -187,7 +192,7 @@ class LogStore {
 
   // Reading (the API): records with seq > after_seq, oldest first.
   std::vector<LogRecordRow> Records(std::string_view door_id, uint64_t after_seq, int limit);
-  // Gaps and losses overlapping [first, last] (no breaks).
+  // Gaps and losses overlapping [first, last] (no breaks, no claims).
   std::vector<LogGapRow> Gaps(std::string_view door_id, uint64_t first, uint64_t last);
   // Pages with page_no > after_page, in arrival order.
   std::vector<LogPageRow> Pages(std::string_view door_id, int64_t after_page, int limit);
