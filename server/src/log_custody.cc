@@ -141,9 +141,14 @@ CustodyOutcome LogCustody::Step(LockLink& link, std::string_view door_id) {
   if (!door) return CustodyOutcome::kNotDue;
   LogStore logs(repo_);
   const LogChainState state = logs.State(door_id);
-  // Only what a verified lock signature covers is acknowledged: never a
-  // record the server could not verify (A02).
-  const uint64_t n = state.signed_through;
+  // Only what the server holds under a verified lock signature is
+  // acknowledged, and only up to the first hole after the last
+  // acknowledgement (from record 1 before the first): the lock's cursor
+  // moves over everything before N, so a number the server never stored,
+  // or holds unsigned, stops it there; a loss the lock itself declared in a
+  // signed record is the only hole passed (A02).
+  if (state.signed_through <= row->acked_seq) return CustodyOutcome::kNotDue;
+  const uint64_t n = logs.SignedThroughWithoutHoles(door_id, row->acked_seq, state.signed_through);
   if (n <= row->acked_seq) return CustodyOutcome::kNotDue;
   const int64_t now = clock_.NowMs();
   const int64_t since = std::max(row->acked_at, row->installed_at);

@@ -2,9 +2,10 @@
 // P-256 key per door that the server generates and keeps, which the door's
 // owner certifies with the log-custody right alone (mortise key share
 // --custody); with it the server acknowledges, in frame 0x06
-// (docs/protocol.md section 16), the newest record of the door's log that a
-// verified lock signature covers, so the lock's upload cursor follows what
-// the server holds. The lock's signed receipt is verified with the door's
+// (docs/protocol.md section 16), the newest record N of the door's log such
+// that every number from the last acknowledgement through N is held under a
+// verified lock signature (or declared lost by a signed loss record of the
+// lock), so the lock's upload cursor follows what the server holds. The lock's signed receipt is verified with the door's
 // lock key before the acknowledged position is stored.
 //
 // The key opens nothing: a lock refuses it every command; stolen, it can
@@ -74,7 +75,9 @@ class LogCustody {
   nlohmann::json Install(std::string_view door_id, std::string_view text);
 
   // One custody step for a door: acknowledges the newest signed record
-  // when due (settings), through `link`. Thread-safe (one step at a time).
+  // with no hole before it back to the last acknowledgement
+  // (LogStore::SignedThroughWithoutHoles) when due (settings), through
+  // `link`. Thread-safe (one step at a time).
   CustodyOutcome Step(LockLink& link, std::string_view door_id);
   // Step for every door with a certificate; returns the acknowledgements sent.
   int StepAll(LockLink& link);

@@ -79,9 +79,12 @@ Decoded Summarise(const store::LogItem& item) {
     case store::LogRecordType::kLoss: {
       d.type = "loss";
       d.summary = {{"loss", {{"reason", LossReasonName(r->reason)}, {"first", r->first_lost}, {"count", r->lost_count}}}};
+      // Said of the record, not of the lock: a record no signature of the
+      // lock covers may be anyone's (its status says which; the loss row
+      // exists only once a signature covers it).
       d.summary["text"] = r->reason == store::LossReason::kLateSeal
-                              ? "a segment's seal was re-verified by the lock (not a loss)"
-                              : "the lock declares " + std::to_string(r->lost_count) + " record(s) lost (" +
+                              ? "a late-seal note: a segment's seal re-verified (not a loss)"
+                              : "loss record: " + std::to_string(r->lost_count) + " record(s) lost (" +
                                     LossReasonName(r->reason) + ")";
       break;
     }
@@ -97,6 +100,64 @@ Decoded Summarise(const store::LogItem& item) {
       break;
   }
   return d;
+}
+
+// A loss record's numbers (not a late-seal note): a count of 0 (the record
+// stands for itself; its first number, if any, not after it), or a range
+// from number 1 on that ends before the record declaring it, as the lock
+// writes them (store::AuditLog::AppendLoss). Anything else (a range past the
+// record, wrapping past 2^64, from number 0) is no lock's: the page is
+// refused as malformed.
+bool LossNumbersValid(uint64_t first, uint64_t count, uint64_t seq) {
+  if (count == 0) return first <= seq;
+  return first != 0 && first < seq && count <= seq - first;
+}
+bool LossFieldsValid(const store::LogRecord& l, uint64_t seq) {
+  return LossNumbersValid(l.first_lost, l.lost_count, seq);
+}
+
+LogGapRow LossRowOf(uint64_t seq, std::string_view reason, uint64_t first_lost, uint64_t lost_count) {
+  const bool numbered = first_lost != 0 && lost_count != 0;
+  return LogGapRow{"loss", numbered ? first_lost : seq, numbered ? first_lost + lost_count - 1 : seq,
+                   std::string(reason) + ": " + std::to_string(lost_count) + " record(s), declared in #" +
+                       std::to_string(seq),
+                   0};
+}
+
+LogGapRow LossRow(const store::LogRecord& l, uint64_t seq) {
+  return LossRowOf(seq, LossReasonName(l.reason), l.first_lost, l.lost_count);
+}
+
+// The loss or void row of a stored record (its summary, as Summarise wrote
+// it), for a record a later signature of the lock covers; nullopt for a
+// late-seal note or a summary that is not one.
+std::optional<LogGapRow> ClaimOfStored(const LogRecordRow& r) {
+  if (r.type == "void") return LogGapRow{"void", r.seq, r.seq, "", 0};
+  const json s = json::parse(r.summary, nullptr, false);
+  if (!s.is_object() || !s.contains("loss") || !s["loss"].is_object()) return std::nullopt;
+  const json& l = s["loss"];
+  if (!l.contains("reason") || !l["reason"].is_string() || !l.contains("first") || !l["first"].is_number_unsigned() ||
+      !l.contains("count") || !l["count"].is_number_unsigned())
+    return std::nullopt;
+  const std::string reason = l["reason"].get<std::string>();
+  const uint64_t first = l["first"].get<uint64_t>(), count = l["count"].get<uint64_t>();
+  if (reason == "late_seal") return std::nullopt;
+  if (!LossNumbersValid(first, count, r.seq)) return std::nullopt;
+  return LossRowOf(r.seq, reason, first, count);
+}
+
+// Whether the 'loss' rows in `losses` together cover every number of [first, last].
+bool Covered(const std::vector<LogGapRow>& losses, uint64_t first, uint64_t last) {
+  uint64_t at = first;
+  for (bool progress = true; at <= last && progress;) {
+    progress = false;
+    for (const LogGapRow& l : losses)
+      if (l.kind == "loss" && l.first <= at && at <= l.last) {
+        at = l.last + 1;
+        progress = true;
+      }
+  }
+  return at > last;
 }
 
 // The message's fields, exactly these four.
@@ -351,7 +412,11 @@ LogIngestResult LogIngest::Ingest(LogStore::Tx& tx, std::string_view lock_id_hex
     uint64_t first, last;
   };
   std::vector<Span> skipped;  // numbers the page skips between records
-  std::vector<LogGapRow> losses;
+  // Loss and void claims of the page's records, with the record's number:
+  // only those a verified signature of the lock covers become loss and void
+  // rows (A02: an unsigned page's claims are provisional, they never hide
+  // records; a later signature that covers the record makes them rows).
+  std::vector<std::pair<uint64_t, LogGapRow>> claims;
   uint64_t prev = n;
   size_t anchors = 0;
   for (const store::LogItem& item : m->items) {
@@ -367,17 +432,21 @@ LogIngestResult LogIngest::Ingest(LogStore::Tx& tx, std::string_view lock_id_hex
     if (rec.decoded.record && rec.decoded.record->type == store::LogRecordType::kLoss &&
         rec.decoded.record->reason != store::LossReason::kLateSeal) {
       const store::LogRecord& l = *rec.decoded.record;
-      const bool numbered = l.first_lost != 0 && l.lost_count != 0;
-      losses.push_back(LogGapRow{"loss", numbered ? l.first_lost : item.seq,
-                                 numbered ? l.first_lost + l.lost_count - 1 : item.seq,
-                                 std::string(LossReasonName(l.reason)) + ": " + std::to_string(l.lost_count) +
-                                     " record(s), declared in #" + std::to_string(item.seq),
-                                 0});
+      if (!LossFieldsValid(l, item.seq)) {
+        result.verdict = LogVerdict::kMalformed;
+        result.detail = "loss record #" + std::to_string(item.seq) + " declares numbers out of range (first " +
+                        std::to_string(l.first_lost) + ", count " + std::to_string(l.lost_count) + ")";
+        return result;
+      }
+      claims.emplace_back(item.seq, LossRow(l, item.seq));
     }
-    if (item.type == store::LogItemType::kVoid) losses.push_back(LogGapRow{"void", item.seq, item.seq, "", 0});
+    if (item.type == store::LogItemType::kVoid) claims.emplace_back(item.seq, LogGapRow{"void", item.seq, item.seq, "", 0});
     records.push_back(std::move(rec));
   }
   const store::LogFindings& f = verifier.Finish();
+  const bool page_signed = f.signed_through > n && f.bad_signatures == 0;
+  // Records through here are covered by a verified signature of the lock (0: none).
+  const uint64_t sig_through = page_signed ? f.signed_through : 0;
 
   const LogChainState state = tx.State(door->id);
   const uint64_t page_last = records.empty() ? n : records.back().seq;
@@ -407,7 +476,6 @@ LogIngestResult LogIngest::Ingest(LogStore::Tx& tx, std::string_view lock_id_hex
                        [&](const LogGapRow& g) { return g.first <= seq && seq <= g.last; });
   };
   std::vector<uint64_t> filled;  // numbers of stored gaps this page fills
-  uint64_t matched_after = 0;    // the newest stored record the page repeats identically
   for (const PageRecord& rec : records) {
     auto it = stored.find(rec.seq);
     if (it == stored.end()) {
@@ -419,12 +487,16 @@ LogIngestResult LogIngest::Ingest(LogStore::Tx& tx, std::string_view lock_id_hex
       } else if (in_open_gap(rec.seq)) {
         fresh.push_back(&rec);
         filled.push_back(rec.seq);
+      } else if (rec.seq <= sig_through) {
+        // A record the lock signed where the server holds none (under a
+        // number passed by another page): stored. What an unsigned page
+        // claimed never hides what the lock signed (A02).
+        fresh.push_back(&rec);
       }
       continue;
     }
     if (it->second.first == rec.chain) {
       ++duplicates;
-      matched_after = rec.seq;
       continue;
     }
     conflicting.push_back(rec.seq);
@@ -433,10 +505,10 @@ LogIngestResult LogIngest::Ingest(LogStore::Tx& tx, std::string_view lock_id_hex
   }
 
   // Stored unsigned records this page repeats under a signature of the
-  // lock that verified (sent again after a gap was filled unsigned).
-  const bool page_signed = f.signed_through > n && f.bad_signatures == 0;
+  // lock that verified (sent again after a gap was filled unsigned, or
+  // with records it replaces).
   bool signs_stored = false;
-  if (page_signed && conflict.empty())
+  if (page_signed && !signed_conflict && !anchor_conflict)
     for (const PageRecord& rec : records) {
       auto it = stored.find(rec.seq);
       if (rec.seq <= f.signed_through && it != stored.end() && it->second.first == rec.chain &&
@@ -456,7 +528,7 @@ LogIngestResult LogIngest::Ingest(LogStore::Tx& tx, std::string_view lock_id_hex
   } else if (f.bad_signatures != 0) {
     result.verdict = LogVerdict::kBadSignature;
     result.detail = std::to_string(f.bad_signatures) + " signed head(s) do not verify with the door's lock key";
-  } else if (!conflict.empty() && (signed_conflict || !page_signed)) {
+  } else if (!conflict.empty() && (signed_conflict || (!page_signed && anchor_conflict))) {
     result.verdict = LogVerdict::kBrokenChain;
     result.detail = conflict + (signed_conflict ? " (a record the lock signed is never overwritten)" : "");
   } else if (fresh.empty() && conflict.empty() && !(page_signed && f.signed_through > state.signed_through) &&
@@ -486,11 +558,62 @@ LogIngestResult LogIngest::Ingest(LogStore::Tx& tx, std::string_view lock_id_hex
       }
       if (anchor_conflict)
         w.statuses.push_back({state.signed_through + 1, n, kRecordContradicted});
-      result.detail = conflict + "; the lock's signature on this page contradicts " +
-                      (anchor_conflict ? "unsigned records up to #" + std::to_string(n) + " (marked contradicted)"
-                                       : std::to_string(conflicting.size()) + " unsigned record(s) (replaced)");
+      if (page_signed) {
+        result.detail = conflict + "; the lock's signature on this page contradicts " +
+                        (anchor_conflict ? "unsigned records up to #" + std::to_string(n) + " (marked contradicted)"
+                                         : std::to_string(conflicting.size()) + " unsigned record(s) (replaced)");
+      } else {
+        // Neither is signed: the newest page is kept, so a forged unsigned
+        // record never blocks the lock's own (it sends them again from its
+        // custody cursor); the lock's next signature decides.
+        result.detail = conflict + "; replaces " + std::to_string(conflicting.size()) +
+                        " unsigned record(s) no signature of the lock covers (its next signature decides)";
+      }
     }
-    const uint64_t signed_through = page_signed ? f.signed_through : 0;
+    const uint64_t signed_through = sig_through;
+    // The signature covers the chain back to where it continued the stored
+    // records unbroken: after the newest gap before the page. (Only a page
+    // whose anchor is a stored record, same chain, continues it; any
+    // other's signature covers from its anchor on.)
+    const bool signs = page_signed && (signed_through > state.signed_through || signs_stored);
+    const bool continues = n == 0 || (stored.count(n) != 0 && !anchor_conflict);
+    // Whether the page carries record `seq` as it is stored after the page:
+    // new here, repeated identically, or replaced here.
+    auto carried = [&](uint64_t seq) {
+      for (const PageRecord& rec : records) {
+        if (rec.seq != seq) continue;
+        auto it = stored.find(seq);
+        if (it == stored.end() || it->second.first == rec.chain) return true;
+        return std::find(conflicting.begin(), conflicting.end(), seq) != conflicting.end();
+      }
+      return false;
+    };
+    // A page that continues the stored chain from its anchor into the next
+    // record joins them: a break left at the anchor's number (records after
+    // it replaced, a filled gap's end) no longer stands.
+    if (continues && n != 0 && n < state.last_seq && carried(n + 1)) w.joined_break = n;
+    const uint64_t signs_from =
+        !signs ? 0 : continues ? tx.LastGapBefore(door->id, n + 1, w.joined_break) + 1 : n + 1;
+    // Losses and voids the lock declared under a verified signature: this
+    // page's, and those of loss and void records stored unsigned (marked by
+    // 'claim' rows) that this signature now covers. Claims no signature
+    // covers are no rows, only a 'claim' mark (A02).
+    std::vector<LogGapRow> losses;
+    for (const auto& [seq, row] : claims) {
+      if (seq <= signed_through) {
+        losses.push_back(row);
+      } else if (std::any_of(fresh.begin(), fresh.end(), [&](const PageRecord* r) { return r->seq == seq; })) {
+        w.gaps.push_back(LogGapRow{"claim", seq, seq, "", 0});
+      }
+    }
+    if (signs)
+      for (const LogRecordRow& r : tx.MarkedClaims(door->id, signs_from, signed_through)) {
+        w.cleared_claims.push_back(r.seq);
+        if (r.status != kRecordUnsigned ||
+            std::find(conflicting.begin(), conflicting.end(), r.seq) != conflicting.end())
+          continue;  // signed before, or replaced by this page (its own claims are above)
+        if (std::optional<LogGapRow> row = ClaimOfStored(r)) losses.push_back(*row);
+      }
     for (const PageRecord* rec : fresh) {
       w.records.push_back(LogRecordRow{rec->seq, 0, rec->decoded.type, rec->chain,
                                        std::string(rec->seq <= signed_through ? kRecordSigned : kRecordUnsigned),
@@ -505,30 +628,22 @@ LogIngestResult LogIngest::Ingest(LogStore::Tx& tx, std::string_view lock_id_hex
     if (!losses.empty() || !skipped.empty() || n > state.last_seq) stored_gaps = tx.Gaps(door->id, 1, kMaxSeq);
     for (const LogGapRow& g : stored_gaps)
       if (g.kind == "loss") declared_losses.push_back(g);
-    auto declared = [&](uint64_t first, uint64_t last) {
-      uint64_t at = first;
-      for (bool progress = true; at <= last && progress;) {
-        progress = false;
-        for (const LogGapRow& l : declared_losses)
-          if (l.kind == "loss" && l.first <= at && at <= l.last) {
-            at = l.last + 1;
-            progress = true;
-          }
-      }
-      return at > last;
-    };
+    auto declared = [&](uint64_t first, uint64_t last) { return Covered(declared_losses, first, last); };
     // Gaps stored earlier that this page's loss records declare.
     if (!losses.empty())
       for (const LogGapRow& g : stored_gaps)
         if (g.kind == "gap" && declared(g.first, g.last)) w.declared_gaps.push_back(g.first);
     // Gaps this page fills (records the lock sent again): what stays
-    // unreceived stays a gap. Unless the page continued the stored chain
-    // into the gap (its anchor is a stored record) and out of it (it repeats
-    // a stored record after the gap) with nothing left, the chain is not
-    // known to run through it: a break stays, so no later signature marks
-    // records before it signed.
+    // unreceived stays a gap (or, declared lost, a break). The chain is
+    // known to run through what the page fills only where the page carries
+    // it: from its anchor when that is a stored record with the same chain,
+    // and on into the stored record after the gap when the page carries
+    // that one too (stored identically, or stored by this page). At any
+    // other junction a break stays, so no later signature marks records
+    // before it signed. (A break over the whole filled gap would keep
+    // records the lock sent again unsigned for good after an unsigned page
+    // had claimed their numbers.)
     if (!filled.empty()) {
-      const bool anchored_on_stored = n == 0 || stored.count(n) != 0;
       for (const LogGapRow& g : open_gaps) {
         std::vector<LogGapRow> rest;
         uint64_t at = g.first;
@@ -543,14 +658,25 @@ LogIngestResult LogIngest::Ingest(LogStore::Tx& tx, std::string_view lock_id_hex
         if (at <= g.last) rest.push_back(LogGapRow{"gap", at, g.last, "", 0});
         w.filled_gaps.push_back(g.first);
         for (const LogGapRow& r : rest)
-          if (!declared(r.first, r.last)) w.gaps.push_back(r);
-        const bool through = anchored_on_stored && g.first > n && rest.empty() && matched_after > g.last;
-        if (!through) w.gaps.push_back(LogGapRow{"break", g.first, g.last, "filled by page; chain not verified across", 0});
+          w.gaps.push_back(declared(r.first, r.last)
+                               ? LogGapRow{"break", r.first, r.last, "declared lost: chain not verified across", 0}
+                               : r);
+        if (!continues && n < g.first)
+          w.gaps.push_back(LogGapRow{"break", n, n, "page anchored off the stored chain", 0});
+        if (at > g.last && !carried(g.last + 1))
+          w.gaps.push_back(LogGapRow{"break", g.last, g.last, "filled by page; chain not verified past it", 0});
       }
     }
+    // Records of this page replaced stored ones that no signature covered:
+    // stored records after the page were chained from those, so the chain
+    // is not known to run on from the page's last record.
+    if (!conflicting.empty() && page_last < state.last_seq)
+      w.gaps.push_back(LogGapRow{"break", page_last, page_last, "records replaced up to here", 0});
     // A page starting after the stored end does not continue the stored
-    // chain: a gap, or (numbers the lock declared lost) a break.
-    if (n > state.last_seq)
+    // chain: a gap, or (numbers the lock declared lost) a break. A page of
+    // an anchor alone stores nothing after it, so no gap either (one would
+    // stand over numbers the next page stores above the stored end).
+    if (n > state.last_seq && !records.empty())
       w.gaps.push_back(declared(state.last_seq + 1, n)
                            ? LogGapRow{"break", state.last_seq + 1, n, "declared lost: chain not verified across", 0}
                            : LogGapRow{"gap", state.last_seq + 1, n, "", 0});
@@ -559,15 +685,7 @@ LogIngestResult LogIngest::Ingest(LogStore::Tx& tx, std::string_view lock_id_hex
         w.gaps.push_back(LogGapRow{"gap", s.first, s.last, "", 0});
     // (A loss row already stored is kept: the insert skips it.)
     w.gaps.insert(w.gaps.end(), losses.begin(), losses.end());
-    if (page_signed && (signed_through > state.signed_through || signs_stored)) {
-      // The signature covers the chain back to where it continued the
-      // stored records unbroken: after the newest gap before the page.
-      // (Only a page whose anchor is a stored record, same chain, continues
-      // it; any other's signature covers from its anchor on.)
-      const bool continues = n == 0 || (stored.count(n) != 0 && !anchor_conflict);
-      const uint64_t from = continues ? tx.LastGapBefore(door->id, n + 1) + 1 : n + 1;
-      w.statuses.push_back({from, signed_through, kRecordSigned});
-    }
+    if (signs) w.statuses.push_back({signs_from, signed_through, kRecordSigned});
     LogChainState next = state;
     if (!records.empty() && page_last >= state.last_seq) {
       next.last_seq = page_last;

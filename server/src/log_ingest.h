@@ -37,19 +37,24 @@ enum class LogVerdict {
   // those after it wait for the lock's next signature.
   kVerified,
   // Continues the stored chain, but no signed head of the lock is in it (its
-  // records are stored unsigned until a later page's signature covers them).
+  // records are stored unsigned until a later page's signature covers them;
+  // stored unsigned records it differs from are replaced, the lock's next
+  // signature decides). Its loss and void items are claims only: no loss or
+  // void row until a signature of the lock covers their record (A02).
   kUnsigned,
   // Nothing new: every record in it is stored already, identically. Not stored.
   kDuplicate,
   // Stored as evidence only: the records are out of order, do not decode,
-  // restart the chain, or differ from what is stored (signed records are
-  // never overwritten).
+  // restart the chain, differ from stored signed records (never
+  // overwritten), or, unsigned, its anchor differs from the stored record.
   kBrokenChain,
   // Stored as evidence only: a signed head in it does not verify with the
   // door's lock key (another lock's page, an edited, dropped or added record).
   kBadSignature,
   kUnknownDoor,  // no door has this lock id: counted, not stored
-  kMalformed,    // not a log message (JSON, fields, sizes, items): counted, not stored
+  // not a log message (JSON, fields, sizes, items, a loss record's numbers
+  // not ending before it): counted, not stored
+  kMalformed,
 };
 std::string_view LogVerdictName(LogVerdict v);
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "sql_values.h"
 
 namespace mortise::server {
@@ -83,12 +85,73 @@ std::map<uint64_t, std::pair<std::string, std::string>> LogStore::Chains(std::st
   return repo_.WithDriver([&](SqlDriver& db) { return Tx(db).Chains(door_id, first, last); });
 }
 
-uint64_t LogStore::Tx::LastGapBefore(std::string_view door_id, uint64_t seq) {
+uint64_t LogStore::Tx::LastGapBefore(std::string_view door_id, uint64_t seq, uint64_t joined) {
   const auto rows = db_.Query(
       "SELECT COALESCE(MAX(last_seq), 0) FROM log_gaps WHERE door_id = ? AND kind IN ('gap', 'break') AND "
-      "last_seq < ?",
-      {V(door_id), V(seq)});
+      "last_seq < ? AND NOT (kind = 'break' AND first_seq = ? AND last_seq = ?)",
+      {V(door_id), V(seq), V(joined), V(joined)});
   return rows.empty() ? uint64_t{0} : U64(rows[0], 0);
+}
+
+std::vector<LogRecordRow> LogStore::Tx::MarkedClaims(std::string_view door_id, uint64_t first, uint64_t last) {
+  std::vector<LogRecordRow> out;
+  if (first > last) return out;
+  for (const SqlRow& m : db_.Query("SELECT first_seq FROM log_gaps WHERE door_id = ? AND kind = 'claim' AND "
+                                   "first_seq >= ? AND first_seq <= ? ORDER BY first_seq",
+                                   {V(door_id), V(first), V(last)})) {
+    const uint64_t seq = U64(m, 0);
+    const auto rows = db_.Query("SELECT record_type, status, summary FROM log_records WHERE door_id = ? AND seq = ?",
+                                {V(door_id), V(seq)});
+    if (!rows.empty()) out.push_back(LogRecordRow{seq, 0, Text(rows[0], 0), "", Text(rows[0], 1), Text(rows[0], 2)});
+  }
+  return out;
+}
+
+uint64_t LogStore::SignedThroughWithoutHoles(std::string_view door_id, uint64_t after, uint64_t through,
+                                             int64_t max_records) {
+  if (through <= after) return 0;
+  return repo_.WithDriver([&](SqlDriver& db) -> uint64_t {
+    const auto seqs = db.Query(
+        "SELECT seq FROM log_records WHERE door_id = ? AND seq > ? AND seq <= ? AND status = 'signed' ORDER BY seq "
+        "LIMIT ?",
+        {V(door_id), V(after), V(through), V(max_records)});
+    // Holes only a signed loss record of the lock explains: its declared
+    // range (the summary's first and count), ending before the record.
+    struct Range {
+      uint64_t first, last;
+    };
+    std::vector<Range> declared;
+    for (const SqlRow& r : db.Query("SELECT seq, summary FROM log_records WHERE door_id = ? AND seq > ? AND "
+                                    "record_type = 'loss' AND status = 'signed' ORDER BY seq",
+                                    {V(door_id), V(after)})) {
+      const uint64_t seq = U64(r, 0);
+      const auto s = nlohmann::json::parse(Text(r, 1), nullptr, false);
+      if (!s.is_object() || !s.contains("loss") || !s["loss"].is_object()) continue;
+      const auto& l = s["loss"];
+      if (l.value("reason", std::string()) == "late_seal" || !l.contains("first") || !l["first"].is_number_unsigned() ||
+          !l.contains("count") || !l["count"].is_number_unsigned())
+        continue;
+      const uint64_t first = l["first"].get<uint64_t>(), count = l["count"].get<uint64_t>();
+      if (first == 0 || count == 0 || first >= seq || count > seq - first) continue;
+      declared.push_back({first, first + count - 1});
+    }
+    uint64_t at = after + 1, good = 0;
+    size_t i = 0;
+    while (at <= through) {
+      if (i < seqs.size() && U64(seqs[i], 0) == at) {
+        good = at++;
+        ++i;
+        continue;
+      }
+      uint64_t skip_to = at;
+      for (const Range& d : declared)
+        if (d.first <= at && at <= d.last) skip_to = std::max(skip_to, d.last + 1);
+      if (skip_to == at) break;  // a hole nothing the lock signed explains
+      at = skip_to;
+      while (i < seqs.size() && U64(seqs[i], 0) < at) ++i;
+    }
+    return good;
+  });
 }
 
 int64_t LogStore::WritePage(const LogPageWrite& w) {
@@ -129,19 +192,12 @@ int64_t LogStore::Tx::WritePage(const LogPageWrite& w) {
     sql += " ON CONFLICT (door_id, seq) DO NOTHING";
     db.Exec(sql, args);
   }
-  for (uint64_t first : w.declared_gaps) {
-    db.Exec("INSERT INTO log_gaps (door_id, kind, first_seq, last_seq, reason, page_no) SELECT door_id, 'break', "
-            "first_seq, last_seq, 'declared lost: chain not verified across', page_no FROM log_gaps WHERE door_id = ? "
-            "AND kind = 'gap' AND first_seq = ? ON CONFLICT (door_id, kind, first_seq) DO NOTHING",
-            {V(w.door_id), V(first)});
-    db.Exec("DELETE FROM log_gaps WHERE door_id = ? AND kind = 'gap' AND first_seq = ?", {V(w.door_id), V(first)});
-  }
-  for (uint64_t first : w.filled_gaps)
-    db.Exec("DELETE FROM log_gaps WHERE door_id = ? AND kind = 'gap' AND first_seq = ?", {V(w.door_id), V(first)});
-  for (const LogGapRow& g : w.gaps)
-    db.Exec("INSERT INTO log_gaps (door_id, kind, first_seq, last_seq, reason, page_no) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (door_id, kind, first_seq) DO NOTHING",
-            {V(w.door_id), V(g.kind), V(g.first), V(g.last), V(g.reason), V(page_no)});
+  if (w.joined_break != 0)
+    db.Exec("DELETE FROM log_gaps WHERE door_id = ? AND kind = 'break' AND first_seq = ? AND last_seq = ?",
+            {V(w.door_id), V(w.joined_break), V(w.joined_break)});
+  WriteGaps(w.door_id, page_no, w.gaps, w.declared_gaps, w.filled_gaps);
+  for (uint64_t seq : w.cleared_claims)
+    db.Exec("DELETE FROM log_gaps WHERE door_id = ? AND kind = 'claim' AND first_seq = ?", {V(w.door_id), V(seq)});
   for (const auto& s : w.statuses) {
     if (s.first > s.last) continue;
     db.Exec("UPDATE log_records SET status = ? WHERE door_id = ? AND seq >= ? AND seq <= ? AND status = 'unsigned'",
@@ -160,6 +216,23 @@ int64_t LogStore::Tx::WritePage(const LogPageWrite& w) {
             {V(w.door_id)});
   }
   return page_no;
+}
+
+void LogStore::Tx::WriteGaps(std::string_view door_id, int64_t page_no, const std::vector<LogGapRow>& gaps,
+                             const std::vector<uint64_t>& declared_gaps, const std::vector<uint64_t>& filled_gaps) {
+  for (uint64_t first : declared_gaps) {
+    db_.Exec("INSERT INTO log_gaps (door_id, kind, first_seq, last_seq, reason, page_no) SELECT door_id, 'break', "
+             "first_seq, last_seq, 'declared lost: chain not verified across', page_no FROM log_gaps WHERE door_id = ? "
+             "AND kind = 'gap' AND first_seq = ? ON CONFLICT (door_id, kind, first_seq) DO NOTHING",
+             {V(door_id), V(first)});
+    db_.Exec("DELETE FROM log_gaps WHERE door_id = ? AND kind = 'gap' AND first_seq = ?", {V(door_id), V(first)});
+  }
+  for (uint64_t first : filled_gaps)
+    db_.Exec("DELETE FROM log_gaps WHERE door_id = ? AND kind = 'gap' AND first_seq = ?", {V(door_id), V(first)});
+  for (const LogGapRow& g : gaps)
+    db_.Exec("INSERT INTO log_gaps (door_id, kind, first_seq, last_seq, reason, page_no) VALUES (?, ?, ?, ?, ?, ?) "
+             "ON CONFLICT (door_id, kind, first_seq) DO NOTHING",
+             {V(door_id), V(g.kind), V(g.first), V(g.last), V(g.reason), V(page_no)});
 }
 
 std::vector<LogRecordRow> LogStore::Records(std::string_view door_id, uint64_t after_seq, int limit) {
@@ -182,7 +255,7 @@ std::vector<LogGapRow> LogStore::Tx::Gaps(std::string_view door_id, uint64_t fir
 
 std::vector<LogGapRow> LogStore::Gaps(std::string_view door_id, uint64_t first, uint64_t last) {
   std::vector<LogGapRow> out = repo_.WithDriver([&](SqlDriver& db) { return Tx(db).Gaps(door_id, first, last); });
-  std::erase_if(out, [](const LogGapRow& g) { return g.kind == "break"; });
+  std::erase_if(out, [](const LogGapRow& g) { return g.kind == "break" || g.kind == "claim"; });
   return out;
 }
 

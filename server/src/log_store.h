@@ -52,9 +52,12 @@ struct LogRecordRow {
 };
 
 struct LogGapRow {
-  // 'gap' (never received), 'loss' (declared by the lock), 'void'; and
-  // 'break', never shown: where the stored chain is not known to continue
-  // (a gap declared or filled since), which no later signature reaches back over.
+  // 'gap' (never received), 'loss' (declared by the lock), 'void'; and,
+  // never shown: 'break', where the stored chain is not known to continue
+  // (a gap declared or filled since), which no later signature reaches back
+  // over; 'claim', a loss or void record stored unsigned (first = last =
+  // its number), which becomes a 'loss' or 'void' row when a signature of
+  // the lock covers it.
   std::string kind;
   uint64_t first = 0;
   uint64_t last = 0;
@@ -88,6 +91,11 @@ struct LogPageWrite {
   // first_seq of 'gap' rows this page fills (deleted first; what stays
   // unreceived and any break are in `gaps`).
   std::vector<uint64_t> filled_gaps;
+  // A 'break' row of this single stored number is deleted (0: none): the
+  // page continues the stored chain from it into the next record.
+  uint64_t joined_break = 0;
+  // 'claim' rows deleted (first_seq): the signature of this page decided them.
+  std::vector<uint64_t> cleared_claims;
   // Set the status of stored records in [first, last] from unsigned to
   // `status` (signed, or contradicted); empty when first > last.
   struct StatusRange {
@@ -119,8 +127,10 @@ class LogStore {
     // Stored records with first <= seq <= last: seq -> (chain hex, status).
     std::map<uint64_t, std::pair<std::string, std::string>> Chains(std::string_view door_id, uint64_t first,
                                                                    uint64_t last);
-    // The last sequence number of the newest 'gap' or 'break' row ending before `seq` (0: none).
-    uint64_t LastGapBefore(std::string_view door_id, uint64_t seq);
+    // The last sequence number of the newest 'gap' or 'break' row ending
+    // before `seq` (0: none), not counting a 'break' row of the single
+    // number `joined` (one this page shows the chain runs on from; 0: none).
+    uint64_t LastGapBefore(std::string_view door_id, uint64_t seq, uint64_t joined = 0);
     // Gaps and losses overlapping [first, last].
     std::vector<LogGapRow> Gaps(std::string_view door_id, uint64_t first, uint64_t last);
     // Returns the page number given to the page. A refused page (verdict
@@ -129,6 +139,17 @@ class LogStore {
     // (how many: dropped_refused()).
     int64_t WritePage(const LogPageWrite& write);
     int64_t dropped_refused() const { return dropped_refused_; }
+    // The records at the numbers a 'claim' row marks in [first, last]
+    // (seq, type, status and summary set; a marked number with no record is
+    // left out): loss and void records stored unsigned, which a signature
+    // covering them turns into loss and void rows. Reads only marked
+    // numbers, so a signature over a long range costs one index probe.
+    std::vector<LogRecordRow> MarkedClaims(std::string_view door_id, uint64_t first, uint64_t last);
+    // Turns the 'gap' rows starting at `declared_gaps` into 'break' rows,
+    // deletes those starting at `filled_gaps`, then inserts `gaps` (an
+    // existing row is kept) for page `page_no` (LogPageWrite's fields).
+    void WriteGaps(std::string_view door_id, int64_t page_no, const std::vector<LogGapRow>& gaps,
+                   const std::vector<uint64_t>& declared_gaps, const std::vector<uint64_t>& filled_gaps = {});
 
    private:
     SqlDriver& db_;
@@ -160,9 +181,18 @@ class LogStore {
   // One page in its own transaction (Tx::WritePage).
   int64_t WritePage(const LogPageWrite& write);
 
+  // Custody (docs/server.md "Log custody"): the newest record N, after <
+  // N <= through, such that every number in (after, N] is a stored record a
+  // verified signature of the lock covers, or inside a loss that a stored,
+  // signed loss record of the lock declares; N itself is a stored signed
+  // record. 0 when there is none. Looks at no more than `max_records`
+  // records past `after` (the next call continues).
+  uint64_t SignedThroughWithoutHoles(std::string_view door_id, uint64_t after, uint64_t through,
+                                     int64_t max_records = 200000);
+
   // Reading (the API): records with seq > after_seq, oldest first.
   std::vector<LogRecordRow> Records(std::string_view door_id, uint64_t after_seq, int limit);
-  // Gaps and losses overlapping [first, last] (no breaks).
+  // Gaps and losses overlapping [first, last] (no breaks, no claims).
   std::vector<LogGapRow> Gaps(std::string_view door_id, uint64_t first, uint64_t last);
   // Pages with page_no > after_page, in arrival order.
   std::vector<LogPageRow> Pages(std::string_view door_id, int64_t after_page, int limit);

@@ -273,6 +273,43 @@ TEST_F(CustodyTest, A02_TheServerNeverAcknowledgesARecordItDidNotVerify) {
   EXPECT_LT(lock_.log().acknowledged(), lock_.head());
 }
 
+// Attacker report (A02, mqtt_log_loss_custody.py): with a forged unsigned
+// loss for #4..#9 stored, and the lock's pages for those numbers withheld,
+// the server acknowledged the newest signed record (so the lock may
+// overwrite #4..#9, which the server never held). It acknowledges only up
+// to the first number it does not hold under the lock's signature; the
+// lock sends the rest again from its cursor, and then everything is.
+TEST_F(CustodyTest, A02_CustodyNeverAcknowledgesPastANumberTheServerDoesNotHoldSigned) {
+  Certify();
+  lock_.Append(3);
+  lock_.SignNow();
+  IngestAll();
+  // The forged page: an anchor at #9 with a made-up chain, a loss record #10
+  // saying #4..#9 were lost.
+  store::LogItem anchor;
+  anchor.type = store::LogItemType::kAnchor;
+  anchor.seq = 9;
+  anchor.chain.fill(0x5a);
+  store::LogItem loss;
+  loss.seq = 10;
+  loss.length = static_cast<uint8_t>(store::EncodeLogLoss(store::LossReason::kLogLost, 4, 6, 10, loss.bytes));
+  ingest_->OnLogMessage(lock_.lock_id_hex(), LockLogRig::Message(9, 11, false, LockLogRig::Encode({anchor, loss})));
+  // The lock's records from #12 on arrive; those before are withheld.
+  lock_.Append(150);
+  lock_.SignNow();
+  ASSERT_EQ(ingest_->OnLogMessage(lock_.lock_id_hex(), lock_.Page(12, 16384)).verdict, LogVerdict::kVerified);
+  ASSERT_EQ(store_->State("door_1").signed_through, lock_.head());
+  clock_.Advance(CustodySettings{}.max_wait_ms);
+  EXPECT_EQ(custody_->Step(link_, "door_1"), CustodyOutcome::kAdvanced);
+  EXPECT_EQ(lock_.log().acknowledged(), 3u);
+  EXPECT_EQ(custody_->View("door_1").at("acknowledged_through"), 3);
+  // The lock uploads again from its cursor: everything held, all acknowledged.
+  ASSERT_EQ(ingest_->OnLogMessage(lock_.lock_id_hex(), lock_.Page(4, 16384)).verdict, LogVerdict::kVerified);
+  clock_.Advance(CustodySettings{}.min_interval_ms);
+  EXPECT_EQ(custody_->Step(link_, "door_1"), CustodyOutcome::kAdvanced);
+  EXPECT_EQ(lock_.log().acknowledged(), lock_.head());
+}
+
 TEST_F(CustodyTest, A02_AReceiptTheLockDidNotSignStoresNoPosition) {
   Certify();
   lock_.Append(150);

@@ -8,6 +8,7 @@
 // (server_logs_test) and PostgreSQL (server_postgres_test).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -78,6 +79,37 @@ class LogIngestTest : public ::testing::TestWithParam<std::string> {
   }
   std::string Message(uint64_t from, const std::vector<store::LogItem>& items) {
     return LockLogRig::Message(from, lock_.head() + 1, true, LockLogRig::Encode(items));
+  }
+
+  // What a holder of the lock's broker identity (no signing key) publishes:
+  // an anchor at #n with a made-up chain, then `rest`, unsigned.
+  static store::LogItem ForgedAnchor(uint64_t n) {
+    store::LogItem a;
+    a.type = store::LogItemType::kAnchor;
+    a.seq = n;
+    a.chain.fill(0x5a);
+    return a;
+  }
+  static store::LogItem LossItem(uint64_t seq, uint64_t first, uint32_t count,
+                                 store::LossReason reason = store::LossReason::kLogLost) {
+    store::LogItem r;
+    r.type = store::LogItemType::kRecord;
+    r.seq = seq;
+    r.length = static_cast<uint8_t>(store::EncodeLogLoss(reason, first, count, seq, r.bytes));
+    return r;
+  }
+  static store::LogItem VoidItem(uint64_t seq) {
+    store::LogItem v;
+    v.type = store::LogItemType::kVoid;
+    v.seq = seq;
+    return v;
+  }
+  static std::string Forged(const std::vector<store::LogItem>& items) {
+    return LockLogRig::Message(items.front().seq, items.back().seq + 1, false, LockLogRig::Encode(items));
+  }
+  std::vector<LogGapRow> Shown(const std::string& door = "door_1") { return store_->Gaps(door, 0, 1000000); }
+  static bool HasKind(const std::vector<LogGapRow>& gaps, std::string_view kind) {
+    return std::any_of(gaps.begin(), gaps.end(), [&](const LogGapRow& g) { return g.kind == kind; });
   }
 
   fs::path dir_;
@@ -444,6 +476,225 @@ TEST_P(LogIngestTest, A02_ALossTheLockDeclaresDoesNotLetALaterSignatureSignRecor
             LogVerdict::kVerified);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM log_records WHERE door_id = 'door_2' AND seq <= 10 AND status = 'signed'"), 0);
   EXPECT_EQ(store_->State("door_2").signed_through, small.head());
+}
+
+// Attacker report (A02): with the lock's broker identity and no signing
+// key, one unsigned page (an anchor at #40 with a made-up chain, a loss
+// record #41 saying #6..#40 were lost) made the server drop the lock's
+// genuine, signed #6..#12 (verdict `verified`, new_records 0) and show the
+// loss as declared by the lock. A claim no signature of the lock covers is
+// provisional: the lock's signed records are stored, the loss is no row.
+TEST_P(LogIngestTest, A02_AForgedUnsignedLossNeverHidesTheLocksSignedRecords) {
+  lock_.Append(5);
+  lock_.SignNow();
+  IngestAll(1, 16384);
+  ASSERT_EQ(store_->State("door_1").signed_through, 5u);
+  LogIngestResult r = Ingest(Forged({ForgedAnchor(40), LossItem(41, 6, 35)}));
+  EXPECT_EQ(r.verdict, LogVerdict::kUnsigned) << r.detail;
+  EXPECT_FALSE(HasKind(Shown(), "loss"));  // never shown as declared by the lock
+  // The lock comes back with #6..#12, signed.
+  lock_.Append(7, false);
+  lock_.SignNow();
+  r = Ingest(lock_.Page(6, 16384));
+  EXPECT_EQ(r.verdict, LogVerdict::kVerified) << r.detail;
+  EXPECT_EQ(r.new_records, 7u);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM log_records WHERE status = 'signed' AND seq <= 12"), 12);
+  EXPECT_EQ(store_->State("door_1").signed_through, 12u);
+  EXPECT_FALSE(HasKind(Shown(), "loss"));
+  // The lock goes on past the forged numbers: its #41 replaces the forged
+  // one, everything is stored once and signed, nothing is shown missing.
+  lock_.Append(35, false);
+  lock_.SignNow();
+  r = Ingest(lock_.Page(13, 16384));
+  EXPECT_EQ(r.verdict, LogVerdict::kVerified) << r.detail;
+  EXPECT_NE(r.detail.find("replaced"), std::string::npos) << r.detail;
+  EXPECT_EQ(Records(), static_cast<int>(lock_.head()));
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM log_records WHERE status <> 'signed'"), 0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM log_records WHERE record_type = 'loss'"), 0);
+  EXPECT_TRUE(Shown().empty());
+  EXPECT_EQ(store_->State("door_1").chain, ToHex(*lock_.log().ChainAt(lock_.head())));
+}
+
+// Attacker report (A02, mqtt_log_jump.py): one forged page jumping ahead
+// with a void item (or an anchor alone) left genuine records unstored or
+// unsigned for good and #54 shown as void. The lock's own pages, unsigned
+// ones too, take the numbers back; its signature covers them all.
+TEST_P(LogIngestTest, A02_AForgedVoidOrJumpNeverHidesTheLocksRecords) {
+  for (const bool with_void : {true, false}) {
+    SCOPED_TRACE(with_void ? "void" : "anchor alone");
+    LockLogRig rig(with_void ? 21 : 22);
+    const std::string door = with_void ? "door_v" : "door_a";
+    AddDoor(door, rig);
+    rig.Append(3);
+    rig.SignNow();
+    for (const std::string& p : rig.Pages(1, 16384)) ASSERT_EQ(ingest_->OnLogMessage(rig.lock_id_hex(), p).verdict, LogVerdict::kVerified);
+    std::vector<store::LogItem> forged{ForgedAnchor(53)};
+    if (with_void) forged.push_back(VoidItem(54));
+    const LogIngestResult f = ingest_->OnLogMessage(rig.lock_id_hex(), Forged(forged));
+    EXPECT_TRUE(f.verdict == LogVerdict::kUnsigned || f.verdict == LogVerdict::kDuplicate) << f.detail;
+    EXPECT_FALSE(HasKind(Shown(door), "void"));
+    // The lock's next pages, about 20 records each, the last one signed.
+    rig.Append(80, false);
+    rig.SignNow();
+    for (const std::string& p : rig.Pages(4, 512)) {
+      const LogIngestResult r = ingest_->OnLogMessage(rig.lock_id_hex(), p);
+      ASSERT_TRUE(r.verdict == LogVerdict::kVerified || r.verdict == LogVerdict::kUnsigned)
+          << LogVerdictName(r.verdict) << ": " << r.detail;
+    }
+    const std::string where = " FROM log_records WHERE door_id = '" + door + "'";
+    EXPECT_EQ(Count("SELECT COUNT(*)" + where), static_cast<int>(rig.head()));
+    EXPECT_EQ(Count("SELECT COUNT(*)" + where + " AND status <> 'signed'"), 0);
+    EXPECT_EQ(Count("SELECT COUNT(*)" + where + " AND record_type = 'void'"), 0);
+    EXPECT_TRUE(Shown(door).empty());
+    EXPECT_EQ(store_->State(door).signed_through, rig.head());
+  }
+}
+
+// Attacker report (A02/A13, mqtt_log_loss_overflow.py): a loss record's
+// numbers were not range-checked (first 2^64-10 count 20 stored as a loss
+// #18446744073709551606..#9; count 2^32-1 as a loss over #3..#4294967297).
+// A loss must end before the record that declares it: anything else is no
+// lock's record and the page is refused as malformed, storing nothing.
+TEST_P(LogIngestTest, A02_ALossRecordWhoseNumbersAreOutOfRangeIsRefusedAsMalformed) {
+  lock_.Append(2);
+  lock_.SignNow();
+  IngestAll(1, 16384);
+  const std::string before = Snapshot();
+  const int pages = Pages();
+  struct Bad {
+    uint64_t first;
+    uint32_t count;
+  };
+  for (const Bad b : {Bad{~uint64_t{0} - 9, 20}, Bad{3, 0xFFFFFFFFu}, Bad{3, 7}, Bad{9, 1}, Bad{0, 4}, Bad{10, 0}}) {
+    SCOPED_TRACE(std::to_string(b.first) + "+" + std::to_string(b.count));
+    const LogIngestResult r = Ingest(Forged({ForgedAnchor(8), LossItem(9, b.first, b.count)}));
+    EXPECT_EQ(r.verdict, LogVerdict::kMalformed) << r.detail;
+    EXPECT_EQ(r.page_no, 0);
+  }
+  EXPECT_EQ(Snapshot(), before);
+  EXPECT_EQ(Pages(), pages);
+  EXPECT_TRUE(Shown().empty());
+  EXPECT_EQ(ingest_->counters().malformed.load(), 6u);
+  // In range (#3..#8, declared in #9): accepted, unsigned, and still no
+  // row until a signature of the lock covers it.
+  const LogIngestResult r = Ingest(Forged({ForgedAnchor(8), LossItem(9, 3, 6)}));
+  EXPECT_EQ(r.verdict, LogVerdict::kUnsigned) << r.detail;
+  EXPECT_FALSE(HasKind(Shown(), "loss"));
+}
+
+// A loss the lock declares in a record its next signature covers: the
+// claim waits unsigned (shown as numbers never received), and becomes the
+// lock's declared loss once a verified signature covers its record.
+TEST_P(LogIngestTest, ALossInARecordStoredUnsignedIsShownDeclaredOnceTheLocksSignatureCoversIt) {
+  LockLogRig small(13, store::AuditLog::kMinBlocks);
+  AddDoor("door_2", small);
+  small.Append(700);  // nobody acknowledges: overwritten and declared lost
+  ASSERT_GT(small.log().oldest_seq(), 1u);
+  // The newest loss record (the page that carries it, and where it starts).
+  uint64_t loss_seq = 0, loss_page = 0;
+  for (uint64_t next = 1, at = 1; next != 0; at = next)
+    for (const store::LogItem& item : LockLogRig::Items(small.PageBytes(at, 2048, &next))) {
+      if (item.type != store::LogItemType::kRecord) continue;
+      auto rec = store::DecodeLogRecord(item.seq, std::span<const uint8_t>(item.bytes.data(), item.length));
+      if (rec.ok() && rec->type == store::LogRecordType::kLoss && rec->reason == store::LossReason::kOverflow) {
+        loss_seq = item.seq;
+        loss_page = at;
+      }
+    }
+  ASSERT_NE(loss_seq, 0u);
+  // Everything before that page, then the page cut right after the loss
+  // record: the record is stored, no signature covers it yet.
+  for (uint64_t next = 1, at = 1; at < loss_page; at = next)
+    ASSERT_NE(ingest_->OnLogMessage(small.lock_id_hex(), small.Page(at, 2048, &next)).verdict, LogVerdict::kBrokenChain);
+  auto items = LockLogRig::Items(small.PageBytes(loss_page, 2048));
+  while (items.back().type != store::LogItemType::kRecord || items.back().seq != loss_seq) items.pop_back();
+  ASSERT_EQ(ingest_->OnLogMessage(small.lock_id_hex(),
+                                  LockLogRig::Message(loss_page, loss_seq + 1, false, LockLogRig::Encode(items)))
+                .verdict,
+            LogVerdict::kUnsigned);
+  const std::string declared_in = "declared in #" + std::to_string(loss_seq);
+  auto shown_declared = [&] {
+    for (const LogGapRow& g : Shown("door_2"))
+      if (g.kind == "loss" && g.reason.find(declared_in) != std::string::npos) return true;
+    return false;
+  };
+  EXPECT_FALSE(shown_declared());
+  // The lock's pages after it carry its signature over the record.
+  for (const std::string& p : small.Pages(loss_seq + 1, 2048))
+    ASSERT_NE(ingest_->OnLogMessage(small.lock_id_hex(), p).verdict, LogVerdict::kBrokenChain);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM log_records WHERE door_id = 'door_2' AND status = 'signed' AND seq = " +
+                  std::to_string(loss_seq)),
+            1);
+  EXPECT_TRUE(shown_declared());
+  for (const LogGapRow& g : Shown("door_2")) EXPECT_NE(g.kind, "gap") << g.first << ".." << g.last;
+}
+
+// An unsigned page may replace unsigned records (so that a forged one never
+// blocks the lock's own), but the lock's later signature over the records
+// after it never reaches back to mark the replacements signed; the lock's
+// own page, sent again, replaces them and signs them.
+TEST_P(LogIngestTest, A02_RecordsAnUnsignedPageReplacedAreNeverSignedByALaterSignatureAfterThem) {
+  lock_.Append(20, false);
+  ASSERT_EQ(Ingest(lock_.Page(1, 16384)).verdict, LogVerdict::kUnsigned);
+  auto items = LockLogRig::Items(lock_.PageBytes(1, 16384));
+  while (items.back().type != store::LogItemType::kRecord || items.back().seq > 10) items.pop_back();
+  for (store::LogItem& item : items) {
+    if (item.type != store::LogItemType::kRecord || item.seq != 3) continue;
+    auto record = store::DecodeLogRecord(item.seq, std::span<const uint8_t>(item.bytes.data(), item.length));
+    ASSERT_TRUE(record.ok());
+    record->event.user_index = 4;
+    item.length = static_cast<uint8_t>(store::EncodeLogEvent(record->event, item.seq, item.bytes));
+  }
+  LogIngestResult r = Ingest(LockLogRig::Message(1, 11, false, LockLogRig::Encode(items)));
+  EXPECT_EQ(r.verdict, LogVerdict::kUnsigned) << r.detail;
+  EXPECT_NE(r.detail.find("replaces 8 unsigned record(s)"), std::string::npos) << r.detail;
+  lock_.Append(5, false);
+  lock_.SignNow();
+  r = Ingest(lock_.Page(21, 16384));
+  EXPECT_EQ(r.verdict, LogVerdict::kVerified) << r.detail;
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM log_records WHERE status = 'signed' AND seq <= 10"), 0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM log_records WHERE status = 'signed' AND seq > 10"), 15);
+  // The lock uploads again from its cursor (a reconnect): its own records.
+  r = Ingest(lock_.Page(1, 16384));
+  EXPECT_EQ(r.verdict, LogVerdict::kVerified) << r.detail;
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM log_records WHERE status <> 'signed'"), 0);
+  EXPECT_EQ(Records(), 25);
+  const auto third = store_->Records("door_1", 2, 1);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].chain, ToHex(*lock_.log().ChainAt(3)));
+}
+
+// The lock's own unsigned pages take back, in order, what a forged page
+// replaced; once a page of the lock continues from a record it took back,
+// its signature reaches back over them all.
+TEST_P(LogIngestTest, A02_TheLocksOwnPagesTakeBackWhatAForgedPageReplacedAndItsSignatureCoversThem) {
+  lock_.Append(20, false);
+  const auto genuine = LockLogRig::Items(lock_.PageBytes(1, 16384));
+  auto upto = [&](std::vector<store::LogItem> items, uint64_t last) {
+    while (items.back().type != store::LogItemType::kRecord || items.back().seq > last) items.pop_back();
+    return items;
+  };
+  auto forged = upto(genuine, 10);
+  for (store::LogItem& item : forged) {
+    if (item.type != store::LogItemType::kRecord || item.seq != 3) continue;
+    auto record = store::DecodeLogRecord(item.seq, std::span<const uint8_t>(item.bytes.data(), item.length));
+    ASSERT_TRUE(record.ok());
+    record->event.user_index = 4;
+    item.length = static_cast<uint8_t>(store::EncodeLogEvent(record->event, item.seq, item.bytes));
+  }
+  ASSERT_EQ(Ingest(LockLogRig::Message(1, 11, false, LockLogRig::Encode(forged))).verdict, LogVerdict::kUnsigned);
+  // The lock's page of #1..#6, then its next page from #7 with its signature.
+  LogIngestResult r = Ingest(LockLogRig::Message(1, 7, false, LockLogRig::Encode(upto(genuine, 6))));
+  EXPECT_EQ(r.verdict, LogVerdict::kUnsigned) << r.detail;
+  lock_.Append(5, false);
+  lock_.SignNow();
+  r = Ingest(lock_.Page(7, 16384));
+  EXPECT_EQ(r.verdict, LogVerdict::kVerified) << r.detail;
+  EXPECT_EQ(Records(), 25);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM log_records WHERE status <> 'signed'"), 0);
+  const auto third = store_->Records("door_1", 2, 1);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].chain, ToHex(*lock_.log().ChainAt(3)));
 }
 
 // Review finding: refused pages are kept as evidence, the newest
