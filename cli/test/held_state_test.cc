@@ -95,7 +95,8 @@ TEST_F(ReceiptHeldState, AReceiptTheLockSignedForThisListIsConfirmed) {
   const HeldState held = HeldStateOf(WithReceipt(Receipt(lock_, list_, 5)), 5, &pinned_);
   EXPECT_EQ(held.state, "confirmed") << held.reason;
   EXPECT_NE(held.reason.find("verified here"), std::string::npos);
-  // Not above what it held (a later list of another device): confirmed too.
+  // "Already held" over these bytes (the lock signs it only for the exact
+  // bytes it applied, docs/protocol.md 12): applied, and held at 7 now.
   EXPECT_EQ(HeldStateOf(WithReceipt(Receipt(lock_, list_, 7, StatusCode::kAlreadyExists)), 5, &pinned_).state,
             "confirmed");
   // The same row, nothing pinned to verify it with: the server's word.

@@ -173,8 +173,16 @@ Result<size_t> LockNode::HandleSignedUpdate(std::span<const uint8_t> body, uint6
   // budget like a check (a replayed update cannot make the lock sign
   // without bound): with none left the answer stays unsigned and the
   // carrier sends again later.
-  if ((status != StatusCode::kOk && status != StatusCode::kAlreadyExists) ||
-      out.size() < kSignedUpdateReceiptReplySize - 1 || !SpendUpdateBudget(now_ms)) {
+  //
+  // "Already held" is signed only for the exact bytes this node applied
+  // (since it started): a list is a whole snapshot, so holding version V
+  // says nothing about another list signed at V (another device of the
+  // same owner) or below it, and a receipt over those bytes would tell
+  // their signer that the lock holds what it never applied.
+  const crypto::Digest digest = crypto::Sha256::Hash(update);
+  if (status == StatusCode::kOk) RememberApplied(kind, digest);
+  const bool receipt = status == StatusCode::kOk || (status == StatusCode::kAlreadyExists && Applied(kind, digest));
+  if (!receipt || out.size() < kSignedUpdateReceiptReplySize - 1 || !SpendUpdateBudget(now_ms)) {
     return kSignedUpdateReplySize - 1;
   }
   const auto message = SignedUpdateReceiptMessage(authority_.identity().lock_id(), authority_.claim_generation(),
@@ -185,6 +193,21 @@ Result<size_t> LockNode::HandleSignedUpdate(std::span<const uint8_t> body, uint6
   }
   std::memcpy(out.data() + kSignedUpdateReplySize - 1, sig.data(), sig.size());
   return kSignedUpdateReceiptReplySize - 1;
+}
+
+void LockNode::RememberApplied(SignedUpdateKind kind, const crypto::Digest& digest) {
+  AppliedUpdate& slot = applied_[applied_next_];
+  slot.kind = kind;
+  slot.digest = digest;
+  slot.used = true;
+  applied_next_ = (applied_next_ + 1) % applied_.size();
+}
+
+bool LockNode::Applied(SignedUpdateKind kind, const crypto::Digest& digest) const {
+  for (const AppliedUpdate& a : applied_) {
+    if (a.used && a.kind == kind && a.digest == digest) return true;
+  }
+  return false;
 }
 
 bool LockNode::SpendUpdateBudget(uint64_t now_ms) {

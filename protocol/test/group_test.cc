@@ -795,6 +795,35 @@ TEST_F(UpdateReceiptTest, A18_AReplayedUpdateIsSignedOnlyWhileTheBudgetLastsThen
   EXPECT_EQ(*Verify(later, SignedUpdateKind::kAccessList, next), 2u);
 }
 
+// Lists are whole snapshots: holding version V says nothing about another
+// list signed at V or below (a second device of the owner that had not seen
+// the first's list). "Already held" is receipted only for the exact bytes
+// this node applied; for any other it stays unsigned, so its signer is never
+// told the lock holds what it did not apply.
+TEST_F(UpdateReceiptTest, A09_AnotherListAtTheHeldVersionOrBelowGetsNoReceipt) {
+  const Bytes first = Acl(3, 61, owner_);
+  ASSERT_EQ(Reply(SignedUpdateKind::kAccessList, first).status, StatusCode::kOk);
+  const Bytes other_device = Acl(3, 62, owner_);  // the same version, another revocation
+  const Bytes older = Acl(2, 62, owner_);
+  for (const Bytes& other : {other_device, older}) {
+    const Bytes frame = Send(SignedUpdateKind::kAccessList, other);
+    const Result<SignedUpdateReply> r = DecodeSignedUpdateReply(frame);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, StatusCode::kAlreadyExists);
+    EXPECT_EQ(r->held_version, 3u);
+    EXPECT_FALSE(r->signature.has_value());
+    EXPECT_EQ(frame.size(), kSignedUpdateReplySize);
+  }
+  // The bytes it applied: receipted.
+  EXPECT_TRUE(Verify(Reply(SignedUpdateKind::kAccessList, first), SignedUpdateKind::kAccessList, first).ok());
+  // A membership held but not applied through this node (another kind's
+  // digest does not count either).
+  const Bytes groups = Groups(2, {kFrontDoors}, owner_);
+  ASSERT_EQ(Reply(SignedUpdateKind::kGroupMembership, groups).status, StatusCode::kOk);
+  EXPECT_FALSE(Reply(SignedUpdateKind::kGroupMembership, Groups(2, {}, owner_)).signature.has_value());
+  EXPECT_TRUE(Reply(SignedUpdateKind::kGroupMembership, groups).signature.has_value());
+}
+
 TEST_F(UpdateReceiptTest, RefusalsAreNeverSigned) {
   // Forged (kUnauthenticated), another lock (kPermissionDenied), the
   // budget spent (kUnavailable): the 11-byte form.

@@ -108,7 +108,11 @@ void RelayGate::RecordLocked(std::string_view lock_id, bool on_probation, bool a
   if (quick) {
     // The answer was quick, but the lock's relays may have held workers
     // beyond its time budget (a lock answering just under the threshold).
-    const int64_t held = BusyLocked(lock_id, now_ms) + std::max<int64_t>(0, elapsed_ms);
+    // Only the part of an answer beyond half the threshold counts: a real
+    // lock answering in a few hundred milliseconds, however busy its door,
+    // is never charged.
+    const int64_t charged = std::max<int64_t>(0, elapsed_ms - limits_.fast_answer_ms / 2);
+    const int64_t held = BusyLocked(lock_id, now_ms) + charged;
     if (held <= int64_t{kBusyBudgetAnswers} * limits_.fast_answer_ms) {
       if (held > 0) {
         busy_[std::string(lock_id)] = Busy{held, now_ms};

@@ -154,12 +154,13 @@ class RelayGate {
   static int PerOrgFor(int total) { return (total - 1) / 2 > 1 ? (total - 1) / 2 : 1; }
   static RelayLimits LimitsFor(int http_threads, RelayLimits knobs);
 
-  // The time budget of a lock in good standing: its relays may hold
-  // workers for this many times `fast_answer_ms` (20 s by default) beyond
-  // what is forgiven (kBusyForgivenPerMinuteMs for each minute since);
-  // beyond, a strike. Real locks answer in milliseconds and never come near
-  // it; a lock that always answers just under `fast_answer_ms` is struck
-  // on its 11th relay in a row, and then holds main slots for at most that
+  // The time budget of a lock in good standing: the part of each quick
+  // answer beyond `fast_answer_ms` / 2 is charged, and the charges may add
+  // up to this many times `fast_answer_ms` (20 s by default) beyond what is
+  // forgiven (kBusyForgivenPerMinuteMs for each minute since); beyond, a
+  // strike. Real locks answer in milliseconds and are never charged; a lock
+  // that always answers just under `fast_answer_ms` is struck on its 21st
+  // relay in a row, and then holds main slots for at most that
   // budget per probation it waits out.
   static constexpr int kBusyBudgetAnswers = 10;
   static constexpr int64_t kBusyForgivenPerMinuteMs = 1000;

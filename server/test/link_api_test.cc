@@ -1021,9 +1021,10 @@ TEST(RelayGatePools, A18_ALockAnsweringJustUnderTheThresholdIsStruckOnceItsTimeB
     p->Finish(true, just_under, now);
     ++relays;
   }
-  // 10 answers of 1,999 ms (33 ms forgiven after each) are 19,693 ms; the
-  // 11th goes beyond 20,000.
-  EXPECT_EQ(relays, 11);
+  // Each answer of 1,999 ms is charged 999 ms (its part beyond 1 s), 33 ms
+  // forgiven after each: 20 answers are 19,353 ms, the 21st goes beyond
+  // 20,000.
+  EXPECT_EQ(relays, 21);
   EXPECT_TRUE(gate.OnProbation("lock_s", now));
   EXPECT_EQ(gate.BusyMs("lock_s", now), 0) << "the budget starts again after the strike";
   auto p = gate.TryAcquire("org_a", "acct_a", "lock_s", now);
@@ -1047,6 +1048,16 @@ TEST(RelayGatePools, A18_ALockAnsweringJustUnderTheThresholdIsStruckOnceItsTimeB
   }
   EXPECT_FALSE(gate.OnProbation("lock_real", now));
   EXPECT_FALSE(gate.OnProbation("lock_slowish", now));
+  EXPECT_EQ(gate.BusyMs("lock_real", now), 0) << "a real lock's answers are never charged";
+  // A busy door of a real lock: 900 ms answers 4 times a minute, all day.
+  for (int i = 0; i < 4 * 60 * 24; ++i) {
+    auto q = gate.TryAcquire("org_d", "acct_d", "lock_busy", now);
+    ASSERT_TRUE(q);
+    q->Finish(true, 900, now + 900);
+    now += 15'000;
+  }
+  EXPECT_FALSE(gate.OnProbation("lock_busy", now));
+  EXPECT_EQ(gate.BusyMs("lock_busy", now), 0);
   EXPECT_LT(gate.BusyMs("lock_slowish", now), l.fast_answer_ms);
   EXPECT_EQ(gate.locks_on_probation(), 1u);
 }

@@ -38,6 +38,7 @@
 #include <span>
 
 #include "mortise/core/door_lock.h"
+#include "mortise/crypto/hash.h"
 #include "mortise/core/durable_store.h"
 #include "mortise/protocol/claim.h"
 #include "mortise/protocol/custody.h"
@@ -224,6 +225,11 @@ class LockNode final : public core::DoorLock::FactoryResetHook {
   // One signature operation (a check or a receipt) from frame 0x05's
   // budget; false (nothing spent) when it is spent.
   bool SpendUpdateBudget(uint64_t now_ms);
+  // The updates this node applied through frame 0x05 since it started (the
+  // last kAppliedUpdates, in RAM): "already held" is receipted only for
+  // these exact bytes.
+  void RememberApplied(SignedUpdateKind kind, const crypto::Digest& digest);
+  bool Applied(SignedUpdateKind kind, const crypto::Digest& digest) const;
 
   std::optional<ClaimLabel> label_;
   bool started_ = false;
@@ -231,6 +237,14 @@ class LockNode final : public core::DoorLock::FactoryResetHook {
   // kSignedUpdateCostMs ahead; checks wait while it is more than the burst
   // ahead of now).
   uint64_t update_schedule_ms_ = 0;
+  struct AppliedUpdate {
+    SignedUpdateKind kind = SignedUpdateKind::kAccessList;
+    crypto::Digest digest{};
+    bool used = false;
+  };
+  static constexpr size_t kAppliedUpdates = 4;
+  std::array<AppliedUpdate, kAppliedUpdates> applied_{};
+  size_t applied_next_ = 0;
 };
 
 }  // namespace mortise::protocol
