@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <fstream>
 #include <sstream>
 
@@ -434,21 +435,38 @@ nlohmann::json AnswerObject(const nlohmann::json& j, const std::string& key) {
 }
 
 std::vector<nlohmann::json> AllPages(const ServerClient& client, const ServerSession& s, const std::string& path,
-                      const std::string& doing) {
+                      const std::string& doing, int max_pages) {
   std::vector<nlohmann::json> out;
   std::string cursor;
-  for (int pages = 0; pages < 1000; ++pages) {
+  std::set<std::string> seen;
+  for (int pages = 0;; ++pages) {
+    if (pages == max_pages) {
+      FailMalformedAnswer("the list goes on past " + std::to_string(max_pages) + " pages of " +
+                          std::to_string(kListPageSize) + " while " + doing);
+    }
     const std::string sep = path.find('?') == std::string::npos ? "?" : "&";
-    const nlohmann::json page = ExpectStatus(client.Request("GET", path + sep + "limit=100" + (cursor.empty() ? "" : "&cursor=" + cursor),
-                                            nullptr, s.Headers()),
-                             200, doing);
-    for (const auto& item : AnswerArray(page, "items")) {
+    const nlohmann::json page =
+        ExpectStatus(client.Request("GET",
+                                    path + sep + "limit=" + std::to_string(kListPageSize) +
+                                        (cursor.empty() ? "" : "&cursor=" + cursor),
+                                    nullptr, s.Headers()),
+                     200, doing);
+    const nlohmann::json& items = AnswerArray(page, "items");
+    if (items.size() > static_cast<size_t>(kListPageSize)) {
+      FailMalformedAnswer("a page holds " + std::to_string(items.size()) + " items, more than the " +
+                          std::to_string(kListPageSize) + " asked for");
+    }
+    for (const auto& item : items) {
       if (!item.is_object()) FailMalformedAnswer("an item of \"items\" is not an object");
       out.push_back(item);
     }
     const std::optional<std::string> next = AnswerOptionalString(page, "next_cursor");
     if (!next) break;
     if (!IsCursor(*next)) FailMalformedAnswer("\"next_cursor\" is not a cursor");
+    if (items.size() < static_cast<size_t>(kListPageSize)) {
+      FailMalformedAnswer("a page that is not full gives a next cursor (pages that do not advance)");
+    }
+    if (!seen.insert(*next).second) FailMalformedAnswer("\"next_cursor\" was given before (the list goes in a circle)");
     cursor = *next;
   }
   return out;

@@ -131,10 +131,15 @@ bool ServerAnswerRead();
 inline constexpr size_t kMaxCursorLength = 64;
 bool IsCursor(const std::string& cursor);
 
-// Every item of a paged list (cursor pages of 100). Throws
-// Error(kVerification) for an answer whose items are not objects or whose
-// next_cursor is not a cursor (IsCursor).
+// Every item of a paged list (cursor pages of kListPageSize). Throws
+// Error(kVerification) for an answer whose items are not objects, that
+// holds more items than asked for, whose next_cursor is not a cursor
+// (IsCursor), comes after a page that is not full (mortise-server gives one
+// only then) or was given before, or that goes on past `max_pages` pages:
+// a hostile server cannot keep the CLI asking, nor hide the end of a list
+// behind a silent cut.
+inline constexpr int kListPageSize = 100;
 std::vector<nlohmann::json> AllPages(const ServerClient& client, const ServerSession& s, const std::string& path,
-                                     const std::string& doing);
+                                     const std::string& doing, int max_pages = 1000);
 
 }  // namespace mortise::cli

@@ -288,6 +288,82 @@ TEST(HostileServerTest, A09_MorePagesThanAskedForACursorThatIsNotOneOrARepeatedC
   }
 }
 
+// The paged lists (organisations, doors, groups, sites) follow the same
+// rules as the log's pages: no more items than asked for, a next cursor only
+// after a full page, never one given before, and a bound on the pages.
+std::vector<json> List(FakeServer& s, int max_pages = 1000) {
+  ServerSession session;
+  session.url = s.url();
+  return AllPages(session.Client(5s), session, "/api/v1/orgs", "listing your organisations", max_pages);
+}
+
+ExitCode ListFails(FakeServer& s, std::string* what = nullptr, int max_pages = 1000) {
+  try {
+    List(s, max_pages);
+  } catch (const Error& e) {
+    if (what != nullptr) *what = e.what();
+    return e.code();
+  }
+  return ExitCode::kOk;
+}
+
+json Items(int n) {
+  json items = json::array();
+  for (int i = 0; i < n; ++i) items.push_back({{"id", "o" + std::to_string(i)}});
+  return items;
+}
+
+TEST(HostileServerTest, AnHonestServersListIsReadToItsEnd) {
+  FakeServer s([](const std::string&, const std::string& path) {
+    if (!Has(path, "cursor=")) return Answer{200, json{{"items", Items(kListPageSize)}, {"next_cursor", "p1"}}.dump()};
+    if (Has(path, "cursor=p1")) return Answer{200, json{{"items", Items(kListPageSize)}, {"next_cursor", "p2"}}.dump()};
+    return Answer{200, json{{"items", Items(3)}, {"next_cursor", nullptr}}.dump()};
+  });
+  EXPECT_EQ(List(s).size(), 2u * kListPageSize + 3);
+  EXPECT_EQ(s.requests(), 3);
+}
+
+TEST(HostileServerTest, A09_AListThatDoesNotAdvanceGoesInACircleOrNeverEndsIsRefused) {
+  {  // empty pages with ever new cursors: refused at the first answer
+    std::atomic<int> n{0};
+    FakeServer s([&](const std::string&, const std::string&) {
+      if (n >= 100) return Answer{500, "{}"};
+      return Answer{200, json{{"items", json::array()}, {"next_cursor", "c" + std::to_string(n++)}}.dump()};
+    });
+    std::string what;
+    EXPECT_EQ(ListFails(s, &what), ExitCode::kVerification);
+    EXPECT_TRUE(Has(what, "not full")) << what;
+    EXPECT_EQ(s.requests(), 1);
+  }
+  {  // more items than asked for
+    FakeServer s([](const std::string&, const std::string&) {
+      return Answer{200, json{{"items", Items(kListPageSize + 1)}, {"next_cursor", nullptr}}.dump()};
+    });
+    std::string what;
+    EXPECT_EQ(ListFails(s, &what), ExitCode::kVerification);
+    EXPECT_TRUE(Has(what, "more than")) << what;
+  }
+  {  // full pages in a circle
+    FakeServer s([](const std::string&, const std::string&) {
+      return Answer{200, json{{"items", Items(kListPageSize)}, {"next_cursor", "same"}}.dump()};
+    });
+    std::string what;
+    EXPECT_EQ(ListFails(s, &what), ExitCode::kVerification);
+    EXPECT_TRUE(Has(what, "given before")) << what;
+    EXPECT_EQ(s.requests(), 2);
+  }
+  {  // full pages without end: the bound, never a silent cut
+    std::atomic<int> n{0};
+    FakeServer s([&](const std::string&, const std::string&) {
+      return Answer{200, json{{"items", Items(kListPageSize)}, {"next_cursor", "c" + std::to_string(n++)}}.dump()};
+    });
+    std::string what;
+    EXPECT_EQ(ListFails(s, &what, 3), ExitCode::kVerification);
+    EXPECT_TRUE(Has(what, "past 3 pages")) << what;
+    EXPECT_EQ(s.requests(), 3);
+  }
+}
+
 TEST(HostileServerTest, A09_WrongTypesInTheLogPagesAreAMalformedAnswer) {
   for (const json& body : {json{{"lock_id", 5}, {"items", json::array()}, {"next_cursor", nullptr}},
                            json{{"lock_id", kLockHex}, {"items", "x"}, {"next_cursor", nullptr}},
