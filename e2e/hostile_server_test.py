@@ -35,6 +35,7 @@ import contextlib
 import hashlib
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -202,14 +203,24 @@ class Mqtt:
         self.cond = threading.Condition()
         self.closed = False
         body = b"\x00\x04MQTT" + bytes([5, 0x02]) + struct.pack(">H", 60) + _varint(0) + _utf8(client_id)
-        self._send(0x10, body)
+        self.sock.sendall(self._packet(0x10, body))
         kind, data = self._read()
         assert kind >> 4 == 2 and data[1] == 0, "CONNACK refused: %r" % data
+        # From here on only the pump touches the TLS connection: an OpenSSL
+        # connection must not be read in one thread while another writes to
+        # it (that race once closed this client in the middle of a test).
+        # Other threads queue what they send; the pump writes it.
+        self.outq = queue.Queue()
+        self.rbuf = b""
         self.pump = threading.Thread(target=self._pump, daemon=True)
         self.pump.start()
 
+    @staticmethod
+    def _packet(first, body):
+        return bytes([first]) + _varint(len(body)) + body
+
     def _send(self, first, body):
-        self.sock.sendall(bytes([first]) + _varint(len(body)) + body)
+        self.outq.put(self._packet(first, body))
 
     def _read_exact(self, n):
         data = b""
@@ -231,58 +242,104 @@ class Mqtt:
                 break
         return first, self._read_exact(n)
 
+    def _take_packet(self):
+        """One whole packet from the bytes read so far, or None."""
+        n, mult, i = 0, 1, 1
+        while True:
+            if i >= len(self.rbuf):
+                return None
+            b = self.rbuf[i]
+            n += (b & 0x7F) * mult
+            mult *= 128
+            i += 1
+            if not b & 0x80:
+                break
+        if len(self.rbuf) < i + n:
+            return None
+        first, data = self.rbuf[0], self.rbuf[i:i + n]
+        self.rbuf = self.rbuf[i + n:]
+        return first, data
+
     def _pump(self):
         try:
             while True:
-                first, data = self._read()
-                kind = first >> 4
-                if kind == 3:  # PUBLISH
-                    qos = (first >> 1) & 3
-                    tlen = struct.unpack(">H", data[:2])[0]
-                    at = 2 + tlen
-                    if qos:
-                        pid = data[at:at + 2]
-                        at += 2
-                    plen, shift, i = 0, 0, at
-                    while True:
-                        b = data[i]
-                        plen |= (b & 0x7F) << shift
-                        shift += 7
-                        i += 1
-                        if not b & 0x80:
-                            break
-                    props, payload = data[i:i + plen], data[i + plen:]
-                    corr, j = None, 0
-                    while j < len(props):
-                        prop = props[j]
-                        j += 1
-                        if prop == 0x09:
-                            m = struct.unpack(">H", props[j:j + 2])[0]
-                            corr = props[j + 2:j + 2 + m]
-                            j += 2 + m
-                        elif prop in (0x03, 0x08):  # content type, response topic (strings)
-                            j += 2 + struct.unpack(">H", props[j:j + 2])[0]
-                        elif prop == 0x01:  # payload format indicator
-                            j += 1
-                        elif prop == 0x02:  # message expiry interval
-                            j += 4
-                        elif prop == 0x23:  # topic alias
-                            j += 2
-                        else:
-                            break  # not one a lock sends: ignore the rest
-                    if qos:
-                        self._send(0x40, pid + b"\x00")
-                    with self.cond:
-                        if corr is not None:
-                            self.answers[bytes(corr)] = payload
-                        self.cond.notify_all()
-                elif kind in (4, 9):  # PUBACK, SUBACK
-                    with self.cond:
-                        self.acks.add(struct.unpack(">H", data[:2])[0])
-                        self.cond.notify_all()
+                # Writes first (a None asks the pump to stop after them),
+                # then whatever the broker sent, waiting briefly for it.
+                while True:
+                    try:
+                        out = self.outq.get_nowait()
+                    except queue.Empty:
+                        break
+                    if out is None:
+                        return
+                    self.sock.settimeout(30)
+                    self.sock.sendall(out)
+                self.sock.settimeout(0.05)
+                try:
+                    chunk = self.sock.recv(65536)
+                except (socket.timeout, ssl.SSLWantReadError):
+                    continue
+                if not chunk:
+                    raise EOFError("broker closed the connection")
+                self.rbuf += chunk
+                while True:
+                    packet = self._take_packet()
+                    if packet is None:
+                        break
+                    self._handle(*packet)
         except (OSError, EOFError, ValueError):
+            pass
+        finally:
             with self.cond:
                 self.closed = True
+                self.cond.notify_all()
+
+    def _handle(self, first, data):
+        """One packet from the broker: a PUBLISH (an answer, by its correlation data) or an acknowledgement."""
+        kind = first >> 4
+        if kind == 3:  # PUBLISH
+            qos = (first >> 1) & 3
+            tlen = struct.unpack(">H", data[:2])[0]
+            at = 2 + tlen
+            if qos:
+                pid = data[at:at + 2]
+                at += 2
+            plen, shift, i = 0, 0, at
+            while True:
+                b = data[i]
+                plen |= (b & 0x7F) << shift
+                shift += 7
+                i += 1
+                if not b & 0x80:
+                    break
+            props, payload = data[i:i + plen], data[i + plen:]
+            corr, j = None, 0
+            while j < len(props):
+                prop = props[j]
+                j += 1
+                if prop == 0x09:
+                    m = struct.unpack(">H", props[j:j + 2])[0]
+                    corr = props[j + 2:j + 2 + m]
+                    j += 2 + m
+                elif prop in (0x03, 0x08):  # content type, response topic (strings)
+                    j += 2 + struct.unpack(">H", props[j:j + 2])[0]
+                elif prop == 0x01:  # payload format indicator
+                    j += 1
+                elif prop == 0x02:  # message expiry interval
+                    j += 4
+                elif prop == 0x23:  # topic alias
+                    j += 2
+                else:
+                    break  # not one a lock sends: ignore the rest
+            if qos:
+                self._send(0x40, pid + b"\x00")
+            with self.cond:
+                if corr is not None:
+                    self.answers[bytes(corr)] = payload
+                self.cond.notify_all()
+        elif kind in (4, 9):  # PUBACK, SUBACK
+            with self.cond:
+                self.acks.add(struct.unpack(">H", data[:2])[0])
                 self.cond.notify_all()
 
     def _id(self):
@@ -316,15 +373,13 @@ class Mqtt:
         OpenSSL keeps the descriptor's number, so a pump still reading after
         close() would read whatever file next gets that number (it once ate
         the first bytes of a CLI's output pipe)."""
-        try:
-            self._send(0xE0, b"\x00" + _varint(0))
-        except OSError:
-            pass
-        try:
-            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)  # the TCP socket itself: the pump's read ends
-        except OSError:
-            pass
+        self._send(0xE0, b"\x00" + _varint(0))
+        self.outq.put(None)  # the pump writes the DISCONNECT, then ends
         self.pump.join(30)
+        try:
+            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
         assert not self.pump.is_alive(), "the MQTT pump did not end"
         self.sock.close()
 
